@@ -1,0 +1,56 @@
+/* chunk.c — content ids (SHA-256 hex, via GChecksum), crc32 (zlib), and the
+ * simulator's generated content: a xorshift stream seeded from a stable hash
+ * of (file, chunk index), so the same chunk has the same bytes everywhere. */
+#include "chunk.h"
+
+#include <string.h>
+#include <zlib.h>
+
+void
+mb_chunk_id_compute (const guint8 *data, gsize len, char out[65])
+{
+  GChecksum *ck = g_checksum_new (G_CHECKSUM_SHA256);
+  g_checksum_update (ck, data, (gssize) len);
+  memcpy (out, g_checksum_get_string (ck), 64);
+  out[64] = '\0';
+  g_checksum_free (ck);
+}
+
+guint32
+mb_chunk_crc_compute (const guint8 *data, gsize len)
+{
+  uLong crc = crc32 (0L, Z_NULL, 0);
+  while (len > 0)
+    {
+      uInt n = len > G_MAXUINT32 ? G_MAXUINT32 : (uInt) len;
+      crc = crc32 (crc, data, n);
+      data += n;
+      len -= n;
+    }
+  return (guint32) crc;
+}
+
+static guint64
+seed_of (const char *file, guint index)
+{
+  guint64 h = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+  for (const char *p = file; *p; p++)
+    h = (h ^ (guint8) *p) * G_GUINT64_CONSTANT (0x100000001b3);
+  h ^= index + G_GUINT64_CONSTANT (0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
+  return h ? h : 1;
+}
+
+void
+mb_chunk_generate (const char *file, guint index, guint8 *out, gsize len)
+{
+  guint64 x = seed_of (file, index);
+  gsize i = 0;
+  while (i < len)
+    {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      for (guint b = 0; b < 8 && i < len; b++, i++)
+        out[i] = (guint8) (x >> (8 * b));
+    }
+}

@@ -1,0 +1,47 @@
+/* host.h — the seam between the sans-I/O core and a driver.
+ *
+ * The core never does I/O and never reads a clock.  A driver (the simulator
+ * or the real GLib/TCP host) implements MbHost and:
+ *  - passes `now` (microseconds, guint64) into every core entry point that
+ *    can act;
+ *  - asks each core object for its next expiry (`*_next_expiry`, G_MAXUINT64
+ *    when nothing is due) after every call into it, and calls
+ *    `*_handle_expiry (obj, now)` when that time comes (ngtcp2's pattern);
+ *  - delivers messages the core sends via MbHost.send, and calls the core's
+ *    `*_receive (obj, from, msg, now)` with decoded messages;
+ *  - gives each node its own GRand, seeded from (scenario seed, node).
+ * Nodes are addressed by MbNodeId; the driver maps "host:port" addresses to
+ * ids with MbHost.resolve.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "message.h"
+
+G_BEGIN_DECLS
+
+typedef guint32 MbNodeId;
+#define MB_NODE_NONE G_MAXUINT32
+#define MB_TIME_NEVER G_MAXUINT64
+#define MB_USEC_PER_SEC G_GUINT64_CONSTANT (1000000)
+
+typedef struct {
+  gpointer ctx;
+  /* Sends msg from node `from` to node `to`; the host takes ownership of msg.
+   * Delivery is not guaranteed (loss, crash, disconnect). */
+  void (*send) (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg);
+  /* Maps an address to a node id (MB_NODE_NONE if it cannot be reached). */
+  MbNodeId (*resolve) (gpointer ctx, MbNodeId self, const char *addr);
+  /* The core gives up on a connection (bad input from `peer`): the host drops
+   * the connection and will call the core's on_disconnect. May be NULL. */
+  void (*disconnect) (gpointer ctx, MbNodeId self, MbNodeId peer);
+} MbHost;
+
+static inline void
+mb_host_send (const MbHost *host, MbNodeId from, MbNodeId to, MbMessage *msg)
+{
+  host->send (host->ctx, from, to, msg);
+}
+
+G_END_DECLS
