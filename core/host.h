@@ -33,8 +33,10 @@ typedef struct {
   void (*send) (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg);
   /* Maps an address to a node id (MB_NODE_NONE if it cannot be reached). */
   MbNodeId (*resolve) (gpointer ctx, MbNodeId self, const char *addr);
-  /* The core gives up on a connection (bad input from `peer`): the host drops
-   * the connection and will call the core's on_disconnect. May be NULL. */
+  /* The core gives up on a connection (bad input from `peer`, or leaving):
+   * it has already forgotten the peer; the host drops the connection and
+   * does not call back for it.  The remote side learns of it from its own
+   * host (on_disconnect).  May be NULL. */
   void (*disconnect) (gpointer ctx, MbNodeId self, MbNodeId peer);
 } MbHost;
 

@@ -25,21 +25,21 @@ G_BEGIN_DECLS
 typedef enum {
   MB_MSG_NONE = 0,
   /* tracker */
-  MB_MSG_REGISTER = 1,   /* name=peer_id addr=listen file=swarm  code=re-announce? -> PEER_LIST */
-  MB_MSG_GET_PEERS,      /* name=peer_id file                                    -> PEER_LIST */
-  MB_MSG_PEER_LIST,      /* req code=status count=initial_blocks(%) peers        */
+  MB_MSG_REGISTER = 1,   /* req file name=peer_id addr=listen count=file's blocks -> PEER_LIST */
+  MB_MSG_GET_PEERS,      /* req file name=peer_id                                -> PEER_LIST */
+  MB_MSG_PEER_LIST,      /* req file code=status count=initial_blocks peers      */
   MB_MSG_LEAVE,          /* name=peer_id file (empty: every swarm and the ring)   */
-  /* swarm (BEP 3) */
-  MB_MSG_HANDSHAKE,      /* file name=peer_id addr                               */
-  MB_MSG_BITFIELD,       /* data = bitfield wire bytes                           */
-  MB_MSG_HAVE,           /* piece                                                */
-  MB_MSG_INTERESTED,
-  MB_MSG_NOT_INTERESTED,
-  MB_MSG_CHOKE,
-  MB_MSG_UNCHOKE,
-  MB_MSG_REQUEST,        /* piece offset length                                  */
-  MB_MSG_PIECE,          /* piece offset data (length = data size)               */
-  MB_MSG_CANCEL,         /* piece offset length                                  */
+  /* swarm (BEP 3); every one but HANDSHAKE also carries `swarm` */
+  MB_MSG_HANDSHAKE,      /* file name=peer_id addr code=0 hello / 1 accept / 2 refuse */
+  MB_MSG_BITFIELD,       /* swarm data = bitfield wire bytes                     */
+  MB_MSG_HAVE,           /* swarm piece                                          */
+  MB_MSG_INTERESTED,     /* swarm                                                */
+  MB_MSG_NOT_INTERESTED, /* swarm                                                */
+  MB_MSG_CHOKE,          /* swarm                                                */
+  MB_MSG_UNCHOKE,        /* swarm                                                */
+  MB_MSG_REQUEST,        /* swarm piece offset length                            */
+  MB_MSG_PIECE,          /* swarm piece offset data (length = data size)         */
+  MB_MSG_CANCEL,         /* swarm piece offset length                            */
   /* ring */
   MB_MSG_STORE_CHUNK,    /* req chunk_id data                        -> OK/ERROR  */
   MB_MSG_STORE_MANIFEST, /* req manifest                             -> OK/ERROR  */
@@ -88,6 +88,8 @@ typedef enum {
   MB_F_MANIFEST = 1u << 12, /* manifest, binary form */
   MB_F_PEERS    = 1u << 13, /* list of (name, addr) */
   MB_F_INDICES  = 1u << 14, /* list of u32 */
+  MB_F_SWARM    = 1u << 15, /* u32: swarm id = low 32 bits of mb_ring_hash (file name);
+                               carried by every swarm message after HANDSHAKE */
 } MbField;
 
 typedef struct {
@@ -103,6 +105,7 @@ typedef struct {
   guint32 offset;
   guint32 length;
   guint32 count;
+  guint32 swarm;
   gchar *file;
   gchar *name;
   gchar *addr;

@@ -1,0 +1,126 @@
+/* peer-private.h — the peer's internal state, shared by peer.c (lifecycle,
+ * tracker, timers, choking), peer-wire.c (message handlers) and
+ * peer-pieces.c (partial pieces, requests, completion).  Not installed.
+ *
+ * Invariants:
+ *  - a Conn is in its swarm's `conns` array (connection order, which is what
+ *    every loop iterates) and in `by_node` (lookup only);
+ *  - availability[i] == number of established conns whose remote bitfield
+ *    has piece i;
+ *  - for a started piece, unrequested == blocks with req_count 0 and not
+ *    received; missing == blocks not received; total_unrequested is their
+ *    sum over started pieces;
+ *  - a block's req_count == number of conns with that block in out_reqs.
+ */
+#pragma once
+
+#include "bitfield.h"
+#include "choker.h"
+#include "peer.h"
+#include "picker.h"
+
+typedef struct _Swarm Swarm;
+
+typedef struct {
+  guint32 piece;
+  guint32 block;
+} BlockRef;
+
+typedef struct {
+  MbNodeId node;
+  gchar *name;
+  Swarm *sw;
+  MbBitfield *remote;
+  gboolean established;    /* handshakes exchanged */
+  gboolean outgoing;
+  gboolean got_bitfield;
+  gboolean got_any;        /* any swarm message after the handshake */
+  gboolean am_choking, am_interested, peer_choking, peer_interested;
+  GArray *out_reqs;        /* BlockRef: our requests to it, oldest first */
+  GArray *cancelled;       /* BlockRef: requests we gave up on (late pieces are fine) */
+  guint64 connected_at;
+  guint64 last_block_at;
+  guint64 down_cur, down_prev, up_cur, up_prev;
+} Conn;
+
+typedef struct {
+  guint16 n_blocks;
+  guint8 *received;        /* per block 0/1 */
+  guint8 *req_count;       /* per block */
+  guint8 *data;            /* whole piece (real content), else NULL */
+} Partial;
+
+struct _Swarm {
+  MbPeer *peer;
+  MbManifest *manifest;
+  gchar *file;
+  guint32 id;
+  guint n_pieces;
+  guint32 piece_size;
+  MbBitfield *have;
+  MbBitfield *started;
+  Partial **partials;      /* per piece, NULL if not started */
+  guint16 *unrequested;    /* per piece (started ones) */
+  guint16 *missing;        /* per piece (started ones) */
+  guint16 *availability;
+  guint n_started;
+  guint64 total_unrequested;
+  GPtrArray *conns;        /* Conn*, connection order */
+  GHashTable *by_node;     /* node -> Conn* */
+  gint optimistic;         /* index into conns, or -1 */
+  MbNodeId optimistic_node;
+  guint altruist_cursor;
+  gboolean registered;
+  guint64 next_announce;
+  guint64 last_tracker_ask;
+  MbPeerStats stats;
+};
+
+struct _MbPeer {
+  const MbHost *host;
+  MbNodeId self;
+  gchar *name;
+  gchar *addr;
+  MbNodeId tracker;
+  MbPeerConfig cfg;
+  MbStore *store;
+  GRand *rand;
+  GPtrArray *swarms;       /* Swarm*, join order */
+  gboolean left;
+  guint32 next_req;
+  guint64 next_rechoke;
+  guint rechoke_round;
+};
+
+/* peer.c */
+Swarm *mb_peer_swarm_by_id (MbPeer *p, guint32 id);
+Swarm *mb_peer_swarm_by_file (const MbPeer *p, const char *file);
+Conn *mb_swarm_conn (Swarm *sw, MbNodeId node);
+Conn *mb_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoing, guint64 now);
+/* Forgets the conn (requests returned, availability updated); no message sent. */
+void mb_swarm_conn_remove (Swarm *sw, Conn *c);
+/* Drops every conn to node in every swarm and tells the host (bad input). */
+void mb_peer_drop_node (MbPeer *p, MbNodeId node, const char *why);
+void mb_peer_send (MbPeer *p, MbNodeId to, MbMessage *msg);
+MbMessage *mb_swarm_msg (Swarm *sw, MbMsgType type);
+void mb_swarm_unchoke_if_free (Swarm *sw, Conn *c);
+guint mb_swarm_n_established (const Swarm *sw);
+
+/* peer-wire.c */
+void mb_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);
+void mb_wire_send_handshake (Swarm *sw, MbNodeId to, guint32 code);
+void mb_wire_update_interest (Swarm *sw, Conn *c);
+
+/* peer-pieces.c */
+guint32 mb_swarm_block_len (const Swarm *sw, guint32 piece, guint32 block);
+guint32 mb_swarm_piece_len (const Swarm *sw, guint32 piece);
+void mb_swarm_fill_requests (Swarm *sw, Conn *c, guint64 now);
+/* Returns the conn's outstanding requests to the pool (choke, disconnect). */
+void mb_swarm_release_requests (Swarm *sw, Conn *c, gboolean keep_as_cancelled);
+/* A PIECE for (piece, offset): FALSE if the conn never asked for it. */
+gboolean mb_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset,
+                            GBytes *data, guint32 len, guint64 now);
+void mb_swarm_partials_free (Swarm *sw);
+/* Marks a piece had (store already holds it): bitfield, have, interest. */
+void mb_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now);
+gboolean mb_swarm_acquire_generated (Swarm *sw, guint32 piece, guint64 now);

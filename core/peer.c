@@ -1,0 +1,588 @@
+/* peer.c — a swarm peer's lifecycle: swarms, connections, the tracker,
+ * timers and the rechoke.  Message handling is in peer-wire.c, pieces and
+ * requests in peer-pieces.c; the shared state is in peer-private.h.
+ *
+ * Timers: one rechoke clock for all swarms (every rechoke_interval_us; every
+ * optimistic_rounds-th round rotates the optimistic unchoke), plus per swarm
+ * the tracker re-announce and, while below target_conns, a peer-list request
+ * at most every tracker_retry_us.  next_expiry is the earliest of those.
+ */
+#include "peer-private.h"
+
+#include "ring.h"
+
+#include <string.h>
+
+#define PENDING_TIMEOUT_US (30 * MB_USEC_PER_SEC)
+
+void
+mb_peer_config_init (MbPeerConfig *cfg)
+{
+  memset (cfg, 0, sizeof *cfg);
+  cfg->strategy = MB_STRATEGY_TFT;
+  cfg->block_size = 16 * 1024;
+  cfg->pipeline = 5;
+  cfg->regular_slots = 3;
+  cfg->rechoke_interval_us = 10 * MB_USEC_PER_SEC;
+  cfg->optimistic_rounds = 3;
+  cfg->snub_timeout_us = 60 * MB_USEC_PER_SEC;
+  cfg->random_first = 4;
+  cfg->target_conns = 20;
+  cfg->max_conns = 40;
+  cfg->announce_interval_us = 300 * MB_USEC_PER_SEC;
+  cfg->tracker_retry_us = 15 * MB_USEC_PER_SEC;
+  cfg->max_request = 128 * 1024;
+  cfg->virtual_content = FALSE;
+  cfg->accept_initial_blocks = TRUE;
+}
+
+MbPeer *
+mb_peer_new (const MbHost *host, MbNodeId self, const char *name, const char *addr,
+             MbNodeId tracker, const MbPeerConfig *cfg, MbStore *store, GRand *rand)
+{
+  MbPeer *p = g_new0 (MbPeer, 1);
+  p->host = host;
+  p->self = self;
+  p->name = g_strdup (name);
+  p->addr = g_strdup (addr);
+  p->tracker = tracker;
+  p->cfg = *cfg;
+  if (p->cfg.pipeline == 0)
+    p->cfg.pipeline = 1;
+  if (p->cfg.optimistic_rounds == 0)
+    p->cfg.optimistic_rounds = 1;
+  p->store = store;
+  p->rand = rand;
+  p->swarms = g_ptr_array_new ();
+  p->next_rechoke = MB_TIME_NEVER;
+  p->next_req = 1;
+  return p;
+}
+
+static void
+conn_free (Conn *c)
+{
+  g_free (c->name);
+  if (c->remote)
+    mb_bitfield_free (c->remote);
+  g_array_unref (c->out_reqs);
+  g_array_unref (c->cancelled);
+  g_free (c);
+}
+
+static void
+swarm_free (Swarm *sw)
+{
+  for (guint i = 0; i < sw->conns->len; i++)
+    conn_free (sw->conns->pdata[i]);
+  g_ptr_array_unref (sw->conns);
+  g_hash_table_unref (sw->by_node);
+  mb_swarm_partials_free (sw);
+  g_free (sw->partials);
+  g_free (sw->unrequested);
+  g_free (sw->missing);
+  g_free (sw->availability);
+  mb_bitfield_free (sw->have);
+  mb_bitfield_free (sw->started);
+  mb_manifest_unref (sw->manifest);
+  g_free (sw->file);
+  g_free (sw);
+}
+
+void
+mb_peer_free (MbPeer *p)
+{
+  if (!p)
+    return;
+  for (guint i = 0; i < p->swarms->len; i++)
+    swarm_free (p->swarms->pdata[i]);
+  g_ptr_array_unref (p->swarms);
+  g_rand_free (p->rand);
+  g_free (p->name);
+  g_free (p->addr);
+  g_free (p);
+}
+
+const char *
+mb_peer_name (const MbPeer *p)
+{
+  return p->name;
+}
+
+MbNodeId
+mb_peer_node (const MbPeer *p)
+{
+  return p->self;
+}
+
+Swarm *
+mb_peer_swarm_by_id (MbPeer *p, guint32 id)
+{
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      if (sw->id == id)
+        return sw;
+    }
+  return NULL;
+}
+
+Swarm *
+mb_peer_swarm_by_file (const MbPeer *p, const char *file)
+{
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      if (g_strcmp0 (sw->file, file) == 0)
+        return sw;
+    }
+  return NULL;
+}
+
+void
+mb_peer_send (MbPeer *p, MbNodeId to, MbMessage *msg)
+{
+  mb_host_send (p->host, p->self, to, msg);
+}
+
+MbMessage *
+mb_swarm_msg (Swarm *sw, MbMsgType type)
+{
+  MbMessage *m = mb_message_new (type);
+  m->swarm = sw->id;
+  return m;
+}
+
+/* ---- connections ---- */
+
+Conn *
+mb_swarm_conn (Swarm *sw, MbNodeId node)
+{
+  return g_hash_table_lookup (sw->by_node, GUINT_TO_POINTER (node));
+}
+
+Conn *
+mb_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoing, guint64 now)
+{
+  Conn *c = g_new0 (Conn, 1);
+  c->node = node;
+  c->name = g_strdup (name ? name : "");
+  c->sw = sw;
+  c->outgoing = outgoing;
+  c->am_choking = TRUE;
+  c->peer_choking = TRUE;
+  c->out_reqs = g_array_new (FALSE, FALSE, sizeof (BlockRef));
+  c->cancelled = g_array_new (FALSE, FALSE, sizeof (BlockRef));
+  c->connected_at = now;
+  c->last_block_at = now;
+  g_ptr_array_add (sw->conns, c);
+  g_hash_table_insert (sw->by_node, GUINT_TO_POINTER (node), c);
+  return c;
+}
+
+void
+mb_swarm_conn_remove (Swarm *sw, Conn *c)
+{
+  mb_swarm_release_requests (sw, c, FALSE);
+  if (c->remote && c->got_bitfield)
+    for (guint i = 0; i < sw->n_pieces; i++)
+      if (mb_bitfield_test (c->remote, i))
+        sw->availability[i]--;
+  if (sw->optimistic_node == c->node)
+    sw->optimistic_node = MB_NODE_NONE;
+  g_hash_table_remove (sw->by_node, GUINT_TO_POINTER (c->node));
+  g_ptr_array_remove (sw->conns, c);
+  conn_free (c);
+}
+
+guint
+mb_swarm_n_established (const Swarm *sw)
+{
+  guint n = 0;
+  for (guint i = 0; i < sw->conns->len; i++)
+    n += ((Conn *) sw->conns->pdata[i])->established;
+  return n;
+}
+
+void
+mb_peer_drop_node (MbPeer *p, MbNodeId node, const char *why)
+{
+  gboolean had = FALSE;
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      Conn *c = mb_swarm_conn (sw, node);
+      if (c)
+        {
+          mb_swarm_conn_remove (sw, c);
+          sw->stats.dropped_conns++;
+          had = TRUE;
+        }
+    }
+  if (why)
+    g_debug ("peer %s: dropping node %u: %s", p->name, node, why);
+  if (p->host->disconnect && (had || why))
+    p->host->disconnect (p->host->ctx, p->self, node);
+}
+
+void
+mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now)
+{
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      Conn *c = mb_swarm_conn (sw, from);
+      if (c)
+        {
+          mb_swarm_conn_remove (sw, c);
+          /* The freed capacity may let someone else be served or asked. */
+          for (guint k = 0; k < sw->conns->len; k++)
+            mb_swarm_fill_requests (sw, sw->conns->pdata[k], now);
+        }
+    }
+}
+
+/* ---- swarms and the tracker ---- */
+
+static void
+swarm_register (Swarm *sw, guint64 now)
+{
+  MbPeer *p = sw->peer;
+  MbMessage *m = mb_message_new (MB_MSG_REGISTER);
+  m->req = p->next_req++;
+  m->file = g_strdup (sw->file);
+  m->name = g_strdup (p->name);
+  m->addr = g_strdup (p->addr);
+  m->count = sw->n_pieces;
+  mb_peer_send (p, p->tracker, m);
+  sw->next_announce = now + p->cfg.announce_interval_us;
+  sw->last_tracker_ask = now;
+}
+
+static void
+swarm_ask_peers (Swarm *sw, guint64 now)
+{
+  MbPeer *p = sw->peer;
+  MbMessage *m = mb_message_new (MB_MSG_GET_PEERS);
+  m->req = p->next_req++;
+  m->file = g_strdup (sw->file);
+  m->name = g_strdup (p->name);
+  mb_peer_send (p, p->tracker, m);
+  sw->last_tracker_ask = now;
+}
+
+gboolean
+mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
+{
+  const char *file = mb_manifest_name (m);
+  if (p->left || mb_peer_swarm_by_file (p, file))
+    return FALSE;
+  Swarm *sw = g_new0 (Swarm, 1);
+  sw->peer = p;
+  sw->manifest = mb_manifest_copy (m);
+  sw->file = g_strdup (file);
+  sw->id = (guint32) mb_ring_hash_str (file);
+  sw->n_pieces = mb_manifest_n_chunks (m);
+  sw->piece_size = mb_manifest_chunk_size (m);
+  sw->have = mb_bitfield_new (sw->n_pieces);
+  sw->started = mb_bitfield_new (sw->n_pieces);
+  sw->partials = g_new0 (Partial *, sw->n_pieces);
+  sw->unrequested = g_new0 (guint16, sw->n_pieces);
+  sw->missing = g_new0 (guint16, sw->n_pieces);
+  sw->availability = g_new0 (guint16, sw->n_pieces);
+  sw->conns = g_ptr_array_new ();
+  sw->by_node = g_hash_table_new (g_direct_hash, g_direct_equal);
+  sw->optimistic = -1;
+  sw->optimistic_node = MB_NODE_NONE;
+  sw->stats.completed_at = MB_TIME_NEVER;
+  sw->stats.joined_at = now;
+  sw->stats.n_pieces = sw->n_pieces;
+  for (guint i = 0; i < sw->n_pieces; i++)
+    if (mb_store_has_chunk (p->store, mb_manifest_chunk_id (m, i)))
+      mb_bitfield_set (sw->have, i);
+  sw->stats.pieces = mb_bitfield_count (sw->have);
+  if (mb_bitfield_is_complete (sw->have))
+    sw->stats.completed_at = now;
+  g_ptr_array_add (p->swarms, sw);
+  if (p->next_rechoke == MB_TIME_NEVER)
+    p->next_rechoke = now + p->cfg.rechoke_interval_us;
+  swarm_register (sw, now);
+  return TRUE;
+}
+
+static void
+swarm_connect_to (Swarm *sw, const MbPeerInfo *info, guint64 now)
+{
+  MbPeer *p = sw->peer;
+  if (g_strcmp0 (info->name, p->name) == 0 || !info->addr)
+    return;
+  MbNodeId node = p->host->resolve (p->host->ctx, p->self, info->addr);
+  if (node == MB_NODE_NONE || node == p->self || mb_swarm_conn (sw, node))
+    return;
+  mb_swarm_conn_add (sw, node, info->name, TRUE, now);
+  mb_wire_send_handshake (sw, node, 0);
+}
+
+static void
+swarm_take_initial_blocks (Swarm *sw, guint count, guint64 now)
+{
+  /* MiniBit's tracker-assigned initial blocks: `count` random pieces,
+   * generated locally (they verify only for generated content). */
+  guint n = MIN (count, sw->n_pieces);
+  guint *order = g_new (guint, sw->n_pieces);
+  for (guint i = 0; i < sw->n_pieces; i++)
+    order[i] = i;
+  for (guint i = 0; i < n; i++)
+    {
+      guint j = i + (guint) g_rand_int_range (sw->peer->rand, 0, (gint32) (sw->n_pieces - i));
+      guint t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+      if (!mb_bitfield_test (sw->have, order[i]))
+        mb_swarm_acquire_generated (sw, order[i], now);
+    }
+  g_free (order);
+}
+
+static void
+peer_on_peer_list (MbPeer *p, const MbMessage *msg, guint64 now)
+{
+  Swarm *sw = mb_peer_swarm_by_file (p, msg->file);
+  if (!sw)
+    return;
+  if (msg->code != MB_ERR_NONE)
+    return;
+  if (!sw->registered)
+    {
+      sw->registered = TRUE;
+      if (msg->count > 0 && p->cfg.accept_initial_blocks)
+        swarm_take_initial_blocks (sw, msg->count, now);
+    }
+  for (guint i = 0; i < msg->n_peers && sw->conns->len < p->cfg.target_conns; i++)
+    swarm_connect_to (sw, &msg->peers[i], now);
+}
+
+void
+mb_peer_leave (MbPeer *p, guint64 now)
+{
+  if (p->left)
+    return;
+  MbMessage *m = mb_message_new (MB_MSG_LEAVE);
+  m->name = g_strdup (p->name);
+  m->file = g_strdup ("");
+  mb_peer_send (p, p->tracker, m);
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      while (sw->conns->len > 0)
+        {
+          Conn *c = sw->conns->pdata[sw->conns->len - 1];
+          MbNodeId node = c->node;
+          mb_swarm_conn_remove (sw, c);
+          if (p->host->disconnect)
+            p->host->disconnect (p->host->ctx, p->self, node);
+        }
+    }
+  p->left = TRUE;
+  p->next_rechoke = MB_TIME_NEVER;
+}
+
+void
+mb_peer_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
+{
+  if (p->left)
+    return;
+  switch (msg->type)
+    {
+    case MB_MSG_PEER_LIST:
+      if (from == p->tracker)
+        peer_on_peer_list (p, msg, now);
+      break;
+    case MB_MSG_ERROR:
+      g_debug ("peer %s: error %u from %u: %s", p->name, msg->code, from,
+               msg->text ? msg->text : "");
+      break;
+    default:
+      mb_wire_receive (p, from, msg, now);
+      break;
+    }
+}
+
+/* ---- choking ---- */
+
+static guint64
+rate_of (guint64 prev, guint64 cur, guint64 window_us)
+{
+  return window_us ? (prev + cur) * MB_USEC_PER_SEC / window_us : 0;
+}
+
+void
+mb_swarm_unchoke_if_free (Swarm *sw, Conn *c)
+{
+  /* A new interested peer is unchoked at once while a regular slot is free
+   * (as libtorrent and Transmission do), rather than waiting up to 10 s. */
+  MbPeer *p = sw->peer;
+  if (!c->am_choking || !c->peer_interested || p->cfg.strategy == MB_STRATEGY_FREERIDER)
+    return;
+  guint unchoked = 0;
+  for (guint i = 0; i < sw->conns->len; i++)
+    unchoked += !((Conn *) sw->conns->pdata[i])->am_choking;
+  guint slots = p->cfg.regular_slots + 1;
+  if (unchoked >= slots)
+    return;
+  c->am_choking = FALSE;
+  mb_peer_send (p, c->node, mb_swarm_msg (sw, MB_MSG_UNCHOKE));
+}
+
+static void
+swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
+{
+  MbPeer *p = sw->peer;
+  guint n = sw->conns->len;
+  MbChokeCandidate *cands = g_new0 (MbChokeCandidate, MAX (n, 1));
+  gboolean *unchoke = g_new0 (gboolean, MAX (n, 1));
+  guint64 window = 2 * p->cfg.rechoke_interval_us;
+  guint64 new_period = p->cfg.optimistic_rounds * p->cfg.rechoke_interval_us;
+  gint optimistic = -1;
+  for (guint i = 0; i < n; i++)
+    {
+      Conn *c = sw->conns->pdata[i];
+      cands[i].interested = c->established && c->peer_interested;
+      cands[i].snubbed = c->am_interested && now >= c->last_block_at + p->cfg.snub_timeout_us;
+      cands[i].is_new = now < c->connected_at + new_period;
+      cands[i].down_rate = rate_of (c->down_prev, c->down_cur, window);
+      cands[i].up_rate = rate_of (c->up_prev, c->up_cur, window);
+      c->down_prev = c->down_cur;
+      c->up_prev = c->up_cur;
+      c->down_cur = c->up_cur = 0;
+      if (c->node == sw->optimistic_node)
+        optimistic = (gint) i;
+    }
+  MbChokeParams params = {
+    .strategy = p->cfg.strategy,
+    .regular_slots = p->cfg.regular_slots,
+    .seed = mb_bitfield_is_complete (sw->have),
+    .optimistic = optimistic,
+    .rotate_optimistic = rotate,
+    .cursor = sw->altruist_cursor,
+  };
+  MbChokeResult r = mb_choker_run (cands, n, &params, p->rand, unchoke);
+  sw->altruist_cursor = r.cursor;
+  sw->optimistic_node = r.optimistic >= 0 ? ((Conn *) sw->conns->pdata[r.optimistic])->node
+                                          : MB_NODE_NONE;
+  for (guint i = 0; i < n; i++)
+    {
+      Conn *c = sw->conns->pdata[i];
+      if (!c->established)
+        continue;
+      gboolean choke = !unchoke[i];
+      if (choke != c->am_choking)
+        {
+          c->am_choking = choke;
+          mb_peer_send (p, c->node, mb_swarm_msg (sw, choke ? MB_MSG_CHOKE : MB_MSG_UNCHOKE));
+        }
+    }
+  g_free (cands);
+  g_free (unchoke);
+}
+
+static void
+swarm_housekeeping (Swarm *sw, guint64 now)
+{
+  /* Pending outgoing connections that never got an answer are given up. */
+  for (guint i = sw->conns->len; i-- > 0;)
+    {
+      Conn *c = sw->conns->pdata[i];
+      if (!c->established && now >= c->connected_at + PENDING_TIMEOUT_US)
+        mb_swarm_conn_remove (sw, c);
+    }
+}
+
+/* ---- timers ---- */
+
+static guint64
+swarm_next_expiry (const MbPeer *p, const Swarm *sw)
+{
+  guint64 t = sw->next_announce;
+  if (sw->conns->len < p->cfg.target_conns && !mb_bitfield_is_complete (sw->have))
+    t = MIN (t, sw->last_tracker_ask + p->cfg.tracker_retry_us);
+  return t;
+}
+
+guint64
+mb_peer_next_expiry (const MbPeer *p)
+{
+  if (p->left)
+    return MB_TIME_NEVER;
+  guint64 t = p->next_rechoke;
+  for (guint i = 0; i < p->swarms->len; i++)
+    t = MIN (t, swarm_next_expiry (p, p->swarms->pdata[i]));
+  return t;
+}
+
+void
+mb_peer_handle_expiry (MbPeer *p, guint64 now)
+{
+  if (p->left)
+    return;
+  if (now >= p->next_rechoke)
+    {
+      gboolean rotate = (p->rechoke_round++ % p->cfg.optimistic_rounds) == 0;
+      for (guint i = 0; i < p->swarms->len; i++)
+        {
+          Swarm *sw = p->swarms->pdata[i];
+          swarm_housekeeping (sw, now);
+          swarm_rechoke (sw, now, rotate);
+          for (guint k = 0; k < sw->conns->len; k++)
+            mb_swarm_fill_requests (sw, sw->conns->pdata[k], now);
+        }
+      p->next_rechoke = now + p->cfg.rechoke_interval_us;
+    }
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      if (now >= sw->next_announce)
+        swarm_register (sw, now);
+      else if (now >= swarm_next_expiry (p, sw))
+        swarm_ask_peers (sw, now);
+    }
+}
+
+/* ---- introspection ---- */
+
+gboolean
+mb_peer_stats (const MbPeer *p, const char *file, MbPeerStats *out)
+{
+  Swarm *sw = mb_peer_swarm_by_file (p, file);
+  if (!sw)
+    return FALSE;
+  *out = sw->stats;
+  out->pieces = mb_bitfield_count (sw->have);
+  out->n_conns = mb_swarm_n_established (sw);
+  out->endgame = sw->n_started > 0 && sw->total_unrequested == 0
+                 && mb_bitfield_count (sw->have) + sw->n_started == sw->n_pieces;
+  return TRUE;
+}
+
+gboolean
+mb_peer_is_unchoking (const MbPeer *p, const char *file, MbNodeId remote)
+{
+  Swarm *sw = mb_peer_swarm_by_file (p, file);
+  Conn *c = sw ? mb_swarm_conn (sw, remote) : NULL;
+  return c && !c->am_choking;
+}
+
+gboolean
+mb_peer_is_optimistic (const MbPeer *p, const char *file, MbNodeId remote)
+{
+  Swarm *sw = mb_peer_swarm_by_file (p, file);
+  return sw && sw->optimistic_node == remote && remote != MB_NODE_NONE;
+}
+
+gboolean
+mb_peer_is_connected (const MbPeer *p, const char *file, MbNodeId remote)
+{
+  Swarm *sw = mb_peer_swarm_by_file (p, file);
+  Conn *c = sw ? mb_swarm_conn (sw, remote) : NULL;
+  return c && c->established;
+}

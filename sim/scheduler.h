@@ -1,0 +1,57 @@
+/* scheduler.h — the simulator's discrete-event scheduler and virtual clock.
+ *
+ * Time is virtual, in microseconds (guint64), starting at 0.  Events run in
+ * order of (time, sequence number): events at the same time run in the order
+ * they were scheduled.  Scheduling, cancelling and running an event are
+ * O(log n) in the number of pending events.
+ *
+ * An event is a function and two arguments (a pointer and a 64-bit integer);
+ * the scheduler never owns or frees `a`.  Event ids are never reused: a
+ * cancelled or fired id stays dead forever.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _MbSched MbSched;
+typedef guint64 MbEventId;
+
+#define MB_EVENT_NONE ((MbEventId) 0)
+
+typedef void (*MbEventFn) (MbSched *sched, gpointer a, guint64 b);
+typedef gboolean (*MbSchedStopFn) (gpointer stop_data);
+
+MbSched *mb_sched_new (void);
+/* Frees the scheduler; pending events are discarded without running. */
+void mb_sched_free (MbSched *sched);
+
+/* Schedules fn(sched, a, b) at `when`; a time in the past is clamped to now.
+ * Never returns MB_EVENT_NONE. */
+MbEventId mb_sched_at (MbSched *sched, guint64 when, MbEventFn fn, gpointer a, guint64 b);
+/* Schedules at now + delay (saturating at G_MAXUINT64). */
+MbEventId mb_sched_after (MbSched *sched, guint64 delay, MbEventFn fn, gpointer a, guint64 b);
+/* Cancels a pending event; FALSE if it already fired, was cancelled, or the id
+ * is MB_EVENT_NONE / unknown. */
+gboolean mb_sched_cancel (MbSched *sched, MbEventId id);
+gboolean mb_sched_is_pending (const MbSched *sched, MbEventId id);
+
+guint64 mb_sched_now (const MbSched *sched);
+/* Time of the next pending event, G_MAXUINT64 when none is pending. */
+guint64 mb_sched_next_time (const MbSched *sched);
+
+/* Runs the earliest event; FALSE if none was pending. */
+gboolean mb_sched_step (MbSched *sched);
+/* Runs events with time <= t_end, in order, until none is left or stop
+ * (may be NULL) returns TRUE; stop is checked after each event.  If it ends
+ * because no event <= t_end is left, the clock advances to t_end (unless
+ * t_end is G_MAXUINT64).  Returns the number of events run. */
+guint64 mb_sched_run_until (MbSched *sched, guint64 t_end, MbSchedStopFn stop, gpointer stop_data);
+
+gsize mb_sched_pending (const MbSched *sched);
+guint64 mb_sched_events_run (const MbSched *sched);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbSched, mb_sched_free)
+
+G_END_DECLS
