@@ -9,8 +9,8 @@
  *  - the encoding is canonical: decoding then re-encoding a frame gives the
  *    same bytes;
  *  - a frame is checked in this order: length < 5 (UNDERSIZED), length above
- *    the maximum (OVERSIZED, decided from the 4 length bytes alone, before
- *    the body is buffered), whole frame present (else wait / TRUNCATED at
+ *    the maximum (OVERSIZED, decided from the 4 length bytes alone; no byte
+ *    after them is kept), whole frame present (else wait / TRUNCATED at
  *    finish), crc32 (CRC), type (UNKNOWN_TYPE), payload against the schema
  *    (INCONSISTENT);
  *  - the decoder's first error is sticky: it is returned again by next and
@@ -65,6 +65,7 @@ payload_size (const MbMessage *msg)
   gsize n = 0;
   for (guint32 bit = MB_F_REQ; bit <= MB_F_COUNT; bit <<= 1)
     n += (f & bit) ? 4 : 0;
+  n += (f & MB_F_SWARM) ? 4 : 0;
   if (f & MB_F_FILE) n += 2 + str_len (msg->file);
   if (f & MB_F_NAME) n += 2 + str_len (msg->name);
   if (f & MB_F_ADDR) n += 2 + str_len (msg->addr);
@@ -213,6 +214,7 @@ put_ints (guint8 *p, const MbMessage *msg, guint32 f)
   if (f & MB_F_OFFSET) p = put_be (p, msg->offset, 4);
   if (f & MB_F_LENGTH) p = put_be (p, msg->length, 4);
   if (f & MB_F_COUNT) p = put_be (p, msg->count, 4);
+  if (f & MB_F_SWARM) p = put_be (p, msg->swarm, 4);
   return p;
 }
 
@@ -404,7 +406,8 @@ get_ints (Reader *r, MbMessage *msg, guint32 f, GError **error)
          && (!(f & MB_F_PIECE) || get_be (r, 4, "piece", &msg->piece, error))
          && (!(f & MB_F_OFFSET) || get_be (r, 4, "offset", &msg->offset, error))
          && (!(f & MB_F_LENGTH) || get_be (r, 4, "length", &msg->length, error))
-         && (!(f & MB_F_COUNT) || get_be (r, 4, "count", &msg->count, error));
+         && (!(f & MB_F_COUNT) || get_be (r, 4, "count", &msg->count, error))
+         && (!(f & MB_F_SWARM) || get_be (r, 4, "swarm", &msg->swarm, error));
 }
 
 static gboolean
@@ -661,7 +664,8 @@ scan_lengths (MbDecoder *dec)
       guint32 length = read_u32 (dec->buf->data + dec->scan);
       if (!check_length (length, dec->max_frame, &dec->bad))
         {
-          dec->bad_at = dec->scan;
+          dec->bad_at = dec->scan;   /* keep only its length field */
+          g_byte_array_set_size (dec->buf, (guint) dec->bad_at + 4);
           return;
         }
       if (dec->buf->len - dec->scan - 4 < length)

@@ -4,7 +4,8 @@
  *
  *   u32 length   bytes that follow this field: 1 (type) + payload + 4 (crc)
  *   u8  type     an MbMsgType
- *   ... payload  the type's fields in MbField order:
+ *   ... payload  the type's fields in MbField order, except that swarm is
+ *                written after count, with the other u32 fields:
  *                u32 fields as u32; strings as u16 length + bytes (UTF-8, no NUL);
  *                data as u32 length + bytes; manifest as u32 length + binary form;
  *                peers as u16 count + (string, string) each;

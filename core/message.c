@@ -13,17 +13,17 @@
  *
  * Schema (fields in wire order; see message.h for what each field means):
  *
- *   register         REQ CODE FILE NAME ADDR   code = 1 for a re-announce
+ *   register         REQ COUNT FILE NAME ADDR  count = the file's blocks (for initial blocks)
  *   get_peers        REQ FILE NAME
- *   peer_list        REQ CODE COUNT PEERS      code = status, count = initial blocks (%)
+ *   peer_list        REQ CODE COUNT FILE PEERS code = status, count = initial blocks
  *   leave            FILE NAME                 file "" = every swarm and the ring
- *   handshake        FILE NAME ADDR
- *   bitfield         DATA
- *   have             PIECE
- *   interested, not_interested, choke, unchoke   (no fields)
- *   request          PIECE OFFSET LENGTH
- *   piece            PIECE OFFSET DATA         length = data size
- *   cancel           PIECE OFFSET LENGTH
+ *   handshake        CODE FILE NAME ADDR       code 0 hello, 1 accept, 2 refuse
+ *   bitfield         SWARM DATA
+ *   have             PIECE SWARM
+ *   interested, not_interested, choke, unchoke   SWARM
+ *   request          PIECE OFFSET LENGTH SWARM
+ *   piece            PIECE OFFSET SWARM DATA   length = data size
+ *   cancel           PIECE OFFSET LENGTH SWARM
  *   store_chunk      REQ CHUNK_ID DATA
  *   store_manifest   REQ MANIFEST
  *   update_manifest  REQ FILE ADDR INDICES     addr = new holder, no indices = all chunks
@@ -52,20 +52,20 @@ typedef struct {
 
 static const TypeInfo types[MB_MSG_N_TYPES] = {
   [MB_MSG_NONE]            = { "none", 0 },
-  [MB_MSG_REGISTER]        = { "register", MB_F_REQ | MB_F_CODE | MB_F_FILE | MB_F_NAME | MB_F_ADDR },
+  [MB_MSG_REGISTER]        = { "register", MB_F_REQ | MB_F_COUNT | MB_F_FILE | MB_F_NAME | MB_F_ADDR },
   [MB_MSG_GET_PEERS]       = { "get_peers", MB_F_REQ | MB_F_FILE | MB_F_NAME },
-  [MB_MSG_PEER_LIST]       = { "peer_list", MB_F_REQ | MB_F_CODE | MB_F_COUNT | MB_F_PEERS },
+  [MB_MSG_PEER_LIST]       = { "peer_list", MB_F_REQ | MB_F_CODE | MB_F_COUNT | MB_F_FILE | MB_F_PEERS },
   [MB_MSG_LEAVE]           = { "leave", MB_F_FILE | MB_F_NAME },
-  [MB_MSG_HANDSHAKE]       = { "handshake", MB_F_FILE | MB_F_NAME | MB_F_ADDR },
-  [MB_MSG_BITFIELD]        = { "bitfield", MB_F_DATA },
-  [MB_MSG_HAVE]            = { "have", MB_F_PIECE },
-  [MB_MSG_INTERESTED]      = { "interested", 0 },
-  [MB_MSG_NOT_INTERESTED]  = { "not_interested", 0 },
-  [MB_MSG_CHOKE]           = { "choke", 0 },
-  [MB_MSG_UNCHOKE]         = { "unchoke", 0 },
-  [MB_MSG_REQUEST]         = { "request", MB_F_PIECE | MB_F_OFFSET | MB_F_LENGTH },
-  [MB_MSG_PIECE]           = { "piece", MB_F_PIECE | MB_F_OFFSET | MB_F_DATA },
-  [MB_MSG_CANCEL]          = { "cancel", MB_F_PIECE | MB_F_OFFSET | MB_F_LENGTH },
+  [MB_MSG_HANDSHAKE]       = { "handshake", MB_F_CODE | MB_F_FILE | MB_F_NAME | MB_F_ADDR },
+  [MB_MSG_BITFIELD]        = { "bitfield", MB_F_SWARM | MB_F_DATA },
+  [MB_MSG_HAVE]            = { "have", MB_F_PIECE | MB_F_SWARM },
+  [MB_MSG_INTERESTED]      = { "interested", MB_F_SWARM },
+  [MB_MSG_NOT_INTERESTED]  = { "not_interested", MB_F_SWARM },
+  [MB_MSG_CHOKE]           = { "choke", MB_F_SWARM },
+  [MB_MSG_UNCHOKE]         = { "unchoke", MB_F_SWARM },
+  [MB_MSG_REQUEST]         = { "request", MB_F_PIECE | MB_F_OFFSET | MB_F_LENGTH | MB_F_SWARM },
+  [MB_MSG_PIECE]           = { "piece", MB_F_PIECE | MB_F_OFFSET | MB_F_SWARM | MB_F_DATA },
+  [MB_MSG_CANCEL]          = { "cancel", MB_F_PIECE | MB_F_OFFSET | MB_F_LENGTH | MB_F_SWARM },
   [MB_MSG_STORE_CHUNK]     = { "store_chunk", MB_F_REQ | MB_F_CHUNK_ID | MB_F_DATA },
   [MB_MSG_STORE_MANIFEST]  = { "store_manifest", MB_F_REQ | MB_F_MANIFEST },
   [MB_MSG_UPDATE_MANIFEST] = { "update_manifest", MB_F_REQ | MB_F_FILE | MB_F_ADDR | MB_F_INDICES },
@@ -263,7 +263,8 @@ ints_eq (guint32 f, const MbMessage *a, const MbMessage *b)
          && (!(f & MB_F_PIECE) || a->piece == b->piece)
          && (!(f & MB_F_OFFSET) || a->offset == b->offset)
          && (!(f & MB_F_LENGTH) || a->length == b->length)
-         && (!(f & MB_F_COUNT) || a->count == b->count);
+         && (!(f & MB_F_COUNT) || a->count == b->count)
+         && (!(f & MB_F_SWARM) || a->swarm == b->swarm);
 }
 
 static gboolean

@@ -586,3 +586,43 @@ mb_peer_is_connected (const MbPeer *p, const char *file, MbNodeId remote)
   Conn *c = sw ? mb_swarm_conn (sw, remote) : NULL;
   return c && c->established;
 }
+
+void
+mb_peer_connected_nodes (const MbPeer *p, GArray *out)
+{
+  guint start = out->len;
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      for (guint k = 0; k < sw->conns->len; k++)
+        {
+          MbNodeId node = ((Conn *) sw->conns->pdata[k])->node;
+          gboolean seen = FALSE;
+          for (guint j = start; j < out->len && !seen; j++)
+            seen = g_array_index (out, MbNodeId, j) == node;
+          if (!seen)
+            g_array_append_val (out, node);
+        }
+    }
+}
+
+guint64
+mb_peer_completed_at (const MbPeer *p, const char *file)
+{
+  Swarm *sw = mb_peer_swarm_by_file (p, file);
+  return sw ? sw->stats.completed_at : MB_TIME_NEVER;
+}
+
+gboolean
+mb_peer_has_piece (const MbPeer *p, const char *file, guint piece)
+{
+  Swarm *sw = mb_peer_swarm_by_file (p, file);
+  return sw && piece < sw->n_pieces && mb_bitfield_test (sw->have, piece);
+}
+
+const MbBitfield *
+mb_peer_have (const MbPeer *p, const char *file)
+{
+  Swarm *sw = mb_peer_swarm_by_file (p, file);
+  return sw ? sw->have : NULL;
+}

@@ -20,6 +20,7 @@
 
 #include <glib.h>
 
+#include "bitfield.h"
 #include "choker.h"
 #include "host.h"
 #include "manifest.h"
@@ -91,5 +92,13 @@ gboolean mb_peer_stats (const MbPeer *p, const char *file, MbPeerStats *out);
 gboolean mb_peer_is_unchoking (const MbPeer *p, const char *file, MbNodeId remote);
 gboolean mb_peer_is_optimistic (const MbPeer *p, const char *file, MbNodeId remote);
 gboolean mb_peer_is_connected (const MbPeer *p, const char *file, MbNodeId remote);
+/* Appends (MbNodeId) every node the peer has a connection with, in any swarm,
+ * once each, in connection order. */
+void mb_peer_connected_nodes (const MbPeer *p, GArray *out);
+/* When the peer completed the file, MB_TIME_NEVER if not (yet). */
+guint64 mb_peer_completed_at (const MbPeer *p, const char *file);
+gboolean mb_peer_has_piece (const MbPeer *p, const char *file, guint piece);
+/* The pieces had, or NULL if not in that swarm (owned by the peer). */
+const MbBitfield *mb_peer_have (const MbPeer *p, const char *file);
 
 G_END_DECLS

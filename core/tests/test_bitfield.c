@@ -97,6 +97,7 @@ test_bitfield_empty (void)
   g_autoptr (GError) err = NULL;
   g_autoptr (MbBitfield) back = mb_bitfield_from_wire (0, NULL, 0, &err);
   g_assert_no_error (err);
+  g_assert_cmpuint (mb_bitfield_size (back), ==, 0);
 }
 
 int

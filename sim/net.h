@@ -1,0 +1,126 @@
+/* net.h — the simulator's in-memory network: latency, bandwidth, loss, faults.
+ *
+ * Nodes are numbered 0..n-1 in the order they are added (nodes may be added
+ * during a run).  Each node has an uplink and a downlink, each a FIFO queue
+ * with a capacity in bits per second (0 = unlimited), and a region index.
+ *
+ * A message of `size` bytes sent at `now` from A to B:
+ *   depart  = max(now, A.up_free) + tx(size, A.upload);   A.up_free = depart
+ *   arrive  = depart + latency(A, B)
+ *   done    = max(arrive, B.down_free) + tx(size, B.download); B.down_free = done
+ * and is then handed to the driver's deliver callback at `done`.
+ * tx(size, bps) = ceil(size * 8 * 1e6 / bps) microseconds (0 if unlimited),
+ * see mb_net_tx_time.  The downlink is served in order of arrival.
+ *
+ * A message is dropped (the drop callback frees its payload) when: the loss
+ * draw says so (decided at send, after the uplink has been charged); either
+ * end is down, or has crashed since the send (checked at send, at arrival
+ * and at delivery); the link between them is down; or they are in different
+ * partitions (both checked at send, arrival and delivery).  A message
+ * dropped at send for a down node or a cut path does not use the uplink.
+ *
+ * Latency is a pure function of (model, seed, from, to): nothing O(n^2) is
+ * stored, and all messages on one ordered pair see the same latency, so each
+ * pair is FIFO.  The only random draws are loss draws, from the net's own
+ * GRand seeded at creation.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "scheduler.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MbNet MbNet;
+
+typedef void (*MbNetDeliverFn) (gpointer ctx, guint32 from, guint32 to, gpointer payload,
+                                guint64 now);
+/* Must free the payload. */
+typedef void (*MbNetDropFn) (gpointer ctx, guint32 from, guint32 to, gpointer payload);
+
+typedef struct {
+  MbNetDeliverFn deliver;
+  MbNetDropFn drop;
+  gpointer ctx;
+} MbNetCallbacks;
+
+typedef struct {
+  guint64 sent;              /* mb_net_send calls */
+  guint64 delivered;
+  guint64 dropped;           /* = the three causes below */
+  guint64 dropped_loss;
+  guint64 dropped_node_down; /* an end was down or crashed since the send */
+  guint64 dropped_cut;       /* link down or partition */
+  guint64 bytes_sent;        /* sizes of all sent messages */
+  guint64 bytes_delivered;
+  guint64 in_flight;
+} MbNetStats;
+
+typedef struct {
+  guint64 bytes_up;    /* bytes put on this node's uplink */
+  guint64 bytes_down;  /* bytes delivered to this node */
+  guint64 busy_up;     /* microseconds the uplink spent transmitting */
+  guint64 msgs_up;
+  guint64 msgs_down;
+} MbNetNodeStats;
+
+/* The net schedules on `sched`, which must outlive it.  seed drives the
+ * latency hash and the loss generator. */
+MbNet *mb_net_new (MbSched *sched, guint64 seed, const MbNetCallbacks *callbacks);
+/* Cancels the net's pending events and drops (via the drop callback, not
+ * counted in stats) every message still in flight. */
+void mb_net_free (MbNet *net);
+
+/* Returns the new node's index. */
+guint32 mb_net_add_node (MbNet *net, guint64 upload_bps, guint64 download_bps, guint region);
+guint32 mb_net_n_nodes (const MbNet *net);
+void mb_net_set_node_rates (MbNet *net, guint32 node, guint64 upload_bps, guint64 download_bps);
+
+/* Latency models (the default is constant 0). */
+void mb_net_set_latency_constant (MbNet *net, guint64 us);
+/* Per ordered pair, uniform in [lo_us, hi_us], from a hash of (seed, from, to). */
+void mb_net_set_latency_uniform (MbNet *net, guint64 lo_us, guint64 hi_us);
+/* matrix[i * n_regions + j] is the one-way latency from region i to region j;
+ * each ordered pair of nodes adds a hashed uniform jitter in [0, jitter_us].
+ * Every node's region must be < n_regions.  The matrix is copied. */
+void mb_net_set_latency_regions (MbNet *net, guint n_regions, const guint64 *matrix,
+                                 guint64 jitter_us);
+guint64 mb_net_latency (const MbNet *net, guint32 from, guint32 to);
+
+/* Loss probability in [0, 1]. */
+void mb_net_set_loss (MbNet *net, double probability);
+
+/* Sends payload (ownership passes to the net) of `size` bytes at the
+ * scheduler's now.  Returns FALSE if it was dropped at once (the drop
+ * callback has already run). */
+gboolean mb_net_send (MbNet *net, guint32 from, guint32 to, gpointer payload, guint64 size);
+
+/* Faults, meant to be called from scheduled events. */
+/* Down = crashed: queued and in-flight messages to or from it are dropped,
+ * even if it comes back up before they would arrive. */
+void mb_net_set_node_up (MbNet *net, guint32 node, gboolean up);
+gboolean mb_net_node_is_up (const MbNet *net, guint32 node);
+/* Link faults nest: a link is down while more downs than ups were set. */
+void mb_net_set_link_up (MbNet *net, guint32 a, guint32 b, gboolean up);
+gboolean mb_net_link_is_up (const MbNet *net, guint32 a, guint32 b);
+/* Schedules a link fault a<->b from `from_us` until `until_us`. */
+void mb_net_schedule_link_fault (MbNet *net, guint32 a, guint32 b, guint64 from_us,
+                                 guint64 until_us);
+/* Partitions: nodes with different ids cannot talk.  All start in 0. */
+void mb_net_set_partition (MbNet *net, guint32 node, guint32 partition);
+guint32 mb_net_partition (const MbNet *net, guint32 node);
+void mb_net_heal_partitions (MbNet *net);
+/* Whether a message from -> to would currently get through (ignores loss). */
+gboolean mb_net_can_reach (const MbNet *net, guint32 from, guint32 to);
+
+/* Microseconds of backlog on a node's uplink (0 when idle or unlimited). */
+guint64 mb_net_up_backlog (const MbNet *net, guint32 node);
+
+void mb_net_get_stats (const MbNet *net, MbNetStats *out);
+void mb_net_get_node_stats (const MbNet *net, guint32 node, MbNetNodeStats *out);
+
+/* ceil(size * 8 * 1e6 / bps) microseconds; 0 when bps is 0 (unlimited). */
+guint64 mb_net_tx_time (guint64 size, guint64 bps);
+
+G_END_DECLS

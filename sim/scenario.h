@@ -1,0 +1,216 @@
+/* scenario.h — scenario files (GKeyFile .ini) loaded into a typed, validated
+ * struct for the simulator driver.
+ *
+ * Loading is two-phase so command-line overrides apply before validation:
+ *
+ *   MbScenario *sc = mb_scenario_new_from_file ("flash.ini", &err);
+ *   mb_scenario_set (sc, "peers.fast.upload=20Mbit", &err);   (any number)
+ *   mb_scenario_validate (sc, &err);        (fills the typed fields below)
+ *
+ * or in one call: mb_scenario_load (path, overrides, &err).  After
+ * validation the public fields are read-only to the driver.
+ *
+ * Every error names the file, the group and the key, what was wrong and the
+ * accepted form:
+ *   flash.ini: [peers.fast] upload: "10 Mbps" is not a rate; write e.g. 10Mbit, ...
+ * Unknown groups and keys are errors (typos), as are missing required keys.
+ *
+ * Times are microseconds, sizes bytes, rates bits per second (0 = unlimited).
+ * Arrays (classes, events, expects) keep the order of the file.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define MB_SCENARIO_ERROR (mb_scenario_error_quark ())
+GQuark mb_scenario_error_quark (void);
+
+typedef enum {
+  MB_SCENARIO_ERROR_FILE,           /* unreadable, or not a key file */
+  MB_SCENARIO_ERROR_UNKNOWN_GROUP,
+  MB_SCENARIO_ERROR_UNKNOWN_KEY,
+  MB_SCENARIO_ERROR_MISSING,        /* a required key or group */
+  MB_SCENARIO_ERROR_INVALID,        /* a bad value or combination of values */
+  MB_SCENARIO_ERROR_OVERRIDE,       /* a malformed "group.key=value" */
+  MB_SCENARIO_ERROR_UNKNOWN_METRIC, /* [expect] names a metric the driver lacks */
+  MB_SCENARIO_ERROR_EXPECT_FAILED,  /* an expectation did not hold */
+} MbScenarioError;
+
+#define MB_SCENARIO_FOREVER G_MAXUINT64
+
+typedef enum { MB_STOP_ALL_COMPLETE, MB_STOP_DURATION } MbStopRule;
+typedef enum { MB_STRATEGY_TFT, MB_STRATEGY_FREERIDER, MB_STRATEGY_ALTRUIST } MbStrategy;
+typedef enum { MB_ARRIVAL_AT, MB_ARRIVAL_POISSON } MbArrivalKind;
+typedef enum { MB_LATENCY_CONSTANT, MB_LATENCY_UNIFORM, MB_LATENCY_REGIONS } MbLatencyModel;
+typedef enum {
+  MB_DIST_NONE,
+  MB_DIST_EXPONENTIAL, /* mean = scale */
+  MB_DIST_PARETO,      /* shape, scale (= minimum) */
+  MB_DIST_WEIBULL,     /* shape, scale */
+} MbDistKind;
+typedef enum {
+  MB_ACTION_SHUTDOWN,  /* graceful leave of `count` peers */
+  MB_ACTION_CRASH,     /* abrupt failure of `count` peers */
+  MB_ACTION_ADD,       /* `count` new peers of `class_index` */
+  MB_ACTION_PARTITION, /* split online nodes into `groups` random parts until `until` */
+} MbAction;
+typedef enum { MB_CMP_EQ, MB_CMP_NE, MB_CMP_LT, MB_CMP_LE, MB_CMP_GT, MB_CMP_GE } MbCmp;
+
+typedef struct {
+  guint64 lo;
+  guint64 hi;
+} MbRange;
+
+typedef struct {
+  MbDistKind kind;
+  double shape;   /* pareto, weibull */
+  guint64 scale;  /* microseconds: exponential mean, pareto minimum, weibull scale */
+} MbDist;
+
+typedef struct {
+  MbArrivalKind kind;
+  guint64 at;     /* MB_ARRIVAL_AT: everyone arrives at this time */
+  double rate;    /* MB_ARRIVAL_POISSON: arrivals per second ... */
+  guint64 start;  /* ... starting at this time; `count` arrivals in all */
+} MbArrival;
+
+typedef struct {
+  gchar *name;          /* "fast" for [peers.fast] */
+  guint count;
+  guint64 upload;       /* bits/s, 0 = unlimited */
+  guint64 download;
+  MbStrategy strategy;
+  double initial_share; /* 1 = a seed holding the whole file */
+  MbArrival arrival;
+  gchar *region_name;   /* NULL without regions */
+  guint region;         /* index into network.regions (0 without regions) */
+  guint64 seed_time;    /* stay after completing; MB_SCENARIO_FOREVER */
+  gboolean churn;       /* [churn] session lengths apply */
+} MbPeerClass;
+
+typedef struct {
+  gchar *name;          /* "flash" for [event.flash] */
+  guint64 at;
+  MbAction action;
+  guint count;          /* shutdown, crash, add */
+  gchar *class_name;    /* NULL: any class (shutdown, crash) */
+  gint class_index;     /* -1 when class_name is NULL */
+  guint groups;         /* partition */
+  guint64 until;        /* partition */
+} MbScenarioEvent;
+
+typedef struct {
+  gchar *metric;        /* "bound_ratio" */
+  MbCmp op;
+  gboolean all;         /* the value is "all": metric "peers" */
+  double value;
+  gchar *text;          /* "bound_ratio <= 1.5", for reports */
+} MbExpect;
+
+typedef struct {
+  guint64 size;
+  guint64 piece_size;
+  guint64 block_size;   /* divides piece_size */
+  guint n_pieces;       /* ceil(size / piece_size) */
+} MbFileConfig;
+
+typedef struct {
+  guint peer_list_size;
+  guint64 announce_interval;
+  guint64 peer_timeout;
+  double initial_share;
+} MbTrackerConfig;
+
+typedef struct {
+  MbLatencyModel latency_model;
+  MbRange latency;          /* constant: lo == hi; unused with regions */
+  guint64 jitter;           /* regions: each pair adds [0, jitter] */
+  double loss;
+  gchar **regions;          /* NULL-terminated; NULL without regions */
+  guint n_regions;
+  guint64 *latency_matrix;  /* [from * n_regions + to], one-way */
+} MbNetworkConfig;
+
+typedef struct {
+  gboolean enabled;         /* a [churn] group is present */
+  MbDist session;
+  double leave_graceful;    /* else crash */
+} MbChurnConfig;
+
+typedef struct {
+  gchar *path;              /* as given; prefixes error messages */
+  /* [scenario] */
+  gchar *name;              /* default: the file's basename without .ini */
+  guint64 seed;
+  guint64 duration;         /* the run never goes past this */
+  MbStopRule stop;
+  guint64 sample_interval;
+  MbFileConfig file;
+  MbTrackerConfig tracker;
+  MbNetworkConfig network;
+  MbChurnConfig churn;
+  MbPeerClass *classes;
+  guint n_classes;
+  MbScenarioEvent *events;
+  guint n_events;
+  MbExpect *expects;
+  guint n_expects;
+  /* To add a group (e.g. [ring], [publish.<name>]): add its struct or array
+   * here and a row in the group table in scenario.c. */
+
+  /*< private >*/
+  GKeyFile *keyfile;
+  gboolean validated;
+} MbScenario;
+
+/* Reads a file (or text; `path` names it in messages) without validating. */
+MbScenario *mb_scenario_new_from_file (const char *path, GError **error);
+MbScenario *mb_scenario_new_from_data (const char *data, gssize len, const char *path,
+                                       GError **error);
+/* Applies "group.key=value" (the CLI's --set).  The key is after the group:
+ * "peers.fast.upload=20Mbit", "network.loss=1%", "latency.eu.us=90ms",
+ * "expect.completed=all".  The group and key must be known and the value
+ * well-formed; cross-key checks happen in mb_scenario_validate. */
+gboolean mb_scenario_set (MbScenario *sc, const char *assignment, GError **error);
+/* Fills and checks the typed fields; may be called again after more sets. */
+gboolean mb_scenario_validate (MbScenario *sc, GError **error);
+/* new_from_file + set (each of the NULL-terminated overrides) + validate. */
+MbScenario *mb_scenario_load (const char *path, const char *const *overrides, GError **error);
+void mb_scenario_free (MbScenario *sc);
+
+/* The scenario as a key file, overrides included (for results/). */
+gchar *mb_scenario_to_data (const MbScenario *sc, gsize *len);
+/* Index of a class by name, or -1. */
+gint mb_scenario_find_class (const MbScenario *sc, const char *name);
+/* Sum of class counts plus the counts of add events. */
+guint mb_scenario_total_peers (const MbScenario *sc);
+
+/* ---- expectations ---- */
+
+/* Returns a metric's value; FALSE if the driver has no such metric.  The
+ * value "all" is resolved through the metric "peers". */
+typedef gboolean (*MbMetricFn) (gpointer data, const char *metric, double *value);
+
+/* Before a run: every [expect] metric must be one of `known` (NULL-
+ * terminated; "peers" is needed for "all").  Errors name the file and key. */
+gboolean mb_scenario_check_metric_names (const MbScenario *sc, const char *const *known,
+                                         GError **error);
+/* TRUE if the expectation holds.  FALSE with MB_SCENARIO_ERROR_EXPECT_FAILED
+ * ("bound_ratio <= 1.5: got 1.73") or _UNKNOWN_METRIC.  *got (may be NULL)
+ * receives the metric's value. */
+gboolean mb_expect_check (const MbExpect *e, MbMetricFn metric, gpointer data, double *got,
+                          GError **error);
+/* Checks all; appends one message per failure to `failures` (gchar*, may be
+ * NULL) and returns the number of failures. */
+guint mb_scenario_check_expectations (const MbScenario *sc, MbMetricFn metric, gpointer data,
+                                      GPtrArray *failures);
+const char *mb_cmp_name (MbCmp op); /* "<=", ... */
+
+/* A session length (microseconds, at least 1) drawn from `dist`. */
+guint64 mb_dist_sample (const MbDist *dist, GRand *rng);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbScenario, mb_scenario_free)
+
+G_END_DECLS

@@ -1,0 +1,413 @@
+/* world.c — see world.h.
+ *
+ * Invariants: nodes[i] is peer node i+1 and is never removed (its stats stay
+ * readable after it leaves); n_online and n_incomplete count the online
+ * peers and those of them still missing pieces; every online node has at most
+ * one pending timer event, at its core object's next expiry.  Random draws
+ * come from generators seeded from (scenario seed, node id) only.
+ */
+#include "world.h"
+
+#include <stdlib.h>
+
+#include "codec.h"
+#include "store.h"
+
+#define DISCONNECT_BYTES 40 /* a TCP FIN/RST, more or less */
+
+struct _MbWorld {
+  MbSched *sched;
+  MbNet *net;
+  MbWorldConfig cfg;
+  MbHost host;
+  MbManifest *file;
+  MbTracker *tracker;
+  MbEventId tracker_timer;
+  guint64 tracker_timer_at;
+  GPtrArray *nodes;        /* MbSimNode* */
+  guint n_online;
+  guint n_incomplete;
+  GRand *rand;
+  guint64 messages;
+  MbWorldCompleteFn on_complete;
+  gpointer on_complete_data;
+  GArray *scratch;
+};
+
+const char *
+mb_leave_kind_name (MbLeaveKind k)
+{
+  switch (k)
+    {
+    case MB_LEAVE_GRACEFUL: return "graceful";
+    case MB_LEAVE_CRASH: return "crash";
+    default: return "none";
+    }
+}
+
+static GRand *
+rand_for (guint64 seed, guint32 node)
+{
+  guint32 words[3] = { (guint32) seed, (guint32) (seed >> 32), node };
+  return g_rand_new_with_seed_array (words, 3);
+}
+
+static MbSimNode *
+node_of (MbWorld *w, MbNodeId id)
+{
+  if (id == 0 || id > w->nodes->len)
+    return NULL;
+  return w->nodes->pdata[id - 1];
+}
+
+/* ---- timers ---- */
+
+static void on_timer (MbSched *s, gpointer a, guint64 b);
+
+static void
+node_update_timer (MbWorld *w, MbSimNode *n)
+{
+  guint64 t = n->online ? mb_peer_next_expiry (n->peer) : MB_TIME_NEVER;
+  if (t == n->timer_at && (t == MB_TIME_NEVER || n->timer != MB_EVENT_NONE))
+    return;
+  if (n->timer != MB_EVENT_NONE)
+    mb_sched_cancel (w->sched, n->timer);
+  n->timer = MB_EVENT_NONE;
+  n->timer_at = t;
+  if (t != MB_TIME_NEVER)
+    n->timer = mb_sched_at (w->sched, t, on_timer, w, n->id);
+}
+
+static void
+tracker_update_timer (MbWorld *w)
+{
+  guint64 t = mb_tracker_next_expiry (w->tracker);
+  if (t == w->tracker_timer_at)
+    return;
+  if (w->tracker_timer != MB_EVENT_NONE)
+    mb_sched_cancel (w->sched, w->tracker_timer);
+  w->tracker_timer = MB_EVENT_NONE;
+  w->tracker_timer_at = t;
+  if (t != MB_TIME_NEVER)
+    w->tracker_timer = mb_sched_at (w->sched, t, on_timer, w, 0);
+}
+
+static void
+check_complete (MbWorld *w, MbSimNode *n)
+{
+  if (n->completed_us != MB_TIME_NEVER || !n->online)
+    return;
+  guint64 at = mb_peer_completed_at (n->peer, mb_manifest_name (w->file));
+  if (at == MB_TIME_NEVER)
+    return;
+  n->completed_us = at;
+  w->n_incomplete--;
+  if (w->on_complete)
+    w->on_complete (w, n, w->on_complete_data);
+}
+
+static void
+after_call (MbWorld *w, MbSimNode *n)
+{
+  if (!n)
+    {
+      tracker_update_timer (w);
+      return;
+    }
+  check_complete (w, n);
+  node_update_timer (w, n);
+}
+
+static void
+on_timer (MbSched *s, gpointer a, guint64 b)
+{
+  MbWorld *w = a;
+  guint64 now = mb_sched_now (s);
+  if (b == 0)
+    {
+      w->tracker_timer = MB_EVENT_NONE;
+      w->tracker_timer_at = MB_TIME_NEVER;
+      mb_tracker_handle_expiry (w->tracker, now);
+      tracker_update_timer (w);
+      return;
+    }
+  MbSimNode *n = node_of (w, (MbNodeId) b);
+  n->timer = MB_EVENT_NONE;
+  n->timer_at = MB_TIME_NEVER;
+  if (!n->online)
+    return;
+  mb_peer_handle_expiry (n->peer, now);
+  after_call (w, n);
+}
+
+/* ---- the host ---- */
+
+static void
+host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
+{
+  MbWorld *w = ctx;
+  w->messages++;
+  mb_net_send (w->net, from, to, msg, mb_codec_size (msg));
+}
+
+static MbNodeId
+host_resolve (gpointer ctx, MbNodeId self, const char *addr)
+{
+  MbWorld *w = ctx;
+  if (!addr || !g_str_has_prefix (addr, "sim:"))
+    return MB_NODE_NONE;
+  char *end = NULL;
+  guint64 id = g_ascii_strtoull (addr + 4, &end, 10);
+  if (!end || *end || id == 0 || id > w->nodes->len)
+    return MB_NODE_NONE;
+  return (MbNodeId) id;
+}
+
+static void
+host_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
+{
+  MbWorld *w = ctx;
+  MbMessage *bye = mb_message_new (MB_MSG_NONE);
+  mb_net_send (w->net, self, peer, bye, DISCONNECT_BYTES);
+}
+
+static void
+net_deliver (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint64 now)
+{
+  MbWorld *w = ctx;
+  MbMessage *msg = payload;
+  if (to == 0)
+    {
+      if (msg->type != MB_MSG_NONE)
+        mb_tracker_receive (w->tracker, from, msg, now);
+      mb_message_free (msg);
+      tracker_update_timer (w);
+      return;
+    }
+  MbSimNode *n = node_of (w, to);
+  if (n && n->online)
+    {
+      if (msg->type == MB_MSG_NONE)
+        mb_peer_on_disconnect (n->peer, from, now);
+      else
+        mb_peer_receive (n->peer, from, msg, now);
+    }
+  mb_message_free (msg);
+  if (n && n->online)
+    after_call (w, n);
+}
+
+static void
+net_drop (gpointer ctx, guint32 from, guint32 to, gpointer payload)
+{
+  mb_message_free (payload);
+}
+
+/* ---- life and death ---- */
+
+MbWorld *
+mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
+{
+  MbWorld *w = g_new0 (MbWorld, 1);
+  w->sched = sched;
+  w->cfg = *cfg;
+  w->file = mb_manifest_ref (file);
+  MbNetCallbacks cb = { net_deliver, net_drop, w };
+  w->net = mb_net_new (sched, cfg->seed, &cb);
+  w->host.ctx = w;
+  w->host.send = host_send;
+  w->host.resolve = host_resolve;
+  w->host.disconnect = host_disconnect;
+  w->nodes = g_ptr_array_new ();
+  w->rand = rand_for (cfg->seed, G_MAXUINT32);
+  w->scratch = g_array_new (FALSE, FALSE, sizeof (MbNodeId));
+  w->tracker_timer_at = MB_TIME_NEVER;
+  guint32 tid = mb_net_add_node (w->net, cfg->tracker_bps, cfg->tracker_bps, 0);
+  g_assert (tid == 0);
+  w->tracker = mb_tracker_new (&w->host, 0, &cfg->tracker, rand_for (cfg->seed, 0));
+  return w;
+}
+
+void
+mb_world_free (MbWorld *w)
+{
+  mb_net_free (w->net);
+  for (guint i = 0; i < w->nodes->len; i++)
+    {
+      MbSimNode *n = w->nodes->pdata[i];
+      mb_peer_free (n->peer);
+      mb_store_free (n->store);
+      g_free (n);
+    }
+  g_ptr_array_unref (w->nodes);
+  mb_tracker_free (w->tracker);
+  mb_manifest_unref (w->file);
+  g_rand_free (w->rand);
+  g_array_unref (w->scratch);
+  g_free (w);
+}
+
+MbNet *
+mb_world_net (MbWorld *w)
+{
+  return w->net;
+}
+
+MbSched *
+mb_world_sched (MbWorld *w)
+{
+  return w->sched;
+}
+
+const MbManifest *
+mb_world_file (MbWorld *w)
+{
+  return w->file;
+}
+
+void
+mb_world_on_complete (MbWorld *w, MbWorldCompleteFn fn, gpointer data)
+{
+  w->on_complete = fn;
+  w->on_complete_data = data;
+}
+
+static void
+seed_store (MbWorld *w, MbStore *store, gdouble share)
+{
+  guint n = mb_manifest_n_chunks (w->file);
+  guint k = share >= 1.0 ? n : (guint) (share * n + 0.5);
+  if (k == 0)
+    return;
+  /* k distinct pieces by a partial Fisher–Yates shuffle. */
+  guint *order = g_new (guint, n);
+  for (guint i = 0; i < n; i++)
+    order[i] = i;
+  for (guint i = 0; i < k; i++)
+    {
+      guint j = i + (k < n ? (guint) g_rand_int_range (w->rand, 0, (gint32) (n - i)) : 0);
+      guint t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+      mb_store_put_chunk (store, mb_manifest_chunk_id (w->file, order[i]), NULL,
+                          mb_manifest_chunk_len (w->file, order[i]), NULL);
+    }
+  g_free (order);
+}
+
+MbSimNode *
+mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
+               guint64 download_bps, guint region, gdouble initial_share)
+{
+  guint64 now = mb_sched_now (w->sched);
+  MbSimNode *n = g_new0 (MbSimNode, 1);
+  n->id = mb_net_add_node (w->net, upload_bps, download_bps, region);
+  g_assert (n->id == w->nodes->len + 1);
+  g_ptr_array_add (w->nodes, n);
+  n->cls = cls;
+  n->upload_bps = upload_bps;
+  n->download_bps = download_bps;
+  n->joined_us = now;
+  n->left_us = MB_TIME_NEVER;
+  n->completed_us = MB_TIME_NEVER;
+  n->online = TRUE;
+  n->timer_at = MB_TIME_NEVER;
+  n->present_at_start = now == 0;
+  n->store = mb_store_memory_new ();
+  seed_store (w, n->store, initial_share);
+  n->initial_seed = initial_share >= 1.0;
+  MbPeerConfig pcfg = w->cfg.peer;
+  pcfg.strategy = strategy;
+  pcfg.virtual_content = TRUE;
+  g_autofree gchar *name = g_strdup_printf ("peer%u", n->id);
+  g_autofree gchar *addr = g_strdup_printf ("sim:%u", n->id);
+  n->peer = mb_peer_new (&w->host, n->id, name, addr, 0, &pcfg, n->store,
+                         rand_for (w->cfg.seed, n->id));
+  w->n_online++;
+  w->n_incomplete++;
+  mb_peer_add_swarm (n->peer, w->file, now);
+  after_call (w, n);
+  return n;
+}
+
+static void
+notify_crash (MbSched *s, gpointer a, guint64 b)
+{
+  MbWorld *w = a;
+  guint32 crashed = (guint32) (b >> 32), remote = (guint32) b;
+  MbSimNode *r = node_of (w, remote);
+  if (r && r->online)
+    {
+      mb_peer_on_disconnect (r->peer, crashed, mb_sched_now (s));
+      after_call (w, r);
+    }
+}
+
+void
+mb_world_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
+{
+  if (!n->online)
+    return;
+  guint64 now = mb_sched_now (w->sched);
+  mb_peer_stats (n->peer, mb_manifest_name (w->file), &n->final);
+  if (n->completed_us == MB_TIME_NEVER)
+    w->n_incomplete--;
+  if (n->leave_event != MB_EVENT_NONE)
+    mb_sched_cancel (w->sched, n->leave_event);
+  n->leave_event = MB_EVENT_NONE;
+  if (kind == MB_LEAVE_GRACEFUL)
+    mb_peer_leave (n->peer, now);
+  else
+    {
+      g_array_set_size (w->scratch, 0);
+      mb_peer_connected_nodes (n->peer, w->scratch);
+      for (guint i = 0; i < w->scratch->len; i++)
+        mb_sched_at (w->sched, now + w->cfg.crash_detect_us, notify_crash, w,
+                     ((guint64) n->id << 32) | g_array_index (w->scratch, MbNodeId, i));
+      mb_net_set_node_up (w->net, n->id, FALSE);
+    }
+  n->online = FALSE;
+  n->leave = kind;
+  n->left_us = now;
+  w->n_online--;
+  node_update_timer (w, n);
+}
+
+guint
+mb_world_n_nodes (const MbWorld *w)
+{
+  return w->nodes->len;
+}
+
+MbSimNode *
+mb_world_node (MbWorld *w, guint i)
+{
+  return w->nodes->pdata[i];
+}
+
+guint
+mb_world_n_online (const MbWorld *w)
+{
+  return w->n_online;
+}
+
+guint
+mb_world_n_incomplete (const MbWorld *w)
+{
+  return w->n_incomplete;
+}
+
+void
+mb_world_node_stats (MbWorld *w, const MbSimNode *n, MbPeerStats *out)
+{
+  if (n->online)
+    mb_peer_stats (n->peer, mb_manifest_name (w->file), out);
+  else
+    *out = n->final;
+}
+
+guint64
+mb_world_messages (const MbWorld *w)
+{
+  return w->messages;
+}

@@ -1,0 +1,87 @@
+/* world.h — the simulated world: the real core (tracker, peers) wired to the
+ * scheduler and the in-memory network through an MbHost.
+ *
+ * Node 0 is the tracker; peers are nodes 1.. in order of arrival.  Every
+ * message a core object sends is charged its encoded size (mb_codec_size) on
+ * the network and handed over by reference at delivery.  After every call
+ * into a node the world asks for its next expiry and (re)schedules one timer
+ * event for it.  A crashed peer stops at once; the peers connected to it
+ * learn of it after `crash_detect_us` (as a TCP timeout would tell them).
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "manifest.h"
+#include "net.h"
+#include "peer.h"
+#include "scheduler.h"
+#include "tracker.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MB_LEAVE_NONE = 0,
+  MB_LEAVE_GRACEFUL,
+  MB_LEAVE_CRASH,
+} MbLeaveKind;
+
+const char *mb_leave_kind_name (MbLeaveKind k);
+
+typedef struct {
+  MbNodeId id;
+  guint cls;               /* peer class index (caller's) */
+  MbPeer *peer;
+  MbStore *store;
+  MbEventId timer;
+  guint64 timer_at;
+  guint64 upload_bps, download_bps;
+  guint64 joined_us;
+  guint64 left_us;         /* MB_TIME_NEVER while online */
+  guint64 completed_us;    /* MB_TIME_NEVER until complete */
+  MbLeaveKind leave;
+  gboolean online;
+  gboolean initial_seed;   /* held the whole file when it joined */
+  gboolean present_at_start;
+  MbEventId leave_event;   /* a scheduled leave (churn, seed time) */
+  MbPeerStats final;       /* stats when it left */
+  guint64 sample_bytes_down;
+  guint64 sample_busy_up;
+} MbSimNode;
+
+typedef struct _MbWorld MbWorld;
+
+/* Called when a peer completes the file (after its state is updated). */
+typedef void (*MbWorldCompleteFn) (MbWorld *w, MbSimNode *node, gpointer data);
+
+typedef struct {
+  guint64 seed;
+  MbTrackerConfig tracker;
+  MbPeerConfig peer;             /* per-class fields are set at join */
+  guint64 tracker_bps;           /* the tracker's up and down capacity, 0 = unlimited */
+  guint64 crash_detect_us;       /* 30 s */
+} MbWorldConfig;
+
+MbWorld *mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file);
+void mb_world_free (MbWorld *w);
+MbNet *mb_world_net (MbWorld *w);
+MbSched *mb_world_sched (MbWorld *w);
+const MbManifest *mb_world_file (MbWorld *w);
+void mb_world_on_complete (MbWorld *w, MbWorldCompleteFn fn, gpointer data);
+
+/* A new peer joins now: its store gets `initial_share` of the pieces (1 = a
+ * seed), chosen by the world's own generator; it registers and connects. */
+MbSimNode *mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
+                          guint64 download_bps, guint region, gdouble initial_share);
+void mb_world_leave (MbWorld *w, MbSimNode *node, MbLeaveKind kind);
+
+guint mb_world_n_nodes (const MbWorld *w);  /* peers ever joined */
+MbSimNode *mb_world_node (MbWorld *w, guint i); /* i in 0..n-1: peer node i+1 */
+guint mb_world_n_online (const MbWorld *w);
+/* Online peers that do not have the whole file. */
+guint mb_world_n_incomplete (const MbWorld *w);
+/* The stats of a peer now (live) or when it left. */
+void mb_world_node_stats (MbWorld *w, const MbSimNode *node, MbPeerStats *out);
+guint64 mb_world_messages (const MbWorld *w);
+
+G_END_DECLS
