@@ -224,12 +224,30 @@ request_one (Swarm *sw, Conn *c)
   return FALSE;
 }
 
+/* How many requests to keep outstanding on c: enough to cover
+ * request_queue_us at the rate c has been giving us (as libtorrent sizes its
+ * request queue), at least cfg.pipeline and at most cfg.pipeline_max. */
+static guint
+pipeline_depth (const Swarm *sw, const Conn *c, guint64 now)
+{
+  const MbPeerConfig *cfg = &sw->peer->cfg;
+  guint64 since = sw->peer->next_rechoke - MIN (sw->peer->next_rechoke,
+                                                2 * cfg->rechoke_interval_us);
+  since = MAX (since, c->connected_at);
+  if (now <= since + MB_USEC_PER_SEC)
+    return cfg->pipeline;
+  guint64 rate = (c->down_prev + c->down_cur) * MB_USEC_PER_SEC / (now - since);
+  guint64 depth = rate * (cfg->request_queue_us / 1000) / 1000 / cfg->block_size;
+  return (guint) CLAMP (depth, cfg->pipeline, MAX (cfg->pipeline, cfg->pipeline_max));
+}
+
 void
 mb_swarm_fill_requests (Swarm *sw, Conn *c, guint64 now)
 {
   if (!c->established || c->peer_choking || !c->am_interested || !c->remote)
     return;
-  while (c->out_reqs->len < sw->peer->cfg.pipeline)
+  guint depth = pipeline_depth (sw, c, MAX (now, sw->peer->now));
+  while (c->out_reqs->len < depth)
     if (!request_one (sw, c))
       break;
 }

@@ -89,6 +89,7 @@ struct _MbPeer {
   gboolean left;
   guint32 next_req;
   guint64 next_rechoke;
+  guint64 now;             /* the time of the current entry point */
   guint rechoke_round;
 };
 

@@ -22,6 +22,8 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->strategy = MB_STRATEGY_TFT;
   cfg->block_size = 16 * 1024;
   cfg->pipeline = 5;
+  cfg->pipeline_max = 250;
+  cfg->request_queue_us = 3 * MB_USEC_PER_SEC;
   cfg->regular_slots = 3;
   cfg->rechoke_interval_us = 10 * MB_USEC_PER_SEC;
   cfg->optimistic_rounds = 3;
@@ -228,6 +230,7 @@ mb_peer_drop_node (MbPeer *p, MbNodeId node, const char *why)
 void
 mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now)
 {
+  p->now = now;
   for (guint i = 0; i < p->swarms->len; i++)
     {
       Swarm *sw = p->swarms->pdata[i];
@@ -277,6 +280,7 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
   const char *file = mb_manifest_name (m);
   if (p->left || mb_peer_swarm_by_file (p, file))
     return FALSE;
+  p->now = now;
   Swarm *sw = g_new0 (Swarm, 1);
   sw->peer = p;
   sw->manifest = mb_manifest_copy (m);
@@ -392,6 +396,7 @@ mb_peer_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
 {
   if (p->left)
     return;
+  p->now = now;
   switch (msg->type)
     {
     case MB_MSG_PEER_LIST:
@@ -525,6 +530,7 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
 {
   if (p->left)
     return;
+  p->now = now;
   if (now >= p->next_rechoke)
     {
       gboolean rotate = (p->rechoke_round++ % p->cfg.optimistic_rounds) == 0;

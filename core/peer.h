@@ -31,7 +31,10 @@ G_BEGIN_DECLS
 typedef struct {
   MbStrategy strategy;
   guint32 block_size;            /* 16 KiB */
-  guint pipeline;                /* outstanding requests per connection: 5 */
+  guint pipeline;                /* least outstanding requests per connection: 5 */
+  guint pipeline_max;            /* most, when the connection is fast: 250 */
+  guint64 request_queue_us;      /* keep this much of a connection's rate
+                                    requested (libtorrent's request_queue_time): 3 s */
   guint regular_slots;           /* 3 */
   guint64 rechoke_interval_us;   /* 10 s */
   guint optimistic_rounds;       /* rechokes per optimistic rotation: 3 (30 s) */

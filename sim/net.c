@@ -334,13 +334,13 @@ mb_net_link_is_up (const MbNet *net, guint32 a, guint32 b)
 }
 
 static void
-mb_net_on_link_down (MbSched *sched, gpointer a, guint64 b)
+mb_net_on_link_down (MbSched *sched G_GNUC_UNUSED, gpointer a, guint64 b)
 {
   mb_net_set_link_up (a, (guint32) (b >> 32), (guint32) b, FALSE);
 }
 
 static void
-mb_net_on_link_up (MbSched *sched, gpointer a, guint64 b)
+mb_net_on_link_up (MbSched *sched G_GNUC_UNUSED, gpointer a, guint64 b)
 {
   mb_net_set_link_up (a, (guint32) (b >> 32), (guint32) b, TRUE);
 }

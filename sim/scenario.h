@@ -40,8 +40,17 @@ typedef enum {
 
 #define MB_SCENARIO_FOREVER G_MAXUINT64
 
-typedef enum { MB_STOP_ALL_COMPLETE, MB_STOP_DURATION } MbStopRule;
-typedef enum { MB_STRATEGY_TFT, MB_STRATEGY_FREERIDER, MB_STRATEGY_ALTRUIST } MbStrategy;
+typedef enum {
+  MB_STOP_ALL_COMPLETE, /* every leecher present has completed, no arrivals pending */
+  MB_STOP_DURATION,     /* run until [scenario] duration */
+} MbStopRule;
+/* Same order and values as core's MbStrategy (choker.h): cast to convert.
+ * (A separate type keeps sim/ free of core/ headers.) */
+typedef enum {
+  MB_SCENARIO_STRATEGY_TFT = 0,
+  MB_SCENARIO_STRATEGY_FREERIDER = 1,
+  MB_SCENARIO_STRATEGY_ALTRUIST = 2,
+} MbScenarioStrategy;
 typedef enum { MB_ARRIVAL_AT, MB_ARRIVAL_POISSON } MbArrivalKind;
 typedef enum { MB_LATENCY_CONSTANT, MB_LATENCY_UNIFORM, MB_LATENCY_REGIONS } MbLatencyModel;
 typedef enum {
@@ -81,7 +90,7 @@ typedef struct {
   guint count;
   guint64 upload;       /* bits/s, 0 = unlimited */
   guint64 download;
-  MbStrategy strategy;
+  MbScenarioStrategy strategy;
   double initial_share; /* 1 = a seed holding the whole file */
   MbArrival arrival;
   gchar *region_name;   /* NULL without regions */
@@ -121,7 +130,7 @@ typedef struct {
   guint64 announce_interval;
   guint64 peer_timeout;
   double initial_share;
-} MbTrackerConfig;
+} MbScenarioTracker;
 
 typedef struct {
   MbLatencyModel latency_model;
@@ -148,7 +157,7 @@ typedef struct {
   MbStopRule stop;
   guint64 sample_interval;
   MbFileConfig file;
-  MbTrackerConfig tracker;
+  MbScenarioTracker tracker;
   MbNetworkConfig network;
   MbChurnConfig churn;
   MbPeerClass *classes;
@@ -198,7 +207,7 @@ typedef gboolean (*MbMetricFn) (gpointer data, const char *metric, double *value
 gboolean mb_scenario_check_metric_names (const MbScenario *sc, const char *const *known,
                                          GError **error);
 /* TRUE if the expectation holds.  FALSE with MB_SCENARIO_ERROR_EXPECT_FAILED
- * ("bound_ratio <= 1.5: got 1.73") or _UNKNOWN_METRIC.  *got (may be NULL)
+ * ("expect: bound_ratio <= 1.5: got 1.73") or _UNKNOWN_METRIC.  *got (may be NULL)
  * receives the metric's value. */
 gboolean mb_expect_check (const MbExpect *e, MbMetricFn metric, gpointer data, double *got,
                           GError **error);

@@ -347,55 +347,69 @@ mb_units_parse_per_second (const char *text, double *per_second, GError **error)
 
 /* ---- formatting ----------------------------------------------------------- */
 
-/* value / mult with up to 3 decimals, trailing zeros trimmed, then unit. */
+/* value / mult if that has at most 3 decimals ("1.5MiB"), else NULL. */
 static gchar *
-mb_units_format_scaled (guint64 value, guint64 mult, const char *unit)
+mb_units_format_exact (guint64 value, const MbUnit *u)
 {
-  if (value % mult == 0)
-    return g_strdup_printf ("%" G_GUINT64_FORMAT "%s", value / mult, unit);
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  g_ascii_formatd (buf, sizeof buf, "%.3f", (double) value / (double) mult);
-  gsize n = strlen (buf);
-  while (n > 0 && buf[n - 1] == '0')
-    buf[--n] = '\0';
-  if (n > 0 && buf[n - 1] == '.')
-    buf[--n] = '\0';
-  return g_strdup_printf ("%s%s", buf, unit);
+  guint64 whole = value / u->mult, rem = value % u->mult;
+  if (rem == 0)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT "%s", whole, u->name);
+  if (u->mult > G_MAXUINT64 / 1000 || (rem * 1000) % u->mult != 0)
+    return NULL;
+  gchar frac[8];
+  g_snprintf (frac, sizeof frac, "%03" G_GUINT64_FORMAT, rem * 1000 / u->mult);
+  for (gsize n = strlen (frac); n > 0 && frac[n - 1] == '0'; n--)
+    frac[n - 1] = '\0';
+  return g_strdup_printf ("%" G_GUINT64_FORMAT ".%s%s", whole, frac, u->name);
 }
 
-/* Picks the largest unit (tables are in ascending order) not above value. */
+/* The largest unit not above value in which value is exact to 3 decimals;
+ * units are in descending order and the last has mult 1. */
 static gchar *
-mb_units_format_with (guint64 value, const MbUnit *units, guint n_units)
+mb_units_format_with (guint64 value, const MbUnit *units)
 {
-  const MbUnit *best = &units[0];
-  for (guint i = 0; i < n_units; i++)
-    if (value >= units[i].mult)
-      best = &units[i];
-  return mb_units_format_scaled (value, best->mult, best->name);
+  for (const MbUnit *u = units;; u++)
+    {
+      gchar *s = (value >= u->mult || u->mult == 1) ? mb_units_format_exact (value, u) : NULL;
+      if (s != NULL)
+        return s;
+    }
 }
 
 gchar *
 mb_units_format_size (guint64 bytes)
 {
-  return mb_units_format_with (bytes, size_units, 5); /* B .. TiB */
+  static const MbUnit units[] = {
+    { "TiB", KIB * KIB * KIB * KIB }, { "TB", E3 * E3 * E3 * E3 },
+    { "GiB", KIB * KIB * KIB },       { "GB", E3 * E3 * E3 },
+    { "MiB", KIB * KIB },             { "MB", E3 * E3 },
+    { "KiB", KIB },                   { "KB", E3 },
+    { "B", 1 },
+  };
+  return mb_units_format_with (bytes, units);
 }
 
 gchar *
 mb_units_format_duration (guint64 usec)
 {
+  static const MbUnit units[] = {
+    { "d", 86400 * E3 * E3 }, { "h", 3600 * E3 * E3 }, { "min", 60 * E3 * E3 },
+    { "s", E3 * E3 },         { "ms", E3 },            { "us", 1 },
+  };
   if (usec == 0)
     return g_strdup ("0s");
-  return mb_units_format_with (usec, duration_units, 6);
+  return mb_units_format_with (usec, units);
 }
 
 gchar *
 mb_units_format_rate (guint64 bps)
 {
+  static const MbUnit units[] = {
+    { "Gbit", E3 * E3 * E3 }, { "Mbit", E3 * E3 }, { "kbit", E3 }, { "bit", 1 },
+  };
   if (bps == 0)
     return g_strdup ("unlimited");
-  static const MbUnit bits[] = { { "bit", 1 }, { "kbit", E3 }, { "Mbit", E3 * E3 },
-                                 { "Gbit", E3 * E3 * E3 } };
-  return mb_units_format_with (bps, bits, G_N_ELEMENTS (bits));
+  return mb_units_format_with (bps, units);
 }
 
 gchar *

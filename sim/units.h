@@ -40,9 +40,10 @@ gboolean mb_units_parse_count (const char *text, guint *count, GError **error);
 gboolean mb_units_parse_number (const char *text, double *value, GError **error);
 gboolean mb_units_parse_per_second (const char *text, double *per_second, GError **error);
 
-/* Human-readable forms that parse back (exactly when they are whole in the
- * chosen unit, else rounded to 3 decimals): "256KiB", "1.5s", "10Mbit",
- * "unlimited", "5%".  Free with g_free. */
+/* Exact human-readable forms that parse back to the same value: the largest
+ * unit in which the value has at most 3 decimals ("256KiB", "1.5MB", "5KB",
+ * "1.5s", "12345.678ms", "10Mbit", "unlimited"); probability as "5%".
+ * Free with g_free. */
 gchar *mb_units_format_size (guint64 bytes);
 gchar *mb_units_format_duration (guint64 usec);
 gchar *mb_units_format_rate (guint64 bps);

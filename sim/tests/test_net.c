@@ -52,7 +52,7 @@ on_drop (gpointer ctx, guint32 from, guint32 to, gpointer payload)
 }
 
 static void
-fixture_setup (Fixture *fx, gconstpointer data)
+fixture_setup (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   fx->sched = mb_sched_new ();
   MbNetCallbacks cb = { on_deliver, on_drop, fx };
@@ -63,7 +63,7 @@ fixture_setup (Fixture *fx, gconstpointer data)
 }
 
 static void
-fixture_teardown (Fixture *fx, gconstpointer data)
+fixture_teardown (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   mb_net_free (fx->net);
   mb_sched_free (fx->sched);
@@ -88,7 +88,7 @@ typedef struct {
 } SendLater;
 
 static void
-on_send_later (MbSched *s, gpointer a, guint64 b)
+on_send_later (MbSched *s G_GNUC_UNUSED, gpointer a, guint64 b G_GNUC_UNUSED)
 {
   SendLater *sl = a;
   send_msg (sl->fx, sl->from, sl->to, sl->id, sl->size);
@@ -130,7 +130,7 @@ test_net_tx_time_rounds_up_to_whole_microseconds (void)
 }
 
 static void
-test_net_one_message_is_delivered_after_up_latency_down (Fixture *fx, gconstpointer data)
+test_net_one_message_is_delivered_after_up_latency_down (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 16 * MBIT, 0);
@@ -156,7 +156,7 @@ test_net_one_message_is_delivered_after_up_latency_down (Fixture *fx, gconstpoin
 }
 
 static void
-test_net_back_to_back_messages_queue_on_the_uplink (Fixture *fx, gconstpointer data)
+test_net_back_to_back_messages_queue_on_the_uplink (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 0, 0);
@@ -176,7 +176,7 @@ test_net_back_to_back_messages_queue_on_the_uplink (Fixture *fx, gconstpointer d
 }
 
 static void
-test_net_idle_uplink_does_not_queue (Fixture *fx, gconstpointer data)
+test_net_idle_uplink_does_not_queue (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 0, 0);
@@ -193,7 +193,7 @@ test_net_idle_uplink_does_not_queue (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_net_two_senders_queue_on_the_receiver_downlink (Fixture *fx, gconstpointer data)
+test_net_two_senders_queue_on_the_receiver_downlink (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
@@ -208,7 +208,7 @@ test_net_two_senders_queue_on_the_receiver_downlink (Fixture *fx, gconstpointer 
 }
 
 static void
-test_net_downlink_serves_in_order_of_arrival (Fixture *fx, gconstpointer data)
+test_net_downlink_serves_in_order_of_arrival (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 0, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 0, 1);
@@ -224,7 +224,7 @@ test_net_downlink_serves_in_order_of_arrival (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_net_uniform_latency_is_per_pair_stable_and_in_range (Fixture *fx, gconstpointer data)
+test_net_uniform_latency_is_per_pair_stable_and_in_range (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   for (guint i = 0; i < 50; i++)
     mb_net_add_node (fx->net, 0, 0, 0);
@@ -273,7 +273,7 @@ test_net_uniform_latency_is_per_pair_stable_and_in_range (Fixture *fx, gconstpoi
 }
 
 static void
-test_net_region_latency_uses_matrix_and_jitter (Fixture *fx, gconstpointer data)
+test_net_region_latency_uses_matrix_and_jitter (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   /* eu=0, us=1 */
   guint64 m[4] = { 10 * MS, 80 * MS, 90 * MS, 20 * MS };
@@ -312,7 +312,7 @@ test_net_region_latency_uses_matrix_and_jitter (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_net_loss_one_drops_everything (Fixture *fx, gconstpointer data)
+test_net_loss_one_drops_everything (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 0, 0);
@@ -333,7 +333,7 @@ test_net_loss_one_drops_everything (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_net_partial_loss_is_seeded_and_deterministic (Fixture *fx, gconstpointer data)
+test_net_partial_loss_is_seeded_and_deterministic (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 0, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 0, 0);
@@ -361,7 +361,7 @@ test_net_partial_loss_is_seeded_and_deterministic (Fixture *fx, gconstpointer da
 }
 
 static void
-test_net_partition_drops_across_not_within (Fixture *fx, gconstpointer data)
+test_net_partition_drops_across_not_within (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   for (guint i = 0; i < 4; i++)
     mb_net_add_node (fx->net, 0, 0, 0);
@@ -391,13 +391,13 @@ test_net_partition_drops_across_not_within (Fixture *fx, gconstpointer data)
 }
 
 static void
-on_partition (MbSched *s, gpointer a, guint64 b)
+on_partition (MbSched *s G_GNUC_UNUSED, gpointer a, guint64 b)
 {
   mb_net_set_partition (a, (guint32) b, 7);
 }
 
 static void
-test_net_partition_during_flight_drops_at_arrival (Fixture *fx, gconstpointer data)
+test_net_partition_during_flight_drops_at_arrival (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   mb_net_add_node (fx->net, 0, 0, 0);
   mb_net_add_node (fx->net, 0, 0, 0);
@@ -411,19 +411,19 @@ test_net_partition_during_flight_drops_at_arrival (Fixture *fx, gconstpointer da
 }
 
 static void
-on_crash (MbSched *s, gpointer a, guint64 b)
+on_crash (MbSched *s G_GNUC_UNUSED, gpointer a, guint64 b)
 {
   mb_net_set_node_up (a, (guint32) b, FALSE);
 }
 
 static void
-on_restart (MbSched *s, gpointer a, guint64 b)
+on_restart (MbSched *s G_GNUC_UNUSED, gpointer a, guint64 b)
 {
   mb_net_set_node_up (a, (guint32) b, TRUE);
 }
 
 static void
-test_net_crashed_node_in_flight_message_is_dropped (Fixture *fx, gconstpointer data)
+test_net_crashed_node_in_flight_message_is_dropped (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 1 * MBIT, 0);
@@ -451,7 +451,7 @@ test_net_crashed_node_in_flight_message_is_dropped (Fixture *fx, gconstpointer d
 }
 
 static void
-test_net_crash_during_downlink_transfer_drops_at_delivery (Fixture *fx, gconstpointer data)
+test_net_crash_during_downlink_transfer_drops_at_delivery (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 0, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 1 * MBIT, 0);
@@ -465,7 +465,7 @@ test_net_crash_during_downlink_transfer_drops_at_delivery (Fixture *fx, gconstpo
 }
 
 static void
-test_net_crash_flushes_the_uplink_queue (Fixture *fx, gconstpointer data)
+test_net_crash_flushes_the_uplink_queue (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 0, 0);
@@ -486,7 +486,7 @@ test_net_crash_flushes_the_uplink_queue (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_net_sends_to_or_from_a_down_node_drop_at_once (Fixture *fx, gconstpointer data)
+test_net_sends_to_or_from_a_down_node_drop_at_once (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 0, 0);
@@ -504,7 +504,7 @@ test_net_sends_to_or_from_a_down_node_drop_at_once (Fixture *fx, gconstpointer d
 }
 
 static void
-test_net_link_fault_drops_only_during_the_fault (Fixture *fx, gconstpointer data)
+test_net_link_fault_drops_only_during_the_fault (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 0, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 0, 0);
@@ -537,7 +537,7 @@ test_net_link_fault_drops_only_during_the_fault (Fixture *fx, gconstpointer data
 }
 
 static void
-test_net_deliver_callback_may_send_a_reply (Fixture *fx, gconstpointer data)
+test_net_deliver_callback_may_send_a_reply (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 4 * MBIT, 0, 0);
@@ -551,7 +551,7 @@ test_net_deliver_callback_may_send_a_reply (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_net_nodes_added_during_a_run (Fixture *fx, gconstpointer data)
+test_net_nodes_added_during_a_run (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   mb_net_set_latency_uniform (fx->net, 1 * MS, 3 * MS);
   for (guint i = 0; i < 3; i++)
@@ -567,7 +567,7 @@ test_net_nodes_added_during_a_run (Fixture *fx, gconstpointer data)
 }
 
 static void
-test_net_free_drops_messages_still_in_flight (Fixture *fx, gconstpointer data)
+test_net_free_drops_messages_still_in_flight (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   mb_net_add_node (fx->net, 0, MBIT, 0);
   mb_net_add_node (fx->net, 0, MBIT, 0);

@@ -1,0 +1,345 @@
+/* experiment.c — a scenario run: builds the world from the scenario, drives
+ * the population (arrivals, churn sessions, seed time, scheduled events) and
+ * decides when the run is over.  Metrics are in metrics.c.
+ *
+ * Random streams (each its own GRand, seeded from (scenario seed, stream)):
+ * 1 arrivals, 2 churn, 3 scheduled events; the world seeds each node's own.
+ * The run stops at `duration`, or (stop = all-complete) as soon as no peer
+ * is still to arrive, no scheduled event is still to run, and every online
+ * peer holds the whole file.
+ */
+#include "experiment-private.h"
+
+#include <math.h>
+
+#include "chunk.h"
+
+#define STREAM_ARRIVALS 1
+#define STREAM_CHURN 2
+#define STREAM_EVENTS 3
+
+static GRand *
+stream (guint64 seed, guint32 id)
+{
+  guint32 words[4] = { (guint32) seed, (guint32) (seed >> 32), 0x5eed, id };
+  return g_rand_new_with_seed_array (words, 4);
+}
+
+static MbManifest *
+build_file (const MbScenario *sc, GError **error)
+{
+  /* Real chunk ids of generated content: what a peer fetches could be
+   * verified byte for byte, though the simulator never holds the bytes. */
+  MbManifest *m = mb_manifest_new ("shared_file.bin", sc->file.size,
+                                   (guint32) sc->file.piece_size, error);
+  if (!m)
+    return NULL;
+  guint8 *buf = g_malloc (sc->file.piece_size);
+  for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
+    {
+      guint32 len = mb_manifest_chunk_len (m, i);
+      mb_chunk_generate ("shared_file.bin", i, buf, len);
+      char id[65];
+      mb_chunk_id_compute (buf, len, id);
+      mb_manifest_set_chunk (m, i, id, mb_chunk_crc_compute (buf, len), NULL);
+    }
+  g_free (buf);
+  return m;
+}
+
+static void
+configure_network (MbNet *net, const MbNetworkConfig *nc)
+{
+  switch (nc->latency_model)
+    {
+    case MB_LATENCY_CONSTANT:
+      mb_net_set_latency_constant (net, nc->latency.lo);
+      break;
+    case MB_LATENCY_UNIFORM:
+      mb_net_set_latency_uniform (net, nc->latency.lo, nc->latency.hi);
+      break;
+    case MB_LATENCY_REGIONS:
+      mb_net_set_latency_regions (net, nc->n_regions, nc->latency_matrix, nc->jitter);
+      break;
+    }
+  mb_net_set_loss (net, nc->loss);
+}
+
+/* ---- leaving ---- */
+
+static void
+on_leave_event (MbSched *s, gpointer a, guint64 b)
+{
+  MbExperiment *x = a;
+  MbSimNode *n = mb_world_node (x->world, (guint) (b & 0xffffffffu) - 1);
+  mb_world_leave (x->world, n, (MbLeaveKind) (b >> 32));
+}
+
+static void
+schedule_leave (MbExperiment *x, MbSimNode *n, guint64 at, MbLeaveKind kind)
+{
+  mb_sched_at (x->sched, at, on_leave_event, x, ((guint64) kind << 32) | n->id);
+}
+
+static void
+on_complete (MbWorld *w, MbSimNode *n, gpointer data)
+{
+  MbExperiment *x = data;
+  x->completed++;
+  const MbPeerClass *pc = &x->sc->classes[n->cls];
+  if (pc->seed_time != MB_SCENARIO_FOREVER)
+    schedule_leave (x, n, mb_sched_now (x->sched) + pc->seed_time, MB_LEAVE_GRACEFUL);
+}
+
+/* ---- arriving ---- */
+
+static MbSimNode *
+join_one (MbExperiment *x, guint cls)
+{
+  const MbPeerClass *pc = &x->sc->classes[cls];
+  MbSimNode *n = mb_world_join (x->world, cls, (MbStrategy) pc->strategy, pc->upload,
+                                pc->download, pc->region, pc->initial_share);
+  if (x->sc->churn.enabled && pc->churn)
+    {
+      guint64 session = mb_dist_sample (&x->sc->churn.session, x->rand_churn);
+      gboolean graceful = g_rand_double (x->rand_churn) < x->sc->churn.leave_graceful;
+      schedule_leave (x, n, mb_sched_now (x->sched) + session,
+                      graceful ? MB_LEAVE_GRACEFUL : MB_LEAVE_CRASH);
+    }
+  return n;
+}
+
+static void
+on_arrive_all (MbSched *s, gpointer a, guint64 cls)
+{
+  MbExperiment *x = a;
+  guint count = x->sc->classes[cls].count;
+  for (guint i = 0; i < count; i++)
+    join_one (x, (guint) cls);
+  x->pending_arrivals -= count;
+}
+
+static guint64
+exp_interval_us (GRand *r, double rate_per_s)
+{
+  double u = g_rand_double (r);  /* [0, 1) */
+  return (guint64) (-log1p (-u) / rate_per_s * 1e6);
+}
+
+static void
+on_arrive_poisson (MbSched *s, gpointer a, guint64 b)
+{
+  MbExperiment *x = a;
+  guint cls = (guint) (b & 0xffffffffu);
+  guint left = (guint) (b >> 32);
+  join_one (x, cls);
+  x->pending_arrivals--;
+  if (left > 1)
+    mb_sched_at (s, mb_sched_now (s) + exp_interval_us (x->rand_arrivals,
+                                                         x->sc->classes[cls].arrival.rate),
+                 on_arrive_poisson, x, ((guint64) (left - 1) << 32) | cls);
+}
+
+static void
+schedule_arrivals (MbExperiment *x)
+{
+  for (guint c = 0; c < x->sc->n_classes; c++)
+    {
+      const MbPeerClass *pc = &x->sc->classes[c];
+      if (pc->count == 0)
+        continue;
+      x->pending_arrivals += pc->count;
+      if (pc->arrival.kind == MB_ARRIVAL_AT)
+        mb_sched_at (x->sched, pc->arrival.at, on_arrive_all, x, c);
+      else
+        mb_sched_at (x->sched,
+                     pc->arrival.start + exp_interval_us (x->rand_arrivals, pc->arrival.rate),
+                     on_arrive_poisson, x, ((guint64) pc->count << 32) | c);
+    }
+}
+
+/* ---- scheduled events ---- */
+
+/* Online peers (of class cls, or any when cls < 0), in node order. */
+static GArray *
+online_nodes (MbExperiment *x, gint cls)
+{
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
+    {
+      MbSimNode *n = mb_world_node (x->world, i);
+      if (n->online && (cls < 0 || (gint) n->cls == cls))
+        g_array_append_val (out, i);
+    }
+  return out;
+}
+
+static void
+pick_and_leave (MbExperiment *x, const MbScenarioEvent *ev, MbLeaveKind kind)
+{
+  g_autoptr (GArray) nodes = online_nodes (x, ev->class_index);
+  guint k = MIN (ev->count, nodes->len);
+  for (guint i = 0; i < k; i++)
+    {
+      guint j = i + (guint) g_rand_int_range (x->rand_events, 0, (gint32) (nodes->len - i));
+      guint t = g_array_index (nodes, guint, i);
+      g_array_index (nodes, guint, i) = g_array_index (nodes, guint, j);
+      g_array_index (nodes, guint, j) = t;
+      mb_world_leave (x->world, mb_world_node (x->world, g_array_index (nodes, guint, i)), kind);
+    }
+}
+
+static void
+on_heal (MbSched *s, gpointer a, guint64 b)
+{
+  MbExperiment *x = a;
+  mb_net_heal_partitions (mb_world_net (x->world));
+  x->pending_events--;
+}
+
+static void
+partition (MbExperiment *x, const MbScenarioEvent *ev)
+{
+  MbNet *net = mb_world_net (x->world);
+  g_autoptr (GArray) nodes = online_nodes (x, -1);
+  for (guint i = 0; i < nodes->len; i++)
+    mb_net_set_partition (net, g_array_index (nodes, guint, i) + 1,
+                          (guint32) g_rand_int_range (x->rand_events, 0, (gint32) ev->groups));
+  /* The tracker stays with group 0. */
+  x->pending_events++;
+  mb_sched_at (x->sched, ev->until, on_heal, x, 0);
+}
+
+static void
+on_scenario_event (MbSched *s, gpointer a, guint64 b)
+{
+  MbExperiment *x = a;
+  const MbScenarioEvent *ev = &x->sc->events[b];
+  switch (ev->action)
+    {
+    case MB_ACTION_SHUTDOWN:
+      pick_and_leave (x, ev, MB_LEAVE_GRACEFUL);
+      break;
+    case MB_ACTION_CRASH:
+      pick_and_leave (x, ev, MB_LEAVE_CRASH);
+      break;
+    case MB_ACTION_ADD:
+      for (guint i = 0; i < ev->count; i++)
+        join_one (x, (guint) ev->class_index);
+      x->pending_arrivals -= ev->count;
+      break;
+    case MB_ACTION_PARTITION:
+      partition (x, ev);
+      break;
+    }
+  x->pending_events--;
+}
+
+static void
+schedule_events (MbExperiment *x)
+{
+  for (guint i = 0; i < x->sc->n_events; i++)
+    {
+      const MbScenarioEvent *ev = &x->sc->events[i];
+      if (ev->action == MB_ACTION_ADD)
+        x->pending_arrivals += ev->count;
+      x->pending_events++;
+      mb_sched_at (x->sched, ev->at, on_scenario_event, x, i);
+    }
+}
+
+/* ---- the run ---- */
+
+MbExperiment *
+mb_experiment_new (const MbScenario *sc, GError **error)
+{
+  MbManifest *file = build_file (sc, error);
+  if (!file)
+    return NULL;
+  MbExperiment *x = g_new0 (MbExperiment, 1);
+  x->sc = sc;
+  x->file = file;
+  x->sched = mb_sched_new ();
+  MbWorldConfig wc = { 0 };
+  wc.seed = sc->seed;
+  mb_tracker_config_init (&wc.tracker);
+  wc.tracker.peer_list_size = sc->tracker.peer_list_size;
+  wc.tracker.peer_timeout_us = sc->tracker.peer_timeout;
+  wc.tracker.initial_share = sc->tracker.initial_share;
+  mb_peer_config_init (&wc.peer);
+  wc.peer.block_size = (guint32) sc->file.block_size;
+  wc.peer.announce_interval_us = sc->tracker.announce_interval;
+  wc.crash_detect_us = 30 * MB_USEC_PER_SEC;
+  x->world = mb_world_new (x->sched, &wc, file);
+  configure_network (mb_world_net (x->world), &sc->network);
+  mb_world_on_complete (x->world, on_complete, x);
+  x->rand_arrivals = stream (sc->seed, STREAM_ARRIVALS);
+  x->rand_churn = stream (sc->seed, STREAM_CHURN);
+  x->rand_events = stream (sc->seed, STREAM_EVENTS);
+  x->samples = g_array_new (FALSE, FALSE, sizeof (MbSample));
+  x->total_peers = mb_scenario_total_peers (sc);
+  schedule_arrivals (x);
+  schedule_events (x);
+  return x;
+}
+
+void
+mb_experiment_free (MbExperiment *x)
+{
+  if (!x)
+    return;
+  mb_world_free (x->world);
+  mb_sched_free (x->sched);
+  mb_manifest_unref (x->file);
+  g_rand_free (x->rand_arrivals);
+  g_rand_free (x->rand_churn);
+  g_rand_free (x->rand_events);
+  g_array_unref (x->samples);
+  g_free (x);
+}
+
+static gboolean
+run_is_over (gpointer data)
+{
+  MbExperiment *x = data;
+  if (x->progress && (mb_sched_events_run (x->sched) & 0xffff) == 0)
+    {
+      MbProgress p = {
+        .sim_now = mb_sched_now (x->sched),
+        .events = mb_sched_events_run (x->sched),
+        .online = mb_world_n_online (x->world),
+        .completed = x->completed,
+        .total = x->total_peers,
+      };
+      x->progress (&p, x->progress_data);
+    }
+  if (x->sc->stop != MB_STOP_ALL_COMPLETE)
+    return FALSE;
+  return x->pending_arrivals == 0 && x->pending_events == 0
+         && mb_world_n_incomplete (x->world) == 0;
+}
+
+void
+mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data)
+{
+  g_return_if_fail (!x->ran);
+  x->progress = progress;
+  x->progress_data = data;
+  mb_metrics_start (x);
+  mb_sched_run_until (x->sched, x->sc->duration, run_is_over, x);
+  mb_metrics_sample (x);
+  mb_metrics_summarise (x);
+  x->ran = TRUE;
+}
+
+guint64
+mb_experiment_events (MbExperiment *x)
+{
+  return mb_sched_events_run (x->sched);
+}
+
+guint64
+mb_experiment_messages (MbExperiment *x)
+{
+  return mb_world_messages (x->world);
+}

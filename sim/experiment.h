@@ -1,0 +1,52 @@
+/* experiment.h — one run of a scenario: the world, the population (arrivals,
+ * churn, seed time, scheduled events), the stop rule, and the metrics.
+ *
+ *   MbExperiment *x = mb_experiment_new (scenario, &err);
+ *   mb_experiment_run (x, progress_fn, data);
+ *   mb_experiment_write (x, out_dir, &err);   summary.csv, peers.csv, timeseries.csv
+ *   failures = mb_experiment_check (x, msgs);
+ *
+ * Everything random is drawn from generators seeded from the scenario seed
+ * and a fixed stream number, so a run is a pure function of (scenario, seed).
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "scenario.h"
+#include "world.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MbExperiment MbExperiment;
+
+typedef struct {
+  guint64 sim_now;
+  guint64 events;
+  guint online;
+  guint completed;
+  guint total;            /* peers the scenario will add in all */
+} MbProgress;
+
+/* Called now and then during the run (every 2^16 events). */
+typedef void (*MbProgressFn) (const MbProgress *p, gpointer data);
+
+MbExperiment *mb_experiment_new (const MbScenario *sc, GError **error);
+void mb_experiment_free (MbExperiment *x);
+void mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data);
+
+/* The run's summary metrics by name (after run); FALSE if unknown. */
+gboolean mb_experiment_metric (MbExperiment *x, const char *name, double *value);
+/* NULL-terminated list of the metric names. */
+const char *const *mb_experiment_metric_names (void);
+/* Checks [expect]; appends one line per failure; returns the failure count. */
+guint mb_experiment_check (MbExperiment *x, GPtrArray *failures);
+
+gboolean mb_experiment_write (MbExperiment *x, const char *dir, GError **error);
+/* A human summary for stdout. */
+gchar *mb_experiment_report (MbExperiment *x);
+
+guint64 mb_experiment_events (MbExperiment *x);
+guint64 mb_experiment_messages (MbExperiment *x);
+
+G_END_DECLS

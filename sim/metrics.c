@@ -1,0 +1,406 @@
+/* metrics.c — what a run measures: a sample every sample_interval
+ * (timeseries.csv), one row per peer (peers.csv) and one summary row
+ * (summary.csv), plus the [expect] check against the summary.
+ *
+ * Definitions (the README documents each column):
+ *  - a peer's download time is completed - joined; initial seeds have none;
+ *  - bound_s is Kumar & Ross's minimum distribution time for the peers
+ *    present at t = 0: the seeds' summed upload is u_s, the leechers' least
+ *    download d_min, their number N and summed upload Σu_i;
+ *  - bound_ratio is the slowest of those t = 0 leechers over bound_s (NaN
+ *    if any of them never completed);
+ *  - upload utilisation is the uplink's busy time over its online time, for
+ *    peers with a finite upload;
+ *  - share ratio is bytes up over bytes down, for peers that downloaded.
+ * All numbers are printed with fixed formats, so the CSVs are byte-identical
+ * for the same scenario and seed.
+ */
+#include "experiment-private.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stats.h"
+
+static const char *const metric_names[] = {
+  "peers", "sim_time_s", "events", "messages", "completed",
+  "completion_p50_s", "completion_p90_s", "completion_max_s",
+  "bound_s", "bound_ratio", "upload_utilization", "jain_download_rate",
+  "share_ratio_p10", "share_ratio_p50", "share_ratio_p90",
+  NULL
+};
+
+const char *const *
+mb_experiment_metric_names (void)
+{
+  return metric_names;
+}
+
+static double *
+summary_field (MbSummary *s, const char *name)
+{
+  double *fields[] = {
+    &s->peers, &s->sim_time_s, &s->events, &s->messages, &s->completed,
+    &s->completion_p50_s, &s->completion_p90_s, &s->completion_max_s,
+    &s->bound_s, &s->bound_ratio, &s->upload_utilization, &s->jain_download_rate,
+    &s->share_ratio_p10, &s->share_ratio_p50, &s->share_ratio_p90,
+  };
+  for (guint i = 0; metric_names[i]; i++)
+    if (g_strcmp0 (metric_names[i], name) == 0)
+      return fields[i];
+  return NULL;
+}
+
+gboolean
+mb_experiment_metric (MbExperiment *x, const char *name, double *value)
+{
+  double *f = summary_field (&x->summary, name);
+  if (!f)
+    return FALSE;
+  *value = *f;
+  return TRUE;
+}
+
+static gboolean
+metric_cb (gpointer data, const char *metric, double *value)
+{
+  return mb_experiment_metric (data, metric, value);
+}
+
+guint
+mb_experiment_check (MbExperiment *x, GPtrArray *failures)
+{
+  return mb_scenario_check_expectations (x->sc, metric_cb, x, failures);
+}
+
+/* ---- samples ---- */
+
+static double
+secs (guint64 us)
+{
+  return (double) us / 1e6;
+}
+
+static void on_sample (MbSched *s, gpointer a, guint64 b);
+
+void
+mb_metrics_start (MbExperiment *x)
+{
+  mb_sched_at (x->sched, 0, on_sample, x, 0);
+}
+
+static void
+on_sample (MbSched *s, gpointer a, guint64 b)
+{
+  MbExperiment *x = a;
+  mb_metrics_sample (x);
+  mb_sched_at (s, mb_sched_now (s) + x->sc->sample_interval, on_sample, x, 0);
+}
+
+static gint
+min_piece_copies (MbExperiment *x, guint *counts)
+{
+  guint np = mb_manifest_n_chunks (x->file);
+  memset (counts, 0, np * sizeof (guint));
+  gboolean any = FALSE;
+  for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
+    {
+      MbSimNode *n = mb_world_node (x->world, i);
+      if (!n->online)
+        continue;
+      any = TRUE;
+      const MbBitfield *have = mb_peer_have (n->peer, mb_manifest_name (x->file));
+      if (mb_bitfield_is_complete (have))
+        {
+          for (guint p = 0; p < np; p++)
+            counts[p]++;
+          continue;
+        }
+      for (guint p = 0; p < np; p++)
+        counts[p] += mb_bitfield_test (have, p);
+    }
+  if (!any)
+    return -1;
+  guint min = G_MAXUINT;
+  for (guint p = 0; p < np; p++)
+    min = MIN (min, counts[p]);
+  if (g_getenv ("MB_DEBUG_COPIES"))
+    {
+      GString *d = g_string_new (NULL);
+      for (guint p = 0; p < np; p++)
+        if (counts[p] <= min + 1)
+          g_string_append_printf (d, " %u:%u", p, counts[p]);
+      g_printerr ("t=%.0f rare:%s\n", mb_sched_now (x->sched) / 1e6, d->str);
+      g_string_free (d, TRUE);
+    }
+  return (gint) min;
+}
+
+void
+mb_metrics_sample (MbExperiment *x)
+{
+  guint64 now = mb_sched_now (x->sched);
+  if (x->samples->len > 0)
+    {
+      const MbSample *last = &g_array_index (x->samples, MbSample, x->samples->len - 1);
+      if (last->t_s == secs (now))
+        return;
+    }
+  double dt = x->samples->len > 0
+              ? secs (now) - g_array_index (x->samples, MbSample, x->samples->len - 1).t_s
+              : 0;
+  MbSample smp = { .t_s = secs (now), .min_piece_copies = -1 };
+  MbNet *net = mb_world_net (x->world);
+  double down_sum = 0, busy = 0, capacity_us = 0;
+  for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
+    {
+      MbSimNode *n = mb_world_node (x->world, i);
+      MbNetNodeStats ns;
+      mb_net_get_node_stats (net, n->id, &ns);
+      MbPeerStats ps;
+      mb_world_node_stats (x->world, n, &ps);
+      if (n->online)
+        {
+          smp.online++;
+          gboolean seed = n->completed_us != MB_TIME_NEVER;
+          smp.seeds += seed;
+          smp.leechers += !seed;
+          if (!seed && dt > 0)
+            down_sum += (double) (ps.bytes_down - n->sample_bytes_down) * 8 / dt;
+          if (n->upload_bps > 0 && dt > 0)
+            {
+              busy += (double) (ns.busy_up - n->sample_busy_up);
+              capacity_us += dt * 1e6;
+            }
+        }
+      n->sample_bytes_down = ps.bytes_down;
+      n->sample_busy_up = ns.busy_up;
+    }
+  smp.completed = x->completed;
+  smp.mean_down_bps = smp.leechers > 0 ? down_sum / smp.leechers : 0;
+  smp.upload_utilization = capacity_us > 0 ? MIN (1.0, busy / capacity_us) : 0;
+  guint *counts = g_new (guint, mb_manifest_n_chunks (x->file));
+  smp.min_piece_copies = min_piece_copies (x, counts);
+  g_free (counts);
+  g_array_append_val (x->samples, smp);
+}
+
+/* ---- summary ---- */
+
+static double
+ratio_or_nan (double a, double b)
+{
+  return b > 0 ? a / b : NAN;
+}
+
+static void
+kumar_ross (MbExperiment *x, MbSummary *s)
+{
+  double u_s = 0, sum_u = 0, d_min = 0, worst = 0;
+  guint n = 0, done = 0;
+  for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
+    {
+      MbSimNode *p = mb_world_node (x->world, i);
+      if (!p->present_at_start)
+        continue;
+      if (p->initial_seed)
+        {
+          u_s += (double) p->upload_bps;
+          continue;
+        }
+      n++;
+      sum_u += (double) p->upload_bps;
+      if (p->download_bps > 0 && (d_min == 0 || (double) p->download_bps < d_min))
+        d_min = (double) p->download_bps;
+      if (p->completed_us != MB_TIME_NEVER)
+        {
+          done++;
+          worst = MAX (worst, secs (p->completed_us - p->joined_us));
+        }
+    }
+  double F = (double) mb_manifest_size (x->file) * 8;
+  s->bound_s = (n > 0 && u_s > 0) ? mb_stats_kumar_ross (F, u_s, d_min, n, sum_u) : NAN;
+  s->bound_ratio = (n > 0 && done == n) ? ratio_or_nan (worst, s->bound_s) : NAN;
+}
+
+void
+mb_metrics_summarise (MbExperiment *x)
+{
+  MbSummary *s = &x->summary;
+  guint64 end = mb_sched_now (x->sched);
+  guint n = mb_world_n_nodes (x->world);
+  double *times = g_new (double, MAX (n, 1));
+  double *rates = g_new (double, MAX (n, 1));
+  double *shares = g_new (double, MAX (n, 1));
+  guint n_times = 0, n_shares = 0;
+  double busy = 0, avail = 0;
+  MbNet *net = mb_world_net (x->world);
+  for (guint i = 0; i < n; i++)
+    {
+      MbSimNode *p = mb_world_node (x->world, i);
+      MbPeerStats ps;
+      mb_world_node_stats (x->world, p, &ps);
+      if (!p->initial_seed && p->completed_us != MB_TIME_NEVER)
+        {
+          double t = secs (p->completed_us - p->joined_us);
+          times[n_times] = t;
+          rates[n_times++] = t > 0 ? (double) mb_manifest_size (x->file) * 8 / t : 0;
+        }
+      if (!p->initial_seed && ps.bytes_down > 0)
+        shares[n_shares++] = (double) ps.bytes_up / (double) ps.bytes_down;
+      if (p->upload_bps > 0)
+        {
+          MbNetNodeStats ns;
+          mb_net_get_node_stats (net, p->id, &ns);
+          guint64 until = p->online ? end : p->left_us;
+          busy += (double) ns.busy_up;
+          avail += (double) (until - p->joined_us);
+        }
+    }
+  s->peers = n;
+  s->sim_time_s = secs (end);
+  s->events = (double) mb_sched_events_run (x->sched);
+  s->messages = (double) mb_world_messages (x->world);
+  s->completed = x->completed;
+  s->jain_download_rate = mb_stats_jain (rates, n_times);
+  s->completion_p50_s = mb_stats_percentile (times, n_times, 0.5);
+  s->completion_p90_s = mb_stats_percentile (times, n_times, 0.9);
+  s->completion_max_s = mb_stats_percentile (times, n_times, 1.0);
+  s->share_ratio_p10 = mb_stats_percentile (shares, n_shares, 0.1);
+  s->share_ratio_p50 = mb_stats_percentile (shares, n_shares, 0.5);
+  s->share_ratio_p90 = mb_stats_percentile (shares, n_shares, 0.9);
+  s->upload_utilization = avail > 0 ? MIN (1.0, busy / avail) : NAN;
+  kumar_ross (x, s);
+  g_free (times);
+  g_free (rates);
+  g_free (shares);
+}
+
+/* ---- CSV ---- */
+
+/* A number for a CSV cell: fixed precision; NaN as an empty cell. */
+static void
+put_num (GString *out, double v, const char *fmt)
+{
+  if (isnan (v))
+    return;
+  g_string_append_printf (out, fmt, v);
+}
+
+static gchar *
+summary_csv (MbExperiment *x)
+{
+  const MbSummary *s = &x->summary;
+  GString *o = g_string_new ("scenario,seed");
+  for (guint i = 0; metric_names[i]; i++)
+    g_string_append_printf (o, ",%s", metric_names[i]);
+  g_string_append_printf (o, "\n%s,%" G_GUINT64_FORMAT, x->sc->name, x->sc->seed);
+  double vals[] = {
+    s->peers, s->sim_time_s, s->events, s->messages, s->completed,
+    s->completion_p50_s, s->completion_p90_s, s->completion_max_s,
+    s->bound_s, s->bound_ratio, s->upload_utilization, s->jain_download_rate,
+    s->share_ratio_p10, s->share_ratio_p50, s->share_ratio_p90,
+  };
+  const char *fmts[] = {
+    "%.0f", "%.3f", "%.0f", "%.0f", "%.0f",
+    "%.3f", "%.3f", "%.3f",
+    "%.3f", "%.4f", "%.4f", "%.4f",
+    "%.4f", "%.4f", "%.4f",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (vals); i++)
+    {
+      g_string_append_c (o, ',');
+      put_num (o, vals[i], fmts[i]);
+    }
+  g_string_append_c (o, '\n');
+  return g_string_free (o, FALSE);
+}
+
+static gchar *
+peers_csv (MbExperiment *x)
+{
+  GString *o = g_string_new ("peer,class,strategy,upload_bps,download_bps,joined_s,left_s,"
+                             "leave,completed_s,bytes_up,bytes_down,share_ratio\n");
+  for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
+    {
+      MbSimNode *p = mb_world_node (x->world, i);
+      const MbPeerClass *pc = &x->sc->classes[p->cls];
+      MbPeerStats ps;
+      mb_world_node_stats (x->world, p, &ps);
+      g_string_append_printf (o, "peer%u,%s,%s,%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT ",%.3f,",
+                              p->id, pc->name, mb_strategy_name ((MbStrategy) pc->strategy),
+                              p->upload_bps, p->download_bps, secs (p->joined_us));
+      if (p->left_us != MB_TIME_NEVER)
+        g_string_append_printf (o, "%.3f", secs (p->left_us));
+      g_string_append_printf (o, ",%s,", mb_leave_kind_name (p->leave));
+      if (p->completed_us != MB_TIME_NEVER)
+        g_string_append_printf (o, "%.3f", secs (p->completed_us));
+      g_string_append_printf (o, ",%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT ",",
+                              ps.bytes_up, ps.bytes_down);
+      if (ps.bytes_down > 0)
+        g_string_append_printf (o, "%.4f", (double) ps.bytes_up / (double) ps.bytes_down);
+      g_string_append_c (o, '\n');
+    }
+  return g_string_free (o, FALSE);
+}
+
+static gchar *
+timeseries_csv (MbExperiment *x)
+{
+  GString *o = g_string_new ("t_s,online,seeds,leechers,completed,mean_down_bps,"
+                             "upload_utilization,min_piece_copies\n");
+  for (guint i = 0; i < x->samples->len; i++)
+    {
+      const MbSample *s = &g_array_index (x->samples, MbSample, i);
+      g_string_append_printf (o, "%.3f,%u,%u,%u,%u,%.0f,%.4f,", s->t_s, s->online, s->seeds,
+                              s->leechers, s->completed, s->mean_down_bps,
+                              s->upload_utilization);
+      if (s->min_piece_copies >= 0)
+        g_string_append_printf (o, "%d", s->min_piece_copies);
+      g_string_append_c (o, '\n');
+    }
+  return g_string_free (o, FALSE);
+}
+
+static gboolean
+write_file (const char *dir, const char *name, gchar *text, GError **error)
+{
+  g_autofree gchar *path = g_build_filename (dir, name, NULL);
+  gboolean ok = g_file_set_contents (path, text, -1, error);
+  g_free (text);
+  return ok;
+}
+
+gboolean
+mb_experiment_write (MbExperiment *x, const char *dir, GError **error)
+{
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                   "cannot create %s: %s", dir, g_strerror (errno));
+      return FALSE;
+    }
+  gsize len;
+  return write_file (dir, "summary.csv", summary_csv (x), error)
+         && write_file (dir, "peers.csv", peers_csv (x), error)
+         && write_file (dir, "timeseries.csv", timeseries_csv (x), error)
+         && write_file (dir, "scenario.ini", mb_scenario_to_data (x->sc, &len), error);
+}
+
+gchar *
+mb_experiment_report (MbExperiment *x)
+{
+  const MbSummary *s = &x->summary;
+  return g_strdup_printf (
+    "scenario %s, seed %" G_GUINT64_FORMAT ": %.0f peers, %.0f completed, simulated %.1f s\n"
+    "  download time  p50 %.1f s  p90 %.1f s  max %.1f s\n"
+    "  bound (Kumar-Ross) %.1f s, ratio %.3f\n"
+    "  upload utilisation %.3f, Jain index of download rates %.3f\n"
+    "  share ratio  p10 %.3f  p50 %.3f  p90 %.3f\n",
+    x->sc->name, x->sc->seed, s->peers, s->completed, s->sim_time_s,
+    s->completion_p50_s, s->completion_p90_s, s->completion_max_s, s->bound_s, s->bound_ratio,
+    s->upload_utilization, s->jain_download_rate, s->share_ratio_p10, s->share_ratio_p50,
+    s->share_ratio_p90);
+}
