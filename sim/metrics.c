@@ -126,15 +126,6 @@ min_piece_copies (MbExperiment *x, guint *counts)
   guint min = G_MAXUINT;
   for (guint p = 0; p < np; p++)
     min = MIN (min, counts[p]);
-  if (g_getenv ("MB_DEBUG_COPIES"))
-    {
-      GString *d = g_string_new (NULL);
-      for (guint p = 0; p < np; p++)
-        if (counts[p] <= min + 1)
-          g_string_append_printf (d, " %u:%u", p, counts[p]);
-      g_printerr ("t=%.0f rare:%s\n", mb_sched_now (x->sched) / 1e6, d->str);
-      g_string_free (d, TRUE);
-    }
   return (gint) min;
 }
 
