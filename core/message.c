@@ -37,6 +37,7 @@
  *   pong             REQ NAME
  *   redirect         REQ ADDR
  *   error            REQ CODE TEXT
+ *   hello            NAME ADDR                 transport: first frame on a connection
  *
  * register and get_peers carry REQ (not in message.h's comment) because
  * their reply, peer_list, echoes it.
@@ -79,6 +80,7 @@ static const TypeInfo types[MB_MSG_N_TYPES] = {
   [MB_MSG_PONG]            = { "pong", MB_F_REQ | MB_F_NAME },
   [MB_MSG_REDIRECT]        = { "redirect", MB_F_REQ | MB_F_ADDR },
   [MB_MSG_ERROR]           = { "error", MB_F_REQ | MB_F_CODE | MB_F_TEXT },
+  [MB_MSG_HELLO]           = { "hello", MB_F_NAME | MB_F_ADDR },
 };
 
 static const char *const err_names[MB_ERR_N_CODES] = {

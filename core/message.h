@@ -55,6 +55,9 @@ typedef enum {
   MB_MSG_PONG,           /* req name=member                                      */
   MB_MSG_REDIRECT,       /* req addr=owner in the sender's view                  */
   MB_MSG_ERROR,          /* req code text                                        */
+  /* transport */
+  MB_MSG_HELLO,          /* name addr=listen: first frame on every TCP connection,
+                            so both ends map it to one node; never reaches the core */
   MB_MSG_N_TYPES
 } MbMsgType;
 

@@ -118,6 +118,7 @@ test_schema_table (void)
     { MB_MSG_PONG, MB_F_REQ | MB_F_NAME },
     { MB_MSG_REDIRECT, MB_F_REQ | MB_F_ADDR },
     { MB_MSG_ERROR, MB_F_REQ | MB_F_CODE | MB_F_TEXT },
+    { MB_MSG_HELLO, MB_F_NAME | MB_F_ADDR },
   };
   g_assert_cmpuint (G_N_ELEMENTS (want), ==, MB_MSG_N_TYPES - 1);
   for (guint k = 0; k < G_N_ELEMENTS (want); k++)

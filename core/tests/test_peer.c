@@ -325,6 +325,7 @@ test_choker_seed_unchokes_at_most_four_of_many (void)
   cfg.target_conns = 3;         /* leechers barely know each other */
   cfg.virtual_content = TRUE;   /* a large file, no bytes held */
   cfg.pipeline = 1;             /* slow enough not to finish within 25 s */
+  cfg.pipeline_max = 1;
   Fx *fx = fx_new (12, 1, G_GUINT64_CONSTANT (64) << 20, 256 * 1024, &cfg, 13);
   fx_start_all (fx);
   fx_run (fx, 25 * SEC, NULL);
