@@ -6,7 +6,8 @@
  * and an example for messages.  Free-form groups ([latency], [expect]) check
  * their keys with a function instead.  Validation walks that table in its
  * own order (so [network] is known before [latency] and [peers.*], classes
- * before [event.*]), then each group's `finish` does cross-key checks.
+ * before [event.*], [ring] and [publish.*] before [fetch.*]), then each
+ * group's `finish` does cross-key checks.
  *
  * Invariants: the key file is the only source of truth (overrides write into
  * it), and validation rebuilds every typed field from it, so validate may
@@ -41,6 +42,7 @@ typedef enum {
   MB_KIND_SIZE,
   MB_KIND_DURATION,
   MB_KIND_DURATION_OR_FOREVER,
+  MB_KIND_DURATION_OR_LATENCY, /* MB_RING_VIEW_DELAY_LATENCY for "latency" */
   MB_KIND_RATE,
   MB_KIND_PROBABILITY,
   MB_KIND_PER_SECOND,
@@ -155,6 +157,22 @@ mb_value_forever (const char *text, guint64 *out, GError **error)
     return TRUE;
   g_set_error (error, MB_SCENARIO_ERROR, MB_SCENARIO_ERROR_INVALID,
                "\"%s\" is not a duration or forever; write e.g. 30min or forever", text);
+  return FALSE;
+}
+
+static gboolean
+mb_value_latency (const char *text, guint64 *out, GError **error)
+{
+  if (strcmp (text, "latency") == 0)
+    {
+      *out = MB_RING_VIEW_DELAY_LATENCY;
+      return TRUE;
+    }
+  if (mb_units_parse_duration (text, out, NULL))
+    return TRUE;
+  g_set_error (error, MB_SCENARIO_ERROR, MB_SCENARIO_ERROR_INVALID,
+               "\"%s\" is not a duration or latency; write e.g. 200ms or latency "
+               "(the one-way latency from the tracker)", text);
   return FALSE;
 }
 
@@ -295,6 +313,7 @@ mb_value_parse (const MbKeySpec *spec, const char *text, gpointer field, GError 
     case MB_KIND_SIZE: return mb_units_parse_size (text, field, error);
     case MB_KIND_DURATION: return mb_units_parse_duration (text, field, error);
     case MB_KIND_DURATION_OR_FOREVER: return mb_value_forever (text, field, error);
+    case MB_KIND_DURATION_OR_LATENCY: return mb_value_latency (text, field, error);
     case MB_KIND_RATE: return mb_units_parse_rate (text, field, error);
     case MB_KIND_PROBABILITY: return mb_units_parse_probability (text, field, error);
     case MB_KIND_PER_SECOND: return mb_units_parse_per_second (text, field, error);
@@ -491,6 +510,8 @@ struct _MbLoad {
   gboolean present;       /* the current group is in the file */
   GArray *classes;        /* MbPeerClass */
   GArray *events;         /* MbScenarioEvent */
+  GArray *publishes;      /* MbPublish */
+  GArray *fetches;        /* MbFetch */
   GArray *expects;        /* MbExpect */
   guint8 *pair_given;     /* [latency]: which region pairs were written */
 };
@@ -511,7 +532,7 @@ static const MbKeySpec scenario_keys[] = {
 
 #define FI(f) offsetof (MbFileConfig, f)
 static const MbKeySpec file_keys[] = {
-  { "size", MB_KIND_SIZE, FI (size), TRUE, "100MiB", NULL },
+  { "size", MB_KIND_SIZE, FI (size), FALSE, "100MiB", NULL }, /* see mb_finish_file */
   { "piece_size", MB_KIND_SIZE, FI (piece_size), FALSE, "256KiB", NULL },
   { "block_size", MB_KIND_SIZE, FI (block_size), FALSE, "16KiB", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
@@ -564,8 +585,41 @@ static const MbKeySpec event_keys[] = {
   { "action", MB_KIND_ENUM, EV (action), TRUE, "crash", action_choices },
   { "count", MB_KIND_COUNT, EV (count), FALSE, "10", NULL },
   { "class", MB_KIND_NAME, EV (class_name), FALSE, "fast", NULL },
+  { "interval", MB_KIND_DURATION, EV (interval), FALSE, "10s", NULL },
+  { "repeat", MB_KIND_COUNT, EV (repeat), FALSE, "5", NULL },
+  { "every", MB_KIND_DURATION, EV (every), FALSE, "2min", NULL },
   { "groups", MB_KIND_COUNT, EV (groups), FALSE, "2", NULL },
   { "until", MB_KIND_DURATION, EV (until), FALSE, "20min", NULL },
+  { NULL, 0, 0, FALSE, NULL, NULL },
+};
+
+#define RI(f) offsetof (MbRingConfig, f)
+static const MbKeySpec ring_keys[] = {
+  { "replication", MB_KIND_COUNT, RI (replication), FALSE, "3", NULL },
+  { "vnodes", MB_KIND_COUNT, RI (vnodes), FALSE, "128", NULL },
+  { "chunk_size", MB_KIND_SIZE, RI (chunk_size), FALSE, "256KiB", NULL },
+  { "rpc_timeout", MB_KIND_DURATION, RI (rpc_timeout), FALSE, "10s", NULL },
+  { "view_delay", MB_KIND_DURATION_OR_LATENCY, RI (view_delay), FALSE, "latency", NULL },
+  { NULL, 0, 0, FALSE, NULL, NULL },
+};
+
+#define PU(f) offsetof (MbPublish, f)
+static const MbKeySpec publish_keys[] = {
+  { "at", MB_KIND_DURATION, PU (at), FALSE, "10min", NULL },
+  { "count", MB_KIND_COUNT, PU (count), TRUE, "10", NULL },
+  { "size", MB_KIND_SIZE, PU (size), TRUE, "1MiB", NULL },
+  { "interval", MB_KIND_DURATION, PU (interval), FALSE, "10s", NULL },
+  { "from", MB_KIND_NAME, PU (class_name), FALSE, "fast", NULL },
+  { NULL, 0, 0, FALSE, NULL, NULL },
+};
+
+#define FE(f) offsetof (MbFetch, f)
+static const MbKeySpec fetch_keys[] = {
+  { "at", MB_KIND_DURATION, FE (at), FALSE, "10min", NULL },
+  { "count", MB_KIND_COUNT, FE (count), TRUE, "100", NULL },
+  { "rate", MB_KIND_PER_SECOND, FE (rate), FALSE, "5/s", NULL },
+  { "from", MB_KIND_NAME, FE (class_name), FALSE, "fast", NULL },
+  { "files", MB_KIND_NAME, FE (publish_name), FALSE, "any", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 
@@ -577,6 +631,9 @@ static gpointer mb_open_none (MbLoad *ld, const char *id);
 static gpointer mb_open_churn (MbLoad *ld, const char *id);
 static gpointer mb_open_class (MbLoad *ld, const char *id);
 static gpointer mb_open_event (MbLoad *ld, const char *id);
+static gpointer mb_open_ring (MbLoad *ld, const char *id);
+static gpointer mb_open_publish (MbLoad *ld, const char *id);
+static gpointer mb_open_fetch (MbLoad *ld, const char *id);
 static gboolean mb_finish_scenario (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_finish_file (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_finish_tracker (MbLoad *ld, const char *group, gpointer t, GError **error);
@@ -584,18 +641,21 @@ static gboolean mb_finish_network (MbLoad *ld, const char *group, gpointer t, GE
 static gboolean mb_finish_latency (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_finish_class (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_finish_event (MbLoad *ld, const char *group, gpointer t, GError **error);
+static gboolean mb_finish_ring (MbLoad *ld, const char *group, gpointer t, GError **error);
+static gboolean mb_finish_publish (MbLoad *ld, const char *group, gpointer t, GError **error);
+static gboolean mb_finish_fetch (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_latency_key (MbLoad *ld, const char *where, const char *group,
                                 const char *key, const char *value, GError **error);
 static gboolean mb_expect_key (MbLoad *ld, const char *where, const char *group,
                                const char *key, const char *value, GError **error);
 
 /* Validation runs in this order.  A new group is one row here plus its
- * struct in MbScenario (e.g. [ring] replication, vnodes: a MbRingConfig and
- * a ring_keys table; [publish.<name>]: multi = TRUE and an array). */
+ * struct (or, with multi = TRUE, an array) in MbScenario.  [file] is not
+ * `required` here as [ring] makes it optional: mb_finish_file checks. */
 static const MbGroupSpec groups[] = {
   { "scenario", FALSE, FALSE, scenario_keys, mb_open_scenario, NULL, mb_finish_scenario,
     "[scenario]" },
-  { "file", FALSE, TRUE, file_keys, mb_open_file, NULL, mb_finish_file, "[file]" },
+  { "file", FALSE, FALSE, file_keys, mb_open_file, NULL, mb_finish_file, "[file]" },
   { "tracker", FALSE, FALSE, tracker_keys, mb_open_tracker, NULL, mb_finish_tracker,
     "[tracker]" },
   { "network", FALSE, FALSE, network_keys, mb_open_network, NULL, mb_finish_network,
@@ -603,8 +663,12 @@ static const MbGroupSpec groups[] = {
   { "latency", FALSE, FALSE, NULL, mb_open_none, mb_latency_key, mb_finish_latency,
     "[latency]" },
   { "churn", FALSE, FALSE, churn_keys, mb_open_churn, NULL, NULL, "[churn]" },
+  { "ring", FALSE, FALSE, ring_keys, mb_open_ring, NULL, mb_finish_ring, "[ring]" },
   { "peers", TRUE, FALSE, peer_keys, mb_open_class, NULL, mb_finish_class, "[peers.<class>]" },
   { "event", TRUE, FALSE, event_keys, mb_open_event, NULL, mb_finish_event, "[event.<name>]" },
+  { "publish", TRUE, FALSE, publish_keys, mb_open_publish, NULL, mb_finish_publish,
+    "[publish.<name>]" },
+  { "fetch", TRUE, FALSE, fetch_keys, mb_open_fetch, NULL, mb_finish_fetch, "[fetch.<name>]" },
   { "expect", FALSE, FALSE, NULL, mb_open_none, mb_expect_key, NULL, "[expect]" },
 };
 
@@ -802,9 +866,44 @@ mb_open_event (MbLoad *ld, const char *id)
   MbScenarioEvent e = { 0 };
   e.name = g_strdup (id);
   e.class_index = -1;
+  e.repeat = 1;
   e.groups = 2;
   g_array_append_val (ld->events, e);
   return &g_array_index (ld->events, MbScenarioEvent, ld->events->len - 1);
+}
+
+static gpointer
+mb_open_ring (MbLoad *ld, const char *id G_GNUC_UNUSED)
+{
+  MbRingConfig *r = &ld->sc->ring;
+  r->enabled = ld->present;
+  r->replication = 3;
+  r->vnodes = 128;
+  r->chunk_size = 256 * 1024;
+  r->rpc_timeout = 10 * G_USEC_PER_SEC;
+  r->view_delay = MB_RING_VIEW_DELAY_LATENCY;
+  return r;
+}
+
+static gpointer
+mb_open_publish (MbLoad *ld, const char *id)
+{
+  MbPublish p = { 0 };
+  p.name = g_strdup (id);
+  p.class_index = -1;
+  g_array_append_val (ld->publishes, p);
+  return &g_array_index (ld->publishes, MbPublish, ld->publishes->len - 1);
+}
+
+static gpointer
+mb_open_fetch (MbLoad *ld, const char *id)
+{
+  MbFetch f = { 0 };
+  f.name = g_strdup (id);
+  f.class_index = -1;
+  f.publish_index = -1;
+  g_array_append_val (ld->fetches, f);
+  return &g_array_index (ld->fetches, MbFetch, ld->fetches->len - 1);
 }
 
 /* ---- finishing groups: cross-key checks ----------------------------------- */
@@ -833,6 +932,14 @@ static gboolean
 mb_finish_file (MbLoad *ld, const char *group, gpointer t, GError **error)
 {
   MbFileConfig *f = t;
+  if (!mb_load_has (ld, group, "size"))
+    {
+      if (!ld->present && g_key_file_has_group (ld->kf, "ring"))
+        return TRUE; /* no swarm file: size and n_pieces stay 0 */
+      return mb_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "size",
+                      "required key is missing; write e.g. size = 100MiB%s",
+                      ld->present ? "" : " ([file] is required unless [ring] is present)");
+    }
   if (f->size == 0)
     return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "size",
                     "the file must not be empty; write e.g. size = 100MiB");
@@ -1018,13 +1125,14 @@ mb_load_class_index (const MbLoad *ld, const char *name)
 }
 
 static gboolean
-mb_fail_no_class (GError **error, const MbLoad *ld, const char *group, const char *name)
+mb_fail_no_class (GError **error, const MbLoad *ld, const char *group, const char *key,
+                  const char *name)
 {
   GString *list = g_string_new (NULL);
   for (guint i = 0; i < ld->classes->len; i++)
     g_string_append_printf (list, "%s%s", i ? ", " : "",
                             g_array_index (ld->classes, MbPeerClass, i).name);
-  mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "class",
+  mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, key,
            "\"%s\" is not a class; classes are: %s", name, list->str);
   g_string_free (list, TRUE);
   return FALSE;
@@ -1045,8 +1153,10 @@ mb_finish_event_forbid (MbLoad *ld, const char *group, const char *const *keys,
 static gboolean
 mb_finish_partition (MbLoad *ld, const char *group, MbScenarioEvent *e, GError **error)
 {
-  static const char *const peer_keys_only[] = { "count", "class", NULL };
-  if (!mb_finish_event_forbid (ld, group, peer_keys_only, "shutdown, crash or add", error))
+  static const char *const peer_keys_only[] = { "count", "class", "interval", NULL };
+  static const char *const crash_only[] = { "repeat", "every", NULL };
+  if (!mb_finish_event_forbid (ld, group, peer_keys_only, "shutdown, crash or add", error)
+      || !mb_finish_event_forbid (ld, group, crash_only, "crash", error))
     return FALSE;
   if (!mb_load_has (ld, group, "until"))
     return mb_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "until",
@@ -1060,6 +1170,33 @@ mb_finish_partition (MbLoad *ld, const char *group, MbScenarioEvent *e, GError *
   return TRUE;
 }
 
+/* repeat and every (crash): each repetition is a whole round of `count`
+ * peers, so rounds must not overlap. */
+static gboolean
+mb_finish_event_repeat (MbLoad *ld, const char *group, MbScenarioEvent *e, GError **error)
+{
+  if (e->repeat == 0)
+    return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "repeat",
+                    "must be at least 1; write e.g. repeat = 5");
+  if (e->repeat == 1)
+    return TRUE; /* every, if given, has nothing to space */
+  if (!mb_load_has (ld, group, "every"))
+    return mb_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "every",
+                    "repeat = %u needs the time between rounds; write e.g. every = 2min",
+                    e->repeat);
+  guint64 round = 0, twice = 0;
+  if (!g_uint64_checked_mul (&round, e->count - 1, e->interval))
+    round = G_MAXUINT64;
+  if (e->every > round)
+    return TRUE;
+  g_autofree gchar *r = mb_units_format_duration (round);
+  g_autofree gchar *eg = round > 0 && g_uint64_checked_mul (&twice, round, 2)
+                           ? mb_units_format_duration (twice) : g_strdup ("2min");
+  return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "every",
+                  "must be longer than one round, (count - 1) * interval = %s; "
+                  "write e.g. every = %s", r, eg);
+}
+
 static gboolean
 mb_finish_event (MbLoad *ld, const char *group, gpointer t, GError **error)
 {
@@ -1067,7 +1204,10 @@ mb_finish_event (MbLoad *ld, const char *group, gpointer t, GError **error)
   if (e->action == MB_ACTION_PARTITION)
     return mb_finish_partition (ld, group, e, error);
   static const char *const partition_only[] = { "groups", "until", NULL };
-  if (!mb_finish_event_forbid (ld, group, partition_only, "partition", error))
+  static const char *const crash_only[] = { "repeat", "every", NULL };
+  if (!mb_finish_event_forbid (ld, group, partition_only, "partition", error)
+      || (e->action != MB_ACTION_CRASH
+          && !mb_finish_event_forbid (ld, group, crash_only, "crash", error)))
     return FALSE;
   if (!mb_load_has (ld, group, "count") || e->count == 0)
     return mb_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "count",
@@ -1080,8 +1220,98 @@ mb_finish_event (MbLoad *ld, const char *group, gpointer t, GError **error)
                     ld->classes->len ? g_array_index (ld->classes, MbPeerClass, 0).name
                                      : "fast");
   if (e->class_name != NULL && (e->class_index = mb_load_class_index (ld, e->class_name)) < 0)
-    return mb_fail_no_class (error, ld, group, e->class_name);
+    return mb_fail_no_class (error, ld, group, "class", e->class_name);
+  return e->action != MB_ACTION_CRASH || mb_finish_event_repeat (ld, group, e, error);
+}
+
+static gboolean
+mb_finish_ring (MbLoad *ld, const char *group, gpointer t, GError **error)
+{
+  MbRingConfig *r = t;
+  if (r->replication == 0)
+    return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "replication",
+                    "must be at least 1; write e.g. replication = 3");
+  if (r->vnodes == 0)
+    return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "vnodes",
+                    "must be at least 1; write e.g. vnodes = 128");
+  if (r->chunk_size == 0 || r->chunk_size > G_MAXUINT32)
+    return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "chunk_size",
+                    "must be from 1B to 4GiB; write e.g. chunk_size = 256KiB");
+  if (r->rpc_timeout == 0)
+    return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "rpc_timeout",
+                    "must be above 0; write e.g. rpc_timeout = 10s");
   return TRUE;
+}
+
+/* [publish.*] and [fetch.*]: the ring must be on, `count` at least 1 and
+ * `from` (if given) a class. */
+static gboolean
+mb_finish_ring_traffic (MbLoad *ld, const char *group, guint count, const char *class_name,
+                        gint *class_index, GError **error)
+{
+  if (!ld->sc->ring.enabled)
+    return mb_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, NULL,
+                    "needs a [ring] group; add one, e.g. [ring] with replication = 3");
+  if (count == 0)
+    return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "count",
+                    "must be at least 1; write e.g. count = 10");
+  if (class_name != NULL && (*class_index = mb_load_class_index (ld, class_name)) < 0)
+    return mb_fail_no_class (error, ld, group, "from", class_name);
+  return TRUE;
+}
+
+static gboolean
+mb_finish_publish (MbLoad *ld, const char *group, gpointer t, GError **error)
+{
+  MbPublish *p = t;
+  if (!mb_finish_ring_traffic (ld, group, p->count, p->class_name, &p->class_index, error))
+    return FALSE;
+  if (strcmp (p->name, "any") == 0)
+    return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, NULL,
+                    "\"any\" is reserved (files = any in [fetch.<name>]); "
+                    "choose another name, e.g. [publish.docs]");
+  if (p->size == 0)
+    return mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "size",
+                    "a file must not be empty; write e.g. size = 1MiB");
+  return TRUE;
+}
+
+static gboolean
+mb_fail_no_publish (GError **error, const MbLoad *ld, const char *group, const char *name)
+{
+  GString *list = g_string_new (NULL);
+  for (guint i = 0; i < ld->publishes->len; i++)
+    g_string_append_printf (list, "%s%s", i ? ", " : "",
+                            g_array_index (ld->publishes, MbPublish, i).name);
+  mb_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "files",
+           "\"%s\" is not a [publish.<name>] group; write any or %s%s", name,
+           ld->publishes->len > 1 ? "one of: " : "", list->str);
+  g_string_free (list, TRUE);
+  return FALSE;
+}
+
+static gboolean
+mb_finish_fetch (MbLoad *ld, const char *group, gpointer t, GError **error)
+{
+  MbFetch *f = t;
+  if (!mb_finish_ring_traffic (ld, group, f->count, f->class_name, &f->class_index, error))
+    return FALSE;
+  if (ld->publishes->len == 0)
+    return mb_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, NULL,
+                    "nothing to fetch: no [publish.<name>] group; add one, e.g. "
+                    "[publish.docs] with count and size");
+  if (f->publish_name == NULL || strcmp (f->publish_name, "any") == 0)
+    {
+      g_clear_pointer (&f->publish_name, g_free);
+      return TRUE;
+    }
+  for (guint i = 0; i < ld->publishes->len; i++)
+    if (strcmp (g_array_index (ld->publishes, MbPublish, i).name, f->publish_name) == 0)
+      {
+        f->publish_index = (gint) i;
+        return TRUE;
+      }
+  return mb_fail_no_publish (error, ld, group, f->publish_name);
 }
 
 static gboolean
@@ -1118,6 +1348,23 @@ mb_event_clear (gpointer p)
 }
 
 static void
+mb_publish_clear (gpointer p)
+{
+  MbPublish *pu = p;
+  g_clear_pointer (&pu->name, g_free);
+  g_clear_pointer (&pu->class_name, g_free);
+}
+
+static void
+mb_fetch_clear (gpointer p)
+{
+  MbFetch *f = p;
+  g_clear_pointer (&f->name, g_free);
+  g_clear_pointer (&f->class_name, g_free);
+  g_clear_pointer (&f->publish_name, g_free);
+}
+
+static void
 mb_expect_clear_func (gpointer p)
 {
   mb_expect_clear (p);
@@ -1134,10 +1381,16 @@ mb_scenario_clear_typed (MbScenario *sc)
     mb_class_clear (&sc->classes[i]);
   for (guint i = 0; i < sc->n_events; i++)
     mb_event_clear (&sc->events[i]);
+  for (guint i = 0; i < sc->n_publishes; i++)
+    mb_publish_clear (&sc->publishes[i]);
+  for (guint i = 0; i < sc->n_fetches; i++)
+    mb_fetch_clear (&sc->fetches[i]);
   for (guint i = 0; i < sc->n_expects; i++)
     mb_expect_clear (&sc->expects[i]);
   g_free (sc->classes);
   g_free (sc->events);
+  g_free (sc->publishes);
+  g_free (sc->fetches);
   g_free (sc->expects);
   gchar *path = sc->path;
   GKeyFile *kf = sc->keyfile;
@@ -1192,6 +1445,10 @@ mb_load_commit (MbLoad *ld)
   sc->n_classes = (guint) n;
   sc->events = g_array_steal (ld->events, &n);
   sc->n_events = (guint) n;
+  sc->publishes = g_array_steal (ld->publishes, &n);
+  sc->n_publishes = (guint) n;
+  sc->fetches = g_array_steal (ld->fetches, &n);
+  sc->n_fetches = (guint) n;
   sc->expects = g_array_steal (ld->expects, &n);
   sc->n_expects = (guint) n;
 }
@@ -1200,12 +1457,16 @@ gboolean
 mb_scenario_validate (MbScenario *sc, GError **error)
 {
   mb_scenario_clear_typed (sc);
-  MbLoad ld = { sc, sc->keyfile, sc->path, FALSE, NULL, NULL, NULL, NULL };
+  MbLoad ld = { sc, sc->keyfile, sc->path, FALSE, NULL, NULL, NULL, NULL, NULL, NULL };
   ld.classes = g_array_new (FALSE, TRUE, sizeof (MbPeerClass));
   ld.events = g_array_new (FALSE, TRUE, sizeof (MbScenarioEvent));
+  ld.publishes = g_array_new (FALSE, TRUE, sizeof (MbPublish));
+  ld.fetches = g_array_new (FALSE, TRUE, sizeof (MbFetch));
   ld.expects = g_array_new (FALSE, TRUE, sizeof (MbExpect));
   g_array_set_clear_func (ld.classes, mb_class_clear);
   g_array_set_clear_func (ld.events, mb_event_clear);
+  g_array_set_clear_func (ld.publishes, mb_publish_clear);
+  g_array_set_clear_func (ld.fetches, mb_fetch_clear);
   g_array_set_clear_func (ld.expects, mb_expect_clear_func);
   gboolean ok = mb_load_check_groups (&ld, error) && mb_load_all_groups (&ld, error);
   if (ok)
@@ -1214,6 +1475,8 @@ mb_scenario_validate (MbScenario *sc, GError **error)
     mb_scenario_clear_typed (sc);
   g_array_unref (ld.classes);
   g_array_unref (ld.events);
+  g_array_unref (ld.publishes);
+  g_array_unref (ld.fetches);
   g_array_unref (ld.expects);
   g_free (ld.pair_given);
   sc->validated = ok;
@@ -1371,6 +1634,24 @@ mb_scenario_total_peers (const MbScenario *sc)
   for (guint i = 0; i < sc->n_events; i++)
     if (sc->events[i].action == MB_ACTION_ADD)
       n += sc->events[i].count;
+  return n;
+}
+
+guint
+mb_scenario_total_fetches (const MbScenario *sc)
+{
+  guint n = 0;
+  for (guint i = 0; i < sc->n_fetches; i++)
+    n += sc->fetches[i].count;
+  return n;
+}
+
+guint
+mb_scenario_total_files (const MbScenario *sc)
+{
+  guint n = 0;
+  for (guint i = 0; i < sc->n_publishes; i++)
+    n += sc->publishes[i].count;
   return n;
 }
 

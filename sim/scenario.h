@@ -16,7 +16,16 @@
  * Unknown groups and keys are errors (typos), as are missing required keys.
  *
  * Times are microseconds, sizes bytes, rates bits per second (0 = unlimited).
- * Arrays (classes, events, expects) keep the order of the file.
+ * Arrays (classes, events, publishes, fetches, expects) keep the order of the
+ * file.
+ *
+ * The ring (consistent-hash storage with distributed manifests): a [ring]
+ * group enables it (MbRingConfig.enabled).  [publish.<name>] groups put files
+ * into it and [fetch.<name>] groups read them back; both need [ring].  The
+ * files of [publish.docs] with count = 3 are "docs-0.bin", "docs-1.bin" and
+ * "docs-2.bin" (index from 0, in publishing order).  With [ring], [file] (the
+ * swarm's file) is optional: without it there is no swarm file, which
+ * file.size == 0 says.  Without [ring], [file] is required.
  */
 #pragma once
 
@@ -106,6 +115,13 @@ typedef struct {
   guint count;          /* shutdown, crash, add */
   gchar *class_name;    /* NULL: any class (shutdown, crash) */
   gint class_index;     /* -1 when class_name is NULL */
+  guint64 interval;     /* shutdown, crash, add: 0 = the `count` peers act at
+                         * once; else one after another, one every interval
+                         * from `at` */
+  guint repeat;         /* crash: the whole event (a round of `count` peers)
+                         * happens `repeat` times, `every` apart (start to
+                         * start, longer than a round); otherwise 1 */
+  guint64 every;        /* needed when repeat > 1; ignored when repeat = 1 */
   guint groups;         /* partition */
   guint64 until;        /* partition */
 } MbScenarioEvent;
@@ -119,10 +135,10 @@ typedef struct {
 } MbExpect;
 
 typedef struct {
-  guint64 size;
-  guint64 piece_size;
+  guint64 size;         /* 0: no swarm file (no [file] group, only with [ring]) */
+  guint64 piece_size;   /* (keeps its default without a file) */
   guint64 block_size;   /* divides piece_size */
-  guint n_pieces;       /* ceil(size / piece_size) */
+  guint n_pieces;       /* ceil(size / piece_size); 0 without a file */
 } MbFileConfig;
 
 typedef struct {
@@ -148,6 +164,45 @@ typedef struct {
   double leave_graceful;    /* else crash */
 } MbChurnConfig;
 
+/* view_delay = latency: each peer learns of a membership change after its
+ * one-way network latency from the tracker. */
+#define MB_RING_VIEW_DELAY_LATENCY G_MAXUINT64
+
+typedef struct {
+  gboolean enabled;         /* a [ring] group is present */
+  guint replication;        /* R: copies of each chunk and manifest, >= 1 */
+  guint vnodes;             /* virtual points per member on the ring, >= 1 */
+  guint64 chunk_size;       /* bytes, > 0 */
+  guint64 rpc_timeout;      /* > 0 */
+  guint64 view_delay;       /* how long a membership change takes to reach each
+                             * peer: a fixed delay, or MB_RING_VIEW_DELAY_LATENCY */
+} MbRingConfig;
+
+typedef struct {
+  gchar *name;              /* "docs" for [publish.docs]: files "docs-<index>.bin" */
+  guint64 at;               /* the first file */
+  guint count;              /* files, >= 1 */
+  guint64 size;             /* bytes per file, > 0 */
+  guint64 interval;         /* 0: all at `at`; else one file every interval from `at` */
+  gchar *class_name;        /* `from`: online peers of this class publish (one at
+                             * random per file); NULL: any online peer */
+  gint class_index;         /* -1 when class_name is NULL */
+} MbPublish;
+
+typedef struct {
+  gchar *name;              /* "reads" for [fetch.reads] */
+  guint64 at;               /* the first fetch */
+  guint count;              /* fetches, >= 1 */
+  double rate;              /* fetches per second from `at`; 0: all at `at` */
+  gchar *class_name;        /* `from`: a random online peer of this class fetches;
+                             * NULL: any online peer */
+  gint class_index;         /* -1 when class_name is NULL */
+  gchar *publish_name;      /* `files`: a random already-published file of this
+                             * [publish.<name>] group; NULL (files = any): a
+                             * random already-published file of any group */
+  gint publish_index;       /* index into publishes; -1 when publish_name is NULL */
+} MbFetch;
+
 typedef struct {
   gchar *path;              /* as given; prefixes error messages */
   /* [scenario] */
@@ -160,14 +215,19 @@ typedef struct {
   MbScenarioTracker tracker;
   MbNetworkConfig network;
   MbChurnConfig churn;
+  MbRingConfig ring;
   MbPeerClass *classes;
   guint n_classes;
   MbScenarioEvent *events;
   guint n_events;
+  MbPublish *publishes;      /* [publish.<name>]: only with ring.enabled */
+  guint n_publishes;
+  MbFetch *fetches;          /* [fetch.<name>]: only with ring.enabled */
+  guint n_fetches;
   MbExpect *expects;
   guint n_expects;
-  /* To add a group (e.g. [ring], [publish.<name>]): add its struct or array
-   * here and a row in the group table in scenario.c. */
+  /* To add a group: add its struct or array here and a row in the group
+   * table in scenario.c. */
 
   /*< private >*/
   GKeyFile *keyfile;
@@ -180,8 +240,9 @@ MbScenario *mb_scenario_new_from_data (const char *data, gssize len, const char 
                                        GError **error);
 /* Applies "group.key=value" (the CLI's --set).  The key is after the group:
  * "peers.fast.upload=20Mbit", "network.loss=1%", "latency.eu.us=90ms",
- * "expect.completed=all".  The group and key must be known and the value
- * well-formed; cross-key checks happen in mb_scenario_validate. */
+ * "expect.completed=all", "ring.replication=2", "publish.docs.count=10".
+ * The group and key must be known and the value well-formed; cross-key
+ * checks happen in mb_scenario_validate. */
 gboolean mb_scenario_set (MbScenario *sc, const char *assignment, GError **error);
 /* Fills and checks the typed fields; may be called again after more sets. */
 gboolean mb_scenario_validate (MbScenario *sc, GError **error);
@@ -195,6 +256,10 @@ gchar *mb_scenario_to_data (const MbScenario *sc, gsize *len);
 gint mb_scenario_find_class (const MbScenario *sc, const char *name);
 /* Sum of class counts plus the counts of add events. */
 guint mb_scenario_total_peers (const MbScenario *sc);
+/* Sum of the counts of [fetch.*] groups. */
+guint mb_scenario_total_fetches (const MbScenario *sc);
+/* Sum of the counts of [publish.*] groups (the files put into the ring). */
+guint mb_scenario_total_files (const MbScenario *sc);
 
 /* ---- expectations ---- */
 

@@ -1,0 +1,110 @@
+/* ringpeer-private.h — the ring peer's internals, shared by ringpeer.c
+ * (state, views, the server side, requests and their timeouts) and
+ * ringpeer-ops.c (store_file, fetch_file, shutdown, repair).  Not installed.
+ *
+ * Invariants:
+ *  - every Rpc in `rpcs` is also in `timeouts`, which is in deadline order
+ *    (deadline = sent + rpc_timeout, and time never goes back); a finished
+ *    Rpc is removed from `rpcs` at once and from `timeouts` lazily;
+ *  - an Op lives until its `pending` count of Rpcs and queued work is 0 and
+ *    it has reported; ops are kept in creation order.
+ */
+#pragma once
+
+#include "ringpeer.h"
+
+typedef enum { OP_STORE, OP_FETCH, OP_SHUTDOWN, OP_REPAIR } OpKind;
+
+typedef enum {
+  RPC_STORE_CHUNK,
+  RPC_STORE_MANIFEST,
+  RPC_UPDATE_MANIFEST,
+  RPC_GET_MANIFEST,
+  RPC_GET_CHUNK,
+} RpcKind;
+
+typedef struct _Op Op;
+
+typedef struct {
+  guint32 req;
+  RpcKind kind;
+  MbNodeId to;
+  gchar *target;        /* the member address it went to */
+  guint64 deadline;
+  Op *op;
+  guint32 index;        /* chunk index, where it applies */
+  guint64 bytes;        /* payload sent (moved bytes on success) */
+  gboolean done;
+} Rpc;
+
+/* Fetch state per chunk. */
+enum { CH_NEED = 0, CH_INFLIGHT, CH_DONE, CH_FAILED };
+
+struct _Op {
+  OpKind kind;
+  MbRingPeer *rp;
+  gchar *name;
+  MbManifest *manifest;
+  guint pending;            /* rpcs in flight */
+  gboolean reported;
+  MbRingDoneFn done;
+  MbShutdownDoneFn shutdown_done;
+  gpointer data;
+  MbRingResult result;
+  MbShutdownReport report;
+  gchar *error;
+  /* store */
+  GBytes **chunk_bytes;     /* per chunk (real content), else NULL */
+  gboolean manifest_phase;
+  /* fetch */
+  guint8 *state;            /* per chunk: CH_* */
+  guint8 *tried;            /* per chunk: holders tried (bitmask over holder index < 8) */
+  guint *order;             /* chunk indices, rarest first */
+  GHashTable *sources;      /* member -> 1 (lookup only) */
+  GPtrArray *owners;        /* manifest owners to try (gchar*) */
+  guint owner_cursor;
+  guint hops;
+  gboolean lookup_done;
+  /* shutdown */
+  GPtrArray *moved_chunks;     /* ids to drop once acknowledged */
+  GPtrArray *moved_manifests;  /* names */
+  /* repair: chunk copies waiting for their bytes */
+  GPtrArray *repair_targets;   /* per chunk index: GPtrArray of targets, or NULL */
+};
+
+struct _MbRingPeer {
+  const MbHost *host;
+  MbNodeId self;
+  gchar *addr;
+  MbRingPeerConfig cfg;
+  MbStore *store;
+  MbRing *view;
+  GRand *rand;
+  guint32 next_req;
+  GHashTable *rpcs;         /* req -> Rpc* */
+  GQueue timeouts;          /* Rpc*, deadline order */
+  GPtrArray *ops;           /* Op*, creation order */
+  gboolean leaving;
+  guint64 now;
+  MbRingPeerStats stats;
+};
+
+/* ringpeer.c */
+MbNodeId mb_rp_node (MbRingPeer *rp, const char *member);
+Rpc *mb_rp_send (MbRingPeer *rp, Op *op, RpcKind kind, const char *target, MbMessage *msg,
+                 guint32 index, guint64 bytes);
+gboolean mb_rp_is_self (const MbRingPeer *rp, const char *member);
+/* The R owners of key in view (member names, borrowed from the view). */
+guint mb_rp_owners (const MbRing *view, const char *key, guint r, const char **out);
+gboolean mb_rp_in_list (const char *const *list, guint n, const char *member);
+guint32 mb_rp_chunk_len (const MbManifest *m, guint i);
+/* The chunk's bytes from the store: TRUE if held (data NULL when virtual). */
+gboolean mb_rp_local_chunk (MbRingPeer *rp, const char *id, GBytes **data, guint32 *len);
+
+/* ringpeer-ops.c */
+Op *mb_op_new (MbRingPeer *rp, OpKind kind, const char *name);
+void mb_op_maybe_finish (Op *op);
+void mb_op_free (Op *op);
+/* An answer (msg, or NULL on timeout/disconnect) to one of op's rpcs. */
+void mb_op_on_reply (Op *op, Rpc *rpc, const MbMessage *msg);
+void mb_rp_repair (MbRingPeer *rp, MbRing *old_view, guint64 now);

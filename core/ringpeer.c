@@ -1,0 +1,497 @@
+/* ringpeer.c — the ring peer's state, views, requests and the server side
+ * (store_chunk, store_manifest, update_manifest, get_chunk, get_manifest,
+ * ping, leave_notice).  Client operations are in ringpeer-ops.c.
+ *
+ * Server rules:
+ *  - a chunk is stored only if its content matches its id (real content);
+ *  - a manifest is stored only if it validates; one that arrives for a name
+ *    already held is merged (holders united), so concurrent updates keep
+ *    every new holder;
+ *  - a manifest asked of a peer that neither holds it nor owns it in its
+ *    own view gets REDIRECT to the owner in that view.
+ * Refused input is counted in the stats and leaves the store unchanged.
+ */
+#include "ringpeer-private.h"
+
+#include <string.h>
+
+#include "chunk.h"
+
+void
+mb_ringpeer_config_init (MbRingPeerConfig *cfg)
+{
+  memset (cfg, 0, sizeof *cfg);
+  cfg->replication = 3;
+  cfg->chunk_size = 256 * 1024;
+  cfg->max_hops = 3;
+  cfg->per_holder = 4;
+  cfg->rpc_timeout_us = 10 * MB_USEC_PER_SEC;
+}
+
+gboolean
+mb_message_is_ring (MbMsgType t)
+{
+  switch (t)
+    {
+    case MB_MSG_STORE_CHUNK: case MB_MSG_STORE_MANIFEST: case MB_MSG_UPDATE_MANIFEST:
+    case MB_MSG_GET_CHUNK: case MB_MSG_GET_MANIFEST: case MB_MSG_PING:
+    case MB_MSG_LEAVE_NOTICE: case MB_MSG_OK: case MB_MSG_CHUNK: case MB_MSG_MANIFEST:
+    case MB_MSG_PONG: case MB_MSG_REDIRECT: case MB_MSG_ERROR:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+MbRingPeer *
+mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
+                 const MbRingPeerConfig *cfg, MbStore *store, MbRing *view, GRand *rand)
+{
+  MbRingPeer *rp = g_new0 (MbRingPeer, 1);
+  rp->host = host;
+  rp->self = self;
+  rp->addr = g_strdup (self_addr);
+  rp->cfg = *cfg;
+  if (rp->cfg.replication == 0)
+    rp->cfg.replication = 1;
+  if (rp->cfg.per_holder == 0)
+    rp->cfg.per_holder = 1;
+  rp->store = store;
+  rp->view = mb_ring_ref (view);
+  rp->rand = rand;
+  rp->next_req = 1;
+  rp->rpcs = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_queue_init (&rp->timeouts);
+  rp->ops = g_ptr_array_new ();
+  return rp;
+}
+
+static void
+rpc_free (Rpc *r)
+{
+  g_free (r->target);
+  g_free (r);
+}
+
+void
+mb_ringpeer_free (MbRingPeer *rp)
+{
+  if (!rp)
+    return;
+  for (guint i = 0; i < rp->ops->len; i++)
+    mb_op_free (rp->ops->pdata[i]);
+  g_ptr_array_unref (rp->ops);
+  g_queue_clear_full (&rp->timeouts, (GDestroyNotify) rpc_free);
+  g_hash_table_unref (rp->rpcs);
+  mb_ring_unref (rp->view);
+  g_rand_free (rp->rand);
+  g_free (rp->addr);
+  g_free (rp);
+}
+
+MbRing *
+mb_ringpeer_view (const MbRingPeer *rp)
+{
+  return rp->view;
+}
+
+gboolean
+mb_ringpeer_is_leaving (const MbRingPeer *rp)
+{
+  return rp->leaving;
+}
+
+void
+mb_ringpeer_stats (const MbRingPeer *rp, MbRingPeerStats *out)
+{
+  *out = rp->stats;
+}
+
+/* ---- helpers ---- */
+
+MbNodeId
+mb_rp_node (MbRingPeer *rp, const char *member)
+{
+  return rp->host->resolve (rp->host->ctx, rp->self, member);
+}
+
+gboolean
+mb_rp_is_self (const MbRingPeer *rp, const char *member)
+{
+  return g_strcmp0 (member, rp->addr) == 0;
+}
+
+guint
+mb_rp_owners (const MbRing *view, const char *key, guint r, const char **out)
+{
+  guint idx[64];
+  r = MIN (r, G_N_ELEMENTS (idx));
+  guint n = mb_ring_preference_list (view, key, r, idx);
+  for (guint i = 0; i < n; i++)
+    out[i] = mb_ring_member (view, idx[i]);
+  return n;
+}
+
+gboolean
+mb_rp_in_list (const char *const *list, guint n, const char *member)
+{
+  for (guint i = 0; i < n; i++)
+    if (g_strcmp0 (list[i], member) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+guint32
+mb_rp_chunk_len (const MbManifest *m, guint i)
+{
+  return mb_manifest_chunk_len (m, i);
+}
+
+gboolean
+mb_rp_local_chunk (MbRingPeer *rp, const char *id, GBytes **data, guint32 *len)
+{
+  return mb_store_get_chunk (rp->store, id, data, len, NULL);
+}
+
+static void
+reply (MbRingPeer *rp, MbNodeId to, MbMessage *m)
+{
+  mb_host_send (rp->host, rp->self, to, m);
+}
+
+static void
+reply_error (MbRingPeer *rp, MbNodeId to, guint32 req, MbErrCode code, const char *text)
+{
+  MbMessage *m = mb_message_new (MB_MSG_ERROR);
+  m->req = req;
+  m->code = code;
+  m->text = g_strdup (text);
+  reply (rp, to, m);
+}
+
+static void
+reply_ok (MbRingPeer *rp, MbNodeId to, guint32 req, guint32 count)
+{
+  MbMessage *m = mb_message_new (MB_MSG_OK);
+  m->req = req;
+  m->count = count;
+  reply (rp, to, m);
+}
+
+/* ---- requests we send ---- */
+
+Rpc *
+mb_rp_send (MbRingPeer *rp, Op *op, RpcKind kind, const char *target, MbMessage *msg,
+            guint32 index, guint64 bytes)
+{
+  Rpc *r = g_new0 (Rpc, 1);
+  r->req = rp->next_req++;
+  if (rp->next_req == 0)
+    rp->next_req = 1;
+  r->kind = kind;
+  r->target = g_strdup (target);
+  r->to = mb_rp_node (rp, target);
+  r->deadline = rp->now + rp->cfg.rpc_timeout_us;
+  r->op = op;
+  r->index = index;
+  r->bytes = bytes;
+  msg->req = r->req;
+  g_hash_table_insert (rp->rpcs, GUINT_TO_POINTER (r->req), r);
+  g_queue_push_tail (&rp->timeouts, r);
+  op->pending++;
+  if (r->to == MB_NODE_NONE)
+    mb_message_free (msg); /* unreachable: it will time out */
+  else
+    mb_host_send (rp->host, rp->self, r->to, msg);
+  return r;
+}
+
+static void
+rpc_finish (MbRingPeer *rp, Rpc *r, const MbMessage *msg)
+{
+  r->done = TRUE;
+  g_hash_table_remove (rp->rpcs, GUINT_TO_POINTER (r->req));
+  Op *op = r->op;
+  op->pending--;
+  mb_op_on_reply (op, r, msg);
+  mb_op_maybe_finish (op);
+}
+
+guint64
+mb_ringpeer_next_expiry (const MbRingPeer *rp)
+{
+  for (GList *l = rp->timeouts.head; l; l = l->next)
+    {
+      Rpc *r = l->data;
+      if (!r->done)
+        return r->deadline;
+    }
+  return MB_TIME_NEVER;
+}
+
+static void
+drop_done_heads (MbRingPeer *rp)
+{
+  Rpc *r;
+  while ((r = g_queue_peek_head (&rp->timeouts)) && r->done)
+    rpc_free (g_queue_pop_head (&rp->timeouts));
+}
+
+void
+mb_ringpeer_handle_expiry (MbRingPeer *rp, guint64 now)
+{
+  rp->now = now;
+  drop_done_heads (rp);
+  Rpc *r;
+  while ((r = g_queue_peek_head (&rp->timeouts)) && r->deadline <= now)
+    {
+      if (!r->done)
+        {
+          rp->stats.rpc_timeouts++;
+          rpc_finish (rp, r, NULL);
+        }
+      drop_done_heads (rp);
+    }
+}
+
+void
+mb_ringpeer_on_disconnect (MbRingPeer *rp, MbNodeId node, guint64 now)
+{
+  rp->now = now;
+  for (GList *l = rp->timeouts.head; l; l = l->next)
+    {
+      Rpc *r = l->data;
+      if (!r->done && r->to == node)
+        rpc_finish (rp, r, NULL);
+    }
+  drop_done_heads (rp);
+}
+
+/* ---- views ---- */
+
+void
+mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now)
+{
+  rp->now = now;
+  MbRing *old = rp->view;
+  rp->view = mb_ring_ref (view);
+  gboolean lost = FALSE;
+  for (guint i = 0; i < mb_ring_n_members (old) && !lost; i++)
+    lost = !mb_ring_contains (view, mb_ring_member (old, i));
+  if (repair && lost && !rp->leaving)
+    mb_rp_repair (rp, old, now);
+  mb_ring_unref (old);
+}
+
+/* ---- the server side ---- */
+
+static void
+on_store_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
+{
+  guint32 len = msg->data ? (guint32) g_bytes_get_size (msg->data) : msg->length;
+  if (!msg->chunk_id || !mb_chunk_id_is_valid (msg->chunk_id))
+    {
+      rp->stats.refused_chunks++;
+      reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, "store_chunk: malformed chunk id");
+      return;
+    }
+  if (msg->data && !rp->cfg.virtual_content)
+    {
+      char got[65];
+      gsize n;
+      const guint8 *bytes = g_bytes_get_data (msg->data, &n);
+      mb_chunk_id_compute (bytes, n, got);
+      if (strcmp (got, msg->chunk_id) != 0)
+        {
+          rp->stats.refused_chunks++;
+          reply_error (rp, from, msg->req, MB_ERR_VERIFY,
+                       "store_chunk: content does not match its id");
+          return;
+        }
+    }
+  else if (!msg->data && !rp->cfg.virtual_content)
+    {
+      rp->stats.refused_chunks++;
+      reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, "store_chunk: no content");
+      return;
+    }
+  g_autoptr (GError) err = NULL;
+  if (!mb_store_put_chunk (rp->store, msg->chunk_id, rp->cfg.virtual_content ? NULL : msg->data,
+                           len, &err))
+    {
+      reply_error (rp, from, msg->req, MB_ERR_INTERNAL, err->message);
+      return;
+    }
+  rp->stats.requests_served++;
+  reply_ok (rp, from, msg->req, 1);
+}
+
+static void
+on_store_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
+{
+  g_autoptr (GError) err = NULL;
+  if (!msg->manifest || !mb_manifest_validate (msg->manifest, &err))
+    {
+      rp->stats.refused_manifests++;
+      reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST,
+                   err ? err->message : "store_manifest: no manifest");
+      return;
+    }
+  g_autoptr (MbManifest) have = mb_store_get_manifest (rp->store, mb_manifest_name (msg->manifest));
+  g_autoptr (MbManifest) merged = have ? mb_manifest_copy (have) : mb_manifest_copy (msg->manifest);
+  if (have && mb_manifest_merge (merged, msg->manifest, &err) < 0)
+    {
+      rp->stats.refused_manifests++;
+      reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, err->message);
+      return;
+    }
+  if (!mb_store_put_manifest (rp->store, merged, &err))
+    {
+      reply_error (rp, from, msg->req, MB_ERR_INTERNAL, err->message);
+      return;
+    }
+  rp->stats.requests_served++;
+  reply_ok (rp, from, msg->req, 1);
+}
+
+static gboolean
+owns (MbRingPeer *rp, const char *key)
+{
+  const char *owners[64];
+  guint n = mb_rp_owners (rp->view, key, rp->cfg.replication, owners);
+  return mb_rp_in_list (owners, n, rp->addr);
+}
+
+static void
+redirect (MbRingPeer *rp, MbNodeId from, guint32 req, const char *key)
+{
+  const char *owners[64];
+  guint n = mb_rp_owners (rp->view, key, rp->cfg.replication, owners);
+  if (n == 0)
+    {
+      reply_error (rp, from, req, MB_ERR_NOT_FOUND, "no members in view");
+      return;
+    }
+  rp->stats.redirects_sent++;
+  MbMessage *m = mb_message_new (MB_MSG_REDIRECT);
+  m->req = req;
+  m->addr = g_strdup (owners[0]);
+  reply (rp, from, m);
+}
+
+static void
+on_update_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
+{
+  g_autoptr (MbManifest) m = msg->file ? mb_store_get_manifest (rp->store, msg->file) : NULL;
+  if (!m)
+    {
+      if (msg->file && !owns (rp, msg->file))
+        redirect (rp, from, msg->req, msg->file);
+      else
+        reply_error (rp, from, msg->req, MB_ERR_NOT_FOUND, "update_manifest: no such manifest");
+      return;
+    }
+  if (!msg->addr || !*msg->addr)
+    {
+      reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, "update_manifest: no holder");
+      return;
+    }
+  for (guint k = 0; k < msg->n_indices; k++)
+    if (msg->indices[k] >= mb_manifest_n_chunks (m))
+      {
+        rp->stats.refused_manifests++;
+        reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, "update_manifest: chunk index out of range");
+        return;
+      }
+  g_autoptr (MbManifest) updated = mb_manifest_copy (m);
+  guint added = 0;
+  if (msg->n_indices == 0)
+    for (guint i = 0; i < mb_manifest_n_chunks (updated); i++)
+      added += mb_manifest_add_holder (updated, i, msg->addr);
+  else
+    for (guint k = 0; k < msg->n_indices; k++)
+      added += mb_manifest_add_holder (updated, msg->indices[k], msg->addr);
+  mb_store_put_manifest (rp->store, updated, NULL);
+  rp->stats.requests_served++;
+  reply_ok (rp, from, msg->req, added);
+}
+
+static void
+on_get_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
+{
+  GBytes *data = NULL;
+  guint32 len = 0;
+  if (!msg->chunk_id || !mb_store_get_chunk (rp->store, msg->chunk_id, &data, &len, NULL))
+    {
+      reply_error (rp, from, msg->req, MB_ERR_NOT_FOUND, "get_chunk: not here");
+      return;
+    }
+  MbMessage *m = mb_message_new (MB_MSG_CHUNK);
+  m->req = msg->req;
+  m->chunk_id = g_strdup (msg->chunk_id);
+  m->data = data;
+  m->length = len;
+  rp->stats.requests_served++;
+  reply (rp, from, m);
+}
+
+static void
+on_get_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
+{
+  MbManifest *m = msg->file ? mb_store_get_manifest (rp->store, msg->file) : NULL;
+  if (!m)
+    {
+      if (msg->file && !owns (rp, msg->file))
+        redirect (rp, from, msg->req, msg->file);
+      else
+        reply_error (rp, from, msg->req, MB_ERR_NOT_FOUND, "get_manifest: no such manifest");
+      return;
+    }
+  MbMessage *r = mb_message_new (MB_MSG_MANIFEST);
+  r->req = msg->req;
+  r->manifest = m; /* our reference moves into the message */
+  rp->stats.requests_served++;
+  reply (rp, from, r);
+}
+
+gboolean
+mb_ringpeer_receive (MbRingPeer *rp, MbNodeId from, const MbMessage *msg, guint64 now)
+{
+  if (!mb_message_is_ring (msg->type))
+    return FALSE;
+  rp->now = now;
+  switch (msg->type)
+    {
+    case MB_MSG_STORE_CHUNK: on_store_chunk (rp, from, msg); break;
+    case MB_MSG_STORE_MANIFEST: on_store_manifest (rp, from, msg); break;
+    case MB_MSG_UPDATE_MANIFEST: on_update_manifest (rp, from, msg); break;
+    case MB_MSG_GET_CHUNK: on_get_chunk (rp, from, msg); break;
+    case MB_MSG_GET_MANIFEST: on_get_manifest (rp, from, msg); break;
+    case MB_MSG_PING:
+      {
+        MbMessage *m = mb_message_new (MB_MSG_PONG);
+        m->req = msg->req;
+        m->name = g_strdup (rp->addr);
+        reply (rp, from, m);
+        break;
+      }
+    case MB_MSG_LEAVE_NOTICE:
+      if (msg->name && mb_ring_contains (rp->view, msg->name) && !mb_rp_is_self (rp, msg->name))
+        {
+          /* A graceful leave: it handed its keys over; nothing to repair. */
+          g_autoptr (MbRing) v = mb_ring_without_member (rp->view, msg->name);
+          mb_ringpeer_set_view (rp, v, FALSE, now);
+        }
+      break;
+    default:
+      {
+        /* A reply: match it to its request. */
+        Rpc *r = g_hash_table_lookup (rp->rpcs, GUINT_TO_POINTER (msg->req));
+        if (r && !r->done && r->to == from)
+          rpc_finish (rp, r, msg);
+        drop_done_heads (rp);
+        break;
+      }
+    }
+  return TRUE;
+}

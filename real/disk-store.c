@@ -1,0 +1,764 @@
+/* disk-store.c — the store interface on disk, for the real peer: chunks by
+ * id and manifests by name, as files under DATA_DIR.
+ *
+ * Layout:
+ *   DATA_DIR/chunks/<first 2 hex>/<64-hex id>  a chunk's bytes
+ *   DATA_DIR/chunks/.corrupt-<id>              a chunk that failed its hash
+ *   DATA_DIR/manifests/<name>.json             a manifest (mb_manifest_to_json)
+ *   DATA_DIR/manifests/.corrupt-<file>         a manifest that failed to parse
+ *   .tmp-XXXXXX, next to a final name          a write in progress
+ * A manifest's file name is its name with '%' written "%25" and a leading
+ * '.' written "%2E" (so no manifest file is a dot-file, and the mapping is
+ * one to one), plus ".json".  Names too long for that (over 255 bytes in
+ * all) are refused.  Directories are made 0700, files 0600.
+ *
+ * Invariants:
+ *  - a file under a final name is whole: a write goes to a temporary file in
+ *    the same directory, is fsynced, renamed over the final name, and the
+ *    directory is fsynced.  A crash leaves at most a .tmp- file, which is
+ *    never listed and is removed at the next open;
+ *  - dot-files are never data: listings skip them, and anything that is not
+ *    a regular file named by a valid id (in its prefix folder) or by the
+ *    canonical file name of a safe manifest name;
+ *  - a chunk is served only if its bytes hash to its id: one that no longer
+ *    does is moved aside and from then on is absent.  A put refuses bytes
+ *    that do not hash to the id, and virtual (byte-less) chunks;
+ *  - ids and names from callers are checked before they become paths;
+ *  - a failed put leaves what was stored unchanged;
+ *  - the counters in MbStore match the files (a scan at open, then every
+ *    put, drop and set-aside), as long as nothing else writes DATA_DIR (a
+ *    file resized behind the store's back is only recounted at reopen).
+ * Drops are not fsynced: after a crash a dropped file may come back, whole.
+ */
+#if !defined _GNU_SOURCE && !defined _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L  /* O_CLOEXEC, O_DIRECTORY under plain -std=c11 */
+#endif
+
+#include "disk-store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chunk.h"
+#include "manifest.h"
+
+#define TMP_PREFIX ".tmp-"
+#define CORRUPT_PREFIX ".corrupt-"
+#define MANIFEST_SUFFIX ".json"
+#define DIR_MODE 0700
+#define FILE_MODE 0600
+#define FILE_NAME_MAX 255
+
+typedef struct {
+  MbStore base;
+  gchar *root;           /* DATA_DIR as given */
+  gchar *chunks_dir;     /* DATA_DIR/chunks */
+  gchar *manifests_dir;  /* DATA_DIR/manifests */
+} DiskStore;
+
+/* Called for each chunk (id, size) or manifest (name, size) found. */
+typedef void (*Visit) (const char *key, gint64 size, gpointer user);
+
+/* ---- small helpers ---- */
+
+static gboolean
+fail_errno (GError **error, gint code, const char *path, const char *what, int err)
+{
+  g_set_error (error, MB_STORE_ERROR, code, "%s: %s: %s", path, what, g_strerror (err));
+  return FALSE;
+}
+
+/* Size of the regular file at path, or -1 if there is none. */
+static gint64
+regular_file_size (const char *path)
+{
+  GStatBuf st;
+  if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
+    return -1;
+  return (gint64) st.st_size;
+}
+
+static gint
+cmp_str (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static void
+collect_key (const char *key, gint64 size, gpointer user)
+{
+  (void) size;
+  g_ptr_array_add (user, g_strdup (key));
+}
+
+static void
+remove_stale_tmp (const char *path)
+{
+  if (g_unlink (path) == 0)
+    g_debug ("%s: removed a temporary file left by an interrupted write", path);
+  else
+    g_warning ("%s: cannot remove a stale temporary file: %s", path, g_strerror (errno));
+}
+
+/* ---- atomic writes ---- */
+
+static gboolean
+write_all (int fd, const guint8 *data, gsize len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, MIN (len, (gsize) G_MAXSSIZE));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            errno = EIO;
+          return FALSE;
+        }
+      data += n;
+      len -= (gsize) n;
+    }
+  return TRUE;
+}
+
+/* fsyncs a directory, so that a rename in it survives a crash. */
+static gboolean
+sync_dir (const char *dir, GError **error)
+{
+  int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0)
+    return fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot open the directory to sync it", errno);
+  int failed = g_fsync (fd) != 0 && errno != EINVAL && errno != ENOTSUP;
+  int err = errno;
+  close (fd);
+  if (failed)
+    return fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot sync the directory", err);
+  return TRUE;
+}
+
+/* After a rename the data is in place; a failed directory sync only puts its
+ * durability across a power loss in doubt, so it is a warning, not a failure
+ * (which would claim that nothing changed). */
+static void
+sync_dir_or_warn (const char *dir)
+{
+  GError *err = NULL;
+  if (!sync_dir (dir, &err))
+    {
+      g_warning ("%s", err->message);
+      g_error_free (err);
+    }
+}
+
+/* Writes data to a new, fsynced temporary file in dir; its path in *tmp_path. */
+static gboolean
+write_temp (const char *dir, const guint8 *data, gsize len, gchar **tmp_path, GError **error)
+{
+  gchar *tmp = g_build_filename (dir, TMP_PREFIX "XXXXXX", NULL);
+  int fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, FILE_MODE);
+  if (fd < 0)
+    {
+      fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot create a temporary file", errno);
+      g_free (tmp);
+      return FALSE;
+    }
+  const char *what = NULL;
+  if (!write_all (fd, data, len))
+    what = "cannot write";
+  else if (g_fsync (fd) != 0)
+    what = "cannot sync";
+  int err = errno;
+  if (close (fd) != 0 && what == NULL)
+    {
+      what = "cannot close";
+      err = errno;
+    }
+  if (what != NULL)
+    {
+      fail_errno (error, MB_STORE_ERROR_IO, tmp, what, err);
+      g_unlink (tmp);
+      g_free (tmp);
+      return FALSE;
+    }
+  *tmp_path = tmp;
+  return TRUE;
+}
+
+/* Replaces path (in dir) by data: whole or not at all, even across a crash. */
+static gboolean
+write_atomically (const char *dir, const char *path, const guint8 *data, gsize len,
+                  GError **error)
+{
+  gchar *tmp = NULL;
+  if (!write_temp (dir, data, len, &tmp, error))
+    return FALSE;
+  if (g_rename (tmp, path) != 0)
+    {
+      fail_errno (error, MB_STORE_ERROR_IO, path,
+                  "cannot rename the temporary file into place", errno);
+      g_unlink (tmp);
+      g_free (tmp);
+      return FALSE;
+    }
+  g_free (tmp);
+  sync_dir_or_warn (dir);
+  return TRUE;
+}
+
+/* ---- directories ---- */
+
+/* Creates dir (and its parents) if missing; it must be a writable directory. */
+static gboolean
+prepare_dir (const char *dir, GError **error)
+{
+  GStatBuf st;
+  if (g_stat (dir, &st) == 0 && !S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO,
+                   "%s: exists and is not a directory", dir);
+      return FALSE;
+    }
+  if (g_mkdir_with_parents (dir, DIR_MODE) != 0)
+    return fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot create the directory", errno);
+  if (g_access (dir, W_OK | X_OK) != 0)
+    return fail_errno (error, MB_STORE_ERROR_IO, dir, "directory is not writable", errno);
+  return TRUE;
+}
+
+/* Makes a chunk prefix folder if it is missing (and syncs its parent). */
+static gboolean
+ensure_prefix_dir (DiskStore *d, const char *dir, GError **error)
+{
+  if (g_mkdir (dir, DIR_MODE) == 0)
+    {
+      sync_dir_or_warn (d->chunks_dir);
+      return TRUE;
+    }
+  int err = errno;
+  if (err == EEXIST && g_file_test (dir, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  if (err == EEXIST)
+    err = ENOTDIR;
+  return fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot create the directory", err);
+}
+
+/* ---- chunks ---- */
+
+static gchar *
+chunk_dir_path (DiskStore *d, const char *id)
+{
+  char prefix[3] = { id[0], id[1], '\0' };
+  return g_build_filename (d->chunks_dir, prefix, NULL);
+}
+
+static gchar *
+chunk_path (DiskStore *d, const char *id)
+{
+  g_autofree gchar *dir = chunk_dir_path (d, id);
+  return g_build_filename (dir, id, NULL);
+}
+
+/* TRUE if data hashes to id; the hash it has in actual. */
+static gboolean
+content_matches (const char *id, GBytes *data, char actual[65])
+{
+  gsize n = 0;
+  const guint8 *p = g_bytes_get_data (data, &n);
+  mb_chunk_id_compute (p, n, actual);
+  return strcmp (actual, id) == 0;
+}
+
+static gboolean
+is_prefix_name (const char *name)
+{
+  for (int i = 0; i < 2; i++)
+    if (!g_ascii_isdigit (name[i]) && !(name[i] >= 'a' && name[i] <= 'f'))
+      return FALSE;
+  return name[2] == '\0';
+}
+
+static void
+walk_prefix_dir (DiskStore *d, const char *prefix, gboolean remove_tmp,
+                 Visit visit, gpointer user)
+{
+  g_autofree gchar *dir = g_build_filename (d->chunks_dir, prefix, NULL);
+  GDir *listing = g_dir_open (dir, 0, NULL);
+  if (listing == NULL)
+    return;
+  const char *name;
+  while ((name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename (dir, name, NULL);
+      if (remove_tmp && g_str_has_prefix (name, TMP_PREFIX))
+        {
+          remove_stale_tmp (path);
+          continue;
+        }
+      if (!mb_chunk_id_is_valid (name) || strncmp (name, prefix, 2) != 0)
+        continue;
+      gint64 size = regular_file_size (path);
+      if (size >= 0)
+        visit (name, size, user);
+    }
+  g_dir_close (listing);
+}
+
+/* Visits every chunk file; at open, also removes stale temporary files. */
+static void
+walk_chunks (DiskStore *d, gboolean remove_tmp, Visit visit, gpointer user)
+{
+  GError *err = NULL;
+  GDir *listing = g_dir_open (d->chunks_dir, 0, &err);
+  if (listing == NULL)
+    {
+      g_warning ("%s: cannot list chunks: %s", d->chunks_dir, err->message);
+      g_error_free (err);
+      return;
+    }
+  const char *prefix;
+  while ((prefix = g_dir_read_name (listing)) != NULL)
+    if (is_prefix_name (prefix))
+      walk_prefix_dir (d, prefix, remove_tmp, visit, user);
+  g_dir_close (listing);
+}
+
+static void
+count_chunk (const char *id, gint64 size, gpointer user)
+{
+  (void) id;
+  MbStore *s = user;
+  s->n_chunks++;
+  s->chunk_bytes += (guint64) size;
+}
+
+/* Takes a chunk of size bytes off the counters.  A file changed behind the
+ * store's back (truncated) may be smaller than when it was counted: never
+ * wrap below zero. */
+static void
+uncount_chunk (MbStore *s, guint64 size)
+{
+  if (s->n_chunks > 0)
+    s->n_chunks--;
+  s->chunk_bytes -= MIN (size, s->chunk_bytes);
+}
+
+static gboolean
+refuse_bad_id (const char *id, GError **error)
+{
+  g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
+               "no chunk \"%.64s\" here: not a chunk id", id ? id : "(null)");
+  return FALSE;
+}
+
+static gboolean
+disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GError **error)
+{
+  DiskStore *d = (DiskStore *) s;
+  char actual[65];
+  if (data == NULL)
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "chunk %.12s: the disk store holds bytes; a virtual chunk "
+                   "(%u bytes, no data) cannot be stored", id, len);
+      return FALSE;
+    }
+  if (!content_matches (id, data, actual))
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "chunk %.12s: the bytes given hash to %.12s, not to the id", id, actual);
+      return FALSE;
+    }
+  g_autofree gchar *dir = chunk_dir_path (d, id);
+  g_autofree gchar *path = g_build_filename (dir, id, NULL);
+  if (!ensure_prefix_dir (d, dir, error))
+    return FALSE;
+  gint64 old = regular_file_size (path);
+  if (!write_atomically (dir, path, g_bytes_get_data (data, NULL), len, error))
+    return FALSE;
+  if (old >= 0)
+    uncount_chunk (s, (guint64) old);
+  s->n_chunks++;
+  s->chunk_bytes += len;
+  return TRUE;
+}
+
+/* Maps the file at path (NOT_FOUND if it is missing). */
+static GBytes *
+map_file (const char *path, const char *id, GError **error)
+{
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0 && errno == ENOENT)
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
+                   "no chunk %.12s here (%s)", id, path);
+      return NULL;
+    }
+  if (fd < 0)
+    {
+      fail_errno (error, MB_STORE_ERROR_IO, path, "cannot open", errno);
+      return NULL;
+    }
+  GError *local = NULL;
+  GMappedFile *mapped = g_mapped_file_new_from_fd (fd, FALSE, &local);
+  close (fd);
+  if (mapped == NULL)
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO,
+                   "%s: cannot map: %s", path, local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  GBytes *bytes = g_mapped_file_get_bytes (mapped);
+  g_mapped_file_unref (mapped);
+  return bytes;
+}
+
+/* Moves a chunk whose bytes no longer match its id out of the way (or, failing
+ * that, deletes it), so it is never served again; the error says so. */
+static void
+set_chunk_aside (DiskStore *d, const char *id, const char *path, gsize size,
+                 const char *why, GError **error)
+{
+  g_autofree gchar *aside_name = g_strconcat (CORRUPT_PREFIX, id, NULL);
+  g_autofree gchar *aside = g_build_filename (d->chunks_dir, aside_name, NULL);
+  gboolean moved = g_rename (path, aside) == 0;
+  int err = errno;
+  gboolean gone = moved || g_unlink (path) == 0;
+  if (gone)
+    uncount_chunk (&d->base, size);
+  if (moved)
+    g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO,
+                 "%s: %s (disk corruption); moved aside to %s", path, why, aside);
+  else
+    g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO,
+                 "%s: %s (disk corruption); cannot move it aside (%s), %s",
+                 path, why, g_strerror (err), gone ? "deleted it" : "nor delete it");
+}
+
+static gboolean
+disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError **error)
+{
+  DiskStore *d = (DiskStore *) s;
+  if (!mb_chunk_id_is_valid (id))
+    return refuse_bad_id (id, error);
+  g_autofree gchar *path = chunk_path (d, id);
+  GBytes *bytes = map_file (path, id, error);
+  if (bytes == NULL)
+    return FALSE;
+  gsize size = g_bytes_get_size (bytes);
+  char actual[65];
+  const char *why = NULL;
+  if (size > G_MAXUINT32)
+    why = "longer than any chunk";
+  else if (!content_matches (id, bytes, actual))
+    why = "content no longer matches its id";
+  if (why != NULL)
+    {
+      g_bytes_unref (bytes);
+      set_chunk_aside (d, id, path, size, why, error);
+      return FALSE;
+    }
+  if (len)
+    *len = (guint32) size;
+  if (data)
+    *data = bytes;
+  else
+    g_bytes_unref (bytes);
+  return TRUE;
+}
+
+static gboolean
+disk_has_chunk (MbStore *s, const char *id)
+{
+  if (!mb_chunk_id_is_valid (id))
+    return FALSE;
+  g_autofree gchar *path = chunk_path ((DiskStore *) s, id);
+  return regular_file_size (path) >= 0;
+}
+
+static gboolean
+disk_drop_chunk (MbStore *s, const char *id)
+{
+  if (!mb_chunk_id_is_valid (id))
+    return FALSE;
+  g_autofree gchar *path = chunk_path ((DiskStore *) s, id);
+  gint64 size = regular_file_size (path);
+  if (size < 0)
+    return FALSE;
+  if (g_unlink (path) != 0)
+    {
+      g_warning ("%s: cannot delete: %s", path, g_strerror (errno));
+      return FALSE;
+    }
+  uncount_chunk (s, (guint64) size);
+  return TRUE;
+}
+
+static GPtrArray *
+disk_list_chunks (MbStore *s)
+{
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  walk_chunks ((DiskStore *) s, FALSE, collect_key, ids);
+  g_ptr_array_sort (ids, cmp_str);
+  return ids;
+}
+
+/* ---- manifests ---- */
+
+/* name's file name in manifests/: '%' -> "%25", a leading '.' -> "%2E". */
+static gchar *
+manifest_file_name (const char *name)
+{
+  GString *out = g_string_new (NULL);
+  for (const char *p = name; *p; p++)
+    {
+      if (*p == '%')
+        g_string_append (out, "%25");
+      else if (*p == '.' && p == name)
+        g_string_append (out, "%2E");
+      else
+        g_string_append_c (out, *p);
+    }
+  g_string_append (out, MANIFEST_SUFFIX);
+  return g_string_free (out, FALSE);
+}
+
+/* The manifest name a file in manifests/ holds, or NULL if it holds none:
+ * a dot-file, another suffix, a bad escape, an unsafe name, or a spelling
+ * that manifest_file_name would not produce. */
+static gchar *
+manifest_name_of_file (const char *file)
+{
+  if (file[0] == '.' || !g_str_has_suffix (file, MANIFEST_SUFFIX))
+    return NULL;
+  gsize n = strlen (file) - strlen (MANIFEST_SUFFIX);
+  GString *name = g_string_sized_new (n);
+  for (gsize i = 0; i < n; i++)
+    {
+      if (file[i] != '%')
+        {
+          g_string_append_c (name, file[i]);
+          continue;
+        }
+      int hi = i + 2 < n ? g_ascii_xdigit_value (file[i + 1]) : -1;
+      int lo = i + 2 < n ? g_ascii_xdigit_value (file[i + 2]) : -1;
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+        {
+          g_string_free (name, TRUE);
+          return NULL;
+        }
+      g_string_append_c (name, (char) (hi * 16 + lo));
+      i += 2;
+    }
+  gchar *out = g_string_free (name, FALSE);
+  g_autofree gchar *canonical = mb_manifest_name_is_safe (out, NULL)
+                                ? manifest_file_name (out) : NULL;
+  if (canonical == NULL || strcmp (canonical, file) != 0)
+    {
+      g_free (out);
+      return NULL;
+    }
+  return out;
+}
+
+/* The path of name's manifest file, or NULL with an INVALID error. */
+static gchar *
+manifest_path (DiskStore *d, const char *name, GError **error)
+{
+  GError *local = NULL;
+  if (!mb_manifest_name_is_safe (name, &local))
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID, "%s", local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  g_autofree gchar *file = manifest_file_name (name);
+  if (strlen (file) > FILE_NAME_MAX)
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "manifest \"%.40s...\": name too long for a file on disk "
+                   "(%" G_GSIZE_FORMAT " bytes as \"<name>%s\"; at most %d)",
+                   name, strlen (file), MANIFEST_SUFFIX, FILE_NAME_MAX);
+      return NULL;
+    }
+  return g_build_filename (d->manifests_dir, file, NULL);
+}
+
+static void
+walk_manifests (DiskStore *d, gboolean remove_tmp, Visit visit, gpointer user)
+{
+  GError *err = NULL;
+  GDir *listing = g_dir_open (d->manifests_dir, 0, &err);
+  if (listing == NULL)
+    {
+      g_warning ("%s: cannot list manifests: %s", d->manifests_dir, err->message);
+      g_error_free (err);
+      return;
+    }
+  const char *file;
+  while ((file = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename (d->manifests_dir, file, NULL);
+      if (remove_tmp && g_str_has_prefix (file, TMP_PREFIX))
+        {
+          remove_stale_tmp (path);
+          continue;
+        }
+      g_autofree gchar *name = manifest_name_of_file (file);
+      if (name == NULL)
+        continue;
+      gint64 size = regular_file_size (path);
+      if (size >= 0)
+        visit (name, size, user);
+    }
+  g_dir_close (listing);
+}
+
+static void
+count_manifest (const char *name, gint64 size, gpointer user)
+{
+  (void) name;
+  (void) size;
+  ((MbStore *) user)->n_manifests++;
+}
+
+/* Moves a manifest file that does not parse out of the way, with a warning. */
+static void
+set_manifest_aside (DiskStore *d, const char *path, const char *why)
+{
+  g_autofree gchar *base = g_path_get_basename (path);
+  g_autofree gchar *aside_name = g_strconcat (CORRUPT_PREFIX, base, NULL);
+  g_autofree gchar *aside = g_build_filename (d->manifests_dir, aside_name, NULL);
+  if (g_rename (path, aside) == 0)
+    {
+      d->base.n_manifests--;
+      g_warning ("%s: not a valid manifest (%s); moved aside to %s", path, why, aside);
+    }
+  else
+    g_warning ("%s: not a valid manifest (%s); cannot move it aside: %s",
+               path, why, g_strerror (errno));
+}
+
+static gboolean
+disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
+{
+  DiskStore *d = (DiskStore *) s;
+  g_autofree gchar *path = manifest_path (d, mb_manifest_name (m), error);
+  if (path == NULL)
+    return FALSE;
+  g_autofree gchar *json = mb_manifest_to_json (m);
+  gboolean existed = regular_file_size (path) >= 0;
+  if (!write_atomically (d->manifests_dir, path, (const guint8 *) json, strlen (json), error))
+    return FALSE;
+  if (!existed)
+    s->n_manifests++;
+  return TRUE;
+}
+
+static MbManifest *
+disk_get_manifest (MbStore *s, const char *name)
+{
+  DiskStore *d = (DiskStore *) s;
+  g_autofree gchar *path = manifest_path (d, name, NULL);
+  if (path == NULL)
+    return NULL;
+  g_autofree gchar *text = NULL;
+  gsize len = 0;
+  g_autoptr (GError) err = NULL;
+  if (!g_file_get_contents (path, &text, &len, &err))
+    {
+      if (!g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("%s", err->message);
+      return NULL;
+    }
+  MbManifest *m = mb_manifest_from_json (text, (gssize) len, &err);
+  if (m != NULL && strcmp (mb_manifest_name (m), name) != 0)
+    {
+      g_set_error (&err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "it holds the manifest of another name");
+      g_clear_pointer (&m, mb_manifest_unref);
+    }
+  if (m == NULL)
+    set_manifest_aside (d, path, err->message);
+  return m;
+}
+
+static gboolean
+disk_drop_manifest (MbStore *s, const char *name)
+{
+  g_autofree gchar *path = manifest_path ((DiskStore *) s, name, NULL);
+  if (path == NULL || regular_file_size (path) < 0)
+    return FALSE;
+  if (g_unlink (path) != 0)
+    {
+      g_warning ("%s: cannot delete: %s", path, g_strerror (errno));
+      return FALSE;
+    }
+  s->n_manifests--;
+  return TRUE;
+}
+
+static GPtrArray *
+disk_list_manifests (MbStore *s)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  walk_manifests ((DiskStore *) s, FALSE, collect_key, names);
+  g_ptr_array_sort (names, cmp_str);
+  return names;
+}
+
+/* ---- lifetime ---- */
+
+static void
+disk_free (MbStore *s)
+{
+  DiskStore *d = (DiskStore *) s;
+  g_free (d->root);
+  g_free (d->chunks_dir);
+  g_free (d->manifests_dir);
+  g_free (d);
+}
+
+static const MbStoreOps disk_ops = {
+  .put_chunk = disk_put_chunk,
+  .get_chunk = disk_get_chunk,
+  .has_chunk = disk_has_chunk,
+  .drop_chunk = disk_drop_chunk,
+  .list_chunks = disk_list_chunks,
+  .put_manifest = disk_put_manifest,
+  .get_manifest = disk_get_manifest,
+  .drop_manifest = disk_drop_manifest,
+  .list_manifests = disk_list_manifests,
+  .free = disk_free,
+};
+
+MbStore *
+mb_store_disk_new (const char *data_dir, GError **error)
+{
+  if (data_dir == NULL || data_dir[0] == '\0')
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "no data directory given (empty path)");
+      return NULL;
+    }
+  if (!prepare_dir (data_dir, error))
+    return NULL;
+  DiskStore *d = g_new0 (DiskStore, 1);
+  d->base.ops = &disk_ops;
+  d->root = g_strdup (data_dir);
+  d->chunks_dir = g_build_filename (data_dir, "chunks", NULL);
+  d->manifests_dir = g_build_filename (data_dir, "manifests", NULL);
+  if (!prepare_dir (d->chunks_dir, error) || !prepare_dir (d->manifests_dir, error))
+    {
+      disk_free (&d->base);
+      return NULL;
+    }
+  walk_chunks (d, TRUE, count_chunk, &d->base);
+  walk_manifests (d, TRUE, count_manifest, &d->base);
+  return &d->base;
+}

@@ -1,0 +1,136 @@
+/* transport.h — MbHost over TCP: codec frames, one connection per peer pair.
+ *
+ * An MbTransport listens on one TCP port (GSocketService) and dials others
+ * (GSocketClient).  It implements the core's MbHost (core/host.h):
+ *  - nodes: the transport assigns an MbNodeId to each remote *listen* address
+ *    ("host:port"; IPv6 as "[addr]:port").  Ids are small integers from 1
+ *    (1 is ourselves, mb_transport_self) and stay valid until the transport is
+ *    freed; they are always below MB_TRANSPORT_NODE_LIMIT, so a driver may use
+ *    ids from there up for nodes of its own (the tracker's HTTP requests).
+ *    host->resolve (addr) returns the id, creating it without connecting.
+ *  - send: host->send (from, to, msg) encodes msg (mb_codec_encode) into the
+ *    node's write queue, dialling if needed; frames are written in order by
+ *    one async writer per connection.  The transport owns and frees msg.
+ *  - receive: async reads feed an MbDecoder; each decoded message goes to the
+ *    receive callback as (user, from node, msg); the transport frees msg after.
+ *  - disconnect: host->disconnect (self, node) writes what is queued, shuts
+ *    our side down and closes the connection; no callback for it.  Frames
+ *    still waiting for a connect are dropped.
+ *
+ * The wire: the first frame on every connection, in both directions, is
+ * MB_MSG_HELLO {name, addr = the sender's listen address}; the acceptor binds
+ * the connection to the node for that addr, so replies reuse it.  HELLO never
+ * reaches the receive callback.  A decode error (bad crc, oversized,
+ * unknown type, inconsistent), a first frame that is not HELLO, or no HELLO
+ * within hello_timeout_ms drops that connection only (g_warning naming the
+ * peer and the codec error); if it was the node's connection the disconnect
+ * callback runs.
+ *
+ * One connection per pair.  If both sides dial at once, both keep the
+ * connection dialled by the side whose listen address is smaller (strcmp of
+ * the two HELLO addresses), so both ends pick the same one.  The loser's
+ * queued frames move to the winner; frames already arriving on the loser are
+ * still delivered, its dialler shuts it down, and the acceptor closes it at
+ * end of stream (no callback).  Only frames already in flight on the loser can
+ * be overtaken by frames on the winner.  If a peer dials again while its old
+ * connection is still bound (it lost the old one), the new one replaces it and
+ * the disconnect callback reports the old session's end.
+ *
+ * Failures: a connect that fails is retried with exponential backoff
+ * (backoff_initial_ms, doubling) up to connect_tries tries, keeping queued
+ * frames; after the last, the queue is dropped and the disconnect callback
+ * runs.  An established connection that ends or fails runs the disconnect
+ * callback and drops its queue; the next send dials anew.  More than
+ * max_connections open connections: new incoming ones are closed at once.
+ * More than max_queue_bytes queued for one node: the connection is dropped as
+ * too slow (queue dropped, disconnect callback from an idle, never from
+ * inside send).
+ *
+ * Callbacks run from the main context the transport was created in, never
+ * from inside a host call.  Do not free the transport from a callback.
+ * Logging: GLib structured logging, domain "minibit".
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "host.h"
+
+G_BEGIN_DECLS
+
+#define MB_TRANSPORT_ERROR (mb_transport_error_quark ())
+GQuark mb_transport_error_quark (void);
+
+typedef enum {
+  MB_TRANSPORT_ERROR_LISTEN,   /* cannot bind or resolve the listen address */
+  MB_TRANSPORT_ERROR_ADDRESS,  /* not a "host:port" address */
+} MbTransportError;
+
+/* Ids at or above this are never assigned by a transport. */
+#define MB_TRANSPORT_NODE_LIMIT 0x40000000u
+
+typedef struct {
+  gsize max_frame;           /* decoder limit (bytes after the length); MB_FRAME_DEFAULT_MAX */
+  guint max_connections;     /* open connections, both ways; 256 */
+  gsize max_queue_bytes;     /* queued for one node before it counts as too slow; 64 MiB */
+  guint connect_tries;       /* connect attempts before giving up; 5 */
+  guint backoff_initial_ms;  /* first retry delay, doubling; 100 */
+  guint connect_timeout_ms;  /* one connect attempt; 10000 */
+  guint hello_timeout_ms;    /* for the peer's HELLO; 10000 */
+  guint linger_ms;           /* a closing connection waits this long for the peer's end; 5000 */
+  guint max_nodes;           /* distinct addresses remembered; 65536 */
+  const char *advertise_addr;/* our listen address as told in HELLO; NULL: "listen_host:port" */
+} MbTransportConfig;
+
+void mb_transport_config_init (MbTransportConfig *cfg);
+
+typedef struct {
+  guint64 frames_in;          /* decoded frames, HELLO included */
+  guint64 bytes_in;           /* bytes read */
+  guint64 frames_out;         /* frames written, HELLO included */
+  guint64 bytes_out;          /* bytes written */
+  guint connections_open;     /* connections now open, both ways */
+  guint64 connections_accepted;
+  guint64 connections_dialled;  /* connects that succeeded */
+  guint64 connections_refused;  /* incoming ones closed over max_connections */
+  guint64 connections_dropped;  /* closed for bad input, no HELLO, too slow */
+  guint64 connect_failures;     /* failed connect attempts */
+  guint64 frames_refused;     /* frames not sent: unknown node, unencodable,
+                                 or dropped from a queue unsent */
+} MbTransportStats;
+
+typedef struct _MbTransport MbTransport;
+
+typedef void (*MbRecvFn) (gpointer user, MbNodeId from, const MbMessage *msg);
+typedef void (*MbDisconnectFn) (gpointer user, MbNodeId node);
+
+/* Listens on listen_host:port (port 0: any free port).  `name` goes into
+ * HELLO.  cfg may be NULL (defaults).  Uses the thread-default main context. */
+MbTransport *mb_transport_new (const char *name, const char *listen_host,
+                               guint16 port, const MbTransportConfig *cfg,
+                               GError **error);
+void mb_transport_free (MbTransport *t);
+
+/* The MbHost to give the core; host->ctx is the transport. */
+const MbHost *mb_transport_host (MbTransport *t);
+MbNodeId mb_transport_self (MbTransport *t);
+guint16 mb_transport_port (MbTransport *t);
+const char *mb_transport_listen_addr (MbTransport *t);
+void mb_transport_set_handlers (MbTransport *t, MbRecvFn recv,
+                                MbDisconnectFn gone, gpointer user);
+
+/* The node for addr, created if new (MB_NODE_NONE if addr is not host:port);
+ * the same as host->resolve. */
+MbNodeId mb_transport_node (MbTransport *t, const char *addr);
+/* The address a node was made for, or NULL for an unknown id. */
+const char *mb_transport_node_addr (MbTransport *t, MbNodeId node);
+/* The name from the peer's HELLO, or NULL before one arrived. */
+const char *mb_transport_node_name (MbTransport *t, MbNodeId node);
+/* TRUE if the node has an established connection. */
+gboolean mb_transport_node_connected (MbTransport *t, MbNodeId node);
+/* Bytes queued for the node (on its connection or waiting for one). */
+gsize mb_transport_node_queued (MbTransport *t, MbNodeId node);
+
+void mb_transport_get_stats (MbTransport *t, MbTransportStats *out);
+
+G_END_DECLS
