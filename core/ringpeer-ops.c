@@ -50,7 +50,8 @@ mb_op_free (Op *op)
     }
   g_free (op->chunk_bytes);
   g_free (op->state);
-  g_free (op->tried);
+  if (op->tried)
+    g_hash_table_unref (op->tried);
   g_free (op->order);
   if (op->sources)
     g_hash_table_unref (op->sources);
@@ -62,6 +63,8 @@ mb_op_free (Op *op)
     g_ptr_array_unref (op->moved_manifests);
   if (op->repair_targets)
     g_ptr_array_unref (op->repair_targets);
+  if (op->gained)
+    g_ptr_array_unref (op->gained);
   if (op->result.content)
     g_bytes_unref (op->result.content);
   g_free (op->error);
@@ -266,7 +269,7 @@ fetch_start_chunks (Op *op, const MbManifest *m)
   op->lookup_done = TRUE;
   guint n = mb_manifest_n_chunks (m);
   op->state = g_new0 (guint8, MAX (n, 1));
-  op->tried = g_new0 (guint8, MAX (n, 1));
+  op->tried = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   op->order = g_new (guint, MAX (n, 1));
   op->sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < n; i++)
@@ -293,6 +296,31 @@ holder_load (Op *op, const char *holder)
   return load;
 }
 
+/* Candidates for chunk i: the manifest's holders (hints), then the chunk's
+ * owners in our view (where the ring says it lives now). */
+static guint
+chunk_candidates (Op *op, guint i, const char **out, guint max)
+{
+  MbRingPeer *rp = op->rp;
+  guint n = 0;
+  for (guint h = 0; h < mb_manifest_n_holders (op->manifest, i) && n < max; h++)
+    out[n++] = mb_manifest_holder (op->manifest, i, h);
+  const char *owners[64];
+  guint no = mb_rp_owners (rp->view, mb_manifest_chunk_id (op->manifest, i),
+                           rp->cfg.replication, owners);
+  for (guint k = 0; k < no && n < max; k++)
+    if (!mb_rp_in_list (out, n, owners[k]))
+      out[n++] = owners[k];
+  return n;
+}
+
+static gboolean
+was_tried (Op *op, guint i, const char *member)
+{
+  g_autofree gchar *key = g_strdup_printf ("%u/%s", i, member);
+  return g_hash_table_contains (op->tried, key);
+}
+
 static void
 fetch_pump (Op *op)
 {
@@ -304,14 +332,15 @@ fetch_pump (Op *op)
       guint i = op->order[k];
       if (op->state[i] != CH_NEED)
         continue;
-      guint nh = MIN (mb_manifest_n_holders (op->manifest, i), 8);
-      gint best = -1;
+      const char *cand[96];
+      guint nc = chunk_candidates (op, i, cand, G_N_ELEMENTS (cand));
+      const char *best = NULL;
       guint best_load = G_MAXUINT;
       gboolean untried = FALSE;
-      for (guint h = 0; h < nh; h++)
+      for (guint h = 0; h < nc; h++)
         {
-          const char *holder = mb_manifest_holder (op->manifest, i, h);
-          if ((op->tried[i] >> h) & 1 || mb_rp_is_self (rp, holder))
+          const char *holder = cand[h];
+          if (mb_rp_is_self (rp, holder) || was_tried (op, i, holder))
             continue;
           untried = TRUE;
           gpointer cached;
@@ -325,7 +354,7 @@ fetch_pump (Op *op)
             }
           if (l < rp->cfg.per_holder && l < best_load)
             {
-              best = (gint) h;
+              best = holder;
               best_load = l;
             }
         }
@@ -336,15 +365,14 @@ fetch_pump (Op *op)
           op_fail (op, "no holder of chunk %u of %s could give it", i, op->name);
           continue;
         }
-      if (best < 0)
+      if (!best)
         continue; /* every untried holder is busy: later */
-      const char *holder = mb_manifest_holder (op->manifest, i, (guint) best);
-      op->tried[i] |= (guint8) (1u << best);
+      g_hash_table_add (op->tried, g_strdup_printf ("%u/%s", i, best));
       op->state[i] = CH_INFLIGHT;
-      g_hash_table_insert (load, (gpointer) holder, GUINT_TO_POINTER (best_load + 1));
+      g_hash_table_insert (load, (gpointer) best, GUINT_TO_POINTER (best_load + 1));
       MbMessage *m = mb_message_new (MB_MSG_GET_CHUNK);
       m->chunk_id = g_strdup (mb_manifest_chunk_id (op->manifest, i));
-      mb_rp_send (rp, op, RPC_GET_CHUNK, holder, m, i, 0);
+      mb_rp_send (rp, op, RPC_GET_CHUNK, best, m, i, 0);
     }
   g_hash_table_unref (load);
 }
@@ -657,6 +685,12 @@ mb_rp_repair (MbRingPeer *rp, MbRing *old_view, guint64 now)
       Op *op = mb_op_new (rp, OP_REPAIR, name);
       op->manifest = mb_manifest_copy (m);
       mb_manifest_unref (m);
+      op->gained = g_ptr_array_new_with_free_func (g_free);
+      const char *new_owners[64];
+      guint nn = mb_rp_owners (rp->view, name, rp->cfg.replication, new_owners);
+      for (guint j = 0; j < nn; j++)
+        if (!mb_rp_in_list (old_owners, no, new_owners[j]))
+          g_ptr_array_add (op->gained, g_strdup (new_owners[j]));
       guint n = mb_manifest_n_chunks (op->manifest);
       op->repair_targets = g_ptr_array_new_full (n, unref_if_set);
       g_ptr_array_set_size (op->repair_targets, (gint) n);
@@ -681,6 +715,7 @@ repair_on_reply (Op *op, Rpc *r, const MbMessage *msg)
   if (r->kind == RPC_STORE_CHUNK && msg && msg->type == MB_MSG_OK)
     {
       mb_manifest_add_holder (op->manifest, r->index, r->target);
+      op->chunks_changed = TRUE;
       rp->stats.repairs_started++;
       rp->stats.repair_bytes += r->bytes;
     }
@@ -707,8 +742,9 @@ repair_send_manifest (Op *op)
             mb_manifest_merge (op->manifest, mine, NULL);
           mb_store_put_manifest (rp->store, op->manifest, NULL);
         }
-      else
-        send_manifest_copy (op, owners[k], op->manifest);
+      else if (op->chunks_changed
+               || mb_rp_in_list ((const char *const *) op->gained->pdata, op->gained->len, owners[k]))
+        send_manifest_copy (op, owners[k], op->manifest); /* new holders, or a new owner */
     }
 }
 

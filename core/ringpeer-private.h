@@ -58,7 +58,7 @@ struct _Op {
   gboolean manifest_phase;
   /* fetch */
   guint8 *state;            /* per chunk: CH_* */
-  guint8 *tried;            /* per chunk: holders tried (bitmask over holder index < 8) */
+  GHashTable *tried;        /* "<chunk index>/<member>" already asked for that chunk */
   guint *order;             /* chunk indices, rarest first */
   GHashTable *sources;      /* member -> 1 (lookup only) */
   GPtrArray *owners;        /* manifest owners to try (gchar*) */
@@ -70,6 +70,8 @@ struct _Op {
   GPtrArray *moved_manifests;  /* names */
   /* repair: chunk copies waiting for their bytes */
   GPtrArray *repair_targets;   /* per chunk index: GPtrArray of targets, or NULL */
+  GPtrArray *gained;           /* repair: owners of the name that lack it (gchar*) */
+  gboolean chunks_changed;     /* repair: some chunk got a new holder */
 };
 
 struct _MbRingPeer {

@@ -275,10 +275,14 @@ mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now
   rp->now = now;
   MbRing *old = rp->view;
   rp->view = mb_ring_ref (view);
-  gboolean lost = FALSE;
+  gboolean lost = FALSE, gained = FALSE;
   for (guint i = 0; i < mb_ring_n_members (old) && !lost; i++)
     lost = !mb_ring_contains (view, mb_ring_member (old, i));
-  if (repair && lost && !rp->leaving)
+  for (guint i = 0; i < mb_ring_n_members (view) && !gained; i++)
+    gained = !mb_ring_contains (old, mb_ring_member (view, i));
+  /* A graceful leave needs nothing (the leaver handed its keys over); a
+   * crash needs repair; a join needs the manifests pushed to new owners. */
+  if (((repair && lost) || gained) && !rp->leaving)
     mb_rp_repair (rp, old, now);
   mb_ring_unref (old);
 }

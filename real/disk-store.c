@@ -627,21 +627,24 @@ count_manifest (const char *name, gint64 size, gpointer user)
   ((MbStore *) user)->n_manifests++;
 }
 
-/* Moves a manifest file that does not parse out of the way, with a warning. */
+/* Moves a manifest file that does not parse out of the way (or, failing
+ * that, deletes it: it can be fetched again), with a warning. */
 static void
 set_manifest_aside (DiskStore *d, const char *path, const char *why)
 {
   g_autofree gchar *base = g_path_get_basename (path);
   g_autofree gchar *aside_name = g_strconcat (CORRUPT_PREFIX, base, NULL);
   g_autofree gchar *aside = g_build_filename (d->manifests_dir, aside_name, NULL);
-  if (g_rename (path, aside) == 0)
-    {
-      d->base.n_manifests--;
-      g_warning ("%s: not a valid manifest (%s); moved aside to %s", path, why, aside);
-    }
+  gboolean moved = g_rename (path, aside) == 0;
+  int err = errno;
+  gboolean gone = moved || g_unlink (path) == 0;
+  if (gone && d->base.n_manifests > 0)
+    d->base.n_manifests--;
+  if (moved)
+    g_warning ("%s: not a valid manifest (%s); moved aside to %s", path, why, aside);
   else
-    g_warning ("%s: not a valid manifest (%s); cannot move it aside: %s",
-               path, why, g_strerror (errno));
+    g_warning ("%s: not a valid manifest (%s); cannot move it aside (%s), %s",
+               path, why, g_strerror (err), gone ? "deleted it" : "nor delete it");
 }
 
 static gboolean
@@ -699,7 +702,8 @@ disk_drop_manifest (MbStore *s, const char *name)
       g_warning ("%s: cannot delete: %s", path, g_strerror (errno));
       return FALSE;
     }
-  s->n_manifests--;
+  if (s->n_manifests > 0)
+    s->n_manifests--;
   return TRUE;
 }
 

@@ -133,4 +133,10 @@ gsize mb_transport_node_queued (MbTransport *t, MbNodeId node);
 
 void mb_transport_get_stats (MbTransport *t, MbTransportStats *out);
 
+/* "host:port" (IPv6 in brackets) into its parts; FALSE unless the host is not
+ * empty and the port is 1..65535.  host may be NULL. */
+gboolean mb_transport_addr_split (const char *addr, gchar **host, guint16 *port);
+/* The inverse: brackets an IPv6 host. */
+gchar *mb_transport_addr_join (const char *host, guint16 port);
+
 G_END_DECLS

@@ -10,13 +10,26 @@ typedef struct {
   double mean_down_bps;
   double upload_utilization;
   gint min_piece_copies;   /* -1: nobody online */
+  double manifest_availability, chunk_availability; /* NaN without files */
 } MbSample;
+
+typedef struct {
+  double t_s;
+  guint peer;
+  const char *kind;        /* graceful or crash */
+  guint members;           /* ring members before it left */
+  MbShutdownReport report;
+  guint64 expected_bytes;  /* K/N: bytes held by all / members */
+} MbLeaveRecord;
 
 typedef struct {
   double peers, sim_time_s, events, messages, completed;
   double completion_p50_s, completion_p90_s, completion_max_s;
   double bound_s, bound_ratio, upload_utilization, jain_download_rate;
   double share_ratio_p10, share_ratio_p50, share_ratio_p90;
+  double manifests_total, manifests_lost, chunks_lost, manifests_moved, bytes_moved;
+  double lookups_total, lookups_failed, lookups_redirected, fetches_total, fetches_failed;
+  double leave_bytes_ratio_max;
 } MbSummary;
 
 struct _MbExperiment {
@@ -34,9 +47,24 @@ struct _MbExperiment {
   GArray *samples;          /* MbSample */
   MbSummary summary;
   gboolean ran;
+  /* the ring's workloads (workload.c) */
+  GPtrArray *files;         /* published manifests (MbManifest*), in order */
+  guint pending_publish;    /* files still to be published */
+  guint pending_fetch;      /* fetches still to start */
+  guint64 lookups_total, lookups_failed, lookups_redirected, fetches_total, fetches_failed;
+  guint publish_failed;
+  GArray *leaves;           /* MbLeaveRecord */
+  GRand *rand_workload;
   MbProgressFn progress;
   gpointer progress_data;
 };
+
+/* workload.c */
+void mb_workload_schedule (MbExperiment *x);
+void mb_workload_free (MbExperiment *x);
+/* Fractions of published manifests / chunks held by an online peer now. */
+void mb_workload_availability (MbExperiment *x, double *manifests, double *chunks,
+                               guint *manifests_lost, guint *chunks_lost);
 
 /* metrics.c */
 void mb_metrics_start (MbExperiment *x);

@@ -17,6 +17,7 @@
 #define STREAM_ARRIVALS 1
 #define STREAM_CHURN 2
 #define STREAM_EVENTS 3
+#define STREAM_WORKLOAD 4
 
 static GRand *
 stream (guint64 seed, guint32 id)
@@ -25,15 +26,19 @@ stream (guint64 seed, guint32 id)
   return g_rand_new_with_seed_array (words, 4);
 }
 
-static MbManifest *
-build_file (const MbScenario *sc, GError **error)
+/* The swarm's file; *out = NULL when the scenario has none (ring only). */
+static gboolean
+build_file (const MbScenario *sc, MbManifest **out, GError **error)
 {
+  *out = NULL;
+  if (sc->file.size == 0)
+    return TRUE;
   /* Real chunk ids of generated content: what a peer fetches could be
    * verified byte for byte, though the simulator never holds the bytes. */
   MbManifest *m = mb_manifest_new ("shared_file.bin", sc->file.size,
                                    (guint32) sc->file.piece_size, error);
   if (!m)
-    return NULL;
+    return FALSE;
   guint8 *buf = g_malloc (sc->file.piece_size);
   for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
     {
@@ -44,7 +49,8 @@ build_file (const MbScenario *sc, GError **error)
       mb_manifest_set_chunk (m, i, id, mb_chunk_crc_compute (buf, len), NULL);
     }
   g_free (buf);
-  return m;
+  *out = m;
+  return TRUE;
 }
 
 static void
@@ -68,11 +74,44 @@ configure_network (MbNet *net, const MbNetworkConfig *nc)
 /* ---- leaving ---- */
 
 static void
+record_leave (MbExperiment *x, MbSimNode *n, MbLeaveKind kind)
+{
+  MbLeaveRecord r = { 0 };
+  r.t_s = (double) mb_sched_now (x->sched) / 1e6;
+  r.peer = n->id;
+  r.kind = mb_leave_kind_name (kind);
+  r.members = mb_ring_n_members (mb_world_ring (x->world));
+  if (kind == MB_LEAVE_GRACEFUL)
+    {
+      r.report = n->handoff;
+      r.expected_bytes = n->handoff_expected;
+    }
+  g_array_append_val (x->leaves, r);
+}
+
+static void
+on_handoff (MbWorld *w, MbSimNode *n, gpointer data)
+{
+  record_leave (data, n, MB_LEAVE_GRACEFUL);
+}
+
+/* Every departure goes through here, so crashes are recorded too. */
+static void
+leave_node (MbExperiment *x, MbSimNode *n, MbLeaveKind kind)
+{
+  if (!n->online || n->shutting_down)
+    return;
+  if (kind == MB_LEAVE_CRASH && n->rp)
+    record_leave (x, n, kind);
+  mb_world_leave (x->world, n, kind);
+}
+
+static void
 on_leave_event (MbSched *s, gpointer a, guint64 b)
 {
   MbExperiment *x = a;
   MbSimNode *n = mb_world_node (x->world, (guint) (b & 0xffffffffu) - 1);
-  mb_world_leave (x->world, n, (MbLeaveKind) (b >> 32));
+  leave_node (x, n, (MbLeaveKind) (b >> 32));
 }
 
 static void
@@ -175,17 +214,21 @@ online_nodes (MbExperiment *x, gint cls)
 }
 
 static void
-pick_and_leave (MbExperiment *x, const MbScenarioEvent *ev, MbLeaveKind kind)
+pick_and_leave (MbExperiment *x, const MbScenarioEvent *ev, guint count, MbLeaveKind kind)
 {
   g_autoptr (GArray) nodes = online_nodes (x, ev->class_index);
-  guint k = MIN (ev->count, nodes->len);
+  /* Peers already handing over are on their way out: not picked again. */
+  for (guint i = nodes->len; i-- > 0;)
+    if (mb_world_node (x->world, g_array_index (nodes, guint, i))->shutting_down)
+      g_array_remove_index (nodes, i);
+  guint k = MIN (count, nodes->len);
   for (guint i = 0; i < k; i++)
     {
       guint j = i + (guint) g_rand_int_range (x->rand_events, 0, (gint32) (nodes->len - i));
       guint t = g_array_index (nodes, guint, i);
       g_array_index (nodes, guint, i) = g_array_index (nodes, guint, j);
       g_array_index (nodes, guint, j) = t;
-      mb_world_leave (x->world, mb_world_node (x->world, g_array_index (nodes, guint, i)), kind);
+      leave_node (x, mb_world_node (x->world, g_array_index (nodes, guint, i)), kind);
     }
 }
 
@@ -214,19 +257,20 @@ static void
 on_scenario_event (MbSched *s, gpointer a, guint64 b)
 {
   MbExperiment *x = a;
-  const MbScenarioEvent *ev = &x->sc->events[b];
+  const MbScenarioEvent *ev = &x->sc->events[b & 0xffffffffu];
+  guint count = (guint) (b >> 32); /* this step's share of the event's count */
   switch (ev->action)
     {
     case MB_ACTION_SHUTDOWN:
-      pick_and_leave (x, ev, MB_LEAVE_GRACEFUL);
+      pick_and_leave (x, ev, count, MB_LEAVE_GRACEFUL);
       break;
     case MB_ACTION_CRASH:
-      pick_and_leave (x, ev, MB_LEAVE_CRASH);
+      pick_and_leave (x, ev, count, MB_LEAVE_CRASH);
       break;
     case MB_ACTION_ADD:
-      for (guint i = 0; i < ev->count; i++)
+      for (guint i = 0; i < count; i++)
         join_one (x, (guint) ev->class_index);
-      x->pending_arrivals -= ev->count;
+      x->pending_arrivals -= count;
       break;
     case MB_ACTION_PARTITION:
       partition (x, ev);
@@ -241,10 +285,22 @@ schedule_events (MbExperiment *x)
   for (guint i = 0; i < x->sc->n_events; i++)
     {
       const MbScenarioEvent *ev = &x->sc->events[i];
-      if (ev->action == MB_ACTION_ADD)
-        x->pending_arrivals += ev->count;
-      x->pending_events++;
-      mb_sched_at (x->sched, ev->at, on_scenario_event, x, i);
+      guint repeat = MAX (ev->repeat, 1);
+      for (guint r = 0; r < repeat; r++)
+        {
+          guint64 base = ev->at + (guint64) r * ev->every;
+          gboolean one_by_one = ev->interval > 0 && ev->action != MB_ACTION_PARTITION;
+          guint steps = one_by_one ? ev->count : 1;
+          guint per_step = one_by_one ? 1 : ev->count;
+          for (guint k = 0; k < steps; k++)
+            {
+              if (ev->action == MB_ACTION_ADD)
+                x->pending_arrivals += per_step;
+              x->pending_events++;
+              mb_sched_at (x->sched, base + (guint64) k * ev->interval, on_scenario_event, x,
+                           ((guint64) per_step << 32) | i);
+            }
+        }
     }
 }
 
@@ -253,8 +309,8 @@ schedule_events (MbExperiment *x)
 MbExperiment *
 mb_experiment_new (const MbScenario *sc, GError **error)
 {
-  MbManifest *file = build_file (sc, error);
-  if (!file)
+  MbManifest *file = NULL;
+  if (!build_file (sc, &file, error))
     return NULL;
   MbExperiment *x = g_new0 (MbExperiment, 1);
   x->sc = sc;
@@ -270,9 +326,24 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   wc.peer.block_size = (guint32) sc->file.block_size;
   wc.peer.announce_interval_us = sc->tracker.announce_interval;
   wc.crash_detect_us = 30 * MB_USEC_PER_SEC;
+  if (sc->ring.enabled)
+    {
+      wc.ring = TRUE;
+      mb_ringpeer_config_init (&wc.ring_cfg);
+      wc.ring_cfg.replication = sc->ring.replication;
+      wc.ring_cfg.chunk_size = (guint32) sc->ring.chunk_size;
+      wc.ring_cfg.rpc_timeout_us = sc->ring.rpc_timeout;
+      wc.vnodes = sc->ring.vnodes;
+      wc.view_delay_us = sc->ring.view_delay;
+      /* A crash is noticed when the tracker drops the silent peer. */
+      wc.crash_detect_us = MIN (sc->tracker.peer_timeout, wc.crash_detect_us);
+    }
   x->world = mb_world_new (x->sched, &wc, file);
   configure_network (mb_world_net (x->world), &sc->network);
   mb_world_on_complete (x->world, on_complete, x);
+  mb_world_on_handoff (x->world, on_handoff, x);
+  x->leaves = g_array_new (FALSE, FALSE, sizeof (MbLeaveRecord));
+  x->rand_workload = stream (sc->seed, STREAM_WORKLOAD);
   x->rand_arrivals = stream (sc->seed, STREAM_ARRIVALS);
   x->rand_churn = stream (sc->seed, STREAM_CHURN);
   x->rand_events = stream (sc->seed, STREAM_EVENTS);
@@ -280,6 +351,7 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   x->total_peers = mb_scenario_total_peers (sc);
   schedule_arrivals (x);
   schedule_events (x);
+  mb_workload_schedule (x);
   return x;
 }
 
@@ -290,7 +362,11 @@ mb_experiment_free (MbExperiment *x)
     return;
   mb_world_free (x->world);
   mb_sched_free (x->sched);
-  mb_manifest_unref (x->file);
+  mb_workload_free (x);
+  if (x->file)
+    mb_manifest_unref (x->file);
+  g_array_unref (x->leaves);
+  g_rand_free (x->rand_workload);
   g_rand_free (x->rand_arrivals);
   g_rand_free (x->rand_churn);
   g_rand_free (x->rand_events);
@@ -316,6 +392,8 @@ run_is_over (gpointer data)
   if (x->sc->stop != MB_STOP_ALL_COMPLETE)
     return FALSE;
   return x->pending_arrivals == 0 && x->pending_events == 0
+         && x->pending_publish == 0 && x->pending_fetch == 0
+         && mb_world_ring_busy (x->world) == 0
          && mb_world_n_incomplete (x->world) == 0;
 }
 

@@ -29,6 +29,9 @@ static const char *const metric_names[] = {
   "completion_p50_s", "completion_p90_s", "completion_max_s",
   "bound_s", "bound_ratio", "upload_utilization", "jain_download_rate",
   "share_ratio_p10", "share_ratio_p50", "share_ratio_p90",
+  "manifests_total", "manifests_lost", "chunks_lost", "manifests_moved", "bytes_moved",
+  "lookups_total", "lookups_failed", "lookups_redirected", "fetches_total", "fetches_failed",
+  "leave_bytes_ratio_max",
   NULL
 };
 
@@ -46,6 +49,9 @@ summary_field (MbSummary *s, const char *name)
     &s->completion_p50_s, &s->completion_p90_s, &s->completion_max_s,
     &s->bound_s, &s->bound_ratio, &s->upload_utilization, &s->jain_download_rate,
     &s->share_ratio_p10, &s->share_ratio_p50, &s->share_ratio_p90,
+    &s->manifests_total, &s->manifests_lost, &s->chunks_lost, &s->manifests_moved,
+    &s->bytes_moved, &s->lookups_total, &s->lookups_failed, &s->lookups_redirected,
+    &s->fetches_total, &s->fetches_failed, &s->leave_bytes_ratio_max,
   };
   for (guint i = 0; metric_names[i]; i++)
     if (g_strcmp0 (metric_names[i], name) == 0)
@@ -102,6 +108,8 @@ on_sample (MbSched *s, gpointer a, guint64 b)
 static gint
 min_piece_copies (MbExperiment *x, guint *counts)
 {
+  if (!x->file)
+    return -1;
   guint np = mb_manifest_n_chunks (x->file);
   memset (counts, 0, np * sizeof (guint));
   gboolean any = FALSE;
@@ -172,9 +180,12 @@ mb_metrics_sample (MbExperiment *x)
   smp.completed = x->completed;
   smp.mean_down_bps = smp.leechers > 0 ? down_sum / smp.leechers : 0;
   smp.upload_utilization = capacity_us > 0 ? MIN (1.0, busy / capacity_us) : 0;
-  guint *counts = g_new (guint, mb_manifest_n_chunks (x->file));
+  guint *counts = g_new (guint, x->file ? mb_manifest_n_chunks (x->file) : 1);
   smp.min_piece_copies = min_piece_copies (x, counts);
   g_free (counts);
+  guint lost_m, lost_c;
+  mb_workload_availability (x, &smp.manifest_availability, &smp.chunk_availability, &lost_m,
+                            &lost_c);
   g_array_append_val (x->samples, smp);
 }
 
@@ -211,7 +222,7 @@ kumar_ross (MbExperiment *x, MbSummary *s)
           worst = MAX (worst, secs (p->completed_us - p->joined_us));
         }
     }
-  double F = (double) mb_manifest_size (x->file) * 8;
+  double F = x->file ? (double) mb_manifest_size (x->file) * 8 : 0;
   s->bound_s = (n > 0 && u_s > 0) ? mb_stats_kumar_ross (F, u_s, d_min, n, sum_u) : NAN;
   s->bound_ratio = (n > 0 && done == n) ? ratio_or_nan (worst, s->bound_s) : NAN;
 }
@@ -237,7 +248,7 @@ mb_metrics_summarise (MbExperiment *x)
         {
           double t = secs (p->completed_us - p->joined_us);
           times[n_times] = t;
-          rates[n_times++] = t > 0 ? (double) mb_manifest_size (x->file) * 8 / t : 0;
+          rates[n_times++] = t > 0 && x->file ? (double) mb_manifest_size (x->file) * 8 / t : 0;
         }
       if (!p->initial_seed && ps.bytes_down > 0)
         shares[n_shares++] = (double) ps.bytes_up / (double) ps.bytes_down;
@@ -264,6 +275,45 @@ mb_metrics_summarise (MbExperiment *x)
   s->share_ratio_p90 = mb_stats_percentile (shares, n_shares, 0.9);
   s->upload_utilization = avail > 0 ? MIN (1.0, busy / avail) : NAN;
   kumar_ross (x, s);
+  /* the ring */
+  double mav, cav;
+  guint lost_m, lost_c;
+  mb_workload_availability (x, &mav, &cav, &lost_m, &lost_c);
+  s->manifests_total = x->files ? x->files->len : 0;
+  s->manifests_lost = lost_m;
+  s->chunks_lost = lost_c;
+  guint64 moved = 0, repair_bytes = 0;
+  guint manifests_moved = 0;
+  s->leave_bytes_ratio_max = NAN;
+  for (guint i = 0; i < x->leaves->len; i++)
+    {
+      const MbLeaveRecord *r = &g_array_index (x->leaves, MbLeaveRecord, i);
+      moved += r->report.bytes_moved;
+      manifests_moved += r->report.manifests_redistributed;
+      if (r->expected_bytes > 0)
+        {
+          double ratio = (double) r->report.bytes_moved / (double) r->expected_bytes;
+          if (isnan (s->leave_bytes_ratio_max) || ratio > s->leave_bytes_ratio_max)
+            s->leave_bytes_ratio_max = ratio;
+        }
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      MbSimNode *p = mb_world_node (x->world, i);
+      if (p->rp)
+        {
+          MbRingPeerStats rs;
+          mb_ringpeer_stats (p->rp, &rs);
+          repair_bytes += rs.repair_bytes;
+        }
+    }
+  s->manifests_moved = manifests_moved;
+  s->bytes_moved = (double) (moved + repair_bytes);
+  s->lookups_total = (double) x->lookups_total;
+  s->lookups_failed = (double) x->lookups_failed;
+  s->lookups_redirected = (double) x->lookups_redirected;
+  s->fetches_total = (double) x->fetches_total;
+  s->fetches_failed = (double) x->fetches_failed;
   g_free (times);
   g_free (rates);
   g_free (shares);
@@ -293,13 +343,19 @@ summary_csv (MbExperiment *x)
     s->completion_p50_s, s->completion_p90_s, s->completion_max_s,
     s->bound_s, s->bound_ratio, s->upload_utilization, s->jain_download_rate,
     s->share_ratio_p10, s->share_ratio_p50, s->share_ratio_p90,
+    s->manifests_total, s->manifests_lost, s->chunks_lost, s->manifests_moved, s->bytes_moved,
+    s->lookups_total, s->lookups_failed, s->lookups_redirected, s->fetches_total,
+    s->fetches_failed, s->leave_bytes_ratio_max,
   };
   const char *fmts[] = {
     "%.0f", "%.3f", "%.0f", "%.0f", "%.0f",
     "%.3f", "%.3f", "%.3f",
     "%.3f", "%.4f", "%.4f", "%.4f",
     "%.4f", "%.4f", "%.4f",
+    "%.0f", "%.0f", "%.0f", "%.0f", "%.0f",
+    "%.0f", "%.0f", "%.0f", "%.0f", "%.0f", "%.4f",
   };
+  G_STATIC_ASSERT (G_N_ELEMENTS (vals) == G_N_ELEMENTS (fmts));
   for (guint i = 0; i < G_N_ELEMENTS (vals); i++)
     {
       g_string_append_c (o, ',');
@@ -313,7 +369,8 @@ static gchar *
 peers_csv (MbExperiment *x)
 {
   GString *o = g_string_new ("peer,class,strategy,upload_bps,download_bps,joined_s,left_s,"
-                             "leave,completed_s,bytes_up,bytes_down,share_ratio\n");
+                             "leave,completed_s,bytes_up,bytes_down,share_ratio,"
+                             "chunks_held,manifests_held\n");
   for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
     {
       MbSimNode *p = mb_world_node (x->world, i);
@@ -332,7 +389,7 @@ peers_csv (MbExperiment *x)
                               ps.bytes_up, ps.bytes_down);
       if (ps.bytes_down > 0)
         g_string_append_printf (o, "%.4f", (double) ps.bytes_up / (double) ps.bytes_down);
-      g_string_append_c (o, '\n');
+      g_string_append_printf (o, ",%u,%u\n", p->store->n_chunks, p->store->n_manifests);
     }
   return g_string_free (o, FALSE);
 }
@@ -341,7 +398,8 @@ static gchar *
 timeseries_csv (MbExperiment *x)
 {
   GString *o = g_string_new ("t_s,online,seeds,leechers,completed,mean_down_bps,"
-                             "upload_utilization,min_piece_copies\n");
+                             "upload_utilization,min_piece_copies,manifest_availability,"
+                             "chunk_availability\n");
   for (guint i = 0; i < x->samples->len; i++)
     {
       const MbSample *s = &g_array_index (x->samples, MbSample, i);
@@ -350,7 +408,28 @@ timeseries_csv (MbExperiment *x)
                               s->upload_utilization);
       if (s->min_piece_copies >= 0)
         g_string_append_printf (o, "%d", s->min_piece_copies);
+      g_string_append_c (o, ',');
+      put_num (o, s->manifest_availability, "%.4f");
+      g_string_append_c (o, ',');
+      put_num (o, s->chunk_availability, "%.4f");
       g_string_append_c (o, '\n');
+    }
+  return g_string_free (o, FALSE);
+}
+
+static gchar *
+leaves_csv (MbExperiment *x)
+{
+  GString *o = g_string_new ("t_s,peer,leave,members,manifests_moved,manifests_failed,"
+                             "chunks_moved,chunks_failed,bytes_moved,expected_bytes\n");
+  for (guint i = 0; i < x->leaves->len; i++)
+    {
+      const MbLeaveRecord *r = &g_array_index (x->leaves, MbLeaveRecord, i);
+      g_string_append_printf (o, "%.3f,peer%u,%s,%u,%u,%u,%u,%u,%" G_GUINT64_FORMAT ",%"
+                              G_GUINT64_FORMAT "\n", r->t_s, r->peer, r->kind, r->members,
+                              r->report.manifests_redistributed, r->report.manifests_failed,
+                              r->report.chunks_redistributed, r->report.chunks_failed,
+                              r->report.bytes_moved, r->expected_bytes);
     }
   return g_string_free (o, FALSE);
 }
@@ -377,6 +456,7 @@ mb_experiment_write (MbExperiment *x, const char *dir, GError **error)
   return write_file (dir, "summary.csv", summary_csv (x), error)
          && write_file (dir, "peers.csv", peers_csv (x), error)
          && write_file (dir, "timeseries.csv", timeseries_csv (x), error)
+         && write_file (dir, "leaves.csv", leaves_csv (x), error)
          && write_file (dir, "scenario.ini", mb_scenario_to_data (x->sc, &len), error);
 }
 
@@ -389,9 +469,14 @@ mb_experiment_report (MbExperiment *x)
     "  download time  p50 %.1f s  p90 %.1f s  max %.1f s\n"
     "  bound (Kumar-Ross) %.1f s, ratio %.3f\n"
     "  upload utilisation %.3f, Jain index of download rates %.3f\n"
-    "  share ratio  p10 %.3f  p50 %.3f  p90 %.3f\n",
+    "  share ratio  p10 %.3f  p50 %.3f  p90 %.3f\n"
+    "  ring: %.0f manifests (%.0f lost, %.0f chunks lost), %.0f moved, %.0f bytes moved,\n"
+    "        %.0f/%.0f fetches failed, %.0f lookups (%.0f failed, %.0f redirected),\n"
+    "        bytes moved per leave / share at most %.3f\n",
     x->sc->name, x->sc->seed, s->peers, s->completed, s->sim_time_s,
     s->completion_p50_s, s->completion_p90_s, s->completion_max_s, s->bound_s, s->bound_ratio,
     s->upload_utilization, s->jain_download_rate, s->share_ratio_p10, s->share_ratio_p50,
-    s->share_ratio_p90);
+    s->share_ratio_p90, s->manifests_total, s->manifests_lost, s->chunks_lost,
+    s->manifests_moved, s->bytes_moved, s->fetches_failed, s->fetches_total, s->lookups_total,
+    s->lookups_failed, s->lookups_redirected, s->leave_bytes_ratio_max);
 }

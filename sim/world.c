@@ -31,7 +31,11 @@ struct _MbWorld {
   guint64 messages;
   MbWorldCompleteFn on_complete;
   gpointer on_complete_data;
+  MbWorldHandoffFn on_handoff;
+  gpointer on_handoff_data;
   GArray *scratch;
+  MbRing *ring;            /* current membership (ring on) */
+  guint ring_busy;
 };
 
 const char *
@@ -67,7 +71,13 @@ static void on_timer (MbSched *s, gpointer a, guint64 b);
 static void
 node_update_timer (MbWorld *w, MbSimNode *n)
 {
-  guint64 t = n->online ? mb_peer_next_expiry (n->peer) : MB_TIME_NEVER;
+  guint64 t = MB_TIME_NEVER;
+  if (n->online)
+    {
+      t = mb_peer_next_expiry (n->peer);
+      if (n->rp)
+        t = MIN (t, mb_ringpeer_next_expiry (n->rp));
+    }
   if (t == n->timer_at && (t == MB_TIME_NEVER || n->timer != MB_EVENT_NONE))
     return;
   if (n->timer != MB_EVENT_NONE)
@@ -95,7 +105,7 @@ tracker_update_timer (MbWorld *w)
 static void
 check_complete (MbWorld *w, MbSimNode *n)
 {
-  if (n->completed_us != MB_TIME_NEVER || !n->online)
+  if (n->completed_us != MB_TIME_NEVER || !n->online || !w->file)
     return;
   guint64 at = mb_peer_completed_at (n->peer, mb_manifest_name (w->file));
   if (at == MB_TIME_NEVER)
@@ -137,6 +147,8 @@ on_timer (MbSched *s, gpointer a, guint64 b)
   if (!n->online)
     return;
   mb_peer_handle_expiry (n->peer, now);
+  if (n->rp)
+    mb_ringpeer_handle_expiry (n->rp, now);
   after_call (w, n);
 }
 
@@ -147,6 +159,15 @@ host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
 {
   MbWorld *w = ctx;
   w->messages++;
+  MbSimNode *dst = node_of (w, to);
+  if (dst && !dst->online && dst->leave == MB_LEAVE_GRACEFUL && msg->type != MB_MSG_NONE)
+    {
+      /* Its process is gone but its host is up: the connection is refused
+       * (a reset comes back after the round trip). */
+      mb_message_free (msg);
+      mb_net_send (w->net, to, from, mb_message_new (MB_MSG_NONE), DISCONNECT_BYTES);
+      return;
+    }
   mb_net_send (w->net, from, to, msg, mb_codec_size (msg));
 }
 
@@ -188,7 +209,13 @@ net_deliver (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint64 n
   if (n && n->online)
     {
       if (msg->type == MB_MSG_NONE)
-        mb_peer_on_disconnect (n->peer, from, now);
+        {
+          mb_peer_on_disconnect (n->peer, from, now);
+          if (n->rp)
+            mb_ringpeer_on_disconnect (n->rp, from, now);
+        }
+      else if (n->rp && mb_message_is_ring (msg->type))
+        mb_ringpeer_receive (n->rp, from, msg, now);
       else
         mb_peer_receive (n->peer, from, msg, now);
     }
@@ -211,7 +238,7 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   MbWorld *w = g_new0 (MbWorld, 1);
   w->sched = sched;
   w->cfg = *cfg;
-  w->file = mb_manifest_ref (file);
+  w->file = file ? mb_manifest_ref (file) : NULL;
   MbNetCallbacks cb = { net_deliver, net_drop, w };
   w->net = mb_net_new (sched, cfg->seed, &cb);
   w->host.ctx = w;
@@ -225,6 +252,7 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   guint32 tid = mb_net_add_node (w->net, cfg->tracker_bps, cfg->tracker_bps, 0);
   g_assert (tid == 0);
   w->tracker = mb_tracker_new (&w->host, 0, &cfg->tracker, rand_for (cfg->seed, 0));
+  w->ring = mb_ring_new (NULL, 0, cfg->vnodes);
   return w;
 }
 
@@ -235,13 +263,17 @@ mb_world_free (MbWorld *w)
   for (guint i = 0; i < w->nodes->len; i++)
     {
       MbSimNode *n = w->nodes->pdata[i];
+      mb_ringpeer_free (n->rp);
       mb_peer_free (n->peer);
       mb_store_free (n->store);
+      g_free (n->addr);
       g_free (n);
     }
   g_ptr_array_unref (w->nodes);
   mb_tracker_free (w->tracker);
-  mb_manifest_unref (w->file);
+  if (w->file)
+    mb_manifest_unref (w->file);
+  mb_ring_unref (w->ring);
   g_rand_free (w->rand);
   g_array_unref (w->scratch);
   g_free (w);
@@ -272,9 +304,83 @@ mb_world_on_complete (MbWorld *w, MbWorldCompleteFn fn, gpointer data)
   w->on_complete_data = data;
 }
 
+/* ---- ring views ---- */
+
+typedef struct {
+  MbWorld *w;
+  MbNodeId node;
+  MbRing *view;
+  gboolean repair;
+} ViewUpdate;
+
+static void
+on_view_update (MbSched *s, gpointer a, guint64 b)
+{
+  ViewUpdate *u = a;
+  MbSimNode *n = node_of (u->w, u->node);
+  if (n && n->online && n->rp)
+    {
+      mb_ringpeer_set_view (n->rp, u->view, u->repair, mb_sched_now (s));
+      after_call (u->w, n);
+    }
+  mb_ring_unref (u->view);
+  g_free (u);
+}
+
+/* A new membership: every online ring peer but `except` learns it after
+ * view_delay (or its latency from the tracker). */
+static void
+publish_view (MbWorld *w, MbRing *view, gboolean repair, MbNodeId except)
+{
+  mb_ring_unref (w->ring);
+  w->ring = mb_ring_ref (view);
+  guint64 now = mb_sched_now (w->sched);
+  for (guint i = 0; i < w->nodes->len; i++)
+    {
+      MbSimNode *n = w->nodes->pdata[i];
+      if (!n->online || !n->rp || n->id == except)
+        continue;
+      ViewUpdate *u = g_new0 (ViewUpdate, 1);
+      u->w = w;
+      u->node = n->id;
+      u->view = mb_ring_ref (view);
+      u->repair = repair;
+      guint64 delay = w->cfg.view_delay_us == G_MAXUINT64 ? mb_net_latency (w->net, 0, n->id)
+                                                          : w->cfg.view_delay_us;
+      mb_sched_at (w->sched, now + delay, on_view_update, u, 0);
+    }
+}
+
+MbRing *
+mb_world_ring (MbWorld *w)
+{
+  return w->ring;
+}
+
+guint
+mb_world_ring_busy (const MbWorld *w)
+{
+  return w->ring_busy;
+}
+
+void
+mb_world_ring_busy_add (MbWorld *w, gint delta)
+{
+  w->ring_busy = (guint) ((gint) w->ring_busy + delta);
+}
+
+void
+mb_world_on_handoff (MbWorld *w, MbWorldHandoffFn fn, gpointer data)
+{
+  w->on_handoff = fn;
+  w->on_handoff_data = data;
+}
+
 static void
 seed_store (MbWorld *w, MbStore *store, gdouble share)
 {
+  if (!w->file)
+    return;
   guint n = mb_manifest_n_chunks (w->file);
   guint k = share >= 1.0 ? n : (guint) (share * n + 0.5);
   if (k == 0)
@@ -305,6 +411,7 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   g_assert (n->id == w->nodes->len + 1);
   g_ptr_array_add (w->nodes, n);
   n->cls = cls;
+  n->world = w;
   n->upload_bps = upload_bps;
   n->download_bps = download_bps;
   n->joined_us = now;
@@ -315,17 +422,29 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   n->present_at_start = now == 0;
   n->store = mb_store_memory_new ();
   seed_store (w, n->store, initial_share);
-  n->initial_seed = initial_share >= 1.0;
+  n->initial_seed = w->file && initial_share >= 1.0;
+  n->addr = g_strdup_printf ("sim:%u", n->id);
   MbPeerConfig pcfg = w->cfg.peer;
   pcfg.strategy = strategy;
   pcfg.virtual_content = TRUE;
   g_autofree gchar *name = g_strdup_printf ("peer%u", n->id);
-  g_autofree gchar *addr = g_strdup_printf ("sim:%u", n->id);
-  n->peer = mb_peer_new (&w->host, n->id, name, addr, 0, &pcfg, n->store,
+  n->peer = mb_peer_new (&w->host, n->id, name, n->addr, 0, &pcfg, n->store,
                          rand_for (w->cfg.seed, n->id));
   w->n_online++;
-  w->n_incomplete++;
-  mb_peer_add_swarm (n->peer, w->file, now);
+  if (w->file)
+    {
+      w->n_incomplete++;
+      mb_peer_add_swarm (n->peer, w->file, now);
+    }
+  if (w->cfg.ring)
+    {
+      g_autoptr (MbRing) view = mb_ring_with_member (w->ring, n->addr);
+      MbRingPeerConfig rcfg = w->cfg.ring_cfg;
+      rcfg.virtual_content = TRUE;
+      n->rp = mb_ringpeer_new (&w->host, n->id, n->addr, &rcfg, n->store, view,
+                               rand_for (w->cfg.seed ^ 0x52494e47u, n->id));
+      publish_view (w, view, FALSE, n->id);
+    }
   after_call (w, n);
   return n;
 }
@@ -343,14 +462,70 @@ notify_crash (MbSched *s, gpointer a, guint64 b)
     }
 }
 
+static void finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind);
+
+static void
+on_handoff_done (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
+{
+  MbSimNode *n = data;
+  MbWorld *w = n->world;
+  n->handoff = *r;
+  w->ring_busy--;
+  finish_leave (w, n, MB_LEAVE_GRACEFUL);
+  if (w->on_handoff)
+    w->on_handoff (w, n, w->on_handoff_data);
+}
+
+static void
+on_crash_detected (MbSched *s, gpointer a, guint64 b)
+{
+  MbWorld *w = a;
+  MbSimNode *n = node_of (w, (MbNodeId) b);
+  if (!mb_ring_contains (w->ring, n->addr))
+    return;
+  g_autoptr (MbRing) view = mb_ring_without_member (w->ring, n->addr);
+  publish_view (w, view, TRUE, n->id);
+}
+
 void
 mb_world_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
 {
-  if (!n->online)
+  if (!n->online || n->shutting_down)
     return;
+  if (kind == MB_LEAVE_GRACEFUL && n->rp)
+    {
+      /* Hand the keys over first; the peer keeps serving meanwhile. */
+      guint64 held = 0;
+      guint members = 0;
+      for (guint i = 0; i < w->nodes->len; i++)
+        {
+          MbSimNode *o = w->nodes->pdata[i];
+          if (o->online && o->rp)
+            {
+              held += o->store->chunk_bytes;
+              members++;
+            }
+        }
+      n->handoff_expected = members ? held / members : 0;
+      n->shutting_down = TRUE;
+      w->ring_busy++;
+      mb_ringpeer_shutdown (n->rp, mb_sched_now (w->sched), on_handoff_done, n);
+      after_call (w, n);
+      return;
+    }
+  finish_leave (w, n, kind);
+  if (kind == MB_LEAVE_CRASH && n->rp)
+    mb_sched_at (w->sched, mb_sched_now (w->sched) + w->cfg.crash_detect_us, on_crash_detected,
+                 w, n->id);
+}
+
+static void
+finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
+{
   guint64 now = mb_sched_now (w->sched);
-  mb_peer_stats (n->peer, mb_manifest_name (w->file), &n->final);
-  if (n->completed_us == MB_TIME_NEVER)
+  if (w->file)
+    mb_peer_stats (n->peer, mb_manifest_name (w->file), &n->final);
+  if (n->completed_us == MB_TIME_NEVER && w->file)
     w->n_incomplete--;
   if (n->leave_event != MB_EVENT_NONE)
     mb_sched_cancel (w->sched, n->leave_event);
@@ -371,6 +546,11 @@ mb_world_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
   n->left_us = now;
   w->n_online--;
   node_update_timer (w, n);
+  if (kind == MB_LEAVE_GRACEFUL && n->rp && mb_ring_contains (w->ring, n->addr))
+    {
+      g_autoptr (MbRing) view = mb_ring_without_member (w->ring, n->addr);
+      publish_view (w, view, FALSE, n->id);
+    }
 }
 
 guint
@@ -400,7 +580,7 @@ mb_world_n_incomplete (const MbWorld *w)
 void
 mb_world_node_stats (MbWorld *w, const MbSimNode *n, MbPeerStats *out)
 {
-  if (n->online)
+  if (n->online && w->file)
     mb_peer_stats (n->peer, mb_manifest_name (w->file), out);
   else
     *out = n->final;

@@ -15,6 +15,7 @@
 #include "manifest.h"
 #include "net.h"
 #include "peer.h"
+#include "ringpeer.h"
 #include "scheduler.h"
 #include "tracker.h"
 
@@ -28,7 +29,10 @@ typedef enum {
 
 const char *mb_leave_kind_name (MbLeaveKind k);
 
+typedef struct _MbWorld MbWorld;
+
 typedef struct {
+  MbWorld *world;
   MbNodeId id;
   guint cls;               /* peer class index (caller's) */
   MbPeer *peer;
@@ -45,11 +49,14 @@ typedef struct {
   gboolean present_at_start;
   MbEventId leave_event;   /* a scheduled leave (churn, seed time) */
   MbPeerStats final;       /* stats when it left */
+  MbRingPeer *rp;          /* the ring peer, when the ring is on */
+  gchar *addr;             /* "sim:<id>": its address and ring member name */
+  gboolean shutting_down;  /* handing its keys over before it leaves */
+  MbShutdownReport handoff;/* the graceful leave's report */
+  guint64 handoff_expected;/* bytes it held / members, when it started */
   guint64 sample_bytes_down;
   guint64 sample_busy_up;
 } MbSimNode;
-
-typedef struct _MbWorld MbWorld;
 
 /* Called when a peer completes the file (after its state is updated). */
 typedef void (*MbWorldCompleteFn) (MbWorld *w, MbSimNode *node, gpointer data);
@@ -60,9 +67,23 @@ typedef struct {
   MbPeerConfig peer;             /* per-class fields are set at join */
   guint64 tracker_bps;           /* the tracker's up and down capacity, 0 = unlimited */
   guint64 crash_detect_us;       /* 30 s */
+  gboolean ring;                 /* every peer is also a ring peer */
+  MbRingPeerConfig ring_cfg;
+  guint vnodes;
+  guint64 view_delay_us;         /* G_MAXUINT64: the latency from the tracker */
 } MbWorldConfig;
 
+/* Called when a peer's graceful leave has handed its keys over. */
+typedef void (*MbWorldHandoffFn) (MbWorld *w, MbSimNode *node, gpointer data);
+
+/* file may be NULL: no swarm (a ring-only scenario). */
 MbWorld *mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file);
+void mb_world_on_handoff (MbWorld *w, MbWorldHandoffFn fn, gpointer data);
+/* The current ring membership (online ring members). */
+MbRing *mb_world_ring (MbWorld *w);
+/* Ring operations in flight (publish, fetch, hand-off). */
+guint mb_world_ring_busy (const MbWorld *w);
+void mb_world_ring_busy_add (MbWorld *w, gint delta);
 void mb_world_free (MbWorld *w);
 MbNet *mb_world_net (MbWorld *w);
 MbSched *mb_world_sched (MbWorld *w);
@@ -73,6 +94,9 @@ void mb_world_on_complete (MbWorld *w, MbWorldCompleteFn fn, gpointer data);
  * seed), chosen by the world's own generator; it registers and connects. */
 MbSimNode *mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
                           guint64 download_bps, guint region, gdouble initial_share);
+/* Graceful: with the ring on, the peer first hands its keys over (it keeps
+ * serving meanwhile), then leaves.  Crash: gone at once; the others learn
+ * it after crash_detect_us and repair. */
 void mb_world_leave (MbWorld *w, MbSimNode *node, MbLeaveKind kind);
 
 guint mb_world_n_nodes (const MbWorld *w);  /* peers ever joined */
