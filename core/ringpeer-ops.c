@@ -481,8 +481,10 @@ mb_ringpeer_fetch_file (MbRingPeer *rp, const char *name, guint64 now, MbRingDon
       return;
     }
   op->owners = g_ptr_array_new_with_free_func (g_free);
+  /* The owners first; then a few more members, which (their views being
+   * fresher, perhaps) redirect us to the owner when ours are gone. */
   const char *owners[64];
-  guint n = mb_rp_owners (rp->view, name, rp->cfg.replication, owners);
+  guint n = mb_rp_owners (rp->view, name, rp->cfg.replication + 3, owners);
   for (guint k = 0; k < n; k++)
     g_ptr_array_add (op->owners, g_strdup (owners[k]));
   fetch_next_owner (op);
@@ -562,7 +564,7 @@ mb_ringpeer_shutdown (MbRingPeer *rp, guint64 now, MbShutdownDoneFn done, gpoint
           m->data = bytes ? g_bytes_ref (bytes) : NULL;
           m->length = len;
           Rpc *r = mb_rp_send (rp, op, RPC_STORE_CHUNK, targets[t], m, 0, len);
-          (void) r;
+          r->key = g_strdup (id);
         }
       g_ptr_array_add (op->moved_chunks, g_strdup (id));
       if (bytes)
@@ -589,9 +591,61 @@ mb_ringpeer_shutdown (MbRingPeer *rp, guint64 now, MbShutdownDoneFn done, gpoint
           }
       for (guint t = 0; t < nt; t++)
         send_manifest_copy (op, targets[t], upd);
+      for (GList *l = rp->timeouts.tail; l && nt > 0; l = l->prev, nt--)
+        ((Rpc *) l->data)->key = g_strdup (name);
       g_ptr_array_add (op->moved_manifests, g_strdup (name));
     }
   mb_op_maybe_finish (op);
+}
+
+/* The new owner refused the key (it is leaving too), is gone, or did not
+ * answer: hand the key to the next member in ring order that did not own it
+ * before (the (retries+1)-th after the first choice).  FALSE if none. */
+static gboolean
+shutdown_retarget (Op *op, Rpc *r)
+{
+  MbRingPeer *rp = op->rp;
+  if (!r->key || r->retries >= 8)
+    return FALSE;
+  const char *before[64], *cand[64];
+  guint nb = mb_rp_owners (rp->view, r->key, rp->cfg.replication, before);
+  guint nc = mb_rp_owners (rp->view, r->key, MIN (rp->cfg.replication + r->retries + 2, 64), cand);
+  const char *next = NULL;
+  guint seen = 0;
+  for (guint k = 0; k < nc && !next; k++)
+    {
+      if (mb_rp_in_list (before, nb, cand[k]) || mb_rp_is_self (rp, cand[k]))
+        continue;
+      if (seen++ == r->retries + 1)
+        next = cand[k];
+    }
+  if (!next)
+    return FALSE;
+  Rpc *again = NULL;
+  if (r->kind == RPC_STORE_CHUNK)
+    {
+      GBytes *bytes = NULL;
+      guint32 len = 0;
+      if (!mb_store_get_chunk (rp->store, r->key, &bytes, &len, NULL))
+        return FALSE;
+      MbMessage *m = mb_message_new (MB_MSG_STORE_CHUNK);
+      m->chunk_id = g_strdup (r->key);
+      m->data = bytes;
+      m->length = len;
+      again = mb_rp_send (rp, op, RPC_STORE_CHUNK, next, m, 0, len);
+    }
+  else
+    {
+      g_autoptr (MbManifest) m = mb_store_get_manifest (rp->store, r->key);
+      if (!m)
+        return FALSE;
+      MbMessage *msg = mb_message_new (MB_MSG_STORE_MANIFEST);
+      msg->manifest = mb_manifest_copy (m);
+      again = mb_rp_send (rp, op, RPC_STORE_MANIFEST, next, msg, 0, mb_manifest_encoded_size (m));
+    }
+  again->key = g_strdup (r->key);
+  again->retries = r->retries + 1;
+  return TRUE;
 }
 
 static void
@@ -611,8 +665,11 @@ shutdown_finish (Op *op)
 
 /* ---- repair ---- */
 
+/* Chunk i of op's manifest: forget dead holders; copy it to owners that
+ * lack it — enough to restore R after a crash, and every owner it gained
+ * from a join (keys move to new members as consistent hashing says). */
 static void
-repair_chunk (Op *op, guint i, guint64 *bytes_out)
+repair_chunk (Op *op, guint i, const MbRing *old_view)
 {
   MbRingPeer *rp = op->rp;
   MbManifest *m = op->manifest;
@@ -625,13 +682,20 @@ repair_chunk (Op *op, guint i, guint64 *bytes_out)
         mb_manifest_remove_holder (m, i, holder);
     }
   guint live = mb_manifest_n_holders (m, i);
-  if (live == 0 || live >= rp->cfg.replication)
-    return;
+  if (live == 0)
+    return; /* lost: no copy left to repair from */
+  GPtrArray *targets = g_ptr_array_new_with_free_func (g_free);
+  const char *now_owners[64], *old_owners[64];
+  guint nn = mb_rp_owners (rp->view, id, rp->cfg.replication, now_owners);
+  guint no = mb_rp_owners (old_view, id, rp->cfg.replication, old_owners);
+  for (guint k = 0; k < nn; k++)
+    if (!mb_rp_in_list (old_owners, no, now_owners[k]) && !mb_manifest_has_holder (m, i, now_owners[k]))
+      g_ptr_array_add (targets, g_strdup (now_owners[k]));
   const char *cand[64];
   guint nc = mb_rp_owners (rp->view, id, MIN (rp->cfg.replication + live, 64), cand);
-  GPtrArray *targets = g_ptr_array_new_with_free_func (g_free);
   for (guint k = 0; k < nc && live + targets->len < rp->cfg.replication; k++)
-    if (!mb_manifest_has_holder (m, i, cand[k]))
+    if (!mb_manifest_has_holder (m, i, cand[k])
+        && !mb_rp_in_list ((const char *const *) targets->pdata, targets->len, cand[k]))
       g_ptr_array_add (targets, g_strdup (cand[k]));
   if (targets->len == 0)
     {
@@ -654,7 +718,6 @@ repair_chunk (Op *op, guint i, guint64 *bytes_out)
   MbMessage *msg = mb_message_new (MB_MSG_GET_CHUNK);
   msg->chunk_id = g_strdup (id);
   mb_rp_send (rp, op, RPC_GET_CHUNK, mb_manifest_holder (m, i, 0), msg, i, 0);
-  (void) bytes_out;
 }
 
 static void
@@ -695,7 +758,7 @@ mb_rp_repair (MbRingPeer *rp, MbRing *old_view, guint64 now)
       op->repair_targets = g_ptr_array_new_full (n, unref_if_set);
       g_ptr_array_set_size (op->repair_targets, (gint) n);
       for (guint i = 0; i < n; i++)
-        repair_chunk (op, i, NULL);
+        repair_chunk (op, i, old_view);
       mb_op_maybe_finish (op);
     }
 }
@@ -775,6 +838,9 @@ mb_op_on_reply (Op *op, Rpc *r, const MbMessage *msg)
         fetch_on_chunk (op, r, msg);
       break;
     case OP_SHUTDOWN:
+      /* Refused (that peer is leaving too), gone, or silent: the next member. */
+      if (!ok && shutdown_retarget (op, r))
+        break;
       if (r->kind == RPC_STORE_CHUNK)
         {
           if (ok)

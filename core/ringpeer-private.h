@@ -34,6 +34,8 @@ typedef struct {
   Op *op;
   guint32 index;        /* chunk index, where it applies */
   guint64 bytes;        /* payload sent (moved bytes on success) */
+  gchar *key;           /* shutdown: the chunk id or manifest name handed over */
+  guint retries;        /* shutdown: re-targets after a refusal */
   gboolean done;
 } Rpc;
 

@@ -69,6 +69,7 @@ mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
 static void
 rpc_free (Rpc *r)
 {
+  g_free (r->key);
   g_free (r->target);
   g_free (r);
 }
@@ -292,6 +293,12 @@ mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now
 static void
 on_store_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
 {
+  if (rp->leaving)
+    {
+      /* Our own hand-off has scanned the store already: take nothing new. */
+      reply_error (rp, from, msg->req, MB_ERR_LEAVING, "leaving the ring");
+      return;
+    }
   guint32 len = msg->data ? (guint32) g_bytes_get_size (msg->data) : msg->length;
   if (!msg->chunk_id || !mb_chunk_id_is_valid (msg->chunk_id))
     {
@@ -333,6 +340,11 @@ on_store_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
 static void
 on_store_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
 {
+  if (rp->leaving)
+    {
+      reply_error (rp, from, msg->req, MB_ERR_LEAVING, "leaving the ring");
+      return;
+    }
   g_autoptr (GError) err = NULL;
   if (!msg->manifest || !mb_manifest_validate (msg->manifest, &err))
     {
@@ -366,20 +378,26 @@ owns (MbRingPeer *rp, const char *key)
   return mb_rp_in_list (owners, n, rp->addr);
 }
 
+/* Points the asker at the owner in our view; if we are that owner and lack
+ * the key (we have just joined), at the next member, which had it before. */
 static void
 redirect (MbRingPeer *rp, MbNodeId from, guint32 req, const char *key)
 {
   const char *owners[64];
-  guint n = mb_rp_owners (rp->view, key, rp->cfg.replication, owners);
-  if (n == 0)
+  guint n = mb_rp_owners (rp->view, key, rp->cfg.replication + 1, owners);
+  const char *to = NULL;
+  for (guint k = 0; k < n && !to; k++)
+    if (!mb_rp_is_self (rp, owners[k]))
+      to = owners[k];
+  if (!to)
     {
-      reply_error (rp, from, req, MB_ERR_NOT_FOUND, "no members in view");
+      reply_error (rp, from, req, MB_ERR_NOT_FOUND, "no other member in view");
       return;
     }
   rp->stats.redirects_sent++;
   MbMessage *m = mb_message_new (MB_MSG_REDIRECT);
   m->req = req;
-  m->addr = g_strdup (owners[0]);
+  m->addr = g_strdup (to);
   reply (rp, from, m);
 }
 
@@ -445,10 +463,10 @@ on_get_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
   MbManifest *m = msg->file ? mb_store_get_manifest (rp->store, msg->file) : NULL;
   if (!m)
     {
-      if (msg->file && !owns (rp, msg->file))
+      if (msg->file)
         redirect (rp, from, msg->req, msg->file);
       else
-        reply_error (rp, from, msg->req, MB_ERR_NOT_FOUND, "get_manifest: no such manifest");
+        reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, "get_manifest: no name");
       return;
     }
   MbMessage *r = mb_message_new (MB_MSG_MANIFEST);
