@@ -6,6 +6,8 @@
  * wake-up is pending per object.  Ready times are in microseconds on the
  * monotonic clock, the time base of mb_clock_now, so no rounding happens.
  */
+#define G_LOG_DOMAIN "minibit"
+
 #include "clock.h"
 
 struct _MbExpiryDriver {

@@ -22,6 +22,8 @@
  *  - the disconnect callback runs from a main-loop callback, never inside a
  *    host call (send defers it through an idle source).
  */
+#define G_LOG_DOMAIN "minibit"
+
 #include "transport.h"
 
 #include <netinet/in.h>
@@ -49,6 +51,7 @@ typedef struct {
   MbDial *dial;         /* connect in progress, or NULL */
   GSource *retry;       /* backoff timer, or NULL */
   guint tries;          /* failed connects in a row */
+  gboolean flush_only;  /* the core disconnected: the dial only delivers pending */
 } MbTNode;
 
 typedef enum { MB_TIMER_NONE, MB_TIMER_HELLO, MB_TIMER_LINGER } MbTimerKind;
@@ -332,6 +335,7 @@ mb_node_abandon_dial (MbTransport *t, MbTNode *node)
   mb_frames_drop (t, &node->pending);
   node->pending_bytes = 0;
   node->tries = 0;
+  node->flush_only = FALSE;
 }
 
 /* ---- connections: life and death --------------------------------------- */
@@ -610,6 +614,7 @@ mb_node_activate (MbTransport *t, MbTNode *node, MbConn *c)
 {
   node->conn = c;
   node->tries = 0;
+  node->flush_only = FALSE;
   c->deliver = TRUE;
   mb_source_clear (&node->retry);
   mb_frames_move (&node->pending, &node->pending_bytes, &c->queue, &c->queued_bytes);
@@ -843,10 +848,13 @@ mb_node_connect_failed (MbTransport *t, MbTNode *node, const char *why)
     }
   g_message ("transport %s: giving up on %s after %u tries: %s", t->name,
              node->addr, node->tries, why);
+  gboolean told = node->flush_only;  /* the core already forgot the node */
   mb_frames_drop (t, &node->pending);
   node->pending_bytes = 0;
   node->tries = 0;
-  mb_node_notify_gone (t, node, FALSE);
+  node->flush_only = FALSE;
+  if (!told)
+    mb_node_notify_gone (t, node, FALSE);
 }
 
 static void
@@ -857,7 +865,18 @@ mb_node_connected (MbTransport *t, MbTNode *node, GSocketConnection *sc)
   c->node = node;
   g_debug ("transport %s: connected to %s", t->name, node->addr);
   mb_conn_start (c);
-  mb_node_bind (t, node, c);
+  if (!node->flush_only)
+    {
+      mb_node_bind (t, node, c);
+      return;
+    }
+  /* Disconnected while dialling: deliver what was sent before, then close. */
+  node->flush_only = FALSE;
+  node->tries = 0;
+  mb_frames_move (&node->pending, &node->pending_bytes, &c->queue, &c->queued_bytes);
+  c->finishing = TRUE;
+  mb_conn_arm (c, MB_TIMER_LINGER, t->cfg.linger_ms, mb_conn_on_timer);
+  mb_conn_pump (c);
 }
 
 static void
@@ -953,6 +972,7 @@ mb_node_send (MbTransport *t, MbTNode *node, GBytes *frame)
     }
   g_queue_push_tail (&node->pending, frame);
   node->pending_bytes += size;
+  node->flush_only = FALSE;  /* a new session: the connection will serve it */
   if (node->dial == NULL && node->retry == NULL)
     mb_node_dial (t, node);
 }
@@ -1002,7 +1022,11 @@ mb_transport_host_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
   MbTNode *node = mb_node_get (t, peer);
   if (node == NULL || node->id == MB_TRANSPORT_SELF)
     return;
-  mb_node_abandon_dial (t, node);
+  if (node->conn == NULL && (node->dial != NULL || node->retry != NULL)
+      && !g_queue_is_empty (&node->pending))
+    node->flush_only = TRUE;  /* let the dial deliver what was sent */
+  else
+    mb_node_abandon_dial (t, node);
   node->conn = NULL;
   GPtrArray *mine = g_ptr_array_new ();
   GHashTableIter it;
@@ -1059,8 +1083,9 @@ mb_transport_resolve_host (const char *host, GError **error)
   if (ia != NULL)
     return ia;
   GError *local = NULL;
-  GList *list = g_resolver_lookup_by_name (g_resolver_get_default_noref (), host,
-                                           NULL, &local);
+  GResolver *resolver = g_resolver_get_default ();
+  GList *list = g_resolver_lookup_by_name (resolver, host, NULL, &local);
+  g_object_unref (resolver);
   if (list == NULL)
     {
       g_set_error (error, MB_TRANSPORT_ERROR, MB_TRANSPORT_ERROR_LISTEN,

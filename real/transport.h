@@ -13,9 +13,9 @@
  *    one async writer per connection.  The transport owns and frees msg.
  *  - receive: async reads feed an MbDecoder; each decoded message goes to the
  *    receive callback as (user, from node, msg); the transport frees msg after.
- *  - disconnect: host->disconnect (self, node) writes what is queued, shuts
- *    our side down and closes the connection; no callback for it.  Frames
- *    still waiting for a connect are dropped.
+ *  - disconnect: host->disconnect (self, node) writes what is queued (if a
+ *    connect is under way, once it succeeds), shuts our side down and closes
+ *    the connection when the peer closes its side; no callback for it.
  *
  * The wire: the first frame on every connection, in both directions, is
  * MB_MSG_HELLO {name, addr = the sender's listen address}; the acceptor binds

@@ -1,0 +1,173 @@
+/* membership.c — who is on the ring, for a real peer.
+ *
+ * The view starts as this peer plus KNOWN_PEERS (as in the seed).  A peer we
+ * did not know that talks to us joins the view (that is how later peers get
+ * known).  Every ping_interval each member is pinged; a member that misses
+ * ping_misses answers in a row is taken as crashed and removed with repair
+ * (the survivors restore R copies).  A LEAVE_NOTICE removes its sender
+ * without repair: it handed its keys over before leaving, and it is not
+ * re-added afterwards.  The tracker's wire address is never a member.
+ */
+#include "peer-app.h"
+
+#include <string.h>
+
+static gchar *
+tracker_wire_addr (MbPeerApp *app)
+{
+  return mb_transport_addr_join (app->cfg.tracker_host, (guint16) (app->cfg.tracker_port + 1));
+}
+
+static void
+set_view (MbPeerApp *app, MbRing *view, gboolean repair)
+{
+  mb_ringpeer_set_view (app->rp, view, repair, mb_clock_now ());
+  mb_peer_app_rearm (app);
+}
+
+static void
+add_member (MbPeerApp *app, const char *addr)
+{
+  MbRing *view = mb_ringpeer_view (app->rp);
+  if (!addr || mb_ring_contains (view, addr) || g_hash_table_contains (app->departed, addr))
+    return;
+  g_autofree gchar *tracker = tracker_wire_addr (app);
+  if (g_strcmp0 (addr, tracker) == 0)
+    return;
+  g_autoptr (MbRing) v = mb_ring_with_member (view, addr);
+  g_info ("ring: %s joins (%u members)", addr, mb_ring_n_members (v));
+  set_view (app, v, FALSE);
+}
+
+static void
+remove_member (MbPeerApp *app, const char *addr, gboolean repair)
+{
+  MbRing *view = mb_ringpeer_view (app->rp);
+  if (!mb_ring_contains (view, addr) || g_strcmp0 (addr, app->addr) == 0)
+    return;
+  g_autoptr (MbRing) v = mb_ring_without_member (view, addr);
+  g_info ("ring: %s %s (%u members)", addr, repair ? "crashed: repairing" : "left gracefully",
+          mb_ring_n_members (v));
+  g_hash_table_remove (app->misses, addr);
+  set_view (app, v, repair);
+}
+
+static void
+missed (MbPeerApp *app, const char *member)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (app->misses, member)) + 1;
+  if (n >= app->cfg.ping_misses)
+    {
+      g_autofree gchar *m = g_strdup (member);
+      remove_member (app, m, TRUE);
+      return;
+    }
+  g_hash_table_insert (app->misses, g_strdup (member), GUINT_TO_POINTER (n));
+}
+
+static gboolean
+ping_round (gpointer data)
+{
+  MbPeerApp *app = data;
+  /* Pings still unanswered from the last round are misses. */
+  GHashTableIter it;
+  gpointer key, value;
+  g_autoptr (GPtrArray) late = g_ptr_array_new_with_free_func (g_free);
+  g_hash_table_iter_init (&it, app->pings);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    g_ptr_array_add (late, g_strdup (value));
+  g_hash_table_remove_all (app->pings);
+  g_ptr_array_sort (late, (GCompareFunc) g_strcmp0);
+  for (guint i = 0; i < late->len; i++)
+    missed (app, late->pdata[i]);
+  MbRing *view = mb_ringpeer_view (app->rp);
+  const MbHost *th = mb_transport_host (app->transport);
+  for (guint i = 0; i < mb_ring_n_members (view); i++)
+    {
+      const char *m = mb_ring_member (view, i);
+      if (g_strcmp0 (m, app->addr) == 0)
+        continue;
+      MbMessage *ping = mb_message_new (MB_MSG_PING);
+      ping->req = 0x80000000u | (app->ping_req++ & 0x7fffffffu);
+      g_hash_table_insert (app->pings, GUINT_TO_POINTER (ping->req), g_strdup (m));
+      MbNodeId node = mb_transport_node (app->transport, m);
+      th->send (th->ctx, mb_transport_self (app->transport), node, ping);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+void
+mb_membership_start (MbPeerApp *app)
+{
+  app->misses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  app->departed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  app->pings = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  app->ping_source = g_timeout_add (app->cfg.ping_interval_ms, ping_round, app);
+  /* Say hello to everyone we were told of, so they add us. */
+  ping_round (app);
+}
+
+void
+mb_membership_stop (MbPeerApp *app)
+{
+  if (app->ping_source)
+    g_source_remove (app->ping_source);
+  app->ping_source = 0;
+  g_clear_pointer (&app->misses, g_hash_table_unref);
+  g_clear_pointer (&app->departed, g_hash_table_unref);
+  g_clear_pointer (&app->pings, g_hash_table_unref);
+}
+
+gboolean
+mb_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg)
+{
+  const char *addr = mb_transport_node_addr (app->transport, from);
+  if (msg->type == MB_MSG_LEAVE_NOTICE)
+    {
+      if (msg->name)
+        {
+          g_hash_table_add (app->departed, g_strdup (msg->name));
+          remove_member (app, msg->name, FALSE);
+        }
+      return TRUE;
+    }
+  if (addr)
+    {
+      g_hash_table_remove (app->misses, addr);
+      if (!app->shutting_down)
+        add_member (app, addr);
+    }
+  if (msg->type == MB_MSG_PONG && (msg->req & 0x80000000u))
+    {
+      g_hash_table_remove (app->pings, GUINT_TO_POINTER (msg->req));
+      return TRUE;
+    }
+  return FALSE;
+}
+
+void
+mb_membership_on_disconnect (MbPeerApp *app, MbNodeId node)
+{
+  /* The transport gave up on it (refused, reset): a miss now rather than at
+   * the next round. */
+  const char *addr = mb_transport_node_addr (app->transport, node);
+  if (addr && mb_ring_contains (mb_ringpeer_view (app->rp), addr))
+    missed (app, addr);
+}
+
+void
+mb_membership_leave_notice (MbPeerApp *app)
+{
+  MbRing *view = mb_ringpeer_view (app->rp);
+  const MbHost *th = mb_transport_host (app->transport);
+  for (guint i = 0; i < mb_ring_n_members (view); i++)
+    {
+      const char *m = mb_ring_member (view, i);
+      if (g_strcmp0 (m, app->addr) == 0)
+        continue;
+      MbMessage *bye = mb_message_new (MB_MSG_LEAVE_NOTICE);
+      bye->name = g_strdup (app->addr);
+      th->send (th->ctx, mb_transport_self (app->transport), mb_transport_node (app->transport, m),
+                bye);
+    }
+}

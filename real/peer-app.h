@@ -1,0 +1,85 @@
+/* peer-app.h — minibit-peer's state, shared by peer-main.c (configuration,
+ * wiring, signals), membership.c (who is on the ring) and peer-http.c (the
+ * seeds' HTTP API).  Not a library API.
+ *
+ * The app owns one MbRingPeer driven by the real clock, talking through the
+ * TCP transport.  Its MbHost wraps the transport's: messages to "pseudo"
+ * nodes (>= MB_PSEUDO_NODE_BASE) are replies to HTTP requests that were fed
+ * into the core, and are handed to the waiting request instead of a socket.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+
+#include "clock.h"
+#include "ringpeer.h"
+#include "store.h"
+#include "transport.h"
+
+#define MB_PSEUDO_NODE_BASE 0xF0000000u
+
+typedef struct {
+  gchar *self_id;        /* SELF_ID: this peer's name */
+  gchar *host;           /* listen host for HTTP and wire */
+  guint16 http_port;     /* PORT */
+  guint16 wire_port;     /* WIRE_PORT (default PORT + 1000) */
+  gchar *data_dir;       /* DATA_DIR */
+  gchar **known_peers;   /* KNOWN_PEERS: wire addresses host:port */
+  gchar *tracker_host;   /* TRACKER_HOST */
+  guint16 tracker_port;  /* TRACKER_PORT (HTTP); its wire port is +1 */
+  gchar **share_dirs;    /* MINIBIT_SHARE_DIRS */
+  gchar *token;          /* MINIBIT_TOKEN */
+  guint replication;     /* --replication (R) */
+  guint32 chunk_size;
+  guint ping_interval_ms;/* failure detector period */
+  guint ping_misses;     /* consecutive misses before a member is dropped */
+} MbPeerAppConfig;
+
+typedef struct _MbPeerApp MbPeerApp;
+
+typedef void (*MbPseudoReplyFn) (MbPeerApp *app, const MbMessage *reply, gpointer data);
+
+struct _MbPeerApp {
+  MbPeerAppConfig cfg;
+  GMainLoop *loop;
+  MbTransport *transport;
+  MbHost host;             /* wraps the transport's host */
+  MbStore *store;
+  MbRingPeer *rp;
+  MbExpiryDriver *timer;
+  SoupServer *http;
+  gchar *addr;             /* our wire address: our member name on the ring */
+  /* membership.c */
+  GHashTable *misses;      /* member -> consecutive missed pings */
+  GHashTable *departed;    /* members that said goodbye (not re-added) */
+  guint ping_source;
+  guint32 ping_req;
+  GHashTable *pings;       /* req -> member (outstanding) */
+  /* pseudo nodes: HTTP requests fed to the core */
+  GHashTable *pseudo;      /* node -> PseudoWait* */
+  MbNodeId next_pseudo;
+  gboolean shutting_down;
+  int exit_status;
+};
+
+/* peer-main.c */
+void mb_peer_app_rearm (MbPeerApp *app);
+/* Feeds msg into the core as if from a pseudo node; `done` gets the core's
+ * reply (or NULL if it sent none). */
+void mb_peer_app_ask_core (MbPeerApp *app, MbMessage *msg, MbPseudoReplyFn done, gpointer data);
+/* Runs the graceful shutdown; `done` (may be NULL) gets the report; then the
+ * app leaves the ring and quits its main loop. */
+void mb_peer_app_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data);
+
+/* membership.c */
+void mb_membership_start (MbPeerApp *app);
+void mb_membership_stop (MbPeerApp *app);
+/* Called for every message: a member we did not know joins our view; a
+ * PONG is taken (TRUE: consumed, do not pass it to the core). */
+gboolean mb_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg);
+void mb_membership_on_disconnect (MbPeerApp *app, MbNodeId node);
+void mb_membership_leave_notice (MbPeerApp *app);
+
+/* peer-http.c */
+gboolean mb_peer_http_start (MbPeerApp *app, GError **error);

@@ -1,0 +1,702 @@
+/* peer-http.c — the seeds' HTTP API for minibit-peer (libsoup-3, json-glib).
+ *
+ *   POST /store_file {"filename": PATH}      store a file on the ring
+ *   POST /fetch_file {"filename": NAME}      fetch it into DATA_DIR/downloads/
+ *   POST /store_chunk {"hash", "data"(base64)}    POST /store_manifest {manifest}
+ *   POST /update_manifest {"filename", "peer"[, "chunks"]}
+ *   GET  /get_chunk/<hash>   GET /get_manifest/<filename>   GET /ping
+ *   POST /shutdown           graceful shutdown; answers with the report
+ *   MiniBit's POST /request_block, /have_blocks_info, /announce_block
+ *
+ * Every answer is JSON (but get_chunk's bytes).  Bad JSON, missing fields:
+ * 400; a body too large: 413; a path outside DATA_DIR and MINIBIT_SHARE_DIRS:
+ * 403; store_file, fetch_file and shutdown only from loopback unless the
+ * request carries "Authorization: Bearer $MINIBIT_TOKEN".  Requests meant for
+ * the ring's server side go through the core (mb_peer_app_ask_core), so HTTP
+ * and the wire share one set of rules; nothing stored changes on a refusal.
+ */
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "chunk.h"
+#include "peer-app.h"
+
+#define SMALL_BODY (64 * 1024)
+#define CHUNK_BODY (24 * 1024 * 1024)
+
+/* ---- answers ---- */
+
+static void
+reply_json (SoupServerMessage *msg, guint status, JsonBuilder *b)
+{
+  JsonNode *root = json_builder_get_root (b);
+  JsonGenerator *gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  gsize len;
+  gchar *text = json_generator_to_data (gen, &len);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, len);
+  g_object_unref (gen);
+  json_node_unref (root);
+  g_object_unref (b);
+}
+
+static JsonBuilder *
+begin (const char *status)
+{
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, status);
+  return b;
+}
+
+static void
+add_str (JsonBuilder *b, const char *k, const char *v)
+{
+  json_builder_set_member_name (b, k);
+  json_builder_add_string_value (b, v ? v : "");
+}
+
+static void
+add_int (JsonBuilder *b, const char *k, gint64 v)
+{
+  json_builder_set_member_name (b, k);
+  json_builder_add_int_value (b, v);
+}
+
+static void
+reply_error (SoupServerMessage *msg, guint status, const char *what)
+{
+  JsonBuilder *b = begin ("error");
+  add_str (b, "error", what);
+  json_builder_end_object (b);
+  g_info ("http: %s %s: %u %s", soup_server_message_get_method (msg),
+          g_uri_get_path (soup_server_message_get_uri (msg)), status, what);
+  reply_json (msg, status, b);
+}
+
+/* ---- requests ---- */
+
+static JsonObject *
+parse_body (SoupServerMessage *msg, gsize limit, JsonParser **parser_out)
+{
+  GBytes *body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  gsize len;
+  const char *data = g_bytes_get_data (body, &len);
+  if (len > limit)
+    {
+      g_bytes_unref (body);
+      reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "request body too large");
+      return NULL;
+    }
+  JsonParser *parser = json_parser_new ();
+  g_autoptr (GError) err = NULL;
+  if (len == 0 || !json_parser_load_from_data (parser, data, (gssize) len, &err)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_autofree gchar *what = g_strdup_printf ("the body is not a JSON object%s%s",
+                                                err ? ": " : "", err ? err->message : "");
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, what);
+      g_object_unref (parser);
+      g_bytes_unref (body);
+      return NULL;
+    }
+  g_bytes_unref (body);
+  *parser_out = parser;
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static const char *
+get_string (SoupServerMessage *msg, JsonObject *o, const char *field)
+{
+  JsonNode *n = json_object_get_member (o, field);
+  if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING
+      || !*json_node_get_string (n))
+    {
+      g_autofree gchar *what = g_strdup_printf ("field \"%s\" is missing or not a non-empty string",
+                                                field);
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, what);
+      return NULL;
+    }
+  return json_node_get_string (n);
+}
+
+static gboolean
+authorized (MbPeerApp *app, SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  if (G_IS_INET_SOCKET_ADDRESS (remote)
+      && g_inet_address_get_is_loopback (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote))))
+    return TRUE;
+  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Authorization");
+  if (app->cfg.token && *app->cfg.token && auth && g_str_has_prefix (auth, "Bearer ")
+      && strcmp (auth + 7, app->cfg.token) == 0)
+    return TRUE;
+  reply_error (msg, SOUP_STATUS_FORBIDDEN,
+               "only from loopback, or with the bearer token set in MINIBIT_TOKEN");
+  return FALSE;
+}
+
+/* A readable path inside DATA_DIR or a share dir, or NULL (403 sent). The
+ * seed's "/app/data/..." means DATA_DIR. */
+static gchar *
+allowed_path (MbPeerApp *app, SoupServerMessage *msg, const char *filename)
+{
+  g_autofree gchar *path = NULL;
+  if (g_str_has_prefix (filename, "/app/data/"))
+    path = g_build_filename (app->cfg.data_dir, filename + strlen ("/app/data/"), NULL);
+  else if (!g_path_is_absolute (filename))
+    path = g_build_filename (app->cfg.data_dir, filename, NULL);
+  else
+    path = g_strdup (filename);
+  g_autofree gchar *real = realpath (path, NULL);
+  if (!real)
+    {
+      g_autofree gchar *what = g_strdup_printf ("%s: %s", filename, g_strerror (errno));
+      reply_error (msg, SOUP_STATUS_NOT_FOUND, what);
+      return NULL;
+    }
+  GPtrArray *roots = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (roots, realpath (app->cfg.data_dir, NULL));
+  for (guint i = 0; app->cfg.share_dirs[i]; i++)
+    g_ptr_array_add (roots, realpath (app->cfg.share_dirs[i], NULL));
+  gboolean ok = FALSE;
+  for (guint i = 0; i < roots->len && !ok; i++)
+    {
+      const char *root = roots->pdata[i];
+      gsize n = root ? strlen (root) : 0;
+      ok = root && strncmp (real, root, n) == 0 && real[n] == '/';
+    }
+  g_ptr_array_unref (roots);
+  if (!ok)
+    {
+      g_autofree gchar *what = g_strdup_printf (
+        "%s is outside DATA_DIR (%s) and MINIBIT_SHARE_DIRS", filename, app->cfg.data_dir);
+      reply_error (msg, SOUP_STATUS_FORBIDDEN, what);
+      return NULL;
+    }
+  return g_steal_pointer (&real);
+}
+
+typedef struct {
+  MbPeerApp *app;
+  SoupServerMessage *msg;
+  gchar *name;
+} Pending;
+
+static Pending *
+pending_new (MbPeerApp *app, SoupServerMessage *msg, const char *name)
+{
+  Pending *p = g_new0 (Pending, 1);
+  p->app = app;
+  p->msg = g_object_ref (msg);
+  p->name = g_strdup (name);
+  soup_server_message_pause (msg);
+  return p;
+}
+
+static void
+pending_done (Pending *p)
+{
+  soup_server_message_unpause (p->msg);
+  g_object_unref (p->msg);
+  g_free (p->name);
+  g_free (p);
+}
+
+/* ---- store_file / fetch_file ---- */
+
+static void
+on_stored (MbRingPeer *rp, const MbRingResult *r, gpointer data)
+{
+  Pending *p = data;
+  if (!r->ok)
+    reply_error (p->msg, SOUP_STATUS_BAD_GATEWAY, r->error);
+  else
+    {
+      JsonBuilder *b = begin ("success");
+      add_str (b, "filename", p->name);
+      add_int (b, "size", (gint64) mb_manifest_size (r->manifest));
+      add_int (b, "chunks", mb_manifest_n_chunks (r->manifest));
+      add_int (b, "chunks_placed", r->chunks_placed);
+      add_int (b, "chunks_failed", r->chunks_failed);
+      add_int (b, "manifest_owners", r->manifest_owners);
+      json_builder_end_object (b);
+      reply_json (p->msg, SOUP_STATUS_OK, b);
+      g_message ("store_file %s: %u chunks, %u copies placed, manifest on %u owners", p->name,
+                 mb_manifest_n_chunks (r->manifest), r->chunks_placed, r->manifest_owners);
+    }
+  pending_done (p);
+}
+
+static void
+http_store_file (MbPeerApp *app, SoupServerMessage *msg)
+{
+  if (!authorized (app, msg))
+    return;
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
+  const char *filename = o ? get_string (msg, o, "filename") : NULL;
+  if (!filename)
+    return;
+  g_autofree gchar *path = allowed_path (app, msg, filename);
+  if (!path)
+    return;
+  g_autofree gchar *name = g_path_get_basename (path);
+  g_autoptr (GError) err = NULL;
+  if (!mb_manifest_name_is_safe (name, &err))
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      return;
+    }
+  GMappedFile *mf = g_mapped_file_new (path, FALSE, &err);
+  if (!mf)
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      return;
+    }
+  g_autoptr (GBytes) content = g_mapped_file_get_bytes (mf);
+  g_mapped_file_unref (mf);
+  Pending *p = pending_new (app, msg, name);
+  mb_ringpeer_store_file (app->rp, name, content, 0, mb_clock_now (), on_stored, p);
+  mb_peer_app_rearm (app);
+}
+
+static void
+on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
+{
+  Pending *p = data;
+  MbPeerApp *app = p->app;
+  if (!r->ok || !r->content)
+    {
+      reply_error (p->msg, r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY,
+                   r->error ? r->error : "fetch failed");
+      pending_done (p);
+      return;
+    }
+  g_autofree gchar *dir = g_build_filename (app->cfg.data_dir, "downloads", NULL);
+  g_autofree gchar *path = g_build_filename (dir, p->name, NULL);
+  g_autoptr (GError) err = NULL;
+  gsize len;
+  const guint8 *bytes = g_bytes_get_data (r->content, &len);
+  if (g_mkdir_with_parents (dir, 0700) != 0
+      || !g_file_set_contents (path, (const char *) bytes, (gssize) len, &err))
+    {
+      reply_error (p->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, err ? err->message : g_strerror (errno));
+      pending_done (p);
+      return;
+    }
+  g_autofree gchar *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, bytes, len);
+  JsonBuilder *b = begin ("success");
+  add_str (b, "filename", p->name);
+  add_str (b, "path", path);
+  add_int (b, "size", (gint64) len);
+  add_str (b, "sha256", sha);
+  add_int (b, "sources", r->sources);
+  add_int (b, "redirects", r->redirects);
+  json_builder_end_object (b);
+  reply_json (p->msg, SOUP_STATUS_OK, b);
+  g_message ("fetch_file %s: %" G_GSIZE_FORMAT " bytes from %u sources", p->name, len, r->sources);
+  pending_done (p);
+}
+
+static void
+http_fetch_file (MbPeerApp *app, SoupServerMessage *msg)
+{
+  if (!authorized (app, msg))
+    return;
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
+  const char *filename = o ? get_string (msg, o, "filename") : NULL;
+  if (!filename)
+    return;
+  g_autoptr (GError) err = NULL;
+  if (!mb_manifest_name_is_safe (filename, &err))
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      return;
+    }
+  Pending *p = pending_new (app, msg, filename);
+  mb_ringpeer_fetch_file (app->rp, filename, mb_clock_now (), on_fetched, p);
+  mb_peer_app_rearm (app);
+}
+
+/* ---- the ring's server side, through the core ---- */
+
+static void
+core_answer (MbPeerApp *app, const MbMessage *reply, gpointer data)
+{
+  SoupServerMessage *msg = data;
+  if (!reply)
+    {
+      reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "no answer");
+      return;
+    }
+  switch (reply->type)
+    {
+    case MB_MSG_OK:
+      {
+        JsonBuilder *b = begin ("success");
+        add_int (b, "count", reply->count);
+        json_builder_end_object (b);
+        reply_json (msg, SOUP_STATUS_OK, b);
+        return;
+      }
+    case MB_MSG_CHUNK:
+      if (reply->data)
+        {
+          gsize n;
+          const guint8 *d = g_bytes_get_data (reply->data, &n);
+          soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+          soup_server_message_set_response (msg, "application/octet-stream", SOUP_MEMORY_COPY,
+                                            (const char *) d, n);
+        }
+      else
+        reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "chunk without bytes");
+      return;
+    case MB_MSG_MANIFEST:
+      {
+        gchar *json = mb_manifest_to_json (reply->manifest);
+        soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+        soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, json,
+                                          strlen (json));
+        return;
+      }
+    case MB_MSG_REDIRECT:
+      {
+        JsonBuilder *b = begin ("error");
+        add_str (b, "error", "not here: ask the owner");
+        add_str (b, "owner", reply->addr);
+        json_builder_end_object (b);
+        reply_json (msg, SOUP_STATUS_NOT_FOUND, b);
+        return;
+      }
+    case MB_MSG_ERROR:
+      {
+        guint status = reply->code == MB_ERR_NOT_FOUND ? SOUP_STATUS_NOT_FOUND
+                       : reply->code == MB_ERR_LEAVING ? SOUP_STATUS_SERVICE_UNAVAILABLE
+                       : reply->code == MB_ERR_INTERNAL ? SOUP_STATUS_INTERNAL_SERVER_ERROR
+                                                        : SOUP_STATUS_BAD_REQUEST;
+        reply_error (msg, status, reply->text ? reply->text : mb_err_code_name (reply->code));
+        return;
+      }
+    default:
+      reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "unexpected answer");
+    }
+}
+
+static void
+http_store_chunk (MbPeerApp *app, SoupServerMessage *msg)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_body (msg, CHUNK_BODY, &parser);
+  const char *hash = o ? get_string (msg, o, "hash") : NULL;
+  const char *b64 = hash ? get_string (msg, o, "data") : NULL;
+  if (!b64)
+    return;
+  gsize len = 0;
+  guchar *raw = g_base64_decode (b64, &len);
+  MbMessage *m = mb_message_new (MB_MSG_STORE_CHUNK);
+  m->chunk_id = g_strdup (hash);
+  m->data = g_bytes_new_take (raw, len);
+  m->length = (guint32) len;
+  mb_peer_app_ask_core (app, m, core_answer, msg);
+}
+
+static void
+http_store_manifest (MbPeerApp *app, SoupServerMessage *msg)
+{
+  GBytes *body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  gsize len;
+  const char *data = g_bytes_get_data (body, &len);
+  g_autoptr (GError) err = NULL;
+  MbManifest *mf = len > SMALL_BODY * 16 ? NULL : mb_manifest_from_json (data, (gssize) len, &err);
+  g_bytes_unref (body);
+  if (len > SMALL_BODY * 16)
+    {
+      reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "manifest over 1 MiB");
+      return;
+    }
+  if (!mf)
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      return;
+    }
+  MbMessage *m = mb_message_new (MB_MSG_STORE_MANIFEST);
+  m->manifest = mf;
+  mb_peer_app_ask_core (app, m, core_answer, msg);
+}
+
+static void
+http_update_manifest (MbPeerApp *app, SoupServerMessage *msg)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
+  const char *name = o ? get_string (msg, o, "filename") : NULL;
+  const char *peer = name ? get_string (msg, o, "peer") : NULL;
+  if (!peer)
+    return;
+  MbMessage *m = mb_message_new (MB_MSG_UPDATE_MANIFEST);
+  m->file = g_strdup (name);
+  m->addr = g_strdup (peer);
+  JsonArray *chunks = json_object_has_member (o, "chunks") ? json_object_get_array_member (o, "chunks") : NULL;
+  if (chunks)
+    {
+      guint n = json_array_get_length (chunks);
+      guint32 *idx = g_new (guint32, MAX (n, 1));
+      for (guint i = 0; i < n; i++)
+        idx[i] = (guint32) json_array_get_int_element (chunks, i);
+      mb_message_set_indices (m, idx, n);
+      g_free (idx);
+    }
+  mb_peer_app_ask_core (app, m, core_answer, msg);
+}
+
+static void
+http_get_chunk (MbPeerApp *app, SoupServerMessage *msg, const char *hash)
+{
+  if (!mb_chunk_id_is_valid (hash))
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "not a chunk id (64 lowercase hex digits)");
+      return;
+    }
+  MbMessage *m = mb_message_new (MB_MSG_GET_CHUNK);
+  m->chunk_id = g_strdup (hash);
+  mb_peer_app_ask_core (app, m, core_answer, msg);
+}
+
+static void
+http_get_manifest (MbPeerApp *app, SoupServerMessage *msg, const char *name)
+{
+  g_autoptr (GError) err = NULL;
+  if (!mb_manifest_name_is_safe (name, &err))
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      return;
+    }
+  MbMessage *m = mb_message_new (MB_MSG_GET_MANIFEST);
+  m->file = g_strdup (name);
+  mb_peer_app_ask_core (app, m, core_answer, msg);
+}
+
+/* ---- shutdown, ping ---- */
+
+static void
+on_shut (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
+{
+  Pending *p = data;
+  JsonBuilder *b = begin ("success");
+  add_int (b, "manifests_redistributed", r->manifests_redistributed);
+  add_int (b, "manifests_failed", r->manifests_failed);
+  add_int (b, "chunks_redistributed", r->chunks_redistributed);
+  add_int (b, "chunks_failed", r->chunks_failed);
+  add_int (b, "bytes_moved", (gint64) r->bytes_moved);
+  json_builder_end_object (b);
+  reply_json (p->msg, SOUP_STATUS_OK, b);
+  pending_done (p);
+}
+
+static void
+http_shutdown (MbPeerApp *app, SoupServerMessage *msg)
+{
+  if (!authorized (app, msg))
+    return;
+  if (app->shutting_down)
+    {
+      reply_error (msg, SOUP_STATUS_CONFLICT, "already shutting down");
+      return;
+    }
+  mb_peer_app_shutdown (app, on_shut, pending_new (app, msg, ""));
+}
+
+static void
+http_ping (MbPeerApp *app, SoupServerMessage *msg)
+{
+  JsonBuilder *b = begin ("ok");
+  add_str (b, "peer", app->cfg.self_id);
+  add_str (b, "addr", app->addr);
+  add_int (b, "members", mb_ring_n_members (mb_ringpeer_view (app->rp)));
+  add_int (b, "chunks", app->store->n_chunks);
+  add_int (b, "manifests", app->store->n_manifests);
+  json_builder_end_object (b);
+  reply_json (msg, SOUP_STATUS_OK, b);
+}
+
+/* ---- MiniBit's endpoints, answered from the store ---- */
+
+static MbManifest *
+manifest_for (MbPeerApp *app, SoupServerMessage *msg, JsonObject *o)
+{
+  const char *name = get_string (msg, o, "filename");
+  if (!name)
+    return NULL;
+  MbManifest *m = mb_store_get_manifest (app->store, name);
+  if (!m)
+    reply_error (msg, SOUP_STATUS_NOT_FOUND, "no manifest of that file here");
+  return m;
+}
+
+static gint64
+block_index (SoupServerMessage *msg, JsonObject *o, const MbManifest *m)
+{
+  JsonNode *n = json_object_get_member (o, "block_index");
+  if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64
+      || json_node_get_int (n) < 0 || json_node_get_int (n) >= mb_manifest_n_chunks (m))
+    {
+      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "block_index missing or out of range");
+      return -1;
+    }
+  return json_node_get_int (n);
+}
+
+static void
+http_minibit (MbPeerApp *app, SoupServerMessage *msg, const char *what)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
+  if (!o)
+    return;
+  g_autoptr (MbManifest) m = manifest_for (app, msg, o);
+  if (!m)
+    return;
+  if (strcmp (what, "have_blocks_info") == 0)
+    {
+      JsonBuilder *b = begin ("success");
+      json_builder_set_member_name (b, "blocks_info");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
+        json_builder_add_boolean_value (b, mb_store_has_chunk (app->store, mb_manifest_chunk_id (m, i)));
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      reply_json (msg, SOUP_STATUS_OK, b);
+      return;
+    }
+  gint64 i = block_index (msg, o, m);
+  if (i < 0)
+    return;
+  if (strcmp (what, "announce_block") == 0)
+    {
+      JsonBuilder *b = begin ("success");
+      json_builder_end_object (b);
+      reply_json (msg, SOUP_STATUS_OK, b);
+      return;
+    }
+  GBytes *data = NULL;
+  guint32 len;
+  if (!mb_store_get_chunk (app->store, mb_manifest_chunk_id (m, (guint) i), &data, &len, NULL) || !data)
+    {
+      reply_error (msg, SOUP_STATUS_NOT_FOUND, "block not available");
+      return;
+    }
+  gsize n;
+  const guint8 *d = g_bytes_get_data (data, &n);
+  g_autofree gchar *b64 = g_base64_encode (d, n);
+  g_bytes_unref (data);
+  JsonBuilder *b = begin ("success");
+  add_int (b, "block_index", i);
+  add_str (b, "block_data", b64);
+  json_builder_end_object (b);
+  reply_json (msg, SOUP_STATUS_OK, b);
+}
+
+/* ---- routing ---- */
+
+static void
+route (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+       gpointer data)
+{
+  MbPeerApp *app = data;
+  const char *method = soup_server_message_get_method (msg);
+  gboolean post = strcmp (method, "POST") == 0, get = strcmp (method, "GET") == 0;
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE)
+    return;
+  struct { const char *path; gboolean post; void (*fn) (MbPeerApp *, SoupServerMessage *); } posts[] = {
+    { "/store_file", TRUE, http_store_file },
+    { "/fetch_file", TRUE, http_fetch_file },
+    { "/store_chunk", TRUE, http_store_chunk },
+    { "/store_manifest", TRUE, http_store_manifest },
+    { "/update_manifest", TRUE, http_update_manifest },
+    { "/shutdown", TRUE, http_shutdown },
+    { "/ping", FALSE, http_ping },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (posts); i++)
+    if (strcmp (path, posts[i].path) == 0)
+      {
+        if (posts[i].post ? !post : !get)
+          reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, posts[i].post ? "use POST" : "use GET");
+        else
+          posts[i].fn (app, msg);
+        return;
+      }
+  const char *minibit[] = { "request_block", "have_blocks_info", "announce_block" };
+  for (guint i = 0; i < G_N_ELEMENTS (minibit); i++)
+    if (path[0] == '/' && strcmp (path + 1, minibit[i]) == 0)
+      {
+        if (!post)
+          reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use POST");
+        else
+          http_minibit (app, msg, minibit[i]);
+        return;
+      }
+  if (g_str_has_prefix (path, "/get_chunk/") || g_str_has_prefix (path, "/get_manifest/"))
+    {
+      if (!get)
+        {
+          reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+          return;
+        }
+      if (g_str_has_prefix (path, "/get_chunk/"))
+        http_get_chunk (app, msg, path + strlen ("/get_chunk/"));
+      else
+        {
+          g_autofree gchar *name = g_uri_unescape_string (path + strlen ("/get_manifest/"), NULL);
+          http_get_manifest (app, msg, name ? name : "");
+        }
+      return;
+    }
+  reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+}
+
+static void
+on_got_headers (SoupServerMessage *msg, gpointer data)
+{
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  goffset limit = g_strcmp0 (path, "/store_chunk") == 0 ? CHUNK_BODY
+                  : g_strcmp0 (path, "/store_manifest") == 0 ? SMALL_BODY * 16 : SMALL_BODY;
+  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
+      && soup_message_headers_get_content_length (h) > limit)
+    {
+      reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "request body too large");
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Connection", "close");
+    }
+}
+
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), data);
+}
+
+gboolean
+mb_peer_http_start (MbPeerApp *app, GError **error)
+{
+  GInetAddress *ia = g_inet_address_new_from_string (app->cfg.host);
+  if (!ia)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "host \"%s\" is not an IP address", app->cfg.host);
+      return FALSE;
+    }
+  GSocketAddress *sa = g_inet_socket_address_new (ia, app->cfg.http_port);
+  g_object_unref (ia);
+  app->http = soup_server_new ("server-header", "minibit-peer ", NULL);
+  soup_server_add_handler (app->http, NULL, route, app, NULL);
+  g_signal_connect (app->http, "request-started", G_CALLBACK (on_request_started), app);
+  gboolean ok = soup_server_listen (app->http, sa, 0, error);
+  g_object_unref (sa);
+  return ok;
+}

@@ -1,0 +1,378 @@
+/* peer-main.c — minibit-peer: a real ring peer.
+ *
+ * Configured like the seed (environment SELF_ID, KNOWN_PEERS, DATA_DIR,
+ * PORT, TRACKER_HOST, TRACKER_PORT) or by the same settings as options,
+ * which win.  Serves the seeds' HTTP API on PORT and speaks minibit frames on
+ * WIRE_PORT (PORT + 1000 unless set).  SIGTERM and SIGINT run the graceful
+ * shutdown (hand-off of its manifests and chunks), then it exits 0.
+ */
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "disk-store.h"
+#include "peer-app.h"
+
+typedef struct {
+  MbPseudoReplyFn done;
+  gpointer data;
+  gboolean answered;
+} PseudoWait;
+
+/* ---- the host: the transport's, plus pseudo nodes for HTTP requests ---- */
+
+static void
+app_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
+{
+  MbPeerApp *app = ctx;
+  if (to >= MB_PSEUDO_NODE_BASE)
+    {
+      PseudoWait *w = g_hash_table_lookup (app->pseudo, GUINT_TO_POINTER (to));
+      if (w && !w->answered)
+        {
+          w->answered = TRUE;
+          w->done (app, msg, w->data);
+        }
+      mb_message_free (msg);
+      return;
+    }
+  const MbHost *th = mb_transport_host (app->transport);
+  th->send (th->ctx, from, to, msg);
+}
+
+static MbNodeId
+app_resolve (gpointer ctx, MbNodeId self, const char *addr)
+{
+  MbPeerApp *app = ctx;
+  const MbHost *th = mb_transport_host (app->transport);
+  return th->resolve (th->ctx, self, addr);
+}
+
+static void
+app_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
+{
+  MbPeerApp *app = ctx;
+  if (peer >= MB_PSEUDO_NODE_BASE)
+    return;
+  const MbHost *th = mb_transport_host (app->transport);
+  if (th->disconnect)
+    th->disconnect (th->ctx, self, peer);
+}
+
+void
+mb_peer_app_rearm (MbPeerApp *app)
+{
+  if (app->timer)
+    mb_expiry_driver_rearm (app->timer);
+}
+
+void
+mb_peer_app_ask_core (MbPeerApp *app, MbMessage *msg, MbPseudoReplyFn done, gpointer data)
+{
+  MbNodeId node = app->next_pseudo++;
+  if (app->next_pseudo == 0)
+    app->next_pseudo = MB_PSEUDO_NODE_BASE;
+  PseudoWait *w = g_new0 (PseudoWait, 1);
+  w->done = done;
+  w->data = data;
+  g_hash_table_insert (app->pseudo, GUINT_TO_POINTER (node), w);
+  mb_ringpeer_receive (app->rp, node, msg, mb_clock_now ());
+  if (!w->answered)
+    done (app, NULL, data);
+  g_hash_table_remove (app->pseudo, GUINT_TO_POINTER (node));
+  mb_message_free (msg);
+  mb_peer_app_rearm (app);
+}
+
+/* ---- messages from the wire ---- */
+
+static void
+on_recv (gpointer user, MbNodeId from, const MbMessage *msg)
+{
+  MbPeerApp *app = user;
+  if (mb_membership_on_message (app, from, msg))
+    return;
+  mb_ringpeer_receive (app->rp, from, msg, mb_clock_now ());
+  mb_peer_app_rearm (app);
+}
+
+static void
+on_gone (gpointer user, MbNodeId node)
+{
+  MbPeerApp *app = user;
+  mb_ringpeer_on_disconnect (app->rp, node, mb_clock_now ());
+  mb_membership_on_disconnect (app, node);
+  mb_peer_app_rearm (app);
+}
+
+static guint64
+rp_next (gconstpointer obj)
+{
+  return mb_ringpeer_next_expiry (obj);
+}
+
+static void
+rp_handle (gpointer obj, guint64 now)
+{
+  mb_ringpeer_handle_expiry (obj, now);
+}
+
+/* ---- leaving ---- */
+
+typedef struct {
+  MbPeerApp *app;
+  MbShutdownDoneFn done;
+  gpointer data;
+} ShutdownWait;
+
+static gboolean
+quit_soon (gpointer data)
+{
+  g_main_loop_quit (((MbPeerApp *) data)->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_shutdown_done (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
+{
+  ShutdownWait *w = data;
+  MbPeerApp *app = w->app;
+  g_message ("graceful shutdown: %u manifests redistributed (%u failed), %u chunks "
+             "redistributed (%u failed), %" G_GUINT64_FORMAT " bytes moved",
+             r->manifests_redistributed, r->manifests_failed, r->chunks_redistributed,
+             r->chunks_failed, r->bytes_moved);
+  mb_membership_leave_notice (app);
+  /* Tell the tracker, best effort. */
+  g_autofree gchar *tracker = mb_transport_addr_join (app->cfg.tracker_host,
+                                                      (guint16) (app->cfg.tracker_port + 1));
+  MbMessage *leave = mb_message_new (MB_MSG_LEAVE);
+  leave->name = g_strdup (app->cfg.self_id);
+  leave->file = g_strdup ("");
+  app_send (app, mb_transport_self (app->transport), mb_transport_node (app->transport, tracker),
+            leave);
+  if (w->done)
+    w->done (rp, r, w->data);
+  g_free (w);
+  /* Let the goodbyes and the HTTP answer go out before quitting. */
+  g_timeout_add (500, quit_soon, app);
+}
+
+void
+mb_peer_app_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data)
+{
+  if (app->shutting_down)
+    return;
+  app->shutting_down = TRUE;
+  g_message ("graceful shutdown: handing manifests and chunks to their new owners");
+  ShutdownWait *w = g_new0 (ShutdownWait, 1);
+  w->app = app;
+  w->done = done;
+  w->data = data;
+  mb_ringpeer_shutdown (app->rp, mb_clock_now (), on_shutdown_done, w);
+  mb_peer_app_rearm (app);
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  MbPeerApp *app = data;
+  if (app->shutting_down)
+    return G_SOURCE_CONTINUE;
+  g_message ("signal received");
+  mb_peer_app_shutdown (app, NULL, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- configuration ---- */
+
+static const char *
+env_or (const char *name, const char *fallback)
+{
+  const char *v = g_getenv (name);
+  return v && *v ? v : fallback;
+}
+
+static gboolean
+parse_port (const char *what, const char *text, guint16 *out, GError **error)
+{
+  char *end = NULL;
+  guint64 v = g_ascii_strtoull (text, &end, 10);
+  if (!text || !*text || *end || v > 65535)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: \"%s\" is not a port number (0-65535)", what, text ? text : "");
+      return FALSE;
+    }
+  *out = (guint16) v;
+  return TRUE;
+}
+
+static gchar **
+split_list (const char *text)
+{
+  if (!text || !*text)
+    return g_new0 (gchar *, 1);
+  gchar **parts = g_strsplit_set (text, ", ", -1);
+  GPtrArray *out = g_ptr_array_new ();
+  for (guint i = 0; parts[i]; i++)
+    if (*parts[i])
+      g_ptr_array_add (out, g_strdup (parts[i]));
+  g_strfreev (parts);
+  g_ptr_array_add (out, NULL);
+  return (gchar **) g_ptr_array_free (out, FALSE);
+}
+
+static gboolean
+configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
+{
+  gchar *self_id = NULL, *host = NULL, *data_dir = NULL, *known = NULL, *tracker_host = NULL;
+  gchar *port = NULL, *wire_port = NULL, *tracker_port = NULL;
+  gint replication = 3, chunk_kib = 256, ping_ms = 1000, misses = 3;
+  GOptionEntry entries[] = {
+    { "self-id", 0, 0, G_OPTION_ARG_STRING, &self_id, "This peer's id (env SELF_ID; default peer-PORT)", "ID" },
+    { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on (env HOST; default 127.0.0.1)", "HOST" },
+    { "port", 'p', 0, G_OPTION_ARG_STRING, &port, "HTTP API port (env PORT; default 5000)", "PORT" },
+    { "wire-port", 0, 0, G_OPTION_ARG_STRING, &wire_port, "Peer-to-peer port (env WIRE_PORT; default PORT+1000)", "PORT" },
+    { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Where chunks, manifests and downloads live (env DATA_DIR; default ./data)", "DIR" },
+    { "known-peers", 'k', 0, G_OPTION_ARG_STRING, &known, "Other peers' wire addresses, comma-separated (env KNOWN_PEERS)", "H:P,..." },
+    { "tracker-host", 0, 0, G_OPTION_ARG_STRING, &tracker_host, "Tracker host (env TRACKER_HOST; default 127.0.0.1)", "HOST" },
+    { "tracker-port", 0, 0, G_OPTION_ARG_STRING, &tracker_port, "Tracker HTTP port; its wire port is one more (env TRACKER_PORT; default 9000)", "PORT" },
+    { "replication", 'r', 0, G_OPTION_ARG_INT, &replication, "Copies of each chunk and manifest, R (default 3)", "R" },
+    { "chunk-kib", 0, 0, G_OPTION_ARG_INT, &chunk_kib, "Chunk size in KiB (default 256)", "KIB" },
+    { "ping-ms", 0, 0, G_OPTION_ARG_INT, &ping_ms, "Failure-detector period in ms (default 1000)", "MS" },
+    { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("");
+  g_option_context_set_summary (ctx,
+    "A minibit peer: stores files as content-hashed chunks on a consistent-hash ring\n"
+    "and serves the seeds' HTTP API (store_file, fetch_file, shutdown, ...).\n"
+    "Environment: SELF_ID KNOWN_PEERS DATA_DIR PORT WIRE_PORT TRACKER_HOST TRACKER_PORT\n"
+    "MINIBIT_SHARE_DIRS (extra folders store_file may read) MINIBIT_TOKEN (bearer token\n"
+    "that allows store_file, fetch_file and shutdown from other hosts than loopback).");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  gboolean ok = g_option_context_parse (ctx, argc, argv, error);
+  if (ok)
+    {
+      const char *p = port ? port : env_or ("PORT", "5000");
+      ok = parse_port ("PORT", p, &cfg->http_port, error);
+      g_autofree gchar *dflt_wire = g_strdup_printf ("%u", (guint) cfg->http_port + 1000);
+      ok = ok && parse_port ("WIRE_PORT", wire_port ? wire_port : env_or ("WIRE_PORT", dflt_wire),
+                             &cfg->wire_port, error);
+      ok = ok && parse_port ("TRACKER_PORT", tracker_port ? tracker_port : env_or ("TRACKER_PORT", "9000"),
+                             &cfg->tracker_port, error);
+    }
+  if (ok && (replication < 1 || replication > 16 || chunk_kib < 1 || chunk_kib > 16384
+             || ping_ms < 50 || misses < 1))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--replication must be 1..16, --chunk-kib 1..16384, --ping-ms >= 50, --ping-misses >= 1");
+      ok = FALSE;
+    }
+  if (ok)
+    {
+      g_autofree gchar *dflt_id = g_strdup_printf ("peer-%u", cfg->http_port);
+      cfg->self_id = g_strdup (self_id ? self_id : env_or ("SELF_ID", dflt_id));
+      cfg->host = g_strdup (host ? host : env_or ("HOST", "127.0.0.1"));
+      cfg->data_dir = g_strdup (data_dir ? data_dir : env_or ("DATA_DIR", "data"));
+      cfg->known_peers = split_list (known ? known : g_getenv ("KNOWN_PEERS"));
+      cfg->tracker_host = g_strdup (tracker_host ? tracker_host : env_or ("TRACKER_HOST", "127.0.0.1"));
+      cfg->share_dirs = split_list (g_getenv ("MINIBIT_SHARE_DIRS"));
+      cfg->token = g_strdup (g_getenv ("MINIBIT_TOKEN"));
+      cfg->replication = (guint) replication;
+      cfg->chunk_size = (guint32) chunk_kib * 1024;
+      cfg->ping_interval_ms = (guint) ping_ms;
+      cfg->ping_misses = (guint) misses;
+    }
+  g_free (self_id); g_free (host); g_free (data_dir); g_free (known); g_free (tracker_host);
+  g_free (port); g_free (wire_port); g_free (tracker_port);
+  return ok;
+}
+
+static void
+config_clear (MbPeerAppConfig *cfg)
+{
+  g_free (cfg->self_id);
+  g_free (cfg->host);
+  g_free (cfg->data_dir);
+  g_strfreev (cfg->known_peers);
+  g_free (cfg->tracker_host);
+  g_strfreev (cfg->share_dirs);
+  g_free (cfg->token);
+}
+
+static gboolean
+start (MbPeerApp *app, GError **error)
+{
+  MbTransportConfig tcfg;
+  mb_transport_config_init (&tcfg);
+  app->transport = mb_transport_new (app->cfg.self_id, app->cfg.host, app->cfg.wire_port, &tcfg, error);
+  if (!app->transport)
+    return FALSE;
+  app->addr = g_strdup (mb_transport_listen_addr (app->transport));
+  mb_transport_set_handlers (app->transport, on_recv, on_gone, app);
+  app->store = mb_store_disk_new (app->cfg.data_dir, error);
+  if (!app->store)
+    return FALSE;
+  app->host.ctx = app;
+  app->host.send = app_send;
+  app->host.resolve = app_resolve;
+  app->host.disconnect = app_disconnect;
+  app->pseudo = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  app->next_pseudo = MB_PSEUDO_NODE_BASE;
+  GPtrArray *members = g_ptr_array_new ();
+  g_ptr_array_add (members, app->addr);
+  for (guint i = 0; app->cfg.known_peers[i]; i++)
+    if (g_strcmp0 (app->cfg.known_peers[i], app->addr) != 0)
+      g_ptr_array_add (members, app->cfg.known_peers[i]);
+  g_autoptr (MbRing) view = mb_ring_new ((const char *const *) members->pdata, members->len,
+                                         MB_RING_DEFAULT_VNODES);
+  g_ptr_array_unref (members);
+  MbRingPeerConfig rcfg;
+  mb_ringpeer_config_init (&rcfg);
+  rcfg.replication = app->cfg.replication;
+  rcfg.chunk_size = app->cfg.chunk_size;
+  app->rp = mb_ringpeer_new (&app->host, mb_transport_self (app->transport), app->addr, &rcfg,
+                             app->store, view, g_rand_new ());
+  app->timer = mb_expiry_driver_new (app->rp, rp_next, rp_handle, NULL);
+  if (!mb_peer_http_start (app, error))
+    return FALSE;
+  mb_membership_start (app);
+  g_unix_signal_add (SIGTERM, on_signal, app);
+  g_unix_signal_add (SIGINT, on_signal, app);
+  g_message ("peer %s: HTTP on %s:%u, wire on %s, data in %s, %u known peers, R = %u",
+             app->cfg.self_id, app->cfg.host, app->cfg.http_port, app->addr, app->cfg.data_dir,
+             g_strv_length (app->cfg.known_peers), app->cfg.replication);
+  return TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  MbPeerApp app = { 0 };
+  g_autoptr (GError) err = NULL;
+  if (!configure (&app.cfg, &argc, &argv, &err))
+    {
+      fprintf (stderr, "minibit-peer: %s (see --help)\n", err->message);
+      return 2;
+    }
+  app.loop = g_main_loop_new (NULL, FALSE);
+  if (!start (&app, &err))
+    {
+      fprintf (stderr, "minibit-peer: %s\n", err->message);
+      return 2;
+    }
+  g_main_loop_run (app.loop);
+  mb_membership_stop (&app);
+  if (app.http)
+    g_object_unref (app.http);
+  mb_expiry_driver_free (app.timer);
+  mb_ringpeer_free (app.rp);
+  mb_store_free (app.store);
+  mb_transport_free (app.transport);
+  g_hash_table_unref (app.pseudo);
+  g_main_loop_unref (app.loop);
+  g_free (app.addr);
+  config_clear (&app.cfg);
+  return app.exit_status;
+}

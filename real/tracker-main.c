@@ -1,0 +1,699 @@
+/* tracker-main.c — minibit-tracker: the core tracker (core/tracker.h) on a
+ * TCP transport (frames, the "wire" port) and the seed's HTTP/JSON API
+ * (libsoup-3) on the HTTP port.
+ *
+ *   POST /register {"peer_id": str, "listen_port": int, "file": str (opt.)}
+ *        -> {"status":"success","initial_blocks":[...],"peers":[{"peer_id","ip","port"}...]}
+ *   GET  /peers?peer_id=ID[&file=F] -> {"status":"success","peers":[...]}
+ *   errors -> {"status":"error","error":"..."}: 400 bad input, 413 body over
+ *   64 KiB, 404 unknown path, 405 wrong method.
+ *
+ * Every HTTP request goes through the core tracker as a message from a
+ * pseudo node (ids from MB_HTTP_NODE_FIRST up, above any transport id); the
+ * tracker answers synchronously, and the host's send keeps the reply for
+ * that pseudo node instead of writing it to a socket.  Invariants: the
+ * tracker's expiry driver is re-armed after every call into the tracker;
+ * nothing in the tracker changes when a request is refused (it is refused
+ * before the core sees it).
+ *
+ * On start the tracker prints one line on stdout, "minibit-tracker
+ * http=HOST:PORT wire=HOST:PORT", with the bound ports (so --port 0 works);
+ * logs go to stderr.  SIGTERM or SIGINT stops it cleanly with status 0.
+ */
+#define G_LOG_DOMAIN "minibit"
+
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "tracker.h"
+#include "transport.h"
+
+#define MB_HTTP_NODE_FIRST 0x80000000u
+#define MB_HTTP_MAX_BODY (64 * 1024)
+#define MB_DEFAULT_FILE "shared_file"
+
+#define MB_TRACKER_HTTP_ERROR (mb_tracker_http_error_quark ())
+static GQuark mb_tracker_http_error_quark (void);
+G_DEFINE_QUARK (mb-tracker-http-error-quark, mb_tracker_http_error)
+enum { MB_TRACKER_HTTP_ERROR_BAD_REQUEST };
+
+typedef struct {
+  gchar *host;
+  gint port;
+  gint wire_port;        /* -1: port + 1 (any when port is 0) */
+  gint peer_list_size;
+  gint peer_timeout_s;
+  gdouble initial_share;
+  gint total_blocks;
+  gint64 seed;           /* 0: random */
+} MbTrackerOptions;
+
+typedef struct {
+  MbTrackerOptions opt;
+  MbTransport *transport;
+  MbTracker *tracker;
+  MbExpiryDriver *driver;
+  MbHost host;           /* the transport's, with replies to pseudo nodes kept */
+  SoupServer *http;
+  GMainLoop *loop;
+  GRand *rand;           /* initial block indices */
+  MbNodeId next_http_node;
+  MbNodeId capture_node;
+  MbMessage *captured;
+} MbTrackerApp;
+
+/* ---- the host seen by the tracker -------------------------------------- */
+
+static void
+mb_app_host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
+{
+  MbTrackerApp *app = ctx;
+  if (to >= MB_HTTP_NODE_FIRST)
+    {
+      if (to == app->capture_node && app->captured == NULL)
+        app->captured = msg;
+      else
+        mb_message_free (msg);  /* a late reply to a finished request */
+      return;
+    }
+  mb_host_send (mb_transport_host (app->transport), from, to, msg);
+}
+
+static MbNodeId
+mb_app_host_resolve (gpointer ctx, MbNodeId self, const char *addr)
+{
+  MbTrackerApp *app = ctx;
+  const MbHost *h = mb_transport_host (app->transport);
+  return h->resolve (h->ctx, self, addr);
+}
+
+static void
+mb_app_host_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
+{
+  MbTrackerApp *app = ctx;
+  if (peer >= MB_HTTP_NODE_FIRST)
+    return;
+  const MbHost *h = mb_transport_host (app->transport);
+  h->disconnect (h->ctx, self, peer);
+}
+
+/* ---- the tracker ------------------------------------------------------- */
+
+static guint64
+mb_app_tracker_next (gconstpointer obj)
+{
+  return mb_tracker_next_expiry (obj);
+}
+
+static void
+mb_app_tracker_expire (gpointer obj, guint64 now)
+{
+  mb_tracker_handle_expiry (obj, now);
+}
+
+static void
+mb_app_on_frame (gpointer user, MbNodeId from, const MbMessage *msg)
+{
+  MbTrackerApp *app = user;
+  mb_tracker_receive (app->tracker, from, msg, mb_clock_now ());
+  mb_expiry_driver_rearm (app->driver);
+}
+
+static void
+mb_app_on_gone (gpointer user, MbNodeId node)
+{
+  MbTrackerApp *app = user;
+  g_debug ("tracker: %s disconnected",
+           mb_transport_node_addr (app->transport, node));
+}
+
+/* Passes req to the tracker as from a fresh pseudo node; returns its reply. */
+static MbMessage *
+mb_app_ask (MbTrackerApp *app, const MbMessage *req)
+{
+  MbNodeId node = app->next_http_node;
+  app->next_http_node = node + 1 == MB_NODE_NONE ? MB_HTTP_NODE_FIRST : node + 1;
+  app->capture_node = node;
+  mb_tracker_receive (app->tracker, node, req, mb_clock_now ());
+  mb_expiry_driver_rearm (app->driver);
+  app->capture_node = MB_NODE_NONE;
+  MbMessage *reply = app->captured;
+  app->captured = NULL;
+  return reply;
+}
+
+/* ---- JSON replies ------------------------------------------------------ */
+
+static void
+mb_http_reply (SoupServerMessage *msg, guint status, JsonBuilder *b)
+{
+  JsonNode *root = json_builder_get_root (b);
+  JsonGenerator *gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  gsize len = 0;
+  gchar *text = json_generator_to_data (gen, &len);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, len);
+  g_object_unref (gen);
+  json_node_unref (root);
+}
+
+static void
+mb_http_error (SoupServerMessage *msg, guint status, const char *what)
+{
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, "error");
+  json_builder_set_member_name (b, "error");
+  json_builder_add_string_value (b, what);
+  json_builder_end_object (b);
+  mb_http_reply (msg, status, b);
+  g_object_unref (b);
+  g_info ("tracker: %s %s: %u %s", soup_server_message_get_method (msg),
+          g_uri_get_path (soup_server_message_get_uri (msg)), status, what);
+}
+
+static void
+mb_http_add_peers (JsonBuilder *b, const MbMessage *reply)
+{
+  json_builder_set_member_name (b, "peers");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < reply->n_peers; i++)
+    {
+      const MbPeerInfo *p = &reply->peers[i];
+      gchar *ip = NULL;
+      guint16 port = 0;
+      if (!mb_transport_addr_split (p->addr, &ip, &port))
+        ip = g_strdup (p->addr);
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "peer_id");
+      json_builder_add_string_value (b, p->name);
+      json_builder_set_member_name (b, "ip");
+      json_builder_add_string_value (b, ip);
+      json_builder_set_member_name (b, "port");
+      json_builder_add_int_value (b, port);
+      json_builder_end_object (b);
+      g_free (ip);
+    }
+  json_builder_end_array (b);
+}
+
+static int
+mb_cmp_u32 (gconstpointer a, gconstpointer b)
+{
+  guint32 x = *(const guint32 *) a, y = *(const guint32 *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* `count` distinct block indices in [0, total), drawn at random, sorted. */
+static void
+mb_http_add_initial_blocks (JsonBuilder *b, GRand *rand, guint count, guint total)
+{
+  count = MIN (count, total);
+  guint32 *order = g_new (guint32, MAX (total, 1u));
+  for (guint i = 0; i < total; i++)
+    order[i] = i;
+  for (guint i = 0; i < count; i++)
+    {
+      guint j = (guint) g_rand_int_range (rand, (gint32) i, (gint32) total);
+      guint32 tmp = order[i];
+      order[i] = order[j];
+      order[j] = tmp;
+    }
+  qsort (order, count, sizeof (guint32), mb_cmp_u32);
+  json_builder_set_member_name (b, "initial_blocks");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < count; i++)
+    json_builder_add_int_value (b, order[i]);
+  json_builder_end_array (b);
+  g_free (order);
+}
+
+/* Answers a tracker reply: PEER_LIST as success, anything else as 400. */
+static void
+mb_http_answer (MbTrackerApp *app, SoupServerMessage *msg, MbMessage *reply,
+                gboolean with_blocks)
+{
+  if (reply == NULL || reply->type != MB_MSG_PEER_LIST || reply->code != MB_ERR_NONE)
+    {
+      mb_http_error (msg, reply != NULL ? SOUP_STATUS_BAD_REQUEST
+                                        : SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                     reply != NULL && reply->text != NULL ? reply->text
+                                                          : "the tracker did not answer");
+      return;
+    }
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, "success");
+  if (with_blocks)
+    mb_http_add_initial_blocks (b, app->rand, reply->count, (guint) app->opt.total_blocks);
+  mb_http_add_peers (b, reply);
+  json_builder_end_object (b);
+  mb_http_reply (msg, SOUP_STATUS_OK, b);
+  g_object_unref (b);
+}
+
+/* ---- POST /register ---------------------------------------------------- */
+
+static gboolean
+mb_http_bad (GError **error, const char *what)
+{
+  g_set_error_literal (error, MB_TRACKER_HTTP_ERROR, MB_TRACKER_HTTP_ERROR_BAD_REQUEST, what);
+  return FALSE;
+}
+
+/* The string member `name`: NULL if absent (then *error is unset) or not a
+ * non-empty string (then *error is set). */
+static const char *
+mb_json_string (JsonObject *o, const char *name, GError **error)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  if (n == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING
+      || json_node_get_string (n)[0] == '\0')
+    {
+      g_set_error (error, MB_TRACKER_HTTP_ERROR, MB_TRACKER_HTTP_ERROR_BAD_REQUEST,
+                   "\"%s\" must be a non-empty string", name);
+      return NULL;
+    }
+  return json_node_get_string (n);
+}
+
+static gboolean
+mb_http_parse_register (GBytes *body, gchar **peer_id, guint16 *port, gchar **file,
+                        GError **error)
+{
+  JsonParser *parser = json_parser_new ();
+  GError *local = NULL;
+  gsize len = 0;
+  const gchar *data = g_bytes_get_data (body, &len);
+  gboolean ok = FALSE;
+  if (!json_parser_load_from_data (parser, data != NULL ? data : "", (gssize) len, &local))
+    {
+      g_set_error (error, MB_TRACKER_HTTP_ERROR, MB_TRACKER_HTTP_ERROR_BAD_REQUEST,
+                   "body is not JSON: %s", local->message);
+      g_error_free (local);
+      goto out;
+    }
+  JsonNode *root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      mb_http_bad (error, "body must be a JSON object");
+      goto out;
+    }
+  JsonObject *o = json_node_get_object (root);
+  const char *id = mb_json_string (o, "peer_id", &local);
+  if (id == NULL)
+    {
+      if (local != NULL)
+        g_propagate_error (error, local);
+      else
+        mb_http_bad (error, "missing \"peer_id\"");
+      goto out;
+    }
+  JsonNode *pn = json_object_get_member (o, "listen_port");
+  if (pn == NULL)
+    {
+      mb_http_bad (error, "missing \"listen_port\"");
+      goto out;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (pn) || json_node_get_value_type (pn) != G_TYPE_INT64
+      || json_node_get_int (pn) < 1 || json_node_get_int (pn) > 65535)
+    {
+      mb_http_bad (error, "\"listen_port\" must be an integer from 1 to 65535");
+      goto out;
+    }
+  const char *f = mb_json_string (o, "file", &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      goto out;
+    }
+  *peer_id = g_strdup (id);
+  *port = (guint16) json_node_get_int (pn);
+  *file = g_strdup (f != NULL ? f : MB_DEFAULT_FILE);
+  ok = TRUE;
+out:
+  g_object_unref (parser);
+  return ok;
+}
+
+static void
+mb_http_register (MbTrackerApp *app, SoupServerMessage *msg)
+{
+  GBytes *body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  gchar *peer_id = NULL, *file = NULL;
+  guint16 port = 0;
+  GError *error = NULL;
+  if (g_bytes_get_size (body) > MB_HTTP_MAX_BODY)
+    mb_http_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "body over 64 KiB");
+  else if (!mb_http_parse_register (body, &peer_id, &port, &file, &error))
+    {
+      mb_http_error (msg, SOUP_STATUS_BAD_REQUEST, error->message);
+      g_error_free (error);
+    }
+  else
+    {
+      MbMessage *req = mb_message_new (MB_MSG_REGISTER);
+      req->file = file;
+      req->name = peer_id;
+      req->addr = mb_transport_addr_join (soup_server_message_get_remote_host (msg), port);
+      req->count = (guint32) app->opt.total_blocks;
+      MbMessage *reply = mb_app_ask (app, req);
+      g_info ("tracker: register %s at %s for \"%s\"", req->name, req->addr, req->file);
+      mb_http_answer (app, msg, reply, TRUE);
+      mb_message_free (reply);
+      mb_message_free (req);
+    }
+  g_bytes_unref (body);
+}
+
+/* ---- GET /peers -------------------------------------------------------- */
+
+static void
+mb_http_peers (MbTrackerApp *app, SoupServerMessage *msg, GHashTable *query)
+{
+  const char *id = query != NULL ? g_hash_table_lookup (query, "peer_id") : NULL;
+  const char *file = query != NULL ? g_hash_table_lookup (query, "file") : NULL;
+  if (id == NULL || id[0] == '\0')
+    {
+      mb_http_error (msg, SOUP_STATUS_BAD_REQUEST, "missing query parameter \"peer_id\"");
+      return;
+    }
+  MbMessage *req = mb_message_new (MB_MSG_GET_PEERS);
+  req->name = g_strdup (id);
+  req->file = g_strdup (file != NULL ? file : MB_DEFAULT_FILE);
+  MbMessage *reply = mb_app_ask (app, req);
+  mb_http_answer (app, msg, reply, FALSE);
+  mb_message_free (reply);
+  mb_message_free (req);
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+static gboolean
+mb_http_method_is (SoupServerMessage *msg, const char *method, const char *allow)
+{
+  if (strcmp (soup_server_message_get_method (msg), method) == 0)
+    return TRUE;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Allow", allow);
+  mb_http_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method not allowed");
+  return FALSE;
+}
+
+static void
+mb_http_route (SoupServer *server, SoupServerMessage *msg, const char *path,
+               GHashTable *query, gpointer data)
+{
+  MbTrackerApp *app = data;
+  if (strcmp (path, "/register") == 0)
+    {
+      if (mb_http_method_is (msg, SOUP_METHOD_POST, "POST"))
+        mb_http_register (app, msg);
+    }
+  else if (strcmp (path, "/peers") == 0)
+    {
+      if (mb_http_method_is (msg, SOUP_METHOD_GET, "GET"))
+        mb_http_peers (app, msg, query);
+    }
+  else
+    mb_http_error (msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+}
+
+/* Refuses an over-long body from its Content-Length, before reading it. */
+static void
+mb_http_on_got_headers (SoupServerMessage *msg, gpointer data)
+{
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
+      && soup_message_headers_get_content_length (h) > MB_HTTP_MAX_BODY)
+    {
+      mb_http_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "body over 64 KiB");
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Connection", "close");
+    }
+}
+
+static void
+mb_http_on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (mb_http_on_got_headers), data);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static gboolean
+mb_options_from_env (MbTrackerOptions *o, GError **error)
+{
+  const char *host = g_getenv ("TRACKER_HOST");
+  const char *port = g_getenv ("TRACKER_PORT");
+  if (host != NULL && host[0] != '\0')
+    {
+      g_free (o->host);
+      o->host = g_strdup (host);
+    }
+  if (port != NULL && port[0] != '\0')
+    {
+      guint64 p = 0;
+      GError *local = NULL;
+      if (!g_ascii_string_to_unsigned (port, 10, 0, 65535, &p, &local))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "TRACKER_PORT=\"%s\": %s", port, local->message);
+          g_error_free (local);
+          return FALSE;
+        }
+      o->port = (gint) p;
+    }
+  return TRUE;
+}
+
+static gboolean
+mb_options_check (MbTrackerOptions *o, GError **error)
+{
+  const char *bad = NULL;
+  if (o->port < 0 || o->port > 65535)
+    bad = "--port must be from 0 to 65535";
+  else if (o->wire_port < -1 || o->wire_port > 65535)
+    bad = "--wire-port must be from 0 to 65535";
+  else if (o->wire_port == -1 && o->port == 65535)
+    bad = "--port 65535 leaves no port for the frames: give --wire-port";
+  else if (o->peer_list_size < 1)
+    bad = "--peer-list-size must be at least 1";
+  else if (o->peer_timeout_s < 0)
+    bad = "--peer-timeout must be 0 (never) or more seconds";
+  else if (!(o->initial_share >= 0.0 && o->initial_share <= 1.0))
+    bad = "--initial-share must be from 0 to 1";
+  else if (o->total_blocks < 1 || o->total_blocks > 1000000)
+    bad = "--total-blocks must be from 1 to 1000000";
+  if (bad != NULL)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, bad);
+      return FALSE;
+    }
+  if (o->wire_port == -1)
+    o->wire_port = o->port == 0 ? 0 : o->port + 1;
+  return TRUE;
+}
+
+static gboolean
+mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
+{
+  o->host = g_strdup ("127.0.0.1");
+  o->port = 9000;
+  o->wire_port = -1;
+  o->peer_list_size = 5;
+  o->peer_timeout_s = 1800;
+  o->initial_share = 0.0;
+  o->total_blocks = 50;
+  o->seed = 0;
+  if (!mb_options_from_env (o, error))
+    return FALSE;
+  gchar *host = NULL;
+  GOptionEntry entries[] = {
+    { "host", 0, 0, G_OPTION_ARG_STRING, &host,
+      "Address to listen on, for HTTP and frames (env TRACKER_HOST; default 127.0.0.1)", "ADDR" },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &o->port,
+      "HTTP port; 0 = any free one (env TRACKER_PORT; default 9000)", "PORT" },
+    { "wire-port", 'w', 0, G_OPTION_ARG_INT, &o->wire_port,
+      "Port for minibit frames (default: HTTP port + 1, or any free one when --port is 0)", "PORT" },
+    { "peer-list-size", 0, 0, G_OPTION_ARG_INT, &o->peer_list_size,
+      "Peers in a peer list (default 5)", "N" },
+    { "peer-timeout", 0, 0, G_OPTION_ARG_INT, &o->peer_timeout_s,
+      "Forget peers not heard from for this long; 0 = never (default 1800)", "SECONDS" },
+    { "initial-share", 0, 0, G_OPTION_ARG_DOUBLE, &o->initial_share,
+      "Tell a registering peer to start with a random number of blocks up to "
+      "this share of the file, 0..1 (default 0: none)", "SHARE" },
+    { "total-blocks", 0, 0, G_OPTION_ARG_INT, &o->total_blocks,
+      "Blocks in a file registered over HTTP (default 50, as the seed)", "N" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed,
+      "Seed for the tracker's random draws (default 0: a random seed)", "N" },
+    { NULL, 0, 0, 0, NULL, NULL, NULL },
+  };
+  GOptionContext *ctx = g_option_context_new ("- minibit tracker (HTTP API and minibit frames)");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_set_description (ctx,
+    "Environment: TRACKER_HOST, TRACKER_PORT (options override them).\n"
+    "HTTP: POST /register {\"peer_id\", \"listen_port\", \"file\"?}, GET /peers?peer_id=ID[&file=F].\n"
+    "On start one line goes to stdout: \"minibit-tracker http=HOST:PORT wire=HOST:PORT\".\n"
+    "SIGTERM or SIGINT stops the tracker with status 0.");
+  gboolean ok = g_option_context_parse (ctx, argc, argv, error);
+  g_option_context_free (ctx);
+  if (host != NULL)
+    {
+      g_free (o->host);
+      o->host = host;
+    }
+  return ok && mb_options_check (o, error);
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+static gboolean
+mb_app_on_signal (gpointer data)
+{
+  MbTrackerApp *app = data;
+  g_message ("minibit-tracker: signal received, stopping");
+  g_main_loop_quit (app->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static guint16
+mb_http_bound_port (SoupServer *server)
+{
+  guint16 port = 0;
+  GSList *listeners = soup_server_get_listeners (server);
+  if (listeners != NULL)
+    {
+      GSocketAddress *sa = g_socket_get_local_address (listeners->data, NULL);
+      if (sa != NULL)
+        port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa));
+      g_clear_object (&sa);
+    }
+  g_slist_free (listeners);
+  return port;
+}
+
+static gboolean
+mb_app_start_http (MbTrackerApp *app, GError **error)
+{
+  GInetAddress *ia = g_inet_address_new_from_string (app->opt.host);
+  if (ia == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "--host \"%s\" is not an IP address", app->opt.host);
+      return FALSE;
+    }
+  GSocketAddress *sa = g_inet_socket_address_new (ia, (guint16) app->opt.port);
+  g_object_unref (ia);
+  app->http = soup_server_new ("server-header", "minibit-tracker ", NULL);
+  soup_server_add_handler (app->http, NULL, mb_http_route, app, NULL);
+  g_signal_connect (app->http, "request-started",
+                    G_CALLBACK (mb_http_on_request_started), app);
+  gboolean ok = soup_server_listen (app->http, sa, 0, error);
+  g_object_unref (sa);
+  return ok;
+}
+
+static gboolean
+mb_app_start (MbTrackerApp *app, GError **error)
+{
+  MbTrackerOptions *o = &app->opt;
+  app->transport = mb_transport_new ("tracker", o->host, (guint16) o->wire_port, NULL, error);
+  if (app->transport == NULL)
+    return FALSE;
+  app->host = *mb_transport_host (app->transport);
+  app->host.ctx = app;
+  app->host.send = mb_app_host_send;
+  app->host.resolve = mb_app_host_resolve;
+  app->host.disconnect = mb_app_host_disconnect;
+  MbTrackerConfig cfg;
+  mb_tracker_config_init (&cfg);
+  cfg.peer_list_size = (guint) o->peer_list_size;
+  cfg.peer_timeout_us = (guint64) o->peer_timeout_s * MB_USEC_PER_SEC;
+  cfg.sweep_interval_us = MIN (cfg.sweep_interval_us, MAX (cfg.peer_timeout_us / 4, MB_USEC_PER_SEC));
+  cfg.initial_share = o->initial_share;
+  GRand *trand = o->seed != 0 ? g_rand_new_with_seed ((guint32) o->seed) : g_rand_new ();
+  app->rand = o->seed != 0 ? g_rand_new_with_seed ((guint32) (o->seed >> 32) ^ 0x9e3779b9u)
+                           : g_rand_new ();
+  app->tracker = mb_tracker_new (&app->host, mb_transport_self (app->transport), &cfg, trand);
+  app->driver = mb_expiry_driver_new (app->tracker, mb_app_tracker_next,
+                                      mb_app_tracker_expire, NULL);
+  mb_transport_set_handlers (app->transport, mb_app_on_frame, mb_app_on_gone, app);
+  app->next_http_node = MB_HTTP_NODE_FIRST;
+  app->capture_node = MB_NODE_NONE;
+  return mb_app_start_http (app, error);
+}
+
+static void
+mb_app_stop (MbTrackerApp *app)
+{
+  if (app->http != NULL)
+    {
+      soup_server_disconnect (app->http);
+      g_object_unref (app->http);
+    }
+  mb_expiry_driver_free (app->driver);
+  mb_tracker_free (app->tracker);
+  mb_transport_free (app->transport);
+  if (app->rand != NULL)
+    g_rand_free (app->rand);
+  /* Let cancelled operations finish so they free what they hold. */
+  for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  g_free (app->opt.host);
+}
+
+int
+main (int argc, char **argv)
+{
+#if GLIB_CHECK_VERSION(2, 68, 0)
+  g_log_writer_default_set_use_stderr (TRUE);
+#endif
+  MbTrackerApp app = { 0 };
+  GError *error = NULL;
+  if (!mb_options_parse (&app.opt, &argc, &argv, &error))
+    {
+      g_printerr ("minibit-tracker: %s (see --help)\n", error->message);
+      g_error_free (error);
+      g_free (app.opt.host);
+      return 2;
+    }
+  app.loop = g_main_loop_new (NULL, FALSE);
+  int status = 0;
+  if (!mb_app_start (&app, &error))
+    {
+      g_printerr ("minibit-tracker: %s\n", error->message);
+      g_error_free (error);
+      status = 1;
+    }
+  else
+    {
+      gchar *http = mb_transport_addr_join (app.opt.host, mb_http_bound_port (app.http));
+      printf ("minibit-tracker http=%s wire=%s\n", http,
+              mb_transport_listen_addr (app.transport));
+      fflush (stdout);
+      g_message ("minibit-tracker: HTTP on %s, frames on %s", http,
+                 mb_transport_listen_addr (app.transport));
+      g_free (http);
+      guint term = g_unix_signal_add (SIGTERM, mb_app_on_signal, &app);
+      guint intr = g_unix_signal_add (SIGINT, mb_app_on_signal, &app);
+      g_main_loop_run (app.loop);
+      g_source_remove (term);
+      g_source_remove (intr);
+      g_message ("minibit-tracker: stopped");
+    }
+  mb_app_stop (&app);
+  g_main_loop_unref (app.loop);
+  return status;
+}
