@@ -119,6 +119,7 @@ main (int argc, char **argv)
     printf ("EXPECT FAILED: %s\n", (const char *) failures->pdata[i]);
   if (sc->n_expects > 0 && !quiet)
     printf ("expectations: %u of %u hold\n", sc->n_expects - n_failed, sc->n_expects);
+  fflush (stdout);
   guint64 events = mb_experiment_events (x), msgs = mb_experiment_messages (x);
   fprintf (stderr, "wall %.2f s, %" G_GUINT64_FORMAT " events (%.0f events/s), %" G_GUINT64_FORMAT
            " messages (%.0f messages/s)\n", wall, events, wall > 0 ? events / wall : 0, msgs,

@@ -464,19 +464,29 @@ gchar *
 mb_experiment_report (MbExperiment *x)
 {
   const MbSummary *s = &x->summary;
-  return g_strdup_printf (
-    "scenario %s, seed %" G_GUINT64_FORMAT ": %.0f peers, %.0f completed, simulated %.1f s\n"
-    "  download time  p50 %.1f s  p90 %.1f s  max %.1f s\n"
-    "  bound (Kumar-Ross) %.1f s, ratio %.3f\n"
-    "  upload utilisation %.3f, Jain index of download rates %.3f\n"
-    "  share ratio  p10 %.3f  p50 %.3f  p90 %.3f\n"
-    "  ring: %.0f manifests (%.0f lost, %.0f chunks lost), %.0f moved, %.0f bytes moved,\n"
-    "        %.0f/%.0f fetches failed, %.0f lookups (%.0f failed, %.0f redirected),\n"
-    "        bytes moved per leave / share at most %.3f\n",
-    x->sc->name, x->sc->seed, s->peers, s->completed, s->sim_time_s,
-    s->completion_p50_s, s->completion_p90_s, s->completion_max_s, s->bound_s, s->bound_ratio,
-    s->upload_utilization, s->jain_download_rate, s->share_ratio_p10, s->share_ratio_p50,
-    s->share_ratio_p90, s->manifests_total, s->manifests_lost, s->chunks_lost,
-    s->manifests_moved, s->bytes_moved, s->fetches_failed, s->fetches_total, s->lookups_total,
-    s->lookups_failed, s->lookups_redirected, s->leave_bytes_ratio_max);
+  GString *o = g_string_new (NULL);
+  g_string_append_printf (o, "scenario %s, seed %" G_GUINT64_FORMAT ": %.0f peers, simulated %.1f s\n",
+                          x->sc->name, x->sc->seed, s->peers, s->sim_time_s);
+  if (x->file)
+    g_string_append_printf (
+      o,
+      "  swarm: %.0f peers hold the file\n"
+      "  download time  p50 %.1f s  p90 %.1f s  max %.1f s\n"
+      "  bound (Kumar-Ross) %.1f s, ratio %.3f\n"
+      "  upload utilisation %.3f, Jain index of download rates %.3f\n"
+      "  share ratio  p10 %.3f  p50 %.3f  p90 %.3f\n",
+      s->completed, s->completion_p50_s, s->completion_p90_s, s->completion_max_s, s->bound_s,
+      s->bound_ratio, s->upload_utilization, s->jain_download_rate, s->share_ratio_p10,
+      s->share_ratio_p50, s->share_ratio_p90);
+  if (x->sc->ring.enabled)
+    g_string_append_printf (
+      o,
+      "  ring: %.0f manifests published, %.0f lost, %.0f chunks lost\n"
+      "  moved: %.0f manifests by graceful leaves, %.0f bytes by hand-offs and repair;\n"
+      "         bytes per leave / its share K/N at most %.3f\n"
+      "  fetches: %.0f, %.0f failed; lookups: %.0f, %.0f failed, %.0f redirected\n",
+      s->manifests_total, s->manifests_lost, s->chunks_lost, s->manifests_moved, s->bytes_moved,
+      s->leave_bytes_ratio_max, s->fetches_total, s->fetches_failed, s->lookups_total,
+      s->lookups_failed, s->lookups_redirected);
+  return g_string_free (o, FALSE);
 }
