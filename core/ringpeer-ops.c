@@ -665,6 +665,26 @@ shutdown_finish (Op *op)
 
 /* ---- repair ---- */
 
+/* A repair copy of chunk i to `target`: kept here when we are the target
+ * (a host need not deliver to itself), else sent. */
+static void
+repair_copy (Op *op, guint i, const char *target, GBytes *bytes)
+{
+  MbRingPeer *rp = op->rp;
+  if (!mb_rp_is_self (rp, target))
+    {
+      send_chunk_copy (op, i, target, bytes, RPC_STORE_CHUNK);
+      return;
+    }
+  if (put_local_chunk (rp, op->manifest, i, bytes))
+    {
+      mb_manifest_add_holder (op->manifest, i, rp->addr);
+      op->chunks_changed = TRUE;
+      rp->stats.repairs_started++;
+      rp->stats.repair_bytes += mb_rp_chunk_len (op->manifest, i);
+    }
+}
+
 /* Chunk i of op's manifest: forget dead holders; copy it to owners that
  * lack it — enough to restore R after a crash, and every owner it gained
  * from a join (keys move to new members as consistent hashing says). */
@@ -707,7 +727,7 @@ repair_chunk (Op *op, guint i, const MbRing *old_view)
   if (mb_rp_local_chunk (rp, id, &bytes, &len))
     {
       for (guint t = 0; t < targets->len; t++)
-        send_chunk_copy (op, i, targets->pdata[t], bytes, RPC_STORE_CHUNK);
+        repair_copy (op, i, targets->pdata[t], bytes);
       if (bytes)
         g_bytes_unref (bytes);
       g_ptr_array_unref (targets);
@@ -772,7 +792,7 @@ repair_on_reply (Op *op, Rpc *r, const MbMessage *msg)
       GPtrArray *targets = g_ptr_array_index (op->repair_targets, r->index);
       if (msg && msg->type == MB_MSG_CHUNK && chunk_verifies (rp, op->manifest, r->index, msg))
         for (guint t = 0; targets && t < targets->len; t++)
-          send_chunk_copy (op, r->index, targets->pdata[t], msg->data, RPC_STORE_CHUNK);
+          repair_copy (op, r->index, targets->pdata[t], msg->data);
       return;
     }
   if (r->kind == RPC_STORE_CHUNK && msg && msg->type == MB_MSG_OK)
@@ -803,6 +823,7 @@ repair_send_manifest (Op *op)
           g_autoptr (MbManifest) mine = mb_store_get_manifest (rp->store, op->name);
           if (mine)
             mb_manifest_merge (op->manifest, mine, NULL);
+          mb_rp_prune_gone (rp, op->manifest);
           mb_store_put_manifest (rp->store, op->manifest, NULL);
         }
       else if (op->chunks_changed

@@ -89,6 +89,7 @@ struct _MbRingPeer {
   GQueue timeouts;          /* Rpc*, deadline order */
   GPtrArray *ops;           /* Op*, creation order */
   gboolean leaving;
+  GHashTable *gone;         /* members that left our view (not since back) */
   guint64 now;
   MbRingPeerStats stats;
 };
@@ -101,6 +102,9 @@ gboolean mb_rp_is_self (const MbRingPeer *rp, const char *member);
 /* The R owners of key in view (member names, borrowed from the view). */
 guint mb_rp_owners (const MbRing *view, const char *key, guint r, const char **out);
 gboolean mb_rp_in_list (const char *const *list, guint n, const char *member);
+/* Drops the holders of m that are members we saw leave: a merge with an
+ * older copy must not bring them back. */
+void mb_rp_prune_gone (MbRingPeer *rp, MbManifest *m);
 guint32 mb_rp_chunk_len (const MbManifest *m, guint i);
 /* The chunk's bytes from the store: TRUE if held (data NULL when virtual). */
 gboolean mb_rp_local_chunk (MbRingPeer *rp, const char *id, GBytes **data, guint32 *len);

@@ -63,6 +63,7 @@ mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
   rp->rpcs = g_hash_table_new (g_direct_hash, g_direct_equal);
   g_queue_init (&rp->timeouts);
   rp->ops = g_ptr_array_new ();
+  rp->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return rp;
 }
 
@@ -84,6 +85,7 @@ mb_ringpeer_free (MbRingPeer *rp)
   g_ptr_array_unref (rp->ops);
   g_queue_clear_full (&rp->timeouts, (GDestroyNotify) rpc_free);
   g_hash_table_unref (rp->rpcs);
+  g_hash_table_unref (rp->gone);
   mb_ring_unref (rp->view);
   g_rand_free (rp->rand);
   g_free (rp->addr);
@@ -131,6 +133,17 @@ mb_rp_owners (const MbRing *view, const char *key, guint r, const char **out)
   for (guint i = 0; i < n; i++)
     out[i] = mb_ring_member (view, idx[i]);
   return n;
+}
+
+void
+mb_rp_prune_gone (MbRingPeer *rp, MbManifest *m)
+{
+  if (g_hash_table_size (rp->gone) == 0)
+    return;
+  for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
+    for (guint h = mb_manifest_n_holders (m, i); h-- > 0;)
+      if (g_hash_table_contains (rp->gone, mb_manifest_holder (m, i, h)))
+        mb_manifest_remove_holder (m, i, mb_manifest_holder (m, i, h));
 }
 
 gboolean
@@ -277,10 +290,18 @@ mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now
   MbRing *old = rp->view;
   rp->view = mb_ring_ref (view);
   gboolean lost = FALSE, gained = FALSE;
-  for (guint i = 0; i < mb_ring_n_members (old) && !lost; i++)
-    lost = !mb_ring_contains (view, mb_ring_member (old, i));
-  for (guint i = 0; i < mb_ring_n_members (view) && !gained; i++)
-    gained = !mb_ring_contains (old, mb_ring_member (view, i));
+  for (guint i = 0; i < mb_ring_n_members (old); i++)
+    if (!mb_ring_contains (view, mb_ring_member (old, i)))
+      {
+        lost = TRUE;
+        g_hash_table_add (rp->gone, g_strdup (mb_ring_member (old, i)));
+      }
+  for (guint i = 0; i < mb_ring_n_members (view); i++)
+    if (!mb_ring_contains (old, mb_ring_member (view, i)))
+      {
+        gained = TRUE;
+        g_hash_table_remove (rp->gone, mb_ring_member (view, i));
+      }
   /* A graceful leave needs nothing (the leaver handed its keys over); a
    * crash needs repair; a join needs the manifests pushed to new owners. */
   if (((repair && lost) || gained) && !rp->leaving)
@@ -361,6 +382,8 @@ on_store_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
       reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, err->message);
       return;
     }
+  if (have)
+    mb_rp_prune_gone (rp, merged);
   if (!mb_store_put_manifest (rp->store, merged, &err))
     {
       reply_error (rp, from, msg->req, MB_ERR_INTERNAL, err->message);
