@@ -158,6 +158,13 @@ static void
 host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
 {
   MbWorld *w = ctx;
+  if (G_UNLIKELY (from == to))
+    {
+      /* Like the real transport: a node does not send to itself. */
+      g_warning ("node %u sent a %s to itself: dropped", from, mb_message_type_name (msg->type));
+      mb_message_free (msg);
+      return;
+    }
   w->messages++;
   MbSimNode *dst = node_of (w, to);
   if (dst && !dst->online && dst->leave == MB_LEAVE_GRACEFUL && msg->type != MB_MSG_NONE)

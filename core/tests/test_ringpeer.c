@@ -35,6 +35,8 @@ static void
 rfx_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
 {
   RFx *fx = ctx;
+  /* A real host does not deliver to itself: the core must never ask it to. */
+  g_assert_cmpuint (from, !=, to);
   Item *it = g_new0 (Item, 1);
   it->at = fx->now + 5000;
   it->from = from;
