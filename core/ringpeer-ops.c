@@ -39,20 +39,22 @@ mb_op_new (MbRingPeer *rp, OpKind kind, const char *name)
 void
 mb_op_free (Op *op)
 {
+  guint n = op->manifest ? mb_manifest_n_chunks (op->manifest) : 0;
+  for (guint i = 0; op->chunk_bytes && i < n; i++)
+    if (op->chunk_bytes[i])
+      g_bytes_unref (op->chunk_bytes[i]);
+  for (guint i = 0; op->tried && i < n; i++)
+    if (op->tried[i])
+      g_ptr_array_unref (op->tried[i]);
   if (op->manifest)
-    {
-      guint n = mb_manifest_n_chunks (op->manifest);
-      if (op->chunk_bytes)
-        for (guint i = 0; i < n; i++)
-          if (op->chunk_bytes[i])
-            g_bytes_unref (op->chunk_bytes[i]);
-      mb_manifest_unref (op->manifest);
-    }
+    mb_manifest_unref (op->manifest);
   g_free (op->chunk_bytes);
+  g_free (op->tried);
   g_free (op->state);
-  if (op->tried)
-    g_hash_table_unref (op->tried);
+  if (op->load)
+    g_hash_table_unref (op->load);
   g_free (op->order);
+  g_free (op->pos);
   if (op->sources)
     g_hash_table_unref (op->sources);
   if (op->owners)
@@ -224,6 +226,7 @@ mb_ringpeer_store_file (MbRingPeer *rp, const char *name, GBytes *content, guint
 /* ---- fetch_file ---- */
 
 static void fetch_pump (Op *op);
+static guint chunk_candidates (Op *op, guint i, const char **out, guint max);
 
 static void
 fetch_ask_manifest (Op *op, const char *target)
@@ -269,7 +272,8 @@ fetch_start_chunks (Op *op, const MbManifest *m)
   op->lookup_done = TRUE;
   guint n = mb_manifest_n_chunks (m);
   op->state = g_new0 (guint8, MAX (n, 1));
-  op->tried = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  op->tried = g_new0 (GPtrArray *, MAX (n, 1));
+  op->load = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   op->order = g_new (guint, MAX (n, 1));
   op->sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < n; i++)
@@ -280,20 +284,37 @@ fetch_start_chunks (Op *op, const MbManifest *m)
     }
   /* Rarest first (fewest holders), then by index: stable and deterministic. */
   g_qsort_with_data (op->order, (gint) n, sizeof (guint), cmp_rarity, op->manifest);
+  op->pos = g_new (guint, MAX (n, 1));
+  for (guint k = 0; k < n; k++)
+    op->pos[op->order[k]] = k;
+  /* Distinct holders (and owners in our view) bound what can be in flight. */
+  GHashTable *distinct = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < n; i++)
+    {
+      const char *cand[96];
+      guint nc = chunk_candidates (op, i, cand, G_N_ELEMENTS (cand));
+      for (guint h = 0; h < nc; h++)
+        if (!mb_rp_is_self (rp, cand[h]))
+          g_hash_table_add (distinct, (gpointer) cand[h]);
+    }
+  op->capacity = MAX (1, g_hash_table_size (distinct)) * rp->cfg.per_holder;
+  g_hash_table_unref (distinct);
   fetch_pump (op);
 }
 
 static guint
 holder_load (Op *op, const char *holder)
 {
-  guint load = 0;
-  for (GList *l = op->rp->timeouts.head; l; l = l->next)
-    {
-      Rpc *r = l->data;
-      if (!r->done && r->op == op && r->kind == RPC_GET_CHUNK && strcmp (r->target, holder) == 0)
-        load++;
-    }
-  return load;
+  return GPOINTER_TO_UINT (g_hash_table_lookup (op->load, holder));
+}
+
+static void
+holder_load_add (Op *op, const char *holder, gint delta)
+{
+  guint l = holder_load (op, holder);
+  l = (guint) ((gint) l + delta);
+  g_hash_table_replace (op->load, g_strdup (holder), GUINT_TO_POINTER (l));
+  op->inflight = (guint) ((gint) op->inflight + delta);
 }
 
 /* Candidates for chunk i: the manifest's holders (hints), then the chunk's
@@ -317,21 +338,39 @@ chunk_candidates (Op *op, guint i, const char **out, guint max)
 static gboolean
 was_tried (Op *op, guint i, const char *member)
 {
-  g_autofree gchar *key = g_strdup_printf ("%u/%s", i, member);
-  return g_hash_table_contains (op->tried, key);
+  GPtrArray *t = op->tried[i];
+  for (guint k = 0; t && k < t->len; k++)
+    if (strcmp (t->pdata[k], member) == 0)
+      return TRUE;
+  return FALSE;
 }
 
+static void
+mark_tried (Op *op, guint i, const char *member)
+{
+  if (!op->tried[i])
+    op->tried[i] = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (op->tried[i], g_strdup (member));
+}
+
+/* Sends chunk requests while holders have room (per_holder each), rarest
+ * chunk first.  A chunk whose candidates were all tried has failed. */
 static void
 fetch_pump (Op *op)
 {
   MbRingPeer *rp = op->rp;
   guint n = mb_manifest_n_chunks (op->manifest);
-  GHashTable *load = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint k = 0; k < n; k++)
+  gboolean settled = TRUE; /* every chunk before k is not waiting */
+  for (guint k = op->scan_from; k < n && op->inflight < op->capacity; k++)
     {
       guint i = op->order[k];
       if (op->state[i] != CH_NEED)
-        continue;
+        {
+          if (settled)
+            op->scan_from = k + 1;
+          continue;
+        }
+      settled = FALSE;
       const char *cand[96];
       guint nc = chunk_candidates (op, i, cand, G_N_ELEMENTS (cand));
       const char *best = NULL;
@@ -339,22 +378,13 @@ fetch_pump (Op *op)
       gboolean untried = FALSE;
       for (guint h = 0; h < nc; h++)
         {
-          const char *holder = cand[h];
-          if (mb_rp_is_self (rp, holder) || was_tried (op, i, holder))
+          if (mb_rp_is_self (rp, cand[h]) || was_tried (op, i, cand[h]))
             continue;
           untried = TRUE;
-          gpointer cached;
-          guint l;
-          if (g_hash_table_lookup_extended (load, holder, NULL, &cached))
-            l = GPOINTER_TO_UINT (cached);
-          else
-            {
-              l = holder_load (op, holder);
-              g_hash_table_insert (load, (gpointer) holder, GUINT_TO_POINTER (l));
-            }
+          guint l = holder_load (op, cand[h]);
           if (l < rp->cfg.per_holder && l < best_load)
             {
-              best = holder;
+              best = cand[h];
               best_load = l;
             }
         }
@@ -367,14 +397,13 @@ fetch_pump (Op *op)
         }
       if (!best)
         continue; /* every untried holder is busy: later */
-      g_hash_table_add (op->tried, g_strdup_printf ("%u/%s", i, best));
+      mark_tried (op, i, best);
       op->state[i] = CH_INFLIGHT;
-      g_hash_table_insert (load, (gpointer) best, GUINT_TO_POINTER (best_load + 1));
+      holder_load_add (op, best, +1);
       MbMessage *m = mb_message_new (MB_MSG_GET_CHUNK);
       m->chunk_id = g_strdup (mb_manifest_chunk_id (op->manifest, i));
       mb_rp_send (rp, op, RPC_GET_CHUNK, best, m, i, 0);
     }
-  g_hash_table_unref (load);
 }
 
 static gboolean
@@ -399,6 +428,7 @@ fetch_on_chunk (Op *op, Rpc *r, const MbMessage *msg)
 {
   MbRingPeer *rp = op->rp;
   guint i = r->index;
+  holder_load_add (op, r->target, -1);
   if (msg && msg->type == MB_MSG_CHUNK && chunk_verifies (rp, op->manifest, i, msg)
       && put_local_chunk (rp, op->manifest, i, msg->data))
     {
@@ -414,6 +444,7 @@ fetch_on_chunk (Op *op, Rpc *r, const MbMessage *msg)
   if (msg && msg->type == MB_MSG_CHUNK)
     rp->stats.refused_chunks++;
   op->state[i] = CH_NEED; /* another holder */
+  op->scan_from = MIN (op->scan_from, op->pos[i]);
 }
 
 static void

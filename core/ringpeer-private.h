@@ -3,6 +3,9 @@
  * ringpeer-ops.c (store_file, fetch_file, shutdown, repair).  Not installed.
  *
  * Invariants:
+ *  - at most cfg.window Rpcs are in flight to one target; the others wait in
+ *    that target's queue, unsent, with no deadline yet (so a big store,
+ *    hand-off or repair never floods a connection nor times out waiting);
  *  - every Rpc in `rpcs` is also in `timeouts`, which is in deadline order
  *    (deadline = sent + rpc_timeout, and time never goes back); a finished
  *    Rpc is removed from `rpcs` at once and from `timeouts` lazily;
@@ -35,6 +38,7 @@ typedef struct {
   guint32 index;        /* chunk index, where it applies */
   guint64 bytes;        /* payload sent (moved bytes on success) */
   gchar *key;           /* shutdown: the chunk id or manifest name handed over */
+  MbMessage *msg;       /* while it waits for a place in the window */
   guint retries;        /* shutdown: re-targets after a refusal */
   gboolean done;
 } Rpc;
@@ -60,7 +64,12 @@ struct _Op {
   gboolean manifest_phase;
   /* fetch */
   guint8 *state;            /* per chunk: CH_* */
-  GHashTable *tried;        /* "<chunk index>/<member>" already asked for that chunk */
+  GPtrArray **tried;        /* per chunk: members already asked for it (gchar*) */
+  GHashTable *load;         /* member -> chunk requests in flight to it */
+  guint inflight;           /* chunk requests in flight, all members */
+  guint capacity;           /* per_holder x distinct holders: more cannot be in flight */
+  guint scan_from;          /* order[0 .. scan_from) are not waiting (CH_NEED) */
+  guint *pos;               /* chunk index -> its position in order */
   guint *order;             /* chunk indices, rarest first */
   GHashTable *sources;      /* member -> 1 (lookup only) */
   GPtrArray *owners;        /* manifest owners to try (gchar*) */
@@ -85,7 +94,8 @@ struct _MbRingPeer {
   MbRing *view;
   GRand *rand;
   guint32 next_req;
-  GHashTable *rpcs;         /* req -> Rpc* */
+  GHashTable *rpcs;         /* req -> Rpc* (sent ones) */
+  GHashTable *windows;      /* target -> Window* */
   GQueue timeouts;          /* Rpc*, deadline order */
   GPtrArray *ops;           /* Op*, creation order */
   gboolean leaving;

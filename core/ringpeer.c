@@ -25,6 +25,7 @@ mb_ringpeer_config_init (MbRingPeerConfig *cfg)
   cfg->chunk_size = 256 * 1024;
   cfg->max_hops = 3;
   cfg->per_holder = 4;
+  cfg->window = 16;
   cfg->rpc_timeout_us = 10 * MB_USEC_PER_SEC;
 }
 
@@ -43,6 +44,36 @@ mb_message_is_ring (MbMsgType t)
     }
 }
 
+/* A target's window: how many requests are in flight to it, and those
+ * waiting for a place. */
+typedef struct {
+  guint inflight;
+  GQueue waiting;   /* Rpc* */
+} Window;
+
+static void rpc_free (Rpc *r);
+
+static void
+window_free (gpointer p)
+{
+  Window *w = p;
+  g_queue_clear_full (&w->waiting, (GDestroyNotify) rpc_free);
+  g_free (w);
+}
+
+static Window *
+window_of (MbRingPeer *rp, const char *target)
+{
+  Window *w = g_hash_table_lookup (rp->windows, target);
+  if (!w)
+    {
+      w = g_new0 (Window, 1);
+      g_queue_init (&w->waiting);
+      g_hash_table_insert (rp->windows, g_strdup (target), w);
+    }
+  return w;
+}
+
 MbRingPeer *
 mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
                  const MbRingPeerConfig *cfg, MbStore *store, MbRing *view, GRand *rand)
@@ -56,11 +87,14 @@ mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
     rp->cfg.replication = 1;
   if (rp->cfg.per_holder == 0)
     rp->cfg.per_holder = 1;
+  if (rp->cfg.window == 0)
+    rp->cfg.window = 1;
   rp->store = store;
   rp->view = mb_ring_ref (view);
   rp->rand = rand;
   rp->next_req = 1;
   rp->rpcs = g_hash_table_new (g_direct_hash, g_direct_equal);
+  rp->windows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, window_free);
   g_queue_init (&rp->timeouts);
   rp->ops = g_ptr_array_new ();
   rp->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -70,6 +104,8 @@ mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
 static void
 rpc_free (Rpc *r)
 {
+  if (r->msg)
+    mb_message_free (r->msg);
   g_free (r->key);
   g_free (r->target);
   g_free (r);
@@ -85,6 +121,7 @@ mb_ringpeer_free (MbRingPeer *rp)
   g_ptr_array_unref (rp->ops);
   g_queue_clear_full (&rp->timeouts, (GDestroyNotify) rpc_free);
   g_hash_table_unref (rp->rpcs);
+  g_hash_table_unref (rp->windows);
   g_hash_table_unref (rp->gone);
   mb_ring_unref (rp->view);
   g_rand_free (rp->rand);
@@ -194,6 +231,35 @@ reply_ok (MbRingPeer *rp, MbNodeId to, guint32 req, guint32 count)
 
 /* ---- requests we send ---- */
 
+/* Puts r on the wire: its deadline starts now. */
+static void
+rpc_launch (MbRingPeer *rp, Window *w, Rpc *r, MbMessage *msg)
+{
+  w->inflight++;
+  r->msg = NULL;
+  r->deadline = rp->now + rp->cfg.rpc_timeout_us;
+  g_hash_table_insert (rp->rpcs, GUINT_TO_POINTER (r->req), r);
+  g_queue_push_tail (&rp->timeouts, r);
+  if (r->to == MB_NODE_NONE)
+    mb_message_free (msg); /* unreachable: it will time out */
+  else
+    mb_host_send (rp->host, rp->self, r->to, msg);
+}
+
+/* A place in the target's window is free: the next waiting request goes. */
+static void
+window_release (MbRingPeer *rp, const char *target)
+{
+  Window *w = g_hash_table_lookup (rp->windows, target);
+  if (!w)
+    return;
+  if (w->inflight > 0)
+    w->inflight--;
+  Rpc *next = g_queue_pop_head (&w->waiting);
+  if (next)
+    rpc_launch (rp, w, next, next->msg);
+}
+
 Rpc *
 mb_rp_send (MbRingPeer *rp, Op *op, RpcKind kind, const char *target, MbMessage *msg,
             guint32 index, guint64 bytes)
@@ -205,18 +271,19 @@ mb_rp_send (MbRingPeer *rp, Op *op, RpcKind kind, const char *target, MbMessage 
   r->kind = kind;
   r->target = g_strdup (target);
   r->to = mb_rp_node (rp, target);
-  r->deadline = rp->now + rp->cfg.rpc_timeout_us;
   r->op = op;
   r->index = index;
   r->bytes = bytes;
   msg->req = r->req;
-  g_hash_table_insert (rp->rpcs, GUINT_TO_POINTER (r->req), r);
-  g_queue_push_tail (&rp->timeouts, r);
   op->pending++;
-  if (r->to == MB_NODE_NONE)
-    mb_message_free (msg); /* unreachable: it will time out */
-  else
-    mb_host_send (rp->host, rp->self, r->to, msg);
+  Window *w = window_of (rp, target);
+  if (w->inflight >= rp->cfg.window)
+    {
+      r->msg = msg;
+      g_queue_push_tail (&w->waiting, r);
+      return r;
+    }
+  rpc_launch (rp, w, r, msg);
   return r;
 }
 
@@ -225,6 +292,7 @@ rpc_finish (MbRingPeer *rp, Rpc *r, const MbMessage *msg)
 {
   r->done = TRUE;
   g_hash_table_remove (rp->rpcs, GUINT_TO_POINTER (r->req));
+  window_release (rp, r->target);
   Op *op = r->op;
   op->pending--;
   mb_op_on_reply (op, r, msg);
@@ -268,10 +336,42 @@ mb_ringpeer_handle_expiry (MbRingPeer *rp, guint64 now)
     }
 }
 
+static gint
+cmp_req (gconstpointer a, gconstpointer b)
+{
+  guint32 x = (*(Rpc *const *) a)->req, y = (*(Rpc *const *) b)->req;
+  return (x > y) - (x < y);
+}
+
 void
 mb_ringpeer_on_disconnect (MbRingPeer *rp, MbNodeId node, guint64 now)
 {
   rp->now = now;
+  /* Those waiting for that peer fail too, without being sent. */
+  GHashTableIter it;
+  gpointer key, value;
+  g_autoptr (GPtrArray) failed = g_ptr_array_new ();
+  g_hash_table_iter_init (&it, rp->windows);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    {
+      Window *w = value;
+      for (GList *l = w->waiting.head; l; l = l->next)
+        if (((Rpc *) l->data)->to == node)
+          g_ptr_array_add (failed, l->data);
+    }
+  g_ptr_array_sort (failed, cmp_req);
+  for (guint i = 0; i < failed->len; i++)
+    {
+      Rpc *r = failed->pdata[i];
+      Window *w = g_hash_table_lookup (rp->windows, r->target);
+      g_queue_remove (&w->waiting, r);
+      r->done = TRUE;
+      Op *op = r->op;
+      op->pending--;
+      mb_op_on_reply (op, r, NULL);
+      mb_op_maybe_finish (op);
+      rpc_free (r);
+    }
   for (GList *l = rp->timeouts.head; l; l = l->next)
     {
       Rpc *r = l->data;

@@ -33,6 +33,7 @@ typedef struct {
   guint32 chunk_size;       /* 256 KiB */
   guint max_hops;           /* redirects followed per lookup (3) */
   guint per_holder;         /* outstanding chunk requests per holder (4) */
+  guint window;             /* requests in flight to one peer; the rest wait (16) */
   guint64 rpc_timeout_us;   /* 10 s */
   gboolean virtual_content; /* simulator: chunks are generated, never held */
 } MbRingPeerConfig;

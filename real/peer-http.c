@@ -288,7 +288,8 @@ on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
       pending_done (p);
       return;
     }
-  g_autofree gchar *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, bytes, len);
+  char sha[65];
+  mb_chunk_id_compute (bytes, len, sha);
   JsonBuilder *b = begin ("success");
   add_str (b, "filename", p->name);
   add_str (b, "path", path);

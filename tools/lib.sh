@@ -4,7 +4,7 @@
 
 MINIBIT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MINIBIT_PACKAGES=(meson ninja-build pkg-config gcc libglib2.0-dev zlib1g-dev gnuplot-nox
-                  libsoup-3.0-dev libjson-glib-dev curl python3)
+                  libsoup-3.0-dev libjson-glib-dev libssl-dev curl python3)
 
 mb_missing_packages() {
   local missing=() p
