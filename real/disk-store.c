@@ -14,9 +14,13 @@
  *
  * Invariants:
  *  - a file under a final name is whole: a write goes to a temporary file in
- *    the same directory, is fsynced, renamed over the final name, and the
- *    directory is fsynced.  A crash leaves at most a .tmp- file, which is
- *    never listed and is removed at the next open;
+ *    the same directory and is renamed over the final name.  Manifests are
+ *    also fsynced (file, then directory), so a stored manifest survives a
+ *    crash.  Chunks are not: they are content-addressed and verified on every
+ *    read, so a chunk a crash tore or lost is absent (and moved aside), never
+ *    served — the ring's repair brings copies back — and a store of many
+ *    chunks does not wait on the disk for each.  A crash leaves at most a
+ *    .tmp- file, which is never listed and is removed at the next open;
  *  - dot-files are never data: listings skip them, and anything that is not
  *    a regular file named by a valid id (in its prefix folder) or by the
  *    canonical file name of a safe manifest name;
@@ -155,9 +159,11 @@ sync_dir_or_warn (const char *dir)
     }
 }
 
-/* Writes data to a new, fsynced temporary file in dir; its path in *tmp_path. */
+/* Writes data to a new temporary file in dir (fsynced if durable); its path
+ * in *tmp_path. */
 static gboolean
-write_temp (const char *dir, const guint8 *data, gsize len, gchar **tmp_path, GError **error)
+write_temp (const char *dir, const guint8 *data, gsize len, gboolean durable, gchar **tmp_path,
+            GError **error)
 {
   gchar *tmp = g_build_filename (dir, TMP_PREFIX "XXXXXX", NULL);
   int fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, FILE_MODE);
@@ -170,7 +176,7 @@ write_temp (const char *dir, const guint8 *data, gsize len, gchar **tmp_path, GE
   const char *what = NULL;
   if (!write_all (fd, data, len))
     what = "cannot write";
-  else if (g_fsync (fd) != 0)
+  else if (durable && g_fsync (fd) != 0)
     what = "cannot sync";
   int err = errno;
   if (close (fd) != 0 && what == NULL)
@@ -189,13 +195,14 @@ write_temp (const char *dir, const guint8 *data, gsize len, gchar **tmp_path, GE
   return TRUE;
 }
 
-/* Replaces path (in dir) by data: whole or not at all, even across a crash. */
+/* Replaces path (in dir) by data: whole or not at all; with `durable`, also
+ * across a crash. */
 static gboolean
 write_atomically (const char *dir, const char *path, const guint8 *data, gsize len,
-                  GError **error)
+                  gboolean durable, GError **error)
 {
   gchar *tmp = NULL;
-  if (!write_temp (dir, data, len, &tmp, error))
+  if (!write_temp (dir, data, len, durable, &tmp, error))
     return FALSE;
   if (g_rename (tmp, path) != 0)
     {
@@ -206,7 +213,8 @@ write_atomically (const char *dir, const char *path, const guint8 *data, gsize l
       return FALSE;
     }
   g_free (tmp);
-  sync_dir_or_warn (dir);
+  if (durable)
+    sync_dir_or_warn (dir);
   return TRUE;
 }
 
@@ -378,7 +386,7 @@ disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GError **
   if (!ensure_prefix_dir (d, dir, error))
     return FALSE;
   gint64 old = regular_file_size (path);
-  if (!write_atomically (dir, path, g_bytes_get_data (data, NULL), len, error))
+  if (!write_atomically (dir, path, g_bytes_get_data (data, NULL), len, FALSE, error))
     return FALSE;
   if (old >= 0)
     uncount_chunk (s, (guint64) old);
@@ -656,7 +664,7 @@ disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
     return FALSE;
   g_autofree gchar *json = mb_manifest_to_json (m);
   gboolean existed = regular_file_size (path) >= 0;
-  if (!write_atomically (d->manifests_dir, path, (const guint8 *) json, strlen (json), error))
+  if (!write_atomically (d->manifests_dir, path, (const guint8 *) json, strlen (json), TRUE, error))
     return FALSE;
   if (!existed)
     s->n_manifests++;
