@@ -415,7 +415,15 @@ mb_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *da
       if (pp->req_count[block] > 0)
         cancel_duplicates (sw, c, piece, block);
       if (sw->missing[piece] == 0)
-        piece_complete (sw, piece, now);
+        {
+          MbNodeId node = c->node;
+          piece_complete (sw, piece, now);
+          /* Completing the file drops connections to other seeds, perhaps
+           * this one: look it up again. */
+          c = mb_swarm_conn (sw, node);
+          if (!c)
+            return TRUE;
+        }
     }
   /* Refill every unchoked connection: a completed piece or a freed block
    * may open new work for the others too. */

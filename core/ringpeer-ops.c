@@ -122,12 +122,13 @@ send_chunk_copy (Op *op, guint i, const char *target, GBytes *bytes, RpcKind kin
   mb_rp_send (rp, op, kind, target, m, i, m->length);
 }
 
-static void
+static Rpc *
 send_manifest_copy (Op *op, const char *target, const MbManifest *m)
 {
   MbMessage *msg = mb_message_new (MB_MSG_STORE_MANIFEST);
   msg->manifest = mb_manifest_copy (m);
-  mb_rp_send (op->rp, op, RPC_STORE_MANIFEST, target, msg, 0, mb_manifest_encoded_size (m));
+  return mb_rp_send (op->rp, op, RPC_STORE_MANIFEST, target, msg, 0,
+                     mb_manifest_encoded_size (m));
 }
 
 static gboolean
@@ -621,9 +622,7 @@ mb_ringpeer_shutdown (MbRingPeer *rp, guint64 now, MbShutdownDoneFn done, gpoint
               mb_manifest_add_holder (upd, i, ct[j]);
           }
       for (guint t = 0; t < nt; t++)
-        send_manifest_copy (op, targets[t], upd);
-      for (GList *l = rp->timeouts.tail; l && nt > 0; l = l->prev, nt--)
-        ((Rpc *) l->data)->key = g_strdup (name);
+        send_manifest_copy (op, targets[t], upd)->key = g_strdup (name);
       g_ptr_array_add (op->moved_manifests, g_strdup (name));
     }
   mb_op_maybe_finish (op);
