@@ -38,6 +38,73 @@ mb_chunk_id_compute (const guint8 *data, gsize len, char out[65])
   g_checksum_free (ck);
 }
 
+struct _MbSha256 {
+#ifdef MB_HAVE_LIBCRYPTO
+  EVP_MD_CTX *ctx;
+#endif
+  GChecksum *ck; /* when libcrypto is absent or failed */
+};
+
+MbSha256 *
+mb_sha256_new (void)
+{
+  MbSha256 *h = g_new0 (MbSha256, 1);
+#ifdef MB_HAVE_LIBCRYPTO
+  h->ctx = EVP_MD_CTX_new ();
+  if (h->ctx && EVP_DigestInit_ex (h->ctx, EVP_sha256 (), NULL) == 1)
+    return h;
+  g_clear_pointer (&h->ctx, EVP_MD_CTX_free);
+#endif
+  h->ck = g_checksum_new (G_CHECKSUM_SHA256);
+  return h;
+}
+
+void
+mb_sha256_update (MbSha256 *h, const guint8 *data, gsize len)
+{
+  if (h->ck)
+    {
+      while (len > 0)
+        {
+          gsize n = MIN (len, (gsize) G_MAXSSIZE);
+          g_checksum_update (h->ck, data, (gssize) n);
+          data += n;
+          len -= n;
+        }
+      return;
+    }
+#ifdef MB_HAVE_LIBCRYPTO
+  EVP_DigestUpdate (h->ctx, data, len);
+#endif
+}
+
+void
+mb_sha256_finish (MbSha256 *h, char out[65])
+{
+  if (h->ck)
+    {
+      memcpy (out, g_checksum_get_string (h->ck), 64);
+      out[64] = '\0';
+      g_checksum_free (h->ck);
+      g_free (h);
+      return;
+    }
+#ifdef MB_HAVE_LIBCRYPTO
+  static const char hex[] = "0123456789abcdef";
+  unsigned char md[32];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex (h->ctx, md, &n);
+  for (guint i = 0; i < 32; i++)
+    {
+      out[2 * i] = hex[md[i] >> 4];
+      out[2 * i + 1] = hex[md[i] & 15];
+    }
+  out[64] = '\0';
+  EVP_MD_CTX_free (h->ctx);
+#endif
+  g_free (h);
+}
+
 guint32
 mb_chunk_crc_compute (const guint8 *data, gsize len)
 {

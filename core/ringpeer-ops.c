@@ -283,6 +283,8 @@ fetch_start_chunks (Op *op, const MbManifest *m)
       if (mb_store_has_chunk (rp->store, mb_manifest_chunk_id (m, i)))
         op->state[i] = CH_DONE;
     }
+  if (!rp->cfg.virtual_content)
+    mb_store_fetch_begin (rp->store, op->manifest);
   /* Rarest first (fewest holders), then by index: stable and deterministic. */
   g_qsort_with_data (op->order, (gint) n, sizeof (guint), cmp_rarity, op->manifest);
   op->pos = g_new (guint, MAX (n, 1));
@@ -417,6 +419,8 @@ chunk_verifies (MbRingPeer *rp, const MbManifest *m, guint i, const MbMessage *m
     return TRUE;
   if (!msg->data)
     return FALSE;
+  if (rp->store->verifies_puts)
+    return TRUE; /* the put that follows hashes it, once */
   char got[65];
   gsize n;
   const guint8 *bytes = g_bytes_get_data (msg->data, &n);
@@ -431,7 +435,8 @@ fetch_on_chunk (Op *op, Rpc *r, const MbMessage *msg)
   guint i = r->index;
   holder_load_add (op, r->target, -1);
   if (msg && msg->type == MB_MSG_CHUNK && chunk_verifies (rp, op->manifest, i, msg)
-      && put_local_chunk (rp, op->manifest, i, msg->data))
+      && mb_store_put_fetched (rp->store, op->manifest, i,
+                               rp->cfg.virtual_content ? NULL : msg->data, NULL))
     {
       op->state[i] = CH_DONE;
       op->result.bytes += mb_rp_chunk_len (op->manifest, i);
@@ -972,7 +977,7 @@ mb_op_maybe_finish (Op *op)
           if (op->pending > 0)
             return;
         }
-      if (!rp->cfg.virtual_content)
+      if (!rp->cfg.virtual_content && !rp->cfg.leave_in_store)
         op->result.content = assemble (rp, op->manifest);
       op_report (op);
       return;

@@ -427,7 +427,7 @@ on_store_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
       reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, "store_chunk: malformed chunk id");
       return;
     }
-  if (msg->data && !rp->cfg.virtual_content)
+  if (msg->data && !rp->cfg.virtual_content && !rp->store->verifies_puts)
     {
       char got[65];
       gsize n;
@@ -451,7 +451,11 @@ on_store_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
   if (!mb_store_put_chunk (rp->store, msg->chunk_id, rp->cfg.virtual_content ? NULL : msg->data,
                            len, &err))
     {
-      reply_error (rp, from, msg->req, MB_ERR_INTERNAL, err->message);
+      gboolean bad = g_error_matches (err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID);
+      if (bad)
+        rp->stats.refused_chunks++;
+      reply_error (rp, from, msg->req, bad ? MB_ERR_VERIFY : MB_ERR_INTERNAL,
+                   bad ? "store_chunk: content does not match its id" : err->message);
       return;
     }
   rp->stats.requests_served++;

@@ -36,6 +36,9 @@ typedef struct {
   guint window;             /* requests in flight to one peer; the rest wait (16) */
   guint64 rpc_timeout_us;   /* 10 s */
   gboolean virtual_content; /* simulator: chunks are generated, never held */
+  gboolean leave_in_store;  /* fetch: the chunks stay in the store and the
+                             * result has no content; the caller assembles
+                             * the file (real mode streams it to disk) */
 } MbRingPeerConfig;
 
 void mb_ringpeer_config_init (MbRingPeerConfig *cfg);
@@ -53,7 +56,8 @@ typedef struct {
   guint lookups_failed;     /* fetch: 1 if no owner answered for the manifest */
   guint64 bytes;            /* bytes stored / fetched */
   const MbManifest *manifest;
-  GBytes *content;          /* fetch, real content: the file's bytes */
+  GBytes *content;          /* fetch, real content, unless leave_in_store:
+                             * the file's bytes */
 } MbRingResult;
 
 typedef struct {

@@ -48,6 +48,25 @@ mb_store_drop_chunk (MbStore *s, const char *id)
   return s->ops->drop_chunk (s, id);
 }
 
+void
+mb_store_fetch_begin (MbStore *s, const MbManifest *m)
+{
+  if (s->ops->fetch_begin)
+    s->ops->fetch_begin (s, m);
+}
+
+gboolean
+mb_store_put_fetched (MbStore *s, const MbManifest *m, guint i, GBytes *data, GError **error)
+{
+  const char *id = mb_manifest_chunk_id (m, i);
+  guint32 len = mb_manifest_chunk_len (m, i);
+  if (s->ops->put_fetched == NULL || data == NULL)
+    return mb_store_put_chunk (s, id, data, len, error);
+  if (!mb_chunk_id_is_valid (id) || g_bytes_get_size (data) != len)
+    return mb_store_put_chunk (s, id, data, len, error); /* its error */
+  return s->ops->put_fetched (s, m, i, data, error);
+}
+
 GPtrArray *
 mb_store_list_chunks (MbStore *s)
 {

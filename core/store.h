@@ -37,6 +37,13 @@ typedef struct {
   gboolean (*drop_manifest) (MbStore *s, const char *name);
   GPtrArray *(*list_manifests) (MbStore *s);
   void (*free) (MbStore *s);
+  /* Optional (NULL: plain put_chunk).  A fetch of m starts (the chunks the
+   * store holds now are the ones it will not be sent), then each chunk it
+   * gets arrives through put_fetched: a store that writes the fetched file
+   * as it goes (the real peer's) streams it there too. */
+  void (*fetch_begin) (MbStore *s, const MbManifest *m);
+  gboolean (*put_fetched) (MbStore *s, const MbManifest *m, guint i, GBytes *data,
+                           GError **error);
 } MbStoreOps;
 
 struct _MbStore {
@@ -44,6 +51,10 @@ struct _MbStore {
   guint64 chunk_bytes;  /* bytes of chunks held (virtual ones count) */
   guint n_chunks;
   guint n_manifests;
+  /* TRUE if put_chunk itself refuses real bytes that do not hash to the id
+   * (the disk store): callers may then skip hashing before a put and take a
+   * refused put (MB_STORE_ERROR_INVALID) as the verdict. */
+  gboolean verifies_puts;
 };
 
 /* Stores a chunk; data NULL means virtual content of len bytes. */
@@ -52,6 +63,12 @@ gboolean mb_store_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 l
 gboolean mb_store_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError **error);
 gboolean mb_store_has_chunk (MbStore *s, const char *id);
 gboolean mb_store_drop_chunk (MbStore *s, const char *id);
+/* A fetch of m begins (see MbStoreOps.fetch_begin). */
+void mb_store_fetch_begin (MbStore *s, const MbManifest *m);
+/* Chunk i of m, fetched: stored like mb_store_put_chunk (data NULL:
+ * virtual), and streamed on by stores that write fetched files. */
+gboolean mb_store_put_fetched (MbStore *s, const MbManifest *m, guint i, GBytes *data,
+                               GError **error);
 /* Sorted ids / names; free with g_ptr_array_unref. */
 GPtrArray *mb_store_list_chunks (MbStore *s);
 /* Stores a copy of m, replacing any manifest of that name. */

@@ -16,10 +16,14 @@
  *  - a file under a final name is whole: a write goes to a temporary file in
  *    the same directory and is renamed over the final name.  Manifests are
  *    also fsynced (file, then directory), so a stored manifest survives a
- *    crash.  Chunks are not: they are content-addressed and verified on every
- *    read, so a chunk a crash tore or lost is absent (and moved aside), never
- *    served — the ring's repair brings copies back — and a store of many
- *    chunks does not wait on the disk for each.  A crash leaves at most a
+ *    crash.  Chunks are not: they are content-addressed and verified on
+ *    their first read after the store is opened, so a chunk a crash tore or
+ *    lost is absent (and moved aside), never served — the ring's repair
+ *    brings copies back — and a store of many chunks does not wait on the
+ *    disk for each.  A chunk this store wrote, or already verified, is not
+ *    hashed again while it stays open and its file is the same (inode, size
+ *    and mtime unchanged): a tear needs a crash, hence a reopen, and every
+ *    receiver verifies what it gets anyway;  A crash leaves at most a
  *    .tmp- file, which is never listed and is removed at the next open;
  *  - dot-files are never data: listings skip them, and anything that is not
  *    a regular file named by a valid id (in its prefix folder) or by the
@@ -48,6 +52,7 @@
 #include <unistd.h>
 
 #include "chunk.h"
+#include "download.h"
 #include "manifest.h"
 
 #define TMP_PREFIX ".tmp-"
@@ -62,7 +67,50 @@ typedef struct {
   gchar *root;           /* DATA_DIR as given */
   gchar *chunks_dir;     /* DATA_DIR/chunks */
   gchar *manifests_dir;  /* DATA_DIR/manifests */
+  GHashTable *verified;  /* id -> FileId of the file this store wrote or hashed */
+  MbDownloads *downloads; /* fetched files written as they come, or NULL */
 } DiskStore;
+
+/* Which file a verified chunk was: a file replaced, resized or written to
+ * since (other inode, size or mtime) is hashed again. */
+typedef struct {
+  guint64 dev, ino;
+  gint64 size, mtime_ns;
+} FileId;
+
+static void
+file_id_of (const struct stat *st, FileId *f)
+{
+  f->dev = (guint64) st->st_dev;
+  f->ino = (guint64) st->st_ino;
+  f->size = (gint64) st->st_size;
+  f->mtime_ns = (gint64) st->st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_mtim.tv_nsec;
+}
+
+static void
+remember_verified (DiskStore *d, const char *id, const char *path, const struct stat *known)
+{
+  struct stat st;
+  if (known == NULL && stat (path, &st) != 0)
+    {
+      g_hash_table_remove (d->verified, id);
+      return;
+    }
+  FileId *f = g_new (FileId, 1);
+  file_id_of (known ? known : &st, f);
+  g_hash_table_replace (d->verified, g_strdup (id), f);
+}
+
+static gboolean
+still_verified (DiskStore *d, const char *id, const struct stat *st)
+{
+  const FileId *f = g_hash_table_lookup (d->verified, id);
+  if (f == NULL)
+    return FALSE;
+  FileId now;
+  file_id_of (st, &now);
+  return memcmp (f, &now, sizeof now) == 0;
+}
 
 /* Called for each chunk (id, size) or manifest (name, size) found. */
 typedef void (*Visit) (const char *key, gint64 size, gpointer user);
@@ -392,12 +440,13 @@ disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GError **
     uncount_chunk (s, (guint64) old);
   s->n_chunks++;
   s->chunk_bytes += len;
+  remember_verified (d, id, path, NULL);
   return TRUE;
 }
 
 /* Maps the file at path (NOT_FOUND if it is missing). */
 static GBytes *
-map_file (const char *path, const char *id, GError **error)
+map_file (const char *path, const char *id, struct stat *st, GError **error)
 {
   int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0 && errno == ENOENT)
@@ -409,6 +458,12 @@ map_file (const char *path, const char *id, GError **error)
   if (fd < 0)
     {
       fail_errno (error, MB_STORE_ERROR_IO, path, "cannot open", errno);
+      return NULL;
+    }
+  if (fstat (fd, st) != 0)
+    {
+      fail_errno (error, MB_STORE_ERROR_IO, path, "cannot stat", errno);
+      close (fd);
       return NULL;
     }
   GError *local = NULL;
@@ -437,6 +492,7 @@ set_chunk_aside (DiskStore *d, const char *id, const char *path, gsize size,
   gboolean moved = g_rename (path, aside) == 0;
   int err = errno;
   gboolean gone = moved || g_unlink (path) == 0;
+  g_hash_table_remove (d->verified, id);
   if (gone)
     uncount_chunk (&d->base, size);
   if (moved)
@@ -455,7 +511,8 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
   if (!mb_chunk_id_is_valid (id))
     return refuse_bad_id (id, error);
   g_autofree gchar *path = chunk_path (d, id);
-  GBytes *bytes = map_file (path, id, error);
+  struct stat st;
+  GBytes *bytes = map_file (path, id, &st, error);
   if (bytes == NULL)
     return FALSE;
   gsize size = g_bytes_get_size (bytes);
@@ -463,8 +520,12 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
   const char *why = NULL;
   if (size > G_MAXUINT32)
     why = "longer than any chunk";
+  else if (still_verified (d, id, &st))
+    ;
   else if (!content_matches (id, bytes, actual))
     why = "content no longer matches its id";
+  else
+    remember_verified (d, id, path, &st);
   if (why != NULL)
     {
       g_bytes_unref (bytes);
@@ -498,6 +559,7 @@ disk_drop_chunk (MbStore *s, const char *id)
   gint64 size = regular_file_size (path);
   if (size < 0)
     return FALSE;
+  g_hash_table_remove (((DiskStore *) s)->verified, id);
   if (g_unlink (path) != 0)
     {
       g_warning ("%s: cannot delete: %s", path, g_strerror (errno));
@@ -733,7 +795,28 @@ disk_free (MbStore *s)
   g_free (d->root);
   g_free (d->chunks_dir);
   g_free (d->manifests_dir);
+  g_clear_pointer (&d->verified, g_hash_table_unref);
+  g_clear_pointer (&d->downloads, mb_downloads_free);
   g_free (d);
+}
+
+static void
+disk_fetch_begin (MbStore *s, const MbManifest *m)
+{
+  DiskStore *d = (DiskStore *) s;
+  if (d->downloads)
+    mb_downloads_begin (d->downloads, s, m);
+}
+
+static gboolean
+disk_put_fetched (MbStore *s, const MbManifest *m, guint i, GBytes *data, GError **error)
+{
+  DiskStore *d = (DiskStore *) s;
+  if (!disk_put_chunk (s, mb_manifest_chunk_id (m, i), data, mb_manifest_chunk_len (m, i), error))
+    return FALSE;
+  if (d->downloads)
+    mb_downloads_write (d->downloads, m, i, data);
+  return TRUE;
 }
 
 static const MbStoreOps disk_ops = {
@@ -747,6 +830,8 @@ static const MbStoreOps disk_ops = {
   .drop_manifest = disk_drop_manifest,
   .list_manifests = disk_list_manifests,
   .free = disk_free,
+  .fetch_begin = disk_fetch_begin,
+  .put_fetched = disk_put_fetched,
 };
 
 MbStore *
@@ -762,6 +847,8 @@ mb_store_disk_new (const char *data_dir, GError **error)
     return NULL;
   DiskStore *d = g_new0 (DiskStore, 1);
   d->base.ops = &disk_ops;
+  d->base.verifies_puts = TRUE;
+  d->verified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   d->root = g_strdup (data_dir);
   d->chunks_dir = g_build_filename (data_dir, "chunks", NULL);
   d->manifests_dir = g_build_filename (data_dir, "manifests", NULL);
@@ -773,4 +860,48 @@ mb_store_disk_new (const char *data_dir, GError **error)
   walk_chunks (d, TRUE, count_chunk, &d->base);
   walk_manifests (d, TRUE, count_manifest, &d->base);
   return &d->base;
+}
+
+gchar *
+mb_store_disk_chunk_path (MbStore *s, const char *id, gboolean *verified)
+{
+  DiskStore *d = (DiskStore *) s;
+  g_return_val_if_fail (s->ops == &disk_ops, NULL);
+  if (!mb_chunk_id_is_valid (id))
+    return NULL;
+  gchar *path = chunk_path (d, id);
+  if (regular_file_size (path) < 0)
+    {
+      g_free (path);
+      return NULL;
+    }
+  struct stat st;
+  if (verified)
+    *verified = stat (path, &st) == 0 && still_verified (d, id, &st);
+  return path;
+}
+
+void
+mb_store_disk_set_download_dir (MbStore *s, const char *dir)
+{
+  DiskStore *d = (DiskStore *) s;
+  g_return_if_fail (s->ops == &disk_ops);
+  g_clear_pointer (&d->downloads, mb_downloads_free);
+  if (dir)
+    d->downloads = mb_downloads_new (dir);
+}
+
+gboolean
+mb_store_disk_download_active (MbStore *s, const char *name)
+{
+  g_return_val_if_fail (s->ops == &disk_ops, FALSE);
+  return mb_downloads_active (((DiskStore *) s)->downloads, name);
+}
+
+void
+mb_store_disk_download_finish (MbStore *s, const char *name, gboolean ok, MbDownloadDoneFn done,
+                               gpointer data)
+{
+  g_return_if_fail (s->ops == &disk_ops);
+  mb_downloads_finish (((DiskStore *) s)->downloads, name, ok, done, data);
 }

@@ -18,6 +18,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "disk-store.h"
 #include "chunk.h"
 #include "peer-app.h"
 
@@ -264,43 +265,67 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
   mb_peer_app_rearm (app);
 }
 
+typedef struct {
+  Pending *p;
+  guint sources, redirects;
+} Fetched;
+
+static void
+on_written (const char *path, guint64 size, const GError *error, gpointer data)
+{
+  Fetched *f = data;
+  Pending *p = f->p;
+  if (!path)
+    reply_error (p->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
+  else
+    {
+      JsonBuilder *b = begin ("success");
+      add_str (b, "filename", p->name);
+      add_str (b, "path", path);
+      add_int (b, "size", (gint64) size);
+      add_int (b, "sources", f->sources);
+      add_int (b, "redirects", f->redirects);
+      json_builder_end_object (b);
+      reply_json (p->msg, SOUP_STATUS_OK, b);
+      g_message ("fetch_file %s: %" G_GUINT64_FORMAT " bytes from %u sources", p->name, size,
+                 f->sources);
+    }
+  pending_done (p);
+  g_free (f);
+}
+
+static void
+discard_written (const char *path, guint64 size, const GError *error, gpointer data)
+{
+  (void) path;
+  (void) size;
+  (void) error;
+  (void) data;
+}
+
+/* The file was written as the chunks came (the disk store's download): it
+ * is renamed into place, and the answer sent, once whole. */
 static void
 on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
 {
+  (void) rp;
   Pending *p = data;
   MbPeerApp *app = p->app;
-  if (!r->ok || !r->content)
+  g_hash_table_remove (app->fetching, p->name);
+  if (!r->ok || !r->manifest)
     {
+      if (mb_store_disk_download_active (app->store, p->name))
+        mb_store_disk_download_finish (app->store, p->name, FALSE, discard_written, NULL);
       reply_error (p->msg, r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY,
                    r->error ? r->error : "fetch failed");
       pending_done (p);
       return;
     }
-  g_autofree gchar *dir = g_build_filename (app->cfg.data_dir, "downloads", NULL);
-  g_autofree gchar *path = g_build_filename (dir, p->name, NULL);
-  g_autoptr (GError) err = NULL;
-  gsize len;
-  const guint8 *bytes = g_bytes_get_data (r->content, &len);
-  if (g_mkdir_with_parents (dir, 0700) != 0
-      || !g_file_set_contents (path, (const char *) bytes, (gssize) len, &err))
-    {
-      reply_error (p->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, err ? err->message : g_strerror (errno));
-      pending_done (p);
-      return;
-    }
-  char sha[65];
-  mb_chunk_id_compute (bytes, len, sha);
-  JsonBuilder *b = begin ("success");
-  add_str (b, "filename", p->name);
-  add_str (b, "path", path);
-  add_int (b, "size", (gint64) len);
-  add_str (b, "sha256", sha);
-  add_int (b, "sources", r->sources);
-  add_int (b, "redirects", r->redirects);
-  json_builder_end_object (b);
-  reply_json (p->msg, SOUP_STATUS_OK, b);
-  g_message ("fetch_file %s: %" G_GSIZE_FORMAT " bytes from %u sources", p->name, len, r->sources);
-  pending_done (p);
+  Fetched *f = g_new0 (Fetched, 1);
+  f->p = p;
+  f->sources = r->sources;
+  f->redirects = r->redirects;
+  mb_store_disk_download_finish (app->store, p->name, TRUE, on_written, f);
 }
 
 static void
@@ -319,6 +344,12 @@ http_fetch_file (MbPeerApp *app, SoupServerMessage *msg)
       reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
       return;
     }
+  if (g_hash_table_contains (app->fetching, filename))
+    {
+      reply_error (msg, SOUP_STATUS_CONFLICT, "a fetch of this file is already running here");
+      return;
+    }
+  g_hash_table_add (app->fetching, g_strdup (filename));
   Pending *p = pending_new (app, msg, filename);
   mb_ringpeer_fetch_file (app->rp, filename, mb_clock_now (), on_fetched, p);
   mb_peer_app_rearm (app);

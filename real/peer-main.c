@@ -314,11 +314,14 @@ start (MbPeerApp *app, GError **error)
   app->store = mb_store_disk_new (app->cfg.data_dir, error);
   if (!app->store)
     return FALSE;
+  g_autofree gchar *downloads = g_build_filename (app->cfg.data_dir, "downloads", NULL);
+  mb_store_disk_set_download_dir (app->store, downloads);
   app->host.ctx = app;
   app->host.send = app_send;
   app->host.resolve = app_resolve;
   app->host.disconnect = app_disconnect;
   app->pseudo = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  app->fetching = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   app->next_pseudo = MB_PSEUDO_NODE_BASE;
   GPtrArray *members = g_ptr_array_new ();
   g_ptr_array_add (members, app->addr);
@@ -332,6 +335,7 @@ start (MbPeerApp *app, GError **error)
   mb_ringpeer_config_init (&rcfg);
   rcfg.replication = app->cfg.replication;
   rcfg.chunk_size = app->cfg.chunk_size;
+  rcfg.leave_in_store = TRUE; /* fetch_file streams the file from the store */
   app->rp = mb_ringpeer_new (&app->host, mb_transport_self (app->transport), app->addr, &rcfg,
                              app->store, view, g_rand_new ());
   app->timer = mb_expiry_driver_new (app->rp, rp_next, rp_handle, NULL);
@@ -371,6 +375,7 @@ main (int argc, char **argv)
   mb_store_free (app.store);
   mb_transport_free (app.transport);
   g_hash_table_unref (app.pseudo);
+  g_clear_pointer (&app.fetching, g_hash_table_unref);
   g_main_loop_unref (app.loop);
   g_free (app.addr);
   config_clear (&app.cfg);

@@ -369,13 +369,17 @@ test_corrupt_chunk_is_refused_and_moved_aside (Fixture *f, gconstpointer data)
   put_text_chunk (s, "other bytes", (char[65]) { 0 });
   g_assert_cmpuint (s->n_chunks, ==, 2);
 
-  /* flip one byte in place, as a failing disk would */
+  /* flip one byte in place, as a failing disk would; the store learns of it
+   * on its first read after a (re)open: it trusts what it wrote itself
+   * while it runs, as long as the file is the same */
   g_autofree gchar *rel = chunk_rel (id);
   g_autofree gchar *path = path_in (f, rel);
   int fd = g_open (path, O_WRONLY, 0);
   g_assert_cmpint (fd, >=, 0);
   g_assert_cmpint (pwrite (fd, "P", 1, 0), ==, 1);
   close (fd);
+  g_clear_pointer (&s, mb_store_free);
+  s = open_store (f);
 
   g_autoptr (GError) err = NULL;
   GBytes *got = NULL;
@@ -407,6 +411,31 @@ test_corrupt_chunk_is_refused_and_moved_aside (Fixture *f, gconstpointer data)
   g_assert_true (mb_store_get_chunk (s, id, &got, &len, NULL));
   g_assert_cmpuint (len, ==, 14);
   g_bytes_unref (got);
+}
+
+static void
+test_replaced_chunk_is_hashed_again (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  g_autoptr (MbStore) s = open_store (f);
+  char id[65];
+  put_text_chunk (s, "precious bytes", id);
+  GBytes *got = NULL;
+  guint32 len = 0;
+  g_assert_true (mb_store_get_chunk (s, id, &got, &len, NULL));
+  g_bytes_unref (got);
+  /* another file (new inode) put in its place behind the store's back:
+   * verified again on the next read, without a reopen */
+  g_autofree gchar *rel = chunk_rel (id);
+  g_autofree gchar *path = path_in (f, rel);
+  g_autofree gchar *other = g_strconcat (path, ".x", NULL);
+  g_assert_true (g_file_set_contents (other, "Precious bytes", -1, NULL));
+  g_assert_cmpint (g_rename (other, path), ==, 0);
+  g_autoptr (GError) err = NULL;
+  g_assert_false (mb_store_get_chunk (s, id, &got, &len, &err));
+  g_assert_error (err, MB_STORE_ERROR, MB_STORE_ERROR_IO);
+  g_assert_nonnull (strstr (err->message, "moved aside"));
+  g_assert_false (mb_store_has_chunk (s, id));
 }
 
 static void
@@ -705,6 +734,7 @@ main (int argc, char **argv)
   ADD ("tmp-files-written-while-open-are-not-listed",
        test_tmp_files_written_while_open_are_not_listed);
   ADD ("corrupt-chunk-is-refused-and-moved-aside", test_corrupt_chunk_is_refused_and_moved_aside);
+  ADD ("replaced-chunk-is-hashed-again", test_replaced_chunk_is_hashed_again);
   ADD ("truncated-chunk-is-refused", test_truncated_chunk_is_refused);
   ADD ("corrupt-manifest-is-null-with-a-warning-and-moved-aside",
        test_corrupt_manifest_is_null_with_a_warning_and_moved_aside);

@@ -1,0 +1,377 @@
+/* download.c — fetched files written as their chunks come.
+ *
+ * A download is DIR/.tmp-XXXXXX while it runs.  At begin, the chunks the
+ * store already holds (the fetch will not ask for them) are listed with
+ * their files, and a worker thread copies them in at their offsets
+ * (copy_file_range when the store has verified the chunk since it opened,
+ * else read, hash against the id, write).  Meanwhile every chunk the fetch
+ * gets is written at its offset on the main thread, right after the store
+ * kept it.  Both write disjoint ranges of the same descriptor (pwrite).  At
+ * finish, once the worker is done, the file is renamed to DIR/NAME — whole
+ * or not at all — or removed when the fetch failed or a write did.
+ *
+ * There is at most one download per name; the peer refuses a second fetch of
+ * a name while one runs.  The file's bytes are not hashed as a whole: each
+ * chunk was checked against its SHA-256 id (by the store's put, or here).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* copy_file_range */
+#endif
+
+#include "download.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chunk.h"
+#include "disk-store.h"
+
+typedef struct {
+  gchar *path;
+  char id[65];
+  guint64 offset;
+  guint32 len;
+  gboolean verified;
+} Local;
+
+typedef struct {
+  gint refs;
+  gchar *name, *tmp, *dest;
+  int fd;
+  guint64 size;
+  guint32 chunk_size;
+  GMutex lock;
+  GError *error;          /* first write error (either thread), under lock */
+  Local *locals;          /* the worker's list */
+  guint n_locals;
+  gboolean worker_done;
+  gboolean finishing, ok;
+  MbDownloadDoneFn done;
+  gpointer data;
+  GCancellable *cancel;
+  MbDownloads *owner;     /* NULL once dropped from the table */
+} Download;
+
+struct _MbDownloads {
+  gchar *dir;
+  GHashTable *by_name;    /* name -> Download* (a reference) */
+};
+
+static Download *
+dl_ref (Download *d)
+{
+  g_atomic_int_inc (&d->refs);
+  return d;
+}
+
+static void
+dl_unref (Download *d)
+{
+  if (!g_atomic_int_dec_and_test (&d->refs))
+    return;
+  if (d->fd >= 0)
+    close (d->fd);
+  if (d->tmp)
+    g_unlink (d->tmp);
+  for (guint i = 0; i < d->n_locals; i++)
+    g_free (d->locals[i].path);
+  g_free (d->locals);
+  g_clear_error (&d->error);
+  g_clear_object (&d->cancel);
+  g_mutex_clear (&d->lock);
+  g_free (d->name);
+  g_free (d->tmp);
+  g_free (d->dest);
+  g_free (d);
+}
+
+/* Records the first error (thread-safe). */
+static void
+dl_fail (Download *d, GError *e)
+{
+  g_mutex_lock (&d->lock);
+  if (d->error == NULL)
+    d->error = e;
+  else
+    g_error_free (e);
+  g_mutex_unlock (&d->lock);
+  g_cancellable_cancel (d->cancel);
+}
+
+static void
+dl_fail_errno (Download *d, const char *path, const char *what, int err)
+{
+  dl_fail (d, g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: %s: %s", path, what,
+                           g_strerror (err)));
+}
+
+static gboolean
+pwrite_all (int fd, const guint8 *p, gsize len, guint64 off)
+{
+  while (len > 0)
+    {
+      ssize_t n = pwrite (fd, p, len, (off_t) off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            errno = EIO;
+          return FALSE;
+        }
+      p += n;
+      len -= (gsize) n;
+      off += (guint64) n;
+    }
+  return TRUE;
+}
+
+/* In-kernel copy of a verified chunk; FALSE with errno if that is not
+ * possible (the caller then reads and writes). */
+static gboolean
+copy_range (int in, const Local *l, int out)
+{
+  loff_t off_in = 0, off_out = (loff_t) l->offset;
+  gsize left = l->len;
+  while (left > 0)
+    {
+      ssize_t n = copy_file_range (in, &off_in, out, &off_out, left, 0);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            errno = EIO; /* the chunk file is shorter than the manifest says */
+          return FALSE;
+        }
+      left -= (gsize) n;
+    }
+  return TRUE;
+}
+
+/* Copies local chunk l into the download: TRUE, or FALSE with d's error set. */
+static gboolean
+copy_local (Download *d, const Local *l, guint8 *buf)
+{
+  int in = g_open (l->path, O_RDONLY | O_CLOEXEC, 0);
+  if (in < 0)
+    {
+      dl_fail (d, g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
+                               "chunk at offset %" G_GUINT64_FORMAT " of %s (%.12s) left the "
+                               "store during the fetch (%s: %s)", l->offset, d->name, l->id,
+                               l->path, g_strerror (errno)));
+      return FALSE;
+    }
+  if (l->verified && copy_range (in, l, d->fd))
+    {
+      close (in);
+      return TRUE;
+    }
+  gsize got = 0;
+  while (got <= l->len)
+    {
+      ssize_t n = pread (in, buf + got, l->len + 1 - got, (off_t) got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      got += (gsize) n;
+    }
+  close (in);
+  char actual[65];
+  if (got == l->len)
+    mb_chunk_id_compute (buf, l->len, actual);
+  if (got != l->len || strcmp (actual, l->id) != 0)
+    {
+      dl_fail (d, g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_IO,
+                               "%s: no longer chunk %.12s of %s (disk corruption?)", l->path,
+                               l->id, d->name));
+      return FALSE;
+    }
+  if (!pwrite_all (d->fd, buf, l->len, l->offset))
+    {
+      dl_fail_errno (d, d->tmp, "cannot write", errno);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+worker (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  (void) source;
+  Download *d = data;
+  g_autofree guint8 *buf = g_malloc ((gsize) d->chunk_size + 1);
+  for (guint i = 0; i < d->n_locals && !g_cancellable_is_cancelled (cancellable); i++)
+    if (!copy_local (d, &d->locals[i], buf))
+      break;
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Worker done and finish asked: rename or remove, then report. */
+static void
+complete (Download *d)
+{
+  g_autoptr (GError) err = NULL;
+  g_mutex_lock (&d->lock);
+  if (d->error)
+    err = g_error_copy (d->error);
+  g_mutex_unlock (&d->lock);
+  if (!err && !d->ok)
+    err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
+                       "the fetch of %s did not get every chunk", d->name);
+  if (close (d->fd) != 0 && !err)
+    err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: cannot close: %s", d->tmp,
+                       g_strerror (errno));
+  d->fd = -1;
+  if (!err && g_rename (d->tmp, d->dest) != 0)
+    err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_IO,
+                       "%s: cannot rename the temporary file into place: %s", d->dest,
+                       g_strerror (errno));
+  if (!err)
+    g_clear_pointer (&d->tmp, g_free); /* renamed: nothing to remove */
+  if (d->done)
+    d->done (err ? NULL : d->dest, err ? 0 : d->size, err, d->data);
+}
+
+static void
+worker_finished (GObject *source, GAsyncResult *res, gpointer data)
+{
+  (void) source;
+  (void) res;
+  Download *d = data;
+  d->worker_done = TRUE;
+  if (d->finishing)
+    complete (d);
+  dl_unref (d);
+}
+
+MbDownloads *
+mb_downloads_new (const char *dir)
+{
+  MbDownloads *dl = g_new0 (MbDownloads, 1);
+  dl->dir = g_strdup (dir);
+  dl->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) dl_unref);
+  return dl;
+}
+
+void
+mb_downloads_free (MbDownloads *dl)
+{
+  if (!dl)
+    return;
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, dl->by_name);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    g_cancellable_cancel (((Download *) v)->cancel);
+  g_hash_table_unref (dl->by_name);
+  g_free (dl->dir);
+  g_free (dl);
+}
+
+gboolean
+mb_downloads_active (MbDownloads *dl, const char *name)
+{
+  return dl && g_hash_table_contains (dl->by_name, name);
+}
+
+void
+mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m)
+{
+  const char *name = mb_manifest_name (m);
+  if (g_hash_table_contains (dl->by_name, name))
+    return; /* the peer refuses a second fetch of a name; keep the first */
+  Download *d = g_new0 (Download, 1);
+  d->refs = 1;
+  d->fd = -1;
+  g_mutex_init (&d->lock);
+  d->cancel = g_cancellable_new ();
+  d->name = g_strdup (name);
+  d->size = mb_manifest_size (m);
+  d->chunk_size = mb_manifest_chunk_size (m);
+  d->dest = g_build_filename (dl->dir, name, NULL);
+  g_hash_table_insert (dl->by_name, g_strdup (name), d);
+  if (g_mkdir_with_parents (dl->dir, 0700) != 0)
+    {
+      dl_fail_errno (d, dl->dir, "cannot make the directory", errno);
+      d->worker_done = TRUE;
+      return;
+    }
+  d->tmp = g_build_filename (dl->dir, ".tmp-XXXXXX", NULL);
+  d->fd = g_mkstemp_full (d->tmp, O_RDWR | O_CLOEXEC, 0644);
+  if (d->fd < 0)
+    {
+      dl_fail_errno (d, dl->dir, "cannot create a temporary file", errno);
+      g_clear_pointer (&d->tmp, g_free);
+      d->worker_done = TRUE;
+      return;
+    }
+  if (ftruncate (d->fd, (off_t) d->size) != 0)
+    {
+      dl_fail_errno (d, d->tmp, "cannot size", errno);
+      d->worker_done = TRUE;
+      return;
+    }
+  guint n = mb_manifest_n_chunks (m);
+  d->locals = g_new0 (Local, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    {
+      Local *l = &d->locals[d->n_locals];
+      const char *id = mb_manifest_chunk_id (m, i);
+      l->path = mb_store_disk_chunk_path (store, id, &l->verified);
+      if (!l->path)
+        continue; /* the fetch will get it */
+      g_strlcpy (l->id, id, sizeof l->id);
+      l->offset = (guint64) i * d->chunk_size;
+      l->len = mb_manifest_chunk_len (m, i);
+      d->n_locals++;
+    }
+  GTask *task = g_task_new (NULL, d->cancel, worker_finished, dl_ref (d));
+  g_task_set_task_data (task, dl_ref (d), (GDestroyNotify) dl_unref);
+  g_task_run_in_thread (task, worker);
+  g_object_unref (task);
+}
+
+void
+mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data)
+{
+  Download *d = g_hash_table_lookup (dl->by_name, mb_manifest_name (m));
+  if (!d || d->fd < 0 || d->chunk_size != mb_manifest_chunk_size (m))
+    return;
+  gsize len;
+  const guint8 *p = g_bytes_get_data (data, &len);
+  if (!pwrite_all (d->fd, p, len, (guint64) i * d->chunk_size))
+    dl_fail_errno (d, d->tmp, "cannot write", errno);
+}
+
+void
+mb_downloads_finish (MbDownloads *dl, const char *name, gboolean ok, MbDownloadDoneFn done,
+                     gpointer data)
+{
+  Download *d = dl ? g_hash_table_lookup (dl->by_name, name) : NULL;
+  if (!d)
+    {
+      g_autoptr (GError) err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
+                                            "no download of %s was running", name);
+      done (NULL, 0, err, data);
+      return;
+    }
+  /* Out of the table now (a new fetch of the name may start); the worker's
+   * reference keeps it alive until it is done. */
+  dl_ref (d);
+  g_hash_table_remove (dl->by_name, name);
+  d->finishing = TRUE;
+  d->ok = ok;
+  d->done = done;
+  d->data = data;
+  if (!ok)
+    g_cancellable_cancel (d->cancel);
+  if (d->worker_done)
+    complete (d);
+  dl_unref (d);
+}

@@ -1,0 +1,37 @@
+/* download.h — a file being fetched, written as its chunks come: the chunks
+ * the peer already held are copied in by a worker thread while the others
+ * arrive from the network and are written at their offsets on the main
+ * thread; the file appears under its final name only when whole.  Owned by
+ * the disk store (mb_store_disk_set_download_dir); see download.c.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "manifest.h"
+#include "store.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MbDownloads MbDownloads;
+
+/* `path` is the file written (NULL on error); error is NULL on success. */
+typedef void (*MbDownloadDoneFn) (const char *path, guint64 size, const GError *error,
+                                  gpointer data);
+
+MbDownloads *mb_downloads_new (const char *dir);
+/* Aborts what is still running (temporary files removed). */
+void mb_downloads_free (MbDownloads *dl);
+
+/* Called by the disk store (on the main thread). */
+void mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m);
+void mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data);
+gboolean mb_downloads_active (MbDownloads *dl, const char *name);
+/* Ends the download of `name`: with ok (every chunk arrived), once the
+ * worker is done, renames it to DIR/NAME and calls done with its path; else
+ * (or on any write error) removes it and calls done with the error.  done
+ * may run before this returns.  With no such download, done gets an error. */
+void mb_downloads_finish (MbDownloads *dl, const char *name, gboolean ok,
+                          MbDownloadDoneFn done, gpointer data);
+
+G_END_DECLS
