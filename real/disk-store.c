@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chunk-refs.h"
 #include "chunk.h"
 #include "download.h"
 #include "manifest.h"
@@ -69,6 +70,7 @@ typedef struct {
   gchar *manifests_dir;  /* DATA_DIR/manifests */
   GHashTable *verified;  /* id -> FileId of the file this store wrote or hashed */
   MbDownloads *downloads; /* fetched files written as they come, or NULL */
+  MbChunkRefs *refs;     /* chunks kept inside fetched files */
 } DiskStore;
 
 /* Which file a verified chunk was: a file replaced, resized or written to
@@ -441,6 +443,7 @@ disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GError **
   s->n_chunks++;
   s->chunk_bytes += len;
   remember_verified (d, id, path, NULL);
+  mb_chunk_refs_forget (d->refs, id); /* the file is the copy now */
   return TRUE;
 }
 
@@ -504,6 +507,67 @@ set_chunk_aside (DiskStore *d, const char *id, const char *path, gsize size,
                  path, why, g_strerror (err), gone ? "deleted it" : "nor delete it");
 }
 
+/* A chunk kept inside a fetched file: read its range, verified unless known
+ * good; one that no longer is (the file changed) is forgotten. */
+static gboolean
+get_ref_chunk (DiskStore *d, const char *id, GBytes **data, guint32 *len, GError **error)
+{
+  const char *rpath;
+  guint64 off;
+  guint32 rlen;
+  mb_chunk_refs_find (d->refs, id, &rpath, &off, &rlen);
+  g_autofree gchar *path = g_strdup (rpath);
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  struct stat st;
+  const char *why = NULL;
+  guint8 *buf = g_malloc (MAX (rlen, 1));
+  gsize got = 0;
+  if (fd < 0 || fstat (fd, &st) != 0)
+    why = "cannot be opened";
+  else
+    {
+      while (got < rlen)
+        {
+          ssize_t n = pread (fd, buf + got, rlen - got, (off_t) (off + got));
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            break;
+          got += (gsize) n;
+        }
+      if (got != rlen)
+        why = "is shorter than the chunk's range";
+    }
+  if (fd >= 0)
+    close (fd);
+  GBytes *bytes = g_bytes_new_take (buf, rlen);
+  char actual[65];
+  if (why == NULL && !still_verified (d, id, &st))
+    {
+      if (!content_matches (id, bytes, actual))
+        why = "no longer holds the chunk's bytes";
+      else
+        remember_verified (d, id, path, &st);
+    }
+  if (why != NULL)
+    {
+      g_bytes_unref (bytes);
+      g_hash_table_remove (d->verified, id);
+      mb_chunk_refs_forget (d->refs, id);
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO,
+                   "%s %s (chunk %.12s at offset %" G_GUINT64_FORMAT "); the chunk is no "
+                   "longer held here", path, why, id, off);
+      return FALSE;
+    }
+  if (len)
+    *len = rlen;
+  if (data)
+    *data = bytes;
+  else
+    g_bytes_unref (bytes);
+  return TRUE;
+}
+
 static gboolean
 disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError **error)
 {
@@ -511,6 +575,8 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
   if (!mb_chunk_id_is_valid (id))
     return refuse_bad_id (id, error);
   g_autofree gchar *path = chunk_path (d, id);
+  if (regular_file_size (path) < 0 && mb_chunk_refs_find (d->refs, id, NULL, NULL, NULL))
+    return get_ref_chunk (d, id, data, len, error);
   struct stat st;
   GBytes *bytes = map_file (path, id, &st, error);
   if (bytes == NULL)
@@ -542,12 +608,18 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
 }
 
 static gboolean
-disk_has_chunk (MbStore *s, const char *id)
+has_chunk_file (MbStore *s, const char *id)
 {
   if (!mb_chunk_id_is_valid (id))
     return FALSE;
   g_autofree gchar *path = chunk_path ((DiskStore *) s, id);
   return regular_file_size (path) >= 0;
+}
+
+static gboolean
+disk_has_chunk (MbStore *s, const char *id)
+{
+  return has_chunk_file (s, id) || mb_chunk_refs_find (((DiskStore *) s)->refs, id, NULL, NULL, NULL);
 }
 
 static gboolean
@@ -557,9 +629,9 @@ disk_drop_chunk (MbStore *s, const char *id)
     return FALSE;
   g_autofree gchar *path = chunk_path ((DiskStore *) s, id);
   gint64 size = regular_file_size (path);
-  if (size < 0)
-    return FALSE;
   g_hash_table_remove (((DiskStore *) s)->verified, id);
+  if (size < 0)
+    return mb_chunk_refs_forget (((DiskStore *) s)->refs, id);
   if (g_unlink (path) != 0)
     {
       g_warning ("%s: cannot delete: %s", path, g_strerror (errno));
@@ -574,7 +646,14 @@ disk_list_chunks (MbStore *s)
 {
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
   walk_chunks ((DiskStore *) s, FALSE, collect_key, ids);
+  mb_chunk_refs_list (((DiskStore *) s)->refs, ids);
   g_ptr_array_sort (ids, cmp_str);
+  /* a ref and a file of one id never coexist; drop a duplicate all the same */
+  for (guint i = 1; i < ids->len;)
+    if (strcmp (ids->pdata[i], ids->pdata[i - 1]) == 0)
+      g_ptr_array_remove_index (ids, i);
+    else
+      i++;
   return ids;
 }
 
@@ -797,6 +876,7 @@ disk_free (MbStore *s)
   g_free (d->manifests_dir);
   g_clear_pointer (&d->verified, g_hash_table_unref);
   g_clear_pointer (&d->downloads, mb_downloads_free);
+  g_clear_pointer (&d->refs, mb_chunk_refs_free);
   g_free (d);
 }
 
@@ -808,15 +888,23 @@ disk_fetch_begin (MbStore *s, const MbManifest *m)
     mb_downloads_begin (d->downloads, s, m);
 }
 
+/* Written once, into the download, and kept there (a chunk-refs entry)
+ * unless the store holds that chunk already. */
 static gboolean
 disk_put_fetched (MbStore *s, const MbManifest *m, guint i, GBytes *data, GError **error)
 {
   DiskStore *d = (DiskStore *) s;
-  if (!disk_put_chunk (s, mb_manifest_chunk_id (m, i), data, mb_manifest_chunk_len (m, i), error))
-    return FALSE;
-  if (d->downloads)
-    mb_downloads_write (d->downloads, m, i, data);
-  return TRUE;
+  const char *id = mb_manifest_chunk_id (m, i);
+  if (!d->downloads || !mb_downloads_writing (d->downloads, mb_manifest_name (m)))
+    return disk_put_chunk (s, id, data, mb_manifest_chunk_len (m, i), error);
+  char actual[65];
+  if (!content_matches (id, data, actual))
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "chunk %.12s: the bytes given hash to %.12s, not to the id", id, actual);
+      return FALSE;
+    }
+  return mb_downloads_write (d->downloads, m, i, data, disk_has_chunk (s, id), error);
 }
 
 static const MbStoreOps disk_ops = {
@@ -859,25 +947,33 @@ mb_store_disk_new (const char *data_dir, GError **error)
     }
   walk_chunks (d, TRUE, count_chunk, &d->base);
   walk_manifests (d, TRUE, count_manifest, &d->base);
+  g_autofree gchar *refs_dir = g_build_filename (data_dir, "refs", NULL);
+  d->refs = mb_chunk_refs_new (&d->base, refs_dir, has_chunk_file);
   return &d->base;
 }
 
 gchar *
-mb_store_disk_chunk_path (MbStore *s, const char *id, gboolean *verified)
+mb_store_disk_chunk_location (MbStore *s, const char *id, guint64 *offset, gboolean *verified)
 {
   DiskStore *d = (DiskStore *) s;
   g_return_val_if_fail (s->ops == &disk_ops, NULL);
   if (!mb_chunk_id_is_valid (id))
     return NULL;
   gchar *path = chunk_path (d, id);
+  guint64 off = 0;
   if (regular_file_size (path) < 0)
     {
+      const char *rpath;
       g_free (path);
-      return NULL;
+      if (!mb_chunk_refs_find (d->refs, id, &rpath, &off, NULL))
+        return NULL;
+      path = g_strdup (rpath);
     }
   struct stat st;
   if (verified)
     *verified = stat (path, &st) == 0 && still_verified (d, id, &st);
+  if (offset)
+    *offset = off;
   return path;
 }
 
@@ -888,14 +984,14 @@ mb_store_disk_set_download_dir (MbStore *s, const char *dir)
   g_return_if_fail (s->ops == &disk_ops);
   g_clear_pointer (&d->downloads, mb_downloads_free);
   if (dir)
-    d->downloads = mb_downloads_new (dir);
+    d->downloads = mb_downloads_new (dir, d->refs);
 }
 
 gboolean
 mb_store_disk_download_active (MbStore *s, const char *name)
 {
   g_return_val_if_fail (s->ops == &disk_ops, FALSE);
-  return mb_downloads_active (((DiskStore *) s)->downloads, name);
+  return mb_downloads_writing (((DiskStore *) s)->downloads, name);
 }
 
 void

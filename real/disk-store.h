@@ -16,11 +16,13 @@ G_BEGIN_DECLS
  * there.  NULL and an MB_STORE_ERROR if data_dir is not a writable directory. */
 MbStore *mb_store_disk_new (const char *data_dir, GError **error);
 
-/* The file holding chunk `id`, or NULL if there is none; *verified says
- * whether this store already knows its bytes hash to the id (else whoever
- * reads the file must check).  For readers that stream chunks elsewhere
- * (the fetch's assembly, on a worker thread): the path is theirs to free. */
-gchar *mb_store_disk_chunk_path (MbStore *s, const char *id, gboolean *verified);
+/* Where chunk `id` is: its file (and *offset 0), or the fetched file it is
+ * kept in and its offset there; NULL if the store has no such chunk.
+ * *verified says whether this store already knows those bytes hash to the
+ * id (else whoever reads them must check).  For readers that copy chunks
+ * elsewhere on a worker thread (a download): the path is theirs to free. */
+gchar *mb_store_disk_chunk_location (MbStore *s, const char *id, guint64 *offset,
+                                     gboolean *verified);
 
 /* Fetched files are written into dir (NULL: not at all) as their chunks
  * come (see download.h): a fetch's chunks still go into the store, and its

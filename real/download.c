@@ -27,15 +27,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "chunk-refs.h"
 #include "chunk.h"
 #include "disk-store.h"
 
 typedef struct {
-  gchar *path;
+  gchar *path;        /* where the store keeps it */
+  guint64 src;        /* its offset there */
   char id[65];
-  guint64 offset;
+  guint64 offset;     /* in the download */
   guint32 len;
   gboolean verified;
+  gboolean rehome;    /* kept inside the file this download replaces */
 } Local;
 
 typedef struct {
@@ -53,12 +56,16 @@ typedef struct {
   MbDownloadDoneFn done;
   gpointer data;
   GCancellable *cancel;
-  MbDownloads *owner;     /* NULL once dropped from the table */
+  MbChunkRefs *refs_db;   /* the store's; NULL once the store is gone */
+  MbRefFile *rf;          /* the chunks the fetch got, kept in this file */
+  MbDownloads *owner;     /* NULL once the store is gone */
 } Download;
 
 struct _MbDownloads {
   gchar *dir;
+  MbChunkRefs *refs;
   GHashTable *by_name;    /* name -> Download* (a reference) */
+  GPtrArray *live;        /* every Download not yet completed (references) */
 };
 
 static Download *
@@ -82,6 +89,13 @@ dl_unref (Download *d)
   g_free (d->locals);
   g_clear_error (&d->error);
   g_clear_object (&d->cancel);
+  if (d->rf)
+    {
+      if (d->refs_db)
+        mb_chunk_refs_file_abandon (d->refs_db, d->rf);
+      else
+        g_warning ("download of %s: chunk references leaked", d->name);
+    }
   g_mutex_clear (&d->lock);
   g_free (d->name);
   g_free (d->tmp);
@@ -135,7 +149,7 @@ pwrite_all (int fd, const guint8 *p, gsize len, guint64 off)
 static gboolean
 copy_range (int in, const Local *l, int out)
 {
-  loff_t off_in = 0, off_out = (loff_t) l->offset;
+  loff_t off_in = (loff_t) l->src, off_out = (loff_t) l->offset;
   gsize left = l->len;
   while (left > 0)
     {
@@ -172,9 +186,9 @@ copy_local (Download *d, const Local *l, guint8 *buf)
       return TRUE;
     }
   gsize got = 0;
-  while (got <= l->len)
+  while (got < l->len)
     {
-      ssize_t n = pread (in, buf + got, l->len + 1 - got, (off_t) got);
+      ssize_t n = pread (in, buf + got, l->len - got, (off_t) (l->src + got));
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -214,8 +228,10 @@ worker (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 
 /* Worker done and finish asked: rename or remove, then report. */
 static void
-complete (Download *d)
+complete (MbDownloads *dl, Download *d)
 {
+  if (!d->refs_db)
+    return; /* the store is gone */
   g_autoptr (GError) err = NULL;
   g_mutex_lock (&d->lock);
   if (d->error)
@@ -224,7 +240,7 @@ complete (Download *d)
   if (!err && !d->ok)
     err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
                        "the fetch of %s did not get every chunk", d->name);
-  if (close (d->fd) != 0 && !err)
+  if (d->fd >= 0 && close (d->fd) != 0 && !err)
     err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: cannot close: %s", d->tmp,
                        g_strerror (errno));
   d->fd = -1;
@@ -233,9 +249,28 @@ complete (Download *d)
                        "%s: cannot rename the temporary file into place: %s", d->dest,
                        g_strerror (errno));
   if (!err)
-    g_clear_pointer (&d->tmp, g_free); /* renamed: nothing to remove */
+    {
+      g_clear_pointer (&d->tmp, g_free); /* renamed: nothing to remove */
+      /* chunks kept in the file this one replaced now live in this one */
+      for (guint i = 0; i < d->n_locals; i++)
+        if (d->locals[i].rehome)
+          {
+            mb_chunk_refs_forget (d->refs_db, d->locals[i].id);
+            mb_chunk_refs_add (d->refs_db, d->rf, d->locals[i].id, d->locals[i].offset,
+                               d->locals[i].len);
+          }
+      mb_chunk_refs_file_commit (d->refs_db, d->rf, d->dest);
+      d->rf = NULL;
+    }
+  else if (d->rf)
+    {
+      mb_chunk_refs_file_abandon (d->refs_db, d->rf);
+      d->rf = NULL;
+    }
   if (d->done)
     d->done (err ? NULL : d->dest, err ? 0 : d->size, err, d->data);
+  if (dl)
+    g_ptr_array_remove (dl->live, d);
 }
 
 static void
@@ -246,16 +281,18 @@ worker_finished (GObject *source, GAsyncResult *res, gpointer data)
   Download *d = data;
   d->worker_done = TRUE;
   if (d->finishing)
-    complete (d);
+    complete (d->owner, d);
   dl_unref (d);
 }
 
 MbDownloads *
-mb_downloads_new (const char *dir)
+mb_downloads_new (const char *dir, MbChunkRefs *refs)
 {
   MbDownloads *dl = g_new0 (MbDownloads, 1);
   dl->dir = g_strdup (dir);
+  dl->refs = refs;
   dl->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) dl_unref);
+  dl->live = g_ptr_array_new_with_free_func ((GDestroyNotify) dl_unref);
   return dl;
 }
 
@@ -264,20 +301,30 @@ mb_downloads_free (MbDownloads *dl)
 {
   if (!dl)
     return;
-  GHashTableIter it;
-  gpointer v;
-  g_hash_table_iter_init (&it, dl->by_name);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    g_cancellable_cancel (((Download *) v)->cancel);
+  /* Workers still running finish on their own; nothing reports, and their
+   * temporary files go with their last reference. */
+  for (guint i = 0; i < dl->live->len; i++)
+    {
+      Download *d = dl->live->pdata[i];
+      g_cancellable_cancel (d->cancel);
+      if (d->rf && d->refs_db)
+        mb_chunk_refs_file_abandon (d->refs_db, d->rf);
+      d->rf = NULL;
+      d->refs_db = NULL;
+      d->owner = NULL;
+      d->done = NULL;
+    }
+  g_ptr_array_unref (dl->live);
   g_hash_table_unref (dl->by_name);
   g_free (dl->dir);
   g_free (dl);
 }
 
 gboolean
-mb_downloads_active (MbDownloads *dl, const char *name)
+mb_downloads_writing (MbDownloads *dl, const char *name)
 {
-  return dl && g_hash_table_contains (dl->by_name, name);
+  Download *d = dl ? g_hash_table_lookup (dl->by_name, name) : NULL;
+  return d && d->fd >= 0;
 }
 
 void
@@ -295,11 +342,14 @@ mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m)
   d->size = mb_manifest_size (m);
   d->chunk_size = mb_manifest_chunk_size (m);
   d->dest = g_build_filename (dl->dir, name, NULL);
+  d->refs_db = dl->refs;
+  d->owner = dl;
   g_hash_table_insert (dl->by_name, g_strdup (name), d);
+  g_ptr_array_add (dl->live, dl_ref (d));
+  d->worker_done = TRUE; /* until a worker starts */
   if (g_mkdir_with_parents (dl->dir, 0700) != 0)
     {
       dl_fail_errno (d, dl->dir, "cannot make the directory", errno);
-      d->worker_done = TRUE;
       return;
     }
   d->tmp = g_build_filename (dl->dir, ".tmp-XXXXXX", NULL);
@@ -308,45 +358,58 @@ mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m)
     {
       dl_fail_errno (d, dl->dir, "cannot create a temporary file", errno);
       g_clear_pointer (&d->tmp, g_free);
-      d->worker_done = TRUE;
       return;
     }
   if (ftruncate (d->fd, (off_t) d->size) != 0)
     {
       dl_fail_errno (d, d->tmp, "cannot size", errno);
-      d->worker_done = TRUE;
+      close (d->fd);
+      d->fd = -1;
       return;
     }
+  d->rf = mb_chunk_refs_file_new (dl->refs, d->tmp);
   guint n = mb_manifest_n_chunks (m);
   d->locals = g_new0 (Local, MAX (n, 1));
   for (guint i = 0; i < n; i++)
     {
       Local *l = &d->locals[d->n_locals];
       const char *id = mb_manifest_chunk_id (m, i);
-      l->path = mb_store_disk_chunk_path (store, id, &l->verified);
+      l->path = mb_store_disk_chunk_location (store, id, &l->src, &l->verified);
       if (!l->path)
         continue; /* the fetch will get it */
       g_strlcpy (l->id, id, sizeof l->id);
       l->offset = (guint64) i * d->chunk_size;
       l->len = mb_manifest_chunk_len (m, i);
+      l->rehome = strcmp (l->path, d->dest) == 0;
       d->n_locals++;
     }
+  d->worker_done = FALSE;
   GTask *task = g_task_new (NULL, d->cancel, worker_finished, dl_ref (d));
   g_task_set_task_data (task, dl_ref (d), (GDestroyNotify) dl_unref);
   g_task_run_in_thread (task, worker);
   g_object_unref (task);
 }
 
-void
-mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data)
+gboolean
+mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data,
+                    gboolean held, GError **error)
 {
   Download *d = g_hash_table_lookup (dl->by_name, mb_manifest_name (m));
-  if (!d || d->fd < 0 || d->chunk_size != mb_manifest_chunk_size (m))
-    return;
+  g_return_val_if_fail (d && d->fd >= 0 && d->chunk_size == mb_manifest_chunk_size (m), FALSE);
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
-  if (!pwrite_all (d->fd, p, len, (guint64) i * d->chunk_size))
-    dl_fail_errno (d, d->tmp, "cannot write", errno);
+  guint64 off = (guint64) i * d->chunk_size;
+  if (!pwrite_all (d->fd, p, len, off))
+    {
+      int err = errno;
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: cannot write: %s", d->tmp,
+                   g_strerror (err));
+      dl_fail_errno (d, d->tmp, "cannot write", err);
+      return FALSE;
+    }
+  if (!held)
+    mb_chunk_refs_add (d->refs_db, d->rf, mb_manifest_chunk_id (m, i), off, (guint32) len);
+  return TRUE;
 }
 
 void
@@ -361,8 +424,8 @@ mb_downloads_finish (MbDownloads *dl, const char *name, gboolean ok, MbDownloadD
       done (NULL, 0, err, data);
       return;
     }
-  /* Out of the table now (a new fetch of the name may start); the worker's
-   * reference keeps it alive until it is done. */
+  /* Out of the table now (a new fetch of the name may start); the live
+   * list keeps it until it completes. */
   dl_ref (d);
   g_hash_table_remove (dl->by_name, name);
   d->finishing = TRUE;
@@ -372,6 +435,6 @@ mb_downloads_finish (MbDownloads *dl, const char *name, gboolean ok, MbDownloadD
   if (!ok)
     g_cancellable_cancel (d->cancel);
   if (d->worker_done)
-    complete (d);
+    complete (dl, d);
   dl_unref (d);
 }

@@ -8,6 +8,7 @@
 
 #include <glib.h>
 
+#include "chunk-refs.h"
 #include "manifest.h"
 #include "store.h"
 
@@ -19,14 +20,19 @@ typedef struct _MbDownloads MbDownloads;
 typedef void (*MbDownloadDoneFn) (const char *path, guint64 size, const GError *error,
                                   gpointer data);
 
-MbDownloads *mb_downloads_new (const char *dir);
+/* Fetched chunks are kept inside the files (refs), not written twice. */
+MbDownloads *mb_downloads_new (const char *dir, MbChunkRefs *refs);
 /* Aborts what is still running (temporary files removed). */
 void mb_downloads_free (MbDownloads *dl);
 
 /* Called by the disk store (on the main thread). */
 void mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m);
-void mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data);
-gboolean mb_downloads_active (MbDownloads *dl, const char *name);
+/* TRUE while the file of `name` is being written (put_fetched goes here). */
+gboolean mb_downloads_writing (MbDownloads *dl, const char *name);
+/* Writes chunk i (verified by the caller) at its offset; unless `held` (the
+ * store has that chunk already) it is kept there, referred to in refs. */
+gboolean mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data,
+                             gboolean held, GError **error);
 /* Ends the download of `name`: with ok (every chunk arrived), once the
  * worker is done, renames it to DIR/NAME and calls done with its path; else
  * (or on any write error) removes it and calls done with the error.  done

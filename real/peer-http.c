@@ -314,8 +314,7 @@ on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
   g_hash_table_remove (app->fetching, p->name);
   if (!r->ok || !r->manifest)
     {
-      if (mb_store_disk_download_active (app->store, p->name))
-        mb_store_disk_download_finish (app->store, p->name, FALSE, discard_written, NULL);
+      mb_store_disk_download_finish (app->store, p->name, FALSE, discard_written, NULL);
       reply_error (p->msg, r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY,
                    r->error ? r->error : "fetch failed");
       pending_done (p);

@@ -1,0 +1,279 @@
+/* test_download.c — a fetch's file written as its chunks come, and the
+ * chunks it got kept inside that file (chunk-refs): counted, listed,
+ * served, dropped and reloaded like chunk files; a failed fetch leaves no
+ * file and no chunk; a file changed behind the store's back is not served.
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chunk.h"
+#include "disk-store.h"
+#include "manifest.h"
+#include "store.h"
+
+static const char *const PARTS[] = { "abcd", "efgh", "ij" }; /* chunk size 4 */
+#define N_PARTS 3
+
+typedef struct {
+  gchar *dir;
+  gchar *downloads;
+  MbManifest *m;
+  char ids[N_PARTS][65];
+} Fixture;
+
+typedef struct {
+  gboolean done;
+  gchar *path;
+  gchar *error;
+} Outcome;
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  if (dir != NULL)
+    {
+      const char *name;
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree gchar *child = g_build_filename (path, name, NULL);
+          remove_tree (child);
+        }
+      g_dir_close (dir);
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
+
+static void
+set_up (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  f->dir = g_dir_make_tmp ("minibit-download-XXXXXX", NULL);
+  g_assert_nonnull (f->dir);
+  f->downloads = g_build_filename (f->dir, "downloads", NULL);
+  f->m = mb_manifest_new ("file.bin", 10, 4, NULL);
+  for (guint i = 0; i < N_PARTS; i++)
+    {
+      mb_chunk_id_compute ((const guint8 *) PARTS[i], strlen (PARTS[i]), f->ids[i]);
+      g_assert_true (mb_manifest_set_chunk (f->m, i, f->ids[i], 0, NULL));
+    }
+}
+
+static void
+tear_down (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  mb_manifest_unref (f->m);
+  remove_tree (f->dir);
+  g_free (f->downloads);
+  g_free (f->dir);
+}
+
+static MbStore *
+open_store (Fixture *f)
+{
+  g_autoptr (GError) err = NULL;
+  MbStore *s = mb_store_disk_new (f->dir, &err);
+  g_assert_no_error (err);
+  mb_store_disk_set_download_dir (s, f->downloads);
+  return s;
+}
+
+static GBytes *
+part (guint i)
+{
+  return g_bytes_new_static (PARTS[i], strlen (PARTS[i]));
+}
+
+static void
+on_done (const char *path, guint64 size, const GError *error, gpointer data)
+{
+  Outcome *o = data;
+  o->done = TRUE;
+  o->path = g_strdup (path);
+  o->error = error ? g_strdup (error->message) : NULL;
+  if (path)
+    g_assert_cmpuint (size, ==, 10);
+}
+
+static void
+finish (MbStore *s, gboolean ok, Outcome *o)
+{
+  mb_store_disk_download_finish (s, "file.bin", ok, on_done, o);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!o->done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (o->done);
+}
+
+static void
+outcome_clear (Outcome *o)
+{
+  g_free (o->path);
+  g_free (o->error);
+  memset (o, 0, sizeof *o);
+}
+
+/* Chunk 0 held already (a chunk file); 1 and 2 fetched. */
+static void
+fetch_all (Fixture *f, MbStore *s)
+{
+  g_autoptr (GBytes) b0 = part (0), b1 = part (1), b2 = part (2);
+  g_assert_true (mb_store_put_chunk (s, f->ids[0], b0, 4, NULL));
+  mb_store_fetch_begin (s, f->m);
+  g_assert_true (mb_store_put_fetched (s, f->m, 2, b2, NULL));
+  g_assert_true (mb_store_put_fetched (s, f->m, 1, b1, NULL));
+  Outcome o = { 0 };
+  finish (s, TRUE, &o);
+  g_assert_null (o.error);
+  g_autofree gchar *want = g_build_filename (f->downloads, "file.bin", NULL);
+  g_assert_cmpstr (o.path, ==, want);
+  g_autofree gchar *text = NULL;
+  g_assert_true (g_file_get_contents (want, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "abcdefghij");
+  outcome_clear (&o);
+}
+
+static void
+assert_holds (MbStore *s, const char *id, const char *bytes)
+{
+  g_autoptr (GError) err = NULL;
+  GBytes *got = NULL;
+  guint32 len = 0;
+  g_assert_true (mb_store_has_chunk (s, id));
+  g_assert_true (mb_store_get_chunk (s, id, &got, &len, &err));
+  g_assert_no_error (err);
+  g_assert_cmpuint (len, ==, strlen (bytes));
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), len, bytes, strlen (bytes));
+  g_bytes_unref (got);
+}
+
+static void
+test_fetched_chunks_live_in_the_file (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  fetch_all (f, s);
+  /* chunk 0 stays a chunk file; 1 and 2 are not written twice */
+  g_autofree gchar *c1 = g_build_filename (f->dir, "chunks", (char[3]) { f->ids[1][0], f->ids[1][1], 0 },
+                                           f->ids[1], NULL);
+  g_assert_false (g_file_test (c1, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (s->n_chunks, ==, 3);
+  g_assert_cmpuint (s->chunk_bytes, ==, 10);
+  for (guint i = 0; i < N_PARTS; i++)
+    assert_holds (s, f->ids[i], PARTS[i]);
+  g_autoptr (GPtrArray) ids = mb_store_list_chunks (s);
+  g_assert_cmpuint (ids->len, ==, 3);
+
+  /* reopened: the index brings them back; a drop is remembered */
+  mb_store_free (s);
+  s = open_store (f);
+  g_assert_cmpuint (s->n_chunks, ==, 3);
+  assert_holds (s, f->ids[2], "ij");
+  g_assert_true (mb_store_drop_chunk (s, f->ids[1]));
+  g_assert_false (mb_store_has_chunk (s, f->ids[1]));
+  g_assert_cmpuint (s->n_chunks, ==, 2);
+  mb_store_free (s);
+  s = open_store (f);
+  g_assert_cmpuint (s->n_chunks, ==, 2);
+  g_assert_false (mb_store_has_chunk (s, f->ids[1]));
+  assert_holds (s, f->ids[2], "ij");
+
+  /* a chunk file put later replaces the reference, counted once */
+  g_autoptr (GBytes) b2 = part (2);
+  g_assert_true (mb_store_put_chunk (s, f->ids[2], b2, 2, NULL));
+  g_assert_cmpuint (s->n_chunks, ==, 2);
+  g_assert_cmpuint (s->chunk_bytes, ==, 6);
+  mb_store_free (s);
+}
+
+static void
+test_fetching_again_keeps_every_chunk (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  fetch_all (f, s);
+  /* the same file again: every chunk is local, copied into the new file,
+   * and the ones kept in the old file move to the new one */
+  mb_store_fetch_begin (s, f->m);
+  Outcome o = { 0 };
+  finish (s, TRUE, &o);
+  g_assert_null (o.error);
+  outcome_clear (&o);
+  g_assert_cmpuint (s->n_chunks, ==, 3);
+  mb_store_free (s);
+  s = open_store (f);
+  g_assert_cmpuint (s->n_chunks, ==, 3);
+  for (guint i = 0; i < N_PARTS; i++)
+    assert_holds (s, f->ids[i], PARTS[i]);
+  mb_store_free (s);
+}
+
+static void
+test_a_failed_fetch_leaves_nothing (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  g_autoptr (GBytes) b1 = part (1), bad = g_bytes_new_static ("xxxx", 4);
+  mb_store_fetch_begin (s, f->m);
+  g_assert_true (mb_store_put_fetched (s, f->m, 1, b1, NULL));
+  g_autoptr (GError) err = NULL;
+  g_assert_false (mb_store_put_fetched (s, f->m, 0, bad, &err));
+  g_assert_error (err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID);
+  g_assert_cmpuint (s->n_chunks, ==, 1);
+  Outcome o = { 0 };
+  finish (s, FALSE, &o);
+  g_assert_null (o.path);
+  g_assert_nonnull (o.error);
+  outcome_clear (&o);
+  g_assert_cmpuint (s->n_chunks, ==, 0);
+  g_assert_false (mb_store_has_chunk (s, f->ids[1]));
+  GDir *d = g_dir_open (f->downloads, 0, NULL);
+  g_assert_nonnull (d);
+  g_assert_null (g_dir_read_name (d)); /* no file, no temporary file */
+  g_dir_close (d);
+  mb_store_free (s);
+}
+
+static void
+test_a_changed_file_is_not_served (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  fetch_all (f, s);
+  mb_store_free (s);
+  /* the user edits the downloaded file: chunk 2's bytes change */
+  g_autofree gchar *path = g_build_filename (f->downloads, "file.bin", NULL);
+  g_assert_true (g_file_set_contents (path, "abcdefghIJ", -1, NULL));
+  s = open_store (f);
+  g_autoptr (GError) err = NULL;
+  GBytes *got = NULL;
+  g_assert_false (mb_store_get_chunk (s, f->ids[2], &got, NULL, &err));
+  g_assert_error (err, MB_STORE_ERROR, MB_STORE_ERROR_IO);
+  g_assert_nonnull (strstr (err->message, path));
+  g_assert_false (mb_store_has_chunk (s, f->ids[2]));
+  assert_holds (s, f->ids[1], "efgh"); /* the rest still serves */
+  g_assert_cmpuint (s->n_chunks, ==, 2);
+  /* the user deletes it: its chunks are gone at the next start */
+  g_unlink (path);
+  mb_store_free (s);
+  s = open_store (f);
+  g_assert_cmpuint (s->n_chunks, ==, 1);
+  g_assert_false (mb_store_has_chunk (s, f->ids[1]));
+  mb_store_free (s);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add ("/download/" path, Fixture, NULL, set_up, fn, tear_down)
+  ADD ("fetched-chunks-live-in-the-file", test_fetched_chunks_live_in_the_file);
+  ADD ("fetching-again-keeps-every-chunk", test_fetching_again_keeps_every_chunk);
+  ADD ("a-failed-fetch-leaves-nothing", test_a_failed_fetch_leaves_nothing);
+  ADD ("a-changed-file-is-not-served", test_a_changed_file_is_not_served);
+  return g_test_run ();
+}
