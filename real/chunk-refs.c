@@ -2,7 +2,8 @@
  *
  * A fetch writes its file as the chunks come (download.c); a chunk it got
  * from the network is then kept as a reference into that file rather than
- * written a second time as a chunk file of its own.  The disk store serves,
+ * written a second time as a chunk file of its own.  Likewise the copies
+ * store_file keeps at its own peer stay in the file it shares.  The disk store serves,
  * counts, lists and drops referred chunks like the others, and verifies them
  * on their first read the same way (a file changed behind its back fails
  * that check, and the chunk is forgotten).
@@ -285,6 +286,30 @@ mb_chunk_refs_file_commit (MbChunkRefs *r, MbRefFile *f, const char *final_path)
     ref_file_free (f);
   else
     g_ptr_array_add (r->files, f);
+}
+
+MbRefFile *
+mb_chunk_refs_source (MbChunkRefs *r, const char *path)
+{
+  for (guint i = 0; i < r->files->len; i++)
+    {
+      MbRefFile *f = r->files->pdata[i];
+      if (strcmp (f->path, path) == 0)
+        return f;
+    }
+  MbRefFile *f = g_new0 (MbRefFile, 1);
+  f->path = g_strdup (path);
+  f->index = index_path_for (r, path);
+  g_ptr_array_add (r->files, f);
+  return f;
+}
+
+void
+mb_chunk_refs_file_save (MbChunkRefs *r, MbRefFile *f)
+{
+  write_index (r, f);
+  if (f->n == 0 && f->index)
+    g_ptr_array_remove (r->files, f);
 }
 
 void

@@ -32,6 +32,13 @@ void mb_chunk_refs_file_commit (MbChunkRefs *r, MbRefFile *f, const char *final_
 /* f will not be whole: its chunks are forgotten (uncounted) and f freed. */
 void mb_chunk_refs_file_abandon (MbChunkRefs *r, MbRefFile *f);
 
+/* The committed entry for an existing file at path (a file store_file
+ * shares from), made if there is none: chunks added to it are kept there
+ * until they are dropped or the file changes.  Write its index with
+ * mb_chunk_refs_file_save once the additions are done. */
+MbRefFile *mb_chunk_refs_source (MbChunkRefs *r, const char *path);
+void mb_chunk_refs_file_save (MbChunkRefs *r, MbRefFile *f);
+
 /* Where chunk id lives, if it is referred to (path valid until the next
  * change to r). */
 gboolean mb_chunk_refs_find (MbChunkRefs *r, const char *id, const char **path, guint64 *off,

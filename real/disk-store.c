@@ -70,8 +70,25 @@ typedef struct {
   gchar *manifests_dir;  /* DATA_DIR/manifests */
   GHashTable *verified;  /* id -> FileId of the file this store wrote or hashed */
   MbDownloads *downloads; /* fetched files written as they come, or NULL */
-  MbChunkRefs *refs;     /* chunks kept inside fetched files */
+  MbChunkRefs *refs;     /* chunks kept inside fetched and shared files */
+  GPtrArray *sources;    /* Source*: files being shared by store_file */
 } DiskStore;
+
+/* A file store_file is sharing: puts of slices of its bytes become refs. */
+typedef struct {
+  GBytes *content;
+  gchar *path;
+  MbRefFile *rf;
+} Source;
+
+static void
+source_free (gpointer p)
+{
+  Source *src = p;
+  g_bytes_unref (src->content);
+  g_free (src->path);
+  g_free (src);
+}
 
 /* Which file a verified chunk was: a file replaced, resized or written to
  * since (other inode, size or mtime) is hashed again. */
@@ -413,11 +430,42 @@ refuse_bad_id (const char *id, GError **error)
   return FALSE;
 }
 
+/* The shared file data is a slice of, and the slice's offset, if any. */
+static Source *
+source_of (DiskStore *d, GBytes *data, guint64 *off)
+{
+  gsize n;
+  const guint8 *p = g_bytes_get_data (data, &n);
+  for (guint i = 0; d->sources && i < d->sources->len; i++)
+    {
+      Source *src = d->sources->pdata[i];
+      gsize size;
+      const guint8 *base = g_bytes_get_data (src->content, &size);
+      if (p >= base && n <= size && (gsize) (p - base) <= size - n)
+        {
+          *off = (guint64) (p - base);
+          return src;
+        }
+    }
+  return NULL;
+}
+
+static gboolean has_chunk_file (MbStore *s, const char *id);
+
 static gboolean
 disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GError **error)
 {
   DiskStore *d = (DiskStore *) s;
   char actual[65];
+  guint64 src_off = 0;
+  Source *src = data ? source_of (d, data, &src_off) : NULL;
+  if (src && content_matches (id, data, actual))
+    {
+      /* a copy store_file keeps here: it stays in the shared file */
+      if (!has_chunk_file (s, id) && mb_chunk_refs_add (d->refs, src->rf, id, src_off, len))
+        remember_verified (d, id, src->path, NULL);
+      return TRUE;
+    }
   if (data == NULL)
     {
       g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
@@ -876,6 +924,7 @@ disk_free (MbStore *s)
   g_free (d->manifests_dir);
   g_clear_pointer (&d->verified, g_hash_table_unref);
   g_clear_pointer (&d->downloads, mb_downloads_free);
+  g_clear_pointer (&d->sources, g_ptr_array_unref);
   g_clear_pointer (&d->refs, mb_chunk_refs_free);
   g_free (d);
 }
@@ -949,6 +998,7 @@ mb_store_disk_new (const char *data_dir, GError **error)
   walk_manifests (d, TRUE, count_manifest, &d->base);
   g_autofree gchar *refs_dir = g_build_filename (data_dir, "refs", NULL);
   d->refs = mb_chunk_refs_new (&d->base, refs_dir, has_chunk_file);
+  d->sources = g_ptr_array_new_with_free_func (source_free);
   return &d->base;
 }
 
@@ -1000,4 +1050,33 @@ mb_store_disk_download_finish (MbStore *s, const char *name, gboolean ok, MbDown
 {
   g_return_if_fail (s->ops == &disk_ops);
   mb_downloads_finish (((DiskStore *) s)->downloads, name, ok, done, data);
+}
+
+void
+mb_store_disk_share_begin (MbStore *s, const char *path, GBytes *content)
+{
+  DiskStore *d = (DiskStore *) s;
+  g_return_if_fail (s->ops == &disk_ops && g_path_is_absolute (path));
+  Source *src = g_new0 (Source, 1);
+  src->content = g_bytes_ref (content);
+  src->path = g_strdup (path);
+  src->rf = mb_chunk_refs_source (d->refs, path);
+  g_ptr_array_add (d->sources, src);
+}
+
+void
+mb_store_disk_share_end (MbStore *s, GBytes *content)
+{
+  DiskStore *d = (DiskStore *) s;
+  g_return_if_fail (s->ops == &disk_ops);
+  for (guint i = 0; i < d->sources->len; i++)
+    {
+      Source *src = d->sources->pdata[i];
+      if (src->content == content)
+        {
+          mb_chunk_refs_file_save (d->refs, src->rf);
+          g_ptr_array_remove_index (d->sources, i);
+          return;
+        }
+    }
 }

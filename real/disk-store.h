@@ -24,6 +24,13 @@ MbStore *mb_store_disk_new (const char *data_dir, GError **error);
 gchar *mb_store_disk_chunk_location (MbStore *s, const char *id, guint64 *offset,
                                      gboolean *verified);
 
+/* store_file is sharing the file at `path` (absolute), whose bytes are
+ * `content` (mapped): until share_end, a put of a slice of those bytes is
+ * kept as a reference into the file (refs/) rather than copied into
+ * chunks/.  A chunk whose bytes later change there is no longer served. */
+void mb_store_disk_share_begin (MbStore *s, const char *path, GBytes *content);
+void mb_store_disk_share_end (MbStore *s, GBytes *content);
+
 /* Fetched files are written into dir (NULL: not at all) as their chunks
  * come (see download.h): a fetch's chunks still go into the store, and its
  * file into dir/NAME when mb_store_disk_download_finish is called. */

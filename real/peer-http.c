@@ -185,6 +185,7 @@ typedef struct {
   MbPeerApp *app;
   SoupServerMessage *msg;
   gchar *name;
+  GBytes *shared;  /* store_file: the file's bytes, shared from the disk store */
 } Pending;
 
 static Pending *
@@ -201,6 +202,11 @@ pending_new (MbPeerApp *app, SoupServerMessage *msg, const char *name)
 static void
 pending_done (Pending *p)
 {
+  if (p->shared)
+    {
+      mb_store_disk_share_end (p->app->store, p->shared);
+      g_bytes_unref (p->shared);
+    }
   soup_server_message_unpause (p->msg);
   g_object_unref (p->msg);
   g_free (p->name);
@@ -261,6 +267,10 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
   g_autoptr (GBytes) content = g_mapped_file_get_bytes (mf);
   g_mapped_file_unref (mf);
   Pending *p = pending_new (app, msg, name);
+  /* The copies kept at this peer stay in the file (no second copy). */
+  g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
+  p->shared = g_bytes_ref (content);
+  mb_store_disk_share_begin (app->store, abs, content);
   mb_ringpeer_store_file (app->rp, name, content, 0, mb_clock_now (), on_stored, p);
   mb_peer_app_rearm (app);
 }

@@ -266,6 +266,43 @@ test_a_changed_file_is_not_served (Fixture *f, gconstpointer data)
   mb_store_free (s);
 }
 
+static void
+test_shared_file_copies_stay_in_it (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  g_autofree gchar *path = g_build_filename (f->dir, "file.bin", NULL);
+  g_assert_true (g_file_set_contents (path, "abcdefghij", -1, NULL));
+  GMappedFile *mf = g_mapped_file_new (path, FALSE, NULL);
+  g_assert_nonnull (mf);
+  g_autoptr (GBytes) content = g_mapped_file_get_bytes (mf);
+  g_mapped_file_unref (mf);
+  mb_store_disk_share_begin (s, path, content);
+  for (guint i = 0; i < N_PARTS; i++)
+    {
+      g_autoptr (GBytes) slice = g_bytes_new_from_bytes (content, 4 * i, strlen (PARTS[i]));
+      g_assert_true (mb_store_put_chunk (s, f->ids[i], slice, (guint32) strlen (PARTS[i]), NULL));
+    }
+  /* bytes that are not the id's are refused even from the shared file */
+  g_autoptr (GBytes) wrong = g_bytes_new_from_bytes (content, 1, 4);
+  g_autoptr (GError) err = NULL;
+  g_assert_false (mb_store_put_chunk (s, f->ids[0], wrong, 4, &err));
+  g_assert_error (err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID);
+  mb_store_disk_share_end (s, content);
+  g_autofree gchar *chunks = g_build_filename (f->dir, "chunks", NULL);
+  GDir *d = g_dir_open (chunks, 0, NULL);
+  g_assert_nonnull (d);
+  g_assert_null (g_dir_read_name (d)); /* nothing copied into chunks/ */
+  g_dir_close (d);
+  g_assert_cmpuint (s->n_chunks, ==, 3);
+  mb_store_free (s);
+  s = open_store (f);
+  g_assert_cmpuint (s->n_chunks, ==, 3);
+  for (guint i = 0; i < N_PARTS; i++)
+    assert_holds (s, f->ids[i], PARTS[i]);
+  mb_store_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -275,5 +312,6 @@ main (int argc, char **argv)
   ADD ("fetching-again-keeps-every-chunk", test_fetching_again_keeps_every_chunk);
   ADD ("a-failed-fetch-leaves-nothing", test_a_failed_fetch_leaves_nothing);
   ADD ("a-changed-file-is-not-served", test_a_changed_file_is_not_served);
+  ADD ("shared-file-copies-stay-in-it", test_shared_file_copies_stay_in_it);
   return g_test_run ();
 }
