@@ -50,6 +50,7 @@ typedef struct {
 
 struct _MbChunkRefs {
   MbStore *store;
+  gboolean (*has_file) (MbStore *s, const char *id);
   gchar *dir;
   GHashTable *by_id;  /* id -> Ref* */
   GPtrArray *files;   /* MbRefFile* (committed ones; writing ones are the downloads') */
@@ -183,6 +184,7 @@ mb_chunk_refs_new (MbStore *s, const char *index_dir,
 {
   MbChunkRefs *r = g_new0 (MbChunkRefs, 1);
   r->store = s;
+  r->has_file = has_file;
   r->dir = g_strdup (index_dir);
   r->by_id = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   r->files = g_ptr_array_new_with_free_func ((GDestroyNotify) ref_file_free);
@@ -235,7 +237,7 @@ mb_chunk_refs_file_new (MbChunkRefs *r, const char *path)
 gboolean
 mb_chunk_refs_add (MbChunkRefs *r, MbRefFile *f, const char *id, guint64 off, guint32 len)
 {
-  if (g_hash_table_contains (r->by_id, id))
+  if (g_hash_table_contains (r->by_id, id) || r->has_file (r->store, id))
     return FALSE;
   Ref *ref = g_new (Ref, 1);
   ref->file = f;

@@ -23,7 +23,8 @@ void mb_chunk_refs_free (MbChunkRefs *r);
 /* A file being written (a download) whose chunks can be referred to. */
 MbRefFile *mb_chunk_refs_file_new (MbChunkRefs *r, const char *path);
 /* Chunk id lives at [off, off + len) of f: counted in the store now.  FALSE
- * (and nothing changes) if the id is already referred to. */
+ * (and nothing changes) if the id is already referred to, or a chunk file
+ * of that id exists. */
 gboolean mb_chunk_refs_add (MbChunkRefs *r, MbRefFile *f, const char *id, guint64 off,
                             guint32 len);
 /* f is whole and now at final_path (renamed there): its index is written.

@@ -5,10 +5,15 @@
  * their files, and a worker thread copies them in at their offsets
  * (copy_file_range when the store has verified the chunk since it opened,
  * else read, hash against the id, write).  Meanwhile every chunk the fetch
- * gets is written at its offset on the main thread, right after the store
- * kept it.  Both write disjoint ranges of the same descriptor (pwrite).  At
- * finish, once the worker is done, the file is renamed to DIR/NAME — whole
- * or not at all — or removed when the fetch failed or a write did.
+ * gets (verified by the store) is queued to that same worker, which writes
+ * it at its offset between two local copies: one writer, so the main thread
+ * never waits on the file's lock and goes on receiving.  Past QUEUE_MAX
+ * bytes queued the main thread writes a chunk itself (pwrite, disjoint
+ * ranges), so memory stays bounded when the disk is slower than the
+ * network.  The chunks the fetch got are kept in the file (chunk-refs) from
+ * the commit on, when every byte is written.  At finish, once the worker
+ * has written everything, the file is renamed to DIR/NAME — whole or not at
+ * all — or removed when the fetch failed or a write did.
  *
  * There is at most one download per name; the peer refuses a second fetch of
  * a name while one runs.  The file's bytes are not hashed as a whole: each
@@ -30,6 +35,19 @@
 #include "chunk-refs.h"
 #include "chunk.h"
 #include "disk-store.h"
+
+#define QUEUE_MAX (64u << 20) /* bytes of received chunks waiting for the worker */
+
+typedef struct {
+  guint64 off;
+  GBytes *data;  /* NULL: the end (finish or abort) */
+} Item;
+
+typedef struct {
+  char id[65];
+  guint64 off;
+  guint32 len;
+} Got;
 
 typedef struct {
   gchar *path;        /* where the store keeps it */
@@ -59,6 +77,10 @@ typedef struct {
   MbChunkRefs *refs_db;   /* the store's; NULL once the store is gone */
   MbRefFile *rf;          /* the chunks the fetch got, kept in this file */
   MbDownloads *owner;     /* NULL once the store is gone */
+  GAsyncQueue *queue;     /* Item*: main thread -> worker (NULL: no worker) */
+  gint queued;            /* bytes in the queue (atomic) */
+  gboolean ended;         /* the end item was pushed */
+  GArray *got;            /* Got: chunks to refer to at the commit */
 } Download;
 
 struct _MbDownloads {
@@ -89,6 +111,8 @@ dl_unref (Download *d)
   g_free (d->locals);
   g_clear_error (&d->error);
   g_clear_object (&d->cancel);
+  g_clear_pointer (&d->queue, g_async_queue_unref);
+  g_clear_pointer (&d->got, g_array_unref);
   if (d->rf)
     {
       if (d->refs_db)
@@ -214,16 +238,55 @@ copy_local (Download *d, const Local *l, guint8 *buf)
   return TRUE;
 }
 
+/* Writes (or, once failed or cancelled, just drops) a queued chunk; FALSE
+ * for the end item. */
+static gboolean
+write_item (Download *d, Item *it, GCancellable *cancellable)
+{
+  if (!it->data)
+    {
+      g_free (it);
+      return FALSE;
+    }
+  gsize len;
+  const guint8 *p = g_bytes_get_data (it->data, &len);
+  if (!g_cancellable_is_cancelled (cancellable) && !pwrite_all (d->fd, p, len, it->off))
+    dl_fail_errno (d, d->tmp, "cannot write", errno);
+  g_atomic_int_add (&d->queued, -(gint) len);
+  g_bytes_unref (it->data);
+  g_free (it);
+  return TRUE;
+}
+
 static void
 worker (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   (void) source;
   Download *d = data;
   g_autofree guint8 *buf = g_malloc ((gsize) d->chunk_size + 1);
-  for (guint i = 0; i < d->n_locals && !g_cancellable_is_cancelled (cancellable); i++)
-    if (!copy_local (d, &d->locals[i], buf))
-      break;
+  gboolean end = FALSE;
+  Item *it;
+  for (guint i = 0; i < d->n_locals; i++)
+    {
+      while (!end && (it = g_async_queue_try_pop (d->queue)) != NULL)
+        end = !write_item (d, it, cancellable);
+      if (g_cancellable_is_cancelled (cancellable) || !copy_local (d, &d->locals[i], buf))
+        break;
+    }
+  while (!end)
+    end = !write_item (d, g_async_queue_pop (d->queue), cancellable);
   g_task_return_boolean (task, TRUE);
+}
+
+/* Tells the worker that nothing more comes. */
+static void
+end_queue (Download *d)
+{
+  if (d->queue && !d->ended)
+    {
+      d->ended = TRUE;
+      g_async_queue_push (d->queue, g_new0 (Item, 1));
+    }
 }
 
 /* Worker done and finish asked: rename or remove, then report. */
@@ -251,6 +314,12 @@ complete (MbDownloads *dl, Download *d)
   if (!err)
     {
       g_clear_pointer (&d->tmp, g_free); /* renamed: nothing to remove */
+      for (guint i = 0; i < d->got->len; i++)
+        {
+          const Got *g = &g_array_index (d->got, Got, i);
+          if (!mb_chunk_refs_find (d->refs_db, g->id, NULL, NULL, NULL))
+            mb_chunk_refs_add (d->refs_db, d->rf, g->id, g->off, g->len);
+        }
       /* chunks kept in the file this one replaced now live in this one */
       for (guint i = 0; i < d->n_locals; i++)
         if (d->locals[i].rehome)
@@ -307,6 +376,7 @@ mb_downloads_free (MbDownloads *dl)
     {
       Download *d = dl->live->pdata[i];
       g_cancellable_cancel (d->cancel);
+      end_queue (d);
       if (d->rf && d->refs_db)
         mb_chunk_refs_file_abandon (d->refs_db, d->rf);
       d->rf = NULL;
@@ -347,6 +417,7 @@ mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m)
   g_hash_table_insert (dl->by_name, g_strdup (name), d);
   g_ptr_array_add (dl->live, dl_ref (d));
   d->worker_done = TRUE; /* until a worker starts */
+  d->got = g_array_new (FALSE, FALSE, sizeof (Got));
   if (g_mkdir_with_parents (dl->dir, 0700) != 0)
     {
       dl_fail_errno (d, dl->dir, "cannot make the directory", errno);
@@ -384,6 +455,7 @@ mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m)
       d->n_locals++;
     }
   d->worker_done = FALSE;
+  d->queue = g_async_queue_new ();
   GTask *task = g_task_new (NULL, d->cancel, worker_finished, dl_ref (d));
   g_task_set_task_data (task, dl_ref (d), (GDestroyNotify) dl_unref);
   g_task_run_in_thread (task, worker);
@@ -399,7 +471,15 @@ mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data,
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
   guint64 off = (guint64) i * d->chunk_size;
-  if (!pwrite_all (d->fd, p, len, off))
+  if (d->queue && !d->ended && (gsize) g_atomic_int_get (&d->queued) + len <= QUEUE_MAX)
+    {
+      Item *it = g_new (Item, 1);
+      it->off = off;
+      it->data = g_bytes_ref (data);
+      g_atomic_int_add (&d->queued, (gint) len);
+      g_async_queue_push (d->queue, it);
+    }
+  else if (!pwrite_all (d->fd, p, len, off))
     {
       int err = errno;
       g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: cannot write: %s", d->tmp,
@@ -408,7 +488,13 @@ mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data,
       return FALSE;
     }
   if (!held)
-    mb_chunk_refs_add (d->refs_db, d->rf, mb_manifest_chunk_id (m, i), off, (guint32) len);
+    {
+      Got g;
+      g_strlcpy (g.id, mb_manifest_chunk_id (m, i), sizeof g.id);
+      g.off = off;
+      g.len = (guint32) len;
+      g_array_append_val (d->got, g);
+    }
   return TRUE;
 }
 
@@ -434,6 +520,7 @@ mb_downloads_finish (MbDownloads *dl, const char *name, gboolean ok, MbDownloadD
   d->data = data;
   if (!ok)
     g_cancellable_cancel (d->cancel);
+  end_queue (d);
   if (d->worker_done)
     complete (dl, d);
   dl_unref (d);
