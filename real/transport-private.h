@@ -1,0 +1,150 @@
+/* transport-private.h — what transport.c, transport-conn.c and transport-dial.c
+ * share: the transport's objects and the functions one file provides to
+ * another.  Not installed.
+ *
+ *   transport.c       the transport and its nodes, sending, the host,
+ *                     accepting, the public API
+ *   transport-conn.c  connections: life and death, writing, binding to
+ *                     nodes, reading
+ *   transport-dial.c  dialling: connect attempts, timeouts, retries
+ *
+ * Objects: nodes (one per remote listen address, never freed before the
+ * transport), connections (MbConn, refcounted: the transport's set holds one
+ * reference while the connection is open, every pending async operation or
+ * timer holds one) and dials (one connect attempt, owned by its callback).
+ *
+ * Invariants:
+ *  - node ids are index + 1 in `nodes`; node 1 is ourselves and never dials;
+ *  - a node has at most one active connection (node->conn); frames wait in
+ *    node->pending only while it has none, and at most one dial or retry
+ *    timer is pending per node;
+ *  - a connection is open exactly while conn->t != NULL and it is in
+ *    t->conns; once closed, callbacks of its pending operations only drop
+ *    their reference;
+ *  - every connection writes HELLO first (hello_sent), then its queue in
+ *    order, one write in flight at a time;
+ *  - a connection that is not its node's active one never becomes active
+ *    again except by promotion when the active one ends (a race loser the
+ *    peer has not closed yet); frames from it reach the core only while
+ *    `deliver` is set;
+ *  - the disconnect callback runs from a main-loop callback, never inside a
+ *    host call (send defers it through an idle source).
+ */
+#pragma once
+
+#include "transport.h"
+
+#include "codec.h"
+
+#define MB_TRANSPORT_SELF 1u
+
+typedef struct _MbConn MbConn;
+typedef struct _MbDial MbDial;
+
+typedef struct {
+  MbTransport *t;
+  MbNodeId id;
+  gchar *addr;          /* the address the node was made for */
+  gchar *name;          /* from the peer's HELLO */
+  gchar *hello_addr;    /* the listen address the peer declares */
+  MbConn *conn;         /* active connection, or NULL */
+  GQueue pending;       /* GBytes * frames waiting for a connection */
+  gsize pending_bytes;
+  MbDial *dial;         /* connect in progress, or NULL */
+  GSource *retry;       /* backoff timer, or NULL */
+  guint tries;          /* failed connects in a row */
+  gboolean flush_only;  /* the core disconnected: the dial only delivers pending */
+} MbTNode;
+
+typedef enum { MB_TIMER_NONE, MB_TIMER_HELLO, MB_TIMER_LINGER } MbTimerKind;
+
+struct _MbConn {
+  gint refs;
+  MbTransport *t;       /* NULL once closed */
+  GSocketConnection *sc;
+  GCancellable *cancel;
+  MbDecoder *dec;
+  MbTNode *node;        /* NULL until the peer's HELLO (incoming) */
+  gchar *peer;          /* the remote socket address, for logs */
+  gboolean outgoing;    /* we dialled it */
+  gboolean got_hello;
+  gboolean hello_sent;
+  gboolean deliver;     /* frames go to the receive callback */
+  gboolean finishing;   /* write the queue, then shut our side down */
+  gboolean shut;        /* our side is shut down */
+  gboolean writing;
+  GQueue queue;         /* GBytes * frames after HELLO */
+  gsize queued_bytes;
+  GBytes *batch;        /* being written */
+  guint batch_frames;
+  GSource *timer;
+  MbTimerKind timer_kind;
+  guint8 *rbuf;
+};
+
+struct _MbTransport {
+  gchar *name;
+  gchar *listen_addr;
+  guint16 port;
+  MbTransportConfig cfg;
+  GMainContext *context;
+  MbHost host;
+  GSocketService *service;
+  gulong incoming_id;
+  GSocketClient *client;
+  GBytes *hello;
+  GPtrArray *nodes;     /* MbTNode *, owned; index = id - 1 */
+  GHashTable *by_addr;  /* owned address -> MbTNode * (aliases too) */
+  GHashTable *conns;    /* open MbConn *, one reference each */
+  MbRecvFn recv;
+  MbDisconnectFn gone;
+  gpointer user;
+  GArray *gone_later;   /* MbNodeId: disconnect callbacks to run from idle */
+  GSource *gone_idle;
+  MbTransportStats stats;
+};
+
+/* ---- transport.c ---- */
+
+GSource *mb_transport_timer (MbTransport *t, guint ms, GSourceFunc fn, gpointer data,
+                             GDestroyNotify destroy);
+/* Destroys and unrefs *s, if set, and clears it. */
+void mb_transport_source_clear (GSource **s);
+/* Drops queued frames, counting them as refused; returns how many. */
+guint mb_transport_frames_drop (MbTransport *t, GQueue *q);
+void mb_transport_frames_move (GQueue *from, gsize *from_bytes, GQueue *to, gsize *to_bytes);
+/* The node for addr, created if new; NULL if addr is bad or too many nodes. */
+MbTNode *mb_transport_node_ensure (MbTransport *t, const char *addr);
+/* Records what the peer's HELLO says; its address becomes an alias. */
+void mb_transport_node_learn (MbTransport *t, MbTNode *node, const MbMessage *hello);
+/* Tells the core the node is gone: now, or from an idle (inside host calls). */
+void mb_transport_node_notify_gone (MbTransport *t, MbTNode *node, gboolean defer);
+
+/* ---- transport-conn.c ---- */
+
+gchar *mb_transport_conn_describe (GSocketConnection *sc);
+MbConn *mb_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing);
+/* Both directions: HELLO goes out first, reading starts, HELLO is awaited. */
+void mb_transport_conn_start (MbConn *c);
+/* Closes at once: pending operations are cancelled, unsent frames dropped.
+ * No callback. */
+void mb_transport_conn_close (MbConn *c);
+/* Closes a connection that failed or ended; if it was its node's active
+ * connection, the core is told.  `warn`: the peer misbehaved. */
+void mb_transport_conn_drop (MbConn *c, gboolean warn, gboolean defer_gone, const char *why);
+void mb_transport_conn_arm (MbConn *c, MbTimerKind kind, guint ms, GSourceFunc fn);
+/* The HELLO and LINGER timers' callback (data: a reference to the connection). */
+gboolean mb_transport_conn_on_timer (gpointer data);
+/* Queues a frame (taking it) without writing. */
+void mb_transport_conn_push (MbConn *c, GBytes *frame);
+/* Starts the next write, if none is in flight. */
+void mb_transport_conn_pump (MbConn *c);
+/* c (just dialled, or just said HELLO) belongs to node. */
+void mb_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c);
+
+/* ---- transport-dial.c ---- */
+
+/* Starts a connect to the node. */
+void mb_transport_dial (MbTransport *t, MbTNode *node);
+/* Cancels a connect in progress and any retry; drops frames waiting for them. */
+void mb_transport_abandon_dial (MbTransport *t, MbTNode *node);
