@@ -337,6 +337,23 @@ mb_chunk_refs_find (MbChunkRefs *r, const char *id, const char **path, guint64 *
   return TRUE;
 }
 
+void
+mb_chunk_refs_forget_path (MbChunkRefs *r, const char *path)
+{
+  for (guint i = 0; i < r->files->len; i++)
+    {
+      MbRefFile *f = r->files->pdata[i];
+      if (strcmp (f->path, path) == 0)
+        {
+          g_message ("%s is gone: its %u chunks are no longer held here", path, f->n);
+          forget_file (r, f);
+          write_index (r, f);
+          g_ptr_array_remove_index (r->files, i);
+          return;
+        }
+    }
+}
+
 gboolean
 mb_chunk_refs_forget (MbChunkRefs *r, const char *id)
 {

@@ -47,6 +47,8 @@ gboolean mb_chunk_refs_find (MbChunkRefs *r, const char *id, const char **path, 
 /* Forgets chunk id (uncounted; its file's index rewritten).  FALSE if it
  * was not referred to. */
 gboolean mb_chunk_refs_forget (MbChunkRefs *r, const char *id);
+/* The committed file at path is gone: forgets every chunk kept in it. */
+void mb_chunk_refs_forget_path (MbChunkRefs *r, const char *path);
 /* Appends the ids referred to (copies) to ids. */
 void mb_chunk_refs_list (MbChunkRefs *r, GPtrArray *ids);
 

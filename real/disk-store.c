@@ -555,6 +555,8 @@ set_chunk_aside (DiskStore *d, const char *id, const char *path, gsize size,
                  path, why, g_strerror (err), gone ? "deleted it" : "nor delete it");
 }
 
+static gboolean has_live_ref (DiskStore *d, const char *id);
+
 /* A chunk kept inside a fetched file: read its range, verified unless known
  * good; one that no longer is (the file changed) is forgotten. */
 static gboolean
@@ -623,7 +625,7 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
   if (!mb_chunk_id_is_valid (id))
     return refuse_bad_id (id, error);
   g_autofree gchar *path = chunk_path (d, id);
-  if (regular_file_size (path) < 0 && mb_chunk_refs_find (d->refs, id, NULL, NULL, NULL))
+  if (regular_file_size (path) < 0 && has_live_ref (d, id))
     return get_ref_chunk (d, id, data, len, error);
   struct stat st;
   GBytes *bytes = map_file (path, id, &st, error);
@@ -664,10 +666,26 @@ has_chunk_file (MbStore *s, const char *id)
   return regular_file_size (path) >= 0;
 }
 
+/* A chunk kept in a file that is still there (a deleted file's chunks are
+ * forgotten, all at once, when this finds it gone). */
+static gboolean
+has_live_ref (DiskStore *d, const char *id)
+{
+  const char *path;
+  if (!mb_chunk_refs_find (d->refs, id, &path, NULL, NULL))
+    return FALSE;
+  GStatBuf st;
+  if (g_stat (path, &st) == 0)
+    return TRUE;
+  g_autofree gchar *gone = g_strdup (path);
+  mb_chunk_refs_forget_path (d->refs, gone);
+  return FALSE;
+}
+
 static gboolean
 disk_has_chunk (MbStore *s, const char *id)
 {
-  return has_chunk_file (s, id) || mb_chunk_refs_find (((DiskStore *) s)->refs, id, NULL, NULL, NULL);
+  return has_chunk_file (s, id) || has_live_ref ((DiskStore *) s, id);
 }
 
 static gboolean
@@ -1015,7 +1033,7 @@ mb_store_disk_chunk_location (MbStore *s, const char *id, guint64 *offset, gbool
     {
       const char *rpath;
       g_free (path);
-      if (!mb_chunk_refs_find (d->refs, id, &rpath, &off, NULL))
+      if (!has_live_ref (d, id) || !mb_chunk_refs_find (d->refs, id, &rpath, &off, NULL))
         return NULL;
       path = g_strdup (rpath);
     }

@@ -186,6 +186,7 @@ typedef struct {
   SoupServerMessage *msg;
   gchar *name;
   GBytes *shared;  /* store_file: the file's bytes, shared from the disk store */
+  gint64 t0;       /* monotonic µs when the request came */
 } Pending;
 
 static Pending *
@@ -195,6 +196,7 @@ pending_new (MbPeerApp *app, SoupServerMessage *msg, const char *name)
   p->app = app;
   p->msg = g_object_ref (msg);
   p->name = g_strdup (name);
+  p->t0 = g_get_monotonic_time ();
   soup_server_message_pause (msg);
   return p;
 }
@@ -278,6 +280,7 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
 typedef struct {
   Pending *p;
   guint sources, redirects;
+  gint64 t_chunks;  /* when the last chunk came */
 } Fetched;
 
 static void
@@ -297,8 +300,11 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
       add_int (b, "redirects", f->redirects);
       json_builder_end_object (b);
       reply_json (p->msg, SOUP_STATUS_OK, b);
-      g_message ("fetch_file %s: %" G_GUINT64_FORMAT " bytes from %u sources", p->name, size,
-                 f->sources);
+      gint64 t = g_get_monotonic_time ();
+      g_message ("fetch_file %s: %" G_GUINT64_FORMAT " bytes from %u sources in %.3f s "
+                 "(chunks in after %.3f s, file whole %.3f s later)", p->name, size, f->sources,
+                 (double) (t - p->t0) / 1e6, (double) (f->t_chunks - p->t0) / 1e6,
+                 (double) (t - f->t_chunks) / 1e6);
     }
   pending_done (p);
   g_free (f);
@@ -334,6 +340,7 @@ on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
   f->p = p;
   f->sources = r->sources;
   f->redirects = r->redirects;
+  f->t_chunks = g_get_monotonic_time ();
   mb_store_disk_download_finish (app->store, p->name, TRUE, on_written, f);
 }
 

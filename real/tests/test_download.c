@@ -304,6 +304,33 @@ test_shared_file_copies_stay_in_it (Fixture *f, gconstpointer data)
   mb_store_free (s);
 }
 
+static void
+test_a_deleted_file_is_fetched_again (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  fetch_all (f, s);
+  /* the user deletes the download while the peer runs: its chunks are gone
+   * at once, and a new fetch gets them again instead of failing */
+  g_autofree gchar *path = g_build_filename (f->downloads, "file.bin", NULL);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_false (mb_store_has_chunk (s, f->ids[1]));
+  g_assert_cmpuint (s->n_chunks, ==, 1);
+  g_autoptr (GBytes) b1 = part (1), b2 = part (2);
+  mb_store_fetch_begin (s, f->m);
+  g_assert_true (mb_store_put_fetched (s, f->m, 1, b1, NULL));
+  g_assert_true (mb_store_put_fetched (s, f->m, 2, b2, NULL));
+  Outcome o = { 0 };
+  finish (s, TRUE, &o);
+  g_assert_null (o.error);
+  outcome_clear (&o);
+  g_autofree gchar *text = NULL;
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "abcdefghij");
+  g_assert_cmpuint (s->n_chunks, ==, 3);
+  mb_store_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -314,5 +341,6 @@ main (int argc, char **argv)
   ADD ("a-failed-fetch-leaves-nothing", test_a_failed_fetch_leaves_nothing);
   ADD ("a-changed-file-is-not-served", test_a_changed_file_is_not_served);
   ADD ("shared-file-copies-stay-in-it", test_shared_file_copies_stay_in_it);
+  ADD ("a-deleted-file-is-fetched-again", test_a_deleted_file_is_fetched_again);
   return g_test_run ();
 }
