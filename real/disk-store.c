@@ -43,6 +43,7 @@
 #endif
 
 #include "disk-store.h"
+#include "disk-store-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,23 +57,6 @@
 #include "download.h"
 #include "manifest.h"
 
-#define TMP_PREFIX ".tmp-"
-#define CORRUPT_PREFIX ".corrupt-"
-#define MANIFEST_SUFFIX ".json"
-#define DIR_MODE 0700
-#define FILE_MODE 0600
-#define FILE_NAME_MAX 255
-
-typedef struct {
-  MbStore base;
-  gchar *root;           /* DATA_DIR as given */
-  gchar *chunks_dir;     /* DATA_DIR/chunks */
-  gchar *manifests_dir;  /* DATA_DIR/manifests */
-  GHashTable *verified;  /* id -> FileId of the file this store wrote or hashed */
-  MbDownloads *downloads; /* fetched files written as they come, or NULL */
-  MbChunkRefs *refs;     /* chunks kept inside fetched and shared files */
-  GPtrArray *sources;    /* Source*: files being shared by store_file */
-} DiskStore;
 
 /* A file store_file is sharing: puts of slices of its bytes become refs. */
 typedef struct {
@@ -131,8 +115,6 @@ still_verified (DiskStore *d, const char *id, const struct stat *st)
   return memcmp (f, &now, sizeof now) == 0;
 }
 
-/* Called for each chunk (id, size) or manifest (name, size) found. */
-typedef void (*Visit) (const char *key, gint64 size, gpointer user);
 
 /* ---- small helpers ---- */
 
@@ -144,8 +126,8 @@ fail_errno (GError **error, gint code, const char *path, const char *what, int e
 }
 
 /* Size of the regular file at path, or -1 if there is none. */
-static gint64
-regular_file_size (const char *path)
+gint64
+mb_disk_regular_file_size (const char *path)
 {
   GStatBuf st;
   if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
@@ -153,21 +135,21 @@ regular_file_size (const char *path)
   return (gint64) st.st_size;
 }
 
-static gint
-cmp_str (gconstpointer a, gconstpointer b)
+gint
+mb_disk_cmp_str (gconstpointer a, gconstpointer b)
 {
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
-static void
-collect_key (const char *key, gint64 size, gpointer user)
+void
+mb_disk_collect_key (const char *key, gint64 size, gpointer user)
 {
   (void) size;
   g_ptr_array_add (user, g_strdup (key));
 }
 
-static void
-remove_stale_tmp (const char *path)
+void
+mb_disk_remove_stale_tmp (const char *path)
 {
   if (g_unlink (path) == 0)
     g_debug ("%s: removed a temporary file left by an interrupted write", path);
@@ -264,8 +246,8 @@ write_temp (const char *dir, const guint8 *data, gsize len, gboolean durable, gc
 
 /* Replaces path (in dir) by data: whole or not at all; with `durable`, also
  * across a crash. */
-static gboolean
-write_atomically (const char *dir, const char *path, const guint8 *data, gsize len,
+gboolean
+mb_disk_write_atomically (const char *dir, const char *path, const guint8 *data, gsize len,
                   gboolean durable, GError **error)
 {
   gchar *tmp = NULL;
@@ -371,12 +353,12 @@ walk_prefix_dir (DiskStore *d, const char *prefix, gboolean remove_tmp,
       g_autofree gchar *path = g_build_filename (dir, name, NULL);
       if (remove_tmp && g_str_has_prefix (name, TMP_PREFIX))
         {
-          remove_stale_tmp (path);
+          mb_disk_remove_stale_tmp (path);
           continue;
         }
       if (!mb_chunk_id_is_valid (name) || strncmp (name, prefix, 2) != 0)
         continue;
-      gint64 size = regular_file_size (path);
+      gint64 size = mb_disk_regular_file_size (path);
       if (size >= 0)
         visit (name, size, user);
     }
@@ -483,8 +465,8 @@ disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GError **
   g_autofree gchar *path = g_build_filename (dir, id, NULL);
   if (!ensure_prefix_dir (d, dir, error))
     return FALSE;
-  gint64 old = regular_file_size (path);
-  if (!write_atomically (dir, path, g_bytes_get_data (data, NULL), len, FALSE, error))
+  gint64 old = mb_disk_regular_file_size (path);
+  if (!mb_disk_write_atomically (dir, path, g_bytes_get_data (data, NULL), len, FALSE, error))
     return FALSE;
   if (old >= 0)
     uncount_chunk (s, (guint64) old);
@@ -625,7 +607,7 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
   if (!mb_chunk_id_is_valid (id))
     return refuse_bad_id (id, error);
   g_autofree gchar *path = chunk_path (d, id);
-  if (regular_file_size (path) < 0 && has_live_ref (d, id))
+  if (mb_disk_regular_file_size (path) < 0 && has_live_ref (d, id))
     return get_ref_chunk (d, id, data, len, error);
   struct stat st;
   GBytes *bytes = map_file (path, id, &st, error);
@@ -663,7 +645,7 @@ has_chunk_file (MbStore *s, const char *id)
   if (!mb_chunk_id_is_valid (id))
     return FALSE;
   g_autofree gchar *path = chunk_path ((DiskStore *) s, id);
-  return regular_file_size (path) >= 0;
+  return mb_disk_regular_file_size (path) >= 0;
 }
 
 /* A chunk kept in a file that is still there (a deleted file's chunks are
@@ -694,7 +676,7 @@ disk_drop_chunk (MbStore *s, const char *id)
   if (!mb_chunk_id_is_valid (id))
     return FALSE;
   g_autofree gchar *path = chunk_path ((DiskStore *) s, id);
-  gint64 size = regular_file_size (path);
+  gint64 size = mb_disk_regular_file_size (path);
   g_hash_table_remove (((DiskStore *) s)->verified, id);
   if (size < 0)
     return mb_chunk_refs_forget (((DiskStore *) s)->refs, id);
@@ -711,9 +693,9 @@ static GPtrArray *
 disk_list_chunks (MbStore *s)
 {
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
-  walk_chunks ((DiskStore *) s, FALSE, collect_key, ids);
+  walk_chunks ((DiskStore *) s, FALSE, mb_disk_collect_key, ids);
   mb_chunk_refs_list (((DiskStore *) s)->refs, ids);
-  g_ptr_array_sort (ids, cmp_str);
+  g_ptr_array_sort (ids, mb_disk_cmp_str);
   /* a ref and a file of one id never coexist; drop a duplicate all the same */
   for (guint i = 1; i < ids->len;)
     if (strcmp (ids->pdata[i], ids->pdata[i - 1]) == 0)
@@ -721,214 +703,6 @@ disk_list_chunks (MbStore *s)
     else
       i++;
   return ids;
-}
-
-/* ---- manifests ---- */
-
-/* name's file name in manifests/: '%' -> "%25", a leading '.' -> "%2E". */
-static gchar *
-manifest_file_name (const char *name)
-{
-  GString *out = g_string_new (NULL);
-  for (const char *p = name; *p; p++)
-    {
-      if (*p == '%')
-        g_string_append (out, "%25");
-      else if (*p == '.' && p == name)
-        g_string_append (out, "%2E");
-      else
-        g_string_append_c (out, *p);
-    }
-  g_string_append (out, MANIFEST_SUFFIX);
-  return g_string_free (out, FALSE);
-}
-
-/* The manifest name a file in manifests/ holds, or NULL if it holds none:
- * a dot-file, another suffix, a bad escape, an unsafe name, or a spelling
- * that manifest_file_name would not produce. */
-static gchar *
-manifest_name_of_file (const char *file)
-{
-  if (file[0] == '.' || !g_str_has_suffix (file, MANIFEST_SUFFIX))
-    return NULL;
-  gsize n = strlen (file) - strlen (MANIFEST_SUFFIX);
-  GString *name = g_string_sized_new (n);
-  for (gsize i = 0; i < n; i++)
-    {
-      if (file[i] != '%')
-        {
-          g_string_append_c (name, file[i]);
-          continue;
-        }
-      int hi = i + 2 < n ? g_ascii_xdigit_value (file[i + 1]) : -1;
-      int lo = i + 2 < n ? g_ascii_xdigit_value (file[i + 2]) : -1;
-      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-        {
-          g_string_free (name, TRUE);
-          return NULL;
-        }
-      g_string_append_c (name, (char) (hi * 16 + lo));
-      i += 2;
-    }
-  gchar *out = g_string_free (name, FALSE);
-  g_autofree gchar *canonical = mb_manifest_name_is_safe (out, NULL)
-                                ? manifest_file_name (out) : NULL;
-  if (canonical == NULL || strcmp (canonical, file) != 0)
-    {
-      g_free (out);
-      return NULL;
-    }
-  return out;
-}
-
-/* The path of name's manifest file, or NULL with an INVALID error. */
-static gchar *
-manifest_path (DiskStore *d, const char *name, GError **error)
-{
-  GError *local = NULL;
-  if (!mb_manifest_name_is_safe (name, &local))
-    {
-      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID, "%s", local->message);
-      g_error_free (local);
-      return NULL;
-    }
-  g_autofree gchar *file = manifest_file_name (name);
-  if (strlen (file) > FILE_NAME_MAX)
-    {
-      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
-                   "manifest \"%.40s...\": name too long for a file on disk "
-                   "(%" G_GSIZE_FORMAT " bytes as \"<name>%s\"; at most %d)",
-                   name, strlen (file), MANIFEST_SUFFIX, FILE_NAME_MAX);
-      return NULL;
-    }
-  return g_build_filename (d->manifests_dir, file, NULL);
-}
-
-static void
-walk_manifests (DiskStore *d, gboolean remove_tmp, Visit visit, gpointer user)
-{
-  GError *err = NULL;
-  GDir *listing = g_dir_open (d->manifests_dir, 0, &err);
-  if (listing == NULL)
-    {
-      g_warning ("%s: cannot list manifests: %s", d->manifests_dir, err->message);
-      g_error_free (err);
-      return;
-    }
-  const char *file;
-  while ((file = g_dir_read_name (listing)) != NULL)
-    {
-      g_autofree gchar *path = g_build_filename (d->manifests_dir, file, NULL);
-      if (remove_tmp && g_str_has_prefix (file, TMP_PREFIX))
-        {
-          remove_stale_tmp (path);
-          continue;
-        }
-      g_autofree gchar *name = manifest_name_of_file (file);
-      if (name == NULL)
-        continue;
-      gint64 size = regular_file_size (path);
-      if (size >= 0)
-        visit (name, size, user);
-    }
-  g_dir_close (listing);
-}
-
-static void
-count_manifest (const char *name, gint64 size, gpointer user)
-{
-  (void) name;
-  (void) size;
-  ((MbStore *) user)->n_manifests++;
-}
-
-/* Moves a manifest file that does not parse out of the way (or, failing
- * that, deletes it: it can be fetched again), with a warning. */
-static void
-set_manifest_aside (DiskStore *d, const char *path, const char *why)
-{
-  g_autofree gchar *base = g_path_get_basename (path);
-  g_autofree gchar *aside_name = g_strconcat (CORRUPT_PREFIX, base, NULL);
-  g_autofree gchar *aside = g_build_filename (d->manifests_dir, aside_name, NULL);
-  gboolean moved = g_rename (path, aside) == 0;
-  int err = errno;
-  gboolean gone = moved || g_unlink (path) == 0;
-  if (gone && d->base.n_manifests > 0)
-    d->base.n_manifests--;
-  if (moved)
-    g_warning ("%s: not a valid manifest (%s); moved aside to %s", path, why, aside);
-  else
-    g_warning ("%s: not a valid manifest (%s); cannot move it aside (%s), %s",
-               path, why, g_strerror (err), gone ? "deleted it" : "nor delete it");
-}
-
-static gboolean
-disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
-{
-  DiskStore *d = (DiskStore *) s;
-  g_autofree gchar *path = manifest_path (d, mb_manifest_name (m), error);
-  if (path == NULL)
-    return FALSE;
-  g_autofree gchar *json = mb_manifest_to_json (m);
-  gboolean existed = regular_file_size (path) >= 0;
-  if (!write_atomically (d->manifests_dir, path, (const guint8 *) json, strlen (json), TRUE, error))
-    return FALSE;
-  if (!existed)
-    s->n_manifests++;
-  return TRUE;
-}
-
-static MbManifest *
-disk_get_manifest (MbStore *s, const char *name)
-{
-  DiskStore *d = (DiskStore *) s;
-  g_autofree gchar *path = manifest_path (d, name, NULL);
-  if (path == NULL)
-    return NULL;
-  g_autofree gchar *text = NULL;
-  gsize len = 0;
-  g_autoptr (GError) err = NULL;
-  if (!g_file_get_contents (path, &text, &len, &err))
-    {
-      if (!g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_warning ("%s", err->message);
-      return NULL;
-    }
-  MbManifest *m = mb_manifest_from_json (text, (gssize) len, &err);
-  if (m != NULL && strcmp (mb_manifest_name (m), name) != 0)
-    {
-      g_set_error (&err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
-                   "it holds the manifest of another name");
-      g_clear_pointer (&m, mb_manifest_unref);
-    }
-  if (m == NULL)
-    set_manifest_aside (d, path, err->message);
-  return m;
-}
-
-static gboolean
-disk_drop_manifest (MbStore *s, const char *name)
-{
-  g_autofree gchar *path = manifest_path ((DiskStore *) s, name, NULL);
-  if (path == NULL || regular_file_size (path) < 0)
-    return FALSE;
-  if (g_unlink (path) != 0)
-    {
-      g_warning ("%s: cannot delete: %s", path, g_strerror (errno));
-      return FALSE;
-    }
-  if (s->n_manifests > 0)
-    s->n_manifests--;
-  return TRUE;
-}
-
-static GPtrArray *
-disk_list_manifests (MbStore *s)
-{
-  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
-  walk_manifests ((DiskStore *) s, FALSE, collect_key, names);
-  g_ptr_array_sort (names, cmp_str);
-  return names;
 }
 
 /* ---- lifetime ---- */
@@ -980,10 +754,10 @@ static const MbStoreOps disk_ops = {
   .has_chunk = disk_has_chunk,
   .drop_chunk = disk_drop_chunk,
   .list_chunks = disk_list_chunks,
-  .put_manifest = disk_put_manifest,
-  .get_manifest = disk_get_manifest,
-  .drop_manifest = disk_drop_manifest,
-  .list_manifests = disk_list_manifests,
+  .put_manifest = mb_disk_put_manifest,
+  .get_manifest = mb_disk_get_manifest,
+  .drop_manifest = mb_disk_drop_manifest,
+  .list_manifests = mb_disk_list_manifests,
   .free = disk_free,
   .fetch_begin = disk_fetch_begin,
   .put_fetched = disk_put_fetched,
@@ -1013,7 +787,7 @@ mb_store_disk_new (const char *data_dir, GError **error)
       return NULL;
     }
   walk_chunks (d, TRUE, count_chunk, &d->base);
-  walk_manifests (d, TRUE, count_manifest, &d->base);
+  mb_disk_walk_manifests (d, TRUE, mb_disk_count_manifest, &d->base);
   g_autofree gchar *refs_dir = g_build_filename (data_dir, "refs", NULL);
   d->refs = mb_chunk_refs_new (&d->base, refs_dir, has_chunk_file);
   d->sources = g_ptr_array_new_with_free_func (source_free);
@@ -1029,7 +803,7 @@ mb_store_disk_chunk_location (MbStore *s, const char *id, guint64 *offset, gbool
     return NULL;
   gchar *path = chunk_path (d, id);
   guint64 off = 0;
-  if (regular_file_size (path) < 0)
+  if (mb_disk_regular_file_size (path) < 0)
     {
       const char *rpath;
       g_free (path);

@@ -1,0 +1,225 @@
+/* disk-manifests.c — the disk store's manifests: DATA_DIR/manifests/<file
+ * name>.json, written durably (fsynced file and directory) and atomically;
+ * one that no longer parses is moved aside.  The layout and invariants are
+ * in disk-store.c's header comment.
+ */
+#if !defined _GNU_SOURCE && !defined _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include "disk-store-private.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "manifest.h"
+
+/* ---- manifests ---- */
+
+/* name's file name in manifests/: '%' -> "%25", a leading '.' -> "%2E". */
+static gchar *
+manifest_file_name (const char *name)
+{
+  GString *out = g_string_new (NULL);
+  for (const char *p = name; *p; p++)
+    {
+      if (*p == '%')
+        g_string_append (out, "%25");
+      else if (*p == '.' && p == name)
+        g_string_append (out, "%2E");
+      else
+        g_string_append_c (out, *p);
+    }
+  g_string_append (out, MANIFEST_SUFFIX);
+  return g_string_free (out, FALSE);
+}
+
+/* The manifest name a file in manifests/ holds, or NULL if it holds none:
+ * a dot-file, another suffix, a bad escape, an unsafe name, or a spelling
+ * that manifest_file_name would not produce. */
+static gchar *
+manifest_name_of_file (const char *file)
+{
+  if (file[0] == '.' || !g_str_has_suffix (file, MANIFEST_SUFFIX))
+    return NULL;
+  gsize n = strlen (file) - strlen (MANIFEST_SUFFIX);
+  GString *name = g_string_sized_new (n);
+  for (gsize i = 0; i < n; i++)
+    {
+      if (file[i] != '%')
+        {
+          g_string_append_c (name, file[i]);
+          continue;
+        }
+      int hi = i + 2 < n ? g_ascii_xdigit_value (file[i + 1]) : -1;
+      int lo = i + 2 < n ? g_ascii_xdigit_value (file[i + 2]) : -1;
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+        {
+          g_string_free (name, TRUE);
+          return NULL;
+        }
+      g_string_append_c (name, (char) (hi * 16 + lo));
+      i += 2;
+    }
+  gchar *out = g_string_free (name, FALSE);
+  g_autofree gchar *canonical = mb_manifest_name_is_safe (out, NULL)
+                                ? manifest_file_name (out) : NULL;
+  if (canonical == NULL || strcmp (canonical, file) != 0)
+    {
+      g_free (out);
+      return NULL;
+    }
+  return out;
+}
+
+/* The path of name's manifest file, or NULL with an INVALID error. */
+static gchar *
+manifest_path (DiskStore *d, const char *name, GError **error)
+{
+  GError *local = NULL;
+  if (!mb_manifest_name_is_safe (name, &local))
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID, "%s", local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  g_autofree gchar *file = manifest_file_name (name);
+  if (strlen (file) > FILE_NAME_MAX)
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "manifest \"%.40s...\": name too long for a file on disk "
+                   "(%" G_GSIZE_FORMAT " bytes as \"<name>%s\"; at most %d)",
+                   name, strlen (file), MANIFEST_SUFFIX, FILE_NAME_MAX);
+      return NULL;
+    }
+  return g_build_filename (d->manifests_dir, file, NULL);
+}
+
+void
+mb_disk_walk_manifests (DiskStore *d, gboolean remove_tmp, Visit visit, gpointer user)
+{
+  GError *err = NULL;
+  GDir *listing = g_dir_open (d->manifests_dir, 0, &err);
+  if (listing == NULL)
+    {
+      g_warning ("%s: cannot list manifests: %s", d->manifests_dir, err->message);
+      g_error_free (err);
+      return;
+    }
+  const char *file;
+  while ((file = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename (d->manifests_dir, file, NULL);
+      if (remove_tmp && g_str_has_prefix (file, TMP_PREFIX))
+        {
+          mb_disk_remove_stale_tmp (path);
+          continue;
+        }
+      g_autofree gchar *name = manifest_name_of_file (file);
+      if (name == NULL)
+        continue;
+      gint64 size = mb_disk_regular_file_size (path);
+      if (size >= 0)
+        visit (name, size, user);
+    }
+  g_dir_close (listing);
+}
+
+void
+mb_disk_count_manifest (const char *name, gint64 size, gpointer user)
+{
+  (void) name;
+  (void) size;
+  ((MbStore *) user)->n_manifests++;
+}
+
+/* Moves a manifest file that does not parse out of the way (or, failing
+ * that, deletes it: it can be fetched again), with a warning. */
+static void
+set_manifest_aside (DiskStore *d, const char *path, const char *why)
+{
+  g_autofree gchar *base = g_path_get_basename (path);
+  g_autofree gchar *aside_name = g_strconcat (CORRUPT_PREFIX, base, NULL);
+  g_autofree gchar *aside = g_build_filename (d->manifests_dir, aside_name, NULL);
+  gboolean moved = g_rename (path, aside) == 0;
+  int err = errno;
+  gboolean gone = moved || g_unlink (path) == 0;
+  if (gone && d->base.n_manifests > 0)
+    d->base.n_manifests--;
+  if (moved)
+    g_warning ("%s: not a valid manifest (%s); moved aside to %s", path, why, aside);
+  else
+    g_warning ("%s: not a valid manifest (%s); cannot move it aside (%s), %s",
+               path, why, g_strerror (err), gone ? "deleted it" : "nor delete it");
+}
+
+gboolean
+mb_disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
+{
+  DiskStore *d = (DiskStore *) s;
+  g_autofree gchar *path = manifest_path (d, mb_manifest_name (m), error);
+  if (path == NULL)
+    return FALSE;
+  g_autofree gchar *json = mb_manifest_to_json (m);
+  gboolean existed = mb_disk_regular_file_size (path) >= 0;
+  if (!mb_disk_write_atomically (d->manifests_dir, path, (const guint8 *) json, strlen (json), TRUE, error))
+    return FALSE;
+  if (!existed)
+    s->n_manifests++;
+  return TRUE;
+}
+
+MbManifest *
+mb_disk_get_manifest (MbStore *s, const char *name)
+{
+  DiskStore *d = (DiskStore *) s;
+  g_autofree gchar *path = manifest_path (d, name, NULL);
+  if (path == NULL)
+    return NULL;
+  g_autofree gchar *text = NULL;
+  gsize len = 0;
+  g_autoptr (GError) err = NULL;
+  if (!g_file_get_contents (path, &text, &len, &err))
+    {
+      if (!g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("%s", err->message);
+      return NULL;
+    }
+  MbManifest *m = mb_manifest_from_json (text, (gssize) len, &err);
+  if (m != NULL && strcmp (mb_manifest_name (m), name) != 0)
+    {
+      g_set_error (&err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "it holds the manifest of another name");
+      g_clear_pointer (&m, mb_manifest_unref);
+    }
+  if (m == NULL)
+    set_manifest_aside (d, path, err->message);
+  return m;
+}
+
+gboolean
+mb_disk_drop_manifest (MbStore *s, const char *name)
+{
+  g_autofree gchar *path = manifest_path ((DiskStore *) s, name, NULL);
+  if (path == NULL || mb_disk_regular_file_size (path) < 0)
+    return FALSE;
+  if (g_unlink (path) != 0)
+    {
+      g_warning ("%s: cannot delete: %s", path, g_strerror (errno));
+      return FALSE;
+    }
+  if (s->n_manifests > 0)
+    s->n_manifests--;
+  return TRUE;
+}
+
+GPtrArray *
+mb_disk_list_manifests (MbStore *s)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  mb_disk_walk_manifests ((DiskStore *) s, FALSE, mb_disk_collect_key, names);
+  g_ptr_array_sort (names, mb_disk_cmp_str);
+  return names;
+}
+
