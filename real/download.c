@@ -331,9 +331,13 @@ complete (MbDownloads *dl, Download *d)
       mb_chunk_refs_file_commit (d->refs_db, d->rf, d->dest);
       d->rf = NULL;
     }
-  else if (d->rf)
+  else
     {
-      mb_chunk_refs_file_abandon (d->refs_db, d->rf);
+      if (d->tmp)
+        g_unlink (d->tmp);
+      g_clear_pointer (&d->tmp, g_free);
+      if (d->rf)
+        mb_chunk_refs_file_abandon (d->refs_db, d->rf);
       d->rf = NULL;
     }
   if (d->done)
