@@ -14,7 +14,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
-#define MB_READ_CHUNK 65536
+#define MB_READ_CHUNK (128 * 1024) /* a 256 KiB chunk frame in 3 reads */
 #define MB_WRITE_BATCH (256 * 1024)
 
 /* ---- connections: life and death --------------------------------------- */
