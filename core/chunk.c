@@ -1,13 +1,13 @@
-/* chunk.c — content ids (SHA-256 hex), crc32 (zlib), and the simulator's
+/* chunk.c — content ids (SHA-256 hex), crc32 (crc32.c), and the simulator's
  * generated content: a xorshift stream seeded from a stable hash of (file,
  * chunk index), so the same chunk has the same bytes everywhere.
  * SHA-256 comes from OpenSSL's libcrypto when the build found it (it uses
  * the CPU's SHA instructions: about 6x GLib's GChecksum here), else from
  * GChecksum; the digests are the same. */
 #include "chunk.h"
+#include "crc32.h"
 
 #include <string.h>
-#include <zlib.h>
 
 #ifdef MB_HAVE_LIBCRYPTO
 #include <openssl/evp.h>
@@ -108,15 +108,7 @@ mb_sha256_finish (MbSha256 *h, char out[65])
 guint32
 mb_chunk_crc_compute (const guint8 *data, gsize len)
 {
-  uLong crc = crc32 (0L, Z_NULL, 0);
-  while (len > 0)
-    {
-      uInt n = len > G_MAXUINT32 ? G_MAXUINT32 : (uInt) len;
-      crc = crc32 (crc, data, n);
-      data += n;
-      len -= n;
-    }
-  return (guint32) crc;
+  return mb_crc32 (0, data, len);
 }
 
 static guint64

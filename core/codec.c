@@ -28,7 +28,7 @@
 #include "codec.h"
 
 #include <string.h>
-#include <zlib.h>
+#include "crc32.h"
 
 #define MAX_PEERS 4096u     /* per frame; the tracker sends a handful */
 #define STR_MAX G_MAXUINT16
@@ -278,7 +278,7 @@ put_blobs (guint8 *p, const MbMessage *msg, guint32 f)
 static guint32
 frame_crc (const guint8 *body, gsize len)
 {
-  return (guint32) crc32_z (crc32_z (0L, Z_NULL, 0), body, len);
+  return mb_crc32 (0, body, len);
 }
 
 gboolean
