@@ -11,6 +11,7 @@
 
 #include "ring.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define PENDING_TIMEOUT_US (30 * MB_USEC_PER_SEC)
@@ -42,7 +43,11 @@ MbPeer *
 mb_peer_new (const MbHost *host, MbNodeId self, const char *name, const char *addr,
              MbNodeId tracker, const MbPeerConfig *cfg, MbStore *store, GRand *rand)
 {
-  MbPeer *p = g_new0 (MbPeer, 1);
+  /* cache-line aligned: the hot fields come first (see peer-private.h) */
+  gsize size = (sizeof (MbPeer) + 63) / 64 * 64;
+  MbPeer *p = aligned_alloc (64, size);
+  g_assert (p != NULL);
+  memset (p, 0, size);
   p->host = host;
   p->self = self;
   p->name = g_strdup (name);
@@ -67,8 +72,8 @@ conn_free (Conn *c)
   g_free (c->name);
   if (c->remote)
     mb_bitfield_free (c->remote);
-  g_array_unref (c->out_reqs);
-  g_array_unref (c->cancelled);
+  mb_block_refs_clear (&c->out_reqs);
+  mb_block_refs_clear (&c->cancelled);
   g_free (c);
 }
 
@@ -78,7 +83,7 @@ swarm_free (Swarm *sw)
   for (guint i = 0; i < sw->conns->len; i++)
     conn_free (sw->conns->pdata[i]);
   g_ptr_array_unref (sw->conns);
-  g_hash_table_unref (sw->by_node);
+  g_free (sw->conn_nodes);
   mb_swarm_partials_free (sw);
   g_free (sw->partials);
   g_free (sw->unrequested);
@@ -102,7 +107,7 @@ mb_peer_free (MbPeer *p)
   g_rand_free (p->rand);
   g_free (p->name);
   g_free (p->addr);
-  g_free (p);
+  free (p);
 }
 
 const char *
@@ -120,6 +125,8 @@ mb_peer_node (const MbPeer *p)
 Swarm *
 mb_peer_swarm_by_id (MbPeer *p, guint32 id)
 {
+  if (G_LIKELY (p->swarm0 != NULL && p->swarm0->id == id))
+    return p->swarm0;
   for (guint i = 0; i < p->swarms->len; i++)
     {
       Swarm *sw = p->swarms->pdata[i];
@@ -160,7 +167,11 @@ mb_swarm_msg (Swarm *sw, MbMsgType type)
 Conn *
 mb_swarm_conn (Swarm *sw, MbNodeId node)
 {
-  return g_hash_table_lookup (sw->by_node, GUINT_TO_POINTER (node));
+  const MbNodeId *nodes = sw->conn_nodes;
+  for (guint i = 0, n = sw->conns->len; i < n; i++)
+    if (nodes[i] == node)
+      return sw->conns->pdata[i];
+  return NULL;
 }
 
 Conn *
@@ -173,12 +184,15 @@ mb_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoing
   c->outgoing = outgoing;
   c->am_choking = TRUE;
   c->peer_choking = TRUE;
-  c->out_reqs = g_array_new (FALSE, FALSE, sizeof (BlockRef));
-  c->cancelled = g_array_new (FALSE, FALSE, sizeof (BlockRef));
   c->connected_at = now;
   c->last_block_at = now;
+  if (sw->conns->len == sw->cap_conn_nodes)
+    {
+      sw->cap_conn_nodes = sw->cap_conn_nodes ? 2 * sw->cap_conn_nodes : 16;
+      sw->conn_nodes = g_renew (MbNodeId, sw->conn_nodes, sw->cap_conn_nodes);
+    }
+  sw->conn_nodes[sw->conns->len] = node;
   g_ptr_array_add (sw->conns, c);
-  g_hash_table_insert (sw->by_node, GUINT_TO_POINTER (node), c);
   return c;
 }
 
@@ -192,8 +206,12 @@ mb_swarm_conn_remove (Swarm *sw, Conn *c)
         sw->availability[i]--;
   if (sw->optimistic_node == c->node)
     sw->optimistic_node = MB_NODE_NONE;
-  g_hash_table_remove (sw->by_node, GUINT_TO_POINTER (c->node));
-  g_ptr_array_remove (sw->conns, c);
+  guint i = 0;
+  while (sw->conns->pdata[i] != c)
+    i++;
+  g_ptr_array_remove_index (sw->conns, i);
+  memmove (sw->conn_nodes + i, sw->conn_nodes + i + 1,
+           (sw->conns->len - i) * sizeof (MbNodeId));
   conn_free (c);
 }
 
@@ -295,7 +313,6 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
   sw->missing = g_new0 (guint16, sw->n_pieces);
   sw->availability = g_new0 (guint16, sw->n_pieces);
   sw->conns = g_ptr_array_new ();
-  sw->by_node = g_hash_table_new (g_direct_hash, g_direct_equal);
   sw->optimistic = -1;
   sw->optimistic_node = MB_NODE_NONE;
   sw->stats.completed_at = MB_TIME_NEVER;
@@ -306,8 +323,13 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
       mb_bitfield_set (sw->have, i);
   sw->stats.pieces = mb_bitfield_count (sw->have);
   if (mb_bitfield_is_complete (sw->have))
-    sw->stats.completed_at = now;
+    {
+      sw->stats.completed_at = now;
+      p->n_completed++;
+    }
   g_ptr_array_add (p->swarms, sw);
+  p->swarm0 = p->swarms->pdata[0];
+  p->n_swarms = p->swarms->len;
   if (p->next_rechoke == MB_TIME_NEVER)
     p->next_rechoke = now + p->cfg.rechoke_interval_us;
   swarm_register (sw, now);
@@ -520,6 +542,8 @@ mb_peer_next_expiry (const MbPeer *p)
   if (p->left)
     return MB_TIME_NEVER;
   guint64 t = p->next_rechoke;
+  if (p->n_swarms == 1)
+    return MIN (t, swarm_next_expiry (p, p->swarm0));
   for (guint i = 0; i < p->swarms->len; i++)
     t = MIN (t, swarm_next_expiry (p, p->swarms->pdata[i]));
   return t;
@@ -610,6 +634,12 @@ mb_peer_connected_nodes (const MbPeer *p, GArray *out)
             g_array_append_val (out, node);
         }
     }
+}
+
+guint
+mb_peer_n_completed (const MbPeer *p)
+{
+  return p->n_completed;
 }
 
 guint64

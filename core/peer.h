@@ -99,6 +99,9 @@ gboolean mb_peer_is_connected (const MbPeer *p, const char *file, MbNodeId remot
  * once each, in connection order. */
 void mb_peer_connected_nodes (const MbPeer *p, GArray *out);
 /* When the peer completed the file, MB_TIME_NEVER if not (yet). */
+/* Swarms whose whole file this peer has held (O(1): a cheap test before
+ * mb_peer_completed_at). */
+guint mb_peer_n_completed (const MbPeer *p);
 guint64 mb_peer_completed_at (const MbPeer *p, const char *file);
 gboolean mb_peer_has_piece (const MbPeer *p, const char *file, guint piece);
 /* The pieces had, or NULL if not in that swarm (owned by the peer). */
