@@ -9,6 +9,7 @@
 #include "world.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "codec.h"
 #include "store.h"
@@ -25,6 +26,9 @@ struct _MbWorld {
   MbEventId tracker_timer;
   guint64 tracker_timer_at;
   GPtrArray *nodes;        /* MbSimNode* */
+  GByteArray *refuses;     /* by node id: 1 if its process left gracefully (its
+                              host refuses connections); compact, so a send
+                              need not touch the destination's MbSimNode */
   guint n_online;
   guint n_incomplete;
   GRand *rand;
@@ -105,7 +109,8 @@ tracker_update_timer (MbWorld *w)
 static void
 check_complete (MbWorld *w, MbSimNode *n)
 {
-  if (n->completed_us != MB_TIME_NEVER || !n->online || !w->file)
+  if (n->completed_us != MB_TIME_NEVER || !n->online || !w->file
+      || mb_peer_n_completed (n->peer) == 0)
     return;
   guint64 at = mb_peer_completed_at (n->peer, mb_manifest_name (w->file));
   if (at == MB_TIME_NEVER)
@@ -166,8 +171,7 @@ host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
       return;
     }
   w->messages++;
-  MbSimNode *dst = node_of (w, to);
-  if (dst && !dst->online && dst->leave == MB_LEAVE_GRACEFUL && msg->type != MB_MSG_NONE)
+  if (to < w->refuses->len && w->refuses->data[to] && msg->type != MB_MSG_NONE)
     {
       /* Its process is gone but its host is up: the connection is refused
        * (a reset comes back after the round trip). */
@@ -253,6 +257,7 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->host.resolve = host_resolve;
   w->host.disconnect = host_disconnect;
   w->nodes = g_ptr_array_new ();
+  w->refuses = g_byte_array_new ();
   w->rand = rand_for (cfg->seed, G_MAXUINT32);
   w->scratch = g_array_new (FALSE, FALSE, sizeof (MbNodeId));
   w->tracker_timer_at = MB_TIME_NEVER;
@@ -274,9 +279,10 @@ mb_world_free (MbWorld *w)
       mb_peer_free (n->peer);
       mb_store_free (n->store);
       g_free (n->addr);
-      g_free (n);
+      free (n);
     }
   g_ptr_array_unref (w->nodes);
+  g_byte_array_unref (w->refuses);
   mb_tracker_free (w->tracker);
   if (w->file)
     mb_manifest_unref (w->file);
@@ -413,10 +419,16 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
                guint64 download_bps, guint region, gdouble initial_share)
 {
   guint64 now = mb_sched_now (w->sched);
-  MbSimNode *n = g_new0 (MbSimNode, 1);
+  gsize size = (sizeof (MbSimNode) + 63) / 64 * 64;
+  MbSimNode *n = aligned_alloc (64, size);
+  g_assert (n != NULL);
+  memset (n, 0, size);
   n->id = mb_net_add_node (w->net, upload_bps, download_bps, region);
   g_assert (n->id == w->nodes->len + 1);
   g_ptr_array_add (w->nodes, n);
+  guint8 zero = 0;
+  while (w->refuses->len <= n->id)
+    g_byte_array_append (w->refuses, &zero, 1);
   n->cls = cls;
   n->world = w;
   n->upload_bps = upload_bps;
@@ -550,6 +562,7 @@ finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
     }
   n->online = FALSE;
   n->leave = kind;
+  w->refuses->data[n->id] = kind == MB_LEAVE_GRACEFUL;
   n->left_us = now;
   w->n_online--;
   node_update_timer (w, n);
