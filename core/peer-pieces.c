@@ -283,9 +283,10 @@ mb_swarm_fill_requests (Swarm *sw, Conn *c, guint64 now)
 static void
 cancel_duplicates (Swarm *sw, Conn *except, guint32 piece, guint32 block)
 {
-  for (guint i = 0; i < sw->conns->len; i++)
+  mb_swarm_prefetch_conns (sw);
+  for (guint i = 0; i < sw->n_conns; i++)
     {
-      Conn *o = sw->conns->pdata[i];
+      Conn *o = sw->conns[i];
       if (o == except)
         continue;
       for (guint k = 0; k < o->out_reqs.len; k++)
@@ -332,9 +333,15 @@ mb_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now)
   if (!mb_bitfield_set (sw->have, piece))
     return;
   sw->stats.pieces = mb_bitfield_count (sw->have);
-  for (guint i = 0; i < sw->conns->len; i++)
+  /* The loop below reads every conn and its bitfield: start all those
+   * cache misses at once rather than one after another. */
+  mb_swarm_prefetch_conns (sw);
+  for (guint i = 0; i < sw->n_conns; i++)
+    if (sw->conns[i]->remote)
+      MB_PREFETCH (sw->conns[i]->remote);
+  for (guint i = 0; i < sw->n_conns; i++)
     {
-      Conn *c = sw->conns->pdata[i];
+      Conn *c = sw->conns[i];
       if (!c->established)
         continue;
       /* Have suppression: a peer that has the piece learns nothing. */
@@ -353,9 +360,9 @@ mb_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now)
         sw->peer->n_completed++;
       sw->stats.completed_at = now;
       /* Now a seed: connections to other seeds are useless. */
-      for (guint i = sw->conns->len; i-- > 0;)
+      for (guint i = sw->n_conns; i-- > 0;)
         {
-          Conn *c = sw->conns->pdata[i];
+          Conn *c = sw->conns[i];
           if (c->established && c->remote && mb_bitfield_is_complete (c->remote))
             mb_peer_drop_node (sw->peer, c->node, NULL);
         }
@@ -459,7 +466,10 @@ mb_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *da
    * may open new work for the others too. */
   mb_swarm_fill_requests (sw, c, now);
   if (in_endgame (sw))
-    for (guint i = 0; i < sw->conns->len; i++)
-      mb_swarm_fill_requests (sw, sw->conns->pdata[i], now);
+    {
+      mb_swarm_prefetch_conns (sw);
+      for (guint i = 0; i < sw->n_conns; i++)
+        mb_swarm_fill_requests (sw, sw->conns[i], now);
+    }
   return TRUE;
 }

@@ -41,11 +41,11 @@ typedef struct {
 typedef struct {
   /* hot: read for every message on the connection */
   MbNodeId node;
-  guint8 established;      /* handshakes exchanged */
-  guint8 outgoing;
-  guint8 got_bitfield;
-  guint8 got_any;          /* any swarm message after the handshake */
-  guint8 am_choking, am_interested, peer_choking, peer_interested;
+  guint established : 1;   /* handshakes exchanged */
+  guint outgoing : 1;
+  guint got_bitfield : 1;
+  guint got_any : 1;       /* any swarm message after the handshake */
+  guint am_choking : 1, am_interested : 1, peer_choking : 1, peer_interested : 1;
   MbBitfield *remote;
   BlockRefs out_reqs;      /* our requests to it, oldest first */
   guint64 last_block_at;
@@ -66,29 +66,33 @@ typedef struct {
 } Partial;
 
 struct _Swarm {
+  /* hot: read for every message (the first two cache lines; swarms are
+   * allocated 64-byte aligned) */
   MbPeer *peer;
-  MbManifest *manifest;
-  gchar *file;
+  Conn **conns;            /* connection order */
+  MbNodeId *conn_nodes;    /* conn_nodes[i] == conns[i]->node */
+  guint n_conns;
   guint32 id;
-  guint n_pieces;
-  guint32 piece_size;
   MbBitfield *have;
+  guint16 *availability;
+  guint n_pieces;
+  guint n_started;
+  guint64 total_unrequested;
   MbBitfield *started;
   Partial **partials;      /* per piece, NULL if not started */
   guint16 *unrequested;    /* per piece (started ones) */
   guint16 *missing;        /* per piece (started ones) */
-  guint16 *availability;
-  guint n_started;
-  guint64 total_unrequested;
-  GPtrArray *conns;        /* Conn*, connection order */
-  MbNodeId *conn_nodes;    /* conn_nodes[i] == conns[i]->node */
-  guint cap_conn_nodes;
+  MbManifest *manifest;
+  guint64 next_announce;   /* read after every call (next_expiry) */
+  guint64 last_tracker_ask;
+  /* the rest */
+  gchar *file;
+  guint32 piece_size;
+  guint cap_conns;         /* of both conn arrays */
   gint optimistic;         /* index into conns, or -1 */
   MbNodeId optimistic_node;
   guint altruist_cursor;
   gboolean registered;
-  guint64 next_announce;
-  guint64 last_tracker_ask;
   MbPeerStats stats;
 };
 
@@ -114,6 +118,12 @@ struct _MbPeer {
   guint rechoke_round;
 };
 
+#if defined(__GNUC__)
+#define MB_PREFETCH(p) __builtin_prefetch (p)
+#else
+#define MB_PREFETCH(p) ((void) (p))
+#endif
+
 /* peer.c */
 Swarm *mb_peer_swarm_by_id (MbPeer *p, guint32 id);
 Swarm *mb_peer_swarm_by_file (const MbPeer *p, const char *file);
@@ -127,6 +137,8 @@ void mb_peer_send (MbPeer *p, MbNodeId to, MbMessage *msg);
 MbMessage *mb_swarm_msg (Swarm *sw, MbMsgType type);
 void mb_swarm_unchoke_if_free (Swarm *sw, Conn *c);
 guint mb_swarm_n_established (const Swarm *sw);
+/* Before a loop that reads every conn: starts all their cache misses at once. */
+void mb_swarm_prefetch_conns (const Swarm *sw);
 
 /* peer-wire.c */
 void mb_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);

@@ -130,6 +130,10 @@ struct _MbSched {
   guint32 n_slots;
   guint32 cap_slots;
   guint32 free_head;
+  /* prefetch hooks */
+  guint n_hooks;
+  MbEventFn hook_fn[4];
+  MbEventPrefetchFn hook_pf[4];
 };
 
 static inline gboolean
@@ -608,6 +612,27 @@ mb_sched_front (MbSched *s, guint64 limit_tick)
     }
 }
 
+/* Calls the prefetch hooks for the next events of the current run: the event
+ * d places ahead (d = 1 is the next) gets depth DEPTHS - d. */
+static void
+mb_sched_prefetch_ahead (const MbSched *s)
+{
+  guint32 far = MIN (s->cur_len, (guint32) MB_SCHED_PREFETCH_DEPTHS);
+  for (guint32 d = far; d >= 1; d--)
+    {
+      const MbRec *r = &s->cur[s->cur_len - d];
+      const MbSlot *sl = &s->slots[r->slot];
+      if (sl->gen != r->gen)
+        continue;
+      for (guint k = 0; k < s->n_hooks; k++)
+        if (s->hook_fn[k] == sl->fn)
+          {
+            s->hook_pf[k] (sl->a, sl->b, MB_SCHED_PREFETCH_DEPTHS - d);
+            break;
+          }
+    }
+}
+
 /* Runs the current tick's next event (the run's end or the late heap's top),
  * which mb_sched_front has just made live. */
 static void
@@ -621,8 +646,10 @@ mb_sched_run_next (MbSched *s)
     }
   else
     rec = s->cur[--s->cur_len];
-  if (s->cur_len >= 8)
-    MB_PREFETCH (&s->slots[s->cur[s->cur_len - 8].slot]);
+  if (s->cur_len >= MB_SCHED_PREFETCH_DEPTHS + 1)
+    MB_PREFETCH (&s->slots[s->cur[s->cur_len - MB_SCHED_PREFETCH_DEPTHS - 1].slot]);
+  if (s->n_hooks > 0)
+    mb_sched_prefetch_ahead (s);
   s->wheel_live--;
   s->n_live--;
   MbSlot *sl = &s->slots[rec.slot];
@@ -804,6 +831,22 @@ mb_sched_run_until (MbSched *sched, guint64 t_end, MbSchedStopFn stop, gpointer 
   if (t_end != G_MAXUINT64 && t_end > sched->now)
     sched->now = t_end;
   return ran;
+}
+
+void
+mb_sched_set_prefetch (MbSched *sched, MbEventFn fn, MbEventPrefetchFn prefetch)
+{
+  g_return_if_fail (sched != NULL && fn != NULL && prefetch != NULL);
+  for (guint k = 0; k < sched->n_hooks; k++)
+    if (sched->hook_fn[k] == fn)
+      {
+        sched->hook_pf[k] = prefetch;
+        return;
+      }
+  g_return_if_fail (sched->n_hooks < G_N_ELEMENTS (sched->hook_fn));
+  sched->hook_fn[sched->n_hooks] = fn;
+  sched->hook_pf[sched->n_hooks] = prefetch;
+  sched->n_hooks++;
 }
 
 gsize

@@ -16,6 +16,12 @@
 
 #define DISCONNECT_BYTES 40 /* a TCP FIN/RST, more or less */
 
+#if defined(__GNUC__)
+#define MB_PREFETCH(p) __builtin_prefetch (p)
+#else
+#define MB_PREFETCH(p) ((void) (p))
+#endif
+
 struct _MbWorld {
   MbSched *sched;
   MbNet *net;
@@ -235,6 +241,34 @@ net_deliver (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint64 n
     after_call (w, n);
 }
 
+/* Prefetch hint for a delivery (see mb_net_set_prefetch): the message and
+ * the node, then its peer, then the peer's own state. */
+static void
+net_prefetch (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint depth)
+{
+  MbWorld *w = ctx;
+  const MbMessage *msg = payload;
+  if (to == 0 || to > w->nodes->len)
+    return;
+  MbSimNode *n = w->nodes->pdata[to - 1];
+  if (depth == 0)
+    {
+      MB_PREFETCH (msg);
+      MB_PREFETCH (n);
+      return;
+    }
+  if (!n->online)
+    return;
+  if (depth == 1)
+    {
+      MB_PREFETCH (n->peer);
+      return;
+    }
+  if (depth - 2 < MB_PEER_PREFETCH_DEPTHS && msg->type >= MB_MSG_BITFIELD
+      && msg->type <= MB_MSG_CANCEL)
+    mb_peer_prefetch (n->peer, from, msg, depth - 2);
+}
+
 static void
 net_drop (gpointer ctx, guint32 from, guint32 to, gpointer payload)
 {
@@ -250,7 +284,7 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->sched = sched;
   w->cfg = *cfg;
   w->file = file ? mb_manifest_ref (file) : NULL;
-  MbNetCallbacks cb = { net_deliver, net_drop, w };
+  MbNetCallbacks cb = { net_deliver, net_drop, w, net_prefetch };
   w->net = mb_net_new (sched, cfg->seed, &cb);
   w->host.ctx = w;
   w->host.send = host_send;

@@ -585,11 +585,60 @@ test_scheduler_cancel_from_inside_a_busy_time (void)
   g_free (batch.ids);
 }
 
+/* Prefetch hooks see each upcoming event at depths 0, 1, ... in order, just
+ * before it runs, and change nothing. */
+typedef struct {
+  guint64 last_b;
+  guint last_depth;
+  guint calls;
+  gboolean ordered;
+} Hints;
+
+static void
+on_hint (gpointer a, guint64 b, guint depth)
+{
+  Hints *h = ((gpointer *) a)[1];
+  h->calls++;
+  if (b == h->last_b && depth <= h->last_depth)
+    h->ordered = FALSE;
+  if (depth >= MB_SCHED_PREFETCH_DEPTHS)
+    h->ordered = FALSE;
+  h->last_b = b;
+  h->last_depth = depth;
+}
+
+static void
+on_record_pair (MbSched *s, gpointer a, guint64 b)
+{
+  on_record (s, ((gpointer *) a)[0], b);
+}
+
+static void
+test_scheduler_prefetch_hooks_are_hints (void)
+{
+  g_autoptr (MbSched) s = mb_sched_new ();
+  Trace t;
+  trace_init (&t);
+  Hints h = { G_MAXUINT64, 0, 0, TRUE };
+  gpointer pair[2] = { &t, &h };
+  mb_sched_set_prefetch (s, on_record_pair, on_hint);
+  for (guint64 i = 0; i < 100; i++)
+    mb_sched_at (s, 1000 + (i * 37) % 50, on_record_pair, pair, i);
+  mb_sched_run_until (s, G_MAXUINT64, NULL, NULL);
+  g_assert_cmpuint (t.log->len, ==, 100);
+  for (guint i = 1; i < 100; i++)
+    g_assert_cmpuint (TIME_AT (&t, i - 1), <=, TIME_AT (&t, i));
+  g_assert_cmpuint (h.calls, >, 0);
+  g_assert_true (h.ordered);
+  trace_clear (&t);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/scheduler/orders-by-time", test_scheduler_orders_by_time);
+  g_test_add_func ("/scheduler/prefetch-hooks-are-hints", test_scheduler_prefetch_hooks_are_hints);
   g_test_add_func ("/scheduler/same-time-runs-in-schedule-order",
                    test_scheduler_same_time_runs_in_schedule_order);
   g_test_add_func ("/scheduler/past-is-clamped-to-now", test_scheduler_past_is_clamped_to_now);
