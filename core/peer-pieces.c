@@ -43,10 +43,11 @@ mb_swarm_block_len (const Swarm *sw, guint32 piece, guint32 block)
 static Partial *
 partial_start (Swarm *sw, guint32 piece)
 {
-  Partial *pp = g_new0 (Partial, 1);
-  pp->n_blocks = blocks_in_piece (sw, piece);
-  pp->received = g_new0 (guint8, pp->n_blocks);
-  pp->req_count = g_new0 (guint8, pp->n_blocks);
+  guint16 n_blocks = blocks_in_piece (sw, piece);
+  Partial *pp = g_malloc0 (sizeof (Partial) + 2 * (gsize) n_blocks);
+  pp->n_blocks = n_blocks;
+  pp->received = pp->storage;
+  pp->req_count = pp->storage + n_blocks;
   if (!sw->peer->cfg.virtual_content)
     pp->data = g_malloc (mb_swarm_piece_len (sw, piece));
   sw->partials[piece] = pp;
@@ -67,8 +68,6 @@ partial_drop (Swarm *sw, guint32 piece)
   sw->missing[piece] = 0;
   mb_bitfield_clear (sw->started, piece);
   sw->n_started--;
-  g_free (pp->received);
-  g_free (pp->req_count);
   g_free (pp->data);
   g_free (pp);
   sw->partials[piece] = NULL;

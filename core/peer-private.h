@@ -60,9 +60,10 @@ typedef struct {
 
 typedef struct {
   guint16 n_blocks;
-  guint8 *received;        /* per block 0/1 */
-  guint8 *req_count;       /* per block */
+  guint8 *received;        /* per block 0/1 (points into storage) */
+  guint8 *req_count;       /* per block (points into storage) */
   guint8 *data;            /* whole piece (real content), else NULL */
+  guint8 storage[];        /* received then req_count: one allocation */
 } Partial;
 
 struct _Swarm {

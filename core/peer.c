@@ -312,15 +312,21 @@ mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint de
       MB_PREFETCH (line + 64);
       return;
     }
-  MB_PREFETCH (c->remote);
-  MB_PREFETCH (c->out_reqs.v);
-  if (msg->piece < sw->n_pieces)
+  if (depth == 3)
     {
-      if (msg->type == MB_MSG_HAVE)
-        MB_PREFETCH (&sw->availability[msg->piece]);
-      else if (msg->type == MB_MSG_PIECE)
-        MB_PREFETCH (&sw->partials[msg->piece]);
+      MB_PREFETCH (c->remote);
+      MB_PREFETCH (c->out_reqs.v);
+      if (msg->piece < sw->n_pieces)
+        {
+          if (msg->type == MB_MSG_HAVE)
+            MB_PREFETCH (&sw->availability[msg->piece]);
+          else if (msg->type == MB_MSG_PIECE)
+            MB_PREFETCH (&sw->partials[msg->piece]);
+        }
+      return;
     }
+  if (msg->type == MB_MSG_PIECE && msg->piece < sw->n_pieces && sw->partials[msg->piece])
+    MB_PREFETCH (sw->partials[msg->piece]);
 }
 
 /* ---- swarms and the tracker ---- */

@@ -73,10 +73,10 @@ void mb_peer_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 no
 void mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now);
 /* A performance hint, no effect on behaviour: a driver that knows a message
  * from `from` will be passed to mb_peer_receive soon may call this with
- * depth 0, 1, 2, 3 (one call each, some time apart, in that order); each
+ * depth 0, 1, ... MB_PEER_PREFETCH_DEPTHS - 1 (one call each, some time apart, in that order); each
  * call prefetches the next level of the peer's state that message will
  * read, reading only what the call before prefetched. */
-#define MB_PEER_PREFETCH_DEPTHS 4
+#define MB_PEER_PREFETCH_DEPTHS 5
 void mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint depth);
 guint64 mb_peer_next_expiry (const MbPeer *p);
 void mb_peer_handle_expiry (MbPeer *p, guint64 now);

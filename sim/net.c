@@ -481,13 +481,13 @@ mb_net_prefetch_flight (const MbNet *net, guint64 b, guint depth)
   return f->event == MB_EVENT_NONE ? NULL : f;
 }
 
+/* The delivery of a small message often follows its arrival within a few
+ * events (and is then not in the scheduler's look-ahead), so the arrival
+ * warms up the receiver's state too. */
 static void
 mb_net_prefetch_arrival (gpointer a, guint64 b, guint depth)
 {
-  const MbNet *net = a;
-  const MbFlight *f = mb_net_prefetch_flight (net, b, depth);
-  if (f != NULL && depth == 1)
-    MB_PREFETCH (&net->nodes[f->to]);
+  mb_net_prefetch_delivery (a, b, depth);
 }
 
 static void

@@ -511,9 +511,14 @@ mb_wheel_take (MbSched *s, guint64 tick, MbRec *out, gboolean only_live)
   MbBucket *b = mb_wheel_bucket (s, tick);
   guint32 n = 0, count = mb_bucket_first_count (b);
   for (const MbChunk *c = b->chunks; c != NULL; c = c->next, count = MB_CHUNK_RECS)
-    for (guint32 i = 0; i < count; i++)
-      if (!only_live || mb_sched_rec_live (s, &c->recs[i]))
-        out[n++] = c->recs[i];
+    {
+      if (c->next != NULL)
+        for (gsize off = 0; off < sizeof (MbChunk); off += 64)
+          MB_PREFETCH ((const char *) c->next + off);
+      for (guint32 i = 0; i < count; i++)
+        if (!only_live || mb_sched_rec_live (s, &c->recs[i]))
+          out[n++] = c->recs[i];
+    }
   s->wheel_dead -= only_live ? b->len - n : 0;
   mb_bucket_release (s, b);
   mb_wheel_mark (s, tick, FALSE);
@@ -568,9 +573,11 @@ mb_wheel_enter (MbSched *s, guint64 tick)
         mb_wheel_append (s, mb_tick (rec.time), &rec);
     }
   mb_cur_reserve (s, mb_wheel_bucket (s, tick)->len);
-  s->cur_len += mb_wheel_take (s, tick, s->cur + s->cur_len, s->wheel_dead > 0);
+  /* Dead records come along (they are skipped when reached): checking them
+   * here would read every record's slot, one cache miss after another. */
+  s->cur_len += mb_wheel_take (s, tick, s->cur + s->cur_len, FALSE);
   mb_sched_sort_recs (s, s->cur, s->cur_len);
-  for (guint32 i = 1; i <= MIN (s->cur_len, 8u); i++)
+  for (guint32 i = 1; i <= MIN (s->cur_len, (guint32) MB_SCHED_PREFETCH_DEPTHS + 3); i++)
     MB_PREFETCH (&s->slots[s->cur[s->cur_len - i].slot]);
 }
 
@@ -646,8 +653,9 @@ mb_sched_run_next (MbSched *s)
     }
   else
     rec = s->cur[--s->cur_len];
-  if (s->cur_len >= MB_SCHED_PREFETCH_DEPTHS + 1)
-    MB_PREFETCH (&s->slots[s->cur[s->cur_len - MB_SCHED_PREFETCH_DEPTHS - 1].slot]);
+  /* the slot a few events before the hooks first read it */
+  if (s->cur_len >= MB_SCHED_PREFETCH_DEPTHS + 3)
+    MB_PREFETCH (&s->slots[s->cur[s->cur_len - MB_SCHED_PREFETCH_DEPTHS - 3].slot]);
   if (s->n_hooks > 0)
     mb_sched_prefetch_ahead (s);
   s->wheel_live--;
