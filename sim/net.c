@@ -483,11 +483,20 @@ mb_net_prefetch_flight (const MbNet *net, guint64 b, guint depth)
 
 /* The delivery of a small message often follows its arrival within a few
  * events (and is then not in the scheduler's look-ahead), so the arrival
- * warms up the receiver's state too. */
+ * warms up the receiver's state too; a big one is delivered well after. */
+#define MB_NET_PREFETCH_SMALL 1024
+
 static void
 mb_net_prefetch_arrival (gpointer a, guint64 b, guint depth)
 {
-  mb_net_prefetch_delivery (a, b, depth);
+  const MbNet *net = a;
+  const MbFlight *f = mb_net_prefetch_flight (net, b, depth);
+  if (f == NULL)
+    return;
+  if (f->size <= MB_NET_PREFETCH_SMALL)
+    mb_net_prefetch_delivery (a, b, depth);
+  else if (depth == 1)
+    MB_PREFETCH (&net->nodes[f->to]);
 }
 
 static void

@@ -51,9 +51,12 @@
 
 #include <string.h>
 
-/* 512 µs ticks and 2^13 buckets: a horizon of about 4.2 s. */
-#define MB_WHEEL_SHIFT 9
-#define MB_WHEEL_SIZE (1u << 13)
+/* 1,024 µs ticks (long runs per tick give the prefetch look-ahead room) and
+ * 2^15 buckets: a horizon of about 33.5 s, so that even a deep uplink queue
+ * (a 2 Mbit/s peer with 250 blocks requested of it is ~15 s behind) stays
+ * in the wheel rather than the overflow heap. */
+#define MB_WHEEL_SHIFT 10
+#define MB_WHEEL_SIZE (1u << 15)
 #define MB_WHEEL_MASK (MB_WHEEL_SIZE - 1)
 #define MB_WHEEL_WORDS (MB_WHEEL_SIZE / 64)
 /* Dead wheel records are swept out once they exceed the live ones by this. */
@@ -62,6 +65,10 @@
 #define MB_CHUNK_RECS 10
 /* Buckets up to this size are sorted by insertion, larger ones by merging. */
 #define MB_SORT_RUN 16
+
+/* Prefetch hooks: see mb_sched_prefetch_ahead. */
+#define MB_PREFETCH_STRIDE 2
+#define MB_PREFETCH_SPAN (MB_SCHED_PREFETCH_DEPTHS * MB_PREFETCH_STRIDE)
 
 #define MB_SCHED_ARITY 4
 #define MB_SLOT_NIL G_MAXUINT32
@@ -577,7 +584,7 @@ mb_wheel_enter (MbSched *s, guint64 tick)
    * here would read every record's slot, one cache miss after another. */
   s->cur_len += mb_wheel_take (s, tick, s->cur + s->cur_len, FALSE);
   mb_sched_sort_recs (s, s->cur, s->cur_len);
-  for (guint32 i = 1; i <= MIN (s->cur_len, (guint32) MB_SCHED_PREFETCH_DEPTHS + 3); i++)
+  for (guint32 i = 1; i <= MIN (s->cur_len, (guint32) MB_PREFETCH_SPAN + 3); i++)
     MB_PREFETCH (&s->slots[s->cur[s->cur_len - i].slot]);
 }
 
@@ -620,13 +627,16 @@ mb_sched_front (MbSched *s, guint64 limit_tick)
 }
 
 /* Calls the prefetch hooks for the next events of the current run: the event
- * d places ahead (d = 1 is the next) gets depth DEPTHS - d. */
+ * j * STRIDE places ahead (1 is the next) gets depth DEPTHS - j, so each
+ * prefetch has STRIDE events' time to arrive before the next depth reads it. */
 static void
 mb_sched_prefetch_ahead (const MbSched *s)
 {
-  guint32 far = MIN (s->cur_len, (guint32) MB_SCHED_PREFETCH_DEPTHS);
-  for (guint32 d = far; d >= 1; d--)
+  for (guint32 j = MB_SCHED_PREFETCH_DEPTHS; j >= 1; j--)
     {
+      guint32 d = j * MB_PREFETCH_STRIDE;
+      if (d > s->cur_len)
+        continue;
       const MbRec *r = &s->cur[s->cur_len - d];
       const MbSlot *sl = &s->slots[r->slot];
       if (sl->gen != r->gen)
@@ -634,7 +644,7 @@ mb_sched_prefetch_ahead (const MbSched *s)
       for (guint k = 0; k < s->n_hooks; k++)
         if (s->hook_fn[k] == sl->fn)
           {
-            s->hook_pf[k] (sl->a, sl->b, MB_SCHED_PREFETCH_DEPTHS - d);
+            s->hook_pf[k] (sl->a, sl->b, MB_SCHED_PREFETCH_DEPTHS - j);
             break;
           }
     }
@@ -654,8 +664,8 @@ mb_sched_run_next (MbSched *s)
   else
     rec = s->cur[--s->cur_len];
   /* the slot a few events before the hooks first read it */
-  if (s->cur_len >= MB_SCHED_PREFETCH_DEPTHS + 3)
-    MB_PREFETCH (&s->slots[s->cur[s->cur_len - MB_SCHED_PREFETCH_DEPTHS - 3].slot]);
+  if (s->cur_len >= MB_PREFETCH_SPAN + 3)
+    MB_PREFETCH (&s->slots[s->cur[s->cur_len - MB_PREFETCH_SPAN - 3].slot]);
   if (s->n_hooks > 0)
     mb_sched_prefetch_ahead (s);
   s->wheel_live--;

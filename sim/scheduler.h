@@ -58,7 +58,7 @@ guint64 mb_sched_run_until (MbSched *sched, guint64 t_end, MbSchedStopFn stop, g
  * follow one more pointer each time, reading only what it prefetched the
  * time before.  A hook must not change any state; it may be called for an
  * event that is cancelled or delayed before it runs.  At most four hooks. */
-#define MB_SCHED_PREFETCH_DEPTHS 8
+#define MB_SCHED_PREFETCH_DEPTHS 9
 typedef void (*MbEventPrefetchFn) (gpointer a, guint64 b, guint depth);
 void mb_sched_set_prefetch (MbSched *sched, MbEventFn fn, MbEventPrefetchFn prefetch);
 

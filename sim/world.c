@@ -241,8 +241,8 @@ net_deliver (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint64 n
     after_call (w, n);
 }
 
-/* Prefetch hint for a delivery (see mb_net_set_prefetch): the message and
- * the node, then its peer, then the peer's own state. */
+/* Prefetch hint for a delivery (MbNetCallbacks.prefetch): the message and
+ * the node's slot, then the node, then its peer, then the peer's own state. */
 static void
 net_prefetch (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint depth)
 {
@@ -250,23 +250,28 @@ net_prefetch (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint de
   const MbMessage *msg = payload;
   if (to == 0 || to > w->nodes->len)
     return;
-  MbSimNode *n = w->nodes->pdata[to - 1];
   if (depth == 0)
     {
       MB_PREFETCH (msg);
+      MB_PREFETCH (&w->nodes->pdata[to - 1]);
+      return;
+    }
+  MbSimNode *n = w->nodes->pdata[to - 1];
+  if (depth == 1)
+    {
       MB_PREFETCH (n);
       return;
     }
   if (!n->online)
     return;
-  if (depth == 1)
+  if (depth == 2)
     {
       MB_PREFETCH (n->peer);
       return;
     }
-  if (depth - 2 < MB_PEER_PREFETCH_DEPTHS && msg->type >= MB_MSG_BITFIELD
+  if (depth - 3 < MB_PEER_PREFETCH_DEPTHS && msg->type >= MB_MSG_BITFIELD
       && msg->type <= MB_MSG_CANCEL)
-    mb_peer_prefetch (n->peer, from, msg, depth - 2);
+    mb_peer_prefetch (n->peer, from, msg, depth - 3);
 }
 
 static void

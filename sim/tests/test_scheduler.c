@@ -361,7 +361,7 @@ wide_delay (GRand *rng)
     case 2:
       return g_rand_int_range (rng, 0, 20000);
     case 3:
-      return (guint64) g_rand_int_range (rng, 0, 8000000); /* up to past the horizon */
+      return (guint64) g_rand_int_range (rng, 0, 80000000); /* up to past the horizon */
     case 4:
       return (guint64) g_rand_int_range (rng, 0, 120) * 1000000; /* far, equal times */
     default:
