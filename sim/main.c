@@ -40,7 +40,13 @@ heap_hugepages (void)
   mallopt (M_TRIM_THRESHOLD, G_MAXINT);
   mallopt (M_TOP_PAD, 1 << 30);
   guintptr lo = (guintptr) sbrk (0);
-  g_free (g_malloc (64 << 10)); /* grows the heap by the pad */
+  /* allocate until the heap has grown (by the pad), then give it all back */
+  gpointer blocks[64];
+  guint n = 0;
+  while (n < G_N_ELEMENTS (blocks) && (guintptr) sbrk (0) == lo)
+    blocks[n++] = g_malloc (64 << 10);
+  while (n > 0)
+    g_free (blocks[--n]);
   mallopt (M_TOP_PAD, 128 << 10);
   guintptr hi = (guintptr) sbrk (0) & ~(huge - 1);
   lo = (lo + huge - 1) & ~(huge - 1);
