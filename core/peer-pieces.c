@@ -43,10 +43,11 @@ mb_swarm_block_len (const Swarm *sw, guint32 piece, guint32 block)
 static Partial *
 partial_start (Swarm *sw, guint32 piece)
 {
-  Partial *pp = g_new0 (Partial, 1);
-  pp->n_blocks = blocks_in_piece (sw, piece);
-  pp->received = g_new0 (guint8, pp->n_blocks);
-  pp->req_count = g_new0 (guint8, pp->n_blocks);
+  guint16 n_blocks = blocks_in_piece (sw, piece);
+  Partial *pp = g_malloc0 (sizeof (Partial) + 2 * (gsize) n_blocks);
+  pp->n_blocks = n_blocks;
+  pp->received = pp->storage;
+  pp->req_count = pp->storage + n_blocks;
   if (!sw->peer->cfg.virtual_content)
     pp->data = g_malloc (mb_swarm_piece_len (sw, piece));
   sw->partials[piece] = pp;
@@ -67,8 +68,6 @@ partial_drop (Swarm *sw, guint32 piece)
   sw->missing[piece] = 0;
   mb_bitfield_clear (sw->started, piece);
   sw->n_started--;
-  g_free (pp->received);
-  g_free (pp->req_count);
   g_free (pp->data);
   g_free (pp);
   sw->partials[piece] = NULL;
@@ -104,12 +103,40 @@ block_unrequested (Swarm *sw, Partial *pp, guint32 piece, guint32 block)
     }
 }
 
+/* ---- request lists ---- */
+
+void
+mb_block_refs_append (BlockRefs *a, BlockRef r)
+{
+  if (a->len == a->cap)
+    {
+      a->cap = a->cap ? 2 * a->cap : 8;
+      a->v = g_renew (BlockRef, a->v, a->cap);
+    }
+  a->v[a->len++] = r;
+}
+
+void
+mb_block_refs_remove_index (BlockRefs *a, guint i)
+{
+  memmove (a->v + i, a->v + i + 1, (a->len - i - 1) * sizeof (BlockRef));
+  a->len--;
+}
+
+void
+mb_block_refs_clear (BlockRefs *a)
+{
+  g_free (a->v);
+  a->v = NULL;
+  a->len = a->cap = 0;
+}
+
 static gboolean
 conn_has_request (const Conn *c, guint32 piece, guint32 block)
 {
-  for (guint i = 0; i < c->out_reqs->len; i++)
+  for (guint i = 0; i < c->out_reqs.len; i++)
     {
-      const BlockRef *r = &g_array_index (c->out_reqs, BlockRef, i);
+      const BlockRef *r = &c->out_reqs.v[i];
       if (r->piece == piece && r->block == block)
         return TRUE;
     }
@@ -119,20 +146,20 @@ conn_has_request (const Conn *c, guint32 piece, guint32 block)
 static void
 remember_cancelled (Conn *c, BlockRef ref)
 {
-  if (c->cancelled->len >= CANCELLED_KEEP)
-    g_array_remove_index (c->cancelled, 0);
-  g_array_append_val (c->cancelled, ref);
+  if (c->cancelled.len >= CANCELLED_KEEP)
+    mb_block_refs_remove_index (&c->cancelled, 0);
+  mb_block_refs_append (&c->cancelled, ref);
 }
 
 static gboolean
 take_cancelled (Conn *c, guint32 piece, guint32 block)
 {
-  for (guint i = 0; i < c->cancelled->len; i++)
+  for (guint i = 0; i < c->cancelled.len; i++)
     {
-      const BlockRef *r = &g_array_index (c->cancelled, BlockRef, i);
+      const BlockRef *r = &c->cancelled.v[i];
       if (r->piece == piece && r->block == block)
         {
-          g_array_remove_index (c->cancelled, i);
+          mb_block_refs_remove_index (&c->cancelled, i);
           return TRUE;
         }
     }
@@ -142,16 +169,16 @@ take_cancelled (Conn *c, guint32 piece, guint32 block)
 void
 mb_swarm_release_requests (Swarm *sw, Conn *c, gboolean keep_as_cancelled)
 {
-  for (guint i = 0; i < c->out_reqs->len; i++)
+  for (guint i = 0; i < c->out_reqs.len; i++)
     {
-      BlockRef r = g_array_index (c->out_reqs, BlockRef, i);
+      BlockRef r = c->out_reqs.v[i];
       Partial *pp = sw->partials[r.piece];
       if (pp)
         block_unrequested (sw, pp, r.piece, r.block);
       if (keep_as_cancelled)
         remember_cancelled (c, r);
     }
-  g_array_set_size (c->out_reqs, 0);
+  c->out_reqs.len = 0;
 }
 
 static void
@@ -163,7 +190,7 @@ send_request (Swarm *sw, Conn *c, guint32 piece, guint32 block)
   m->length = mb_swarm_block_len (sw, piece, block);
   mb_peer_send (sw->peer, c->node, m);
   BlockRef r = { piece, block };
-  g_array_append_val (c->out_reqs, r);
+  mb_block_refs_append (&c->out_reqs, r);
   block_requested (sw, sw->partials[piece], piece, block);
   sw->stats.requests_sent++;
 }
@@ -247,7 +274,7 @@ mb_swarm_fill_requests (Swarm *sw, Conn *c, guint64 now)
   if (!c->established || c->peer_choking || !c->am_interested || !c->remote)
     return;
   guint depth = pipeline_depth (sw, c, MAX (now, sw->peer->now));
-  while (c->out_reqs->len < depth)
+  while (c->out_reqs.len < depth)
     if (!request_one (sw, c))
       break;
 }
@@ -255,17 +282,18 @@ mb_swarm_fill_requests (Swarm *sw, Conn *c, guint64 now)
 static void
 cancel_duplicates (Swarm *sw, Conn *except, guint32 piece, guint32 block)
 {
-  for (guint i = 0; i < sw->conns->len; i++)
+  mb_swarm_prefetch_conns (sw);
+  for (guint i = 0; i < sw->n_conns; i++)
     {
-      Conn *o = sw->conns->pdata[i];
+      Conn *o = sw->conns[i];
       if (o == except)
         continue;
-      for (guint k = 0; k < o->out_reqs->len; k++)
+      for (guint k = 0; k < o->out_reqs.len; k++)
         {
-          BlockRef r = g_array_index (o->out_reqs, BlockRef, k);
+          BlockRef r = o->out_reqs.v[k];
           if (r.piece != piece || r.block != block)
             continue;
-          g_array_remove_index (o->out_reqs, k);
+          mb_block_refs_remove_index (&o->out_reqs, k);
           block_unrequested (sw, sw->partials[piece], piece, block);
           remember_cancelled (o, r);
           MbMessage *m = mb_swarm_msg (sw, MB_MSG_CANCEL);
@@ -304,9 +332,15 @@ mb_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now)
   if (!mb_bitfield_set (sw->have, piece))
     return;
   sw->stats.pieces = mb_bitfield_count (sw->have);
-  for (guint i = 0; i < sw->conns->len; i++)
+  /* The loop below reads every conn and its bitfield: start all those
+   * cache misses at once rather than one after another. */
+  mb_swarm_prefetch_conns (sw);
+  for (guint i = 0; i < sw->n_conns; i++)
+    if (sw->conns[i]->remote)
+      MB_PREFETCH (sw->conns[i]->remote);
+  for (guint i = 0; i < sw->n_conns; i++)
     {
-      Conn *c = sw->conns->pdata[i];
+      Conn *c = sw->conns[i];
       if (!c->established)
         continue;
       /* Have suppression: a peer that has the piece learns nothing. */
@@ -321,11 +355,13 @@ mb_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now)
     }
   if (mb_bitfield_is_complete (sw->have))
     {
+      if (sw->stats.completed_at == MB_TIME_NEVER)
+        sw->peer->n_completed++;
       sw->stats.completed_at = now;
       /* Now a seed: connections to other seeds are useless. */
-      for (guint i = sw->conns->len; i-- > 0;)
+      for (guint i = sw->n_conns; i-- > 0;)
         {
-          Conn *c = sw->conns->pdata[i];
+          Conn *c = sw->conns[i];
           if (c->established && c->remote && mb_bitfield_is_complete (c->remote))
             mb_peer_drop_node (sw->peer, c->node, NULL);
         }
@@ -382,12 +418,12 @@ mb_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *da
 {
   guint32 block = offset / sw->peer->cfg.block_size;
   gboolean requested = FALSE;
-  for (guint i = 0; i < c->out_reqs->len; i++)
+  for (guint i = 0; i < c->out_reqs.len; i++)
     {
-      BlockRef r = g_array_index (c->out_reqs, BlockRef, i);
+      BlockRef r = c->out_reqs.v[i];
       if (r.piece == piece && r.block == block)
         {
-          g_array_remove_index (c->out_reqs, i);
+          mb_block_refs_remove_index (&c->out_reqs, i);
           requested = TRUE;
           break;
         }
@@ -429,7 +465,10 @@ mb_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *da
    * may open new work for the others too. */
   mb_swarm_fill_requests (sw, c, now);
   if (in_endgame (sw))
-    for (guint i = 0; i < sw->conns->len; i++)
-      mb_swarm_fill_requests (sw, sw->conns->pdata[i], now);
+    {
+      mb_swarm_prefetch_conns (sw);
+      for (guint i = 0; i < sw->n_conns; i++)
+        mb_swarm_fill_requests (sw, sw->conns[i], now);
+    }
   return TRUE;
 }

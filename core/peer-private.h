@@ -4,13 +4,19 @@
  *
  * Invariants:
  *  - a Conn is in its swarm's `conns` array (connection order, which is what
- *    every loop iterates) and in `by_node` (lookup only);
+ *    every loop iterates) and conn_nodes[i] == conns[i]->node (lookup by a
+ *    scan of that compact array: no hashing, one or two cache lines);
  *  - availability[i] == number of established conns whose remote bitfield
  *    has piece i;
  *  - for a started piece, unrequested == blocks with req_count 0 and not
  *    received; missing == blocks not received; total_unrequested is their
  *    sum over started pieces;
  *  - a block's req_count == number of conns with that block in out_reqs.
+ *
+ * Layout: the simulator runs 10^4 peers of ~40 conns each, far more than
+ * fits in cache, so the fields read for every incoming message (node, flags,
+ * remote, the request list) come first in a Conn, and the request lists are
+ * inline arrays (no GArray header to chase).
  */
 #pragma once
 
@@ -27,71 +33,97 @@ typedef struct {
 } BlockRef;
 
 typedef struct {
+  BlockRef *v;
+  guint len;
+  guint cap;
+} BlockRefs;
+
+typedef struct {
+  /* hot: read for every message on the connection */
   MbNodeId node;
+  guint established : 1;   /* handshakes exchanged */
+  guint outgoing : 1;
+  guint got_bitfield : 1;
+  guint got_any : 1;       /* any swarm message after the handshake */
+  guint am_choking : 1, am_interested : 1, peer_choking : 1, peer_interested : 1;
+  MbBitfield *remote;
+  BlockRefs out_reqs;      /* our requests to it, oldest first */
+  guint64 last_block_at;
+  guint64 connected_at;
+  guint64 down_cur, up_cur;
+  /* colder */
+  guint64 down_prev, up_prev;
+  BlockRefs cancelled;     /* requests we gave up on (late pieces are fine) */
   gchar *name;
   Swarm *sw;
-  MbBitfield *remote;
-  gboolean established;    /* handshakes exchanged */
-  gboolean outgoing;
-  gboolean got_bitfield;
-  gboolean got_any;        /* any swarm message after the handshake */
-  gboolean am_choking, am_interested, peer_choking, peer_interested;
-  GArray *out_reqs;        /* BlockRef: our requests to it, oldest first */
-  GArray *cancelled;       /* BlockRef: requests we gave up on (late pieces are fine) */
-  guint64 connected_at;
-  guint64 last_block_at;
-  guint64 down_cur, down_prev, up_cur, up_prev;
 } Conn;
 
 typedef struct {
   guint16 n_blocks;
-  guint8 *received;        /* per block 0/1 */
-  guint8 *req_count;       /* per block */
+  guint8 *received;        /* per block 0/1 (points into storage) */
+  guint8 *req_count;       /* per block (points into storage) */
   guint8 *data;            /* whole piece (real content), else NULL */
+  guint8 storage[];        /* received then req_count: one allocation */
 } Partial;
 
 struct _Swarm {
+  /* hot: read for every message (the first two cache lines; swarms are
+   * allocated 64-byte aligned) */
   MbPeer *peer;
-  MbManifest *manifest;
-  gchar *file;
+  Conn **conns;            /* connection order */
+  MbNodeId *conn_nodes;    /* conn_nodes[i] == conns[i]->node */
+  guint n_conns;
   guint32 id;
-  guint n_pieces;
-  guint32 piece_size;
   MbBitfield *have;
+  guint16 *availability;
+  guint n_pieces;
+  guint n_started;
+  guint64 total_unrequested;
   MbBitfield *started;
   Partial **partials;      /* per piece, NULL if not started */
   guint16 *unrequested;    /* per piece (started ones) */
   guint16 *missing;        /* per piece (started ones) */
-  guint16 *availability;
-  guint n_started;
-  guint64 total_unrequested;
-  GPtrArray *conns;        /* Conn*, connection order */
-  GHashTable *by_node;     /* node -> Conn* */
+  MbManifest *manifest;
+  guint64 next_announce;   /* read after every call (next_expiry) */
+  guint64 last_tracker_ask;
+  /* the rest */
+  gchar *file;
+  guint32 piece_size;
+  guint cap_conns;         /* of both conn arrays */
   gint optimistic;         /* index into conns, or -1 */
   MbNodeId optimistic_node;
   guint altruist_cursor;
   gboolean registered;
-  guint64 next_announce;
-  guint64 last_tracker_ask;
   MbPeerStats stats;
 };
 
 struct _MbPeer {
+  /* hot: read on every call in (the first cache line) */
   const MbHost *host;
+  Swarm *swarm0;           /* swarms[0] (the common case: one swarm), or NULL */
+  guint64 now;             /* the time of the current entry point */
+  guint64 next_rechoke;
   MbNodeId self;
+  guint n_swarms;          /* swarms->len */
+  guint n_completed;       /* swarms whose stats.completed_at is set */
+  gboolean left;
+  /* the rest */
+  MbPeerConfig cfg;
   gchar *name;
   gchar *addr;
   MbNodeId tracker;
-  MbPeerConfig cfg;
   MbStore *store;
   GRand *rand;
   GPtrArray *swarms;       /* Swarm*, join order */
-  gboolean left;
   guint32 next_req;
-  guint64 next_rechoke;
-  guint64 now;             /* the time of the current entry point */
   guint rechoke_round;
 };
+
+#if defined(__GNUC__)
+#define MB_PREFETCH(p) __builtin_prefetch (p)
+#else
+#define MB_PREFETCH(p) ((void) (p))
+#endif
 
 /* peer.c */
 Swarm *mb_peer_swarm_by_id (MbPeer *p, guint32 id);
@@ -106,11 +138,18 @@ void mb_peer_send (MbPeer *p, MbNodeId to, MbMessage *msg);
 MbMessage *mb_swarm_msg (Swarm *sw, MbMsgType type);
 void mb_swarm_unchoke_if_free (Swarm *sw, Conn *c);
 guint mb_swarm_n_established (const Swarm *sw);
+/* Before a loop that reads every conn: starts all their cache misses at once. */
+void mb_swarm_prefetch_conns (const Swarm *sw);
 
 /* peer-wire.c */
 void mb_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);
 void mb_wire_send_handshake (Swarm *sw, MbNodeId to, guint32 code);
 void mb_wire_update_interest (Swarm *sw, Conn *c);
+
+/* The request lists (peer-pieces.c). */
+void mb_block_refs_append (BlockRefs *a, BlockRef r);
+void mb_block_refs_remove_index (BlockRefs *a, guint i);
+void mb_block_refs_clear (BlockRefs *a);
 
 /* peer-pieces.c */
 guint32 mb_swarm_block_len (const Swarm *sw, guint32 piece, guint32 block);

@@ -76,7 +76,7 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
   switch (msg->code)
     {
     case 0: /* hello */
-      if (!sw || (!c && sw->conns->len >= p->cfg.max_conns))
+      if (!sw || (!c && sw->n_conns >= p->cfg.max_conns))
         {
           MbMessage *m = mb_message_new (MB_MSG_HANDSHAKE);
           m->file = g_strdup (msg->file ? msg->file : "");
@@ -262,8 +262,9 @@ on_choke (Swarm *sw, Conn *c, gboolean choke, guint64 now)
   /* BEP 3: a choke discards our pending requests; their blocks go back to
    * the pool, where the other unchoked connections can take them. */
   mb_swarm_release_requests (sw, c, TRUE);
-  for (guint i = 0; i < sw->conns->len; i++)
-    mb_swarm_fill_requests (sw, sw->conns->pdata[i], now);
+  mb_swarm_prefetch_conns (sw);
+  for (guint i = 0; i < sw->n_conns; i++)
+    mb_swarm_fill_requests (sw, sw->conns[i], now);
 }
 
 static void

@@ -11,9 +11,13 @@
 
 #include "ring.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define PENDING_TIMEOUT_US (30 * MB_USEC_PER_SEC)
+
+/* On 64-bit hosts a Conn's hot fields fill exactly its first cache line. */
+G_STATIC_ASSERT (sizeof (gpointer) != 8 || G_STRUCT_OFFSET (Conn, down_prev) == 64);
 
 void
 mb_peer_config_init (MbPeerConfig *cfg)
@@ -42,7 +46,11 @@ MbPeer *
 mb_peer_new (const MbHost *host, MbNodeId self, const char *name, const char *addr,
              MbNodeId tracker, const MbPeerConfig *cfg, MbStore *store, GRand *rand)
 {
-  MbPeer *p = g_new0 (MbPeer, 1);
+  /* cache-line aligned: the hot fields come first (see peer-private.h) */
+  gsize size = (sizeof (MbPeer) + 63) / 64 * 64;
+  MbPeer *p = aligned_alloc (64, size);
+  g_assert (p != NULL);
+  memset (p, 0, size);
   p->host = host;
   p->self = self;
   p->name = g_strdup (name);
@@ -67,18 +75,18 @@ conn_free (Conn *c)
   g_free (c->name);
   if (c->remote)
     mb_bitfield_free (c->remote);
-  g_array_unref (c->out_reqs);
-  g_array_unref (c->cancelled);
-  g_free (c);
+  mb_block_refs_clear (&c->out_reqs);
+  mb_block_refs_clear (&c->cancelled);
+  free (c);
 }
 
 static void
 swarm_free (Swarm *sw)
 {
-  for (guint i = 0; i < sw->conns->len; i++)
-    conn_free (sw->conns->pdata[i]);
-  g_ptr_array_unref (sw->conns);
-  g_hash_table_unref (sw->by_node);
+  for (guint i = 0; i < sw->n_conns; i++)
+    conn_free (sw->conns[i]);
+  g_free (sw->conns);
+  g_free (sw->conn_nodes);
   mb_swarm_partials_free (sw);
   g_free (sw->partials);
   g_free (sw->unrequested);
@@ -88,7 +96,7 @@ swarm_free (Swarm *sw)
   mb_bitfield_free (sw->started);
   mb_manifest_unref (sw->manifest);
   g_free (sw->file);
-  g_free (sw);
+  free (sw);
 }
 
 void
@@ -102,7 +110,7 @@ mb_peer_free (MbPeer *p)
   g_rand_free (p->rand);
   g_free (p->name);
   g_free (p->addr);
-  g_free (p);
+  free (p);
 }
 
 const char *
@@ -120,6 +128,8 @@ mb_peer_node (const MbPeer *p)
 Swarm *
 mb_peer_swarm_by_id (MbPeer *p, guint32 id)
 {
+  if (G_LIKELY (p->swarm0 != NULL && p->swarm0->id == id))
+    return p->swarm0;
   for (guint i = 0; i < p->swarms->len; i++)
     {
       Swarm *sw = p->swarms->pdata[i];
@@ -160,25 +170,38 @@ mb_swarm_msg (Swarm *sw, MbMsgType type)
 Conn *
 mb_swarm_conn (Swarm *sw, MbNodeId node)
 {
-  return g_hash_table_lookup (sw->by_node, GUINT_TO_POINTER (node));
+  const MbNodeId *nodes = sw->conn_nodes;
+  for (guint i = 0, n = sw->n_conns; i < n; i++)
+    if (nodes[i] == node)
+      return sw->conns[i];
+  return NULL;
 }
 
 Conn *
 mb_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoing, guint64 now)
 {
-  Conn *c = g_new0 (Conn, 1);
+  /* 64-byte aligned: the hot fields are exactly the first cache line */
+  gsize size = (sizeof (Conn) + 63) / 64 * 64;
+  Conn *c = aligned_alloc (64, size);
+  g_assert (c != NULL);
+  memset (c, 0, size);
   c->node = node;
   c->name = g_strdup (name ? name : "");
   c->sw = sw;
   c->outgoing = outgoing;
   c->am_choking = TRUE;
   c->peer_choking = TRUE;
-  c->out_reqs = g_array_new (FALSE, FALSE, sizeof (BlockRef));
-  c->cancelled = g_array_new (FALSE, FALSE, sizeof (BlockRef));
   c->connected_at = now;
   c->last_block_at = now;
-  g_ptr_array_add (sw->conns, c);
-  g_hash_table_insert (sw->by_node, GUINT_TO_POINTER (node), c);
+  if (sw->n_conns == sw->cap_conns)
+    {
+      sw->cap_conns = sw->cap_conns ? 2 * sw->cap_conns : 16;
+      sw->conns = g_renew (Conn *, sw->conns, sw->cap_conns);
+      sw->conn_nodes = g_renew (MbNodeId, sw->conn_nodes, sw->cap_conns);
+    }
+  sw->conns[sw->n_conns] = c;
+  sw->conn_nodes[sw->n_conns] = node;
+  sw->n_conns++;
   return c;
 }
 
@@ -192,17 +215,28 @@ mb_swarm_conn_remove (Swarm *sw, Conn *c)
         sw->availability[i]--;
   if (sw->optimistic_node == c->node)
     sw->optimistic_node = MB_NODE_NONE;
-  g_hash_table_remove (sw->by_node, GUINT_TO_POINTER (c->node));
-  g_ptr_array_remove (sw->conns, c);
+  guint i = 0;
+  while (sw->conns[i] != c)
+    i++;
+  sw->n_conns--;
+  memmove (sw->conns + i, sw->conns + i + 1, (sw->n_conns - i) * sizeof (Conn *));
+  memmove (sw->conn_nodes + i, sw->conn_nodes + i + 1, (sw->n_conns - i) * sizeof (MbNodeId));
   conn_free (c);
+}
+
+void
+mb_swarm_prefetch_conns (const Swarm *sw)
+{
+  for (guint i = 0; i < sw->n_conns; i++)
+    MB_PREFETCH (sw->conns[i]);
 }
 
 guint
 mb_swarm_n_established (const Swarm *sw)
 {
   guint n = 0;
-  for (guint i = 0; i < sw->conns->len; i++)
-    n += ((Conn *) sw->conns->pdata[i])->established;
+  for (guint i = 0; i < sw->n_conns; i++)
+    n += ((Conn *) sw->conns[i])->established;
   return n;
 }
 
@@ -239,10 +273,60 @@ mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now)
         {
           mb_swarm_conn_remove (sw, c);
           /* The freed capacity may let someone else be served or asked. */
-          for (guint k = 0; k < sw->conns->len; k++)
-            mb_swarm_fill_requests (sw, sw->conns->pdata[k], now);
+          for (guint k = 0; k < sw->n_conns; k++)
+            mb_swarm_fill_requests (sw, sw->conns[k], now);
         }
     }
+}
+
+void
+mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint depth)
+{
+  Swarm *sw = p->swarm0;
+  if (sw == NULL || p->left)
+    return;
+  const char *line = (const char *) sw;
+  switch (depth)
+    {
+    case 0:
+      MB_PREFETCH (line);
+      MB_PREFETCH (line + 64);
+      return;
+    case 1:
+      MB_PREFETCH (sw->conn_nodes);
+      MB_PREFETCH (sw->conns);
+      MB_PREFETCH (sw->have);
+      if (sw->n_conns > 16)
+        MB_PREFETCH (sw->conn_nodes + 16);
+      return;
+    default:
+      break;
+    }
+  Conn *c = mb_swarm_conn (sw, from);
+  if (c == NULL)
+    return;
+  line = (const char *) c;
+  if (depth == 2)
+    {
+      MB_PREFETCH (line);
+      MB_PREFETCH (line + 64);
+      return;
+    }
+  if (depth == 3)
+    {
+      MB_PREFETCH (c->remote);
+      MB_PREFETCH (c->out_reqs.v);
+      if (msg->piece < sw->n_pieces)
+        {
+          if (msg->type == MB_MSG_HAVE)
+            MB_PREFETCH (&sw->availability[msg->piece]);
+          else if (msg->type == MB_MSG_PIECE)
+            MB_PREFETCH (&sw->partials[msg->piece]);
+        }
+      return;
+    }
+  if (msg->type == MB_MSG_PIECE && msg->piece < sw->n_pieces && sw->partials[msg->piece])
+    MB_PREFETCH (sw->partials[msg->piece]);
 }
 
 /* ---- swarms and the tracker ---- */
@@ -281,7 +365,10 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
   if (p->left || mb_peer_swarm_by_file (p, file))
     return FALSE;
   p->now = now;
-  Swarm *sw = g_new0 (Swarm, 1);
+  gsize size = (sizeof (Swarm) + 63) / 64 * 64;
+  Swarm *sw = aligned_alloc (64, size);
+  g_assert (sw != NULL);
+  memset (sw, 0, size);
   sw->peer = p;
   sw->manifest = mb_manifest_copy (m);
   sw->file = g_strdup (file);
@@ -294,8 +381,6 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
   sw->unrequested = g_new0 (guint16, sw->n_pieces);
   sw->missing = g_new0 (guint16, sw->n_pieces);
   sw->availability = g_new0 (guint16, sw->n_pieces);
-  sw->conns = g_ptr_array_new ();
-  sw->by_node = g_hash_table_new (g_direct_hash, g_direct_equal);
   sw->optimistic = -1;
   sw->optimistic_node = MB_NODE_NONE;
   sw->stats.completed_at = MB_TIME_NEVER;
@@ -306,8 +391,13 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
       mb_bitfield_set (sw->have, i);
   sw->stats.pieces = mb_bitfield_count (sw->have);
   if (mb_bitfield_is_complete (sw->have))
-    sw->stats.completed_at = now;
+    {
+      sw->stats.completed_at = now;
+      p->n_completed++;
+    }
   g_ptr_array_add (p->swarms, sw);
+  p->swarm0 = p->swarms->pdata[0];
+  p->n_swarms = p->swarms->len;
   if (p->next_rechoke == MB_TIME_NEVER)
     p->next_rechoke = now + p->cfg.rechoke_interval_us;
   swarm_register (sw, now);
@@ -362,7 +452,7 @@ peer_on_peer_list (MbPeer *p, const MbMessage *msg, guint64 now)
       if (msg->count > 0 && p->cfg.accept_initial_blocks)
         swarm_take_initial_blocks (sw, msg->count, now);
     }
-  for (guint i = 0; i < msg->n_peers && sw->conns->len < p->cfg.target_conns; i++)
+  for (guint i = 0; i < msg->n_peers && sw->n_conns < p->cfg.target_conns; i++)
     swarm_connect_to (sw, &msg->peers[i], now);
 }
 
@@ -378,9 +468,9 @@ mb_peer_leave (MbPeer *p, guint64 now)
   for (guint i = 0; i < p->swarms->len; i++)
     {
       Swarm *sw = p->swarms->pdata[i];
-      while (sw->conns->len > 0)
+      while (sw->n_conns > 0)
         {
-          Conn *c = sw->conns->pdata[sw->conns->len - 1];
+          Conn *c = sw->conns[sw->n_conns - 1];
           MbNodeId node = c->node;
           mb_swarm_conn_remove (sw, c);
           if (p->host->disconnect)
@@ -430,8 +520,9 @@ mb_swarm_unchoke_if_free (Swarm *sw, Conn *c)
   if (!c->am_choking || !c->peer_interested || p->cfg.strategy == MB_STRATEGY_FREERIDER)
     return;
   guint unchoked = 0;
-  for (guint i = 0; i < sw->conns->len; i++)
-    unchoked += !((Conn *) sw->conns->pdata[i])->am_choking;
+  mb_swarm_prefetch_conns (sw);
+  for (guint i = 0; i < sw->n_conns; i++)
+    unchoked += !((Conn *) sw->conns[i])->am_choking;
   guint slots = p->cfg.regular_slots + 1;
   if (unchoked >= slots)
     return;
@@ -443,7 +534,7 @@ static void
 swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
 {
   MbPeer *p = sw->peer;
-  guint n = sw->conns->len;
+  guint n = sw->n_conns;
   MbChokeCandidate *cands = g_new0 (MbChokeCandidate, MAX (n, 1));
   gboolean *unchoke = g_new0 (gboolean, MAX (n, 1));
   guint64 window = 2 * p->cfg.rechoke_interval_us;
@@ -451,7 +542,7 @@ swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
   gint optimistic = -1;
   for (guint i = 0; i < n; i++)
     {
-      Conn *c = sw->conns->pdata[i];
+      Conn *c = sw->conns[i];
       cands[i].interested = c->established && c->peer_interested;
       cands[i].snubbed = c->am_interested && now >= c->last_block_at + p->cfg.snub_timeout_us;
       cands[i].is_new = now < c->connected_at + new_period;
@@ -473,11 +564,11 @@ swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
   };
   MbChokeResult r = mb_choker_run (cands, n, &params, p->rand, unchoke);
   sw->altruist_cursor = r.cursor;
-  sw->optimistic_node = r.optimistic >= 0 ? ((Conn *) sw->conns->pdata[r.optimistic])->node
+  sw->optimistic_node = r.optimistic >= 0 ? ((Conn *) sw->conns[r.optimistic])->node
                                           : MB_NODE_NONE;
   for (guint i = 0; i < n; i++)
     {
-      Conn *c = sw->conns->pdata[i];
+      Conn *c = sw->conns[i];
       if (!c->established)
         continue;
       gboolean choke = !unchoke[i];
@@ -495,9 +586,9 @@ static void
 swarm_housekeeping (Swarm *sw, guint64 now)
 {
   /* Pending outgoing connections that never got an answer are given up. */
-  for (guint i = sw->conns->len; i-- > 0;)
+  for (guint i = sw->n_conns; i-- > 0;)
     {
-      Conn *c = sw->conns->pdata[i];
+      Conn *c = sw->conns[i];
       if (!c->established && now >= c->connected_at + PENDING_TIMEOUT_US)
         mb_swarm_conn_remove (sw, c);
     }
@@ -509,7 +600,7 @@ static guint64
 swarm_next_expiry (const MbPeer *p, const Swarm *sw)
 {
   guint64 t = sw->next_announce;
-  if (sw->conns->len < p->cfg.target_conns && !mb_bitfield_is_complete (sw->have))
+  if (sw->n_conns < p->cfg.target_conns && !mb_bitfield_is_complete (sw->have))
     t = MIN (t, sw->last_tracker_ask + p->cfg.tracker_retry_us);
   return t;
 }
@@ -520,6 +611,8 @@ mb_peer_next_expiry (const MbPeer *p)
   if (p->left)
     return MB_TIME_NEVER;
   guint64 t = p->next_rechoke;
+  if (p->n_swarms == 1)
+    return MIN (t, swarm_next_expiry (p, p->swarm0));
   for (guint i = 0; i < p->swarms->len; i++)
     t = MIN (t, swarm_next_expiry (p, p->swarms->pdata[i]));
   return t;
@@ -539,8 +632,8 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
           Swarm *sw = p->swarms->pdata[i];
           swarm_housekeeping (sw, now);
           swarm_rechoke (sw, now, rotate);
-          for (guint k = 0; k < sw->conns->len; k++)
-            mb_swarm_fill_requests (sw, sw->conns->pdata[k], now);
+          for (guint k = 0; k < sw->n_conns; k++)
+            mb_swarm_fill_requests (sw, sw->conns[k], now);
         }
       p->next_rechoke = now + p->cfg.rechoke_interval_us;
     }
@@ -600,9 +693,9 @@ mb_peer_connected_nodes (const MbPeer *p, GArray *out)
   for (guint i = 0; i < p->swarms->len; i++)
     {
       Swarm *sw = p->swarms->pdata[i];
-      for (guint k = 0; k < sw->conns->len; k++)
+      for (guint k = 0; k < sw->n_conns; k++)
         {
-          MbNodeId node = ((Conn *) sw->conns->pdata[k])->node;
+          MbNodeId node = ((Conn *) sw->conns[k])->node;
           gboolean seen = FALSE;
           for (guint j = start; j < out->len && !seen; j++)
             seen = g_array_index (out, MbNodeId, j) == node;
@@ -610,6 +703,12 @@ mb_peer_connected_nodes (const MbPeer *p, GArray *out)
             g_array_append_val (out, node);
         }
     }
+}
+
+guint
+mb_peer_n_completed (const MbPeer *p)
+{
+  return p->n_completed;
 }
 
 guint64

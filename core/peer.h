@@ -71,6 +71,13 @@ void mb_peer_leave (MbPeer *p, guint64 now);
 void mb_peer_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);
 /* The host lost the connection to `from` (or it dropped it for us). */
 void mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now);
+/* A performance hint, no effect on behaviour: a driver that knows a message
+ * from `from` will be passed to mb_peer_receive soon may call this with
+ * depth 0, 1, ... MB_PEER_PREFETCH_DEPTHS - 1 (one call each, some time apart, in that order); each
+ * call prefetches the next level of the peer's state that message will
+ * read, reading only what the call before prefetched. */
+#define MB_PEER_PREFETCH_DEPTHS 5
+void mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint depth);
 guint64 mb_peer_next_expiry (const MbPeer *p);
 void mb_peer_handle_expiry (MbPeer *p, guint64 now);
 
@@ -99,6 +106,9 @@ gboolean mb_peer_is_connected (const MbPeer *p, const char *file, MbNodeId remot
  * once each, in connection order. */
 void mb_peer_connected_nodes (const MbPeer *p, GArray *out);
 /* When the peer completed the file, MB_TIME_NEVER if not (yet). */
+/* Swarms whose whole file this peer has held (O(1): a cheap test before
+ * mb_peer_completed_at). */
+guint mb_peer_n_completed (const MbPeer *p);
 guint64 mb_peer_completed_at (const MbPeer *p, const char *file);
 gboolean mb_peer_has_piece (const MbPeer *p, const char *file, guint piece);
 /* The pieces had, or NULL if not in that swarm (owned by the peer). */

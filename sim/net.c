@@ -19,6 +19,12 @@
 
 #include <string.h>
 
+#if defined(__GNUC__)
+#define MB_PREFETCH(p) __builtin_prefetch (p)
+#else
+#define MB_PREFETCH(p) ((void) (p))
+#endif
+
 #define MB_FLIGHT_NIL G_MAXUINT32
 
 typedef enum {
@@ -97,6 +103,11 @@ mb_net_tx_time (guint64 size, guint64 bps)
   return (guint64) ((long double) size * 8e6L / (long double) bps + 0.999999L);
 }
 
+static void mb_net_on_arrival (MbSched *sched, gpointer a, guint64 b);
+static void mb_net_on_delivery (MbSched *sched, gpointer a, guint64 b);
+static void mb_net_prefetch_arrival (gpointer a, guint64 b, guint depth);
+static void mb_net_prefetch_delivery (gpointer a, guint64 b, guint depth);
+
 MbNet *
 mb_net_new (MbSched *sched, guint64 seed, const MbNetCallbacks *callbacks)
 {
@@ -112,6 +123,8 @@ mb_net_new (MbSched *sched, guint64 seed, const MbNetCallbacks *callbacks)
   net->free_flight = MB_FLIGHT_NIL;
   net->links_down = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   net->fault_events = g_array_new (FALSE, FALSE, sizeof (MbEventId));
+  mb_sched_set_prefetch (sched, mb_net_on_arrival, mb_net_prefetch_arrival);
+  mb_sched_set_prefetch (sched, mb_net_on_delivery, mb_net_prefetch_delivery);
   return net;
 }
 
@@ -453,8 +466,54 @@ mb_net_still_ok (const MbNet *net, const MbFlight *f, MbDropCause *cause)
   return TRUE;
 }
 
-static void mb_net_on_arrival (MbSched *sched, gpointer a, guint64 b);
-static void mb_net_on_delivery (MbSched *sched, gpointer a, guint64 b);
+/* Prefetch hooks: the flight record first, then what its handler reads. */
+static const MbFlight *
+mb_net_prefetch_flight (const MbNet *net, guint64 b, guint depth)
+{
+  if (b >= net->n_flights)
+    return NULL;
+  const MbFlight *f = &net->flights[b];
+  if (depth == 0)
+    {
+      MB_PREFETCH (f);
+      return NULL;
+    }
+  return f->event == MB_EVENT_NONE ? NULL : f;
+}
+
+/* The delivery of a small message often follows its arrival within a few
+ * events (and is then not in the scheduler's look-ahead), so the arrival
+ * warms up the receiver's state too; a big one is delivered well after. */
+#define MB_NET_PREFETCH_SMALL 1024
+
+static void
+mb_net_prefetch_arrival (gpointer a, guint64 b, guint depth)
+{
+  const MbNet *net = a;
+  const MbFlight *f = mb_net_prefetch_flight (net, b, depth);
+  if (f == NULL)
+    return;
+  if (f->size <= MB_NET_PREFETCH_SMALL)
+    mb_net_prefetch_delivery (a, b, depth);
+  else if (depth == 1)
+    MB_PREFETCH (&net->nodes[f->to]);
+}
+
+static void
+mb_net_prefetch_delivery (gpointer a, guint64 b, guint depth)
+{
+  const MbNet *net = a;
+  const MbFlight *f = mb_net_prefetch_flight (net, b, depth);
+  if (f == NULL)
+    return;
+  if (depth == 1)
+    {
+      MB_PREFETCH (&net->nodes[f->from]);
+      MB_PREFETCH (&net->nodes[f->to]);
+    }
+  if (net->cb.prefetch != NULL)
+    net->cb.prefetch (net->cb.ctx, f->from, f->to, f->payload, depth - 1);
+}
 
 /* Drops flight i if it may no longer proceed; TRUE if it was dropped. */
 static gboolean

@@ -39,10 +39,17 @@ typedef void (*MbNetDeliverFn) (gpointer ctx, guint32 from, guint32 to, gpointer
 /* Must free the payload. */
 typedef void (*MbNetDropFn) (gpointer ctx, guint32 from, guint32 to, gpointer payload);
 
+/* Optional prefetch hint for a message about to be delivered (see
+ * mb_sched_set_prefetch): called with depth 0, 1, ... as the delivery comes
+ * closer; must not change any state. */
+typedef void (*MbNetPrefetchFn) (gpointer ctx, guint32 from, guint32 to, gpointer payload,
+                                 guint depth);
+
 typedef struct {
   MbNetDeliverFn deliver;
   MbNetDropFn drop;
   gpointer ctx;
+  MbNetPrefetchFn prefetch;  /* may be NULL */
 } MbNetCallbacks;
 
 typedef struct {

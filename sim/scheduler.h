@@ -49,6 +49,19 @@ gboolean mb_sched_step (MbSched *sched);
  * t_end is G_MAXUINT64).  Returns the number of events run. */
 guint64 mb_sched_run_until (MbSched *sched, guint64 t_end, MbSchedStopFn stop, gpointer stop_data);
 
+/* Prefetch hints (performance only: they never change what runs or when).
+ * The events of the current tick run in a known order, so before each event
+ * the scheduler calls prefetch(a, b, depth) for each of the next
+ * MB_SCHED_PREFETCH_DEPTHS events whose function `fn` has a hook: depth 0
+ * for the farthest, then 1, 2, ... as the event comes closer (the last,
+ * depth MB_SCHED_PREFETCH_DEPTHS - 1, just before it runs).  So a hook can
+ * follow one more pointer each time, reading only what it prefetched the
+ * time before.  A hook must not change any state; it may be called for an
+ * event that is cancelled or delayed before it runs.  At most four hooks. */
+#define MB_SCHED_PREFETCH_DEPTHS 9
+typedef void (*MbEventPrefetchFn) (gpointer a, guint64 b, guint depth);
+void mb_sched_set_prefetch (MbSched *sched, MbEventFn fn, MbEventPrefetchFn prefetch);
+
 gsize mb_sched_pending (const MbSched *sched);
 guint64 mb_sched_events_run (const MbSched *sched);
 

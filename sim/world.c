@@ -9,11 +9,18 @@
 #include "world.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "codec.h"
 #include "store.h"
 
 #define DISCONNECT_BYTES 40 /* a TCP FIN/RST, more or less */
+
+#if defined(__GNUC__)
+#define MB_PREFETCH(p) __builtin_prefetch (p)
+#else
+#define MB_PREFETCH(p) ((void) (p))
+#endif
 
 struct _MbWorld {
   MbSched *sched;
@@ -25,6 +32,9 @@ struct _MbWorld {
   MbEventId tracker_timer;
   guint64 tracker_timer_at;
   GPtrArray *nodes;        /* MbSimNode* */
+  GByteArray *refuses;     /* by node id: 1 if its process left gracefully (its
+                              host refuses connections); compact, so a send
+                              need not touch the destination's MbSimNode */
   guint n_online;
   guint n_incomplete;
   GRand *rand;
@@ -105,7 +115,8 @@ tracker_update_timer (MbWorld *w)
 static void
 check_complete (MbWorld *w, MbSimNode *n)
 {
-  if (n->completed_us != MB_TIME_NEVER || !n->online || !w->file)
+  if (n->completed_us != MB_TIME_NEVER || !n->online || !w->file
+      || mb_peer_n_completed (n->peer) == 0)
     return;
   guint64 at = mb_peer_completed_at (n->peer, mb_manifest_name (w->file));
   if (at == MB_TIME_NEVER)
@@ -166,8 +177,7 @@ host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
       return;
     }
   w->messages++;
-  MbSimNode *dst = node_of (w, to);
-  if (dst && !dst->online && dst->leave == MB_LEAVE_GRACEFUL && msg->type != MB_MSG_NONE)
+  if (to < w->refuses->len && w->refuses->data[to] && msg->type != MB_MSG_NONE)
     {
       /* Its process is gone but its host is up: the connection is refused
        * (a reset comes back after the round trip). */
@@ -231,6 +241,39 @@ net_deliver (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint64 n
     after_call (w, n);
 }
 
+/* Prefetch hint for a delivery (MbNetCallbacks.prefetch): the message and
+ * the node's slot, then the node, then its peer, then the peer's own state. */
+static void
+net_prefetch (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint depth)
+{
+  MbWorld *w = ctx;
+  const MbMessage *msg = payload;
+  if (to == 0 || to > w->nodes->len)
+    return;
+  if (depth == 0)
+    {
+      MB_PREFETCH (msg);
+      MB_PREFETCH (&w->nodes->pdata[to - 1]);
+      return;
+    }
+  MbSimNode *n = w->nodes->pdata[to - 1];
+  if (depth == 1)
+    {
+      MB_PREFETCH (n);
+      return;
+    }
+  if (!n->online)
+    return;
+  if (depth == 2)
+    {
+      MB_PREFETCH (n->peer);
+      return;
+    }
+  if (depth - 3 < MB_PEER_PREFETCH_DEPTHS && msg->type >= MB_MSG_BITFIELD
+      && msg->type <= MB_MSG_CANCEL)
+    mb_peer_prefetch (n->peer, from, msg, depth - 3);
+}
+
 static void
 net_drop (gpointer ctx, guint32 from, guint32 to, gpointer payload)
 {
@@ -246,13 +289,14 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->sched = sched;
   w->cfg = *cfg;
   w->file = file ? mb_manifest_ref (file) : NULL;
-  MbNetCallbacks cb = { net_deliver, net_drop, w };
+  MbNetCallbacks cb = { net_deliver, net_drop, w, net_prefetch };
   w->net = mb_net_new (sched, cfg->seed, &cb);
   w->host.ctx = w;
   w->host.send = host_send;
   w->host.resolve = host_resolve;
   w->host.disconnect = host_disconnect;
   w->nodes = g_ptr_array_new ();
+  w->refuses = g_byte_array_new ();
   w->rand = rand_for (cfg->seed, G_MAXUINT32);
   w->scratch = g_array_new (FALSE, FALSE, sizeof (MbNodeId));
   w->tracker_timer_at = MB_TIME_NEVER;
@@ -274,9 +318,10 @@ mb_world_free (MbWorld *w)
       mb_peer_free (n->peer);
       mb_store_free (n->store);
       g_free (n->addr);
-      g_free (n);
+      free (n);
     }
   g_ptr_array_unref (w->nodes);
+  g_byte_array_unref (w->refuses);
   mb_tracker_free (w->tracker);
   if (w->file)
     mb_manifest_unref (w->file);
@@ -413,10 +458,16 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
                guint64 download_bps, guint region, gdouble initial_share)
 {
   guint64 now = mb_sched_now (w->sched);
-  MbSimNode *n = g_new0 (MbSimNode, 1);
+  gsize size = (sizeof (MbSimNode) + 63) / 64 * 64;
+  MbSimNode *n = aligned_alloc (64, size);
+  g_assert (n != NULL);
+  memset (n, 0, size);
   n->id = mb_net_add_node (w->net, upload_bps, download_bps, region);
   g_assert (n->id == w->nodes->len + 1);
   g_ptr_array_add (w->nodes, n);
+  guint8 zero = 0;
+  while (w->refuses->len <= n->id)
+    g_byte_array_append (w->refuses, &zero, 1);
   n->cls = cls;
   n->world = w;
   n->upload_bps = upload_bps;
@@ -550,6 +601,7 @@ finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
     }
   n->online = FALSE;
   n->leave = kind;
+  w->refuses->data[n->id] = kind == MB_LEAVE_GRACEFUL;
   n->left_us = now;
   w->n_online--;
   node_update_timer (w, n);

@@ -32,24 +32,26 @@ const char *mb_leave_kind_name (MbLeaveKind k);
 typedef struct _MbWorld MbWorld;
 
 typedef struct {
-  MbWorld *world;
-  MbNodeId id;
-  guint cls;               /* peer class index (caller's) */
+  /* The first cache line holds what every delivered message reads (nodes
+   * are allocated 64-byte aligned). */
   MbPeer *peer;
-  MbStore *store;
+  MbRingPeer *rp;          /* the ring peer, when the ring is on */
   MbEventId timer;
   guint64 timer_at;
+  guint64 completed_us;    /* MB_TIME_NEVER until complete */
+  MbWorld *world;
+  MbNodeId id;
+  gboolean online;
+  MbLeaveKind leave;
+  guint cls;               /* peer class index (caller's) */
+  MbStore *store;
   guint64 upload_bps, download_bps;
   guint64 joined_us;
   guint64 left_us;         /* MB_TIME_NEVER while online */
-  guint64 completed_us;    /* MB_TIME_NEVER until complete */
-  MbLeaveKind leave;
-  gboolean online;
   gboolean initial_seed;   /* held the whole file when it joined */
   gboolean present_at_start;
   MbEventId leave_event;   /* a scheduled leave (churn, seed time) */
   MbPeerStats final;       /* stats when it left */
-  MbRingPeer *rp;          /* the ring peer, when the ring is on */
   gchar *addr;             /* "sim:<id>": its address and ring member name */
   gboolean shutting_down;  /* handing its keys over before it leaves */
   MbShutdownReport handoff;/* the graceful leave's report */

@@ -1,5 +1,6 @@
-/* test_scheduler.c — ordering, FIFO ties, cancel, id reuse, run_until, and a
- * randomized comparison against a simple reference model. */
+/* test_scheduler.c — ordering, FIFO ties, cancel, id reuse, run_until, and
+ * randomized comparisons against simple reference models (near and far
+ * times, ties, cancels, events scheduled from inside events). */
 #include "scheduler.h"
 
 typedef struct {
@@ -317,11 +318,327 @@ test_scheduler_million_pending_events_run_in_order (void)
   g_free (ids);
 }
 
+/* A second reference model, for event times that span the scheduler's near
+ * future and far beyond it, many equal times, cancels, events that schedule
+ * more events, and run_until.  Every firing is checked, inside the event,
+ * against the model's earliest live event. */
+typedef struct {
+  guint64 time;
+  guint64 seq;
+  MbEventId id;
+  gboolean live;
+  guint64 child_delay; /* G_MAXUINT64: none */
+} WideEvent;
+
+typedef struct {
+  GArray *events; /* WideEvent, indexed by seq */
+  GRand *rng;
+  guint64 fired;
+} WideModel;
+
+static gint64
+wide_min_live (const WideModel *m)
+{
+  gint64 best = -1;
+  for (guint i = 0; i < m->events->len; i++)
+    {
+      const WideEvent *e = &g_array_index (m->events, WideEvent, i);
+      if (e->live && (best < 0 || e->time < g_array_index (m->events, WideEvent, best).time))
+        best = i; /* seq order == index order, so the first of a time wins */
+    }
+  return best;
+}
+
+static guint64
+wide_delay (GRand *rng)
+{
+  switch (g_rand_int_range (rng, 0, 6))
+    {
+    case 0:
+      return 0;
+    case 1:
+      return g_rand_int_range (rng, 0, 300); /* within a tick or two */
+    case 2:
+      return g_rand_int_range (rng, 0, 20000);
+    case 3:
+      return (guint64) g_rand_int_range (rng, 0, 80000000); /* up to past the horizon */
+    case 4:
+      return (guint64) g_rand_int_range (rng, 0, 120) * 1000000; /* far, equal times */
+    default:
+      return (guint64) g_rand_int_range (rng, 0, 2000) * 1000; /* whole ms: ties */
+    }
+}
+
+static void on_wide (MbSched *s, gpointer a, guint64 b);
+
+static void
+wide_schedule (MbSched *s, WideModel *m, guint64 when, gboolean may_spawn)
+{
+  WideEvent e = { MAX (when, mb_sched_now (s)), m->events->len, 0, TRUE, G_MAXUINT64 };
+  if (may_spawn && g_rand_int_range (m->rng, 0, 4) == 0)
+    e.child_delay = wide_delay (m->rng);
+  e.id = mb_sched_at (s, when, on_wide, m, e.seq);
+  g_array_append_val (m->events, e);
+}
+
+static void
+on_wide (MbSched *s, gpointer a, guint64 b)
+{
+  WideModel *m = a;
+  gint64 want = wide_min_live (m);
+  g_assert_cmpint (want, ==, (gint64) b);
+  WideEvent *e = &g_array_index (m->events, WideEvent, b);
+  g_assert_cmpuint (mb_sched_now (s), ==, e->time);
+  g_assert_false (mb_sched_is_pending (s, e->id));
+  e->live = FALSE;
+  m->fired++;
+  if (e->child_delay != G_MAXUINT64)
+    wide_schedule (s, m, mb_sched_now (s) + e->child_delay, FALSE);
+}
+
+static gboolean
+stop_sometimes (gpointer data)
+{
+  WideModel *m = data;
+  return g_rand_int_range (m->rng, 0, 50) == 0;
+}
+
+static void
+wide_check (MbSched *s, const WideModel *m)
+{
+  guint live = 0;
+  for (guint i = 0; i < m->events->len; i++)
+    live += g_array_index (m->events, WideEvent, i).live;
+  g_assert_cmpuint (mb_sched_pending (s), ==, live);
+  gint64 next = wide_min_live (m);
+  g_assert_cmpuint (mb_sched_next_time (s), ==,
+                    next < 0 ? G_MAXUINT64 : g_array_index (m->events, WideEvent, next).time);
+}
+
+static void
+test_scheduler_wide_random_ops_match_reference_model (void)
+{
+  g_autoptr (MbSched) s = mb_sched_new ();
+  WideModel m = { g_array_new (FALSE, FALSE, sizeof (WideEvent)), g_rand_new_with_seed (1234), 0 };
+  for (guint round = 0; round < 30000; round++)
+    {
+      guint op = g_rand_int_range (m.rng, 0, 20);
+      guint64 now = mb_sched_now (s);
+      if (op < 8)
+        wide_schedule (s, &m, now + wide_delay (m.rng), TRUE);
+      else if (op < 9 && m.events->len > 0)
+        {
+          /* the same time as some earlier event, or a time in the past */
+          guint pick = g_rand_int_range (m.rng, 0, m.events->len);
+          wide_schedule (s, &m, g_array_index (m.events, WideEvent, pick).time, TRUE);
+        }
+      else if (op < 13 && m.events->len > 0)
+        {
+          guint pick = g_rand_int_range (m.rng, 0, m.events->len);
+          WideEvent *e = &g_array_index (m.events, WideEvent, pick);
+          g_assert_cmpint (mb_sched_cancel (s, e->id), ==, e->live);
+          e->live = FALSE;
+        }
+      else if (op < 17)
+        {
+          guint64 fired = m.fired;
+          gboolean any = wide_min_live (&m) >= 0;
+          g_assert_cmpint (mb_sched_step (s), ==, any);
+          g_assert_cmpuint (m.fired, ==, fired + any);
+        }
+      else
+        {
+          guint64 t_end = now + wide_delay (m.rng);
+          gboolean with_stop = g_rand_int_range (m.rng, 0, 2) == 0;
+          guint64 fired = m.fired;
+          guint64 ran = mb_sched_run_until (s, t_end, with_stop ? stop_sometimes : NULL, &m);
+          g_assert_cmpuint (ran, ==, m.fired - fired);
+          gint64 next = wide_min_live (&m);
+          if (mb_sched_now (s) == MAX (t_end, now))
+            g_assert_true (next < 0 || g_array_index (m.events, WideEvent, next).time > t_end
+                           || (with_stop && ran > 0));
+          else
+            g_assert_true (with_stop && ran > 0 && mb_sched_now (s) <= t_end);
+        }
+      wide_check (s, &m);
+    }
+  /* drain: every remaining event, far ones included, runs in order */
+  mb_sched_run_until (s, G_MAXUINT64, NULL, NULL);
+  wide_check (s, &m);
+  g_assert_cmpuint (mb_sched_pending (s), ==, 0);
+  g_array_unref (m.events);
+  g_rand_free (m.rng);
+}
+
+/* Cancelling most of many pending events (which makes the scheduler sweep
+ * out what it cancelled lazily) keeps the rest exact and in order. */
+static void
+test_scheduler_mass_cancel_keeps_order (void)
+{
+  g_autoptr (MbSched) s = mb_sched_new ();
+  g_autoptr (GRand) rng = g_rand_new_with_seed (99);
+  guint n = 200000;
+  MbEventId *ids = g_new (MbEventId, n);
+  guint64 *times = g_new (guint64, n);
+  guint64 last = 0;
+  for (guint round = 0; round < 3; round++)
+    {
+      guint64 base = mb_sched_now (s);
+      for (guint i = 0; i < n; i++)
+        {
+          guint64 delay = g_rand_int_range (rng, 0, 3) * (guint64) g_rand_int_range (rng, 1, 3000000);
+          times[i] = base + delay;
+          ids[i] = mb_sched_at (s, times[i], on_count_ordered, &last, 1 + (guint64) round * n + i);
+        }
+      guint64 want_next = G_MAXUINT64;
+      gsize kept = 0;
+      for (guint i = 0; i < n; i++)
+        if (g_rand_int_range (rng, 0, 20) != 0)
+          g_assert_true (mb_sched_cancel (s, ids[i]));
+        else
+          {
+            kept++;
+            want_next = MIN (want_next, times[i]);
+          }
+      g_assert_cmpuint (mb_sched_pending (s), ==, kept);
+      g_assert_cmpuint (mb_sched_next_time (s), ==, want_next);
+      last = 0;
+      g_assert_cmpuint (mb_sched_run_until (s, G_MAXUINT64, NULL, NULL), ==, kept);
+    }
+  /* times at the very end of the clock */
+  Trace t;
+  trace_init (&t);
+  mb_sched_at (s, G_MAXUINT64, on_record, &t, 2);
+  mb_sched_at (s, G_MAXUINT64 - 1, on_record, &t, 1);
+  mb_sched_at (s, G_MAXUINT64, on_record, &t, 3);
+  g_assert_cmpuint (mb_sched_next_time (s), ==, G_MAXUINT64 - 1);
+  g_assert_cmpuint (mb_sched_run_until (s, G_MAXUINT64, NULL, NULL), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (LOG_AT (&t, i), ==, i + 1);
+  g_assert_cmpuint (mb_sched_now (s), ==, G_MAXUINT64);
+  trace_clear (&t);
+  g_free (ids);
+  g_free (times);
+}
+
+/* Many events scheduled for "now" from inside an event (into the time being
+ * run), with cancels among them, run after the already-queued ones of that
+ * time and in scheduling order. */
+static void
+on_fan_out (MbSched *s, gpointer a, guint64 b)
+{
+  guint64 *last = a;
+  on_count_ordered (s, last, b);
+  if (b != 1)
+    return;
+  MbEventId prev = MB_EVENT_NONE;
+  for (guint64 i = 0; i < 200000; i++)
+    {
+      guint64 when = mb_sched_now (s) + (i % 3 == 0);
+      MbEventId id = mb_sched_at (s, when, on_count_ordered, last, 10 + i);
+      if (i % 7 == 1)
+        g_assert_true (mb_sched_cancel (s, prev));
+      prev = id;
+    }
+}
+
+static void
+test_scheduler_many_events_for_now_from_inside (void)
+{
+  g_autoptr (MbSched) s = mb_sched_new ();
+  guint64 last = 0;
+  mb_sched_at (s, 5000, on_fan_out, &last, 1);
+  mb_sched_at (s, 5000, on_fan_out, &last, 2);
+  mb_sched_at (s, 5001, on_fan_out, &last, 3);
+  g_assert_cmpuint (mb_sched_run_until (s, G_MAXUINT64, NULL, NULL), ==, 3 + 200000 - 28572);
+  g_assert_cmpuint (mb_sched_now (s), ==, 5001);
+}
+
+/* An event that cancels most of a batch queued for (nearly) the same time,
+ * some of which are already lined up to run next. */
+typedef struct {
+  MbEventId *ids;
+  guint n;
+  guint64 last;
+} Batch;
+
+static void
+on_cancel_batch (MbSched *s, gpointer a, guint64 b)
+{
+  Batch *batch = a;
+  for (guint i = 0; i < batch->n; i++)
+    if (i % 10 != 0)
+      g_assert_true (mb_sched_cancel (s, batch->ids[i]));
+}
+
+static void
+test_scheduler_cancel_from_inside_a_busy_time (void)
+{
+  g_autoptr (MbSched) s = mb_sched_new ();
+  Batch batch = { g_new (MbEventId, 20000), 20000, 0 };
+  mb_sched_at (s, 100000, on_count_ordered, &batch.last, 1);
+  mb_sched_at (s, 100000, on_cancel_batch, &batch, 0);
+  for (guint i = 0; i < batch.n; i++)
+    batch.ids[i] = mb_sched_at (s, 100000 + i % 5, on_count_ordered, &batch.last, 2 + i);
+  g_assert_cmpuint (mb_sched_run_until (s, G_MAXUINT64, NULL, NULL), ==, 2 + batch.n / 10);
+  g_assert_cmpuint (mb_sched_pending (s), ==, 0);
+  g_free (batch.ids);
+}
+
+/* Prefetch hooks see each upcoming event at depths 0, 1, ... in order, just
+ * before it runs, and change nothing. */
+typedef struct {
+  guint64 last_b;
+  guint last_depth;
+  guint calls;
+  gboolean ordered;
+} Hints;
+
+static void
+on_hint (gpointer a, guint64 b, guint depth)
+{
+  Hints *h = ((gpointer *) a)[1];
+  h->calls++;
+  if (b == h->last_b && depth <= h->last_depth)
+    h->ordered = FALSE;
+  if (depth >= MB_SCHED_PREFETCH_DEPTHS)
+    h->ordered = FALSE;
+  h->last_b = b;
+  h->last_depth = depth;
+}
+
+static void
+on_record_pair (MbSched *s, gpointer a, guint64 b)
+{
+  on_record (s, ((gpointer *) a)[0], b);
+}
+
+static void
+test_scheduler_prefetch_hooks_are_hints (void)
+{
+  g_autoptr (MbSched) s = mb_sched_new ();
+  Trace t;
+  trace_init (&t);
+  Hints h = { G_MAXUINT64, 0, 0, TRUE };
+  gpointer pair[2] = { &t, &h };
+  mb_sched_set_prefetch (s, on_record_pair, on_hint);
+  for (guint64 i = 0; i < 100; i++)
+    mb_sched_at (s, 1000 + (i * 37) % 50, on_record_pair, pair, i);
+  mb_sched_run_until (s, G_MAXUINT64, NULL, NULL);
+  g_assert_cmpuint (t.log->len, ==, 100);
+  for (guint i = 1; i < 100; i++)
+    g_assert_cmpuint (TIME_AT (&t, i - 1), <=, TIME_AT (&t, i));
+  g_assert_cmpuint (h.calls, >, 0);
+  g_assert_true (h.ordered);
+  trace_clear (&t);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/scheduler/orders-by-time", test_scheduler_orders_by_time);
+  g_test_add_func ("/scheduler/prefetch-hooks-are-hints", test_scheduler_prefetch_hooks_are_hints);
   g_test_add_func ("/scheduler/same-time-runs-in-schedule-order",
                    test_scheduler_same_time_runs_in_schedule_order);
   g_test_add_func ("/scheduler/past-is-clamped-to-now", test_scheduler_past_is_clamped_to_now);
@@ -336,5 +653,12 @@ main (int argc, char **argv)
                    test_scheduler_random_ops_match_reference_model);
   g_test_add_func ("/scheduler/million-pending-events-run-in-order",
                    test_scheduler_million_pending_events_run_in_order);
+  g_test_add_func ("/scheduler/wide-random-ops-match-reference-model",
+                   test_scheduler_wide_random_ops_match_reference_model);
+  g_test_add_func ("/scheduler/mass-cancel-keeps-order", test_scheduler_mass_cancel_keeps_order);
+  g_test_add_func ("/scheduler/many-events-for-now-from-inside",
+                   test_scheduler_many_events_for_now_from_inside);
+  g_test_add_func ("/scheduler/cancel-from-inside-a-busy-time",
+                   test_scheduler_cancel_from_inside_a_busy_time);
   return g_test_run ();
 }
