@@ -83,6 +83,12 @@ write_index (MbChunkRefs *r, MbRefFile *f)
       g_unlink (f->index);
       return;
     }
+  if (strchr (f->path, '\n') != NULL)
+    {
+      g_warning ("%s: a path with a line break cannot go into a chunk index; its %u chunks are "
+                 "held only until this peer stops", f->path, f->n);
+      return;
+    }
   GString *out = g_string_new (INDEX_MAGIC "\n");
   g_string_append_printf (out, "%s\n", f->path);
   GHashTableIter it;
@@ -108,6 +114,20 @@ uncount (MbChunkRefs *r, guint32 len)
 {
   r->store->n_chunks--;
   r->store->chunk_bytes -= len;
+}
+
+/* Refers id to [off, off + len) of f and counts it in the store. */
+static void
+insert_ref (MbChunkRefs *r, MbRefFile *f, const char *id, guint64 off, guint32 len)
+{
+  Ref *ref = g_new (Ref, 1);
+  ref->file = f;
+  ref->off = off;
+  ref->len = len;
+  g_hash_table_insert (r->by_id, g_strdup (id), ref);
+  f->n++;
+  r->store->n_chunks++;
+  r->store->chunk_bytes += len;
 }
 
 static gboolean
@@ -166,16 +186,16 @@ load_index (MbChunkRefs *r, const char *index, gboolean (*has_file) (MbStore *, 
       if (off + len > (guint64) st.st_size || has_file (r->store, id)
           || g_hash_table_contains (r->by_id, id))
         continue;
-      Ref *ref = g_new (Ref, 1);
-      ref->file = f;
-      ref->off = off;
-      ref->len = len;
-      g_hash_table_insert (r->by_id, g_strdup (id), ref);
-      f->n++;
-      r->store->n_chunks++;
-      r->store->chunk_bytes += len;
+      insert_ref (r, f, id, off, len);
     }
   g_ptr_array_add (r->files, f);
+}
+
+/* g_ptr_array_sort passes pointers to the elements. */
+static gint
+cmp_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
 MbChunkRefs *
@@ -204,7 +224,7 @@ mb_chunk_refs_new (MbStore *s, const char *index_dir,
             g_unlink (p); /* a write the last run did not finish */
           }
       g_dir_close (d);
-      g_ptr_array_sort (names, (GCompareFunc) g_strcmp0); /* deterministic */
+      g_ptr_array_sort (names, cmp_names); /* deterministic: the first index wins an id */
       for (guint i = 0; i < names->len; i++)
         {
           g_autofree gchar *p = g_build_filename (index_dir, names->pdata[i], NULL);
@@ -239,14 +259,7 @@ mb_chunk_refs_add (MbChunkRefs *r, MbRefFile *f, const char *id, guint64 off, gu
 {
   if (g_hash_table_contains (r->by_id, id) || r->has_file (r->store, id))
     return FALSE;
-  Ref *ref = g_new (Ref, 1);
-  ref->file = f;
-  ref->off = off;
-  ref->len = len;
-  g_hash_table_insert (r->by_id, g_strdup (id), ref);
-  f->n++;
-  r->store->n_chunks++;
-  r->store->chunk_bytes += len;
+  insert_ref (r, f, id, off, len);
   return TRUE;
 }
 

@@ -33,6 +33,9 @@ gint64 mb_disk_regular_file_size (const char *path);
 gint mb_disk_cmp_str (gconstpointer a, gconstpointer b);
 void mb_disk_collect_key (const char *key, gint64 size, gpointer user);
 void mb_disk_remove_stale_tmp (const char *path);
+/* Writes all of data at off (retrying short writes and EINTR); errno set on
+ * failure. */
+gboolean mb_disk_pwrite_all (int fd, const guint8 *data, gsize len, guint64 off);
 gboolean mb_disk_write_atomically (const char *dir, const char *path, const guint8 *data,
                                    gsize len, gboolean durable, GError **error);
 

@@ -159,12 +159,12 @@ mb_disk_remove_stale_tmp (const char *path)
 
 /* ---- atomic writes ---- */
 
-static gboolean
-write_all (int fd, const guint8 *data, gsize len)
+gboolean
+mb_disk_pwrite_all (int fd, const guint8 *data, gsize len, guint64 off)
 {
   while (len > 0)
     {
-      ssize_t n = write (fd, data, MIN (len, (gsize) G_MAXSSIZE));
+      ssize_t n = pwrite (fd, data, MIN (len, (gsize) G_MAXSSIZE), (off_t) off);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -175,6 +175,7 @@ write_all (int fd, const guint8 *data, gsize len)
         }
       data += n;
       len -= (gsize) n;
+      off += (guint64) n;
     }
   return TRUE;
 }
@@ -223,7 +224,7 @@ write_temp (const char *dir, const guint8 *data, gsize len, gboolean durable, gc
       return FALSE;
     }
   const char *what = NULL;
-  if (!write_all (fd, data, len))
+  if (!mb_disk_pwrite_all (fd, data, len, 0))
     what = "cannot write";
   else if (durable && g_fsync (fd) != 0)
     what = "cannot sync";
@@ -539,6 +540,19 @@ set_chunk_aside (DiskStore *d, const char *id, const char *path, gsize size,
 
 static gboolean has_live_ref (DiskStore *d, const char *id);
 
+/* A get's result: the bytes (taken) into *data if asked for, their length. */
+static gboolean
+hand_out (GBytes *bytes, GBytes **data, guint32 *len)
+{
+  if (len)
+    *len = (guint32) g_bytes_get_size (bytes);
+  if (data)
+    *data = bytes;
+  else
+    g_bytes_unref (bytes);
+  return TRUE;
+}
+
 /* A chunk kept inside a fetched file: read its range, verified unless known
  * good; one that no longer is (the file changed) is forgotten. */
 static gboolean
@@ -591,13 +605,7 @@ get_ref_chunk (DiskStore *d, const char *id, GBytes **data, guint32 *len, GError
                    "longer held here", path, why, id, off);
       return FALSE;
     }
-  if (len)
-    *len = rlen;
-  if (data)
-    *data = bytes;
-  else
-    g_bytes_unref (bytes);
-  return TRUE;
+  return hand_out (bytes, data, len);
 }
 
 static gboolean
@@ -630,13 +638,7 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
       set_chunk_aside (d, id, path, size, why, error);
       return FALSE;
     }
-  if (len)
-    *len = (guint32) size;
-  if (data)
-    *data = bytes;
-  else
-    g_bytes_unref (bytes);
-  return TRUE;
+  return hand_out (bytes, data, len);
 }
 
 static gboolean
@@ -829,13 +831,6 @@ mb_store_disk_set_download_dir (MbStore *s, const char *dir)
     d->downloads = mb_downloads_new (dir, d->refs);
 }
 
-gboolean
-mb_store_disk_download_active (MbStore *s, const char *name)
-{
-  g_return_val_if_fail (s->ops == &disk_ops, FALSE);
-  return mb_downloads_writing (((DiskStore *) s)->downloads, name);
-}
-
 void
 mb_store_disk_download_finish (MbStore *s, const char *name, gboolean ok, MbDownloadDoneFn done,
                                gpointer data)
@@ -849,6 +844,8 @@ mb_store_disk_share_begin (MbStore *s, const char *path, GBytes *content)
 {
   DiskStore *d = (DiskStore *) s;
   g_return_if_fail (s->ops == &disk_ops && g_path_is_absolute (path));
+  if (strchr (path, '\n') != NULL)
+    return; /* no index line can name it: the copies go into chunks/ */
   Source *src = g_new0 (Source, 1);
   src->content = g_bytes_ref (content);
   src->path = g_strdup (path);

@@ -35,8 +35,6 @@ void mb_store_disk_share_end (MbStore *s, GBytes *content);
  * come (see download.h): a fetch's chunks still go into the store, and its
  * file into dir/NAME when mb_store_disk_download_finish is called. */
 void mb_store_disk_set_download_dir (MbStore *s, const char *dir);
-/* TRUE while a fetch of `name` is being written. */
-gboolean mb_store_disk_download_active (MbStore *s, const char *name);
 /* Ends it (ok: the fetch got every chunk): see mb_downloads_finish. */
 void mb_store_disk_download_finish (MbStore *s, const char *name, gboolean ok,
                                     MbDownloadDoneFn done, gpointer data);

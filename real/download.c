@@ -34,7 +34,7 @@
 
 #include "chunk-refs.h"
 #include "chunk.h"
-#include "disk-store.h"
+#include "disk-store-private.h"
 
 #define QUEUE_MAX (64u << 20) /* bytes of received chunks waiting for the worker */
 
@@ -147,27 +147,6 @@ dl_fail_errno (Download *d, const char *path, const char *what, int err)
                            g_strerror (err)));
 }
 
-static gboolean
-pwrite_all (int fd, const guint8 *p, gsize len, guint64 off)
-{
-  while (len > 0)
-    {
-      ssize_t n = pwrite (fd, p, len, (off_t) off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          if (n == 0)
-            errno = EIO;
-          return FALSE;
-        }
-      p += n;
-      len -= (gsize) n;
-      off += (guint64) n;
-    }
-  return TRUE;
-}
-
 /* In-kernel copy of a verified chunk; FALSE with errno if that is not
  * possible (the caller then reads and writes). */
 static gboolean
@@ -230,7 +209,7 @@ copy_local (Download *d, const Local *l, guint8 *buf)
                                l->id, d->name));
       return FALSE;
     }
-  if (!pwrite_all (d->fd, buf, l->len, l->offset))
+  if (!mb_disk_pwrite_all (d->fd, buf, l->len, l->offset))
     {
       dl_fail_errno (d, d->tmp, "cannot write", errno);
       return FALSE;
@@ -250,7 +229,7 @@ write_item (Download *d, Item *it, GCancellable *cancellable)
     }
   gsize len;
   const guint8 *p = g_bytes_get_data (it->data, &len);
-  if (!g_cancellable_is_cancelled (cancellable) && !pwrite_all (d->fd, p, len, it->off))
+  if (!g_cancellable_is_cancelled (cancellable) && !mb_disk_pwrite_all (d->fd, p, len, it->off))
     dl_fail_errno (d, d->tmp, "cannot write", errno);
   g_atomic_int_add (&d->queued, -(gint) len);
   g_bytes_unref (it->data);
@@ -489,7 +468,7 @@ mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data,
       g_atomic_int_add (&d->queued, (gint) len);
       g_async_queue_push (d->queue, it);
     }
-  else if (!pwrite_all (d->fd, p, len, off))
+  else if (!mb_disk_pwrite_all (d->fd, p, len, off))
     {
       int err = errno;
       g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: cannot write: %s", d->tmp,

@@ -65,6 +65,13 @@ missed (MbPeerApp *app, const char *member)
   g_hash_table_insert (app->misses, g_strdup (member), GUINT_TO_POINTER (n));
 }
 
+/* g_ptr_array_sort passes pointers to the elements. */
+static gint
+cmp_members (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
 static gboolean
 ping_round (gpointer data)
 {
@@ -77,7 +84,7 @@ ping_round (gpointer data)
   while (g_hash_table_iter_next (&it, &key, &value))
     g_ptr_array_add (late, g_strdup (value));
   g_hash_table_remove_all (app->pings);
-  g_ptr_array_sort (late, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (late, cmp_members);
   for (guint i = 0; i < late->len; i++)
     missed (app, late->pdata[i]);
   MbRing *view = mb_ringpeer_view (app->rp);

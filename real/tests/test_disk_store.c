@@ -18,32 +18,13 @@
 #include "disk-store.h"
 #include "manifest.h"
 #include "store.h"
+#include "test-util.h"
 
 typedef struct {
   gchar *dir;  /* fresh per test */
 } Fixture;
 
 /* ---- helpers ---- */
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  if (dir != NULL)
-    {
-      g_chmod (path, 0700);
-      const char *name;
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree gchar *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
@@ -58,7 +39,7 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   (void) data;
-  remove_tree (f->dir);
+  mb_test_remove_tree (f->dir);
   g_assert_false (g_file_test (f->dir, G_FILE_TEST_EXISTS));
   g_free (f->dir);
 }

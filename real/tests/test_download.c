@@ -11,6 +11,7 @@
 #include "disk-store.h"
 #include "manifest.h"
 #include "store.h"
+#include "test-util.h"
 
 static const char *const PARTS[] = { "abcd", "efgh", "ij" }; /* chunk size 4 */
 #define N_PARTS 3
@@ -27,25 +28,6 @@ typedef struct {
   gchar *path;
   gchar *error;
 } Outcome;
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  if (dir != NULL)
-    {
-      const char *name;
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree gchar *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
 
 static void
 set_up (Fixture *f, gconstpointer data)
@@ -67,7 +49,7 @@ tear_down (Fixture *f, gconstpointer data)
 {
   (void) data;
   mb_manifest_unref (f->m);
-  remove_tree (f->dir);
+  mb_test_remove_tree (f->dir);
   g_free (f->downloads);
   g_free (f->dir);
 }
@@ -151,6 +133,18 @@ assert_holds (MbStore *s, const char *id, const char *bytes)
   g_bytes_unref (got);
 }
 
+/* Frees s, reopens the store: it counts and serves every chunk of the file. */
+static void
+assert_reopened_holds_all (Fixture *f, MbStore *s)
+{
+  mb_store_free (s);
+  s = open_store (f);
+  g_assert_cmpuint (s->n_chunks, ==, N_PARTS);
+  for (guint i = 0; i < N_PARTS; i++)
+    assert_holds (s, f->ids[i], PARTS[i]);
+  mb_store_free (s);
+}
+
 static void
 test_fetched_chunks_live_in_the_file (Fixture *f, gconstpointer data)
 {
@@ -204,12 +198,7 @@ test_fetching_again_keeps_every_chunk (Fixture *f, gconstpointer data)
   g_assert_null (o.error);
   outcome_clear (&o);
   g_assert_cmpuint (s->n_chunks, ==, 3);
-  mb_store_free (s);
-  s = open_store (f);
-  g_assert_cmpuint (s->n_chunks, ==, 3);
-  for (guint i = 0; i < N_PARTS; i++)
-    assert_holds (s, f->ids[i], PARTS[i]);
-  mb_store_free (s);
+  assert_reopened_holds_all (f, s);
 }
 
 static void
@@ -296,12 +285,7 @@ test_shared_file_copies_stay_in_it (Fixture *f, gconstpointer data)
   g_assert_null (g_dir_read_name (d)); /* nothing copied into chunks/ */
   g_dir_close (d);
   g_assert_cmpuint (s->n_chunks, ==, 3);
-  mb_store_free (s);
-  s = open_store (f);
-  g_assert_cmpuint (s->n_chunks, ==, 3);
-  for (guint i = 0; i < N_PARTS; i++)
-    assert_holds (s, f->ids[i], PARTS[i]);
-  mb_store_free (s);
+  assert_reopened_holds_all (f, s);
 }
 
 static void
@@ -331,6 +315,40 @@ test_a_deleted_file_is_fetched_again (Fixture *f, gconstpointer data)
   mb_store_free (s);
 }
 
+static void
+test_a_bad_index_is_named_and_skipped (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  fetch_all (f, s);
+  mb_store_free (s);
+  /* the download's index gets a broken line; a stray file is no index */
+  g_autofree gchar *refs = g_build_filename (f->dir, "refs", NULL);
+  GDir *d = g_dir_open (refs, 0, NULL);
+  g_assert_nonnull (d);
+  g_autofree gchar *index = g_build_filename (refs, g_dir_read_name (d), NULL);
+  g_assert_null (g_dir_read_name (d));
+  g_dir_close (d);
+  g_autofree gchar *text = NULL;
+  g_assert_true (g_file_get_contents (index, &text, NULL, NULL));
+  g_autofree gchar *broken = g_strconcat (text, "not-an-id 0 4\n", NULL);
+  g_assert_true (g_file_set_contents (index, broken, -1, NULL));
+  g_autofree gchar *junk = g_build_filename (refs, "junk.refs", NULL);
+  g_assert_true (g_file_set_contents (junk, "hello\n", -1, NULL));
+
+  /* indexes load in name order: the download's (hex) before junk.refs */
+  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "*line 5 is not \"ID OFFSET LENGTH\"*");
+  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "*junk.refs: not a chunk index; removed*");
+  s = open_store (f);
+  g_test_assert_expected_messages ();
+  g_assert_false (g_file_test (junk, G_FILE_TEST_EXISTS));
+  /* the good lines still count: nothing held is lost */
+  g_assert_cmpuint (s->n_chunks, ==, N_PARTS);
+  for (guint i = 0; i < N_PARTS; i++)
+    assert_holds (s, f->ids[i], PARTS[i]);
+  mb_store_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -342,5 +360,6 @@ main (int argc, char **argv)
   ADD ("a-changed-file-is-not-served", test_a_changed_file_is_not_served);
   ADD ("shared-file-copies-stay-in-it", test_shared_file_copies_stay_in_it);
   ADD ("a-deleted-file-is-fetched-again", test_a_deleted_file_is_fetched_again);
+  ADD ("a-bad-index-is-named-and-skipped", test_a_bad_index_is_named_and_skipped);
   return g_test_run ();
 }

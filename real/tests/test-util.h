@@ -1,0 +1,26 @@
+/* test-util.h — small helpers shared by the real-mode tests. */
+#pragma once
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+/* Removes path and everything below it (making folders writable first). */
+static inline void
+mb_test_remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  if (dir != NULL)
+    {
+      g_chmod (path, 0700);
+      const char *name;
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree gchar *child = g_build_filename (path, name, NULL);
+          mb_test_remove_tree (child);
+        }
+      g_dir_close (dir);
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
