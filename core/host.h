@@ -17,7 +17,7 @@
 
 #include <glib.h>
 
-#include "message.h"
+#include "wire/message.h"
 
 G_BEGIN_DECLS
 

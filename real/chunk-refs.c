@@ -31,7 +31,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-#include "manifest.h"
+#include "content/manifest.h"
 
 #define INDEX_MAGIC "minibit-refs 1"
 #define INDEX_SUFFIX ".refs"

@@ -6,7 +6,7 @@
 
 #include <glib.h>
 
-#include "store.h"
+#include "content/store.h"
 
 G_BEGIN_DECLS
 

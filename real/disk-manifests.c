@@ -7,13 +7,14 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
+#define MB_REAL_DISK_STORE_INTERNAL
 #include "disk-store-private.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
-#include "manifest.h"
+#include "content/manifest.h"
 
 /* ---- manifests ---- */
 
@@ -97,7 +98,7 @@ manifest_path (DiskStore *d, const char *name, GError **error)
 }
 
 void
-mb_disk_walk_manifests (DiskStore *d, gboolean remove_tmp, Visit visit, gpointer user)
+mbi_disk_walk_manifests (DiskStore *d, gboolean remove_tmp, Visit visit, gpointer user)
 {
   GError *err = NULL;
   GDir *listing = g_dir_open (d->manifests_dir, 0, &err);
@@ -113,13 +114,13 @@ mb_disk_walk_manifests (DiskStore *d, gboolean remove_tmp, Visit visit, gpointer
       g_autofree gchar *path = g_build_filename (d->manifests_dir, file, NULL);
       if (remove_tmp && g_str_has_prefix (file, TMP_PREFIX))
         {
-          mb_disk_remove_stale_tmp (path);
+          mbi_disk_remove_stale_tmp (path);
           continue;
         }
       g_autofree gchar *name = manifest_name_of_file (file);
       if (name == NULL)
         continue;
-      gint64 size = mb_disk_regular_file_size (path);
+      gint64 size = mbi_disk_regular_file_size (path);
       if (size >= 0)
         visit (name, size, user);
     }
@@ -127,7 +128,7 @@ mb_disk_walk_manifests (DiskStore *d, gboolean remove_tmp, Visit visit, gpointer
 }
 
 void
-mb_disk_count_manifest (const char *name, gint64 size, gpointer user)
+mbi_disk_count_manifest (const char *name, gint64 size, gpointer user)
 {
   (void) name;
   (void) size;
@@ -155,15 +156,15 @@ set_manifest_aside (DiskStore *d, const char *path, const char *why)
 }
 
 gboolean
-mb_disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
+mbi_disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
 {
   DiskStore *d = (DiskStore *) s;
   g_autofree gchar *path = manifest_path (d, mb_manifest_name (m), error);
   if (path == NULL)
     return FALSE;
   g_autofree gchar *json = mb_manifest_to_json (m);
-  gboolean existed = mb_disk_regular_file_size (path) >= 0;
-  if (!mb_disk_write_atomically (d->manifests_dir, path, (const guint8 *) json, strlen (json), TRUE, error))
+  gboolean existed = mbi_disk_regular_file_size (path) >= 0;
+  if (!mbi_disk_write_atomically (d->manifests_dir, path, (const guint8 *) json, strlen (json), TRUE, error))
     return FALSE;
   if (!existed)
     s->n_manifests++;
@@ -171,7 +172,7 @@ mb_disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
 }
 
 MbManifest *
-mb_disk_get_manifest (MbStore *s, const char *name)
+mbi_disk_get_manifest (MbStore *s, const char *name)
 {
   DiskStore *d = (DiskStore *) s;
   g_autofree gchar *path = manifest_path (d, name, NULL);
@@ -199,10 +200,10 @@ mb_disk_get_manifest (MbStore *s, const char *name)
 }
 
 gboolean
-mb_disk_drop_manifest (MbStore *s, const char *name)
+mbi_disk_drop_manifest (MbStore *s, const char *name)
 {
   g_autofree gchar *path = manifest_path ((DiskStore *) s, name, NULL);
-  if (path == NULL || mb_disk_regular_file_size (path) < 0)
+  if (path == NULL || mbi_disk_regular_file_size (path) < 0)
     return FALSE;
   if (g_unlink (path) != 0)
     {
@@ -215,11 +216,11 @@ mb_disk_drop_manifest (MbStore *s, const char *name)
 }
 
 GPtrArray *
-mb_disk_list_manifests (MbStore *s)
+mbi_disk_list_manifests (MbStore *s)
 {
   GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
-  mb_disk_walk_manifests ((DiskStore *) s, FALSE, mb_disk_collect_key, names);
-  g_ptr_array_sort (names, mb_disk_cmp_str);
+  mbi_disk_walk_manifests ((DiskStore *) s, FALSE, mbi_disk_collect_key, names);
+  g_ptr_array_sort (names, mbi_disk_cmp_str);
   return names;
 }
 

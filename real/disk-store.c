@@ -43,6 +43,7 @@
 #endif
 
 #include "disk-store.h"
+#define MB_REAL_DISK_STORE_INTERNAL
 #include "disk-store-private.h"
 
 #include <errno.h>
@@ -53,9 +54,9 @@
 #include <unistd.h>
 
 #include "chunk-refs.h"
-#include "chunk.h"
+#include "content/chunk.h"
 #include "download.h"
-#include "manifest.h"
+#include "content/manifest.h"
 
 
 /* A file store_file is sharing: puts of slices of its bytes become refs. */
@@ -127,7 +128,7 @@ fail_errno (GError **error, gint code, const char *path, const char *what, int e
 
 /* Size of the regular file at path, or -1 if there is none. */
 gint64
-mb_disk_regular_file_size (const char *path)
+mbi_disk_regular_file_size (const char *path)
 {
   GStatBuf st;
   if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
@@ -136,20 +137,20 @@ mb_disk_regular_file_size (const char *path)
 }
 
 gint
-mb_disk_cmp_str (gconstpointer a, gconstpointer b)
+mbi_disk_cmp_str (gconstpointer a, gconstpointer b)
 {
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
 void
-mb_disk_collect_key (const char *key, gint64 size, gpointer user)
+mbi_disk_collect_key (const char *key, gint64 size, gpointer user)
 {
   (void) size;
   g_ptr_array_add (user, g_strdup (key));
 }
 
 void
-mb_disk_remove_stale_tmp (const char *path)
+mbi_disk_remove_stale_tmp (const char *path)
 {
   if (g_unlink (path) == 0)
     g_debug ("%s: removed a temporary file left by an interrupted write", path);
@@ -160,7 +161,7 @@ mb_disk_remove_stale_tmp (const char *path)
 /* ---- atomic writes ---- */
 
 gboolean
-mb_disk_pwrite_all (int fd, const guint8 *data, gsize len, guint64 off)
+mbi_disk_pwrite_all (int fd, const guint8 *data, gsize len, guint64 off)
 {
   while (len > 0)
     {
@@ -224,7 +225,7 @@ write_temp (const char *dir, const guint8 *data, gsize len, gboolean durable, gc
       return FALSE;
     }
   const char *what = NULL;
-  if (!mb_disk_pwrite_all (fd, data, len, 0))
+  if (!mbi_disk_pwrite_all (fd, data, len, 0))
     what = "cannot write";
   else if (durable && g_fsync (fd) != 0)
     what = "cannot sync";
@@ -248,7 +249,7 @@ write_temp (const char *dir, const guint8 *data, gsize len, gboolean durable, gc
 /* Replaces path (in dir) by data: whole or not at all; with `durable`, also
  * across a crash. */
 gboolean
-mb_disk_write_atomically (const char *dir, const char *path, const guint8 *data, gsize len,
+mbi_disk_write_atomically (const char *dir, const char *path, const guint8 *data, gsize len,
                   gboolean durable, GError **error)
 {
   gchar *tmp = NULL;
@@ -354,12 +355,12 @@ walk_prefix_dir (DiskStore *d, const char *prefix, gboolean remove_tmp,
       g_autofree gchar *path = g_build_filename (dir, name, NULL);
       if (remove_tmp && g_str_has_prefix (name, TMP_PREFIX))
         {
-          mb_disk_remove_stale_tmp (path);
+          mbi_disk_remove_stale_tmp (path);
           continue;
         }
       if (!mb_chunk_id_is_valid (name) || strncmp (name, prefix, 2) != 0)
         continue;
-      gint64 size = mb_disk_regular_file_size (path);
+      gint64 size = mbi_disk_regular_file_size (path);
       if (size >= 0)
         visit (name, size, user);
     }
@@ -466,8 +467,8 @@ disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GError **
   g_autofree gchar *path = g_build_filename (dir, id, NULL);
   if (!ensure_prefix_dir (d, dir, error))
     return FALSE;
-  gint64 old = mb_disk_regular_file_size (path);
-  if (!mb_disk_write_atomically (dir, path, g_bytes_get_data (data, NULL), len, FALSE, error))
+  gint64 old = mbi_disk_regular_file_size (path);
+  if (!mbi_disk_write_atomically (dir, path, g_bytes_get_data (data, NULL), len, FALSE, error))
     return FALSE;
   if (old >= 0)
     uncount_chunk (s, (guint64) old);
@@ -615,7 +616,7 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
   if (!mb_chunk_id_is_valid (id))
     return refuse_bad_id (id, error);
   g_autofree gchar *path = chunk_path (d, id);
-  if (mb_disk_regular_file_size (path) < 0 && has_live_ref (d, id))
+  if (mbi_disk_regular_file_size (path) < 0 && has_live_ref (d, id))
     return get_ref_chunk (d, id, data, len, error);
   struct stat st;
   GBytes *bytes = map_file (path, id, &st, error);
@@ -647,7 +648,7 @@ has_chunk_file (MbStore *s, const char *id)
   if (!mb_chunk_id_is_valid (id))
     return FALSE;
   g_autofree gchar *path = chunk_path ((DiskStore *) s, id);
-  return mb_disk_regular_file_size (path) >= 0;
+  return mbi_disk_regular_file_size (path) >= 0;
 }
 
 /* A chunk kept in a file that is still there (a deleted file's chunks are
@@ -678,7 +679,7 @@ disk_drop_chunk (MbStore *s, const char *id)
   if (!mb_chunk_id_is_valid (id))
     return FALSE;
   g_autofree gchar *path = chunk_path ((DiskStore *) s, id);
-  gint64 size = mb_disk_regular_file_size (path);
+  gint64 size = mbi_disk_regular_file_size (path);
   g_hash_table_remove (((DiskStore *) s)->verified, id);
   if (size < 0)
     return mb_chunk_refs_forget (((DiskStore *) s)->refs, id);
@@ -695,9 +696,9 @@ static GPtrArray *
 disk_list_chunks (MbStore *s)
 {
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
-  walk_chunks ((DiskStore *) s, FALSE, mb_disk_collect_key, ids);
+  walk_chunks ((DiskStore *) s, FALSE, mbi_disk_collect_key, ids);
   mb_chunk_refs_list (((DiskStore *) s)->refs, ids);
-  g_ptr_array_sort (ids, mb_disk_cmp_str);
+  g_ptr_array_sort (ids, mbi_disk_cmp_str);
   /* a ref and a file of one id never coexist; drop a duplicate all the same */
   for (guint i = 1; i < ids->len;)
     if (strcmp (ids->pdata[i], ids->pdata[i - 1]) == 0)
@@ -756,10 +757,10 @@ static const MbStoreOps disk_ops = {
   .has_chunk = disk_has_chunk,
   .drop_chunk = disk_drop_chunk,
   .list_chunks = disk_list_chunks,
-  .put_manifest = mb_disk_put_manifest,
-  .get_manifest = mb_disk_get_manifest,
-  .drop_manifest = mb_disk_drop_manifest,
-  .list_manifests = mb_disk_list_manifests,
+  .put_manifest = mbi_disk_put_manifest,
+  .get_manifest = mbi_disk_get_manifest,
+  .drop_manifest = mbi_disk_drop_manifest,
+  .list_manifests = mbi_disk_list_manifests,
   .free = disk_free,
   .fetch_begin = disk_fetch_begin,
   .put_fetched = disk_put_fetched,
@@ -789,7 +790,7 @@ mb_store_disk_new (const char *data_dir, GError **error)
       return NULL;
     }
   walk_chunks (d, TRUE, count_chunk, &d->base);
-  mb_disk_walk_manifests (d, TRUE, mb_disk_count_manifest, &d->base);
+  mbi_disk_walk_manifests (d, TRUE, mbi_disk_count_manifest, &d->base);
   g_autofree gchar *refs_dir = g_build_filename (data_dir, "refs", NULL);
   d->refs = mb_chunk_refs_new (&d->base, refs_dir, has_chunk_file);
   d->sources = g_ptr_array_new_with_free_func (source_free);
@@ -805,7 +806,7 @@ mb_store_disk_chunk_location (MbStore *s, const char *id, guint64 *offset, gbool
     return NULL;
   gchar *path = chunk_path (d, id);
   guint64 off = 0;
-  if (mb_disk_regular_file_size (path) < 0)
+  if (mbi_disk_regular_file_size (path) < 0)
     {
       const char *rpath;
       g_free (path);

@@ -7,7 +7,7 @@
 #include <glib.h>
 
 #include "download.h"
-#include "store.h"
+#include "content/store.h"
 
 G_BEGIN_DECLS
 

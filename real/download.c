@@ -33,7 +33,8 @@
 #include <unistd.h>
 
 #include "chunk-refs.h"
-#include "chunk.h"
+#include "content/chunk.h"
+#define MB_REAL_DISK_STORE_INTERNAL
 #include "disk-store-private.h"
 
 #define QUEUE_MAX (64u << 20) /* bytes of received chunks waiting for the worker */
@@ -209,7 +210,7 @@ copy_local (Download *d, const Local *l, guint8 *buf)
                                l->id, d->name));
       return FALSE;
     }
-  if (!mb_disk_pwrite_all (d->fd, buf, l->len, l->offset))
+  if (!mbi_disk_pwrite_all (d->fd, buf, l->len, l->offset))
     {
       dl_fail_errno (d, d->tmp, "cannot write", errno);
       return FALSE;
@@ -229,7 +230,7 @@ write_item (Download *d, Item *it, GCancellable *cancellable)
     }
   gsize len;
   const guint8 *p = g_bytes_get_data (it->data, &len);
-  if (!g_cancellable_is_cancelled (cancellable) && !mb_disk_pwrite_all (d->fd, p, len, it->off))
+  if (!g_cancellable_is_cancelled (cancellable) && !mbi_disk_pwrite_all (d->fd, p, len, it->off))
     dl_fail_errno (d, d->tmp, "cannot write", errno);
   g_atomic_int_add (&d->queued, -(gint) len);
   g_bytes_unref (it->data);
@@ -468,7 +469,7 @@ mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data,
       g_atomic_int_add (&d->queued, (gint) len);
       g_async_queue_push (d->queue, it);
     }
-  else if (!mb_disk_pwrite_all (d->fd, p, len, off))
+  else if (!mbi_disk_pwrite_all (d->fd, p, len, off))
     {
       int err = errno;
       g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: cannot write: %s", d->tmp,

@@ -9,8 +9,8 @@
 #include <glib.h>
 
 #include "chunk-refs.h"
-#include "manifest.h"
-#include "store.h"
+#include "content/manifest.h"
+#include "content/store.h"
 
 G_BEGIN_DECLS
 

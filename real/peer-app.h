@@ -13,8 +13,8 @@
 #include <libsoup/soup.h>
 
 #include "clock.h"
-#include "ringpeer.h"
-#include "store.h"
+#include "ring/ringpeer.h"
+#include "content/store.h"
 #include "transport.h"
 
 #define MB_PSEUDO_NODE_BASE 0xF0000000u

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "disk-store.h"
-#include "chunk.h"
+#include "content/chunk.h"
 #include "peer-app.h"
 
 #define SMALL_BODY (64 * 1024)

@@ -1,4 +1,4 @@
-/* tracker-main.c — minibit-tracker: the core tracker (core/tracker.h) on a
+/* tracker-main.c — minibit-tracker: the core tracker (core/swarm/tracker.h) on a
  * TCP transport (frames, the "wire" port) and the seed's HTTP/JSON API
  * (libsoup-3) on the HTTP port.
  *
@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "tracker.h"
+#include "swarm/tracker.h"
 #include "transport.h"
 
 #define MB_HTTP_NODE_FIRST 0x80000000u

@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "minibit"
 
 #include "transport.h"
+#define MB_REAL_TRANSPORT_INTERNAL
 #include "transport-private.h"
 
 #include <netinet/in.h>
@@ -52,7 +53,7 @@ mb_conn_label (const MbConn *c)
 }
 
 gchar *
-mb_transport_conn_describe (GSocketConnection *sc)
+mbi_transport_conn_describe (GSocketConnection *sc)
 {
   GSocketAddress *sa = g_socket_connection_get_remote_address (sc, NULL);
   if (sa == NULL)
@@ -63,7 +64,7 @@ mb_transport_conn_describe (GSocketConnection *sc)
 }
 
 MbConn *
-mb_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing)
+mbi_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing)
 {
   MbConn *c = g_new0 (MbConn, 1);
   c->refs = 1;  /* the transport's, held while open */
@@ -71,7 +72,7 @@ mb_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing)
   c->sc = g_object_ref (sc);
   c->cancel = g_cancellable_new ();
   c->dec = mb_decoder_new (t->cfg.max_frame);
-  c->peer = mb_transport_conn_describe (sc);
+  c->peer = mbi_transport_conn_describe (sc);
   c->outgoing = outgoing;
   c->rbuf = g_malloc (MB_READ_CHUNK);
   g_queue_init (&c->queue);
@@ -84,18 +85,18 @@ mb_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing)
 /* Closes at once: pending operations are cancelled, unsent frames dropped.
  * No callback. */
 void
-mb_transport_conn_close (MbConn *c)
+mbi_transport_conn_close (MbConn *c)
 {
   MbTransport *t = c->t;
   if (t == NULL)
     return;
   if (c->node != NULL && c->node->conn == c)
     c->node->conn = NULL;
-  mb_transport_source_clear (&c->timer);
+  mbi_transport_source_clear (&c->timer);
   c->timer_kind = MB_TIMER_NONE;
   g_cancellable_cancel (c->cancel);
   g_io_stream_close (G_IO_STREAM (c->sc), NULL, NULL);
-  mb_transport_frames_drop (t, &c->queue);
+  mbi_transport_frames_drop (t, &c->queue);
   c->queued_bytes = 0;
   c->t = NULL;
   g_hash_table_steal (t->conns, c);
@@ -103,11 +104,11 @@ mb_transport_conn_close (MbConn *c)
 }
 
 void
-mb_transport_conn_arm (MbConn *c, MbTimerKind kind, guint ms, GSourceFunc fn)
+mbi_transport_conn_arm (MbConn *c, MbTimerKind kind, guint ms, GSourceFunc fn)
 {
-  mb_transport_source_clear (&c->timer);
+  mbi_transport_source_clear (&c->timer);
   c->timer_kind = kind;
-  c->timer = mb_transport_timer (c->t, ms, fn, mb_conn_ref (c), mb_conn_unref);
+  c->timer = mbi_transport_timer (c->t, ms, fn, mb_conn_ref (c), mb_conn_unref);
 }
 
 static void
@@ -115,7 +116,7 @@ mb_conn_disarm (MbConn *c, MbTimerKind kind)
 {
   if (c->timer_kind != kind)
     return;
-  mb_transport_source_clear (&c->timer);
+  mbi_transport_source_clear (&c->timer);
   c->timer_kind = MB_TIMER_NONE;
 }
 
@@ -136,9 +137,9 @@ mb_node_promote (MbTransport *t, MbTNode *node)
                   t->name, node->addr);
           node->conn = c;
           mb_conn_disarm (c, MB_TIMER_LINGER);
-          mb_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue,
+          mbi_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue,
                                     &c->queued_bytes);
-          mb_transport_conn_pump (c);
+          mbi_transport_conn_pump (c);
           return;
         }
     }
@@ -147,7 +148,7 @@ mb_node_promote (MbTransport *t, MbTNode *node)
 /* Closes a connection that failed or ended; if it was its node's active
  * connection, the core is told.  `warn`: the peer misbehaved. */
 void
-mb_transport_conn_drop (MbConn *c, gboolean warn, gboolean defer_gone, const char *why)
+mbi_transport_conn_drop (MbConn *c, gboolean warn, gboolean defer_gone, const char *why)
 {
   MbTransport *t = c->t;
   if (t == NULL)
@@ -163,24 +164,24 @@ mb_transport_conn_drop (MbConn *c, gboolean warn, gboolean defer_gone, const cha
   else
     g_info ("transport %s: connection %s (%s) closed: %s", t->name,
             mb_conn_label (c), c->peer, why);
-  mb_transport_conn_close (c);
+  mbi_transport_conn_close (c);
   if (!active)
     return;
   mb_node_promote (t, node);
-  mb_transport_node_notify_gone (t, node, defer_gone);
+  mbi_transport_node_notify_gone (t, node, defer_gone);
 }
 
 gboolean
-mb_transport_conn_on_timer (gpointer data)
+mbi_transport_conn_on_timer (gpointer data)
 {
   MbConn *c = mb_conn_ref (data);
   MbTimerKind kind = c->timer_kind;
   g_clear_pointer (&c->timer, g_source_unref);  /* removed on return */
   c->timer_kind = MB_TIMER_NONE;
   if (c->t != NULL && kind == MB_TIMER_HELLO)
-    mb_transport_conn_drop (c, TRUE, FALSE, "no hello in time");
+    mbi_transport_conn_drop (c, TRUE, FALSE, "no hello in time");
   else if (c->t != NULL && kind == MB_TIMER_LINGER)
-    mb_transport_conn_drop (c, FALSE, FALSE, "the peer did not close it in time");
+    mbi_transport_conn_drop (c, FALSE, FALSE, "the peer did not close it in time");
   mb_conn_unref (c);
   return G_SOURCE_REMOVE;
 }
@@ -188,7 +189,7 @@ mb_transport_conn_on_timer (gpointer data)
 /* ---- connections: writing ---------------------------------------------- */
 
 void
-mb_transport_conn_push (MbConn *c, GBytes *frame)
+mbi_transport_conn_push (MbConn *c, GBytes *frame)
 {
   c->queued_bytes += g_bytes_get_size (frame);
   g_queue_push_tail (&c->queue, frame);
@@ -201,7 +202,7 @@ mb_conn_shutdown (MbConn *c)
 {
   c->shut = TRUE;
   g_socket_shutdown (g_socket_connection_get_socket (c->sc), FALSE, TRUE, NULL);
-  mb_transport_conn_arm (c, MB_TIMER_LINGER, c->t->cfg.linger_ms, mb_transport_conn_on_timer);
+  mbi_transport_conn_arm (c, MB_TIMER_LINGER, c->t->cfg.linger_ms, mbi_transport_conn_on_timer);
 }
 
 static void
@@ -218,14 +219,14 @@ mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data)
   if (t != NULL && !ok)
     {
       gchar *why = g_strdup_printf ("write failed: %s", error->message);
-      mb_transport_conn_drop (c, FALSE, FALSE, why);
+      mbi_transport_conn_drop (c, FALSE, FALSE, why);
       g_free (why);
     }
   else if (t != NULL)
     {
       t->stats.frames_out += c->batch_frames;
       t->stats.bytes_out += written;
-      mb_transport_conn_pump (c);
+      mbi_transport_conn_pump (c);
     }
   g_clear_error (&error);
   mb_conn_unref (c);
@@ -267,7 +268,7 @@ mb_conn_take_batch (MbConn *c, guint *n_frames)
 }
 
 void
-mb_transport_conn_pump (MbConn *c)
+mbi_transport_conn_pump (MbConn *c)
 {
   if (c->t == NULL || c->writing || c->shut)
     return;
@@ -295,9 +296,9 @@ mb_node_activate (MbTransport *t, MbTNode *node, MbConn *c)
   node->tries = 0;
   node->flush_only = FALSE;
   c->deliver = TRUE;
-  mb_transport_source_clear (&node->retry);
-  mb_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue, &c->queued_bytes);
-  mb_transport_conn_pump (c);
+  mbi_transport_source_clear (&node->retry);
+  mbi_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue, &c->queued_bytes);
+  mbi_transport_conn_pump (c);
 }
 
 /* The loser of a race: its dialler writes what is in flight and shuts it
@@ -307,13 +308,13 @@ mb_conn_demote (MbConn *c)
 {
   if (c->outgoing)
     c->finishing = TRUE;
-  mb_transport_conn_arm (c, MB_TIMER_LINGER, c->t->cfg.linger_ms, mb_transport_conn_on_timer);
-  mb_transport_conn_pump (c);
+  mbi_transport_conn_arm (c, MB_TIMER_LINGER, c->t->cfg.linger_ms, mbi_transport_conn_on_timer);
+  mbi_transport_conn_pump (c);
 }
 
 /* c (just dialled, or just said HELLO) belongs to node. */
 void
-mb_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c)
+mbi_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c)
 {
   MbConn *old = node->conn;
   c->deliver = TRUE;
@@ -327,9 +328,9 @@ mb_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c)
       /* The peer dialled again: to it, the old connection is gone. */
       g_info ("transport %s: %s connected again; closing its old connection",
               t->name, node->addr);
-      mb_transport_conn_close (old);
+      mbi_transport_conn_close (old);
       mb_node_activate (t, node, c);
-      mb_transport_node_notify_gone (t, node, FALSE);
+      mbi_transport_node_notify_gone (t, node, FALSE);
       return;
     }
   /* Both sides dialled: keep the one dialled by the smaller listen address. */
@@ -341,10 +342,10 @@ mb_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c)
           t->name, node->addr, keep_ours ? t->listen_addr : remote);
   node->conn = winner;
   mb_conn_disarm (winner, MB_TIMER_LINGER);
-  mb_transport_frames_move (&loser->queue, &loser->queued_bytes, &winner->queue,
+  mbi_transport_frames_move (&loser->queue, &loser->queued_bytes, &winner->queue,
                             &winner->queued_bytes);
   mb_conn_demote (loser);
-  mb_transport_conn_pump (winner);
+  mbi_transport_conn_pump (winner);
 }
 
 /* ---- connections: reading ---------------------------------------------- */
@@ -357,31 +358,31 @@ mb_conn_on_hello (MbConn *c, const MbMessage *hello)
     {
       gchar *why = g_strdup_printf ("hello with a bad address \"%s\"",
                                     hello->addr != NULL ? hello->addr : "");
-      mb_transport_conn_drop (c, TRUE, FALSE, why);
+      mbi_transport_conn_drop (c, TRUE, FALSE, why);
       g_free (why);
       return FALSE;
     }
   if (strcmp (hello->addr, t->listen_addr) == 0)
     {
-      mb_transport_conn_drop (c, TRUE, FALSE, "connected to itself");
+      mbi_transport_conn_drop (c, TRUE, FALSE, "connected to itself");
       return FALSE;
     }
   c->got_hello = TRUE;
   mb_conn_disarm (c, MB_TIMER_HELLO);
   if (c->outgoing)
     {
-      mb_transport_node_learn (t, c->node, hello);
+      mbi_transport_node_learn (t, c->node, hello);
       return TRUE;
     }
-  MbTNode *node = mb_transport_node_ensure (t, hello->addr);
+  MbTNode *node = mbi_transport_node_ensure (t, hello->addr);
   if (node == NULL || node->id == MB_TRANSPORT_SELF)
     {
-      mb_transport_conn_drop (c, TRUE, FALSE, "no node for its address (too many nodes?)");
+      mbi_transport_conn_drop (c, TRUE, FALSE, "no node for its address (too many nodes?)");
       return FALSE;
     }
   c->node = node;
-  mb_transport_node_learn (t, node, hello);
-  mb_transport_node_bind (t, node, c);
+  mbi_transport_node_learn (t, node, hello);
+  mbi_transport_node_bind (t, node, c);
   return c->t != NULL;
 }
 
@@ -396,7 +397,7 @@ mb_conn_handle (MbConn *c, const MbMessage *msg)
         return mb_conn_on_hello (c, msg);
       gchar *why = g_strdup_printf ("first frame is %s, not hello",
                                     mb_message_type_name (msg->type));
-      mb_transport_conn_drop (c, TRUE, FALSE, why);
+      mbi_transport_conn_drop (c, TRUE, FALSE, why);
       g_free (why);
       return FALSE;
     }
@@ -421,7 +422,7 @@ mb_conn_take (MbConn *c, gsize n)
         return TRUE;
       if (msg == NULL)
         {
-          mb_transport_conn_drop (c, TRUE, FALSE, error->message);
+          mbi_transport_conn_drop (c, TRUE, FALSE, error->message);
           g_error_free (error);
           return FALSE;
         }
@@ -439,11 +440,11 @@ mb_conn_on_eof (MbConn *c)
   GError *error = NULL;
   if (!mb_decoder_finish (c->dec, &error))
     {
-      mb_transport_conn_drop (c, TRUE, FALSE, error->message);
+      mbi_transport_conn_drop (c, TRUE, FALSE, error->message);
       g_error_free (error);
       return;
     }
-  mb_transport_conn_drop (c, FALSE, FALSE, "end of stream");
+  mbi_transport_conn_drop (c, FALSE, FALSE, "end of stream");
 }
 
 static void mb_conn_read (MbConn *c);
@@ -459,7 +460,7 @@ mb_conn_on_read (GObject *src, GAsyncResult *res, gpointer data)
       if (n < 0)
         {
           gchar *why = g_strdup_printf ("read failed: %s", error->message);
-          mb_transport_conn_drop (c, FALSE, FALSE, why);
+          mbi_transport_conn_drop (c, FALSE, FALSE, why);
           g_free (why);
         }
       else if (n == 0)
@@ -485,9 +486,9 @@ mb_conn_read (MbConn *c)
 
 /* Both directions: HELLO goes out first, reading starts, HELLO is awaited. */
 void
-mb_transport_conn_start (MbConn *c)
+mbi_transport_conn_start (MbConn *c)
 {
-  mb_transport_conn_arm (c, MB_TIMER_HELLO, c->t->cfg.hello_timeout_ms, mb_transport_conn_on_timer);
+  mbi_transport_conn_arm (c, MB_TIMER_HELLO, c->t->cfg.hello_timeout_ms, mbi_transport_conn_on_timer);
   mb_conn_read (c);
-  mb_transport_conn_pump (c);
+  mbi_transport_conn_pump (c);
 }

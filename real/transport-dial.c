@@ -6,6 +6,7 @@
 #define G_LOG_DOMAIN "minibit"
 
 #include "transport.h"
+#define MB_REAL_TRANSPORT_INTERNAL
 #include "transport-private.h"
 
 struct _MbDial {
@@ -21,24 +22,24 @@ struct _MbDial {
 static void
 mb_dial_free (MbDial *d)
 {
-  mb_transport_source_clear (&d->timeout);
+  mbi_transport_source_clear (&d->timeout);
   g_object_unref (d->cancel);
   g_free (d);
 }
 
 /* Cancels a connect in progress and any retry; drops frames waiting for them. */
 void
-mb_transport_abandon_dial (MbTransport *t, MbTNode *node)
+mbi_transport_abandon_dial (MbTransport *t, MbTNode *node)
 {
   if (node->dial != NULL)
     {
       node->dial->t = NULL;  /* its callback frees it */
-      mb_transport_source_clear (&node->dial->timeout);
+      mbi_transport_source_clear (&node->dial->timeout);
       g_cancellable_cancel (node->dial->cancel);
       node->dial = NULL;
     }
-  mb_transport_source_clear (&node->retry);
-  mb_transport_frames_drop (t, &node->pending);
+  mbi_transport_source_clear (&node->retry);
+  mbi_transport_frames_drop (t, &node->pending);
   node->pending_bytes = 0;
   node->tries = 0;
   node->flush_only = FALSE;
@@ -52,7 +53,7 @@ mb_node_on_retry (gpointer data)
   MbTNode *node = data;
   g_clear_pointer (&node->retry, g_source_unref);  /* removed on return */
   if (node->conn == NULL && node->dial == NULL)
-    mb_transport_dial (node->t, node);
+    mbi_transport_dial (node->t, node);
   return G_SOURCE_REMOVE;
 }
 
@@ -74,40 +75,40 @@ mb_node_connect_failed (MbTransport *t, MbTNode *node, const char *why)
       guint ms = (guint) MIN (delay, (guint64) G_MAXUINT);
       g_info ("transport %s: connect to %s failed (%s); try %u of %u in %u ms",
               t->name, node->addr, why, node->tries + 1, t->cfg.connect_tries, ms);
-      node->retry = mb_transport_timer (t, ms, mb_node_on_retry, node, NULL);
+      node->retry = mbi_transport_timer (t, ms, mb_node_on_retry, node, NULL);
       return;
     }
   g_message ("transport %s: giving up on %s after %u tries: %s", t->name,
              node->addr, node->tries, why);
   gboolean told = node->flush_only;  /* the core already forgot the node */
-  mb_transport_frames_drop (t, &node->pending);
+  mbi_transport_frames_drop (t, &node->pending);
   node->pending_bytes = 0;
   node->tries = 0;
   node->flush_only = FALSE;
   if (!told)
-    mb_transport_node_notify_gone (t, node, FALSE);
+    mbi_transport_node_notify_gone (t, node, FALSE);
 }
 
 static void
 mb_node_connected (MbTransport *t, MbTNode *node, GSocketConnection *sc)
 {
   t->stats.connections_dialled++;
-  MbConn *c = mb_transport_conn_new (t, sc, TRUE);
+  MbConn *c = mbi_transport_conn_new (t, sc, TRUE);
   c->node = node;
   g_debug ("transport %s: connected to %s", t->name, node->addr);
-  mb_transport_conn_start (c);
+  mbi_transport_conn_start (c);
   if (!node->flush_only)
     {
-      mb_transport_node_bind (t, node, c);
+      mbi_transport_node_bind (t, node, c);
       return;
     }
   /* Disconnected while dialling: deliver what was sent before, then close. */
   node->flush_only = FALSE;
   node->tries = 0;
-  mb_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue, &c->queued_bytes);
+  mbi_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue, &c->queued_bytes);
   c->finishing = TRUE;
-  mb_transport_conn_arm (c, MB_TIMER_LINGER, t->cfg.linger_ms, mb_transport_conn_on_timer);
-  mb_transport_conn_pump (c);
+  mbi_transport_conn_arm (c, MB_TIMER_LINGER, t->cfg.linger_ms, mbi_transport_conn_on_timer);
+  mbi_transport_conn_pump (c);
 }
 
 static void
@@ -149,13 +150,13 @@ mb_dial_on_timeout (gpointer data)
 }
 
 void
-mb_transport_dial (MbTransport *t, MbTNode *node)
+mbi_transport_dial (MbTransport *t, MbTNode *node)
 {
   MbDial *d = g_new0 (MbDial, 1);
   d->t = t;
   d->node = node;
   d->cancel = g_cancellable_new ();
-  d->timeout = mb_transport_timer (t, t->cfg.connect_timeout_ms, mb_dial_on_timeout,
+  d->timeout = mbi_transport_timer (t, t->cfg.connect_timeout_ms, mb_dial_on_timeout,
                                    d, NULL);
   node->dial = d;
   g_socket_client_connect_to_host_async (t->client, node->addr, 0, d->cancel,

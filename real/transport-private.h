@@ -32,9 +32,13 @@
  */
 #pragma once
 
+#ifndef MB_REAL_TRANSPORT_INTERNAL
+#error "transport-private.h is private to real/transport*.c: no other file may include it"
+#endif
+
 #include "transport.h"
 
-#include "codec.h"
+#include "wire/codec.h"
 
 #define MB_TRANSPORT_SELF 1u
 
@@ -106,45 +110,45 @@ struct _MbTransport {
 
 /* ---- transport.c ---- */
 
-GSource *mb_transport_timer (MbTransport *t, guint ms, GSourceFunc fn, gpointer data,
+GSource *mbi_transport_timer (MbTransport *t, guint ms, GSourceFunc fn, gpointer data,
                              GDestroyNotify destroy);
 /* Destroys and unrefs *s, if set, and clears it. */
-void mb_transport_source_clear (GSource **s);
+void mbi_transport_source_clear (GSource **s);
 /* Drops queued frames, counting them as refused; returns how many. */
-guint mb_transport_frames_drop (MbTransport *t, GQueue *q);
-void mb_transport_frames_move (GQueue *from, gsize *from_bytes, GQueue *to, gsize *to_bytes);
+guint mbi_transport_frames_drop (MbTransport *t, GQueue *q);
+void mbi_transport_frames_move (GQueue *from, gsize *from_bytes, GQueue *to, gsize *to_bytes);
 /* The node for addr, created if new; NULL if addr is bad or too many nodes. */
-MbTNode *mb_transport_node_ensure (MbTransport *t, const char *addr);
+MbTNode *mbi_transport_node_ensure (MbTransport *t, const char *addr);
 /* Records what the peer's HELLO says; its address becomes an alias. */
-void mb_transport_node_learn (MbTransport *t, MbTNode *node, const MbMessage *hello);
+void mbi_transport_node_learn (MbTransport *t, MbTNode *node, const MbMessage *hello);
 /* Tells the core the node is gone: now, or from an idle (inside host calls). */
-void mb_transport_node_notify_gone (MbTransport *t, MbTNode *node, gboolean defer);
+void mbi_transport_node_notify_gone (MbTransport *t, MbTNode *node, gboolean defer);
 
 /* ---- transport-conn.c ---- */
 
-gchar *mb_transport_conn_describe (GSocketConnection *sc);
-MbConn *mb_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing);
+gchar *mbi_transport_conn_describe (GSocketConnection *sc);
+MbConn *mbi_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing);
 /* Both directions: HELLO goes out first, reading starts, HELLO is awaited. */
-void mb_transport_conn_start (MbConn *c);
+void mbi_transport_conn_start (MbConn *c);
 /* Closes at once: pending operations are cancelled, unsent frames dropped.
  * No callback. */
-void mb_transport_conn_close (MbConn *c);
+void mbi_transport_conn_close (MbConn *c);
 /* Closes a connection that failed or ended; if it was its node's active
  * connection, the core is told.  `warn`: the peer misbehaved. */
-void mb_transport_conn_drop (MbConn *c, gboolean warn, gboolean defer_gone, const char *why);
-void mb_transport_conn_arm (MbConn *c, MbTimerKind kind, guint ms, GSourceFunc fn);
+void mbi_transport_conn_drop (MbConn *c, gboolean warn, gboolean defer_gone, const char *why);
+void mbi_transport_conn_arm (MbConn *c, MbTimerKind kind, guint ms, GSourceFunc fn);
 /* The HELLO and LINGER timers' callback (data: a reference to the connection). */
-gboolean mb_transport_conn_on_timer (gpointer data);
+gboolean mbi_transport_conn_on_timer (gpointer data);
 /* Queues a frame (taking it) without writing. */
-void mb_transport_conn_push (MbConn *c, GBytes *frame);
+void mbi_transport_conn_push (MbConn *c, GBytes *frame);
 /* Starts the next write, if none is in flight. */
-void mb_transport_conn_pump (MbConn *c);
+void mbi_transport_conn_pump (MbConn *c);
 /* c (just dialled, or just said HELLO) belongs to node. */
-void mb_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c);
+void mbi_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c);
 
 /* ---- transport-dial.c ---- */
 
 /* Starts a connect to the node. */
-void mb_transport_dial (MbTransport *t, MbTNode *node);
+void mbi_transport_dial (MbTransport *t, MbTNode *node);
 /* Cancels a connect in progress and any retry; drops frames waiting for them. */
-void mb_transport_abandon_dial (MbTransport *t, MbTNode *node);
+void mbi_transport_abandon_dial (MbTransport *t, MbTNode *node);

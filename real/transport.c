@@ -6,11 +6,12 @@
 #define G_LOG_DOMAIN "minibit"
 
 #include "transport.h"
+#define MB_REAL_TRANSPORT_INTERNAL
 #include "transport-private.h"
 
 #include <string.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 
 G_DEFINE_QUARK (mb-transport-error-quark, mb_transport_error)
 
@@ -72,7 +73,7 @@ mb_transport_addr_join (const char *host, guint16 port)
 /* ---- small helpers ----------------------------------------------------- */
 
 GSource *
-mb_transport_timer (MbTransport *t, guint ms, GSourceFunc fn, gpointer data,
+mbi_transport_timer (MbTransport *t, guint ms, GSourceFunc fn, gpointer data,
                     GDestroyNotify destroy)
 {
   GSource *s = g_timeout_source_new (ms);
@@ -82,7 +83,7 @@ mb_transport_timer (MbTransport *t, guint ms, GSourceFunc fn, gpointer data,
 }
 
 void
-mb_transport_source_clear (GSource **s)
+mbi_transport_source_clear (GSource **s)
 {
   if (*s == NULL)
     return;
@@ -93,7 +94,7 @@ mb_transport_source_clear (GSource **s)
 
 /* Drops queued frames, counting them as refused; returns how many. */
 guint
-mb_transport_frames_drop (MbTransport *t, GQueue *q)
+mbi_transport_frames_drop (MbTransport *t, GQueue *q)
 {
   guint n = g_queue_get_length (q);
   GBytes *b;
@@ -105,7 +106,7 @@ mb_transport_frames_drop (MbTransport *t, GQueue *q)
 }
 
 void
-mb_transport_frames_move (GQueue *from, gsize *from_bytes, GQueue *to, gsize *to_bytes)
+mbi_transport_frames_move (GQueue *from, gsize *from_bytes, GQueue *to, gsize *to_bytes)
 {
   GBytes *b;
   while ((b = g_queue_pop_head (from)) != NULL)
@@ -139,7 +140,7 @@ mb_node_free (gpointer p)
 
 /* The node for addr, created if new; NULL if addr is bad or too many nodes. */
 MbTNode *
-mb_transport_node_ensure (MbTransport *t, const char *addr)
+mbi_transport_node_ensure (MbTransport *t, const char *addr)
 {
   MbTNode *node = g_hash_table_lookup (t->by_addr, addr);
   if (node != NULL)
@@ -158,7 +159,7 @@ mb_transport_node_ensure (MbTransport *t, const char *addr)
 
 /* Records what the peer's HELLO says; its address becomes an alias. */
 void
-mb_transport_node_learn (MbTransport *t, MbTNode *node, const MbMessage *hello)
+mbi_transport_node_learn (MbTransport *t, MbTNode *node, const MbMessage *hello)
 {
   if (g_strcmp0 (node->name, hello->name) != 0)
     {
@@ -194,7 +195,7 @@ mb_transport_on_gone_idle (gpointer data)
 
 /* Tells the core the node is gone: now, or from an idle (inside host calls). */
 void
-mb_transport_node_notify_gone (MbTransport *t, MbTNode *node, gboolean defer)
+mbi_transport_node_notify_gone (MbTransport *t, MbTNode *node, gboolean defer)
 {
   if (!defer)
     {
@@ -221,12 +222,12 @@ mb_node_too_slow (MbTransport *t, MbTNode *node)
   gchar *why = g_strdup_printf ("too slow: more than %" G_GSIZE_FORMAT " bytes queued",
                                 t->cfg.max_queue_bytes);
   if (node->conn != NULL)
-    mb_transport_conn_drop (node->conn, TRUE, TRUE, why);
+    mbi_transport_conn_drop (node->conn, TRUE, TRUE, why);
   else
     {
       g_warning ("transport %s: %s: %s; dropping them", t->name, node->addr, why);
-      mb_transport_abandon_dial (t, node);
-      mb_transport_node_notify_gone (t, node, TRUE);
+      mbi_transport_abandon_dial (t, node);
+      mbi_transport_node_notify_gone (t, node, TRUE);
     }
   g_free (why);
 }
@@ -246,15 +247,15 @@ mb_node_send (MbTransport *t, MbTNode *node, GBytes *frame)
     }
   if (c != NULL)
     {
-      mb_transport_conn_push (c, frame);
-      mb_transport_conn_pump (c);
+      mbi_transport_conn_push (c, frame);
+      mbi_transport_conn_pump (c);
       return;
     }
   g_queue_push_tail (&node->pending, frame);
   node->pending_bytes += size;
   node->flush_only = FALSE;  /* a new session: the connection will serve it */
   if (node->dial == NULL && node->retry == NULL)
-    mb_transport_dial (t, node);
+    mbi_transport_dial (t, node);
 }
 
 /* ---- the host ---------------------------------------------------------- */
@@ -306,7 +307,7 @@ mb_transport_host_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
       && !g_queue_is_empty (&node->pending))
     node->flush_only = TRUE;  /* let the dial deliver what was sent */
   else
-    mb_transport_abandon_dial (t, node);
+    mbi_transport_abandon_dial (t, node);
   node->conn = NULL;
   GPtrArray *mine = g_ptr_array_new ();
   GHashTableIter it;
@@ -322,9 +323,9 @@ mb_transport_host_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
       if (!c->finishing && !c->shut)
         {
           c->finishing = TRUE;
-          mb_transport_conn_arm (c, MB_TIMER_LINGER, t->cfg.linger_ms, mb_transport_conn_on_timer);
+          mbi_transport_conn_arm (c, MB_TIMER_LINGER, t->cfg.linger_ms, mbi_transport_conn_on_timer);
         }
-      mb_transport_conn_pump (c);
+      mbi_transport_conn_pump (c);
     }
   g_ptr_array_unref (mine);
   g_debug ("transport %s: disconnected from %s", t->name, node->addr);
@@ -339,7 +340,7 @@ mb_transport_on_incoming (GSocketService *service, GSocketConnection *sc,
   MbTransport *t = data;
   if (g_hash_table_size (t->conns) >= t->cfg.max_connections)
     {
-      gchar *peer = mb_transport_conn_describe (sc);
+      gchar *peer = mbi_transport_conn_describe (sc);
       g_warning ("transport %s: refusing a connection from %s: %u connections open",
                  t->name, peer, g_hash_table_size (t->conns));
       g_free (peer);
@@ -348,9 +349,9 @@ mb_transport_on_incoming (GSocketService *service, GSocketConnection *sc,
       return TRUE;
     }
   t->stats.connections_accepted++;
-  MbConn *c = mb_transport_conn_new (t, sc, FALSE);
+  MbConn *c = mbi_transport_conn_new (t, sc, FALSE);
   g_debug ("transport %s: accepted %s", t->name, c->peer);
-  mb_transport_conn_start (c);
+  mbi_transport_conn_start (c);
   return TRUE;
 }
 
@@ -468,7 +469,7 @@ mb_transport_new (const char *name, const char *listen_host, guint16 port,
   t->by_addr = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   t->conns = g_hash_table_new (g_direct_hash, g_direct_equal);
   t->gone_later = g_array_new (FALSE, FALSE, sizeof (MbNodeId));
-  MbTNode *self = mb_transport_node_ensure (t, t->listen_addr);
+  MbTNode *self = mbi_transport_node_ensure (t, t->listen_addr);
   g_assert (self != NULL && self->id == MB_TRANSPORT_SELF);
   self->name = g_strdup (name);
   t->client = g_socket_client_new ();
@@ -491,12 +492,12 @@ mb_transport_free (MbTransport *t)
   g_socket_listener_close (G_SOCKET_LISTENER (t->service));
   g_object_unref (t->service);
   for (guint i = 0; i < t->nodes->len; i++)
-    mb_transport_abandon_dial (t, g_ptr_array_index (t->nodes, i));
+    mbi_transport_abandon_dial (t, g_ptr_array_index (t->nodes, i));
   GList *open = g_hash_table_get_keys (t->conns);
   for (GList *l = open; l != NULL; l = l->next)
-    mb_transport_conn_close (l->data);
+    mbi_transport_conn_close (l->data);
   g_list_free (open);
-  mb_transport_source_clear (&t->gone_idle);
+  mbi_transport_source_clear (&t->gone_idle);
   g_array_unref (t->gone_later);
   g_hash_table_unref (t->conns);
   g_hash_table_unref (t->by_addr);
@@ -550,7 +551,7 @@ MbNodeId
 mb_transport_node (MbTransport *t, const char *addr)
 {
   g_return_val_if_fail (t != NULL, MB_NODE_NONE);
-  MbTNode *node = addr != NULL ? mb_transport_node_ensure (t, addr) : NULL;
+  MbTNode *node = addr != NULL ? mbi_transport_node_ensure (t, addr) : NULL;
   return node != NULL ? node->id : MB_NODE_NONE;
 }
 

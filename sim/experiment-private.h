@@ -2,6 +2,10 @@
  * metrics.c (samples, summary, CSV).  Not installed. */
 #pragma once
 
+#ifndef MB_SIM_EXPERIMENT_INTERNAL
+#error "experiment-private.h is private to the experiment (sim/experiment.c, metrics.c, workload.c): no other file may include it"
+#endif
+
 #include "experiment.h"
 
 typedef struct {
@@ -60,13 +64,13 @@ struct _MbExperiment {
 };
 
 /* workload.c */
-void mb_workload_schedule (MbExperiment *x);
-void mb_workload_free (MbExperiment *x);
+void mbi_workload_schedule (MbExperiment *x);
+void mbi_workload_free (MbExperiment *x);
 /* Fractions of published manifests / chunks held by an online peer now. */
-void mb_workload_availability (MbExperiment *x, double *manifests, double *chunks,
+void mbi_workload_availability (MbExperiment *x, double *manifests, double *chunks,
                                guint *manifests_lost, guint *chunks_lost);
 
 /* metrics.c */
-void mb_metrics_start (MbExperiment *x);
-void mb_metrics_sample (MbExperiment *x);
-void mb_metrics_summarise (MbExperiment *x);
+void mbi_metrics_start (MbExperiment *x);
+void mbi_metrics_sample (MbExperiment *x);
+void mbi_metrics_summarise (MbExperiment *x);

@@ -8,11 +8,12 @@
  * is still to arrive, no scheduled event is still to run, and every online
  * peer holds the whole file.
  */
+#define MB_SIM_EXPERIMENT_INTERNAL
 #include "experiment-private.h"
 
 #include <math.h>
 
-#include "chunk.h"
+#include "content/chunk.h"
 
 #define STREAM_ARRIVALS 1
 #define STREAM_CHURN 2
@@ -351,7 +352,7 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   x->total_peers = mb_scenario_total_peers (sc);
   schedule_arrivals (x);
   schedule_events (x);
-  mb_workload_schedule (x);
+  mbi_workload_schedule (x);
   return x;
 }
 
@@ -362,7 +363,7 @@ mb_experiment_free (MbExperiment *x)
     return;
   mb_world_free (x->world);
   mb_sched_free (x->sched);
-  mb_workload_free (x);
+  mbi_workload_free (x);
   if (x->file)
     mb_manifest_unref (x->file);
   g_array_unref (x->leaves);
@@ -403,10 +404,10 @@ mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data)
   g_return_if_fail (!x->ran);
   x->progress = progress;
   x->progress_data = data;
-  mb_metrics_start (x);
+  mbi_metrics_start (x);
   mb_sched_run_until (x->sched, x->sc->duration, run_is_over, x);
-  mb_metrics_sample (x);
-  mb_metrics_summarise (x);
+  mbi_metrics_sample (x);
+  mbi_metrics_summarise (x);
   x->ran = TRUE;
 }
 

@@ -15,6 +15,7 @@
  * All numbers are printed with fixed formats, so the CSVs are byte-identical
  * for the same scenario and seed.
  */
+#define MB_SIM_EXPERIMENT_INTERNAL
 #include "experiment-private.h"
 
 #include <errno.h>
@@ -92,7 +93,7 @@ secs (guint64 us)
 static void on_sample (MbSched *s, gpointer a, guint64 b);
 
 void
-mb_metrics_start (MbExperiment *x)
+mbi_metrics_start (MbExperiment *x)
 {
   mb_sched_at (x->sched, 0, on_sample, x, 0);
 }
@@ -101,7 +102,7 @@ static void
 on_sample (MbSched *s, gpointer a, guint64 b)
 {
   MbExperiment *x = a;
-  mb_metrics_sample (x);
+  mbi_metrics_sample (x);
   mb_sched_at (s, mb_sched_now (s) + x->sc->sample_interval, on_sample, x, 0);
 }
 
@@ -138,7 +139,7 @@ min_piece_copies (MbExperiment *x, guint *counts)
 }
 
 void
-mb_metrics_sample (MbExperiment *x)
+mbi_metrics_sample (MbExperiment *x)
 {
   guint64 now = mb_sched_now (x->sched);
   if (x->samples->len > 0)
@@ -184,7 +185,7 @@ mb_metrics_sample (MbExperiment *x)
   smp.min_piece_copies = min_piece_copies (x, counts);
   g_free (counts);
   guint lost_m, lost_c;
-  mb_workload_availability (x, &smp.manifest_availability, &smp.chunk_availability, &lost_m,
+  mbi_workload_availability (x, &smp.manifest_availability, &smp.chunk_availability, &lost_m,
                             &lost_c);
   g_array_append_val (x->samples, smp);
 }
@@ -228,7 +229,7 @@ kumar_ross (MbExperiment *x, MbSummary *s)
 }
 
 void
-mb_metrics_summarise (MbExperiment *x)
+mbi_metrics_summarise (MbExperiment *x)
 {
   MbSummary *s = &x->summary;
   guint64 end = mb_sched_now (x->sched);
@@ -278,7 +279,7 @@ mb_metrics_summarise (MbExperiment *x)
   /* the ring */
   double mav, cav;
   guint lost_m, lost_c;
-  mb_workload_availability (x, &mav, &cav, &lost_m, &lost_c);
+  mbi_workload_availability (x, &mav, &cav, &lost_m, &lost_c);
   s->manifests_total = x->files ? x->files->len : 0;
   s->manifests_lost = lost_m;
   s->chunks_lost = lost_c;

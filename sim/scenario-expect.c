@@ -3,6 +3,7 @@
  * ">=", "!=" at the key's end) and checking them against a run's metrics.
  */
 #include "scenario.h"
+#define MB_SIM_SCENARIO_INTERNAL
 #include "scenario-private.h"
 
 #include <math.h>
@@ -103,7 +104,7 @@ mb_expect_parse_value (const char *value, gboolean key_op, MbExpect *e, GError *
 }
 
 void
-mb_scenario_expect_clear (MbExpect *e)
+mbi_scenario_expect_clear (MbExpect *e)
 {
   g_clear_pointer (&e->metric, g_free);
   g_clear_pointer (&e->text, g_free);
@@ -117,7 +118,7 @@ mb_expect_parse (const char *key, const char *value, MbExpect *e, GError **error
   if (!mb_expect_parse_key (key, &e->metric, &key_op, &e->op, error)
       || !mb_expect_parse_value (value, key_op, e, error))
     {
-      mb_scenario_expect_clear (e);
+      mbi_scenario_expect_clear (e);
       return FALSE;
     }
   const char *p = value;
@@ -130,17 +131,17 @@ mb_expect_parse (const char *key, const char *value, MbExpect *e, GError **error
 }
 
 gboolean
-mb_scenario_expect_key (MbLoad *ld, const char *where, const char *group, const char *key,
+mbi_scenario_expect_key (MbLoad *ld, const char *where, const char *group, const char *key,
                         const char *value, GError **error)
 {
   MbExpect e;
   GError *inner = NULL;
   if (!mb_expect_parse (key, value, &e, &inner))
-    return mb_scenario_fail_wrap (error, inner, where, group, key);
+    return mbi_scenario_fail_wrap (error, inner, where, group, key);
   if (ld != NULL)
     g_array_append_val (ld->expects, e);
   else
-    mb_scenario_expect_clear (&e);
+    mbi_scenario_expect_clear (&e);
   return TRUE;
 }
 
@@ -169,19 +170,19 @@ mb_expect_check (const MbExpect *e, MbMetricFn metric, gpointer data, double *go
 {
   double v = 0, want = e->value;
   if (!metric (data, e->metric, &v))
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_METRIC, "expect", NULL, NULL,
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_METRIC, "expect", NULL, NULL,
                              "%s: no such metric", e->metric);
   if (got != NULL)
     *got = v;
   if (e->all && !metric (data, "peers", &want))
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_METRIC, "expect", NULL, NULL,
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_METRIC, "expect", NULL, NULL,
                              "%s: \"all\" needs the metric peers", e->text);
   if (mb_cmp_holds (e->op, v, want))
     return TRUE;
   if (e->all)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_EXPECT_FAILED, "expect", NULL, NULL,
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_EXPECT_FAILED, "expect", NULL, NULL,
                              "%s (%g): got %g", e->text, want, v);
-  return mb_scenario_fail (error, MB_SCENARIO_ERROR_EXPECT_FAILED, "expect", NULL, NULL,
+  return mbi_scenario_fail (error, MB_SCENARIO_ERROR_EXPECT_FAILED, "expect", NULL, NULL,
                            "%s: got %g", e->text, v);
 }
 
@@ -214,7 +215,7 @@ mb_scenario_check_metric_names (const MbScenario *sc, const char *const *known, 
       if (missing == NULL)
         continue;
       g_autofree gchar *list = g_strjoinv (", ", (gchar **) known);
-      return mb_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_METRIC, sc->path, "expect",
+      return mbi_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_METRIC, sc->path, "expect",
                                e->metric, "\"%s\" is not a metric; known metrics: %s", missing,
                                list);
     }

@@ -8,10 +8,11 @@
  * own order (so [network] is known before [latency] and [peers.*], classes
  * before [event.*], [ring] and [publish.*] before [fetch.*]), then each
  * group's `finish` does cross-key checks.  The whole file (scenario.c)
- * calls mb_scenario_check_groups and mb_scenario_load_groups; an override
- * (--set) is checked against the same table by mb_scenario_check_override.
+ * calls mbi_scenario_check_groups and mbi_scenario_load_groups; an override
+ * (--set) is checked against the same table by mbi_scenario_check_override.
  */
 #include "scenario.h"
+#define MB_SIM_SCENARIO_INTERNAL
 #include "scenario-private.h"
 
 #include <stddef.h>
@@ -191,7 +192,7 @@ static const MbGroupSpec groups[] = {
   { "publish", TRUE, FALSE, publish_keys, mb_open_publish, NULL, mb_finish_publish,
     "[publish.<name>]" },
   { "fetch", TRUE, FALSE, fetch_keys, mb_open_fetch, NULL, mb_finish_fetch, "[fetch.<name>]" },
-  { "expect", FALSE, FALSE, NULL, mb_open_none, mb_scenario_expect_key, NULL, "[expect]" },
+  { "expect", FALSE, FALSE, NULL, mb_open_none, mbi_scenario_expect_key, NULL, "[expect]" },
 };
 
 /* The spec for a group name; *id gets the part after "peers." (multi). */
@@ -233,14 +234,14 @@ mb_group_check (const char *where, const char *group, GError **error)
       GString *known = g_string_new (NULL);
       for (guint i = 0; i < G_N_ELEMENTS (groups); i++)
         g_string_append_printf (known, "%s%s", i ? ", " : "", groups[i].display);
-      mb_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_GROUP, where, group, NULL,
+      mbi_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_GROUP, where, group, NULL,
                         "unknown group; known groups: %s", known->str);
       g_string_free (known, TRUE);
       return NULL;
     }
-  if (gs->multi && !mb_scenario_is_name (id))
+  if (gs->multi && !mbi_scenario_is_name (id))
     {
-      mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, where, group, NULL,
+      mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, where, group, NULL,
                         "\"%s\" is not a name for %s; " NAME_FORM ", e.g. [%s.fast]", id,
                         gs->display, gs->name);
       return NULL;
@@ -255,7 +256,7 @@ mb_fail_unknown_key (GError **error, const char *where, const MbGroupSpec *gs,
   GString *known = g_string_new (NULL);
   for (const MbKeySpec *k = gs->keys; k->key != NULL; k++)
     g_string_append_printf (known, "%s%s", k == gs->keys ? "" : ", ", k->key);
-  mb_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_KEY, where, group, key,
+  mbi_scenario_fail (error, MB_SCENARIO_ERROR_UNKNOWN_KEY, where, group, key,
                     "unknown key; known keys: %s", known->str);
   g_string_free (known, TRUE);
   return FALSE;
@@ -279,8 +280,8 @@ mb_load_key (MbLoad *ld, const MbGroupSpec *gs, const char *group, gpointer targ
   if (spec == NULL)
     return mb_fail_unknown_key (error, ld->where, gs, group, key);
   GError *inner = NULL;
-  if (!mb_scenario_value_parse (spec, value, (guint8 *) target + spec->offset, &inner))
-    return mb_scenario_fail_wrap (error, inner, ld->where, group, key);
+  if (!mbi_scenario_value_parse (spec, value, (guint8 *) target + spec->offset, &inner))
+    return mbi_scenario_fail_wrap (error, inner, ld->where, group, key);
   return TRUE;
 }
 
@@ -298,7 +299,7 @@ mb_load_keys (MbLoad *ld, const MbGroupSpec *gs, const char *group, gpointer tar
     }
   for (const MbKeySpec *k = gs->keys; k != NULL && k->key != NULL; k++)
     if (k->required && !mb_load_has (ld, group, k->key))
-      return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, k->key,
+      return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, k->key,
                                "required key is missing; write e.g. %s = %s", k->key, k->example);
   return TRUE;
 }
@@ -442,10 +443,10 @@ mb_finish_scenario (MbLoad *ld, const char *group, gpointer t G_GNUC_UNUSED, GEr
       sc->name = base;
     }
   if (sc->duration == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "duration",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "duration",
                              "must be above 0; write e.g. duration = 24h");
   if (sc->sample_interval == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "sample_interval",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "sample_interval",
                              "must be above 0; write e.g. sample_interval = 10s");
   return TRUE;
 }
@@ -458,27 +459,27 @@ mb_finish_file (MbLoad *ld, const char *group, gpointer t, GError **error)
     {
       if (!ld->present && g_key_file_has_group (ld->kf, "ring"))
         return TRUE; /* no swarm file: size and n_pieces stay 0 */
-      return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "size",
+      return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "size",
                                "required key is missing; write e.g. size = 100MiB%s",
                                ld->present ? "" : " ([file] is required unless [ring] is present)");
     }
   if (f->size == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "size",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "size",
                              "the file must not be empty; write e.g. size = 100MiB");
   if (f->piece_size == 0 || f->piece_size > G_MAXUINT32)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "piece_size",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "piece_size",
                              "must be from 1B to 4GiB; write e.g. piece_size = 256KiB");
   if (f->block_size == 0 || f->piece_size % f->block_size != 0)
     {
       g_autofree gchar *b = mb_units_format_size (f->block_size);
       g_autofree gchar *p = mb_units_format_size (f->piece_size);
-      return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "block_size",
+      return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "block_size",
                                "%s does not divide piece_size %s; write e.g. block_size = 16KiB",
                                b, p);
     }
   guint64 n = f->size / f->piece_size + (f->size % f->piece_size != 0);
   if (n > G_MAXUINT32)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "piece_size",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "piece_size",
                              "too small for the file (more than 2^32 pieces)");
   f->n_pieces = (guint) n;
   return TRUE;
@@ -489,7 +490,7 @@ mb_finish_tracker (MbLoad *ld, const char *group, gpointer t, GError **error)
 {
   MbScenarioTracker *tr = t;
   if (tr->peer_list_size == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "peer_list_size",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "peer_list_size",
                              "must be at least 1; write e.g. peer_list_size = 5");
   return TRUE;
 }
@@ -502,7 +503,7 @@ mb_finish_network (MbLoad *ld, const char *group, gpointer t, GError **error)
   if (n->n_regions == 0)
     {
       if (mb_load_has (ld, group, "jitter"))
-        return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "jitter",
+        return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "jitter",
                                  "applies only with regions; without them write a range, "
                                  "e.g. latency = 20ms..120ms");
       n->latency_model = n->latency.lo == n->latency.hi ? MB_LATENCY_CONSTANT
@@ -510,7 +511,7 @@ mb_finish_network (MbLoad *ld, const char *group, gpointer t, GError **error)
       return TRUE;
     }
   if (mb_load_has (ld, group, "latency"))
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "latency",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "latency",
                              "with regions, give latencies in [latency] instead, "
                              "e.g. eu.us = 80ms");
   n->latency_model = MB_LATENCY_REGIONS;
@@ -533,7 +534,7 @@ mb_fail_no_region (GError **error, const char *where, const char *group, const c
                    const MbNetworkConfig *n, const char *name)
 {
   g_autofree gchar *list = g_strjoinv (", ", n->regions);
-  return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, where, group, key,
+  return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, where, group, key,
                            "\"%s\" is not a region; regions are: %s", name, list);
 }
 
@@ -542,14 +543,14 @@ mb_latency_key (MbLoad *ld, const char *where, const char *group, const char *ke
                 const char *value, GError **error)
 {
   g_auto (GStrv) pair = g_strsplit (key, ".", -1);
-  if (g_strv_length (pair) != 2 || !mb_scenario_is_name (pair[0])
-      || !mb_scenario_is_name (pair[1]))
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, where, group, key,
+  if (g_strv_length (pair) != 2 || !mbi_scenario_is_name (pair[0])
+      || !mbi_scenario_is_name (pair[1]))
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, where, group, key,
                              "not a pair of regions; write e.g. eu.us = 80ms");
   guint64 v = 0;
   GError *inner = NULL;
   if (!mb_units_parse_duration (value, &v, &inner))
-    return mb_scenario_fail_wrap (error, inner, where, group, key);
+    return mbi_scenario_fail_wrap (error, inner, where, group, key);
   const MbNetworkConfig *n = ld ? &ld->sc->network : NULL;
   if (n == NULL || n->n_regions == 0)
     return TRUE; /* an override, or no regions: mb_finish_latency reports it */
@@ -567,7 +568,7 @@ mb_finish_latency (MbLoad *ld, const char *group, gpointer t G_GNUC_UNUSED, GErr
   MbNetworkConfig *n = &ld->sc->network;
   if (n->n_regions == 0)
     return !ld->present
-           || mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, NULL,
+           || mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, NULL,
                                 "region latencies need regions in [network], "
                                 "e.g. regions = eu, us");
   guint r = n->n_regions;
@@ -578,7 +579,7 @@ mb_finish_latency (MbLoad *ld, const char *group, gpointer t G_GNUC_UNUSED, GErr
         if (!ij && !ji)
           {
             g_autofree gchar *key = g_strdup_printf ("%s.%s", n->regions[i], n->regions[j]);
-            return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, key,
+            return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, key,
                                      "missing; every pair of regions needs a latency "
                                      "(one direction serves both), e.g. %s = 80ms", key);
           }
@@ -596,14 +597,14 @@ mb_finish_class_arrival (MbLoad *ld, const char *group, MbPeerClass *c, GError *
   if (c->arrival.kind == MB_ARRIVAL_POISSON)
     {
       if (!mb_load_has (ld, group, "arrival_rate"))
-        return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "arrival_rate",
+        return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "arrival_rate",
                                  "arrival = poisson needs a rate; write e.g. arrival_rate = 2/s");
       return TRUE;
     }
   static const char *const poisson_only[] = { "arrival_rate", "arrival_start" };
   for (guint i = 0; i < G_N_ELEMENTS (poisson_only); i++)
     if (mb_load_has (ld, group, poisson_only[i]))
-      return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, poisson_only[i],
+      return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, poisson_only[i],
                                "applies only with arrival = poisson");
   return TRUE;
 }
@@ -614,10 +615,10 @@ mb_finish_class_region (MbLoad *ld, const char *group, MbPeerClass *c, GError **
   const MbNetworkConfig *n = &ld->sc->network;
   if (n->n_regions == 0)
     return c->region_name == NULL
-           || mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "region",
+           || mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "region",
                                 "no regions are set; add e.g. regions = eu, us to [network]");
   if (c->region_name == NULL)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "region",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "region",
                              "required when [network] has regions; write e.g. region = %s",
                              n->regions[0]);
   gint r = mb_region_index (n, c->region_name);
@@ -635,7 +636,7 @@ mb_finish_class (MbLoad *ld, const char *group, gpointer t, GError **error)
       || !mb_finish_class_region (ld, group, c, error))
     return FALSE;
   if (c->churn && !ld->sc->churn.enabled)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "churn",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "churn",
                              "churn = yes needs a [churn] group, e.g. session = exponential 30min");
   return TRUE;
 }
@@ -657,7 +658,7 @@ mb_fail_no_class (GError **error, const MbLoad *ld, const char *group, const cha
   for (guint i = 0; i < ld->classes->len; i++)
     g_string_append_printf (list, "%s%s", i ? ", " : "",
                             g_array_index (ld->classes, MbPeerClass, i).name);
-  mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, key,
+  mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, key,
                     "\"%s\" is not a class; classes are: %s", name, list->str);
   g_string_free (list, TRUE);
   return FALSE;
@@ -670,7 +671,7 @@ mb_finish_event_forbid (MbLoad *ld, const char *group, const char *const *keys,
 {
   for (guint i = 0; keys[i] != NULL; i++)
     if (mb_load_has (ld, group, keys[i]))
-      return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, keys[i],
+      return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, keys[i],
                                "applies only to action = %s", applies);
   return TRUE;
 }
@@ -684,13 +685,13 @@ mb_finish_partition (MbLoad *ld, const char *group, MbScenarioEvent *e, GError *
       || !mb_finish_event_forbid (ld, group, crash_only, "crash", error))
     return FALSE;
   if (!mb_load_has (ld, group, "until"))
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "until",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "until",
                              "action = partition needs an end; write e.g. until = 20min");
   if (e->until <= e->at)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "until",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "until",
                              "must be after at");
   if (e->groups < 2)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "groups",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "groups",
                              "must be at least 2; write e.g. groups = 2");
   return TRUE;
 }
@@ -701,12 +702,12 @@ static gboolean
 mb_finish_event_repeat (MbLoad *ld, const char *group, MbScenarioEvent *e, GError **error)
 {
   if (e->repeat == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "repeat",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "repeat",
                              "must be at least 1; write e.g. repeat = 5");
   if (e->repeat == 1)
     return TRUE; /* every, if given, has nothing to space */
   if (!mb_load_has (ld, group, "every"))
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "every",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "every",
                              "repeat = %u needs the time between rounds; write e.g. every = 2min",
                              e->repeat);
   guint64 round = 0, twice = 0;
@@ -717,7 +718,7 @@ mb_finish_event_repeat (MbLoad *ld, const char *group, MbScenarioEvent *e, GErro
   g_autofree gchar *r = mb_units_format_duration (round);
   g_autofree gchar *eg = round > 0 && g_uint64_checked_mul (&twice, round, 2)
                            ? mb_units_format_duration (twice) : g_strdup ("2min");
-  return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "every",
+  return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "every",
                            "must be longer than one round, (count - 1) * interval = %s; "
                            "write e.g. every = %s", r, eg);
 }
@@ -735,12 +736,12 @@ mb_finish_event (MbLoad *ld, const char *group, gpointer t, GError **error)
           && !mb_finish_event_forbid (ld, group, crash_only, "crash", error)))
     return FALSE;
   if (!mb_load_has (ld, group, "count") || e->count == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "count",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "count",
                              "%s; write e.g. count = 10",
                              mb_load_has (ld, group, "count") ? "must be at least 1"
                                                               : "required key is missing");
   if (e->action == MB_ACTION_ADD && e->class_name == NULL)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "class",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, "class",
                              "action = add needs a class; write e.g. class = %s",
                              ld->classes->len ? g_array_index (ld->classes, MbPeerClass, 0).name
                                               : "fast");
@@ -754,16 +755,16 @@ mb_finish_ring (MbLoad *ld, const char *group, gpointer t, GError **error)
 {
   MbRingConfig *r = t;
   if (r->replication == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "replication",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "replication",
                              "must be at least 1; write e.g. replication = 3");
   if (r->vnodes == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "vnodes",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "vnodes",
                              "must be at least 1; write e.g. vnodes = 128");
   if (r->chunk_size == 0 || r->chunk_size > G_MAXUINT32)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "chunk_size",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "chunk_size",
                              "must be from 1B to 4GiB; write e.g. chunk_size = 256KiB");
   if (r->rpc_timeout == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "rpc_timeout",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "rpc_timeout",
                              "must be above 0; write e.g. rpc_timeout = 10s");
   return TRUE;
 }
@@ -775,10 +776,10 @@ mb_finish_ring_traffic (MbLoad *ld, const char *group, guint count, const char *
                         gint *class_index, GError **error)
 {
   if (!ld->sc->ring.enabled)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, NULL,
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, NULL,
                              "needs a [ring] group; add one, e.g. [ring] with replication = 3");
   if (count == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "count",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "count",
                              "must be at least 1; write e.g. count = 10");
   if (class_name != NULL && (*class_index = mb_load_class_index (ld, class_name)) < 0)
     return mb_fail_no_class (error, ld, group, "from", class_name);
@@ -792,11 +793,11 @@ mb_finish_publish (MbLoad *ld, const char *group, gpointer t, GError **error)
   if (!mb_finish_ring_traffic (ld, group, p->count, p->class_name, &p->class_index, error))
     return FALSE;
   if (strcmp (p->name, "any") == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, NULL,
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, NULL,
                              "\"any\" is reserved (files = any in [fetch.<name>]); "
                              "choose another name, e.g. [publish.docs]");
   if (p->size == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "size",
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "size",
                              "a file must not be empty; write e.g. size = 1MiB");
   return TRUE;
 }
@@ -808,7 +809,7 @@ mb_fail_no_publish (GError **error, const MbLoad *ld, const char *group, const c
   for (guint i = 0; i < ld->publishes->len; i++)
     g_string_append_printf (list, "%s%s", i ? ", " : "",
                             g_array_index (ld->publishes, MbPublish, i).name);
-  mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "files",
+  mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "files",
                     "\"%s\" is not a [publish.<name>] group; write any or %s%s", name,
                     ld->publishes->len > 1 ? "one of: " : "", list->str);
   g_string_free (list, TRUE);
@@ -822,7 +823,7 @@ mb_finish_fetch (MbLoad *ld, const char *group, gpointer t, GError **error)
   if (!mb_finish_ring_traffic (ld, group, f->count, f->class_name, &f->class_index, error))
     return FALSE;
   if (ld->publishes->len == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, NULL,
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, NULL,
                              "nothing to fetch: no [publish.<name>] group; add one, e.g. "
                              "[publish.docs] with count and size");
   if (f->publish_name == NULL || strcmp (f->publish_name, "any") == 0)
@@ -842,7 +843,7 @@ mb_finish_fetch (MbLoad *ld, const char *group, gpointer t, GError **error)
 /* ---- the whole file: every group ------------------------------------------ */
 
 gboolean
-mb_scenario_check_groups (MbLoad *ld, GError **error)
+mbi_scenario_check_groups (MbLoad *ld, GError **error)
 {
   g_auto (GStrv) names = g_key_file_get_groups (ld->kf, NULL);
   for (guint i = 0; names[i] != NULL; i++)
@@ -852,7 +853,7 @@ mb_scenario_check_groups (MbLoad *ld, GError **error)
 }
 
 gboolean
-mb_scenario_load_groups (MbLoad *ld, GError **error)
+mbi_scenario_load_groups (MbLoad *ld, GError **error)
 {
   g_auto (GStrv) names = g_key_file_get_groups (ld->kf, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (groups); i++)
@@ -872,7 +873,7 @@ mb_scenario_load_groups (MbLoad *ld, GError **error)
         }
     }
   if (ld->classes->len == 0)
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, NULL, NULL,
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, NULL, NULL,
                              "no [peers.<class>] group; add one, e.g. [peers.leechers] with count, "
                              "upload and download");
   return TRUE;
@@ -883,7 +884,7 @@ mb_scenario_load_groups (MbLoad *ld, GError **error)
 /* "peers.fast.upload" -> group "peers.fast", key "upload"; "latency.eu.us" ->
  * "latency", "eu.us".  Unknown first words split at the last dot. */
 gboolean
-mb_scenario_split_override (const char *lhs, gchar **group, gchar **key)
+mbi_scenario_split_override (const char *lhs, gchar **group, gchar **key)
 {
   const char *dot = strchr (lhs, '.');
   if (dot == NULL)
@@ -905,7 +906,7 @@ mb_scenario_split_override (const char *lhs, gchar **group, gchar **key)
 }
 
 gboolean
-mb_scenario_check_override (const char *where, const char *group, const char *key,
+mbi_scenario_check_override (const char *where, const char *group, const char *key,
                             const char *value, GError **error)
 {
   const MbGroupSpec *gs = mb_group_check (where, group, error);
@@ -919,7 +920,7 @@ mb_scenario_check_override (const char *where, const char *group, const char *ke
   MbValue scratch;
   memset (&scratch, 0, sizeof scratch);
   GError *inner = NULL;
-  gboolean ok = mb_scenario_value_parse (spec, value, &scratch, &inner);
-  mb_scenario_value_clear (spec, &scratch);
-  return ok || mb_scenario_fail_wrap (error, inner, where, group, key);
+  gboolean ok = mbi_scenario_value_parse (spec, value, &scratch, &inner);
+  mbi_scenario_value_clear (spec, &scratch);
+  return ok || mbi_scenario_fail_wrap (error, inner, where, group, key);
 }

@@ -9,6 +9,10 @@
  */
 #pragma once
 
+#ifndef MB_SIM_SCENARIO_INTERNAL
+#error "scenario-private.h is private to sim/scenario*.c: no other file may include it"
+#endif
+
 #include "scenario.h"
 
 #define NAME_FORM "write lowercase letters, digits, '_' or '-'"
@@ -78,36 +82,36 @@ struct _MbLoad {
 
 /* Sets error to "<where>: [group] key: message" (group, key may be NULL);
  * returns FALSE. */
-gboolean mb_scenario_fail (GError **error, gint code, const char *where, const char *group,
+gboolean mbi_scenario_fail (GError **error, gint code, const char *where, const char *group,
                            const char *key, const char *fmt, ...) G_GNUC_PRINTF (6, 7);
 /* Re-raises a value error with its place in front; frees inner; FALSE. */
-gboolean mb_scenario_fail_wrap (GError **error, GError *inner, const char *where,
+gboolean mbi_scenario_fail_wrap (GError **error, GError *inner, const char *where,
                                 const char *group, const char *key);
 
 /* ---- scenario-values.c ---- */
 
 /* [a-z0-9_-]+ */
-gboolean mb_scenario_is_name (const char *s);
+gboolean mbi_scenario_is_name (const char *s);
 /* Parses text as spec's kind into field (which points into a struct). */
-gboolean mb_scenario_value_parse (const MbKeySpec *spec, const char *text, gpointer field,
+gboolean mbi_scenario_value_parse (const MbKeySpec *spec, const char *text, gpointer field,
                                   GError **error);
-void mb_scenario_value_clear (const MbKeySpec *spec, MbValue *v);
+void mbi_scenario_value_clear (const MbKeySpec *spec, MbValue *v);
 
 /* ---- scenario-keys.c ---- */
 
 /* Every group in the file is in the table (and a multi group's id a name). */
-gboolean mb_scenario_check_groups (MbLoad *ld, GError **error);
+gboolean mbi_scenario_check_groups (MbLoad *ld, GError **error);
 /* Loads every group of the table in its order, with defaults and checks. */
-gboolean mb_scenario_load_groups (MbLoad *ld, GError **error);
+gboolean mbi_scenario_load_groups (MbLoad *ld, GError **error);
 /* "peers.fast.upload" -> group "peers.fast", key "upload"; FALSE if no dot. */
-gboolean mb_scenario_split_override (const char *lhs, gchar **group, gchar **key);
+gboolean mbi_scenario_split_override (const char *lhs, gchar **group, gchar **key);
 /* Checks an override's group, key and value (syntax only). */
-gboolean mb_scenario_check_override (const char *where, const char *group, const char *key,
+gboolean mbi_scenario_check_override (const char *where, const char *group, const char *key,
                                      const char *value, GError **error);
 
 /* ---- scenario-expect.c ---- */
 
 /* The [expect] group's free_key: parses one expectation (ld NULL: check only). */
-gboolean mb_scenario_expect_key (MbLoad *ld, const char *where, const char *group,
+gboolean mbi_scenario_expect_key (MbLoad *ld, const char *where, const char *group,
                                  const char *key, const char *value, GError **error);
-void mb_scenario_expect_clear (MbExpect *e);
+void mbi_scenario_expect_clear (MbExpect *e);

@@ -6,6 +6,7 @@
  * the accepted form; the place is put in front by the caller.
  */
 #include "scenario.h"
+#define MB_SIM_SCENARIO_INTERNAL
 #include "scenario-private.h"
 
 #include <math.h>
@@ -18,7 +19,7 @@
 /* ---- value kinds ---------------------------------------------------------- */
 
 gboolean
-mb_scenario_is_name (const char *s)
+mbi_scenario_is_name (const char *s)
 {
   if (s == NULL || *s == '\0')
     return FALSE;
@@ -31,7 +32,7 @@ mb_scenario_is_name (const char *s)
 static gboolean
 mb_value_name (const char *text, gchar **out, GError **error)
 {
-  if (!mb_scenario_is_name (text))
+  if (!mbi_scenario_is_name (text))
     {
       g_set_error (error, MB_SCENARIO_ERROR, MB_SCENARIO_ERROR_INVALID,
                    "\"%s\" is not a name; " NAME_FORM ", e.g. fast", text);
@@ -213,7 +214,7 @@ mb_value_name_list (const char *text, gchar ***out, GError **error)
       gboolean dup = FALSE;
       for (guint j = 0; j < i; j++)
         dup |= strcmp (parts[i], parts[j]) == 0;
-      if (!mb_scenario_is_name (parts[i]) || dup)
+      if (!mbi_scenario_is_name (parts[i]) || dup)
         {
           g_set_error (error, MB_SCENARIO_ERROR, MB_SCENARIO_ERROR_INVALID,
                        "\"%s\" is not a list of distinct names; write e.g. eu, us, asia "
@@ -242,7 +243,7 @@ mb_value_string (const MbKeySpec *spec, const char *text, gchar **out, GError **
 
 /* Parses text as spec's kind into field (which points into a struct). */
 gboolean
-mb_scenario_value_parse (const MbKeySpec *spec, const char *text, gpointer field, GError **error)
+mbi_scenario_value_parse (const MbKeySpec *spec, const char *text, gpointer field, GError **error)
 {
   switch (spec->kind)
     {
@@ -268,7 +269,7 @@ mb_scenario_value_parse (const MbKeySpec *spec, const char *text, gpointer field
 }
 
 void
-mb_scenario_value_clear (const MbKeySpec *spec, MbValue *v)
+mbi_scenario_value_clear (const MbKeySpec *spec, MbValue *v)
 {
   if (spec->kind == MB_KIND_STRING || spec->kind == MB_KIND_NAME)
     g_clear_pointer (&v->s, g_free);

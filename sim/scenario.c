@@ -11,6 +11,7 @@
  * arrays keep file order, and nothing depends on hash-table order.
  */
 #include "scenario.h"
+#define MB_SIM_SCENARIO_INTERNAL
 #include "scenario-private.h"
 
 #include <string.h>
@@ -20,7 +21,7 @@ G_DEFINE_QUARK (mb-scenario-error-quark, mb_scenario_error)
 /* ---- errors --------------------------------------------------------------- */
 
 gboolean
-mb_scenario_fail (GError **error, gint code, const char *where, const char *group,
+mbi_scenario_fail (GError **error, gint code, const char *where, const char *group,
                   const char *key, const char *fmt, ...)
 {
   va_list ap;
@@ -38,10 +39,10 @@ mb_scenario_fail (GError **error, gint code, const char *where, const char *grou
 
 /* Re-raises a value error with its place in front. */
 gboolean
-mb_scenario_fail_wrap (GError **error, GError *inner, const char *where, const char *group,
+mbi_scenario_fail_wrap (GError **error, GError *inner, const char *where, const char *group,
                        const char *key)
 {
-  mb_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, where, group, key, "%s", inner->message);
+  mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, where, group, key, "%s", inner->message);
   g_error_free (inner);
   return FALSE;
 }
@@ -84,7 +85,7 @@ mb_fetch_clear (gpointer p)
 static void
 mb_expect_clear_func (gpointer p)
 {
-  mb_scenario_expect_clear (p);
+  mbi_scenario_expect_clear (p);
 }
 
 /* Frees every typed field; keeps path and key file. */
@@ -103,7 +104,7 @@ mb_scenario_clear_typed (MbScenario *sc)
   for (guint i = 0; i < sc->n_fetches; i++)
     mb_fetch_clear (&sc->fetches[i]);
   for (guint i = 0; i < sc->n_expects; i++)
-    mb_scenario_expect_clear (&sc->expects[i]);
+    mbi_scenario_expect_clear (&sc->expects[i]);
   g_free (sc->classes);
   g_free (sc->events);
   g_free (sc->publishes);
@@ -148,7 +149,7 @@ mb_scenario_validate (MbScenario *sc, GError **error)
   g_array_set_clear_func (ld.publishes, mb_publish_clear);
   g_array_set_clear_func (ld.fetches, mb_fetch_clear);
   g_array_set_clear_func (ld.expects, mb_expect_clear_func);
-  gboolean ok = mb_scenario_check_groups (&ld, error) && mb_scenario_load_groups (&ld, error);
+  gboolean ok = mbi_scenario_check_groups (&ld, error) && mbi_scenario_load_groups (&ld, error);
   if (ok)
     mb_load_commit (&ld);
   else
@@ -211,11 +212,11 @@ mb_scenario_set (MbScenario *sc, const char *assignment, GError **error)
   g_autofree gchar *lhs = eq ? g_strstrip (g_strndup (assignment, eq - assignment)) : NULL;
   g_autofree gchar *value = eq ? g_strstrip (g_strdup (eq + 1)) : NULL;
   g_autofree gchar *group = NULL, *key = NULL;
-  if (lhs == NULL || !mb_scenario_split_override (lhs, &group, &key))
-    return mb_scenario_fail (error, MB_SCENARIO_ERROR_OVERRIDE, where, NULL, NULL,
+  if (lhs == NULL || !mbi_scenario_split_override (lhs, &group, &key))
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_OVERRIDE, where, NULL, NULL,
                              "write group.key=value, e.g. peers.fast.upload=20Mbit or "
                              "network.loss=1%%");
-  if (!mb_scenario_check_override (where, group, key, value, error))
+  if (!mbi_scenario_check_override (where, group, key, value, error))
     return FALSE;
   g_key_file_set_value (sc->keyfile, group, key, value);
   sc->validated = FALSE;

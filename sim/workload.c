@@ -8,6 +8,7 @@
  * order, so runs stay deterministic.  Every operation in flight is counted
  * in the world's ring_busy, which the stop rule waits for.
  */
+#define MB_SIM_EXPERIMENT_INTERNAL
 #include "experiment-private.h"
 
 #include <math.h>
@@ -149,7 +150,7 @@ on_fetch (MbSched *s, gpointer a, guint64 b)
 }
 
 void
-mb_workload_schedule (MbExperiment *x)
+mbi_workload_schedule (MbExperiment *x)
 {
   x->files = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_manifest_unref);
   for (guint i = 0; i < x->sc->n_publishes; i++)
@@ -170,7 +171,7 @@ mb_workload_schedule (MbExperiment *x)
 }
 
 void
-mb_workload_free (MbExperiment *x)
+mbi_workload_free (MbExperiment *x)
 {
   if (x->files)
     g_ptr_array_unref (x->files);
@@ -179,7 +180,7 @@ mb_workload_free (MbExperiment *x)
 /* ---- availability ---- */
 
 void
-mb_workload_availability (MbExperiment *x, double *manifests, double *chunks,
+mbi_workload_availability (MbExperiment *x, double *manifests, double *chunks,
                           guint *manifests_lost, guint *chunks_lost)
 {
   *manifests = *chunks = NAN;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec.h"
-#include "store.h"
+#include "wire/codec.h"
+#include "content/store.h"
 
 #define DISCONNECT_BYTES 40 /* a TCP FIN/RST, more or less */
 
@@ -231,7 +231,7 @@ net_deliver (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint64 n
           if (n->rp)
             mb_ringpeer_on_disconnect (n->rp, from, now);
         }
-      else if (n->rp && mb_message_is_ring (msg->type))
+      else if (n->rp && mb_message_family (msg->type) == MB_FAMILY_RING)
         mb_ringpeer_receive (n->rp, from, msg, now);
       else
         mb_peer_receive (n->peer, from, msg, now);
@@ -269,8 +269,7 @@ net_prefetch (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint de
       MB_PREFETCH (n->peer);
       return;
     }
-  if (depth - 3 < MB_PEER_PREFETCH_DEPTHS && msg->type >= MB_MSG_BITFIELD
-      && msg->type <= MB_MSG_CANCEL)
+  if (depth - 3 < MB_PEER_PREFETCH_DEPTHS && (mb_message_fields (msg->type) & MB_F_SWARM))
     mb_peer_prefetch (n->peer, from, msg, depth - 3);
 }
 

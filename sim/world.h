@@ -12,12 +12,12 @@
 
 #include <glib.h>
 
-#include "manifest.h"
+#include "content/manifest.h"
 #include "net.h"
-#include "peer.h"
-#include "ringpeer.h"
+#include "swarm/peer.h"
+#include "ring/ringpeer.h"
 #include "scheduler.h"
-#include "tracker.h"
+#include "swarm/tracker.h"
 
 G_BEGIN_DECLS
 

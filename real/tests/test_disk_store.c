@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chunk.h"
+#include "content/chunk.h"
 #include "disk-store.h"
-#include "manifest.h"
-#include "store.h"
+#include "content/manifest.h"
+#include "content/store.h"
 #include "test-util.h"
 
 typedef struct {

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chunk.h"
+#include "content/chunk.h"
 #include "disk-store.h"
-#include "manifest.h"
-#include "store.h"
+#include "content/manifest.h"
+#include "content/store.h"
 #include "test-util.h"
 
 static const char *const PARTS[] = { "abcd", "efgh", "ij" }; /* chunk size 4 */

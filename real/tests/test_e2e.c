@@ -40,8 +40,8 @@
 #include <sys/prctl.h>
 #endif
 
-#include "codec.h"
-#include "manifest.h"
+#include "wire/codec.h"
+#include "content/manifest.h"
 
 #define N_PEERS 5
 #define READY_MS 20000

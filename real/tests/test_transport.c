@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 #include "transport.h"
 
 #define WAIT_MS 5000

@@ -1,0 +1,117 @@
+/* ringpeer.h — a peer's part in the ring (EldenRingTorrent), sans-I/O.
+ *
+ * Files are split into chunks named by their SHA-256; a consistent-hash ring
+ * (core/ring/ring.h) whose members are peer addresses decides where things live:
+ * chunk c on the R members of preference_list(c), the manifest of file f on
+ * the R members of preference_list(f).  A ring peer:
+ *  - serves STORE_CHUNK, STORE_MANIFEST, UPDATE_MANIFEST, GET_CHUNK,
+ *    GET_MANIFEST, PING and LEAVE_NOTICE; a request for a manifest it does
+ *    not hold and does not own in its view is answered with REDIRECT to the
+ *    owner in its view (views can be stale);
+ *  - runs client operations: store_file, fetch_file (multi-source, rarest
+ *    chunk first, failing over between holders), shutdown (the seed's
+ *    graceful redistribution), and repair after crashes;
+ *  - verifies every chunk against its id before storing it (virtual content
+ *    in the simulator has nothing to verify), and refuses manifests that are
+ *    inconsistent; refused input is counted and changes nothing.
+ * Operations report through callbacks.  Requests carry ids; a request that
+ * gets no answer within rpc_timeout_us fails over to the next holder/owner.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "host.h"
+#include "content/manifest.h"
+#include "ring/ring.h"
+#include "content/store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  guint replication;        /* R: copies of each chunk and manifest (3) */
+  guint32 chunk_size;       /* 256 KiB */
+  guint max_hops;           /* redirects followed per lookup (3) */
+  guint per_holder;         /* outstanding chunk requests per holder (4) */
+  guint window;             /* requests in flight to one peer; the rest wait (16) */
+  guint64 rpc_timeout_us;   /* 10 s */
+  gboolean virtual_content; /* simulator: chunks are generated, never held */
+  gboolean leave_in_store;  /* fetch: the chunks stay in the store and the
+                             * result has no content; the caller assembles
+                             * the file (real mode streams it to disk) */
+} MbRingPeerConfig;
+
+void mb_ringpeer_config_init (MbRingPeerConfig *cfg);
+
+typedef struct _MbRingPeer MbRingPeer;
+
+typedef struct {
+  gboolean ok;
+  const char *error;        /* why it failed (NULL if ok) */
+  guint chunks_placed;      /* store: chunk copies acknowledged */
+  guint chunks_failed;      /* store: copies that failed; fetch: chunks not got */
+  guint manifest_owners;    /* store: manifest copies acknowledged */
+  guint sources;            /* fetch: distinct holders that gave us chunks */
+  guint redirects;          /* fetch: redirects followed for the manifest */
+  guint lookups_failed;     /* fetch: 1 if no owner answered for the manifest */
+  guint64 bytes;            /* bytes stored / fetched */
+  const MbManifest *manifest;
+  GBytes *content;          /* fetch, real content, unless leave_in_store:
+                             * the file's bytes */
+} MbRingResult;
+
+typedef struct {
+  guint manifests_redistributed, manifests_failed;
+  guint chunks_redistributed, chunks_failed;
+  guint64 bytes_moved;
+} MbShutdownReport;
+
+typedef void (*MbRingDoneFn) (MbRingPeer *rp, const MbRingResult *r, gpointer data);
+typedef void (*MbShutdownDoneFn) (MbRingPeer *rp, const MbShutdownReport *r, gpointer data);
+
+/* `self_addr` is this peer's member name on the ring (its address).  The
+ * store is borrowed; the view is referenced; rand is owned. */
+MbRingPeer *mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
+                             const MbRingPeerConfig *cfg, MbStore *store, MbRing *view,
+                             GRand *rand);
+void mb_ringpeer_free (MbRingPeer *rp);
+
+/* A new view of the members (takes a reference).  With `repair` (members
+ * were found dead, not left gracefully), this peer restores R copies of what
+ * it is responsible for: the first surviving owner of each manifest it holds
+ * copies the manifest and under-replicated chunks to their new owners. */
+void mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now);
+MbRing *mb_ringpeer_view (const MbRingPeer *rp);
+
+/* Stores a file: content (real) or NULL with `size` (virtual, generated from
+ * the name).  Reports chunks placed and manifest owners. */
+void mb_ringpeer_store_file (MbRingPeer *rp, const char *name, GBytes *content, guint64 size,
+                             guint64 now, MbRingDoneFn done, gpointer data);
+void mb_ringpeer_fetch_file (MbRingPeer *rp, const char *name, guint64 now,
+                             MbRingDoneFn done, gpointer data);
+/* The seed's graceful shutdown: scan, compute new owners without this peer,
+ * transfer, drop what was transferred, report.  The peer keeps answering
+ * requests until done is called; the caller then leaves the tracker. */
+void mb_ringpeer_shutdown (MbRingPeer *rp, guint64 now, MbShutdownDoneFn done, gpointer data);
+gboolean mb_ringpeer_is_leaving (const MbRingPeer *rp);
+
+/* Handles a ring message (FALSE if the type is not a ring message). */
+gboolean mb_ringpeer_receive (MbRingPeer *rp, MbNodeId from, const MbMessage *msg, guint64 now);
+/* The host lost `node`: its pending requests fail over now. */
+void mb_ringpeer_on_disconnect (MbRingPeer *rp, MbNodeId node, guint64 now);
+guint64 mb_ringpeer_next_expiry (const MbRingPeer *rp);
+void mb_ringpeer_handle_expiry (MbRingPeer *rp, guint64 now);
+
+typedef struct {
+  guint64 refused_chunks;     /* content did not match its id */
+  guint64 refused_manifests;  /* inconsistent manifests */
+  guint64 redirects_sent;
+  guint64 requests_served;
+  guint64 repairs_started;    /* chunk or manifest copies made to restore R */
+  guint64 repair_bytes;
+  guint64 rpc_timeouts;
+} MbRingPeerStats;
+
+void mb_ringpeer_stats (const MbRingPeer *rp, MbRingPeerStats *out);
+
+G_END_DECLS

@@ -1,0 +1,565 @@
+/* test_ringpeer.c — the ring over an in-test delivery queue: placement,
+ * store and multi-source fetch with real content, redirects from stale
+ * views, the graceful-shutdown plan (exactly the leaving peer's keys, to
+ * their new owners), concurrent manifest updates, crash repair, and refused
+ * bad input that changes nothing. */
+#include <stdio.h>
+#include <string.h>
+
+#include "content/chunk.h"
+#include "ring/ringpeer.h"
+
+#define SEC MB_USEC_PER_SEC
+#define MAXN 16
+
+typedef struct {
+  guint64 at;
+  MbNodeId from, to;
+  MbMessage *msg;
+} Item;
+
+typedef struct {
+  MbHost host;
+  guint64 now;
+  GQueue queue;
+  guint n;
+  MbRingPeer *rp[MAXN];
+  MbStore *store[MAXN];
+  gboolean down[MAXN];
+  gchar *addr[MAXN];
+  MbRing *ring;
+  guint64 bytes_sent;
+} RFx;
+
+static void
+rfx_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
+{
+  RFx *fx = ctx;
+  /* A real host does not deliver to itself: the core must never ask it to. */
+  g_assert_cmpuint (from, !=, to);
+  Item *it = g_new0 (Item, 1);
+  it->at = fx->now + 5000;
+  it->from = from;
+  it->to = to;
+  it->msg = msg;
+  g_queue_push_tail (&fx->queue, it);
+}
+
+static MbNodeId
+rfx_resolve (gpointer ctx, MbNodeId self, const char *addr)
+{
+  unsigned a, b, c, d, port;
+  if (sscanf (addr, "%u.%u.%u.%u:%u", &a, &b, &c, &d, &port) != 5)
+    return MB_NODE_NONE;
+  return (MbNodeId) d;
+}
+
+static RFx *
+rfx_new (guint n, guint replication)
+{
+  RFx *fx = g_new0 (RFx, 1);
+  fx->host.ctx = fx;
+  fx->host.send = rfx_send;
+  fx->host.resolve = rfx_resolve;
+  g_queue_init (&fx->queue);
+  fx->n = n;
+  for (guint i = 0; i < n; i++)
+    fx->addr[i] = g_strdup_printf ("10.0.1.%u:7000", i);
+  fx->ring = mb_ring_new ((const char *const *) fx->addr, n, 64);
+  MbRingPeerConfig cfg;
+  mb_ringpeer_config_init (&cfg);
+  cfg.replication = replication;
+  cfg.chunk_size = 64 * 1024;
+  for (guint i = 0; i < n; i++)
+    {
+      fx->store[i] = mb_store_memory_new ();
+      fx->rp[i] = mb_ringpeer_new (&fx->host, i, fx->addr[i], &cfg, fx->store[i], fx->ring,
+                                   g_rand_new_with_seed (i + 1));
+    }
+  return fx;
+}
+
+static void
+item_free (gpointer p)
+{
+  Item *it = p;
+  mb_message_free (it->msg);
+  g_free (it);
+}
+
+static void
+rfx_free (RFx *fx)
+{
+  for (guint i = 0; i < fx->n; i++)
+    {
+      mb_ringpeer_free (fx->rp[i]);
+      mb_store_free (fx->store[i]);
+      g_free (fx->addr[i]);
+    }
+  mb_ring_unref (fx->ring);
+  g_queue_clear_full (&fx->queue, item_free);
+  g_free (fx);
+}
+
+/* Runs until nothing is queued and no timer is due before `until`. */
+static void
+rfx_run (RFx *fx, guint64 until)
+{
+  for (;;)
+    {
+      Item *head = g_queue_peek_head (&fx->queue);
+      guint64 te = MB_TIME_NEVER;
+      gint who = -1;
+      for (guint i = 0; i < fx->n; i++)
+        if (!fx->down[i])
+          {
+            guint64 e = mb_ringpeer_next_expiry (fx->rp[i]);
+            if (e < te)
+              {
+                te = e;
+                who = (gint) i;
+              }
+          }
+      guint64 tm = head ? head->at : MB_TIME_NEVER;
+      guint64 t = MIN (te, tm);
+      if (t == MB_TIME_NEVER || t > until)
+        break;
+      fx->now = MAX (fx->now, t);
+      if (tm <= te)
+        {
+          Item *it = g_queue_pop_head (&fx->queue);
+          if (it->to < fx->n && !fx->down[it->to])
+            mb_ringpeer_receive (fx->rp[it->to], it->from, it->msg, fx->now);
+          item_free (it);
+        }
+      else
+        mb_ringpeer_handle_expiry (fx->rp[who], fx->now);
+    }
+}
+
+typedef struct {
+  gboolean called;
+  MbRingResult r;
+  GBytes *content;
+  gchar *error;
+} Done;
+
+static void
+on_done (MbRingPeer *rp, const MbRingResult *r, gpointer data)
+{
+  Done *d = data;
+  d->called = TRUE;
+  d->r = *r;
+  d->r.manifest = NULL;
+  d->content = r->content ? g_bytes_ref (r->content) : NULL;
+  d->error = g_strdup (r->error);
+}
+
+static void
+done_clear (Done *d)
+{
+  if (d->content)
+    g_bytes_unref (d->content);
+  g_free (d->error);
+  memset (d, 0, sizeof *d);
+}
+
+static GBytes *
+random_content (gsize len, guint32 seed)
+{
+  GRand *r = g_rand_new_with_seed (seed);
+  guint8 *buf = g_malloc (len);
+  for (gsize i = 0; i < len; i++)
+    buf[i] = (guint8) g_rand_int (r);
+  g_rand_free (r);
+  return g_bytes_new_take (buf, len);
+}
+
+static void
+store_file (RFx *fx, guint at, const char *name, GBytes *content, Done *d)
+{
+  mb_ringpeer_store_file (fx->rp[at], name, content, 0, fx->now, on_done, d);
+  rfx_run (fx, fx->now + 60 * SEC);
+  g_assert_true (d->called);
+}
+
+static void
+fetch_file (RFx *fx, guint at, const char *name, Done *d)
+{
+  mb_ringpeer_fetch_file (fx->rp[at], name, fx->now, on_done, d);
+  rfx_run (fx, fx->now + 120 * SEC);
+  g_assert_true (d->called);
+}
+
+static gboolean
+holds_chunk (RFx *fx, guint i, const char *id)
+{
+  return mb_store_has_chunk (fx->store[i], id);
+}
+
+static void
+test_ring_store_places_chunks_and_manifest_on_their_owners (void)
+{
+  RFx *fx = rfx_new (8, 3);
+  g_autoptr (GBytes) content = random_content (300 * 1024, 1);
+  Done d = { 0 };
+  store_file (fx, 0, "report.pdf", content, &d);
+  g_assert_true (d.r.ok);
+  g_assert_cmpuint (d.r.chunks_placed, ==, 5 * 3);
+  g_assert_cmpuint (d.r.manifest_owners, ==, 3);
+  /* Every chunk is on exactly its R owners; the manifest on the name's. */
+  guint owners_idx[3];
+  mb_ring_preference_list (fx->ring, "report.pdf", 3, owners_idx);
+  MbManifest *any = NULL;
+  for (guint i = 0; i < fx->n; i++)
+    {
+      MbManifest *mi = mb_store_get_manifest (fx->store[i], "report.pdf");
+      const char *me = fx->addr[i];
+      gboolean owner = FALSE;
+      for (guint k = 0; k < 3; k++)
+        owner |= g_strcmp0 (mb_ring_member (fx->ring, owners_idx[k]), me) == 0;
+      g_assert_true ((mi != NULL) == owner);
+      if (mi && !any)
+        any = mb_manifest_ref (mi);
+      if (mi)
+        mb_manifest_unref (mi);
+    }
+  g_assert_nonnull (any);
+  for (guint c = 0; c < mb_manifest_n_chunks (any); c++)
+    {
+      const char *id = mb_manifest_chunk_id (any, c);
+      guint idx[3];
+      mb_ring_preference_list (fx->ring, id, 3, idx);
+      guint held = 0;
+      for (guint i = 0; i < fx->n; i++)
+        held += holds_chunk (fx, i, id);
+      g_assert_cmpuint (held, ==, 3);
+      g_assert_cmpuint (mb_manifest_n_holders (any, c), ==, 3);
+      for (guint k = 0; k < 3; k++)
+        g_assert_true (holds_chunk (fx, (guint) rfx_resolve (NULL, 0, mb_ring_member (fx->ring, idx[k])), id));
+    }
+  mb_manifest_unref (any);
+  done_clear (&d);
+  rfx_free (fx);
+}
+
+static void
+test_ring_fetch_uses_several_sources_and_verifies (void)
+{
+  RFx *fx = rfx_new (8, 3);
+  g_autoptr (GBytes) content = random_content (1024 * 1024 + 17, 2);
+  Done d = { 0 };
+  store_file (fx, 0, "movie.mkv", content, &d);
+  g_assert_true (d.r.ok);
+  done_clear (&d);
+  fetch_file (fx, 5, "movie.mkv", &d);
+  g_assert_true (d.r.ok);
+  g_assert_nonnull (d.content);
+  g_assert_true (g_bytes_equal (d.content, content));
+  g_assert_cmpuint (d.r.sources, >=, 2);
+  g_test_message ("fetch of 17 chunks used %u sources", d.r.sources);
+  /* The owners now list the fetcher as a holder of every chunk. */
+  guint idx[3];
+  mb_ring_preference_list (fx->ring, "movie.mkv", 3, idx);
+  MbNodeId owner = rfx_resolve (NULL, 0, mb_ring_member (fx->ring, idx[0]));
+  g_autoptr (MbManifest) m = mb_store_get_manifest (fx->store[owner], "movie.mkv");
+  for (guint c = 0; c < mb_manifest_n_chunks (m); c++)
+    g_assert_true (mb_manifest_has_holder (m, c, fx->addr[5]));
+  done_clear (&d);
+  rfx_free (fx);
+}
+
+static void
+test_ring_fetch_fails_over_when_holders_are_down (void)
+{
+  RFx *fx = rfx_new (8, 3);
+  g_autoptr (GBytes) content = random_content (400 * 1024, 3);
+  Done d = { 0 };
+  store_file (fx, 0, "a.bin", content, &d);
+  done_clear (&d);
+  /* Two peers die silently (no view change): requests to them time out. */
+  fx->down[1] = fx->down[2] = TRUE;
+  guint fetcher = 7;
+  fetch_file (fx, fetcher, "a.bin", &d);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  done_clear (&d);
+  rfx_free (fx);
+}
+
+static void
+test_ring_stale_view_lookup_is_redirected (void)
+{
+  RFx *fx = rfx_new (8, 1);
+  g_autoptr (GBytes) content = random_content (100 * 1024, 4);
+  Done d = { 0 };
+  store_file (fx, 0, "notes.txt", content, &d);
+  g_assert_true (d.r.ok);
+  done_clear (&d);
+  /* Peer 3's view wrongly lacks the owner... no: it has a view where a
+   * member that is not the owner owns the name, so its first ask goes to a
+   * peer that redirects it to the real owner. */
+  guint idx[1];
+  mb_ring_preference_list (fx->ring, "notes.txt", 1, idx);
+  const char *owner = mb_ring_member (fx->ring, idx[0]);
+  g_autoptr (MbRing) stale = mb_ring_without_member (fx->ring, owner);
+  guint fetcher = rfx_resolve (NULL, 0, owner) == 3 ? 4 : 3;
+  mb_ringpeer_set_view (fx->rp[fetcher], stale, FALSE, fx->now);
+  fetch_file (fx, fetcher, "notes.txt", &d);
+  g_assert_true (d.r.ok);
+  g_assert_cmpuint (d.r.redirects, >=, 1);
+  g_assert_true (g_bytes_equal (d.content, content));
+  done_clear (&d);
+  rfx_free (fx);
+}
+
+typedef struct {
+  gboolean called;
+  MbShutdownReport r;
+} ShutDone;
+
+static void
+on_shutdown (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
+{
+  ShutDone *s = data;
+  s->called = TRUE;
+  s->r = *r;
+}
+
+static void
+test_ring_shutdown_moves_exactly_its_keys_to_their_new_owners (void)
+{
+  RFx *fx = rfx_new (10, 2);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  for (guint f = 0; f < 20; f++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("file-%02u.bin", f);
+      g_autoptr (GBytes) content = random_content (150 * 1024, 100 + f);
+      Done d = { 0 };
+      store_file (fx, f % fx->n, name, content, &d);
+      g_assert_true (d.r.ok);
+      done_clear (&d);
+      g_ptr_array_add (names, g_strdup (name));
+    }
+  guint leaver = 4;
+  /* Snapshot what every peer holds before. */
+  GPtrArray *before[MAXN];
+  for (guint i = 0; i < fx->n; i++)
+    before[i] = mb_store_list_chunks (fx->store[i]);
+  g_autoptr (GPtrArray) leaver_chunks = mb_store_list_chunks (fx->store[leaver]);
+  g_autoptr (GPtrArray) leaver_manifests = mb_store_list_manifests (fx->store[leaver]);
+  g_autoptr (MbRing) after = mb_ring_without_member (fx->ring, fx->addr[leaver]);
+  ShutDone s = { 0 };
+  mb_ringpeer_shutdown (fx->rp[leaver], fx->now, on_shutdown, &s);
+  rfx_run (fx, fx->now + 60 * SEC);
+  g_assert_true (s.called);
+  g_assert_cmpuint (s.r.chunks_failed, ==, 0);
+  g_assert_cmpuint (s.r.manifests_failed, ==, 0);
+  g_assert_cmpuint (s.r.chunks_redistributed, ==, leaver_chunks->len);
+  g_assert_cmpuint (s.r.manifests_redistributed, ==, leaver_manifests->len);
+  /* Exactly the leaver's chunks moved, each to the member that became its owner. */
+  for (guint i = 0; i < fx->n; i++)
+    {
+      if (i == leaver)
+        continue;
+      g_autoptr (GPtrArray) now_held = mb_store_list_chunks (fx->store[i]);
+      for (guint k = 0; k < now_held->len; k++)
+        {
+          const char *id = now_held->pdata[k];
+          gboolean had = FALSE;
+          for (guint j = 0; j < before[i]->len && !had; j++)
+            had = strcmp (before[i]->pdata[j], id) == 0;
+          if (had)
+            continue;
+          /* New here: it must be one of the leaver's, and this peer an owner after. */
+          gboolean from_leaver = FALSE;
+          for (guint j = 0; j < leaver_chunks->len && !from_leaver; j++)
+            from_leaver = strcmp (leaver_chunks->pdata[j], id) == 0;
+          g_assert_true (from_leaver);
+          guint idx[2];
+          mb_ring_preference_list (after, id, 2, idx);
+          gboolean owner = FALSE;
+          for (guint j = 0; j < 2; j++)
+            owner |= strcmp (mb_ring_member (after, idx[j]), fx->addr[i]) == 0;
+          g_assert_true (owner);
+        }
+      g_ptr_array_unref (before[i]);
+    }
+  g_ptr_array_unref (before[leaver]);
+  g_assert_cmpuint (fx->store[leaver]->n_chunks, ==, 0);
+  g_assert_cmpuint (fx->store[leaver]->n_manifests, ==, 0);
+  /* Every file is still complete on R members of the new ring, and fetchable. */
+  for (guint i = 0; i < fx->n; i++)
+    if (i != leaver)
+      mb_ringpeer_set_view (fx->rp[i], after, FALSE, fx->now);
+  fx->down[leaver] = TRUE;
+  for (guint f = 0; f < names->len; f++)
+    {
+      Done d = { 0 };
+      fetch_file (fx, (f * 3 + 1) % fx->n == leaver ? 0 : (f * 3 + 1) % fx->n, names->pdata[f], &d);
+      g_assert_true (d.r.ok);
+      done_clear (&d);
+    }
+  rfx_free (fx);
+}
+
+static void
+test_ring_concurrent_manifest_updates_keep_both_holders (void)
+{
+  RFx *fx = rfx_new (6, 1);
+  g_autoptr (GBytes) content = random_content (100 * 1024, 5);
+  Done d = { 0 };
+  store_file (fx, 0, "shared.dat", content, &d);
+  done_clear (&d);
+  guint idx[1];
+  mb_ring_preference_list (fx->ring, "shared.dat", 1, idx);
+  MbNodeId owner = rfx_resolve (NULL, 0, mb_ring_member (fx->ring, idx[0]));
+  /* Two holders announce themselves at the same instant. */
+  for (guint k = 0; k < 2; k++)
+    {
+      MbMessage *m = mb_message_new (MB_MSG_UPDATE_MANIFEST);
+      m->req = 900 + k;
+      m->file = g_strdup ("shared.dat");
+      m->addr = g_strdup (k == 0 ? "10.0.1.200:7000" : "10.0.1.201:7000");
+      rfx_send (fx, 99, owner, m);
+    }
+  /* And a store_manifest carrying a third holder crosses them. */
+  g_autoptr (MbManifest) cur = mb_store_get_manifest (fx->store[owner], "shared.dat");
+  g_autoptr (MbManifest) other = mb_manifest_copy (cur);
+  mb_manifest_add_holder (other, 0, "10.0.1.202:7000");
+  MbMessage *sm = mb_message_new (MB_MSG_STORE_MANIFEST);
+  sm->req = 902;
+  sm->manifest = mb_manifest_ref (other);
+  rfx_send (fx, 98, owner, sm);
+  rfx_run (fx, fx->now + 5 * SEC);
+  g_autoptr (MbManifest) m = mb_store_get_manifest (fx->store[owner], "shared.dat");
+  g_assert_true (mb_manifest_has_holder (m, 0, "10.0.1.200:7000"));
+  g_assert_true (mb_manifest_has_holder (m, 1, "10.0.1.200:7000"));
+  g_assert_true (mb_manifest_has_holder (m, 0, "10.0.1.201:7000"));
+  g_assert_true (mb_manifest_has_holder (m, 0, "10.0.1.202:7000"));
+  rfx_free (fx);
+}
+
+static void
+test_ring_bad_input_is_refused_counted_and_changes_nothing (void)
+{
+  RFx *fx = rfx_new (4, 1);
+  g_autoptr (GBytes) content = random_content (100 * 1024, 6);
+  Done d = { 0 };
+  store_file (fx, 0, "keep.bin", content, &d);
+  done_clear (&d);
+  guint target = 2;
+  guint chunks_before = fx->store[target]->n_chunks;
+  guint manifests_before = fx->store[target]->n_manifests;
+  /* A chunk whose content does not match its id. */
+  MbMessage *bad = mb_message_new (MB_MSG_STORE_CHUNK);
+  bad->req = 1;
+  char id[65];
+  mb_chunk_id_compute ((const guint8 *) "something else", 14, id);
+  bad->chunk_id = g_strdup (id);
+  bad->data = g_bytes_new ("not that", 8);
+  bad->length = 8;
+  rfx_send (fx, 99, target, bad);
+  /* A manifest whose size and chunk count disagree: built valid, then the
+   * binary form is altered so that its size claims more chunks. */
+  g_autoptr (MbManifest) m = mb_store_get_manifest (fx->store[rfx_resolve (NULL, 0, mb_ring_lookup (fx->ring, "keep.bin"))], "keep.bin");
+  g_assert_nonnull (m);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MbManifest) liar = mb_manifest_new ("keep.bin", mb_manifest_size (m) * 4,
+                                                 mb_manifest_chunk_size (m), &err);
+  g_assert_no_error (err);
+  /* liar has more chunks, none with ids: it must not validate */
+  MbMessage *sm = mb_message_new (MB_MSG_STORE_MANIFEST);
+  sm->req = 2;
+  sm->manifest = mb_manifest_ref (liar);
+  rfx_send (fx, 99, target, sm);
+  rfx_run (fx, fx->now + 5 * SEC);
+  MbRingPeerStats st;
+  mb_ringpeer_stats (fx->rp[target], &st);
+  g_assert_cmpuint (st.refused_chunks, ==, 1);
+  g_assert_cmpuint (st.refused_manifests, ==, 1);
+  g_assert_false (mb_store_has_chunk (fx->store[target], id));
+  g_assert_cmpuint (fx->store[target]->n_chunks, ==, chunks_before);
+  g_assert_cmpuint (fx->store[target]->n_manifests, ==, manifests_before);
+  /* The good file is untouched and still fetches. */
+  fetch_file (fx, 3, "keep.bin", &d);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  done_clear (&d);
+  rfx_free (fx);
+}
+
+static void
+test_ring_crash_repair_restores_replication (void)
+{
+  RFx *fx = rfx_new (8, 3);
+  g_autoptr (GBytes) content = random_content (500 * 1024, 7);
+  Done d = { 0 };
+  store_file (fx, 0, "precious.bin", content, &d);
+  g_assert_true (d.r.ok);
+  done_clear (&d);
+  /* Two members crash at once; the survivors learn it from the tracker. */
+  guint dead[2] = { 2, 5 };
+  MbRing *view = mb_ring_ref (fx->ring);
+  for (guint k = 0; k < 2; k++)
+    {
+      fx->down[dead[k]] = TRUE;
+      MbRing *v = mb_ring_without_member (view, fx->addr[dead[k]]);
+      mb_ring_unref (view);
+      view = v;
+    }
+  for (guint i = 0; i < fx->n; i++)
+    if (!fx->down[i])
+      mb_ringpeer_set_view (fx->rp[i], view, TRUE, fx->now);
+  rfx_run (fx, fx->now + 60 * SEC);
+  /* Every chunk is back to R live copies. */
+  g_autoptr (MbManifest) m = NULL;
+  for (guint i = 0; i < fx->n && !m; i++)
+    if (!fx->down[i])
+      m = mb_store_get_manifest (fx->store[i], "precious.bin");
+  g_assert_nonnull (m);
+  for (guint c = 0; c < mb_manifest_n_chunks (m); c++)
+    {
+      guint live = 0;
+      for (guint i = 0; i < fx->n; i++)
+        live += !fx->down[i] && holds_chunk (fx, i, mb_manifest_chunk_id (m, c));
+      g_assert_cmpuint (live, >=, 3);
+    }
+  guint manifest_copies = 0;
+  for (guint i = 0; i < fx->n; i++)
+    if (!fx->down[i])
+      {
+        MbManifest *mi = mb_store_get_manifest (fx->store[i], "precious.bin");
+        manifest_copies += mi != NULL;
+        if (mi)
+          mb_manifest_unref (mi);
+      }
+  g_assert_cmpuint (manifest_copies, >=, 3);
+  fetch_file (fx, 7, "precious.bin", &d);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  done_clear (&d);
+  mb_ring_unref (view);
+  rfx_free (fx);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/ring/store-places-chunks-and-manifest-on-their-owners",
+                   test_ring_store_places_chunks_and_manifest_on_their_owners);
+  g_test_add_func ("/ring/fetch-uses-several-sources-and-verifies",
+                   test_ring_fetch_uses_several_sources_and_verifies);
+  g_test_add_func ("/ring/fetch-fails-over-when-holders-are-down",
+                   test_ring_fetch_fails_over_when_holders_are_down);
+  g_test_add_func ("/ring/stale-view-lookup-is-redirected", test_ring_stale_view_lookup_is_redirected);
+  g_test_add_func ("/ring/shutdown-moves-exactly-its-keys-to-their-new-owners",
+                   test_ring_shutdown_moves_exactly_its_keys_to_their_new_owners);
+  g_test_add_func ("/ring/concurrent-manifest-updates-keep-both-holders",
+                   test_ring_concurrent_manifest_updates_keep_both_holders);
+  g_test_add_func ("/ring/bad-input-is-refused-counted-and-changes-nothing",
+                   test_ring_bad_input_is_refused_counted_and_changes_nothing);
+  g_test_add_func ("/ring/crash-repair-restores-replication", test_ring_crash_repair_restores_replication);
+  return g_test_run ();
+}

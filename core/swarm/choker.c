@@ -1,0 +1,212 @@
+/* choker.c — whom to serve: tit-for-tat, freerider and altruist choking.
+ *
+ * A pure function of (candidates, params, rand): no state survives a call
+ * except what the caller keeps from MbChokeResult (optimistic, cursor).
+ * Invariants of every result:
+ *  - only interested candidates are unchoked;
+ *  - tft: at most `regular_slots` regular unchokes, all interested and not
+ *    snubbed, ranked by rate (down_rate as a leecher, up_rate as a seed)
+ *    descending with ties to the lower index; plus at most one optimistic
+ *    unchoke that is never also a regular one;
+ *  - freerider: nothing unchoked; altruist: at most regular_slots + 1, taken
+ *    round-robin from the cursor;
+ *  - the only random draw is the optimistic one, taken from the GRand passed
+ *    in, so equal inputs and seeds give equal results.
+ */
+#include "swarm/choker.h"
+
+#include <string.h>
+
+#define MB_CHOKER_NEW_WEIGHT 3
+#define MB_CHOKER_OLD_WEIGHT 1
+
+static const char *const mb_strategy_names[MB_STRATEGY_N] = {
+  [MB_STRATEGY_TFT] = "tft",
+  [MB_STRATEGY_FREERIDER] = "freerider",
+  [MB_STRATEGY_ALTRUIST] = "altruist",
+};
+
+const char *
+mb_strategy_name (MbStrategy s)
+{
+  if ((guint) s >= MB_STRATEGY_N)
+    return "unknown";
+  return mb_strategy_names[s];
+}
+
+gint
+mb_strategy_from_name (const char *name)
+{
+  if (name == NULL)
+    return -1;
+  for (guint s = 0; s < MB_STRATEGY_N; s++)
+    if (strcmp (name, mb_strategy_names[s]) == 0)
+      return (gint) s;
+  return -1;
+}
+
+static guint64
+mb_choker_rate (const MbChokeCandidate *c, gboolean seed)
+{
+  return seed ? c->up_rate : c->down_rate;
+}
+
+static gboolean
+mb_choker_regular_eligible (const MbChokeCandidate *c)
+{
+  return c->interested && !c->snubbed;
+}
+
+/* The best eligible candidate not yet unchoked (strictly greater rate wins,
+ * so a scan in index order gives ties to the lower index); -1 if none. */
+static gint
+mb_choker_best_remaining (const MbChokeCandidate *cands, guint n, gboolean seed,
+                          const gboolean *unchoke)
+{
+  gint best = -1;
+  guint64 best_rate = 0;
+  for (guint i = 0; i < n; i++)
+    {
+      if (unchoke[i] || !mb_choker_regular_eligible (&cands[i]))
+        continue;
+      guint64 r = mb_choker_rate (&cands[i], seed);
+      if (best < 0 || r > best_rate)
+        {
+          best = (gint) i;
+          best_rate = r;
+        }
+    }
+  return best;
+}
+
+/* Fills the regular slots; returns how many were filled.  O(slots * n), and
+ * n is the number of connections (tens), so no sort is needed. */
+static guint
+mb_choker_fill_regular (const MbChokeCandidate *cands, guint n, gboolean seed,
+                        guint slots, gboolean *unchoke)
+{
+  guint filled = 0;
+  while (filled < slots)
+    {
+      gint best = mb_choker_best_remaining (cands, n, seed, unchoke);
+      if (best < 0)
+        break;
+      unchoke[best] = TRUE;
+      filled++;
+    }
+  return filled;
+}
+
+static guint
+mb_choker_weight (const MbChokeCandidate *c)
+{
+  return c->is_new ? MB_CHOKER_NEW_WEIGHT : MB_CHOKER_OLD_WEIGHT;
+}
+
+static gboolean
+mb_choker_optimistic_eligible (const MbChokeCandidate *cands, guint i,
+                               const gboolean *unchoke)
+{
+  return cands[i].interested && !unchoke[i];
+}
+
+/* Draws an optimistic among interested candidates without a regular slot,
+ * new connections weighted 3 to 1; -1 if there is none. */
+static gint
+mb_choker_draw_optimistic (const MbChokeCandidate *cands, guint n,
+                           const gboolean *unchoke, GRand *rand)
+{
+  guint total = 0;
+  for (guint i = 0; i < n; i++)
+    if (mb_choker_optimistic_eligible (cands, i, unchoke))
+      total += mb_choker_weight (&cands[i]);
+  if (total == 0)
+    return -1;
+  guint r = (guint) g_rand_int_range (rand, 0, (gint32) total);
+  for (guint i = 0; i < n; i++)
+    {
+      if (!mb_choker_optimistic_eligible (cands, i, unchoke))
+        continue;
+      guint w = mb_choker_weight (&cands[i]);
+      if (r < w)
+        return (gint) i;
+      r -= w;
+    }
+  g_assert_not_reached ();
+  return -1;
+}
+
+static gint
+mb_choker_choose_optimistic (const MbChokeCandidate *cands, guint n,
+                             const MbChokeParams *params, const gboolean *unchoke,
+                             GRand *rand)
+{
+  gint cur = params->optimistic;
+  if (!params->rotate_optimistic && cur >= 0 && (guint) cur < n
+      && mb_choker_optimistic_eligible (cands, (guint) cur, unchoke))
+    return cur;
+  return mb_choker_draw_optimistic (cands, n, unchoke, rand);
+}
+
+static MbChokeResult
+mb_choker_run_tft (const MbChokeCandidate *cands, guint n,
+                   const MbChokeParams *params, GRand *rand, gboolean *unchoke)
+{
+  MbChokeResult res = { .optimistic = -1, .cursor = params->cursor };
+  res.n_unchoked = mb_choker_fill_regular (cands, n, params->seed,
+                                           params->regular_slots, unchoke);
+  res.optimistic = mb_choker_choose_optimistic (cands, n, params, unchoke, rand);
+  if (res.optimistic >= 0)
+    {
+      unchoke[res.optimistic] = TRUE;
+      res.n_unchoked++;
+    }
+  return res;
+}
+
+static MbChokeResult
+mb_choker_run_altruist (const MbChokeCandidate *cands, guint n,
+                        const MbChokeParams *params, gboolean *unchoke)
+{
+  MbChokeResult res = { .optimistic = -1, .cursor = params->cursor };
+  if (n == 0)
+    return res;
+  guint want = params->regular_slots + 1;
+  guint start = params->cursor % n;
+  for (guint k = 0; k < n && res.n_unchoked < want; k++)
+    {
+      guint i = (start + k) % n;
+      if (!cands[i].interested)
+        continue;
+      unchoke[i] = TRUE;
+      res.n_unchoked++;
+      res.cursor = (i + 1) % n;
+    }
+  return res;
+}
+
+MbChokeResult
+mb_choker_run (const MbChokeCandidate *cands, guint n,
+               const MbChokeParams *params, GRand *rand, gboolean *unchoke)
+{
+  MbChokeResult none = { .optimistic = -1, .cursor = 0, .n_unchoked = 0 };
+  g_return_val_if_fail (params != NULL, none);
+  g_return_val_if_fail (n == 0 || (cands != NULL && unchoke != NULL), none);
+
+  none.cursor = params->cursor;
+  for (guint i = 0; i < n; i++)
+    unchoke[i] = FALSE;
+
+  switch (params->strategy)
+    {
+    case MB_STRATEGY_TFT:
+      g_return_val_if_fail (rand != NULL, none);
+      return mb_choker_run_tft (cands, n, params, rand, unchoke);
+    case MB_STRATEGY_ALTRUIST:
+      return mb_choker_run_altruist (cands, n, params, unchoke);
+    case MB_STRATEGY_FREERIDER:
+    case MB_STRATEGY_N:
+    default:
+      return none;
+    }
+}

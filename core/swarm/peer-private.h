@@ -1,0 +1,170 @@
+/* peer-private.h — the peer's internal state, shared by peer.c (lifecycle,
+ * tracker, timers, choking), peer-wire.c (message handlers) and
+ * peer-pieces.c (partial pieces, requests, completion).  Not installed.
+ *
+ * Invariants:
+ *  - a Conn is in its swarm's `conns` array (connection order, which is what
+ *    every loop iterates) and conn_nodes[i] == conns[i]->node (lookup by a
+ *    scan of that compact array: no hashing, one or two cache lines);
+ *  - availability[i] == number of established conns whose remote bitfield
+ *    has piece i;
+ *  - for a started piece, unrequested == blocks with req_count 0 and not
+ *    received; missing == blocks not received; total_unrequested is their
+ *    sum over started pieces;
+ *  - a block's req_count == number of conns with that block in out_reqs.
+ *
+ * Layout: the simulator runs 10^4 peers of ~40 conns each, far more than
+ * fits in cache, so the fields read for every incoming message (node, flags,
+ * remote, the request list) come first in a Conn, and the request lists are
+ * inline arrays (no GArray header to chase).
+ */
+#pragma once
+
+#ifndef MB_SWARM_PEER_INTERNAL
+#error "peer-private.h is private to core/swarm/peer*.c: no other file may include it"
+#endif
+
+#include "swarm/bitfield.h"
+#include "swarm/choker.h"
+#include "swarm/peer.h"
+#include "swarm/picker.h"
+
+typedef struct _Swarm Swarm;
+
+typedef struct {
+  guint32 piece;
+  guint32 block;
+} BlockRef;
+
+typedef struct {
+  BlockRef *v;
+  guint len;
+  guint cap;
+} BlockRefs;
+
+typedef struct {
+  /* hot: read for every message on the connection */
+  MbNodeId node;
+  guint established : 1;   /* handshakes exchanged */
+  guint outgoing : 1;
+  guint got_bitfield : 1;
+  guint got_any : 1;       /* any swarm message after the handshake */
+  guint am_choking : 1, am_interested : 1, peer_choking : 1, peer_interested : 1;
+  MbBitfield *remote;
+  BlockRefs out_reqs;      /* our requests to it, oldest first */
+  guint64 last_block_at;
+  guint64 connected_at;
+  guint64 down_cur, up_cur;
+  /* colder */
+  guint64 down_prev, up_prev;
+  BlockRefs cancelled;     /* requests we gave up on (late pieces are fine) */
+  gchar *name;
+  Swarm *sw;
+} Conn;
+
+typedef struct {
+  guint16 n_blocks;
+  guint8 *received;        /* per block 0/1 (points into storage) */
+  guint8 *req_count;       /* per block (points into storage) */
+  guint8 *data;            /* whole piece (real content), else NULL */
+  guint8 storage[];        /* received then req_count: one allocation */
+} Partial;
+
+struct _Swarm {
+  /* hot: read for every message (the first two cache lines; swarms are
+   * allocated 64-byte aligned) */
+  MbPeer *peer;
+  Conn **conns;            /* connection order */
+  MbNodeId *conn_nodes;    /* conn_nodes[i] == conns[i]->node */
+  guint n_conns;
+  guint32 id;
+  MbBitfield *have;
+  guint16 *availability;
+  guint n_pieces;
+  guint n_started;
+  guint64 total_unrequested;
+  MbBitfield *started;
+  Partial **partials;      /* per piece, NULL if not started */
+  guint16 *unrequested;    /* per piece (started ones) */
+  guint16 *missing;        /* per piece (started ones) */
+  MbManifest *manifest;
+  guint64 next_announce;   /* read after every call (next_expiry) */
+  guint64 last_tracker_ask;
+  /* the rest */
+  gchar *file;
+  guint32 piece_size;
+  guint cap_conns;         /* of both conn arrays */
+  gint optimistic;         /* index into conns, or -1 */
+  MbNodeId optimistic_node;
+  guint altruist_cursor;
+  gboolean registered;
+  MbPeerStats stats;
+};
+
+struct _MbPeer {
+  /* hot: read on every call in (the first cache line) */
+  const MbHost *host;
+  Swarm *swarm0;           /* swarms[0] (the common case: one swarm), or NULL */
+  guint64 now;             /* the time of the current entry point */
+  guint64 next_rechoke;
+  MbNodeId self;
+  guint n_swarms;          /* swarms->len */
+  guint n_completed;       /* swarms whose stats.completed_at is set */
+  gboolean left;
+  /* the rest */
+  MbPeerConfig cfg;
+  gchar *name;
+  gchar *addr;
+  MbNodeId tracker;
+  MbStore *store;
+  GRand *rand;
+  GPtrArray *swarms;       /* Swarm*, join order */
+  guint32 next_req;
+  guint rechoke_round;
+};
+
+#if defined(__GNUC__)
+#define MB_PREFETCH(p) __builtin_prefetch (p)
+#else
+#define MB_PREFETCH(p) ((void) (p))
+#endif
+
+/* peer.c */
+Swarm *mbi_peer_swarm_by_id (MbPeer *p, guint32 id);
+Swarm *mbi_peer_swarm_by_file (const MbPeer *p, const char *file);
+Conn *mbi_swarm_conn (Swarm *sw, MbNodeId node);
+Conn *mbi_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoing, guint64 now);
+/* Forgets the conn (requests returned, availability updated); no message sent. */
+void mbi_swarm_conn_remove (Swarm *sw, Conn *c);
+/* Drops every conn to node in every swarm and tells the host (bad input). */
+void mbi_peer_drop_node (MbPeer *p, MbNodeId node, const char *why);
+void mbi_peer_send (MbPeer *p, MbNodeId to, MbMessage *msg);
+MbMessage *mbi_swarm_msg (Swarm *sw, MbMsgType type);
+void mbi_swarm_unchoke_if_free (Swarm *sw, Conn *c);
+guint mbi_swarm_n_established (const Swarm *sw);
+/* Before a loop that reads every conn: starts all their cache misses at once. */
+void mbi_swarm_prefetch_conns (const Swarm *sw);
+
+/* peer-wire.c */
+void mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);
+void mbi_wire_send_handshake (Swarm *sw, MbNodeId to, guint32 code);
+void mbi_wire_update_interest (Swarm *sw, Conn *c);
+
+/* The request lists (peer-pieces.c). */
+void mbi_block_refs_append (BlockRefs *a, BlockRef r);
+void mbi_block_refs_remove_index (BlockRefs *a, guint i);
+void mbi_block_refs_clear (BlockRefs *a);
+
+/* peer-pieces.c */
+guint32 mbi_swarm_block_len (const Swarm *sw, guint32 piece, guint32 block);
+guint32 mbi_swarm_piece_len (const Swarm *sw, guint32 piece);
+void mbi_swarm_fill_requests (Swarm *sw, Conn *c, guint64 now);
+/* Returns the conn's outstanding requests to the pool (choke, disconnect). */
+void mbi_swarm_release_requests (Swarm *sw, Conn *c, gboolean keep_as_cancelled);
+/* A PIECE for (piece, offset): FALSE if the conn never asked for it. */
+gboolean mbi_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset,
+                            GBytes *data, guint32 len, guint64 now);
+void mbi_swarm_partials_free (Swarm *sw);
+/* Marks a piece had (store already holds it): bitfield, have, interest. */
+void mbi_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now);
+gboolean mbi_swarm_acquire_generated (Swarm *sw, guint32 piece, guint64 now);

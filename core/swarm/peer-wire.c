@@ -1,0 +1,319 @@
+/* peer-wire.c — the peer wire protocol (BEP 3) as message handlers.
+ *
+ * Connection set-up: the dialer sends HANDSHAKE code 0 (hello); the other
+ * side answers code 1 (accept) and its BITFIELD, or code 2 (refuse) when it
+ * is not in that swarm or is full.  On accept the dialer sends its BITFIELD.
+ * A simultaneous open (both sent hello) becomes one connection: each side
+ * treats the other's hello as the answer to its own.
+ *
+ * Every remote input is checked; a violation (bitfield not first, of the
+ * wrong length or with spare bits; have/request/cancel out of range; a
+ * request for a piece we do not have; a piece we did not ask for, of the
+ * wrong length) drops that connection only.  A request while we choke the
+ * remote is not a violation (the choke may have crossed it): it is refused
+ * and counted.
+ */
+#define MB_SWARM_PEER_INTERNAL
+#include "swarm/peer-private.h"
+
+#include <string.h>
+
+void
+mbi_wire_send_handshake (Swarm *sw, MbNodeId to, guint32 code)
+{
+  MbPeer *p = sw->peer;
+  MbMessage *m = mb_message_new (MB_MSG_HANDSHAKE);
+  m->file = g_strdup (sw->file);
+  m->name = g_strdup (p->name);
+  m->addr = g_strdup (p->addr);
+  m->code = code;
+  mbi_peer_send (p, to, m);
+}
+
+static void
+send_bitfield (Swarm *sw, Conn *c)
+{
+  MbMessage *m = mbi_swarm_msg (sw, MB_MSG_BITFIELD);
+  m->data = mb_bitfield_to_bytes (sw->have);
+  mbi_peer_send (sw->peer, c->node, m);
+}
+
+static void
+violation (Swarm *sw, Conn *c, const char *what)
+{
+  mbi_peer_drop_node (sw->peer, c->node, what);
+}
+
+void
+mbi_wire_update_interest (Swarm *sw, Conn *c)
+{
+  if (!c->established)
+    return;
+  gboolean want = c->remote && c->got_bitfield && !mb_bitfield_is_complete (sw->have)
+                  && mb_bitfield_wants_from (sw->have, c->remote);
+  if (want == c->am_interested)
+    return;
+  c->am_interested = want;
+  mbi_peer_send (sw->peer, c->node,
+                mbi_swarm_msg (sw, want ? MB_MSG_INTERESTED : MB_MSG_NOT_INTERESTED));
+  if (want)
+    mbi_swarm_fill_requests (sw, c, 0); /* it may have kept us unchoked */
+}
+
+static void
+establish (Swarm *sw, Conn *c, guint64 now)
+{
+  c->established = TRUE;
+  c->connected_at = now;
+  c->last_block_at = now;
+  send_bitfield (sw, c);
+}
+
+static void
+on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
+{
+  Swarm *sw = msg->file ? mbi_peer_swarm_by_file (p, msg->file) : NULL;
+  Conn *c = sw ? mbi_swarm_conn (sw, from) : NULL;
+  switch (msg->code)
+    {
+    case 0: /* hello */
+      if (!sw || (!c && sw->n_conns >= p->cfg.max_conns))
+        {
+          MbMessage *m = mb_message_new (MB_MSG_HANDSHAKE);
+          m->file = g_strdup (msg->file ? msg->file : "");
+          m->name = g_strdup (p->name);
+          m->addr = g_strdup (p->addr);
+          m->code = 2;
+          mbi_peer_send (p, from, m);
+          return;
+        }
+      if (c && c->established)
+        return; /* a repeated hello: ignore */
+      if (!c)
+        c = mbi_swarm_conn_add (sw, from, msg->name, FALSE, now);
+      mbi_wire_send_handshake (sw, from, 1);
+      establish (sw, c, now);
+      return;
+    case 1: /* accept */
+      if (c && !c->established)
+        establish (sw, c, now);
+      return;
+    case 2: /* refuse */
+      if (c && !c->established)
+        mbi_swarm_conn_remove (sw, c);
+      return;
+    default:
+      if (c)
+        violation (sw, c, "handshake with an unknown code");
+      return;
+    }
+}
+
+static void
+on_bitfield (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
+{
+  if (c->got_any)
+    {
+      violation (sw, c, "bitfield after other messages");
+      return;
+    }
+  g_autoptr (GError) err = NULL;
+  gsize len = 0;
+  const guint8 *bytes = msg->data ? g_bytes_get_data (msg->data, &len) : NULL;
+  MbBitfield *bf = mb_bitfield_from_wire (sw->n_pieces, bytes, len, &err);
+  if (!bf)
+    {
+      violation (sw, c, err->message);
+      return;
+    }
+  c->remote = bf;
+  c->got_bitfield = TRUE;
+  for (guint i = 0; i < sw->n_pieces; i++)
+    if (mb_bitfield_test (bf, i))
+      sw->availability[i]++;
+  if (mb_bitfield_is_complete (sw->have) && mb_bitfield_is_complete (bf))
+    {
+      /* Two seeds have nothing to trade: free the slot. */
+      mbi_peer_drop_node (sw->peer, c->node, NULL);
+      return;
+    }
+  mbi_wire_update_interest (sw, c);
+}
+
+static gboolean
+ensure_remote (Swarm *sw, Conn *c)
+{
+  /* A peer with nothing may skip the bitfield (BEP 3). */
+  if (!c->remote)
+    {
+      c->remote = mb_bitfield_new (sw->n_pieces);
+      c->got_bitfield = TRUE;
+    }
+  return TRUE;
+}
+
+static void
+on_have (Swarm *sw, Conn *c, const MbMessage *msg)
+{
+  if (msg->piece >= sw->n_pieces)
+    {
+      violation (sw, c, "have out of range");
+      return;
+    }
+  ensure_remote (sw, c);
+  if (!mb_bitfield_set (c->remote, msg->piece))
+    return;
+  sw->availability[msg->piece]++;
+  if (mb_bitfield_is_complete (sw->have) && mb_bitfield_is_complete (c->remote))
+    {
+      mbi_peer_drop_node (sw->peer, c->node, NULL);
+      return;
+    }
+  if (!c->am_interested && !mb_bitfield_test (sw->have, msg->piece))
+    mbi_wire_update_interest (sw, c);
+  else if (c->am_interested)
+    mbi_swarm_fill_requests (sw, c, 0);
+}
+
+static gboolean
+block_in_range (const Swarm *sw, guint32 piece, guint32 offset, guint32 length,
+                guint32 max_len)
+{
+  if (piece >= sw->n_pieces || length == 0 || length > max_len)
+    return FALSE;
+  guint32 plen = mbi_swarm_piece_len (sw, piece);
+  return offset < plen && length <= plen - offset;
+}
+
+static void
+on_request (Swarm *sw, Conn *c, const MbMessage *msg)
+{
+  MbPeer *p = sw->peer;
+  if (!block_in_range (sw, msg->piece, msg->offset, msg->length, p->cfg.max_request))
+    {
+      sw->stats.refused_requests++;
+      violation (sw, c, "request out of range");
+      return;
+    }
+  if (!mb_bitfield_test (sw->have, msg->piece))
+    {
+      sw->stats.refused_requests++;
+      violation (sw, c, "request for a piece we do not have");
+      return;
+    }
+  if (c->am_choking || p->cfg.strategy == MB_STRATEGY_FREERIDER)
+    {
+      sw->stats.refused_requests++;
+      return;
+    }
+  MbMessage *m = mbi_swarm_msg (sw, MB_MSG_PIECE);
+  m->piece = msg->piece;
+  m->offset = msg->offset;
+  m->length = msg->length;
+  if (!p->cfg.virtual_content)
+    {
+      g_autoptr (GBytes) chunk = NULL;
+      guint32 len = 0;
+      const char *id = mb_manifest_chunk_id (sw->manifest, msg->piece);
+      if (!mb_store_get_chunk (p->store, id, &chunk, &len, NULL) || !chunk
+          || g_bytes_get_size (chunk) < (gsize) msg->offset + msg->length)
+        {
+          /* The store lost it: stop claiming it. */
+          mb_message_free (m);
+          mb_bitfield_clear (sw->have, msg->piece);
+          sw->stats.refused_requests++;
+          return;
+        }
+      m->data = g_bytes_new_from_bytes (chunk, msg->offset, msg->length);
+    }
+  sw->stats.bytes_up += msg->length;
+  c->up_cur += msg->length;
+  mbi_peer_send (p, c->node, m);
+}
+
+static void
+on_piece (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
+{
+  guint32 len = msg->data ? (guint32) g_bytes_get_size (msg->data) : msg->length;
+  if (!block_in_range (sw, msg->piece, msg->offset, len, G_MAXUINT32)
+      || msg->offset % sw->peer->cfg.block_size != 0
+      || len != mbi_swarm_block_len (sw, msg->piece, msg->offset / sw->peer->cfg.block_size))
+    {
+      violation (sw, c, "piece with a bad range or length");
+      return;
+    }
+  if (!sw->peer->cfg.virtual_content && !msg->data)
+    {
+      violation (sw, c, "piece without data");
+      return;
+    }
+  if (!mbi_swarm_on_block (sw, c, msg->piece, msg->offset, msg->data, len, now))
+    violation (sw, c, "piece that was not requested");
+}
+
+static void
+on_choke (Swarm *sw, Conn *c, gboolean choke, guint64 now)
+{
+  c->peer_choking = choke;
+  if (!choke)
+    {
+      mbi_swarm_fill_requests (sw, c, now);
+      return;
+    }
+  /* BEP 3: a choke discards our pending requests; their blocks go back to
+   * the pool, where the other unchoked connections can take them. */
+  mbi_swarm_release_requests (sw, c, TRUE);
+  mbi_swarm_prefetch_conns (sw);
+  for (guint i = 0; i < sw->n_conns; i++)
+    mbi_swarm_fill_requests (sw, sw->conns[i], now);
+}
+
+static void
+on_interest (Swarm *sw, Conn *c, gboolean interested)
+{
+  c->peer_interested = interested;
+  if (interested)
+    mbi_swarm_unchoke_if_free (sw, c);
+}
+
+void
+mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
+{
+  if (msg->type == MB_MSG_HANDSHAKE)
+    {
+      on_handshake (p, from, msg, now);
+      return;
+    }
+  Swarm *sw = mbi_peer_swarm_by_id (p, msg->swarm);
+  Conn *c = sw ? mbi_swarm_conn (sw, from) : NULL;
+  if (!c || !c->established)
+    {
+      /* Not connected in that swarm: late traffic after a drop is normal;
+       * swarm messages from strangers are ignored. */
+      return;
+    }
+  if (msg->type == MB_MSG_BITFIELD)
+    {
+      on_bitfield (sw, c, msg, now);
+      return;
+    }
+  c->got_any = TRUE;
+  switch (msg->type)
+    {
+    case MB_MSG_HAVE: on_have (sw, c, msg); break;
+    case MB_MSG_INTERESTED: on_interest (sw, c, TRUE); break;
+    case MB_MSG_NOT_INTERESTED: on_interest (sw, c, FALSE); break;
+    case MB_MSG_CHOKE: on_choke (sw, c, TRUE, now); break;
+    case MB_MSG_UNCHOKE: on_choke (sw, c, FALSE, now); break;
+    case MB_MSG_REQUEST: on_request (sw, c, msg); break;
+    case MB_MSG_PIECE: on_piece (sw, c, msg, now); break;
+    case MB_MSG_CANCEL:
+      /* Requests are served as they arrive, so there is nothing queued to
+       * cancel; the range is still checked. */
+      if (!block_in_range (sw, msg->piece, msg->offset, msg->length, p->cfg.max_request))
+        violation (sw, c, "cancel out of range");
+      break;
+    default:
+      break;
+    }
+}

@@ -1,0 +1,734 @@
+/* peer.c — a swarm peer's lifecycle: swarms, connections, the tracker,
+ * timers and the rechoke.  Message handling is in peer-wire.c, pieces and
+ * requests in peer-pieces.c; the shared state is in peer-private.h.
+ *
+ * Timers: one rechoke clock for all swarms (every rechoke_interval_us; every
+ * optimistic_rounds-th round rotates the optimistic unchoke), plus per swarm
+ * the tracker re-announce and, while below target_conns, a peer-list request
+ * at most every tracker_retry_us.  next_expiry is the earliest of those.
+ */
+#define MB_SWARM_PEER_INTERNAL
+#include "swarm/peer-private.h"
+
+#include "ring/ring.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PENDING_TIMEOUT_US (30 * MB_USEC_PER_SEC)
+
+/* On 64-bit hosts a Conn's hot fields fill exactly its first cache line. */
+G_STATIC_ASSERT (sizeof (gpointer) != 8 || G_STRUCT_OFFSET (Conn, down_prev) == 64);
+
+void
+mb_peer_config_init (MbPeerConfig *cfg)
+{
+  memset (cfg, 0, sizeof *cfg);
+  cfg->strategy = MB_STRATEGY_TFT;
+  cfg->block_size = 16 * 1024;
+  cfg->pipeline = 5;
+  cfg->pipeline_max = 250;
+  cfg->request_queue_us = 3 * MB_USEC_PER_SEC;
+  cfg->regular_slots = 3;
+  cfg->rechoke_interval_us = 10 * MB_USEC_PER_SEC;
+  cfg->optimistic_rounds = 3;
+  cfg->snub_timeout_us = 60 * MB_USEC_PER_SEC;
+  cfg->random_first = 4;
+  cfg->target_conns = 20;
+  cfg->max_conns = 40;
+  cfg->announce_interval_us = 300 * MB_USEC_PER_SEC;
+  cfg->tracker_retry_us = 15 * MB_USEC_PER_SEC;
+  cfg->max_request = 128 * 1024;
+  cfg->virtual_content = FALSE;
+  cfg->accept_initial_blocks = TRUE;
+}
+
+MbPeer *
+mb_peer_new (const MbHost *host, MbNodeId self, const char *name, const char *addr,
+             MbNodeId tracker, const MbPeerConfig *cfg, MbStore *store, GRand *rand)
+{
+  /* cache-line aligned: the hot fields come first (see peer-private.h) */
+  gsize size = (sizeof (MbPeer) + 63) / 64 * 64;
+  MbPeer *p = aligned_alloc (64, size);
+  g_assert (p != NULL);
+  memset (p, 0, size);
+  p->host = host;
+  p->self = self;
+  p->name = g_strdup (name);
+  p->addr = g_strdup (addr);
+  p->tracker = tracker;
+  p->cfg = *cfg;
+  if (p->cfg.pipeline == 0)
+    p->cfg.pipeline = 1;
+  if (p->cfg.optimistic_rounds == 0)
+    p->cfg.optimistic_rounds = 1;
+  p->store = store;
+  p->rand = rand;
+  p->swarms = g_ptr_array_new ();
+  p->next_rechoke = MB_TIME_NEVER;
+  p->next_req = 1;
+  return p;
+}
+
+static void
+conn_free (Conn *c)
+{
+  g_free (c->name);
+  if (c->remote)
+    mb_bitfield_free (c->remote);
+  mbi_block_refs_clear (&c->out_reqs);
+  mbi_block_refs_clear (&c->cancelled);
+  free (c);
+}
+
+static void
+swarm_free (Swarm *sw)
+{
+  for (guint i = 0; i < sw->n_conns; i++)
+    conn_free (sw->conns[i]);
+  g_free (sw->conns);
+  g_free (sw->conn_nodes);
+  mbi_swarm_partials_free (sw);
+  g_free (sw->partials);
+  g_free (sw->unrequested);
+  g_free (sw->missing);
+  g_free (sw->availability);
+  mb_bitfield_free (sw->have);
+  mb_bitfield_free (sw->started);
+  mb_manifest_unref (sw->manifest);
+  g_free (sw->file);
+  free (sw);
+}
+
+void
+mb_peer_free (MbPeer *p)
+{
+  if (!p)
+    return;
+  for (guint i = 0; i < p->swarms->len; i++)
+    swarm_free (p->swarms->pdata[i]);
+  g_ptr_array_unref (p->swarms);
+  g_rand_free (p->rand);
+  g_free (p->name);
+  g_free (p->addr);
+  free (p);
+}
+
+const char *
+mb_peer_name (const MbPeer *p)
+{
+  return p->name;
+}
+
+MbNodeId
+mb_peer_node (const MbPeer *p)
+{
+  return p->self;
+}
+
+Swarm *
+mbi_peer_swarm_by_id (MbPeer *p, guint32 id)
+{
+  if (G_LIKELY (p->swarm0 != NULL && p->swarm0->id == id))
+    return p->swarm0;
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      if (sw->id == id)
+        return sw;
+    }
+  return NULL;
+}
+
+Swarm *
+mbi_peer_swarm_by_file (const MbPeer *p, const char *file)
+{
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      if (g_strcmp0 (sw->file, file) == 0)
+        return sw;
+    }
+  return NULL;
+}
+
+void
+mbi_peer_send (MbPeer *p, MbNodeId to, MbMessage *msg)
+{
+  mb_host_send (p->host, p->self, to, msg);
+}
+
+MbMessage *
+mbi_swarm_msg (Swarm *sw, MbMsgType type)
+{
+  MbMessage *m = mb_message_new (type);
+  m->swarm = sw->id;
+  return m;
+}
+
+/* ---- connections ---- */
+
+Conn *
+mbi_swarm_conn (Swarm *sw, MbNodeId node)
+{
+  const MbNodeId *nodes = sw->conn_nodes;
+  for (guint i = 0, n = sw->n_conns; i < n; i++)
+    if (nodes[i] == node)
+      return sw->conns[i];
+  return NULL;
+}
+
+Conn *
+mbi_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoing, guint64 now)
+{
+  /* 64-byte aligned: the hot fields are exactly the first cache line */
+  gsize size = (sizeof (Conn) + 63) / 64 * 64;
+  Conn *c = aligned_alloc (64, size);
+  g_assert (c != NULL);
+  memset (c, 0, size);
+  c->node = node;
+  c->name = g_strdup (name ? name : "");
+  c->sw = sw;
+  c->outgoing = outgoing;
+  c->am_choking = TRUE;
+  c->peer_choking = TRUE;
+  c->connected_at = now;
+  c->last_block_at = now;
+  if (sw->n_conns == sw->cap_conns)
+    {
+      sw->cap_conns = sw->cap_conns ? 2 * sw->cap_conns : 16;
+      sw->conns = g_renew (Conn *, sw->conns, sw->cap_conns);
+      sw->conn_nodes = g_renew (MbNodeId, sw->conn_nodes, sw->cap_conns);
+    }
+  sw->conns[sw->n_conns] = c;
+  sw->conn_nodes[sw->n_conns] = node;
+  sw->n_conns++;
+  return c;
+}
+
+void
+mbi_swarm_conn_remove (Swarm *sw, Conn *c)
+{
+  mbi_swarm_release_requests (sw, c, FALSE);
+  if (c->remote && c->got_bitfield)
+    for (guint i = 0; i < sw->n_pieces; i++)
+      if (mb_bitfield_test (c->remote, i))
+        sw->availability[i]--;
+  if (sw->optimistic_node == c->node)
+    sw->optimistic_node = MB_NODE_NONE;
+  guint i = 0;
+  while (sw->conns[i] != c)
+    i++;
+  sw->n_conns--;
+  memmove (sw->conns + i, sw->conns + i + 1, (sw->n_conns - i) * sizeof (Conn *));
+  memmove (sw->conn_nodes + i, sw->conn_nodes + i + 1, (sw->n_conns - i) * sizeof (MbNodeId));
+  conn_free (c);
+}
+
+void
+mbi_swarm_prefetch_conns (const Swarm *sw)
+{
+  for (guint i = 0; i < sw->n_conns; i++)
+    MB_PREFETCH (sw->conns[i]);
+}
+
+guint
+mbi_swarm_n_established (const Swarm *sw)
+{
+  guint n = 0;
+  for (guint i = 0; i < sw->n_conns; i++)
+    n += ((Conn *) sw->conns[i])->established;
+  return n;
+}
+
+void
+mbi_peer_drop_node (MbPeer *p, MbNodeId node, const char *why)
+{
+  gboolean had = FALSE;
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      Conn *c = mbi_swarm_conn (sw, node);
+      if (c)
+        {
+          mbi_swarm_conn_remove (sw, c);
+          sw->stats.dropped_conns++;
+          had = TRUE;
+        }
+    }
+  if (why)
+    g_debug ("peer %s: dropping node %u: %s", p->name, node, why);
+  if (p->host->disconnect && (had || why))
+    p->host->disconnect (p->host->ctx, p->self, node);
+}
+
+void
+mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now)
+{
+  p->now = now;
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      Conn *c = mbi_swarm_conn (sw, from);
+      if (c)
+        {
+          mbi_swarm_conn_remove (sw, c);
+          /* The freed capacity may let someone else be served or asked. */
+          for (guint k = 0; k < sw->n_conns; k++)
+            mbi_swarm_fill_requests (sw, sw->conns[k], now);
+        }
+    }
+}
+
+void
+mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint depth)
+{
+  Swarm *sw = p->swarm0;
+  if (sw == NULL || p->left)
+    return;
+  const char *line = (const char *) sw;
+  switch (depth)
+    {
+    case 0:
+      MB_PREFETCH (line);
+      MB_PREFETCH (line + 64);
+      return;
+    case 1:
+      MB_PREFETCH (sw->conn_nodes);
+      MB_PREFETCH (sw->conns);
+      MB_PREFETCH (sw->have);
+      if (sw->n_conns > 16)
+        MB_PREFETCH (sw->conn_nodes + 16);
+      return;
+    default:
+      break;
+    }
+  Conn *c = mbi_swarm_conn (sw, from);
+  if (c == NULL)
+    return;
+  line = (const char *) c;
+  if (depth == 2)
+    {
+      MB_PREFETCH (line);
+      MB_PREFETCH (line + 64);
+      return;
+    }
+  if (depth == 3)
+    {
+      MB_PREFETCH (c->remote);
+      MB_PREFETCH (c->out_reqs.v);
+      if (msg->piece < sw->n_pieces)
+        {
+          if (msg->type == MB_MSG_HAVE)
+            MB_PREFETCH (&sw->availability[msg->piece]);
+          else if (msg->type == MB_MSG_PIECE)
+            MB_PREFETCH (&sw->partials[msg->piece]);
+        }
+      return;
+    }
+  if (msg->type == MB_MSG_PIECE && msg->piece < sw->n_pieces && sw->partials[msg->piece])
+    MB_PREFETCH (sw->partials[msg->piece]);
+}
+
+/* ---- swarms and the tracker ---- */
+
+static void
+swarm_register (Swarm *sw, guint64 now)
+{
+  MbPeer *p = sw->peer;
+  MbMessage *m = mb_message_new (MB_MSG_REGISTER);
+  m->req = p->next_req++;
+  m->file = g_strdup (sw->file);
+  m->name = g_strdup (p->name);
+  m->addr = g_strdup (p->addr);
+  m->count = sw->n_pieces;
+  mbi_peer_send (p, p->tracker, m);
+  sw->next_announce = now + p->cfg.announce_interval_us;
+  sw->last_tracker_ask = now;
+}
+
+static void
+swarm_ask_peers (Swarm *sw, guint64 now)
+{
+  MbPeer *p = sw->peer;
+  MbMessage *m = mb_message_new (MB_MSG_GET_PEERS);
+  m->req = p->next_req++;
+  m->file = g_strdup (sw->file);
+  m->name = g_strdup (p->name);
+  mbi_peer_send (p, p->tracker, m);
+  sw->last_tracker_ask = now;
+}
+
+gboolean
+mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
+{
+  const char *file = mb_manifest_name (m);
+  if (p->left || mbi_peer_swarm_by_file (p, file))
+    return FALSE;
+  p->now = now;
+  gsize size = (sizeof (Swarm) + 63) / 64 * 64;
+  Swarm *sw = aligned_alloc (64, size);
+  g_assert (sw != NULL);
+  memset (sw, 0, size);
+  sw->peer = p;
+  sw->manifest = mb_manifest_copy (m);
+  sw->file = g_strdup (file);
+  sw->id = (guint32) mb_ring_hash_str (file);
+  sw->n_pieces = mb_manifest_n_chunks (m);
+  sw->piece_size = mb_manifest_chunk_size (m);
+  sw->have = mb_bitfield_new (sw->n_pieces);
+  sw->started = mb_bitfield_new (sw->n_pieces);
+  sw->partials = g_new0 (Partial *, sw->n_pieces);
+  sw->unrequested = g_new0 (guint16, sw->n_pieces);
+  sw->missing = g_new0 (guint16, sw->n_pieces);
+  sw->availability = g_new0 (guint16, sw->n_pieces);
+  sw->optimistic = -1;
+  sw->optimistic_node = MB_NODE_NONE;
+  sw->stats.completed_at = MB_TIME_NEVER;
+  sw->stats.joined_at = now;
+  sw->stats.n_pieces = sw->n_pieces;
+  for (guint i = 0; i < sw->n_pieces; i++)
+    if (mb_store_has_chunk (p->store, mb_manifest_chunk_id (m, i)))
+      mb_bitfield_set (sw->have, i);
+  sw->stats.pieces = mb_bitfield_count (sw->have);
+  if (mb_bitfield_is_complete (sw->have))
+    {
+      sw->stats.completed_at = now;
+      p->n_completed++;
+    }
+  g_ptr_array_add (p->swarms, sw);
+  p->swarm0 = p->swarms->pdata[0];
+  p->n_swarms = p->swarms->len;
+  if (p->next_rechoke == MB_TIME_NEVER)
+    p->next_rechoke = now + p->cfg.rechoke_interval_us;
+  swarm_register (sw, now);
+  return TRUE;
+}
+
+static void
+swarm_connect_to (Swarm *sw, const MbPeerInfo *info, guint64 now)
+{
+  MbPeer *p = sw->peer;
+  if (g_strcmp0 (info->name, p->name) == 0 || !info->addr)
+    return;
+  MbNodeId node = p->host->resolve (p->host->ctx, p->self, info->addr);
+  if (node == MB_NODE_NONE || node == p->self || mbi_swarm_conn (sw, node))
+    return;
+  mbi_swarm_conn_add (sw, node, info->name, TRUE, now);
+  mbi_wire_send_handshake (sw, node, 0);
+}
+
+static void
+swarm_take_initial_blocks (Swarm *sw, guint count, guint64 now)
+{
+  /* MiniBit's tracker-assigned initial blocks: `count` random pieces,
+   * generated locally (they verify only for generated content). */
+  guint n = MIN (count, sw->n_pieces);
+  guint *order = g_new (guint, sw->n_pieces);
+  for (guint i = 0; i < sw->n_pieces; i++)
+    order[i] = i;
+  for (guint i = 0; i < n; i++)
+    {
+      guint j = i + (guint) g_rand_int_range (sw->peer->rand, 0, (gint32) (sw->n_pieces - i));
+      guint t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+      if (!mb_bitfield_test (sw->have, order[i]))
+        mbi_swarm_acquire_generated (sw, order[i], now);
+    }
+  g_free (order);
+}
+
+static void
+peer_on_peer_list (MbPeer *p, const MbMessage *msg, guint64 now)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, msg->file);
+  if (!sw)
+    return;
+  if (msg->code != MB_ERR_NONE)
+    return;
+  if (!sw->registered)
+    {
+      sw->registered = TRUE;
+      if (msg->count > 0 && p->cfg.accept_initial_blocks)
+        swarm_take_initial_blocks (sw, msg->count, now);
+    }
+  for (guint i = 0; i < msg->n_peers && sw->n_conns < p->cfg.target_conns; i++)
+    swarm_connect_to (sw, &msg->peers[i], now);
+}
+
+void
+mb_peer_leave (MbPeer *p, guint64 now)
+{
+  if (p->left)
+    return;
+  MbMessage *m = mb_message_new (MB_MSG_LEAVE);
+  m->name = g_strdup (p->name);
+  m->file = g_strdup ("");
+  mbi_peer_send (p, p->tracker, m);
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      while (sw->n_conns > 0)
+        {
+          Conn *c = sw->conns[sw->n_conns - 1];
+          MbNodeId node = c->node;
+          mbi_swarm_conn_remove (sw, c);
+          if (p->host->disconnect)
+            p->host->disconnect (p->host->ctx, p->self, node);
+        }
+    }
+  p->left = TRUE;
+  p->next_rechoke = MB_TIME_NEVER;
+}
+
+void
+mb_peer_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
+{
+  if (p->left)
+    return;
+  p->now = now;
+  switch (msg->type)
+    {
+    case MB_MSG_PEER_LIST:
+      if (from == p->tracker)
+        peer_on_peer_list (p, msg, now);
+      break;
+    case MB_MSG_ERROR:
+      g_debug ("peer %s: error %u from %u: %s", p->name, msg->code, from,
+               msg->text ? msg->text : "");
+      break;
+    default:
+      mbi_wire_receive (p, from, msg, now);
+      break;
+    }
+}
+
+/* ---- choking ---- */
+
+static guint64
+rate_of (guint64 prev, guint64 cur, guint64 window_us)
+{
+  return window_us ? (prev + cur) * MB_USEC_PER_SEC / window_us : 0;
+}
+
+void
+mbi_swarm_unchoke_if_free (Swarm *sw, Conn *c)
+{
+  /* A new interested peer is unchoked at once while a regular slot is free
+   * (as libtorrent and Transmission do), rather than waiting up to 10 s. */
+  MbPeer *p = sw->peer;
+  if (!c->am_choking || !c->peer_interested || p->cfg.strategy == MB_STRATEGY_FREERIDER)
+    return;
+  guint unchoked = 0;
+  mbi_swarm_prefetch_conns (sw);
+  for (guint i = 0; i < sw->n_conns; i++)
+    unchoked += !((Conn *) sw->conns[i])->am_choking;
+  guint slots = p->cfg.regular_slots + 1;
+  if (unchoked >= slots)
+    return;
+  c->am_choking = FALSE;
+  mbi_peer_send (p, c->node, mbi_swarm_msg (sw, MB_MSG_UNCHOKE));
+}
+
+static void
+swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
+{
+  MbPeer *p = sw->peer;
+  guint n = sw->n_conns;
+  MbChokeCandidate *cands = g_new0 (MbChokeCandidate, MAX (n, 1));
+  gboolean *unchoke = g_new0 (gboolean, MAX (n, 1));
+  guint64 window = 2 * p->cfg.rechoke_interval_us;
+  guint64 new_period = p->cfg.optimistic_rounds * p->cfg.rechoke_interval_us;
+  gint optimistic = -1;
+  for (guint i = 0; i < n; i++)
+    {
+      Conn *c = sw->conns[i];
+      cands[i].interested = c->established && c->peer_interested;
+      cands[i].snubbed = c->am_interested && now >= c->last_block_at + p->cfg.snub_timeout_us;
+      cands[i].is_new = now < c->connected_at + new_period;
+      cands[i].down_rate = rate_of (c->down_prev, c->down_cur, window);
+      cands[i].up_rate = rate_of (c->up_prev, c->up_cur, window);
+      c->down_prev = c->down_cur;
+      c->up_prev = c->up_cur;
+      c->down_cur = c->up_cur = 0;
+      if (c->node == sw->optimistic_node)
+        optimistic = (gint) i;
+    }
+  MbChokeParams params = {
+    .strategy = p->cfg.strategy,
+    .regular_slots = p->cfg.regular_slots,
+    .seed = mb_bitfield_is_complete (sw->have),
+    .optimistic = optimistic,
+    .rotate_optimistic = rotate,
+    .cursor = sw->altruist_cursor,
+  };
+  MbChokeResult r = mb_choker_run (cands, n, &params, p->rand, unchoke);
+  sw->altruist_cursor = r.cursor;
+  sw->optimistic_node = r.optimistic >= 0 ? ((Conn *) sw->conns[r.optimistic])->node
+                                          : MB_NODE_NONE;
+  for (guint i = 0; i < n; i++)
+    {
+      Conn *c = sw->conns[i];
+      if (!c->established)
+        continue;
+      gboolean choke = !unchoke[i];
+      if (choke != c->am_choking)
+        {
+          c->am_choking = choke;
+          mbi_peer_send (p, c->node, mbi_swarm_msg (sw, choke ? MB_MSG_CHOKE : MB_MSG_UNCHOKE));
+        }
+    }
+  g_free (cands);
+  g_free (unchoke);
+}
+
+static void
+swarm_housekeeping (Swarm *sw, guint64 now)
+{
+  /* Pending outgoing connections that never got an answer are given up. */
+  for (guint i = sw->n_conns; i-- > 0;)
+    {
+      Conn *c = sw->conns[i];
+      if (!c->established && now >= c->connected_at + PENDING_TIMEOUT_US)
+        mbi_swarm_conn_remove (sw, c);
+    }
+}
+
+/* ---- timers ---- */
+
+static guint64
+swarm_next_expiry (const MbPeer *p, const Swarm *sw)
+{
+  guint64 t = sw->next_announce;
+  if (sw->n_conns < p->cfg.target_conns && !mb_bitfield_is_complete (sw->have))
+    t = MIN (t, sw->last_tracker_ask + p->cfg.tracker_retry_us);
+  return t;
+}
+
+guint64
+mb_peer_next_expiry (const MbPeer *p)
+{
+  if (p->left)
+    return MB_TIME_NEVER;
+  guint64 t = p->next_rechoke;
+  if (p->n_swarms == 1)
+    return MIN (t, swarm_next_expiry (p, p->swarm0));
+  for (guint i = 0; i < p->swarms->len; i++)
+    t = MIN (t, swarm_next_expiry (p, p->swarms->pdata[i]));
+  return t;
+}
+
+void
+mb_peer_handle_expiry (MbPeer *p, guint64 now)
+{
+  if (p->left)
+    return;
+  p->now = now;
+  if (now >= p->next_rechoke)
+    {
+      gboolean rotate = (p->rechoke_round++ % p->cfg.optimistic_rounds) == 0;
+      for (guint i = 0; i < p->swarms->len; i++)
+        {
+          Swarm *sw = p->swarms->pdata[i];
+          swarm_housekeeping (sw, now);
+          swarm_rechoke (sw, now, rotate);
+          for (guint k = 0; k < sw->n_conns; k++)
+            mbi_swarm_fill_requests (sw, sw->conns[k], now);
+        }
+      p->next_rechoke = now + p->cfg.rechoke_interval_us;
+    }
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      if (now >= sw->next_announce)
+        swarm_register (sw, now);
+      else if (now >= swarm_next_expiry (p, sw))
+        swarm_ask_peers (sw, now);
+    }
+}
+
+/* ---- introspection ---- */
+
+gboolean
+mb_peer_stats (const MbPeer *p, const char *file, MbPeerStats *out)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, file);
+  if (!sw)
+    return FALSE;
+  *out = sw->stats;
+  out->pieces = mb_bitfield_count (sw->have);
+  out->n_conns = mbi_swarm_n_established (sw);
+  out->endgame = sw->n_started > 0 && sw->total_unrequested == 0
+                 && mb_bitfield_count (sw->have) + sw->n_started == sw->n_pieces;
+  return TRUE;
+}
+
+gboolean
+mb_peer_is_unchoking (const MbPeer *p, const char *file, MbNodeId remote)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, file);
+  Conn *c = sw ? mbi_swarm_conn (sw, remote) : NULL;
+  return c && !c->am_choking;
+}
+
+gboolean
+mb_peer_is_optimistic (const MbPeer *p, const char *file, MbNodeId remote)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, file);
+  return sw && sw->optimistic_node == remote && remote != MB_NODE_NONE;
+}
+
+gboolean
+mb_peer_is_connected (const MbPeer *p, const char *file, MbNodeId remote)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, file);
+  Conn *c = sw ? mbi_swarm_conn (sw, remote) : NULL;
+  return c && c->established;
+}
+
+void
+mb_peer_connected_nodes (const MbPeer *p, GArray *out)
+{
+  guint start = out->len;
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      for (guint k = 0; k < sw->n_conns; k++)
+        {
+          MbNodeId node = ((Conn *) sw->conns[k])->node;
+          gboolean seen = FALSE;
+          for (guint j = start; j < out->len && !seen; j++)
+            seen = g_array_index (out, MbNodeId, j) == node;
+          if (!seen)
+            g_array_append_val (out, node);
+        }
+    }
+}
+
+guint
+mb_peer_n_completed (const MbPeer *p)
+{
+  return p->n_completed;
+}
+
+guint64
+mb_peer_completed_at (const MbPeer *p, const char *file)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, file);
+  return sw ? sw->stats.completed_at : MB_TIME_NEVER;
+}
+
+gboolean
+mb_peer_has_piece (const MbPeer *p, const char *file, guint piece)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, file);
+  return sw && piece < sw->n_pieces && mb_bitfield_test (sw->have, piece);
+}
+
+const MbBitfield *
+mb_peer_have (const MbPeer *p, const char *file)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, file);
+  return sw ? sw->have : NULL;
+}

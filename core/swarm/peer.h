@@ -1,0 +1,117 @@
+/* peer.h — a swarm peer (MiniBit's Peer, faithful to BEP 3), sans-I/O.
+ *
+ * A peer joins one swarm per file (mb_peer_add_swarm), registers with the
+ * tracker, connects to the peers it is given (handshake, then bitfield),
+ * keeps peers informed with `have`, and trades blocks: requests pipelined up
+ * to `pipeline` per connection, picked by the piece picker, served to the
+ * peers the choker unchokes.  A piece is whole when all its blocks arrived;
+ * it is verified against its chunk id (SHA-256) before it is stored and
+ * announced.  What a peer has is what its store holds.
+ *
+ * Bad input from a remote (a request out of range or for a piece we lack, a
+ * piece we did not request, a malformed bitfield, a have out of range) drops
+ * that connection only (MbHost.disconnect), never the peer.
+ *
+ * With `virtual_content` (the simulator) pieces carry no bytes: blocks are
+ * sent with data == NULL and length set, chunks are stored virtual, and
+ * verification has nothing to check.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "swarm/bitfield.h"
+#include "swarm/choker.h"
+#include "host.h"
+#include "content/manifest.h"
+#include "content/store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  MbStrategy strategy;
+  guint32 block_size;            /* 16 KiB */
+  guint pipeline;                /* least outstanding requests per connection: 5 */
+  guint pipeline_max;            /* most, when the connection is fast: 250 */
+  guint64 request_queue_us;      /* keep this much of a connection's rate
+                                    requested (libtorrent's request_queue_time): 3 s */
+  guint regular_slots;           /* 3 */
+  guint64 rechoke_interval_us;   /* 10 s */
+  guint optimistic_rounds;       /* rechokes per optimistic rotation: 3 (30 s) */
+  guint64 snub_timeout_us;       /* 60 s */
+  guint random_first;            /* pieces picked at random first: 4 */
+  guint target_conns;            /* ask the tracker again below this: 20 */
+  guint max_conns;               /* refuse connections beyond this: 40 */
+  guint64 announce_interval_us;  /* re-register with the tracker: 300 s */
+  guint64 tracker_retry_us;      /* at most one peer-list request per: 15 s */
+  guint32 max_request;           /* largest block we serve: 128 KiB */
+  gboolean virtual_content;      /* simulator: no bytes held or sent */
+  gboolean accept_initial_blocks;/* honour the tracker's initial_blocks */
+} MbPeerConfig;
+
+void mb_peer_config_init (MbPeerConfig *cfg);
+
+typedef struct _MbPeer MbPeer;
+
+/* store is borrowed (outlives the peer); rand is owned. */
+MbPeer *mb_peer_new (const MbHost *host, MbNodeId self, const char *name,
+                     const char *addr, MbNodeId tracker, const MbPeerConfig *cfg,
+                     MbStore *store, GRand *rand);
+void mb_peer_free (MbPeer *p);
+
+const char *mb_peer_name (const MbPeer *p);
+MbNodeId mb_peer_node (const MbPeer *p);
+
+/* Joins the swarm of m's file: pieces whose chunk the store holds are had.
+ * Registers with the tracker at `now`.  FALSE if already in it. */
+gboolean mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now);
+/* Leaves every swarm: LEAVE to the tracker, connections dropped. */
+void mb_peer_leave (MbPeer *p, guint64 now);
+
+void mb_peer_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);
+/* The host lost the connection to `from` (or it dropped it for us). */
+void mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now);
+/* A performance hint, no effect on behaviour: a driver that knows a message
+ * from `from` will be passed to mb_peer_receive soon may call this with
+ * depth 0, 1, ... MB_PEER_PREFETCH_DEPTHS - 1 (one call each, some time apart, in that order); each
+ * call prefetches the next level of the peer's state that message will
+ * read, reading only what the call before prefetched. */
+#define MB_PEER_PREFETCH_DEPTHS 5
+void mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint depth);
+guint64 mb_peer_next_expiry (const MbPeer *p);
+void mb_peer_handle_expiry (MbPeer *p, guint64 now);
+
+typedef struct {
+  guint64 bytes_up;        /* piece payload sent */
+  guint64 bytes_down;      /* piece payload received (verified or not) */
+  guint64 completed_at;    /* when the last piece verified; MB_TIME_NEVER */
+  guint64 joined_at;
+  guint pieces;            /* pieces had */
+  guint n_pieces;
+  guint n_conns;
+  guint64 bad_pieces;      /* pieces that failed verification */
+  guint64 dropped_conns;   /* connections dropped for bad input */
+  guint64 refused_requests;/* requests refused (choked, not held, out of range) */
+  guint64 requests_sent;
+  guint64 cancels_sent;
+  gboolean endgame;
+} MbPeerStats;
+
+/* FALSE if the peer is not in that swarm. */
+gboolean mb_peer_stats (const MbPeer *p, const char *file, MbPeerStats *out);
+gboolean mb_peer_is_unchoking (const MbPeer *p, const char *file, MbNodeId remote);
+gboolean mb_peer_is_optimistic (const MbPeer *p, const char *file, MbNodeId remote);
+gboolean mb_peer_is_connected (const MbPeer *p, const char *file, MbNodeId remote);
+/* Appends (MbNodeId) every node the peer has a connection with, in any swarm,
+ * once each, in connection order. */
+void mb_peer_connected_nodes (const MbPeer *p, GArray *out);
+/* When the peer completed the file, MB_TIME_NEVER if not (yet). */
+/* Swarms whose whole file this peer has held (O(1): a cheap test before
+ * mb_peer_completed_at). */
+guint mb_peer_n_completed (const MbPeer *p);
+guint64 mb_peer_completed_at (const MbPeer *p, const char *file);
+gboolean mb_peer_has_piece (const MbPeer *p, const char *file, guint piece);
+/* The pieces had, or NULL if not in that swarm (owned by the peer). */
+const MbBitfield *mb_peer_have (const MbPeer *p, const char *file);
+
+G_END_DECLS

@@ -1,0 +1,323 @@
+/* picker.c — which piece to request next: strict priority, random first,
+ * rarest first, endgame.
+ *
+ * A pure function of (input, rand).  Each call is O(n_pieces) with small
+ * constants: the three bitfields are copied once into byte arrays (on the
+ * stack for files of up to MB_PICKER_STACK_BYTES * 8 pieces) and scanned a
+ * byte at a time, so bytes with no candidate piece cost one AND.
+ * Invariants:
+ *  - a returned piece is always one the remote has and we do not;
+ *  - strict priority and random/rarest first never pick the same class:
+ *    the first only started pieces, the others only unstarted ones;
+ *  - every random choice is uniform over its tie set and drawn from the
+ *    GRand passed in, in piece-index order, so equal inputs and seeds give
+ *    equal picks.
+ * A NULL `started` means nothing is started; NULL `unrequested`/`missing`
+ * read as 0 and a NULL `availability` as all equal.
+ */
+#include "swarm/picker.h"
+
+#include <string.h>
+
+#define MB_PICKER_STACK_BYTES 512
+
+/* The input's bitfields as plain bytes (BEP 3 order; spare bits zero). */
+typedef struct {
+  gsize len;
+  const guint8 *have;
+  const guint8 *remote;
+  const guint8 *started;
+  guint8 *heap;
+  guint8 stack[3 * MB_PICKER_STACK_BYTES];
+} MbPickBits;
+
+static gboolean
+mb_picker_input_ok (const MbPickInput *in)
+{
+  g_return_val_if_fail (in != NULL && in->have != NULL && in->remote != NULL, FALSE);
+  guint n = mb_bitfield_size (in->have);
+  g_return_val_if_fail (mb_bitfield_size (in->remote) == n, FALSE);
+  g_return_val_if_fail (in->started == NULL || mb_bitfield_size (in->started) == n,
+                        FALSE);
+  return TRUE;
+}
+
+static void
+mb_picker_bits_load (MbPickBits *b, const MbPickInput *in)
+{
+  b->len = mb_bitfield_wire_len (mb_bitfield_size (in->have));
+  guint8 *buf = b->stack;
+  b->heap = NULL;
+  if (b->len > MB_PICKER_STACK_BYTES)
+    buf = b->heap = g_malloc (3 * b->len);
+  mb_bitfield_to_wire (in->have, buf);
+  mb_bitfield_to_wire (in->remote, buf + b->len);
+  if (in->started != NULL)
+    mb_bitfield_to_wire (in->started, buf + 2 * b->len);
+  else
+    memset (buf + 2 * b->len, 0, b->len);
+  b->have = buf;
+  b->remote = buf + b->len;
+  b->started = buf + 2 * b->len;
+}
+
+static void
+mb_picker_bits_clear (MbPickBits *b)
+{
+  g_free (b->heap);
+  b->heap = NULL;
+}
+
+static guint
+mb_picker_unrequested (const MbPickInput *in, guint i)
+{
+  return in->unrequested != NULL ? in->unrequested[i] : 0;
+}
+
+static guint
+mb_picker_missing (const MbPickInput *in, guint i)
+{
+  return in->missing != NULL ? in->missing[i] : 0;
+}
+
+static guint
+mb_picker_availability (const MbPickInput *in, guint i)
+{
+  return in->availability != NULL ? in->availability[i] : 0;
+}
+
+/* Piece index of bit `bit` (0 = high bit) of byte `k`. */
+static inline guint
+mb_picker_piece (gsize k, guint bit)
+{
+  return (guint) (k * 8 + bit);
+}
+
+static inline gboolean
+mb_picker_bit (guint8 byte, guint bit)
+{
+  return (byte >> (7 - bit)) & 1;
+}
+
+/* 1. A started piece the remote has with unrequested blocks: fewest missing,
+ * ties to the lowest index. */
+static gint
+mb_picker_pick_priority (const MbPickInput *in, const MbPickBits *b)
+{
+  gint best = -1;
+  guint best_missing = G_MAXUINT;
+  for (gsize k = 0; k < b->len; k++)
+    {
+      guint8 m = b->remote[k] & b->started[k] & (guint8) ~b->have[k];
+      if (m == 0)
+        continue;
+      for (guint bit = 0; bit < 8; bit++)
+        {
+          if (!mb_picker_bit (m, bit))
+            continue;
+          guint i = mb_picker_piece (k, bit);
+          if (mb_picker_unrequested (in, i) == 0)
+            continue;
+          guint miss = mb_picker_missing (in, i);
+          if (miss < best_missing)
+            {
+              best = (gint) i;
+              best_missing = miss;
+            }
+        }
+    }
+  return best;
+}
+
+/* Pieces the remote has that we neither have nor started. */
+static inline guint8
+mb_picker_fresh (const MbPickBits *b, gsize k)
+{
+  return b->remote[k] & (guint8) ~b->have[k] & (guint8) ~b->started[k];
+}
+
+/* 2. Uniformly among fresh pieces: count them, draw one rank, find it
+ * (a single draw per call). */
+static gint
+mb_picker_pick_random (const MbPickBits *b, GRand *rand)
+{
+  guint total = 0;
+  for (gsize k = 0; k < b->len; k++)
+    {
+      guint8 m = mb_picker_fresh (b, k);
+      for (; m; m &= (guint8) (m - 1))
+        total++;
+    }
+  if (total == 0)
+    return -1;
+  guint r = (guint) g_rand_int_range (rand, 0, (gint32) total);
+  for (gsize k = 0; k < b->len; k++)
+    {
+      guint8 m = mb_picker_fresh (b, k);
+      if (m == 0)
+        continue;
+      for (guint bit = 0; bit < 8; bit++)
+        if (mb_picker_bit (m, bit) && r-- == 0)
+          return (gint) mb_picker_piece (k, bit);
+    }
+  g_assert_not_reached ();
+  return -1;
+}
+
+/* 3. The fresh piece with the lowest availability; ties uniformly at random
+ * by reservoir sampling (the k-th tie replaces the choice with prob. 1/k). */
+static gint
+mb_picker_pick_rarest (const MbPickInput *in, const MbPickBits *b, GRand *rand)
+{
+  gint best = -1;
+  guint best_avail = G_MAXUINT;
+  guint ties = 0;
+  for (gsize k = 0; k < b->len; k++)
+    {
+      guint8 m = mb_picker_fresh (b, k);
+      if (m == 0)
+        continue;
+      for (guint bit = 0; bit < 8; bit++)
+        {
+          if (!mb_picker_bit (m, bit))
+            continue;
+          guint i = mb_picker_piece (k, bit);
+          guint a = mb_picker_availability (in, i);
+          if (a < best_avail)
+            {
+              best = (gint) i;
+              best_avail = a;
+              ties = 1;
+            }
+          else if (a == best_avail)
+            {
+              ties++;
+              if (g_rand_int_range (rand, 0, (gint32) ties) == 0)
+                best = (gint) i;
+            }
+        }
+    }
+  return best;
+}
+
+gint
+mb_picker_pick (const MbPickInput *in, GRand *rand)
+{
+  if (!mb_picker_input_ok (in))
+    return -1;
+  g_return_val_if_fail (rand != NULL, -1);
+  if (mb_bitfield_is_complete (in->have) || mb_bitfield_count (in->remote) == 0)
+    return -1;
+
+  MbPickBits b;
+  mb_picker_bits_load (&b, in);
+  gint piece = mb_picker_pick_priority (in, &b);
+  if (piece < 0)
+    {
+      if (mb_bitfield_count (in->have) < in->random_first)
+        piece = mb_picker_pick_random (&b, rand);
+      else
+        piece = mb_picker_pick_rarest (in, &b, rand);
+    }
+  mb_picker_bits_clear (&b);
+  return piece;
+}
+
+/* Spare bits after the last piece are zero in every bitfield, so "lacking"
+ * must be masked to the real pieces. */
+static guint8
+mb_picker_lacking (const MbPickBits *b, gsize k, guint n_pieces)
+{
+  guint8 lack = (guint8) ~b->have[k];
+  if (k == b->len - 1 && (n_pieces & 7))
+    lack &= (guint8) (0xffu << (8 - (n_pieces & 7)));
+  return lack;
+}
+
+static gboolean
+mb_picker_all_requested (const MbPickInput *in, const MbPickBits *b, guint n_pieces)
+{
+  for (gsize k = 0; k < b->len; k++)
+    {
+      guint8 lack = mb_picker_lacking (b, k, n_pieces);
+      if (lack == 0)
+        continue;
+      if (lack & (guint8) ~b->started[k])
+        return FALSE;
+      for (guint bit = 0; bit < 8; bit++)
+        if (mb_picker_bit (lack, bit)
+            && mb_picker_unrequested (in, mb_picker_piece (k, bit)) != 0)
+          return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+mb_picker_in_endgame (const MbPickInput *in)
+{
+  if (!mb_picker_input_ok (in))
+    return FALSE;
+  if (mb_bitfield_is_complete (in->have) || in->started == NULL)
+    return FALSE;
+
+  MbPickBits b;
+  mb_picker_bits_load (&b, in);
+  gboolean endgame = mb_picker_all_requested (in, &b, mb_bitfield_size (in->have));
+  mb_picker_bits_clear (&b);
+  return endgame;
+}
+
+/* Started pieces the remote has with blocks missing: fewest missing, ties
+ * uniformly at random (reservoir sampling). */
+static gint
+mb_picker_pick_fewest_missing (const MbPickInput *in, const MbPickBits *b,
+                               GRand *rand)
+{
+  gint best = -1;
+  guint best_missing = G_MAXUINT;
+  guint ties = 0;
+  for (gsize k = 0; k < b->len; k++)
+    {
+      guint8 m = b->remote[k] & b->started[k] & (guint8) ~b->have[k];
+      if (m == 0)
+        continue;
+      for (guint bit = 0; bit < 8; bit++)
+        {
+          if (!mb_picker_bit (m, bit))
+            continue;
+          guint i = mb_picker_piece (k, bit);
+          guint miss = mb_picker_missing (in, i);
+          if (miss == 0)
+            continue;
+          if (miss < best_missing)
+            {
+              best = (gint) i;
+              best_missing = miss;
+              ties = 1;
+            }
+          else if (miss == best_missing)
+            {
+              ties++;
+              if (g_rand_int_range (rand, 0, (gint32) ties) == 0)
+                best = (gint) i;
+            }
+        }
+    }
+  return best;
+}
+
+gint
+mb_picker_pick_endgame (const MbPickInput *in, GRand *rand)
+{
+  if (!mb_picker_input_ok (in))
+    return -1;
+  g_return_val_if_fail (rand != NULL, -1);
+  if (in->started == NULL || mb_bitfield_count (in->remote) == 0)
+    return -1;
+
+  MbPickBits b;
+  mb_picker_bits_load (&b, in);
+  gint piece = mb_picker_pick_fewest_missing (in, &b, rand);
+  mb_picker_bits_clear (&b);
+  return piece;
+}

@@ -1,0 +1,352 @@
+/* test_choker.c — tit-for-tat slots, optimistic rotation and weighting,
+ * snubbing, seeds, freeriders, altruists and strategy names. */
+#include "swarm/choker.h"
+
+static MbChokeParams
+tft_params (void)
+{
+  MbChokeParams p = {
+    .strategy = MB_STRATEGY_TFT,
+    .regular_slots = 3,
+    .seed = FALSE,
+    .optimistic = -1,
+    .rotate_optimistic = TRUE,
+    .cursor = 0,
+  };
+  return p;
+}
+
+/* n interested candidates; candidate i uploads to us at (i + 1) * 100 B/s and
+ * we upload to it at (n - i) * 100 B/s. */
+static void
+fill_interested (MbChokeCandidate *c, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      MbChokeCandidate x = {
+        .interested = TRUE,
+        .down_rate = (i + 1) * 100,
+        .up_rate = (n - i) * 100,
+      };
+      c[i] = x;
+    }
+}
+
+static guint
+count_true (const gboolean *u, guint n)
+{
+  guint k = 0;
+  for (guint i = 0; i < n; i++)
+    k += u[i] ? 1 : 0;
+  return k;
+}
+
+static void
+test_choker_tft_three_regular_plus_one_optimistic (void)
+{
+  MbChokeCandidate c[10];
+  gboolean u[10];
+  fill_interested (c, 10);
+  MbChokeParams p = tft_params ();
+  for (guint32 seed = 1; seed <= 50; seed++)
+    {
+      g_autoptr (GRand) r = g_rand_new_with_seed (seed);
+      MbChokeResult res = mb_choker_run (c, 10, &p, r, u);
+      g_assert_cmpuint (res.n_unchoked, ==, 4);
+      g_assert_cmpuint (count_true (u, 10), ==, 4);
+      /* the top three by down_rate: 9, 8, 7 */
+      g_assert_true (u[9] && u[8] && u[7]);
+      g_assert_cmpint (res.optimistic, >=, 0);
+      g_assert_cmpint (res.optimistic, <, 7);
+      g_assert_true (u[res.optimistic]);
+    }
+}
+
+static void
+test_choker_tft_ties_go_to_lower_index (void)
+{
+  MbChokeCandidate c[6];
+  gboolean u[6];
+  fill_interested (c, 6);
+  for (guint i = 0; i < 6; i++)
+    c[i].down_rate = 500;
+  MbChokeParams p = tft_params ();
+  p.optimistic = 5;
+  p.rotate_optimistic = FALSE;
+  g_autoptr (GRand) r = g_rand_new_with_seed (7);
+  MbChokeResult res = mb_choker_run (c, 6, &p, r, u);
+  g_assert_true (u[0] && u[1] && u[2]);
+  g_assert_false (u[3] || u[4]);
+  g_assert_cmpint (res.optimistic, ==, 5);
+}
+
+static void
+test_choker_optimistic_kept_without_rotation (void)
+{
+  MbChokeCandidate c[10];
+  gboolean u[10];
+  fill_interested (c, 10);
+  MbChokeParams p = tft_params ();
+  p.rotate_optimistic = FALSE;
+  p.optimistic = 2;
+  for (guint32 seed = 1; seed <= 100; seed++)
+    {
+      g_autoptr (GRand) r = g_rand_new_with_seed (seed);
+      MbChokeResult res = mb_choker_run (c, 10, &p, r, u);
+      g_assert_cmpint (res.optimistic, ==, 2);
+      g_assert_true (u[2]);
+      g_assert_cmpuint (res.n_unchoked, ==, 4);
+    }
+}
+
+static void
+test_choker_optimistic_redrawn_on_rotation (void)
+{
+  MbChokeCandidate c[10];
+  gboolean u[10];
+  fill_interested (c, 10);
+  MbChokeParams p = tft_params ();
+  p.rotate_optimistic = TRUE;
+  p.optimistic = 2;
+  guint changed = 0;
+  for (guint32 seed = 1; seed <= 200; seed++)
+    {
+      g_autoptr (GRand) r = g_rand_new_with_seed (seed);
+      MbChokeResult res = mb_choker_run (c, 10, &p, r, u);
+      g_assert_cmpint (res.optimistic, >=, 0);
+      g_assert_cmpint (res.optimistic, <, 7);  /* never a regular (7, 8, 9) */
+      if (res.optimistic != 2)
+        changed++;
+    }
+  g_assert_cmpuint (changed, >, 100);
+  g_assert_cmpuint (changed, <, 200);
+}
+
+static void
+test_choker_optimistic_redrawn_when_it_became_regular (void)
+{
+  MbChokeCandidate c[10];
+  gboolean u[10];
+  fill_interested (c, 10);
+  MbChokeParams p = tft_params ();
+  p.rotate_optimistic = FALSE;
+  p.optimistic = 9;  /* now the best uploader: a regular slot */
+  g_autoptr (GRand) r = g_rand_new_with_seed (3);
+  MbChokeResult res = mb_choker_run (c, 10, &p, r, u);
+  g_assert_cmpint (res.optimistic, >=, 0);
+  g_assert_cmpint (res.optimistic, <, 7);
+  g_assert_cmpuint (res.n_unchoked, ==, 4);
+}
+
+static void
+test_choker_optimistic_favours_new_connections_3_to_1 (void)
+{
+  /* 3 regulars plus two others: candidate 0 is new, candidate 1 is not. */
+  MbChokeCandidate c[5];
+  gboolean u[5];
+  fill_interested (c, 5);
+  c[0].is_new = TRUE;
+  MbChokeParams p = tft_params ();
+  g_autoptr (GRand) r = g_rand_new_with_seed (20240601);
+  guint n_new = 0, n_old = 0;
+  for (guint k = 0; k < 20000; k++)
+    {
+      MbChokeResult res = mb_choker_run (c, 5, &p, r, u);
+      g_assert_true (res.optimistic == 0 || res.optimistic == 1);
+      if (res.optimistic == 0)
+        n_new++;
+      else
+        n_old++;
+    }
+  gdouble ratio = (gdouble) n_new / (gdouble) n_old;
+  g_assert_cmpfloat (ratio, >=, 2.5);
+  g_assert_cmpfloat (ratio, <=, 3.5);
+}
+
+static void
+test_choker_snubbed_peer_loses_regular_slot (void)
+{
+  MbChokeCandidate c[10];
+  gboolean u[10];
+  fill_interested (c, 10);
+  c[9].snubbed = TRUE;  /* the best rate */
+  MbChokeParams p = tft_params ();
+  p.rotate_optimistic = FALSE;
+  p.optimistic = 0;
+  g_autoptr (GRand) r = g_rand_new_with_seed (1);
+  MbChokeResult res = mb_choker_run (c, 10, &p, r, u);
+  g_assert_false (u[9]);
+  g_assert_true (u[8] && u[7] && u[6]);
+  g_assert_cmpint (res.optimistic, ==, 0);
+
+  /* ...but it may still be the optimistic unchoke. */
+  p.optimistic = 9;
+  res = mb_choker_run (c, 10, &p, r, u);
+  g_assert_cmpint (res.optimistic, ==, 9);
+  g_assert_true (u[9] && u[8] && u[7] && u[6]);
+  g_assert_cmpuint (res.n_unchoked, ==, 4);
+}
+
+static void
+test_choker_seed_ranks_by_up_rate (void)
+{
+  MbChokeCandidate c[10];
+  gboolean u[10];
+  fill_interested (c, 10);  /* up_rate is highest for low indices */
+  MbChokeParams p = tft_params ();
+  p.seed = TRUE;
+  p.rotate_optimistic = FALSE;
+  p.optimistic = 9;
+  g_autoptr (GRand) r = g_rand_new_with_seed (1);
+  MbChokeResult res = mb_choker_run (c, 10, &p, r, u);
+  g_assert_true (u[0] && u[1] && u[2]);
+  g_assert_cmpint (res.optimistic, ==, 9);
+  g_assert_cmpuint (count_true (u, 10), ==, 4);
+}
+
+static void
+test_choker_freerider_unchokes_no_one (void)
+{
+  MbChokeCandidate c[10];
+  gboolean u[10];
+  fill_interested (c, 10);
+  MbChokeParams p = tft_params ();
+  p.strategy = MB_STRATEGY_FREERIDER;
+  p.optimistic = 3;
+  g_autoptr (GRand) r = g_rand_new_with_seed (1);
+  MbChokeResult res = mb_choker_run (c, 10, &p, r, u);
+  g_assert_cmpuint (res.n_unchoked, ==, 0);
+  g_assert_cmpuint (count_true (u, 10), ==, 0);
+  g_assert_cmpint (res.optimistic, ==, -1);
+}
+
+static void
+test_choker_altruist_cycles_through_all_interested (void)
+{
+  MbChokeCandidate c[11];
+  gboolean u[11];
+  fill_interested (c, 11);
+  c[4].interested = FALSE;
+  c[7].interested = FALSE;
+  MbChokeParams p = tft_params ();
+  p.strategy = MB_STRATEGY_ALTRUIST;
+  p.cursor = 0;
+  g_autoptr (GRand) r = g_rand_new_with_seed (1);
+  guint served[11] = { 0 };
+  /* 9 interested, 4 per round: 9 rounds serve each exactly 4 times. */
+  for (guint round = 0; round < 9; round++)
+    {
+      MbChokeResult res = mb_choker_run (c, 11, &p, r, u);
+      g_assert_cmpuint (res.n_unchoked, ==, 4);
+      g_assert_cmpuint (count_true (u, 11), ==, 4);
+      g_assert_cmpint (res.optimistic, ==, -1);
+      for (guint i = 0; i < 11; i++)
+        served[i] += u[i] ? 1 : 0;
+      p.cursor = res.cursor;
+    }
+  for (guint i = 0; i < 11; i++)
+    g_assert_cmpuint (served[i], ==, (i == 4 || i == 7) ? 0 : 4);
+
+  /* the first round starts at the cursor and takes them in order */
+  p.cursor = 3;
+  MbChokeResult res = mb_choker_run (c, 11, &p, r, u);
+  g_assert_true (u[3] && u[5] && u[6] && u[8]);
+  g_assert_cmpuint (res.cursor, ==, 9);
+}
+
+static void
+test_choker_not_interested_never_unchoked (void)
+{
+  MbChokeCandidate c[12];
+  gboolean u[12];
+  fill_interested (c, 12);
+  for (guint i = 0; i < 12; i += 2)
+    c[i].interested = FALSE;  /* includes high rates and new ones */
+  c[10].is_new = TRUE;
+  for (MbStrategy s = 0; s < MB_STRATEGY_N; s++)
+    for (guint32 seed = 1; seed <= 50; seed++)
+      {
+        MbChokeParams p = tft_params ();
+        p.strategy = s;
+        p.optimistic = 10;
+        p.rotate_optimistic = seed & 1;
+        p.cursor = seed;
+        g_autoptr (GRand) r = g_rand_new_with_seed (seed);
+        mb_choker_run (c, 12, &p, r, u);
+        for (guint i = 0; i < 12; i += 2)
+          g_assert_false (u[i]);
+      }
+
+  /* nobody interested: nothing, not even an optimistic */
+  for (guint i = 0; i < 12; i++)
+    c[i].interested = FALSE;
+  MbChokeParams p = tft_params ();
+  g_autoptr (GRand) r = g_rand_new_with_seed (1);
+  MbChokeResult res = mb_choker_run (c, 12, &p, r, u);
+  g_assert_cmpuint (res.n_unchoked, ==, 0);
+  g_assert_cmpint (res.optimistic, ==, -1);
+}
+
+static void
+test_choker_same_seed_same_result (void)
+{
+  MbChokeCandidate c[20];
+  gboolean u1[20], u2[20];
+  fill_interested (c, 20);
+  MbChokeParams p = tft_params ();
+  g_autoptr (GRand) r1 = g_rand_new_with_seed (99);
+  g_autoptr (GRand) r2 = g_rand_new_with_seed (99);
+  for (guint k = 0; k < 100; k++)
+    {
+      MbChokeResult a = mb_choker_run (c, 20, &p, r1, u1);
+      MbChokeResult b = mb_choker_run (c, 20, &p, r2, u2);
+      g_assert_cmpint (a.optimistic, ==, b.optimistic);
+      g_assert_cmpmem (u1, sizeof u1, u2, sizeof u2);
+    }
+}
+
+static void
+test_choker_strategy_names_round_trip (void)
+{
+  g_assert_cmpstr (mb_strategy_name (MB_STRATEGY_TFT), ==, "tft");
+  g_assert_cmpstr (mb_strategy_name (MB_STRATEGY_FREERIDER), ==, "freerider");
+  g_assert_cmpstr (mb_strategy_name (MB_STRATEGY_ALTRUIST), ==, "altruist");
+  for (MbStrategy s = 0; s < MB_STRATEGY_N; s++)
+    g_assert_cmpint (mb_strategy_from_name (mb_strategy_name (s)), ==, (gint) s);
+  g_assert_cmpint (mb_strategy_from_name ("greedy"), ==, -1);
+  g_assert_cmpint (mb_strategy_from_name (""), ==, -1);
+  g_assert_cmpint (mb_strategy_from_name (NULL), ==, -1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/choker/tft/three-regular-plus-one-optimistic",
+                   test_choker_tft_three_regular_plus_one_optimistic);
+  g_test_add_func ("/choker/tft/ties-go-to-lower-index",
+                   test_choker_tft_ties_go_to_lower_index);
+  g_test_add_func ("/choker/optimistic/kept-without-rotation",
+                   test_choker_optimistic_kept_without_rotation);
+  g_test_add_func ("/choker/optimistic/redrawn-on-rotation-never-a-regular",
+                   test_choker_optimistic_redrawn_on_rotation);
+  g_test_add_func ("/choker/optimistic/redrawn-when-it-became-regular",
+                   test_choker_optimistic_redrawn_when_it_became_regular);
+  g_test_add_func ("/choker/optimistic/new-connections-3-to-1",
+                   test_choker_optimistic_favours_new_connections_3_to_1);
+  g_test_add_func ("/choker/tft/snubbed-loses-regular-slot",
+                   test_choker_snubbed_peer_loses_regular_slot);
+  g_test_add_func ("/choker/tft/seed-ranks-by-up-rate",
+                   test_choker_seed_ranks_by_up_rate);
+  g_test_add_func ("/choker/freerider/unchokes-no-one",
+                   test_choker_freerider_unchokes_no_one);
+  g_test_add_func ("/choker/altruist/cycles-through-all-interested",
+                   test_choker_altruist_cycles_through_all_interested);
+  g_test_add_func ("/choker/not-interested-never-unchoked",
+                   test_choker_not_interested_never_unchoked);
+  g_test_add_func ("/choker/same-seed-same-result",
+                   test_choker_same_seed_same_result);
+  g_test_add_func ("/choker/strategy-names-round-trip",
+                   test_choker_strategy_names_round_trip);
+  return g_test_run ();
+}
