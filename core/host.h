@@ -9,7 +9,12 @@
  *    `*_handle_expiry (obj, now)` when that time comes (ngtcp2's pattern);
  *  - delivers messages the core sends via MbHost.send, and calls the core's
  *    `*_receive (obj, from, msg, now)` with decoded messages;
- *  - gives each node its own GRand, seeded from (scenario seed, node).
+ *  - gives each node its own GRand, seeded from (scenario seed, node);
+ *  - optionally, flow control: tells the core how many bytes it holds for a
+ *    node's uplink that have not left yet, and calls the core back
+ *    (`*_on_uplink_ready`) once that backlog has fallen as low as asked, so
+ *    the core hands over bulk data (swarm blocks) only as the link can take
+ *    it and can still drop what a CHOKE or CANCEL makes useless.
  * Nodes are addressed by MbNodeId; the driver maps "host:port" addresses to
  * ids with MbHost.resolve.
  */
@@ -38,6 +43,14 @@ typedef struct {
    * does not call back for it.  The remote side learns of it from its own
    * host (on_disconnect).  May be NULL. */
   void (*disconnect) (gpointer ctx, MbNodeId self, MbNodeId peer);
+  /* Flow control; both NULL or both set.  NULL: the uplink takes anything
+   * at once (the core hands every block over as soon as it may).
+   * uplink_backlog: bytes the host holds for `self` that have not left yet
+   * (sim: the uplink queue; real: the socket's send buffers).
+   * uplink_notify: the core wants its on_uplink_ready called once that
+   * backlog is at most `low` bytes (once; a later call replaces it). */
+  guint64 (*uplink_backlog) (gpointer ctx, MbNodeId self);
+  void (*uplink_notify) (gpointer ctx, MbNodeId self, guint64 low);
 } MbHost;
 
 static inline void

@@ -631,6 +631,28 @@ mb_net_up_backlog (const MbNet *net, guint32 node)
   return n->up_free > now ? n->up_free - now : 0;
 }
 
+guint64
+mb_net_up_backlog_bytes (const MbNet *net, guint32 node)
+{
+  const MbNetNode *n = mb_net_node (net, node);
+  guint64 us = mb_net_up_backlog (net, node);
+  if (us == 0 || n->up_bps == 0)
+    return 0;
+  /* the bytes still to leave, rounded down (tx times round up) */
+  return (guint64) ((long double) us * (long double) n->up_bps / 8e6L);
+}
+
+guint64
+mb_net_up_drained_at (const MbNet *net, guint32 node, guint64 low_bytes)
+{
+  const MbNetNode *n = mb_net_node (net, node);
+  guint64 now = mb_sched_now (net->sched);
+  guint64 keep = mb_net_tx_time (low_bytes, n->up_bps);
+  if (n->up_free <= now || n->up_free - now <= keep)
+    return now;
+  return n->up_free - keep;
+}
+
 void
 mb_net_get_stats (const MbNet *net, MbNetStats *out)
 {

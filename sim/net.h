@@ -124,6 +124,12 @@ gboolean mb_net_can_reach (const MbNet *net, guint32 from, guint32 to);
 /* Microseconds of backlog on a node's uplink (0 when idle or unlimited). */
 guint64 mb_net_up_backlog (const MbNet *net, guint32 node);
 
+/* The same backlog in bytes (those still to leave, rounded down). */
+guint64 mb_net_up_backlog_bytes (const MbNet *net, guint32 node);
+/* The earliest time (>= now) at which at most low_bytes remain on the
+ * node's uplink, if nothing more is sent. */
+guint64 mb_net_up_drained_at (const MbNet *net, guint32 node, guint64 low_bytes);
+
 void mb_net_get_stats (const MbNet *net, MbNetStats *out);
 void mb_net_get_node_stats (const MbNet *net, guint32 node, MbNetNodeStats *out);
 

@@ -201,6 +201,40 @@ host_resolve (gpointer ctx, MbNodeId self, const char *addr)
   return (MbNodeId) id;
 }
 
+/* Flow control: the uplink's backlog, and a wake-up once it has drained
+ * to `low` bytes (one pending per node; a new request replaces it). */
+static guint64
+host_uplink_backlog (gpointer ctx, MbNodeId self)
+{
+  MbWorld *w = ctx;
+  return mb_net_up_backlog_bytes (w->net, self);
+}
+
+static void
+on_uplink_ready (MbSched *s, gpointer a, guint64 b)
+{
+  MbWorld *w = a;
+  MbSimNode *n = node_of (w, (MbNodeId) b);
+  n->drain = MB_EVENT_NONE;
+  if (!n->online)
+    return;
+  mb_peer_on_uplink_ready (n->peer, mb_sched_now (s));
+  after_call (w, n);
+}
+
+static void
+host_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
+{
+  MbWorld *w = ctx;
+  MbSimNode *n = node_of (w, self);
+  if (!n)
+    return;
+  if (n->drain != MB_EVENT_NONE)
+    mb_sched_cancel (w->sched, n->drain);
+  n->drain = mb_sched_at (w->sched, mb_net_up_drained_at (w->net, self, low), on_uplink_ready,
+                          w, self);
+}
+
 static void
 host_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
 {
@@ -294,6 +328,8 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->host.send = host_send;
   w->host.resolve = host_resolve;
   w->host.disconnect = host_disconnect;
+  w->host.uplink_backlog = host_uplink_backlog;
+  w->host.uplink_notify = host_uplink_notify;
   w->nodes = g_ptr_array_new ();
   w->refuses = g_byte_array_new ();
   w->rand = rand_for (cfg->seed, G_MAXUINT32);
@@ -587,6 +623,9 @@ finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
   if (n->leave_event != MB_EVENT_NONE)
     mb_sched_cancel (w->sched, n->leave_event);
   n->leave_event = MB_EVENT_NONE;
+  if (n->drain != MB_EVENT_NONE)
+    mb_sched_cancel (w->sched, n->drain);
+  n->drain = MB_EVENT_NONE;
   if (kind == MB_LEAVE_GRACEFUL)
     mb_peer_leave (n->peer, now);
   else

@@ -58,6 +58,7 @@ typedef struct {
   guint64 handoff_expected;/* bytes it held / members, when it started */
   guint64 sample_bytes_down;
   guint64 sample_busy_up;
+  MbEventId drain;         /* the pending uplink-ready call (flow control) */
 } MbSimNode;
 
 /* Called when a peer completes the file (after its state is updated). */

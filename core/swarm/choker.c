@@ -5,8 +5,9 @@
  * Invariants of every result:
  *  - only interested candidates are unchoked;
  *  - tft: at most `regular_slots` regular unchokes, all interested and not
- *    snubbed, ranked by rate (down_rate as a leecher, up_rate as a seed)
- *    descending with ties to the lower index; plus at most one optimistic
+ *    snubbed, ranked by rate (down_rate as a leecher, up_rate as a seed in
+ *    fastest mode) descending, or in round robin as a seed, with ties to the
+ *    lower index; plus at most one optimistic
  *    unchoke that is never also a regular one;
  *  - freerider: nothing unchoked; altruist: at most regular_slots + 1, taken
  *    round-robin from the cursor;
@@ -25,6 +26,26 @@ static const char *const mb_strategy_names[MB_STRATEGY_N] = {
   [MB_STRATEGY_FREERIDER] = "freerider",
   [MB_STRATEGY_ALTRUIST] = "altruist",
 };
+
+static const char *const mb_seed_choke_names[MB_SEED_CHOKE_N] = {
+  [MB_SEED_CHOKE_ROUND_ROBIN] = "round-robin",
+  [MB_SEED_CHOKE_FASTEST] = "fastest",
+};
+
+const char *
+mb_seed_choke_name (MbSeedChoke s)
+{
+  return (guint) s < MB_SEED_CHOKE_N ? mb_seed_choke_names[s] : "unknown";
+}
+
+gint
+mb_seed_choke_from_name (const char *name)
+{
+  for (guint s = 0; name && s < MB_SEED_CHOKE_N; s++)
+    if (strcmp (name, mb_seed_choke_names[s]) == 0)
+      return (gint) s;
+  return -1;
+}
 
 const char *
 mb_strategy_name (MbStrategy s)
@@ -57,19 +78,37 @@ mb_choker_regular_eligible (const MbChokeCandidate *c)
   return c->interested && !c->snubbed;
 }
 
-/* The best eligible candidate not yet unchoked (strictly greater rate wins,
- * so a scan in index order gives ties to the lower index); -1 if none. */
-static gint
-mb_choker_best_remaining (const MbChokeCandidate *cands, guint n, gboolean seed,
-                          const gboolean *unchoke)
+/* Whether a should be preferred to b by a round-robin seed. */
+static gboolean
+mb_choker_rr_before (const MbChokeCandidate *a, const MbChokeCandidate *b, guint64 quota)
 {
+  gboolean keep_a = a->unchoked && a->up_since_unchoke < quota;
+  gboolean keep_b = b->unchoked && b->up_since_unchoke < quota;
+  if (keep_a != keep_b)
+    return keep_a;
+  return a->last_unchoke < b->last_unchoke;
+}
+
+/* The best eligible candidate not yet unchoked (strictly better wins, so a
+ * scan in index order gives ties to the lower index); -1 if none. */
+static gint
+mb_choker_best_remaining (const MbChokeCandidate *cands, guint n,
+                          const MbChokeParams *params, const gboolean *unchoke)
+{
+  gboolean rr = params->seed && params->seed_choke == MB_SEED_CHOKE_ROUND_ROBIN;
   gint best = -1;
   guint64 best_rate = 0;
   for (guint i = 0; i < n; i++)
     {
       if (unchoke[i] || !mb_choker_regular_eligible (&cands[i]))
         continue;
-      guint64 r = mb_choker_rate (&cands[i], seed);
+      if (rr)
+        {
+          if (best < 0 || mb_choker_rr_before (&cands[i], &cands[best], params->seed_quota))
+            best = (gint) i;
+          continue;
+        }
+      guint64 r = mb_choker_rate (&cands[i], params->seed);
       if (best < 0 || r > best_rate)
         {
           best = (gint) i;
@@ -82,13 +121,13 @@ mb_choker_best_remaining (const MbChokeCandidate *cands, guint n, gboolean seed,
 /* Fills the regular slots; returns how many were filled.  O(slots * n), and
  * n is the number of connections (tens), so no sort is needed. */
 static guint
-mb_choker_fill_regular (const MbChokeCandidate *cands, guint n, gboolean seed,
+mb_choker_fill_regular (const MbChokeCandidate *cands, guint n, const MbChokeParams *params,
                         guint slots, gboolean *unchoke)
 {
   guint filled = 0;
   while (filled < slots)
     {
-      gint best = mb_choker_best_remaining (cands, n, seed, unchoke);
+      gint best = mb_choker_best_remaining (cands, n, params, unchoke);
       if (best < 0)
         break;
       unchoke[best] = TRUE;
@@ -153,7 +192,7 @@ mb_choker_run_tft (const MbChokeCandidate *cands, guint n,
                    const MbChokeParams *params, GRand *rand, gboolean *unchoke)
 {
   MbChokeResult res = { .optimistic = -1, .cursor = params->cursor };
-  res.n_unchoked = mb_choker_fill_regular (cands, n, params->seed,
+  res.n_unchoked = mb_choker_fill_regular (cands, n, params,
                                            params->regular_slots, unchoke);
   res.optimistic = mb_choker_choose_optimistic (cands, n, params, unchoke, rand);
   if (res.optimistic >= 0)

@@ -5,8 +5,9 @@
  * block whether it arrived and how many connections it is requested from.
  * The pipeline keeps up to cfg.pipeline requests outstanding per unchoked
  * connection, choosing pieces with the picker.  In endgame (every missing
- * block requested) a block may be requested from several peers; when it
- * arrives the other requests for it are cancelled.  A finished piece is
+ * block requested) an idle connection may ask for a block already requested
+ * elsewhere (the one with the fewest requests); when it arrives the other
+ * requests for it are cancelled.  A finished piece is
  * verified against its chunk id (real content) before it is stored, had and
  * announced; a piece that fails is discarded and requested again.
  */
@@ -239,17 +240,24 @@ request_one (Swarm *sw, Conn *c)
           }
       return FALSE; /* cannot happen: the picker said it had unrequested blocks */
     }
+  /* Strict endgame (libtorrent's): a connection asks for a block already
+   * requested elsewhere only when it has nothing else outstanding, and takes
+   * the one with the fewest requests, so duplicates stay few. */
+  if (!sw->peer->cfg.endgame || c->out_reqs.len > 0)
+    return FALSE;
   gint piece = mb_picker_pick_endgame (&in, sw->peer->rand);
   if (piece < 0)
     return FALSE;
   Partial *pp = sw->partials[piece];
+  gint best = -1;
   for (guint32 b = 0; b < pp->n_blocks; b++)
-    if (!pp->received[b] && !conn_has_request (c, (guint32) piece, b))
-      {
-        send_request (sw, c, (guint32) piece, b);
-        return TRUE;
-      }
-  return FALSE;
+    if (!pp->received[b] && !conn_has_request (c, (guint32) piece, b)
+        && (best < 0 || pp->req_count[b] < pp->req_count[best]))
+      best = (gint) b;
+  if (best < 0)
+    return FALSE;
+  send_request (sw, c, (guint32) piece, (guint32) best);
+  return TRUE;
 }
 
 /* How many requests to keep outstanding on c: enough to cover
@@ -435,6 +443,8 @@ mbi_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *d
   c->down_cur += len;
   c->last_block_at = now;
   Partial *pp = sw->partials[piece];
+  if (!pp || pp->received[block] || mb_bitfield_test (sw->have, piece))
+    sw->stats.bytes_dup += len;
   if (requested && pp)
     block_unrequested (sw, pp, piece, block);
   if (pp && !pp->received[block] && !mb_bitfield_test (sw->have, piece))

@@ -11,7 +11,9 @@
  *  - for a started piece, unrequested == blocks with req_count 0 and not
  *    received; missing == blocks not received; total_unrequested is their
  *    sum over started pieces;
- *  - a block's req_count == number of conns with that block in out_reqs.
+ *  - a block's req_count == number of conns with that block in out_reqs;
+ *  - n_am_interested / n_peer_interested == number of conns with that flag
+ *    (mbi_conn_set_interest is the one place the flags change).
  *
  * Layout: the simulator runs 10^4 peers of ~40 conns each, far more than
  * fits in cache, so the fields read for every incoming message (node, flags,
@@ -42,6 +44,20 @@ typedef struct {
   guint cap;
 } BlockRefs;
 
+/* A block a remote asked us for, waiting to be handed to the host. */
+typedef struct {
+  guint32 piece;
+  guint32 offset;
+  guint32 length;
+} UpReq;
+
+typedef struct {
+  UpReq *v;
+  guint head;              /* v[head .. len) are queued, oldest first */
+  guint len;
+  guint cap;
+} UpReqs;
+
 typedef struct {
   /* hot: read for every message on the connection */
   MbNodeId node;
@@ -58,7 +74,13 @@ typedef struct {
   /* colder */
   guint64 down_prev, up_prev;
   BlockRefs cancelled;     /* requests we gave up on (late pieces are fine) */
+  UpReqs upq;              /* its requests we will serve, not yet handed to the host */
+  guint64 up_since_unchoke;/* payload handed over since we last unchoked it */
+  guint64 last_unchoke_at; /* when we last unchoked it, + 1 (0: never) */
   gchar *name;
+  gchar *addr;             /* where it listens (its handshake's, or the list's) */
+  gint32 ss_piece;         /* super-seeding: the piece shown to it, or -1 */
+  guint32 ss_sent;         /* super-seeding: bytes of ss_piece handed to it */
   Swarm *sw;
 } Conn;
 
@@ -97,6 +119,14 @@ struct _Swarm {
   gint optimistic;         /* index into conns, or -1 */
   MbNodeId optimistic_node;
   guint altruist_cursor;
+  guint up_cursor;         /* round-robin position among conns for uploads */
+  guint pex_cursor;        /* where the next PEX message starts in conns */
+  guint64 last_pex_dial;   /* when peers from a PEX were last dialed, + 1 (0: never) */
+  guint32 *ss_shown;       /* super-seeding: times each piece was shown, or NULL */
+  guint n_am_interested;   /* conns with am_interested set */
+  guint n_peer_interested; /* conns with peer_interested set */
+  guint64 tracker_retry;   /* current wait between peer-list requests (backs off
+                              while answers bring no new connection) */
   gboolean registered;
   MbPeerStats stats;
 };
@@ -121,6 +151,8 @@ struct _MbPeer {
   GPtrArray *swarms;       /* Swarm*, join order */
   guint32 next_req;
   guint rechoke_round;
+  guint n_upq;             /* queued upload requests, all conns of all swarms */
+  guint up_swarm_cursor;   /* round-robin position among swarms for uploads */
 };
 
 #if defined(__GNUC__)
@@ -136,14 +168,45 @@ Conn *mbi_swarm_conn (Swarm *sw, MbNodeId node);
 Conn *mbi_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoing, guint64 now);
 /* Forgets the conn (requests returned, availability updated); no message sent. */
 void mbi_swarm_conn_remove (Swarm *sw, Conn *c);
+/* Dials the listed peers (tracker or PEX) while below target_conns, or in
+ * place of connections of no use to either side; returns how many. */
+guint mbi_swarm_dial_peers (Swarm *sw, const MbPeerInfo *peers, guint n, guint64 now);
+/* Drops an established conn of no use to either side (the oldest); FALSE if none. */
+gboolean mbi_swarm_make_room (Swarm *sw);
+/* Whether the swarm wants more peers (see peer.c). */
+gboolean mbi_swarm_wants_peers (const MbPeer *p, const Swarm *sw);
+/* Sends `to` a PEX message: some of our other established connections. */
+void mbi_swarm_send_pex (Swarm *sw, Conn *to);
+/* Sets c's interest flags, keeping the swarm's counts. */
+void mbi_conn_set_interest (Swarm *sw, Conn *c, gboolean am, gboolean peer);
 /* Drops every conn to node in every swarm and tells the host (bad input). */
 void mbi_peer_drop_node (MbPeer *p, MbNodeId node, const char *why);
 void mbi_peer_send (MbPeer *p, MbNodeId to, MbMessage *msg);
 MbMessage *mbi_swarm_msg (Swarm *sw, MbMsgType type);
-void mbi_swarm_unchoke_if_free (Swarm *sw, Conn *c);
+/* Unchokes interested peers while upload slots are free. */
+void mbi_swarm_fill_slots (Swarm *sw, guint64 now);
 guint mbi_swarm_n_established (const Swarm *sw);
 /* Before a loop that reads every conn: starts all their cache misses at once. */
 void mbi_swarm_prefetch_conns (const Swarm *sw);
+
+/* peer-upload.c: the upload queue.  The one owner of n_upq: every change to
+ * a conn's upq goes through these. */
+/* Queues a request from c (already checked: in range, had, unchoked);
+ * FALSE if its queue is full (the request is refused). */
+gboolean mbi_upload_queue (Swarm *sw, Conn *c, guint32 piece, guint32 offset, guint32 length);
+/* Drops a queued request that was not handed over yet; FALSE if none matched. */
+gboolean mbi_upload_cancel (Swarm *sw, Conn *c, guint32 piece, guint32 offset, guint32 length);
+/* Drops all of c's queued requests (we choke it, or it goes). */
+void mbi_upload_clear (Swarm *sw, Conn *c);
+/* Hands queued blocks to the host while its uplink can take them. */
+void mbi_upload_pump (MbPeer *p);
+
+/* peer-superseed.c: BEP 16. */
+gboolean mbi_superseed_active (const Swarm *sw);
+GBytes *mbi_superseed_bitfield (const Swarm *sw);
+void mbi_superseed_reveal (Swarm *sw, Conn *c);
+void mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len);
+void mbi_superseed_on_not_interested (Swarm *sw, Conn *c);
 
 /* peer-wire.c */
 void mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);

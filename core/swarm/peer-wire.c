@@ -11,12 +11,15 @@
  * request for a piece we do not have; a piece we did not ask for, of the
  * wrong length) drops that connection only.  A request while we choke the
  * remote is not a violation (the choke may have crossed it): it is refused
- * and counted.
+ * and counted.  Accepted requests are queued (peer-upload.c), not served on
+ * the spot, so a CANCEL can still drop them.
  */
 #define MB_SWARM_PEER_INTERNAL
 #include "swarm/peer-private.h"
 
 #include <string.h>
+
+#define PEX_DIALS 5
 
 void
 mbi_wire_send_handshake (Swarm *sw, MbNodeId to, guint32 code)
@@ -34,7 +37,8 @@ static void
 send_bitfield (Swarm *sw, Conn *c)
 {
   MbMessage *m = mbi_swarm_msg (sw, MB_MSG_BITFIELD);
-  m->data = mb_bitfield_to_bytes (sw->have);
+  m->data = mbi_superseed_active (sw) ? mbi_superseed_bitfield (sw)
+                                      : mb_bitfield_to_bytes (sw->have);
   mbi_peer_send (sw->peer, c->node, m);
 }
 
@@ -53,7 +57,7 @@ mbi_wire_update_interest (Swarm *sw, Conn *c)
                   && mb_bitfield_wants_from (sw->have, c->remote);
   if (want == c->am_interested)
     return;
-  c->am_interested = want;
+  mbi_conn_set_interest (sw, c, want, c->peer_interested);
   mbi_peer_send (sw->peer, c->node,
                 mbi_swarm_msg (sw, want ? MB_MSG_INTERESTED : MB_MSG_NOT_INTERESTED));
   if (want)
@@ -67,6 +71,66 @@ establish (Swarm *sw, Conn *c, guint64 now)
   c->connected_at = now;
   c->last_block_at = now;
   send_bitfield (sw, c);
+  if (mbi_superseed_active (sw))
+    mbi_superseed_reveal (sw, c);
+  if (sw->peer->cfg.pex_interval_us)
+    mbi_swarm_send_pex (sw, c);
+}
+
+void
+mbi_swarm_send_pex (Swarm *sw, Conn *to)
+{
+  /* Up to pex_max of our other established connections, starting at a
+   * place that moves with every message so that, over time, every
+   * connection is told of all of them. */
+  MbPeer *p = sw->peer;
+  guint n = sw->n_conns, max = p->cfg.pex_max;
+  if (n < 2 || max == 0)
+    return;
+  MbPeerInfo *list = g_new (MbPeerInfo, MIN (n, max));
+  guint k = 0, start = sw->pex_cursor++ % n;
+  for (guint j = 0; j < n && k < max; j++)
+    {
+      Conn *c = sw->conns[(start + j) % n];
+      if (c == to || !c->established || !c->addr || !*c->addr)
+        continue;
+      list[k].name = c->name;
+      list[k].addr = c->addr;
+      k++;
+    }
+  if (k > 0)
+    {
+      MbMessage *m = mbi_swarm_msg (sw, MB_MSG_PEX);
+      mb_message_set_peers (m, list, k);
+      mbi_peer_send (p, to->node, m);
+    }
+  g_free (list);
+}
+
+static void
+on_pex (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
+{
+  MbPeer *p = sw->peer;
+  if (msg->n_peers > 2 * MAX (p->cfg.pex_max, 1))
+    {
+      violation (sw, c, "pex with too many peers");
+      return;
+    }
+  /* Addresses from a peer are claims: they are only dialed, and a dialed
+   * node counts once its handshake answers. */
+  if (!p->cfg.pex_interval_us || msg->n_peers == 0 || !mbi_swarm_wants_peers (p, sw)
+      || (sw->last_pex_dial && now < sw->last_pex_dial + p->cfg.tracker_retry_us))
+    return;
+  /* At most PEX_DIALS of them, from a random place in the list, and no more
+   * often than we would ask the tracker: a swarm of peers with no use for
+   * each other must not churn connections. */
+  guint start = (guint) g_rand_int_range (p->rand, 0, (gint32) msg->n_peers);
+  guint k = MIN (msg->n_peers, PEX_DIALS);
+  MbPeerInfo pick[PEX_DIALS];
+  for (guint i = 0; i < k; i++)
+    pick[i] = msg->peers[(start + i) % msg->n_peers];
+  sw->last_pex_dial = now + 1;
+  mbi_swarm_dial_peers (sw, pick, k, now);
 }
 
 static void
@@ -77,7 +141,8 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
   switch (msg->code)
     {
     case 0: /* hello */
-      if (!sw || (!c && sw->n_conns >= p->cfg.max_conns))
+      /* Full: a connection of no use to either side makes room for it. */
+      if (!sw || (!c && sw->n_conns >= p->cfg.max_conns && !mbi_swarm_make_room (sw)))
         {
           MbMessage *m = mb_message_new (MB_MSG_HANDSHAKE);
           m->file = g_strdup (msg->file ? msg->file : "");
@@ -90,7 +155,10 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
       if (c && c->established)
         return; /* a repeated hello: ignore */
       if (!c)
-        c = mbi_swarm_conn_add (sw, from, msg->name, FALSE, now);
+        {
+          c = mbi_swarm_conn_add (sw, from, msg->name, FALSE, now);
+          c->addr = g_strdup (msg->addr);
+        }
       mbi_wire_send_handshake (sw, from, 1);
       establish (sw, c, now);
       return;
@@ -206,29 +274,12 @@ on_request (Swarm *sw, Conn *c, const MbMessage *msg)
       sw->stats.refused_requests++;
       return;
     }
-  MbMessage *m = mbi_swarm_msg (sw, MB_MSG_PIECE);
-  m->piece = msg->piece;
-  m->offset = msg->offset;
-  m->length = msg->length;
-  if (!p->cfg.virtual_content)
+  if (!mbi_upload_queue (sw, c, msg->piece, msg->offset, msg->length))
     {
-      g_autoptr (GBytes) chunk = NULL;
-      guint32 len = 0;
-      const char *id = mb_manifest_chunk_id (sw->manifest, msg->piece);
-      if (!mb_store_get_chunk (p->store, id, &chunk, &len, NULL) || !chunk
-          || g_bytes_get_size (chunk) < (gsize) msg->offset + msg->length)
-        {
-          /* The store lost it: stop claiming it. */
-          mb_message_free (m);
-          mb_bitfield_clear (sw->have, msg->piece);
-          sw->stats.refused_requests++;
-          return;
-        }
-      m->data = g_bytes_new_from_bytes (chunk, msg->offset, msg->length);
+      sw->stats.refused_requests++; /* its queue is full */
+      return;
     }
-  sw->stats.bytes_up += msg->length;
-  c->up_cur += msg->length;
-  mbi_peer_send (p, c->node, m);
+  mbi_upload_pump (p);
 }
 
 static void
@@ -269,11 +320,13 @@ on_choke (Swarm *sw, Conn *c, gboolean choke, guint64 now)
 }
 
 static void
-on_interest (Swarm *sw, Conn *c, gboolean interested)
+on_interest (Swarm *sw, Conn *c, gboolean interested, guint64 now)
 {
-  c->peer_interested = interested;
-  if (interested)
-    mbi_swarm_unchoke_if_free (sw, c);
+  mbi_conn_set_interest (sw, c, c->am_interested, interested);
+  if (!interested && mbi_superseed_active (sw))
+    mbi_superseed_on_not_interested (sw, c);
+  if (interested || !c->am_choking)
+    mbi_swarm_fill_slots (sw, now);
 }
 
 void
@@ -301,17 +354,20 @@ mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
   switch (msg->type)
     {
     case MB_MSG_HAVE: on_have (sw, c, msg); break;
-    case MB_MSG_INTERESTED: on_interest (sw, c, TRUE); break;
-    case MB_MSG_NOT_INTERESTED: on_interest (sw, c, FALSE); break;
+    case MB_MSG_INTERESTED: on_interest (sw, c, TRUE, now); break;
+    case MB_MSG_NOT_INTERESTED: on_interest (sw, c, FALSE, now); break;
     case MB_MSG_CHOKE: on_choke (sw, c, TRUE, now); break;
     case MB_MSG_UNCHOKE: on_choke (sw, c, FALSE, now); break;
     case MB_MSG_REQUEST: on_request (sw, c, msg); break;
     case MB_MSG_PIECE: on_piece (sw, c, msg, now); break;
+    case MB_MSG_PEX: on_pex (sw, c, msg, now); break;
     case MB_MSG_CANCEL:
-      /* Requests are served as they arrive, so there is nothing queued to
-       * cancel; the range is still checked. */
+      /* Drops the block if it is still queued; one already handed to the
+       * host is on its way (the remote accepts it late). */
       if (!block_in_range (sw, msg->piece, msg->offset, msg->length, p->cfg.max_request))
         violation (sw, c, "cancel out of range");
+      else
+        mbi_upload_cancel (sw, c, msg->piece, msg->offset, msg->length);
       break;
     default:
       break;

@@ -4,8 +4,9 @@
  *
  * Timers: one rechoke clock for all swarms (every rechoke_interval_us; every
  * optimistic_rounds-th round rotates the optimistic unchoke), plus per swarm
- * the tracker re-announce and, while below target_conns, a peer-list request
- * at most every tracker_retry_us.  next_expiry is the earliest of those.
+ * the tracker re-announce and, while the swarm wants peers (see
+ * swarm_wants_peers), a peer-list request every tracker_retry_us, backing
+ * off (doubling, up to the announce interval) while answers bring no one new.  next_expiry is the earliest of those.
  */
 #define MB_SWARM_PEER_INTERNAL
 #include "swarm/peer-private.h"
@@ -13,6 +14,7 @@
 #include "ring/ring.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define PENDING_TIMEOUT_US (30 * MB_USEC_PER_SEC)
@@ -33,12 +35,20 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->rechoke_interval_us = 10 * MB_USEC_PER_SEC;
   cfg->optimistic_rounds = 3;
   cfg->snub_timeout_us = 60 * MB_USEC_PER_SEC;
+  cfg->seed_choke = MB_SEED_CHOKE_ROUND_ROBIN;
+  cfg->seed_piece_quota = 20;
   cfg->random_first = 4;
   cfg->target_conns = 20;
   cfg->max_conns = 40;
   cfg->announce_interval_us = 300 * MB_USEC_PER_SEC;
   cfg->tracker_retry_us = 15 * MB_USEC_PER_SEC;
   cfg->max_request = 128 * 1024;
+  cfg->send_watermark = 64 * 1024;
+  cfg->max_queued_requests = 500;
+  cfg->endgame = TRUE;
+  cfg->super_seeding = FALSE;
+  cfg->pex_interval_us = 60 * MB_USEC_PER_SEC;
+  cfg->pex_max = 50;
   cfg->virtual_content = FALSE;
   cfg->accept_initial_blocks = TRUE;
 }
@@ -74,6 +84,7 @@ static void
 conn_free (Conn *c)
 {
   g_free (c->name);
+  g_free (c->addr);
   if (c->remote)
     mb_bitfield_free (c->remote);
   mbi_block_refs_clear (&c->out_reqs);
@@ -93,6 +104,7 @@ swarm_free (Swarm *sw)
   g_free (sw->unrequested);
   g_free (sw->missing);
   g_free (sw->availability);
+  g_free (sw->ss_shown);
   mb_bitfield_free (sw->have);
   mb_bitfield_free (sw->started);
   mb_manifest_unref (sw->manifest);
@@ -194,6 +206,7 @@ mbi_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoin
   c->peer_choking = TRUE;
   c->connected_at = now;
   c->last_block_at = now;
+  c->ss_piece = -1;
   if (sw->n_conns == sw->cap_conns)
     {
       sw->cap_conns = sw->cap_conns ? 2 * sw->cap_conns : 16;
@@ -207,9 +220,22 @@ mbi_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoin
 }
 
 void
+mbi_conn_set_interest (Swarm *sw, Conn *c, gboolean am, gboolean peer)
+{
+  am = !!am;
+  peer = !!peer;
+  sw->n_am_interested += (guint) am - c->am_interested;
+  sw->n_peer_interested += (guint) peer - c->peer_interested;
+  c->am_interested = am;
+  c->peer_interested = peer;
+}
+
+void
 mbi_swarm_conn_remove (Swarm *sw, Conn *c)
 {
+  mbi_conn_set_interest (sw, c, FALSE, FALSE);
   mbi_swarm_release_requests (sw, c, FALSE);
+  mbi_upload_clear (sw, c);
   if (c->remote && c->got_bitfield)
     for (guint i = 0; i < sw->n_pieces; i++)
       if (mb_bitfield_test (c->remote, i))
@@ -274,6 +300,7 @@ mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now)
         {
           mbi_swarm_conn_remove (sw, c);
           /* The freed capacity may let someone else be served or asked. */
+          mbi_swarm_fill_slots (sw, now);
           for (guint k = 0; k < sw->n_conns; k++)
             mbi_swarm_fill_requests (sw, sw->conns[k], now);
         }
@@ -384,6 +411,7 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
   sw->availability = g_new0 (guint16, sw->n_pieces);
   sw->optimistic = -1;
   sw->optimistic_node = MB_NODE_NONE;
+  sw->tracker_retry = p->cfg.tracker_retry_us;
   sw->stats.completed_at = MB_TIME_NEVER;
   sw->stats.joined_at = now;
   sw->stats.n_pieces = sw->n_pieces;
@@ -405,17 +433,41 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
   return TRUE;
 }
 
-static void
-swarm_connect_to (Swarm *sw, const MbPeerInfo *info, guint64 now)
+/* The node to dial for a listed peer, or MB_NODE_NONE (ourselves, not
+ * reachable, or already connected in this swarm). */
+static MbNodeId
+swarm_dial_target (Swarm *sw, const MbPeerInfo *info)
 {
   MbPeer *p = sw->peer;
   if (g_strcmp0 (info->name, p->name) == 0 || !info->addr)
-    return;
+    return MB_NODE_NONE;
   MbNodeId node = p->host->resolve (p->host->ctx, p->self, info->addr);
   if (node == MB_NODE_NONE || node == p->self || mbi_swarm_conn (sw, node))
-    return;
-  mbi_swarm_conn_add (sw, node, info->name, TRUE, now);
-  mbi_wire_send_handshake (sw, node, 0);
+    return MB_NODE_NONE;
+  return node;
+}
+
+/* Drops an established conn of no use to either side (neither interested),
+ * the oldest first, to make room for a new one; FALSE if there is none. */
+gboolean
+mbi_swarm_make_room (Swarm *sw)
+{
+  MbPeer *p = sw->peer;
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      Conn *c = sw->conns[i];
+      if (!c->established || c->am_interested || c->peer_interested)
+        continue;
+      MbNodeId node = c->node;
+      mbi_swarm_conn_remove (sw, c);
+      gboolean elsewhere = FALSE;
+      for (guint k = 0; k < p->swarms->len && !elsewhere; k++)
+        elsewhere = mbi_swarm_conn (p->swarms->pdata[k], node) != NULL;
+      if (!elsewhere && p->host->disconnect)
+        p->host->disconnect (p->host->ctx, p->self, node);
+      return TRUE;
+    }
+  return FALSE;
 }
 
 static void
@@ -453,8 +505,34 @@ peer_on_peer_list (MbPeer *p, const MbMessage *msg, guint64 now)
       if (msg->count > 0 && p->cfg.accept_initial_blocks)
         swarm_take_initial_blocks (sw, msg->count, now);
     }
-  for (guint i = 0; i < msg->n_peers && sw->n_conns < p->cfg.target_conns; i++)
-    swarm_connect_to (sw, &msg->peers[i], now);
+  guint dialed = mbi_swarm_dial_peers (sw, msg->peers, msg->n_peers, now);
+  if (getenv ("MB_DEBUG_SEED") && p->self == 1)
+    fprintf (stderr, "t=%.1f seed list n=%u dialed=%u conns=%u retry=%.0f\n", now/1e6, msg->n_peers, dialed, sw->n_conns, sw->tracker_retry/1e6);
+  /* Back off while the tracker has no one new for us. */
+  sw->tracker_retry = dialed ? p->cfg.tracker_retry_us
+                             : MIN (2 * sw->tracker_retry, p->cfg.announce_interval_us);
+}
+
+guint
+mbi_swarm_dial_peers (Swarm *sw, const MbPeerInfo *peers, guint n, guint64 now)
+{
+  /* Dial the listed peers while below target_conns; at or above it, each
+   * new one replaces a connection of no use to either side. */
+  MbPeer *p = sw->peer;
+  guint dialed = 0;
+  for (guint i = 0; i < n; i++)
+    {
+      MbNodeId node = swarm_dial_target (sw, &peers[i]);
+      if (node == MB_NODE_NONE)
+        continue;
+      if (sw->n_conns >= p->cfg.target_conns && !mbi_swarm_make_room (sw))
+        break;
+      Conn *c = mbi_swarm_conn_add (sw, node, peers[i].name, TRUE, now);
+      c->addr = g_strdup (peers[i].addr);
+      mbi_wire_send_handshake (sw, node, 0);
+      dialed++;
+    }
+  return dialed;
 }
 
 void
@@ -512,23 +590,53 @@ rate_of (guint64 prev, guint64 cur, guint64 window_us)
   return window_us ? (prev + cur) * MB_USEC_PER_SEC / window_us : 0;
 }
 
-void
-mbi_swarm_unchoke_if_free (Swarm *sw, Conn *c)
+static void
+conn_unchoke (Swarm *sw, Conn *c, guint64 now)
 {
-  /* A new interested peer is unchoked at once while a regular slot is free
-   * (as libtorrent and Transmission do), rather than waiting up to 10 s. */
+  c->am_choking = FALSE;
+  c->up_since_unchoke = 0;
+  c->last_unchoke_at = now + 1;
+  mbi_peer_send (sw->peer, c->node, mbi_swarm_msg (sw, MB_MSG_UNCHOKE));
+}
+
+void
+mbi_swarm_fill_slots (Swarm *sw, guint64 now)
+{
+  /* A free upload slot (an unchoked peer left or lost interest, or a new
+   * peer became interested) is filled at once, as libtorrent and
+   * Transmission do, rather than waiting up to a rechoke period: by a seed
+   * with the peer unchoked longest ago, by a leecher with the one that gave
+   * us most.  Unchoked peers that want nothing do not hold a slot. */
   MbPeer *p = sw->peer;
-  if (!c->am_choking || !c->peer_interested || p->cfg.strategy == MB_STRATEGY_FREERIDER)
+  if (p->cfg.strategy == MB_STRATEGY_FREERIDER || p->left)
     return;
-  guint unchoked = 0;
+  guint slots = p->cfg.regular_slots + 1;
+  guint used = 0;
   mbi_swarm_prefetch_conns (sw);
   for (guint i = 0; i < sw->n_conns; i++)
-    unchoked += !((Conn *) sw->conns[i])->am_choking;
-  guint slots = p->cfg.regular_slots + 1;
-  if (unchoked >= slots)
-    return;
-  c->am_choking = FALSE;
-  mbi_peer_send (p, c->node, mbi_swarm_msg (sw, MB_MSG_UNCHOKE));
+    {
+      const Conn *c = sw->conns[i];
+      used += !c->am_choking && c->peer_interested;
+    }
+  gboolean seed = mb_bitfield_is_complete (sw->have);
+  while (used < slots)
+    {
+      Conn *best = NULL;
+      for (guint i = 0; i < sw->n_conns; i++)
+        {
+          Conn *c = sw->conns[i];
+          if (!c->established || !c->am_choking || !c->peer_interested)
+            continue;
+          if (!best
+              || (seed ? c->last_unchoke_at < best->last_unchoke_at
+                       : c->down_prev + c->down_cur > best->down_prev + best->down_cur))
+            best = c;
+        }
+      if (!best)
+        return;
+      conn_unchoke (sw, best, now);
+      used++;
+    }
 }
 
 static void
@@ -549,6 +657,9 @@ swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
       cands[i].is_new = now < c->connected_at + new_period;
       cands[i].down_rate = rate_of (c->down_prev, c->down_cur, window);
       cands[i].up_rate = rate_of (c->up_prev, c->up_cur, window);
+      cands[i].unchoked = !c->am_choking;
+      cands[i].up_since_unchoke = c->up_since_unchoke;
+      cands[i].last_unchoke = c->last_unchoke_at;
       c->down_prev = c->down_cur;
       c->up_prev = c->up_cur;
       c->down_cur = c->up_cur = 0;
@@ -559,11 +670,19 @@ swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
     .strategy = p->cfg.strategy,
     .regular_slots = p->cfg.regular_slots,
     .seed = mb_bitfield_is_complete (sw->have),
+    .seed_choke = p->cfg.seed_choke,
+    .seed_quota = (guint64) p->cfg.seed_piece_quota * sw->piece_size,
     .optimistic = optimistic,
     .rotate_optimistic = rotate,
     .cursor = sw->altruist_cursor,
   };
   MbChokeResult r = mb_choker_run (cands, n, &params, p->rand, unchoke);
+  if (getenv ("MB_DEBUG_SEED") && p->self == 1)
+    {
+      guint ni = 0, nu = 0, ne = 0;
+      for (guint i = 0; i < n; i++) { ni += cands[i].interested; nu += unchoke[i]; ne += ((Conn*)sw->conns[i])->established; }
+      fprintf (stderr, "t=%.1f seed conns=%u est=%u interested=%u unchoke=%u upq=%u\n", now/1e6, n, ne, ni, nu, p->n_upq);
+    }
   sw->altruist_cursor = r.cursor;
   sw->optimistic_node = r.optimistic >= 0 ? ((Conn *) sw->conns[r.optimistic])->node
                                           : MB_NODE_NONE;
@@ -575,8 +694,14 @@ swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
       gboolean choke = !unchoke[i];
       if (choke != c->am_choking)
         {
-          c->am_choking = choke;
-          mbi_peer_send (p, c->node, mbi_swarm_msg (sw, choke ? MB_MSG_CHOKE : MB_MSG_UNCHOKE));
+          if (choke)
+            {
+              c->am_choking = TRUE;
+              mbi_upload_clear (sw, c); /* BEP 3: a choke discards its requests */
+              mbi_peer_send (p, c->node, mbi_swarm_msg (sw, MB_MSG_CHOKE));
+            }
+          else
+            conn_unchoke (sw, c, now);
         }
     }
   g_free (cands);
@@ -597,12 +722,25 @@ swarm_housekeeping (Swarm *sw, guint64 now)
 
 /* ---- timers ---- */
 
+/* Whether to ask for more peers (tracker, or dial PEX peers): a leecher below target_conns,
+ * a seed that cannot fill its upload slots, or any peer whose connections
+ * are of no use either way (no one interesting, no one interested). */
+gboolean
+mbi_swarm_wants_peers (const MbPeer *p, const Swarm *sw)
+{
+  if (sw->n_am_interested == 0 && sw->n_peer_interested == 0)
+    return TRUE;
+  if (mb_bitfield_is_complete (sw->have))
+    return sw->n_peer_interested <= p->cfg.regular_slots;
+  return sw->n_conns < p->cfg.target_conns;
+}
+
 static guint64
 swarm_next_expiry (const MbPeer *p, const Swarm *sw)
 {
   guint64 t = sw->next_announce;
-  if (sw->n_conns < p->cfg.target_conns && !mb_bitfield_is_complete (sw->have))
-    t = MIN (t, sw->last_tracker_ask + p->cfg.tracker_retry_us);
+  if (mbi_swarm_wants_peers (p, sw))
+    t = MIN (t, sw->last_tracker_ask + sw->tracker_retry);
   return t;
 }
 
@@ -627,12 +765,20 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
   p->now = now;
   if (now >= p->next_rechoke)
     {
-      gboolean rotate = (p->rechoke_round++ % p->cfg.optimistic_rounds) == 0;
+      guint round = p->rechoke_round++;
+      gboolean rotate = (round % p->cfg.optimistic_rounds) == 0;
+      guint pex_every = p->cfg.pex_interval_us
+                        ? (guint) MAX (1, p->cfg.pex_interval_us / p->cfg.rechoke_interval_us)
+                        : 0;
+      gboolean pex = pex_every && round % pex_every == pex_every - 1;
       for (guint i = 0; i < p->swarms->len; i++)
         {
           Swarm *sw = p->swarms->pdata[i];
           swarm_housekeeping (sw, now);
           swarm_rechoke (sw, now, rotate);
+          for (guint k = 0; pex && k < sw->n_conns; k++)
+            if (sw->conns[k]->established)
+              mbi_swarm_send_pex (sw, sw->conns[k]);
           for (guint k = 0; k < sw->n_conns; k++)
             mbi_swarm_fill_requests (sw, sw->conns[k], now);
         }

@@ -12,6 +12,12 @@
  * piece we did not request, a malformed bitfield, a have out of range) drops
  * that connection only (MbHost.disconnect), never the peer.
  *
+ * Uploads are queued per connection and handed to the host only as its
+ * uplink drains (MbHost.uplink_backlog / uplink_notify, then
+ * mb_peer_on_uplink_ready), one block per unchoked connection in turn; a
+ * CHOKE or CANCEL drops what was not handed over yet.  A host without flow
+ * control gets every block at once.
+ *
  * With `virtual_content` (the simulator) pieces carry no bytes: blocks are
  * sent with data == NULL and length set, chunks are stored virtual, and
  * verification has nothing to check.
@@ -39,12 +45,24 @@ typedef struct {
   guint64 rechoke_interval_us;   /* 10 s */
   guint optimistic_rounds;       /* rechokes per optimistic rotation: 3 (30 s) */
   guint64 snub_timeout_us;       /* 60 s */
+  MbSeedChoke seed_choke;        /* how a seed fills its slots: round-robin */
+  guint seed_piece_quota;        /* round robin: pieces a peer gets before it yields: 20 */
   guint random_first;            /* pieces picked at random first: 4 */
   guint target_conns;            /* ask the tracker again below this: 20 */
   guint max_conns;               /* refuse connections beyond this: 40 */
   guint64 announce_interval_us;  /* re-register with the tracker: 300 s */
   guint64 tracker_retry_us;      /* at most one peer-list request per: 15 s */
   guint32 max_request;           /* largest block we serve: 128 KiB */
+  guint32 send_watermark;        /* hand the host blocks while its uplink backlog is
+                                    below this; ask to be woken at half of it: 64 KiB */
+  guint max_queued_requests;     /* a connection's requests queued at most (more are
+                                    refused, as libtorrent's max_allowed_in_request_queue): 500 */
+  guint64 pex_interval_us;       /* peer exchange (BEP 11): send each connection some of
+                                    our peers this often (rounded to rechokes); 0 = off: 60 s */
+  guint pex_max;                 /* peers per PEX message (more are a violation x2): 50 */
+  gboolean super_seeding;        /* as a seed, show each peer one piece at a time (BEP 16): FALSE */
+  gboolean endgame;              /* ask idle connections for blocks already requested
+                                    elsewhere once none is left unrequested: TRUE */
   gboolean virtual_content;      /* simulator: no bytes held or sent */
   gboolean accept_initial_blocks;/* honour the tracker's initial_blocks */
 } MbPeerConfig;
@@ -78,6 +96,10 @@ void mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now);
  * read, reading only what the call before prefetched. */
 #define MB_PEER_PREFETCH_DEPTHS 5
 void mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint depth);
+/* The host's uplink backlog fell as low as the core asked (uplink_notify). */
+void mb_peer_on_uplink_ready (MbPeer *p, guint64 now);
+/* Blocks queued for upload and not yet handed to the host (all swarms). */
+guint mb_peer_upload_queued (const MbPeer *p);
 guint64 mb_peer_next_expiry (const MbPeer *p);
 void mb_peer_handle_expiry (MbPeer *p, guint64 now);
 
@@ -92,8 +114,10 @@ typedef struct {
   guint64 bad_pieces;      /* pieces that failed verification */
   guint64 dropped_conns;   /* connections dropped for bad input */
   guint64 refused_requests;/* requests refused (choked, not held, out of range) */
+  guint64 bytes_dup;       /* piece payload received that was no longer needed */
   guint64 requests_sent;
   guint64 cancels_sent;
+  guint64 cancels_honoured;/* remote cancels that dropped a queued block */
   gboolean endgame;
 } MbPeerStats;
 

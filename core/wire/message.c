@@ -68,6 +68,7 @@ static const TypeInfo types[MB_MSG_N_TYPES] = {
   [MB_MSG_REQUEST]         = { "request", MB_FAMILY_SWARM, MB_F_PIECE | MB_F_OFFSET | MB_F_LENGTH | MB_F_SWARM },
   [MB_MSG_PIECE]           = { "piece", MB_FAMILY_SWARM, MB_F_PIECE | MB_F_OFFSET | MB_F_SWARM | MB_F_DATA },
   [MB_MSG_CANCEL]          = { "cancel", MB_FAMILY_SWARM, MB_F_PIECE | MB_F_OFFSET | MB_F_LENGTH | MB_F_SWARM },
+  [MB_MSG_PEX]             = { "pex", MB_FAMILY_SWARM, MB_F_SWARM | MB_F_PEERS },
   [MB_MSG_STORE_CHUNK]     = { "store_chunk", MB_FAMILY_RING, MB_F_REQ | MB_F_CHUNK_ID | MB_F_DATA },
   [MB_MSG_STORE_MANIFEST]  = { "store_manifest", MB_FAMILY_RING, MB_F_REQ | MB_F_MANIFEST },
   [MB_MSG_UPDATE_MANIFEST] = { "update_manifest", MB_FAMILY_RING, MB_F_REQ | MB_F_FILE | MB_F_ADDR | MB_F_INDICES },

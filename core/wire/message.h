@@ -40,6 +40,7 @@ typedef enum {
   MB_MSG_REQUEST,        /* swarm piece offset length                            */
   MB_MSG_PIECE,          /* swarm piece offset data (length = data size)         */
   MB_MSG_CANCEL,         /* swarm piece offset length                            */
+  MB_MSG_PEX,            /* swarm peers: some peers the sender is connected to (BEP 11) */
   /* ring */
   MB_MSG_STORE_CHUNK,    /* req chunk_id data                        -> OK/ERROR  */
   MB_MSG_STORE_MANIFEST, /* req manifest                             -> OK/ERROR  */

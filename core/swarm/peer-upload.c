@@ -1,0 +1,193 @@
+/* peer-upload.c — the upload queue: blocks the remotes asked for, handed to
+ * the host only as fast as its uplink takes them.
+ *
+ * A request that passes the checks (peer-wire.c) is queued on its
+ * connection.  mbi_upload_pump hands blocks over, one per connection in
+ * round-robin order (connections of one swarm, then the next swarm), while
+ * the host's uplink backlog is below cfg.send_watermark; if blocks are still
+ * queued it asks the host to call mb_peer_on_uplink_ready once the backlog
+ * has fallen to half the watermark.  A CHOKE (we stop serving) or a CANCEL
+ * drops queued blocks, so nothing the remote no longer wants is sent beyond
+ * the watermark (libtorrent's send buffer watermark; BEP 3's cancel).
+ *
+ * Invariants:
+ *  - p->n_upq == the sum over every conn of every swarm of its queue length;
+ *    only the functions here change a queue or n_upq;
+ *  - a queued block is in range, was had when queued, and its conn was
+ *    unchoked when queued and has been since (a choke clears the queue);
+ *  - payload is counted (bytes_up, up_cur) when handed over, not when queued.
+ */
+#define MB_SWARM_PEER_INTERNAL
+#include "swarm/peer-private.h"
+
+#include <string.h>
+
+static guint
+upq_n (const UpReqs *q)
+{
+  return q->len - q->head;
+}
+
+gboolean
+mbi_upload_queue (Swarm *sw, Conn *c, guint32 piece, guint32 offset, guint32 length)
+{
+  MbPeer *p = sw->peer;
+  UpReqs *q = &c->upq;
+  if (upq_n (q) >= p->cfg.max_queued_requests)
+    return FALSE;
+  if (q->len == q->cap)
+    {
+      if (q->head > 0)
+        {
+          /* slide the live part down before growing */
+          memmove (q->v, q->v + q->head, upq_n (q) * sizeof (UpReq));
+          q->len -= q->head;
+          q->head = 0;
+        }
+      if (q->len == q->cap)
+        {
+          q->cap = q->cap ? 2 * q->cap : 8;
+          q->v = g_renew (UpReq, q->v, q->cap);
+        }
+    }
+  q->v[q->len++] = (UpReq) { piece, offset, length };
+  p->n_upq++;
+  return TRUE;
+}
+
+gboolean
+mbi_upload_cancel (Swarm *sw, Conn *c, guint32 piece, guint32 offset, guint32 length)
+{
+  UpReqs *q = &c->upq;
+  for (guint i = q->head; i < q->len; i++)
+    {
+      const UpReq *r = &q->v[i];
+      if (r->piece == piece && r->offset == offset && r->length == length)
+        {
+          memmove (q->v + i, q->v + i + 1, (q->len - i - 1) * sizeof (UpReq));
+          q->len--;
+          sw->peer->n_upq--;
+          sw->stats.cancels_honoured++;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+void
+mbi_upload_clear (Swarm *sw, Conn *c)
+{
+  UpReqs *q = &c->upq;
+  g_assert (sw->peer->n_upq >= upq_n (q));
+  sw->peer->n_upq -= upq_n (q);
+  g_free (q->v);
+  memset (q, 0, sizeof *q);
+}
+
+/* Takes c's oldest queued request. */
+static UpReq
+upq_pop (MbPeer *p, Conn *c)
+{
+  UpReqs *q = &c->upq;
+  UpReq r = q->v[q->head++];
+  if (q->head == q->len)
+    q->head = q->len = 0;
+  p->n_upq--;
+  return r;
+}
+
+/* Hands one block to the host; returns the bytes it puts on the uplink
+ * (0 if the store no longer has the piece). */
+static guint64
+hand_over (Swarm *sw, Conn *c, UpReq r)
+{
+  MbPeer *p = sw->peer;
+  MbMessage *m = mbi_swarm_msg (sw, MB_MSG_PIECE);
+  m->piece = r.piece;
+  m->offset = r.offset;
+  m->length = r.length;
+  if (!p->cfg.virtual_content)
+    {
+      g_autoptr (GBytes) chunk = NULL;
+      guint32 len = 0;
+      const char *id = mb_manifest_chunk_id (sw->manifest, r.piece);
+      if (!mb_store_get_chunk (p->store, id, &chunk, &len, NULL) || !chunk
+          || g_bytes_get_size (chunk) < (gsize) r.offset + r.length)
+        {
+          /* The store lost it: stop claiming it. */
+          mb_message_free (m);
+          mb_bitfield_clear (sw->have, r.piece);
+          sw->stats.refused_requests++;
+          return 0;
+        }
+      m->data = g_bytes_new_from_bytes (chunk, r.offset, r.length);
+    }
+  sw->stats.bytes_up += r.length;
+  c->up_cur += r.length;
+  c->up_since_unchoke += r.length;
+  mbi_peer_send (p, c->node, m);
+  if (c->ss_piece >= 0)
+    mbi_superseed_on_sent (sw, c, r.piece, r.length);
+  return r.length;
+}
+
+/* The next connection with a queued block, round robin; NULL if none. */
+static Conn *
+next_conn (MbPeer *p, Swarm **sw_out)
+{
+  guint ns = p->swarms->len;
+  for (guint k = 0; k < ns; k++)
+    {
+      Swarm *sw = p->swarms->pdata[(p->up_swarm_cursor + k) % ns];
+      guint n = sw->n_conns;
+      for (guint j = 0; j < n; j++)
+        {
+          guint i = (sw->up_cursor + j) % n;
+          Conn *c = sw->conns[i];
+          if (upq_n (&c->upq) > 0)
+            {
+              sw->up_cursor = (i + 1) % n;
+              p->up_swarm_cursor = (p->up_swarm_cursor + k) % ns;
+              *sw_out = sw;
+              return c;
+            }
+        }
+    }
+  return NULL;
+}
+
+void
+mbi_upload_pump (MbPeer *p)
+{
+  if (p->n_upq == 0 || p->left)
+    return;
+  const MbHost *h = p->host;
+  gboolean flow = h->uplink_backlog != NULL && h->uplink_notify != NULL;
+  guint64 backlog = flow ? h->uplink_backlog (h->ctx, p->self) : 0;
+  guint64 high = MAX (p->cfg.send_watermark, 1);
+  while (p->n_upq > 0 && (!flow || backlog < high))
+    {
+      Swarm *sw = NULL;
+      Conn *c = next_conn (p, &sw);
+      g_assert (c != NULL);
+      if (hand_over (sw, c, upq_pop (p, c)) && flow)
+        backlog = h->uplink_backlog (h->ctx, p->self);
+    }
+  if (p->n_upq > 0)
+    h->uplink_notify (h->ctx, p->self, high / 2);
+}
+
+void
+mb_peer_on_uplink_ready (MbPeer *p, guint64 now)
+{
+  if (p->left)
+    return;
+  p->now = now;
+  mbi_upload_pump (p);
+}
+
+guint
+mb_peer_upload_queued (const MbPeer *p)
+{
+  return p->n_upq;
+}
