@@ -227,7 +227,14 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
 {
   gchar *self_id = NULL, *host = NULL, *data_dir = NULL, *known = NULL, *tracker_host = NULL;
   gchar *port = NULL, *wire_port = NULL, *tracker_port = NULL;
-  gint replication = 3, chunk_kib = 256, ping_ms = 1000, misses = 3;
+  /* The ring's defaults are the core's (mb_ringpeer_config_init). */
+  MbRingPeerConfig dflt;
+  mb_ringpeer_config_init (&dflt);
+  gint replication = (gint) dflt.replication, chunk_kib = (gint) (dflt.chunk_size / 1024);
+  gint ping_ms = 1000, misses = 3;
+  g_autofree gchar *replication_help =
+    g_strdup_printf ("Copies of each chunk and manifest, R (default %d)", replication);
+  g_autofree gchar *chunk_help = g_strdup_printf ("Chunk size in KiB (default %d)", chunk_kib);
   GOptionEntry entries[] = {
     { "self-id", 0, 0, G_OPTION_ARG_STRING, &self_id, "This peer's id (env SELF_ID; default peer-PORT)", "ID" },
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on (env HOST; default 127.0.0.1)", "HOST" },
@@ -237,8 +244,8 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     { "known-peers", 'k', 0, G_OPTION_ARG_STRING, &known, "Other peers' wire addresses, comma-separated (env KNOWN_PEERS)", "H:P,..." },
     { "tracker-host", 0, 0, G_OPTION_ARG_STRING, &tracker_host, "Tracker host (env TRACKER_HOST; default 127.0.0.1)", "HOST" },
     { "tracker-port", 0, 0, G_OPTION_ARG_STRING, &tracker_port, "Tracker HTTP port; its wire port is one more (env TRACKER_PORT; default 9000)", "PORT" },
-    { "replication", 'r', 0, G_OPTION_ARG_INT, &replication, "Copies of each chunk and manifest, R (default 3)", "R" },
-    { "chunk-kib", 0, 0, G_OPTION_ARG_INT, &chunk_kib, "Chunk size in KiB (default 256)", "KIB" },
+    { "replication", 'r', 0, G_OPTION_ARG_INT, &replication, replication_help, "R" },
+    { "chunk-kib", 0, 0, G_OPTION_ARG_INT, &chunk_kib, chunk_help, "KIB" },
     { "ping-ms", 0, 0, G_OPTION_ARG_INT, &ping_ms, "Failure-detector period in ms (default 1000)", "MS" },
     { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
     { NULL }
@@ -333,8 +340,8 @@ start (MbPeerApp *app, GError **error)
   g_ptr_array_unref (members);
   MbRingPeerConfig rcfg;
   mb_ringpeer_config_init (&rcfg);
-  rcfg.replication = app->cfg.replication;
-  rcfg.chunk_size = app->cfg.chunk_size;
+  rcfg.replication = app->cfg.replication; /* the core's default unless --replication */
+  rcfg.chunk_size = app->cfg.chunk_size;   /* the core's default unless --chunk-kib */
   rcfg.leave_in_store = TRUE; /* fetch_file streams the file from the store */
   app->rp = mb_ringpeer_new (&app->host, mb_transport_self (app->transport), app->addr, &rcfg,
                              app->store, view, g_rand_new ());

@@ -73,6 +73,9 @@ typedef struct {
   MbRingPeerConfig ring_cfg;
   guint vnodes;
   guint64 view_delay_us;         /* G_MAXUINT64: the latency from the tracker */
+  gboolean check;                /* after every call into a node, verify its ring
+                                  * peer's invariants (mb_ringpeer_check); abort
+                                  * with the reason if one is broken */
 } MbWorldConfig;
 
 /* Called when a peer's graceful leave has handed its keys over. */
