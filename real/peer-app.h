@@ -58,7 +58,6 @@ struct _MbPeerApp {
   GHashTable *pings;       /* req -> member (outstanding) */
   /* pseudo nodes: HTTP requests fed to the core */
   GHashTable *pseudo;      /* node -> PseudoWait* */
-  GHashTable *fetching;    /* names of the fetch_file requests running */
   MbNodeId next_pseudo;
   gboolean shutting_down;
   int exit_status;

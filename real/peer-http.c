@@ -18,7 +18,6 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "disk-store.h"
 #include "content/chunk.h"
 #include "peer-app.h"
 
@@ -185,7 +184,7 @@ typedef struct {
   MbPeerApp *app;
   SoupServerMessage *msg;
   gchar *name;
-  GBytes *shared;  /* store_file: the file's bytes, shared from the disk store */
+  GBytes *shared;  /* store_file: the file's bytes, shared with the store */
   gint64 t0;       /* monotonic µs when the request came */
 } Pending;
 
@@ -206,7 +205,7 @@ pending_done (Pending *p)
 {
   if (p->shared)
     {
-      mb_store_disk_share_end (p->app->store, p->shared);
+      mb_store_share_end (p->app->store, p->shared);
       g_bytes_unref (p->shared);
     }
   soup_server_message_unpause (p->msg);
@@ -272,22 +271,31 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
   /* The copies kept at this peer stay in the file (no second copy). */
   g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
   p->shared = g_bytes_ref (content);
-  mb_store_disk_share_begin (app->store, abs, content);
+  mb_store_share_begin (app->store, abs, content);
   mb_ringpeer_store_file (app->rp, name, content, 0, mb_clock_now (), on_stored, p);
   mb_peer_app_rearm (app);
 }
 
+/* A fetch_file is the store's download of the file (written as the chunks
+ * come) around the ring's fetch: begun before the fetch, ended with its
+ * outcome.  The answer goes out when the store has the file whole, or at
+ * once when the fetch failed. */
 typedef struct {
-  Pending *p;
+  Pending *p;       /* NULL once answered */
   guint sources, redirects;
   gint64 t_chunks;  /* when the last chunk came */
-} Fetched;
+} Fetch;
 
 static void
 on_written (const char *path, guint64 size, const GError *error, gpointer data)
 {
-  Fetched *f = data;
+  Fetch *f = data;
   Pending *p = f->p;
+  if (!p)
+    {
+      g_free (f); /* answered when the fetch failed */
+      return;
+    }
   if (!path)
     reply_error (p->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
   else
@@ -311,37 +319,26 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
 }
 
 static void
-discard_written (const char *path, guint64 size, const GError *error, gpointer data)
-{
-  (void) path;
-  (void) size;
-  (void) error;
-  (void) data;
-}
-
-/* The file was written as the chunks came (the disk store's download): it
- * is renamed into place, and the answer sent, once whole. */
-static void
 on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
 {
   (void) rp;
-  Pending *p = data;
-  MbPeerApp *app = p->app;
-  g_hash_table_remove (app->fetching, p->name);
+  Fetch *f = data;
+  Pending *p = f->p;
+  MbStore *store = p->app->store;
+  g_autofree gchar *name = g_strdup (p->name);
   if (!r->ok || !r->manifest)
     {
-      mb_store_disk_download_finish (app->store, p->name, FALSE, discard_written, NULL);
+      f->p = NULL; /* answered here: the download's end only frees f */
       reply_error (p->msg, r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY,
                    r->error ? r->error : "fetch failed");
+      mb_store_download_end (store, name, FALSE);
       pending_done (p);
       return;
     }
-  Fetched *f = g_new0 (Fetched, 1);
-  f->p = p;
   f->sources = r->sources;
   f->redirects = r->redirects;
   f->t_chunks = g_get_monotonic_time ();
-  mb_store_disk_download_finish (app->store, p->name, TRUE, on_written, f);
+  mb_store_download_end (store, name, TRUE); /* on_written answers */
 }
 
 static void
@@ -360,14 +357,18 @@ http_fetch_file (MbPeerApp *app, SoupServerMessage *msg)
       reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
       return;
     }
-  if (g_hash_table_contains (app->fetching, filename))
+  Fetch *f = g_new0 (Fetch, 1);
+  if (!mb_store_download_begin (app->store, filename, on_written, f, &err))
     {
-      reply_error (msg, SOUP_STATUS_CONFLICT, "a fetch of this file is already running here");
+      g_free (f);
+      if (g_error_matches (err, MB_STORE_ERROR, MB_STORE_ERROR_BUSY))
+        reply_error (msg, SOUP_STATUS_CONFLICT, "a fetch of this file is already running here");
+      else
+        reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, err->message);
       return;
     }
-  g_hash_table_add (app->fetching, g_strdup (filename));
-  Pending *p = pending_new (app, msg, filename);
-  mb_ringpeer_fetch_file (app->rp, filename, mb_clock_now (), on_fetched, p);
+  f->p = pending_new (app, msg, filename);
+  mb_ringpeer_fetch_file (app->rp, filename, mb_clock_now (), on_fetched, f);
   mb_peer_app_rearm (app);
 }
 

@@ -321,7 +321,6 @@ start (MbPeerApp *app, GError **error)
   app->host.resolve = app_resolve;
   app->host.disconnect = app_disconnect;
   app->pseudo = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
-  app->fetching = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   app->next_pseudo = MB_PSEUDO_NODE_BASE;
   GPtrArray *members = g_ptr_array_new ();
   g_ptr_array_add (members, app->addr);
@@ -335,7 +334,7 @@ start (MbPeerApp *app, GError **error)
   mb_ringpeer_config_init (&rcfg);
   rcfg.replication = app->cfg.replication;
   rcfg.chunk_size = app->cfg.chunk_size;
-  rcfg.leave_in_store = TRUE; /* fetch_file streams the file from the store */
+  rcfg.leave_in_store = TRUE; /* fetch_file's file is the store's download */
   app->rp = mb_ringpeer_new (&app->host, mb_transport_self (app->transport), app->addr, &rcfg,
                              app->store, view, g_rand_new ());
   app->timer = mb_expiry_driver_new (app->rp, rp_next, rp_handle, NULL);
@@ -375,7 +374,6 @@ main (int argc, char **argv)
   mb_store_free (app.store);
   mb_transport_free (app.transport);
   g_hash_table_unref (app.pseudo);
-  g_clear_pointer (&app.fetching, g_hash_table_unref);
   g_main_loop_unref (app.loop);
   g_free (app.addr);
   config_clear (&app.cfg);
