@@ -3,9 +3,9 @@
  * seeds' HTTP API).  Not a library API.
  *
  * The app owns one MbRingPeer driven by the real clock, talking through the
- * TCP transport.  Its MbHost wraps the transport's: messages to "pseudo"
- * nodes (>= MB_PSEUDO_NODE_BASE) are replies to HTTP requests that were fed
- * into the core, and are handed to the waiting request instead of a socket.
+ * TCP transport.  Its host is a gateway's (gateway.h): the transport's, plus
+ * pseudo nodes, so that HTTP requests fed into the core get its replies
+ * instead of a socket.
  */
 #pragma once
 
@@ -13,11 +13,10 @@
 #include <libsoup/soup.h>
 
 #include "clock.h"
+#include "gateway.h"
 #include "ring/ringpeer.h"
 #include "content/store.h"
 #include "transport.h"
-
-#define MB_PSEUDO_NODE_BASE 0xF0000000u
 
 typedef struct {
   gchar *self_id;        /* SELF_ID: this peer's name */
@@ -38,13 +37,11 @@ typedef struct {
 
 typedef struct _MbPeerApp MbPeerApp;
 
-typedef void (*MbPseudoReplyFn) (MbPeerApp *app, const MbMessage *reply, gpointer data);
-
 struct _MbPeerApp {
   MbPeerAppConfig cfg;
   GMainLoop *loop;
   MbTransport *transport;
-  MbHost host;             /* wraps the transport's host */
+  MbGateway *gateway;      /* the core's host: the transport's, plus HTTP requests */
   MbStore *store;
   MbRingPeer *rp;
   MbExpiryDriver *timer;
@@ -56,18 +53,12 @@ struct _MbPeerApp {
   guint ping_source;
   guint32 ping_req;
   GHashTable *pings;       /* req -> member (outstanding) */
-  /* pseudo nodes: HTTP requests fed to the core */
-  GHashTable *pseudo;      /* node -> PseudoWait* */
-  MbNodeId next_pseudo;
   gboolean shutting_down;
   int exit_status;
 };
 
 /* peer-main.c */
 void mb_peer_app_rearm (MbPeerApp *app);
-/* Feeds msg into the core as if from a pseudo node; `done` gets the core's
- * reply (or NULL if it sent none). */
-void mb_peer_app_ask_core (MbPeerApp *app, MbMessage *msg, MbPseudoReplyFn done, gpointer data);
 /* Runs the graceful shutdown; `done` (may be NULL) gets the report; then the
  * app leaves the ring and quits its main loop. */
 void mb_peer_app_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data);

@@ -13,75 +13,11 @@
 #include "disk-store.h"
 #include "peer-app.h"
 
-typedef struct {
-  MbPseudoReplyFn done;
-  gpointer data;
-  gboolean answered;
-} PseudoWait;
-
-/* ---- the host: the transport's, plus pseudo nodes for HTTP requests ---- */
-
-static void
-app_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
-{
-  MbPeerApp *app = ctx;
-  if (to >= MB_PSEUDO_NODE_BASE)
-    {
-      PseudoWait *w = g_hash_table_lookup (app->pseudo, GUINT_TO_POINTER (to));
-      if (w && !w->answered)
-        {
-          w->answered = TRUE;
-          w->done (app, msg, w->data);
-        }
-      mb_message_free (msg);
-      return;
-    }
-  const MbHost *th = mb_transport_host (app->transport);
-  th->send (th->ctx, from, to, msg);
-}
-
-static MbNodeId
-app_resolve (gpointer ctx, MbNodeId self, const char *addr)
-{
-  MbPeerApp *app = ctx;
-  const MbHost *th = mb_transport_host (app->transport);
-  return th->resolve (th->ctx, self, addr);
-}
-
-static void
-app_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
-{
-  MbPeerApp *app = ctx;
-  if (peer >= MB_PSEUDO_NODE_BASE)
-    return;
-  const MbHost *th = mb_transport_host (app->transport);
-  if (th->disconnect)
-    th->disconnect (th->ctx, self, peer);
-}
-
 void
 mb_peer_app_rearm (MbPeerApp *app)
 {
   if (app->timer)
     mb_expiry_driver_rearm (app->timer);
-}
-
-void
-mb_peer_app_ask_core (MbPeerApp *app, MbMessage *msg, MbPseudoReplyFn done, gpointer data)
-{
-  MbNodeId node = app->next_pseudo++;
-  if (app->next_pseudo == 0)
-    app->next_pseudo = MB_PSEUDO_NODE_BASE;
-  PseudoWait *w = g_new0 (PseudoWait, 1);
-  w->done = done;
-  w->data = data;
-  g_hash_table_insert (app->pseudo, GUINT_TO_POINTER (node), w);
-  mb_ringpeer_receive (app->rp, node, msg, mb_clock_now ());
-  if (!w->answered)
-    done (app, NULL, data);
-  g_hash_table_remove (app->pseudo, GUINT_TO_POINTER (node));
-  mb_message_free (msg);
-  mb_peer_app_rearm (app);
 }
 
 /* ---- messages from the wire ---- */
@@ -117,6 +53,12 @@ rp_handle (gpointer obj, guint64 now)
   mb_ringpeer_handle_expiry (obj, now);
 }
 
+static void
+rp_receive (gpointer obj, MbNodeId from, const MbMessage *msg, guint64 now)
+{
+  mb_ringpeer_receive (obj, from, msg, now);
+}
+
 /* ---- leaving ---- */
 
 typedef struct {
@@ -148,8 +90,8 @@ on_shutdown_done (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
   MbMessage *leave = mb_message_new (MB_MSG_LEAVE);
   leave->name = g_strdup (app->cfg.self_id);
   leave->file = g_strdup ("");
-  app_send (app, mb_transport_self (app->transport), mb_transport_node (app->transport, tracker),
-            leave);
+  mb_host_send (mb_gateway_host (app->gateway), mb_transport_self (app->transport),
+                mb_transport_node (app->transport, tracker), leave);
   if (w->done)
     w->done (rp, r, w->data);
   g_free (w);
@@ -316,12 +258,7 @@ start (MbPeerApp *app, GError **error)
     return FALSE;
   g_autofree gchar *downloads = g_build_filename (app->cfg.data_dir, "downloads", NULL);
   mb_store_disk_set_download_dir (app->store, downloads);
-  app->host.ctx = app;
-  app->host.send = app_send;
-  app->host.resolve = app_resolve;
-  app->host.disconnect = app_disconnect;
-  app->pseudo = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
-  app->next_pseudo = MB_PSEUDO_NODE_BASE;
+  app->gateway = mb_gateway_new (app->transport);
   GPtrArray *members = g_ptr_array_new ();
   g_ptr_array_add (members, app->addr);
   for (guint i = 0; app->cfg.known_peers[i]; i++)
@@ -335,9 +272,10 @@ start (MbPeerApp *app, GError **error)
   rcfg.replication = app->cfg.replication;
   rcfg.chunk_size = app->cfg.chunk_size;
   rcfg.leave_in_store = TRUE; /* fetch_file's file is the store's download */
-  app->rp = mb_ringpeer_new (&app->host, mb_transport_self (app->transport), app->addr, &rcfg,
-                             app->store, view, g_rand_new ());
+  app->rp = mb_ringpeer_new (mb_gateway_host (app->gateway), mb_transport_self (app->transport),
+                             app->addr, &rcfg, app->store, view, g_rand_new ());
   app->timer = mb_expiry_driver_new (app->rp, rp_next, rp_handle, NULL);
+  mb_gateway_attach (app->gateway, rp_receive, app->rp, app->timer);
   if (!mb_peer_http_start (app, error))
     return FALSE;
   mb_membership_start (app);
@@ -371,9 +309,9 @@ main (int argc, char **argv)
     g_object_unref (app.http);
   mb_expiry_driver_free (app.timer);
   mb_ringpeer_free (app.rp);
+  mb_gateway_free (app.gateway);
   mb_store_free (app.store);
   mb_transport_free (app.transport);
-  g_hash_table_unref (app.pseudo);
   g_main_loop_unref (app.loop);
   g_free (app.addr);
   config_clear (&app.cfg);
