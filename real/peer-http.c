@@ -20,7 +20,8 @@
 #include <string.h>
 
 #include "content/chunk.h"
-#include "peer-app.h"
+#define MB_REAL_PEER_INTERNAL
+#include "peer-private.h"
 
 #define SMALL_BODY (64 * 1024)
 #define CHUNK_BODY (24 * 1024 * 1024)
@@ -211,7 +212,7 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
   p->shared = g_bytes_ref (content);
   mb_store_share_begin (app->store, abs, content);
   mb_ringpeer_store_file (app->rp, name, content, 0, mb_clock_now (), on_stored, p);
-  mb_peer_app_rearm (app);
+  mbi_peer_rearm (app);
 }
 
 /* A fetch_file is the store's download of the file (written as the chunks
@@ -309,7 +310,7 @@ http_fetch_file (MbPeerApp *app, SoupServerMessage *msg)
     }
   f->p = pending_new (app, msg, filename);
   mb_ringpeer_fetch_file (app->rp, filename, mb_clock_now (), on_fetched, f);
-  mb_peer_app_rearm (app);
+  mbi_peer_rearm (app);
 }
 
 /* ---- the ring's server side, through the core ---- */
@@ -509,7 +510,7 @@ http_shutdown (MbPeerApp *app, SoupServerMessage *msg)
       mb_gateway_reply_error (msg, SOUP_STATUS_CONFLICT, "already shutting down");
       return;
     }
-  mb_peer_app_shutdown (app, on_shut, pending_new (app, msg, ""));
+  mbi_peer_shutdown (app, on_shut, pending_new (app, msg, ""));
 }
 
 static void
@@ -670,7 +671,7 @@ body_limit (const char *path, const char **what)
 }
 
 gboolean
-mb_peer_http_start (MbPeerApp *app, GError **error)
+mbi_peer_http_start (MbPeerApp *app, GError **error)
 {
   static MbGatewayHttpConfig cfg = {
     .server_header = "minibit-peer ",

@@ -5,16 +5,20 @@
  * which win.  Serves the seeds' HTTP API on PORT and speaks minibit frames on
  * WIRE_PORT (PORT + 1000 unless set).  SIGTERM and SIGINT run the graceful
  * shutdown (hand-off of its manifests and chunks), then it exits 0.
+ * Invariants: the ring peer's host is the gateway's (HTTP requests are its
+ * pseudo nodes); it is freed before the gateway, store and transport it
+ * uses.
  */
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "disk-store.h"
-#include "peer-app.h"
+#define MB_REAL_PEER_INTERNAL
+#include "peer-private.h"
 
 void
-mb_peer_app_rearm (MbPeerApp *app)
+mbi_peer_rearm (MbPeerApp *app)
 {
   if (app->timer)
     mb_expiry_driver_rearm (app->timer);
@@ -26,10 +30,10 @@ static void
 on_recv (gpointer user, MbNodeId from, const MbMessage *msg)
 {
   MbPeerApp *app = user;
-  if (mb_membership_on_message (app, from, msg))
+  if (mbi_peer_membership_on_message (app, from, msg))
     return;
   mb_ringpeer_receive (app->rp, from, msg, mb_clock_now ());
-  mb_peer_app_rearm (app);
+  mbi_peer_rearm (app);
 }
 
 static void
@@ -37,8 +41,8 @@ on_gone (gpointer user, MbNodeId node)
 {
   MbPeerApp *app = user;
   mb_ringpeer_on_disconnect (app->rp, node, mb_clock_now ());
-  mb_membership_on_disconnect (app, node);
-  mb_peer_app_rearm (app);
+  mbi_peer_membership_on_disconnect (app, node);
+  mbi_peer_rearm (app);
 }
 
 static guint64
@@ -83,7 +87,7 @@ on_shutdown_done (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
              "redistributed (%u failed), %" G_GUINT64_FORMAT " bytes moved",
              r->manifests_redistributed, r->manifests_failed, r->chunks_redistributed,
              r->chunks_failed, r->bytes_moved);
-  mb_membership_leave_notice (app);
+  mbi_peer_membership_leave_notice (app);
   /* Tell the tracker, best effort. */
   g_autofree gchar *tracker = mb_transport_addr_join (app->cfg.tracker_host,
                                                       (guint16) (app->cfg.tracker_port + 1));
@@ -100,7 +104,7 @@ on_shutdown_done (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
 }
 
 void
-mb_peer_app_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data)
+mbi_peer_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data)
 {
   if (app->shutting_down)
     return;
@@ -111,7 +115,7 @@ mb_peer_app_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data)
   w->done = done;
   w->data = data;
   mb_ringpeer_shutdown (app->rp, mb_clock_now (), on_shutdown_done, w);
-  mb_peer_app_rearm (app);
+  mbi_peer_rearm (app);
 }
 
 static gboolean
@@ -121,7 +125,7 @@ on_signal (gpointer data)
   if (app->shutting_down)
     return G_SOURCE_CONTINUE;
   g_message ("signal received");
-  mb_peer_app_shutdown (app, NULL, NULL);
+  mbi_peer_shutdown (app, NULL, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -276,9 +280,9 @@ start (MbPeerApp *app, GError **error)
                              app->addr, &rcfg, app->store, view, g_rand_new ());
   app->timer = mb_expiry_driver_new (app->rp, rp_next, rp_handle, NULL);
   mb_gateway_attach (app->gateway, rp_receive, app->rp, app->timer);
-  if (!mb_peer_http_start (app, error))
+  if (!mbi_peer_http_start (app, error))
     return FALSE;
-  mb_membership_start (app);
+  mbi_peer_membership_start (app);
   g_unix_signal_add (SIGTERM, on_signal, app);
   g_unix_signal_add (SIGINT, on_signal, app);
   g_message ("peer %s: HTTP on %s:%u, wire on %s, data in %s, %u known peers, R = %u",
@@ -304,7 +308,7 @@ main (int argc, char **argv)
       return 2;
     }
   g_main_loop_run (app.loop);
-  mb_membership_stop (&app);
+  mbi_peer_membership_stop (&app);
   if (app.http)
     g_object_unref (app.http);
   mb_expiry_driver_free (app.timer);
