@@ -127,6 +127,16 @@ check_complete (MbWorld *w, MbSimNode *n)
     w->on_complete (w, n, w->on_complete_data);
 }
 
+/* cfg.check: the swarm peer just called into must keep every invariant. */
+static void
+check_node (MbWorld *w, MbSimNode *n)
+{
+  g_autoptr (GString) why = g_string_new (NULL);
+  if (!mb_peer_check (n->peer, why))
+    g_error ("--check: t=%" G_GUINT64_FORMAT " us, node %u: %s", mb_sched_now (w->sched),
+             n->id, why->str);
+}
+
 static void
 after_call (MbWorld *w, MbSimNode *n)
 {
@@ -135,6 +145,8 @@ after_call (MbWorld *w, MbSimNode *n)
       tracker_update_timer (w);
       return;
     }
+  if (G_UNLIKELY (w->cfg.check))
+    check_node (w, n);
   check_complete (w, n);
   node_update_timer (w, n);
 }

@@ -73,6 +73,8 @@ typedef struct {
   MbRingPeerConfig ring_cfg;
   guint vnodes;
   guint64 view_delay_us;         /* G_MAXUINT64: the latency from the tracker */
+  gboolean check;                /* after every call into a peer, mb_peer_check
+                                    it and abort with the reason if it fails */
 } MbWorldConfig;
 
 /* Called when a peer's graceful leave has handed its keys over. */
