@@ -93,10 +93,10 @@ mbi_swarm_partials_free (Swarm *sw)
 static void
 block_requested (Swarm *sw, Partial *pp, guint32 piece, guint32 block)
 {
-  g_assert (pp->req_count[block] < G_MAXUINT8);
+  MB_SWARM_ASSERT (pp->req_count[block] < G_MAXUINT8);
   if (pp->req_count[block]++ == 0 && !pp->received[block])
     {
-      g_assert (sw->unrequested[piece] > 0 && sw->total_unrequested > 0);
+      MB_SWARM_ASSERT (sw->unrequested[piece] > 0 && sw->total_unrequested > 0);
       sw->unrequested[piece]--;
       sw->total_unrequested--;
     }
@@ -117,11 +117,11 @@ block_unrequested (Swarm *sw, Partial *pp, guint32 piece, guint32 block)
 static void
 block_received (Swarm *sw, Partial *pp, guint32 piece, guint32 block)
 {
-  g_assert (!pp->received[block] && sw->missing[piece] > 0);
+  MB_SWARM_ASSERT (!pp->received[block] && sw->missing[piece] > 0);
   if (pp->req_count[block] == 0)
     {
       /* It was counted as unrequested (e.g. a late block after a choke). */
-      g_assert (sw->unrequested[piece] > 0 && sw->total_unrequested > 0);
+      MB_SWARM_ASSERT (sw->unrequested[piece] > 0 && sw->total_unrequested > 0);
       sw->unrequested[piece]--;
       sw->total_unrequested--;
     }

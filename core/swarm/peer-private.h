@@ -133,6 +133,16 @@ struct _MbPeer {
   guint rechoke_round;
 };
 
+/* Checks on the counters' owners (underflow, overflow): they sit in the
+ * simulator's hot path, so they are compiled in only with MB_SWARM_ASSERTS
+ * (core/meson.build: builds with debug info).  mb_peer_check checks the
+ * same invariants in any build. */
+#ifdef MB_SWARM_ASSERTS
+#define MB_SWARM_ASSERT(e) g_assert (e)
+#else
+#define MB_SWARM_ASSERT(e) ((void) 0)
+#endif
+
 #if defined(__GNUC__)
 #define MB_PREFETCH(p) __builtin_prefetch (p)
 #else

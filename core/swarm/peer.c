@@ -228,20 +228,20 @@ mbi_swarm_conn_remove (Swarm *sw, Conn *c)
 void
 mbi_swarm_avail_add_piece (Swarm *sw, guint piece)
 {
-  g_assert (piece < sw->n_pieces);
-  g_assert (sw->availability[piece] < G_MAXUINT16);
+  MB_SWARM_ASSERT (piece < sw->n_pieces);
+  MB_SWARM_ASSERT (sw->availability[piece] < G_MAXUINT16);
   sw->availability[piece]++;
 }
 
 void
 mbi_swarm_avail_add_bitfield (Swarm *sw, const MbBitfield *bf)
 {
-  g_return_if_fail (mb_bitfield_size (bf) == sw->n_pieces);
+  MB_SWARM_ASSERT (mb_bitfield_size (bf) == sw->n_pieces);
   guint16 *avail = sw->availability;
   for (guint i = 0; i < sw->n_pieces; i++)
     if (mb_bitfield_test (bf, i))
       {
-        g_assert (avail[i] < G_MAXUINT16);
+        MB_SWARM_ASSERT (avail[i] < G_MAXUINT16);
         avail[i]++;
       }
 }
@@ -249,12 +249,12 @@ mbi_swarm_avail_add_bitfield (Swarm *sw, const MbBitfield *bf)
 void
 mbi_swarm_avail_remove_bitfield (Swarm *sw, const MbBitfield *bf)
 {
-  g_return_if_fail (mb_bitfield_size (bf) == sw->n_pieces);
+  MB_SWARM_ASSERT (mb_bitfield_size (bf) == sw->n_pieces);
   guint16 *avail = sw->availability;
   for (guint i = 0; i < sw->n_pieces; i++)
     if (mb_bitfield_test (bf, i))
       {
-        g_assert (avail[i] > 0);
+        MB_SWARM_ASSERT (avail[i] > 0);
         avail[i]--;
       }
 }
