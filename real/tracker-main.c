@@ -405,14 +405,25 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
   o->host = g_strdup ("127.0.0.1");
   o->port = 9000;
   o->wire_port = -1;
-  o->peer_list_size = 5;
-  o->peer_timeout_s = 1800;
-  o->initial_share = 0.0;
+  MbTrackerConfig def; /* the core's defaults, not repeated here */
+  mb_tracker_config_init (&def);
+  o->peer_list_size = (gint) def.peer_list_size;
+  o->peer_timeout_s = (gint) (def.peer_timeout_us / MB_USEC_PER_SEC);
+  o->initial_share = def.initial_share;
   o->total_blocks = 50;
   o->seed = 0;
   if (!mb_options_from_env (o, error))
     return FALSE;
   gchar *host = NULL;
+  g_autofree gchar *help_list = g_strdup_printf ("Peers in a peer list (default %u)",
+                                                 def.peer_list_size);
+  g_autofree gchar *help_timeout = g_strdup_printf (
+    "Forget peers not heard from for this long; 0 = never (default %" G_GUINT64_FORMAT ")",
+    def.peer_timeout_us / MB_USEC_PER_SEC);
+  g_autofree gchar *help_share = g_strdup_printf (
+    "Tell a registering peer to start with a random number of blocks up to "
+    "this share of the file, 0..1 (default %g%s)", def.initial_share,
+    def.initial_share == 0.0 ? ": none" : "");
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host,
       "Address to listen on, for HTTP and frames (env TRACKER_HOST; default 127.0.0.1)", "ADDR" },
@@ -420,13 +431,9 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
       "HTTP port; 0 = any free one (env TRACKER_PORT; default 9000)", "PORT" },
     { "wire-port", 'w', 0, G_OPTION_ARG_INT, &o->wire_port,
       "Port for minibit frames (default: HTTP port + 1, or any free one when --port is 0)", "PORT" },
-    { "peer-list-size", 0, 0, G_OPTION_ARG_INT, &o->peer_list_size,
-      "Peers in a peer list (default 5)", "N" },
-    { "peer-timeout", 0, 0, G_OPTION_ARG_INT, &o->peer_timeout_s,
-      "Forget peers not heard from for this long; 0 = never (default 1800)", "SECONDS" },
-    { "initial-share", 0, 0, G_OPTION_ARG_DOUBLE, &o->initial_share,
-      "Tell a registering peer to start with a random number of blocks up to "
-      "this share of the file, 0..1 (default 0: none)", "SHARE" },
+    { "peer-list-size", 0, 0, G_OPTION_ARG_INT, &o->peer_list_size, help_list, "N" },
+    { "peer-timeout", 0, 0, G_OPTION_ARG_INT, &o->peer_timeout_s, help_timeout, "SECONDS" },
+    { "initial-share", 0, 0, G_OPTION_ARG_DOUBLE, &o->initial_share, help_share, "SHARE" },
     { "total-blocks", 0, 0, G_OPTION_ARG_INT, &o->total_blocks,
       "Blocks in a file registered over HTTP (default 50, as the seed)", "N" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed,

@@ -327,7 +327,8 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   wc.peer.block_size = (guint32) sc->file.block_size;
   wc.peer.announce_interval_us = sc->tracker.announce_interval;
   wc.crash_detect_us = 30 * MB_USEC_PER_SEC;
-  wc.check = g_strcmp0 (g_getenv ("MINIBIT_CHECK"), "1") == 0; /* minibit-sim --check sets it */
+  /* Invariant checks after every event (minibit-sim --check sets it too). */
+  wc.check = g_strcmp0 (g_getenv ("MINIBIT_CHECK"), "1") == 0;
   if (sc->ring.enabled)
     {
       wc.ring = TRUE;

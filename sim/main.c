@@ -100,8 +100,8 @@ main (int argc, char **argv)
       "Override a scenario key, e.g. --set peers.leechers.count=200 (repeatable)", "GROUP.KEY=VALUE" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress line and no summary", NULL },
     { "check", 0, 0, G_OPTION_ARG_NONE, &check,
-      "Verify the core's invariants after every call into a node; abort on a broken one "
-      "(slow; env MINIBIT_CHECK=1 does the same)", NULL },
+      "Check every peer's invariants after every event; abort on a violation (slow; "
+      "same as MINIBIT_CHECK=1)", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("SCENARIO.ini");
@@ -131,7 +131,7 @@ main (int argc, char **argv)
       return 2;
     }
   if (check)
-    g_setenv ("MINIBIT_CHECK", "1", TRUE); /* read where the world is configured */
+    g_setenv ("MINIBIT_CHECK", "1", TRUE); /* read by mb_experiment_new */
   heap_hugepages ();
   MbExperiment *x = mb_experiment_new (sc, &err);
   if (!x)

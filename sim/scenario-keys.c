@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "units.h"
+#include "swarm/peer.h"
+#include "swarm/tracker.h"
 
 G_STATIC_ASSERT (sizeof (MbScenarioStrategy) == sizeof (gint));
 G_STATIC_ASSERT (sizeof (MbStopRule) == sizeof (gint));
@@ -332,19 +334,26 @@ static gpointer
 mb_open_file (MbLoad *ld, const char *id G_GNUC_UNUSED)
 {
   MbFileConfig *f = &ld->sc->file;
+  MbPeerConfig peer;
+  mb_peer_config_init (&peer);
   f->piece_size = 256 * 1024;
-  f->block_size = 16 * 1024;
+  f->block_size = peer.block_size;
   return f;
 }
 
 static gpointer
 mb_open_tracker (MbLoad *ld, const char *id G_GNUC_UNUSED)
 {
+  /* The core's defaults: a scenario overrides only what it sets. */
   MbScenarioTracker *t = &ld->sc->tracker;
-  t->peer_list_size = 5;
-  t->announce_interval = 5 * 60 * G_USEC_PER_SEC;
-  t->peer_timeout = 30 * 60 * G_USEC_PER_SEC;
-  t->initial_share = 0;
+  MbTrackerConfig tracker;
+  mb_tracker_config_init (&tracker);
+  MbPeerConfig peer;
+  mb_peer_config_init (&peer);
+  t->peer_list_size = tracker.peer_list_size;
+  t->announce_interval = peer.announce_interval_us;
+  t->peer_timeout = tracker.peer_timeout_us;
+  t->initial_share = tracker.initial_share;
   return t;
 }
 

@@ -11,7 +11,17 @@
  *  - for a started piece, unrequested == blocks with req_count 0 and not
  *    received; missing == blocks not received; total_unrequested is their
  *    sum over started pieces;
- *  - a block's req_count == number of conns with that block in out_reqs.
+ *  - a block's req_count == number of conns with that block in out_reqs;
+ *  - n_started == pieces with a Partial == bits set in `started`;
+ *  - n_completed == swarms whose stats.completed_at is set.
+ * Each counter has one owner, and nothing else writes it:
+ *  - availability: mbi_swarm_avail_add_piece / _add_bitfield /
+ *    _remove_bitfield (peer.c);
+ *  - unrequested, missing, total_unrequested, n_started, req_count: the
+ *    block state transitions in peer-pieces.c (partial_start, partial_drop,
+ *    block_requested, block_unrequested, block_received);
+ *  - n_completed: mbi_swarm_mark_complete (peer.c).
+ * mb_peer_check (peer-check.c) recomputes all of them from scratch.
  *
  * Layout: the simulator runs 10^4 peers of ~40 conns each, far more than
  * fits in cache, so the fields read for every incoming message (node, flags,
@@ -123,6 +133,16 @@ struct _MbPeer {
   guint rechoke_round;
 };
 
+/* Checks on the counters' owners (underflow, overflow): they sit in the
+ * simulator's hot path, so they are compiled in only with MB_SWARM_ASSERTS
+ * (core/meson.build: builds with debug info).  mb_peer_check checks the
+ * same invariants in any build. */
+#ifdef MB_SWARM_ASSERTS
+#define MB_SWARM_ASSERT(e) g_assert (e)
+#else
+#define MB_SWARM_ASSERT(e) ((void) 0)
+#endif
+
 #if defined(__GNUC__)
 #define MB_PREFETCH(p) __builtin_prefetch (p)
 #else
@@ -144,6 +164,14 @@ void mbi_swarm_unchoke_if_free (Swarm *sw, Conn *c);
 guint mbi_swarm_n_established (const Swarm *sw);
 /* Before a loop that reads every conn: starts all their cache misses at once. */
 void mbi_swarm_prefetch_conns (const Swarm *sw);
+/* The only writers of availability[]: a remote announced one piece it did not
+ * have (HAVE), sent its whole bitfield, or went away with bf. */
+void mbi_swarm_avail_add_piece (Swarm *sw, guint piece);
+void mbi_swarm_avail_add_bitfield (Swarm *sw, const MbBitfield *bf);
+void mbi_swarm_avail_remove_bitfield (Swarm *sw, const MbBitfield *bf);
+/* The swarm's whole file is had (now): completed_at, and n_completed the
+ * first time. */
+void mbi_swarm_mark_complete (Swarm *sw, guint64 now);
 
 /* peer-wire.c */
 void mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);
