@@ -1,5 +1,7 @@
-/* disk-store-private.h — what disk-store.c (chunks, refs, downloads, the
- * store's life) and disk-manifests.c (manifests) share.  Not an API. */
+/* disk-store-private.h — what the disk store's files share: disk-store.c
+ * (chunks, refs, sharing, the store's life), disk-manifests.c (manifests),
+ * download.c (the store's downloads) and disk-files.c (file primitives).
+ * Not an API. */
 #pragma once
 
 #ifndef MB_REAL_DISK_STORE_INTERNAL
@@ -10,7 +12,6 @@
 
 #include "chunk-refs.h"
 #include "disk-store.h"
-#include "download.h"
 
 #define TMP_PREFIX ".tmp-"
 #define CORRUPT_PREFIX ".corrupt-"
@@ -18,6 +19,8 @@
 #define DIR_MODE 0700
 #define FILE_MODE 0600
 #define FILE_NAME_MAX 255
+
+typedef struct _MbDownloads MbDownloads;
 
 typedef struct {
   MbStore base;
@@ -33,6 +36,11 @@ typedef struct {
 /* Called for each chunk (id, size) or manifest (name, size) found. */
 typedef void (*Visit) (const char *key, gint64 size, gpointer user);
 
+/* disk-files.c */
+/* Sets an error "PATH: WHAT: strerror (err)" of `code`; FALSE. */
+gboolean mbi_disk_fail_errno (GError **error, gint code, const char *path, const char *what,
+                              int err);
+/* Size of the regular file at path, or -1 if there is none. */
 gint64 mbi_disk_regular_file_size (const char *path);
 gint mbi_disk_cmp_str (gconstpointer a, gconstpointer b);
 void mbi_disk_collect_key (const char *key, gint64 size, gpointer user);
@@ -40,8 +48,39 @@ void mbi_disk_remove_stale_tmp (const char *path);
 /* Writes all of data at off (retrying short writes and EINTR); errno set on
  * failure. */
 gboolean mbi_disk_pwrite_all (int fd, const guint8 *data, gsize len, guint64 off);
+/* Replaces path (in dir) by data: whole or not at all; with `durable`, also
+ * across a crash. */
 gboolean mbi_disk_write_atomically (const char *dir, const char *path, const guint8 *data,
-                                   gsize len, gboolean durable, GError **error);
+                                    gsize len, gboolean durable, GError **error);
+/* fsyncs dir (a rename in it then survives a crash); a failure is a warning. */
+void mbi_disk_sync_dir_or_warn (const char *dir);
+/* Creates dir (and its parents) if missing; it must be a writable directory. */
+gboolean mbi_disk_prepare_dir (const char *dir, GError **error);
+
+/* disk-store.c: the chunk hooks download.c builds on */
+gboolean mbi_disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len,
+                             GError **error);
+gboolean mbi_disk_has_chunk (MbStore *s, const char *id);
+/* Where chunk `id` is: its file (and *offset 0), or the file it is kept in
+ * and its offset there; NULL if the store has no such chunk.  *verified
+ * says whether this store already knows those bytes hash to the id (else
+ * whoever reads them must check).  For readers that copy chunks elsewhere
+ * on a worker thread (a download): the path is theirs to free. */
+gchar *mbi_disk_chunk_location (MbStore *s, const char *id, guint64 *offset,
+                                gboolean *verified);
+
+/* download.c: fetched files written into dir as their chunks come, kept
+ * there (refs) rather than in chunks/.  Freeing aborts what still runs
+ * (temporary files removed, nothing reported). */
+MbDownloads *mbi_disk_downloads_new (const char *dir, MbChunkRefs *refs);
+void mbi_disk_downloads_free (MbDownloads *dl);
+/* The store's hooks (MbStoreOps): see download.c. */
+gboolean mbi_disk_download_begin (MbStore *s, const char *name, MbStoreDownloadFn done,
+                                  gpointer data, GError **error);
+void mbi_disk_fetch_begin (MbStore *s, const MbManifest *m);
+gboolean mbi_disk_put_fetched (MbStore *s, const MbManifest *m, guint i, GBytes *data,
+                               GError **error);
+void mbi_disk_download_end (MbStore *s, const char *name, gboolean ok);
 
 /* disk-manifests.c */
 void mbi_disk_walk_manifests (DiskStore *d, gboolean remove_tmp, Visit visit, gpointer user);

@@ -1,5 +1,8 @@
 /* disk-store.c — the store interface on disk, for the real peer: chunks by
- * id and manifests by name, as files under DATA_DIR.
+ * id and manifests by name, as files under DATA_DIR.  This file has the
+ * chunks, the sharing of stored files and the store's life; manifests are
+ * disk-manifests.c's, downloads download.c's, file primitives disk-files.c's
+ * (they share disk-store-private.h).
  *
  * Layout:
  *   DATA_DIR/chunks/<first 2 hex>/<64-hex id>  a chunk's bytes
@@ -55,7 +58,6 @@
 
 #include "chunk-refs.h"
 #include "content/chunk.h"
-#include "download.h"
 #include "content/manifest.h"
 
 
@@ -117,177 +119,7 @@ still_verified (DiskStore *d, const char *id, const struct stat *st)
 }
 
 
-/* ---- small helpers ---- */
-
-static gboolean
-fail_errno (GError **error, gint code, const char *path, const char *what, int err)
-{
-  g_set_error (error, MB_STORE_ERROR, code, "%s: %s: %s", path, what, g_strerror (err));
-  return FALSE;
-}
-
-/* Size of the regular file at path, or -1 if there is none. */
-gint64
-mbi_disk_regular_file_size (const char *path)
-{
-  GStatBuf st;
-  if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
-    return -1;
-  return (gint64) st.st_size;
-}
-
-gint
-mbi_disk_cmp_str (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
-}
-
-void
-mbi_disk_collect_key (const char *key, gint64 size, gpointer user)
-{
-  (void) size;
-  g_ptr_array_add (user, g_strdup (key));
-}
-
-void
-mbi_disk_remove_stale_tmp (const char *path)
-{
-  if (g_unlink (path) == 0)
-    g_debug ("%s: removed a temporary file left by an interrupted write", path);
-  else
-    g_warning ("%s: cannot remove a stale temporary file: %s", path, g_strerror (errno));
-}
-
-/* ---- atomic writes ---- */
-
-gboolean
-mbi_disk_pwrite_all (int fd, const guint8 *data, gsize len, guint64 off)
-{
-  while (len > 0)
-    {
-      ssize_t n = pwrite (fd, data, MIN (len, (gsize) G_MAXSSIZE), (off_t) off);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          if (n == 0)
-            errno = EIO;
-          return FALSE;
-        }
-      data += n;
-      len -= (gsize) n;
-      off += (guint64) n;
-    }
-  return TRUE;
-}
-
-/* fsyncs a directory, so that a rename in it survives a crash. */
-static gboolean
-sync_dir (const char *dir, GError **error)
-{
-  int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (fd < 0)
-    return fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot open the directory to sync it", errno);
-  int failed = g_fsync (fd) != 0 && errno != EINVAL && errno != ENOTSUP;
-  int err = errno;
-  close (fd);
-  if (failed)
-    return fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot sync the directory", err);
-  return TRUE;
-}
-
-/* After a rename the data is in place; a failed directory sync only puts its
- * durability across a power loss in doubt, so it is a warning, not a failure
- * (which would claim that nothing changed). */
-static void
-sync_dir_or_warn (const char *dir)
-{
-  GError *err = NULL;
-  if (!sync_dir (dir, &err))
-    {
-      g_warning ("%s", err->message);
-      g_error_free (err);
-    }
-}
-
-/* Writes data to a new temporary file in dir (fsynced if durable); its path
- * in *tmp_path. */
-static gboolean
-write_temp (const char *dir, const guint8 *data, gsize len, gboolean durable, gchar **tmp_path,
-            GError **error)
-{
-  gchar *tmp = g_build_filename (dir, TMP_PREFIX "XXXXXX", NULL);
-  int fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, FILE_MODE);
-  if (fd < 0)
-    {
-      fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot create a temporary file", errno);
-      g_free (tmp);
-      return FALSE;
-    }
-  const char *what = NULL;
-  if (!mbi_disk_pwrite_all (fd, data, len, 0))
-    what = "cannot write";
-  else if (durable && g_fsync (fd) != 0)
-    what = "cannot sync";
-  int err = errno;
-  if (close (fd) != 0 && what == NULL)
-    {
-      what = "cannot close";
-      err = errno;
-    }
-  if (what != NULL)
-    {
-      fail_errno (error, MB_STORE_ERROR_IO, tmp, what, err);
-      g_unlink (tmp);
-      g_free (tmp);
-      return FALSE;
-    }
-  *tmp_path = tmp;
-  return TRUE;
-}
-
-/* Replaces path (in dir) by data: whole or not at all; with `durable`, also
- * across a crash. */
-gboolean
-mbi_disk_write_atomically (const char *dir, const char *path, const guint8 *data, gsize len,
-                  gboolean durable, GError **error)
-{
-  gchar *tmp = NULL;
-  if (!write_temp (dir, data, len, durable, &tmp, error))
-    return FALSE;
-  if (g_rename (tmp, path) != 0)
-    {
-      fail_errno (error, MB_STORE_ERROR_IO, path,
-                  "cannot rename the temporary file into place", errno);
-      g_unlink (tmp);
-      g_free (tmp);
-      return FALSE;
-    }
-  g_free (tmp);
-  if (durable)
-    sync_dir_or_warn (dir);
-  return TRUE;
-}
-
 /* ---- directories ---- */
-
-/* Creates dir (and its parents) if missing; it must be a writable directory. */
-static gboolean
-prepare_dir (const char *dir, GError **error)
-{
-  GStatBuf st;
-  if (g_stat (dir, &st) == 0 && !S_ISDIR (st.st_mode))
-    {
-      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO,
-                   "%s: exists and is not a directory", dir);
-      return FALSE;
-    }
-  if (g_mkdir_with_parents (dir, DIR_MODE) != 0)
-    return fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot create the directory", errno);
-  if (g_access (dir, W_OK | X_OK) != 0)
-    return fail_errno (error, MB_STORE_ERROR_IO, dir, "directory is not writable", errno);
-  return TRUE;
-}
 
 /* Makes a chunk prefix folder if it is missing (and syncs its parent). */
 static gboolean
@@ -295,7 +127,7 @@ ensure_prefix_dir (DiskStore *d, const char *dir, GError **error)
 {
   if (g_mkdir (dir, DIR_MODE) == 0)
     {
-      sync_dir_or_warn (d->chunks_dir);
+      mbi_disk_sync_dir_or_warn (d->chunks_dir);
       return TRUE;
     }
   int err = errno;
@@ -303,7 +135,7 @@ ensure_prefix_dir (DiskStore *d, const char *dir, GError **error)
     return TRUE;
   if (err == EEXIST)
     err = ENOTDIR;
-  return fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot create the directory", err);
+  return mbi_disk_fail_errno (error, MB_STORE_ERROR_IO, dir, "cannot create the directory", err);
 }
 
 /* ---- chunks ---- */
@@ -436,8 +268,8 @@ source_of (DiskStore *d, GBytes *data, guint64 *off)
 
 static gboolean has_chunk_file (MbStore *s, const char *id);
 
-static gboolean
-disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GError **error)
+gboolean
+mbi_disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GError **error)
 {
   DiskStore *d = (DiskStore *) s;
   char actual[65];
@@ -492,12 +324,12 @@ map_file (const char *path, const char *id, struct stat *st, GError **error)
     }
   if (fd < 0)
     {
-      fail_errno (error, MB_STORE_ERROR_IO, path, "cannot open", errno);
+      mbi_disk_fail_errno (error, MB_STORE_ERROR_IO, path, "cannot open", errno);
       return NULL;
     }
   if (fstat (fd, st) != 0)
     {
-      fail_errno (error, MB_STORE_ERROR_IO, path, "cannot stat", errno);
+      mbi_disk_fail_errno (error, MB_STORE_ERROR_IO, path, "cannot stat", errno);
       close (fd);
       return NULL;
     }
@@ -667,8 +499,8 @@ has_live_ref (DiskStore *d, const char *id)
   return FALSE;
 }
 
-static gboolean
-disk_has_chunk (MbStore *s, const char *id)
+gboolean
+mbi_disk_has_chunk (MbStore *s, const char *id)
 {
   return has_chunk_file (s, id) || has_live_ref ((DiskStore *) s, id);
 }
@@ -718,43 +550,48 @@ disk_free (MbStore *s)
   g_free (d->chunks_dir);
   g_free (d->manifests_dir);
   g_clear_pointer (&d->verified, g_hash_table_unref);
-  g_clear_pointer (&d->downloads, mb_downloads_free);
+  g_clear_pointer (&d->downloads, mbi_disk_downloads_free);
   g_clear_pointer (&d->sources, g_ptr_array_unref);
   g_clear_pointer (&d->refs, mb_chunk_refs_free);
   g_free (d);
 }
 
+/* ---- sharing: store_file's copies stay in the file ---- */
+
 static void
-disk_fetch_begin (MbStore *s, const MbManifest *m)
+disk_share_begin (MbStore *s, const char *path, GBytes *content)
 {
   DiskStore *d = (DiskStore *) s;
-  if (d->downloads)
-    mb_downloads_begin (d->downloads, s, m);
+  g_return_if_fail (g_path_is_absolute (path));
+  if (strchr (path, '\n') != NULL)
+    return; /* no index line can name it: the copies go into chunks/ */
+  Source *src = g_new0 (Source, 1);
+  src->content = g_bytes_ref (content);
+  src->path = g_strdup (path);
+  src->rf = mb_chunk_refs_source (d->refs, path);
+  g_ptr_array_add (d->sources, src);
 }
 
-/* Written once, into the download, and kept there (a chunk-refs entry)
- * unless the store holds that chunk already. */
-static gboolean
-disk_put_fetched (MbStore *s, const MbManifest *m, guint i, GBytes *data, GError **error)
+static void
+disk_share_end (MbStore *s, GBytes *content)
 {
   DiskStore *d = (DiskStore *) s;
-  const char *id = mb_manifest_chunk_id (m, i);
-  if (!d->downloads || !mb_downloads_writing (d->downloads, mb_manifest_name (m)))
-    return disk_put_chunk (s, id, data, mb_manifest_chunk_len (m, i), error);
-  char actual[65];
-  if (!content_matches (id, data, actual))
+  for (guint i = 0; i < d->sources->len; i++)
     {
-      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
-                   "chunk %.12s: the bytes given hash to %.12s, not to the id", id, actual);
-      return FALSE;
+      Source *src = d->sources->pdata[i];
+      if (src->content == content)
+        {
+          mb_chunk_refs_file_save (d->refs, src->rf);
+          g_ptr_array_remove_index (d->sources, i);
+          return;
+        }
     }
-  return mb_downloads_write (d->downloads, m, i, data, disk_has_chunk (s, id), error);
 }
 
 static const MbStoreOps disk_ops = {
-  .put_chunk = disk_put_chunk,
+  .put_chunk = mbi_disk_put_chunk,
   .get_chunk = disk_get_chunk,
-  .has_chunk = disk_has_chunk,
+  .has_chunk = mbi_disk_has_chunk,
   .drop_chunk = disk_drop_chunk,
   .list_chunks = disk_list_chunks,
   .put_manifest = mbi_disk_put_manifest,
@@ -762,8 +599,12 @@ static const MbStoreOps disk_ops = {
   .drop_manifest = mbi_disk_drop_manifest,
   .list_manifests = mbi_disk_list_manifests,
   .free = disk_free,
-  .fetch_begin = disk_fetch_begin,
-  .put_fetched = disk_put_fetched,
+  .fetch_begin = mbi_disk_fetch_begin,
+  .put_fetched = mbi_disk_put_fetched,
+  .download_begin = mbi_disk_download_begin,
+  .download_end = mbi_disk_download_end,
+  .share_begin = disk_share_begin,
+  .share_end = disk_share_end,
 };
 
 MbStore *
@@ -775,7 +616,7 @@ mb_store_disk_new (const char *data_dir, GError **error)
                    "no data directory given (empty path)");
       return NULL;
     }
-  if (!prepare_dir (data_dir, error))
+  if (!mbi_disk_prepare_dir (data_dir, error))
     return NULL;
   DiskStore *d = g_new0 (DiskStore, 1);
   d->base.ops = &disk_ops;
@@ -784,7 +625,7 @@ mb_store_disk_new (const char *data_dir, GError **error)
   d->root = g_strdup (data_dir);
   d->chunks_dir = g_build_filename (data_dir, "chunks", NULL);
   d->manifests_dir = g_build_filename (data_dir, "manifests", NULL);
-  if (!prepare_dir (d->chunks_dir, error) || !prepare_dir (d->manifests_dir, error))
+  if (!mbi_disk_prepare_dir (d->chunks_dir, error) || !mbi_disk_prepare_dir (d->manifests_dir, error))
     {
       disk_free (&d->base);
       return NULL;
@@ -798,7 +639,7 @@ mb_store_disk_new (const char *data_dir, GError **error)
 }
 
 gchar *
-mb_store_disk_chunk_location (MbStore *s, const char *id, guint64 *offset, gboolean *verified)
+mbi_disk_chunk_location (MbStore *s, const char *id, guint64 *offset, gboolean *verified)
 {
   DiskStore *d = (DiskStore *) s;
   g_return_val_if_fail (s->ops == &disk_ops, NULL);
@@ -827,46 +668,7 @@ mb_store_disk_set_download_dir (MbStore *s, const char *dir)
 {
   DiskStore *d = (DiskStore *) s;
   g_return_if_fail (s->ops == &disk_ops);
-  g_clear_pointer (&d->downloads, mb_downloads_free);
+  g_clear_pointer (&d->downloads, mbi_disk_downloads_free);
   if (dir)
-    d->downloads = mb_downloads_new (dir, d->refs);
-}
-
-void
-mb_store_disk_download_finish (MbStore *s, const char *name, gboolean ok, MbDownloadDoneFn done,
-                               gpointer data)
-{
-  g_return_if_fail (s->ops == &disk_ops);
-  mb_downloads_finish (((DiskStore *) s)->downloads, name, ok, done, data);
-}
-
-void
-mb_store_disk_share_begin (MbStore *s, const char *path, GBytes *content)
-{
-  DiskStore *d = (DiskStore *) s;
-  g_return_if_fail (s->ops == &disk_ops && g_path_is_absolute (path));
-  if (strchr (path, '\n') != NULL)
-    return; /* no index line can name it: the copies go into chunks/ */
-  Source *src = g_new0 (Source, 1);
-  src->content = g_bytes_ref (content);
-  src->path = g_strdup (path);
-  src->rf = mb_chunk_refs_source (d->refs, path);
-  g_ptr_array_add (d->sources, src);
-}
-
-void
-mb_store_disk_share_end (MbStore *s, GBytes *content)
-{
-  DiskStore *d = (DiskStore *) s;
-  g_return_if_fail (s->ops == &disk_ops);
-  for (guint i = 0; i < d->sources->len; i++)
-    {
-      Source *src = d->sources->pdata[i];
-      if (src->content == content)
-        {
-          mb_chunk_refs_file_save (d->refs, src->rf);
-          g_ptr_array_remove_index (d->sources, i);
-          return;
-        }
-    }
+    d->downloads = mbi_disk_downloads_new (dir, d->refs);
 }

@@ -1,29 +1,34 @@
-/* download.c — fetched files written as their chunks come.
+/* download.c — the disk store's downloads: a fetched file written as its
+ * chunks come, from its begin to its end through the store interface
+ * (MbStoreOps download_begin, fetch_begin, put_fetched, download_end).
  *
- * A download is DIR/.tmp-XXXXXX while it runs.  At begin, the chunks the
- * store already holds (the fetch will not ask for them) are listed with
- * their files, and a worker thread copies them in at their offsets
+ * A download is asked for by name (download_begin) before its fetch
+ * starts, and is opened when the fetch knows the manifest (fetch_begin):
+ * it is DIR/.tmp-XXXXXX from then on.  At the open, the chunks the store
+ * already holds (the fetch will not ask for them) are listed with their
+ * files, and a worker thread copies them in at their offsets
  * (copy_file_range when the store has verified the chunk since it opened,
  * else read, hash against the id, write).  Meanwhile every chunk the fetch
- * gets (verified by the store) is queued to that same worker, which writes
- * it at its offset between two local copies: one writer, so the main thread
- * never waits on the file's lock and goes on receiving.  Past QUEUE_MAX
- * bytes queued the main thread writes a chunk itself (pwrite, disjoint
- * ranges), so memory stays bounded when the disk is slower than the
- * network.  The chunks the fetch got are kept in the file (chunk-refs) from
- * the commit on, when every byte is written.  At finish, once the worker
- * has written everything, the file is renamed to DIR/NAME — whole or not at
- * all — or removed when the fetch failed or a write did.
+ * gets (put_fetched: verified here, not stored twice) is queued to that
+ * same worker, which writes it at its offset between two local copies: one
+ * writer, so the main thread never waits on the file's lock and goes on
+ * receiving.  Past QUEUE_MAX bytes queued the main thread writes a chunk
+ * itself (pwrite, disjoint ranges), so memory stays bounded when the disk
+ * is slower than the network.  The chunks the fetch got are kept in the
+ * file (chunk-refs) from the commit on, when every byte is written.  At
+ * download_end, once the worker has written everything, the file is
+ * renamed to DIR/NAME — whole or not at all — or removed when the fetch
+ * failed or a write did; then the download's `done` is called, once.
  *
- * There is at most one download per name; the peer refuses a second fetch of
- * a name while one runs.  The file's bytes are not hashed as a whole: each
- * chunk was checked against its SHA-256 id (by the store's put, or here).
+ * Invariants: at most one download per name runs (from download_begin to
+ * download_end; a second begin is refused with MB_STORE_ERROR_BUSY); a
+ * fetch nobody asked a download for puts its chunks into the store as
+ * usual; the file's bytes are not hashed as a whole: each chunk was
+ * checked against its SHA-256 id (by the store's put, or here).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* copy_file_range */
 #endif
-
-#include "download.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,9 +75,10 @@ typedef struct {
   GError *error;          /* first write error (either thread), under lock */
   Local *locals;          /* the worker's list */
   guint n_locals;
+  gboolean opened;        /* its fetch began (fetch_begin) */
   gboolean worker_done;
   gboolean finishing, ok;
-  MbDownloadDoneFn done;
+  MbStoreDownloadFn done;
   gpointer data;
   GCancellable *cancel;
   MbChunkRefs *refs_db;   /* the store's; NULL once the store is gone */
@@ -84,10 +90,12 @@ typedef struct {
   GArray *got;            /* Got: chunks to refer to at the commit */
 } Download;
 
+/* Owned by the disk store (DiskStore.downloads). */
+
 struct _MbDownloads {
   gchar *dir;
   MbChunkRefs *refs;
-  GHashTable *by_name;    /* name -> Download* (a reference) */
+  GHashTable *by_name;    /* name -> Download* (a reference), begun and not ended */
   GPtrArray *live;        /* every Download not yet completed (references) */
 };
 
@@ -283,6 +291,9 @@ complete (MbDownloads *dl, Download *d)
   if (!err && !d->ok)
     err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
                        "the fetch of %s did not get every chunk", d->name);
+  if (!err && !d->opened)
+    err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
+                       "no fetch of %s began", d->name);
   if (d->fd >= 0 && close (d->fd) != 0 && !err)
     err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: cannot close: %s", d->tmp,
                        g_strerror (errno));
@@ -339,7 +350,7 @@ worker_finished (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 MbDownloads *
-mb_downloads_new (const char *dir, MbChunkRefs *refs)
+mbi_disk_downloads_new (const char *dir, MbChunkRefs *refs)
 {
   MbDownloads *dl = g_new0 (MbDownloads, 1);
   dl->dir = g_strdup (dir);
@@ -350,7 +361,7 @@ mb_downloads_new (const char *dir, MbChunkRefs *refs)
 }
 
 void
-mb_downloads_free (MbDownloads *dl)
+mbi_disk_downloads_free (MbDownloads *dl)
 {
   if (!dl)
     return;
@@ -374,34 +385,64 @@ mb_downloads_free (MbDownloads *dl)
   g_free (dl);
 }
 
-gboolean
-mb_downloads_writing (MbDownloads *dl, const char *name)
+
+/* ---- the store's hooks ---- */
+
+static MbDownloads *
+downloads_of (MbStore *s)
 {
-  Download *d = dl ? g_hash_table_lookup (dl->by_name, name) : NULL;
-  return d && d->fd >= 0;
+  return ((DiskStore *) s)->downloads;
 }
 
-void
-mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m)
+gboolean
+mbi_disk_download_begin (MbStore *s, const char *name, MbStoreDownloadFn done, gpointer data,
+                         GError **error)
 {
-  const char *name = mb_manifest_name (m);
+  MbDownloads *dl = downloads_of (s);
+  if (!dl)
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "cannot download %s: no download folder is set", name);
+      return FALSE;
+    }
+  g_autoptr (GError) unsafe = NULL;
+  if (!mb_manifest_name_is_safe (name, &unsafe))
+    {
+      g_set_error_literal (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID, unsafe->message);
+      return FALSE;
+    }
   if (g_hash_table_contains (dl->by_name, name))
-    return; /* the peer refuses a second fetch of a name; keep the first */
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_BUSY,
+                   "a download of %s is already running", name);
+      return FALSE;
+    }
   Download *d = g_new0 (Download, 1);
   d->refs = 1;
   d->fd = -1;
   g_mutex_init (&d->lock);
   d->cancel = g_cancellable_new ();
   d->name = g_strdup (name);
-  d->size = mb_manifest_size (m);
-  d->chunk_size = mb_manifest_chunk_size (m);
   d->dest = g_build_filename (dl->dir, name, NULL);
   d->refs_db = dl->refs;
   d->owner = dl;
-  g_hash_table_insert (dl->by_name, g_strdup (name), d);
-  g_ptr_array_add (dl->live, dl_ref (d));
+  d->done = done;
+  d->data = data;
   d->worker_done = TRUE; /* until a worker starts */
   d->got = g_array_new (FALSE, FALSE, sizeof (Got));
+  g_hash_table_insert (dl->by_name, g_strdup (name), d);
+  g_ptr_array_add (dl->live, dl_ref (d));
+  return TRUE;
+}
+
+/* The download's file, sized, and its worker copying the chunks held here;
+ * a failure is kept for the end (the fetch's chunks then go to the store). */
+static void
+open_file (MbDownloads *dl, MbStore *store, Download *d, const MbManifest *m)
+{
+  d->opened = TRUE;
+  d->size = mb_manifest_size (m);
+  d->chunk_size = mb_manifest_chunk_size (m);
   if (g_mkdir_with_parents (dl->dir, 0700) != 0)
     {
       dl_fail_errno (d, dl->dir, "cannot make the directory", errno);
@@ -435,7 +476,7 @@ mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m)
     {
       Local *l = &d->locals[d->n_locals];
       const char *id = mb_manifest_chunk_id (m, i);
-      l->path = mb_store_disk_chunk_location (store, id, &l->src, &l->verified);
+      l->path = mbi_disk_chunk_location (store, id, &l->src, &l->verified);
       if (!l->path)
         continue; /* the fetch will get it */
       g_strlcpy (l->id, id, sizeof l->id);
@@ -452,12 +493,22 @@ mb_downloads_begin (MbDownloads *dl, MbStore *store, const MbManifest *m)
   g_object_unref (task);
 }
 
-gboolean
-mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data,
-                    gboolean held, GError **error)
+void
+mbi_disk_fetch_begin (MbStore *s, const MbManifest *m)
 {
-  Download *d = g_hash_table_lookup (dl->by_name, mb_manifest_name (m));
-  g_return_val_if_fail (d && d->fd >= 0 && d->chunk_size == mb_manifest_chunk_size (m), FALSE);
+  MbDownloads *dl = downloads_of (s);
+  Download *d = dl ? g_hash_table_lookup (dl->by_name, mb_manifest_name (m)) : NULL;
+  if (d && !d->opened)
+    open_file (dl, s, d, m); /* else no download was asked for, or it is open */
+}
+
+/* Chunk i of m into the download's file: queued to the worker, or written
+ * here when the queue is full.  Kept there unless `held` (the store has
+ * that chunk already). */
+static gboolean
+write_chunk (Download *d, const MbManifest *m, guint i, GBytes *data, gboolean held,
+             GError **error)
+{
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
   guint64 off = (guint64) i * d->chunk_size;
@@ -488,26 +539,44 @@ mb_downloads_write (MbDownloads *dl, const MbManifest *m, guint i, GBytes *data,
   return TRUE;
 }
 
-void
-mb_downloads_finish (MbDownloads *dl, const char *name, gboolean ok, MbDownloadDoneFn done,
-                     gpointer data)
+/* Written once, into the download, and kept there (a chunk-refs entry)
+ * unless the store holds that chunk already; without a download open for
+ * m, a plain put. */
+gboolean
+mbi_disk_put_fetched (MbStore *s, const MbManifest *m, guint i, GBytes *data, GError **error)
 {
+  MbDownloads *dl = downloads_of (s);
+  Download *d = dl ? g_hash_table_lookup (dl->by_name, mb_manifest_name (m)) : NULL;
+  const char *id = mb_manifest_chunk_id (m, i);
+  if (!d || d->fd < 0)
+    return mbi_disk_put_chunk (s, id, data, mb_manifest_chunk_len (m, i), error);
+  g_return_val_if_fail (d->chunk_size == mb_manifest_chunk_size (m), FALSE);
+  char actual[65];
+  gsize n;
+  const guint8 *p = g_bytes_get_data (data, &n);
+  mb_chunk_id_compute (p, n, actual);
+  if (strcmp (actual, id) != 0)
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "chunk %.12s: the bytes given hash to %.12s, not to the id", id, actual);
+      return FALSE;
+    }
+  return write_chunk (d, m, i, data, mbi_disk_has_chunk (s, id), error);
+}
+
+void
+mbi_disk_download_end (MbStore *s, const char *name, gboolean ok)
+{
+  MbDownloads *dl = downloads_of (s);
   Download *d = dl ? g_hash_table_lookup (dl->by_name, name) : NULL;
   if (!d)
-    {
-      g_autoptr (GError) err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
-                                            "no download of %s was running", name);
-      done (NULL, 0, err, data);
-      return;
-    }
-  /* Out of the table now (a new fetch of the name may start); the live
+    return;
+  /* Out of the table now (a new download of the name may begin); the live
    * list keeps it until it completes. */
   dl_ref (d);
   g_hash_table_remove (dl->by_name, name);
   d->finishing = TRUE;
   d->ok = ok;
-  d->done = done;
-  d->data = data;
   if (!ok)
     g_cancellable_cancel (d->cancel);
   end_queue (d);

@@ -8,7 +8,8 @@
  * without repair: it handed its keys over before leaving, and it is not
  * re-added afterwards.  The tracker's wire address is never a member.
  */
-#include "peer-app.h"
+#define MB_REAL_PEER_INTERNAL
+#include "peer-private.h"
 
 #include <string.h>
 
@@ -22,7 +23,7 @@ static void
 set_view (MbPeerApp *app, MbRing *view, gboolean repair)
 {
   mb_ringpeer_set_view (app->rp, view, repair, mb_clock_now ());
-  mb_peer_app_rearm (app);
+  mbi_peer_rearm (app);
 }
 
 static void
@@ -104,7 +105,7 @@ ping_round (gpointer data)
 }
 
 void
-mb_membership_start (MbPeerApp *app)
+mbi_peer_membership_start (MbPeerApp *app)
 {
   app->misses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   app->departed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -115,7 +116,7 @@ mb_membership_start (MbPeerApp *app)
 }
 
 void
-mb_membership_stop (MbPeerApp *app)
+mbi_peer_membership_stop (MbPeerApp *app)
 {
   if (app->ping_source)
     g_source_remove (app->ping_source);
@@ -126,7 +127,7 @@ mb_membership_stop (MbPeerApp *app)
 }
 
 gboolean
-mb_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg)
+mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg)
 {
   const char *addr = mb_transport_node_addr (app->transport, from);
   if (msg->type == MB_MSG_LEAVE_NOTICE)
@@ -153,7 +154,7 @@ mb_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg)
 }
 
 void
-mb_membership_on_disconnect (MbPeerApp *app, MbNodeId node)
+mbi_peer_membership_on_disconnect (MbPeerApp *app, MbNodeId node)
 {
   /* The transport gave up on it (refused, reset): a miss now rather than at
    * the next round. */
@@ -163,7 +164,7 @@ mb_membership_on_disconnect (MbPeerApp *app, MbNodeId node)
 }
 
 void
-mb_membership_leave_notice (MbPeerApp *app)
+mbi_peer_membership_leave_notice (MbPeerApp *app)
 {
   MbRing *view = mb_ringpeer_view (app->rp);
   const MbHost *th = mb_transport_host (app->transport);

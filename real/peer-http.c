@@ -12,115 +12,53 @@
  * 400; a body too large: 413; a path outside DATA_DIR and MINIBIT_SHARE_DIRS:
  * 403; store_file, fetch_file and shutdown only from loopback unless the
  * request carries "Authorization: Bearer $MINIBIT_TOKEN".  Requests meant for
- * the ring's server side go through the core (mb_peer_app_ask_core), so HTTP
- * and the wire share one set of rules; nothing stored changes on a refusal.
+ * the ring's server side go through the core as from pseudo nodes
+ * (gateway.h), so HTTP and the wire share one set of rules; nothing stored
+ * changes on a refusal.
  */
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "disk-store.h"
 #include "content/chunk.h"
-#include "peer-app.h"
+#define MB_REAL_PEER_INTERNAL
+#include "peer-private.h"
 
 #define SMALL_BODY (64 * 1024)
 #define CHUNK_BODY (24 * 1024 * 1024)
 
-/* ---- answers ---- */
-
-static void
-reply_json (SoupServerMessage *msg, guint status, JsonBuilder *b)
-{
-  JsonNode *root = json_builder_get_root (b);
-  JsonGenerator *gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  gsize len;
-  gchar *text = json_generator_to_data (gen, &len);
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, len);
-  g_object_unref (gen);
-  json_node_unref (root);
-  g_object_unref (b);
-}
-
-static JsonBuilder *
-begin (const char *status)
-{
-  JsonBuilder *b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "status");
-  json_builder_add_string_value (b, status);
-  return b;
-}
-
-static void
-add_str (JsonBuilder *b, const char *k, const char *v)
-{
-  json_builder_set_member_name (b, k);
-  json_builder_add_string_value (b, v ? v : "");
-}
-
-static void
-add_int (JsonBuilder *b, const char *k, gint64 v)
-{
-  json_builder_set_member_name (b, k);
-  json_builder_add_int_value (b, v);
-}
-
-static void
-reply_error (SoupServerMessage *msg, guint status, const char *what)
-{
-  JsonBuilder *b = begin ("error");
-  add_str (b, "error", what);
-  json_builder_end_object (b);
-  g_info ("http: %s %s: %u %s", soup_server_message_get_method (msg),
-          g_uri_get_path (soup_server_message_get_uri (msg)), status, what);
-  reply_json (msg, status, b);
-}
-
 /* ---- requests ---- */
 
+/* The body as a JSON object, or NULL (answered: 413 or 400). */
 static JsonObject *
 parse_body (SoupServerMessage *msg, gsize limit, JsonParser **parser_out)
 {
-  GBytes *body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  gsize len;
-  const char *data = g_bytes_get_data (body, &len);
-  if (len > limit)
-    {
-      g_bytes_unref (body);
-      reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "request body too large");
-      return NULL;
-    }
-  JsonParser *parser = json_parser_new ();
   g_autoptr (GError) err = NULL;
-  if (len == 0 || !json_parser_load_from_data (parser, data, (gssize) len, &err)
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  JsonObject *o = mb_gateway_read_object (msg, limit, parser_out, &err);
+  if (o)
+    return o;
+  if (g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE))
+    mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "request body too large");
+  else
     {
+      gboolean parse = g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_NOT_JSON);
       g_autofree gchar *what = g_strdup_printf ("the body is not a JSON object%s%s",
-                                                err ? ": " : "", err ? err->message : "");
-      reply_error (msg, SOUP_STATUS_BAD_REQUEST, what);
-      g_object_unref (parser);
-      g_bytes_unref (body);
-      return NULL;
+                                                parse ? ": " : "", parse ? err->message : "");
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, what);
     }
-  g_bytes_unref (body);
-  *parser_out = parser;
-  return json_node_get_object (json_parser_get_root (parser));
+  return NULL;
 }
 
 static const char *
 get_string (SoupServerMessage *msg, JsonObject *o, const char *field)
 {
-  JsonNode *n = json_object_get_member (o, field);
-  if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING
-      || !*json_node_get_string (n))
+  const char *v = mb_gateway_json_string (o, field, NULL);
+  if (!v)
     {
       g_autofree gchar *what = g_strdup_printf ("field \"%s\" is missing or not a non-empty string",
                                                 field);
-      reply_error (msg, SOUP_STATUS_BAD_REQUEST, what);
-      return NULL;
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, what);
     }
-  return json_node_get_string (n);
+  return v;
 }
 
 static gboolean
@@ -135,8 +73,8 @@ authorized (MbPeerApp *app, SoupServerMessage *msg)
   if (app->cfg.token && *app->cfg.token && auth && g_str_has_prefix (auth, "Bearer ")
       && strcmp (auth + 7, app->cfg.token) == 0)
     return TRUE;
-  reply_error (msg, SOUP_STATUS_FORBIDDEN,
-               "only from loopback, or with the bearer token set in MINIBIT_TOKEN");
+  mb_gateway_reply_error (msg, SOUP_STATUS_FORBIDDEN,
+                          "only from loopback, or with the bearer token set in MINIBIT_TOKEN");
   return FALSE;
 }
 
@@ -156,7 +94,7 @@ allowed_path (MbPeerApp *app, SoupServerMessage *msg, const char *filename)
   if (!real)
     {
       g_autofree gchar *what = g_strdup_printf ("%s: %s", filename, g_strerror (errno));
-      reply_error (msg, SOUP_STATUS_NOT_FOUND, what);
+      mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, what);
       return NULL;
     }
   GPtrArray *roots = g_ptr_array_new_with_free_func (g_free);
@@ -175,7 +113,7 @@ allowed_path (MbPeerApp *app, SoupServerMessage *msg, const char *filename)
     {
       g_autofree gchar *what = g_strdup_printf (
         "%s is outside DATA_DIR (%s) and MINIBIT_SHARE_DIRS", filename, app->cfg.data_dir);
-      reply_error (msg, SOUP_STATUS_FORBIDDEN, what);
+      mb_gateway_reply_error (msg, SOUP_STATUS_FORBIDDEN, what);
       return NULL;
     }
   return g_steal_pointer (&real);
@@ -185,7 +123,7 @@ typedef struct {
   MbPeerApp *app;
   SoupServerMessage *msg;
   gchar *name;
-  GBytes *shared;  /* store_file: the file's bytes, shared from the disk store */
+  GBytes *shared;  /* store_file: the file's bytes, shared with the store */
   gint64 t0;       /* monotonic µs when the request came */
 } Pending;
 
@@ -206,7 +144,7 @@ pending_done (Pending *p)
 {
   if (p->shared)
     {
-      mb_store_disk_share_end (p->app->store, p->shared);
+      mb_store_share_end (p->app->store, p->shared);
       g_bytes_unref (p->shared);
     }
   soup_server_message_unpause (p->msg);
@@ -222,18 +160,18 @@ on_stored (MbRingPeer *rp, const MbRingResult *r, gpointer data)
 {
   Pending *p = data;
   if (!r->ok)
-    reply_error (p->msg, SOUP_STATUS_BAD_GATEWAY, r->error);
+    mb_gateway_reply_error (p->msg, SOUP_STATUS_BAD_GATEWAY, r->error);
   else
     {
-      JsonBuilder *b = begin ("success");
-      add_str (b, "filename", p->name);
-      add_int (b, "size", (gint64) mb_manifest_size (r->manifest));
-      add_int (b, "chunks", mb_manifest_n_chunks (r->manifest));
-      add_int (b, "chunks_placed", r->chunks_placed);
-      add_int (b, "chunks_failed", r->chunks_failed);
-      add_int (b, "manifest_owners", r->manifest_owners);
+      JsonBuilder *b = mb_gateway_json_begin ("success");
+      mb_gateway_json_add_str (b, "filename", p->name);
+      mb_gateway_json_add_int (b, "size", (gint64) mb_manifest_size (r->manifest));
+      mb_gateway_json_add_int (b, "chunks", mb_manifest_n_chunks (r->manifest));
+      mb_gateway_json_add_int (b, "chunks_placed", r->chunks_placed);
+      mb_gateway_json_add_int (b, "chunks_failed", r->chunks_failed);
+      mb_gateway_json_add_int (b, "manifest_owners", r->manifest_owners);
       json_builder_end_object (b);
-      reply_json (p->msg, SOUP_STATUS_OK, b);
+      mb_gateway_reply_json (p->msg, SOUP_STATUS_OK, b);
       g_message ("store_file %s: %u chunks, %u copies placed, manifest on %u owners", p->name,
                  mb_manifest_n_chunks (r->manifest), r->chunks_placed, r->manifest_owners);
     }
@@ -257,13 +195,13 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
   g_autoptr (GError) err = NULL;
   if (!mb_manifest_name_is_safe (name, &err))
     {
-      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
       return;
     }
   GMappedFile *mf = g_mapped_file_new (path, FALSE, &err);
   if (!mf)
     {
-      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
       return;
     }
   g_autoptr (GBytes) content = g_mapped_file_get_bytes (mf);
@@ -272,34 +210,43 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
   /* The copies kept at this peer stay in the file (no second copy). */
   g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
   p->shared = g_bytes_ref (content);
-  mb_store_disk_share_begin (app->store, abs, content);
+  mb_store_share_begin (app->store, abs, content);
   mb_ringpeer_store_file (app->rp, name, content, 0, mb_clock_now (), on_stored, p);
-  mb_peer_app_rearm (app);
+  mbi_peer_rearm (app);
 }
 
+/* A fetch_file is the store's download of the file (written as the chunks
+ * come) around the ring's fetch: begun before the fetch, ended with its
+ * outcome.  The answer goes out when the store has the file whole, or at
+ * once when the fetch failed. */
 typedef struct {
-  Pending *p;
+  Pending *p;       /* NULL once answered */
   guint sources, redirects;
   gint64 t_chunks;  /* when the last chunk came */
-} Fetched;
+} Fetch;
 
 static void
 on_written (const char *path, guint64 size, const GError *error, gpointer data)
 {
-  Fetched *f = data;
+  Fetch *f = data;
   Pending *p = f->p;
+  if (!p)
+    {
+      g_free (f); /* answered when the fetch failed */
+      return;
+    }
   if (!path)
-    reply_error (p->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
+    mb_gateway_reply_error (p->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
   else
     {
-      JsonBuilder *b = begin ("success");
-      add_str (b, "filename", p->name);
-      add_str (b, "path", path);
-      add_int (b, "size", (gint64) size);
-      add_int (b, "sources", f->sources);
-      add_int (b, "redirects", f->redirects);
+      JsonBuilder *b = mb_gateway_json_begin ("success");
+      mb_gateway_json_add_str (b, "filename", p->name);
+      mb_gateway_json_add_str (b, "path", path);
+      mb_gateway_json_add_int (b, "size", (gint64) size);
+      mb_gateway_json_add_int (b, "sources", f->sources);
+      mb_gateway_json_add_int (b, "redirects", f->redirects);
       json_builder_end_object (b);
-      reply_json (p->msg, SOUP_STATUS_OK, b);
+      mb_gateway_reply_json (p->msg, SOUP_STATUS_OK, b);
       gint64 t = g_get_monotonic_time ();
       g_message ("fetch_file %s: %" G_GUINT64_FORMAT " bytes from %u sources in %.3f s "
                  "(chunks in after %.3f s, file whole %.3f s later)", p->name, size, f->sources,
@@ -311,37 +258,27 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
 }
 
 static void
-discard_written (const char *path, guint64 size, const GError *error, gpointer data)
-{
-  (void) path;
-  (void) size;
-  (void) error;
-  (void) data;
-}
-
-/* The file was written as the chunks came (the disk store's download): it
- * is renamed into place, and the answer sent, once whole. */
-static void
 on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
 {
   (void) rp;
-  Pending *p = data;
-  MbPeerApp *app = p->app;
-  g_hash_table_remove (app->fetching, p->name);
+  Fetch *f = data;
+  Pending *p = f->p;
+  MbStore *store = p->app->store;
+  g_autofree gchar *name = g_strdup (p->name);
   if (!r->ok || !r->manifest)
     {
-      mb_store_disk_download_finish (app->store, p->name, FALSE, discard_written, NULL);
-      reply_error (p->msg, r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY,
-                   r->error ? r->error : "fetch failed");
+      f->p = NULL; /* answered here: the download's end only frees f */
+      mb_gateway_reply_error (p->msg,
+                              r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY,
+                              r->error ? r->error : "fetch failed");
+      mb_store_download_end (store, name, FALSE);
       pending_done (p);
       return;
     }
-  Fetched *f = g_new0 (Fetched, 1);
-  f->p = p;
   f->sources = r->sources;
   f->redirects = r->redirects;
   f->t_chunks = g_get_monotonic_time ();
-  mb_store_disk_download_finish (app->store, p->name, TRUE, on_written, f);
+  mb_store_download_end (store, name, TRUE); /* on_written answers */
 }
 
 static void
@@ -357,39 +294,44 @@ http_fetch_file (MbPeerApp *app, SoupServerMessage *msg)
   g_autoptr (GError) err = NULL;
   if (!mb_manifest_name_is_safe (filename, &err))
     {
-      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
       return;
     }
-  if (g_hash_table_contains (app->fetching, filename))
+  Fetch *f = g_new0 (Fetch, 1);
+  if (!mb_store_download_begin (app->store, filename, on_written, f, &err))
     {
-      reply_error (msg, SOUP_STATUS_CONFLICT, "a fetch of this file is already running here");
+      g_free (f);
+      if (g_error_matches (err, MB_STORE_ERROR, MB_STORE_ERROR_BUSY))
+        mb_gateway_reply_error (msg, SOUP_STATUS_CONFLICT,
+                                "a fetch of this file is already running here");
+      else
+        mb_gateway_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, err->message);
       return;
     }
-  g_hash_table_add (app->fetching, g_strdup (filename));
-  Pending *p = pending_new (app, msg, filename);
-  mb_ringpeer_fetch_file (app->rp, filename, mb_clock_now (), on_fetched, p);
-  mb_peer_app_rearm (app);
+  f->p = pending_new (app, msg, filename);
+  mb_ringpeer_fetch_file (app->rp, filename, mb_clock_now (), on_fetched, f);
+  mbi_peer_rearm (app);
 }
 
 /* ---- the ring's server side, through the core ---- */
 
+/* Answers msg with the core's reply. */
 static void
-core_answer (MbPeerApp *app, const MbMessage *reply, gpointer data)
+answer_from_core (SoupServerMessage *msg, const MbMessage *reply)
 {
-  SoupServerMessage *msg = data;
   if (!reply)
     {
-      reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "no answer");
+      mb_gateway_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "no answer");
       return;
     }
   switch (reply->type)
     {
     case MB_MSG_OK:
       {
-        JsonBuilder *b = begin ("success");
-        add_int (b, "count", reply->count);
+        JsonBuilder *b = mb_gateway_json_begin ("success");
+        mb_gateway_json_add_int (b, "count", reply->count);
         json_builder_end_object (b);
-        reply_json (msg, SOUP_STATUS_OK, b);
+        mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
         return;
       }
     case MB_MSG_CHUNK:
@@ -402,7 +344,7 @@ core_answer (MbPeerApp *app, const MbMessage *reply, gpointer data)
                                             (const char *) d, n);
         }
       else
-        reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "chunk without bytes");
+        mb_gateway_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "chunk without bytes");
       return;
     case MB_MSG_MANIFEST:
       {
@@ -414,11 +356,11 @@ core_answer (MbPeerApp *app, const MbMessage *reply, gpointer data)
       }
     case MB_MSG_REDIRECT:
       {
-        JsonBuilder *b = begin ("error");
-        add_str (b, "error", "not here: ask the owner");
-        add_str (b, "owner", reply->addr);
+        JsonBuilder *b = mb_gateway_json_begin ("error");
+        mb_gateway_json_add_str (b, "error", "not here: ask the owner");
+        mb_gateway_json_add_str (b, "owner", reply->addr);
         json_builder_end_object (b);
-        reply_json (msg, SOUP_STATUS_NOT_FOUND, b);
+        mb_gateway_reply_json (msg, SOUP_STATUS_NOT_FOUND, b);
         return;
       }
     case MB_MSG_ERROR:
@@ -427,12 +369,23 @@ core_answer (MbPeerApp *app, const MbMessage *reply, gpointer data)
                        : reply->code == MB_ERR_LEAVING ? SOUP_STATUS_SERVICE_UNAVAILABLE
                        : reply->code == MB_ERR_INTERNAL ? SOUP_STATUS_INTERNAL_SERVER_ERROR
                                                         : SOUP_STATUS_BAD_REQUEST;
-        reply_error (msg, status, reply->text ? reply->text : mb_err_code_name (reply->code));
+        mb_gateway_reply_error (msg, status,
+                                reply->text ? reply->text : mb_err_code_name (reply->code));
         return;
       }
     default:
-      reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "unexpected answer");
+      mb_gateway_reply_error (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "unexpected answer");
     }
+}
+
+/* Feeds request (taken) to the core as from a pseudo node; answers msg. */
+static void
+ask_core (MbPeerApp *app, SoupServerMessage *msg, MbMessage *request)
+{
+  MbMessage *reply = mb_gateway_ask (app->gateway, request);
+  answer_from_core (msg, reply);
+  mb_message_free (reply);
+  mb_message_free (request);
 }
 
 static void
@@ -450,7 +403,7 @@ http_store_chunk (MbPeerApp *app, SoupServerMessage *msg)
   m->chunk_id = g_strdup (hash);
   m->data = g_bytes_new_take (raw, len);
   m->length = (guint32) len;
-  mb_peer_app_ask_core (app, m, core_answer, msg);
+  ask_core (app, msg, m);
 }
 
 static void
@@ -464,17 +417,17 @@ http_store_manifest (MbPeerApp *app, SoupServerMessage *msg)
   g_bytes_unref (body);
   if (len > SMALL_BODY * 16)
     {
-      reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "manifest over 1 MiB");
+      mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "manifest over 1 MiB");
       return;
     }
   if (!mf)
     {
-      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
       return;
     }
   MbMessage *m = mb_message_new (MB_MSG_STORE_MANIFEST);
   m->manifest = mf;
-  mb_peer_app_ask_core (app, m, core_answer, msg);
+  ask_core (app, msg, m);
 }
 
 static void
@@ -499,7 +452,7 @@ http_update_manifest (MbPeerApp *app, SoupServerMessage *msg)
       mb_message_set_indices (m, idx, n);
       g_free (idx);
     }
-  mb_peer_app_ask_core (app, m, core_answer, msg);
+  ask_core (app, msg, m);
 }
 
 static void
@@ -507,12 +460,13 @@ http_get_chunk (MbPeerApp *app, SoupServerMessage *msg, const char *hash)
 {
   if (!mb_chunk_id_is_valid (hash))
     {
-      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "not a chunk id (64 lowercase hex digits)");
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+                              "not a chunk id (64 lowercase hex digits)");
       return;
     }
   MbMessage *m = mb_message_new (MB_MSG_GET_CHUNK);
   m->chunk_id = g_strdup (hash);
-  mb_peer_app_ask_core (app, m, core_answer, msg);
+  ask_core (app, msg, m);
 }
 
 static void
@@ -521,12 +475,12 @@ http_get_manifest (MbPeerApp *app, SoupServerMessage *msg, const char *name)
   g_autoptr (GError) err = NULL;
   if (!mb_manifest_name_is_safe (name, &err))
     {
-      reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
       return;
     }
   MbMessage *m = mb_message_new (MB_MSG_GET_MANIFEST);
   m->file = g_strdup (name);
-  mb_peer_app_ask_core (app, m, core_answer, msg);
+  ask_core (app, msg, m);
 }
 
 /* ---- shutdown, ping ---- */
@@ -535,14 +489,14 @@ static void
 on_shut (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
 {
   Pending *p = data;
-  JsonBuilder *b = begin ("success");
-  add_int (b, "manifests_redistributed", r->manifests_redistributed);
-  add_int (b, "manifests_failed", r->manifests_failed);
-  add_int (b, "chunks_redistributed", r->chunks_redistributed);
-  add_int (b, "chunks_failed", r->chunks_failed);
-  add_int (b, "bytes_moved", (gint64) r->bytes_moved);
+  JsonBuilder *b = mb_gateway_json_begin ("success");
+  mb_gateway_json_add_int (b, "manifests_redistributed", r->manifests_redistributed);
+  mb_gateway_json_add_int (b, "manifests_failed", r->manifests_failed);
+  mb_gateway_json_add_int (b, "chunks_redistributed", r->chunks_redistributed);
+  mb_gateway_json_add_int (b, "chunks_failed", r->chunks_failed);
+  mb_gateway_json_add_int (b, "bytes_moved", (gint64) r->bytes_moved);
   json_builder_end_object (b);
-  reply_json (p->msg, SOUP_STATUS_OK, b);
+  mb_gateway_reply_json (p->msg, SOUP_STATUS_OK, b);
   pending_done (p);
 }
 
@@ -553,23 +507,23 @@ http_shutdown (MbPeerApp *app, SoupServerMessage *msg)
     return;
   if (app->shutting_down)
     {
-      reply_error (msg, SOUP_STATUS_CONFLICT, "already shutting down");
+      mb_gateway_reply_error (msg, SOUP_STATUS_CONFLICT, "already shutting down");
       return;
     }
-  mb_peer_app_shutdown (app, on_shut, pending_new (app, msg, ""));
+  mbi_peer_shutdown (app, on_shut, pending_new (app, msg, ""));
 }
 
 static void
 http_ping (MbPeerApp *app, SoupServerMessage *msg)
 {
-  JsonBuilder *b = begin ("ok");
-  add_str (b, "peer", app->cfg.self_id);
-  add_str (b, "addr", app->addr);
-  add_int (b, "members", mb_ring_n_members (mb_ringpeer_view (app->rp)));
-  add_int (b, "chunks", app->store->n_chunks);
-  add_int (b, "manifests", app->store->n_manifests);
+  JsonBuilder *b = mb_gateway_json_begin ("ok");
+  mb_gateway_json_add_str (b, "peer", app->cfg.self_id);
+  mb_gateway_json_add_str (b, "addr", app->addr);
+  mb_gateway_json_add_int (b, "members", mb_ring_n_members (mb_ringpeer_view (app->rp)));
+  mb_gateway_json_add_int (b, "chunks", app->store->n_chunks);
+  mb_gateway_json_add_int (b, "manifests", app->store->n_manifests);
   json_builder_end_object (b);
-  reply_json (msg, SOUP_STATUS_OK, b);
+  mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
 }
 
 /* ---- MiniBit's endpoints, answered from the store ---- */
@@ -582,7 +536,7 @@ manifest_for (MbPeerApp *app, SoupServerMessage *msg, JsonObject *o)
     return NULL;
   MbManifest *m = mb_store_get_manifest (app->store, name);
   if (!m)
-    reply_error (msg, SOUP_STATUS_NOT_FOUND, "no manifest of that file here");
+    mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no manifest of that file here");
   return m;
 }
 
@@ -593,7 +547,7 @@ block_index (SoupServerMessage *msg, JsonObject *o, const MbManifest *m)
   if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64
       || json_node_get_int (n) < 0 || json_node_get_int (n) >= mb_manifest_n_chunks (m))
     {
-      reply_error (msg, SOUP_STATUS_BAD_REQUEST, "block_index missing or out of range");
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "block_index missing or out of range");
       return -1;
     }
   return json_node_get_int (n);
@@ -611,14 +565,14 @@ http_minibit (MbPeerApp *app, SoupServerMessage *msg, const char *what)
     return;
   if (strcmp (what, "have_blocks_info") == 0)
     {
-      JsonBuilder *b = begin ("success");
+      JsonBuilder *b = mb_gateway_json_begin ("success");
       json_builder_set_member_name (b, "blocks_info");
       json_builder_begin_array (b);
       for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
         json_builder_add_boolean_value (b, mb_store_has_chunk (app->store, mb_manifest_chunk_id (m, i)));
       json_builder_end_array (b);
       json_builder_end_object (b);
-      reply_json (msg, SOUP_STATUS_OK, b);
+      mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
       return;
     }
   gint64 i = block_index (msg, o, m);
@@ -626,27 +580,27 @@ http_minibit (MbPeerApp *app, SoupServerMessage *msg, const char *what)
     return;
   if (strcmp (what, "announce_block") == 0)
     {
-      JsonBuilder *b = begin ("success");
+      JsonBuilder *b = mb_gateway_json_begin ("success");
       json_builder_end_object (b);
-      reply_json (msg, SOUP_STATUS_OK, b);
+      mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
       return;
     }
   GBytes *data = NULL;
   guint32 len;
   if (!mb_store_get_chunk (app->store, mb_manifest_chunk_id (m, (guint) i), &data, &len, NULL) || !data)
     {
-      reply_error (msg, SOUP_STATUS_NOT_FOUND, "block not available");
+      mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, "block not available");
       return;
     }
   gsize n;
   const guint8 *d = g_bytes_get_data (data, &n);
   g_autofree gchar *b64 = g_base64_encode (d, n);
   g_bytes_unref (data);
-  JsonBuilder *b = begin ("success");
-  add_int (b, "block_index", i);
-  add_str (b, "block_data", b64);
+  JsonBuilder *b = mb_gateway_json_begin ("success");
+  mb_gateway_json_add_int (b, "block_index", i);
+  mb_gateway_json_add_str (b, "block_data", b64);
   json_builder_end_object (b);
-  reply_json (msg, SOUP_STATUS_OK, b);
+  mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
 }
 
 /* ---- routing ---- */
@@ -673,7 +627,8 @@ route (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
     if (strcmp (path, posts[i].path) == 0)
       {
         if (posts[i].post ? !post : !get)
-          reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, posts[i].post ? "use POST" : "use GET");
+          mb_gateway_reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+                                  posts[i].post ? "use POST" : "use GET");
         else
           posts[i].fn (app, msg);
         return;
@@ -683,7 +638,7 @@ route (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
     if (path[0] == '/' && strcmp (path + 1, minibit[i]) == 0)
       {
         if (!post)
-          reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use POST");
+          mb_gateway_reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use POST");
         else
           http_minibit (app, msg, minibit[i]);
         return;
@@ -692,7 +647,7 @@ route (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
     {
       if (!get)
         {
-          reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+          mb_gateway_reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
           return;
         }
       if (g_str_has_prefix (path, "/get_chunk/"))
@@ -704,47 +659,28 @@ route (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
         }
       return;
     }
-  reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+  mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
 }
 
-static void
-on_got_headers (SoupServerMessage *msg, gpointer data)
+static goffset
+body_limit (const char *path, const char **what)
 {
-  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
-  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
-  goffset limit = g_strcmp0 (path, "/store_chunk") == 0 ? CHUNK_BODY
-                  : g_strcmp0 (path, "/store_manifest") == 0 ? SMALL_BODY * 16 : SMALL_BODY;
-  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
-      && soup_message_headers_get_content_length (h) > limit)
-    {
-      reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "request body too large");
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Connection", "close");
-    }
-}
-
-static void
-on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer data)
-{
-  g_signal_connect (msg, "got-headers", G_CALLBACK (on_got_headers), data);
+  *what = "request body too large";
+  return g_strcmp0 (path, "/store_chunk") == 0 ? CHUNK_BODY
+         : g_strcmp0 (path, "/store_manifest") == 0 ? SMALL_BODY * 16 : SMALL_BODY;
 }
 
 gboolean
-mb_peer_http_start (MbPeerApp *app, GError **error)
+mbi_peer_http_start (MbPeerApp *app, GError **error)
 {
-  GInetAddress *ia = g_inet_address_new_from_string (app->cfg.host);
-  if (!ia)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "host \"%s\" is not an IP address", app->cfg.host);
-      return FALSE;
-    }
-  GSocketAddress *sa = g_inet_socket_address_new (ia, app->cfg.http_port);
-  g_object_unref (ia);
-  app->http = soup_server_new ("server-header", "minibit-peer ", NULL);
-  soup_server_add_handler (app->http, NULL, route, app, NULL);
-  g_signal_connect (app->http, "request-started", G_CALLBACK (on_request_started), app);
-  gboolean ok = soup_server_listen (app->http, sa, 0, error);
-  g_object_unref (sa);
-  return ok;
+  static MbGatewayHttpConfig cfg = {
+    .server_header = "minibit-peer ",
+    .log_domain = NULL,
+    .log_name = "http",
+    .body_limit = body_limit,
+    .route = route,
+  };
+  cfg.data = app;
+  app->http = mb_gateway_http_new (&cfg, app->cfg.host, app->cfg.http_port, "host", error);
+  return app->http != NULL;
 }

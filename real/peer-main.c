@@ -5,83 +5,23 @@
  * which win.  Serves the seeds' HTTP API on PORT and speaks minibit frames on
  * WIRE_PORT (PORT + 1000 unless set).  SIGTERM and SIGINT run the graceful
  * shutdown (hand-off of its manifests and chunks), then it exits 0.
+ * Invariants: the ring peer's host is the gateway's (HTTP requests are its
+ * pseudo nodes); it is freed before the gateway, store and transport it
+ * uses.
  */
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "disk-store.h"
-#include "peer-app.h"
-
-typedef struct {
-  MbPseudoReplyFn done;
-  gpointer data;
-  gboolean answered;
-} PseudoWait;
-
-/* ---- the host: the transport's, plus pseudo nodes for HTTP requests ---- */
-
-static void
-app_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
-{
-  MbPeerApp *app = ctx;
-  if (to >= MB_PSEUDO_NODE_BASE)
-    {
-      PseudoWait *w = g_hash_table_lookup (app->pseudo, GUINT_TO_POINTER (to));
-      if (w && !w->answered)
-        {
-          w->answered = TRUE;
-          w->done (app, msg, w->data);
-        }
-      mb_message_free (msg);
-      return;
-    }
-  const MbHost *th = mb_transport_host (app->transport);
-  th->send (th->ctx, from, to, msg);
-}
-
-static MbNodeId
-app_resolve (gpointer ctx, MbNodeId self, const char *addr)
-{
-  MbPeerApp *app = ctx;
-  const MbHost *th = mb_transport_host (app->transport);
-  return th->resolve (th->ctx, self, addr);
-}
-
-static void
-app_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
-{
-  MbPeerApp *app = ctx;
-  if (peer >= MB_PSEUDO_NODE_BASE)
-    return;
-  const MbHost *th = mb_transport_host (app->transport);
-  if (th->disconnect)
-    th->disconnect (th->ctx, self, peer);
-}
+#define MB_REAL_PEER_INTERNAL
+#include "peer-private.h"
 
 void
-mb_peer_app_rearm (MbPeerApp *app)
+mbi_peer_rearm (MbPeerApp *app)
 {
   if (app->timer)
     mb_expiry_driver_rearm (app->timer);
-}
-
-void
-mb_peer_app_ask_core (MbPeerApp *app, MbMessage *msg, MbPseudoReplyFn done, gpointer data)
-{
-  MbNodeId node = app->next_pseudo++;
-  if (app->next_pseudo == 0)
-    app->next_pseudo = MB_PSEUDO_NODE_BASE;
-  PseudoWait *w = g_new0 (PseudoWait, 1);
-  w->done = done;
-  w->data = data;
-  g_hash_table_insert (app->pseudo, GUINT_TO_POINTER (node), w);
-  mb_ringpeer_receive (app->rp, node, msg, mb_clock_now ());
-  if (!w->answered)
-    done (app, NULL, data);
-  g_hash_table_remove (app->pseudo, GUINT_TO_POINTER (node));
-  mb_message_free (msg);
-  mb_peer_app_rearm (app);
 }
 
 /* ---- messages from the wire ---- */
@@ -90,10 +30,10 @@ static void
 on_recv (gpointer user, MbNodeId from, const MbMessage *msg)
 {
   MbPeerApp *app = user;
-  if (mb_membership_on_message (app, from, msg))
+  if (mbi_peer_membership_on_message (app, from, msg))
     return;
   mb_ringpeer_receive (app->rp, from, msg, mb_clock_now ());
-  mb_peer_app_rearm (app);
+  mbi_peer_rearm (app);
 }
 
 static void
@@ -101,8 +41,8 @@ on_gone (gpointer user, MbNodeId node)
 {
   MbPeerApp *app = user;
   mb_ringpeer_on_disconnect (app->rp, node, mb_clock_now ());
-  mb_membership_on_disconnect (app, node);
-  mb_peer_app_rearm (app);
+  mbi_peer_membership_on_disconnect (app, node);
+  mbi_peer_rearm (app);
 }
 
 static guint64
@@ -115,6 +55,12 @@ static void
 rp_handle (gpointer obj, guint64 now)
 {
   mb_ringpeer_handle_expiry (obj, now);
+}
+
+static void
+rp_receive (gpointer obj, MbNodeId from, const MbMessage *msg, guint64 now)
+{
+  mb_ringpeer_receive (obj, from, msg, now);
 }
 
 /* ---- leaving ---- */
@@ -141,15 +87,15 @@ on_shutdown_done (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
              "redistributed (%u failed), %" G_GUINT64_FORMAT " bytes moved",
              r->manifests_redistributed, r->manifests_failed, r->chunks_redistributed,
              r->chunks_failed, r->bytes_moved);
-  mb_membership_leave_notice (app);
+  mbi_peer_membership_leave_notice (app);
   /* Tell the tracker, best effort. */
   g_autofree gchar *tracker = mb_transport_addr_join (app->cfg.tracker_host,
                                                       (guint16) (app->cfg.tracker_port + 1));
   MbMessage *leave = mb_message_new (MB_MSG_LEAVE);
   leave->name = g_strdup (app->cfg.self_id);
   leave->file = g_strdup ("");
-  app_send (app, mb_transport_self (app->transport), mb_transport_node (app->transport, tracker),
-            leave);
+  mb_host_send (mb_gateway_host (app->gateway), mb_transport_self (app->transport),
+                mb_transport_node (app->transport, tracker), leave);
   if (w->done)
     w->done (rp, r, w->data);
   g_free (w);
@@ -158,7 +104,7 @@ on_shutdown_done (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
 }
 
 void
-mb_peer_app_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data)
+mbi_peer_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data)
 {
   if (app->shutting_down)
     return;
@@ -169,7 +115,7 @@ mb_peer_app_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data)
   w->done = done;
   w->data = data;
   mb_ringpeer_shutdown (app->rp, mb_clock_now (), on_shutdown_done, w);
-  mb_peer_app_rearm (app);
+  mbi_peer_rearm (app);
 }
 
 static gboolean
@@ -179,7 +125,7 @@ on_signal (gpointer data)
   if (app->shutting_down)
     return G_SOURCE_CONTINUE;
   g_message ("signal received");
-  mb_peer_app_shutdown (app, NULL, NULL);
+  mbi_peer_shutdown (app, NULL, NULL);
   return G_SOURCE_CONTINUE;
 }
 
@@ -227,7 +173,14 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
 {
   gchar *self_id = NULL, *host = NULL, *data_dir = NULL, *known = NULL, *tracker_host = NULL;
   gchar *port = NULL, *wire_port = NULL, *tracker_port = NULL;
-  gint replication = 3, chunk_kib = 256, ping_ms = 1000, misses = 3;
+  /* The ring's defaults are the core's (mb_ringpeer_config_init). */
+  MbRingPeerConfig dflt;
+  mb_ringpeer_config_init (&dflt);
+  gint replication = (gint) dflt.replication, chunk_kib = (gint) (dflt.chunk_size / 1024);
+  gint ping_ms = 1000, misses = 3;
+  g_autofree gchar *replication_help =
+    g_strdup_printf ("Copies of each chunk and manifest, R (default %d)", replication);
+  g_autofree gchar *chunk_help = g_strdup_printf ("Chunk size in KiB (default %d)", chunk_kib);
   GOptionEntry entries[] = {
     { "self-id", 0, 0, G_OPTION_ARG_STRING, &self_id, "This peer's id (env SELF_ID; default peer-PORT)", "ID" },
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on (env HOST; default 127.0.0.1)", "HOST" },
@@ -237,8 +190,8 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     { "known-peers", 'k', 0, G_OPTION_ARG_STRING, &known, "Other peers' wire addresses, comma-separated (env KNOWN_PEERS)", "H:P,..." },
     { "tracker-host", 0, 0, G_OPTION_ARG_STRING, &tracker_host, "Tracker host (env TRACKER_HOST; default 127.0.0.1)", "HOST" },
     { "tracker-port", 0, 0, G_OPTION_ARG_STRING, &tracker_port, "Tracker HTTP port; its wire port is one more (env TRACKER_PORT; default 9000)", "PORT" },
-    { "replication", 'r', 0, G_OPTION_ARG_INT, &replication, "Copies of each chunk and manifest, R (default 3)", "R" },
-    { "chunk-kib", 0, 0, G_OPTION_ARG_INT, &chunk_kib, "Chunk size in KiB (default 256)", "KIB" },
+    { "replication", 'r', 0, G_OPTION_ARG_INT, &replication, replication_help, "R" },
+    { "chunk-kib", 0, 0, G_OPTION_ARG_INT, &chunk_kib, chunk_help, "KIB" },
     { "ping-ms", 0, 0, G_OPTION_ARG_INT, &ping_ms, "Failure-detector period in ms (default 1000)", "MS" },
     { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
     { NULL }
@@ -316,13 +269,7 @@ start (MbPeerApp *app, GError **error)
     return FALSE;
   g_autofree gchar *downloads = g_build_filename (app->cfg.data_dir, "downloads", NULL);
   mb_store_disk_set_download_dir (app->store, downloads);
-  app->host.ctx = app;
-  app->host.send = app_send;
-  app->host.resolve = app_resolve;
-  app->host.disconnect = app_disconnect;
-  app->pseudo = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
-  app->fetching = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  app->next_pseudo = MB_PSEUDO_NODE_BASE;
+  app->gateway = mb_gateway_new (app->transport);
   GPtrArray *members = g_ptr_array_new ();
   g_ptr_array_add (members, app->addr);
   for (guint i = 0; app->cfg.known_peers[i]; i++)
@@ -333,15 +280,16 @@ start (MbPeerApp *app, GError **error)
   g_ptr_array_unref (members);
   MbRingPeerConfig rcfg;
   mb_ringpeer_config_init (&rcfg);
-  rcfg.replication = app->cfg.replication;
-  rcfg.chunk_size = app->cfg.chunk_size;
-  rcfg.leave_in_store = TRUE; /* fetch_file streams the file from the store */
-  app->rp = mb_ringpeer_new (&app->host, mb_transport_self (app->transport), app->addr, &rcfg,
-                             app->store, view, g_rand_new ());
+  rcfg.replication = app->cfg.replication; /* the core's default unless --replication */
+  rcfg.chunk_size = app->cfg.chunk_size;   /* the core's default unless --chunk-kib */
+  rcfg.leave_in_store = TRUE; /* fetch_file's file is the store's download */
+  app->rp = mb_ringpeer_new (mb_gateway_host (app->gateway), mb_transport_self (app->transport),
+                             app->addr, &rcfg, app->store, view, g_rand_new ());
   app->timer = mb_expiry_driver_new (app->rp, rp_next, rp_handle, NULL);
-  if (!mb_peer_http_start (app, error))
+  mb_gateway_attach (app->gateway, rp_receive, app->rp, app->timer);
+  if (!mbi_peer_http_start (app, error))
     return FALSE;
-  mb_membership_start (app);
+  mbi_peer_membership_start (app);
   g_unix_signal_add (SIGTERM, on_signal, app);
   g_unix_signal_add (SIGINT, on_signal, app);
   g_message ("peer %s: HTTP on %s:%u, wire on %s, data in %s, %u known peers, R = %u",
@@ -367,15 +315,14 @@ main (int argc, char **argv)
       return 2;
     }
   g_main_loop_run (app.loop);
-  mb_membership_stop (&app);
+  mbi_peer_membership_stop (&app);
   if (app.http)
     g_object_unref (app.http);
   mb_expiry_driver_free (app.timer);
   mb_ringpeer_free (app.rp);
+  mb_gateway_free (app.gateway);
   mb_store_free (app.store);
   mb_transport_free (app.transport);
-  g_hash_table_unref (app.pseudo);
-  g_clear_pointer (&app.fetching, g_hash_table_unref);
   g_main_loop_unref (app.loop);
   g_free (app.addr);
   config_clear (&app.cfg);

@@ -9,12 +9,11 @@
  *   64 KiB, 404 unknown path, 405 wrong method.
  *
  * Every HTTP request goes through the core tracker as a message from a
- * pseudo node (ids from MB_HTTP_NODE_FIRST up, above any transport id); the
- * tracker answers synchronously, and the host's send keeps the reply for
- * that pseudo node instead of writing it to a socket.  Invariants: the
- * tracker's expiry driver is re-armed after every call into the tracker;
- * nothing in the tracker changes when a request is refused (it is refused
- * before the core sees it).
+ * pseudo node (gateway.h: the tracker's host is the gateway's, which hands
+ * the tracker's reply back to the request instead of writing it to a
+ * socket).  Invariants: the tracker's expiry driver is re-armed after every
+ * call into the tracker; nothing in the tracker changes when a request is
+ * refused (it is refused before the core sees it).
  *
  * On start the tracker prints one line on stdout, "minibit-tracker
  * http=HOST:PORT wire=HOST:PORT", with the bound ports (so --port 0 works);
@@ -23,18 +22,16 @@
 #define G_LOG_DOMAIN "minibit"
 
 #include <glib-unix.h>
-#include <json-glib/json-glib.h>
-#include <libsoup/soup.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "gateway.h"
 #include "swarm/tracker.h"
 #include "transport.h"
 
-#define MB_HTTP_NODE_FIRST 0x80000000u
 #define MB_HTTP_MAX_BODY (64 * 1024)
 #define MB_DEFAULT_FILE "shared_file"
 
@@ -59,49 +56,11 @@ typedef struct {
   MbTransport *transport;
   MbTracker *tracker;
   MbExpiryDriver *driver;
-  MbHost host;           /* the transport's, with replies to pseudo nodes kept */
+  MbGateway *gateway;    /* the tracker's host; HTTP requests go through it */
   SoupServer *http;
   GMainLoop *loop;
   GRand *rand;           /* initial block indices */
-  MbNodeId next_http_node;
-  MbNodeId capture_node;
-  MbMessage *captured;
 } MbTrackerApp;
-
-/* ---- the host seen by the tracker -------------------------------------- */
-
-static void
-mb_app_host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
-{
-  MbTrackerApp *app = ctx;
-  if (to >= MB_HTTP_NODE_FIRST)
-    {
-      if (to == app->capture_node && app->captured == NULL)
-        app->captured = msg;
-      else
-        mb_message_free (msg);  /* a late reply to a finished request */
-      return;
-    }
-  mb_host_send (mb_transport_host (app->transport), from, to, msg);
-}
-
-static MbNodeId
-mb_app_host_resolve (gpointer ctx, MbNodeId self, const char *addr)
-{
-  MbTrackerApp *app = ctx;
-  const MbHost *h = mb_transport_host (app->transport);
-  return h->resolve (h->ctx, self, addr);
-}
-
-static void
-mb_app_host_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
-{
-  MbTrackerApp *app = ctx;
-  if (peer >= MB_HTTP_NODE_FIRST)
-    return;
-  const MbHost *h = mb_transport_host (app->transport);
-  h->disconnect (h->ctx, self, peer);
-}
 
 /* ---- the tracker ------------------------------------------------------- */
 
@@ -115,6 +74,12 @@ static void
 mb_app_tracker_expire (gpointer obj, guint64 now)
 {
   mb_tracker_handle_expiry (obj, now);
+}
+
+static void
+mb_app_tracker_receive (gpointer obj, MbNodeId from, const MbMessage *msg, guint64 now)
+{
+  mb_tracker_receive (obj, from, msg, now);
 }
 
 static void
@@ -133,52 +98,7 @@ mb_app_on_gone (gpointer user, MbNodeId node)
            mb_transport_node_addr (app->transport, node));
 }
 
-/* Passes req to the tracker as from a fresh pseudo node; returns its reply. */
-static MbMessage *
-mb_app_ask (MbTrackerApp *app, const MbMessage *req)
-{
-  MbNodeId node = app->next_http_node;
-  app->next_http_node = node + 1 == MB_NODE_NONE ? MB_HTTP_NODE_FIRST : node + 1;
-  app->capture_node = node;
-  mb_tracker_receive (app->tracker, node, req, mb_clock_now ());
-  mb_expiry_driver_rearm (app->driver);
-  app->capture_node = MB_NODE_NONE;
-  MbMessage *reply = app->captured;
-  app->captured = NULL;
-  return reply;
-}
-
 /* ---- JSON replies ------------------------------------------------------ */
-
-static void
-mb_http_reply (SoupServerMessage *msg, guint status, JsonBuilder *b)
-{
-  JsonNode *root = json_builder_get_root (b);
-  JsonGenerator *gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  gsize len = 0;
-  gchar *text = json_generator_to_data (gen, &len);
-  soup_server_message_set_status (msg, status, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, len);
-  g_object_unref (gen);
-  json_node_unref (root);
-}
-
-static void
-mb_http_error (SoupServerMessage *msg, guint status, const char *what)
-{
-  JsonBuilder *b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "status");
-  json_builder_add_string_value (b, "error");
-  json_builder_set_member_name (b, "error");
-  json_builder_add_string_value (b, what);
-  json_builder_end_object (b);
-  mb_http_reply (msg, status, b);
-  g_object_unref (b);
-  g_info ("tracker: %s %s: %u %s", soup_server_message_get_method (msg),
-          g_uri_get_path (soup_server_message_get_uri (msg)), status, what);
-}
 
 static void
 mb_http_add_peers (JsonBuilder *b, const MbMessage *reply)
@@ -243,22 +163,18 @@ mb_http_answer (MbTrackerApp *app, SoupServerMessage *msg, MbMessage *reply,
 {
   if (reply == NULL || reply->type != MB_MSG_PEER_LIST || reply->code != MB_ERR_NONE)
     {
-      mb_http_error (msg, reply != NULL ? SOUP_STATUS_BAD_REQUEST
-                                        : SOUP_STATUS_INTERNAL_SERVER_ERROR,
-                     reply != NULL && reply->text != NULL ? reply->text
-                                                          : "the tracker did not answer");
+      mb_gateway_reply_error (msg, reply != NULL ? SOUP_STATUS_BAD_REQUEST
+                                                 : SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                              reply != NULL && reply->text != NULL ? reply->text
+                                                                   : "the tracker did not answer");
       return;
     }
-  JsonBuilder *b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "status");
-  json_builder_add_string_value (b, "success");
+  JsonBuilder *b = mb_gateway_json_begin ("success");
   if (with_blocks)
     mb_http_add_initial_blocks (b, app->rand, reply->count, (guint) app->opt.total_blocks);
   mb_http_add_peers (b, reply);
   json_builder_end_object (b);
-  mb_http_reply (msg, SOUP_STATUS_OK, b);
-  g_object_unref (b);
+  mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
 }
 
 /* ---- POST /register ---------------------------------------------------- */
@@ -275,42 +191,20 @@ mb_http_bad (GError **error, const char *what)
 static const char *
 mb_json_string (JsonObject *o, const char *name, GError **error)
 {
-  JsonNode *n = json_object_get_member (o, name);
-  if (n == NULL)
-    return NULL;
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING
-      || json_node_get_string (n)[0] == '\0')
-    {
-      g_set_error (error, MB_TRACKER_HTTP_ERROR, MB_TRACKER_HTTP_ERROR_BAD_REQUEST,
-                   "\"%s\" must be a non-empty string", name);
-      return NULL;
-    }
-  return json_node_get_string (n);
+  gboolean present = FALSE;
+  const char *v = mb_gateway_json_string (o, name, &present);
+  if (v == NULL && present)
+    g_set_error (error, MB_TRACKER_HTTP_ERROR, MB_TRACKER_HTTP_ERROR_BAD_REQUEST,
+                 "\"%s\" must be a non-empty string", name);
+  return v;
 }
 
+/* The register request's fields, or FALSE and why. */
 static gboolean
-mb_http_parse_register (GBytes *body, gchar **peer_id, guint16 *port, gchar **file,
+mb_http_parse_register (JsonObject *o, gchar **peer_id, guint16 *port, gchar **file,
                         GError **error)
 {
-  JsonParser *parser = json_parser_new ();
   GError *local = NULL;
-  gsize len = 0;
-  const gchar *data = g_bytes_get_data (body, &len);
-  gboolean ok = FALSE;
-  if (!json_parser_load_from_data (parser, data != NULL ? data : "", (gssize) len, &local))
-    {
-      g_set_error (error, MB_TRACKER_HTTP_ERROR, MB_TRACKER_HTTP_ERROR_BAD_REQUEST,
-                   "body is not JSON: %s", local->message);
-      g_error_free (local);
-      goto out;
-    }
-  JsonNode *root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      mb_http_bad (error, "body must be a JSON object");
-      goto out;
-    }
-  JsonObject *o = json_node_get_object (root);
   const char *id = mb_json_string (o, "peer_id", &local);
   if (id == NULL)
     {
@@ -318,47 +212,59 @@ mb_http_parse_register (GBytes *body, gchar **peer_id, guint16 *port, gchar **fi
         g_propagate_error (error, local);
       else
         mb_http_bad (error, "missing \"peer_id\"");
-      goto out;
+      return FALSE;
     }
   JsonNode *pn = json_object_get_member (o, "listen_port");
   if (pn == NULL)
-    {
-      mb_http_bad (error, "missing \"listen_port\"");
-      goto out;
-    }
+    return mb_http_bad (error, "missing \"listen_port\"");
   if (!JSON_NODE_HOLDS_VALUE (pn) || json_node_get_value_type (pn) != G_TYPE_INT64
       || json_node_get_int (pn) < 1 || json_node_get_int (pn) > 65535)
-    {
-      mb_http_bad (error, "\"listen_port\" must be an integer from 1 to 65535");
-      goto out;
-    }
+    return mb_http_bad (error, "\"listen_port\" must be an integer from 1 to 65535");
   const char *f = mb_json_string (o, "file", &local);
   if (local != NULL)
     {
       g_propagate_error (error, local);
-      goto out;
+      return FALSE;
     }
   *peer_id = g_strdup (id);
   *port = (guint16) json_node_get_int (pn);
   *file = g_strdup (f != NULL ? f : MB_DEFAULT_FILE);
-  ok = TRUE;
-out:
-  g_object_unref (parser);
-  return ok;
+  return TRUE;
+}
+
+/* The body as a JSON object, or NULL (answered: 413 or 400). */
+static JsonObject *
+mb_http_read_body (SoupServerMessage *msg, JsonParser **parser)
+{
+  g_autoptr (GError) error = NULL;
+  JsonObject *o = mb_gateway_read_object (msg, MB_HTTP_MAX_BODY, parser, &error);
+  if (o != NULL)
+    return o;
+  if (g_error_matches (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE))
+    mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "body over 64 KiB");
+  else if (g_error_matches (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_NOT_JSON))
+    {
+      g_autofree gchar *what = g_strdup_printf ("body is not JSON: %s", error->message);
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, what);
+    }
+  else
+    mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "body must be a JSON object");
+  return NULL;
 }
 
 static void
 mb_http_register (MbTrackerApp *app, SoupServerMessage *msg)
 {
-  GBytes *body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = mb_http_read_body (msg, &parser);
   gchar *peer_id = NULL, *file = NULL;
   guint16 port = 0;
   GError *error = NULL;
-  if (g_bytes_get_size (body) > MB_HTTP_MAX_BODY)
-    mb_http_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "body over 64 KiB");
-  else if (!mb_http_parse_register (body, &peer_id, &port, &file, &error))
+  if (o == NULL)
+    return;
+  if (!mb_http_parse_register (o, &peer_id, &port, &file, &error))
     {
-      mb_http_error (msg, SOUP_STATUS_BAD_REQUEST, error->message);
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, error->message);
       g_error_free (error);
     }
   else
@@ -368,13 +274,12 @@ mb_http_register (MbTrackerApp *app, SoupServerMessage *msg)
       req->name = peer_id;
       req->addr = mb_transport_addr_join (soup_server_message_get_remote_host (msg), port);
       req->count = (guint32) app->opt.total_blocks;
-      MbMessage *reply = mb_app_ask (app, req);
+      MbMessage *reply = mb_gateway_ask (app->gateway, req);
       g_info ("tracker: register %s at %s for \"%s\"", req->name, req->addr, req->file);
       mb_http_answer (app, msg, reply, TRUE);
       mb_message_free (reply);
       mb_message_free (req);
     }
-  g_bytes_unref (body);
 }
 
 /* ---- GET /peers -------------------------------------------------------- */
@@ -386,13 +291,13 @@ mb_http_peers (MbTrackerApp *app, SoupServerMessage *msg, GHashTable *query)
   const char *file = query != NULL ? g_hash_table_lookup (query, "file") : NULL;
   if (id == NULL || id[0] == '\0')
     {
-      mb_http_error (msg, SOUP_STATUS_BAD_REQUEST, "missing query parameter \"peer_id\"");
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "missing query parameter \"peer_id\"");
       return;
     }
   MbMessage *req = mb_message_new (MB_MSG_GET_PEERS);
   req->name = g_strdup (id);
   req->file = g_strdup (file != NULL ? file : MB_DEFAULT_FILE);
-  MbMessage *reply = mb_app_ask (app, req);
+  MbMessage *reply = mb_gateway_ask (app->gateway, req);
   mb_http_answer (app, msg, reply, FALSE);
   mb_message_free (reply);
   mb_message_free (req);
@@ -407,7 +312,7 @@ mb_http_method_is (SoupServerMessage *msg, const char *method, const char *allow
     return TRUE;
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Allow", allow);
-  mb_http_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method not allowed");
+  mb_gateway_reply_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method not allowed");
   return FALSE;
 }
 
@@ -427,27 +332,15 @@ mb_http_route (SoupServer *server, SoupServerMessage *msg, const char *path,
         mb_http_peers (app, msg, query);
     }
   else
-    mb_http_error (msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+    mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
 }
 
-/* Refuses an over-long body from its Content-Length, before reading it. */
-static void
-mb_http_on_got_headers (SoupServerMessage *msg, gpointer data)
+static goffset
+mb_http_body_limit (const char *path, const char **what)
 {
-  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
-  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
-      && soup_message_headers_get_content_length (h) > MB_HTTP_MAX_BODY)
-    {
-      mb_http_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "body over 64 KiB");
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Connection", "close");
-    }
-}
-
-static void
-mb_http_on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer data)
-{
-  g_signal_connect (msg, "got-headers", G_CALLBACK (mb_http_on_got_headers), data);
+  (void) path;
+  *what = "body over 64 KiB";
+  return MB_HTTP_MAX_BODY;
 }
 
 /* ---- options ----------------------------------------------------------- */
@@ -512,14 +405,25 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
   o->host = g_strdup ("127.0.0.1");
   o->port = 9000;
   o->wire_port = -1;
-  o->peer_list_size = 5;
-  o->peer_timeout_s = 1800;
-  o->initial_share = 0.0;
+  MbTrackerConfig def; /* the core's defaults, not repeated here */
+  mb_tracker_config_init (&def);
+  o->peer_list_size = (gint) def.peer_list_size;
+  o->peer_timeout_s = (gint) (def.peer_timeout_us / MB_USEC_PER_SEC);
+  o->initial_share = def.initial_share;
   o->total_blocks = 50;
   o->seed = 0;
   if (!mb_options_from_env (o, error))
     return FALSE;
   gchar *host = NULL;
+  g_autofree gchar *help_list = g_strdup_printf ("Peers in a peer list (default %u)",
+                                                 def.peer_list_size);
+  g_autofree gchar *help_timeout = g_strdup_printf (
+    "Forget peers not heard from for this long; 0 = never (default %" G_GUINT64_FORMAT ")",
+    def.peer_timeout_us / MB_USEC_PER_SEC);
+  g_autofree gchar *help_share = g_strdup_printf (
+    "Tell a registering peer to start with a random number of blocks up to "
+    "this share of the file, 0..1 (default %g%s)", def.initial_share,
+    def.initial_share == 0.0 ? ": none" : "");
   GOptionEntry entries[] = {
     { "host", 0, 0, G_OPTION_ARG_STRING, &host,
       "Address to listen on, for HTTP and frames (env TRACKER_HOST; default 127.0.0.1)", "ADDR" },
@@ -527,13 +431,9 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
       "HTTP port; 0 = any free one (env TRACKER_PORT; default 9000)", "PORT" },
     { "wire-port", 'w', 0, G_OPTION_ARG_INT, &o->wire_port,
       "Port for minibit frames (default: HTTP port + 1, or any free one when --port is 0)", "PORT" },
-    { "peer-list-size", 0, 0, G_OPTION_ARG_INT, &o->peer_list_size,
-      "Peers in a peer list (default 5)", "N" },
-    { "peer-timeout", 0, 0, G_OPTION_ARG_INT, &o->peer_timeout_s,
-      "Forget peers not heard from for this long; 0 = never (default 1800)", "SECONDS" },
-    { "initial-share", 0, 0, G_OPTION_ARG_DOUBLE, &o->initial_share,
-      "Tell a registering peer to start with a random number of blocks up to "
-      "this share of the file, 0..1 (default 0: none)", "SHARE" },
+    { "peer-list-size", 0, 0, G_OPTION_ARG_INT, &o->peer_list_size, help_list, "N" },
+    { "peer-timeout", 0, 0, G_OPTION_ARG_INT, &o->peer_timeout_s, help_timeout, "SECONDS" },
+    { "initial-share", 0, 0, G_OPTION_ARG_DOUBLE, &o->initial_share, help_share, "SHARE" },
     { "total-blocks", 0, 0, G_OPTION_ARG_INT, &o->total_blocks,
       "Blocks in a file registered over HTTP (default 50, as the seed)", "N" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed,
@@ -568,41 +468,19 @@ mb_app_on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-static guint16
-mb_http_bound_port (SoupServer *server)
-{
-  guint16 port = 0;
-  GSList *listeners = soup_server_get_listeners (server);
-  if (listeners != NULL)
-    {
-      GSocketAddress *sa = g_socket_get_local_address (listeners->data, NULL);
-      if (sa != NULL)
-        port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa));
-      g_clear_object (&sa);
-    }
-  g_slist_free (listeners);
-  return port;
-}
-
 static gboolean
 mb_app_start_http (MbTrackerApp *app, GError **error)
 {
-  GInetAddress *ia = g_inet_address_new_from_string (app->opt.host);
-  if (ia == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "--host \"%s\" is not an IP address", app->opt.host);
-      return FALSE;
-    }
-  GSocketAddress *sa = g_inet_socket_address_new (ia, (guint16) app->opt.port);
-  g_object_unref (ia);
-  app->http = soup_server_new ("server-header", "minibit-tracker ", NULL);
-  soup_server_add_handler (app->http, NULL, mb_http_route, app, NULL);
-  g_signal_connect (app->http, "request-started",
-                    G_CALLBACK (mb_http_on_request_started), app);
-  gboolean ok = soup_server_listen (app->http, sa, 0, error);
-  g_object_unref (sa);
-  return ok;
+  static MbGatewayHttpConfig cfg = {
+    .server_header = "minibit-tracker ",
+    .log_domain = G_LOG_DOMAIN,
+    .log_name = "tracker",
+    .body_limit = mb_http_body_limit,
+    .route = mb_http_route,
+  };
+  cfg.data = app;
+  app->http = mb_gateway_http_new (&cfg, app->opt.host, (guint16) app->opt.port, "--host", error);
+  return app->http != NULL;
 }
 
 static gboolean
@@ -612,11 +490,7 @@ mb_app_start (MbTrackerApp *app, GError **error)
   app->transport = mb_transport_new ("tracker", o->host, (guint16) o->wire_port, NULL, error);
   if (app->transport == NULL)
     return FALSE;
-  app->host = *mb_transport_host (app->transport);
-  app->host.ctx = app;
-  app->host.send = mb_app_host_send;
-  app->host.resolve = mb_app_host_resolve;
-  app->host.disconnect = mb_app_host_disconnect;
+  app->gateway = mb_gateway_new (app->transport);
   MbTrackerConfig cfg;
   mb_tracker_config_init (&cfg);
   cfg.peer_list_size = (guint) o->peer_list_size;
@@ -626,12 +500,12 @@ mb_app_start (MbTrackerApp *app, GError **error)
   GRand *trand = o->seed != 0 ? g_rand_new_with_seed ((guint32) o->seed) : g_rand_new ();
   app->rand = o->seed != 0 ? g_rand_new_with_seed ((guint32) (o->seed >> 32) ^ 0x9e3779b9u)
                            : g_rand_new ();
-  app->tracker = mb_tracker_new (&app->host, mb_transport_self (app->transport), &cfg, trand);
+  app->tracker = mb_tracker_new (mb_gateway_host (app->gateway), mb_transport_self (app->transport),
+                                 &cfg, trand);
   app->driver = mb_expiry_driver_new (app->tracker, mb_app_tracker_next,
                                       mb_app_tracker_expire, NULL);
+  mb_gateway_attach (app->gateway, mb_app_tracker_receive, app->tracker, app->driver);
   mb_transport_set_handlers (app->transport, mb_app_on_frame, mb_app_on_gone, app);
-  app->next_http_node = MB_HTTP_NODE_FIRST;
-  app->capture_node = MB_NODE_NONE;
   return mb_app_start_http (app, error);
 }
 
@@ -645,6 +519,7 @@ mb_app_stop (MbTrackerApp *app)
     }
   mb_expiry_driver_free (app->driver);
   mb_tracker_free (app->tracker);
+  mb_gateway_free (app->gateway);
   mb_transport_free (app->transport);
   if (app->rand != NULL)
     g_rand_free (app->rand);
@@ -679,7 +554,7 @@ main (int argc, char **argv)
     }
   else
     {
-      gchar *http = mb_transport_addr_join (app.opt.host, mb_http_bound_port (app.http));
+      gchar *http = mb_transport_addr_join (app.opt.host, mb_gateway_http_port (app.http));
       printf ("minibit-tracker http=%s wire=%s\n", http,
               mb_transport_listen_addr (app.transport));
       fflush (stdout);

@@ -327,14 +327,20 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   wc.peer.block_size = (guint32) sc->file.block_size;
   wc.peer.announce_interval_us = sc->tracker.announce_interval;
   wc.crash_detect_us = 30 * MB_USEC_PER_SEC;
+  /* Invariant checks after every event (minibit-sim --check sets it too). */
+  wc.check = g_strcmp0 (g_getenv ("MINIBIT_CHECK"), "1") == 0;
   if (sc->ring.enabled)
     {
       wc.ring = TRUE;
+      /* The core's defaults, and what the scenario gives (0: not given). */
       mb_ringpeer_config_init (&wc.ring_cfg);
-      wc.ring_cfg.replication = sc->ring.replication;
-      wc.ring_cfg.chunk_size = (guint32) sc->ring.chunk_size;
-      wc.ring_cfg.rpc_timeout_us = sc->ring.rpc_timeout;
-      wc.vnodes = sc->ring.vnodes;
+      if (sc->ring.replication)
+        wc.ring_cfg.replication = sc->ring.replication;
+      if (sc->ring.chunk_size)
+        wc.ring_cfg.chunk_size = (guint32) sc->ring.chunk_size;
+      if (sc->ring.rpc_timeout)
+        wc.ring_cfg.rpc_timeout_us = sc->ring.rpc_timeout;
+      wc.vnodes = sc->ring.vnodes ? sc->ring.vnodes : MB_RING_DEFAULT_VNODES;
       wc.view_delay_us = sc->ring.view_delay;
       /* A crash is noticed when the tracker drops the silent peer. */
       wc.crash_detect_us = MIN (sc->tracker.peer_timeout, wc.crash_detect_us);

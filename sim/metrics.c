@@ -14,49 +14,80 @@
  *  - share ratio is bytes up over bytes down, for peers that downloaded.
  * All numbers are printed with fixed formats, so the CSVs are byte-identical
  * for the same scenario and seed.
+ *
+ * Every CSV column is one row of a column table (name, offset into its row
+ * struct, kind, format): summary_cols (MbSummary; also the metric names
+ * [expect] may use and their lookup), peer_cols (PeerRow), sample_cols
+ * (MbSample) and leave_cols (MbLeaveRecord).  A column is added in one place.
  */
 #define MB_SIM_EXPERIMENT_INTERNAL
 #include "experiment-private.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "stats.h"
 
-static const char *const metric_names[] = {
-  "peers", "sim_time_s", "events", "messages", "completed",
-  "completion_p50_s", "completion_p90_s", "completion_max_s",
-  "bound_s", "bound_ratio", "upload_utilization", "jain_download_rate",
-  "share_ratio_p10", "share_ratio_p50", "share_ratio_p90",
-  "manifests_total", "manifests_lost", "chunks_lost", "manifests_moved", "bytes_moved",
-  "lookups_total", "lookups_failed", "lookups_redirected", "fetches_total", "fetches_failed",
-  "leave_bytes_ratio_max",
-  NULL
+/* ---- columns: every CSV column is one row of a table ---- */
+
+typedef enum {
+  COL_DOUBLE,      /* double, printed with fmt; NaN is an empty cell */
+  COL_UINT,        /* guint */
+  COL_UINT64,      /* guint64 */
+  COL_INT_OPT,     /* gint; negative is an empty cell */
+  COL_STRING,      /* const char * */
+  COL_PEER,        /* guint node id, printed "peer<id>" */
+} ColKind;
+
+typedef struct {
+  const char *name;   /* the CSV header (and, for the summary, the metric name) */
+  gsize offset;       /* of the value in the row struct */
+  ColKind kind;
+  const char *fmt;    /* COL_DOUBLE only */
+} Column;
+
+#define SUM(f, fmt) { #f, offsetof (MbSummary, f), COL_DOUBLE, fmt }
+/* summary.csv, after scenario,seed; also the metrics [expect] may name. */
+static const Column summary_cols[] = {
+  SUM (peers, "%.0f"), SUM (sim_time_s, "%.3f"), SUM (events, "%.0f"),
+  SUM (messages, "%.0f"), SUM (completed, "%.0f"),
+  SUM (completion_p50_s, "%.3f"), SUM (completion_p90_s, "%.3f"),
+  SUM (completion_max_s, "%.3f"),
+  SUM (bound_s, "%.3f"), SUM (bound_ratio, "%.4f"), SUM (upload_utilization, "%.4f"),
+  SUM (jain_download_rate, "%.4f"),
+  SUM (share_ratio_p10, "%.4f"), SUM (share_ratio_p50, "%.4f"), SUM (share_ratio_p90, "%.4f"),
+  SUM (manifests_total, "%.0f"), SUM (manifests_lost, "%.0f"), SUM (chunks_lost, "%.0f"),
+  SUM (manifests_moved, "%.0f"), SUM (bytes_moved, "%.0f"),
+  SUM (lookups_total, "%.0f"), SUM (lookups_failed, "%.0f"), SUM (lookups_redirected, "%.0f"),
+  SUM (fetches_total, "%.0f"), SUM (fetches_failed, "%.0f"),
+  SUM (leave_bytes_ratio_max, "%.4f"),
 };
+#undef SUM
 
 const char *const *
 mb_experiment_metric_names (void)
 {
-  return metric_names;
+  /* the table's names, NULL-terminated */
+  static const char *names[G_N_ELEMENTS (summary_cols) + 1];
+  static gsize filled = 0;
+  if (g_once_init_enter (&filled))
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (summary_cols); i++)
+        names[i] = summary_cols[i].name;
+      g_once_init_leave (&filled, 1);
+    }
+  return names;
 }
 
 static double *
 summary_field (MbSummary *s, const char *name)
 {
-  double *fields[] = {
-    &s->peers, &s->sim_time_s, &s->events, &s->messages, &s->completed,
-    &s->completion_p50_s, &s->completion_p90_s, &s->completion_max_s,
-    &s->bound_s, &s->bound_ratio, &s->upload_utilization, &s->jain_download_rate,
-    &s->share_ratio_p10, &s->share_ratio_p50, &s->share_ratio_p90,
-    &s->manifests_total, &s->manifests_lost, &s->chunks_lost, &s->manifests_moved,
-    &s->bytes_moved, &s->lookups_total, &s->lookups_failed, &s->lookups_redirected,
-    &s->fetches_total, &s->fetches_failed, &s->leave_bytes_ratio_max,
-  };
-  for (guint i = 0; metric_names[i]; i++)
-    if (g_strcmp0 (metric_names[i], name) == 0)
-      return fields[i];
+  for (guint i = 0; i < G_N_ELEMENTS (summary_cols); i++)
+    if (g_strcmp0 (summary_cols[i].name, name) == 0)
+      return (double *) ((char *) s + summary_cols[i].offset);
   return NULL;
 }
 
@@ -331,107 +362,159 @@ put_num (GString *out, double v, const char *fmt)
   g_string_append_printf (out, fmt, v);
 }
 
+static void
+put_cell (GString *o, const Column *c, const void *row)
+{
+  const char *v = (const char *) row + c->offset;
+  switch (c->kind)
+    {
+    case COL_DOUBLE: put_num (o, *(const double *) v, c->fmt); break;
+    case COL_UINT: g_string_append_printf (o, "%u", *(const guint *) v); break;
+    case COL_UINT64: g_string_append_printf (o, "%" G_GUINT64_FORMAT, *(const guint64 *) v); break;
+    case COL_INT_OPT:
+      if (*(const gint *) v >= 0)
+        g_string_append_printf (o, "%d", *(const gint *) v);
+      break;
+    case COL_STRING: g_string_append (o, *(const char *const *) v); break;
+    case COL_PEER: g_string_append_printf (o, "peer%u", *(const guint *) v); break;
+    }
+}
+
+/* The header, or one row: cells separated by commas, each after `lead`
+ * (so a table can follow columns written by hand). */
+static void
+put_header (GString *o, const Column *cols, guint n, gboolean lead)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      if (lead || i > 0)
+        g_string_append_c (o, ',');
+      g_string_append (o, cols[i].name);
+    }
+  g_string_append_c (o, '\n');
+}
+
+static void
+put_row (GString *o, const Column *cols, guint n, const void *row, gboolean lead)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      if (lead || i > 0)
+        g_string_append_c (o, ',');
+      put_cell (o, &cols[i], row);
+    }
+  g_string_append_c (o, '\n');
+}
+
 static gchar *
 summary_csv (MbExperiment *x)
 {
-  const MbSummary *s = &x->summary;
   GString *o = g_string_new ("scenario,seed");
-  for (guint i = 0; metric_names[i]; i++)
-    g_string_append_printf (o, ",%s", metric_names[i]);
-  g_string_append_printf (o, "\n%s,%" G_GUINT64_FORMAT, x->sc->name, x->sc->seed);
-  double vals[] = {
-    s->peers, s->sim_time_s, s->events, s->messages, s->completed,
-    s->completion_p50_s, s->completion_p90_s, s->completion_max_s,
-    s->bound_s, s->bound_ratio, s->upload_utilization, s->jain_download_rate,
-    s->share_ratio_p10, s->share_ratio_p50, s->share_ratio_p90,
-    s->manifests_total, s->manifests_lost, s->chunks_lost, s->manifests_moved, s->bytes_moved,
-    s->lookups_total, s->lookups_failed, s->lookups_redirected, s->fetches_total,
-    s->fetches_failed, s->leave_bytes_ratio_max,
-  };
-  const char *fmts[] = {
-    "%.0f", "%.3f", "%.0f", "%.0f", "%.0f",
-    "%.3f", "%.3f", "%.3f",
-    "%.3f", "%.4f", "%.4f", "%.4f",
-    "%.4f", "%.4f", "%.4f",
-    "%.0f", "%.0f", "%.0f", "%.0f", "%.0f",
-    "%.0f", "%.0f", "%.0f", "%.0f", "%.0f", "%.4f",
-  };
-  G_STATIC_ASSERT (G_N_ELEMENTS (vals) == G_N_ELEMENTS (fmts));
-  for (guint i = 0; i < G_N_ELEMENTS (vals); i++)
-    {
-      g_string_append_c (o, ',');
-      put_num (o, vals[i], fmts[i]);
-    }
-  g_string_append_c (o, '\n');
+  put_header (o, summary_cols, G_N_ELEMENTS (summary_cols), TRUE);
+  g_string_append_printf (o, "%s,%" G_GUINT64_FORMAT, x->sc->name, x->sc->seed);
+  put_row (o, summary_cols, G_N_ELEMENTS (summary_cols), &x->summary, TRUE);
   return g_string_free (o, FALSE);
 }
+
+/* One row of peers.csv (NaN: an empty cell). */
+typedef struct {
+  guint peer;
+  const char *cls, *strategy;
+  guint64 upload_bps, download_bps;
+  double joined_s, left_s;
+  const char *leave;
+  double completed_s;
+  guint64 bytes_up, bytes_down;
+  double share_ratio;
+  guint chunks_held, manifests_held;
+} PeerRow;
+
+#define PR(f, kind, fmt) { #f, offsetof (PeerRow, f), kind, fmt }
+static const Column peer_cols[] = {
+  PR (peer, COL_PEER, NULL), { "class", offsetof (PeerRow, cls), COL_STRING, NULL },
+  PR (strategy, COL_STRING, NULL), PR (upload_bps, COL_UINT64, NULL),
+  PR (download_bps, COL_UINT64, NULL), PR (joined_s, COL_DOUBLE, "%.3f"),
+  PR (left_s, COL_DOUBLE, "%.3f"), PR (leave, COL_STRING, NULL),
+  PR (completed_s, COL_DOUBLE, "%.3f"), PR (bytes_up, COL_UINT64, NULL),
+  PR (bytes_down, COL_UINT64, NULL), PR (share_ratio, COL_DOUBLE, "%.4f"),
+  PR (chunks_held, COL_UINT, NULL), PR (manifests_held, COL_UINT, NULL),
+};
+#undef PR
 
 static gchar *
 peers_csv (MbExperiment *x)
 {
-  GString *o = g_string_new ("peer,class,strategy,upload_bps,download_bps,joined_s,left_s,"
-                             "leave,completed_s,bytes_up,bytes_down,share_ratio,"
-                             "chunks_held,manifests_held\n");
+  GString *o = g_string_new (NULL);
+  put_header (o, peer_cols, G_N_ELEMENTS (peer_cols), FALSE);
   for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
     {
       MbSimNode *p = mb_world_node (x->world, i);
       const MbPeerClass *pc = &x->sc->classes[p->cls];
       MbPeerStats ps;
       mb_world_node_stats (x->world, p, &ps);
-      g_string_append_printf (o, "peer%u,%s,%s,%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT ",%.3f,",
-                              p->id, pc->name, mb_strategy_name ((MbStrategy) pc->strategy),
-                              p->upload_bps, p->download_bps, secs (p->joined_us));
-      if (p->left_us != MB_TIME_NEVER)
-        g_string_append_printf (o, "%.3f", secs (p->left_us));
-      g_string_append_printf (o, ",%s,", mb_leave_kind_name (p->leave));
-      if (p->completed_us != MB_TIME_NEVER)
-        g_string_append_printf (o, "%.3f", secs (p->completed_us));
-      g_string_append_printf (o, ",%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT ",",
-                              ps.bytes_up, ps.bytes_down);
-      if (ps.bytes_down > 0)
-        g_string_append_printf (o, "%.4f", (double) ps.bytes_up / (double) ps.bytes_down);
-      g_string_append_printf (o, ",%u,%u\n", p->store->n_chunks, p->store->n_manifests);
+      PeerRow r = {
+        .peer = p->id,
+        .cls = pc->name,
+        .strategy = mb_strategy_name ((MbStrategy) pc->strategy),
+        .upload_bps = p->upload_bps,
+        .download_bps = p->download_bps,
+        .joined_s = secs (p->joined_us),
+        .left_s = p->left_us != MB_TIME_NEVER ? secs (p->left_us) : NAN,
+        .leave = mb_leave_kind_name (p->leave),
+        .completed_s = p->completed_us != MB_TIME_NEVER ? secs (p->completed_us) : NAN,
+        .bytes_up = ps.bytes_up,
+        .bytes_down = ps.bytes_down,
+        .share_ratio = ps.bytes_down > 0 ? (double) ps.bytes_up / (double) ps.bytes_down : NAN,
+        .chunks_held = p->store->n_chunks,
+        .manifests_held = p->store->n_manifests,
+      };
+      put_row (o, peer_cols, G_N_ELEMENTS (peer_cols), &r, FALSE);
     }
   return g_string_free (o, FALSE);
 }
+
+#define TS(f, kind, fmt) { #f, offsetof (MbSample, f), kind, fmt }
+static const Column sample_cols[] = {
+  TS (t_s, COL_DOUBLE, "%.3f"), TS (online, COL_UINT, NULL), TS (seeds, COL_UINT, NULL),
+  TS (leechers, COL_UINT, NULL), TS (completed, COL_UINT, NULL),
+  TS (mean_down_bps, COL_DOUBLE, "%.0f"), TS (upload_utilization, COL_DOUBLE, "%.4f"),
+  TS (min_piece_copies, COL_INT_OPT, NULL), TS (manifest_availability, COL_DOUBLE, "%.4f"),
+  TS (chunk_availability, COL_DOUBLE, "%.4f"),
+};
+#undef TS
 
 static gchar *
 timeseries_csv (MbExperiment *x)
 {
-  GString *o = g_string_new ("t_s,online,seeds,leechers,completed,mean_down_bps,"
-                             "upload_utilization,min_piece_copies,manifest_availability,"
-                             "chunk_availability\n");
+  GString *o = g_string_new (NULL);
+  put_header (o, sample_cols, G_N_ELEMENTS (sample_cols), FALSE);
   for (guint i = 0; i < x->samples->len; i++)
-    {
-      const MbSample *s = &g_array_index (x->samples, MbSample, i);
-      g_string_append_printf (o, "%.3f,%u,%u,%u,%u,%.0f,%.4f,", s->t_s, s->online, s->seeds,
-                              s->leechers, s->completed, s->mean_down_bps,
-                              s->upload_utilization);
-      if (s->min_piece_copies >= 0)
-        g_string_append_printf (o, "%d", s->min_piece_copies);
-      g_string_append_c (o, ',');
-      put_num (o, s->manifest_availability, "%.4f");
-      g_string_append_c (o, ',');
-      put_num (o, s->chunk_availability, "%.4f");
-      g_string_append_c (o, '\n');
-    }
+    put_row (o, sample_cols, G_N_ELEMENTS (sample_cols),
+             &g_array_index (x->samples, MbSample, i), FALSE);
   return g_string_free (o, FALSE);
 }
+
+#define LR(name, f, kind, fmt) { name, offsetof (MbLeaveRecord, f), kind, fmt }
+static const Column leave_cols[] = {
+  LR ("t_s", t_s, COL_DOUBLE, "%.3f"), LR ("peer", peer, COL_PEER, NULL),
+  LR ("leave", kind, COL_STRING, NULL), LR ("members", members, COL_UINT, NULL),
+  LR ("manifests_moved", report.manifests_redistributed, COL_UINT, NULL),
+  LR ("manifests_failed", report.manifests_failed, COL_UINT, NULL),
+  LR ("chunks_moved", report.chunks_redistributed, COL_UINT, NULL),
+  LR ("chunks_failed", report.chunks_failed, COL_UINT, NULL),
+  LR ("bytes_moved", report.bytes_moved, COL_UINT64, NULL),
+  LR ("expected_bytes", expected_bytes, COL_UINT64, NULL),
+};
+#undef LR
 
 static gchar *
 leaves_csv (MbExperiment *x)
 {
-  GString *o = g_string_new ("t_s,peer,leave,members,manifests_moved,manifests_failed,"
-                             "chunks_moved,chunks_failed,bytes_moved,expected_bytes\n");
+  GString *o = g_string_new (NULL);
+  put_header (o, leave_cols, G_N_ELEMENTS (leave_cols), FALSE);
   for (guint i = 0; i < x->leaves->len; i++)
-    {
-      const MbLeaveRecord *r = &g_array_index (x->leaves, MbLeaveRecord, i);
-      g_string_append_printf (o, "%.3f,peer%u,%s,%u,%u,%u,%u,%u,%" G_GUINT64_FORMAT ",%"
-                              G_GUINT64_FORMAT "\n", r->t_s, r->peer, r->kind, r->members,
-                              r->report.manifests_redistributed, r->report.manifests_failed,
-                              r->report.chunks_redistributed, r->report.chunks_failed,
-                              r->report.bytes_moved, r->expected_bytes);
-    }
+    put_row (o, leave_cols, G_N_ELEMENTS (leave_cols),
+             &g_array_index (x->leaves, MbLeaveRecord, i), FALSE);
   return g_string_free (o, FALSE);
 }
 

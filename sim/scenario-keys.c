@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "units.h"
+#include "swarm/peer.h"
+#include "swarm/tracker.h"
 
 G_STATIC_ASSERT (sizeof (MbScenarioStrategy) == sizeof (gint));
 G_STATIC_ASSERT (sizeof (MbStopRule) == sizeof (gint));
@@ -332,19 +334,26 @@ static gpointer
 mb_open_file (MbLoad *ld, const char *id G_GNUC_UNUSED)
 {
   MbFileConfig *f = &ld->sc->file;
+  MbPeerConfig peer;
+  mb_peer_config_init (&peer);
   f->piece_size = 256 * 1024;
-  f->block_size = 16 * 1024;
+  f->block_size = peer.block_size;
   return f;
 }
 
 static gpointer
 mb_open_tracker (MbLoad *ld, const char *id G_GNUC_UNUSED)
 {
+  /* The core's defaults: a scenario overrides only what it sets. */
   MbScenarioTracker *t = &ld->sc->tracker;
-  t->peer_list_size = 5;
-  t->announce_interval = 5 * 60 * G_USEC_PER_SEC;
-  t->peer_timeout = 30 * 60 * G_USEC_PER_SEC;
-  t->initial_share = 0;
+  MbTrackerConfig tracker;
+  mb_tracker_config_init (&tracker);
+  MbPeerConfig peer;
+  mb_peer_config_init (&peer);
+  t->peer_list_size = tracker.peer_list_size;
+  t->announce_interval = peer.announce_interval_us;
+  t->peer_timeout = tracker.peer_timeout_us;
+  t->initial_share = tracker.initial_share;
   return t;
 }
 
@@ -400,10 +409,8 @@ mb_open_ring (MbLoad *ld, const char *id G_GNUC_UNUSED)
 {
   MbRingConfig *r = &ld->sc->ring;
   r->enabled = ld->present;
-  r->replication = 3;
-  r->vnodes = 128;
-  r->chunk_size = 256 * 1024;
-  r->rpc_timeout = 10 * G_USEC_PER_SEC;
+  /* replication, vnodes, chunk_size and rpc_timeout stay 0 unless given:
+   * the core's defaults apply (mb_ringpeer_config_init, MB_RING_DEFAULT_VNODES). */
   r->view_delay = MB_RING_VIEW_DELAY_LATENCY;
   return r;
 }
@@ -754,16 +761,17 @@ static gboolean
 mb_finish_ring (MbLoad *ld, const char *group, gpointer t, GError **error)
 {
   MbRingConfig *r = t;
-  if (r->replication == 0)
+  /* 0 is "not given" (the core's default); written out, it is an error. */
+  if (r->replication == 0 && mb_load_has (ld, group, "replication"))
     return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "replication",
                              "must be at least 1; write e.g. replication = 3");
-  if (r->vnodes == 0)
+  if (r->vnodes == 0 && mb_load_has (ld, group, "vnodes"))
     return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "vnodes",
                              "must be at least 1; write e.g. vnodes = 128");
-  if (r->chunk_size == 0 || r->chunk_size > G_MAXUINT32)
+  if ((r->chunk_size == 0 && mb_load_has (ld, group, "chunk_size")) || r->chunk_size > G_MAXUINT32)
     return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "chunk_size",
                              "must be from 1B to 4GiB; write e.g. chunk_size = 256KiB");
-  if (r->rpc_timeout == 0)
+  if (r->rpc_timeout == 0 && mb_load_has (ld, group, "rpc_timeout"))
     return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "rpc_timeout",
                              "must be above 0; write e.g. rpc_timeout = 10s");
   return TRUE;

@@ -127,6 +127,20 @@ check_complete (MbWorld *w, MbSimNode *n)
     w->on_complete (w, n, w->on_complete_data);
 }
 
+/* cfg.check: the node's swarm peer and ring peer keep their invariants, or
+ * the run stops naming the broken one. */
+static void
+check_node (MbWorld *w, MbSimNode *n)
+{
+  g_autoptr (GString) why = g_string_new (NULL);
+  if (!mb_peer_check (n->peer, why))
+    g_error ("--check: t=%" G_GUINT64_FORMAT " us, node %u: %s", mb_sched_now (w->sched),
+             n->id, why->str);
+  if (n->rp && !mb_ringpeer_check (n->rp, why))
+    g_error ("--check: t=%" G_GUINT64_FORMAT " us, node %u (%s): ring peer invariant broken: %s",
+             mb_sched_now (w->sched), n->id, n->addr, why->str);
+}
+
 static void
 after_call (MbWorld *w, MbSimNode *n)
 {
@@ -135,6 +149,8 @@ after_call (MbWorld *w, MbSimNode *n)
       tracker_update_timer (w);
       return;
     }
+  if (G_UNLIKELY (w->cfg.check))
+    check_node (w, n);
   check_complete (w, n);
   node_update_timer (w, n);
 }

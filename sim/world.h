@@ -74,6 +74,9 @@ typedef struct {
   MbRingPeerConfig ring_cfg;
   guint vnodes;
   guint64 view_delay_us;         /* G_MAXUINT64: the latency from the tracker */
+  gboolean check;                /* after every call into a node, mb_peer_check and
+                                    mb_ringpeer_check it; abort with the reason if
+                                    one fails */
 } MbWorldConfig;
 
 /* Called when a peer's graceful leave has handed its keys over. */

@@ -67,6 +67,40 @@ mb_store_put_fetched (MbStore *s, const MbManifest *m, guint i, GBytes *data, GE
   return s->ops->put_fetched (s, m, i, data, error);
 }
 
+gboolean
+mb_store_download_begin (MbStore *s, const char *name, MbStoreDownloadFn done, gpointer data,
+                         GError **error)
+{
+  if (s->ops->download_begin == NULL)
+    {
+      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID,
+                   "cannot download %s: this store writes no files", name);
+      return FALSE;
+    }
+  return s->ops->download_begin (s, name, done, data, error);
+}
+
+void
+mb_store_download_end (MbStore *s, const char *name, gboolean ok)
+{
+  if (s->ops->download_end)
+    s->ops->download_end (s, name, ok);
+}
+
+void
+mb_store_share_begin (MbStore *s, const char *path, GBytes *content)
+{
+  if (s->ops->share_begin)
+    s->ops->share_begin (s, path, content);
+}
+
+void
+mb_store_share_end (MbStore *s, GBytes *content)
+{
+  if (s->ops->share_end)
+    s->ops->share_end (s, content);
+}
+
 GPtrArray *
 mb_store_list_chunks (MbStore *s)
 {

@@ -5,7 +5,9 @@
  * "virtual" (data == NULL, only its length known): the simulator's content is
  * generated from (file, chunk) and never held.  Listing is sorted, so callers
  * that iterate stay deterministic.  A failed put leaves what was stored
- * unchanged.
+ * unchanged.  Optional hooks let a store write a fetched file as its
+ * chunks come (a download, begun and ended here) and keep the chunks of a
+ * file being stored inside that file (share); the memory store has none.
  */
 #pragma once
 
@@ -22,9 +24,15 @@ typedef enum {
   MB_STORE_ERROR_NOT_FOUND,
   MB_STORE_ERROR_IO,
   MB_STORE_ERROR_INVALID,
+  MB_STORE_ERROR_BUSY,      /* a download of that name is already running */
 } MbStoreError;
 
 typedef struct _MbStore MbStore;
+
+/* A download's outcome: the file written (path, size) and error NULL, or
+ * path NULL and the error. */
+typedef void (*MbStoreDownloadFn) (const char *path, guint64 size, const GError *error,
+                                   gpointer data);
 
 typedef struct {
   gboolean (*put_chunk) (MbStore *s, const char *id, GBytes *data, guint32 len, GError **error);
@@ -44,6 +52,18 @@ typedef struct {
   void (*fetch_begin) (MbStore *s, const MbManifest *m);
   gboolean (*put_fetched) (MbStore *s, const MbManifest *m, guint i, GBytes *data,
                            GError **error);
+  /* Optional (NULL: the store writes no files).  A download is a fetch
+   * whose file the store writes: download_begin before the fetch starts
+   * (the fetch's fetch_begin and put_fetched then go into that file),
+   * download_end when it ended; then, maybe later, `done` gets the file. */
+  gboolean (*download_begin) (MbStore *s, const char *name, MbStoreDownloadFn done,
+                              gpointer data, GError **error);
+  void (*download_end) (MbStore *s, const char *name, gboolean ok);
+  /* Optional (NULL: nothing to do).  `content` is the file at `path`, being
+   * stored: a store that can keeps puts of slices of it as references into
+   * the file rather than copies, until share_end. */
+  void (*share_begin) (MbStore *s, const char *path, GBytes *content);
+  void (*share_end) (MbStore *s, GBytes *content);
 } MbStoreOps;
 
 struct _MbStore {
@@ -69,6 +89,18 @@ void mb_store_fetch_begin (MbStore *s, const MbManifest *m);
  * virtual), and streamed on by stores that write fetched files. */
 gboolean mb_store_put_fetched (MbStore *s, const MbManifest *m, guint i, GBytes *data,
                                GError **error);
+/* A download of the file `name` begins (see MbStoreOps.download_begin):
+ * FALSE with MB_STORE_ERROR_BUSY if one of that name is running, or
+ * MB_STORE_ERROR_INVALID if the store writes no files. */
+gboolean mb_store_download_begin (MbStore *s, const char *name, MbStoreDownloadFn done,
+                                  gpointer data, GError **error);
+/* Its fetch ended (ok: it got every chunk).  Then `done` gets the whole
+ * file, or an error (always one unless ok); it may run before this returns.
+ * The name is free for a new download from here on. */
+void mb_store_download_end (MbStore *s, const char *name, gboolean ok);
+/* `content` (absolute `path`) is being stored (see MbStoreOps.share_begin). */
+void mb_store_share_begin (MbStore *s, const char *path, GBytes *content);
+void mb_store_share_end (MbStore *s, GBytes *content);
 /* Sorted ids / names; free with g_ptr_array_unref. */
 GPtrArray *mb_store_list_chunks (MbStore *s);
 /* Stores a copy of m, replacing any manifest of that name. */

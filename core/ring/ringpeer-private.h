@@ -1,21 +1,31 @@
-/* ringpeer-private.h — the ring peer's internals, shared by ringpeer.c
- * (state, views, the server side, requests and their timeouts) and
- * ringpeer-ops.c (store_file, fetch_file, shutdown, repair).  Not installed.
+/* ringpeer-private.h — the ring peer's internals, shared by its files:
+ *   ringpeer.c        state, views, requests (windows, timeouts), entry points
+ *   ringpeer-serve.c  the server side (store/get chunk and manifest, ...)
+ *   op.c              what every operation shares: creation, replies, report,
+ *                     owners of a key, "keep here or send" placement
+ *   op-store.c, op-fetch.c, op-shutdown.c, op-repair.c   one operation each
+ *   ring-check.c      mb_ringpeer_check: these invariants, verified
+ * Not installed.
  *
- * Invariants:
+ * Invariants (mb_ringpeer_check verifies them):
  *  - at most cfg.window Rpcs are in flight to one target; the others wait in
  *    that target's queue, unsent, with no deadline yet (so a big store,
- *    hand-off or repair never floods a connection nor times out waiting);
+ *    hand-off or repair never floods a connection nor times out waiting), and
+ *    only while the window is full;
  *  - every Rpc in `rpcs` is also in `timeouts`, which is in deadline order
  *    (deadline = sent + rpc_timeout, and time never goes back); a finished
  *    Rpc is removed from `rpcs` at once and from `timeouts` lazily;
- *  - an Op lives until its `pending` count of Rpcs and queued work is 0 and
- *    it has reported; ops are kept in creation order.
+ *  - an op's `pending` is the number of its Rpcs not finished (in flight or
+ *    waiting for a place in a window); an op lives until that is 0 and it has
+ *    reported; live ops are in `ops`, in creation order (`serial` rises).
+ *
+ * Time: `now` is passed down from the entry point to everything that may
+ * send (an Rpc's deadline starts when it goes on the wire); nothing keeps it.
  */
 #pragma once
 
 #ifndef MB_RING_PEER_INTERNAL
-#error "ringpeer-private.h is private to core/ring/ringpeer*.c: no other file may include it"
+#error "ringpeer-private.h is private to core/ring/ (ringpeer*, op*, ring-check): no other file may include it"
 #endif
 
 #include "ring/ringpeer.h"
@@ -30,7 +40,7 @@ typedef enum {
   RPC_GET_CHUNK,
 } RpcKind;
 
-typedef struct _Op Op;
+typedef struct _RingOp RingOp;
 
 typedef struct {
   guint32 req;
@@ -38,7 +48,7 @@ typedef struct {
   MbNodeId to;
   gchar *target;        /* the member address it went to */
   guint64 deadline;
-  Op *op;
+  RingOp *op;
   guint32 index;        /* chunk index, where it applies */
   guint64 bytes;        /* payload sent (moved bytes on success) */
   gchar *key;           /* shutdown: the chunk id or manifest name handed over */
@@ -47,46 +57,34 @@ typedef struct {
   gboolean done;
 } Rpc;
 
-/* Fetch state per chunk. */
-enum { CH_NEED = 0, CH_INFLIGHT, CH_DONE, CH_FAILED };
+/* What an operation does; each op-*.c defines one. */
+typedef struct {
+  const char *name;
+  /* An answer (msg, or NULL on timeout/disconnect) to one of op's rpcs;
+   * `pending` no longer counts it.  Must not report. */
+  void (*on_reply) (RingOp *op, Rpc *rpc, const MbMessage *msg, guint64 now);
+  /* Moves on if it can: the next phase, or the report (which frees op). */
+  void (*maybe_finish) (RingOp *op, guint64 now);
+  /* Frees what the operation's own struct holds beyond the base. */
+  void (*free) (RingOp *op);
+  /* The operation's own invariants (may be NULL): FALSE with a reason. */
+  gboolean (*check) (const RingOp *op, GString *why);
+} RingOpVtable;
 
-struct _Op {
+/* The base every operation struct embeds as its first member. */
+struct _RingOp {
+  const RingOpVtable *vt;
   OpKind kind;
   MbRingPeer *rp;
   gchar *name;
-  MbManifest *manifest;
-  guint pending;            /* rpcs in flight */
+  guint64 serial;           /* creation order */
+  guint pending;            /* Rpcs not finished: in flight or waiting */
   gboolean reported;
-  MbRingDoneFn done;
+  MbRingDoneFn done;        /* store, fetch */
   MbShutdownDoneFn shutdown_done;
   gpointer data;
   MbRingResult result;
-  MbShutdownReport report;
   gchar *error;
-  /* store */
-  GBytes **chunk_bytes;     /* per chunk (real content), else NULL */
-  gboolean manifest_phase;
-  /* fetch */
-  guint8 *state;            /* per chunk: CH_* */
-  GPtrArray **tried;        /* per chunk: members already asked for it (gchar*) */
-  GHashTable *load;         /* member -> chunk requests in flight to it */
-  guint inflight;           /* chunk requests in flight, all members */
-  guint capacity;           /* per_holder x distinct holders: more cannot be in flight */
-  guint scan_from;          /* order[0 .. scan_from) are not waiting (CH_NEED) */
-  guint *pos;               /* chunk index -> its position in order */
-  guint *order;             /* chunk indices, rarest first */
-  GHashTable *sources;      /* member -> 1 (lookup only) */
-  GPtrArray *owners;        /* manifest owners to try (gchar*) */
-  guint owner_cursor;
-  guint hops;
-  gboolean lookup_done;
-  /* shutdown */
-  GPtrArray *moved_chunks;     /* ids to drop once acknowledged */
-  GPtrArray *moved_manifests;  /* names */
-  /* repair: chunk copies waiting for their bytes */
-  GPtrArray *repair_targets;   /* per chunk index: GPtrArray of targets, or NULL */
-  GPtrArray *gained;           /* repair: owners of the name that lack it (gchar*) */
-  gboolean chunks_changed;     /* repair: some chunk got a new holder */
 };
 
 struct _MbRingPeer {
@@ -98,35 +96,90 @@ struct _MbRingPeer {
   MbRing *view;
   GRand *rand;
   guint32 next_req;
+  guint64 next_serial;      /* of the next op */
   GHashTable *rpcs;         /* req -> Rpc* (sent ones) */
-  GHashTable *windows;      /* target -> Window* */
+  GHashTable *windows;      /* target -> MbiWindow* */
   GQueue timeouts;          /* Rpc*, deadline order */
-  GPtrArray *ops;           /* Op*, creation order */
+  GPtrArray *ops;           /* RingOp*, creation order */
   gboolean leaving;
   GHashTable *gone;         /* members that left our view (not since back) */
-  guint64 now;
   MbRingPeerStats stats;
 };
 
+/* A target's window: how many requests are in flight to it, and those
+ * waiting for a place. */
+typedef struct {
+  guint inflight;
+  GQueue waiting;   /* Rpc* */
+} MbiWindow;
+
+/* The owners of a key: the first r members of its preference list in a
+ * view, as many as asked for (no fixed cap), names borrowed from the view.
+ *   g_auto (MbiOwners) o;  mbi_owners_init (&o, view, key, r);
+ *   for (guint k = 0; k < o.n; k++) ... o.names[k] ...                      */
+#define MBI_OWNERS_INLINE 16
+typedef struct {
+  guint n;
+  const char **names;
+  const char *inline_names[MBI_OWNERS_INLINE];
+} MbiOwners;
+
+void mbi_owners_init (MbiOwners *o, const MbRing *view, const char *key, guint r);
+void mbi_owners_clear (MbiOwners *o);
+gboolean mbi_owners_has (const MbiOwners *o, const char *member);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MbiOwners, mbi_owners_clear)
+
 /* ringpeer.c */
 MbNodeId mbi_rp_node (MbRingPeer *rp, const char *member);
-Rpc *mbi_rp_send (MbRingPeer *rp, Op *op, RpcKind kind, const char *target, MbMessage *msg,
-                 guint32 index, guint64 bytes);
+/* Sends msg (taken) to target for op, or queues it if target's window is
+ * full; the rpc counts in op->pending until it is answered or fails. */
+Rpc *mbi_rp_send (MbRingPeer *rp, RingOp *op, RpcKind kind, const char *target, MbMessage *msg,
+                  guint32 index, guint64 bytes, guint64 now);
 gboolean mbi_rp_is_self (const MbRingPeer *rp, const char *member);
-/* The R owners of key in view (member names, borrowed from the view). */
-guint mbi_rp_owners (const MbRing *view, const char *key, guint r, const char **out);
 gboolean mbi_rp_in_list (const char *const *list, guint n, const char *member);
 /* Drops the holders of m that are members we saw leave: a merge with an
  * older copy must not bring them back. */
 void mbi_rp_prune_gone (MbRingPeer *rp, MbManifest *m);
-guint32 mbi_rp_chunk_len (const MbManifest *m, guint i);
-/* The chunk's bytes from the store: TRUE if held (data NULL when virtual). */
-gboolean mbi_rp_local_chunk (MbRingPeer *rp, const char *id, GBytes **data, guint32 *len);
 
-/* ringpeer-ops.c */
-Op *mbi_op_new (MbRingPeer *rp, OpKind kind, const char *name);
-void mbi_op_maybe_finish (Op *op);
-void mbi_op_free (Op *op);
-/* An answer (msg, or NULL on timeout/disconnect) to one of op's rpcs. */
-void mbi_op_on_reply (Op *op, Rpc *rpc, const MbMessage *msg);
+/* ringpeer-serve.c: a request from another peer, answered; FALSE if msg is
+ * not a request (it is a reply to one of ours). */
+gboolean mbi_rp_serve (MbRingPeer *rp, MbNodeId from, const MbMessage *msg, guint64 now);
+
+/* op.c */
+/* A new op of `size` bytes (its struct, base first), appended to rp->ops. */
+gpointer mbi_op_new (MbRingPeer *rp, const RingOpVtable *vt, OpKind kind, gsize size,
+                     const char *name);
+void mbi_op_free (RingOp *op);
+/* The first failure is the one reported. */
+void mbi_op_fail (RingOp *op, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+/* Done: reported, out of rp->ops (the caller then reports and frees). */
+void mbi_op_retire (RingOp *op);
+/* Retires op, calls its done callback with its result and frees it. */
+void mbi_op_report (RingOp *op, const MbManifest *manifest);
+/* Routes an answer (or NULL: a failure) to op: pending, on_reply, maybe_finish. */
+void mbi_op_reply (RingOp *op, Rpc *r, const MbMessage *msg, guint64 now);
+
+/* Where a copy of something goes: `keep` when this peer is the target (a
+ * host need not deliver to itself), else `send` (which may decline). */
+typedef struct {
+  void (*keep) (RingOp *op, gpointer data, guint64 now);
+  void (*send) (RingOp *op, const char *target, gpointer data, guint64 now);
+} MbiPlacement;
+
+void mbi_op_place (RingOp *op, const char *target, const MbiPlacement *how, gpointer data,
+                   guint64 now);
+/* mbi_op_place at each of the R owners of key in our view, in ring order. */
+void mbi_op_place_at_owners (RingOp *op, const char *key, const MbiPlacement *how,
+                             gpointer data, guint64 now);
+
+Rpc *mbi_op_send_chunk (RingOp *op, const MbManifest *m, guint i, const char *target,
+                        GBytes *bytes, guint64 now);
+Rpc *mbi_op_send_manifest (RingOp *op, const char *target, const MbManifest *m, guint64 now);
+/* Chunk i of m into our store: bytes (real content) or nothing (virtual). */
+gboolean mbi_rp_put_local_chunk (MbRingPeer *rp, const MbManifest *m, guint i, GBytes *bytes);
+/* msg (a CHUNK) is chunk i of m: length, id and (real content) hash. */
+gboolean mbi_rp_chunk_verifies (MbRingPeer *rp, const MbManifest *m, guint i,
+                                const MbMessage *msg);
+
+/* op-repair.c */
 void mbi_rp_repair (MbRingPeer *rp, MbRing *old_view, guint64 now);

@@ -114,4 +114,24 @@ typedef struct {
 
 void mb_ringpeer_stats (const MbRingPeer *rp, MbRingPeerStats *out);
 
+/* Debugging: verifies the peer's internal invariants (requests in flight
+ * within each window, every sent request awaiting its timeout, timeouts in
+ * deadline order, each operation's pending count equal to its unfinished
+ * requests, operations in creation order, ...).  FALSE, with the reason
+ * appended to `why` (may be NULL), if one is broken.  O(requests + ops). */
+gboolean mb_ringpeer_check (const MbRingPeer *rp, GString *why);
+
+/* Tests of mb_ringpeer_check only: breaks one invariant on purpose (the
+ * peer can still be freed, nothing more).  FALSE if the state has nothing
+ * to break that way (e.g. no request in flight). */
+typedef enum {
+  MB_RING_CORRUPT_WINDOW,     /* a window counts more than cfg.window in flight */
+  MB_RING_CORRUPT_PENDING,    /* the oldest op's pending count is one too high */
+  MB_RING_CORRUPT_DEADLINES,  /* the first timeout is due after the second */
+  MB_RING_CORRUPT_UNTRACKED,  /* an unfinished request is dropped from rpcs */
+  MB_RING_CORRUPT_OP_ORDER,   /* the two oldest ops swap places */
+} MbRingCorruption;
+
+gboolean mb_ringpeer_debug_corrupt (MbRingPeer *rp, MbRingCorruption what);
+
 G_END_DECLS

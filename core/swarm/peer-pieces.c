@@ -10,6 +10,11 @@
  * requests for it are cancelled.  A finished piece is
  * verified against its chunk id (real content) before it is stored, had and
  * announced; a piece that fails is discarded and requested again.
+ *
+ * This file owns the per-piece counters of peer-private.h (unrequested,
+ * missing, total_unrequested, n_started, req_count): only partial_start,
+ * partial_drop, block_requested, block_unrequested and block_received
+ * write them.
  */
 #define MB_SWARM_PEER_INTERNAL
 #include "swarm/peer-private.h"
@@ -83,11 +88,16 @@ mbi_swarm_partials_free (Swarm *sw)
       partial_drop (sw, i);
 }
 
+/* ---- block state: the only writers of unrequested, missing,
+ * total_unrequested, n_started and req_count (with partial_start/_drop) ---- */
+
 static void
 block_requested (Swarm *sw, Partial *pp, guint32 piece, guint32 block)
 {
+  MB_SWARM_ASSERT (pp->req_count[block] < G_MAXUINT8);
   if (pp->req_count[block]++ == 0 && !pp->received[block])
     {
+      MB_SWARM_ASSERT (sw->unrequested[piece] > 0 && sw->total_unrequested > 0);
       sw->unrequested[piece]--;
       sw->total_unrequested--;
     }
@@ -103,6 +113,21 @@ block_unrequested (Swarm *sw, Partial *pp, guint32 piece, guint32 block)
       sw->unrequested[piece]++;
       sw->total_unrequested++;
     }
+}
+
+static void
+block_received (Swarm *sw, Partial *pp, guint32 piece, guint32 block)
+{
+  MB_SWARM_ASSERT (!pp->received[block] && sw->missing[piece] > 0);
+  if (pp->req_count[block] == 0)
+    {
+      /* It was counted as unrequested (e.g. a late block after a choke). */
+      MB_SWARM_ASSERT (sw->unrequested[piece] > 0 && sw->total_unrequested > 0);
+      sw->unrequested[piece]--;
+      sw->total_unrequested--;
+    }
+  pp->received[block] = 1;
+  sw->missing[piece]--;
 }
 
 /* ---- request lists ---- */
@@ -364,9 +389,7 @@ mbi_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now)
     }
   if (mb_bitfield_is_complete (sw->have))
     {
-      if (sw->stats.completed_at == MB_TIME_NEVER)
-        sw->peer->n_completed++;
-      sw->stats.completed_at = now;
+      mbi_swarm_mark_complete (sw, now);
       /* Now a seed: connections to other seeds are useless. */
       for (guint i = sw->n_conns; i-- > 0;)
         {
@@ -449,14 +472,7 @@ mbi_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *d
     block_unrequested (sw, pp, piece, block);
   if (pp && !pp->received[block] && !mb_bitfield_test (sw->have, piece))
     {
-      if (pp->req_count[block] == 0)
-        {
-          /* It was counted as unrequested (e.g. a late block after a choke). */
-          sw->unrequested[piece]--;
-          sw->total_unrequested--;
-        }
-      pp->received[block] = 1;
-      sw->missing[piece]--;
+      block_received (sw, pp, piece, block);
       if (pp->data && data)
         memcpy (pp->data + offset, g_bytes_get_data (data, NULL), len);
       if (pp->req_count[block] > 0)

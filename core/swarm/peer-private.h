@@ -12,8 +12,20 @@
  *    received; missing == blocks not received; total_unrequested is their
  *    sum over started pieces;
  *  - a block's req_count == number of conns with that block in out_reqs;
- *  - n_am_interested / n_peer_interested == number of conns with that flag
- *    (mbi_conn_set_interest is the one place the flags change).
+ *  - n_started == pieces with a Partial == bits set in `started`;
+ *  - n_completed == swarms whose stats.completed_at is set;
+ *  - n_am_interested / n_peer_interested == number of conns with that flag;
+ *  - n_upq == the sum of the conns' upload queue lengths.
+ * Each counter has one owner, and nothing else writes it:
+ *  - availability: mbi_swarm_avail_add_piece / _add_bitfield /
+ *    _remove_bitfield (peer.c);
+ *  - unrequested, missing, total_unrequested, n_started, req_count: the
+ *    block state transitions in peer-pieces.c (partial_start, partial_drop,
+ *    block_requested, block_unrequested, block_received);
+ *  - n_completed: mbi_swarm_mark_complete (peer.c);
+ *  - n_am_interested, n_peer_interested: mbi_conn_set_interest (peer.c);
+ *  - n_upq and the conns' upload queues: peer-upload.c.
+ * mb_peer_check (peer-check.c) recomputes all of them from scratch.
  *
  * Layout: the simulator runs 10^4 peers of ~40 conns each, far more than
  * fits in cache, so the fields read for every incoming message (node, flags,
@@ -155,6 +167,16 @@ struct _MbPeer {
   guint up_swarm_cursor;   /* round-robin position among swarms for uploads */
 };
 
+/* Checks on the counters' owners (underflow, overflow): they sit in the
+ * simulator's hot path, so they are compiled in only with MB_SWARM_ASSERTS
+ * (core/meson.build: builds with debug info).  mb_peer_check checks the
+ * same invariants in any build. */
+#ifdef MB_SWARM_ASSERTS
+#define MB_SWARM_ASSERT(e) g_assert (e)
+#else
+#define MB_SWARM_ASSERT(e) ((void) 0)
+#endif
+
 #if defined(__GNUC__)
 #define MB_PREFETCH(p) __builtin_prefetch (p)
 #else
@@ -188,6 +210,14 @@ void mbi_swarm_fill_slots (Swarm *sw, guint64 now);
 guint mbi_swarm_n_established (const Swarm *sw);
 /* Before a loop that reads every conn: starts all their cache misses at once. */
 void mbi_swarm_prefetch_conns (const Swarm *sw);
+/* The only writers of availability[]: a remote announced one piece it did not
+ * have (HAVE), sent its whole bitfield, or went away with bf. */
+void mbi_swarm_avail_add_piece (Swarm *sw, guint piece);
+void mbi_swarm_avail_add_bitfield (Swarm *sw, const MbBitfield *bf);
+void mbi_swarm_avail_remove_bitfield (Swarm *sw, const MbBitfield *bf);
+/* The swarm's whole file is had (now): completed_at, and n_completed the
+ * first time. */
+void mbi_swarm_mark_complete (Swarm *sw, guint64 now);
 
 /* peer-upload.c: the upload queue.  The one owner of n_upq: every change to
  * a conn's upq goes through these. */

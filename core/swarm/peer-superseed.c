@@ -78,7 +78,7 @@ mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len)
       c->got_bitfield = TRUE;
     }
   if (mb_bitfield_set (c->remote, piece))
-    sw->availability[piece]++;
+    mbi_swarm_avail_add_piece (sw, piece);
   mbi_superseed_reveal (sw, c);
 }
 

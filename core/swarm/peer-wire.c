@@ -196,9 +196,7 @@ on_bitfield (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
     }
   c->remote = bf;
   c->got_bitfield = TRUE;
-  for (guint i = 0; i < sw->n_pieces; i++)
-    if (mb_bitfield_test (bf, i))
-      sw->availability[i]++;
+  mbi_swarm_avail_add_bitfield (sw, bf);
   if (mb_bitfield_is_complete (sw->have) && mb_bitfield_is_complete (bf))
     {
       /* Two seeds have nothing to trade: free the slot. */
@@ -231,7 +229,7 @@ on_have (Swarm *sw, Conn *c, const MbMessage *msg)
   ensure_remote (sw, c);
   if (!mb_bitfield_set (c->remote, msg->piece))
     return;
-  sw->availability[msg->piece]++;
+  mbi_swarm_avail_add_piece (sw, msg->piece);
   if (mb_bitfield_is_complete (sw->have) && mb_bitfield_is_complete (c->remote))
     {
       mbi_peer_drop_node (sw->peer, c->node, NULL);

@@ -237,9 +237,7 @@ mbi_swarm_conn_remove (Swarm *sw, Conn *c)
   mbi_swarm_release_requests (sw, c, FALSE);
   mbi_upload_clear (sw, c);
   if (c->remote && c->got_bitfield)
-    for (guint i = 0; i < sw->n_pieces; i++)
-      if (mb_bitfield_test (c->remote, i))
-        sw->availability[i]--;
+    mbi_swarm_avail_remove_bitfield (sw, c->remote);
   if (sw->optimistic_node == c->node)
     sw->optimistic_node = MB_NODE_NONE;
   guint i = 0;
@@ -249,6 +247,50 @@ mbi_swarm_conn_remove (Swarm *sw, Conn *c)
   memmove (sw->conns + i, sw->conns + i + 1, (sw->n_conns - i) * sizeof (Conn *));
   memmove (sw->conn_nodes + i, sw->conn_nodes + i + 1, (sw->n_conns - i) * sizeof (MbNodeId));
   conn_free (c);
+}
+
+/* ---- availability: its only writers ---- */
+
+void
+mbi_swarm_avail_add_piece (Swarm *sw, guint piece)
+{
+  MB_SWARM_ASSERT (piece < sw->n_pieces);
+  MB_SWARM_ASSERT (sw->availability[piece] < G_MAXUINT16);
+  sw->availability[piece]++;
+}
+
+void
+mbi_swarm_avail_add_bitfield (Swarm *sw, const MbBitfield *bf)
+{
+  MB_SWARM_ASSERT (mb_bitfield_size (bf) == sw->n_pieces);
+  guint16 *avail = sw->availability;
+  for (guint i = 0; i < sw->n_pieces; i++)
+    if (mb_bitfield_test (bf, i))
+      {
+        MB_SWARM_ASSERT (avail[i] < G_MAXUINT16);
+        avail[i]++;
+      }
+}
+
+void
+mbi_swarm_avail_remove_bitfield (Swarm *sw, const MbBitfield *bf)
+{
+  MB_SWARM_ASSERT (mb_bitfield_size (bf) == sw->n_pieces);
+  guint16 *avail = sw->availability;
+  for (guint i = 0; i < sw->n_pieces; i++)
+    if (mb_bitfield_test (bf, i))
+      {
+        MB_SWARM_ASSERT (avail[i] > 0);
+        avail[i]--;
+      }
+}
+
+void
+mbi_swarm_mark_complete (Swarm *sw, guint64 now)
+{
+  if (sw->stats.completed_at == MB_TIME_NEVER)
+    sw->peer->n_completed++;
+  sw->stats.completed_at = now;
 }
 
 void
@@ -420,10 +462,7 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
       mb_bitfield_set (sw->have, i);
   sw->stats.pieces = mb_bitfield_count (sw->have);
   if (mb_bitfield_is_complete (sw->have))
-    {
-      sw->stats.completed_at = now;
-      p->n_completed++;
-    }
+    mbi_swarm_mark_complete (sw, now);
   g_ptr_array_add (p->swarms, sw);
   p->swarm0 = p->swarms->pdata[0];
   p->n_swarms = p->swarms->len;

@@ -138,4 +138,12 @@ gboolean mb_peer_has_piece (const MbPeer *p, const char *file, guint piece);
 /* The pieces had, or NULL if not in that swarm (owned by the peer). */
 const MbBitfield *mb_peer_have (const MbPeer *p, const char *file);
 
+/* Debug: recomputes every invariant of the peer's state (availability
+ * counts, connection arrays, started pieces' block counters, request counts,
+ * completed swarms) from scratch.  TRUE if all hold; else FALSE, and the
+ * first violation (naming the peer, swarm, piece or connection) is appended
+ * to `why` (may be NULL).  Read-only and slow (peer-check.c): for tests and
+ * the simulator's --check. */
+gboolean mb_peer_check (const MbPeer *p, GString *why);
+
 G_END_DECLS

@@ -38,6 +38,7 @@
  *   redirect         REQ ADDR
  *   error            REQ CODE TEXT
  *   hello            NAME ADDR                 transport: first frame on a connection
+ *   pex              SWARM PEERS               swarm: peers the sender is connected to (BEP 11)
  *
  * register and get_peers carry REQ (not in message.h's comment) because
  * their reply, peer_list, echoes it.

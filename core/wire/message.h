@@ -40,7 +40,6 @@ typedef enum {
   MB_MSG_REQUEST,        /* swarm piece offset length                            */
   MB_MSG_PIECE,          /* swarm piece offset data (length = data size)         */
   MB_MSG_CANCEL,         /* swarm piece offset length                            */
-  MB_MSG_PEX,            /* swarm peers: some peers the sender is connected to (BEP 11) */
   /* ring */
   MB_MSG_STORE_CHUNK,    /* req chunk_id data                        -> OK/ERROR  */
   MB_MSG_STORE_MANIFEST, /* req manifest                             -> OK/ERROR  */
@@ -59,6 +58,8 @@ typedef enum {
   /* transport */
   MB_MSG_HELLO,          /* name addr=listen: first frame on every TCP connection,
                             so both ends map it to one node; never reaches the core */
+  /* later additions (types are never renumbered) */
+  MB_MSG_PEX,            /* swarm peers: some peers the sender is connected to (BEP 11) */
   MB_MSG_N_TYPES
 } MbMsgType;
 

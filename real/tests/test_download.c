@@ -1,7 +1,10 @@
-/* test_download.c — a fetch's file written as its chunks come, and the
- * chunks it got kept inside that file (chunk-refs): counted, listed,
- * served, dropped and reloaded like chunk files; a failed fetch leaves no
- * file and no chunk; a file changed behind the store's back is not served.
+/* test_download.c — a download through the store interface: begun by
+ * name, its fetch's file written as the chunks come, ended with the
+ * fetch's outcome; the chunks it got kept inside that file (chunk-refs):
+ * counted, listed, served, dropped and reloaded like chunk files; a failed
+ * fetch leaves no file and no chunk; a file changed behind the store's back
+ * is not served; one download per name; a fetch nobody downloads is plain
+ * puts; a store without the hooks (memory) refuses downloads.
  */
 #include <glib/gstdio.h>
 #include <string.h>
@@ -81,10 +84,20 @@ on_done (const char *path, guint64 size, const GError *error, gpointer data)
     g_assert_cmpuint (size, ==, 10);
 }
 
+/* Asks for the download of file.bin; o gets its outcome. */
 static void
-finish (MbStore *s, gboolean ok, Outcome *o)
+begin (MbStore *s, Outcome *o)
 {
-  mb_store_disk_download_finish (s, "file.bin", ok, on_done, o);
+  g_autoptr (GError) err = NULL;
+  g_assert_true (mb_store_download_begin (s, "file.bin", on_done, o, &err));
+  g_assert_no_error (err);
+}
+
+/* Ends it and waits for the outcome. */
+static void
+end (MbStore *s, gboolean ok, Outcome *o)
+{
+  mb_store_download_end (s, "file.bin", ok);
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (!o->done && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, TRUE);
@@ -105,11 +118,12 @@ fetch_all (Fixture *f, MbStore *s)
 {
   g_autoptr (GBytes) b0 = part (0), b1 = part (1), b2 = part (2);
   g_assert_true (mb_store_put_chunk (s, f->ids[0], b0, 4, NULL));
+  Outcome o = { 0 };
+  begin (s, &o);
   mb_store_fetch_begin (s, f->m);
   g_assert_true (mb_store_put_fetched (s, f->m, 2, b2, NULL));
   g_assert_true (mb_store_put_fetched (s, f->m, 1, b1, NULL));
-  Outcome o = { 0 };
-  finish (s, TRUE, &o);
+  end (s, TRUE, &o);
   g_assert_null (o.error);
   g_autofree gchar *want = g_build_filename (f->downloads, "file.bin", NULL);
   g_assert_cmpstr (o.path, ==, want);
@@ -192,9 +206,10 @@ test_fetching_again_keeps_every_chunk (Fixture *f, gconstpointer data)
   fetch_all (f, s);
   /* the same file again: every chunk is local, copied into the new file,
    * and the ones kept in the old file move to the new one */
-  mb_store_fetch_begin (s, f->m);
   Outcome o = { 0 };
-  finish (s, TRUE, &o);
+  begin (s, &o);
+  mb_store_fetch_begin (s, f->m);
+  end (s, TRUE, &o);
   g_assert_null (o.error);
   outcome_clear (&o);
   g_assert_cmpuint (s->n_chunks, ==, 3);
@@ -207,6 +222,8 @@ test_a_failed_fetch_leaves_nothing (Fixture *f, gconstpointer data)
   (void) data;
   MbStore *s = open_store (f);
   g_autoptr (GBytes) b1 = part (1), bad = g_bytes_new_static ("xxxx", 4);
+  Outcome o = { 0 };
+  begin (s, &o);
   mb_store_fetch_begin (s, f->m);
   g_assert_true (mb_store_put_fetched (s, f->m, 1, b1, NULL));
   g_autoptr (GError) err = NULL;
@@ -214,8 +231,7 @@ test_a_failed_fetch_leaves_nothing (Fixture *f, gconstpointer data)
   g_assert_error (err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID);
   /* chunks a fetch got are held from the moment its file is whole */
   g_assert_cmpuint (s->n_chunks, ==, 0);
-  Outcome o = { 0 };
-  finish (s, FALSE, &o);
+  end (s, FALSE, &o);
   g_assert_null (o.path);
   g_assert_nonnull (o.error);
   outcome_clear (&o);
@@ -267,7 +283,7 @@ test_shared_file_copies_stay_in_it (Fixture *f, gconstpointer data)
   g_assert_nonnull (mf);
   g_autoptr (GBytes) content = g_mapped_file_get_bytes (mf);
   g_mapped_file_unref (mf);
-  mb_store_disk_share_begin (s, path, content);
+  mb_store_share_begin (s, path, content);
   for (guint i = 0; i < N_PARTS; i++)
     {
       g_autoptr (GBytes) slice = g_bytes_new_from_bytes (content, 4 * i, strlen (PARTS[i]));
@@ -278,7 +294,7 @@ test_shared_file_copies_stay_in_it (Fixture *f, gconstpointer data)
   g_autoptr (GError) err = NULL;
   g_assert_false (mb_store_put_chunk (s, f->ids[0], wrong, 4, &err));
   g_assert_error (err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID);
-  mb_store_disk_share_end (s, content);
+  mb_store_share_end (s, content);
   g_autofree gchar *chunks = g_build_filename (f->dir, "chunks", NULL);
   GDir *d = g_dir_open (chunks, 0, NULL);
   g_assert_nonnull (d);
@@ -301,11 +317,12 @@ test_a_deleted_file_is_fetched_again (Fixture *f, gconstpointer data)
   g_assert_false (mb_store_has_chunk (s, f->ids[1]));
   g_assert_cmpuint (s->n_chunks, ==, 1);
   g_autoptr (GBytes) b1 = part (1), b2 = part (2);
+  Outcome o = { 0 };
+  begin (s, &o);
   mb_store_fetch_begin (s, f->m);
   g_assert_true (mb_store_put_fetched (s, f->m, 1, b1, NULL));
   g_assert_true (mb_store_put_fetched (s, f->m, 2, b2, NULL));
-  Outcome o = { 0 };
-  finish (s, TRUE, &o);
+  end (s, TRUE, &o);
   g_assert_null (o.error);
   outcome_clear (&o);
   g_autofree gchar *text = NULL;
@@ -349,6 +366,71 @@ test_a_bad_index_is_named_and_skipped (Fixture *f, gconstpointer data)
   mb_store_free (s);
 }
 
+static void
+test_one_download_per_name (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  Outcome o = { 0 }, o2 = { 0 };
+  begin (s, &o);
+  g_autoptr (GError) err = NULL;
+  g_assert_false (mb_store_download_begin (s, "file.bin", on_done, &o2, &err));
+  g_assert_error (err, MB_STORE_ERROR, MB_STORE_ERROR_BUSY);
+  g_clear_error (&err);
+  g_assert_false (mb_store_download_begin (s, "../file.bin", on_done, &o2, &err));
+  g_assert_error (err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID);
+  /* ended (its fetch never began: an error, at once): the name is free */
+  mb_store_download_end (s, "file.bin", TRUE);
+  g_assert_true (o.done);
+  g_assert_null (o.path);
+  g_assert_nonnull (strstr (o.error, "no fetch of file.bin began"));
+  outcome_clear (&o);
+  begin (s, &o);
+  mb_store_download_end (s, "file.bin", FALSE);
+  g_assert_true (o.done);
+  g_assert_nonnull (strstr (o.error, "did not get every chunk"));
+  outcome_clear (&o);
+  g_assert_false (o2.done);
+  mb_store_download_end (s, "file.bin", TRUE); /* none running: nothing */
+  mb_store_free (s);
+}
+
+static void
+test_a_fetch_nobody_downloads_is_stored (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  g_autoptr (GBytes) b1 = part (1);
+  mb_store_fetch_begin (s, f->m);
+  g_assert_true (mb_store_put_fetched (s, f->m, 1, b1, NULL));
+  g_autofree gchar *c1 = g_build_filename (f->dir, "chunks", (char[3]) { f->ids[1][0], f->ids[1][1], 0 },
+                                           f->ids[1], NULL);
+  g_assert_true (g_file_test (c1, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (s->n_chunks, ==, 1);
+  g_assert_false (g_file_test (f->downloads, G_FILE_TEST_EXISTS));
+  mb_store_free (s);
+}
+
+static void
+test_no_download_without_the_hooks (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  g_autoptr (MbStore) s = mb_store_memory_new ();
+  Outcome o = { 0 };
+  g_autoptr (GError) err = NULL;
+  g_assert_false (mb_store_download_begin (s, "file.bin", on_done, &o, &err));
+  g_assert_error (err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID);
+  mb_store_download_end (s, "file.bin", TRUE);
+  g_assert_false (o.done);
+  /* sharing is nothing to it: puts are copies as ever */
+  g_autoptr (GBytes) content = g_bytes_new_static ("abcdefghij", 10);
+  mb_store_share_begin (s, "/nowhere/file.bin", content);
+  g_autoptr (GBytes) slice = g_bytes_new_from_bytes (content, 0, 4);
+  g_assert_true (mb_store_put_chunk (s, f->ids[0], slice, 4, NULL));
+  mb_store_share_end (s, content);
+  assert_holds (s, f->ids[0], "abcd");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -361,5 +443,8 @@ main (int argc, char **argv)
   ADD ("shared-file-copies-stay-in-it", test_shared_file_copies_stay_in_it);
   ADD ("a-deleted-file-is-fetched-again", test_a_deleted_file_is_fetched_again);
   ADD ("a-bad-index-is-named-and-skipped", test_a_bad_index_is_named_and_skipped);
+  ADD ("one-download-per-name", test_one_download_per_name);
+  ADD ("a-fetch-nobody-downloads-is-stored", test_a_fetch_nobody_downloads_is_stored);
+  ADD ("no-download-without-the-hooks", test_no_download_without_the_hooks);
   return g_test_run ();
 }

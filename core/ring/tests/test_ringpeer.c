@@ -1,8 +1,10 @@
 /* test_ringpeer.c — the ring over an in-test delivery queue: placement,
  * store and multi-source fetch with real content, redirects from stale
  * views, the graceful-shutdown plan (exactly the leaving peer's keys, to
- * their new owners), concurrent manifest updates, crash repair, and refused
- * bad input that changes nothing. */
+ * their new owners), concurrent manifest updates, crash repair, refused
+ * bad input that changes nothing, replication beyond 64 copies, and
+ * mb_ringpeer_check: it holds after every event of every test here, and it
+ * fails on state broken on purpose. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +12,7 @@
 #include "ring/ringpeer.h"
 
 #define SEC MB_USEC_PER_SEC
-#define MAXN 16
+#define MAXN 80
 
 typedef struct {
   guint64 at;
@@ -101,12 +103,24 @@ rfx_free (RFx *fx)
   g_free (fx);
 }
 
-/* Runs until nothing is queued and no timer is due before `until`. */
+/* Every peer's invariants hold (mb_ringpeer_check). */
+static void
+rfx_check (RFx *fx)
+{
+  g_autoptr (GString) why = g_string_new (NULL);
+  for (guint i = 0; i < fx->n; i++)
+    if (!mb_ringpeer_check (fx->rp[i], why))
+      g_error ("peer %u: %s", i, why->str);
+}
+
+/* Runs until nothing is queued and no timer is due before `until`, checking
+ * every peer's invariants before each event and at the end. */
 static void
 rfx_run (RFx *fx, guint64 until)
 {
   for (;;)
     {
+      rfx_check (fx);
       Item *head = g_queue_peek_head (&fx->queue);
       guint64 te = MB_TIME_NEVER;
       gint who = -1;
@@ -135,6 +149,7 @@ rfx_run (RFx *fx, guint64 until)
       else
         mb_ringpeer_handle_expiry (fx->rp[who], fx->now);
     }
+  rfx_check (fx);
 }
 
 typedef struct {
@@ -543,6 +558,80 @@ test_ring_crash_repair_restores_replication (void)
   rfx_free (fx);
 }
 
+/* R = 70 on 72 peers: every copy is placed (no owner list is capped). */
+static void
+test_ring_replication_above_64_is_not_capped (void)
+{
+  RFx *fx = rfx_new (72, 70);
+  g_autoptr (GBytes) content = random_content (100 * 1024, 9);
+  Done d = { 0 };
+  store_file (fx, 0, "wide.bin", content, &d);
+  g_assert_true (d.r.ok);
+  g_assert_cmpuint (d.r.chunks_placed, ==, 2 * 70);
+  g_assert_cmpuint (d.r.manifest_owners, ==, 70);
+  done_clear (&d);
+  guint held = 0;
+  for (guint i = 0; i < fx->n; i++)
+    {
+      g_autoptr (MbManifest) m = mb_store_get_manifest (fx->store[i], "wide.bin");
+      held += m != NULL;
+    }
+  g_assert_cmpuint (held, ==, 70);
+  rfx_free (fx);
+}
+
+/* Starts two stores at peer 0 without delivering anything: requests in
+ * flight, others waiting in full windows, two ops. */
+static RFx *
+busy_fixture (Done *a, Done *b, GBytes *content)
+{
+  RFx *fx = rfx_new (4, 3);
+  mb_ringpeer_store_file (fx->rp[0], "a.bin", content, 0, fx->now, on_done, a);
+  fx->now += 1000;
+  mb_ringpeer_store_file (fx->rp[0], "b.bin", content, 0, fx->now, on_done, b);
+  return fx;
+}
+
+static void
+test_ring_check_catches_broken_state (void)
+{
+  static const struct {
+    MbRingCorruption what;
+    const char *says;
+  } cases[] = {
+    { MB_RING_CORRUPT_WINDOW, "window 16" },
+    { MB_RING_CORRUPT_PENDING, "pending = " },
+    { MB_RING_CORRUPT_DEADLINES, "deadline order" },
+    { MB_RING_CORRUPT_UNTRACKED, "not in rpcs" },
+    { MB_RING_CORRUPT_OP_ORDER, "creation order" },
+  };
+  /* 40 chunks x 3 copies on 4 peers: more than a window (16) per target. */
+  g_autoptr (GBytes) content = random_content (40 * 64 * 1024, 10);
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+    {
+      Done a = { 0 }, b = { 0 };
+      RFx *fx = busy_fixture (&a, &b, content);
+      g_autoptr (GString) why = g_string_new (NULL);
+      g_assert_true (mb_ringpeer_check (fx->rp[0], why));
+      g_assert_cmpstr (why->str, ==, "");
+      g_assert_true (mb_ringpeer_debug_corrupt (fx->rp[0], cases[k].what));
+      g_assert_false (mb_ringpeer_check (fx->rp[0], why));
+      g_test_message ("corruption %u: %s", k, why->str);
+      g_assert_nonnull (strstr (why->str, cases[k].says));
+      g_assert_false (mb_ringpeer_check (fx->rp[0], NULL));
+      rfx_free (fx);
+      g_assert_false (a.called || b.called);
+    }
+  /* Untouched, the same state checks out all the way to the end. */
+  Done a = { 0 }, b = { 0 };
+  RFx *fx = busy_fixture (&a, &b, content);
+  rfx_run (fx, fx->now + 60 * SEC);
+  g_assert_true (a.called && a.r.ok && b.called && b.r.ok);
+  done_clear (&a);
+  done_clear (&b);
+  rfx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -561,5 +650,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ring/bad-input-is-refused-counted-and-changes-nothing",
                    test_ring_bad_input_is_refused_counted_and_changes_nothing);
   g_test_add_func ("/ring/crash-repair-restores-replication", test_ring_crash_repair_restores_replication);
+  g_test_add_func ("/ring/replication-above-64-is-not-capped",
+                   test_ring_replication_above_64_is_not_capped);
+  g_test_add_func ("/ring/check-catches-broken-state", test_ring_check_catches_broken_state);
   return g_test_run ();
 }

@@ -73,6 +73,7 @@ fx_new (guint n_peers, guint n_seeds, guint64 size, guint32 piece, const MbPeerC
   fx->host.resolve = fx_resolve;
   fx->host.disconnect = fx_disconnect;
   fx->latency_us = 10000;
+  fx->check = TRUE;  /* every test runs mb_peer_check after every event */
   g_queue_init (&fx->queue);
   fx->to_fake = g_ptr_array_new_with_free_func (free_item);
   fx->disconnects = g_array_new (FALSE, FALSE, sizeof (MbNodeId));
@@ -153,9 +154,23 @@ fx_start_all (Fx *fx)
     fx_start (fx, p);
 }
 
+/* With fx->check: the peer that just handled an event must keep every
+ * invariant (mb_peer_check); a violation fails the test with its reason. */
+static void
+check_peer (Fx *fx, MbNodeId node)
+{
+  if (!fx->check || node < 1 || node > fx->n_peers)
+    return;
+  g_autoptr (GString) why = g_string_new (NULL);
+  if (!mb_peer_check (fx->peers[node], why))
+    g_error ("t=%" G_GUINT64_FORMAT " us: invariant broken: %s", fx->now, why->str);
+  fx->checks++;
+}
+
 static void
 deliver (Fx *fx, FxItem *it)
 {
+  MbNodeId to = it->to;
   if (it->to == 0)
     {
       if (it->msg)
@@ -167,6 +182,7 @@ deliver (Fx *fx, FxItem *it)
     mb_peer_on_disconnect (fx->peers[it->to], it->from, fx->now);
   fx->delivered++;
   free_item (it);
+  check_peer (fx, to);
 }
 
 static guint64
@@ -208,7 +224,10 @@ fx_run (Fx *fx, guint64 t_end, gboolean (*stop) (Fx *fx))
       else if (who == 0)
         mb_tracker_handle_expiry (fx->tracker, fx->now);
       else
-        mb_peer_handle_expiry (fx->peers[who], fx->now);
+        {
+          mb_peer_handle_expiry (fx->peers[who], fx->now);
+          check_peer (fx, (MbNodeId) who);
+        }
       events++;
     }
   if (fx->now < t_end && t_end != MB_TIME_NEVER && !(stop && stop (fx)))

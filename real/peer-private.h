@@ -1,23 +1,30 @@
-/* peer-app.h — minibit-peer's state, shared by peer-main.c (configuration,
- * wiring, signals), membership.c (who is on the ring) and peer-http.c (the
- * seeds' HTTP API).  Not a library API.
+/* peer-private.h — minibit-peer's state and the functions its files give
+ * one another: peer-main.c (configuration, wiring, signals, leaving),
+ * membership.c (who is on the ring) and peer-http.c (the seeds' HTTP API).
+ * Not an API.
  *
  * The app owns one MbRingPeer driven by the real clock, talking through the
- * TCP transport.  Its MbHost wraps the transport's: messages to "pseudo"
- * nodes (>= MB_PSEUDO_NODE_BASE) are replies to HTTP requests that were fed
- * into the core, and are handed to the waiting request instead of a socket.
+ * TCP transport.  Its host is a gateway's (gateway.h): the transport's, plus
+ * pseudo nodes, so that HTTP requests fed into the core get its replies
+ * instead of a socket.  Invariants: after every call into the ring peer its
+ * timer is re-armed (mbi_peer_rearm, or the gateway after an ask); the
+ * store writes downloads (the disk store, its download folder set), since
+ * fetch_file asks it for one.
  */
 #pragma once
+
+#ifndef MB_REAL_PEER_INTERNAL
+#error "peer-private.h is private to minibit-peer (real/peer-*.c, real/membership.c): no other file may include it"
+#endif
 
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
 #include "clock.h"
+#include "gateway.h"
 #include "ring/ringpeer.h"
 #include "content/store.h"
 #include "transport.h"
-
-#define MB_PSEUDO_NODE_BASE 0xF0000000u
 
 typedef struct {
   gchar *self_id;        /* SELF_ID: this peer's name */
@@ -38,13 +45,11 @@ typedef struct {
 
 typedef struct _MbPeerApp MbPeerApp;
 
-typedef void (*MbPseudoReplyFn) (MbPeerApp *app, const MbMessage *reply, gpointer data);
-
 struct _MbPeerApp {
   MbPeerAppConfig cfg;
   GMainLoop *loop;
   MbTransport *transport;
-  MbHost host;             /* wraps the transport's host */
+  MbGateway *gateway;      /* the core's host: the transport's, plus HTTP requests */
   MbStore *store;
   MbRingPeer *rp;
   MbExpiryDriver *timer;
@@ -56,31 +61,24 @@ struct _MbPeerApp {
   guint ping_source;
   guint32 ping_req;
   GHashTable *pings;       /* req -> member (outstanding) */
-  /* pseudo nodes: HTTP requests fed to the core */
-  GHashTable *pseudo;      /* node -> PseudoWait* */
-  GHashTable *fetching;    /* names of the fetch_file requests running */
-  MbNodeId next_pseudo;
   gboolean shutting_down;
   int exit_status;
 };
 
 /* peer-main.c */
-void mb_peer_app_rearm (MbPeerApp *app);
-/* Feeds msg into the core as if from a pseudo node; `done` gets the core's
- * reply (or NULL if it sent none). */
-void mb_peer_app_ask_core (MbPeerApp *app, MbMessage *msg, MbPseudoReplyFn done, gpointer data);
+void mbi_peer_rearm (MbPeerApp *app);
 /* Runs the graceful shutdown; `done` (may be NULL) gets the report; then the
  * app leaves the ring and quits its main loop. */
-void mb_peer_app_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data);
+void mbi_peer_shutdown (MbPeerApp *app, MbShutdownDoneFn done, gpointer data);
 
 /* membership.c */
-void mb_membership_start (MbPeerApp *app);
-void mb_membership_stop (MbPeerApp *app);
+void mbi_peer_membership_start (MbPeerApp *app);
+void mbi_peer_membership_stop (MbPeerApp *app);
 /* Called for every message: a member we did not know joins our view; a
  * PONG is taken (TRUE: consumed, do not pass it to the core). */
-gboolean mb_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg);
-void mb_membership_on_disconnect (MbPeerApp *app, MbNodeId node);
-void mb_membership_leave_notice (MbPeerApp *app);
+gboolean mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg);
+void mbi_peer_membership_on_disconnect (MbPeerApp *app, MbNodeId node);
+void mbi_peer_membership_leave_notice (MbPeerApp *app);
 
 /* peer-http.c */
-gboolean mb_peer_http_start (MbPeerApp *app, GError **error);
+gboolean mbi_peer_http_start (MbPeerApp *app, GError **error);

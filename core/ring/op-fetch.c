@@ -1,0 +1,462 @@
+/* op-fetch.c — fetch_file: the manifest from the first owner that has it
+ * (following redirects, at most max_hops per owner, failing over to the next
+ * owner, then to a few more members whose fresher views may redirect us);
+ * then the chunks, rarest first, from several holders at once (at most
+ * per_holder requests each), failing over between holders, each verified
+ * before it is stored; then update_manifest at the owners, adding this peer
+ * as a holder of every chunk.
+ *
+ * Invariants: a chunk is CH_INFLIGHT exactly while one GET_CHUNK for it is
+ * pending, and `inflight` counts them (the sum of `load`), never above
+ * `capacity`; order[0 .. scan_from) holds no chunk still waiting (CH_NEED);
+ * a holder is asked for a chunk at most once (`tried`); the owners are told
+ * only when every chunk is settled (done or failed).
+ */
+#define MB_RING_PEER_INTERNAL
+#include "ring/ringpeer-private.h"
+
+#include <string.h>
+
+/* Fetch state per chunk. */
+enum { CH_NEED = 0, CH_INFLIGHT, CH_DONE, CH_FAILED };
+
+typedef struct {
+  RingOp base;
+  MbManifest *manifest;
+  gboolean manifest_phase;  /* the owners are being told */
+  /* the lookup */
+  GPtrArray *owners;        /* manifest owners to try (gchar*) */
+  guint owner_cursor;
+  guint hops;
+  gboolean lookup_done;
+  /* the chunks */
+  guint8 *state;            /* per chunk: CH_* */
+  GPtrArray **tried;        /* per chunk: members already asked for it (gchar*) */
+  GHashTable *load;         /* member -> chunk requests in flight to it */
+  guint inflight;           /* chunk requests in flight, all members */
+  guint capacity;           /* per_holder x distinct holders: more cannot be in flight */
+  guint scan_from;          /* order[0 .. scan_from) are not waiting (CH_NEED) */
+  guint *pos;               /* chunk index -> its position in order */
+  guint *order;             /* chunk indices, rarest first */
+  GHashTable *sources;      /* member -> 1 (lookup only) */
+  GPtrArray *cand;          /* scratch: one chunk's candidates (borrowed) */
+} OpFetch;
+
+static void
+fetch_free (RingOp *base)
+{
+  OpFetch *op = (OpFetch *) base;
+  guint n = op->manifest ? mb_manifest_n_chunks (op->manifest) : 0;
+  for (guint i = 0; op->tried && i < n; i++)
+    if (op->tried[i])
+      g_ptr_array_unref (op->tried[i]);
+  g_free (op->tried);
+  if (op->manifest)
+    mb_manifest_unref (op->manifest);
+  g_free (op->state);
+  if (op->load)
+    g_hash_table_unref (op->load);
+  g_free (op->order);
+  g_free (op->pos);
+  if (op->sources)
+    g_hash_table_unref (op->sources);
+  if (op->owners)
+    g_ptr_array_unref (op->owners);
+  if (op->cand)
+    g_ptr_array_unref (op->cand);
+}
+
+/* ---- the manifest ---- */
+
+static void
+fetch_ask_manifest (OpFetch *op, const char *target, guint64 now)
+{
+  MbMessage *m = mb_message_new (MB_MSG_GET_MANIFEST);
+  m->file = g_strdup (op->base.name);
+  mbi_rp_send (op->base.rp, &op->base, RPC_GET_MANIFEST, target, m, 0, 0, now);
+}
+
+static void
+fetch_next_owner (OpFetch *op, guint64 now)
+{
+  MbRingPeer *rp = op->base.rp;
+  while (op->owner_cursor < op->owners->len)
+    {
+      const char *o = op->owners->pdata[op->owner_cursor++];
+      if (mbi_rp_is_self (rp, o))
+        continue;
+      op->hops = 0;
+      fetch_ask_manifest (op, o, now);
+      return;
+    }
+  op->base.result.lookups_failed = 1;
+  mbi_op_fail (&op->base, "no owner of %s answered with its manifest", op->base.name);
+}
+
+/* ---- the chunks ---- */
+
+static gint
+cmp_rarity (gconstpointer a, gconstpointer b, gpointer data)
+{
+  const MbManifest *m = data;
+  guint x = *(const guint *) a, y = *(const guint *) b;
+  guint hx = mb_manifest_n_holders (m, x), hy = mb_manifest_n_holders (m, y);
+  if (hx != hy)
+    return hx < hy ? -1 : 1;
+  return x < y ? -1 : (x > y);
+}
+
+/* Candidates for chunk i into op->cand: the manifest's holders (hints),
+ * then the chunk's owners in our view (where the ring says it lives now). */
+static GPtrArray *
+chunk_candidates (OpFetch *op, guint i)
+{
+  MbRingPeer *rp = op->base.rp;
+  GPtrArray *out = op->cand;
+  g_ptr_array_set_size (out, 0);
+  for (guint h = 0; h < mb_manifest_n_holders (op->manifest, i); h++)
+    g_ptr_array_add (out, (gpointer) mb_manifest_holder (op->manifest, i, h));
+  g_auto (MbiOwners) owners = { 0 };
+  mbi_owners_init (&owners, rp->view, mb_manifest_chunk_id (op->manifest, i), rp->cfg.replication);
+  for (guint k = 0; k < owners.n; k++)
+    if (!mbi_rp_in_list ((const char *const *) out->pdata, out->len, owners.names[k]))
+      g_ptr_array_add (out, (gpointer) owners.names[k]);
+  return out;
+}
+
+static void fetch_pump (OpFetch *op, guint64 now);
+
+static void
+fetch_start_chunks (OpFetch *op, const MbManifest *m, guint64 now)
+{
+  MbRingPeer *rp = op->base.rp;
+  op->manifest = mb_manifest_copy (m);
+  op->lookup_done = TRUE;
+  guint n = mb_manifest_n_chunks (m);
+  op->state = g_new0 (guint8, MAX (n, 1));
+  op->tried = g_new0 (GPtrArray *, MAX (n, 1));
+  op->load = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  op->order = g_new (guint, MAX (n, 1));
+  op->sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  op->cand = g_ptr_array_new ();
+  for (guint i = 0; i < n; i++)
+    {
+      op->order[i] = i;
+      if (mb_store_has_chunk (rp->store, mb_manifest_chunk_id (m, i)))
+        op->state[i] = CH_DONE;
+    }
+  if (!rp->cfg.virtual_content)
+    mb_store_fetch_begin (rp->store, op->manifest);
+  /* Rarest first (fewest holders), then by index: stable and deterministic. */
+  g_qsort_with_data (op->order, (gint) n, sizeof (guint), cmp_rarity, op->manifest);
+  op->pos = g_new (guint, MAX (n, 1));
+  for (guint k = 0; k < n; k++)
+    op->pos[op->order[k]] = k;
+  /* Distinct holders (and owners in our view) bound what can be in flight. */
+  GHashTable *distinct = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < n; i++)
+    {
+      GPtrArray *cand = chunk_candidates (op, i);
+      for (guint h = 0; h < cand->len; h++)
+        if (!mbi_rp_is_self (rp, cand->pdata[h]))
+          g_hash_table_add (distinct, cand->pdata[h]);
+    }
+  op->capacity = MAX (1, g_hash_table_size (distinct)) * rp->cfg.per_holder;
+  g_hash_table_unref (distinct);
+  fetch_pump (op, now);
+}
+
+static guint
+holder_load (OpFetch *op, const char *holder)
+{
+  return GPOINTER_TO_UINT (g_hash_table_lookup (op->load, holder));
+}
+
+static void
+holder_load_add (OpFetch *op, const char *holder, gint delta)
+{
+  guint l = holder_load (op, holder);
+  l = (guint) ((gint) l + delta);
+  g_hash_table_replace (op->load, g_strdup (holder), GUINT_TO_POINTER (l));
+  op->inflight = (guint) ((gint) op->inflight + delta);
+}
+
+static gboolean
+was_tried (OpFetch *op, guint i, const char *member)
+{
+  GPtrArray *t = op->tried[i];
+  for (guint k = 0; t && k < t->len; k++)
+    if (strcmp (t->pdata[k], member) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+mark_tried (OpFetch *op, guint i, const char *member)
+{
+  if (!op->tried[i])
+    op->tried[i] = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (op->tried[i], g_strdup (member));
+}
+
+/* Sends chunk requests while holders have room (per_holder each), rarest
+ * chunk first.  A chunk whose candidates were all tried has failed. */
+static void
+fetch_pump (OpFetch *op, guint64 now)
+{
+  MbRingPeer *rp = op->base.rp;
+  guint n = mb_manifest_n_chunks (op->manifest);
+  gboolean settled = TRUE; /* every chunk before k is not waiting */
+  for (guint k = op->scan_from; k < n && op->inflight < op->capacity; k++)
+    {
+      guint i = op->order[k];
+      if (op->state[i] != CH_NEED)
+        {
+          if (settled)
+            op->scan_from = k + 1;
+          continue;
+        }
+      settled = FALSE;
+      GPtrArray *cand = chunk_candidates (op, i);
+      const char *best = NULL;
+      guint best_load = G_MAXUINT;
+      gboolean untried = FALSE;
+      for (guint h = 0; h < cand->len; h++)
+        {
+          const char *c = cand->pdata[h];
+          if (mbi_rp_is_self (rp, c) || was_tried (op, i, c))
+            continue;
+          untried = TRUE;
+          guint l = holder_load (op, c);
+          if (l < rp->cfg.per_holder && l < best_load)
+            {
+              best = c;
+              best_load = l;
+            }
+        }
+      if (!untried)
+        {
+          op->state[i] = CH_FAILED;
+          op->base.result.chunks_failed++;
+          mbi_op_fail (&op->base, "no holder of chunk %u of %s could give it", i, op->base.name);
+          continue;
+        }
+      if (!best)
+        continue; /* every untried holder is busy: later */
+      mark_tried (op, i, best);
+      op->state[i] = CH_INFLIGHT;
+      holder_load_add (op, best, +1);
+      MbMessage *m = mb_message_new (MB_MSG_GET_CHUNK);
+      m->chunk_id = g_strdup (mb_manifest_chunk_id (op->manifest, i));
+      mbi_rp_send (rp, &op->base, RPC_GET_CHUNK, best, m, i, 0, now);
+    }
+}
+
+static void
+fetch_on_chunk (OpFetch *op, Rpc *r, const MbMessage *msg)
+{
+  MbRingPeer *rp = op->base.rp;
+  guint i = r->index;
+  holder_load_add (op, r->target, -1);
+  if (msg && msg->type == MB_MSG_CHUNK && mbi_rp_chunk_verifies (rp, op->manifest, i, msg)
+      && mb_store_put_fetched (rp->store, op->manifest, i,
+                               rp->cfg.virtual_content ? NULL : msg->data, NULL))
+    {
+      op->state[i] = CH_DONE;
+      op->base.result.bytes += mb_manifest_chunk_len (op->manifest, i);
+      if (!g_hash_table_contains (op->sources, r->target))
+        {
+          g_hash_table_add (op->sources, g_strdup (r->target));
+          op->base.result.sources++;
+        }
+      return;
+    }
+  if (msg && msg->type == MB_MSG_CHUNK)
+    rp->stats.refused_chunks++;
+  op->state[i] = CH_NEED; /* another holder */
+  op->scan_from = MIN (op->scan_from, op->pos[i]);
+}
+
+static gboolean
+fetch_chunks_settled (const OpFetch *op)
+{
+  for (guint i = 0; i < mb_manifest_n_chunks (op->manifest); i++)
+    if (op->state[i] == CH_NEED || op->state[i] == CH_INFLIGHT)
+      return FALSE;
+  return TRUE;
+}
+
+/* ---- telling the owners ---- */
+
+static void
+holder_keep (RingOp *base, gpointer data, guint64 now)
+{
+  MbRingPeer *rp = base->rp;
+  g_autoptr (MbManifest) mine = mb_store_get_manifest (rp->store, base->name);
+  if (mine)
+    {
+      g_autoptr (MbManifest) upd = mb_manifest_copy (mine);
+      for (guint i = 0; i < mb_manifest_n_chunks (upd); i++)
+        mb_manifest_add_holder (upd, i, rp->addr);
+      mb_store_put_manifest (rp->store, upd, NULL);
+    }
+}
+
+static void
+holder_send (RingOp *base, const char *target, gpointer data, guint64 now)
+{
+  MbRingPeer *rp = base->rp;
+  MbMessage *m = mb_message_new (MB_MSG_UPDATE_MANIFEST);
+  m->file = g_strdup (base->name);
+  m->addr = g_strdup (rp->addr);
+  mbi_rp_send (rp, base, RPC_UPDATE_MANIFEST, target, m, 0, 0, now);
+}
+
+static const MbiPlacement holder_placement = { holder_keep, holder_send };
+
+static GBytes *
+assemble (MbRingPeer *rp, const MbManifest *m)
+{
+  GByteArray *all = g_byte_array_sized_new ((guint) mb_manifest_size (m));
+  for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
+    {
+      GBytes *b = NULL;
+      guint32 len;
+      if (!mb_store_get_chunk (rp->store, mb_manifest_chunk_id (m, i), &b, &len, NULL) || !b)
+        {
+          g_byte_array_unref (all);
+          return NULL;
+        }
+      gsize n;
+      const guint8 *d = g_bytes_get_data (b, &n);
+      g_byte_array_append (all, d, (guint) n);
+      g_bytes_unref (b);
+    }
+  return g_byte_array_free_to_bytes (all);
+}
+
+/* ---- the op ---- */
+
+static void
+fetch_on_manifest (OpFetch *op, const MbMessage *msg, guint64 now)
+{
+  MbRingPeer *rp = op->base.rp;
+  if (msg && msg->type == MB_MSG_MANIFEST && msg->manifest
+      && g_strcmp0 (mb_manifest_name (msg->manifest), op->base.name) == 0
+      && mb_manifest_validate (msg->manifest, NULL))
+    {
+      fetch_start_chunks (op, msg->manifest, now);
+      return;
+    }
+  if (msg && msg->type == MB_MSG_MANIFEST)
+    rp->stats.refused_manifests++;
+  if (msg && msg->type == MB_MSG_REDIRECT && msg->addr && op->hops < rp->cfg.max_hops
+      && !mbi_rp_is_self (rp, msg->addr))
+    {
+      op->hops++;
+      op->base.result.redirects++;
+      fetch_ask_manifest (op, msg->addr, now);
+      return;
+    }
+  fetch_next_owner (op, now);
+}
+
+static void
+fetch_on_reply (RingOp *base, Rpc *r, const MbMessage *msg, guint64 now)
+{
+  OpFetch *op = (OpFetch *) base;
+  if (r->kind == RPC_GET_MANIFEST)
+    fetch_on_manifest (op, msg, now);
+  else if (r->kind == RPC_GET_CHUNK)
+    fetch_on_chunk (op, r, msg);
+}
+
+static void
+fetch_maybe_finish (RingOp *base, guint64 now)
+{
+  OpFetch *op = (OpFetch *) base;
+  MbRingPeer *rp = base->rp;
+  if (base->reported)
+    return;
+  if (op->lookup_done && !op->manifest_phase)
+    fetch_pump (op, now);
+  if (base->pending > 0)
+    return;
+  if (!op->lookup_done || base->error)
+    {
+      mbi_op_report (base, op->manifest);
+      return;
+    }
+  if (!fetch_chunks_settled (op))
+    return;
+  if (!op->manifest_phase)
+    {
+      op->manifest_phase = TRUE;
+      mbi_op_place_at_owners (base, base->name, &holder_placement, NULL, now);
+      if (base->pending > 0)
+        return;
+    }
+  if (!rp->cfg.virtual_content && !rp->cfg.leave_in_store)
+    base->result.content = assemble (rp, op->manifest);
+  mbi_op_report (base, op->manifest);
+}
+
+static gboolean
+fetch_check (const RingOp *base, GString *why)
+{
+  const OpFetch *op = (const OpFetch *) base;
+  if (!op->lookup_done)
+    return TRUE;
+  guint n = mb_manifest_n_chunks (op->manifest), inflight = 0;
+  for (guint i = 0; i < n; i++)
+    inflight += op->state[i] == CH_INFLIGHT;
+  if (inflight != op->inflight)
+    {
+      g_string_append_printf (why, "fetch %s: %u chunks in flight, but inflight = %u",
+                              base->name, inflight, op->inflight);
+      return FALSE;
+    }
+  if (op->inflight > op->capacity)
+    {
+      g_string_append_printf (why, "fetch %s: %u chunk requests in flight, capacity %u",
+                              base->name, op->inflight, op->capacity);
+      return FALSE;
+    }
+  for (guint k = 0; k < op->scan_from && k < n; k++)
+    if (op->state[op->order[k]] == CH_NEED)
+      {
+        g_string_append_printf (why, "fetch %s: chunk %u waits before scan_from %u",
+                                base->name, op->order[k], op->scan_from);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static const RingOpVtable fetch_vtable = {
+  "fetch", fetch_on_reply, fetch_maybe_finish, fetch_free, fetch_check,
+};
+
+void
+mb_ringpeer_fetch_file (MbRingPeer *rp, const char *name, guint64 now, MbRingDoneFn done,
+                        gpointer data)
+{
+  OpFetch *op = mbi_op_new (rp, &fetch_vtable, OP_FETCH, sizeof (OpFetch), name);
+  op->base.done = done;
+  op->base.data = data;
+  g_autoptr (MbManifest) local = mb_store_get_manifest (rp->store, name);
+  if (local)
+    {
+      fetch_start_chunks (op, local, now);
+      fetch_maybe_finish (&op->base, now);
+      return;
+    }
+  op->owners = g_ptr_array_new_with_free_func (g_free);
+  /* The owners first; then a few more members, which (their views being
+   * fresher, perhaps) redirect us to the owner when ours are gone. */
+  g_auto (MbiOwners) owners = { 0 };
+  mbi_owners_init (&owners, rp->view, name, rp->cfg.replication + 3);
+  for (guint k = 0; k < owners.n; k++)
+    g_ptr_array_add (op->owners, g_strdup (owners.names[k]));
+  fetch_next_owner (op, now);
+  fetch_maybe_finish (&op->base, now);
+}
