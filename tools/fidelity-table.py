@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""fidelity-table.py OUT_DIR SEEDS — the table of tools/fidelity.
+
+OUT_DIR/<scenario>/seed-<N>/ hold minibit-sim runs.  Each check reads one
+figure per run, and compares the mean over the runs with its goal.  A run
+that is missing or whose figure is empty (e.g. a bound_ratio when a peer never
+finished) fails its check.  Exit status: 0 if every check that had runs
+passes, 1 otherwise.
+"""
+import csv
+import os
+import sys
+
+WARMUP_S = 500.0      # 10·T for the Qiu–Srikant regimes (T = 50 s; 20 s in one)
+T_WINDOW = (500.0, 2500.0)
+
+
+def summary(run):
+    with open(os.path.join(run, "summary.csv")) as f:
+        return next(csv.DictReader(f))
+
+
+def num(v):
+    return float(v) if v not in ("", None, "nan", "n/a") else None
+
+
+def summary_metric(name):
+    return lambda run: num(summary(run).get(name))
+
+
+def qs_x(run):
+    """Time-average number of leechers after the warm-up."""
+    with open(os.path.join(run, "timeseries.csv")) as f:
+        rows = [r for r in csv.DictReader(f) if float(r["t_s"]) >= WARMUP_S]
+    return sum(float(r["leechers"]) for r in rows) / len(rows) if rows else None
+
+
+def qs_y(run):
+    """Time-average number of seeds after the warm-up, the permanent origin seed left out."""
+    with open(os.path.join(run, "timeseries.csv")) as f:
+        rows = [r for r in csv.DictReader(f) if float(r["t_s"]) >= WARMUP_S]
+    return sum(float(r["seeds"]) - 1 for r in rows) / len(rows) if rows else None
+
+
+def qs_t(run):
+    """Mean download time of the leechers that arrived in T_WINDOW."""
+    with open(os.path.join(run, "peers.csv")) as f:
+        rows = [r for r in csv.DictReader(f)
+                if r["class"] == "leechers"
+                and T_WINDOW[0] <= float(r["joined_s"]) <= T_WINDOW[1]]
+    if not rows or any(not r["completed_s"] for r in rows):
+        return None
+    return sum(float(r["completed_s"]) - float(r["joined_s"]) for r in rows) / len(rows)
+
+
+def within(theory, tol):
+    return lambda m: abs(m - theory) <= tol * theory
+
+
+# (scenario, what, theory text, figure, goal text, goal)
+CHECKS = [
+    ("leave-on-completion", "bound_ratio", "1", summary_metric("bound_ratio"), "<= 1.5",
+     lambda m: m <= 1.5),
+    ("leave-on-completion", "upload_utilization", "1", summary_metric("upload_utilization"),
+     ">= 0.85", lambda m: m >= 0.85),
+    ("kr-fluid", "bound_ratio", "1", summary_metric("bound_ratio"), "1 .. 1.15",
+     lambda m: 1.0 <= m <= 1.15),
+    ("kr-download-limited", "bound_ratio", "1", summary_metric("bound_ratio"), "<= 1.2",
+     lambda m: m <= 1.2),
+    ("kr-seed-limited", "bound_ratio", "1", summary_metric("bound_ratio"), "<= 1.05",
+     lambda m: m <= 1.05),
+    ("flash-crowd", "bound_ratio", "1", summary_metric("bound_ratio"), "<= 1.2",
+     lambda m: m <= 1.2),
+    ("flash-crowd", "duplicate_bytes_ratio", "0", summary_metric("duplicate_bytes_ratio"),
+     "<= 0.02", lambda m: m <= 0.02),
+]
+for sc, x, y, t in (("qs-seed-limited", 50, 50, 50), ("qs-download-limited", 20, 200, 20),
+                    ("qs-busy", 200, 200, 50)):
+    CHECKS += [
+        (sc, "leechers x", str(x), qs_x, "±10%", within(x, 0.10)),
+        (sc, "seeds y", str(y), qs_y, "±10%", within(y, 0.10)),
+        (sc, "download time T (s)", str(t), qs_t, "±10%", within(t, 0.10)),
+        (sc, "duplicate_bytes_ratio", "0", summary_metric("duplicate_bytes_ratio"), "<= 0.02",
+         lambda m: m <= 0.02),
+    ]
+
+
+def main():
+    out, seeds = sys.argv[1], int(sys.argv[2])
+    head = f"{'scenario':<20} {'figure':<22} {'theory':>7} {'mean':>9} {'min':>9} {'max':>9}  {'goal':<9} result"
+    print(head)
+    print("-" * len(head))
+    failed = 0
+    for sc, what, theory, fig, goal_text, goal in CHECKS:
+        d = os.path.join(out, sc)
+        if not os.path.isdir(d):
+            continue
+        vals = []
+        for s in range(1, seeds + 1):
+            run = os.path.join(d, f"seed-{s}")
+            try:
+                vals.append(fig(run))
+            except (OSError, StopIteration, KeyError, ValueError):
+                vals.append(None)
+        good = [v for v in vals if v is not None]
+        if len(good) < len(vals):
+            ok, mean_s, lo_s, hi_s = False, "n/a", "n/a", "n/a"
+        else:
+            mean = sum(good) / len(good)
+            ok = goal(mean)
+            mean_s, lo_s, hi_s = f"{mean:.3f}", f"{min(good):.3f}", f"{max(good):.3f}"
+        failed += not ok
+        print(f"{sc:<20} {what:<22} {theory:>7} {mean_s:>9} {lo_s:>9} {hi_s:>9}  {goal_text:<9} "
+              f"{'ok' if ok else 'FAIL'}")
+    print(f"{seeds} seeds per scenario; mean over seeds against the goal")
+    print(f"fidelity: {'all checks hold' if not failed else f'{failed} checks fail'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
