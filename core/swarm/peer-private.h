@@ -92,6 +92,7 @@ typedef struct {
   gchar *name;
   gchar *addr;             /* where it listens (its handshake's, or the list's) */
   gint32 ss_piece;         /* super-seeding: the piece shown to it, or -1 */
+  MbBitfield *ss_seen;     /* super-seeding: every piece shown to it, or NULL */
   guint32 ss_sent;         /* super-seeding: bytes of ss_piece handed to it */
   Swarm *sw;
 } Conn;
@@ -164,6 +165,10 @@ struct _MbPeer {
   guint32 next_req;
   guint rechoke_round;
   guint n_upq;             /* queued upload requests, all conns of all swarms */
+  guint up_dry;            /* times this rechoke round the uplink had run dry when a
+                              block was handed over (flow control only) */
+  guint extra_slots;       /* upload slots beyond regular_slots, 0 .. max_extra_slots */
+  gboolean up_started;     /* a block has been handed over at least once */
   guint up_swarm_cursor;   /* round-robin position among swarms for uploads */
 };
 
@@ -237,6 +242,9 @@ GBytes *mbi_superseed_bitfield (const Swarm *sw);
 void mbi_superseed_reveal (Swarm *sw, Conn *c);
 void mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len);
 void mbi_superseed_on_not_interested (Swarm *sw, Conn *c);
+/* Every rechoke: a conn still not interested in what it was shown is shown
+ * another piece (our view of it may lag: HAVEs it did not send us). */
+void mbi_superseed_on_rechoke (Swarm *sw);
 
 /* peer-wire.c */
 void mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);

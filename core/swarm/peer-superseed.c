@@ -2,18 +2,21 @@
  * piece at a time, so that what it uploads is spread, not repeated.
  *
  * Active in a swarm whose file we hold when cfg.super_seeding is set.  A
- * connection is sent an empty bitfield, then a HAVE for one piece: the one
+ * connection is sent an empty bitfield and, once its own bitfield has come
+ * (so we know what it lacks), a HAVE for one piece: the one
  * with the fewest known copies (availability) plus times already shown
  * (ss_shown), among those it lacks, ties broken from a random place.  When
- * that whole piece has been handed to it (or it says it is no longer
- * interested: it got the piece elsewhere), it is shown the next.
+ * that piece's size has been handed to it, or it says it is no longer
+ * interested (it got the piece elsewhere), it is shown the next.  What it
+ * was shown stays shown (ss_seen): a piece it did not get whole from us
+ * (a choke cut it off) can still be asked for.
  *
  * Invariants:
- *  - a conn's ss_piece is -1 or a piece it was shown and had not yet
- *    received from us; ss_sent counts that piece's bytes handed to it;
- *  - a piece handed over whole is set in the conn's remote bitfield with
- *    its availability count (the peer will have it; it sends us no HAVE for
- *    a piece it believes we have).
+ *  - a conn's ss_piece is -1 or the last piece it was shown; ss_sent counts
+ *    bytes of that piece handed to it; ss_seen holds every piece shown to
+ *    it, and no piece is shown to a conn twice;
+ *  - the remote bitfield is only what the remote told us (a peer sends no
+ *    HAVE for a piece it believes we have, so it may lag).
  */
 #define MB_SWARM_PEER_INTERNAL
 #include "swarm/peer-private.h"
@@ -40,13 +43,15 @@ mbi_superseed_reveal (Swarm *sw, Conn *c)
     return;
   if (!sw->ss_shown)
     sw->ss_shown = g_new0 (guint32, sw->n_pieces);
+  if (!c->ss_seen)
+    c->ss_seen = mb_bitfield_new (sw->n_pieces);
   guint start = (guint) g_rand_int_range (sw->peer->rand, 0, (gint32) sw->n_pieces);
   gint best = -1;
   guint64 best_v = 0;
   for (guint k = 0; k < sw->n_pieces; k++)
     {
       guint i = (start + k) % sw->n_pieces;
-      if (c->remote && mb_bitfield_test (c->remote, i))
+      if ((c->remote && mb_bitfield_test (c->remote, i)) || mb_bitfield_test (c->ss_seen, i))
         continue;
       guint64 v = (guint64) sw->availability[i] + sw->ss_shown[i];
       if (best < 0 || v < best_v)
@@ -59,6 +64,7 @@ mbi_superseed_reveal (Swarm *sw, Conn *c)
     return;
   c->ss_piece = best;
   sw->ss_shown[best]++;
+  mb_bitfield_set (c->ss_seen, (guint) best);
   MbMessage *m = mbi_swarm_msg (sw, MB_MSG_HAVE);
   m->piece = (guint32) best;
   mbi_peer_send (sw->peer, c->node, m);
@@ -70,21 +76,27 @@ mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len)
   if (c->ss_piece != (gint) piece)
     return;
   c->ss_sent += len;
-  if (c->ss_sent < mbi_swarm_piece_len (sw, piece))
-    return;
-  if (!c->remote)
-    {
-      c->remote = mb_bitfield_new (sw->n_pieces);
-      c->got_bitfield = TRUE;
-    }
-  if (mb_bitfield_set (c->remote, piece))
-    mbi_swarm_avail_add_piece (sw, piece);
-  mbi_superseed_reveal (sw, c);
+  if (c->ss_sent >= mbi_swarm_piece_len (sw, piece))
+    mbi_superseed_reveal (sw, c);
 }
 
 void
 mbi_superseed_on_not_interested (Swarm *sw, Conn *c)
 {
-  if (c->ss_piece >= 0 && c->ss_sent == 0)
+  /* It wants nothing of what it was shown: it got the piece elsewhere (the
+   * peer sends no HAVE for a piece it believes we have). */
+  if (c->ss_piece >= 0)
     mbi_superseed_reveal (sw, c);
+}
+
+void
+mbi_superseed_on_rechoke (Swarm *sw)
+{
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      Conn *c = sw->conns[i];
+      if (c->established && c->got_bitfield && !c->peer_interested
+          && !mb_bitfield_is_complete (c->remote))
+        mbi_superseed_reveal (sw, c);
+    }
 }

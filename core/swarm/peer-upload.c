@@ -165,6 +165,12 @@ mbi_upload_pump (MbPeer *p)
   gboolean flow = h->uplink_backlog != NULL && h->uplink_notify != NULL;
   guint64 backlog = flow ? h->uplink_backlog (h->ctx, p->self) : 0;
   guint64 high = MAX (p->cfg.send_watermark, 1);
+  /* A link that had drained completely was idle: count it, so the rechoke
+   * can serve more peers (a saturated link is woken at half the watermark
+   * and never drains). */
+  if (flow && backlog == 0 && p->up_started)
+    p->up_dry++;
+  p->up_started = TRUE;
   while (p->n_upq > 0 && (!flow || backlog < high))
     {
       Swarm *sw = NULL;

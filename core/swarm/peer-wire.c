@@ -71,8 +71,6 @@ establish (Swarm *sw, Conn *c, guint64 now)
   c->connected_at = now;
   c->last_block_at = now;
   send_bitfield (sw, c);
-  if (mbi_superseed_active (sw))
-    mbi_superseed_reveal (sw, c);
   if (sw->peer->cfg.pex_interval_us)
     mbi_swarm_send_pex (sw, c);
 }
@@ -88,6 +86,7 @@ mbi_swarm_send_pex (Swarm *sw, Conn *to)
   if (n < 2 || max == 0)
     return;
   MbPeerInfo *list = g_new (MbPeerInfo, MIN (n, max));
+  guint32 *flags = g_new (guint32, MIN (n, max));
   guint k = 0, start = sw->pex_cursor++ % n;
   for (guint j = 0; j < n && k < max; j++)
     {
@@ -96,24 +95,28 @@ mbi_swarm_send_pex (Swarm *sw, Conn *to)
         continue;
       list[k].name = c->name;
       list[k].addr = c->addr;
+      flags[k] = c->remote && mb_bitfield_is_complete (c->remote) ? MB_PEX_SEED : 0;
       k++;
     }
   if (k > 0)
     {
       MbMessage *m = mbi_swarm_msg (sw, MB_MSG_PEX);
       mb_message_set_peers (m, list, k);
+      mb_message_set_indices (m, flags, k);
       mbi_peer_send (p, to->node, m);
     }
   g_free (list);
+  g_free (flags);
 }
 
 static void
 on_pex (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
 {
   MbPeer *p = sw->peer;
-  if (msg->n_peers > 2 * MAX (p->cfg.pex_max, 1))
+  if (msg->n_peers > 2 * MAX (p->cfg.pex_max, 1) || msg->n_indices != msg->n_peers)
     {
-      violation (sw, c, "pex with too many peers");
+      violation (sw, c, msg->n_indices != msg->n_peers ? "pex with flags not one per peer"
+                                                       : "pex with too many peers");
       return;
     }
   /* Addresses from a peer are claims: they are only dialed, and a dialed
@@ -125,10 +128,19 @@ on_pex (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
    * often than we would ask the tracker: a swarm of peers with no use for
    * each other must not churn connections. */
   guint start = (guint) g_rand_int_range (p->rand, 0, (gint32) msg->n_peers);
-  guint k = MIN (msg->n_peers, PEX_DIALS);
+  guint k = 0;
   MbPeerInfo pick[PEX_DIALS];
-  for (guint i = 0; i < k; i++)
-    pick[i] = msg->peers[(start + i) % msg->n_peers];
+  /* Seeds first when we lack pieces (they may hold what no leecher has),
+   * then others from a random place. */
+  gboolean leecher = !mb_bitfield_is_complete (sw->have);
+  for (guint pass = leecher ? 0 : 1; pass < 2; pass++)
+    for (guint i = 0; i < msg->n_peers && k < PEX_DIALS; i++)
+      {
+        guint j = (start + i) % msg->n_peers;
+        gboolean seed = (msg->indices[j] & MB_PEX_SEED) != 0;
+        if (pass == 0 ? seed : !(leecher && seed))
+          pick[k++] = msg->peers[j];
+      }
   sw->last_pex_dial = now + 1;
   mbi_swarm_dial_peers (sw, pick, k, now);
 }
@@ -203,6 +215,9 @@ on_bitfield (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
       mbi_peer_drop_node (sw->peer, c->node, NULL);
       return;
     }
+  /* A super-seed shows a piece once it knows what the remote has. */
+  if (mbi_superseed_active (sw) && c->ss_piece < 0)
+    mbi_superseed_reveal (sw, c);
   mbi_wire_update_interest (sw, c);
 }
 
@@ -214,6 +229,8 @@ ensure_remote (Swarm *sw, Conn *c)
     {
       c->remote = mb_bitfield_new (sw->n_pieces);
       c->got_bitfield = TRUE;
+      if (mbi_superseed_active (sw) && c->ss_piece < 0)
+        mbi_superseed_reveal (sw, c);
     }
   return TRUE;
 }

@@ -37,6 +37,7 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->snub_timeout_us = 60 * MB_USEC_PER_SEC;
   cfg->seed_choke = MB_SEED_CHOKE_ROUND_ROBIN;
   cfg->seed_piece_quota = 20;
+  cfg->max_extra_slots = 8;
   cfg->random_first = 4;
   cfg->target_conns = 20;
   cfg->max_conns = 40;
@@ -85,6 +86,8 @@ conn_free (Conn *c)
 {
   g_free (c->name);
   g_free (c->addr);
+  if (c->ss_seen)
+    mb_bitfield_free (c->ss_seen);
   if (c->remote)
     mb_bitfield_free (c->remote);
   mbi_block_refs_clear (&c->out_reqs);
@@ -649,7 +652,7 @@ mbi_swarm_fill_slots (Swarm *sw, guint64 now)
   MbPeer *p = sw->peer;
   if (p->cfg.strategy == MB_STRATEGY_FREERIDER || p->left)
     return;
-  guint slots = p->cfg.regular_slots + 1;
+  guint slots = p->cfg.regular_slots + p->extra_slots + 1;
   guint used = 0;
   mbi_swarm_prefetch_conns (sw);
   for (guint i = 0; i < sw->n_conns; i++)
@@ -707,7 +710,7 @@ swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
     }
   MbChokeParams params = {
     .strategy = p->cfg.strategy,
-    .regular_slots = p->cfg.regular_slots,
+    .regular_slots = p->cfg.regular_slots + p->extra_slots,
     .seed = mb_bitfield_is_complete (sw->have),
     .seed_choke = p->cfg.seed_choke,
     .seed_quota = (guint64) p->cfg.seed_piece_quota * sw->piece_size,
@@ -716,6 +719,12 @@ swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
     .cursor = sw->altruist_cursor,
   };
   MbChokeResult r = mb_choker_run (cands, n, &params, p->rand, unchoke);
+  if (getenv ("MB_DEBUG_NODE") && p->self == (guint) atoi (getenv ("MB_DEBUG_NODE")) && now > 2000000000 && now < 2030000000)
+    {
+      fprintf (stderr, "t=%.1f node %u have=%u conns=%u wants=%d retry=%.0f last_ask=%.1f:", now/1e6, p->self, mb_bitfield_count (sw->have), n, mbi_swarm_wants_peers (p, sw), sw->tracker_retry/1e6, sw->last_tracker_ask/1e6);
+      for (guint i = 0; i < n; i++) { Conn *c = sw->conns[i]; fprintf (stderr, " [%u e%d ai%d pi%d ac%d pc%d r%u ss%d]", c->node, c->established, c->am_interested, c->peer_interested, c->am_choking, c->peer_choking, c->remote ? mb_bitfield_count (c->remote) : 0, c->ss_piece); }
+      fprintf (stderr, "\n");
+    }
   if (getenv ("MB_DEBUG_SEED") && p->self == 1)
     {
       guint ni = 0, nu = 0, ne = 0;
@@ -804,6 +813,13 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
   p->now = now;
   if (now >= p->next_rechoke)
     {
+      /* Upload slots follow the uplink: one more after a round in which it
+       * ran dry, one fewer after a round in which it never did. */
+      if (p->up_dry > 0 && p->extra_slots < p->cfg.max_extra_slots)
+        p->extra_slots++;
+      else if (p->up_dry == 0 && p->extra_slots > 0)
+        p->extra_slots--;
+      p->up_dry = 0;
       guint round = p->rechoke_round++;
       gboolean rotate = (round % p->cfg.optimistic_rounds) == 0;
       guint pex_every = p->cfg.pex_interval_us
@@ -815,6 +831,8 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
           Swarm *sw = p->swarms->pdata[i];
           swarm_housekeeping (sw, now);
           swarm_rechoke (sw, now, rotate);
+          if (mbi_superseed_active (sw))
+            mbi_superseed_on_rechoke (sw);
           for (guint k = 0; pex && k < sw->n_conns; k++)
             if (sw->conns[k]->established)
               mbi_swarm_send_pex (sw, sw->conns[k]);

@@ -47,6 +47,9 @@ typedef struct {
   guint64 snub_timeout_us;       /* 60 s */
   MbSeedChoke seed_choke;        /* how a seed fills its slots: round-robin */
   guint seed_piece_quota;        /* round robin: pieces a peer gets before it yields: 20 */
+  guint max_extra_slots;         /* unchoke up to this many more peers while the uplink runs
+                                    dry (libtorrent's rate-based choker, in spirit); 0 = fixed
+                                    slots: 8 */
   guint random_first;            /* pieces picked at random first: 4 */
   guint target_conns;            /* ask the tracker again below this: 20 */
   guint max_conns;               /* refuse connections beyond this: 40 */

@@ -38,7 +38,8 @@
  *   redirect         REQ ADDR
  *   error            REQ CODE TEXT
  *   hello            NAME ADDR                 transport: first frame on a connection
- *   pex              SWARM PEERS               swarm: peers the sender is connected to (BEP 11)
+ *   pex              SWARM PEERS INDICES       swarm: peers the sender is connected to, and
+ *                                              per peer its flags (1: a seed), as BEP 11's added.f
  *
  * register and get_peers carry REQ (not in message.h's comment) because
  * their reply, peer_list, echoes it.
@@ -69,7 +70,7 @@ static const TypeInfo types[MB_MSG_N_TYPES] = {
   [MB_MSG_REQUEST]         = { "request", MB_FAMILY_SWARM, MB_F_PIECE | MB_F_OFFSET | MB_F_LENGTH | MB_F_SWARM },
   [MB_MSG_PIECE]           = { "piece", MB_FAMILY_SWARM, MB_F_PIECE | MB_F_OFFSET | MB_F_SWARM | MB_F_DATA },
   [MB_MSG_CANCEL]          = { "cancel", MB_FAMILY_SWARM, MB_F_PIECE | MB_F_OFFSET | MB_F_LENGTH | MB_F_SWARM },
-  [MB_MSG_PEX]             = { "pex", MB_FAMILY_SWARM, MB_F_SWARM | MB_F_PEERS },
+  [MB_MSG_PEX]             = { "pex", MB_FAMILY_SWARM, MB_F_SWARM | MB_F_PEERS | MB_F_INDICES },
   [MB_MSG_STORE_CHUNK]     = { "store_chunk", MB_FAMILY_RING, MB_F_REQ | MB_F_CHUNK_ID | MB_F_DATA },
   [MB_MSG_STORE_MANIFEST]  = { "store_manifest", MB_FAMILY_RING, MB_F_REQ | MB_F_MANIFEST },
   [MB_MSG_UPDATE_MANIFEST] = { "update_manifest", MB_FAMILY_RING, MB_F_REQ | MB_F_FILE | MB_F_ADDR | MB_F_INDICES },

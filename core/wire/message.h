@@ -59,7 +59,8 @@ typedef enum {
   MB_MSG_HELLO,          /* name addr=listen: first frame on every TCP connection,
                             so both ends map it to one node; never reaches the core */
   /* later additions (types are never renumbered) */
-  MB_MSG_PEX,            /* swarm peers: some peers the sender is connected to (BEP 11) */
+  MB_MSG_PEX,            /* swarm peers indices: some peers the sender is connected to, and
+                            per peer its flags (MB_PEX_SEED), as BEP 11's added.f */
   MB_MSG_N_TYPES
 } MbMsgType;
 
@@ -74,6 +75,9 @@ typedef enum {
   MB_FAMILY_RING,
   MB_FAMILY_TRANSPORT,   /* hello: never reaches the core */
 } MbMsgFamily;
+
+/* PEX flags, one per listed peer (in `indices`). */
+#define MB_PEX_SEED 1u   /* it holds the whole file */
 
 /* Error codes carried by MB_MSG_ERROR (and MB_MSG_PEER_LIST's status). */
 typedef enum {
