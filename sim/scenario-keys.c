@@ -101,7 +101,8 @@ static const MbKeySpec peer_keys[] = {
   { "arrival_rate", MB_KIND_PER_SECOND, PC (arrival.rate), FALSE, "2/s", NULL },
   { "arrival_start", MB_KIND_DURATION, PC (arrival.start), FALSE, "10min", NULL },
   { "region", MB_KIND_NAME, PC (region_name), FALSE, "eu", NULL },
-  { "seed_time", MB_KIND_DURATION_OR_FOREVER, PC (seed_time), FALSE, "30min", NULL },
+  { "seed_time", MB_KIND_DIST, PC (seed_time), FALSE, "30min", NULL },
+  { "abort", MB_KIND_DIST, PC (abort), FALSE, "exponential 2h", NULL },
   { "churn", MB_KIND_BOOL, PC (churn), FALSE, "yes", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
@@ -188,6 +189,8 @@ static const MbGroupSpec groups[] = {
   { "latency", FALSE, FALSE, NULL, mb_open_none, mb_latency_key, mb_finish_latency,
     "[latency]" },
   { "churn", FALSE, FALSE, churn_keys, mb_open_churn, NULL, NULL, "[churn]" },
+  { "swarm", FALSE, FALSE, mbi_scenario_swarm_keys, mbi_scenario_open_swarm, NULL,
+    mbi_scenario_finish_swarm, "[swarm]" },
   { "ring", FALSE, FALSE, ring_keys, mb_open_ring, NULL, mb_finish_ring, "[ring]" },
   { "peers", TRUE, FALSE, peer_keys, mb_open_class, NULL, mb_finish_class, "[peers.<class>]" },
   { "event", TRUE, FALSE, event_keys, mb_open_event, NULL, mb_finish_event, "[event.<name>]" },
@@ -270,6 +273,12 @@ static gboolean
 mb_load_has (const MbLoad *ld, const char *group, const char *key)
 {
   return ld->present && g_key_file_has_key (ld->kf, group, key, NULL);
+}
+
+gboolean
+mbi_scenario_load_has (const MbLoad *ld, const char *group, const char *key)
+{
+  return mb_load_has (ld, group, key);
 }
 
 static gboolean
@@ -387,7 +396,8 @@ mb_open_class (MbLoad *ld, const char *id)
   c.name = g_strdup (id);
   c.strategy = MB_SCENARIO_STRATEGY_TFT;
   c.arrival.kind = MB_ARRIVAL_AT;
-  c.seed_time = MB_SCENARIO_FOREVER;
+  c.seed_time.kind = MB_DIST_NONE; /* forever */
+  c.abort.kind = MB_DIST_NONE;     /* never */
   g_array_append_val (ld->classes, c);
   return &g_array_index (ld->classes, MbPeerClass, ld->classes->len - 1);
 }
