@@ -6,6 +6,7 @@
  *   scenario-values.c  value kinds: parsing a key's text; distributions
  *   scenario-keys.c    the table of groups and keys, loading, defaults, checks
  *   scenario-swarm.c   [swarm]: the swarm peer's constants (MbPeerConfig)
+ *   scenario-ring.c    [ring], [publish.*], [fetch.*]: the ring's groups
  *   scenario-expect.c  [expect]: parsing and checking expectations
  */
 #pragma once
@@ -112,6 +113,12 @@ gboolean mbi_scenario_split_override (const char *lhs, gchar **group, gchar **ke
 gboolean mbi_scenario_check_override (const char *where, const char *group, const char *key,
                                      const char *value, GError **error);
 
+/* Index of the class loaded so far by that name, or -1. */
+gint mbi_scenario_class_index (const MbLoad *ld, const char *name);
+/* "<name>" is not a class; classes are: ...  Returns FALSE. */
+gboolean mbi_scenario_fail_no_class (GError **error, const MbLoad *ld, const char *group,
+                                     const char *key, const char *name);
+
 /* ---- scenario-swarm.c ---- */
 
 /* [swarm]'s keys, in MbSwarmKey order. */
@@ -120,6 +127,19 @@ extern const MbKeySpec mbi_scenario_swarm_keys[];
 gpointer mbi_scenario_open_swarm (MbLoad *ld, const char *id);
 /* Records which keys were given; cross-key checks. */
 gboolean mbi_scenario_finish_swarm (MbLoad *ld, const char *group, gpointer t, GError **error);
+
+/* ---- scenario-ring.c ---- */
+
+extern const MbKeySpec mbi_scenario_ring_keys[];
+extern const MbKeySpec mbi_scenario_publish_keys[];
+extern const MbKeySpec mbi_scenario_fetch_keys[];
+gpointer mbi_scenario_open_ring (MbLoad *ld, const char *id);
+gpointer mbi_scenario_open_publish (MbLoad *ld, const char *id);
+gpointer mbi_scenario_open_fetch (MbLoad *ld, const char *id);
+gboolean mbi_scenario_finish_ring (MbLoad *ld, const char *group, gpointer t, GError **error);
+gboolean mbi_scenario_finish_publish (MbLoad *ld, const char *group, gpointer t,
+                                      GError **error);
+gboolean mbi_scenario_finish_fetch (MbLoad *ld, const char *group, gpointer t, GError **error);
 
 /* ---- scenario-expect.c ---- */
 

@@ -309,7 +309,8 @@ typedef struct {
   MbExpect *expects;
   guint n_expects;
   /* To add a group: add its struct or array here and a row in the group
-   * table in scenario.c. */
+   * table in scenario-keys.c (its keys, defaults and checks may live in a
+   * file of their own, as scenario-swarm.c and scenario-ring.c). */
 
   /*< private >*/
   GKeyFile *keyfile;
