@@ -34,6 +34,8 @@ typedef struct {
   double manifests_total, manifests_lost, chunks_lost, manifests_moved, bytes_moved;
   double lookups_total, lookups_failed, lookups_redirected, fetches_total, fetches_failed;
   double leave_bytes_ratio_max;
+  double duplicate_bytes_ratio, seed_upload_ratio;
+  double leecher_upload_utilization, seed_upload_utilization;
 } MbSummary;
 
 struct _MbExperiment {

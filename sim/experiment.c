@@ -3,7 +3,12 @@
  * decides when the run is over.  Metrics are in metrics.c.
  *
  * Random streams (each its own GRand, seeded from (scenario seed, stream)):
- * 1 arrivals, 2 churn, 3 scheduled events; the world seeds each node's own.
+ * 1 arrivals, 2 churn, 3 scheduled events, 4 ring workloads; the world seeds
+ * each node's own.  A peer's seed time (drawn when it completes) and abort
+ * time (drawn when it joins) come from a generator of its own, seeded from
+ * (scenario seed, stream 5 or 6, node id), so a draw does not depend on the
+ * order in which other peers complete.  An aborting leecher leaves
+ * gracefully if it has not completed by its abort time.
  * The run stops at `duration`, or (stop = all-complete) as soon as no peer
  * is still to arrive, no scheduled event is still to run, and every online
  * peer holds the whole file.
@@ -19,6 +24,8 @@
 #define STREAM_CHURN 2
 #define STREAM_EVENTS 3
 #define STREAM_WORKLOAD 4
+#define STREAM_SEED_TIME 5
+#define STREAM_ABORT 6
 
 static GRand *
 stream (guint64 seed, guint32 id)
@@ -72,6 +79,56 @@ configure_network (MbNet *net, const MbNetworkConfig *nc)
   mb_net_set_loss (net, nc->loss);
 }
 
+/* [swarm]: only the keys the file sets, over mb_peer_config_init's defaults. */
+static void
+apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
+{
+#define GIVEN(k) MB_SWARM_GIVEN (sw, MB_SWARM_##k)
+  if (GIVEN (REGULAR_SLOTS))
+    p->regular_slots = sw->regular_slots;
+  if (GIVEN (RECHOKE_INTERVAL))
+    p->rechoke_interval_us = sw->rechoke_interval;
+  if (GIVEN (OPTIMISTIC_ROUNDS))
+    p->optimistic_rounds = sw->optimistic_rounds;
+  if (GIVEN (SNUB_TIMEOUT))
+    p->snub_timeout_us = sw->snub_timeout;
+  if (GIVEN (SEED_CHOKE))
+    p->seed_choke = (MbSeedChoke) sw->seed_choke;
+  if (GIVEN (SEED_PIECE_QUOTA))
+    p->seed_piece_quota = sw->seed_piece_quota;
+  if (GIVEN (PIPELINE))
+    p->pipeline = sw->pipeline;
+  if (GIVEN (PIPELINE_MAX))
+    p->pipeline_max = sw->pipeline_max;
+  if (GIVEN (REQUEST_QUEUE_TIME))
+    p->request_queue_us = sw->request_queue_time;
+  if (GIVEN (RANDOM_FIRST))
+    p->random_first = sw->random_first;
+  if (GIVEN (ENDGAME))
+    p->endgame = sw->endgame;
+  if (GIVEN (MAX_REQUEST))
+    p->max_request = (guint32) sw->max_request;
+  if (GIVEN (SEND_WATERMARK))
+    p->send_watermark = (guint32) sw->send_watermark;
+  if (GIVEN (MAX_QUEUED_REQUESTS))
+    p->max_queued_requests = sw->max_queued_requests;
+  if (GIVEN (TARGET_CONNS))
+    p->target_conns = sw->target_conns;
+  if (GIVEN (MAX_CONNS))
+    p->max_conns = sw->max_conns;
+  if (GIVEN (TRACKER_RETRY))
+    p->tracker_retry_us = sw->tracker_retry;
+  if (GIVEN (SUPER_SEEDING))
+    p->super_seeding = sw->super_seeding;
+  if (GIVEN (PEX) && !sw->pex)
+    p->pex_interval_us = 0;
+  else if (GIVEN (PEX_INTERVAL) || (GIVEN (PEX) && p->pex_interval_us == 0))
+    p->pex_interval_us = sw->pex_interval;
+  if (GIVEN (PEX_MAX))
+    p->pex_max = sw->pex_max;
+#undef GIVEN
+}
+
 /* ---- leaving ---- */
 
 static void
@@ -121,14 +178,47 @@ schedule_leave (MbExperiment *x, MbSimNode *n, guint64 at, MbLeaveKind kind)
   mb_sched_at (x->sched, at, on_leave_event, x, ((guint64) kind << 32) | n->id);
 }
 
+/* A length of time for node n from dist, drawn from n's own generator for
+ * this stream (none is made for a fixed time or forever). */
+static guint64
+node_draw (MbExperiment *x, const MbSimNode *n, guint32 id, const MbDist *dist)
+{
+  if (dist->kind == MB_DIST_NONE || dist->kind == MB_DIST_FIXED)
+    return mb_dist_sample (dist, NULL);
+  guint32 words[5] = { (guint32) x->sc->seed, (guint32) (x->sc->seed >> 32), 0x5eed, id, n->id };
+  g_autoptr (GRand) r = g_rand_new_with_seed_array (words, 5);
+  return mb_dist_sample (dist, r);
+}
+
+/* now + after, or MB_TIME_NEVER if that is never. */
+static guint64
+time_after (MbExperiment *x, guint64 after)
+{
+  guint64 at;
+  if (after == MB_SCENARIO_FOREVER || !g_uint64_checked_add (&at, mb_sched_now (x->sched), after))
+    return MB_TIME_NEVER;
+  return at;
+}
+
 static void
 on_complete (MbWorld *w, MbSimNode *n, gpointer data)
 {
   MbExperiment *x = data;
   x->completed++;
   const MbPeerClass *pc = &x->sc->classes[n->cls];
-  if (pc->seed_time != MB_SCENARIO_FOREVER)
-    schedule_leave (x, n, mb_sched_now (x->sched) + pc->seed_time, MB_LEAVE_GRACEFUL);
+  guint64 at = time_after (x, node_draw (x, n, STREAM_SEED_TIME, &pc->seed_time));
+  if (at != MB_TIME_NEVER)
+    schedule_leave (x, n, at, MB_LEAVE_GRACEFUL);
+}
+
+/* A leecher's abort time: it leaves unless it has completed. */
+static void
+on_abort_event (MbSched *s, gpointer a, guint64 b)
+{
+  MbExperiment *x = a;
+  MbSimNode *n = mb_world_node (x->world, (guint) b - 1);
+  if (n->completed_us == MB_TIME_NEVER)
+    leave_node (x, n, MB_LEAVE_GRACEFUL);
 }
 
 /* ---- arriving ---- */
@@ -143,8 +233,15 @@ join_one (MbExperiment *x, guint cls)
     {
       guint64 session = mb_dist_sample (&x->sc->churn.session, x->rand_churn);
       gboolean graceful = g_rand_double (x->rand_churn) < x->sc->churn.leave_graceful;
-      schedule_leave (x, n, mb_sched_now (x->sched) + session,
-                      graceful ? MB_LEAVE_GRACEFUL : MB_LEAVE_CRASH);
+      guint64 at = time_after (x, session);
+      if (at != MB_TIME_NEVER)
+        schedule_leave (x, n, at, graceful ? MB_LEAVE_GRACEFUL : MB_LEAVE_CRASH);
+    }
+  if (n->completed_us == MB_TIME_NEVER && pc->abort.kind != MB_DIST_NONE)
+    {
+      guint64 at = time_after (x, node_draw (x, n, STREAM_ABORT, &pc->abort));
+      if (at != MB_TIME_NEVER)
+        mb_sched_at (x->sched, at, on_abort_event, x, n->id);
     }
   return n;
 }
@@ -326,6 +423,7 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   mb_peer_config_init (&wc.peer);
   wc.peer.block_size = (guint32) sc->file.block_size;
   wc.peer.announce_interval_us = sc->tracker.announce_interval;
+  apply_swarm (&wc.peer, &sc->swarm);
   wc.crash_detect_us = 30 * MB_USEC_PER_SEC;
   /* Invariant checks after every event (minibit-sim --check sets it too). */
   wc.check = g_strcmp0 (g_getenv ("MINIBIT_CHECK"), "1") == 0;

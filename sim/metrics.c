@@ -11,7 +11,14 @@
  *    if any of them never completed);
  *  - upload utilisation is the uplink's busy time over its online time, for
  *    peers with a finite upload;
- *  - share ratio is bytes up over bytes down, for peers that downloaded.
+ *  - share ratio is bytes up over bytes down, for peers that downloaded;
+ *  - waste: duplicate_bytes_ratio is the payload received no longer needed
+ *    (MbPeerStats.bytes_dup) summed over the peers that downloaded (not
+ *    initial seeds, bytes_down > 0) over file size x their number;
+ *    seed_upload_ratio is the initial seeds' bytes_up at the first moment
+ *    every piece was held by an online peer that was not an initial seed
+ *    (mb_world_covered_at) over the file size; upload utilisation is also
+ *    split between leechers (not initial seeds) and initial seeds.
  * All numbers are printed with fixed formats, so the CSVs are byte-identical
  * for the same scenario and seed.
  *
@@ -64,6 +71,8 @@ static const Column summary_cols[] = {
   SUM (lookups_total, "%.0f"), SUM (lookups_failed, "%.0f"), SUM (lookups_redirected, "%.0f"),
   SUM (fetches_total, "%.0f"), SUM (fetches_failed, "%.0f"),
   SUM (leave_bytes_ratio_max, "%.4f"),
+  SUM (duplicate_bytes_ratio, "%.6f"), SUM (seed_upload_ratio, "%.4f"),
+  SUM (leecher_upload_utilization, "%.4f"), SUM (seed_upload_utilization, "%.4f"),
 };
 #undef SUM
 
@@ -259,6 +268,31 @@ kumar_ross (MbExperiment *x, MbSummary *s)
   s->bound_ratio = (n > 0 && done == n) ? ratio_or_nan (worst, s->bound_s) : NAN;
 }
 
+/* Fills duplicate_bytes_ratio and seed_upload_ratio. */
+static void
+waste (MbExperiment *x, MbSummary *s)
+{
+  s->duplicate_bytes_ratio = s->seed_upload_ratio = NAN;
+  if (!x->file)
+    return;
+  double size = (double) mb_manifest_size (x->file), dup = 0;
+  guint downloaders = 0;
+  for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
+    {
+      MbSimNode *p = mb_world_node (x->world, i);
+      MbPeerStats ps;
+      mb_world_node_stats (x->world, p, &ps);
+      if (p->initial_seed || ps.bytes_down == 0)
+        continue;
+      downloaders++;
+      dup += (double) ps.bytes_dup;
+    }
+  s->duplicate_bytes_ratio = ratio_or_nan (dup, size * downloaders);
+  guint64 seed_up = 0;
+  if (mb_world_covered_at (x->world, &seed_up) != MB_TIME_NEVER)
+    s->seed_upload_ratio = (double) seed_up / size;
+}
+
 void
 mbi_metrics_summarise (MbExperiment *x)
 {
@@ -270,6 +304,7 @@ mbi_metrics_summarise (MbExperiment *x)
   double *shares = g_new (double, MAX (n, 1));
   guint n_times = 0, n_shares = 0;
   double busy = 0, avail = 0;
+  double busy_by[2] = { 0, 0 }, avail_by[2] = { 0, 0 }; /* [initial_seed] */
   MbNet *net = mb_world_net (x->world);
   for (guint i = 0; i < n; i++)
     {
@@ -291,6 +326,8 @@ mbi_metrics_summarise (MbExperiment *x)
           guint64 until = p->online ? end : p->left_us;
           busy += (double) ns.busy_up;
           avail += (double) (until - p->joined_us);
+          busy_by[p->initial_seed != 0] += (double) ns.busy_up;
+          avail_by[p->initial_seed != 0] += (double) (until - p->joined_us);
         }
     }
   s->peers = n;
@@ -306,6 +343,9 @@ mbi_metrics_summarise (MbExperiment *x)
   s->share_ratio_p50 = mb_stats_percentile (shares, n_shares, 0.5);
   s->share_ratio_p90 = mb_stats_percentile (shares, n_shares, 0.9);
   s->upload_utilization = avail > 0 ? MIN (1.0, busy / avail) : NAN;
+  s->leecher_upload_utilization = avail_by[0] > 0 ? MIN (1.0, busy_by[0] / avail_by[0]) : NAN;
+  s->seed_upload_utilization = avail_by[1] > 0 ? MIN (1.0, busy_by[1] / avail_by[1]) : NAN;
+  waste (x, s);
   kumar_ross (x, s);
   /* the ring */
   double mav, cav;
@@ -424,7 +464,7 @@ typedef struct {
   double joined_s, left_s;
   const char *leave;
   double completed_s;
-  guint64 bytes_up, bytes_down;
+  guint64 bytes_up, bytes_down, bytes_dup;
   double share_ratio;
   guint chunks_held, manifests_held;
 } PeerRow;
@@ -438,6 +478,7 @@ static const Column peer_cols[] = {
   PR (completed_s, COL_DOUBLE, "%.3f"), PR (bytes_up, COL_UINT64, NULL),
   PR (bytes_down, COL_UINT64, NULL), PR (share_ratio, COL_DOUBLE, "%.4f"),
   PR (chunks_held, COL_UINT, NULL), PR (manifests_held, COL_UINT, NULL),
+  PR (bytes_dup, COL_UINT64, NULL), /* last: scripts read the others by position */
 };
 #undef PR
 
@@ -464,6 +505,7 @@ peers_csv (MbExperiment *x)
         .completed_s = p->completed_us != MB_TIME_NEVER ? secs (p->completed_us) : NAN,
         .bytes_up = ps.bytes_up,
         .bytes_down = ps.bytes_down,
+        .bytes_dup = ps.bytes_dup,
         .share_ratio = ps.bytes_down > 0 ? (double) ps.bytes_up / (double) ps.bytes_down : NAN,
         .chunks_held = p->store->n_chunks,
         .manifests_held = p->store->n_manifests,

@@ -7,7 +7,9 @@
  * their keys with a function instead.  Validation walks that table in its
  * own order (so [network] is known before [latency] and [peers.*], classes
  * before [event.*], [ring] and [publish.*] before [fetch.*]), then each
- * group's `finish` does cross-key checks.  The whole file (scenario.c)
+ * group's `finish` does cross-key checks.  Groups of a concept of their own
+ * keep their keys, defaults and checks in their own file: [swarm] in
+ * scenario-swarm.c; [ring], [publish.*] and [fetch.*] in scenario-ring.c.  The whole file (scenario.c)
  * calls mbi_scenario_check_groups and mbi_scenario_load_groups; an override
  * (--set) is checked against the same table by mbi_scenario_check_override.
  */
@@ -101,7 +103,8 @@ static const MbKeySpec peer_keys[] = {
   { "arrival_rate", MB_KIND_PER_SECOND, PC (arrival.rate), FALSE, "2/s", NULL },
   { "arrival_start", MB_KIND_DURATION, PC (arrival.start), FALSE, "10min", NULL },
   { "region", MB_KIND_NAME, PC (region_name), FALSE, "eu", NULL },
-  { "seed_time", MB_KIND_DURATION_OR_FOREVER, PC (seed_time), FALSE, "30min", NULL },
+  { "seed_time", MB_KIND_DIST, PC (seed_time), FALSE, "30min", NULL },
+  { "abort", MB_KIND_DIST, PC (abort), FALSE, "exponential 2h", NULL },
   { "churn", MB_KIND_BOOL, PC (churn), FALSE, "yes", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
@@ -120,36 +123,6 @@ static const MbKeySpec event_keys[] = {
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 
-#define RI(f) offsetof (MbRingConfig, f)
-static const MbKeySpec ring_keys[] = {
-  { "replication", MB_KIND_COUNT, RI (replication), FALSE, "3", NULL },
-  { "vnodes", MB_KIND_COUNT, RI (vnodes), FALSE, "128", NULL },
-  { "chunk_size", MB_KIND_SIZE, RI (chunk_size), FALSE, "256KiB", NULL },
-  { "rpc_timeout", MB_KIND_DURATION, RI (rpc_timeout), FALSE, "10s", NULL },
-  { "view_delay", MB_KIND_DURATION_OR_LATENCY, RI (view_delay), FALSE, "latency", NULL },
-  { NULL, 0, 0, FALSE, NULL, NULL },
-};
-
-#define PU(f) offsetof (MbPublish, f)
-static const MbKeySpec publish_keys[] = {
-  { "at", MB_KIND_DURATION, PU (at), FALSE, "10min", NULL },
-  { "count", MB_KIND_COUNT, PU (count), TRUE, "10", NULL },
-  { "size", MB_KIND_SIZE, PU (size), TRUE, "1MiB", NULL },
-  { "interval", MB_KIND_DURATION, PU (interval), FALSE, "10s", NULL },
-  { "from", MB_KIND_NAME, PU (class_name), FALSE, "fast", NULL },
-  { NULL, 0, 0, FALSE, NULL, NULL },
-};
-
-#define FE(f) offsetof (MbFetch, f)
-static const MbKeySpec fetch_keys[] = {
-  { "at", MB_KIND_DURATION, FE (at), FALSE, "10min", NULL },
-  { "count", MB_KIND_COUNT, FE (count), TRUE, "100", NULL },
-  { "rate", MB_KIND_PER_SECOND, FE (rate), FALSE, "5/s", NULL },
-  { "from", MB_KIND_NAME, FE (class_name), FALSE, "fast", NULL },
-  { "files", MB_KIND_NAME, FE (publish_name), FALSE, "any", NULL },
-  { NULL, 0, 0, FALSE, NULL, NULL },
-};
-
 static gpointer mb_open_scenario (MbLoad *ld, const char *id);
 static gpointer mb_open_file (MbLoad *ld, const char *id);
 static gpointer mb_open_tracker (MbLoad *ld, const char *id);
@@ -158,9 +131,6 @@ static gpointer mb_open_none (MbLoad *ld, const char *id);
 static gpointer mb_open_churn (MbLoad *ld, const char *id);
 static gpointer mb_open_class (MbLoad *ld, const char *id);
 static gpointer mb_open_event (MbLoad *ld, const char *id);
-static gpointer mb_open_ring (MbLoad *ld, const char *id);
-static gpointer mb_open_publish (MbLoad *ld, const char *id);
-static gpointer mb_open_fetch (MbLoad *ld, const char *id);
 static gboolean mb_finish_scenario (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_finish_file (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_finish_tracker (MbLoad *ld, const char *group, gpointer t, GError **error);
@@ -168,9 +138,6 @@ static gboolean mb_finish_network (MbLoad *ld, const char *group, gpointer t, GE
 static gboolean mb_finish_latency (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_finish_class (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_finish_event (MbLoad *ld, const char *group, gpointer t, GError **error);
-static gboolean mb_finish_ring (MbLoad *ld, const char *group, gpointer t, GError **error);
-static gboolean mb_finish_publish (MbLoad *ld, const char *group, gpointer t, GError **error);
-static gboolean mb_finish_fetch (MbLoad *ld, const char *group, gpointer t, GError **error);
 static gboolean mb_latency_key (MbLoad *ld, const char *where, const char *group,
                                 const char *key, const char *value, GError **error);
 
@@ -188,12 +155,16 @@ static const MbGroupSpec groups[] = {
   { "latency", FALSE, FALSE, NULL, mb_open_none, mb_latency_key, mb_finish_latency,
     "[latency]" },
   { "churn", FALSE, FALSE, churn_keys, mb_open_churn, NULL, NULL, "[churn]" },
-  { "ring", FALSE, FALSE, ring_keys, mb_open_ring, NULL, mb_finish_ring, "[ring]" },
+  { "swarm", FALSE, FALSE, mbi_scenario_swarm_keys, mbi_scenario_open_swarm, NULL,
+    mbi_scenario_finish_swarm, "[swarm]" },
+  { "ring", FALSE, FALSE, mbi_scenario_ring_keys, mbi_scenario_open_ring, NULL,
+    mbi_scenario_finish_ring, "[ring]" },
   { "peers", TRUE, FALSE, peer_keys, mb_open_class, NULL, mb_finish_class, "[peers.<class>]" },
   { "event", TRUE, FALSE, event_keys, mb_open_event, NULL, mb_finish_event, "[event.<name>]" },
-  { "publish", TRUE, FALSE, publish_keys, mb_open_publish, NULL, mb_finish_publish,
-    "[publish.<name>]" },
-  { "fetch", TRUE, FALSE, fetch_keys, mb_open_fetch, NULL, mb_finish_fetch, "[fetch.<name>]" },
+  { "publish", TRUE, FALSE, mbi_scenario_publish_keys, mbi_scenario_open_publish, NULL,
+    mbi_scenario_finish_publish, "[publish.<name>]" },
+  { "fetch", TRUE, FALSE, mbi_scenario_fetch_keys, mbi_scenario_open_fetch, NULL,
+    mbi_scenario_finish_fetch, "[fetch.<name>]" },
   { "expect", FALSE, FALSE, NULL, mb_open_none, mbi_scenario_expect_key, NULL, "[expect]" },
 };
 
@@ -270,6 +241,12 @@ static gboolean
 mb_load_has (const MbLoad *ld, const char *group, const char *key)
 {
   return ld->present && g_key_file_has_key (ld->kf, group, key, NULL);
+}
+
+gboolean
+mbi_scenario_load_has (const MbLoad *ld, const char *group, const char *key)
+{
+  return mb_load_has (ld, group, key);
 }
 
 static gboolean
@@ -387,7 +364,8 @@ mb_open_class (MbLoad *ld, const char *id)
   c.name = g_strdup (id);
   c.strategy = MB_SCENARIO_STRATEGY_TFT;
   c.arrival.kind = MB_ARRIVAL_AT;
-  c.seed_time = MB_SCENARIO_FOREVER;
+  c.seed_time.kind = MB_DIST_NONE; /* forever */
+  c.abort.kind = MB_DIST_NONE;     /* never */
   g_array_append_val (ld->classes, c);
   return &g_array_index (ld->classes, MbPeerClass, ld->classes->len - 1);
 }
@@ -402,38 +380,6 @@ mb_open_event (MbLoad *ld, const char *id)
   e.groups = 2;
   g_array_append_val (ld->events, e);
   return &g_array_index (ld->events, MbScenarioEvent, ld->events->len - 1);
-}
-
-static gpointer
-mb_open_ring (MbLoad *ld, const char *id G_GNUC_UNUSED)
-{
-  MbRingConfig *r = &ld->sc->ring;
-  r->enabled = ld->present;
-  /* replication, vnodes, chunk_size and rpc_timeout stay 0 unless given:
-   * the core's defaults apply (mb_ringpeer_config_init, MB_RING_DEFAULT_VNODES). */
-  r->view_delay = MB_RING_VIEW_DELAY_LATENCY;
-  return r;
-}
-
-static gpointer
-mb_open_publish (MbLoad *ld, const char *id)
-{
-  MbPublish p = { 0 };
-  p.name = g_strdup (id);
-  p.class_index = -1;
-  g_array_append_val (ld->publishes, p);
-  return &g_array_index (ld->publishes, MbPublish, ld->publishes->len - 1);
-}
-
-static gpointer
-mb_open_fetch (MbLoad *ld, const char *id)
-{
-  MbFetch f = { 0 };
-  f.name = g_strdup (id);
-  f.class_index = -1;
-  f.publish_index = -1;
-  g_array_append_val (ld->fetches, f);
-  return &g_array_index (ld->fetches, MbFetch, ld->fetches->len - 1);
 }
 
 /* ---- finishing groups: cross-key checks ----------------------------------- */
@@ -648,8 +594,8 @@ mb_finish_class (MbLoad *ld, const char *group, gpointer t, GError **error)
   return TRUE;
 }
 
-static gint
-mb_load_class_index (const MbLoad *ld, const char *name)
+gint
+mbi_scenario_class_index (const MbLoad *ld, const char *name)
 {
   for (guint i = 0; i < ld->classes->len; i++)
     if (strcmp (g_array_index (ld->classes, MbPeerClass, i).name, name) == 0)
@@ -657,9 +603,9 @@ mb_load_class_index (const MbLoad *ld, const char *name)
   return -1;
 }
 
-static gboolean
-mb_fail_no_class (GError **error, const MbLoad *ld, const char *group, const char *key,
-                  const char *name)
+gboolean
+mbi_scenario_fail_no_class (GError **error, const MbLoad *ld, const char *group,
+                            const char *key, const char *name)
 {
   GString *list = g_string_new (NULL);
   for (guint i = 0; i < ld->classes->len; i++)
@@ -752,100 +698,9 @@ mb_finish_event (MbLoad *ld, const char *group, gpointer t, GError **error)
                              "action = add needs a class; write e.g. class = %s",
                              ld->classes->len ? g_array_index (ld->classes, MbPeerClass, 0).name
                                               : "fast");
-  if (e->class_name != NULL && (e->class_index = mb_load_class_index (ld, e->class_name)) < 0)
-    return mb_fail_no_class (error, ld, group, "class", e->class_name);
+  if (e->class_name != NULL && (e->class_index = mbi_scenario_class_index (ld, e->class_name)) < 0)
+    return mbi_scenario_fail_no_class (error, ld, group, "class", e->class_name);
   return e->action != MB_ACTION_CRASH || mb_finish_event_repeat (ld, group, e, error);
-}
-
-static gboolean
-mb_finish_ring (MbLoad *ld, const char *group, gpointer t, GError **error)
-{
-  MbRingConfig *r = t;
-  /* 0 is "not given" (the core's default); written out, it is an error. */
-  if (r->replication == 0 && mb_load_has (ld, group, "replication"))
-    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "replication",
-                             "must be at least 1; write e.g. replication = 3");
-  if (r->vnodes == 0 && mb_load_has (ld, group, "vnodes"))
-    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "vnodes",
-                             "must be at least 1; write e.g. vnodes = 128");
-  if ((r->chunk_size == 0 && mb_load_has (ld, group, "chunk_size")) || r->chunk_size > G_MAXUINT32)
-    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "chunk_size",
-                             "must be from 1B to 4GiB; write e.g. chunk_size = 256KiB");
-  if (r->rpc_timeout == 0 && mb_load_has (ld, group, "rpc_timeout"))
-    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "rpc_timeout",
-                             "must be above 0; write e.g. rpc_timeout = 10s");
-  return TRUE;
-}
-
-/* [publish.*] and [fetch.*]: the ring must be on, `count` at least 1 and
- * `from` (if given) a class. */
-static gboolean
-mb_finish_ring_traffic (MbLoad *ld, const char *group, guint count, const char *class_name,
-                        gint *class_index, GError **error)
-{
-  if (!ld->sc->ring.enabled)
-    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, NULL,
-                             "needs a [ring] group; add one, e.g. [ring] with replication = 3");
-  if (count == 0)
-    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "count",
-                             "must be at least 1; write e.g. count = 10");
-  if (class_name != NULL && (*class_index = mb_load_class_index (ld, class_name)) < 0)
-    return mb_fail_no_class (error, ld, group, "from", class_name);
-  return TRUE;
-}
-
-static gboolean
-mb_finish_publish (MbLoad *ld, const char *group, gpointer t, GError **error)
-{
-  MbPublish *p = t;
-  if (!mb_finish_ring_traffic (ld, group, p->count, p->class_name, &p->class_index, error))
-    return FALSE;
-  if (strcmp (p->name, "any") == 0)
-    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, NULL,
-                             "\"any\" is reserved (files = any in [fetch.<name>]); "
-                             "choose another name, e.g. [publish.docs]");
-  if (p->size == 0)
-    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "size",
-                             "a file must not be empty; write e.g. size = 1MiB");
-  return TRUE;
-}
-
-static gboolean
-mb_fail_no_publish (GError **error, const MbLoad *ld, const char *group, const char *name)
-{
-  GString *list = g_string_new (NULL);
-  for (guint i = 0; i < ld->publishes->len; i++)
-    g_string_append_printf (list, "%s%s", i ? ", " : "",
-                            g_array_index (ld->publishes, MbPublish, i).name);
-  mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "files",
-                    "\"%s\" is not a [publish.<name>] group; write any or %s%s", name,
-                    ld->publishes->len > 1 ? "one of: " : "", list->str);
-  g_string_free (list, TRUE);
-  return FALSE;
-}
-
-static gboolean
-mb_finish_fetch (MbLoad *ld, const char *group, gpointer t, GError **error)
-{
-  MbFetch *f = t;
-  if (!mb_finish_ring_traffic (ld, group, f->count, f->class_name, &f->class_index, error))
-    return FALSE;
-  if (ld->publishes->len == 0)
-    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_MISSING, ld->where, group, NULL,
-                             "nothing to fetch: no [publish.<name>] group; add one, e.g. "
-                             "[publish.docs] with count and size");
-  if (f->publish_name == NULL || strcmp (f->publish_name, "any") == 0)
-    {
-      g_clear_pointer (&f->publish_name, g_free);
-      return TRUE;
-    }
-  for (guint i = 0; i < ld->publishes->len; i++)
-    if (strcmp (g_array_index (ld->publishes, MbPublish, i).name, f->publish_name) == 0)
-      {
-        f->publish_index = (gint) i;
-        return TRUE;
-      }
-  return mb_fail_no_publish (error, ld, group, f->publish_name);
 }
 
 /* ---- the whole file: every group ------------------------------------------ */

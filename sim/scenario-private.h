@@ -5,6 +5,8 @@
  *   scenario.c         errors, the whole file (validate), create, override, free
  *   scenario-values.c  value kinds: parsing a key's text; distributions
  *   scenario-keys.c    the table of groups and keys, loading, defaults, checks
+ *   scenario-swarm.c   [swarm]: the swarm peer's constants (MbPeerConfig)
+ *   scenario-ring.c    [ring], [publish.*], [fetch.*]: the ring's groups
  *   scenario-expect.c  [expect]: parsing and checking expectations
  */
 #pragma once
@@ -26,7 +28,6 @@ typedef enum {
   MB_KIND_COUNT,
   MB_KIND_SIZE,
   MB_KIND_DURATION,
-  MB_KIND_DURATION_OR_FOREVER,
   MB_KIND_DURATION_OR_LATENCY, /* MB_RING_VIEW_DELAY_LATENCY for "latency" */
   MB_KIND_RATE,
   MB_KIND_PROBABILITY,
@@ -35,7 +36,7 @@ typedef enum {
   MB_KIND_ENUM,       /* gint, index into choices */
   MB_KIND_RANGE,      /* MbRange: "50ms" or "20ms..120ms" */
   MB_KIND_ARRIVAL,    /* MbArrival kind and at */
-  MB_KIND_DIST,       /* MbDist */
+  MB_KIND_DIST,       /* MbDist: a duration, forever/never or a distribution */
   MB_KIND_NAME_LIST,  /* gchar **: "eu, us, asia" */
 } MbKind;
 
@@ -103,11 +104,42 @@ void mbi_scenario_value_clear (const MbKeySpec *spec, MbValue *v);
 gboolean mbi_scenario_check_groups (MbLoad *ld, GError **error);
 /* Loads every group of the table in its order, with defaults and checks. */
 gboolean mbi_scenario_load_groups (MbLoad *ld, GError **error);
+/* The key is in the group and the group in the file (not an override's
+ * check). */
+gboolean mbi_scenario_load_has (const MbLoad *ld, const char *group, const char *key);
 /* "peers.fast.upload" -> group "peers.fast", key "upload"; FALSE if no dot. */
 gboolean mbi_scenario_split_override (const char *lhs, gchar **group, gchar **key);
 /* Checks an override's group, key and value (syntax only). */
 gboolean mbi_scenario_check_override (const char *where, const char *group, const char *key,
                                      const char *value, GError **error);
+
+/* Index of the class loaded so far by that name, or -1. */
+gint mbi_scenario_class_index (const MbLoad *ld, const char *name);
+/* "<name>" is not a class; classes are: ...  Returns FALSE. */
+gboolean mbi_scenario_fail_no_class (GError **error, const MbLoad *ld, const char *group,
+                                     const char *key, const char *name);
+
+/* ---- scenario-swarm.c ---- */
+
+/* [swarm]'s keys, in MbSwarmKey order. */
+extern const MbKeySpec mbi_scenario_swarm_keys[];
+/* Fills mb_peer_config_init's defaults. */
+gpointer mbi_scenario_open_swarm (MbLoad *ld, const char *id);
+/* Records which keys were given; cross-key checks. */
+gboolean mbi_scenario_finish_swarm (MbLoad *ld, const char *group, gpointer t, GError **error);
+
+/* ---- scenario-ring.c ---- */
+
+extern const MbKeySpec mbi_scenario_ring_keys[];
+extern const MbKeySpec mbi_scenario_publish_keys[];
+extern const MbKeySpec mbi_scenario_fetch_keys[];
+gpointer mbi_scenario_open_ring (MbLoad *ld, const char *id);
+gpointer mbi_scenario_open_publish (MbLoad *ld, const char *id);
+gpointer mbi_scenario_open_fetch (MbLoad *ld, const char *id);
+gboolean mbi_scenario_finish_ring (MbLoad *ld, const char *group, gpointer t, GError **error);
+gboolean mbi_scenario_finish_publish (MbLoad *ld, const char *group, gpointer t,
+                                      GError **error);
+gboolean mbi_scenario_finish_fetch (MbLoad *ld, const char *group, gpointer t, GError **error);
 
 /* ---- scenario-expect.c ---- */
 

@@ -1,6 +1,6 @@
 /* scenario-values.c — the value kinds of scenario keys (see the table in
  * scenario-keys.c): parsing a key's text as a name, number, yes/no, choice,
- * duration or "forever"/"latency", latency range, arrival, distribution or
+ * duration or "latency", latency range, arrival, distribution or
  * list of names (quantities through units.h) into its field; and sampling
  * the distributions (mb_dist_sample).  Messages say what the text is not and
  * the accepted form; the place is put in front by the caller.
@@ -14,7 +14,9 @@
 
 #include "units.h"
 
-#define DIST_FORM "write e.g. exponential 30min, pareto 2.0 10min or weibull 1.5 30min"
+#define DIST_FORM \
+  "write a duration (30min), forever, exponential MEAN (exponential 30min), " \
+  "pareto SHAPE SCALE (pareto 2.0 10min) or weibull SHAPE SCALE (weibull 1.5 30min)"
 
 /* ---- value kinds ---------------------------------------------------------- */
 
@@ -83,21 +85,6 @@ mb_value_enum (const MbKeySpec *spec, const char *text, gint *out, GError **erro
   g_autofree gchar *list = g_strjoinv (", ", (gchar **) spec->choices);
   g_set_error (error, MB_SCENARIO_ERROR, MB_SCENARIO_ERROR_INVALID,
                "\"%s\" is not a known %s; write one of: %s", text, spec->key, list);
-  return FALSE;
-}
-
-static gboolean
-mb_value_forever (const char *text, guint64 *out, GError **error)
-{
-  if (strcmp (text, "forever") == 0)
-    {
-      *out = MB_SCENARIO_FOREVER;
-      return TRUE;
-    }
-  if (mb_units_parse_duration (text, out, NULL))
-    return TRUE;
-  g_set_error (error, MB_SCENARIO_ERROR, MB_SCENARIO_ERROR_INVALID,
-               "\"%s\" is not a duration or forever; write e.g. 30min or forever", text);
   return FALSE;
 }
 
@@ -171,13 +158,27 @@ static gboolean
 mb_value_dist_fail (const char *text, const char *why, GError **error)
 {
   g_set_error (error, MB_SCENARIO_ERROR, MB_SCENARIO_ERROR_INVALID,
-               "\"%s\" is not a distribution%s; " DIST_FORM, text, why);
+               "\"%s\" is not a duration or distribution%s; " DIST_FORM, text, why);
   return FALSE;
 }
 
+/* One form for every length of time drawn per peer ([churn] session,
+ * [peers.*] seed_time and abort): a fixed duration, forever (or never), or
+ * a distribution. */
 static gboolean
 mb_value_dist (const char *text, MbDist *out, GError **error)
 {
+  MbDist fixed = { MB_DIST_FIXED, 0, 0 };
+  if (strcmp (text, "forever") == 0 || strcmp (text, "never") == 0)
+    {
+      *out = (MbDist) { MB_DIST_NONE, 0, 0 };
+      return TRUE;
+    }
+  if (mb_units_parse_duration (text, &fixed.scale, NULL))
+    {
+      *out = fixed;
+      return TRUE;
+    }
   g_auto (GStrv) tok = g_strsplit_set (text, " \t", -1);
   GPtrArray *words = g_ptr_array_new ();
   for (guint i = 0; tok[i] != NULL; i++)
@@ -253,7 +254,6 @@ mbi_scenario_value_parse (const MbKeySpec *spec, const char *text, gpointer fiel
     case MB_KIND_COUNT: return mb_units_parse_count (text, field, error);
     case MB_KIND_SIZE: return mb_units_parse_size (text, field, error);
     case MB_KIND_DURATION: return mb_units_parse_duration (text, field, error);
-    case MB_KIND_DURATION_OR_FOREVER: return mb_value_forever (text, field, error);
     case MB_KIND_DURATION_OR_LATENCY: return mb_value_latency (text, field, error);
     case MB_KIND_RATE: return mb_units_parse_rate (text, field, error);
     case MB_KIND_PROBABILITY: return mb_units_parse_probability (text, field, error);
@@ -284,6 +284,8 @@ mb_dist_sample (const MbDist *dist, GRand *rng)
 {
   if (dist->kind == MB_DIST_NONE)
     return MB_SCENARIO_FOREVER;
+  if (dist->kind == MB_DIST_FIXED)
+    return dist->scale;
   double tail = -log1p (-g_rand_double (rng)); /* Exp(1); u < 1 keeps it finite */
   double scale = (double) dist->scale, x;
   if (dist->kind == MB_DIST_EXPONENTIAL)

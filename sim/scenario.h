@@ -63,7 +63,8 @@ typedef enum {
 typedef enum { MB_ARRIVAL_AT, MB_ARRIVAL_POISSON } MbArrivalKind;
 typedef enum { MB_LATENCY_CONSTANT, MB_LATENCY_UNIFORM, MB_LATENCY_REGIONS } MbLatencyModel;
 typedef enum {
-  MB_DIST_NONE,
+  MB_DIST_NONE,        /* forever (never): mb_dist_sample gives MB_SCENARIO_FOREVER */
+  MB_DIST_FIXED,       /* always scale (may be 0) */
   MB_DIST_EXPONENTIAL, /* mean = scale */
   MB_DIST_PARETO,      /* shape, scale (= minimum) */
   MB_DIST_WEIBULL,     /* shape, scale */
@@ -81,10 +82,14 @@ typedef struct {
   guint64 hi;
 } MbRange;
 
+/* A length of time drawn per peer: [churn] session, [peers.*] seed_time and
+ * abort.  One form for all: a duration (fixed), forever (or never),
+ * exponential MEAN, pareto SHAPE SCALE or weibull SHAPE SCALE. */
 typedef struct {
   MbDistKind kind;
   double shape;   /* pareto, weibull */
-  guint64 scale;  /* microseconds: exponential mean, pareto minimum, weibull scale */
+  guint64 scale;  /* microseconds: the fixed time, exponential mean, pareto
+                     minimum, weibull scale */
 } MbDist;
 
 typedef struct {
@@ -104,7 +109,11 @@ typedef struct {
   MbArrival arrival;
   gchar *region_name;   /* NULL without regions */
   guint region;         /* index into network.regions (0 without regions) */
-  guint64 seed_time;    /* stay after completing; MB_SCENARIO_FOREVER */
+  MbDist seed_time;     /* stay after completing, drawn per peer when it
+                         * completes; MB_DIST_NONE: forever */
+  MbDist abort;         /* a leecher leaves (gracefully) this long after it
+                         * joined if it has not completed by then, drawn per
+                         * peer at join (Qiu-Srikant's theta); MB_DIST_NONE: never */
   gboolean churn;       /* [churn] session lengths apply */
 } MbPeerClass;
 
@@ -157,6 +166,75 @@ typedef struct {
   guint n_regions;
   guint64 *latency_matrix;  /* [from * n_regions + to], one-way */
 } MbNetworkConfig;
+
+/* [swarm]: the swarm peer's protocol constants (core's MbPeerConfig).  A
+ * field holds mb_peer_config_init's default unless the file sets its key;
+ * `given` has bit (1 << MbSwarmKey) for each key the file sets, and the
+ * driver applies only those over mb_peer_config_init.  The keys are the
+ * MbSwarmKey names in lowercase (MB_SWARM_REQUEST_QUEUE_TIME is
+ * request_queue_time).  The optimistic unchoke rotates every
+ * rechoke_interval x optimistic_rounds.  pex = no sets the core's
+ * pex_interval_us to 0. */
+typedef enum {
+  MB_SWARM_REGULAR_SLOTS,
+  MB_SWARM_RECHOKE_INTERVAL,
+  MB_SWARM_OPTIMISTIC_ROUNDS,
+  MB_SWARM_SNUB_TIMEOUT,
+  MB_SWARM_SEED_CHOKE,
+  MB_SWARM_SEED_PIECE_QUOTA,
+  MB_SWARM_PIPELINE,
+  MB_SWARM_PIPELINE_MAX,
+  MB_SWARM_REQUEST_QUEUE_TIME,
+  MB_SWARM_RANDOM_FIRST,
+  MB_SWARM_ENDGAME,
+  MB_SWARM_MAX_REQUEST,
+  MB_SWARM_SEND_WATERMARK,
+  MB_SWARM_MAX_QUEUED_REQUESTS,
+  MB_SWARM_TARGET_CONNS,
+  MB_SWARM_MAX_CONNS,
+  MB_SWARM_TRACKER_RETRY,
+  MB_SWARM_SUPER_SEEDING,
+  MB_SWARM_PEX,
+  MB_SWARM_PEX_INTERVAL,
+  MB_SWARM_PEX_MAX,
+  MB_SWARM_N_KEYS
+} MbSwarmKey;
+
+/* Same order and values as core's MbSeedChoke (choker.h). */
+typedef enum {
+  MB_SCENARIO_SEED_CHOKE_ROUND_ROBIN = 0,
+  MB_SCENARIO_SEED_CHOKE_FASTEST = 1,
+} MbScenarioSeedChoke;
+
+typedef struct {
+  guint32 given;              /* bit (1 << MbSwarmKey): the file sets that key */
+  guint regular_slots;
+  guint64 rechoke_interval;   /* > 0 */
+  guint optimistic_rounds;    /* >= 1 */
+  guint64 snub_timeout;
+  MbScenarioSeedChoke seed_choke;
+  guint seed_piece_quota;
+  guint pipeline;             /* >= 1 */
+  guint pipeline_max;         /* >= pipeline */
+  guint64 request_queue_time;
+  guint random_first;
+  gboolean endgame;
+  guint64 max_request;        /* bytes, block_size .. 4GiB - 1 */
+  guint64 send_watermark;     /* bytes, 1 .. 4GiB - 1 */
+  guint max_queued_requests;  /* >= 1 */
+  guint target_conns;         /* >= 1 */
+  guint max_conns;            /* >= target_conns */
+  guint64 tracker_retry;
+  gboolean super_seeding;
+  gboolean pex;
+  guint64 pex_interval;       /* > 0; the core's pex_interval_us when pex */
+  guint pex_max;
+} MbSwarmConfig;
+
+/* "round-robin", "fastest" (as core's mb_seed_choke_name); NULL if unknown. */
+const char *mb_scenario_seed_choke_name (MbScenarioSeedChoke s);
+
+#define MB_SWARM_GIVEN(sw, k) ((((sw)->given) >> (k)) & 1u)
 
 typedef struct {
   gboolean enabled;         /* a [churn] group is present */
@@ -218,6 +296,7 @@ typedef struct {
   MbScenarioTracker tracker;
   MbNetworkConfig network;
   MbChurnConfig churn;
+  MbSwarmConfig swarm;
   MbRingConfig ring;
   MbPeerClass *classes;
   guint n_classes;
@@ -230,7 +309,8 @@ typedef struct {
   MbExpect *expects;
   guint n_expects;
   /* To add a group: add its struct or array here and a row in the group
-   * table in scenario.c. */
+   * table in scenario-keys.c (its keys, defaults and checks may live in a
+   * file of their own, as scenario-swarm.c and scenario-ring.c). */
 
   /*< private >*/
   GKeyFile *keyfile;
@@ -285,7 +365,8 @@ guint mb_scenario_check_expectations (const MbScenario *sc, MbMetricFn metric, g
                                       GPtrArray *failures);
 const char *mb_cmp_name (MbCmp op); /* "<=", ... */
 
-/* A session length (microseconds, at least 1) drawn from `dist`. */
+/* A length of time drawn from `dist` (microseconds): MB_SCENARIO_FOREVER for
+ * MB_DIST_NONE, the scale for MB_DIST_FIXED (no draw), else at least 1. */
 guint64 mb_dist_sample (const MbDist *dist, GRand *rng);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbScenario, mb_scenario_free)

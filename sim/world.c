@@ -5,6 +5,17 @@
  * peers and those of them still missing pieces; every online node has at most
  * one pending timer event, at its core object's next expiry.  Random draws
  * come from generators seeded from (scenario seed, node id) only.
+ *
+ * Seed coverage (mb_world_covered_at): until every piece is held by an
+ * online peer that was not an initial seed, cover_counts[p] counts such
+ * peers holding piece p and cover_missing the pieces no such peer holds;
+ * cover_seen[id - 1] is the part of a node's bitfield already counted.
+ * After every call into such a node, a change in its piece count adds its
+ * new pieces; its leave takes its pieces away.  The first time
+ * cover_missing reaches 0 the initial seeds' bytes_up are summed, and the
+ * tracking stops and frees its state.  Exact (it reads the peers' own
+ * bitfields, not the HAVEs they send) and O(1) per call while no piece is
+ * gained.
  */
 #include "world.h"
 
@@ -46,6 +57,12 @@ struct _MbWorld {
   GArray *scratch;
   MbRing *ring;            /* current membership (ring on) */
   guint ring_busy;
+  /* seed coverage (see the top of the file) */
+  guint *cover_counts;     /* per piece; NULL once covered (or without a file) */
+  guint cover_missing;
+  GPtrArray *cover_seen;   /* MbBitfield* by node id - 1, NULL until it has pieces */
+  guint64 covered_at;      /* MB_TIME_NEVER until covered */
+  guint64 covered_seed_bytes_up;
 };
 
 const char *
@@ -112,6 +129,77 @@ tracker_update_timer (MbWorld *w)
     w->tracker_timer = mb_sched_at (w->sched, t, on_timer, w, 0);
 }
 
+/* ---- seed coverage ---- */
+
+static void
+cover_stop (MbWorld *w)
+{
+  g_clear_pointer (&w->cover_counts, g_free);
+  g_clear_pointer (&w->cover_seen, g_ptr_array_unref);
+}
+
+static void
+cover_reached (MbWorld *w)
+{
+  w->covered_at = mb_sched_now (w->sched);
+  guint64 up = 0;
+  for (guint i = 0; i < w->nodes->len; i++)
+    {
+      MbSimNode *o = w->nodes->pdata[i];
+      if (!o->initial_seed)
+        continue;
+      MbPeerStats ps;
+      mb_world_node_stats (w, o, &ps);
+      up += ps.bytes_up;
+    }
+  w->covered_seed_bytes_up = up;
+  cover_stop (w);
+}
+
+/* Counts the pieces n gained since last time (n is online, not an initial seed). */
+static void
+cover_update (MbWorld *w, MbSimNode *n)
+{
+  const MbBitfield *have = mb_peer_have (n->peer, mb_manifest_name (w->file));
+  MbBitfield **seen = (MbBitfield **) &w->cover_seen->pdata[n->id - 1];
+  if (have == NULL || mb_bitfield_count (have) == (*seen ? mb_bitfield_count (*seen) : 0))
+    return;
+  guint np = mb_bitfield_size (have);
+  if (*seen == NULL)
+    *seen = mb_bitfield_new (np);
+  for (guint p = 0; p < np; p++)
+    if (mb_bitfield_test (have, p) && mb_bitfield_set (*seen, p) && w->cover_counts[p]++ == 0
+        && --w->cover_missing == 0)
+      {
+        cover_reached (w);
+        return;
+      }
+}
+
+/* n leaves: the pieces it held are held by one peer fewer. */
+static void
+cover_leave (MbWorld *w, MbSimNode *n)
+{
+  if (w->cover_counts == NULL || n->id - 1 >= w->cover_seen->len)
+    return;
+  MbBitfield *seen = w->cover_seen->pdata[n->id - 1];
+  if (seen == NULL)
+    return;
+  for (guint p = 0; p < mb_bitfield_size (seen); p++)
+    if (mb_bitfield_test (seen, p) && --w->cover_counts[p] == 0)
+      w->cover_missing++;
+  mb_bitfield_free (seen);
+  w->cover_seen->pdata[n->id - 1] = NULL;
+}
+
+guint64
+mb_world_covered_at (const MbWorld *w, guint64 *seed_bytes_up)
+{
+  if (seed_bytes_up)
+    *seed_bytes_up = w->covered_seed_bytes_up;
+  return w->covered_at;
+}
+
 static void
 check_complete (MbWorld *w, MbSimNode *n)
 {
@@ -151,6 +239,8 @@ after_call (MbWorld *w, MbSimNode *n)
     }
   if (G_UNLIKELY (w->cfg.check))
     check_node (w, n);
+  if (w->cover_counts != NULL && !n->initial_seed)
+    cover_update (w, n);
   check_complete (w, n);
   node_update_timer (w, n);
 }
@@ -355,6 +445,13 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   g_assert (tid == 0);
   w->tracker = mb_tracker_new (&w->host, 0, &cfg->tracker, rand_for (cfg->seed, 0));
   w->ring = mb_ring_new (NULL, 0, cfg->vnodes);
+  w->covered_at = MB_TIME_NEVER;
+  if (w->file)
+    {
+      w->cover_missing = mb_manifest_n_chunks (w->file);
+      w->cover_counts = g_new0 (guint, w->cover_missing);
+      w->cover_seen = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_bitfield_free);
+    }
   return w;
 }
 
@@ -377,6 +474,7 @@ mb_world_free (MbWorld *w)
   if (w->file)
     mb_manifest_unref (w->file);
   mb_ring_unref (w->ring);
+  cover_stop (w);
   g_rand_free (w->rand);
   g_array_unref (w->scratch);
   g_free (w);
@@ -516,6 +614,8 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   n->id = mb_net_add_node (w->net, upload_bps, download_bps, region);
   g_assert (n->id == w->nodes->len + 1);
   g_ptr_array_add (w->nodes, n);
+  if (w->cover_seen)
+    g_ptr_array_add (w->cover_seen, NULL);
   guint8 zero = 0;
   while (w->refuses->len <= n->id)
     g_byte_array_append (w->refuses, &zero, 1);
@@ -634,6 +734,7 @@ finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
   guint64 now = mb_sched_now (w->sched);
   if (w->file)
     mb_peer_stats (n->peer, mb_manifest_name (w->file), &n->final);
+  cover_leave (w, n);
   if (n->completed_us == MB_TIME_NEVER && w->file)
     w->n_incomplete--;
   if (n->leave_event != MB_EVENT_NONE)

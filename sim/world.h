@@ -113,5 +113,10 @@ guint mb_world_n_incomplete (const MbWorld *w);
 /* The stats of a peer now (live) or when it left. */
 void mb_world_node_stats (MbWorld *w, const MbSimNode *node, MbPeerStats *out);
 guint64 mb_world_messages (const MbWorld *w);
+/* The first moment every piece of the file was held by an online peer that
+ * was not an initial seed, MB_TIME_NEVER if that has not happened (or there
+ * is no file); *seed_bytes_up (may be NULL) gets the initial seeds' summed
+ * bytes_up at that moment (0 before). */
+guint64 mb_world_covered_at (const MbWorld *w, guint64 *seed_bytes_up);
 
 G_END_DECLS

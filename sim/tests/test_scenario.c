@@ -179,7 +179,8 @@ check_full_classes (const MbScenario *sc)
   g_assert_cmpint (s->arrival.kind, ==, MB_ARRIVAL_AT);
   g_assert_cmpuint (s->arrival.at, ==, 0);
   g_assert_cmpuint (s->region, ==, 0);
-  g_assert_cmpuint (s->seed_time, ==, MB_SCENARIO_FOREVER);
+  g_assert_cmpint (s->seed_time.kind, ==, MB_DIST_NONE);
+  g_assert_cmpint (s->abort.kind, ==, MB_DIST_NONE);
   g_assert_false (s->churn);
   g_assert_cmpstr (f->name, ==, "fast");
   g_assert_cmpuint (f->download, ==, 2 * 8 * 1024 * 1024);
@@ -189,7 +190,8 @@ check_full_classes (const MbScenario *sc)
   g_assert_cmpuint (f->arrival.start, ==, MINUTE);
   g_assert_cmpstr (f->region_name, ==, "us");
   g_assert_cmpuint (f->region, ==, 1);
-  g_assert_cmpuint (f->seed_time, ==, 30 * MINUTE);
+  g_assert_cmpint (f->seed_time.kind, ==, MB_DIST_FIXED);
+  g_assert_cmpuint (f->seed_time.scale, ==, 30 * MINUTE);
   g_assert_true (f->churn);
   g_assert_cmpint (x->strategy, ==, MB_SCENARIO_STRATEGY_FREERIDER);
   g_assert_cmpint (x->arrival.kind, ==, MB_ARRIVAL_AT);
@@ -268,7 +270,8 @@ test_scenario_minimal_file_gets_defaults (void)
   g_assert_false (sc->churn.enabled);
   g_assert_cmpuint (sc->n_classes, ==, 1);
   g_assert_cmpint (sc->classes[0].strategy, ==, MB_SCENARIO_STRATEGY_TFT);
-  g_assert_cmpuint (sc->classes[0].seed_time, ==, MB_SCENARIO_FOREVER);
+  g_assert_cmpint (sc->classes[0].seed_time.kind, ==, MB_DIST_NONE);
+  g_assert_cmpint (sc->classes[0].abort.kind, ==, MB_DIST_NONE);
   g_assert_cmpuint (sc->n_events, ==, 0);
   g_assert_cmpuint (sc->n_expects, ==, 0);
 }
@@ -524,10 +527,11 @@ static const BadCase bad_cases[] = {
     "write one of: tft, freerider, altruist" },
   { "bad churn distribution", BASE FAST "[churn]\nsession = gaussian 10min\n",
     MB_SCENARIO_ERROR_INVALID,
-    "flash.ini: [churn] session: \"gaussian 10min\" is not a distribution; "
-    "write e.g. exponential 30min, pareto 2.0 10min or weibull 1.5 30min" },
+    "flash.ini: [churn] session: \"gaussian 10min\" is not a duration or distribution; "
+    "write a duration (30min), forever, exponential MEAN (exponential 30min), "
+    "pareto SHAPE SCALE (pareto 2.0 10min) or weibull SHAPE SCALE (weibull 1.5 30min)" },
   { "churn shape", BASE FAST "[churn]\nsession = pareto -1 10min\n", MB_SCENARIO_ERROR_INVALID,
-    "[churn] session: \"pareto -1 10min\" is not a distribution: the shape must be" },
+    "[churn] session: \"pareto -1 10min\" is not a duration or distribution: the shape must be" },
   { "missing churn session", BASE FAST "[churn]\nleave_graceful = 1\n",
     MB_SCENARIO_ERROR_MISSING, "flash.ini: [churn] session: required key is missing" },
   { "missing latency pair",
@@ -607,7 +611,8 @@ static const BadCase bad_cases[] = {
   { "zero peer list", BASE FAST "[tracker]\npeer_list_size = 0\n", MB_SCENARIO_ERROR_INVALID,
     "[tracker] peer_list_size: must be at least 1" },
   { "bad seed time", BASE FAST "seed_time = later\n", MB_SCENARIO_ERROR_INVALID,
-    "[peers.fast] seed_time: \"later\" is not a duration or forever" },
+    "flash.ini: [peers.fast] seed_time: \"later\" is not a duration or distribution; "
+    "write a duration (30min), forever, exponential MEAN" },
   { "add without class", BASE FAST "[event.x]\nat = 1min\naction = add\ncount = 3\n",
     MB_SCENARIO_ERROR_MISSING,
     "[event.x] class: action = add needs a class; write e.g. class = fast" },
