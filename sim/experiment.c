@@ -96,6 +96,8 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->seed_choke = (MbSeedChoke) sw->seed_choke;
   if (GIVEN (SEED_PIECE_QUOTA))
     p->seed_piece_quota = sw->seed_piece_quota;
+  if (GIVEN (MAX_EXTRA_SLOTS))
+    p->max_extra_slots = sw->max_extra_slots;
   if (GIVEN (PIPELINE))
     p->pipeline = sw->pipeline;
   if (GIVEN (PIPELINE_MAX))

@@ -182,6 +182,7 @@ typedef enum {
   MB_SWARM_SNUB_TIMEOUT,
   MB_SWARM_SEED_CHOKE,
   MB_SWARM_SEED_PIECE_QUOTA,
+  MB_SWARM_MAX_EXTRA_SLOTS,
   MB_SWARM_PIPELINE,
   MB_SWARM_PIPELINE_MAX,
   MB_SWARM_REQUEST_QUEUE_TIME,
@@ -214,6 +215,7 @@ typedef struct {
   guint64 snub_timeout;
   MbScenarioSeedChoke seed_choke;
   guint seed_piece_quota;
+  guint max_extra_slots;
   guint pipeline;             /* >= 1 */
   guint pipeline_max;         /* >= pipeline */
   guint64 request_queue_time;

@@ -14,7 +14,6 @@
 #include "ring/ring.h"
 
 #include <stdlib.h>
-#include <stdio.h>
 #include <string.h>
 
 #define PENDING_TIMEOUT_US (30 * MB_USEC_PER_SEC)
@@ -548,8 +547,6 @@ peer_on_peer_list (MbPeer *p, const MbMessage *msg, guint64 now)
         swarm_take_initial_blocks (sw, msg->count, now);
     }
   guint dialed = mbi_swarm_dial_peers (sw, msg->peers, msg->n_peers, now);
-  if (getenv ("MB_DEBUG_SEED") && p->self == 1)
-    fprintf (stderr, "t=%.1f seed list n=%u dialed=%u conns=%u retry=%.0f\n", now/1e6, msg->n_peers, dialed, sw->n_conns, sw->tracker_retry/1e6);
   /* Back off while the tracker has no one new for us. */
   sw->tracker_retry = dialed ? p->cfg.tracker_retry_us
                              : MIN (2 * sw->tracker_retry, p->cfg.announce_interval_us);
@@ -719,18 +716,6 @@ swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
     .cursor = sw->altruist_cursor,
   };
   MbChokeResult r = mb_choker_run (cands, n, &params, p->rand, unchoke);
-  if (getenv ("MB_DEBUG_NODE") && p->self == (guint) atoi (getenv ("MB_DEBUG_NODE")) && now > 2000000000 && now < 2030000000)
-    {
-      fprintf (stderr, "t=%.1f node %u have=%u conns=%u wants=%d retry=%.0f last_ask=%.1f:", now/1e6, p->self, mb_bitfield_count (sw->have), n, mbi_swarm_wants_peers (p, sw), sw->tracker_retry/1e6, sw->last_tracker_ask/1e6);
-      for (guint i = 0; i < n; i++) { Conn *c = sw->conns[i]; fprintf (stderr, " [%u e%d ai%d pi%d ac%d pc%d r%u ss%d]", c->node, c->established, c->am_interested, c->peer_interested, c->am_choking, c->peer_choking, c->remote ? mb_bitfield_count (c->remote) : 0, c->ss_piece); }
-      fprintf (stderr, "\n");
-    }
-  if (getenv ("MB_DEBUG_SEED") && p->self == 1)
-    {
-      guint ni = 0, nu = 0, ne = 0;
-      for (guint i = 0; i < n; i++) { ni += cands[i].interested; nu += unchoke[i]; ne += ((Conn*)sw->conns[i])->established; }
-      fprintf (stderr, "t=%.1f seed conns=%u est=%u interested=%u unchoke=%u upq=%u\n", now/1e6, n, ne, ni, nu, p->n_upq);
-    }
   sw->altruist_cursor = r.cursor;
   sw->optimistic_node = r.optimistic >= 0 ? ((Conn *) sw->conns[r.optimistic])->node
                                           : MB_NODE_NONE;

@@ -41,6 +41,7 @@ test_swarm_defaults_are_the_cores (void)
   g_assert_cmpuint (sw->snub_timeout, ==, p.snub_timeout_us);
   g_assert_cmpint (sw->seed_choke, ==, (gint) p.seed_choke);
   g_assert_cmpuint (sw->seed_piece_quota, ==, p.seed_piece_quota);
+  g_assert_cmpuint (sw->max_extra_slots, ==, p.max_extra_slots);
   g_assert_cmpuint (sw->pipeline, ==, p.pipeline);
   g_assert_cmpuint (sw->pipeline_max, ==, p.pipeline_max);
   g_assert_cmpuint (sw->request_queue_time, ==, p.request_queue_us);
@@ -81,6 +82,7 @@ static const GoodSwarm good_swarm[] = {
   { "seed_choke = fastest", MB_SWARM_SEED_CHOKE, F (seed_choke), MB_SEED_CHOKE_FASTEST },
   { "seed_choke = round-robin", MB_SWARM_SEED_CHOKE, F (seed_choke), MB_SEED_CHOKE_ROUND_ROBIN },
   { "seed_piece_quota = 3", MB_SWARM_SEED_PIECE_QUOTA, F (seed_piece_quota), 3 },
+  { "max_extra_slots = 0", MB_SWARM_MAX_EXTRA_SLOTS, F (max_extra_slots), 0 },
   { "pipeline = 10", MB_SWARM_PIPELINE, F (pipeline), 10 },
   { "pipeline_max = 5", MB_SWARM_PIPELINE_MAX, F (pipeline_max), 5 },
   { "request_queue_time = 500ms", MB_SWARM_REQUEST_QUEUE_TIME, F (request_queue_time),
