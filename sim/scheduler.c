@@ -22,6 +22,11 @@
  * bucket is entered, and swept out when they outnumber the live ones.
  * Cancelling a heap event removes it from the heap.
  *
+ * This file holds the clock, the slots, the wheel with its current run and
+ * late heap, the prefetch hooks and the API; the overflow heap is in
+ * scheduler-heap.c, the sorting of a tick's run in scheduler-sort.c, and the
+ * state they share (with the layout below) in scheduler-private.h.
+ *
  * Invariants:
  *  - events run in (time, seq) order; seq strictly increases with every
  *    schedule, so same-time events run in the order they were scheduled;
@@ -37,7 +42,7 @@
  *  - a record is live iff slots[rec.slot].gen == rec.gen; a live slot's pos
  *    is its heap index, or MB_POS_WHEEL when its record is in the wheel;
  *  - heap[i] <= heap[child] for every child (order: time, then seq), and
- *    every heap node is live;
+ *    every heap node is live (kept by scheduler-heap.c);
  *  - n_live counts live events (heap and wheel); wheel_live and wheel_dead
  *    count the wheel's live and dead records;
  *  - an id is (generation << 32 | slot); a slot's generation is bumped when
@@ -47,9 +52,8 @@
  *  - free slots form a singly linked list through `pos`;
  *  - now never decreases; no event is ever scheduled before now.
  */
-#include "scheduler.h"
-
-#include <string.h>
+#define MB_SIM_SCHEDULER_INTERNAL
+#include "scheduler-private.h"
 
 /* 1,024 µs ticks (long runs per tick give the prefetch look-ahead room) and
  * 2^15 buckets: a horizon of about 33.5 s, so that even a deep uplink queue
@@ -61,16 +65,11 @@
 #define MB_WHEEL_WORDS (MB_WHEEL_SIZE / 64)
 /* Dead wheel records are swept out once they exceed the live ones by this. */
 #define MB_WHEEL_SWEEP_SLACK 4096
-/* Records per bucket chunk. */
-#define MB_CHUNK_RECS 10
-/* Buckets up to this size are sorted by insertion, larger ones by merging. */
-#define MB_SORT_RUN 16
 
 /* Prefetch hooks: see mb_sched_prefetch_ahead. */
 #define MB_PREFETCH_STRIDE 2
 #define MB_PREFETCH_SPAN (MB_SCHED_PREFETCH_DEPTHS * MB_PREFETCH_STRIDE)
 
-#define MB_SCHED_ARITY 4
 #define MB_SLOT_NIL G_MAXUINT32
 #define MB_POS_WHEEL G_MAXUINT32
 
@@ -79,82 +78,6 @@
 #else
 #define MB_PREFETCH(p) ((void) (p))
 #endif
-
-typedef struct {
-  guint64 time;
-  guint64 seq;
-  guint32 slot;
-  guint32 gen; /* the slot's generation when scheduled */
-} MbRec;
-
-/* Buckets are lists of fixed-size chunks, so that a bucket's storage follows
- * its size and freed chunks go back to a shared free list. */
-typedef struct _MbChunk MbChunk;
-struct _MbChunk {
-  MbChunk *next;
-  MbRec recs[MB_CHUNK_RECS];
-};
-
-typedef struct {
-  MbChunk *chunks; /* the first one is partly filled, the others are full */
-  guint32 len;
-} MbBucket;
-
-typedef struct {
-  MbEventFn fn;
-  gpointer a;
-  guint64 b;
-  guint32 pos;  /* heap index or MB_POS_WHEEL when live; next free slot when free */
-  guint32 gen;  /* 0 = retired */
-} MbSlot;
-
-struct _MbSched {
-  guint64 now;
-  guint64 next_seq;
-  guint64 events_run;
-  gsize n_live;
-  /* wheel */
-  guint64 cur_tick;
-  MbRec *cur; /* the current run: tick cur_tick's records, latest first */
-  guint32 cur_len;
-  guint32 cur_cap;
-  MbRec *late; /* min-heap: records scheduled for cur_tick after its sort */
-  guint32 n_late;
-  guint32 cap_late;
-  MbBucket *buckets;
-  MbChunk *free_chunks;
-  guint64 *bitmap;
-  gsize wheel_live;
-  gsize wheel_dead;
-  MbRec *scratch;
-  gsize cap_scratch;
-  /* overflow heap */
-  MbRec *heap;
-  gsize n_heap;
-  gsize cap_heap;
-  /* payloads */
-  MbSlot *slots;
-  guint32 n_slots;
-  guint32 cap_slots;
-  guint32 free_head;
-  /* prefetch hooks */
-  guint n_hooks;
-  MbEventFn hook_fn[4];
-  MbEventPrefetchFn hook_pf[4];
-};
-
-static inline gboolean
-mb_rec_less (const MbRec *x, const MbRec *y)
-{
-  return x->time < y->time || (x->time == y->time && x->seq < y->seq);
-}
-
-/* x runs after y: the order of the current run. */
-static inline gboolean
-mb_rec_later (const MbRec *x, const MbRec *y)
-{
-  return mb_rec_less (y, x);
-}
 
 static inline guint64
 mb_tick (guint64 time)
@@ -203,137 +126,6 @@ mb_sched_release_slot (MbSched *s, guint32 slot)
   s->free_head = slot;
 }
 
-/* ---- overflow heap ---------------------------------------------------------- */
-
-static inline void
-mb_heap_place (MbSched *s, gsize i, const MbRec *node)
-{
-  s->heap[i] = *node;
-  s->slots[node->slot].pos = (guint32) i;
-}
-
-static void
-mb_heap_sift_up (MbSched *s, gsize i, MbRec node)
-{
-  while (i > 0)
-    {
-      gsize parent = (i - 1) / MB_SCHED_ARITY;
-      if (!mb_rec_less (&node, &s->heap[parent]))
-        break;
-      mb_heap_place (s, i, &s->heap[parent]);
-      i = parent;
-    }
-  mb_heap_place (s, i, &node);
-}
-
-static void
-mb_heap_sift_down (MbSched *s, gsize i, MbRec node)
-{
-  gsize n = s->n_heap;
-  for (;;)
-    {
-      gsize first = i * MB_SCHED_ARITY + 1;
-      if (first >= n)
-        break;
-      gsize last = MIN (first + MB_SCHED_ARITY, n);
-      gsize best = first;
-      for (gsize c = first + 1; c < last; c++)
-        if (mb_rec_less (&s->heap[c], &s->heap[best]))
-          best = c;
-      if (!mb_rec_less (&s->heap[best], &node))
-        break;
-      mb_heap_place (s, i, &s->heap[best]);
-      i = best;
-    }
-  mb_heap_place (s, i, &node);
-}
-
-/* Removes heap[i], keeping the heap property. */
-static void
-mb_heap_remove_at (MbSched *s, gsize i)
-{
-  MbRec last = s->heap[--s->n_heap];
-  if (i == s->n_heap)
-    return;
-  if (i > 0 && mb_rec_less (&last, &s->heap[(i - 1) / MB_SCHED_ARITY]))
-    mb_heap_sift_up (s, i, last);
-  else
-    mb_heap_sift_down (s, i, last);
-}
-
-static void
-mb_heap_push (MbSched *s, MbRec rec)
-{
-  if (s->n_heap == s->cap_heap)
-    {
-      s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 64;
-      s->heap = g_renew (MbRec, s->heap, s->cap_heap);
-    }
-  s->n_heap++;
-  mb_heap_sift_up (s, s->n_heap - 1, rec);
-}
-
-/* ---- sorting the current run ------------------------------------------------ */
-
-static void
-mb_recs_insertion_sort (MbRec *r, gsize n)
-{
-  for (gsize i = 1; i < n; i++)
-    {
-      MbRec x = r[i];
-      gsize j = i;
-      for (; j > 0 && mb_rec_later (&x, &r[j - 1]); j--)
-        r[j] = r[j - 1];
-      r[j] = x;
-    }
-}
-
-static void
-mb_recs_merge (const MbRec *x, gsize nx, const MbRec *y, gsize ny, MbRec *out)
-{
-  gsize i = 0, j = 0, k = 0;
-  while (i < nx && j < ny)
-    out[k++] = mb_rec_later (&y[j], &x[i]) ? y[j++] : x[i++];
-  memcpy (out + k, x + i, (nx - i) * sizeof *x);
-  memcpy (out + k + (nx - i), y + j, (ny - j) * sizeof *y);
-}
-
-static void
-mb_sched_reserve_scratch (MbSched *s, gsize n)
-{
-  if (s->cap_scratch >= n)
-    return;
-  s->cap_scratch = MAX (n, s->cap_scratch * 2);
-  g_free (s->scratch);
-  s->scratch = g_new (MbRec, s->cap_scratch);
-}
-
-/* Sorts r[0..n) latest first (by time, then seq): insertion-sorted runs, then
- * bottom-up merges. */
-static void
-mb_sched_sort_recs (MbSched *s, MbRec *r, gsize n)
-{
-  for (gsize i = 0; i < n; i += MB_SORT_RUN)
-    mb_recs_insertion_sort (r + i, MIN (MB_SORT_RUN, n - i));
-  if (n <= MB_SORT_RUN)
-    return;
-  mb_sched_reserve_scratch (s, n);
-  MbRec *src = r, *dst = s->scratch;
-  for (gsize width = MB_SORT_RUN; width < n; width *= 2)
-    {
-      for (gsize lo = 0; lo < n; lo += 2 * width)
-        {
-          gsize mid = MIN (lo + width, n), hi = MIN (lo + 2 * width, n);
-          mb_recs_merge (src + lo, mid - lo, src + mid, hi - mid, dst + lo);
-        }
-      MbRec *t = src;
-      src = dst;
-      dst = t;
-    }
-  if (src != r)
-    memcpy (r, src, n * sizeof *r);
-}
-
 /* ---- the late heap: a plain binary min-heap, small and hot ---------------- */
 
 static void
@@ -345,9 +137,9 @@ mb_late_sift_down (MbSched *s, guint32 i)
       guint32 c = 2 * i + 1;
       if (c >= s->n_late)
         break;
-      if (c + 1 < s->n_late && mb_rec_less (&s->late[c + 1], &s->late[c]))
+      if (c + 1 < s->n_late && mbi_sched_rec_less (&s->late[c + 1], &s->late[c]))
         c++;
-      if (!mb_rec_less (&s->late[c], &node))
+      if (!mbi_sched_rec_less (&s->late[c], &node))
         break;
       s->late[i] = s->late[c];
       i = c;
@@ -364,7 +156,7 @@ mb_late_push (MbSched *s, const MbRec *rec)
       s->late = g_renew (MbRec, s->late, s->cap_late);
     }
   guint32 i = s->n_late++;
-  while (i > 0 && mb_rec_less (rec, &s->late[(i - 1) / 2]))
+  while (i > 0 && mbi_sched_rec_less (rec, &s->late[(i - 1) / 2]))
     {
       s->late[i] = s->late[(i - 1) / 2];
       i = (i - 1) / 2;
@@ -550,7 +342,7 @@ mb_wheel_sweep (MbSched *s)
         break;
       t += off;
       MbBucket *b = mb_wheel_bucket (s, t);
-      mb_sched_reserve_scratch (s, b->len);
+      mbi_sched_reserve_scratch (s, b->len);
       guint32 live = mb_wheel_take (s, t, s->scratch, TRUE);
       for (guint32 i = 0; i < live; i++)
         mb_wheel_append (s, t, &s->scratch[i]);
@@ -568,7 +360,7 @@ mb_wheel_enter (MbSched *s, guint64 tick)
   while (s->n_heap > 0 && mb_tick (s->heap[0].time) - tick < MB_WHEEL_SIZE)
     {
       MbRec rec = s->heap[0];
-      mb_heap_remove_at (s, 0);
+      mbi_sched_heap_remove_at (s, 0);
       s->wheel_live++;
       s->slots[rec.slot].pos = MB_POS_WHEEL;
       if (mb_tick (rec.time) == tick)
@@ -583,7 +375,7 @@ mb_wheel_enter (MbSched *s, guint64 tick)
   /* Dead records come along (they are skipped when reached): checking them
    * here would read every record's slot, one cache miss after another. */
   s->cur_len += mb_wheel_take (s, tick, s->cur + s->cur_len, FALSE);
-  mb_sched_sort_recs (s, s->cur, s->cur_len);
+  mbi_sched_sort_recs (s, s->cur, s->cur_len);
   for (guint32 i = 1; i <= MIN (s->cur_len, (guint32) MB_PREFETCH_SPAN + 3); i++)
     MB_PREFETCH (&s->slots[s->cur[s->cur_len - i].slot]);
 }
@@ -593,7 +385,7 @@ mb_wheel_enter (MbSched *s, guint64 tick)
 static inline gboolean
 mb_sched_next_is_late (const MbSched *s)
 {
-  return s->n_late > 0 && (s->cur_len == 0 || mb_rec_less (&s->late[0], &s->cur[s->cur_len - 1]));
+  return s->n_late > 0 && (s->cur_len == 0 || mbi_sched_rec_less (&s->late[0], &s->cur[s->cur_len - 1]));
 }
 
 /* The earliest live event's record, moving the wheel forward as needed but
@@ -730,7 +522,7 @@ mb_sched_at (MbSched *sched, guint64 when, MbEventFn fn, gpointer a, guint64 b)
   if (tick - sched->cur_tick < MB_WHEEL_SIZE)
     mb_wheel_insert (sched, tick, &rec);
   else
-    mb_heap_push (sched, rec);
+    mbi_sched_heap_push (sched, rec);
   sched->n_live++;
   return ((guint64) rec.gen << 32) | slot;
 }
@@ -774,7 +566,7 @@ mb_sched_cancel (MbSched *sched, MbEventId id)
       sched->wheel_dead++;
     }
   else
-    mb_heap_remove_at (sched, pos);
+    mbi_sched_heap_remove_at (sched, pos);
   mb_sched_release_slot (sched, slot); /* its wheel record, if any, is dead now */
   sched->n_live--;
   if (sched->wheel_dead > sched->wheel_live + MB_WHEEL_SWEEP_SLACK)

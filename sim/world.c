@@ -55,6 +55,8 @@ struct _MbWorld {
   MbWorldHandoffFn on_handoff;
   gpointer on_handoff_data;
   GArray *scratch;
+  guint8 swarm_data[MB_MSG_N_TYPES]; /* per type: carries a swarm id (prefetch hint;
+                                        from the message table, looked up once) */
   MbRing *ring;            /* current membership (ring on) */
   guint ring_busy;
   /* seed coverage (see the top of the file) */
@@ -217,7 +219,7 @@ check_complete (MbWorld *w, MbSimNode *n)
 
 /* cfg.check: the node's swarm peer and ring peer keep their invariants, or
  * the run stops naming the broken one. */
-static void
+static void G_GNUC_NO_INLINE __attribute__ ((cold))
 check_node (MbWorld *w, MbSimNode *n)
 {
   g_autoptr (GString) why = g_string_new (NULL);
@@ -409,7 +411,8 @@ net_prefetch (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint de
       MB_PREFETCH (n->peer);
       return;
     }
-  if (depth - 3 < MB_PEER_PREFETCH_DEPTHS && (mb_message_fields (msg->type) & MB_F_SWARM))
+  if (depth - 3 < MB_PEER_PREFETCH_DEPTHS && (guint) msg->type < MB_MSG_N_TYPES
+      && w->swarm_data[msg->type])
     mb_peer_prefetch (n->peer, from, msg, depth - 3);
 }
 
@@ -440,6 +443,8 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->refuses = g_byte_array_new ();
   w->rand = rand_for (cfg->seed, G_MAXUINT32);
   w->scratch = g_array_new (FALSE, FALSE, sizeof (MbNodeId));
+  for (guint t = 0; t < MB_MSG_N_TYPES; t++)
+    w->swarm_data[t] = (mb_message_fields (t) & MB_F_SWARM) != 0;
   w->tracker_timer_at = MB_TIME_NEVER;
   guint32 tid = mb_net_add_node (w->net, cfg->tracker_bps, cfg->tracker_bps, 0);
   g_assert (tid == 0);

@@ -67,7 +67,7 @@ gboolean mb_manifest_validate (const MbManifest *m, GError **error);
 gboolean mb_manifest_name_is_safe (const char *name, GError **error);
 gboolean mb_chunk_id_is_valid (const char *id);
 
-/* Binary form (used inside frames): see manifest.c for the layout. */
+/* Binary form (used inside frames): see manifest-binary.c for the layout. */
 GBytes *mb_manifest_to_bytes (const MbManifest *m);
 gsize mb_manifest_encoded_size (const MbManifest *m);
 MbManifest *mb_manifest_from_bytes (const guint8 *data, gsize len, GError **error);

@@ -337,7 +337,7 @@ test_bytes_roundtrip (void)
   g_assert_true (g_bytes_equal (b, again));     /* canonical */
 }
 
-/* Offsets into make_manifest's binary form (see the layout in manifest.c). */
+/* Offsets into make_manifest's binary form (see the layout in manifest-binary.c). */
 #define OFF_NAME 5                        /* "a.txt", after its u16 length */
 #define OFF_SIZE (OFF_NAME + 5)
 #define OFF_CS (OFF_SIZE + 8)

@@ -1,0 +1,454 @@
+/* e2e-fixture.c — the end-to-end tests' cluster: checks that fail a test
+ * without aborting it, child processes, and a tracker with N_PEERS peers
+ * started on free loopback ports and torn down again.  See e2e-fixture.h.
+ *
+ * Invariants: every wait has a deadline; a child gets SIGKILL if this
+ * process dies (PR_SET_PDEATHSIG); mb_cluster_free kills and reaps every
+ * child still running and removes the cluster's directory (kept only when
+ * the test failed and MINIBIT_E2E_KEEP is set), whatever state the test
+ * left the cluster in.
+ */
+#include "e2e-fixture.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#define READY_MS 20000
+#define LOG_TAIL_LINES 25
+
+/* ---- checks that fail the test without aborting it ----------------------- */
+
+void
+mb_fail (const char *file, int line, const char *cond, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree gchar *what = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  const char *base = strrchr (file, '/');
+  g_test_fail_printf ("%s:%d: check failed: %s%s%s", base ? base + 1 : file, line, cond,
+                      *what ? ": " : "", what);
+}
+
+double
+mb_secs_since (gint64 t0)
+{
+  return (double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC;
+}
+
+/* Runs the default main context (child watches) for about ms. */
+void
+mb_pump (guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  do
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      if (g_get_monotonic_time () < end)
+        g_usleep (MIN (5000, MAX (0, end - g_get_monotonic_time ())));
+    }
+  while (g_get_monotonic_time () < end);
+}
+
+/* ---- processes ------------------------------------------------------------ */
+
+static void
+mb_child_setup (gpointer data)
+{
+#ifdef __linux__
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+#endif
+}
+
+static void
+mb_on_exit (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Proc *p = data;
+  g_subprocess_wait_finish (G_SUBPROCESS (src), res, NULL);
+  p->exited = TRUE;
+}
+
+static gchar *
+mb_binary (const char *name)
+{
+  const char *root = g_getenv ("MINIBIT_BUILD_ROOT");
+  if (root == NULL)
+    return NULL;
+  gchar *path = g_build_filename (root, "real", name, NULL);
+  if (!g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+    g_clear_pointer (&path, g_free);
+  return path;
+}
+
+/* Starts argv[0] (a binary's name) with stdout and stderr going to log. */
+static Proc *
+mb_spawn (const char *name, const char *const *argv, const char *log, GError **error)
+{
+  g_autofree gchar *bin = mb_binary (argv[0]);
+  if (bin == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "%s not found under $MINIBIT_BUILD_ROOT/real", argv[0]);
+      return NULL;
+    }
+  g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_child_setup (l, mb_child_setup, NULL, NULL);
+  g_subprocess_launcher_set_stdout_file_path (l, log);
+  g_subprocess_launcher_setenv (l, "G_MESSAGES_DEBUG", "all", TRUE);
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_ptr_array_add (args, bin);
+  for (guint i = 1; argv[i] != NULL; i++)
+    g_ptr_array_add (args, (gpointer) argv[i]);
+  g_ptr_array_add (args, NULL);
+  GSubprocess *sp = g_subprocess_launcher_spawnv (l, (const char *const *) args->pdata, error);
+  if (sp == NULL)
+    return NULL;
+  Proc *p = g_new0 (Proc, 1);
+  p->proc = sp;
+  p->name = g_strdup (name);
+  g_subprocess_wait_async (sp, NULL, mb_on_exit, p);
+  return p;
+}
+
+gboolean
+mb_wait_exit (Proc *p, guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  while (!p->exited && g_get_monotonic_time () < end)
+    mb_pump (10);
+  return p->exited;
+}
+
+/* SIGKILL if still running, reap; frees p unless it would not die (then it
+ * is leaked: its wait callback still points at it). */
+static void
+mb_proc_kill (Proc *p)
+{
+  if (p == NULL)
+    return;
+  if (!p->exited)
+    g_subprocess_force_exit (p->proc);
+  if (!mb_wait_exit (p, 10000))
+    {
+      g_printerr ("# %s did not exit after SIGKILL\n", p->name);
+      return;
+    }
+  g_object_unref (p->proc);
+  g_free (p->name);
+  g_free (p);
+}
+
+/* ---- the cluster ---------------------------------------------------------- */
+
+static GSocket *
+mb_bind (guint16 port)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                             G_SOCKET_PROTOCOL_TCP, NULL);
+  if (s == NULL)
+    return NULL;
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (lo, port);
+  if (!g_socket_bind (s, sa, FALSE, NULL))
+    {
+      g_object_unref (s);
+      return NULL;
+    }
+  return s;
+}
+
+static guint16
+mb_bound_port (GSocket *s)
+{
+  g_autoptr (GSocketAddress) sa = g_socket_get_local_address (s, NULL);
+  return sa ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa)) : 0;
+}
+
+/* The tracker's HTTP port P with P + 1 free as well (its wire port), and
+ * 2 * N_PEERS more, all distinct. */
+static gboolean
+mb_pick_ports (Cluster *c)
+{
+  g_autoptr (GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
+  gboolean pair = FALSE;
+  for (guint tries = 0; tries < 100 && !pair; tries++)
+    {
+      GSocket *s = mb_bind (0);
+      if (s == NULL)
+        return FALSE;
+      g_ptr_array_add (held, s);
+      guint16 p = mb_bound_port (s);
+      GSocket *s1 = p > 0 && p < 65535 ? mb_bind ((guint16) (p + 1)) : NULL;
+      if (s1 != NULL)
+        {
+          g_ptr_array_add (held, s1);
+          c->tracker_port = p;
+          pair = TRUE;
+        }
+    }
+  if (!pair)
+    return FALSE;
+  for (guint i = 0; i < N_PEERS; i++)
+    {
+      GSocket *a = mb_bind (0), *b = mb_bind (0);
+      if (a == NULL || b == NULL)
+        {
+          g_clear_object (&a);
+          g_clear_object (&b);
+          return FALSE;
+        }
+      c->peers[i].http_port = mb_bound_port (a);
+      c->peers[i].wire_port = mb_bound_port (b);
+      g_ptr_array_add (held, a);
+      g_ptr_array_add (held, b);
+    }
+  for (guint i = 0; i < held->len; i++)
+    g_socket_close (held->pdata[i], NULL);
+  return TRUE;
+}
+
+static void
+mb_rm_rf (const char *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      GDir *d = g_dir_open (path, 0, NULL);
+      const char *name;
+      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+        {
+          g_autofree gchar *child = g_build_filename (path, name, NULL);
+          mb_rm_rf (child);
+        }
+      if (d != NULL)
+        g_dir_close (d);
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
+
+/* Lines of a log worth showing: not GIO's debugging, nor the 404s of this
+ * test's own polling for chunks. */
+static gboolean
+mb_log_line_shown (const char *line)
+{
+  return *line && strstr (line, "GLib-GIO-DEBUG") == NULL
+         && strstr (line, "http: GET /get_chunk/") == NULL;
+}
+
+/* Every warning and critical of a log, then its last LOG_TAIL_LINES lines. */
+static void
+mb_log_tail (const char *name, const char *path)
+{
+  g_autofree gchar *text = NULL;
+  if (path == NULL || !g_file_get_contents (path, &text, NULL, NULL))
+    {
+      g_test_message ("---- %s: no log", name);
+      return;
+    }
+  g_auto (GStrv) v = g_strsplit (text, "\n", -1);
+  g_autoptr (GPtrArray) shown = g_ptr_array_new ();
+  guint warnings = 0;
+  for (guint i = 0; v[i] != NULL; i++)
+    if (mb_log_line_shown (v[i]))
+      {
+        g_ptr_array_add (shown, v[i]);
+        if ((strstr (v[i], "WARNING") || strstr (v[i], "CRITICAL")) && warnings++ < 20)
+          g_test_message ("  %s| (warning) %s", name, v[i]);
+      }
+  g_test_message ("---- %s: %u warnings; last lines of %s:", name, warnings, path);
+  for (guint i = shown->len > LOG_TAIL_LINES ? shown->len - LOG_TAIL_LINES : 0; i < shown->len; i++)
+    g_test_message ("  %s| %s", name, (const char *) shown->pdata[i]);
+}
+
+static void
+mb_cluster_dump (Cluster *c)
+{
+  mb_log_tail ("tracker", c->tracker_log);
+  for (guint i = 0; i < N_PEERS; i++)
+    mb_log_tail (c->peers[i].id ? c->peers[i].id : "peer", c->peers[i].log);
+}
+
+/* Kills what runs, removes the directory, frees c (NULL is fine). */
+void
+mb_cluster_free (Cluster *c, gboolean dump)
+{
+  if (c == NULL)
+    return;
+  if (dump)
+    mb_cluster_dump (c);
+  for (guint i = 0; i < N_PEERS; i++)
+    {
+      Peer *p = &c->peers[i];
+      mb_proc_kill (p->proc);
+      g_free (p->id);
+      g_free (p->dir);
+      g_free (p->log);
+      g_free (p->url);
+      g_free (p->wire);
+    }
+  mb_proc_kill (c->tracker);
+  if (c->root != NULL && dump && g_getenv ("MINIBIT_E2E_KEEP") != NULL)
+    g_test_message ("MINIBIT_E2E_KEEP is set: %s is left in place", c->root);
+  else if (c->root != NULL)
+    mb_rm_rf (c->root);
+  g_clear_object (&c->http);
+  g_clear_object (&c->http_slow);
+  g_clear_pointer (&c->stored, g_ptr_array_unref);
+  g_free (c->tracker_log);
+  g_free (c->root);
+  g_free (c);
+}
+
+gint
+mb_peer_by_wire (Cluster *c, const char *wire)
+{
+  for (guint i = 0; i < N_PEERS; i++)
+    if (g_strcmp0 (c->peers[i].wire, wire) == 0)
+      return (gint) i;
+  return -1;
+}
+
+gboolean
+mb_alive (Cluster *c, guint i)
+{
+  return c->peers[i].proc != NULL && !c->peers[i].proc->exited;
+}
+
+/* ---- starting a cluster ----------------------------------------------------- */
+
+static gboolean
+mb_cluster_spawn (Cluster *c, GError **error)
+{
+  g_autofree gchar *tport = g_strdup_printf ("%u", c->tracker_port);
+  g_autofree gchar *twire = g_strdup_printf ("%u", c->tracker_port + 1);
+  c->tracker_log = g_build_filename (c->root, "tracker.log", NULL);
+  const char *targv[] = { "minibit-tracker", "--host", "127.0.0.1", "--port", tport,
+                          "--wire-port", twire, NULL };
+  c->tracker = mb_spawn ("tracker", targv, c->tracker_log, error);
+  if (c->tracker == NULL)
+    return FALSE;
+  GString *known = g_string_new (NULL);
+  for (guint i = 0; i < N_PEERS; i++)
+    {
+      Peer *p = &c->peers[i];
+      p->id = g_strdup_printf ("peer%u", i + 1);
+      p->dir = g_build_filename (c->root, p->id, NULL);
+      g_autofree gchar *log_name = g_strconcat (p->id, ".log", NULL);
+      p->log = g_build_filename (c->root, log_name, NULL);
+      p->url = g_strdup_printf ("http://127.0.0.1:%u", p->http_port);
+      p->wire = g_strdup_printf ("127.0.0.1:%u", p->wire_port);
+      g_mkdir_with_parents (p->dir, 0700);
+      g_string_append_printf (known, "%s%s", i ? "," : "", p->wire);
+    }
+  g_autofree gchar *known_s = g_string_free (known, FALSE);
+  g_autofree gchar *repl = g_strdup_printf ("%u", c->replication);
+  for (guint i = 0; i < N_PEERS; i++)
+    {
+      Peer *p = &c->peers[i];
+      g_autofree gchar *port = g_strdup_printf ("%u", p->http_port);
+      g_autofree gchar *wport = g_strdup_printf ("%u", p->wire_port);
+      const char *argv[] = { "minibit-peer", "--port", port, "--wire-port", wport,
+                             "--data-dir", p->dir, "--self-id", p->id,
+                             "--known-peers", known_s, "--tracker-port", tport,
+                             "--replication", repl, "--ping-ms", "300",
+                             "--ping-misses", "3", NULL };
+      p->proc = mb_spawn (p->id, argv, p->log, error);
+      if (p->proc == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Every peer answers GET /ping with members == n among the peers alive. */
+gboolean
+mb_wait_members (Cluster *c, gint64 want, guint ms, gboolean *died)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  for (;;)
+    {
+      gboolean all = TRUE;
+      if (c->tracker->exited && died != NULL)
+        {
+          *died = TRUE;
+          return FALSE;
+        }
+      for (guint i = 0; i < N_PEERS && all; i++)
+        {
+          if (!mb_alive (c, i))
+            {
+              if (died != NULL)
+                {
+                  *died = TRUE;
+                  return FALSE;
+                }
+              continue;
+            }
+          g_autoptr (Reply) r = mb_peer_http (c, i, FALSE, "GET", "/ping", NULL);
+          all = r->status == 200 && mb_int (r, "members") == want;
+        }
+      if (all)
+        return TRUE;
+      if (g_get_monotonic_time () >= end)
+        return FALSE;
+      mb_pump (50);
+    }
+}
+
+/* A tracker and N_PEERS peers with replication r, all seeing 5 members;
+ * NULL (test failed, logs shown) if that cannot be done. */
+Cluster *
+mb_cluster_start (guint r)
+{
+  for (guint attempt = 1; attempt <= 3; attempt++)
+    {
+      Cluster *c = g_new0 (Cluster, 1);
+      c->replication = r;
+      c->stored = g_ptr_array_new_with_free_func (g_free);
+      c->http = soup_session_new_with_options ("timeout", 10, "idle-timeout", 10, NULL);
+      c->http_slow = soup_session_new_with_options ("timeout", 60, "idle-timeout", 60, NULL);
+      g_autoptr (GError) err = NULL;
+      c->root = g_dir_make_tmp ("minibit-e2e-XXXXXX", &err);
+      if (c->root == NULL || !mb_pick_ports (c))
+        {
+          g_test_fail_printf ("cannot make a temporary directory or find free ports: %s",
+                              err ? err->message : "no ports");
+          mb_cluster_free (c, FALSE);
+          return NULL;
+        }
+      gint64 t0 = g_get_monotonic_time ();
+      if (!mb_cluster_spawn (c, &err))
+        {
+          g_test_fail_printf ("cannot start the cluster: %s", err->message);
+          mb_cluster_free (c, TRUE);
+          return NULL;
+        }
+      gboolean died = FALSE;
+      if (mb_wait_members (c, N_PEERS, READY_MS, &died))
+        {
+          g_test_message ("cluster up (R = %u, tracker on %u) in %.2f s", r, c->tracker_port,
+                          mb_secs_since (t0));
+          return c;
+        }
+      if (died && attempt < 3)
+        {
+          /* Most likely a port taken meanwhile: try again elsewhere. */
+          g_test_message ("a process exited during start-up (attempt %u); retrying", attempt);
+          mb_cluster_dump (c);
+          mb_cluster_free (c, FALSE);
+          continue;
+        }
+      g_test_fail_printf ("the cluster did not come up within %u ms (every peer answering "
+                          "/ping with members == %u)%s", READY_MS, N_PEERS,
+                          died ? ": a process exited" : "");
+      mb_cluster_free (c, TRUE);
+      return NULL;
+    }
+  return NULL;
+}

@@ -1,0 +1,151 @@
+/* e2e-fixture.h — what the end-to-end tests (test_e2e_store.c,
+ * test_e2e_faults.c) share: a cluster of build/real/minibit-tracker and
+ * N_PEERS build/real/minibit-peer processes on loopback (e2e-fixture.c),
+ * and the HTTP requests and peer API operations that drive it (e2e-api.c).
+ *
+ * Ports are found by binding port 0 (all at once, so they differ), closing,
+ * and passing them on; if a process cannot bind (it exits during start-up)
+ * the cluster is started again on other ports.  The binaries are found under
+ * $MINIBIT_BUILD_ROOT (set by meson).
+ *
+ * Nothing can hang or leak: every wait has a deadline; HTTP goes through a
+ * synchronous SoupSession with an I/O timeout; the checks (CHECK) do not
+ * abort but mark the test failed and return, so the teardown always runs: it
+ * prints the tail of each process's log (stdout and stderr go to a file in
+ * its directory) when the test failed, SIGKILLs every child still running
+ * and removes the temporary directory (kept if the test failed and
+ * MINIBIT_E2E_KEEP is set).  Children also get SIGKILL if this process dies
+ * (PR_SET_PDEATHSIG).
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "content/manifest.h"
+
+#define N_PEERS 5
+
+/* ---- checks that fail the test without aborting it ----------------------- */
+
+/* Marks the test failed: "FILE:LINE: check failed: COND: what". */
+void mb_fail (const char *file, int line, const char *cond, const char *fmt, ...)
+  G_GNUC_PRINTF (4, 5);
+
+/* On failure: mark the test failed, say why, and return FALSE. */
+#define CHECKF(cond, ...)                                   \
+  G_STMT_START {                                            \
+    if (G_UNLIKELY (!(cond)))                               \
+      {                                                     \
+        mb_fail (__FILE__, __LINE__, #cond, __VA_ARGS__);   \
+        return FALSE;                                       \
+      }                                                     \
+  } G_STMT_END
+#define CHECK(cond) CHECKF (cond, "%s", "")
+
+double mb_secs_since (gint64 t0);
+/* Runs the default main context (child watches) for about ms. */
+void mb_pump (guint ms);
+
+/* ---- processes and the cluster (e2e-fixture.c) ---------------------------- */
+
+typedef struct {
+  GSubprocess *proc;
+  gchar *name;
+  gboolean exited;
+} Proc;
+
+/* TRUE once p has exited, waiting at most ms for it. */
+gboolean mb_wait_exit (Proc *p, guint ms);
+
+typedef struct {
+  gchar *id;          /* peerN */
+  guint16 http_port;
+  guint16 wire_port;
+  gchar *dir;         /* its DATA_DIR */
+  gchar *log;
+  gchar *url;         /* http://127.0.0.1:PORT */
+  gchar *wire;        /* 127.0.0.1:WIRE (its ring member name) */
+  Proc *proc;
+} Peer;
+
+typedef struct {
+  gchar *root;
+  guint replication;
+  guint16 tracker_port;
+  gchar *tracker_log;
+  Proc *tracker;
+  Peer peers[N_PEERS];
+  SoupSession *http;       /* quick requests */
+  SoupSession *http_slow;  /* store_file, fetch_file, shutdown */
+  GPtrArray *stored;       /* names stored on the ring */
+} Cluster;
+
+/* A tracker and N_PEERS peers with replication r, all seeing 5 members;
+ * NULL (test failed, logs shown) if that cannot be done. */
+Cluster *mb_cluster_start (guint r);
+/* Kills what runs, removes the directory, frees c (NULL is fine); with
+ * dump, shows the processes' logs first. */
+void mb_cluster_free (Cluster *c, gboolean dump);
+/* Every peer answers GET /ping with members == want among the peers alive;
+ * FALSE after ms, or at once (with *died set) if died is not NULL and a
+ * process has exited. */
+gboolean mb_wait_members (Cluster *c, gint64 want, guint ms, gboolean *died);
+/* The index of the peer whose wire address is `wire`, or -1. */
+gint mb_peer_by_wire (Cluster *c, const char *wire);
+gboolean mb_alive (Cluster *c, guint i);
+
+/* ---- HTTP (e2e-api.c) ------------------------------------------------------ */
+
+typedef struct {
+  guint status;     /* 0: no answer (error says why) */
+  gchar *error;
+  GBytes *body;
+  gchar *type;      /* Content-Type */
+  JsonNode *json;   /* NULL unless the body is JSON */
+} Reply;
+
+void mb_reply_free (Reply *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Reply, mb_reply_free)
+
+/* method url with body (len < 0: a C string; NULL: none); never NULL. */
+Reply *mb_http (SoupSession *s, const char *method, const char *url, const char *body,
+                gssize len);
+/* mb_http to peer i's URL + path, on the slow session if `slow`. */
+Reply *mb_peer_http (Cluster *c, guint i, gboolean slow, const char *method, const char *path,
+                     const char *body);
+/* The reply's JSON object, a string member, an integer member (-1 if absent). */
+JsonObject *mb_obj (Reply *r);
+const char *mb_str (Reply *r, const char *member);
+gint64 mb_int (Reply *r, const char *member);
+/* The body as text, for messages (shortened). */
+gchar *mb_body_text (Reply *r);
+
+/* A request answered with `want` and a JSON object whose "status" is
+ * `status_word`. */
+#define CHECK_REPLY(r, want, status_word)                                              \
+  G_STMT_START {                                                                       \
+    g_autofree gchar *text_ = mb_body_text (r);                                        \
+    CHECKF ((r)->status == (want) && mb_obj (r) != NULL                                \
+              && g_strcmp0 (mb_str ((r), "status"), (status_word)) == 0,               \
+            "wanted %u with status \"%s\", got %s", (guint) (want), (status_word), text_); \
+  } G_STMT_END
+
+/* ---- files and the peer API (e2e-api.c) ----------------------------------- */
+
+/* Writes `size` random bytes to DIR/name; returns its SHA-256 (hex). */
+gchar *mb_random_file (const char *dir, const char *name, gsize size, guint32 seed);
+/* POST /store_file at peer `at`: success, every chunk placed R times;
+ * *chunks (may be NULL) gets the chunk count; the name joins c->stored. */
+gboolean mb_store (Cluster *c, guint at, const char *name, gint64 *chunks);
+/* POST /fetch_file at peer `at`: success, and DATA_DIR/downloads/name has
+ * SHA-256 `sha`; *sources gets the reply's "sources". */
+gboolean mb_fetch (Cluster *c, guint at, const char *name, const char *sha, gint64 *sources);
+/* The chunks peer i holds (GET /ping), -1 if it does not answer. */
+gint64 mb_chunks_at (Cluster *c, guint i);
+/* Logs the chunks every live peer holds. */
+void mb_log_chunks (Cluster *c, const char *when);
+/* The manifest of `name` asked at peer `at`, following one "owner"
+ * redirect to the peer with that wire address. */
+gboolean mb_get_manifest (Cluster *c, guint at, const char *name, MbManifest **out);

@@ -1,0 +1,106 @@
+/* scheduler-private.h — the scheduler's state, shared by its files.  Not
+ * installed.
+ *
+ *   scheduler.c       the clock, the slots, the wheel and its current run,
+ *                     the late heap, prefetch hooks, the API
+ *   scheduler-heap.c  the overflow heap: events beyond the wheel's horizon
+ *   scheduler-sort.c  sorting a tick's records into the current run
+ *
+ * The layout and its invariants are described at the top of scheduler.c;
+ * every file keeps them.  The release build links with LTO, so the calls
+ * between these files are inlined as they were within one file.
+ */
+#pragma once
+
+#ifndef MB_SIM_SCHEDULER_INTERNAL
+#error "scheduler-private.h is private to sim/scheduler*.c: no other file may include it"
+#endif
+
+#include "scheduler.h"
+
+/* Records per bucket chunk. */
+#define MB_CHUNK_RECS 10
+
+typedef struct {
+  guint64 time;
+  guint64 seq;
+  guint32 slot;
+  guint32 gen; /* the slot's generation when scheduled */
+} MbRec;
+
+/* Buckets are lists of fixed-size chunks, so that a bucket's storage follows
+ * its size and freed chunks go back to a shared free list. */
+typedef struct _MbChunk MbChunk;
+struct _MbChunk {
+  MbChunk *next;
+  MbRec recs[MB_CHUNK_RECS];
+};
+
+typedef struct {
+  MbChunk *chunks; /* the first one is partly filled, the others are full */
+  guint32 len;
+} MbBucket;
+
+typedef struct {
+  MbEventFn fn;
+  gpointer a;
+  guint64 b;
+  guint32 pos;  /* heap index or MB_POS_WHEEL when live; next free slot when free */
+  guint32 gen;  /* 0 = retired */
+} MbSlot;
+
+struct _MbSched {
+  guint64 now;
+  guint64 next_seq;
+  guint64 events_run;
+  gsize n_live;
+  /* wheel */
+  guint64 cur_tick;
+  MbRec *cur; /* the current run: tick cur_tick's records, latest first */
+  guint32 cur_len;
+  guint32 cur_cap;
+  MbRec *late; /* min-heap: records scheduled for cur_tick after its sort */
+  guint32 n_late;
+  guint32 cap_late;
+  MbBucket *buckets;
+  MbChunk *free_chunks;
+  guint64 *bitmap;
+  gsize wheel_live;
+  gsize wheel_dead;
+  MbRec *scratch;
+  gsize cap_scratch;
+  /* overflow heap */
+  MbRec *heap;
+  gsize n_heap;
+  gsize cap_heap;
+  /* payloads */
+  MbSlot *slots;
+  guint32 n_slots;
+  guint32 cap_slots;
+  guint32 free_head;
+  /* prefetch hooks */
+  guint n_hooks;
+  MbEventFn hook_fn[4];
+  MbEventPrefetchFn hook_pf[4];
+};
+
+/* x runs before y: by time, then seq. */
+static inline gboolean
+mbi_sched_rec_less (const MbRec *x, const MbRec *y)
+{
+  return x->time < y->time || (x->time == y->time && x->seq < y->seq);
+}
+
+/* ---- scheduler-heap.c: the overflow heap ---------------------------------- */
+
+/* Adds rec (live, its tick at least cur_tick + SIZE) to the heap. */
+void mbi_sched_heap_push (MbSched *s, MbRec rec);
+/* Removes heap[i], keeping the heap property. */
+void mbi_sched_heap_remove_at (MbSched *s, gsize i);
+
+/* ---- scheduler-sort.c: the current run's order ---------------------------- */
+
+/* Makes s->scratch hold at least n records. */
+void mbi_sched_reserve_scratch (MbSched *s, gsize n);
+/* Sorts r[0..n) latest first (by time, then seq). */
+void mbi_sched_sort_recs (MbSched *s, MbRec *r, gsize n);
