@@ -24,6 +24,11 @@
 #include <string.h>
 
 #define CANCELLED_KEEP 64
+/* In endgame a block is asked of at most this many connections at once. */
+#define ENDGAME_MAX_REQUESTS 2
+/* ... and only once at most this many blocks are missing (until then the
+ * requests already out are on their way). */
+#define ENDGAME_BLOCKS 8
 
 guint32
 mbi_swarm_piece_len (const Swarm *sw, guint32 piece)
@@ -244,6 +249,17 @@ in_endgame (const Swarm *sw)
          && mb_bitfield_count (sw->have) + sw->n_started == sw->n_pieces;
 }
 
+/* Blocks still missing in the started pieces (in endgame: all that is left). */
+static guint
+endgame_missing (const Swarm *sw)
+{
+  guint n = 0;
+  for (guint i = 0; i < sw->n_pieces; i++)
+    if (sw->partials[i])
+      n += sw->missing[i];
+  return n;
+}
+
 /* One more request to c; FALSE when there is nothing it can give us. */
 static gboolean
 request_one (Swarm *sw, Conn *c)
@@ -266,9 +282,10 @@ request_one (Swarm *sw, Conn *c)
       return FALSE; /* cannot happen: the picker said it had unrequested blocks */
     }
   /* Strict endgame (libtorrent's): a connection asks for a block already
-   * requested elsewhere only when it has nothing else outstanding, and takes
-   * the one with the fewest requests, so duplicates stay few. */
-  if (!sw->peer->cfg.endgame || c->out_reqs.len > 0)
+   * requested elsewhere only when it has nothing else outstanding, takes the
+   * one with the fewest requests, and no block is asked of more than
+   * ENDGAME_MAX_REQUESTS connections, so duplicates stay few. */
+  if (!sw->peer->cfg.endgame || c->out_reqs.len > 0 || endgame_missing (sw) > ENDGAME_BLOCKS)
     return FALSE;
   gint piece = mb_picker_pick_endgame (&in, sw->peer->rand);
   if (piece < 0)
@@ -276,7 +293,8 @@ request_one (Swarm *sw, Conn *c)
   Partial *pp = sw->partials[piece];
   gint best = -1;
   for (guint32 b = 0; b < pp->n_blocks; b++)
-    if (!pp->received[b] && !conn_has_request (c, (guint32) piece, b)
+    if (!pp->received[b] && pp->req_count[b] < ENDGAME_MAX_REQUESTS
+        && !conn_has_request (c, (guint32) piece, b)
         && (best < 0 || pp->req_count[b] < pp->req_count[best]))
       best = (gint) b;
   if (best < 0)

@@ -130,15 +130,16 @@ on_pex (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
   guint start = (guint) g_rand_int_range (p->rand, 0, (gint32) msg->n_peers);
   guint k = 0;
   MbPeerInfo pick[PEX_DIALS];
-  /* Seeds first when we lack pieces (they may hold what no leecher has),
-   * then others from a random place. */
+  /* A leecher dials seeds first (they may hold what no leecher has), then
+   * others from a random place; a seed dials only leechers (two seeds have
+   * nothing to trade). */
   gboolean leecher = !mb_bitfield_is_complete (sw->have);
   for (guint pass = leecher ? 0 : 1; pass < 2; pass++)
     for (guint i = 0; i < msg->n_peers && k < PEX_DIALS; i++)
       {
         guint j = (start + i) % msg->n_peers;
         gboolean seed = (msg->indices[j] & MB_PEX_SEED) != 0;
-        if (pass == 0 ? seed : !(leecher && seed))
+        if (pass == 0 ? seed : !seed)
           pick[k++] = msg->peers[j];
       }
   sw->last_pex_dial = now + 1;
