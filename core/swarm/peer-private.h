@@ -210,6 +210,8 @@ void mbi_conn_set_interest (Swarm *sw, Conn *c, gboolean am, gboolean peer);
 void mbi_peer_drop_node (MbPeer *p, MbNodeId node, const char *why);
 void mbi_peer_send (MbPeer *p, MbNodeId to, MbMessage *msg);
 MbMessage *mbi_swarm_msg (Swarm *sw, MbMsgType type);
+/* peer-choke.c: the rechoke (rotate: draw a new optimistic unchoke). */
+void mbi_swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate);
 /* Unchokes interested peers while upload slots are free. */
 void mbi_swarm_fill_slots (Swarm *sw, guint64 now);
 guint mbi_swarm_n_established (const Swarm *sw);
