@@ -124,7 +124,7 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->super_seeding = sw->super_seeding;
   if (GIVEN (PEX) && !sw->pex)
     p->pex_interval_us = 0;
-  else if (GIVEN (PEX_INTERVAL) || (GIVEN (PEX) && p->pex_interval_us == 0))
+  else if (sw->pex && (GIVEN (PEX_INTERVAL) || p->pex_interval_us == 0))
     p->pex_interval_us = sw->pex_interval;
   if (GIVEN (PEX_MAX))
     p->pex_max = sw->pex_max;

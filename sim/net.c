@@ -639,6 +639,8 @@ mb_net_up_backlog_bytes (const MbNet *net, guint32 node)
   if (us == 0 || n->up_bps == 0)
     return 0;
   /* the bytes still to leave, rounded down (tx times round up) */
+  if (us <= G_MAXUINT64 / n->up_bps)
+    return us * n->up_bps / 8000000;
   return (guint64) ((long double) us * (long double) n->up_bps / 8e6L);
 }
 

@@ -45,13 +45,13 @@ const MbKeySpec mbi_scenario_swarm_keys[] = {
   { "random_first", MB_KIND_COUNT, SW (random_first), FALSE, "4", NULL },
   { "endgame", MB_KIND_BOOL, SW (endgame), FALSE, "yes", NULL },
   { "max_request", MB_KIND_SIZE, SW (max_request), FALSE, "128KiB", NULL },
-  { "send_watermark", MB_KIND_SIZE, SW (send_watermark), FALSE, "64KiB", NULL },
+  { "send_watermark", MB_KIND_SIZE, SW (send_watermark), FALSE, "128KiB", NULL },
   { "max_queued_requests", MB_KIND_COUNT, SW (max_queued_requests), FALSE, "500", NULL },
   { "target_conns", MB_KIND_COUNT, SW (target_conns), FALSE, "20", NULL },
   { "max_conns", MB_KIND_COUNT, SW (max_conns), FALSE, "40", NULL },
   { "tracker_retry", MB_KIND_DURATION, SW (tracker_retry), FALSE, "15s", NULL },
   { "super_seeding", MB_KIND_BOOL, SW (super_seeding), FALSE, "no", NULL },
-  { "pex", MB_KIND_BOOL, SW (pex), FALSE, "yes", NULL },
+  { "pex", MB_KIND_BOOL, SW (pex), FALSE, "no", NULL },
   { "pex_interval", MB_KIND_DURATION, SW (pex_interval), FALSE, "60s", NULL },
   { "pex_max", MB_KIND_COUNT, SW (pex_max), FALSE, "50", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
@@ -142,6 +142,11 @@ mb_swarm_check_sizes (MbLoad *ld, const char *group, MbSwarmConfig *sw, GError *
 static gboolean
 mb_swarm_check_pex (MbLoad *ld, const char *group, MbSwarmConfig *sw, GError **error)
 {
+  /* pex_interval or pex_max alone turn PEX on; with pex = no they are a
+   * contradiction */
+  if (!MB_SWARM_GIVEN (sw, MB_SWARM_PEX)
+      && (MB_SWARM_GIVEN (sw, MB_SWARM_PEX_INTERVAL) || MB_SWARM_GIVEN (sw, MB_SWARM_PEX_MAX)))
+    sw->pex = TRUE;
   if (!sw->pex)
     {
       static const MbSwarmKey pex_only[] = { MB_SWARM_PEX_INTERVAL, MB_SWARM_PEX_MAX };

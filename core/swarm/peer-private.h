@@ -93,6 +93,8 @@ typedef struct {
   gchar *addr;             /* where it listens (its handshake's, or the list's) */
   gint32 ss_piece;         /* super-seeding: the piece shown to it, or -1 */
   MbBitfield *ss_seen;     /* super-seeding: every piece shown to it, or NULL */
+  guint32 est_seq;         /* the swarm's est_counter when it was established */
+  guint32 pex_seq;         /* the swarm's est_counter at our last PEX to it */
   guint32 ss_sent;         /* super-seeding: bytes of ss_piece handed to it */
   Swarm *sw;
 } Conn;
@@ -134,6 +136,7 @@ struct _Swarm {
   guint altruist_cursor;
   guint up_cursor;         /* round-robin position among conns for uploads */
   guint pex_cursor;        /* where the next PEX message starts in conns */
+  guint32 est_counter;     /* conns established so far (PEX deltas) */
   guint64 last_pex_dial;   /* when peers from a PEX were last dialed, + 1 (0: never) */
   guint32 *ss_shown;       /* super-seeding: times each piece was shown, or NULL */
   guint n_am_interested;   /* conns with am_interested set */
@@ -165,6 +168,8 @@ struct _MbPeer {
   guint32 next_req;
   guint rechoke_round;
   guint n_upq;             /* queued upload requests, all conns of all swarms */
+  gboolean up_waiting;     /* the host will call on_uplink_ready: pumping before
+                              that would find the uplink still full */
   guint up_dry;            /* times this rechoke round the uplink had run dry when a
                               block was handed over (flow control only) */
   guint extra_slots;       /* upload slots beyond regular_slots, 0 .. max_extra_slots */
@@ -202,8 +207,10 @@ guint mbi_swarm_dial_peers (Swarm *sw, const MbPeerInfo *peers, guint n, guint64
 gboolean mbi_swarm_make_room (Swarm *sw);
 /* Whether the swarm wants more peers (see peer.c). */
 gboolean mbi_swarm_wants_peers (const MbPeer *p, const Swarm *sw);
-/* Sends `to` a PEX message: some of our other established connections. */
-void mbi_swarm_send_pex (Swarm *sw, Conn *to);
+/* Sends `to` a PEX message: our other established connections (up to
+ * pex_max), only those established since the last PEX to it when `delta`
+ * (BEP 11: the first message lists all, later ones what was added). */
+void mbi_swarm_send_pex (Swarm *sw, Conn *to, gboolean delta);
 /* Sets c's interest flags, keeping the swarm's counts. */
 void mbi_conn_set_interest (Swarm *sw, Conn *c, gboolean am, gboolean peer);
 /* Drops every conn to node in every swarm and tells the host (bad input). */

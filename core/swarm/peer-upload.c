@@ -6,7 +6,8 @@
  * round-robin order (connections of one swarm, then the next swarm), while
  * the host's uplink backlog is below cfg.send_watermark; if blocks are still
  * queued it asks the host to call mb_peer_on_uplink_ready once the backlog
- * has fallen to half the watermark.  A CHOKE (we stop serving) or a CANCEL
+ * has fallen to a quarter of the watermark, and does not pump again before that
+ * call (the uplink is full until then).  A CHOKE (we stop serving) or a CANCEL
  * drops queued blocks, so nothing the remote no longer wants is sent beyond
  * the watermark (libtorrent's send buffer watermark; BEP 3's cancel).
  *
@@ -159,7 +160,7 @@ next_conn (MbPeer *p, Swarm **sw_out)
 void
 mbi_upload_pump (MbPeer *p)
 {
-  if (p->n_upq == 0 || p->left)
+  if (p->n_upq == 0 || p->left || p->up_waiting)
     return;
   const MbHost *h = p->host;
   gboolean flow = h->uplink_backlog != NULL && h->uplink_notify != NULL;
@@ -180,7 +181,10 @@ mbi_upload_pump (MbPeer *p)
         backlog = h->uplink_backlog (h->ctx, p->self);
     }
   if (p->n_upq > 0)
-    h->uplink_notify (h->ctx, p->self, high / 2);
+    {
+      p->up_waiting = TRUE;
+      h->uplink_notify (h->ctx, p->self, high / 4);
+    }
 }
 
 void
@@ -189,6 +193,7 @@ mb_peer_on_uplink_ready (MbPeer *p, guint64 now)
   if (p->left)
     return;
   p->now = now;
+  p->up_waiting = FALSE;
   mbi_upload_pump (p);
 }
 

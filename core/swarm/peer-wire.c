@@ -68,22 +68,25 @@ static void
 establish (Swarm *sw, Conn *c, guint64 now)
 {
   c->established = TRUE;
+  c->est_seq = sw->est_counter++;
   c->connected_at = now;
   c->last_block_at = now;
   send_bitfield (sw, c);
   if (sw->peer->cfg.pex_interval_us)
-    mbi_swarm_send_pex (sw, c);
+    mbi_swarm_send_pex (sw, c, FALSE);
 }
 
 void
-mbi_swarm_send_pex (Swarm *sw, Conn *to)
+mbi_swarm_send_pex (Swarm *sw, Conn *to, gboolean delta)
 {
   /* Up to pex_max of our other established connections, starting at a
    * place that moves with every message so that, over time, every
    * connection is told of all of them. */
   MbPeer *p = sw->peer;
   guint n = sw->n_conns, max = p->cfg.pex_max;
-  if (n < 2 || max == 0)
+  guint32 since = to->pex_seq;
+  to->pex_seq = sw->est_counter;
+  if (n < 2 || max == 0 || (delta && since == sw->est_counter))
     return;
   MbPeerInfo *list = g_new (MbPeerInfo, MIN (n, max));
   guint32 *flags = g_new (guint32, MIN (n, max));
@@ -91,7 +94,8 @@ mbi_swarm_send_pex (Swarm *sw, Conn *to)
   for (guint j = 0; j < n && k < max; j++)
     {
       Conn *c = sw->conns[(start + j) % n];
-      if (c == to || !c->established || !c->addr || !*c->addr)
+      if (c == to || !c->established || !c->addr || !*c->addr
+          || (delta && c->est_seq < since))
         continue;
       list[k].name = c->name;
       list[k].addr = c->addr;

@@ -46,11 +46,13 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->announce_interval_us = 300 * MB_USEC_PER_SEC;
   cfg->tracker_retry_us = 15 * MB_USEC_PER_SEC;
   cfg->max_request = 128 * 1024;
-  cfg->send_watermark = 64 * 1024;
+  cfg->send_watermark = 128 * 1024;
   cfg->max_queued_requests = 500;
   cfg->endgame = TRUE;
   cfg->super_seeding = FALSE;
-  cfg->pex_interval_us = 60 * MB_USEC_PER_SEC;
+  /* off: in the simulator PEX costs about 10% of a flash crowd's
+   * instructions; scenarios whose peers leave on completion want it on */
+  cfg->pex_interval_us = 0;
   cfg->pex_max = 50;
   cfg->virtual_content = FALSE;
   cfg->accept_initial_blocks = TRUE;
@@ -703,7 +705,7 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
             mbi_superseed_on_rechoke (sw);
           for (guint k = 0; pex && k < sw->n_conns; k++)
             if (sw->conns[k]->established)
-              mbi_swarm_send_pex (sw, sw->conns[k]);
+              mbi_swarm_send_pex (sw, sw->conns[k], TRUE);
           for (guint k = 0; k < sw->n_conns; k++)
             mbi_swarm_fill_requests (sw, sw->conns[k], now);
         }

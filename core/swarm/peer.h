@@ -57,11 +57,11 @@ typedef struct {
   guint64 tracker_retry_us;      /* at most one peer-list request per: 15 s */
   guint32 max_request;           /* largest block we serve: 128 KiB */
   guint32 send_watermark;        /* hand the host blocks while its uplink backlog is
-                                    below this; ask to be woken at half of it: 64 KiB */
+                                    below this; ask to be woken at a quarter of it: 128 KiB */
   guint max_queued_requests;     /* a connection's requests queued at most (more are
                                     refused, as libtorrent's max_allowed_in_request_queue): 500 */
   guint64 pex_interval_us;       /* peer exchange (BEP 11): send each connection some of
-                                    our peers this often (rounded to rechokes); 0 = off: 60 s */
+                                    our peers this often (rounded to rechokes); 0 = off: off */
   guint pex_max;                 /* peers per PEX message (more are a violation x2): 50 */
   gboolean super_seeding;        /* as a seed, show each peer one piece at a time (BEP 16): FALSE */
   gboolean endgame;              /* ask idle connections for blocks already requested

@@ -173,7 +173,7 @@ static const BadSwarm bad_swarm[] = {
     "flash.ini: [swarm] send_watermark: \"lots\" is not a size; write e.g. 256KiB" },
   { "zero watermark", "send_watermark = 0\n",
     "flash.ini: [swarm] send_watermark: must be from 1B to 4GiB - 1; "
-    "write e.g. send_watermark = 64KiB" },
+    "write e.g. send_watermark = 128KiB" },
   { "max request below block", "max_request = 8KiB\n",
     "flash.ini: [swarm] max_request: must be from [file] block_size (16KiB) to 4GiB - 1; "
     "write e.g. max_request = 16KiB" },
