@@ -230,6 +230,20 @@ check_interest_and_uploads (Check *ck, const Swarm *sw, guint *n_upq)
         return fail (ck, sw, "conn to node %u: super-seed piece %d out of range", c->node,
                      c->ss_piece);
     }
+  guint active = 0;
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      const Conn *c = sw->conns[i];
+      guint found = 0;
+      for (guint k = 0; k < sw->n_up_active; k++)
+        found += sw->up_active[k] == c;
+      if (found != (c->upq.len > c->upq.head))
+        return fail (ck, sw, "conn to node %u: in up_active %u times with %u uploads queued",
+                     c->node, found, c->upq.len - c->upq.head);
+      active += found;
+    }
+  if (active != sw->n_up_active)
+    return fail (ck, sw, "up_active holds %u conns, %u of them ours", sw->n_up_active, active);
   if (am != sw->n_am_interested || peer != sw->n_peer_interested)
     return fail (ck, sw, "n_am_interested %u / n_peer_interested %u, but conns say %u / %u",
                  sw->n_am_interested, sw->n_peer_interested, am, peer);

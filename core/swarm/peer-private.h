@@ -15,7 +15,8 @@
  *  - n_started == pieces with a Partial == bits set in `started`;
  *  - n_completed == swarms whose stats.completed_at is set;
  *  - n_am_interested / n_peer_interested == number of conns with that flag;
- *  - n_upq == the sum of the conns' upload queue lengths.
+ *  - n_upq == the sum of the conns' upload queue lengths;
+ *  - up_active holds exactly the conns with a non-empty upload queue, once.
  * Each counter has one owner, and nothing else writes it:
  *  - availability: mbi_swarm_avail_add_piece / _add_bitfield /
  *    _remove_bitfield (peer.c);
@@ -134,7 +135,9 @@ struct _Swarm {
   gint optimistic;         /* index into conns, or -1 */
   MbNodeId optimistic_node;
   guint altruist_cursor;
-  guint up_cursor;         /* round-robin position among conns for uploads */
+  Conn **up_active;        /* conns with queued uploads, in the order they got one */
+  guint n_up_active, cap_up_active;
+  guint up_cursor;         /* round-robin position in up_active */
   guint pex_cursor;        /* where the next PEX message starts in conns */
   guint32 est_counter;     /* conns established so far (PEX deltas) */
   guint64 last_pex_dial;   /* when peers from a PEX were last dialed, + 1 (0: never) */

@@ -29,6 +29,33 @@ upq_n (const UpReqs *q)
   return q->len - q->head;
 }
 
+/* up_active: the conns with something queued, so that handing over never
+ * scans (and never pulls into cache) the idle ones. */
+static void
+active_add (Swarm *sw, Conn *c)
+{
+  if (sw->n_up_active == sw->cap_up_active)
+    {
+      sw->cap_up_active = sw->cap_up_active ? 2 * sw->cap_up_active : 8;
+      sw->up_active = g_renew (Conn *, sw->up_active, sw->cap_up_active);
+    }
+  sw->up_active[sw->n_up_active++] = c;
+}
+
+static void
+active_remove (Swarm *sw, Conn *c)
+{
+  guint i = 0;
+  while (i < sw->n_up_active && sw->up_active[i] != c)
+    i++;
+  g_assert (i < sw->n_up_active);
+  sw->n_up_active--;
+  memmove (sw->up_active + i, sw->up_active + i + 1,
+           (sw->n_up_active - i) * sizeof (Conn *));
+  if (i < sw->up_cursor)
+    sw->up_cursor--;
+}
+
 gboolean
 mbi_upload_queue (Swarm *sw, Conn *c, guint32 piece, guint32 offset, guint32 length)
 {
@@ -51,6 +78,8 @@ mbi_upload_queue (Swarm *sw, Conn *c, guint32 piece, guint32 offset, guint32 len
           q->v = g_renew (UpReq, q->v, q->cap);
         }
     }
+  if (upq_n (q) == 0)
+    active_add (sw, c);
   q->v[q->len++] = (UpReq) { piece, offset, length };
   p->n_upq++;
   return TRUE;
@@ -68,6 +97,11 @@ mbi_upload_cancel (Swarm *sw, Conn *c, guint32 piece, guint32 offset, guint32 le
           memmove (q->v + i, q->v + i + 1, (q->len - i - 1) * sizeof (UpReq));
           q->len--;
           sw->peer->n_upq--;
+          if (upq_n (q) == 0)
+            {
+              q->head = q->len = 0;
+              active_remove (sw, c);
+            }
           sw->stats.cancels_honoured++;
           return TRUE;
         }
@@ -80,6 +114,8 @@ mbi_upload_clear (Swarm *sw, Conn *c)
 {
   UpReqs *q = &c->upq;
   g_assert (sw->peer->n_upq >= upq_n (q));
+  if (upq_n (q) > 0)
+    active_remove (sw, c);
   sw->peer->n_upq -= upq_n (q);
   g_free (q->v);
   memset (q, 0, sizeof *q);
@@ -87,13 +123,16 @@ mbi_upload_clear (Swarm *sw, Conn *c)
 
 /* Takes c's oldest queued request. */
 static UpReq
-upq_pop (MbPeer *p, Conn *c)
+upq_pop (Swarm *sw, Conn *c)
 {
   UpReqs *q = &c->upq;
   UpReq r = q->v[q->head++];
   if (q->head == q->len)
-    q->head = q->len = 0;
-  p->n_upq--;
+    {
+      q->head = q->len = 0;
+      active_remove (sw, c);
+    }
+  sw->peer->n_upq--;
   return r;
 }
 
@@ -139,20 +178,16 @@ next_conn (MbPeer *p, Swarm **sw_out)
   guint ns = p->swarms->len;
   for (guint k = 0; k < ns; k++)
     {
-      Swarm *sw = p->swarms->pdata[(p->up_swarm_cursor + k) % ns];
-      guint n = sw->n_conns;
-      for (guint j = 0; j < n; j++)
-        {
-          guint i = (sw->up_cursor + j) % n;
-          Conn *c = sw->conns[i];
-          if (upq_n (&c->upq) > 0)
-            {
-              sw->up_cursor = (i + 1) % n;
-              p->up_swarm_cursor = (p->up_swarm_cursor + k) % ns;
-              *sw_out = sw;
-              return c;
-            }
-        }
+      guint s = (p->up_swarm_cursor + k) % ns;
+      Swarm *sw = p->swarms->pdata[s];
+      if (sw->n_up_active == 0)
+        continue;
+      if (sw->up_cursor >= sw->n_up_active)
+        sw->up_cursor = 0;
+      Conn *c = sw->up_active[sw->up_cursor++];
+      p->up_swarm_cursor = s;
+      *sw_out = sw;
+      return c;
     }
   return NULL;
 }
@@ -177,7 +212,7 @@ mbi_upload_pump (MbPeer *p)
       Swarm *sw = NULL;
       Conn *c = next_conn (p, &sw);
       g_assert (c != NULL);
-      if (hand_over (sw, c, upq_pop (p, c)) && flow)
+      if (hand_over (sw, c, upq_pop (sw, c)) && flow)
         backlog = h->uplink_backlog (h->ctx, p->self);
     }
   if (p->n_upq > 0)

@@ -112,6 +112,7 @@ swarm_free (Swarm *sw)
   g_free (sw->missing);
   g_free (sw->availability);
   g_free (sw->ss_shown);
+  g_free (sw->up_active);
   mb_bitfield_free (sw->have);
   mb_bitfield_free (sw->started);
   mb_manifest_unref (sw->manifest);
