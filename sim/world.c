@@ -330,6 +330,36 @@ on_uplink_ready (MbSched *s, gpointer a, guint64 b)
   after_call (w, n);
 }
 
+/* Prefetch hint for on_uplink_ready (scheduler hook): the node's slot, the
+ * node, its peer, then the peer's upload state. */
+static void
+prefetch_uplink_ready (gpointer a, guint64 b, guint depth)
+{
+  MbWorld *w = a;
+  if (b == 0 || b > w->nodes->len)
+    return;
+  if (depth < 2)
+    {
+      MB_PREFETCH (&w->nodes->pdata[b - 1]);
+      return;
+    }
+  const MbSimNode *n = w->nodes->pdata[b - 1];
+  if (depth == 2)
+    {
+      MB_PREFETCH (n);
+      return;
+    }
+  if (!n->online)
+    return;
+  if (depth == 3)
+    {
+      MB_PREFETCH (n->peer);
+      return;
+    }
+  if (depth - 4 < MB_PEER_PREFETCH_UPLINK_DEPTHS)
+    mb_peer_prefetch_uplink (n->peer, depth - 4);
+}
+
 static void
 host_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
 {
@@ -439,6 +469,7 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->host.disconnect = host_disconnect;
   w->host.uplink_backlog = host_uplink_backlog;
   w->host.uplink_notify = host_uplink_notify;
+  mb_sched_set_prefetch (sched, on_uplink_ready, prefetch_uplink_ready);
   w->nodes = g_ptr_array_new ();
   w->refuses = g_byte_array_new ();
   w->rand = rand_for (cfg->seed, G_MAXUINT32);

@@ -237,3 +237,34 @@ mb_peer_upload_queued (const MbPeer *p)
 {
   return p->n_upq;
 }
+
+void
+mb_peer_prefetch_uplink (const MbPeer *p, guint depth)
+{
+  const Swarm *sw = p->swarm0;
+  if (sw == NULL || p->left)
+    return;
+  guint n = MIN (sw->n_up_active, 8);
+  switch (depth)
+    {
+    case 0:
+      MB_PREFETCH (sw);
+      MB_PREFETCH ((const char *) sw + 64);
+      MB_PREFETCH ((const char *) sw + 128);
+      return;
+    case 1:
+      MB_PREFETCH (sw->up_active);
+      return;
+    case 2:
+      for (guint k = 0; k < n; k++)
+        {
+          MB_PREFETCH (sw->up_active[k]);
+          MB_PREFETCH ((const char *) sw->up_active[k] + 64);
+        }
+      return;
+    default:
+      for (guint k = 0; k < n; k++)
+        MB_PREFETCH (sw->up_active[k]->upq.v + sw->up_active[k]->upq.head);
+      return;
+    }
+}

@@ -406,6 +406,8 @@ mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint de
     }
   if (msg->type == MB_MSG_PIECE && msg->piece < sw->n_pieces && sw->partials[msg->piece])
     MB_PREFETCH (sw->partials[msg->piece]);
+  else if (msg->type == MB_MSG_REQUEST && c->upq.v)
+    MB_PREFETCH (c->upq.v + c->upq.len);
 }
 
 /* ---- swarms and the tracker ---- */

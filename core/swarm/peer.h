@@ -99,6 +99,11 @@ void mb_peer_on_disconnect (MbPeer *p, MbNodeId from, guint64 now);
  * read, reading only what the call before prefetched. */
 #define MB_PEER_PREFETCH_DEPTHS 5
 void mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint depth);
+/* A performance hint like mb_peer_prefetch, for a coming
+ * mb_peer_on_uplink_ready: depth 0 .. MB_PEER_PREFETCH_UPLINK_DEPTHS - 1,
+ * in that order; no effect on behaviour. */
+#define MB_PEER_PREFETCH_UPLINK_DEPTHS 4
+void mb_peer_prefetch_uplink (const MbPeer *p, guint depth);
 /* The host's uplink backlog fell as low as the core asked (uplink_notify). */
 void mb_peer_on_uplink_ready (MbPeer *p, guint64 now);
 /* Blocks queued for upload and not yet handed to the host (all swarms). */
