@@ -318,6 +318,45 @@ test_choker_strategy_names_round_trip (void)
   g_assert_cmpint (mb_strategy_from_name (NULL), ==, -1);
 }
 
+/* A round-robin seed keeps a peer that got less than its quota, then serves
+ * the peers unchoked longest ago (never first), whatever the rates. */
+static void
+test_seed_round_robin (void)
+{
+  MbChokeCandidate c[6];
+  fill_interested (c, 6);
+  /* 0: unchoked, below quota; 1: unchoked, quota used; 2..5: choked, last
+   * unchoked at 50, never, 30, 40 */
+  c[0].unchoked = TRUE; c[0].up_since_unchoke = 10; c[0].last_unchoke = 90;
+  c[1].unchoked = TRUE; c[1].up_since_unchoke = 1000; c[1].last_unchoke = 80;
+  c[2].last_unchoke = 50;
+  c[3].last_unchoke = 0;
+  c[4].last_unchoke = 30;
+  c[5].last_unchoke = 40;
+  MbChokeParams p = tft_params ();
+  p.seed = TRUE;
+  p.seed_choke = MB_SEED_CHOKE_ROUND_ROBIN;
+  p.seed_quota = 100;
+  p.rotate_optimistic = FALSE;
+  p.optimistic = 2;  /* kept: 2 is not among the regulars */
+  gboolean un[6];
+  g_autoptr (GRand) r = g_rand_new_with_seed (1);
+  MbChokeResult res = mb_choker_run (c, 6, &p, r, un);
+  g_assert_true (un[0] && un[3] && un[4]);   /* kept, then never, then oldest */
+  g_assert_false (un[1] || un[5]);
+  g_assert_cmpint (res.optimistic, ==, 2);
+  g_assert_cmpuint (res.n_unchoked, ==, 4);
+  /* the same inputs in fastest mode rank by our upload rate instead */
+  p.seed_choke = MB_SEED_CHOKE_FASTEST;
+  p.optimistic = -1;
+  p.rotate_optimistic = TRUE;
+  mb_choker_run (c, 6, &p, r, un);
+  g_assert_true (un[0] && un[1] && un[2]);   /* up_rate (n - i) * 100: highest first */
+  g_assert_cmpstr (mb_seed_choke_name (MB_SEED_CHOKE_ROUND_ROBIN), ==, "round-robin");
+  g_assert_cmpint (mb_seed_choke_from_name ("fastest"), ==, MB_SEED_CHOKE_FASTEST);
+  g_assert_cmpint (mb_seed_choke_from_name ("bogus"), ==, -1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -344,6 +383,7 @@ main (int argc, char **argv)
                    test_choker_altruist_cycles_through_all_interested);
   g_test_add_func ("/choker/not-interested-never-unchoked",
                    test_choker_not_interested_never_unchoked);
+  g_test_add_func ("/choker/seed-round-robin", test_seed_round_robin);
   g_test_add_func ("/choker/same-seed-same-result",
                    test_choker_same_seed_same_result);
   g_test_add_func ("/choker/strategy-names-round-trip",

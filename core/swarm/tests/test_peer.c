@@ -342,6 +342,74 @@ test_choker_seed_unchokes_at_most_four_of_many (void)
   fx_free (fx);
 }
 
+/* Flow control: a host whose uplink is full gets no block; the requests
+ * wait in the peer's queue, a CANCEL drops one of them, and the wake-up
+ * hands over the rest. */
+static guint64 fake_backlog;
+static guint notifies;
+
+static guint64
+full_uplink (gpointer ctx, MbNodeId self)
+{
+  return fake_backlog;
+}
+
+static void
+count_notify (gpointer ctx, MbNodeId self, guint64 low)
+{
+  notifies++;
+}
+
+static void
+test_upload_queue_honours_cancel (void)
+{
+  MbPeerConfig cfg = config ();
+  Fx *fx = fx_new (2, 1, 1 << 20, 64 * 1024, &cfg, 3);
+  fx->host.uplink_backlog = full_uplink;
+  fx->host.uplink_notify = count_notify;
+  fake_backlog = G_MAXUINT32;
+  notifies = 0;
+  fx_start (fx, 1);
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
+  fake_connect (fx, 1, empty);
+  fx_inject (fx, FAKE, 1, swarm_msg (fx, MB_MSG_INTERESTED));
+  g_assert_true (mb_peer_is_unchoking (fx->peers[1], FILE_NAME, FAKE));
+  for (guint32 b = 0; b < 3; b++)
+    {
+      MbMessage *req = swarm_msg (fx, MB_MSG_REQUEST);
+      req->piece = 2;
+      req->offset = b * 16384;
+      req->length = 16384;
+      fx_inject (fx, FAKE, 1, req);
+    }
+  g_assert_cmpuint (mb_peer_upload_queued (fx->peers[1]), ==, 3);
+  g_assert_null (fx_take_fake_message (fx, FAKE, MB_MSG_PIECE));
+  g_assert_cmpuint (notifies, ==, 1);
+  MbMessage *cancel = swarm_msg (fx, MB_MSG_CANCEL);
+  cancel->piece = 2;
+  cancel->offset = 16384;
+  cancel->length = 16384;
+  fx_inject (fx, FAKE, 1, cancel);
+  g_assert_cmpuint (mb_peer_upload_queued (fx->peers[1]), ==, 2);
+  g_assert_cmpuint (stats_of (fx, 1).cancels_honoured, ==, 1);
+  g_autoptr (GString) why = g_string_new (NULL);
+  g_assert_true (mb_peer_check (fx->peers[1], why));
+  /* the uplink drains: the two blocks left go, in order, and no more */
+  fake_backlog = 0;
+  mb_peer_on_uplink_ready (fx->peers[1], fx->now);
+  g_assert_cmpuint (mb_peer_upload_queued (fx->peers[1]), ==, 0);
+  guint32 want[] = { 0, 32768 };
+  for (guint k = 0; k < G_N_ELEMENTS (want); k++)
+    {
+      g_autoptr (MbMessage) piece = fx_take_fake_message (fx, FAKE, MB_MSG_PIECE);
+      g_assert_nonnull (piece);
+      g_assert_cmpuint (piece->offset, ==, want[k]);
+    }
+  g_assert_null (fx_take_fake_message (fx, FAKE, MB_MSG_PIECE));
+  g_assert_cmpuint (stats_of (fx, 1).bytes_up, ==, 2 * 16384);
+  fx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -367,6 +435,7 @@ main (int argc, char **argv)
   g_test_add_func ("/wire/have-out-of-range-drops-connection",
                    test_wire_have_out_of_range_drops_connection);
   g_test_add_func ("/wire/endgame-sends-cancels", test_wire_endgame_sends_cancels);
+  g_test_add_func ("/upload/queue-honours-cancel", test_upload_queue_honours_cancel);
   g_test_add_func ("/wire/freerider-never-uploads-but-completes",
                    test_wire_freerider_never_uploads_but_completes);
   g_test_add_func ("/choker/seed-unchokes-at-most-four-of-many",
