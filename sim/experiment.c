@@ -120,6 +120,8 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->max_conns = sw->max_conns;
   if (GIVEN (TRACKER_RETRY))
     p->tracker_retry_us = sw->tracker_retry;
+  if (GIVEN (TRACKER_RAMP))
+    p->tracker_ramp_us = sw->tracker_ramp;
   if (GIVEN (SUPER_SEEDING))
     p->super_seeding = sw->super_seeding;
   if (GIVEN (PEX) && !sw->pex)

@@ -54,6 +54,7 @@ const MbKeySpec mbi_scenario_swarm_keys[] = {
   { "pex", MB_KIND_BOOL, SW (pex), FALSE, "no", NULL },
   { "pex_interval", MB_KIND_DURATION, SW (pex_interval), FALSE, "60s", NULL },
   { "pex_max", MB_KIND_COUNT, SW (pex_max), FALSE, "50", NULL },
+  { "tracker_ramp", MB_KIND_DURATION, SW (tracker_ramp), FALSE, "2s", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 #undef SW
@@ -91,6 +92,7 @@ mbi_scenario_open_swarm (MbLoad *ld, const char *id G_GNUC_UNUSED)
   sw->target_conns = p.target_conns;
   sw->max_conns = p.max_conns;
   sw->tracker_retry = p.tracker_retry_us;
+  sw->tracker_ramp = p.tracker_ramp_us;
   sw->super_seeding = p.super_seeding;
   sw->pex = p.pex_interval_us > 0;
   /* with PEX off by default, pex = yes alone still gets a usable interval */
@@ -175,6 +177,10 @@ mbi_scenario_finish_swarm (MbLoad *ld, const char *group, gpointer t, GError **e
       return mb_swarm_fail (ld, group, positive_counts[i].key, error, "must be at least 1");
   if (sw->rechoke_interval == 0)
     return mb_swarm_fail (ld, group, MB_SWARM_RECHOKE_INTERVAL, error, "must be above 0");
+  if (sw->tracker_retry == 0)
+    return mb_swarm_fail (ld, group, MB_SWARM_TRACKER_RETRY, error, "must be above 0");
+  if (sw->tracker_ramp == 0)
+    return mb_swarm_fail (ld, group, MB_SWARM_TRACKER_RAMP, error, "must be above 0");
   if (sw->pipeline_max < sw->pipeline)
     return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group,
                              "pipeline_max", "must be at least pipeline (%u); write e.g. "

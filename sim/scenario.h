@@ -198,6 +198,7 @@ typedef enum {
   MB_SWARM_PEX,
   MB_SWARM_PEX_INTERVAL,
   MB_SWARM_PEX_MAX,
+  MB_SWARM_TRACKER_RAMP,
   MB_SWARM_N_KEYS
 } MbSwarmKey;
 
@@ -227,6 +228,7 @@ typedef struct {
   guint target_conns;         /* >= 1 */
   guint max_conns;            /* >= target_conns */
   guint64 tracker_retry;
+  guint64 tracker_ramp;        /* <= tracker_retry */
   gboolean super_seeding;
   gboolean pex;
   guint64 pex_interval;       /* > 0; the core's pex_interval_us when pex */

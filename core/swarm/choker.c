@@ -82,6 +82,9 @@ mb_choker_regular_eligible (const MbChokeCandidate *c)
 static gboolean
 mb_choker_rr_before (const MbChokeCandidate *a, const MbChokeCandidate *b, guint64 quota)
 {
+  gboolean mid_a = a->unchoked && a->mid_piece, mid_b = b->unchoked && b->mid_piece;
+  if (mid_a != mid_b)
+    return mid_a;
   gboolean keep_a = a->unchoked && a->up_since_unchoke < quota;
   gboolean keep_b = b->unchoked && b->up_since_unchoke < quota;
   if (keep_a != keep_b)

@@ -57,6 +57,8 @@ typedef struct {
   gboolean unchoked;    /* unchoked now (before this round) */
   guint64 up_since_unchoke; /* payload we sent it since it was last unchoked */
   guint64 last_unchoke; /* when it was last unchoked (0: never), any clock */
+  gboolean mid_piece;   /* a round-robin seed keeps it past its quota: it is
+                           partway through a piece only we can give it */
 } MbChokeCandidate;
 
 typedef struct {

@@ -91,6 +91,11 @@ mbi_swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
       cands[i].unchoked = !c->am_choking;
       cands[i].up_since_unchoke = c->up_since_unchoke;
       cands[i].last_unchoke = c->last_unchoke_at;
+      /* super-seeding: the piece shown to it is asked for or partly sent
+       * (no one else has it; a choke now would strand it) */
+      cands[i].mid_piece = c->ss_piece >= 0
+                           && c->ss_sent < mbi_swarm_piece_len (sw, (guint32) c->ss_piece)
+                           && (c->ss_sent > 0 || c->upq.len > c->upq.head);
       c->down_prev = c->down_cur;
       c->up_prev = c->up_cur;
       c->down_cur = c->up_cur = 0;
@@ -123,6 +128,7 @@ mbi_swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
             {
               c->am_choking = TRUE;
               mbi_upload_clear (sw, c); /* BEP 3: a choke discards its requests */
+              mbi_superseed_on_cut (sw, c);
               mbi_peer_send (p, c->node, mbi_swarm_msg (sw, MB_MSG_CHOKE));
             }
           else

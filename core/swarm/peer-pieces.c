@@ -305,19 +305,32 @@ request_one (Swarm *sw, Conn *c)
 
 /* How many requests to keep outstanding on c: enough to cover
  * request_queue_us at the rate c has been giving us (as libtorrent sizes its
- * request queue), at least cfg.pipeline and at most cfg.pipeline_max. */
+ * request queue), at least cfg.pipeline and at most cfg.pipeline_max.  The
+ * rate is the larger of the last rechoke rounds' and the one since c last
+ * unchoked us (the rounds' average counts the time it choked us).  In the
+ * first second after an unchoke, before a rate can be measured, the queue
+ * grows by one request per block received (libtorrent's slow start: it
+ * doubles every round trip), so that a long, fast link is not held to
+ * cfg.pipeline blocks per round trip. */
 static guint
 pipeline_depth (const Swarm *sw, const Conn *c, guint64 now)
 {
   const MbPeerConfig *cfg = &sw->peer->cfg;
+  guint cap = MAX (cfg->pipeline, cfg->pipeline_max);
   guint64 since = sw->peer->next_rechoke - MIN (sw->peer->next_rechoke,
                                                 2 * cfg->rechoke_interval_us);
   since = MAX (since, c->connected_at);
-  if (now <= since + MB_USEC_PER_SEC)
-    return cfg->pipeline;
-  guint64 rate = (c->down_prev + c->down_cur) * MB_USEC_PER_SEC / (now - since);
+  guint64 rate = 0;
+  if (now > since + MB_USEC_PER_SEC)
+    rate = (c->down_prev + c->down_cur) * MB_USEC_PER_SEC / (now - since);
+  guint64 slow = 0;
+  if (now > c->unchoked_us_at + MB_USEC_PER_SEC)
+    rate = MAX (rate, c->down_since_unchoked * MB_USEC_PER_SEC / (now - c->unchoked_us_at));
+  else
+    slow = cfg->pipeline + c->down_since_unchoked / cfg->block_size;
   guint64 depth = rate * (cfg->request_queue_us / 1000) / 1000 / cfg->block_size;
-  return (guint) CLAMP (depth, cfg->pipeline, MAX (cfg->pipeline, cfg->pipeline_max));
+  depth = MAX (depth, slow);
+  return (guint) CLAMP (depth, cfg->pipeline, cap);
 }
 
 void
@@ -482,6 +495,7 @@ mbi_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *d
     return FALSE;
   sw->stats.bytes_down += len;
   c->down_cur += len;
+  c->down_since_unchoked += len;
   c->last_block_at = now;
   Partial *pp = sw->partials[piece];
   if (!pp || pp->received[block] || mb_bitfield_test (sw->have, piece))

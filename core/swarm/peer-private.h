@@ -90,6 +90,8 @@ typedef struct {
   UpReqs upq;              /* its requests we will serve, not yet handed to the host */
   guint64 up_since_unchoke;/* payload handed over since we last unchoked it */
   guint64 last_unchoke_at; /* when we last unchoked it, + 1 (0: never) */
+  guint64 unchoked_us_at;  /* when it last unchoked us */
+  guint64 down_since_unchoked; /* payload it sent us since then */
   gchar *name;
   gchar *addr;             /* where it listens (its handshake's, or the list's) */
   gint32 ss_piece;         /* super-seeding: the piece shown to it, or -1 */
@@ -209,6 +211,8 @@ guint mbi_swarm_dial_peers (Swarm *sw, const MbPeerInfo *peers, guint n, guint64
 /* Drops an established conn of no use to either side (the oldest); FALSE if none. */
 gboolean mbi_swarm_make_room (Swarm *sw);
 /* Whether the swarm wants more peers (see peer.c). */
+gboolean mbi_swarm_has_seed_conn (const Swarm *sw);
+void mbi_swarm_send_goodbye_pex (Swarm *sw);
 gboolean mbi_swarm_wants_peers (const MbPeer *p, const Swarm *sw);
 /* Sends `to` a PEX message: our other established connections (up to
  * pex_max), only those established since the last PEX to it when `delta`
@@ -256,6 +260,7 @@ void mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len);
 void mbi_superseed_on_not_interested (Swarm *sw, Conn *c);
 /* Every rechoke: a conn still not interested in what it was shown is shown
  * another piece (our view of it may lag: HAVEs it did not send us). */
+void mbi_superseed_on_cut (Swarm *sw, Conn *c);
 void mbi_superseed_on_rechoke (Swarm *sw);
 
 /* peer-wire.c */

@@ -9,7 +9,8 @@
  * that piece's size has been handed to it, or it says it is no longer
  * interested (it got the piece elsewhere), it is shown the next.  What it
  * was shown stays shown (ss_seen): a piece it did not get whole from us
- * (a choke cut it off) can still be asked for.
+ * (a choke cut it off) can still be asked for, but no longer counts as
+ * shown (ss_shown), so that the next peer may be shown it.
  *
  * Invariants:
  *  - a conn's ss_piece is -1 or the last piece it was shown; ss_sent counts
@@ -87,6 +88,20 @@ mbi_superseed_on_not_interested (Swarm *sw, Conn *c)
    * peer sends no HAVE for a piece it believes we have). */
   if (c->ss_piece >= 0)
     mbi_superseed_reveal (sw, c);
+}
+
+void
+mbi_superseed_on_cut (Swarm *sw, Conn *c)
+{
+  /* Choked or gone before it had the whole piece shown to it: the piece
+   * no longer counts as shown, so that the next peer shown one gets it
+   * rather than it waiting for this one's next unchoke (it may still ask
+   * for it then: it stays in its ss_seen). */
+  if (c->ss_piece < 0 || !sw->ss_shown || sw->ss_shown[c->ss_piece] == 0
+      || c->ss_sent >= mbi_swarm_piece_len (sw, (guint32) c->ss_piece))
+    return;
+  sw->ss_shown[c->ss_piece]--;
+  c->ss_sent = mbi_swarm_piece_len (sw, (guint32) c->ss_piece); /* count it once */
 }
 
 void

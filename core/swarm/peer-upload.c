@@ -2,8 +2,9 @@
  * the host only as fast as its uplink takes them.
  *
  * A request that passes the checks (peer-wire.c) is queued on its
- * connection.  mbi_upload_pump hands blocks over, one per connection in
- * round-robin order (connections of one swarm, then the next swarm), while
+ * connection.  mbi_upload_pump hands blocks over, a piece's worth per
+ * connection in round-robin order (connections of one swarm, then the next
+ * swarm; see serve_one), while
  * the host's uplink backlog is below cfg.send_watermark; if blocks are still
  * queued it asks the host to call mb_peer_on_uplink_ready once the backlog
  * has fallen to a quarter of the watermark, and does not pump again before that
@@ -171,7 +172,8 @@ hand_over (Swarm *sw, Conn *c, UpReq r)
   return r.length;
 }
 
-/* The next connection with a queued block, round robin; NULL if none. */
+/* The connection to serve next, round robin; NULL if none.  The cursor
+ * stays on it (serve_one moves it on). */
 static Conn *
 next_conn (MbPeer *p, Swarm **sw_out)
 {
@@ -184,12 +186,26 @@ next_conn (MbPeer *p, Swarm **sw_out)
         continue;
       if (sw->up_cursor >= sw->n_up_active)
         sw->up_cursor = 0;
-      Conn *c = sw->up_active[sw->up_cursor++];
       p->up_swarm_cursor = s;
       *sw_out = sw;
-      return c;
+      return sw->up_active[sw->up_cursor];
     }
   return NULL;
+}
+
+/* Hands over c's oldest queued block.  Connections take turns a piece at a
+ * time, not a block at a time: the cursor stays on c while its next block
+ * belongs to the same piece.  Each remote then holds (and can verify and
+ * forward) a whole piece after 1/k of the time k interleaved pieces would
+ * take, which is what makes a piece spread at the uplink's speed. */
+static guint64
+serve_one (Swarm *sw, Conn *c)
+{
+  UpReq r = upq_pop (sw, c);
+  /* (an emptied queue left the active list: the cursor is on the next) */
+  if (upq_n (&c->upq) > 0 && c->upq.v[c->upq.head].piece != r.piece)
+    sw->up_cursor++;
+  return hand_over (sw, c, r);
 }
 
 void
@@ -212,7 +228,7 @@ mbi_upload_pump (MbPeer *p)
       Swarm *sw = NULL;
       Conn *c = next_conn (p, &sw);
       g_assert (c != NULL);
-      if (hand_over (sw, c, upq_pop (sw, c)) && flow)
+      if (serve_one (sw, c) && flow)
         backlog = h->uplink_backlog (h->ctx, p->self);
     }
   if (p->n_upq > 0)

@@ -125,19 +125,37 @@ on_pex (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
     }
   /* Addresses from a peer are claims: they are only dialed, and a dialed
    * node counts once its handshake answers. */
-  if (!p->cfg.pex_interval_us || msg->n_peers == 0 || !mbi_swarm_wants_peers (p, sw)
+  if (!p->cfg.pex_interval_us || msg->n_peers == 0)
+    return;
+  /* A leecher with no seed among its connections dials the seeds listed at
+   * once: a seed may hold what no leecher has (when leechers leave on
+   * completion, a piece's last copies go with them). */
+  gboolean leecher = !mb_bitfield_is_complete (sw->have);
+  guint k = 0;
+  MbPeerInfo pick[PEX_DIALS];
+  guint start = (guint) g_rand_int_range (p->rand, 0, (gint32) msg->n_peers);
+  if (leecher && !mbi_swarm_has_seed_conn (sw))
+    {
+      for (guint i = 0; i < msg->n_peers && k < PEX_DIALS; i++)
+        {
+          guint j = (start + i) % msg->n_peers;
+          if (msg->indices[j] & MB_PEX_SEED)
+            pick[k++] = msg->peers[j];
+        }
+      if (k > 0)
+        {
+          mbi_swarm_dial_peers (sw, pick, k, now);
+          return;
+        }
+    }
+  if (!mbi_swarm_wants_peers (p, sw)
       || (sw->last_pex_dial && now < sw->last_pex_dial + p->cfg.tracker_retry_us))
     return;
   /* At most PEX_DIALS of them, from a random place in the list, and no more
    * often than we would ask the tracker: a swarm of peers with no use for
-   * each other must not churn connections. */
-  guint start = (guint) g_rand_int_range (p->rand, 0, (gint32) msg->n_peers);
-  guint k = 0;
-  MbPeerInfo pick[PEX_DIALS];
-  /* A leecher dials seeds first (they may hold what no leecher has), then
-   * others from a random place; a seed dials only leechers (two seeds have
-   * nothing to trade). */
-  gboolean leecher = !mb_bitfield_is_complete (sw->have);
+   * each other must not churn connections.  A leecher dials seeds first,
+   * then others; a seed dials only leechers (two seeds have nothing to
+   * trade). */
   for (guint pass = leecher ? 0 : 1; pass < 2; pass++)
     for (guint i = 0; i < msg->n_peers && k < PEX_DIALS; i++)
       {
@@ -148,6 +166,57 @@ on_pex (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
       }
   sw->last_pex_dial = now + 1;
   mbi_swarm_dial_peers (sw, pick, k, now);
+}
+
+/* Whether one of sw's established connections is to a seed. */
+gboolean
+mbi_swarm_has_seed_conn (const Swarm *sw)
+{
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      const Conn *c = sw->conns[i];
+      if (c->established && c->remote && mb_bitfield_is_complete (c->remote))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A leaving peer's goodbye (with PEX on): it tells each neighbour that is
+ * still a leecher the seeds it is connected to, which those may not know
+ * of (a peer leaving on completion often got its last piece from one). */
+void
+mbi_swarm_send_goodbye_pex (Swarm *sw)
+{
+  MbPeer *p = sw->peer;
+  if (!p->cfg.pex_interval_us || p->cfg.pex_max == 0)
+    return;
+  guint max = MIN (p->cfg.pex_max, sw->n_conns);
+  MbPeerInfo *list = g_new (MbPeerInfo, MAX (max, 1));
+  guint32 *flags = g_new (guint32, MAX (max, 1));
+  guint k = 0;
+  for (guint i = 0; i < sw->n_conns && k < max; i++)
+    {
+      Conn *c = sw->conns[i];
+      if (c->established && c->addr && *c->addr && c->remote
+          && mb_bitfield_is_complete (c->remote))
+        {
+          list[k].name = c->name;
+          list[k].addr = c->addr;
+          flags[k++] = MB_PEX_SEED;
+        }
+    }
+  for (guint i = 0; i < sw->n_conns && k > 0; i++)
+    {
+      Conn *c = sw->conns[i];
+      if (!c->established || !c->remote || mb_bitfield_is_complete (c->remote))
+        continue;
+      MbMessage *m = mbi_swarm_msg (sw, MB_MSG_PEX);
+      mb_message_set_peers (m, list, k);
+      mb_message_set_indices (m, flags, k);
+      mbi_peer_send (p, c->node, m);
+    }
+  g_free (list);
+  g_free (flags);
 }
 
 static void
@@ -328,6 +397,8 @@ on_choke (Swarm *sw, Conn *c, gboolean choke, guint64 now)
   c->peer_choking = choke;
   if (!choke)
     {
+      c->unchoked_us_at = now;
+      c->down_since_unchoked = 0;
       mbi_swarm_fill_requests (sw, c, now);
       return;
     }

@@ -8,7 +8,8 @@
  * optimistic_rounds-th round rotates the optimistic unchoke, every
  * pex_interval sends PEX), plus per swarm the tracker re-announce and, while
  * the swarm wants peers (mbi_swarm_wants_peers), a peer-list request every
- * tracker_retry_us, backing off (doubling, up to the announce interval)
+ * tracker_retry_us (tracker_ramp_us while below target_conns and answers
+ * bring new peers), backing off (doubling, up to the announce interval)
  * while answers bring no one new.  next_expiry is the earliest of those.
  */
 #define MB_SWARM_PEER_INTERNAL
@@ -45,6 +46,7 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->max_conns = 40;
   cfg->announce_interval_us = 300 * MB_USEC_PER_SEC;
   cfg->tracker_retry_us = 15 * MB_USEC_PER_SEC;
+  cfg->tracker_ramp_us = 2 * MB_USEC_PER_SEC;
   cfg->max_request = 128 * 1024;
   cfg->send_watermark = 128 * 1024;
   cfg->max_queued_requests = 500;
@@ -245,6 +247,7 @@ mbi_swarm_conn_remove (Swarm *sw, Conn *c)
   mbi_conn_set_interest (sw, c, FALSE, FALSE);
   mbi_swarm_release_requests (sw, c, FALSE);
   mbi_upload_clear (sw, c);
+  mbi_superseed_on_cut (sw, c);
   if (c->remote && c->got_bitfield)
     mbi_swarm_avail_remove_bitfield (sw, c->remote);
   if (sw->optimistic_node == c->node)
@@ -556,9 +559,16 @@ peer_on_peer_list (MbPeer *p, const MbMessage *msg, guint64 now)
         swarm_take_initial_blocks (sw, msg->count, now);
     }
   guint dialed = mbi_swarm_dial_peers (sw, msg->peers, msg->n_peers, now);
-  /* Back off while the tracker has no one new for us. */
-  sw->tracker_retry = dialed ? p->cfg.tracker_retry_us
-                             : MIN (2 * sw->tracker_retry, p->cfg.announce_interval_us);
+  /* While below target_conns and the tracker names new peers (5 a time),
+   * ask again after tracker_ramp (a newcomer that waited tracker_retry
+   * between lists would spend a small file's whole download with its
+   * first 5); back off while it has no one new for us. */
+  if (dialed)
+    sw->tracker_retry = sw->n_conns < p->cfg.target_conns
+                        ? MIN (p->cfg.tracker_ramp_us, p->cfg.tracker_retry_us)
+                        : p->cfg.tracker_retry_us;
+  else
+    sw->tracker_retry = MIN (2 * sw->tracker_retry, p->cfg.announce_interval_us);
 }
 
 guint
@@ -595,6 +605,7 @@ mb_peer_leave (MbPeer *p, guint64 now)
   for (guint i = 0; i < p->swarms->len; i++)
     {
       Swarm *sw = p->swarms->pdata[i];
+      mbi_swarm_send_goodbye_pex (sw);
       while (sw->n_conns > 0)
         {
           Conn *c = sw->conns[sw->n_conns - 1];

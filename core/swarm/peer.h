@@ -55,6 +55,8 @@ typedef struct {
   guint max_conns;               /* refuse connections beyond this: 40 */
   guint64 announce_interval_us;  /* re-register with the tracker: 300 s */
   guint64 tracker_retry_us;      /* at most one peer-list request per: 15 s */
+  guint64 tracker_ramp_us;       /* ... but every 2 s while below target_conns and the
+                                    tracker keeps naming new peers (it names 5 a time) */
   guint32 max_request;           /* largest block we serve: 128 KiB */
   guint32 send_watermark;        /* hand the host blocks while its uplink backlog is
                                     below this; ask to be woken at a quarter of it: 128 KiB */

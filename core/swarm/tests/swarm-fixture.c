@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "content/chunk.h"
+#include "ring/ring.h"
 
 static void
 fx_push (Fx *fx, MbNodeId from, MbNodeId to, MbMessage *msg)
@@ -83,7 +84,7 @@ fx_new (guint n_peers, guint n_seeds, guint64 size, guint32 piece, const MbPeerC
   fx->tracker = mb_tracker_new (&fx->host, 0, &tcfg, g_rand_new_with_seed (seed));
 
   GError *err = NULL;
-  fx->manifest = mb_manifest_new ("shared_file.bin", size, piece, &err);
+  fx->manifest = mb_manifest_new (FILE_NAME, size, piece, &err);
   g_assert_no_error (err);
   guint n = mb_manifest_n_chunks (fx->manifest);
   GBytes **chunks = g_new0 (GBytes *, n);
@@ -91,7 +92,7 @@ fx_new (guint n_peers, guint n_seeds, guint64 size, guint32 piece, const MbPeerC
     {
       guint32 len = mb_manifest_chunk_len (fx->manifest, i);
       guint8 *buf = g_malloc (len);
-      mb_chunk_generate ("shared_file.bin", i, buf, len);
+      mb_chunk_generate (FILE_NAME, i, buf, len);
       char id[65];
       mb_chunk_id_compute (buf, len, id);
       mb_manifest_set_chunk (fx->manifest, i, id, mb_chunk_crc_compute (buf, len), &err);
@@ -241,7 +242,7 @@ fx_all_complete (Fx *fx)
   for (guint p = 1; p <= fx->n_peers; p++)
     {
       MbPeerStats st;
-      if (!mb_peer_stats (fx->peers[p], "shared_file.bin", &st) || st.pieces != st.n_pieces)
+      if (!mb_peer_stats (fx->peers[p], FILE_NAME, &st) || st.pieces != st.n_pieces)
         return FALSE;
     }
   return TRUE;
@@ -300,4 +301,36 @@ fx_take_fake_message (Fx *fx, MbNodeId to, MbMsgType type)
         }
     }
   return NULL;
+}
+
+void
+fx_fake_connect (Fx *fx, MbNodeId fake, guint i, const MbBitfield *bf)
+{
+  MbMessage *hello = mb_message_new (MB_MSG_HANDSHAKE);
+  hello->file = g_strdup (FILE_NAME);
+  hello->name = g_strdup_printf ("fake%u", fake);
+  hello->addr = g_strdup_printf ("10.0.0.%u:6881", fake);
+  hello->code = 0;
+  fx_inject (fx, fake, i, hello);
+  g_autoptr (MbMessage) accept = fx_take_fake_message (fx, fake, MB_MSG_HANDSHAKE);
+  g_assert_nonnull (accept);
+  g_assert_cmpuint (accept->code, ==, 1);
+  g_autoptr (MbMessage) their_bf = fx_take_fake_message (fx, fake, MB_MSG_BITFIELD);
+  g_assert_nonnull (their_bf);
+  if (bf)
+    {
+      MbMessage *m = mb_message_new (MB_MSG_BITFIELD);
+      m->swarm = their_bf->swarm;
+      m->data = mb_bitfield_to_bytes (bf);
+      fx_inject (fx, fake, i, m);
+    }
+  g_assert_true (mb_peer_is_connected (fx->peers[i], FILE_NAME, fake));
+}
+
+MbMessage *
+fx_swarm_msg (Fx *fx, MbMsgType type)
+{
+  MbMessage *m = mb_message_new (type);
+  m->swarm = (guint32) mb_ring_hash_str (FILE_NAME);
+  return m;
 }

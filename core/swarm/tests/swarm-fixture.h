@@ -13,6 +13,9 @@
 #include "content/store.h"
 #include "swarm/tracker.h"
 
+/* The fixture's one file. */
+#define FILE_NAME "shared_file.bin"
+
 typedef struct {
   guint64 at;
   guint64 seq;
@@ -57,3 +60,9 @@ gboolean fx_dropped (Fx *fx, MbNodeId self, MbNodeId peer);
 /* Every chunk in peer i's store matches its id. */
 gboolean fx_store_verifies (Fx *fx, guint i);
 MbMessage *fx_take_fake_message (Fx *fx, MbNodeId to, MbMsgType type);
+/* The fake node `fake` (> n_peers; named "fake<fake>", listening on
+ * 10.0.0.<fake>:6881) connects to peer i and, if bf, sends it as its
+ * bitfield; asserts that peer i accepted. */
+void fx_fake_connect (Fx *fx, MbNodeId fake, guint i, const MbBitfield *bf);
+/* A swarm message of the fixture's file. */
+MbMessage *fx_swarm_msg (Fx *fx, MbMsgType type);

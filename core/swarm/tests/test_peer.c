@@ -7,7 +7,6 @@
 #include "ring/ring.h"
 #include "swarm-fixture.h"
 
-#define FILE_NAME "shared_file.bin"
 #define FAKE 50u
 #define SEC MB_USEC_PER_SEC
 
@@ -72,43 +71,16 @@ test_wire_n_peers_swarm_completes_and_leechers_trade (void)
   fx_free (fx);
 }
 
-/* The fake node connects to peer i and sends its bitfield. */
 static void
 fake_connect (Fx *fx, guint i, MbBitfield *bf)
 {
-  MbMessage *hello = mb_message_new (MB_MSG_HANDSHAKE);
-  hello->file = g_strdup (FILE_NAME);
-  hello->name = g_strdup ("fake");
-  hello->addr = g_strdup ("10.0.0.50:6881");
-  hello->code = 0;
-  fx_inject (fx, FAKE, i, hello);
-  g_autoptr (MbMessage) accept = fx_take_fake_message (fx, FAKE, MB_MSG_HANDSHAKE);
-  g_assert_nonnull (accept);
-  g_assert_cmpuint (accept->code, ==, 1);
-  g_autoptr (MbMessage) their_bf = fx_take_fake_message (fx, FAKE, MB_MSG_BITFIELD);
-  g_assert_nonnull (their_bf);
-  if (bf)
-    {
-      MbMessage *m = mb_message_new (MB_MSG_BITFIELD);
-      m->swarm = their_bf->swarm;
-      m->data = mb_bitfield_to_bytes (bf);
-      fx_inject (fx, FAKE, i, m);
-    }
-  g_assert_true (mb_peer_is_connected (fx->peers[i], FILE_NAME, FAKE));
-}
-
-static guint32
-swarm_id (Fx *fx)
-{
-  return (guint32) mb_ring_hash_str (FILE_NAME);
+  fx_fake_connect (fx, FAKE, i, bf);
 }
 
 static MbMessage *
 swarm_msg (Fx *fx, MbMsgType type)
 {
-  MbMessage *m = mb_message_new (type);
-  m->swarm = swarm_id (fx);
-  return m;
+  return fx_swarm_msg (fx, type);
 }
 
 /* After the bad input, the peer still serves a real leecher to completion. */

@@ -1,0 +1,258 @@
+/* test_peer_flow.c — how fast data and peers flow: the upload queue serves a
+ * piece at a time, the request pipeline opens in slow start after an
+ * unchoke, the tracker is asked again soon while the lists bring new peers,
+ * and (with PEX) a leaving peer names its seeds to leechers, which dial a
+ * named seed at once when they have none.  Over the fixture's in-test
+ * delivery queue; fake remotes are played by injecting messages. */
+#include <glib.h>
+
+#include "swarm-fixture.h"
+#include "swarm/bitfield.h"
+
+#define FAKE 50u
+#define FAKE2 51u
+#define SEC MB_USEC_PER_SEC
+
+static guint64 fake_backlog;
+
+static guint64
+fake_uplink_backlog (gpointer ctx, MbNodeId self)
+{
+  return fake_backlog;
+}
+
+static void
+ignore_notify (gpointer ctx, MbNodeId self, guint64 low)
+{
+}
+
+static MbMessage *
+request (Fx *fx, guint32 piece, guint32 block)
+{
+  MbMessage *m = fx_swarm_msg (fx, MB_MSG_REQUEST);
+  m->piece = piece;
+  m->offset = block * 16384;
+  m->length = 16384;
+  return m;
+}
+
+/* A seed with two remotes asking for two pieces, their requests
+ * interleaved: once the uplink drains, one remote gets its whole piece
+ * before the other gets any of its own. */
+static void
+test_upload_piece_at_a_time (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  Fx *fx = fx_new (2, 1, 1 << 20, 64 * 1024, &cfg, 3);
+  fx->host.uplink_backlog = fake_uplink_backlog;
+  fx->host.uplink_notify = ignore_notify;
+  fake_backlog = G_MAXUINT32;
+  fx_start (fx, 1);
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
+  MbNodeId fakes[] = { FAKE, FAKE2 };
+  for (guint k = 0; k < 2; k++)
+    {
+      fx_fake_connect (fx, fakes[k], 1, empty);
+      fx_inject (fx, fakes[k], 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+      g_assert_true (mb_peer_is_unchoking (fx->peers[1], FILE_NAME, fakes[k]));
+    }
+  g_ptr_array_set_size (fx->to_fake, 0);
+  for (guint32 b = 0; b < 4; b++)
+    {
+      fx_inject (fx, FAKE, 1, request (fx, 2, b));
+      fx_inject (fx, FAKE2, 1, request (fx, 3, b));
+    }
+  g_assert_cmpuint (mb_peer_upload_queued (fx->peers[1]), ==, 8);
+  fake_backlog = 0;
+  mb_peer_on_uplink_ready (fx->peers[1], fx->now);
+  g_assert_cmpuint (mb_peer_upload_queued (fx->peers[1]), ==, 0);
+  /* the order the blocks went out in: four of one piece, then four of the other */
+  MbNodeId order[8];
+  guint n = 0;
+  for (guint i = 0; i < fx->to_fake->len; i++)
+    {
+      FxItem *it = fx->to_fake->pdata[i];
+      if (it->msg && it->msg->type == MB_MSG_PIECE)
+        {
+          g_assert_cmpuint (n, <, 8);
+          g_assert_cmpuint (it->msg->piece, ==, it->to == FAKE ? 2 : 3);
+          g_assert_cmpuint (it->msg->offset, ==, (n % 4) * 16384);
+          order[n++] = it->to;
+        }
+    }
+  g_assert_cmpuint (n, ==, 8);
+  for (guint i = 1; i < 8; i++)
+    g_assert_cmpuint (order[i], ==, order[i < 4 ? 0 : 4]);
+  g_assert_cmpuint (order[0], !=, order[4]);
+  g_autoptr (GString) why = g_string_new (NULL);
+  g_assert_true (mb_peer_check (fx->peers[1], why));
+  fx_free (fx);
+}
+
+static guint
+count_requests_to (Fx *fx, MbNodeId to)
+{
+  guint n = 0;
+  for (guint i = 0; i < fx->to_fake->len; i++)
+    {
+      FxItem *it = fx->to_fake->pdata[i];
+      n += it->to == to && it->msg && it->msg->type == MB_MSG_REQUEST;
+    }
+  return n;
+}
+
+/* A leecher unchoked by a seed: cfg.pipeline requests at first, then one
+ * more outstanding for each block that arrives in the first second (the
+ * queue doubles every round trip); the rate-based depth takes over after. */
+static void
+test_pipeline_slow_start (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  cfg.virtual_content = TRUE;
+  cfg.pipeline = 4;
+  Fx *fx = fx_new (2, 1, 8 << 20, 256 * 1024, &cfg, 5);
+  fx_start (fx, 2);
+  g_autoptr (MbBitfield) all = mb_bitfield_new (32);
+  for (guint i = 0; i < 32; i++)
+    mb_bitfield_set (all, i);
+  fx_fake_connect (fx, FAKE, 2, all);
+  g_ptr_array_set_size (fx->to_fake, 0);
+  fx_inject (fx, FAKE, 2, fx_swarm_msg (fx, MB_MSG_UNCHOKE));
+  g_assert_cmpuint (count_requests_to (fx, FAKE), ==, 4);
+  /* answer every request, in order, each round within the first second */
+  guint answered = 0, sent = 4;
+  for (guint round = 0; round < 3; round++)
+    {
+      fx->now += 50 * 1000;
+      guint upto = sent;
+      while (answered < upto)
+        {
+          FxItem *it = NULL;
+          guint seen = 0;
+          for (guint i = 0; i < fx->to_fake->len; i++)
+            {
+              FxItem *x = fx->to_fake->pdata[i];
+              if (x->to == FAKE && x->msg && x->msg->type == MB_MSG_REQUEST && seen++ == answered)
+                it = x;
+            }
+          g_assert_nonnull (it);
+          MbMessage *piece = fx_swarm_msg (fx, MB_MSG_PIECE);
+          piece->piece = it->msg->piece;
+          piece->offset = it->msg->offset;
+          piece->length = it->msg->length;
+          fx_inject (fx, FAKE, 2, piece);
+          answered++;
+        }
+      sent = count_requests_to (fx, FAKE);
+      /* each block answered brought one request to replace it and one more */
+      g_assert_cmpuint (sent - answered, ==, 4 + answered);
+    }
+  g_assert_cmpuint (answered, ==, 4 + 8 + 16);
+  fx_free (fx);
+}
+
+/* A newcomer below target_conns whose peer list brought someone new asks
+ * again after tracker_ramp, not tracker_retry. */
+static void
+test_tracker_ramp (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  cfg.virtual_content = TRUE; /* a large file, no bytes held ... */
+  cfg.pipeline = 1;             /* ... and fetched slowly: no one finishes */
+  cfg.pipeline_max = 1;
+  Fx *fx = fx_new (3, 1, G_GUINT64_CONSTANT (64) << 20, 256 * 1024, &cfg, 9);
+  fx_start_all (fx); /* all ask the tracker at t = 0 */
+  fx_run (fx, SEC / 2, NULL);
+  g_assert_true (mb_peer_is_connected (fx->peers[3], FILE_NAME, 1));
+  g_assert_cmpuint (mb_peer_next_expiry (fx->peers[3]), ==, cfg.tracker_ramp_us);
+  /* the next list names no one new: back to tracker_retry, doubling */
+  fx_run (fx, cfg.tracker_ramp_us + SEC / 2, NULL);
+  g_assert_cmpuint (mb_peer_next_expiry (fx->peers[3]), ==,
+                    MIN (cfg.tracker_ramp_us + 2 * cfg.tracker_ramp_us, cfg.rechoke_interval_us));
+  fx_free (fx);
+}
+
+static MbMessage *
+pex_of (Fx *fx, const char *addr, guint32 flags)
+{
+  MbMessage *m = fx_swarm_msg (fx, MB_MSG_PEX);
+  MbPeerInfo info = { .name = (char *) "someone", .addr = (char *) addr };
+  mb_message_set_peers (m, &info, 1);
+  mb_message_set_indices (m, &flags, 1);
+  return m;
+}
+
+static gboolean
+dialed (Fx *fx, MbNodeId from, MbNodeId to)
+{
+  for (GList *l = fx->queue.head; l; l = l->next)
+    {
+      FxItem *it = l->data;
+      if (it->from == from && it->to == to && it->msg && it->msg->type == MB_MSG_HANDSHAKE)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A leecher with no seed among its connections dials a seed named by PEX
+ * at once, even just after a PEX dial (which holds ordinary PEX peers back
+ * for tracker_retry). */
+static void
+test_pex_seedless_leecher_dials_seed (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  cfg.pex_interval_us = 60 * SEC;
+  Fx *fx = fx_new (3, 1, 1 << 20, 64 * 1024, &cfg, 11);
+  fx_start (fx, 2);
+  fx_run (fx, SEC, NULL);
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
+  fx_fake_connect (fx, FAKE, 2, empty);
+  fx_inject (fx, FAKE, 2, pex_of (fx, "10.0.0.3:6881", 0));
+  g_assert_true (dialed (fx, 2, 3));
+  fx_inject (fx, FAKE, 2, pex_of (fx, "10.0.0.1:6881", MB_PEX_SEED));
+  g_assert_true (dialed (fx, 2, 1));
+  fx_free (fx);
+}
+
+/* With PEX on, a leaving peer tells its leecher neighbours the seeds it is
+ * connected to. */
+static void
+test_pex_goodbye_names_seeds (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  cfg.pex_interval_us = 60 * SEC;
+  cfg.virtual_content = TRUE; /* a large file, fetched slowly: peer 2 stays a leecher */
+  cfg.pipeline = 1;
+  cfg.pipeline_max = 1;
+  Fx *fx = fx_new (2, 1, G_GUINT64_CONSTANT (64) << 20, 256 * 1024, &cfg, 13);
+  fx_start_all (fx);
+  fx_run (fx, SEC, NULL);
+  g_assert_true (mb_peer_is_connected (fx->peers[2], FILE_NAME, 1));
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (256);
+  fx_fake_connect (fx, FAKE, 2, empty);
+  g_ptr_array_set_size (fx->to_fake, 0);
+  mb_peer_leave (fx->peers[2], fx->now);
+  g_autoptr (MbMessage) pex = fx_take_fake_message (fx, FAKE, MB_MSG_PEX);
+  g_assert_nonnull (pex);
+  g_assert_cmpuint (pex->n_peers, ==, 1);
+  g_assert_cmpstr (pex->peers[0].addr, ==, "10.0.0.1:6881");
+  g_assert_cmpuint (pex->indices[0] & MB_PEX_SEED, !=, 0);
+  fx_free (fx);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/upload/piece-at-a-time", test_upload_piece_at_a_time);
+  g_test_add_func ("/pipeline/slow-start", test_pipeline_slow_start);
+  g_test_add_func ("/tracker/ramp", test_tracker_ramp);
+  g_test_add_func ("/pex/seedless-leecher-dials-seed", test_pex_seedless_leecher_dials_seed);
+  g_test_add_func ("/pex/goodbye-names-seeds", test_pex_goodbye_names_seeds);
+  return g_test_run ();
+}
