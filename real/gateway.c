@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include "json-limits.h"
+
 #define CONFIG_KEY "mb-gateway-config"
 
 struct _MbGateway {
@@ -180,20 +182,37 @@ mb_gateway_reply_error (SoupServerMessage *msg, guint status, const char *what)
 
 /* ---- requests ---- */
 
+GBytes *
+mb_gateway_read_body (SoupServerMessage *msg, gsize limit, GError **error)
+{
+  GBytes *body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  gsize len = 0;
+  const char *data = g_bytes_get_data (body, &len);
+  GError *local = NULL;
+  if (len > limit)
+    g_set_error (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE,
+                 "the body is over %" G_GSIZE_FORMAT " bytes", limit);
+  else if (!mb_json_limits_check (data, len, MB_JSON_MAX_DEPTH, &local))
+    {
+      g_set_error (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_REFUSED,
+                   "the body is refused before parsing: %s", local->message);
+      g_error_free (local);
+    }
+  else
+    return body;
+  g_bytes_unref (body);
+  return NULL;
+}
+
 JsonObject *
 mb_gateway_read_object (SoupServerMessage *msg, gsize limit, JsonParser **parser,
                         GError **error)
 {
-  g_autoptr (GBytes) body =
-    soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autoptr (GBytes) body = mb_gateway_read_body (msg, limit, error);
+  if (body == NULL)
+    return NULL;
   gsize len = 0;
   const char *data = g_bytes_get_data (body, &len);
-  if (len > limit)
-    {
-      g_set_error (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE,
-                   "the body is over %" G_GSIZE_FORMAT " bytes", limit);
-      return NULL;
-    }
   g_autoptr (JsonParser) p = json_parser_new ();
   GError *local = NULL;
   if (len > 0 && !json_parser_load_from_data (p, data, (gssize) len, &local))

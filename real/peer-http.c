@@ -25,6 +25,7 @@
 
 #define SMALL_BODY (64 * 1024)
 #define CHUNK_BODY (24 * 1024 * 1024)
+#define MANIFEST_BODY (1024 * 1024)
 
 /* ---- requests ---- */
 
@@ -38,6 +39,8 @@ parse_body (SoupServerMessage *msg, gsize limit, JsonParser **parser_out)
     return o;
   if (g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE))
     mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "request body too large");
+  else if (g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_REFUSED))
+    mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
   else
     {
       gboolean parse = g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_NOT_JSON);
@@ -409,17 +412,19 @@ http_store_chunk (MbPeerApp *app, SoupServerMessage *msg)
 static void
 http_store_manifest (MbPeerApp *app, SoupServerMessage *msg)
 {
-  GBytes *body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  gsize len;
-  const char *data = g_bytes_get_data (body, &len);
   g_autoptr (GError) err = NULL;
-  MbManifest *mf = len > SMALL_BODY * 16 ? NULL : mb_manifest_from_json (data, (gssize) len, &err);
-  g_bytes_unref (body);
-  if (len > SMALL_BODY * 16)
+  g_autoptr (GBytes) body = mb_gateway_read_body (msg, MANIFEST_BODY, &err);
+  if (!body)
     {
-      mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "manifest over 1 MiB");
+      gboolean big = g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE);
+      mb_gateway_reply_error (msg, big ? SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE
+                                       : SOUP_STATUS_BAD_REQUEST,
+                              big ? "manifest over 1 MiB" : err->message);
       return;
     }
+  gsize len;
+  const char *data = g_bytes_get_data (body, &len);
+  MbManifest *mf = mb_manifest_from_json (data, (gssize) len, &err);
   if (!mf)
     {
       mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
@@ -667,7 +672,7 @@ body_limit (const char *path, const char **what)
 {
   *what = "request body too large";
   return g_strcmp0 (path, "/store_chunk") == 0 ? CHUNK_BODY
-         : g_strcmp0 (path, "/store_manifest") == 0 ? SMALL_BODY * 16 : SMALL_BODY;
+         : g_strcmp0 (path, "/store_manifest") == 0 ? MANIFEST_BODY : SMALL_BODY;
 }
 
 gboolean

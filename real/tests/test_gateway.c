@@ -122,7 +122,8 @@ route (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
   if (!o)
     {
       const char *kind = err->code == MB_GATEWAY_ERROR_TOO_LARGE ? "too-large"
-                         : err->code == MB_GATEWAY_ERROR_NOT_JSON ? "not-json" : "not-object";
+                         : err->code == MB_GATEWAY_ERROR_NOT_JSON ? "not-json"
+                         : err->code == MB_GATEWAY_ERROR_REFUSED ? "refused" : "not-object";
       mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, kind);
       return;
     }
@@ -230,6 +231,9 @@ test_http (void)
     { "  ", "error not-object", SOUP_STATUS_BAD_REQUEST },
     { "[1]", "error not-object", SOUP_STATUS_BAD_REQUEST },
     { "{nope", "error not-json", SOUP_STATUS_BAD_REQUEST },
+    /* refused before json-glib sees it (json-limits.h) */
+    { "{'name': 'x'}", "error refused", SOUP_STATUS_BAD_REQUEST },
+    { "{} // x", "error refused", SOUP_STATUS_BAD_REQUEST },
     { "{\"name\": \"0123456789\"}", "error too-large", SOUP_STATUS_BAD_REQUEST },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
