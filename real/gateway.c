@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "body-limit.h"
 #include "json-limits.h"
 
 #define CONFIG_KEY "mb-gateway-config"
@@ -246,21 +247,27 @@ mb_gateway_json_string (JsonObject *o, const char *name, gboolean *present)
 
 /* ---- the server ---- */
 
-/* Refuses an over-long body from its Content-Length, before reading it. */
+static void
+log_refused (SoupServerMessage *msg, const char *why, gpointer data)
+{
+  const MbGatewayHttpConfig *cfg = data;
+  g_log (cfg->log_domain, G_LOG_LEVEL_INFO, "%s: %s %s: %u %s", cfg->log_name,
+         soup_server_message_get_method (msg), g_uri_get_path (soup_server_message_get_uri (msg)),
+         SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, why);
+}
+
+/* Holds the body to the path's limit while it is read (body-limit.h):
+ * refused at its Content-Length, or at the first byte past the limit. */
 static void
 on_got_headers (SoupServerMessage *msg, gpointer data)
 {
   const MbGatewayHttpConfig *cfg = data;
-  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
   const char *what = NULL;
-  goffset limit = cfg->body_limit (g_uri_get_path (soup_server_message_get_uri (msg)), &what);
-  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
-      && soup_message_headers_get_content_length (h) > limit)
-    {
-      mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, what);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Connection", "close");
-    }
+  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  goffset limit = cfg->body_limit (path, &what);
+  g_autofree gchar *why = g_strdup_printf ("%s (the limit for %s is %" G_GOFFSET_FORMAT
+                                           " bytes)", what, path, limit);
+  mb_body_limit_watch (msg, limit, why, cfg->server_header, log_refused, (gpointer) cfg);
 }
 
 static void

@@ -13,8 +13,11 @@
  * driver is re-armed after every ask.
  *
  * JSON over HTTP.  mb_gateway_http_new makes the server: one handler, and
- * every request's Content-Length checked against the caller's limit before
- * its body is read (413 and "Connection: close").  Answers are JSON objects;
+ * every request's body held to the caller's limit while it is read, be it
+ * sent with a Content-Length or chunked (body-limit.h: 413 with the limit
+ * named, "Connection: close", and the handler never runs).  JSON bodies are
+ * read through mb_gateway_read_body, which also refuses a shape json-glib
+ * cannot take safely (json-limits.h).  Answers are JSON objects;
  * an error is {"status": "error", "error": WHAT}, logged at info level as
  * "LOG_NAME: METHOD PATH: STATUS WHAT".
  */
