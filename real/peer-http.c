@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "content/chunk.h"
+#include "json-fields.h"
 #define MB_REAL_PEER_INTERNAL
 #include "peer-private.h"
 
@@ -51,17 +52,25 @@ parse_body (SoupServerMessage *msg, gsize limit, JsonParser **parser_out)
   return NULL;
 }
 
+/* The non-empty string field, or NULL (answered: 400 naming it). */
 static const char *
 get_string (SoupServerMessage *msg, JsonObject *o, const char *field)
 {
-  const char *v = mb_gateway_json_string (o, field, NULL);
+  g_autoptr (GError) err = NULL;
+  const char *v = mb_json_fields_string (o, field, &err);
   if (!v)
-    {
-      g_autofree gchar *what = g_strdup_printf ("field \"%s\" is missing or not a non-empty string",
-                                                field);
-      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, what);
-    }
+    mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
   return v;
+}
+
+/* FALSE if err is set (answered: 400 with its message). */
+static gboolean
+field_ok (SoupServerMessage *msg, GError *err)
+{
+  if (err == NULL)
+    return TRUE;
+  mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+  return FALSE;
 }
 
 static gboolean
@@ -397,15 +406,23 @@ http_store_chunk (MbPeerApp *app, SoupServerMessage *msg)
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, CHUNK_BODY, &parser);
   const char *hash = o ? get_string (msg, o, "hash") : NULL;
-  const char *b64 = hash ? get_string (msg, o, "data") : NULL;
-  if (!b64)
+  if (!hash)
     return;
-  gsize len = 0;
-  guchar *raw = g_base64_decode (b64, &len);
+  if (!mb_chunk_id_is_valid (hash))
+    {
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+                              "field \"hash\" is not a chunk id: it must be 64 lowercase hex "
+                              "digits (the SHA-256 of the data)");
+      return;
+    }
+  g_autoptr (GError) err = NULL;
+  GBytes *data = mb_json_fields_base64 (o, "data", &err);
+  if (!field_ok (msg, err))
+    return;
   MbMessage *m = mb_message_new (MB_MSG_STORE_CHUNK);
   m->chunk_id = g_strdup (hash);
-  m->data = g_bytes_new_take (raw, len);
-  m->length = (guint32) len;
+  m->length = (guint32) g_bytes_get_size (data);
+  m->data = data;
   ask_core (app, msg, m);
 }
 
@@ -441,22 +458,21 @@ http_update_manifest (MbPeerApp *app, SoupServerMessage *msg)
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
   const char *name = o ? get_string (msg, o, "filename") : NULL;
-  const char *peer = name ? get_string (msg, o, "peer") : NULL;
-  if (!peer)
+  if (!name)
+    return;
+  g_autoptr (GError) err = NULL;
+  const char *peer = mb_json_fields_address (o, "peer", &err);
+  g_autofree guint32 *idx = NULL;
+  guint n = 0;
+  if (peer)
+    mb_json_fields_index_list (o, "chunks", G_MAXUINT32, &idx, &n, &err);
+  if (!field_ok (msg, err))
     return;
   MbMessage *m = mb_message_new (MB_MSG_UPDATE_MANIFEST);
   m->file = g_strdup (name);
   m->addr = g_strdup (peer);
-  JsonArray *chunks = json_object_has_member (o, "chunks") ? json_object_get_array_member (o, "chunks") : NULL;
-  if (chunks)
-    {
-      guint n = json_array_get_length (chunks);
-      guint32 *idx = g_new (guint32, MAX (n, 1));
-      for (guint i = 0; i < n; i++)
-        idx[i] = (guint32) json_array_get_int_element (chunks, i);
-      mb_message_set_indices (m, idx, n);
-      g_free (idx);
-    }
+  if (n > 0)
+    mb_message_set_indices (m, idx, n); /* none: every chunk */
   ask_core (app, msg, m);
 }
 
@@ -548,14 +564,14 @@ manifest_for (MbPeerApp *app, SoupServerMessage *msg, JsonObject *o)
 static gint64
 block_index (SoupServerMessage *msg, JsonObject *o, const MbManifest *m)
 {
-  JsonNode *n = json_object_get_member (o, "block_index");
-  if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64
-      || json_node_get_int (n) < 0 || json_node_get_int (n) >= mb_manifest_n_chunks (m))
-    {
-      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "block_index missing or out of range");
-      return -1;
-    }
-  return json_node_get_int (n);
+  g_autoptr (GError) err = NULL;
+  gint64 i = -1;
+  if (mb_manifest_n_chunks (m) == 0)
+    g_set_error (&err, MB_JSON_FIELDS_ERROR, MB_JSON_FIELDS_ERROR_TYPE,
+                 "field \"block_index\": the file has no blocks");
+  else
+    mb_json_fields_int (o, "block_index", 0, (gint64) mb_manifest_n_chunks (m) - 1, &i, &err);
+  return field_ok (msg, err) ? i : -1;
 }
 
 static void
