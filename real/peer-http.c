@@ -11,7 +11,9 @@
  * Every answer is JSON (but get_chunk's bytes).  Bad JSON, missing fields:
  * 400; a body too large: 413; a path outside DATA_DIR and MINIBIT_SHARE_DIRS:
  * 403; store_file, fetch_file and shutdown only from loopback unless the
- * request carries "Authorization: Bearer $MINIBIT_TOKEN".  Requests meant for
+ * request carries "Authorization: Bearer $MINIBIT_TOKEN"; store_chunk,
+ * store_manifest and update_manifest need that token when one is set, and
+ * are loopback-only when none is (http-auth.h).  Requests meant for
  * the ring's server side go through the core as from pseudo nodes
  * (gateway.h), so HTTP and the wire share one set of rules; nothing stored
  * changes on a refusal.
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "content/chunk.h"
+#include "http-auth.h"
 #include "json-fields.h"
 #define MB_REAL_PEER_INTERNAL
 #include "peer-private.h"
@@ -73,20 +76,19 @@ field_ok (SoupServerMessage *msg, GError *err)
   return FALSE;
 }
 
+/* TRUE if msg may go on under rule (http-auth.h); else answered 403. */
 static gboolean
-authorized (MbPeerApp *app, SoupServerMessage *msg)
+authorized (MbPeerApp *app, SoupServerMessage *msg, MbHttpAuthRule rule)
 {
   GSocketAddress *remote = soup_server_message_get_remote_address (msg);
-  if (G_IS_INET_SOCKET_ADDRESS (remote)
-      && g_inet_address_get_is_loopback (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote))))
-    return TRUE;
+  GInetAddress *ia = G_IS_INET_SOCKET_ADDRESS (remote)
+    ? g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)) : NULL;
   const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
                                                    "Authorization");
-  if (app->cfg.token && *app->cfg.token && auth && g_str_has_prefix (auth, "Bearer ")
-      && strcmp (auth + 7, app->cfg.token) == 0)
+  const char *why = NULL;
+  if (mb_http_auth_check (rule, ia, auth, app->cfg.token, &why))
     return TRUE;
-  mb_gateway_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-                          "only from loopback, or with the bearer token set in MINIBIT_TOKEN");
+  mb_gateway_reply_error (msg, SOUP_STATUS_FORBIDDEN, why);
   return FALSE;
 }
 
@@ -193,7 +195,7 @@ on_stored (MbRingPeer *rp, const MbRingResult *r, gpointer data)
 static void
 http_store_file (MbPeerApp *app, SoupServerMessage *msg)
 {
-  if (!authorized (app, msg))
+  if (!authorized (app, msg, MB_HTTP_AUTH_LOOPBACK_OR_TOKEN))
     return;
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
@@ -296,7 +298,7 @@ on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
 static void
 http_fetch_file (MbPeerApp *app, SoupServerMessage *msg)
 {
-  if (!authorized (app, msg))
+  if (!authorized (app, msg, MB_HTTP_AUTH_LOOPBACK_OR_TOKEN))
     return;
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
@@ -403,6 +405,8 @@ ask_core (MbPeerApp *app, SoupServerMessage *msg, MbMessage *request)
 static void
 http_store_chunk (MbPeerApp *app, SoupServerMessage *msg)
 {
+  if (!authorized (app, msg, MB_HTTP_AUTH_RING))
+    return;
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, CHUNK_BODY, &parser);
   const char *hash = o ? get_string (msg, o, "hash") : NULL;
@@ -429,6 +433,8 @@ http_store_chunk (MbPeerApp *app, SoupServerMessage *msg)
 static void
 http_store_manifest (MbPeerApp *app, SoupServerMessage *msg)
 {
+  if (!authorized (app, msg, MB_HTTP_AUTH_RING))
+    return;
   g_autoptr (GError) err = NULL;
   g_autoptr (GBytes) body = mb_gateway_read_body (msg, MANIFEST_BODY, &err);
   if (!body)
@@ -455,6 +461,8 @@ http_store_manifest (MbPeerApp *app, SoupServerMessage *msg)
 static void
 http_update_manifest (MbPeerApp *app, SoupServerMessage *msg)
 {
+  if (!authorized (app, msg, MB_HTTP_AUTH_RING))
+    return;
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
   const char *name = o ? get_string (msg, o, "filename") : NULL;
@@ -524,7 +532,7 @@ on_shut (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
 static void
 http_shutdown (MbPeerApp *app, SoupServerMessage *msg)
 {
-  if (!authorized (app, msg))
+  if (!authorized (app, msg, MB_HTTP_AUTH_LOOPBACK_OR_TOKEN))
     return;
   if (app->shutting_down)
     {

@@ -467,8 +467,7 @@ main (int argc, char **argv)
   g_test_add_func ("/http-limits/json-depth", test_json_depth);
   g_test_add_func ("/http-limits/chunked-body", test_chunked_body);
   g_test_add_func ("/http-limits/field-types", test_field_types);
-  /* (the other cases come with their fixes) */
-  (void) test_ring_token;
-  (void) test_ring_loopback;
+  g_test_add_func ("/http-limits/ring-token", test_ring_token);
+  g_test_add_func ("/http-limits/ring-loopback", test_ring_loopback);
   return g_test_run ();
 }
