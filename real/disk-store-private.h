@@ -45,6 +45,13 @@ gint64 mbi_disk_regular_file_size (const char *path);
 gint mbi_disk_cmp_str (gconstpointer a, gconstpointer b);
 void mbi_disk_collect_key (const char *key, gint64 size, gpointer user);
 void mbi_disk_remove_stale_tmp (const char *path);
+/* Opens path for reading if it is a regular file: never blocks on a FIFO or
+ * a device (O_NONBLOCK), never takes a terminal; fstat in *st.  Else -1 and
+ * an MB_STORE_ERROR (NOT_FOUND if missing). */
+int mbi_disk_open_regular (const char *path, struct stat *st, GError **error);
+/* Reads up to len bytes at off (retrying short reads and EINTR): how many
+ * were read (fewer at the end of the file or on an error). */
+gsize mbi_disk_pread_all (int fd, guint8 *buf, gsize len, guint64 off);
 /* Writes all of data at off (retrying short writes and EINTR); errno set on
  * failure. */
 gboolean mbi_disk_pwrite_all (int fd, const guint8 *data, gsize len, guint64 off);

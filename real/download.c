@@ -183,13 +183,16 @@ copy_range (int in, const Local *l, int out)
 static gboolean
 copy_local (Download *d, const Local *l, guint8 *buf)
 {
-  int in = g_open (l->path, O_RDONLY | O_CLOEXEC, 0);
+  struct stat st;
+  GError *err = NULL;
+  int in = mbi_disk_open_regular (l->path, &st, &err);
   if (in < 0)
     {
       dl_fail (d, g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
                                "chunk at offset %" G_GUINT64_FORMAT " of %s (%.12s) left the "
-                               "store during the fetch (%s: %s)", l->offset, d->name, l->id,
-                               l->path, g_strerror (errno)));
+                               "store during the fetch (%s)", l->offset, d->name, l->id,
+                               err->message));
+      g_error_free (err);
       return FALSE;
     }
   if (l->verified && copy_range (in, l, d->fd))
@@ -197,16 +200,7 @@ copy_local (Download *d, const Local *l, guint8 *buf)
       close (in);
       return TRUE;
     }
-  gsize got = 0;
-  while (got < l->len)
-    {
-      ssize_t n = pread (in, buf + got, l->len - got, (off_t) (l->src + got));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      got += (gsize) n;
-    }
+  gsize got = mbi_disk_pread_all (in, buf, l->len, l->src);
   close (in);
   char actual[65];
   if (got == l->len)

@@ -10,7 +10,9 @@
  *
  * Every answer is JSON (but get_chunk's bytes).  Bad JSON, missing fields:
  * 400; a body too large: 413; a path outside DATA_DIR and MINIBIT_SHARE_DIRS:
- * 403; store_file, fetch_file and shutdown only from loopback unless the
+ * 403; store_file's source is opened once beneath them, through no symbolic
+ * link, and read with pread (safe-open.h): a link, FIFO, device or folder
+ * is 400, a file that changed while it was read 409; store_file, fetch_file and shutdown only from loopback unless the
  * request carries "Authorization: Bearer $MINIBIT_TOKEN"; store_chunk,
  * store_manifest and update_manifest need that token when one is set, and
  * are loopback-only when none is (http-auth.h).  Requests meant for
@@ -20,10 +22,12 @@
  */
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "content/chunk.h"
 #include "http-auth.h"
 #include "json-fields.h"
+#include "safe-open.h"
 #define MB_REAL_PEER_INTERNAL
 #include "peer-private.h"
 
@@ -92,45 +96,39 @@ authorized (MbPeerApp *app, SoupServerMessage *msg, MbHttpAuthRule rule)
   return FALSE;
 }
 
-/* A readable path inside DATA_DIR or a share dir, or NULL (403 sent). The
- * seed's "/app/data/..." means DATA_DIR. */
-static gchar *
-allowed_path (MbPeerApp *app, SoupServerMessage *msg, const char *filename)
+/* store_file's source, opened safely beneath DATA_DIR or a share dir
+ * (safe-open.h): its descriptor and absolute path, or -1 (answered: 403
+ * outside or denied, 404 missing, 400 a link, FIFO, device or folder).
+ * The seed's "/app/data/..." means DATA_DIR. */
+static int
+open_source (MbPeerApp *app, SoupServerMessage *msg, const char *filename, struct stat *st,
+             gchar **opened)
 {
-  g_autofree gchar *path = NULL;
-  if (g_str_has_prefix (filename, "/app/data/"))
-    path = g_build_filename (app->cfg.data_dir, filename + strlen ("/app/data/"), NULL);
-  else if (!g_path_is_absolute (filename))
-    path = g_build_filename (app->cfg.data_dir, filename, NULL);
-  else
-    path = g_strdup (filename);
-  g_autofree gchar *real = realpath (path, NULL);
-  if (!real)
-    {
-      g_autofree gchar *what = g_strdup_printf ("%s: %s", filename, g_strerror (errno));
-      mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, what);
-      return NULL;
-    }
-  GPtrArray *roots = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (roots, realpath (app->cfg.data_dir, NULL));
+  g_autofree gchar *path = g_str_has_prefix (filename, "/app/data/")
+    ? g_build_filename (app->cfg.data_dir, filename + strlen ("/app/data/"), NULL)
+    : g_strdup (filename);
+  g_autoptr (GPtrArray) roots = g_ptr_array_new ();
+  g_ptr_array_add (roots, app->cfg.data_dir);
   for (guint i = 0; app->cfg.share_dirs[i]; i++)
-    g_ptr_array_add (roots, realpath (app->cfg.share_dirs[i], NULL));
-  gboolean ok = FALSE;
-  for (guint i = 0; i < roots->len && !ok; i++)
-    {
-      const char *root = roots->pdata[i];
-      gsize n = root ? strlen (root) : 0;
-      ok = root && strncmp (real, root, n) == 0 && real[n] == '/';
-    }
-  g_ptr_array_unref (roots);
-  if (!ok)
-    {
-      g_autofree gchar *what = g_strdup_printf (
-        "%s is outside DATA_DIR (%s) and MINIBIT_SHARE_DIRS", filename, app->cfg.data_dir);
-      mb_gateway_reply_error (msg, SOUP_STATUS_FORBIDDEN, what);
-      return NULL;
-    }
-  return g_steal_pointer (&real);
+    g_ptr_array_add (roots, app->cfg.share_dirs[i]);
+  g_ptr_array_add (roots, NULL);
+  g_autoptr (GError) err = NULL;
+  int fd = mb_safe_open_beneath ((const char *const *) roots->pdata, path, MB_SAFE_OPEN_AUTO, st,
+                                 opened, &err);
+  if (fd >= 0)
+    return fd;
+  guint status = err->code == MB_SAFE_OPEN_ERROR_OUTSIDE ? SOUP_STATUS_FORBIDDEN
+                 : err->code == MB_SAFE_OPEN_ERROR_DENIED ? SOUP_STATUS_FORBIDDEN
+                 : err->code == MB_SAFE_OPEN_ERROR_NOT_FOUND ? SOUP_STATUS_NOT_FOUND
+                 : err->code == MB_SAFE_OPEN_ERROR_SYMLINK ? SOUP_STATUS_BAD_REQUEST
+                 : err->code == MB_SAFE_OPEN_ERROR_NOT_REGULAR ? SOUP_STATUS_BAD_REQUEST
+                                                               : SOUP_STATUS_INTERNAL_SERVER_ERROR;
+  g_autofree gchar *what = err->code == MB_SAFE_OPEN_ERROR_OUTSIDE
+    ? g_strdup_printf ("%s (only DATA_DIR, %s, and MINIBIT_SHARE_DIRS)", err->message,
+                       app->cfg.data_dir)
+    : g_strdup (err->message);
+  mb_gateway_reply_error (msg, status, what);
+  return -1;
 }
 
 typedef struct {
@@ -202,29 +200,30 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
   const char *filename = o ? get_string (msg, o, "filename") : NULL;
   if (!filename)
     return;
-  g_autofree gchar *path = allowed_path (app, msg, filename);
-  if (!path)
+  struct stat st;
+  g_autofree gchar *path = NULL;
+  int fd = open_source (app, msg, filename, &st, &path);
+  if (fd < 0)
     return;
   g_autofree gchar *name = g_path_get_basename (path);
   g_autoptr (GError) err = NULL;
-  if (!mb_manifest_name_is_safe (name, &err))
+  g_autoptr (GBytes) content = mb_manifest_name_is_safe (name, &err)
+    ? mb_safe_read_all (fd, &st, path, &err) : NULL;
+  close (fd);
+  if (!content)
     {
-      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      guint status = g_error_matches (err, MB_SAFE_OPEN_ERROR, MB_SAFE_OPEN_ERROR_CHANGED)
+                       ? SOUP_STATUS_CONFLICT
+                     : err->domain == MB_SAFE_OPEN_ERROR ? SOUP_STATUS_INTERNAL_SERVER_ERROR
+                                                         : SOUP_STATUS_BAD_REQUEST;
+      mb_gateway_reply_error (msg, status, err->message);
       return;
     }
-  GMappedFile *mf = g_mapped_file_new (path, FALSE, &err);
-  if (!mf)
-    {
-      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
-      return;
-    }
-  g_autoptr (GBytes) content = g_mapped_file_get_bytes (mf);
-  g_mapped_file_unref (mf);
   Pending *p = pending_new (app, msg, name);
-  /* The copies kept at this peer stay in the file (no second copy). */
-  g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
+  /* The copies kept at this peer stay in the file (no second copy): read
+   * back by path later, they are verified against their ids then. */
   p->shared = g_bytes_ref (content);
-  mb_store_share_begin (app->store, abs, content);
+  mb_store_share_begin (app->store, path, content);
   mb_ringpeer_store_file (app->rp, name, content, 0, mb_clock_now (), on_stored, p);
   mbi_peer_rearm (app);
 }
