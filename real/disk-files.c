@@ -28,6 +28,8 @@
 gboolean
 mbi_disk_fail_errno (GError **error, gint code, const char *path, const char *what, int err)
 {
+  if (err == ENOSPC || err == EDQUOT)
+    code = MB_STORE_ERROR_NO_SPACE;
   g_set_error (error, MB_STORE_ERROR, code, "%s: %s: %s", path, what, g_strerror (err));
   return FALSE;
 }

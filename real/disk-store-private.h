@@ -37,7 +37,9 @@ typedef struct {
 typedef void (*Visit) (const char *key, gint64 size, gpointer user);
 
 /* disk-files.c */
-/* Sets an error "PATH: WHAT: strerror (err)" of `code`; FALSE. */
+/* Sets an error "PATH: WHAT: strerror (err)" of `code` (of NO_SPACE
+ * whatever the code when err is ENOSPC or EDQUOT: a full disk is told as
+ * such); FALSE. */
 gboolean mbi_disk_fail_errno (GError **error, gint code, const char *path, const char *what,
                               int err);
 /* Size of the regular file at path, or -1 if there is none. */
@@ -77,7 +79,8 @@ gchar *mbi_disk_chunk_location (MbStore *s, const char *id, guint64 *offset,
                                 gboolean *verified);
 
 /* download.c: fetched files written into dir as their chunks come, kept
- * there (refs) rather than in chunks/.  Freeing aborts what still runs
+ * there (refs) rather than in chunks/; making one removes the temporary
+ * files a killed run left in dir.  Freeing aborts what still runs
  * (temporary files removed, nothing reported). */
 MbDownloads *mbi_disk_downloads_new (const char *dir, MbChunkRefs *refs);
 void mbi_disk_downloads_free (MbDownloads *dl);

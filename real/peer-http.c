@@ -230,12 +230,17 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
 
 /* A fetch_file is the store's download of the file (written as the chunks
  * come) around the ring's fetch: begun before the fetch, ended with its
- * outcome.  The answer goes out when the store has the file whole, or at
- * once when the fetch failed. */
+ * outcome.  The answer goes out when the store is done with the download
+ * (on_written): the whole file, or why not.  A download that failed for
+ * want of room says so (507) even when the fetch failed too (the fetch
+ * then only saw chunks it could not keep); otherwise the fetch's own
+ * failure is told (404: no owner had the manifest; 502: chunks missing). */
 typedef struct {
-  Pending *p;       /* NULL once answered */
+  Pending *p;
   guint sources, redirects;
-  gint64 t_chunks;  /* when the last chunk came */
+  gint64 t_chunks;    /* when the last chunk came */
+  gchar *ring_error;  /* the fetch's failure, if it failed */
+  guint ring_status;
 } Fetch;
 
 static void
@@ -243,12 +248,15 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
 {
   Fetch *f = data;
   Pending *p = f->p;
-  if (!p)
+  if (!path && g_error_matches (error, MB_STORE_ERROR, MB_STORE_ERROR_NO_SPACE))
     {
-      g_free (f); /* answered when the fetch failed */
-      return;
+      g_autofree gchar *what = g_strdup_printf ("disk full: no room here for the download of "
+                                                "%s (%s)", p->name, error->message);
+      mb_gateway_reply_error (p->msg, SOUP_STATUS_INSUFFICIENT_STORAGE, what);
     }
-  if (!path)
+  else if (!path && f->ring_error)
+    mb_gateway_reply_error (p->msg, f->ring_status, f->ring_error);
+  else if (!path)
     mb_gateway_reply_error (p->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
   else
     {
@@ -267,6 +275,7 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
                  (double) (t - f->t_chunks) / 1e6);
     }
   pending_done (p);
+  g_free (f->ring_error);
   g_free (f);
 }
 
@@ -278,20 +287,16 @@ on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
   Pending *p = f->p;
   MbStore *store = p->app->store;
   g_autofree gchar *name = g_strdup (p->name);
-  if (!r->ok || !r->manifest)
+  gboolean ok = r->ok && r->manifest;
+  if (!ok)
     {
-      f->p = NULL; /* answered here: the download's end only frees f */
-      mb_gateway_reply_error (p->msg,
-                              r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY,
-                              r->error ? r->error : "fetch failed");
-      mb_store_download_end (store, name, FALSE);
-      pending_done (p);
-      return;
+      f->ring_error = g_strdup (r->error ? r->error : "fetch failed");
+      f->ring_status = r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY;
     }
   f->sources = r->sources;
   f->redirects = r->redirects;
   f->t_chunks = g_get_monotonic_time ();
-  mb_store_download_end (store, name, TRUE); /* on_written answers */
+  mb_store_download_end (store, name, ok); /* on_written answers (maybe at once) */
 }
 
 static void
@@ -380,10 +385,13 @@ answer_from_core (SoupServerMessage *msg, const MbMessage *reply)
       {
         guint status = reply->code == MB_ERR_NOT_FOUND ? SOUP_STATUS_NOT_FOUND
                        : reply->code == MB_ERR_LEAVING ? SOUP_STATUS_SERVICE_UNAVAILABLE
+                       : reply->code == MB_ERR_NO_SPACE ? SOUP_STATUS_INSUFFICIENT_STORAGE
                        : reply->code == MB_ERR_INTERNAL ? SOUP_STATUS_INTERNAL_SERVER_ERROR
                                                         : SOUP_STATUS_BAD_REQUEST;
-        mb_gateway_reply_error (msg, status,
-                                reply->text ? reply->text : mb_err_code_name (reply->code));
+        const char *text = reply->text ? reply->text : mb_err_code_name (reply->code);
+        g_autofree gchar *full = reply->code == MB_ERR_NO_SPACE
+          ? g_strdup_printf ("disk full: this peer has no room left to keep it (%s)", text) : NULL;
+        mb_gateway_reply_error (msg, status, full ? full : text);
         return;
       }
     default:
