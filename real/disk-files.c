@@ -1,7 +1,7 @@
 /* disk-files.c — the disk store's file primitives, shared by disk-store.c,
  * disk-manifests.c and download.c: errors that name the path, sizes of
  * regular files, full pwrites, atomic replacement, directories made and
- * synced.
+ * synced, files opened for reading without blocking.
  *
  * Invariants: a replaced file is whole or unchanged (a temporary file in the
  * same directory, renamed over the final name; with `durable`, fsynced
@@ -28,6 +28,8 @@
 gboolean
 mbi_disk_fail_errno (GError **error, gint code, const char *path, const char *what, int err)
 {
+  if (err == ENOSPC || err == EDQUOT)
+    code = MB_STORE_ERROR_NO_SPACE;
   g_set_error (error, MB_STORE_ERROR, code, "%s: %s: %s", path, what, g_strerror (err));
   return FALSE;
 }
@@ -62,6 +64,48 @@ mbi_disk_remove_stale_tmp (const char *path)
     g_debug ("%s: removed a temporary file left by an interrupted write", path);
   else
     g_warning ("%s: cannot remove a stale temporary file: %s", path, g_strerror (errno));
+}
+
+/* ---- reading ---- */
+
+int
+mbi_disk_open_regular (const char *path, struct stat *st, GError **error)
+{
+  int fd = g_open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0);
+  if (fd < 0)
+    {
+      int err = errno;
+      mbi_disk_fail_errno (error, err == ENOENT ? MB_STORE_ERROR_NOT_FOUND : MB_STORE_ERROR_IO,
+                           path, "cannot open", err);
+      return -1;
+    }
+  if (fstat (fd, st) != 0 || !S_ISREG (st->st_mode))
+    {
+      int err = errno;
+      if (S_ISREG (st->st_mode))
+        mbi_disk_fail_errno (error, MB_STORE_ERROR_IO, path, "cannot stat", err);
+      else
+        g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: not a regular file", path);
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+gsize
+mbi_disk_pread_all (int fd, guint8 *buf, gsize len, guint64 off)
+{
+  gsize got = 0;
+  while (got < len)
+    {
+      ssize_t n = pread (fd, buf + got, MIN (len - got, (gsize) G_MAXSSIZE), (off_t) (off + got));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      got += (gsize) n;
+    }
+  return got;
 }
 
 /* ---- atomic writes ---- */

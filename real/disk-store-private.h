@@ -37,7 +37,9 @@ typedef struct {
 typedef void (*Visit) (const char *key, gint64 size, gpointer user);
 
 /* disk-files.c */
-/* Sets an error "PATH: WHAT: strerror (err)" of `code`; FALSE. */
+/* Sets an error "PATH: WHAT: strerror (err)" of `code` (of NO_SPACE
+ * whatever the code when err is ENOSPC or EDQUOT: a full disk is told as
+ * such); FALSE. */
 gboolean mbi_disk_fail_errno (GError **error, gint code, const char *path, const char *what,
                               int err);
 /* Size of the regular file at path, or -1 if there is none. */
@@ -45,6 +47,13 @@ gint64 mbi_disk_regular_file_size (const char *path);
 gint mbi_disk_cmp_str (gconstpointer a, gconstpointer b);
 void mbi_disk_collect_key (const char *key, gint64 size, gpointer user);
 void mbi_disk_remove_stale_tmp (const char *path);
+/* Opens path for reading if it is a regular file: never blocks on a FIFO or
+ * a device (O_NONBLOCK), never takes a terminal; fstat in *st.  Else -1 and
+ * an MB_STORE_ERROR (NOT_FOUND if missing). */
+int mbi_disk_open_regular (const char *path, struct stat *st, GError **error);
+/* Reads up to len bytes at off (retrying short reads and EINTR): how many
+ * were read (fewer at the end of the file or on an error). */
+gsize mbi_disk_pread_all (int fd, guint8 *buf, gsize len, guint64 off);
 /* Writes all of data at off (retrying short writes and EINTR); errno set on
  * failure. */
 gboolean mbi_disk_pwrite_all (int fd, const guint8 *data, gsize len, guint64 off);
@@ -70,7 +79,8 @@ gchar *mbi_disk_chunk_location (MbStore *s, const char *id, guint64 *offset,
                                 gboolean *verified);
 
 /* download.c: fetched files written into dir as their chunks come, kept
- * there (refs) rather than in chunks/.  Freeing aborts what still runs
+ * there (refs) rather than in chunks/; making one removes the temporary
+ * files a killed run left in dir.  Freeing aborts what still runs
  * (temporary files removed, nothing reported). */
 MbDownloads *mbi_disk_downloads_new (const char *dir, MbChunkRefs *refs);
 void mbi_disk_downloads_free (MbDownloads *dl);

@@ -311,41 +311,39 @@ mbi_disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len, GErro
   return TRUE;
 }
 
-/* Maps the file at path (NOT_FOUND if it is missing). */
+/* Reads the chunk file at path (NOT_FOUND if it is missing) with pread,
+ * never mapped: a file cut short meanwhile gives fewer bytes (which then
+ * fail their hash), not a SIGBUS.  One longer than any chunk is not read:
+ * NULL with *too_long set (and *st filled). */
 static GBytes *
-map_file (const char *path, const char *id, struct stat *st, GError **error)
+read_chunk_file (const char *path, const char *id, struct stat *st, gboolean *too_long,
+                 GError **error)
 {
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0 && errno == ENOENT)
-    {
-      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
-                   "no chunk %.12s here (%s)", id, path);
-      return NULL;
-    }
+  GError *local = NULL;
+  int fd = mbi_disk_open_regular (path, st, &local);
   if (fd < 0)
     {
-      mbi_disk_fail_errno (error, MB_STORE_ERROR_IO, path, "cannot open", errno);
+      if (g_error_matches (local, MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND))
+        {
+          g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
+                       "no chunk %.12s here (%s)", id, path);
+          g_error_free (local);
+        }
+      else
+        g_propagate_error (error, local);
       return NULL;
     }
-  if (fstat (fd, st) != 0)
+  if ((guint64) st->st_size > G_MAXUINT32)
     {
-      mbi_disk_fail_errno (error, MB_STORE_ERROR_IO, path, "cannot stat", errno);
       close (fd);
+      *too_long = TRUE;
       return NULL;
     }
-  GError *local = NULL;
-  GMappedFile *mapped = g_mapped_file_new_from_fd (fd, FALSE, &local);
+  gsize size = (gsize) st->st_size;
+  guint8 *buf = g_malloc (MAX (size, 1));
+  gsize got = mbi_disk_pread_all (fd, buf, size, 0);
   close (fd);
-  if (mapped == NULL)
-    {
-      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO,
-                   "%s: cannot map: %s", path, local->message);
-      g_error_free (local);
-      return NULL;
-    }
-  GBytes *bytes = g_mapped_file_get_bytes (mapped);
-  g_mapped_file_unref (mapped);
-  return bytes;
+  return g_bytes_new_take (buf, got);
 }
 
 /* Moves a chunk whose bytes no longer match its id out of the way (or, failing
@@ -396,27 +394,14 @@ get_ref_chunk (DiskStore *d, const char *id, GBytes **data, guint32 *len, GError
   guint32 rlen;
   mb_chunk_refs_find (d->refs, id, &rpath, &off, &rlen);
   g_autofree gchar *path = g_strdup (rpath);
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
   struct stat st;
+  int fd = mbi_disk_open_regular (path, &st, NULL);
   const char *why = NULL;
   guint8 *buf = g_malloc (MAX (rlen, 1));
-  gsize got = 0;
-  if (fd < 0 || fstat (fd, &st) != 0)
-    why = "cannot be opened";
-  else
-    {
-      while (got < rlen)
-        {
-          ssize_t n = pread (fd, buf + got, rlen - got, (off_t) (off + got));
-          if (n < 0 && errno == EINTR)
-            continue;
-          if (n <= 0)
-            break;
-          got += (gsize) n;
-        }
-      if (got != rlen)
-        why = "is shorter than the chunk's range";
-    }
+  if (fd < 0)
+    why = "cannot be opened as a regular file";
+  else if (mbi_disk_pread_all (fd, buf, rlen, off) != rlen)
+    why = "is shorter than the chunk's range";
   if (fd >= 0)
     close (fd);
   GBytes *bytes = g_bytes_new_take (buf, rlen);
@@ -451,13 +436,14 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
   if (mbi_disk_regular_file_size (path) < 0 && has_live_ref (d, id))
     return get_ref_chunk (d, id, data, len, error);
   struct stat st;
-  GBytes *bytes = map_file (path, id, &st, error);
-  if (bytes == NULL)
+  gboolean too_long = FALSE;
+  GBytes *bytes = read_chunk_file (path, id, &st, &too_long, error);
+  if (bytes == NULL && !too_long)
     return FALSE;
-  gsize size = g_bytes_get_size (bytes);
+  gsize size = too_long ? (gsize) st.st_size : g_bytes_get_size (bytes);
   char actual[65];
   const char *why = NULL;
-  if (size > G_MAXUINT32)
+  if (too_long)
     why = "longer than any chunk";
   else if (still_verified (d, id, &st))
     ;
@@ -467,7 +453,8 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
     remember_verified (d, id, path, &st);
   if (why != NULL)
     {
-      g_bytes_unref (bytes);
+      if (bytes)
+        g_bytes_unref (bytes);
       set_chunk_aside (d, id, path, size, why, error);
       return FALSE;
     }

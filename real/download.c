@@ -20,6 +20,9 @@
  * renamed to DIR/NAME — whole or not at all — or removed when the fetch
  * failed or a write did; then the download's `done` is called, once.
  *
+ * A download's temporary file left by a killed run is removed when the
+ * store next sets its download folder (at start).
+ *
  * Invariants: at most one download per name runs (from download_begin to
  * download_end; a second begin is refused with MB_STORE_ERROR_BUSY); a
  * fetch nobody asked a download for puts its chunks into the store as
@@ -152,8 +155,9 @@ dl_fail (Download *d, GError *e)
 static void
 dl_fail_errno (Download *d, const char *path, const char *what, int err)
 {
-  dl_fail (d, g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: %s: %s", path, what,
-                           g_strerror (err)));
+  GError *e = NULL;
+  mbi_disk_fail_errno (&e, MB_STORE_ERROR_IO, path, what, err);
+  dl_fail (d, e);
 }
 
 /* In-kernel copy of a verified chunk; FALSE with errno if that is not
@@ -183,13 +187,16 @@ copy_range (int in, const Local *l, int out)
 static gboolean
 copy_local (Download *d, const Local *l, guint8 *buf)
 {
-  int in = g_open (l->path, O_RDONLY | O_CLOEXEC, 0);
+  struct stat st;
+  GError *err = NULL;
+  int in = mbi_disk_open_regular (l->path, &st, &err);
   if (in < 0)
     {
       dl_fail (d, g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
                                "chunk at offset %" G_GUINT64_FORMAT " of %s (%.12s) left the "
-                               "store during the fetch (%s: %s)", l->offset, d->name, l->id,
-                               l->path, g_strerror (errno)));
+                               "store during the fetch (%s)", l->offset, d->name, l->id,
+                               err->message));
+      g_error_free (err);
       return FALSE;
     }
   if (l->verified && copy_range (in, l, d->fd))
@@ -197,16 +204,7 @@ copy_local (Download *d, const Local *l, guint8 *buf)
       close (in);
       return TRUE;
     }
-  gsize got = 0;
-  while (got < l->len)
-    {
-      ssize_t n = pread (in, buf + got, l->len - got, (off_t) (l->src + got));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      got += (gsize) n;
-    }
+  gsize got = mbi_disk_pread_all (in, buf, l->len, l->src);
   close (in);
   char actual[65];
   if (got == l->len)
@@ -349,9 +347,46 @@ worker_finished (GObject *source, GAsyncResult *res, gpointer data)
   dl_unref (d);
 }
 
+/* A name g_mkstemp gave a download's file: ".tmp-" and six characters. */
+static gboolean
+is_temp_name (const char *name)
+{
+  if (!g_str_has_prefix (name, TMP_PREFIX) || strlen (name) != strlen (TMP_PREFIX) + 6)
+    return FALSE;
+  for (const char *c = name + strlen (TMP_PREFIX); *c; c++)
+    if (!g_ascii_isalnum (*c))
+      return FALSE;
+  return TRUE;
+}
+
+/* No download runs yet: a temporary file in dir is one a killed run left
+ * (kill -9, a crash) and would otherwise stay forever.  Regular files only. */
+static void
+remove_stale_temps (const char *dir)
+{
+  GDir *listing = g_dir_open (dir, 0, NULL);
+  if (listing == NULL)
+    return; /* not made yet: nothing left in it */
+  const char *name;
+  while ((name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename (dir, name, NULL);
+      GStatBuf st;
+      if (is_temp_name (name) && g_lstat (path, &st) == 0 && S_ISREG (st.st_mode))
+        {
+          if (g_unlink (path) == 0)
+            g_message ("%s: removed the temporary file of a fetch that did not finish", path);
+          else
+            g_warning ("%s: cannot remove a stale temporary file: %s", path, g_strerror (errno));
+        }
+    }
+  g_dir_close (listing);
+}
+
 MbDownloads *
 mbi_disk_downloads_new (const char *dir, MbChunkRefs *refs)
 {
+  remove_stale_temps (dir);
   MbDownloads *dl = g_new0 (MbDownloads, 1);
   dl->dir = g_strdup (dir);
   dl->refs = refs;
@@ -523,8 +558,7 @@ write_chunk (Download *d, const MbManifest *m, guint i, GBytes *data, gboolean h
   else if (!mbi_disk_pwrite_all (d->fd, p, len, off))
     {
       int err = errno;
-      g_set_error (error, MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: cannot write: %s", d->tmp,
-                   g_strerror (err));
+      mbi_disk_fail_errno (error, MB_STORE_ERROR_IO, d->tmp, "cannot write", err);
       dl_fail_errno (d, d->tmp, "cannot write", err);
       return FALSE;
     }

@@ -13,6 +13,9 @@
 
 #include <string.h>
 
+#include "body-limit.h"
+#include "json-limits.h"
+
 #define CONFIG_KEY "mb-gateway-config"
 
 struct _MbGateway {
@@ -180,20 +183,37 @@ mb_gateway_reply_error (SoupServerMessage *msg, guint status, const char *what)
 
 /* ---- requests ---- */
 
+GBytes *
+mb_gateway_read_body (SoupServerMessage *msg, gsize limit, GError **error)
+{
+  GBytes *body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  gsize len = 0;
+  const char *data = g_bytes_get_data (body, &len);
+  GError *local = NULL;
+  if (len > limit)
+    g_set_error (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE,
+                 "the body is over %" G_GSIZE_FORMAT " bytes", limit);
+  else if (!mb_json_limits_check (data, len, MB_JSON_MAX_DEPTH, &local))
+    {
+      g_set_error (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_REFUSED,
+                   "the body is refused before parsing: %s", local->message);
+      g_error_free (local);
+    }
+  else
+    return body;
+  g_bytes_unref (body);
+  return NULL;
+}
+
 JsonObject *
 mb_gateway_read_object (SoupServerMessage *msg, gsize limit, JsonParser **parser,
                         GError **error)
 {
-  g_autoptr (GBytes) body =
-    soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autoptr (GBytes) body = mb_gateway_read_body (msg, limit, error);
+  if (body == NULL)
+    return NULL;
   gsize len = 0;
   const char *data = g_bytes_get_data (body, &len);
-  if (len > limit)
-    {
-      g_set_error (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE,
-                   "the body is over %" G_GSIZE_FORMAT " bytes", limit);
-      return NULL;
-    }
   g_autoptr (JsonParser) p = json_parser_new ();
   GError *local = NULL;
   if (len > 0 && !json_parser_load_from_data (p, data, (gssize) len, &local))
@@ -227,21 +247,27 @@ mb_gateway_json_string (JsonObject *o, const char *name, gboolean *present)
 
 /* ---- the server ---- */
 
-/* Refuses an over-long body from its Content-Length, before reading it. */
+static void
+log_refused (SoupServerMessage *msg, const char *why, gpointer data)
+{
+  const MbGatewayHttpConfig *cfg = data;
+  g_log (cfg->log_domain, G_LOG_LEVEL_INFO, "%s: %s %s: %u %s", cfg->log_name,
+         soup_server_message_get_method (msg), g_uri_get_path (soup_server_message_get_uri (msg)),
+         SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, why);
+}
+
+/* Holds the body to the path's limit while it is read (body-limit.h):
+ * refused at its Content-Length, or at the first byte past the limit. */
 static void
 on_got_headers (SoupServerMessage *msg, gpointer data)
 {
   const MbGatewayHttpConfig *cfg = data;
-  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
   const char *what = NULL;
-  goffset limit = cfg->body_limit (g_uri_get_path (soup_server_message_get_uri (msg)), &what);
-  if (soup_message_headers_get_encoding (h) == SOUP_ENCODING_CONTENT_LENGTH
-      && soup_message_headers_get_content_length (h) > limit)
-    {
-      mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, what);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
-                                    "Connection", "close");
-    }
+  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  goffset limit = cfg->body_limit (path, &what);
+  g_autofree gchar *why = g_strdup_printf ("%s (the limit for %s is %" G_GOFFSET_FORMAT
+                                           " bytes)", what, path, limit);
+  mb_body_limit_watch (msg, limit, why, cfg->server_header, log_refused, (gpointer) cfg);
 }
 
 static void

@@ -13,8 +13,11 @@
  * driver is re-armed after every ask.
  *
  * JSON over HTTP.  mb_gateway_http_new makes the server: one handler, and
- * every request's Content-Length checked against the caller's limit before
- * its body is read (413 and "Connection: close").  Answers are JSON objects;
+ * every request's body held to the caller's limit while it is read, be it
+ * sent with a Content-Length or chunked (body-limit.h: 413 with the limit
+ * named, "Connection: close", and the handler never runs).  JSON bodies are
+ * read through mb_gateway_read_body, which also refuses a shape json-glib
+ * cannot take safely (json-limits.h).  Answers are JSON objects;
  * an error is {"status": "error", "error": WHAT}, logged at info level as
  * "LOG_NAME: METHOD PATH: STATUS WHAT".
  */
@@ -59,6 +62,9 @@ typedef enum {
   MB_GATEWAY_ERROR_TOO_LARGE,   /* the body is over the limit */
   MB_GATEWAY_ERROR_NOT_JSON,    /* it does not parse (the message is the parser's) */
   MB_GATEWAY_ERROR_NOT_OBJECT,  /* it is empty, or JSON but not an object */
+  MB_GATEWAY_ERROR_REFUSED,     /* its shape is refused before parsing: nested
+                                 * deeper than MB_JSON_MAX_DEPTH, or a comment
+                                 * (the message says which, naming the limit) */
 } MbGatewayError;
 
 typedef struct {
@@ -90,8 +96,14 @@ void mb_gateway_json_add_int (JsonBuilder *b, const char *key, gint64 value);
 /* Answers {"status": "error", "error": what} and logs it. */
 void mb_gateway_reply_error (SoupServerMessage *msg, guint status, const char *what);
 
+/* The request's body, at most `limit` bytes and of a JSON shape a parser
+ * can take safely (json-limits.h: at most MB_JSON_MAX_DEPTH levels), or
+ * NULL and an MB_GATEWAY_ERROR (TOO_LARGE, REFUSED).  Every JSON body goes
+ * through this before json-glib sees it.  Nothing is answered. */
+GBytes *mb_gateway_read_body (SoupServerMessage *msg, gsize limit, GError **error);
 /* The request's body as a JSON object (valid while *parser lives: unref it
- * then), or NULL and an MB_GATEWAY_ERROR.  Nothing is answered. */
+ * then), read by mb_gateway_read_body, or NULL and an MB_GATEWAY_ERROR.
+ * Nothing is answered. */
 JsonObject *mb_gateway_read_object (SoupServerMessage *msg, gsize limit, JsonParser **parser,
                                     GError **error);
 /* The non-empty string member `name` of o, or NULL; *present (may be NULL)

@@ -10,21 +10,30 @@
  *
  * Every answer is JSON (but get_chunk's bytes).  Bad JSON, missing fields:
  * 400; a body too large: 413; a path outside DATA_DIR and MINIBIT_SHARE_DIRS:
- * 403; store_file, fetch_file and shutdown only from loopback unless the
- * request carries "Authorization: Bearer $MINIBIT_TOKEN".  Requests meant for
+ * 403; store_file's source is opened once beneath them, through no symbolic
+ * link, and read with pread (safe-open.h): a link, FIFO, device or folder
+ * is 400, a file that changed while it was read 409; store_file, fetch_file and shutdown only from loopback unless the
+ * request carries "Authorization: Bearer $MINIBIT_TOKEN"; store_chunk,
+ * store_manifest and update_manifest need that token when one is set, and
+ * are loopback-only when none is (http-auth.h).  Requests meant for
  * the ring's server side go through the core as from pseudo nodes
  * (gateway.h), so HTTP and the wire share one set of rules; nothing stored
  * changes on a refusal.
  */
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "content/chunk.h"
+#include "http-auth.h"
+#include "json-fields.h"
+#include "safe-open.h"
 #define MB_REAL_PEER_INTERNAL
 #include "peer-private.h"
 
 #define SMALL_BODY (64 * 1024)
 #define CHUNK_BODY (24 * 1024 * 1024)
+#define MANIFEST_BODY (1024 * 1024)
 
 /* ---- requests ---- */
 
@@ -38,6 +47,8 @@ parse_body (SoupServerMessage *msg, gsize limit, JsonParser **parser_out)
     return o;
   if (g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE))
     mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "request body too large");
+  else if (g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_REFUSED))
+    mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
   else
     {
       gboolean parse = g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_NOT_JSON);
@@ -48,75 +59,76 @@ parse_body (SoupServerMessage *msg, gsize limit, JsonParser **parser_out)
   return NULL;
 }
 
+/* The non-empty string field, or NULL (answered: 400 naming it). */
 static const char *
 get_string (SoupServerMessage *msg, JsonObject *o, const char *field)
 {
-  const char *v = mb_gateway_json_string (o, field, NULL);
+  g_autoptr (GError) err = NULL;
+  const char *v = mb_json_fields_string (o, field, &err);
   if (!v)
-    {
-      g_autofree gchar *what = g_strdup_printf ("field \"%s\" is missing or not a non-empty string",
-                                                field);
-      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, what);
-    }
+    mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
   return v;
 }
 
+/* FALSE if err is set (answered: 400 with its message). */
 static gboolean
-authorized (MbPeerApp *app, SoupServerMessage *msg)
+field_ok (SoupServerMessage *msg, GError *err)
 {
-  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
-  if (G_IS_INET_SOCKET_ADDRESS (remote)
-      && g_inet_address_get_is_loopback (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote))))
+  if (err == NULL)
     return TRUE;
-  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
-                                                   "Authorization");
-  if (app->cfg.token && *app->cfg.token && auth && g_str_has_prefix (auth, "Bearer ")
-      && strcmp (auth + 7, app->cfg.token) == 0)
-    return TRUE;
-  mb_gateway_reply_error (msg, SOUP_STATUS_FORBIDDEN,
-                          "only from loopback, or with the bearer token set in MINIBIT_TOKEN");
+  mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
   return FALSE;
 }
 
-/* A readable path inside DATA_DIR or a share dir, or NULL (403 sent). The
- * seed's "/app/data/..." means DATA_DIR. */
-static gchar *
-allowed_path (MbPeerApp *app, SoupServerMessage *msg, const char *filename)
+/* TRUE if msg may go on under rule (http-auth.h); else answered 403. */
+static gboolean
+authorized (MbPeerApp *app, SoupServerMessage *msg, MbHttpAuthRule rule)
 {
-  g_autofree gchar *path = NULL;
-  if (g_str_has_prefix (filename, "/app/data/"))
-    path = g_build_filename (app->cfg.data_dir, filename + strlen ("/app/data/"), NULL);
-  else if (!g_path_is_absolute (filename))
-    path = g_build_filename (app->cfg.data_dir, filename, NULL);
-  else
-    path = g_strdup (filename);
-  g_autofree gchar *real = realpath (path, NULL);
-  if (!real)
-    {
-      g_autofree gchar *what = g_strdup_printf ("%s: %s", filename, g_strerror (errno));
-      mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, what);
-      return NULL;
-    }
-  GPtrArray *roots = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (roots, realpath (app->cfg.data_dir, NULL));
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  GInetAddress *ia = G_IS_INET_SOCKET_ADDRESS (remote)
+    ? g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)) : NULL;
+  const char *auth = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Authorization");
+  const char *why = NULL;
+  if (mb_http_auth_check (rule, ia, auth, app->cfg.token, &why))
+    return TRUE;
+  mb_gateway_reply_error (msg, SOUP_STATUS_FORBIDDEN, why);
+  return FALSE;
+}
+
+/* store_file's source, opened safely beneath DATA_DIR or a share dir
+ * (safe-open.h): its descriptor and absolute path, or -1 (answered: 403
+ * outside or denied, 404 missing, 400 a link, FIFO, device or folder).
+ * The seed's "/app/data/..." means DATA_DIR. */
+static int
+open_source (MbPeerApp *app, SoupServerMessage *msg, const char *filename, struct stat *st,
+             gchar **opened)
+{
+  g_autofree gchar *path = g_str_has_prefix (filename, "/app/data/")
+    ? g_build_filename (app->cfg.data_dir, filename + strlen ("/app/data/"), NULL)
+    : g_strdup (filename);
+  g_autoptr (GPtrArray) roots = g_ptr_array_new ();
+  g_ptr_array_add (roots, app->cfg.data_dir);
   for (guint i = 0; app->cfg.share_dirs[i]; i++)
-    g_ptr_array_add (roots, realpath (app->cfg.share_dirs[i], NULL));
-  gboolean ok = FALSE;
-  for (guint i = 0; i < roots->len && !ok; i++)
-    {
-      const char *root = roots->pdata[i];
-      gsize n = root ? strlen (root) : 0;
-      ok = root && strncmp (real, root, n) == 0 && real[n] == '/';
-    }
-  g_ptr_array_unref (roots);
-  if (!ok)
-    {
-      g_autofree gchar *what = g_strdup_printf (
-        "%s is outside DATA_DIR (%s) and MINIBIT_SHARE_DIRS", filename, app->cfg.data_dir);
-      mb_gateway_reply_error (msg, SOUP_STATUS_FORBIDDEN, what);
-      return NULL;
-    }
-  return g_steal_pointer (&real);
+    g_ptr_array_add (roots, app->cfg.share_dirs[i]);
+  g_ptr_array_add (roots, NULL);
+  g_autoptr (GError) err = NULL;
+  int fd = mb_safe_open_beneath ((const char *const *) roots->pdata, path, MB_SAFE_OPEN_AUTO, st,
+                                 opened, &err);
+  if (fd >= 0)
+    return fd;
+  guint status = err->code == MB_SAFE_OPEN_ERROR_OUTSIDE ? SOUP_STATUS_FORBIDDEN
+                 : err->code == MB_SAFE_OPEN_ERROR_DENIED ? SOUP_STATUS_FORBIDDEN
+                 : err->code == MB_SAFE_OPEN_ERROR_NOT_FOUND ? SOUP_STATUS_NOT_FOUND
+                 : err->code == MB_SAFE_OPEN_ERROR_SYMLINK ? SOUP_STATUS_BAD_REQUEST
+                 : err->code == MB_SAFE_OPEN_ERROR_NOT_REGULAR ? SOUP_STATUS_BAD_REQUEST
+                                                               : SOUP_STATUS_INTERNAL_SERVER_ERROR;
+  g_autofree gchar *what = err->code == MB_SAFE_OPEN_ERROR_OUTSIDE
+    ? g_strdup_printf ("%s (only DATA_DIR, %s, and MINIBIT_SHARE_DIRS)", err->message,
+                       app->cfg.data_dir)
+    : g_strdup (err->message);
+  mb_gateway_reply_error (msg, status, what);
+  return -1;
 }
 
 typedef struct {
@@ -181,48 +193,54 @@ on_stored (MbRingPeer *rp, const MbRingResult *r, gpointer data)
 static void
 http_store_file (MbPeerApp *app, SoupServerMessage *msg)
 {
-  if (!authorized (app, msg))
+  if (!authorized (app, msg, MB_HTTP_AUTH_LOOPBACK_OR_TOKEN))
     return;
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
   const char *filename = o ? get_string (msg, o, "filename") : NULL;
   if (!filename)
     return;
-  g_autofree gchar *path = allowed_path (app, msg, filename);
-  if (!path)
+  struct stat st;
+  g_autofree gchar *path = NULL;
+  int fd = open_source (app, msg, filename, &st, &path);
+  if (fd < 0)
     return;
   g_autofree gchar *name = g_path_get_basename (path);
   g_autoptr (GError) err = NULL;
-  if (!mb_manifest_name_is_safe (name, &err))
+  g_autoptr (GBytes) content = mb_manifest_name_is_safe (name, &err)
+    ? mb_safe_read_all (fd, &st, path, &err) : NULL;
+  close (fd);
+  if (!content)
     {
-      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
+      guint status = g_error_matches (err, MB_SAFE_OPEN_ERROR, MB_SAFE_OPEN_ERROR_CHANGED)
+                       ? SOUP_STATUS_CONFLICT
+                     : err->domain == MB_SAFE_OPEN_ERROR ? SOUP_STATUS_INTERNAL_SERVER_ERROR
+                                                         : SOUP_STATUS_BAD_REQUEST;
+      mb_gateway_reply_error (msg, status, err->message);
       return;
     }
-  GMappedFile *mf = g_mapped_file_new (path, FALSE, &err);
-  if (!mf)
-    {
-      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
-      return;
-    }
-  g_autoptr (GBytes) content = g_mapped_file_get_bytes (mf);
-  g_mapped_file_unref (mf);
   Pending *p = pending_new (app, msg, name);
-  /* The copies kept at this peer stay in the file (no second copy). */
-  g_autofree gchar *abs = g_canonicalize_filename (path, NULL);
+  /* The copies kept at this peer stay in the file (no second copy): read
+   * back by path later, they are verified against their ids then. */
   p->shared = g_bytes_ref (content);
-  mb_store_share_begin (app->store, abs, content);
+  mb_store_share_begin (app->store, path, content);
   mb_ringpeer_store_file (app->rp, name, content, 0, mb_clock_now (), on_stored, p);
   mbi_peer_rearm (app);
 }
 
 /* A fetch_file is the store's download of the file (written as the chunks
  * come) around the ring's fetch: begun before the fetch, ended with its
- * outcome.  The answer goes out when the store has the file whole, or at
- * once when the fetch failed. */
+ * outcome.  The answer goes out when the store is done with the download
+ * (on_written): the whole file, or why not.  A download that failed for
+ * want of room says so (507) even when the fetch failed too (the fetch
+ * then only saw chunks it could not keep); otherwise the fetch's own
+ * failure is told (404: no owner had the manifest; 502: chunks missing). */
 typedef struct {
-  Pending *p;       /* NULL once answered */
+  Pending *p;
   guint sources, redirects;
-  gint64 t_chunks;  /* when the last chunk came */
+  gint64 t_chunks;    /* when the last chunk came */
+  gchar *ring_error;  /* the fetch's failure, if it failed */
+  guint ring_status;
 } Fetch;
 
 static void
@@ -230,12 +248,15 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
 {
   Fetch *f = data;
   Pending *p = f->p;
-  if (!p)
+  if (!path && g_error_matches (error, MB_STORE_ERROR, MB_STORE_ERROR_NO_SPACE))
     {
-      g_free (f); /* answered when the fetch failed */
-      return;
+      g_autofree gchar *what = g_strdup_printf ("disk full: no room here for the download of "
+                                                "%s (%s)", p->name, error->message);
+      mb_gateway_reply_error (p->msg, SOUP_STATUS_INSUFFICIENT_STORAGE, what);
     }
-  if (!path)
+  else if (!path && f->ring_error)
+    mb_gateway_reply_error (p->msg, f->ring_status, f->ring_error);
+  else if (!path)
     mb_gateway_reply_error (p->msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error->message);
   else
     {
@@ -254,6 +275,7 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
                  (double) (t - f->t_chunks) / 1e6);
     }
   pending_done (p);
+  g_free (f->ring_error);
   g_free (f);
 }
 
@@ -265,26 +287,22 @@ on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
   Pending *p = f->p;
   MbStore *store = p->app->store;
   g_autofree gchar *name = g_strdup (p->name);
-  if (!r->ok || !r->manifest)
+  gboolean ok = r->ok && r->manifest;
+  if (!ok)
     {
-      f->p = NULL; /* answered here: the download's end only frees f */
-      mb_gateway_reply_error (p->msg,
-                              r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY,
-                              r->error ? r->error : "fetch failed");
-      mb_store_download_end (store, name, FALSE);
-      pending_done (p);
-      return;
+      f->ring_error = g_strdup (r->error ? r->error : "fetch failed");
+      f->ring_status = r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY;
     }
   f->sources = r->sources;
   f->redirects = r->redirects;
   f->t_chunks = g_get_monotonic_time ();
-  mb_store_download_end (store, name, TRUE); /* on_written answers */
+  mb_store_download_end (store, name, ok); /* on_written answers (maybe at once) */
 }
 
 static void
 http_fetch_file (MbPeerApp *app, SoupServerMessage *msg)
 {
-  if (!authorized (app, msg))
+  if (!authorized (app, msg, MB_HTTP_AUTH_LOOPBACK_OR_TOKEN))
     return;
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
@@ -367,10 +385,13 @@ answer_from_core (SoupServerMessage *msg, const MbMessage *reply)
       {
         guint status = reply->code == MB_ERR_NOT_FOUND ? SOUP_STATUS_NOT_FOUND
                        : reply->code == MB_ERR_LEAVING ? SOUP_STATUS_SERVICE_UNAVAILABLE
+                       : reply->code == MB_ERR_NO_SPACE ? SOUP_STATUS_INSUFFICIENT_STORAGE
                        : reply->code == MB_ERR_INTERNAL ? SOUP_STATUS_INTERNAL_SERVER_ERROR
                                                         : SOUP_STATUS_BAD_REQUEST;
-        mb_gateway_reply_error (msg, status,
-                                reply->text ? reply->text : mb_err_code_name (reply->code));
+        const char *text = reply->text ? reply->text : mb_err_code_name (reply->code);
+        g_autofree gchar *full = reply->code == MB_ERR_NO_SPACE
+          ? g_strdup_printf ("disk full: this peer has no room left to keep it (%s)", text) : NULL;
+        mb_gateway_reply_error (msg, status, full ? full : text);
         return;
       }
     default:
@@ -391,35 +412,49 @@ ask_core (MbPeerApp *app, SoupServerMessage *msg, MbMessage *request)
 static void
 http_store_chunk (MbPeerApp *app, SoupServerMessage *msg)
 {
+  if (!authorized (app, msg, MB_HTTP_AUTH_RING))
+    return;
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, CHUNK_BODY, &parser);
   const char *hash = o ? get_string (msg, o, "hash") : NULL;
-  const char *b64 = hash ? get_string (msg, o, "data") : NULL;
-  if (!b64)
+  if (!hash)
     return;
-  gsize len = 0;
-  guchar *raw = g_base64_decode (b64, &len);
+  if (!mb_chunk_id_is_valid (hash))
+    {
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST,
+                              "field \"hash\" is not a chunk id: it must be 64 lowercase hex "
+                              "digits (the SHA-256 of the data)");
+      return;
+    }
+  g_autoptr (GError) err = NULL;
+  GBytes *data = mb_json_fields_base64 (o, "data", &err);
+  if (!field_ok (msg, err))
+    return;
   MbMessage *m = mb_message_new (MB_MSG_STORE_CHUNK);
   m->chunk_id = g_strdup (hash);
-  m->data = g_bytes_new_take (raw, len);
-  m->length = (guint32) len;
+  m->length = (guint32) g_bytes_get_size (data);
+  m->data = data;
   ask_core (app, msg, m);
 }
 
 static void
 http_store_manifest (MbPeerApp *app, SoupServerMessage *msg)
 {
-  GBytes *body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
-  gsize len;
-  const char *data = g_bytes_get_data (body, &len);
+  if (!authorized (app, msg, MB_HTTP_AUTH_RING))
+    return;
   g_autoptr (GError) err = NULL;
-  MbManifest *mf = len > SMALL_BODY * 16 ? NULL : mb_manifest_from_json (data, (gssize) len, &err);
-  g_bytes_unref (body);
-  if (len > SMALL_BODY * 16)
+  g_autoptr (GBytes) body = mb_gateway_read_body (msg, MANIFEST_BODY, &err);
+  if (!body)
     {
-      mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "manifest over 1 MiB");
+      gboolean big = g_error_matches (err, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE);
+      mb_gateway_reply_error (msg, big ? SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE
+                                       : SOUP_STATUS_BAD_REQUEST,
+                              big ? "manifest over 1 MiB" : err->message);
       return;
     }
+  gsize len;
+  const char *data = g_bytes_get_data (body, &len);
+  MbManifest *mf = mb_manifest_from_json (data, (gssize) len, &err);
   if (!mf)
     {
       mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
@@ -433,25 +468,26 @@ http_store_manifest (MbPeerApp *app, SoupServerMessage *msg)
 static void
 http_update_manifest (MbPeerApp *app, SoupServerMessage *msg)
 {
+  if (!authorized (app, msg, MB_HTTP_AUTH_RING))
+    return;
   g_autoptr (JsonParser) parser = NULL;
   JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
   const char *name = o ? get_string (msg, o, "filename") : NULL;
-  const char *peer = name ? get_string (msg, o, "peer") : NULL;
-  if (!peer)
+  if (!name)
+    return;
+  g_autoptr (GError) err = NULL;
+  const char *peer = mb_json_fields_address (o, "peer", &err);
+  g_autofree guint32 *idx = NULL;
+  guint n = 0;
+  if (peer)
+    mb_json_fields_index_list (o, "chunks", G_MAXUINT32, &idx, &n, &err);
+  if (!field_ok (msg, err))
     return;
   MbMessage *m = mb_message_new (MB_MSG_UPDATE_MANIFEST);
   m->file = g_strdup (name);
   m->addr = g_strdup (peer);
-  JsonArray *chunks = json_object_has_member (o, "chunks") ? json_object_get_array_member (o, "chunks") : NULL;
-  if (chunks)
-    {
-      guint n = json_array_get_length (chunks);
-      guint32 *idx = g_new (guint32, MAX (n, 1));
-      for (guint i = 0; i < n; i++)
-        idx[i] = (guint32) json_array_get_int_element (chunks, i);
-      mb_message_set_indices (m, idx, n);
-      g_free (idx);
-    }
+  if (n > 0)
+    mb_message_set_indices (m, idx, n); /* none: every chunk */
   ask_core (app, msg, m);
 }
 
@@ -503,7 +539,7 @@ on_shut (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
 static void
 http_shutdown (MbPeerApp *app, SoupServerMessage *msg)
 {
-  if (!authorized (app, msg))
+  if (!authorized (app, msg, MB_HTTP_AUTH_LOOPBACK_OR_TOKEN))
     return;
   if (app->shutting_down)
     {
@@ -543,14 +579,14 @@ manifest_for (MbPeerApp *app, SoupServerMessage *msg, JsonObject *o)
 static gint64
 block_index (SoupServerMessage *msg, JsonObject *o, const MbManifest *m)
 {
-  JsonNode *n = json_object_get_member (o, "block_index");
-  if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64
-      || json_node_get_int (n) < 0 || json_node_get_int (n) >= mb_manifest_n_chunks (m))
-    {
-      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, "block_index missing or out of range");
-      return -1;
-    }
-  return json_node_get_int (n);
+  g_autoptr (GError) err = NULL;
+  gint64 i = -1;
+  if (mb_manifest_n_chunks (m) == 0)
+    g_set_error (&err, MB_JSON_FIELDS_ERROR, MB_JSON_FIELDS_ERROR_TYPE,
+                 "field \"block_index\": the file has no blocks");
+  else
+    mb_json_fields_int (o, "block_index", 0, (gint64) mb_manifest_n_chunks (m) - 1, &i, &err);
+  return field_ok (msg, err) ? i : -1;
 }
 
 static void
@@ -667,7 +703,7 @@ body_limit (const char *path, const char **what)
 {
   *what = "request body too large";
   return g_strcmp0 (path, "/store_chunk") == 0 ? CHUNK_BODY
-         : g_strcmp0 (path, "/store_manifest") == 0 ? SMALL_BODY * 16 : SMALL_BODY;
+         : g_strcmp0 (path, "/store_manifest") == 0 ? MANIFEST_BODY : SMALL_BODY;
 }
 
 gboolean

@@ -242,6 +242,8 @@ mb_http_read_body (SoupServerMessage *msg, JsonParser **parser)
     return o;
   if (g_error_matches (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_TOO_LARGE))
     mb_gateway_reply_error (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "body over 64 KiB");
+  else if (g_error_matches (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_REFUSED))
+    mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, error->message);
   else if (g_error_matches (error, MB_GATEWAY_ERROR, MB_GATEWAY_ERROR_NOT_JSON))
     {
       g_autofree gchar *what = g_strdup_printf ("body is not JSON: %s", error->message);

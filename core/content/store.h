@@ -25,6 +25,7 @@ typedef enum {
   MB_STORE_ERROR_IO,
   MB_STORE_ERROR_INVALID,
   MB_STORE_ERROR_BUSY,      /* a download of that name is already running */
+  MB_STORE_ERROR_NO_SPACE,  /* no room left (the disk or the quota is full) */
 } MbStoreError;
 
 typedef struct _MbStore MbStore;

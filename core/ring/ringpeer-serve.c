@@ -36,6 +36,14 @@ reply_error (MbRingPeer *rp, MbNodeId to, guint32 req, MbErrCode code, const cha
   reply (rp, to, m);
 }
 
+/* The reply code for a store that failed to keep something. */
+static MbErrCode
+store_failure_code (const GError *err)
+{
+  return g_error_matches (err, MB_STORE_ERROR, MB_STORE_ERROR_NO_SPACE) ? MB_ERR_NO_SPACE
+                                                                        : MB_ERR_INTERNAL;
+}
+
 static void
 reply_ok (MbRingPeer *rp, MbNodeId to, guint32 req, guint32 count)
 {
@@ -88,7 +96,7 @@ on_store_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
       gboolean bad = g_error_matches (err, MB_STORE_ERROR, MB_STORE_ERROR_INVALID);
       if (bad)
         rp->stats.refused_chunks++;
-      reply_error (rp, from, msg->req, bad ? MB_ERR_VERIFY : MB_ERR_INTERNAL,
+      reply_error (rp, from, msg->req, bad ? MB_ERR_VERIFY : store_failure_code (err),
                    bad ? "store_chunk: content does not match its id" : err->message);
       return;
     }
@@ -124,7 +132,7 @@ on_store_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
     mbi_rp_prune_gone (rp, merged);
   if (!mb_store_put_manifest (rp->store, merged, &err))
     {
-      reply_error (rp, from, msg->req, MB_ERR_INTERNAL, err->message);
+      reply_error (rp, from, msg->req, store_failure_code (err), err->message);
       return;
     }
   rp->stats.requests_served++;
@@ -194,7 +202,13 @@ on_update_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
   else
     for (guint k = 0; k < msg->n_indices; k++)
       added += mb_manifest_add_holder (updated, msg->indices[k], msg->addr);
-  mb_store_put_manifest (rp->store, updated, NULL);
+  g_autoptr (GError) err = NULL;
+  if (added > 0 && !mb_store_put_manifest (rp->store, updated, &err))
+    {
+      /* the stored manifest is unchanged: say so rather than "added" */
+      reply_error (rp, from, msg->req, store_failure_code (err), err->message);
+      return;
+    }
   rp->stats.requests_served++;
   reply_ok (rp, from, msg->req, added);
 }

@@ -89,6 +89,7 @@ typedef enum {
   MB_ERR_VERIFY,       /* content does not match its id */
   MB_ERR_LEAVING,
   MB_ERR_INTERNAL,
+  MB_ERR_NO_SPACE,     /* the store is out of disk space (appended: codes are never renumbered) */
   MB_ERR_N_CODES
 } MbErrCode;
 

@@ -30,12 +30,24 @@ mb_reply_free (Reply *r)
 Reply *
 mb_http (SoupSession *s, const char *method, const char *url, const char *body, gssize len)
 {
+  return mb_http_bearer (s, method, url, body, len, NULL);
+}
+
+Reply *
+mb_http_bearer (SoupSession *s, const char *method, const char *url, const char *body,
+                gssize len, const char *token)
+{
   Reply *r = g_new0 (Reply, 1);
   g_autoptr (SoupMessage) m = soup_message_new (method, url);
   if (m == NULL)
     {
       r->error = g_strdup_printf ("bad URL %s", url);
       return r;
+    }
+  if (token != NULL)
+    {
+      g_autofree gchar *auth = g_strconcat ("Bearer ", token, NULL);
+      soup_message_headers_replace (soup_message_get_request_headers (m), "Authorization", auth);
     }
   if (body != NULL)
     {

@@ -90,6 +90,13 @@ mb_binary (const char *name)
 static Proc *
 mb_spawn (const char *name, const char *const *argv, const char *log, GError **error)
 {
+  return mb_proc_spawn (name, argv, NULL, log, error);
+}
+
+Proc *
+mb_proc_spawn (const char *name, const char *const *argv, const char *const *env,
+               const char *log, GError **error)
+{
   g_autofree gchar *bin = mb_binary (argv[0]);
   if (bin == NULL)
     {
@@ -101,6 +108,8 @@ mb_spawn (const char *name, const char *const *argv, const char *log, GError **e
   g_subprocess_launcher_set_child_setup (l, mb_child_setup, NULL, NULL);
   g_subprocess_launcher_set_stdout_file_path (l, log);
   g_subprocess_launcher_setenv (l, "G_MESSAGES_DEBUG", "all", TRUE);
+  for (guint i = 0; env != NULL && env[i] != NULL && env[i + 1] != NULL; i += 2)
+    g_subprocess_launcher_setenv (l, env[i], env[i + 1], TRUE);
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_ptr_array_add (args, bin);
   for (guint i = 1; argv[i] != NULL; i++)
@@ -127,7 +136,7 @@ mb_wait_exit (Proc *p, guint ms)
 
 /* SIGKILL if still running, reap; frees p unless it would not die (then it
  * is leaked: its wait callback still points at it). */
-static void
+void
 mb_proc_kill (Proc *p)
 {
   if (p == NULL)
@@ -146,7 +155,7 @@ mb_proc_kill (Proc *p)
 
 /* ---- the cluster ---------------------------------------------------------- */
 
-static GSocket *
+GSocket *
 mb_bind (guint16 port)
 {
   GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
@@ -163,7 +172,7 @@ mb_bind (guint16 port)
   return s;
 }
 
-static guint16
+guint16
 mb_bound_port (GSocket *s)
 {
   g_autoptr (GSocketAddress) sa = g_socket_get_local_address (s, NULL);
@@ -213,7 +222,7 @@ mb_pick_ports (Cluster *c)
   return TRUE;
 }
 
-static void
+void
 mb_rm_rf (const char *path)
 {
   if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
@@ -243,7 +252,7 @@ mb_log_line_shown (const char *line)
 }
 
 /* Every warning and critical of a log, then its last LOG_TAIL_LINES lines. */
-static void
+void
 mb_log_tail (const char *name, const char *path)
 {
   g_autofree gchar *text = NULL;

@@ -58,6 +58,20 @@ typedef struct {
 
 /* TRUE once p has exited, waiting at most ms for it. */
 gboolean mb_wait_exit (Proc *p, guint ms);
+/* Starts argv[0] (a binary's name, found under $MINIBIT_BUILD_ROOT/real)
+ * with env (NAME, VALUE pairs, NULL-terminated; may be NULL) added to ours,
+ * stdout and stderr going to log; SIGKILL if this process dies. */
+Proc *mb_proc_spawn (const char *name, const char *const *argv, const char *const *env,
+                     const char *log, GError **error);
+/* SIGKILL if still running, reap, free (NULL is fine). */
+void mb_proc_kill (Proc *p);
+/* A TCP socket bound to loopback:port (0: any), or NULL; its port. */
+GSocket *mb_bind (guint16 port);
+guint16 mb_bound_port (GSocket *s);
+/* Removes path and everything below it (symbolic links are not followed). */
+void mb_rm_rf (const char *path);
+/* Shows a process's log: its warnings, then its last lines. */
+void mb_log_tail (const char *name, const char *path);
 
 typedef struct {
   gchar *id;          /* peerN */
@@ -112,6 +126,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Reply, mb_reply_free)
 /* method url with body (len < 0: a C string; NULL: none); never NULL. */
 Reply *mb_http (SoupSession *s, const char *method, const char *url, const char *body,
                 gssize len);
+/* The same with "Authorization: Bearer token" (NULL: no such header). */
+Reply *mb_http_bearer (SoupSession *s, const char *method, const char *url, const char *body,
+                       gssize len, const char *token);
 /* mb_http to peer i's URL + path, on the slow session if `slow`. */
 Reply *mb_peer_http (Cluster *c, guint i, gboolean slow, const char *method, const char *path,
                      const char *body);

@@ -122,7 +122,8 @@ route (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
   if (!o)
     {
       const char *kind = err->code == MB_GATEWAY_ERROR_TOO_LARGE ? "too-large"
-                         : err->code == MB_GATEWAY_ERROR_NOT_JSON ? "not-json" : "not-object";
+                         : err->code == MB_GATEWAY_ERROR_NOT_JSON ? "not-json"
+                         : err->code == MB_GATEWAY_ERROR_REFUSED ? "refused" : "not-object";
       mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, kind);
       return;
     }
@@ -230,6 +231,9 @@ test_http (void)
     { "  ", "error not-object", SOUP_STATUS_BAD_REQUEST },
     { "[1]", "error not-object", SOUP_STATUS_BAD_REQUEST },
     { "{nope", "error not-json", SOUP_STATUS_BAD_REQUEST },
+    /* refused before json-glib sees it (json-limits.h) */
+    { "{'name': 'x'}", "error refused", SOUP_STATUS_BAD_REQUEST },
+    { "{} // x", "error refused", SOUP_STATUS_BAD_REQUEST },
     { "{\"name\": \"0123456789\"}", "error too-large", SOUP_STATUS_BAD_REQUEST },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -240,11 +244,12 @@ test_http (void)
       g_assert_false (closes);
     }
   /* over the server's limit by Content-Length: refused before the handler */
-  g_test_expect_message ("gw-test", G_LOG_LEVEL_INFO, "test: POST /read: 413 read: too large");
+  g_test_expect_message ("gw-test", G_LOG_LEVEL_INFO,
+                         "test: POST /read: 413 read: too large (the limit for /read is 32 bytes)");
   g_autofree gchar *big = g_strnfill (40, ' ');
   g_autofree gchar *got = post (s, port, "/read", big, &status, &closes);
   g_test_assert_expected_messages ();
-  g_assert_cmpstr (got, ==, "error read: too large");
+  g_assert_cmpstr (got, ==, "error read: too large (the limit for /read is 32 bytes)");
   g_assert_cmpuint (status, ==, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE);
   g_assert_true (closes);
   g_clear_pointer (&got, g_free);

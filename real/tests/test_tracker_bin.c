@@ -514,11 +514,38 @@ test_usage (void)
   g_object_unref (p);
 }
 
+/* 60,000 nested '[' (under the 64 KiB body limit; json-glib would recurse
+ * once per level and overflow the stack): refused before parsing, naming
+ * the limit; the tracker lives. */
+static void
+test_json_depth (void)
+{
+  const char *args[] = { "--host", "127.0.0.1", "--port", "0", "--wire-port", "0", NULL };
+  Tracker *t = mb_tracker_start (args, NULL);
+  SoupSession *s = soup_session_new ();
+  gchar *url = g_strdup_printf ("%s/register", t->http);
+  gsize n = 60000;
+  gchar *deep = g_strnfill (n, '[');
+  mb_expect_error (s, "POST", url, deep, n, 400, "*limit of 32*");
+  gchar *inner = g_strdup_printf ("{\"peer_id\": \"p1\", \"listen_port\": 7001, \"x\": %s}", deep);
+  mb_expect_error (s, "POST", url, inner, strlen (inner), 400, "*limit of 32*");
+  guint status = 0;
+  JsonNode *r = mb_register (s, t, "p1", 7001, &status);
+  g_assert_cmpuint (status, ==, 200);
+  json_node_unref (r);
+  g_free (inner);
+  g_free (deep);
+  g_free (url);
+  g_object_unref (s);
+  mb_tracker_stop (t);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tracker-bin/http-api", test_http_api);
+  g_test_add_func ("/tracker-bin/json-depth", test_json_depth);
   g_test_add_func ("/tracker-bin/peer-timeout", test_peer_timeout);
   g_test_add_func ("/tracker-bin/env", test_env);
   g_test_add_func ("/tracker-bin/usage", test_usage);
