@@ -3,9 +3,9 @@
  *
  *  /store-file/symlink-race    a thread keeps swapping DATA_DIR/race (a
  *                              folder holding a decoy "passwd") for a
- *                              symbolic link to /etc while store_file
+ *                              symbolic link to a folder outside while store_file
  *                              race/passwd runs 200 times: only the decoy
- *                              is ever stored, /etc/passwd never.
+ *                              is ever stored, the outside file never.
  *  /store-file/truncate        the source (64 MiB) truncated 0-150 ms into
  *                              store_file, 12 times: the peer lives and
  *                              answers an error, or a manifest whose chunks
@@ -25,6 +25,7 @@
 
 #include "content/chunk.h"
 #include "solo-fixture.h"
+#include "test-util.h"
 
 #define MIB ((gsize) 1 << 20)
 
@@ -103,17 +104,20 @@ flip (gpointer data)
 static gboolean
 run_symlink_race (Solo *s)
 {
+  /* The link points at a folder outside the allowed tree that this test
+   * makes and removes itself (never at a system folder: a cleanup that
+   * followed the link would take its contents with it). */
+  g_autofree gchar *outside = g_dir_make_tmp ("mb-outside-XXXXXX", NULL);
+  g_assert_nonnull (outside);
+  g_autofree gchar *secret = g_build_filename (outside, "passwd", NULL);
+  g_assert_true (g_file_set_contents (secret, "root:x:0:0:not to be shared\n", -1, NULL));
   gsize etc_size = 0;
-  g_autofree gchar *etc_id = file_chunk_id ("/etc/passwd", &etc_size);
-  if (etc_id == NULL || etc_size == 0 || etc_size > 256 * 1024)
-    {
-      g_test_skip ("/etc/passwd is not a small readable file here");
-      return TRUE;
-    }
+  g_autofree gchar *etc_id = file_chunk_id (secret, &etc_size);
+  g_assert_nonnull (etc_id);
   Flipper f = { 0 };
   f.dir = g_build_filename (s->data_dir, "race", NULL);
   f.real = g_build_filename (s->data_dir, "race-real", NULL);
-  f.target = g_strdup ("/etc");
+  f.target = g_strdup (outside);
   g_mkdir (f.dir, 0700);
   g_autofree gchar *decoy = g_build_filename (f.dir, "passwd", NULL);
   gsize decoy_size = etc_size + 17;
@@ -153,11 +157,12 @@ run_symlink_race (Solo *s)
   g_free (f.dir);
   g_free (f.real);
   g_free (f.target);
+  mb_test_remove_tree (outside);
   CHECK (ok);
   CHECKF (!bad_answer, "an answer that is neither the decoy nor a refusal: %s", why);
   g_autofree gchar *path = g_strconcat ("/get_chunk/", etc_id, NULL);
   g_autoptr (Reply) r = mb_solo_http (s, "GET", path, NULL, 0, NULL);
-  CHECKF (r->status == 404, "/etc/passwd was stored (GET /get_chunk of its id: %u)", r->status);
+  CHECKF (r->status == 404, "the file outside was stored (GET /get_chunk of its id: %u)", r->status);
   return alive (s);
 }
 RUN (test_symlink_race, run_symlink_race)
