@@ -36,6 +36,7 @@ typedef struct {
   double leave_bytes_ratio_max;
   double duplicate_bytes_ratio, seed_upload_ratio;
   double leecher_upload_utilization, seed_upload_utilization;
+  double download_phase_upload_utilization, seeding_phase_upload_utilization;
 } MbSummary;
 
 struct _MbExperiment {

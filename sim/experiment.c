@@ -122,6 +122,8 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->tracker_retry_us = sw->tracker_retry;
   if (GIVEN (TRACKER_RAMP))
     p->tracker_ramp_us = sw->tracker_ramp;
+  if (GIVEN (SEED_PREEMPT))
+    p->seed_preempt = sw->seed_preempt;
   if (GIVEN (SUPER_SEEDING))
     p->super_seeding = sw->super_seeding;
   if (GIVEN (PEX) && !sw->pex)

@@ -73,6 +73,7 @@ static const Column summary_cols[] = {
   SUM (leave_bytes_ratio_max, "%.4f"),
   SUM (duplicate_bytes_ratio, "%.6f"), SUM (seed_upload_ratio, "%.4f"),
   SUM (leecher_upload_utilization, "%.4f"), SUM (seed_upload_utilization, "%.4f"),
+  SUM (download_phase_upload_utilization, "%.4f"), SUM (seeding_phase_upload_utilization, "%.4f"),
 };
 #undef SUM
 
@@ -305,6 +306,7 @@ mbi_metrics_summarise (MbExperiment *x)
   guint n_times = 0, n_shares = 0;
   double busy = 0, avail = 0;
   double busy_by[2] = { 0, 0 }, avail_by[2] = { 0, 0 }; /* [initial_seed] */
+  double busy_ph[2] = { 0, 0 }, avail_ph[2] = { 0, 0 };  /* [seeding], not initial seeds */
   MbNet *net = mb_world_net (x->world);
   for (guint i = 0; i < n; i++)
     {
@@ -328,6 +330,17 @@ mbi_metrics_summarise (MbExperiment *x)
           avail += (double) (until - p->joined_us);
           busy_by[p->initial_seed != 0] += (double) ns.busy_up;
           avail_by[p->initial_seed != 0] += (double) (until - p->joined_us);
+          if (!p->initial_seed)
+            {
+              /* split at completion: downloading, then seeding */
+              gboolean done = p->completed_us != MB_TIME_NEVER && p->completed_us <= until;
+              guint64 split = done ? MAX (p->completed_us, p->joined_us) : until;
+              guint64 busy_done = done ? MIN (p->busy_up_done, ns.busy_up) : ns.busy_up;
+              busy_ph[0] += (double) busy_done;
+              avail_ph[0] += (double) (split - p->joined_us);
+              busy_ph[1] += (double) (ns.busy_up - busy_done);
+              avail_ph[1] += (double) (until - split);
+            }
         }
     }
   s->peers = n;
@@ -345,6 +358,8 @@ mbi_metrics_summarise (MbExperiment *x)
   s->upload_utilization = avail > 0 ? MIN (1.0, busy / avail) : NAN;
   s->leecher_upload_utilization = avail_by[0] > 0 ? MIN (1.0, busy_by[0] / avail_by[0]) : NAN;
   s->seed_upload_utilization = avail_by[1] > 0 ? MIN (1.0, busy_by[1] / avail_by[1]) : NAN;
+  s->download_phase_upload_utilization = avail_ph[0] > 0 ? MIN (1.0, busy_ph[0] / avail_ph[0]) : NAN;
+  s->seeding_phase_upload_utilization = avail_ph[1] > 0 ? MIN (1.0, busy_ph[1] / avail_ph[1]) : NAN;
   waste (x, s);
   kumar_ross (x, s);
   /* the ring */

@@ -55,6 +55,7 @@ const MbKeySpec mbi_scenario_swarm_keys[] = {
   { "pex_interval", MB_KIND_DURATION, SW (pex_interval), FALSE, "60s", NULL },
   { "pex_max", MB_KIND_COUNT, SW (pex_max), FALSE, "50", NULL },
   { "tracker_ramp", MB_KIND_DURATION, SW (tracker_ramp), FALSE, "2s", NULL },
+  { "seed_preempt", MB_KIND_BOOL, SW (seed_preempt), FALSE, "yes", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 #undef SW
@@ -93,6 +94,7 @@ mbi_scenario_open_swarm (MbLoad *ld, const char *id G_GNUC_UNUSED)
   sw->max_conns = p.max_conns;
   sw->tracker_retry = p.tracker_retry_us;
   sw->tracker_ramp = p.tracker_ramp_us;
+  sw->seed_preempt = p.seed_preempt;
   sw->super_seeding = p.super_seeding;
   sw->pex = p.pex_interval_us > 0;
   /* with PEX off by default, pex = yes alone still gets a usable interval */

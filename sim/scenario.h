@@ -199,6 +199,7 @@ typedef enum {
   MB_SWARM_PEX_INTERVAL,
   MB_SWARM_PEX_MAX,
   MB_SWARM_TRACKER_RAMP,
+  MB_SWARM_SEED_PREEMPT,
   MB_SWARM_N_KEYS
 } MbSwarmKey;
 
@@ -229,6 +230,7 @@ typedef struct {
   guint max_conns;            /* >= target_conns */
   guint64 tracker_retry;
   guint64 tracker_ramp;        /* <= tracker_retry */
+  gboolean seed_preempt;
   gboolean super_seeding;
   gboolean pex;
   guint64 pex_interval;       /* > 0; the core's pex_interval_us when pex */

@@ -212,6 +212,9 @@ check_complete (MbWorld *w, MbSimNode *n)
   if (at == MB_TIME_NEVER)
     return;
   n->completed_us = at;
+  MbNetNodeStats ns;
+  mb_net_get_node_stats (w->net, n->id, &ns);
+  n->busy_up_done = ns.busy_up;
   w->n_incomplete--;
   if (w->on_complete)
     w->on_complete (w, n, w->on_complete_data);

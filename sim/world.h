@@ -58,6 +58,7 @@ typedef struct {
   guint64 handoff_expected;/* bytes it held / members, when it started */
   guint64 sample_bytes_down;
   guint64 sample_busy_up;
+  guint64 busy_up_done;    /* the uplink's busy time when it completed */
   MbEventId drain;         /* the pending uplink-ready call (flow control) */
 } MbSimNode;
 

@@ -53,6 +53,20 @@ def qs_t(run):
     return sum(float(r["completed_s"]) - float(r["joined_s"]) for r in rows) / len(rows)
 
 
+def class_mean_time(run, cls):
+    with open(os.path.join(run, "peers.csv")) as f:
+        rows = [r for r in csv.DictReader(f) if r["class"] == cls]
+    if not rows or any(not r["completed_s"] for r in rows):
+        return None
+    return sum(float(r["completed_s"]) - float(r["joined_s"]) for r in rows) / len(rows)
+
+
+def freerider_slowdown(run):
+    """Freeriders' mean download time over the sharers'."""
+    fr, sh = class_mean_time(run, "freeriders"), class_mean_time(run, "sharers")
+    return fr / sh if fr is not None and sh else None
+
+
 def within(theory, tol):
     return lambda m: abs(m - theory) <= tol * theory
 
@@ -83,6 +97,37 @@ for sc, x, y, t in (("qs-seed-limited", 50, 50, 50), ("qs-download-limited", 20,
         (sc, "duplicate_bytes_ratio", "0", summary_metric("duplicate_bytes_ratio"), "<= 0.02",
          lambda m: m <= 0.02),
     ]
+# Where upload is the limit (1/β = 1/μ − 1/γ), the fluid model with Qiu &
+# Srikant's efficiency η (the downloaders' upload utilisation, η = 1 above)
+# and the waste measured: λ(1 + dup) = μ(η·x + η_s·y + u_o), so
+# x(η) = (λ(1 + dup)/μ − η_s·y − u_o)/η, with η_s the seeding phase's
+# utilisation and u_o the origin seed's.  The row checks that the swarm's
+# accounting closes (measured x against x(η), ±10%); the gap between x and
+# λ/β is then all η < 1 and the duplicates.
+def qs_x_eta(lam, mu):
+    def fig(run):
+        s = summary(run)
+        eta, eta_s, u_o = (num(s.get(k)) for k in (
+            "download_phase_upload_utilization", "seeding_phase_upload_utilization",
+            "seed_upload_utilization"))
+        dup, x, y = num(s.get("duplicate_bytes_ratio")), qs_x(run), qs_y(run)
+        if None in (eta, eta_s, u_o, dup, x, y) or eta <= 0:
+            return None
+        return x / ((lam * (1 + dup) / mu - eta_s * y - u_o) / eta)
+    return fig
+
+
+for sc, lam, mu in (("qs-seed-limited", 1.0, 0.01), ("qs-busy", 4.0, 0.01)):
+    CHECKS += [
+        (sc, "η downloaders' upload", "1", summary_metric("download_phase_upload_utilization"),
+         "report", lambda m: True),
+        (sc, "x / x(η)", "1", qs_x_eta(lam, mu), "±10%", within(1, 0.10)),
+    ]
+
+# The freeriders: no theory to meet, a figure to report (Locher et al. 2006
+# found free riding in BitTorrent cheap); it only has to be measured.
+for sc in ("freeriders-strong-seed", "freeriders-weak-seed"):
+    CHECKS += [(sc, "freerider slowdown", "-", freerider_slowdown, "report", lambda m: True)]
 
 
 def main():

@@ -139,3 +139,39 @@ mbi_swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
   g_free (unchoke);
 }
 
+
+/* A seed's newcomer: a peer it never unchoked says it is interested while
+ * every slot is taken.  Round robin would serve it at the next rechoke (the
+ * one unchoked longest ago goes first, and it never was); the seed serves it
+ * now instead, in place of the regular peer that got the most since its
+ * unchoke (at least a piece; never the optimistic one).  A newcomer with a
+ * piece is an uploader at once, and the seed's pieces spread to many peers
+ * rather than a few (libtorrent's anti-leech seeding ranks peers that just
+ * started first for the same reason, after Chow et al.). */
+void
+mbi_swarm_seed_preempt (Swarm *sw, Conn *c, guint64 now)
+{
+  guint slots = sw->peer->cfg.regular_slots + sw->peer->extra_slots + 1;
+  guint used = 0;
+  Conn *victim = NULL;
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      Conn *o = sw->conns[i];
+      if (o == c || o->am_choking || !o->peer_interested)
+        continue;
+      used++;
+      if (o->node == sw->optimistic_node || o->up_since_unchoke < sw->piece_size
+          || (o->ss_piece >= 0 && o->ss_sent > 0
+              && o->ss_sent < mbi_swarm_piece_len (sw, (guint32) o->ss_piece)))
+        continue;
+      if (!victim || o->up_since_unchoke > victim->up_since_unchoke)
+        victim = o;
+    }
+  if (used < slots || !victim)
+    return;
+  victim->am_choking = TRUE;
+  mbi_upload_clear (sw, victim); /* BEP 3: a choke discards its requests */
+  mbi_superseed_on_cut (sw, victim);
+  mbi_peer_send (sw->peer, victim->node, mbi_swarm_msg (sw, MB_MSG_CHOKE));
+  conn_unchoke (sw, c, now);
+}

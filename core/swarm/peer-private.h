@@ -213,6 +213,7 @@ gboolean mbi_swarm_make_room (Swarm *sw);
 /* Whether the swarm wants more peers (see peer.c). */
 gboolean mbi_swarm_has_seed_conn (const Swarm *sw);
 void mbi_swarm_send_goodbye_pex (Swarm *sw);
+void mbi_swarm_seed_preempt (Swarm *sw, Conn *c, guint64 now);
 gboolean mbi_swarm_wants_peers (const MbPeer *p, const Swarm *sw);
 /* Sends `to` a PEX message: our other established connections (up to
  * pex_max), only those established since the last PEX to it when `delta`

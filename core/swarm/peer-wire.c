@@ -418,6 +418,9 @@ on_interest (Swarm *sw, Conn *c, gboolean interested, guint64 now)
     mbi_superseed_on_not_interested (sw, c);
   if (interested || !c->am_choking)
     mbi_swarm_fill_slots (sw, now);
+  if (interested && c->am_choking && c->last_unchoke_at == 0 && sw->peer->cfg.seed_preempt
+      && mb_bitfield_is_complete (sw->have))
+    mbi_swarm_seed_preempt (sw, c, now);
 }
 
 void

@@ -54,6 +54,8 @@ typedef struct {
   guint target_conns;            /* ask the tracker again below this: 20 */
   guint max_conns;               /* refuse connections beyond this: 40 */
   guint64 announce_interval_us;  /* re-register with the tracker: 300 s */
+  gboolean seed_preempt;         /* a seed serves a peer it never unchoked at once,
+                                    in place of one that got a piece or more: yes */
   guint64 tracker_retry_us;      /* at most one peer-list request per: 15 s */
   guint64 tracker_ramp_us;       /* ... but every 2 s while below target_conns and the
                                     tracker keeps naming new peers (it names 5 a time) */

@@ -54,6 +54,7 @@ test_swarm_defaults_are_the_cores (void)
   g_assert_cmpuint (sw->max_conns, ==, p.max_conns);
   g_assert_cmpuint (sw->tracker_retry, ==, p.tracker_retry_us);
   g_assert_cmpuint (sw->tracker_ramp, ==, p.tracker_ramp_us);
+  g_assert_cmpint (sw->seed_preempt, ==, p.seed_preempt);
   g_assert_cmpint (sw->super_seeding, ==, p.super_seeding);
   g_assert_cmpint (sw->pex, ==, p.pex_interval_us > 0);
   if (p.pex_interval_us > 0)
@@ -97,6 +98,7 @@ static const GoodSwarm good_swarm[] = {
   { "max_conns = 80", MB_SWARM_MAX_CONNS, F (max_conns), 80 },
   { "tracker_retry = 1min", MB_SWARM_TRACKER_RETRY, F (tracker_retry), MINUTE },
   { "tracker_ramp = 5s", MB_SWARM_TRACKER_RAMP, F (tracker_ramp), 5 * SEC },
+  { "seed_preempt = no", MB_SWARM_SEED_PREEMPT, F (seed_preempt), FALSE },
   { "super_seeding = yes", MB_SWARM_SUPER_SEEDING, F (super_seeding), TRUE },
   { "pex = no", MB_SWARM_PEX, F (pex), FALSE },
   { "pex = yes", MB_SWARM_PEX, F (pex), TRUE },

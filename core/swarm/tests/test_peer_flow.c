@@ -1,7 +1,7 @@
 /* test_peer_flow.c — how fast data and peers flow: the upload queue serves a
  * piece at a time, the request pipeline opens in slow start after an
  * unchoke, the tracker is asked again soon while the lists bring new peers,
- * and (with PEX) a leaving peer names its seeds to leechers, which dial a
+ * a seed serves a newcomer at once, and (with PEX) a leaving peer names its seeds to leechers, which dial a
  * named seed at once when they have none.  Over the fixture's in-test
  * delivery queue; fake remotes are played by injecting messages. */
 #include <glib.h>
@@ -245,6 +245,42 @@ test_pex_goodbye_names_seeds (void)
   fx_free (fx);
 }
 
+/* A seed with every slot taken serves a peer it never unchoked at once, in
+ * place of the one that got a piece since its unchoke; when no one got a
+ * piece yet, the newcomer waits for the rechoke. */
+static void
+test_seed_preempts_for_newcomer (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  Fx *fx = fx_new (2, 1, 1 << 20, 64 * 1024, &cfg, 17);
+  fx_start (fx, 1);
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
+  guint slots = cfg.regular_slots + 1;
+  for (MbNodeId f = FAKE; f < FAKE + slots; f++)
+    {
+      fx_fake_connect (fx, f, 1, empty);
+      fx_inject (fx, f, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+      g_assert_true (mb_peer_is_unchoking (fx->peers[1], FILE_NAME, f));
+    }
+  for (guint32 b = 0; b < 4; b++)
+    fx_inject (fx, FAKE + 1, 1, request (fx, 0, b)); /* a whole piece to FAKE + 1 */
+  MbNodeId late = FAKE + slots;
+  fx_fake_connect (fx, late, 1, empty);
+  fx_inject (fx, late, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+  g_assert_true (mb_peer_is_unchoking (fx->peers[1], FILE_NAME, late));
+  g_assert_false (mb_peer_is_unchoking (fx->peers[1], FILE_NAME, FAKE + 1));
+  g_autoptr (MbMessage) choke = fx_take_fake_message (fx, FAKE + 1, MB_MSG_CHOKE);
+  g_assert_nonnull (choke);
+  /* the next newcomer finds no one who got a piece: it waits */
+  fx_fake_connect (fx, late + 1, 1, empty);
+  fx_inject (fx, late + 1, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+  g_assert_false (mb_peer_is_unchoking (fx->peers[1], FILE_NAME, late + 1));
+  g_autoptr (GString) why = g_string_new (NULL);
+  g_assert_true (mb_peer_check (fx->peers[1], why));
+  fx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -254,5 +290,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tracker/ramp", test_tracker_ramp);
   g_test_add_func ("/pex/seedless-leecher-dials-seed", test_pex_seedless_leecher_dials_seed);
   g_test_add_func ("/pex/goodbye-names-seeds", test_pex_goodbye_names_seeds);
+  g_test_add_func ("/choke/seed-preempts-for-newcomer", test_seed_preempts_for_newcomer);
   return g_test_run ();
 }
