@@ -259,6 +259,8 @@ start (MbPeerApp *app, GError **error)
 {
   MbTransportConfig tcfg;
   mb_transport_config_init (&tcfg);
+  if (!mb_transport_config_env (&tcfg, error))
+    return FALSE;
   app->transport = mb_transport_new (app->cfg.self_id, app->cfg.host, app->cfg.wire_port, &tcfg, error);
   if (!app->transport)
     return FALSE;

@@ -487,7 +487,11 @@ static gboolean
 mb_app_start (MbTrackerApp *app, GError **error)
 {
   MbTrackerOptions *o = &app->opt;
-  app->transport = mb_transport_new ("tracker", o->host, (guint16) o->wire_port, NULL, error);
+  MbTransportConfig tcfg;
+  mb_transport_config_init (&tcfg);
+  if (!mb_transport_config_env (&tcfg, error))
+    return FALSE;
+  app->transport = mb_transport_new ("tracker", o->host, (guint16) o->wire_port, &tcfg, error);
   if (app->transport == NULL)
     return FALSE;
   app->gateway = mb_gateway_new (app->transport);

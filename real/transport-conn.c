@@ -94,6 +94,9 @@ mbi_transport_conn_close (MbConn *c)
     c->node->conn = NULL;
   mbi_transport_source_clear (&c->timer);
   c->timer_kind = MB_TIMER_NONE;
+  mbi_transport_source_clear (&c->frame_timer);
+  t->unfinished_bytes -= c->unfinished;
+  c->unfinished = 0;
   g_cancellable_cancel (c->cancel);
   g_io_stream_close (G_IO_STREAM (c->sc), NULL, NULL);
   mbi_transport_frames_drop (t, &c->queue);
@@ -348,6 +351,78 @@ mbi_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c)
   mbi_transport_conn_pump (winner);
 }
 
+/* ---- connections: unfinished frames ------------------------------------ */
+
+static gboolean
+mb_conn_on_frame_timer (gpointer data)
+{
+  MbConn *c = mb_conn_ref (data);
+  g_clear_pointer (&c->frame_timer, g_source_unref);  /* removed on return */
+  if (c->t != NULL)
+    {
+      gchar *why = g_strdup_printf ("a frame still unfinished %u ms after its first byte "
+                                    "(%" G_GSIZE_FORMAT " bytes of it here)",
+                                    c->t->cfg.frame_timeout_ms, c->unfinished);
+      mbi_transport_conn_drop (c, TRUE, FALSE, why);
+      g_free (why);
+    }
+  mb_conn_unref (c);
+  return G_SOURCE_REMOVE;
+}
+
+/* Over the memory budget: drops the connection holding the most unfinished
+ * bytes, until the total is within the budget again.  FALSE if c was one. */
+static gboolean
+mb_transport_enforce_budget (MbTransport *t, MbConn *c)
+{
+  gboolean c_open = TRUE;
+  while (t->unfinished_bytes > t->cfg.max_unfinished_bytes)
+    {
+      MbConn *most = NULL;
+      GHashTableIter it;
+      gpointer key;
+      g_hash_table_iter_init (&it, t->conns);
+      while (g_hash_table_iter_next (&it, &key, NULL))
+        if (most == NULL || ((MbConn *) key)->unfinished > most->unfinished)
+          most = key;
+      if (most == NULL || most->unfinished == 0)
+        break;
+      gchar *why = g_strdup_printf ("over the memory budget for unfinished frames: %"
+                                    G_GSIZE_FORMAT " bytes on all connections (at most %"
+                                    G_GSIZE_FORMAT "), %" G_GSIZE_FORMAT " of them on this one",
+                                    t->unfinished_bytes, t->cfg.max_unfinished_bytes,
+                                    most->unfinished);
+      c_open = c_open && most != c;
+      mbi_transport_conn_drop (most, TRUE, FALSE, why);
+      g_free (why);
+    }
+  return c_open && c->t != NULL;
+}
+
+/* After a read was taken: counts what the decoder still holds, (re)starts
+ * the deadline of an unfinished frame (a new one if a frame was completed),
+ * and holds the memory budget.  FALSE if the connection was closed. */
+static gboolean
+mb_conn_account (MbConn *c, gboolean frame_done)
+{
+  MbTransport *t = c->t;
+  gsize held = mb_decoder_buffered (c->dec);
+  t->unfinished_bytes = t->unfinished_bytes - c->unfinished + held;
+  c->unfinished = held;
+  if (held == 0)
+    {
+      mbi_transport_source_clear (&c->frame_timer);
+      return TRUE;
+    }
+  if (c->frame_timer == NULL || frame_done)
+    {
+      mbi_transport_source_clear (&c->frame_timer);
+      c->frame_timer = mbi_transport_timer (t, t->cfg.frame_timeout_ms, mb_conn_on_frame_timer,
+                                           mb_conn_ref (c), mb_conn_unref);
+    }
+  return mb_transport_enforce_budget (t, c);
+}
+
 /* ---- connections: reading ---------------------------------------------- */
 
 static gboolean
@@ -414,12 +489,13 @@ static gboolean
 mb_conn_take (MbConn *c, gsize n)
 {
   mb_decoder_feed (c->dec, c->rbuf, n);
+  gboolean frame_done = FALSE;
   for (;;)
     {
       GError *error = NULL;
       MbMessage *msg = mb_decoder_next (c->dec, &error);
       if (msg == NULL && error == NULL)
-        return TRUE;
+        return mb_conn_account (c, frame_done);
       if (msg == NULL)
         {
           mbi_transport_conn_drop (c, TRUE, FALSE, error->message);
@@ -427,6 +503,7 @@ mb_conn_take (MbConn *c, gsize n)
           return FALSE;
         }
       c->t->stats.frames_in++;
+      frame_done = TRUE;
       gboolean open = mb_conn_handle (c, msg);
       mb_message_free (msg);
       if (!open)

@@ -28,7 +28,10 @@
  *    peer has not closed yet); frames from it reach the core only while
  *    `deliver` is set;
  *  - the disconnect callback runs from a main-loop callback, never inside a
- *    host call (send defers it through an idle source).
+ *    host call (send defers it through an idle source);
+ *  - t->unfinished_bytes is the sum of conn->unfinished over open
+ *    connections (each the bytes its decoder held after its last read); a
+ *    connection has a frame timer exactly while that is not 0.
  */
 #pragma once
 
@@ -83,6 +86,8 @@ struct _MbConn {
   guint batch_frames;
   GSource *timer;
   MbTimerKind timer_kind;
+  GSource *frame_timer; /* the unfinished frame's deadline */
+  gsize unfinished;     /* decoder bytes counted in t->unfinished_bytes */
   guint8 *rbuf;
 };
 
@@ -103,6 +108,7 @@ struct _MbTransport {
   MbRecvFn recv;
   MbDisconnectFn gone;
   gpointer user;
+  gsize unfinished_bytes; /* sum of the open connections' `unfinished` */
   GArray *gone_later;   /* MbNodeId: disconnect callbacks to run from idle */
   GSource *gone_idle;
   MbTransportStats stats;

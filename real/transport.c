@@ -28,7 +28,30 @@ mb_transport_config_init (MbTransportConfig *cfg)
   cfg->hello_timeout_ms = 10000;
   cfg->linger_ms = 5000;
   cfg->max_nodes = 65536;
+  cfg->listen_backlog = 512;
+  cfg->frame_timeout_ms = 30000;
+  cfg->max_unfinished_bytes = 64u << 20;
   cfg->advertise_addr = NULL;
+}
+
+gboolean
+mb_transport_config_env (MbTransportConfig *cfg, GError **error)
+{
+  const char *v = g_getenv ("MINIBIT_WIRE_FRAME_TIMEOUT_MS");
+  if (v == NULL || *v == '\0')
+    return TRUE;
+  guint64 ms = 0;
+  GError *local = NULL;
+  if (!g_ascii_string_to_unsigned (v, 10, 1, 3600000, &ms, &local))
+    {
+      g_set_error (error, MB_TRANSPORT_ERROR, MB_TRANSPORT_ERROR_CONFIG,
+                   "MINIBIT_WIRE_FRAME_TIMEOUT_MS=\"%s\": %s (milliseconds, 1 to 3600000)",
+                   v, local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+  cfg->frame_timeout_ms = (guint) ms;
+  return TRUE;
 }
 
 /* ---- addresses --------------------------------------------------------- */
@@ -382,8 +405,9 @@ mb_transport_resolve_host (const char *host, GError **error)
 /* Binds the listening socket; returns the bound port or 0 with error set. */
 static guint16
 mb_transport_listen (GSocketService *service, GInetAddress *ia, guint16 port,
-                     GError **error)
+                     guint backlog, GError **error)
 {
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (service), (int) MIN (backlog, (guint) G_MAXINT));
   GSocketAddress *sa = g_inet_socket_address_new (ia, port);
   GSocketAddress *bound = NULL;
   GError *local = NULL;
@@ -437,7 +461,7 @@ mb_transport_new (const char *name, const char *listen_host, guint16 port,
   if (ia == NULL)
     return NULL;
   GSocketService *service = g_socket_service_new ();
-  guint16 bound = mb_transport_listen (service, ia, port, error);
+  guint16 bound = mb_transport_listen (service, ia, port, conf.listen_backlog, error);
   if (bound == 0)
     {
       g_object_unref (service);

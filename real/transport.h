@@ -46,6 +46,15 @@
  * too slow (queue dropped, disconnect callback from an idle, never from
  * inside send).
  *
+ * Unfinished frames (memory): a connection buffers at most one frame of
+ * max_frame bytes plus one read (128 KiB); a frame must arrive whole within
+ * frame_timeout_ms of its first byte, however it trickles, or its
+ * connection is dropped; and the bytes of unfinished frames over all
+ * connections stay under max_unfinished_bytes: past it, the connections
+ * holding the most are dropped until it holds again (so a few slow strangers
+ * cannot make a peer hold max_connections x max_frame).  The listening
+ * socket's backlog is listen_backlog.
+ *
  * Callbacks run from the main context the transport was created in, never
  * from inside a host call.  Do not free the transport from a callback.
  * Logging: GLib structured logging, domain "minibit".
@@ -64,6 +73,7 @@ GQuark mb_transport_error_quark (void);
 typedef enum {
   MB_TRANSPORT_ERROR_LISTEN,   /* cannot bind or resolve the listen address */
   MB_TRANSPORT_ERROR_ADDRESS,  /* not a "host:port" address */
+  MB_TRANSPORT_ERROR_CONFIG,   /* a bad setting (environment) */
 } MbTransportError;
 
 /* Ids at or above this are never assigned by a transport. */
@@ -79,10 +89,17 @@ typedef struct {
   guint hello_timeout_ms;    /* for the peer's HELLO; 10000 */
   guint linger_ms;           /* a closing connection waits this long for the peer's end; 5000 */
   guint max_nodes;           /* distinct addresses remembered; 65536 */
+  guint listen_backlog;      /* connections the kernel queues before we accept; 512 */
+  guint frame_timeout_ms;    /* an unfinished frame older than this drops its connection; 30000 */
+  gsize max_unfinished_bytes;/* unfinished frames over all connections; 64 MiB */
   const char *advertise_addr;/* our listen address as told in HELLO; NULL: "listen_host:port" */
 } MbTransportConfig;
 
 void mb_transport_config_init (MbTransportConfig *cfg);
+/* Overrides from the environment: MINIBIT_WIRE_FRAME_TIMEOUT_MS
+ * (frame_timeout_ms, 1..3600000).  FALSE with an error naming the variable
+ * if a value is bad. */
+gboolean mb_transport_config_env (MbTransportConfig *cfg, GError **error);
 
 typedef struct {
   guint64 frames_in;          /* decoded frames, HELLO included */
@@ -93,7 +110,8 @@ typedef struct {
   guint64 connections_accepted;
   guint64 connections_dialled;  /* connects that succeeded */
   guint64 connections_refused;  /* incoming ones closed over max_connections */
-  guint64 connections_dropped;  /* closed for bad input, no HELLO, too slow */
+  guint64 connections_dropped;  /* closed for bad input, no HELLO, too slow,
+                                   a frame too slow or over the memory budget */
   guint64 connect_failures;     /* failed connect attempts */
   guint64 frames_refused;     /* frames not sent: unknown node, unencodable,
                                  or dropped from a queue unsent */

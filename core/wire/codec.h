@@ -14,7 +14,8 @@
  *
  * The decoder never trusts its input.  It works on a byte stream that arrives
  * in arbitrary pieces; each bad frame is refused with its own error, after
- * which the stream is unusable (the caller drops the connection).
+ * which the stream is unusable (the caller drops the connection).  The
+ * one-frame codec is codec.c, the stream decoder (MbDecoder) decoder.c.
  */
 #pragma once
 
@@ -67,7 +68,12 @@ MbMessage *mb_decoder_next (MbDecoder *dec, GError **error);
 /* At end of stream: TRUE if no partial frame is buffered, else
  * MB_CODEC_ERROR_TRUNCATED. */
 gboolean mb_decoder_finish (MbDecoder *dec, GError **error);
+/* Bytes fed and not yet consumed (an unfinished frame, or frames not yet
+ * taken with next). */
 gsize mb_decoder_buffered (const MbDecoder *dec);
+/* Bytes the decoder has allocated: at most twice what is buffered (at least
+ * 4 KiB), and at most 64 KiB once everything fed has been consumed. */
+gsize mb_decoder_footprint (const MbDecoder *dec);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbDecoder, mb_decoder_free)
 

@@ -242,6 +242,34 @@ test_finish_clean (void)
   g_assert_cmpuint (mb_decoder_buffered (dec), ==, 0);
 }
 
+/* A large frame's buffer is let go once it has been taken; what an idle
+ * decoder holds stays small. */
+static void
+test_footprint (void)
+{
+  g_autoptr (MbDecoder) dec = mb_decoder_new (0);
+  g_autoptr (MbMessage) big = mb_message_new (MB_MSG_CHUNK);
+  big->chunk_id = g_strnfill (64, 'a');
+  big->data = g_bytes_new_take (g_malloc0 (3u << 20), 3u << 20);
+  g_autoptr (GBytes) bytes = mb_codec_encode_bytes (big, NULL);
+  gsize len = g_bytes_get_size (bytes);
+  const guint8 *p = g_bytes_get_data (bytes, NULL);
+  for (gsize at = 0; at < len - 1; at += 100000)
+    mb_decoder_feed (dec, p + at, MIN (100000, len - 1 - at));
+  g_assert_cmpuint (mb_decoder_buffered (dec), ==, len - 1);
+  g_assert_cmpuint (mb_decoder_footprint (dec), >=, len - 1);
+  g_assert_cmpuint (mb_decoder_footprint (dec), <=, 2 * len);
+  g_autoptr (GError) error = NULL;
+  g_assert_null (mb_decoder_next (dec, &error));
+  g_assert_no_error (error);
+  mb_decoder_feed (dec, p + len - 1, 1);
+  g_autoptr (MbMessage) m = mb_decoder_next (dec, &error);
+  g_assert_no_error (error);
+  g_assert_true (mb_message_equal (m, big));
+  g_assert_cmpuint (mb_decoder_buffered (dec), ==, 0);
+  g_assert_cmpuint (mb_decoder_footprint (dec), <=, 64 * 1024);
+}
+
 /* ---- streams ---- */
 
 static GPtrArray *
@@ -383,6 +411,7 @@ main (int argc, char **argv)
   g_test_add_func ("/codec/encode/refuses", test_encode_refuses);
   g_test_add_func ("/codec/decoder/oversized-before-body", test_oversized_before_body);
   g_test_add_func ("/codec/decoder/bad-after-good", test_bad_after_good_in_one_feed);
+  g_test_add_func ("/codec/decoder/footprint", test_footprint);
   g_test_add_func ("/codec/decoder/finish-clean", test_finish_clean);
   g_test_add_func ("/codec/stream/split-every-offset", test_stream_split_every_offset);
   g_test_add_func ("/codec/stream/byte-at-a-time", test_stream_byte_at_a_time);
