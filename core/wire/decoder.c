@@ -4,7 +4,9 @@
  *
  * Invariants:
  *  - data[start, len) are the bytes fed and not consumed; the frames in
- *    [start, scan) are whole and their length fields checked;
+ *    [start, scan) are whole (each with its trailer, if the framing has
+ *    one) and their length fields checked under the current framing;
+ *  - a frame with a trailer is decoded only once check has accepted it;
  *  - a length field is checked as soon as its 4 bytes are here; a bad one is
  *    kept in `bad` (at bad_at) and reported when next reaches it, so the
  *    frames before it are still delivered; if it is the first unconsumed
@@ -32,6 +34,9 @@ struct _MbDecoder {
   gsize start;       /* first unconsumed byte */
   gsize scan;        /* first frame boundary whose length is not checked yet */
   gsize max_frame;
+  gsize trailer;     /* bytes after each frame (mb_decoder_reframe) */
+  MbFrameCheckFn check;
+  gpointer check_data;
   gsize bad_at;      /* frame boundary with a bad length field (if bad) */
   GError *bad;       /* that frame's error, reported when next reaches it */
   GError *error;     /* the stream has failed: sticky */
@@ -113,9 +118,9 @@ scan_lengths (MbDecoder *dec)
             dec->len = dec->bad_at + 4;   /* keep only its length field */
           return;
         }
-      if (dec->len - dec->scan - 4 < length)
+      if (dec->len - dec->scan - 4 < (gsize) length + dec->trailer)
         return;
-      dec->scan += 4 + (gsize) length;
+      dec->scan += 4 + (gsize) length + dec->trailer;
     }
 }
 
@@ -172,14 +177,40 @@ mb_decoder_next (MbDecoder *dec, GError **error)
   if (dec->scan == dec->start)   /* no whole frame buffered */
     return NULL;
   guint32 length = mbi_codec_read_u32 (dec->data + dec->start);
+  const guint8 *frame = dec->data + dec->start;
   GError *local = NULL;
-  MbMessage *msg = mbi_codec_decode_body (dec->data + dec->start + 4, length, &local);
-  dec->start += 4 + (gsize) length;
+  MbMessage *msg = NULL;
+  if (dec->check == NULL
+      || dec->check (dec->check_data, frame, 4 + (gsize) length, frame + 4 + length, &local))
+    msg = mbi_codec_decode_body (frame + 4, length, &local);
+  else if (local == NULL)
+    local = g_error_new (MB_CODEC_ERROR, MB_CODEC_ERROR_INCONSISTENT,
+                         "frame of %u bytes: its trailer was refused", length + 4);
+  dec->start += 4 + (gsize) length + dec->trailer;
   if (msg == NULL)
     fail (dec, local, error);
   else if (dec->start == dec->len)
     idle (dec);
   return msg;
+}
+
+void
+mb_decoder_reframe (MbDecoder *dec, gsize max_frame, gsize trailer, MbFrameCheckFn check,
+                    gpointer user)
+{
+  g_return_if_fail (dec != NULL);
+  dec->max_frame = mbi_codec_effective_max (max_frame);
+  dec->trailer = trailer;
+  dec->check = check;
+  dec->check_data = user;
+  if (dec->error != NULL)
+    return;
+  /* What was scanned ahead was cut the old way: cut it again.  A bad
+   * length found ahead kept every byte after it (it was not at start). */
+  g_clear_error (&dec->bad);
+  dec->bad_at = 0;
+  dec->scan = dec->start;
+  scan_lengths (dec);
 }
 
 gboolean
@@ -205,6 +236,10 @@ mb_decoder_finish (MbDecoder *dec, GError **error)
     err = g_error_new (MB_CODEC_ERROR, MB_CODEC_ERROR_TRUNCATED,
                        "stream ended after a frame's length field (0 of %u bytes)",
                        mbi_codec_read_u32 (dec->data + dec->scan));
+  else if (partial - 4 >= mbi_codec_read_u32 (dec->data + dec->scan))
+    err = g_error_new (MB_CODEC_ERROR, MB_CODEC_ERROR_TRUNCATED,
+                       "stream ended inside the %" G_GSIZE_FORMAT "-byte trailer of a frame "
+                       "of type %u", dec->trailer, dec->data[dec->scan + 4]);
   else
     err = g_error_new (MB_CODEC_ERROR, MB_CODEC_ERROR_TRUNCATED,
                        "stream ended inside a frame of type %u (%" G_GSIZE_FORMAT
