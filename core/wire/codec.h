@@ -84,8 +84,9 @@ gboolean mb_decoder_finish (MbDecoder *dec, GError **error);
 /* Bytes fed and not yet consumed (an unfinished frame, or frames not yet
  * taken with next). */
 gsize mb_decoder_buffered (const MbDecoder *dec);
-/* Bytes the decoder has allocated: at most twice what is buffered (at least
- * 4 KiB), and at most 64 KiB once everything fed has been consumed. */
+/* Bytes the decoder has allocated: room for the frame in progress (its
+ * pages are touched only as its bytes arrive), and at most 64 KiB once
+ * everything fed has been consumed. */
 gsize mb_decoder_footprint (const MbDecoder *dec);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbDecoder, mb_decoder_free)

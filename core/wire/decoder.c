@@ -13,10 +13,12 @@
  *    frame, no byte after its length field is kept;
  *  - the first error is sticky: next and finish return it again, and feed
  *    refuses further bytes;
- *  - memory: the buffer is compacted before it grows and grows by doubling,
- *    so it holds at most twice the unconsumed bytes (at least 4 KiB); once
- *    everything fed has been consumed, a buffer over MB_DECODER_IDLE_KEEP is
- *    freed, so an idle stream holds little whatever it carried before.
+ *  - memory: the buffer is compacted before it grows; once the length of
+ *    the frame in progress is known it is given room for exactly the rest
+ *    of that frame (one allocation per large frame, whose pages are touched
+ *    only as its bytes arrive), else it grows by doubling; once everything
+ *    fed has been consumed, a buffer over MB_DECODER_IDLE_KEEP is freed, so
+ *    an idle stream holds little whatever it carried before.
  */
 #include "wire/codec.h"
 #define MB_CORE_WIRE_INTERNAL
@@ -74,9 +76,10 @@ compact (MbDecoder *dec)
   dec->start = 0;
 }
 
-/* Room for `more` bytes after len. */
+/* Room for `more` bytes after len: exactly that many if `exact`, else
+ * by doubling. */
 static void
-reserve (MbDecoder *dec, gsize more)
+reserve (MbDecoder *dec, gsize more, gboolean exact)
 {
   if (dec->cap - dec->len >= more)
     return;
@@ -84,7 +87,7 @@ reserve (MbDecoder *dec, gsize more)
   if (dec->cap - dec->len >= more)
     return;
   gsize want = dec->len + more;
-  gsize cap = MAX (MAX (want, (gsize) MB_DECODER_MIN_CAP), dec->cap * 2);
+  gsize cap = exact ? want : MAX (MAX (want, (gsize) MB_DECODER_MIN_CAP), dec->cap * 2);
   dec->data = g_realloc (dec->data, cap);
   dec->cap = cap;
 }
@@ -118,9 +121,13 @@ scan_lengths (MbDecoder *dec)
             dec->len = dec->bad_at + 4;   /* keep only its length field */
           return;
         }
-      if (dec->len - dec->scan - 4 < (gsize) length + dec->trailer)
-        return;
-      dec->scan += 4 + (gsize) length + dec->trailer;
+      gsize whole = 4 + (gsize) length + dec->trailer;
+      if (dec->len - dec->scan < whole)
+        {
+          reserve (dec, whole - (dec->len - dec->scan), TRUE);  /* the rest of it */
+          return;
+        }
+      dec->scan += whole;
     }
 }
 
@@ -140,7 +147,7 @@ mb_decoder_feed (MbDecoder *dec, const guint8 *data, gsize len)
     }
   if (len == 0)
     return TRUE;
-  reserve (dec, len);
+  reserve (dec, len, FALSE);
   memcpy (dec->data + dec->len, data, len);
   dec->len += len;
   scan_lengths (dec);
