@@ -37,6 +37,7 @@ typedef struct {
   guint16 tracker_port;  /* TRACKER_PORT (HTTP); its wire port is +1 */
   gchar **share_dirs;    /* MINIBIT_SHARE_DIRS */
   gchar *token;          /* MINIBIT_TOKEN */
+  gchar *secret_file;    /* --cluster-secret-file (else MINIBIT_CLUSTER_SECRET) */
   guint replication;     /* --replication (R) */
   guint32 chunk_size;
   guint ping_interval_ms;/* failure detector period */
@@ -55,6 +56,7 @@ struct _MbPeerApp {
   MbExpiryDriver *timer;
   SoupServer *http;
   gchar *addr;             /* our wire address: our member name on the ring */
+  GBytes *secret;          /* the cluster secret, or NULL (loopback only) */
   /* membership.c */
   GHashTable *misses;      /* member -> consecutive missed pings */
   GHashTable *departed;    /* members that said goodbye (not re-added) */

@@ -32,6 +32,7 @@ mb_transport_config_init (MbTransportConfig *cfg)
   cfg->frame_timeout_ms = 30000;
   cfg->max_unfinished_bytes = 64u << 20;
   cfg->advertise_addr = NULL;
+  cfg->secret = NULL;
 }
 
 gboolean
@@ -180,26 +181,23 @@ mbi_transport_node_ensure (MbTransport *t, const char *addr)
   return node;
 }
 
-/* Records what the peer's HELLO says; its address becomes an alias. */
+/* Records the name and listen address the peer's HELLO gave.  The address
+ * is not made an alias: a dialled peer's claim is not proof. */
 void
-mbi_transport_node_learn (MbTransport *t, MbTNode *node, const MbMessage *hello)
+mbi_transport_node_learn (MbTransport *t, MbTNode *node, const char *name, const char *addr)
 {
-  if (g_strcmp0 (node->name, hello->name) != 0)
+  if (g_strcmp0 (node->name, name) != 0)
     {
       g_free (node->name);
-      node->name = g_strdup (hello->name);
+      node->name = g_strdup (name);
     }
-  if (g_strcmp0 (node->hello_addr, hello->addr) != 0)
+  if (g_strcmp0 (node->hello_addr, addr) != 0)
     {
       g_free (node->hello_addr);
-      node->hello_addr = g_strdup (hello->addr);
+      node->hello_addr = g_strdup (addr);
     }
-  MbTNode *other = g_hash_table_lookup (t->by_addr, hello->addr);
-  if (other == NULL)
-    g_hash_table_insert (t->by_addr, g_strdup (hello->addr), node);
-  else if (other != node)
-    g_debug ("transport %s: %s says it listens on %s, already node %u",
-             t->name, node->addr, hello->addr, other->id);
+  if (g_strcmp0 (node->addr, addr) != 0)
+    g_debug ("transport %s: %s says it listens on %s", t->name, node->addr, addr);
 }
 
 static gboolean
@@ -361,6 +359,17 @@ mb_transport_on_incoming (GSocketService *service, GSocketConnection *sc,
                           GObject *source, gpointer data)
 {
   MbTransport *t = data;
+  gchar *why = NULL;
+  if (!mbi_transport_auth_accept_ok (t, sc, &why))
+    {
+      gchar *peer = mbi_transport_conn_describe (sc);
+      g_warning ("transport %s: refusing a connection from %s: %s", t->name, peer, why);
+      g_free (peer);
+      g_free (why);
+      t->stats.connections_refused++;
+      g_io_stream_close (G_IO_STREAM (sc), NULL, NULL);
+      return TRUE;
+    }
   if (g_hash_table_size (t->conns) >= t->cfg.max_connections)
     {
       gchar *peer = mbi_transport_conn_describe (sc);
@@ -474,6 +483,8 @@ mb_transport_new (const char *name, const char *listen_host, guint16 port,
   t->port = bound;
   t->cfg = conf;
   t->cfg.advertise_addr = NULL;  /* not kept: the caller's string */
+  t->cfg.secret = NULL;          /* kept as t->secret */
+  t->secret = conf.secret != NULL ? g_bytes_ref (conf.secret) : NULL;
   if (conf.advertise_addr != NULL)
     t->listen_addr = g_strdup (conf.advertise_addr);
   else
@@ -527,6 +538,7 @@ mb_transport_free (MbTransport *t)
   g_hash_table_unref (t->by_addr);
   g_ptr_array_unref (t->nodes);
   g_bytes_unref (t->hello);
+  g_clear_pointer (&t->secret, g_bytes_unref);
   g_object_unref (t->client);
   g_main_context_unref (t->context);
   g_free (t->listen_addr);
