@@ -49,6 +49,12 @@ on_gone (gpointer user, MbNodeId node)
   mbi_peer_rearm (app);
 }
 
+static void
+on_session (gpointer user, MbNodeId node)
+{
+  mbi_peer_membership_on_session (user, node);
+}
+
 static guint64
 rp_next (gconstpointer obj)
 {
@@ -291,6 +297,7 @@ start (MbPeerApp *app, GError **error)
     return FALSE;
   app->addr = g_strdup (mb_transport_listen_addr (app->transport));
   mb_transport_set_handlers (app->transport, on_recv, on_gone, app);
+  mb_transport_set_session_handler (app->transport, on_session);
   app->store = mb_store_disk_new (app->cfg.data_dir, error);
   if (!app->store)
     return FALSE;

@@ -59,7 +59,8 @@ struct _MbPeerApp {
   GBytes *secret;          /* the cluster secret, or NULL (loopback only) */
   /* membership.c */
   GHashTable *misses;      /* member -> consecutive missed pings */
-  GHashTable *departed;    /* members that said goodbye (not re-added) */
+  GHashTable *departed;    /* member -> gint64 * monotonic time until which it is not re-added */
+  gboolean left;           /* our leave notices are out: no more pings */
   guint ping_source;
   guint32 ping_req;
   GHashTable *pings;       /* req -> member (outstanding) */
@@ -80,6 +81,8 @@ void mbi_peer_membership_stop (MbPeerApp *app);
  * PONG is taken (TRUE: consumed, do not pass it to the core). */
 gboolean mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg);
 void mbi_peer_membership_on_disconnect (MbPeerApp *app, MbNodeId node);
+/* A fresh authenticated session with node (the transport's session handler). */
+void mbi_peer_membership_on_session (MbPeerApp *app, MbNodeId node);
 void mbi_peer_membership_leave_notice (MbPeerApp *app);
 
 /* peer-http.c */

@@ -180,6 +180,8 @@ mb_auth_done (MbConn *c)
           mbi_transport_conn_disarm (c, MB_TIMER_HELLO);
           g_debug ("transport %s: %s: handshake done", t->name, c->node ? c->node->addr : c->peer);
           mbi_transport_conn_pump (c);
+          if (c->t != NULL && c->node != NULL && c->node->conn == c && t->session != NULL)
+            t->session (t->user, c->node->id);
         }
       return c->t != NULL;
     }
@@ -256,6 +258,8 @@ mbi_transport_auth_verified (MbConn *c)
   mbi_transport_node_learn (t, node, c->claim_name, c->claim);
   g_debug ("transport %s: %s (%s) proved its address", t->name, c->claim, c->peer);
   mbi_transport_node_bind (t, node, c);
+  if (c->t != NULL && t->session != NULL)
+    t->session (t->user, node->id);
   if (c->t != NULL)
     mbi_transport_conn_resume (c);
 }

@@ -153,6 +153,7 @@ struct _MbTransport {
   GHashTable *conns;    /* open MbConn *, one reference each */
   MbRecvFn recv;
   MbDisconnectFn gone;
+  MbSessionFn session;
   gpointer user;
   gsize unfinished_bytes; /* sum of the open connections' `unfinished` */
   GArray *gone_later;   /* MbNodeId: disconnect callbacks to run from idle */

@@ -583,6 +583,13 @@ mb_transport_set_handlers (MbTransport *t, MbRecvFn recv, MbDisconnectFn gone,
   t->user = user;
 }
 
+void
+mb_transport_set_session_handler (MbTransport *t, MbSessionFn session)
+{
+  g_return_if_fail (t != NULL);
+  t->session = session;
+}
+
 MbNodeId
 mb_transport_node (MbTransport *t, const char *addr)
 {

@@ -154,7 +154,7 @@ typedef struct _MbTransport MbTransport;
 
 typedef void (*MbRecvFn) (gpointer user, MbNodeId from, const MbMessage *msg);
 typedef void (*MbDisconnectFn) (gpointer user, MbNodeId node);
-
+typedef void (*MbSessionFn) (gpointer user, MbNodeId node);
 
 /* Listens on listen_host:port (port 0: any free port).  `name` goes into
  * HELLO.  cfg may be NULL (defaults).  Uses the thread-default main context. */
@@ -170,6 +170,10 @@ guint16 mb_transport_port (MbTransport *t);
 const char *mb_transport_listen_addr (MbTransport *t);
 void mb_transport_set_handlers (MbTransport *t, MbRecvFn recv,
                                 MbDisconnectFn gone, gpointer user);
+/* Optional: called (with the handlers' user) each time a connection to a
+ * node is authenticated afresh: ours once its handshake is done, the
+ * node's once it also proved its address by dial-back. */
+void mb_transport_set_session_handler (MbTransport *t, MbSessionFn session);
 
 /* The node for addr, created if new (MB_NODE_NONE if addr is not host:port);
  * the same as host->resolve. */
