@@ -80,6 +80,27 @@ mb_auth_role (const MbConn *c, gboolean ours)
   return c->outgoing == ours ? MB_AUTH_DIALLER : MB_AUTH_ACCEPTOR;
 }
 
+/* The claimed address, with an unspecified host (a peer listening on
+ * 0.0.0.0 or :: that advertises just that) replaced by the address the
+ * connection comes from: the only host it can mean. */
+static gchar *
+mb_auth_claim (MbConn *c, const char *addr)
+{
+  g_autofree gchar *host = NULL;
+  guint16 port = 0;
+  if (!mb_transport_addr_split (addr, &host, &port))
+    return g_strdup (addr);
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (host);
+  if (ia == NULL || !g_inet_address_get_is_any (ia))
+    return g_strdup (addr);
+  g_autoptr (GSocketAddress) sa = g_socket_connection_get_remote_address (c->sc, NULL);
+  if (sa == NULL || !G_IS_INET_SOCKET_ADDRESS (sa))
+    return g_strdup (addr);
+  g_autofree gchar *ip =
+    g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (sa)));
+  return mb_transport_addr_join (ip, port);
+}
+
 static gboolean
 mb_auth_on_hello (MbConn *c, const MbMessage *hello)
 {
@@ -90,10 +111,11 @@ mb_auth_on_hello (MbConn *c, const MbMessage *hello)
   if (!mb_transport_addr_split (hello->addr, NULL, NULL))
     return mb_auth_refuse (c, FALSE, "hello with a bad address \"%s\"",
                            hello->addr != NULL ? hello->addr : "");
-  if (strcmp (hello->addr, t->listen_addr) == 0)
-    return mb_auth_refuse (c, FALSE, "connected to itself");
-  c->claim = g_strdup (hello->addr);
+  c->claim_sent = g_strdup (hello->addr);
+  c->claim = mb_auth_claim (c, hello->addr);
   c->claim_name = g_strdup (hello->name);
+  if (strcmp (c->claim, t->listen_addr) == 0)
+    return mb_auth_refuse (c, FALSE, "connected to itself");
   if (c->outgoing && c->node != NULL)
     mbi_transport_node_learn (t, c->node, hello->name, hello->addr);
   c->stage = MB_STAGE_CHALLENGE;
@@ -129,7 +151,7 @@ mb_auth_on_challenge (MbConn *c, const MbMessage *ch)
     }
   const guint8 *nonce = g_bytes_get_data (ch->data, NULL);
   if (mb_auth_equal (nonce, c->nonce, MB_AUTH_NONCE_LEN))
-    return mb_auth_refuse (c, TRUE, "it sent our own nonce back");
+    return mb_auth_refuse (c, TRUE, "it sent our own nonce back (connected to itself?)");
   memcpy (c->peer_nonce, nonce, MB_AUTH_NONCE_LEN);
   MbMessage *proof = mb_message_new (MB_MSG_PROOF);
   if (t->secret != NULL)
@@ -211,8 +233,8 @@ mb_auth_on_proof (MbConn *c, const MbMessage *pf)
   if (t->secret != NULL)
     {
       guint8 want[MB_AUTH_PROOF_LEN];
-      mb_auth_proof (t->secret, mb_auth_role (c, FALSE), c->peer_nonce, c->nonce, c->claim,
-                     want);
+      mb_auth_proof (t->secret, mb_auth_role (c, FALSE), c->peer_nonce, c->nonce,
+                     c->claim_sent, want);
       if (n != MB_AUTH_PROOF_LEN
           || !mb_auth_equal (g_bytes_get_data (pf->data, NULL), want, MB_AUTH_PROOF_LEN))
         return mb_auth_refuse (c, TRUE, "wrong proof: it does not hold this cluster's secret "
@@ -255,7 +277,7 @@ mbi_transport_auth_verified (MbConn *c)
   c->stage = MB_STAGE_OPEN;
   mbi_transport_conn_disarm (c, MB_TIMER_HELLO);
   c->node = node;
-  mbi_transport_node_learn (t, node, c->claim_name, c->claim);
+  mbi_transport_node_learn (t, node, c->claim_name, c->claim_sent);
   g_debug ("transport %s: %s (%s) proved its address", t->name, c->claim, c->peer);
   mbi_transport_node_bind (t, node, c);
   if (c->t != NULL && t->session != NULL)

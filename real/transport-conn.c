@@ -50,6 +50,7 @@ mbi_transport_conn_unref (gpointer p)
   g_object_unref (c->cancel);
   g_free (c->peer);
   g_free (c->claim);
+  g_free (c->claim_sent);
   g_free (c->claim_name);
   g_free (c->rbuf);
   g_free (c);

@@ -107,7 +107,9 @@ struct _MbConn {
   gboolean probe;       /* a dial-back connection (either end): no node, no core */
   MbProbe *asking;      /* (outgoing probe) the dial-back it carries */
   MbProbe *verify;      /* (accepted, VERIFY) the dial-back proving its claim */
-  gchar *claim;         /* the listen address its HELLO claims */
+  gchar *claim_sent;    /* the listen address its HELLO claims (its proof covers it) */
+  gchar *claim;         /* the same, an unspecified host (0.0.0.0, ::) replaced by
+                           the connection's remote address: what dial-back proves */
   gchar *claim_name;    /* the name its HELLO gives */
   guint8 nonce[32];     /* ours (MB_AUTH_NONCE_LEN) */
   guint8 peer_nonce[32];

@@ -39,7 +39,9 @@
  * in its CHALLENGE, with the same handshake) and asks DIALBACK: "did you dial
  * me, with these two nonces?"; only a YES from there binds the connection to
  * the node for that address (so replies reuse it) and lets its frames reach
- * the receive callback; until then nothing it sent is read.  A dialled
+ * the receive callback; until then nothing it sent is read.  A claimed
+ * address with an unspecified host (0.0.0.0:P, [::]:P: a peer listening on
+ * every interface) stands for the connection's remote address, port P.  A dialled
  * connection needs no dial-back: we chose the address.  The HELLO's address
  * of a dialled peer is only recorded (node_name, the race below), never
  * made an alias of another node.

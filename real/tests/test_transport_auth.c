@@ -25,6 +25,10 @@
  *                                 transport's address (it answers "no") or
  *                                 an address where nothing listens: dropped,
  *                                 nothing delivered
+ *  /transport-auth/any-address    a transport listening on 0.0.0.0 (so it
+ *                                 claims 0.0.0.0:P) is dialled back at the
+ *                                 address it connects from, port P, and known
+ *                                 by that
  *  /transport-auth/loopback-only  without a secret a connection from a
  *                                 non-loopback address of this host is
  *                                 refused at once; with one it is not
@@ -625,6 +629,23 @@ test_dial_back (void)
   side_free (c);
 }
 
+/* ---- /transport-auth/any-address ------------------------------------------------------ */
+
+static void
+test_any_address (void)
+{
+  Side *a = side_new ("a", "0.0.0.0", SECRET);
+  Side *b = side_new ("b", NULL, SECRET);
+  g_autofree gchar *want = g_strdup_printf ("127.0.0.1:%u", mb_transport_port (a->t));
+  g_assert_true (g_str_has_prefix (mb_transport_listen_addr (a->t), "0.0.0.0:"));
+  side_ping (a, side_node_of (a, b), 5);
+  WAIT_FOR (b->msgs->len == 1, WAIT_MS);
+  g_assert_cmpstr (mb_transport_node_addr (b->t, g_array_index (b->from, MbNodeId, 0)), ==, want);
+  g_assert_cmpuint (side_stats (b).dialback_failures, ==, 0);
+  side_free (a);
+  side_free (b);
+}
+
 /* ---- /transport-auth/loopback-only ---------------------------------------------------- */
 
 /* A non-loopback IPv4 address of this host, or NULL. */
@@ -706,6 +727,7 @@ main (int argc, char **argv)
   g_test_add_func ("/transport-auth/strangers", test_strangers);
   g_test_add_func ("/transport-auth/bad-mac", test_bad_mac);
   g_test_add_func ("/transport-auth/dial-back", test_dial_back);
+  g_test_add_func ("/transport-auth/any-address", test_any_address);
   g_test_add_func ("/transport-auth/loopback-only", test_loopback_only);
   int rc = g_test_run ();
   g_ptr_array_unref (logged);
