@@ -2,16 +2,29 @@
  *
  * The view starts as this peer plus KNOWN_PEERS (as in the seed).  A peer we
  * did not know that talks to us joins the view (that is how later peers get
- * known).  Every ping_interval each member is pinged; a member that misses
- * ping_misses answers in a row is taken as crashed and removed with repair
- * (the survivors restore R copies).  A LEAVE_NOTICE removes its sender
- * without repair: it handed its keys over before leaving, and it is not
- * re-added afterwards.  The tracker's wire address is never a member.
+ * known); the transport gives us only peers that did the handshake (with the
+ * cluster secret, if there is one) and, for connections they opened, proved
+ * by dial-back the address they are known by.  Every ping_interval each
+ * member is pinged; a member that misses ping_misses answers in a row is
+ * taken as crashed by our own failure detector and removed with repair (the
+ * survivors restore R copies).
+ *
+ * Leaves cannot be forged: a LEAVE_NOTICE is taken only from the leaver
+ * itself, naming itself, on its own authenticated connection; any other is
+ * ignored with a log line naming both.  It removes the leaver without repair
+ * (it handed its keys over) and puts it on the departed list, so that the
+ * leaver's last frames do not add it back; an entry expires after
+ * DEPARTED_PINGS ping intervals, or at once when that member opens a fresh
+ * authenticated session (a restart).  A leaver stops pinging once it has
+ * sent its notices.  The tracker's wire address is never a member.
  */
 #define MB_REAL_PEER_INTERNAL
 #include "peer-private.h"
 
 #include <string.h>
+
+/* A departed member may rejoin after this many ping intervals. */
+#define DEPARTED_PINGS 10
 
 static gchar *
 tracker_wire_addr (MbPeerApp *app)
@@ -26,11 +39,25 @@ set_view (MbPeerApp *app, MbRing *view, gboolean repair)
   mbi_peer_rearm (app);
 }
 
+/* TRUE while addr is on the departed list (dropping the entry once it
+ * expired). */
+static gboolean
+departed (MbPeerApp *app, const char *addr)
+{
+  gint64 *until = g_hash_table_lookup (app->departed, addr);
+  if (until == NULL)
+    return FALSE;
+  if (g_get_monotonic_time () < *until)
+    return TRUE;
+  g_hash_table_remove (app->departed, addr);
+  return FALSE;
+}
+
 static void
 add_member (MbPeerApp *app, const char *addr)
 {
   MbRing *view = mb_ringpeer_view (app->rp);
-  if (!addr || mb_ring_contains (view, addr) || g_hash_table_contains (app->departed, addr))
+  if (!addr || mb_ring_contains (view, addr) || departed (app, addr))
     return;
   g_autofree gchar *tracker = tracker_wire_addr (app);
   if (g_strcmp0 (addr, tracker) == 0)
@@ -77,6 +104,8 @@ static gboolean
 ping_round (gpointer data)
 {
   MbPeerApp *app = data;
+  if (app->left)
+    return G_SOURCE_CONTINUE;  /* our notices are out: we are no member any more */
   /* Pings still unanswered from the last round are misses. */
   GHashTableIter it;
   gpointer key, value;
@@ -108,7 +137,7 @@ void
 mbi_peer_membership_start (MbPeerApp *app)
 {
   app->misses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  app->departed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  app->departed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   app->pings = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
   app->ping_source = g_timeout_add (app->cfg.ping_interval_ms, ping_round, app);
   /* Say hello to everyone we were told of, so they add us. */
@@ -132,11 +161,17 @@ mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *
   const char *addr = mb_transport_node_addr (app->transport, from);
   if (msg->type == MB_MSG_LEAVE_NOTICE)
     {
-      if (msg->name)
+      if (addr == NULL || g_strcmp0 (msg->name, addr) != 0)
         {
-          g_hash_table_add (app->departed, g_strdup (msg->name));
-          remove_member (app, msg->name, FALSE);
+          g_message ("ring: ignoring a leave notice for %s from %s: a member announces only "
+                     "its own leave", msg->name ? msg->name : "(none)", addr ? addr : "(unknown)");
+          return TRUE;
         }
+      gint64 *until = g_new (gint64, 1);
+      *until = g_get_monotonic_time ()
+               + (gint64) DEPARTED_PINGS * app->cfg.ping_interval_ms * 1000;
+      g_hash_table_insert (app->departed, g_strdup (addr), until);
+      remove_member (app, addr, FALSE);
       return TRUE;
     }
   if (addr)
@@ -151,6 +186,15 @@ mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *
       return TRUE;
     }
   return FALSE;
+}
+
+void
+mbi_peer_membership_on_session (MbPeerApp *app, MbNodeId node)
+{
+  /* A fresh authenticated session: a member that left and came back. */
+  const char *addr = mb_transport_node_addr (app->transport, node);
+  if (app->departed != NULL && addr != NULL && g_hash_table_remove (app->departed, addr))
+    g_info ("ring: %s is back (a fresh session after its leave)", addr);
 }
 
 void
@@ -178,4 +222,5 @@ mbi_peer_membership_leave_notice (MbPeerApp *app)
       th->send (th->ctx, mb_transport_self (app->transport), mb_transport_node (app->transport, m),
                 bye);
     }
+  app->left = TRUE;
 }

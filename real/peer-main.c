@@ -12,7 +12,11 @@
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
+#include "cluster-secret.h"
 #include "disk-store.h"
 #define MB_REAL_PEER_INTERNAL
 #include "peer-private.h"
@@ -43,6 +47,12 @@ on_gone (gpointer user, MbNodeId node)
   mb_ringpeer_on_disconnect (app->rp, node, mb_clock_now ());
   mbi_peer_membership_on_disconnect (app, node);
   mbi_peer_rearm (app);
+}
+
+static void
+on_session (gpointer user, MbNodeId node)
+{
+  mbi_peer_membership_on_session (user, node);
 }
 
 static guint64
@@ -172,7 +182,7 @@ static gboolean
 configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
 {
   gchar *self_id = NULL, *host = NULL, *data_dir = NULL, *known = NULL, *tracker_host = NULL;
-  gchar *port = NULL, *wire_port = NULL, *tracker_port = NULL;
+  gchar *port = NULL, *wire_port = NULL, *tracker_port = NULL, *secret_file = NULL;
   /* The ring's defaults are the core's (mb_ringpeer_config_init). */
   MbRingPeerConfig dflt;
   mb_ringpeer_config_init (&dflt);
@@ -194,6 +204,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     { "chunk-kib", 0, 0, G_OPTION_ARG_INT, &chunk_kib, chunk_help, "KIB" },
     { "ping-ms", 0, 0, G_OPTION_ARG_INT, &ping_ms, "Failure-detector period in ms (default 1000)", "MS" },
     { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
+    { "cluster-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file, "File holding the cluster secret, mode 0600 (else env MINIBIT_CLUSTER_SECRET; without one, wire peers are accepted from loopback only)", "PATH" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("");
@@ -202,7 +213,9 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     "and serves the seeds' HTTP API (store_file, fetch_file, shutdown, ...).\n"
     "Environment: SELF_ID KNOWN_PEERS DATA_DIR PORT WIRE_PORT TRACKER_HOST TRACKER_PORT\n"
     "MINIBIT_SHARE_DIRS (extra folders store_file may read) MINIBIT_TOKEN (bearer token\n"
-    "that allows store_file, fetch_file and shutdown from other hosts than loopback).");
+    "that allows store_file, fetch_file and shutdown from other hosts than loopback)\n"
+    "MINIBIT_CLUSTER_SECRET (the secret wire peers prove at hello; at least 16 bytes)\n"
+    "MINIBIT_WIRE_FRAME_TIMEOUT_MS (an unfinished wire frame's deadline, default 30000).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   gboolean ok = g_option_context_parse (ctx, argc, argv, error);
   if (ok)
@@ -232,13 +245,14 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
       cfg->tracker_host = g_strdup (tracker_host ? tracker_host : env_or ("TRACKER_HOST", "127.0.0.1"));
       cfg->share_dirs = split_list (g_getenv ("MINIBIT_SHARE_DIRS"));
       cfg->token = g_strdup (g_getenv ("MINIBIT_TOKEN"));
+      cfg->secret_file = g_strdup (secret_file);
       cfg->replication = (guint) replication;
       cfg->chunk_size = (guint32) chunk_kib * 1024;
       cfg->ping_interval_ms = (guint) ping_ms;
       cfg->ping_misses = (guint) misses;
     }
   g_free (self_id); g_free (host); g_free (data_dir); g_free (known); g_free (tracker_host);
-  g_free (port); g_free (wire_port); g_free (tracker_port);
+  g_free (port); g_free (wire_port); g_free (tracker_port); g_free (secret_file);
   return ok;
 }
 
@@ -252,6 +266,7 @@ config_clear (MbPeerAppConfig *cfg)
   g_free (cfg->tracker_host);
   g_strfreev (cfg->share_dirs);
   g_free (cfg->token);
+  g_free (cfg->secret_file);
 }
 
 static gboolean
@@ -259,11 +274,30 @@ start (MbPeerApp *app, GError **error)
 {
   MbTransportConfig tcfg;
   mb_transport_config_init (&tcfg);
+  if (!mb_transport_config_env (&tcfg, error))
+    return FALSE;
+  GError *local = NULL;
+  app->secret = mb_cluster_secret_load (app->cfg.secret_file, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  if (app->secret == NULL)
+    g_warning ("peer %s: running WITHOUT a cluster secret: wire peers are accepted from "
+               "loopback only, and any process on this host can join the ring; set "
+               "MINIBIT_CLUSTER_SECRET or --cluster-secret-file on every peer and the tracker",
+               app->cfg.self_id);
+  else
+    g_message ("peer %s: cluster secret from %s: wire peers must prove it", app->cfg.self_id,
+               app->cfg.secret_file != NULL ? app->cfg.secret_file : "MINIBIT_CLUSTER_SECRET");
+  tcfg.secret = app->secret;
   app->transport = mb_transport_new (app->cfg.self_id, app->cfg.host, app->cfg.wire_port, &tcfg, error);
   if (!app->transport)
     return FALSE;
   app->addr = g_strdup (mb_transport_listen_addr (app->transport));
   mb_transport_set_handlers (app->transport, on_recv, on_gone, app);
+  mb_transport_set_session_handler (app->transport, on_session);
   app->store = mb_store_disk_new (app->cfg.data_dir, error);
   if (!app->store)
     return FALSE;
@@ -301,6 +335,12 @@ start (MbPeerApp *app, GError **error)
 int
 main (int argc, char **argv)
 {
+#ifdef __GLIBC__
+  /* Buffers of 1 MiB or more (a large wire frame's) get pages of their own,
+   * given back when freed: glibc's moving threshold would otherwise keep
+   * the memory of dropped connections in the heap, fragmented. */
+  mallopt (M_MMAP_THRESHOLD, 1 << 20);
+#endif
   MbPeerApp app = { 0 };
   g_autoptr (GError) err = NULL;
   if (!configure (&app.cfg, &argc, &argv, &err))
@@ -325,6 +365,7 @@ main (int argc, char **argv)
   mb_transport_free (app.transport);
   g_main_loop_unref (app.loop);
   g_free (app.addr);
+  g_clear_pointer (&app.secret, g_bytes_unref);
   config_clear (&app.cfg);
   return app.exit_status;
 }

@@ -37,6 +37,7 @@ typedef struct {
   guint16 tracker_port;  /* TRACKER_PORT (HTTP); its wire port is +1 */
   gchar **share_dirs;    /* MINIBIT_SHARE_DIRS */
   gchar *token;          /* MINIBIT_TOKEN */
+  gchar *secret_file;    /* --cluster-secret-file (else MINIBIT_CLUSTER_SECRET) */
   guint replication;     /* --replication (R) */
   guint32 chunk_size;
   guint ping_interval_ms;/* failure detector period */
@@ -55,9 +56,11 @@ struct _MbPeerApp {
   MbExpiryDriver *timer;
   SoupServer *http;
   gchar *addr;             /* our wire address: our member name on the ring */
+  GBytes *secret;          /* the cluster secret, or NULL (loopback only) */
   /* membership.c */
   GHashTable *misses;      /* member -> consecutive missed pings */
-  GHashTable *departed;    /* members that said goodbye (not re-added) */
+  GHashTable *departed;    /* member -> gint64 * monotonic time until which it is not re-added */
+  gboolean left;           /* our leave notices are out: no more pings */
   guint ping_source;
   guint32 ping_req;
   GHashTable *pings;       /* req -> member (outstanding) */
@@ -78,6 +81,8 @@ void mbi_peer_membership_stop (MbPeerApp *app);
  * PONG is taken (TRUE: consumed, do not pass it to the core). */
 gboolean mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg);
 void mbi_peer_membership_on_disconnect (MbPeerApp *app, MbNodeId node);
+/* A fresh authenticated session with node (the transport's session handler). */
+void mbi_peer_membership_on_session (MbPeerApp *app, MbNodeId node);
 void mbi_peer_membership_leave_notice (MbPeerApp *app);
 
 /* peer-http.c */

@@ -22,12 +22,16 @@
 #define G_LOG_DOMAIN "minibit"
 
 #include <glib-unix.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "cluster-secret.h"
 #include "gateway.h"
 #include "swarm/tracker.h"
 #include "transport.h"
@@ -49,6 +53,7 @@ typedef struct {
   gdouble initial_share;
   gint total_blocks;
   gint64 seed;           /* 0: random */
+  gchar *secret_file;    /* --cluster-secret-file (else MINIBIT_CLUSTER_SECRET) */
 } MbTrackerOptions;
 
 typedef struct {
@@ -60,6 +65,7 @@ typedef struct {
   SoupServer *http;
   GMainLoop *loop;
   GRand *rand;           /* initial block indices */
+  GBytes *secret;        /* the cluster secret, or NULL (loopback only) */
 } MbTrackerApp;
 
 /* ---- the tracker ------------------------------------------------------- */
@@ -438,6 +444,9 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
     { "initial-share", 0, 0, G_OPTION_ARG_DOUBLE, &o->initial_share, help_share, "SHARE" },
     { "total-blocks", 0, 0, G_OPTION_ARG_INT, &o->total_blocks,
       "Blocks in a file registered over HTTP (default 50, as the seed)", "N" },
+    { "cluster-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &o->secret_file,
+      "File holding the cluster secret, mode 0600 (else env MINIBIT_CLUSTER_SECRET; "
+      "without one, wire peers are accepted from loopback only)", "PATH" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &o->seed,
       "Seed for the tracker's random draws (default 0: a random seed)", "N" },
     { NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -445,7 +454,9 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
   GOptionContext *ctx = g_option_context_new ("- minibit tracker (HTTP API and minibit frames)");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_description (ctx,
-    "Environment: TRACKER_HOST, TRACKER_PORT (options override them).\n"
+    "Environment: TRACKER_HOST, TRACKER_PORT (options override them),\n"
+    "MINIBIT_CLUSTER_SECRET (the secret wire peers prove at hello; at least 16 bytes),\n"
+    "MINIBIT_WIRE_FRAME_TIMEOUT_MS (an unfinished wire frame's deadline, default 30000).\n"
     "HTTP: POST /register {\"peer_id\", \"listen_port\", \"file\"?}, GET /peers?peer_id=ID[&file=F].\n"
     "On start one line goes to stdout: \"minibit-tracker http=HOST:PORT wire=HOST:PORT\".\n"
     "SIGTERM or SIGINT stops the tracker with status 0.");
@@ -489,7 +500,22 @@ static gboolean
 mb_app_start (MbTrackerApp *app, GError **error)
 {
   MbTrackerOptions *o = &app->opt;
-  app->transport = mb_transport_new ("tracker", o->host, (guint16) o->wire_port, NULL, error);
+  MbTransportConfig tcfg;
+  mb_transport_config_init (&tcfg);
+  if (!mb_transport_config_env (&tcfg, error))
+    return FALSE;
+  GError *local = NULL;
+  app->secret = mb_cluster_secret_load (o->secret_file, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  if (app->secret == NULL)
+    g_warning ("minibit-tracker: running WITHOUT a cluster secret: wire peers are accepted "
+               "from loopback only; set MINIBIT_CLUSTER_SECRET or --cluster-secret-file");
+  tcfg.secret = app->secret;
+  app->transport = mb_transport_new ("tracker", o->host, (guint16) o->wire_port, &tcfg, error);
   if (app->transport == NULL)
     return FALSE;
   app->gateway = mb_gateway_new (app->transport);
@@ -525,6 +551,8 @@ mb_app_stop (MbTrackerApp *app)
   mb_transport_free (app->transport);
   if (app->rand != NULL)
     g_rand_free (app->rand);
+  g_clear_pointer (&app->secret, g_bytes_unref);
+  g_free (app->opt.secret_file);
   /* Let cancelled operations finish so they free what they hold. */
   for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
     ;
@@ -537,6 +565,11 @@ main (int argc, char **argv)
 #if GLIB_CHECK_VERSION(2, 68, 0)
   g_log_writer_default_set_use_stderr (TRUE);
 #endif
+#ifdef __GLIBC__
+  /* Large wire frames' buffers get pages of their own, given back when
+   * freed (as minibit-peer does). */
+  mallopt (M_MMAP_THRESHOLD, 1 << 20);
+#endif
   MbTrackerApp app = { 0 };
   GError *error = NULL;
   if (!mb_options_parse (&app.opt, &argc, &argv, &error))
@@ -544,6 +577,7 @@ main (int argc, char **argv)
       g_printerr ("minibit-tracker: %s (see --help)\n", error->message);
       g_error_free (error);
       g_free (app.opt.host);
+      g_free (app.opt.secret_file);
       return 2;
     }
   app.loop = g_main_loop_new (NULL, FALSE);

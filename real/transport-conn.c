@@ -1,15 +1,17 @@
 /* transport-conn.c — connections (MbConn; see transport-private.h for the
  * invariants): life and death (refcounts, timers, close and drop, promotion
- * of a race loser), writing (HELLO first, then the queue in batches, one
- * write in flight), binding to their node (both sides dialling: one
- * connection wins) and reading (frames decoded, HELLO checked, the rest
- * delivered to the core).
+ * of a race loser), writing (the handshake first, then DIALBACK frames, then
+ * the queue in batches, sealed with MACs, one write in flight), binding to
+ * their node (both sides dialling: one connection wins), reading (frames
+ * decoded, the handshake's handed to transport-auth.c, the rest delivered
+ * to the core) and unfinished frames (deadline, memory budget).
  */
 #define G_LOG_DOMAIN "minibit"
 
 #include "transport.h"
 #define MB_REAL_TRANSPORT_INTERNAL
 #include "transport-private.h"
+#include "wire-auth.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,15 +22,15 @@
 
 /* ---- connections: life and death --------------------------------------- */
 
-static MbConn *
-mb_conn_ref (MbConn *c)
+MbConn *
+mbi_transport_conn_ref (MbConn *c)
 {
   c->refs++;
   return c;
 }
 
-static void
-mb_conn_unref (gpointer p)
+void
+mbi_transport_conn_unref (gpointer p)
 {
   MbConn *c = p;
   if (--c->refs > 0)
@@ -37,11 +39,19 @@ mb_conn_unref (gpointer p)
   GBytes *b;
   while ((b = g_queue_pop_head (&c->queue)) != NULL)
     g_bytes_unref (b);
+  while ((b = g_queue_pop_head (&c->ctl)) != NULL)
+    g_bytes_unref (b);
   g_clear_pointer (&c->batch, g_bytes_unref);
+  g_clear_pointer (&c->proof, g_bytes_unref);
+  mb_frame_mac_free (c->tx);
+  mb_frame_mac_free (c->rx);
   mb_decoder_free (c->dec);
   g_object_unref (c->sc);
   g_object_unref (c->cancel);
   g_free (c->peer);
+  g_free (c->claim);
+  g_free (c->claim_sent);
+  g_free (c->claim_name);
   g_free (c->rbuf);
   g_free (c);
 }
@@ -49,7 +59,9 @@ mb_conn_unref (gpointer p)
 static const char *
 mb_conn_label (const MbConn *c)
 {
-  return c->node != NULL ? c->node->addr : c->peer;
+  if (c->node != NULL)
+    return c->node->addr;
+  return c->claim != NULL ? c->claim : c->peer;
 }
 
 gchar *
@@ -71,11 +83,12 @@ mbi_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing
   c->t = t;
   c->sc = g_object_ref (sc);
   c->cancel = g_cancellable_new ();
-  c->dec = mb_decoder_new (t->cfg.max_frame);
+  c->dec = mb_decoder_new (MIN (t->cfg.max_frame, (gsize) MB_HANDSHAKE_MAX_FRAME));
   c->peer = mbi_transport_conn_describe (sc);
   c->outgoing = outgoing;
   c->rbuf = g_malloc (MB_READ_CHUNK);
   g_queue_init (&c->queue);
+  g_queue_init (&c->ctl);
   g_socket_set_option (g_socket_connection_get_socket (sc), IPPROTO_TCP,
                        TCP_NODELAY, 1, NULL);
   g_hash_table_add (t->conns, c);
@@ -92,15 +105,25 @@ mbi_transport_conn_close (MbConn *c)
     return;
   if (c->node != NULL && c->node->conn == c)
     c->node->conn = NULL;
+  mbi_transport_verify_conn_closed (c);
   mbi_transport_source_clear (&c->timer);
   c->timer_kind = MB_TIMER_NONE;
+  mbi_transport_source_clear (&c->frame_timer);
+  t->unfinished_bytes -= c->unfinished;
+  c->unfinished = 0;
+  /* Its unfinished frame goes now, not when the last pending operation
+   * lets go of the connection: the budget counts open connections only. */
+  g_clear_pointer (&c->dec, mb_decoder_free);
   g_cancellable_cancel (c->cancel);
   g_io_stream_close (G_IO_STREAM (c->sc), NULL, NULL);
   mbi_transport_frames_drop (t, &c->queue);
   c->queued_bytes = 0;
+  GBytes *b;
+  while ((b = g_queue_pop_head (&c->ctl)) != NULL)
+    g_bytes_unref (b);
   c->t = NULL;
   g_hash_table_steal (t->conns, c);
-  mb_conn_unref (c);
+  mbi_transport_conn_unref (c);
 }
 
 void
@@ -108,11 +131,11 @@ mbi_transport_conn_arm (MbConn *c, MbTimerKind kind, guint ms, GSourceFunc fn)
 {
   mbi_transport_source_clear (&c->timer);
   c->timer_kind = kind;
-  c->timer = mbi_transport_timer (c->t, ms, fn, mb_conn_ref (c), mb_conn_unref);
+  c->timer = mbi_transport_timer (c->t, ms, fn, mbi_transport_conn_ref (c), mbi_transport_conn_unref);
 }
 
-static void
-mb_conn_disarm (MbConn *c, MbTimerKind kind)
+void
+mbi_transport_conn_disarm (MbConn *c, MbTimerKind kind)
 {
   if (c->timer_kind != kind)
     return;
@@ -131,12 +154,13 @@ mb_node_promote (MbTransport *t, MbTNode *node)
   while (g_hash_table_iter_next (&it, &key, NULL))
     {
       MbConn *c = key;
-      if (c->node == node && c->got_hello && c->deliver && !c->finishing && !c->shut)
+      if (c->node == node && c->stage == MB_STAGE_OPEN && !c->probe && c->deliver
+          && !c->finishing && !c->shut)
         {
           g_info ("transport %s: %s: carrying on over its other connection",
                   t->name, node->addr);
           node->conn = c;
-          mb_conn_disarm (c, MB_TIMER_LINGER);
+          mbi_transport_conn_disarm (c, MB_TIMER_LINGER);
           mbi_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue,
                                     &c->queued_bytes);
           mbi_transport_conn_pump (c);
@@ -174,15 +198,25 @@ mbi_transport_conn_drop (MbConn *c, gboolean warn, gboolean defer_gone, const ch
 gboolean
 mbi_transport_conn_on_timer (gpointer data)
 {
-  MbConn *c = mb_conn_ref (data);
+  MbConn *c = mbi_transport_conn_ref (data);
   MbTimerKind kind = c->timer_kind;
   g_clear_pointer (&c->timer, g_source_unref);  /* removed on return */
   c->timer_kind = MB_TIMER_NONE;
+  static const char *const waiting[] = {
+    [MB_STAGE_HELLO] = "its hello", [MB_STAGE_CHALLENGE] = "its challenge",
+    [MB_STAGE_PROOF] = "its proof", [MB_STAGE_VERIFY] = "the dial-back to its address",
+    [MB_STAGE_OPEN] = "the end of a dial-back",
+  };
   if (c->t != NULL && kind == MB_TIMER_HELLO)
-    mbi_transport_conn_drop (c, TRUE, FALSE, "no hello in time");
+    {
+      gchar *why = g_strdup_printf ("handshake not done in %u ms (waiting for %s)",
+                                    c->t->cfg.hello_timeout_ms, waiting[c->stage]);
+      mbi_transport_conn_drop (c, c->stage != MB_STAGE_OPEN, FALSE, why);
+      g_free (why);
+    }
   else if (c->t != NULL && kind == MB_TIMER_LINGER)
     mbi_transport_conn_drop (c, FALSE, FALSE, "the peer did not close it in time");
-  mb_conn_unref (c);
+  mbi_transport_conn_unref (c);
   return G_SOURCE_REMOVE;
 }
 
@@ -211,8 +245,8 @@ mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data)
   MbConn *c = data;
   GError *error = NULL;
   gsize written = 0;
-  gboolean ok = g_output_stream_write_all_finish (G_OUTPUT_STREAM (src), res,
-                                                  &written, &error);
+  gboolean ok = g_output_stream_writev_all_finish (G_OUTPUT_STREAM (src), res,
+                                                   &written, &error);
   g_clear_pointer (&c->batch, g_bytes_unref);
   c->writing = FALSE;
   MbTransport *t = c->t;
@@ -229,36 +263,79 @@ mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data)
       mbi_transport_conn_pump (c);
     }
   g_clear_error (&error);
-  mb_conn_unref (c);
+  mbi_transport_conn_unref (c);
 }
 
-/* Takes HELLO (first time) and queued frames, up to MB_WRITE_BATCH bytes. */
+/* The queue may be written: open, and not a dial-back connection. */
+static gboolean
+mb_conn_ready (const MbConn *c)
+{
+  return c->stage == MB_STAGE_OPEN && !c->probe;
+}
+
+/* Something can be written now. */
+static gboolean
+mb_conn_has_output (MbConn *c)
+{
+  return !c->hello_sent || (c->proof != NULL && !c->proof_sent)
+         || !g_queue_is_empty (&c->ctl)
+         || (mb_conn_ready (c) && !g_queue_is_empty (&c->queue));
+}
+
+/* The next write: the handshake's frames (first time), DIALBACK frames,
+ * then queued frames up to MB_WRITE_BATCH bytes, each sealed with its MAC
+ * once our PROOF is out.  A single large queued frame is written as it is,
+ * its MAC (if any) in c->batch_tag. */
 static GBytes *
 mb_conn_take_batch (MbConn *c, guint *n_frames)
 {
   GBytes *head = g_queue_peek_head (&c->queue);
-  if (c->hello_sent && head != NULL
+  c->batch_tagged = FALSE;
+  if (c->hello_sent && (c->proof == NULL || c->proof_sent) && g_queue_is_empty (&c->ctl)
+      && mb_conn_ready (c) && head != NULL
       && (g_queue_get_length (&c->queue) == 1 || g_bytes_get_size (head) >= MB_WRITE_BATCH))
     {
       *n_frames = 1;
-      c->queued_bytes -= g_bytes_get_size (head);
+      gsize size = 0;
+      const guint8 *data = g_bytes_get_data (head, &size);
+      c->queued_bytes -= size;
+      if (c->tx != NULL && c->proof_sent)
+        {
+          mb_frame_mac_seal (c->tx, data, size, c->batch_tag);
+          c->batch_tagged = TRUE;
+        }
       return g_queue_pop_head (&c->queue);
     }
   GByteArray *buf = g_byte_array_new ();
   guint n = 0;
   if (!c->hello_sent)
     {
-      g_byte_array_append (buf, g_bytes_get_data (c->t->hello, NULL),
-                           (guint) g_bytes_get_size (c->t->hello));
+      mbi_transport_auth_opening (c, buf);
       c->hello_sent = TRUE;
+      n += 2;
+    }
+  if (c->proof != NULL && !c->proof_sent)
+    {
+      g_byte_array_append (buf, g_bytes_get_data (c->proof, NULL),
+                           (guint) g_bytes_get_size (c->proof));
+      c->proof_sent = TRUE;
       n++;
     }
   GBytes *b;
-  while (buf->len < MB_WRITE_BATCH && (b = g_queue_pop_head (&c->queue)) != NULL)
+  while ((b = g_queue_pop_head (&c->ctl)) != NULL)
     {
       gsize size = 0;
       const guint8 *data = g_bytes_get_data (b, &size);
-      g_byte_array_append (buf, data, (guint) size);
+      mbi_transport_auth_append (c, buf, data, size);
+      g_bytes_unref (b);
+      n++;
+    }
+  while (mb_conn_ready (c) && buf->len < MB_WRITE_BATCH
+         && (b = g_queue_pop_head (&c->queue)) != NULL)
+    {
+      gsize size = 0;
+      const guint8 *data = g_bytes_get_data (b, &size);
+      mbi_transport_auth_append (c, buf, data, size);
       c->queued_bytes -= size;
       g_bytes_unref (b);
       n++;
@@ -272,9 +349,9 @@ mbi_transport_conn_pump (MbConn *c)
 {
   if (c->t == NULL || c->writing || c->shut)
     return;
-  if (c->hello_sent && g_queue_is_empty (&c->queue))
+  if (!mb_conn_has_output (c))
     {
-      if (c->finishing)
+      if (c->finishing && g_queue_is_empty (&c->queue))
         mb_conn_shutdown (c);
       return;
     }
@@ -282,9 +359,14 @@ mbi_transport_conn_pump (MbConn *c)
   c->writing = TRUE;
   gsize size = 0;
   const guint8 *data = g_bytes_get_data (c->batch, &size);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (c->sc)),
-                                   data, size, G_PRIORITY_DEFAULT, c->cancel,
-                                   mb_conn_on_written, mb_conn_ref (c));
+  /* writev keeps (and may change) the vectors until it is done. */
+  c->wv[0].buffer = data;
+  c->wv[0].size = size;
+  c->wv[1].buffer = c->batch_tag;
+  c->wv[1].size = MB_AUTH_TAG_LEN;
+  g_output_stream_writev_all_async (g_io_stream_get_output_stream (G_IO_STREAM (c->sc)),
+                                    c->wv, c->batch_tagged ? 2 : 1, G_PRIORITY_DEFAULT,
+                                    c->cancel, mb_conn_on_written, mbi_transport_conn_ref (c));
 }
 
 /* ---- binding connections to nodes -------------------------------------- */
@@ -341,71 +423,138 @@ mbi_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c)
   g_info ("transport %s: both sides dialled %s; keeping the connection dialled by %s",
           t->name, node->addr, keep_ours ? t->listen_addr : remote);
   node->conn = winner;
-  mb_conn_disarm (winner, MB_TIMER_LINGER);
+  mbi_transport_conn_disarm (winner, MB_TIMER_LINGER);
   mbi_transport_frames_move (&loser->queue, &loser->queued_bytes, &winner->queue,
                             &winner->queued_bytes);
   mb_conn_demote (loser);
   mbi_transport_conn_pump (winner);
 }
 
-/* ---- connections: reading ---------------------------------------------- */
+/* ---- connections: unfinished frames ------------------------------------ */
 
 static gboolean
-mb_conn_on_hello (MbConn *c, const MbMessage *hello)
+mb_conn_on_frame_timer (gpointer data)
 {
-  MbTransport *t = c->t;
-  if (!mb_transport_addr_split (hello->addr, NULL, NULL))
+  MbConn *c = mbi_transport_conn_ref (data);
+  g_clear_pointer (&c->frame_timer, g_source_unref);  /* removed on return */
+  if (c->t != NULL)
     {
-      gchar *why = g_strdup_printf ("hello with a bad address \"%s\"",
-                                    hello->addr != NULL ? hello->addr : "");
+      gchar *why = g_strdup_printf ("a frame still unfinished %u ms after its first byte "
+                                    "(%" G_GSIZE_FORMAT " bytes of it here)",
+                                    c->t->cfg.frame_timeout_ms, c->unfinished);
       mbi_transport_conn_drop (c, TRUE, FALSE, why);
       g_free (why);
-      return FALSE;
     }
-  if (strcmp (hello->addr, t->listen_addr) == 0)
+  mbi_transport_conn_unref (c);
+  return G_SOURCE_REMOVE;
+}
+
+/* Over the memory budget: drops the connection holding the most unfinished
+ * bytes, until the total is within the budget again.  FALSE if c was one. */
+static gboolean
+mb_transport_enforce_budget (MbTransport *t, MbConn *c)
+{
+  gboolean c_open = TRUE;
+  while (t->unfinished_bytes > t->cfg.max_unfinished_bytes)
     {
-      mbi_transport_conn_drop (c, TRUE, FALSE, "connected to itself");
-      return FALSE;
+      MbConn *most = NULL;
+      GHashTableIter it;
+      gpointer key;
+      g_hash_table_iter_init (&it, t->conns);
+      while (g_hash_table_iter_next (&it, &key, NULL))
+        if (most == NULL || ((MbConn *) key)->unfinished > most->unfinished)
+          most = key;
+      if (most == NULL || most->unfinished == 0)
+        break;
+      gchar *why = g_strdup_printf ("over the memory budget for unfinished frames: %"
+                                    G_GSIZE_FORMAT " bytes on all connections (at most %"
+                                    G_GSIZE_FORMAT "), %" G_GSIZE_FORMAT " of them on this one",
+                                    t->unfinished_bytes, t->cfg.max_unfinished_bytes,
+                                    most->unfinished);
+      c_open = c_open && most != c;
+      mbi_transport_conn_drop (most, TRUE, FALSE, why);
+      g_free (why);
     }
-  c->got_hello = TRUE;
-  mb_conn_disarm (c, MB_TIMER_HELLO);
-  if (c->outgoing)
+  return c_open && c->t != NULL;
+}
+
+/* After a read was taken: counts what the decoder still holds, (re)starts
+ * the deadline of an unfinished frame (a new one if a frame was completed),
+ * and holds the memory budget.  FALSE if the connection was closed. */
+static gboolean
+mb_conn_account (MbConn *c, gboolean frame_done)
+{
+  MbTransport *t = c->t;
+  gsize held = mb_decoder_buffered (c->dec);
+  t->unfinished_bytes = t->unfinished_bytes - c->unfinished + held;
+  c->unfinished = held;
+  if (held == 0)
     {
-      mbi_transport_node_learn (t, c->node, hello);
+      mbi_transport_source_clear (&c->frame_timer);
       return TRUE;
     }
-  MbTNode *node = mbi_transport_node_ensure (t, hello->addr);
-  if (node == NULL || node->id == MB_TRANSPORT_SELF)
+  if (c->frame_timer == NULL || frame_done)
     {
-      mbi_transport_conn_drop (c, TRUE, FALSE, "no node for its address (too many nodes?)");
-      return FALSE;
+      mbi_transport_source_clear (&c->frame_timer);
+      c->frame_timer = mbi_transport_timer (t, t->cfg.frame_timeout_ms, mb_conn_on_frame_timer,
+                                           mbi_transport_conn_ref (c), mbi_transport_conn_unref);
     }
-  c->node = node;
-  mbi_transport_node_learn (t, node, hello);
-  mbi_transport_node_bind (t, node, c);
-  return c->t != NULL;
+  return mb_transport_enforce_budget (t, c);
 }
+
+/* ---- connections: reading ---------------------------------------------- */
 
 /* One decoded frame; FALSE if the connection was closed. */
 static gboolean
 mb_conn_handle (MbConn *c, const MbMessage *msg)
 {
   MbTransport *t = c->t;
-  if (!c->got_hello)
+  if (c->stage != MB_STAGE_OPEN)
+    return mbi_transport_auth_on_frame (c, msg);
+  if (msg->type == MB_MSG_DIALBACK)
+    return mbi_transport_verify_on_dialback (c, msg);
+  if (mb_message_family (msg->type) == MB_FAMILY_TRANSPORT || c->probe)
     {
-      if (msg->type == MB_MSG_HELLO)
-        return mb_conn_on_hello (c, msg);
-      gchar *why = g_strdup_printf ("first frame is %s, not hello",
-                                    mb_message_type_name (msg->type));
+      gchar *why = g_strdup_printf ("a %s frame %s", mb_message_type_name (msg->type),
+                                    c->probe ? "on a dial-back connection"
+                                             : "after the handshake");
       mbi_transport_conn_drop (c, TRUE, FALSE, why);
       g_free (why);
       return FALSE;
     }
-  if (msg->type == MB_MSG_HELLO)
-    g_debug ("transport %s: %s: another hello, ignored", t->name, mb_conn_label (c));
-  else if (c->deliver && c->node != NULL && t->recv != NULL)
+  if (c->deliver && c->node != NULL && t->recv != NULL)
     t->recv (t->user, c->node->id, msg);
   return c->t != NULL;
+}
+
+/* Handles the whole frames the decoder holds (not while paused); FALSE if
+ * the connection was closed. */
+static gboolean
+mb_conn_process (MbConn *c)
+{
+  gboolean frame_done = FALSE;
+  while (!c->paused)
+    {
+      GError *error = NULL;
+      MbMessage *msg = mb_decoder_next (c->dec, &error);
+      if (msg == NULL && error == NULL)
+        break;
+      if (msg == NULL)
+        {
+          if (error->domain == MB_AUTH_ERROR)
+            c->t->stats.auth_failures++;
+          mbi_transport_conn_drop (c, TRUE, FALSE, error->message);
+          g_error_free (error);
+          return FALSE;
+        }
+      c->t->stats.frames_in++;
+      frame_done = TRUE;
+      gboolean open = mb_conn_handle (c, msg);
+      mb_message_free (msg);
+      if (!open)
+        return FALSE;
+    }
+  return mb_conn_account (c, frame_done);
 }
 
 /* Feeds n bytes of rbuf to the decoder and handles whole frames; FALSE if
@@ -414,24 +563,7 @@ static gboolean
 mb_conn_take (MbConn *c, gsize n)
 {
   mb_decoder_feed (c->dec, c->rbuf, n);
-  for (;;)
-    {
-      GError *error = NULL;
-      MbMessage *msg = mb_decoder_next (c->dec, &error);
-      if (msg == NULL && error == NULL)
-        return TRUE;
-      if (msg == NULL)
-        {
-          mbi_transport_conn_drop (c, TRUE, FALSE, error->message);
-          g_error_free (error);
-          return FALSE;
-        }
-      c->t->stats.frames_in++;
-      gboolean open = mb_conn_handle (c, msg);
-      mb_message_free (msg);
-      if (!open)
-        return FALSE;
-    }
+  return mb_conn_process (c);
 }
 
 static void
@@ -455,6 +587,7 @@ mb_conn_on_read (GObject *src, GAsyncResult *res, gpointer data)
   MbConn *c = data;
   GError *error = NULL;
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (src), res, &error);
+  c->reading = FALSE;
   if (c->t != NULL)
     {
       if (n < 0)
@@ -468,26 +601,43 @@ mb_conn_on_read (GObject *src, GAsyncResult *res, gpointer data)
       else
         {
           c->t->stats.bytes_in += (guint64) n;
-          if (mb_conn_take (c, (gsize) n))
+          if (mb_conn_take (c, (gsize) n) && !c->paused)
             mb_conn_read (c);
         }
     }
   g_clear_error (&error);
-  mb_conn_unref (c);
+  mbi_transport_conn_unref (c);
 }
 
 static void
 mb_conn_read (MbConn *c)
 {
+  c->reading = TRUE;
   g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (c->sc)),
                              c->rbuf, MB_READ_CHUNK, G_PRIORITY_DEFAULT, c->cancel,
-                             mb_conn_on_read, mb_conn_ref (c));
+                             mb_conn_on_read, mbi_transport_conn_ref (c));
 }
 
-/* Both directions: HELLO goes out first, reading starts, HELLO is awaited. */
+void
+mbi_transport_conn_resume (MbConn *c)
+{
+  c->paused = FALSE;
+  if (c->t != NULL && mb_conn_process (c) && !c->paused && !c->reading)
+    mb_conn_read (c);
+}
+
+/* Both directions: the handshake goes out first, reading starts, the
+ * peer's is awaited. */
 void
 mbi_transport_conn_start (MbConn *c)
 {
+  GError *error = NULL;
+  if (!mbi_transport_auth_init (c, &error))
+    {
+      mbi_transport_conn_drop (c, TRUE, FALSE, error->message);
+      g_error_free (error);
+      return;
+    }
   mbi_transport_conn_arm (c, MB_TIMER_HELLO, c->t->cfg.hello_timeout_ms, mbi_transport_conn_on_timer);
   mb_conn_read (c);
   mbi_transport_conn_pump (c);

@@ -97,6 +97,11 @@ mb_node_connected (MbTransport *t, MbTNode *node, GSocketConnection *sc)
   c->node = node;
   g_debug ("transport %s: connected to %s", t->name, node->addr);
   mbi_transport_conn_start (c);
+  if (c->t == NULL)
+    {
+      mb_node_connect_failed (t, node, "the handshake could not start");
+      return;
+    }
   if (!node->flush_only)
     {
       mbi_transport_node_bind (t, node, c);

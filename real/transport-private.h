@@ -2,16 +2,21 @@
  * share: the transport's objects and the functions one file provides to
  * another.  Not installed.
  *
- *   transport.c       the transport and its nodes, sending, the host,
- *                     accepting, the public API
- *   transport-conn.c  connections: life and death, writing, binding to
- *                     nodes, reading
- *   transport-dial.c  dialling: connect attempts, timeouts, retries
+ *   transport.c        the transport and its nodes, sending, the host,
+ *                      accepting, the public API
+ *   transport-conn.c   connections: life and death, writing, binding to
+ *                      nodes, reading, unfinished frames
+ *   transport-auth.c   the handshake: HELLO, CHALLENGE, PROOF, the frame
+ *                      MACs, the loopback rule without a secret
+ *   transport-verify.c dial-back: proving an accepted connection's claimed
+ *                      address (asking), and answering others' questions
+ *   transport-dial.c   dialling: connect attempts, timeouts, retries
  *
  * Objects: nodes (one per remote listen address, never freed before the
  * transport), connections (MbConn, refcounted: the transport's set holds one
  * reference while the connection is open, every pending async operation or
- * timer holds one) and dials (one connect attempt, owned by its callback).
+ * timer holds one), dials (one connect attempt, owned by its callback) and
+ * probes (one dial-back, transport-verify.c).
  *
  * Invariants:
  *  - node ids are index + 1 in `nodes`; node 1 is ourselves and never dials;
@@ -21,14 +26,28 @@
  *  - a connection is open exactly while conn->t != NULL and it is in
  *    t->conns; once closed, callbacks of its pending operations only drop
  *    their reference;
- *  - every connection writes HELLO first (hello_sent), then its queue in
- *    order, one write in flight at a time;
+ *  - every connection writes HELLO and CHALLENGE first (hello_sent), its
+ *    PROOF once the peer's CHALLENGE came, then DIALBACK frames (ctl), then
+ *    its queue in order once it is open, one write in flight at a time;
+ *    with a secret, every frame written after our PROOF carries a MAC (tx)
+ *    and every frame read after the peer's PROOF is checked (rx, by the
+ *    decoder) before it is decoded;
+ *  - stages only move forward: HELLO -> CHALLENGE -> PROOF -> (VERIFY) ->
+ *    OPEN; only an OPEN connection that is not a probe is bound to a node
+ *    as an accepted one, writes its queue or gives frames to the core; an
+ *    accepted connection reads nothing while VERIFY (paused);
+ *  - conn->verify (an accepted connection under dial-back) and
+ *    probe->target point at each other until the dial-back ends; so do
+ *    conn->asking (the probe's own connection) and probe->conn;
  *  - a connection that is not its node's active one never becomes active
  *    again except by promotion when the active one ends (a race loser the
  *    peer has not closed yet); frames from it reach the core only while
  *    `deliver` is set;
  *  - the disconnect callback runs from a main-loop callback, never inside a
- *    host call (send defers it through an idle source).
+ *    host call (send defers it through an idle source);
+ *  - t->unfinished_bytes is the sum of conn->unfinished over open
+ *    connections (each the bytes its decoder held after its last read); a
+ *    connection has a frame timer exactly while that is not 0.
  */
 #pragma once
 
@@ -44,6 +63,7 @@
 
 typedef struct _MbConn MbConn;
 typedef struct _MbDial MbDial;
+typedef struct _MbProbe MbProbe;
 
 typedef struct {
   MbTransport *t;
@@ -62,16 +82,43 @@ typedef struct {
 
 typedef enum { MB_TIMER_NONE, MB_TIMER_HELLO, MB_TIMER_LINGER } MbTimerKind;
 
+/* What a connection waits for from its peer. */
+typedef enum {
+  MB_STAGE_HELLO,       /* its HELLO */
+  MB_STAGE_CHALLENGE,   /* its CHALLENGE */
+  MB_STAGE_PROOF,       /* its PROOF */
+  MB_STAGE_VERIFY,      /* (accepted) our dial-back to its claimed address */
+  MB_STAGE_OPEN,        /* nothing: authenticated (and verified) */
+} MbConnStage;
+
+/* Frames before the handshake is done are small. */
+#define MB_HANDSHAKE_MAX_FRAME 4096u
+
 struct _MbConn {
   gint refs;
   MbTransport *t;       /* NULL once closed */
   GSocketConnection *sc;
   GCancellable *cancel;
   MbDecoder *dec;
-  MbTNode *node;        /* NULL until the peer's HELLO (incoming) */
+  MbTNode *node;        /* NULL until verified (incoming) */
   gchar *peer;          /* the remote socket address, for logs */
   gboolean outgoing;    /* we dialled it */
-  gboolean got_hello;
+  MbConnStage stage;
+  gboolean probe;       /* a dial-back connection (either end): no node, no core */
+  MbProbe *asking;      /* (outgoing probe) the dial-back it carries */
+  MbProbe *verify;      /* (accepted, VERIFY) the dial-back proving its claim */
+  gchar *claim_sent;    /* the listen address its HELLO claims (its proof covers it) */
+  gchar *claim;         /* the same, an unspecified host (0.0.0.0, ::) replaced by
+                           the connection's remote address: what dial-back proves */
+  gchar *claim_name;    /* the name its HELLO gives */
+  guint8 nonce[32];     /* ours (MB_AUTH_NONCE_LEN) */
+  guint8 peer_nonce[32];
+  GBytes *proof;        /* our PROOF frame, once the peer's CHALLENGE came */
+  gboolean proof_sent;  /* in a write: what follows is sealed */
+  struct _MbFrameMac *tx, *rx;  /* with a secret, once the nonces are known */
+  GQueue ctl;           /* GBytes * DIALBACK frames, written before the queue */
+  gboolean paused;      /* reading stopped (VERIFY) */
+  gboolean reading;     /* a read is in flight */
   gboolean hello_sent;
   gboolean deliver;     /* frames go to the receive callback */
   gboolean finishing;   /* write the queue, then shut our side down */
@@ -81,8 +128,13 @@ struct _MbConn {
   gsize queued_bytes;
   GBytes *batch;        /* being written */
   guint batch_frames;
+  guint8 batch_tag[16]; /* the MAC written after batch, if batch_tagged */
+  gboolean batch_tagged;
+  GOutputVector wv[2];  /* the write in flight: batch, then batch_tag */
   GSource *timer;
   MbTimerKind timer_kind;
+  GSource *frame_timer; /* the unfinished frame's deadline */
+  gsize unfinished;     /* decoder bytes counted in t->unfinished_bytes */
   guint8 *rbuf;
 };
 
@@ -97,12 +149,15 @@ struct _MbTransport {
   gulong incoming_id;
   GSocketClient *client;
   GBytes *hello;
+  GBytes *secret;       /* the cluster secret, or NULL: loopback only */
   GPtrArray *nodes;     /* MbTNode *, owned; index = id - 1 */
   GHashTable *by_addr;  /* owned address -> MbTNode * (aliases too) */
   GHashTable *conns;    /* open MbConn *, one reference each */
   MbRecvFn recv;
   MbDisconnectFn gone;
+  MbSessionFn session;
   gpointer user;
+  gsize unfinished_bytes; /* sum of the open connections' `unfinished` */
   GArray *gone_later;   /* MbNodeId: disconnect callbacks to run from idle */
   GSource *gone_idle;
   MbTransportStats stats;
@@ -119,17 +174,24 @@ guint mbi_transport_frames_drop (MbTransport *t, GQueue *q);
 void mbi_transport_frames_move (GQueue *from, gsize *from_bytes, GQueue *to, gsize *to_bytes);
 /* The node for addr, created if new; NULL if addr is bad or too many nodes. */
 MbTNode *mbi_transport_node_ensure (MbTransport *t, const char *addr);
-/* Records what the peer's HELLO says; its address becomes an alias. */
-void mbi_transport_node_learn (MbTransport *t, MbTNode *node, const MbMessage *hello);
+/* Records the name and listen address the peer's HELLO gave. */
+void mbi_transport_node_learn (MbTransport *t, MbTNode *node, const char *name,
+                               const char *addr);
 /* Tells the core the node is gone: now, or from an idle (inside host calls). */
 void mbi_transport_node_notify_gone (MbTransport *t, MbTNode *node, gboolean defer);
 
 /* ---- transport-conn.c ---- */
 
 gchar *mbi_transport_conn_describe (GSocketConnection *sc);
+MbConn *mbi_transport_conn_ref (MbConn *c);
+/* The last reference frees it (it must be closed by then). */
+void mbi_transport_conn_unref (gpointer c);
 MbConn *mbi_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing);
-/* Both directions: HELLO goes out first, reading starts, HELLO is awaited. */
+/* Both directions: the handshake goes out first, reading starts, the
+ * peer's is awaited. */
 void mbi_transport_conn_start (MbConn *c);
+/* Reading again after VERIFY: the frames already here first. */
+void mbi_transport_conn_resume (MbConn *c);
 /* Closes at once: pending operations are cancelled, unsent frames dropped.
  * No callback. */
 void mbi_transport_conn_close (MbConn *c);
@@ -137,14 +199,45 @@ void mbi_transport_conn_close (MbConn *c);
  * connection, the core is told.  `warn`: the peer misbehaved. */
 void mbi_transport_conn_drop (MbConn *c, gboolean warn, gboolean defer_gone, const char *why);
 void mbi_transport_conn_arm (MbConn *c, MbTimerKind kind, guint ms, GSourceFunc fn);
+/* Stops the connection's timer if it is of that kind. */
+void mbi_transport_conn_disarm (MbConn *c, MbTimerKind kind);
 /* The HELLO and LINGER timers' callback (data: a reference to the connection). */
 gboolean mbi_transport_conn_on_timer (gpointer data);
 /* Queues a frame (taking it) without writing. */
 void mbi_transport_conn_push (MbConn *c, GBytes *frame);
 /* Starts the next write, if none is in flight. */
 void mbi_transport_conn_pump (MbConn *c);
-/* c (just dialled, or just said HELLO) belongs to node. */
+/* c (just dialled, or just verified) belongs to node. */
 void mbi_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c);
+
+/* ---- transport-auth.c ---- */
+
+/* A new connection's nonce and small first frames; FALSE (error set) if
+ * no nonce could be drawn. */
+gboolean mbi_transport_auth_init (MbConn *c, GError **error);
+/* HELLO and CHALLENGE, the first bytes a connection writes. */
+void mbi_transport_auth_opening (MbConn *c, GByteArray *out);
+/* Appends frame, sealed with its MAC if our PROOF is out and there is a
+ * secret. */
+void mbi_transport_auth_append (MbConn *c, GByteArray *out, const guint8 *frame, gsize len);
+/* A frame of the handshake (stage before OPEN); FALSE if c was closed. */
+gboolean mbi_transport_auth_on_frame (MbConn *c, const MbMessage *msg);
+/* The dial-back proved c's claim: it becomes its node's (OPEN). */
+void mbi_transport_auth_verified (MbConn *c);
+/* Whether an incoming connection may be accepted: without a secret only
+ * from loopback; *why says why not. */
+gboolean mbi_transport_auth_accept_ok (MbTransport *t, GSocketConnection *sc, gchar **why);
+
+/* ---- transport-verify.c ---- */
+
+/* Starts the dial-back of an accepted connection whose PROOF was good. */
+void mbi_transport_verify_start (MbConn *c);
+/* The probe's own connection is open: asks its question. */
+void mbi_transport_verify_ask (MbConn *probe_conn);
+/* A DIALBACK frame on an OPEN connection; FALSE if c was closed. */
+gboolean mbi_transport_verify_on_dialback (MbConn *c, const MbMessage *msg);
+/* c is closing: ends the dial-back it is under or carries. */
+void mbi_transport_verify_conn_closed (MbConn *c);
 
 /* ---- transport-dial.c ---- */
 

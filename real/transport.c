@@ -28,7 +28,31 @@ mb_transport_config_init (MbTransportConfig *cfg)
   cfg->hello_timeout_ms = 10000;
   cfg->linger_ms = 5000;
   cfg->max_nodes = 65536;
+  cfg->listen_backlog = 512;
+  cfg->frame_timeout_ms = 30000;
+  cfg->max_unfinished_bytes = 64u << 20;
   cfg->advertise_addr = NULL;
+  cfg->secret = NULL;
+}
+
+gboolean
+mb_transport_config_env (MbTransportConfig *cfg, GError **error)
+{
+  const char *v = g_getenv ("MINIBIT_WIRE_FRAME_TIMEOUT_MS");
+  if (v == NULL || *v == '\0')
+    return TRUE;
+  guint64 ms = 0;
+  GError *local = NULL;
+  if (!g_ascii_string_to_unsigned (v, 10, 1, 3600000, &ms, &local))
+    {
+      g_set_error (error, MB_TRANSPORT_ERROR, MB_TRANSPORT_ERROR_CONFIG,
+                   "MINIBIT_WIRE_FRAME_TIMEOUT_MS=\"%s\": %s (milliseconds, 1 to 3600000)",
+                   v, local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+  cfg->frame_timeout_ms = (guint) ms;
+  return TRUE;
 }
 
 /* ---- addresses --------------------------------------------------------- */
@@ -157,26 +181,23 @@ mbi_transport_node_ensure (MbTransport *t, const char *addr)
   return node;
 }
 
-/* Records what the peer's HELLO says; its address becomes an alias. */
+/* Records the name and listen address the peer's HELLO gave.  The address
+ * is not made an alias: a dialled peer's claim is not proof. */
 void
-mbi_transport_node_learn (MbTransport *t, MbTNode *node, const MbMessage *hello)
+mbi_transport_node_learn (MbTransport *t, MbTNode *node, const char *name, const char *addr)
 {
-  if (g_strcmp0 (node->name, hello->name) != 0)
+  if (g_strcmp0 (node->name, name) != 0)
     {
       g_free (node->name);
-      node->name = g_strdup (hello->name);
+      node->name = g_strdup (name);
     }
-  if (g_strcmp0 (node->hello_addr, hello->addr) != 0)
+  if (g_strcmp0 (node->hello_addr, addr) != 0)
     {
       g_free (node->hello_addr);
-      node->hello_addr = g_strdup (hello->addr);
+      node->hello_addr = g_strdup (addr);
     }
-  MbTNode *other = g_hash_table_lookup (t->by_addr, hello->addr);
-  if (other == NULL)
-    g_hash_table_insert (t->by_addr, g_strdup (hello->addr), node);
-  else if (other != node)
-    g_debug ("transport %s: %s says it listens on %s, already node %u",
-             t->name, node->addr, hello->addr, other->id);
+  if (g_strcmp0 (node->addr, addr) != 0)
+    g_debug ("transport %s: %s says it listens on %s", t->name, node->addr, addr);
 }
 
 static gboolean
@@ -338,6 +359,17 @@ mb_transport_on_incoming (GSocketService *service, GSocketConnection *sc,
                           GObject *source, gpointer data)
 {
   MbTransport *t = data;
+  gchar *why = NULL;
+  if (!mbi_transport_auth_accept_ok (t, sc, &why))
+    {
+      gchar *peer = mbi_transport_conn_describe (sc);
+      g_warning ("transport %s: refusing a connection from %s: %s", t->name, peer, why);
+      g_free (peer);
+      g_free (why);
+      t->stats.connections_refused++;
+      g_io_stream_close (G_IO_STREAM (sc), NULL, NULL);
+      return TRUE;
+    }
   if (g_hash_table_size (t->conns) >= t->cfg.max_connections)
     {
       gchar *peer = mbi_transport_conn_describe (sc);
@@ -382,8 +414,9 @@ mb_transport_resolve_host (const char *host, GError **error)
 /* Binds the listening socket; returns the bound port or 0 with error set. */
 static guint16
 mb_transport_listen (GSocketService *service, GInetAddress *ia, guint16 port,
-                     GError **error)
+                     guint backlog, GError **error)
 {
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (service), (int) MIN (backlog, (guint) G_MAXINT));
   GSocketAddress *sa = g_inet_socket_address_new (ia, port);
   GSocketAddress *bound = NULL;
   GError *local = NULL;
@@ -437,7 +470,7 @@ mb_transport_new (const char *name, const char *listen_host, guint16 port,
   if (ia == NULL)
     return NULL;
   GSocketService *service = g_socket_service_new ();
-  guint16 bound = mb_transport_listen (service, ia, port, error);
+  guint16 bound = mb_transport_listen (service, ia, port, conf.listen_backlog, error);
   if (bound == 0)
     {
       g_object_unref (service);
@@ -450,6 +483,8 @@ mb_transport_new (const char *name, const char *listen_host, guint16 port,
   t->port = bound;
   t->cfg = conf;
   t->cfg.advertise_addr = NULL;  /* not kept: the caller's string */
+  t->cfg.secret = NULL;          /* kept as t->secret */
+  t->secret = conf.secret != NULL ? g_bytes_ref (conf.secret) : NULL;
   if (conf.advertise_addr != NULL)
     t->listen_addr = g_strdup (conf.advertise_addr);
   else
@@ -503,6 +538,7 @@ mb_transport_free (MbTransport *t)
   g_hash_table_unref (t->by_addr);
   g_ptr_array_unref (t->nodes);
   g_bytes_unref (t->hello);
+  g_clear_pointer (&t->secret, g_bytes_unref);
   g_object_unref (t->client);
   g_main_context_unref (t->context);
   g_free (t->listen_addr);
@@ -545,6 +581,13 @@ mb_transport_set_handlers (MbTransport *t, MbRecvFn recv, MbDisconnectFn gone,
   t->recv = recv;
   t->gone = gone;
   t->user = user;
+}
+
+void
+mb_transport_set_session_handler (MbTransport *t, MbSessionFn session)
+{
+  g_return_if_fail (t != NULL);
+  t->session = session;
 }
 
 MbNodeId

@@ -17,14 +17,41 @@
  *    connect is under way, once it succeeds), shuts our side down and closes
  *    the connection when the peer closes its side; no callback for it.
  *
- * The wire: the first frame on every connection, in both directions, is
- * MB_MSG_HELLO {name, addr = the sender's listen address}; the acceptor binds
- * the connection to the node for that addr, so replies reuse it.  HELLO never
- * reaches the receive callback.  A decode error (bad crc, oversized,
- * unknown type, inconsistent), a first frame that is not HELLO, or no HELLO
- * within hello_timeout_ms drops that connection only (g_warning naming the
- * peer and the codec error); if it was the node's connection the disconnect
- * callback runs.
+ * The handshake (transport-auth.c, crypto in wire-auth.h).  Both ends of
+ * every connection first write HELLO {name, addr = the sender's listen
+ * address} and CHALLENGE {flags, a fresh 32-byte nonce from getrandom(2)};
+ * on the peer's CHALLENGE each writes PROOF {HMAC-SHA-256 keyed by the
+ * cluster secret over both nonces, its role (dialler or acceptor) and its
+ * listen address}, checked in constant time.  From its PROOF on, every
+ * frame a side sends carries a 16-byte MAC (HMAC-SHA-256 with a key of its
+ * direction derived from the secret and both nonces, over a sequence number
+ * and the frame): a frame whose MAC is wrong drops the connection, naming
+ * the peer.  Before the PROOF, frames may be at most 4 KiB.
+ *
+ * Without a secret (cfg.secret NULL) the PROOF is empty and frames carry no
+ * MAC; then connections are accepted from loopback addresses only (others
+ * are closed at once, with a warning).  A peer with a secret and one
+ * without refuse each other, saying which lacks it.
+ *
+ * Dial-back (transport-verify.c): an accepted connection is known by the
+ * address it proved it listens on, never by what it claims.  After its
+ * PROOF, the acceptor dials the claimed address (a probe connection, flagged
+ * in its CHALLENGE, with the same handshake) and asks DIALBACK: "did you dial
+ * me, with these two nonces?"; only a YES from there binds the connection to
+ * the node for that address (so replies reuse it) and lets its frames reach
+ * the receive callback; until then nothing it sent is read.  A claimed
+ * address with an unspecified host (0.0.0.0:P, [::]:P: a peer listening on
+ * every interface) stands for the connection's remote address, port P.  A dialled
+ * connection needs no dial-back: we chose the address.  The HELLO's address
+ * of a dialled peer is only recorded (node_name, the race below), never
+ * made an alias of another node.
+ *
+ * HELLO, CHALLENGE, PROOF and DIALBACK never reach the receive callback.  A
+ * decode error (bad crc, oversized, unknown type, inconsistent, bad MAC), a
+ * frame out of the handshake's order, a bad proof, a failed dial-back, or a
+ * handshake not done within hello_timeout_ms drops that connection only
+ * (g_warning naming the peer and why); if it was the node's connection the
+ * disconnect callback runs.
  *
  * One connection per pair.  If both sides dial at once, both keep the
  * connection dialled by the side whose listen address is smaller (strcmp of
@@ -46,6 +73,15 @@
  * too slow (queue dropped, disconnect callback from an idle, never from
  * inside send).
  *
+ * Unfinished frames (memory): a connection buffers at most one frame of
+ * max_frame bytes plus one read (128 KiB); a frame must arrive whole within
+ * frame_timeout_ms of its first byte, however it trickles, or its
+ * connection is dropped; and the bytes of unfinished frames over all
+ * connections stay under max_unfinished_bytes: past it, the connections
+ * holding the most are dropped until it holds again (so a few slow strangers
+ * cannot make a peer hold max_connections x max_frame).  The listening
+ * socket's backlog is listen_backlog.
+ *
  * Callbacks run from the main context the transport was created in, never
  * from inside a host call.  Do not free the transport from a callback.
  * Logging: GLib structured logging, domain "minibit".
@@ -64,6 +100,7 @@ GQuark mb_transport_error_quark (void);
 typedef enum {
   MB_TRANSPORT_ERROR_LISTEN,   /* cannot bind or resolve the listen address */
   MB_TRANSPORT_ERROR_ADDRESS,  /* not a "host:port" address */
+  MB_TRANSPORT_ERROR_CONFIG,   /* a bad setting (environment) */
 } MbTransportError;
 
 /* Ids at or above this are never assigned by a transport. */
@@ -76,13 +113,22 @@ typedef struct {
   guint connect_tries;       /* connect attempts before giving up; 5 */
   guint backoff_initial_ms;  /* first retry delay, doubling; 100 */
   guint connect_timeout_ms;  /* one connect attempt; 10000 */
-  guint hello_timeout_ms;    /* for the peer's HELLO; 10000 */
+  guint hello_timeout_ms;    /* for the whole handshake, dial-back included; 10000 */
   guint linger_ms;           /* a closing connection waits this long for the peer's end; 5000 */
   guint max_nodes;           /* distinct addresses remembered; 65536 */
+  guint listen_backlog;      /* connections the kernel queues before we accept; 512 */
+  guint frame_timeout_ms;    /* an unfinished frame older than this drops its connection; 30000 */
+  gsize max_unfinished_bytes;/* unfinished frames over all connections; 64 MiB */
   const char *advertise_addr;/* our listen address as told in HELLO; NULL: "listen_host:port" */
+  GBytes *secret;            /* the cluster secret (cluster-secret.h), or NULL: loopback only;
+                                the transport keeps a reference */
 } MbTransportConfig;
 
 void mb_transport_config_init (MbTransportConfig *cfg);
+/* Overrides from the environment: MINIBIT_WIRE_FRAME_TIMEOUT_MS
+ * (frame_timeout_ms, 1..3600000).  FALSE with an error naming the variable
+ * if a value is bad. */
+gboolean mb_transport_config_env (MbTransportConfig *cfg, GError **error);
 
 typedef struct {
   guint64 frames_in;          /* decoded frames, HELLO included */
@@ -92,9 +138,16 @@ typedef struct {
   guint connections_open;     /* connections now open, both ways */
   guint64 connections_accepted;
   guint64 connections_dialled;  /* connects that succeeded */
-  guint64 connections_refused;  /* incoming ones closed over max_connections */
-  guint64 connections_dropped;  /* closed for bad input, no HELLO, too slow */
+  guint64 connections_refused;  /* incoming ones closed over max_connections, or
+                                   not from loopback without a secret */
+  guint64 connections_dropped;  /* closed for bad input, no HELLO, too slow,
+                                   a frame too slow or over the memory budget */
   guint64 connect_failures;     /* failed connect attempts */
+  guint64 auth_failures;        /* handshakes refused (no secret, wrong proof)
+                                   and frames with a bad MAC */
+  guint64 dialback_failures;    /* accepted connections whose claimed address
+                                   did not confirm them */
+  guint64 dialbacks_answered;   /* questions answered for others' dial-backs */
   guint64 frames_refused;     /* frames not sent: unknown node, unencodable,
                                  or dropped from a queue unsent */
 } MbTransportStats;
@@ -103,6 +156,7 @@ typedef struct _MbTransport MbTransport;
 
 typedef void (*MbRecvFn) (gpointer user, MbNodeId from, const MbMessage *msg);
 typedef void (*MbDisconnectFn) (gpointer user, MbNodeId node);
+typedef void (*MbSessionFn) (gpointer user, MbNodeId node);
 
 /* Listens on listen_host:port (port 0: any free port).  `name` goes into
  * HELLO.  cfg may be NULL (defaults).  Uses the thread-default main context. */
@@ -118,6 +172,10 @@ guint16 mb_transport_port (MbTransport *t);
 const char *mb_transport_listen_addr (MbTransport *t);
 void mb_transport_set_handlers (MbTransport *t, MbRecvFn recv,
                                 MbDisconnectFn gone, gpointer user);
+/* Optional: called (with the handlers' user) each time a connection to a
+ * node is authenticated afresh: ours once its handshake is done, the
+ * node's once it also proved its address by dial-back. */
+void mb_transport_set_session_handler (MbTransport *t, MbSessionFn session);
 
 /* The node for addr, created if new (MB_NODE_NONE if addr is not host:port);
  * the same as host->resolve. */

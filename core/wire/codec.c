@@ -1,5 +1,5 @@
-/* codec.c — messages to frames and back, and an incremental decoder for a
- * byte stream that arrives in arbitrary pieces (frame layout: codec.h).
+/* codec.c — messages to frames and back, one frame at a time (frame layout:
+ * codec.h); the incremental decoder for a byte stream is decoder.c's.
  *
  * Invariants:
  *  - the encoder writes exactly mb_codec_size (msg) bytes per frame, and only
@@ -9,15 +9,9 @@
  *  - the encoding is canonical: decoding then re-encoding a frame gives the
  *    same bytes;
  *  - a frame is checked in this order: length < 5 (UNDERSIZED), length above
- *    the maximum (OVERSIZED, decided from the 4 length bytes alone; no byte
- *    after them is kept), whole frame present (else wait / TRUNCATED at
- *    finish), crc32 (CRC), type (UNKNOWN_TYPE), payload against the schema
- *    (INCONSISTENT);
- *  - the decoder's first error is sticky: it is returned again by next and
- *    finish, and feed refuses further bytes;
- *  - the decoder's buffer holds only unconsumed bytes plus at most as many
- *    consumed ones (it is compacted before it grows), so a long stream does
- *    not grow it.
+ *    the maximum (OVERSIZED, decided from the 4 length bytes alone), whole
+ *    frame present (else wait / TRUNCATED at finish), crc32 (CRC), type
+ *    (UNKNOWN_TYPE), payload against the schema (INCONSISTENT).
  *
  * Decoding conventions: string fields decode to owned strings ("" when
  * empty); a DATA field decodes to a GBytes (empty, not NULL, when its length
@@ -26,6 +20,8 @@
  * MB_FRAME_DEFAULT_MAX.
  */
 #include "wire/codec.h"
+#define MB_CORE_WIRE_INTERNAL
+#include "wire/codec-private.h"
 
 #include <string.h>
 #include "wire/crc32.h"
@@ -527,21 +523,21 @@ get_payload (Reader *r, MbMessage *msg, GError **error)
 
 /* ---- decoding: one frame ---- */
 
-static guint32
-read_u32 (const guint8 *p)
+guint32
+mbi_codec_read_u32 (const guint8 *p)
 {
   return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
 }
 
-static gsize
-effective_max (gsize max_frame)
+gsize
+mbi_codec_effective_max (gsize max_frame)
 {
   return max_frame ? max_frame : MB_FRAME_DEFAULT_MAX;
 }
 
 /* Checks a frame's length field: UNDERSIZED, then OVERSIZED. */
-static gboolean
-check_length (guint32 length, gsize max_frame, GError **error)
+gboolean
+mbi_codec_check_length (guint32 length, gsize max_frame, GError **error)
 {
   if (length < MB_FRAME_OVERHEAD - 4)
     {
@@ -562,11 +558,11 @@ check_length (guint32 length, gsize max_frame, GError **error)
 
 /* Decodes a frame's body (type, payload, crc: the `length` bytes after the
  * length field), whose length has been checked. */
-static MbMessage *
-decode_body (const guint8 *body, gsize len, GError **error)
+MbMessage *
+mbi_codec_decode_body (const guint8 *body, gsize len, GError **error)
 {
   guint type = body[0];
-  guint32 want = read_u32 (body + len - 4);
+  guint32 want = mbi_codec_read_u32 (body + len - 4);
   guint32 got = frame_crc (body, len - 4);
   if (want != got)
     {
@@ -602,8 +598,8 @@ mb_codec_decode (const guint8 *buf, gsize len, gsize max_frame, GError **error)
                    len);
       return NULL;
     }
-  guint32 length = read_u32 (buf);
-  if (!check_length (length, effective_max (max_frame), error))
+  guint32 length = mbi_codec_read_u32 (buf);
+  if (!mbi_codec_check_length (length, mbi_codec_effective_max (max_frame), error))
     return NULL;
   if (len - 4 < length)
     {
@@ -619,165 +615,5 @@ mb_codec_decode (const guint8 *buf, gsize len, gsize max_frame, GError **error)
                    len - 4 - length, length + 4);
       return NULL;
     }
-  return decode_body (buf + 4, length, error);
-}
-
-/* ---- the incremental decoder ---- */
-
-struct _MbDecoder {
-  GByteArray *buf;
-  gsize start;       /* first unconsumed byte */
-  gsize scan;        /* first frame boundary whose length is not checked yet */
-  gsize max_frame;
-  gsize bad_at;      /* frame boundary with a bad length field (if bad) */
-  GError *bad;       /* that frame's error, reported when next reaches it */
-  GError *error;     /* the stream has failed: sticky */
-};
-
-MbDecoder *
-mb_decoder_new (gsize max_frame)
-{
-  MbDecoder *dec = g_new0 (MbDecoder, 1);
-  dec->buf = g_byte_array_new ();
-  dec->max_frame = effective_max (max_frame);
-  return dec;
-}
-
-void
-mb_decoder_free (MbDecoder *dec)
-{
-  if (dec == NULL)
-    return;
-  g_byte_array_unref (dec->buf);
-  g_clear_error (&dec->bad);
-  g_clear_error (&dec->error);
-  g_free (dec);
-}
-
-/* Walks the length fields of buffered frames from dec->scan, stopping at the
- * first frame not wholly buffered or at a bad length (kept in dec->bad). */
-static void
-scan_lengths (MbDecoder *dec)
-{
-  while (dec->bad == NULL && dec->buf->len - dec->scan >= 4)
-    {
-      guint32 length = read_u32 (dec->buf->data + dec->scan);
-      if (!check_length (length, dec->max_frame, &dec->bad))
-        {
-          dec->bad_at = dec->scan;   /* keep only its length field */
-          g_byte_array_set_size (dec->buf, (guint) dec->bad_at + 4);
-          return;
-        }
-      if (dec->buf->len - dec->scan - 4 < length)
-        return;
-      dec->scan += 4 + (gsize) length;
-    }
-}
-
-/* Drops consumed bytes once they are at least half the buffer. */
-static void
-compact (MbDecoder *dec)
-{
-  if (dec->start == 0 || dec->start * 2 < dec->buf->len)
-    return;
-  g_byte_array_remove_range (dec->buf, 0, (guint) dec->start);
-  dec->scan -= dec->start;
-  dec->bad_at -= MIN (dec->bad_at, dec->start);
-  dec->start = 0;
-}
-
-gboolean
-mb_decoder_feed (MbDecoder *dec, const guint8 *data, gsize len)
-{
-  g_return_val_if_fail (dec != NULL && (data != NULL || len == 0), FALSE);
-  if (dec->error != NULL || dec->bad != NULL)
-    return FALSE;
-  compact (dec);
-  if (len > G_MAXUINT - dec->buf->len)
-    {
-      g_set_error (&dec->error, MB_CODEC_ERROR, MB_CODEC_ERROR_OVERSIZED,
-                   "stream buffer would exceed %u bytes", G_MAXUINT);
-      return FALSE;
-    }
-  g_byte_array_append (dec->buf, data, (guint) len);
-  scan_lengths (dec);
-  return dec->bad == NULL;
-}
-
-/* The stream has failed with err (taken); the caller gets a copy. */
-static void
-fail (MbDecoder *dec, GError *err, GError **error)
-{
-  if (dec->error != err)
-    {
-      g_clear_error (&dec->error);
-      dec->error = err;
-    }
-  g_propagate_error (error, g_error_copy (err));
-}
-
-MbMessage *
-mb_decoder_next (MbDecoder *dec, GError **error)
-{
-  g_return_val_if_fail (dec != NULL, NULL);
-  if (dec->error != NULL)
-    {
-      fail (dec, dec->error, error);
-      return NULL;
-    }
-  scan_lengths (dec);
-  if (dec->bad != NULL && dec->bad_at == dec->start)
-    {
-      fail (dec, g_steal_pointer (&dec->bad), error);
-      return NULL;
-    }
-  if (dec->scan == dec->start)   /* no whole frame buffered */
-    return NULL;
-  guint32 length = read_u32 (dec->buf->data + dec->start);
-  GError *local = NULL;
-  MbMessage *msg = decode_body (dec->buf->data + dec->start + 4, length, &local);
-  dec->start += 4 + (gsize) length;
-  if (msg == NULL)
-    fail (dec, local, error);
-  return msg;
-}
-
-gboolean
-mb_decoder_finish (MbDecoder *dec, GError **error)
-{
-  g_return_val_if_fail (dec != NULL, FALSE);
-  if (dec->error == NULL)
-    scan_lengths (dec);
-  if (dec->error != NULL || dec->bad != NULL)
-    {
-      fail (dec, dec->error ? dec->error : g_steal_pointer (&dec->bad), error);
-      return FALSE;
-    }
-  gsize partial = dec->buf->len - dec->scan;
-  if (partial == 0)
-    return TRUE;
-  GError *err;
-  if (partial < 4)
-    err = g_error_new (MB_CODEC_ERROR, MB_CODEC_ERROR_TRUNCATED,
-                       "stream ended inside a frame's length field (%" G_GSIZE_FORMAT
-                       " of 4 bytes)", partial);
-  else if (partial == 4)
-    err = g_error_new (MB_CODEC_ERROR, MB_CODEC_ERROR_TRUNCATED,
-                       "stream ended after a frame's length field (0 of %u bytes)",
-                       read_u32 (dec->buf->data + dec->scan));
-  else
-    err = g_error_new (MB_CODEC_ERROR, MB_CODEC_ERROR_TRUNCATED,
-                       "stream ended inside a frame of type %u (%" G_GSIZE_FORMAT
-                       " of %u bytes after the length field)",
-                       dec->buf->data[dec->scan + 4], partial - 4,
-                       read_u32 (dec->buf->data + dec->scan));
-  fail (dec, err, error);
-  return FALSE;
-}
-
-gsize
-mb_decoder_buffered (const MbDecoder *dec)
-{
-  g_return_val_if_fail (dec != NULL, 0);
-  return dec->buf->len - dec->start;
+  return mbi_codec_decode_body (buf + 4, length, error);
 }

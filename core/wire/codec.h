@@ -14,7 +14,8 @@
  *
  * The decoder never trusts its input.  It works on a byte stream that arrives
  * in arbitrary pieces; each bad frame is refused with its own error, after
- * which the stream is unusable (the caller drops the connection).
+ * which the stream is unusable (the caller drops the connection).  The
+ * one-frame codec is codec.c, the stream decoder (MbDecoder) decoder.c.
  */
 #pragma once
 
@@ -64,10 +65,29 @@ gboolean mb_decoder_feed (MbDecoder *dec, const guint8 *data, gsize len);
 /* The next whole message, or NULL: if *error is unset, more bytes are needed;
  * if set, the stream is bad (and stays bad). */
 MbMessage *mb_decoder_next (MbDecoder *dec, GError **error);
+/* Checks a frame's trailer (a MAC, say) before the frame is decoded: frame
+ * is the whole frame, length field included (len bytes), trailer the bytes
+ * that follow it.  FALSE with error set: the stream fails with that error. */
+typedef gboolean (*MbFrameCheckFn) (gpointer user, const guint8 *frame, gsize len,
+                                    const guint8 *trailer, GError **error);
+/* Changes the framing from the first frame next has not returned yet on:
+ * each frame is then followed by `trailer` bytes (0: none), given to check
+ * (may be NULL) before the frame is decoded; frames may be up to max_frame
+ * bytes after the length field (0: MB_FRAME_DEFAULT_MAX).  Call it between
+ * two frames: right after next returned the last frame of the old framing
+ * (the bytes already fed after it are cut again the new way). */
+void mb_decoder_reframe (MbDecoder *dec, gsize max_frame, gsize trailer,
+                         MbFrameCheckFn check, gpointer user);
 /* At end of stream: TRUE if no partial frame is buffered, else
  * MB_CODEC_ERROR_TRUNCATED. */
 gboolean mb_decoder_finish (MbDecoder *dec, GError **error);
+/* Bytes fed and not yet consumed (an unfinished frame, or frames not yet
+ * taken with next). */
 gsize mb_decoder_buffered (const MbDecoder *dec);
+/* Bytes the decoder has allocated: room for the frame in progress (its
+ * pages are touched only as its bytes arrive), and at most 64 KiB once
+ * everything fed has been consumed. */
+gsize mb_decoder_footprint (const MbDecoder *dec);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbDecoder, mb_decoder_free)
 

@@ -85,6 +85,9 @@ static const TypeInfo types[MB_MSG_N_TYPES] = {
   [MB_MSG_REDIRECT]        = { "redirect", MB_FAMILY_RING, MB_F_REQ | MB_F_ADDR },
   [MB_MSG_ERROR]           = { "error", MB_FAMILY_RING, MB_F_REQ | MB_F_CODE | MB_F_TEXT },
   [MB_MSG_HELLO]           = { "hello", MB_FAMILY_TRANSPORT, MB_F_NAME | MB_F_ADDR },
+  [MB_MSG_CHALLENGE]       = { "challenge", MB_FAMILY_TRANSPORT, MB_F_CODE | MB_F_DATA },
+  [MB_MSG_PROOF]           = { "proof", MB_FAMILY_TRANSPORT, MB_F_DATA },
+  [MB_MSG_DIALBACK]        = { "dialback", MB_FAMILY_TRANSPORT, MB_F_CODE | MB_F_DATA },
 };
 
 static const char *const err_names[MB_ERR_N_CODES] = {

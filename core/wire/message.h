@@ -61,6 +61,12 @@ typedef enum {
   /* later additions (types are never renumbered) */
   MB_MSG_PEX,            /* swarm peers indices: some peers the sender is connected to, and
                             per peer its flags (MB_PEX_SEED), as BEP 11's added.f */
+  /* transport: the handshake after HELLO (real/transport-auth.c); never reach the core */
+  MB_MSG_CHALLENGE,      /* code=MB_CHALLENGE_* flags data=the sender's fresh nonce (32 bytes) */
+  MB_MSG_PROOF,          /* data=HMAC-SHA-256 over both nonces, the sender's address and
+                            role, keyed by the cluster secret (empty without one) */
+  MB_MSG_DIALBACK,       /* code=MB_DIALBACK_* data=dialler nonce || acceptor nonce of the
+                            connection asked about (64 bytes) */
   MB_MSG_N_TYPES
 } MbMsgType;
 
@@ -73,8 +79,17 @@ typedef enum {
   MB_FAMILY_TRACKER,
   MB_FAMILY_SWARM,
   MB_FAMILY_RING,
-  MB_FAMILY_TRANSPORT,   /* hello: never reaches the core */
+  MB_FAMILY_TRANSPORT,   /* hello, challenge, proof, dialback: never reach the core */
 } MbMsgFamily;
+
+/* CHALLENGE flags. */
+#define MB_CHALLENGE_PROBE 1u   /* a dial-back connection: it only asks DIALBACK questions */
+#define MB_CHALLENGE_SECRET 2u  /* the sender holds a cluster secret */
+
+/* DIALBACK codes. */
+#define MB_DIALBACK_ASK 0u      /* did you dial me, with these nonces? */
+#define MB_DIALBACK_YES 1u
+#define MB_DIALBACK_NO 2u
 
 /* PEX flags, one per listed peer (in `indices`). */
 #define MB_PEX_SEED 1u   /* it holds the whole file */

@@ -86,11 +86,14 @@ mb_binary (const char *name)
   return path;
 }
 
-/* Starts argv[0] (a binary's name) with stdout and stderr going to log. */
+/* Starts argv[0] (a binary's name) with stdout and stderr going to log,
+ * and the cluster secret in its environment if `secret`. */
 static Proc *
-mb_spawn (const char *name, const char *const *argv, const char *log, GError **error)
+mb_spawn (const char *name, const char *const *argv, const char *log, const char *secret,
+          GError **error)
 {
-  return mb_proc_spawn (name, argv, NULL, log, error);
+  const char *env[] = { "MINIBIT_CLUSTER_SECRET", secret, NULL };
+  return mb_proc_spawn (name, argv, secret != NULL ? env : NULL, log, error);
 }
 
 Proc *
@@ -108,6 +111,8 @@ mb_proc_spawn (const char *name, const char *const *argv, const char *const *env
   g_subprocess_launcher_set_child_setup (l, mb_child_setup, NULL, NULL);
   g_subprocess_launcher_set_stdout_file_path (l, log);
   g_subprocess_launcher_setenv (l, "G_MESSAGES_DEBUG", "all", TRUE);
+  /* no secret from the test's own environment: only the one given */
+  g_subprocess_launcher_unsetenv (l, "MINIBIT_CLUSTER_SECRET");
   for (guint i = 0; env != NULL && env[i] != NULL && env[i + 1] != NULL; i += 2)
     g_subprocess_launcher_setenv (l, env[i], env[i + 1], TRUE);
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
@@ -312,6 +317,8 @@ mb_cluster_free (Cluster *c, gboolean dump)
   g_clear_pointer (&c->stored, g_ptr_array_unref);
   g_free (c->tracker_log);
   g_free (c->root);
+  g_free (c->secret);
+  g_free (c->secret_file);
   g_free (c);
 }
 
@@ -340,7 +347,7 @@ mb_cluster_spawn (Cluster *c, GError **error)
   c->tracker_log = g_build_filename (c->root, "tracker.log", NULL);
   const char *targv[] = { "minibit-tracker", "--host", "127.0.0.1", "--port", tport,
                           "--wire-port", twire, NULL };
-  c->tracker = mb_spawn ("tracker", targv, c->tracker_log, error);
+  c->tracker = mb_spawn ("tracker", targv, c->tracker_log, c->secret, error);
   if (c->tracker == NULL)
     return FALSE;
   GString *known = g_string_new (NULL);
@@ -358,6 +365,13 @@ mb_cluster_spawn (Cluster *c, GError **error)
     }
   g_autofree gchar *known_s = g_string_free (known, FALSE);
   g_autofree gchar *repl = g_strdup_printf ("%u", c->replication);
+  if (c->secret != NULL)
+    {
+      c->secret_file = g_build_filename (c->root, "cluster.secret", NULL);
+      if (!g_file_set_contents_full (c->secret_file, c->secret, -1, G_FILE_SET_CONTENTS_NONE,
+                                     0600, error))
+        return FALSE;
+    }
   for (guint i = 0; i < N_PEERS; i++)
     {
       Peer *p = &c->peers[i];
@@ -367,8 +381,10 @@ mb_cluster_spawn (Cluster *c, GError **error)
                              "--data-dir", p->dir, "--self-id", p->id,
                              "--known-peers", known_s, "--tracker-port", tport,
                              "--replication", repl, "--ping-ms", "300",
-                             "--ping-misses", "3", NULL };
-      p->proc = mb_spawn (p->id, argv, p->log, error);
+                             "--ping-misses", "3",
+                             c->secret_file != NULL ? "--cluster-secret-file" : NULL,
+                             c->secret_file, NULL };
+      p->proc = mb_spawn (p->id, argv, p->log, NULL, error);
       if (p->proc == NULL)
         return FALSE;
     }
@@ -415,10 +431,17 @@ mb_wait_members (Cluster *c, gint64 want, guint ms, gboolean *died)
 Cluster *
 mb_cluster_start (guint r)
 {
+  return mb_cluster_start_with (r, E2E_SECRET);
+}
+
+Cluster *
+mb_cluster_start_with (guint r, const char *secret)
+{
   for (guint attempt = 1; attempt <= 3; attempt++)
     {
       Cluster *c = g_new0 (Cluster, 1);
       c->replication = r;
+      c->secret = g_strdup (secret);
       c->stored = g_ptr_array_new_with_free_func (g_free);
       c->http = soup_session_new_with_options ("timeout", 10, "idle-timeout", 10, NULL);
       c->http_slow = soup_session_new_with_options ("timeout", 60, "idle-timeout", 60, NULL);
@@ -441,7 +464,9 @@ mb_cluster_start (guint r)
       gboolean died = FALSE;
       if (mb_wait_members (c, N_PEERS, READY_MS, &died))
         {
-          g_test_message ("cluster up (R = %u, tracker on %u) in %.2f s", r, c->tracker_port,
+          g_test_message ("cluster up (R = %u, tracker on %u, %s) in %.2f s", r,
+                          c->tracker_port, secret != NULL ? "with a cluster secret"
+                                                          : "without a cluster secret",
                           mb_secs_since (t0));
           return c;
         }

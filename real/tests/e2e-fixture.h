@@ -3,6 +3,11 @@
  * N_PEERS build/real/minibit-peer processes on loopback (e2e-fixture.c),
  * and the HTTP requests and peer API operations that drive it (e2e-api.c).
  *
+ * The cluster runs with a cluster secret (E2E_SECRET: the peers read it from
+ * a file of mode 0600 in the cluster's directory, the tracker from
+ * MINIBIT_CLUSTER_SECRET), unless started with mb_cluster_start_with (r,
+ * NULL): then on loopback without one.
+ *
  * Ports are found by binding port 0 (all at once, so they differ), closing,
  * and passing them on; if a process cannot bind (it exits during start-up)
  * the cluster is started again on other ports.  The binaries are found under
@@ -84,9 +89,13 @@ typedef struct {
   Proc *proc;
 } Peer;
 
+#define E2E_SECRET "e2e-cluster-secret-6f1d2c9a4b7e0358"
+
 typedef struct {
   gchar *root;
   guint replication;
+  gchar *secret;      /* NULL: the cluster runs without one */
+  gchar *secret_file; /* root/cluster.secret, mode 0600 */
   guint16 tracker_port;
   gchar *tracker_log;
   Proc *tracker;
@@ -99,6 +108,8 @@ typedef struct {
 /* A tracker and N_PEERS peers with replication r, all seeing 5 members;
  * NULL (test failed, logs shown) if that cannot be done. */
 Cluster *mb_cluster_start (guint r);
+/* The same with another secret, or none (NULL). */
+Cluster *mb_cluster_start_with (guint r, const char *secret);
 /* Kills what runs, removes the directory, frees c (NULL is fine); with
  * dump, shows the processes' logs first. */
 void mb_cluster_free (Cluster *c, gboolean dump);

@@ -242,6 +242,122 @@ test_finish_clean (void)
   g_assert_cmpuint (mb_decoder_buffered (dec), ==, 0);
 }
 
+/* A large frame's buffer is let go once it has been taken; what an idle
+ * decoder holds stays small. */
+static void
+test_footprint (void)
+{
+  g_autoptr (MbDecoder) dec = mb_decoder_new (0);
+  g_autoptr (MbMessage) big = mb_message_new (MB_MSG_CHUNK);
+  big->chunk_id = g_strnfill (64, 'a');
+  big->data = g_bytes_new_take (g_malloc0 (3u << 20), 3u << 20);
+  g_autoptr (GBytes) bytes = mb_codec_encode_bytes (big, NULL);
+  gsize len = g_bytes_get_size (bytes);
+  const guint8 *p = g_bytes_get_data (bytes, NULL);
+  for (gsize at = 0; at < len - 1; at += 100000)
+    mb_decoder_feed (dec, p + at, MIN (100000, len - 1 - at));
+  g_assert_cmpuint (mb_decoder_buffered (dec), ==, len - 1);
+  g_assert_cmpuint (mb_decoder_footprint (dec), >=, len - 1);
+  g_assert_cmpuint (mb_decoder_footprint (dec), <=, len + 4096);  /* room for it, no more */
+  g_autoptr (GError) error = NULL;
+  g_assert_null (mb_decoder_next (dec, &error));
+  g_assert_no_error (error);
+  mb_decoder_feed (dec, p + len - 1, 1);
+  g_autoptr (MbMessage) m = mb_decoder_next (dec, &error);
+  g_assert_no_error (error);
+  g_assert_true (mb_message_equal (m, big));
+  g_assert_cmpuint (mb_decoder_buffered (dec), ==, 0);
+  g_assert_cmpuint (mb_decoder_footprint (dec), <=, 64 * 1024);
+}
+
+/* The trailer check of test_reframe: the trailer is 4 bytes, the frame's
+ * length plus `salt`; counts the frames it saw. */
+typedef struct {
+  guint32 salt;
+  guint seen;
+} TrailerCheck;
+
+static gboolean
+check_trailer (gpointer user, const guint8 *frame, gsize len, const guint8 *trailer,
+               GError **error)
+{
+  TrailerCheck *tc = user;
+  tc->seen++;
+  guint32 want = (guint32) len + tc->salt;
+  guint32 got = (guint32) trailer[0] << 24 | (guint32) trailer[1] << 16
+                | (guint32) trailer[2] << 8 | trailer[3];
+  if (got == want)
+    return TRUE;
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "bad trailer %08x", got);
+  return FALSE;
+}
+
+static void
+append_with_trailer (GByteArray *out, const MbMessage *m, guint32 salt)
+{
+  guint before = out->len;
+  g_assert_true (mb_codec_encode (m, out, NULL));
+  put_u32 (out, (out->len - before) + salt);
+}
+
+/* A small maximum and no trailer for the first frame, then (after it was
+ * returned) trailers and a large maximum, all fed at once: the bytes
+ * scanned ahead the old way are cut again; a bad trailer fails the stream. */
+static void
+test_reframe (void)
+{
+  g_autoptr (GByteArray) bytes = g_byte_array_new ();
+  g_autoptr (MbMessage) hello = mb_message_new (MB_MSG_HELLO);
+  hello->name = g_strdup ("a");
+  hello->addr = g_strdup ("127.0.0.1:1");
+  g_assert_true (mb_codec_encode (hello, bytes, NULL));
+  g_autoptr (MbMessage) big = mb_message_new (MB_MSG_CHUNK);
+  big->chunk_id = g_strnfill (64, 'b');
+  big->data = g_bytes_new_take (g_malloc0 (200000), 200000);
+  append_with_trailer (bytes, big, 7);
+  g_autoptr (MbMessage) ping = mb_message_new (MB_MSG_PING);
+  ping->req = 9;
+  append_with_trailer (bytes, ping, 7);
+  append_with_trailer (bytes, ping, 8);   /* a trailer the check refuses */
+  g_autoptr (MbDecoder) dec = mb_decoder_new (1024);
+  mb_decoder_feed (dec, bytes->data, bytes->len);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MbMessage) m1 = mb_decoder_next (dec, &error);
+  g_assert_no_error (error);
+  g_assert_true (mb_message_equal (m1, hello));
+  TrailerCheck tc = { 7, 0 };
+  mb_decoder_reframe (dec, 0, 4, check_trailer, &tc);
+  g_autoptr (MbMessage) m2 = mb_decoder_next (dec, &error);
+  g_assert_no_error (error);
+  g_assert_true (mb_message_equal (m2, big));
+  g_autoptr (MbMessage) m3 = mb_decoder_next (dec, &error);
+  g_assert_no_error (error);
+  g_assert_true (mb_message_equal (m3, ping));
+  g_assert_cmpuint (tc.seen, ==, 2);
+  g_assert_null (mb_decoder_next (dec, &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+  g_clear_error (&error);
+  g_assert_false (mb_decoder_finish (dec, &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+  /* Without the reframe, the big frame is over the small maximum. */
+  g_autoptr (MbDecoder) plain = mb_decoder_new (1024);
+  mb_decoder_feed (plain, bytes->data, bytes->len);
+  g_autoptr (MbMessage) p1 = mb_decoder_next (plain, NULL);
+  g_autoptr (GError) err2 = NULL;
+  g_assert_null (mb_decoder_next (plain, &err2));
+  g_assert_error (err2, MB_CODEC_ERROR, MB_CODEC_ERROR_OVERSIZED);
+  /* A stream that ends inside a trailer says so. */
+  g_autoptr (MbDecoder) cut = mb_decoder_new (0);
+  mb_decoder_reframe (cut, 0, 4, check_trailer, &tc);
+  g_autoptr (GByteArray) one = g_byte_array_new ();
+  append_with_trailer (one, ping, 7);
+  mb_decoder_feed (cut, one->data, one->len - 2);
+  g_autoptr (GError) err3 = NULL;
+  g_assert_false (mb_decoder_finish (cut, &err3));
+  g_assert_error (err3, MB_CODEC_ERROR, MB_CODEC_ERROR_TRUNCATED);
+  g_assert_nonnull (strstr (err3->message, "trailer"));
+}
+
 /* ---- streams ---- */
 
 static GPtrArray *
@@ -383,6 +499,8 @@ main (int argc, char **argv)
   g_test_add_func ("/codec/encode/refuses", test_encode_refuses);
   g_test_add_func ("/codec/decoder/oversized-before-body", test_oversized_before_body);
   g_test_add_func ("/codec/decoder/bad-after-good", test_bad_after_good_in_one_feed);
+  g_test_add_func ("/codec/decoder/footprint", test_footprint);
+  g_test_add_func ("/codec/decoder/reframe", test_reframe);
   g_test_add_func ("/codec/decoder/finish-clean", test_finish_clean);
   g_test_add_func ("/codec/stream/split-every-offset", test_stream_split_every_offset);
   g_test_add_func ("/codec/stream/byte-at-a-time", test_stream_byte_at_a_time);

@@ -120,6 +120,9 @@ test_schema_table (void)
     { MB_MSG_REDIRECT, MB_F_REQ | MB_F_ADDR },
     { MB_MSG_ERROR, MB_F_REQ | MB_F_CODE | MB_F_TEXT },
     { MB_MSG_HELLO, MB_F_NAME | MB_F_ADDR },
+    { MB_MSG_CHALLENGE, MB_F_CODE | MB_F_DATA },
+    { MB_MSG_PROOF, MB_F_DATA },
+    { MB_MSG_DIALBACK, MB_F_CODE | MB_F_DATA },
   };
   g_assert_cmpuint (G_N_ELEMENTS (want), ==, MB_MSG_N_TYPES - 1);
   for (guint k = 0; k < G_N_ELEMENTS (want); k++)
@@ -146,6 +149,7 @@ test_families (void)
     { MB_MSG_STORE_CHUNK, MB_MSG_ERROR, MB_FAMILY_RING },
     { MB_MSG_HELLO, MB_MSG_HELLO, MB_FAMILY_TRANSPORT },
     { MB_MSG_PEX, MB_MSG_PEX, MB_FAMILY_SWARM },
+    { MB_MSG_CHALLENGE, MB_MSG_DIALBACK, MB_FAMILY_TRANSPORT },
   };
   guint covered = 0;
   for (guint k = 0; k < G_N_ELEMENTS (want); k++)
