@@ -24,6 +24,9 @@ mb_ringpeer_config_init (MbRingPeerConfig *cfg)
   cfg->per_holder = 4;
   cfg->window = 16;
   cfg->rpc_timeout_us = 10 * MB_USEC_PER_SEC;
+  cfg->write_quorum = 0;    /* a majority of R, decided with R */
+  cfg->read_quorum = 0;     /* R - W + 1 */
+  cfg->handoff_tries = 4;
 }
 
 static void rpc_free (Rpc *r);

@@ -97,6 +97,7 @@ static const char *const err_names[MB_ERR_N_CODES] = {
   [MB_ERR_LEAVING]     = "leaving",
   [MB_ERR_INTERNAL]    = "internal",
   [MB_ERR_NO_SPACE]    = "no_space",
+  [MB_ERR_STALE]       = "stale",
 };
 
 /* ---- schema and names ---- */
