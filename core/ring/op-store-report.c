@@ -87,6 +87,7 @@ mbi_store_fail_manifest (OpStore *op, guint owners)
   RingOp *base = &op->base;
   if (op->stale)
     {
+      base->result.stale = TRUE;
       mbi_op_fail (base, "store_file %s: version %" G_GUINT64_FORMAT " refused, a newer one is "
                    "kept: %s", base->name, mb_manifest_version (op->manifest), op->stale);
       return;

@@ -66,6 +66,7 @@ typedef struct {
   guint manifest_copies;    /* store: manifest copies acknowledged, hand-offs too */
   guint manifests_read;     /* fetch: copies of the manifest read (the read quorum) */
   guint64 version;          /* store: the version written; fetch: the one read */
+  gboolean stale;           /* store: refused, a holder keeps a newer version */
   guint sources;            /* fetch: distinct holders that gave us chunks */
   guint redirects;          /* fetch: redirects followed for the manifest */
   guint lookups_failed;     /* fetch: 1 if no owner answered for the manifest */
