@@ -99,6 +99,9 @@ typedef struct {
 /* A tracker and N_PEERS peers with replication r, all seeing 5 members;
  * NULL (test failed, logs shown) if that cannot be done. */
 Cluster *mb_cluster_start (guint r);
+/* The same with peer i's DATA_DIR at dirs[i] when dirs and dirs[i] are not
+ * NULL (made, not removed by mb_cluster_free: the caller's). */
+Cluster *mb_cluster_start_dirs (guint r, const char *const *dirs);
 /* Kills what runs, removes the directory, frees c (NULL is fine); with
  * dump, shows the processes' logs first. */
 void mb_cluster_free (Cluster *c, gboolean dump);
