@@ -3,7 +3,8 @@
  * thread, failing over to the next owner, then to a few more members whose
  * fresher views may redirect us), the newest of them taken (versions:
  * mb_manifest_cmp_newer); fewer copies than the quorum is an error, as the
- * one found could be a version a later store replaced; then the chunks, rarest first, from several holders at once (at most
+ * one found could be a version a later store replaced; a member that gave
+ * an older copy is sent the newest (read repair); then the chunks, rarest first, from several holders at once (at most
  * per_holder requests each), failing over between holders, each verified
  * before it is stored; then update_manifest at the owners, adding this peer
  * as a holder of every chunk.
@@ -332,6 +333,7 @@ fetch_lookup_done (OpFetch *op, guint64 now)
       return;
     }
   base->result.version = mb_manifest_version (newest);
+  mbi_read_repair (base, &op->read, now);
   fetch_start_chunks (op, newest, now);
 }
 

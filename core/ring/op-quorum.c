@@ -10,6 +10,9 @@
  * replaced by the next candidate not asked yet.  Members that said they
  * are leaving are asked last, if at all.
  *
+ * Read repair (mbi_read_repair): a member that gave an older copy than the
+ * newest read is sent the newest, which it takes by the holders' rule.
+ *
  * Invariants: running = GET_MANIFEST requests of this reader in flight;
  * each member is asked at most once (`asked`); got[] has one manifest per
  * member that gave one; the reader is done when nothing runs and either
@@ -52,9 +55,10 @@ pump (RingOp *op, MbiRead *rd, guint64 now)
 }
 
 static void
-take (MbiRead *rd, const MbManifest *m)
+take (MbiRead *rd, const char *member, const MbManifest *m)
 {
   g_ptr_array_add (rd->got, mb_manifest_copy (m));
+  g_ptr_array_add (rd->from, g_strdup (member));
   rd->answers++;
 }
 
@@ -68,6 +72,7 @@ mbi_read_start (RingOp *op, MbiRead *rd, gboolean follow, guint need, guint ncan
   rd->cands = g_ptr_array_new_with_free_func (g_free);
   rd->asked = g_ptr_array_new_with_free_func (g_free);
   rd->got = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_manifest_unref);
+  rd->from = g_ptr_array_new_with_free_func (g_free);
   rd->started = TRUE;
   g_auto (MbiOwners) pref = { 0 };
   mbi_owners_init (&pref, rp->view, op->name, ncand);
@@ -82,7 +87,7 @@ mbi_read_start (RingOp *op, MbiRead *rd, gboolean follow, guint need, guint ncan
   g_auto (MbiOwners) owners = { 0 };
   mbi_owners_init (&owners, rp->view, op->name, rp->cfg.replication);
   if (mine)
-    take (rd, mine);
+    take (rd, rp->addr, mine);
   else if (!follow && mbi_owners_has (&owners, rp->addr))
     rd->answers++;
   if (mine || (!follow && mbi_owners_has (&owners, rp->addr)))
@@ -98,7 +103,7 @@ mbi_read_on_reply (RingOp *op, MbiRead *rd, Rpc *r, const MbMessage *msg, guint6
   if (msg && msg->type == MB_MSG_MANIFEST && msg->manifest
       && g_strcmp0 (mb_manifest_name (msg->manifest), op->name) == 0
       && mb_manifest_validate (msg->manifest, NULL))
-    take (rd, msg->manifest);
+    take (rd, r->target, msg->manifest);
   else if (msg && msg->type == MB_MSG_MANIFEST)
     rp->stats.refused_manifests++;
   else if (msg && msg->type == MB_MSG_REDIRECT && rd->follow && msg->addr
@@ -132,6 +137,27 @@ mbi_read_newest (const MbiRead *rd)
   return best;
 }
 
+guint
+mbi_read_repair (RingOp *op, MbiRead *rd, guint64 now)
+{
+  MbRingPeer *rp = op->rp;
+  const MbManifest *newest = mbi_read_newest (rd);
+  guint n = 0;
+  for (guint i = 0; newest && i < rd->got->len; i++)
+    {
+      if (mb_manifest_cmp_newer (rd->got->pdata[i], newest) >= 0)
+        continue;
+      const char *member = rd->from->pdata[i];
+      n++;
+      rp->stats.read_repairs++;
+      if (mbi_rp_is_self (rp, member))
+        mbi_rp_accept_manifest (rp, newest, NULL);
+      else
+        mbi_op_send_manifest (op, member, newest, now);
+    }
+  return n;
+}
+
 void
 mbi_read_clear (MbiRead *rd)
 {
@@ -141,6 +167,8 @@ mbi_read_clear (MbiRead *rd)
     g_ptr_array_unref (rd->asked);
   if (rd->got)
     g_ptr_array_unref (rd->got);
+  if (rd->from)
+    g_ptr_array_unref (rd->from);
   memset (rd, 0, sizeof *rd);
 }
 

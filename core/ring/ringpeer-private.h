@@ -228,6 +228,7 @@ typedef struct {
   GPtrArray *asked;         /* members asked, or that answered (gchar*) */
   guint answers;            /* manifests, and (without follow) "not here" */
   GPtrArray *got;           /* MbManifest*, one per member that gave one */
+  GPtrArray *from;          /* the member each of got came from (gchar*) */
   guint redirects;
   gboolean started;
 } MbiRead;
@@ -241,5 +242,8 @@ void mbi_read_on_reply (RingOp *op, MbiRead *rd, Rpc *r, const MbMessage *msg, g
 gboolean mbi_read_done (const MbiRead *rd);
 /* The newest manifest read (borrowed), NULL if none. */
 const MbManifest *mbi_read_newest (const MbiRead *rd);
+/* Read repair: the newest copy to every member that gave an older one (our
+ * own store directly); returns how many were sent or kept. */
+guint mbi_read_repair (RingOp *op, MbiRead *rd, guint64 now);
 void mbi_read_clear (MbiRead *rd);
 gboolean mbi_read_check (const MbiRead *rd, const RingOp *op, GString *why);

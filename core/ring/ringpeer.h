@@ -134,6 +134,7 @@ typedef struct {
   guint64 stale_refused;      /* manifests refused: an older version, or the
                                * losing side of a conflict */
   guint64 conflicts;          /* equal versions of different contents met */
+  guint64 read_repairs;       /* older copies a fetch's read found and replaced */
 } MbRingPeerStats;
 
 void mb_ringpeer_stats (const MbRingPeer *rp, MbRingPeerStats *out);

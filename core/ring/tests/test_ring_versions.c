@@ -4,7 +4,7 @@
  * older manifest is refused and an equal version of another content is
  * settled the same way on every owner; a fetch reads a quorum of copies and
  * takes the newest, so an owner that missed version 2 does not serve
- * version 1; a squatter's manifest does not survive the real store.
+ * version 1, and the read gives it version 2; a squatter's manifest does not survive the real store.
  */
 #include <string.h>
 
@@ -202,6 +202,17 @@ test_fetch_takes_the_newest_of_a_read_quorum (void)
   g_autoptr (MbManifest) old = mb_store_get_manifest (fx->store[stale], "news.txt");
   g_assert_cmpuint (mb_manifest_version (old), ==, 1);
   assert_fetch_everywhere (fx, "news.txt", b);
+  /* The reads that met its version 1 replaced it (read repair). */
+  g_autoptr (MbManifest) now = mb_store_get_manifest (fx->store[stale], "news.txt");
+  g_assert_cmpuint (mb_manifest_version (now), ==, 2);
+  MbRingPeerStats st;
+  guint64 repairs = 0;
+  for (guint i = 0; i < fx->n; i++)
+    {
+      mb_ringpeer_stats (fx->rp[i], &st);
+      repairs += st.read_repairs;
+    }
+  g_assert_cmpuint (repairs, >=, 1);
   rfx_free (fx);
 }
 
