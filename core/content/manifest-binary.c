@@ -217,6 +217,9 @@ read_header (Reader *r, guint64 *version, char hash[MB_CHUNK_ID_LEN + 1], GError
   if (*version < 2)
     return parse_fail (r, error, "form 2 with version %" G_GUINT64_FORMAT
                        " (a version-1 manifest is written in form 1)", *version);
+  if (*version > MB_MANIFEST_VERSION_MAX)
+    return parse_fail (r, error, "version %" G_GUINT64_FORMAT " is above %" G_GUINT64_FORMAT,
+                       *version, MB_MANIFEST_VERSION_MAX);
   return TRUE;
 }
 

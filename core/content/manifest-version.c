@@ -33,7 +33,7 @@ void
 mb_manifest_set_version (MbManifest *m, guint64 version)
 {
   g_return_if_fail (m != NULL);
-  g_return_if_fail (version >= 1);
+  g_return_if_fail (version >= 1 && version <= MB_MANIFEST_VERSION_MAX);
   m->version = version;
 }
 

@@ -69,8 +69,10 @@ gint mb_manifest_merge (MbManifest *dst, const MbManifest *src, GError **error);
 
 /* ---- versions (manifest-version.c) ---- */
 
+/* Versions run from 1 to MB_MANIFEST_VERSION_MAX (what JSON's integers hold). */
+#define MB_MANIFEST_VERSION_MAX ((guint64) G_MAXINT64)
 guint64 mb_manifest_version (const MbManifest *m);
-/* version >= 1 */
+/* 1 <= version <= MB_MANIFEST_VERSION_MAX */
 void mb_manifest_set_version (MbManifest *m, guint64 version);
 /* The content hash: SHA-256 over the size (8 bytes, big-endian) and then
  * each chunk id in order (32 raw bytes each); 64 hex digits and a NUL. */

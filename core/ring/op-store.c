@@ -233,18 +233,27 @@ manifest_reply (OpStore *op, Rpc *r, const MbMessage *msg, guint64 now)
 }
 
 /* The version to write: the newest read + 1, or its own if the content is
- * the same (a re-store), or 1 for a new name. */
-static void
+ * the same (a re-store), or 1 for a new name.  FALSE (op failed) if the
+ * newest is already the last version there is. */
+static gboolean
 choose_version (OpStore *op)
 {
   const MbManifest *newest = mbi_read_newest (&op->read);
   guint64 v = 1;
   if (newest && mb_manifest_same_content (newest, op->manifest))
     v = mb_manifest_version (newest);
+  else if (newest && mb_manifest_version (newest) >= MB_MANIFEST_VERSION_MAX)
+    {
+      mbi_op_fail (&op->base, "store_file %s: the newest version held is %" G_GUINT64_FORMAT
+                   ", the last there is: no newer one can be written", op->base.name,
+                   mb_manifest_version (newest));
+      return FALSE;
+    }
   else if (newest)
     v = mb_manifest_version (newest) + 1;
   mb_manifest_set_version (op->manifest, v);
   op->base.result.version = v;
+  return TRUE;
 }
 
 /* ---- the op ---- */
@@ -277,9 +286,8 @@ store_maybe_finish (RingOp *base, guint64 now)
         mbi_op_fail (base, "store_file %s: cannot tell the version to write: %u of the %u "
                      "copies of the manifest a read needs answered", base->name,
                      op->read.answers, op->q.q);
-      else if (!mbi_store_fail_short_chunks (op))
+      else if (!mbi_store_fail_short_chunks (op) && choose_version (op))
         {
-          choose_version (op);
           op->manifest_phase = TRUE;
           for (guint k = 0; k < owners.n; k++)
             manifest_place (op, owners.names[k], now);

@@ -105,8 +105,14 @@ test_binary_forms (void)
   g_assert_error (err, MB_MANIFEST_ERROR, MB_MANIFEST_ERROR_PARSE);
   g_assert_nonnull (strstr (err->message, "content hash"));
   g_clear_error (&err);
-  /* Form 2 saying version 1 is not canonical. */
+  /* A version JSON could not hold is refused. */
   bad->data[3 + 8] ^= 1;
+  memset (bad->data + 3, 0xff, 8);
+  g_assert_null (mb_manifest_from_bytes (bad->data, bad->len, &err));
+  g_assert_error (err, MB_MANIFEST_ERROR, MB_MANIFEST_ERROR_PARSE);
+  g_assert_nonnull (strstr (err->message, "is above"));
+  g_clear_error (&err);
+  /* Form 2 saying version 1 is not canonical. */
   memset (bad->data + 3, 0, 8);
   bad->data[3 + 7] = 1;
   g_assert_null (mb_manifest_from_bytes (bad->data, bad->len, &err));
