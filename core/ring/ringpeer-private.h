@@ -20,7 +20,12 @@
  *    Rpc is removed from `rpcs` at once and from `timeouts` lazily;
  *  - an op's `pending` is the number of its Rpcs not finished (in flight or
  *    waiting for a place in a window); an op lives until that is 0 and it has
- *    reported; live ops are in `ops`, in creation order (`serial` rises).
+ *    reported; live ops are in `ops`, in creation order (`serial` rises);
+ *  - `leavers` holds only members that answered "leaving" and are still in
+ *    our view; no operation counts a copy on one or sends one to it;
+ *  - a manifest enters our store only through mbi_rp_accept_manifest (or a
+ *    holder update of the same version), so a newer version is never
+ *    replaced by an older one.  (Each op's own invariants: its op-*.c.)
  *
  * Time: `now` is passed down from the entry point to everything that may
  * send (an Rpc's deadline starts when it goes on the wire); nothing keeps it.

@@ -8,9 +8,13 @@
  *    GET_MANIFEST, PING and LEAVE_NOTICE; a request for a manifest it does
  *    not hold and does not own in its view is answered with REDIRECT to the
  *    owner in its view (views can be stale);
- *  - runs client operations: store_file, fetch_file (multi-source, rarest
- *    chunk first, failing over between holders), shutdown (the seed's
- *    graceful redistribution), and repair after crashes;
+ *  - runs client operations: store_file (R copies of every chunk, failed
+ *    copies handed to the next members, W manifest owners, the next version
+ *    of the name; else an error naming what is missing), fetch_file (the
+ *    newest of a read quorum of manifest copies; multi-source, rarest chunk
+ *    first, failing over between holders), shutdown (the seed's graceful
+ *    redistribution, confirmed at R copies), and repair after crashes;
+ *  - keeps the newest manifest of a name (versions: content/manifest.h);
  *  - verifies every chunk against its id before storing it (virtual content
  *    in the simulator has nothing to verify), and refuses manifests that are
  *    inconsistent; refused input is counted and changes nothing.

@@ -24,7 +24,7 @@
  *   request          PIECE OFFSET LENGTH SWARM
  *   piece            PIECE OFFSET SWARM DATA   length = data size
  *   cancel           PIECE OFFSET LENGTH SWARM
- *   store_chunk      REQ CHUNK_ID DATA
+ *   store_chunk      REQ CHUNK_ID DATA          no data (length 0): a probe, "do you hold it?"
  *   store_manifest   REQ MANIFEST
  *   update_manifest  REQ FILE ADDR INDICES     addr = new holder, no indices = all chunks
  *   get_chunk        REQ CHUNK_ID
