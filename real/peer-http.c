@@ -167,25 +167,51 @@ pending_done (Pending *p)
 
 /* ---- store_file / fetch_file ---- */
 
+/* What a store did, success or not: the copies against R, the manifest's
+ * owners against W, the version. */
+static void
+add_store_counts (JsonBuilder *b, const MbRingResult *r)
+{
+  mb_gateway_json_add_int (b, "replication", r->replication);
+  mb_gateway_json_add_int (b, "chunks_placed", r->chunks_placed);
+  mb_gateway_json_add_int (b, "chunks_failed", r->chunks_failed);
+  mb_gateway_json_add_int (b, "chunks_short", r->chunks_short);
+  mb_gateway_json_add_int (b, "copies_missing", r->copies_missing);
+  mb_gateway_json_add_int (b, "handoffs", r->handoffs);
+  mb_gateway_json_add_int (b, "manifest_owners", r->manifest_owners);
+  mb_gateway_json_add_int (b, "write_quorum", r->write_quorum);
+  mb_gateway_json_add_int (b, "manifest_copies", r->manifest_copies);
+}
+
 static void
 on_stored (MbRingPeer *rp, const MbRingResult *r, gpointer data)
 {
   Pending *p = data;
   if (!r->ok)
-    mb_gateway_reply_error (p->msg, SOUP_STATUS_BAD_GATEWAY, r->error);
+    {
+      /* 409: a newer version is kept; 502: the ring could not hold R copies. */
+      JsonBuilder *b = mb_gateway_json_begin ("error");
+      mb_gateway_json_add_str (b, "error", r->error);
+      mb_gateway_json_add_str (b, "filename", p->name);
+      add_store_counts (b, r);
+      json_builder_end_object (b);
+      mb_gateway_reply_json (p->msg, r->stale ? SOUP_STATUS_CONFLICT : SOUP_STATUS_BAD_GATEWAY, b);
+      g_warning ("%s", r->error);
+    }
   else
     {
       JsonBuilder *b = mb_gateway_json_begin ("success");
       mb_gateway_json_add_str (b, "filename", p->name);
       mb_gateway_json_add_int (b, "size", (gint64) mb_manifest_size (r->manifest));
       mb_gateway_json_add_int (b, "chunks", mb_manifest_n_chunks (r->manifest));
-      mb_gateway_json_add_int (b, "chunks_placed", r->chunks_placed);
-      mb_gateway_json_add_int (b, "chunks_failed", r->chunks_failed);
-      mb_gateway_json_add_int (b, "manifest_owners", r->manifest_owners);
+      mb_gateway_json_add_int (b, "version", (gint64) r->version);
+      add_store_counts (b, r);
       json_builder_end_object (b);
       mb_gateway_reply_json (p->msg, SOUP_STATUS_OK, b);
-      g_message ("store_file %s: %u chunks, %u copies placed, manifest on %u owners", p->name,
-                 mb_manifest_n_chunks (r->manifest), r->chunks_placed, r->manifest_owners);
+      g_message ("store_file %s: version %" G_GUINT64_FORMAT ", %u chunks, %u copies placed "
+                 "(%u handed off), manifest on %u owners", p->name, r->version,
+                 mb_manifest_n_chunks (r->manifest), r->chunks_placed, r->handoffs,
+                 r->manifest_owners);
     }
   pending_done (p);
 }
@@ -237,7 +263,8 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
  * failure is told (404: no owner had the manifest; 502: chunks missing). */
 typedef struct {
   Pending *p;
-  guint sources, redirects;
+  guint sources, redirects, manifests_read;
+  guint64 version;
   gint64 t_chunks;    /* when the last chunk came */
   gchar *ring_error;  /* the fetch's failure, if it failed */
   guint ring_status;
@@ -264,6 +291,8 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
       mb_gateway_json_add_str (b, "filename", p->name);
       mb_gateway_json_add_str (b, "path", path);
       mb_gateway_json_add_int (b, "size", (gint64) size);
+      mb_gateway_json_add_int (b, "version", (gint64) f->version);
+      mb_gateway_json_add_int (b, "manifests_read", f->manifests_read);
       mb_gateway_json_add_int (b, "sources", f->sources);
       mb_gateway_json_add_int (b, "redirects", f->redirects);
       json_builder_end_object (b);
@@ -291,8 +320,14 @@ on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
   if (!ok)
     {
       f->ring_error = g_strdup (r->error ? r->error : "fetch failed");
-      f->ring_status = r->lookups_failed ? SOUP_STATUS_NOT_FOUND : SOUP_STATUS_BAD_GATEWAY;
+      /* 404: no copy of the manifest; 503: fewer copies than a read needs
+       * (the one found may be an old version); 502: chunks missing. */
+      f->ring_status = !r->lookups_failed ? SOUP_STATUS_BAD_GATEWAY
+                       : r->manifests_read > 0 ? SOUP_STATUS_SERVICE_UNAVAILABLE
+                                               : SOUP_STATUS_NOT_FOUND;
     }
+  f->version = r->version;
+  f->manifests_read = r->manifests_read;
   f->sources = r->sources;
   f->redirects = r->redirects;
   f->t_chunks = g_get_monotonic_time ();
@@ -384,6 +419,7 @@ answer_from_core (SoupServerMessage *msg, const MbMessage *reply)
     case MB_MSG_ERROR:
       {
         guint status = reply->code == MB_ERR_NOT_FOUND ? SOUP_STATUS_NOT_FOUND
+                       : reply->code == MB_ERR_STALE ? SOUP_STATUS_CONFLICT
                        : reply->code == MB_ERR_LEAVING ? SOUP_STATUS_SERVICE_UNAVAILABLE
                        : reply->code == MB_ERR_NO_SPACE ? SOUP_STATUS_INSUFFICIENT_STORAGE
                        : reply->code == MB_ERR_INTERNAL ? SOUP_STATUS_INTERNAL_SERVER_ERROR
@@ -521,18 +557,30 @@ http_get_manifest (MbPeerApp *app, SoupServerMessage *msg, const char *name)
 
 /* ---- shutdown, ping ---- */
 
+/* The leave's report; an error (502) if some key could not be confirmed
+ * at R copies elsewhere (this peer keeps those). */
 static void
 on_shut (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
 {
   Pending *p = data;
-  JsonBuilder *b = mb_gateway_json_begin ("success");
+  gboolean all = r->chunks_failed == 0 && r->manifests_failed == 0;
+  JsonBuilder *b = mb_gateway_json_begin (all ? "success" : "error");
+  if (!all)
+    {
+      g_autofree gchar *why = g_strdup_printf (
+        "%u chunks and %u manifests could not be confirmed at R copies on the members that "
+        "stay; this peer keeps them", r->chunks_failed, r->manifests_failed);
+      mb_gateway_json_add_str (b, "error", why);
+    }
   mb_gateway_json_add_int (b, "manifests_redistributed", r->manifests_redistributed);
+  mb_gateway_json_add_int (b, "manifests_confirmed", r->manifests_confirmed);
   mb_gateway_json_add_int (b, "manifests_failed", r->manifests_failed);
   mb_gateway_json_add_int (b, "chunks_redistributed", r->chunks_redistributed);
+  mb_gateway_json_add_int (b, "chunks_confirmed", r->chunks_confirmed);
   mb_gateway_json_add_int (b, "chunks_failed", r->chunks_failed);
   mb_gateway_json_add_int (b, "bytes_moved", (gint64) r->bytes_moved);
   json_builder_end_object (b);
-  mb_gateway_reply_json (p->msg, SOUP_STATUS_OK, b);
+  mb_gateway_reply_json (p->msg, all ? SOUP_STATUS_OK : SOUP_STATUS_BAD_GATEWAY, b);
   pending_done (p);
 }
 

@@ -31,7 +31,8 @@ typedef struct {
   double completion_p50_s, completion_p90_s, completion_max_s;
   double bound_s, bound_ratio, upload_utilization, jain_download_rate;
   double share_ratio_p10, share_ratio_p50, share_ratio_p90;
-  double manifests_total, manifests_lost, chunks_lost, manifests_moved, bytes_moved;
+  double manifests_total, manifests_lost, chunks_lost, chunks_short, publishes_failed;
+  double manifests_moved, bytes_moved;
   double lookups_total, lookups_failed, lookups_redirected, fetches_total, fetches_failed;
   double leave_bytes_ratio_max;
   double duplicate_bytes_ratio, seed_upload_ratio;
@@ -72,6 +73,10 @@ void mbi_workload_free (MbExperiment *x);
 /* Fractions of published manifests / chunks held by an online peer now. */
 void mbi_workload_availability (MbExperiment *x, double *manifests, double *chunks,
                                guint *manifests_lost, guint *chunks_lost);
+
+/* Chunks of the published files (their newest manifests) with fewer than
+ * R copies on the online peers now (mb_ring_check_copies). */
+guint mbi_workload_short_chunks (MbExperiment *x);
 
 /* metrics.c */
 void mbi_metrics_start (MbExperiment *x);

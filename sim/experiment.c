@@ -444,6 +444,10 @@ mb_experiment_new (const MbScenario *sc, GError **error)
         wc.ring_cfg.chunk_size = (guint32) sc->ring.chunk_size;
       if (sc->ring.rpc_timeout)
         wc.ring_cfg.rpc_timeout_us = sc->ring.rpc_timeout;
+      if (sc->ring.write_quorum)
+        wc.ring_cfg.write_quorum = sc->ring.write_quorum;
+      if (sc->ring.read_quorum)
+        wc.ring_cfg.read_quorum = sc->ring.read_quorum;
       wc.vnodes = sc->ring.vnodes ? sc->ring.vnodes : MB_RING_DEFAULT_VNODES;
       wc.view_delay_us = sc->ring.view_delay;
       /* A crash is noticed when the tracker drops the silent peer. */

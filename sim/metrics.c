@@ -67,7 +67,7 @@ static const Column summary_cols[] = {
   SUM (jain_download_rate, "%.4f"),
   SUM (share_ratio_p10, "%.4f"), SUM (share_ratio_p50, "%.4f"), SUM (share_ratio_p90, "%.4f"),
   SUM (manifests_total, "%.0f"), SUM (manifests_lost, "%.0f"), SUM (chunks_lost, "%.0f"),
-  SUM (manifests_moved, "%.0f"), SUM (bytes_moved, "%.0f"),
+  SUM (chunks_short, "%.0f"), SUM (publishes_failed, "%.0f"), SUM (manifests_moved, "%.0f"), SUM (bytes_moved, "%.0f"),
   SUM (lookups_total, "%.0f"), SUM (lookups_failed, "%.0f"), SUM (lookups_redirected, "%.0f"),
   SUM (fetches_total, "%.0f"), SUM (fetches_failed, "%.0f"),
   SUM (leave_bytes_ratio_max, "%.4f"),
@@ -369,6 +369,8 @@ mbi_metrics_summarise (MbExperiment *x)
   s->manifests_total = x->files ? x->files->len : 0;
   s->manifests_lost = lost_m;
   s->chunks_lost = lost_c;
+  s->chunks_short = mbi_workload_short_chunks (x);
+  s->publishes_failed = x->publish_failed;
   guint64 moved = 0, repair_bytes = 0;
   guint manifests_moved = 0;
   s->leave_bytes_ratio_max = NAN;
@@ -622,11 +624,13 @@ mb_experiment_report (MbExperiment *x)
   if (x->sc->ring.enabled)
     g_string_append_printf (
       o,
-      "  ring: %.0f manifests published, %.0f lost, %.0f chunks lost\n"
+      "  ring: %.0f manifests published (%.0f stores failed), %.0f lost, %.0f chunks lost,\n"
+      "        %.0f chunks short of R copies\n"
       "  moved: %.0f manifests by graceful leaves, %.0f bytes by hand-offs and repair;\n"
       "         bytes per leave / its share K/N at most %.3f\n"
       "  fetches: %.0f, %.0f failed; lookups: %.0f, %.0f failed, %.0f redirected\n",
-      s->manifests_total, s->manifests_lost, s->chunks_lost, s->manifests_moved, s->bytes_moved,
+      s->manifests_total, s->publishes_failed, s->manifests_lost, s->chunks_lost, s->chunks_short,
+      s->manifests_moved, s->bytes_moved,
       s->leave_bytes_ratio_max, s->fetches_total, s->fetches_failed, s->lookups_total,
       s->lookups_failed, s->lookups_redirected);
   return g_string_free (o, FALSE);

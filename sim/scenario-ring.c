@@ -3,8 +3,8 @@
  * their keys, defaults and cross-key checks, rows of the group table in
  * scenario-keys.c.
  *
- * Invariants: [ring]'s replication, vnodes, chunk_size and rpc_timeout stay
- * 0 unless given (the core's defaults apply, set in the core only); written
+ * Invariants: [ring]'s replication, vnodes, chunk_size, rpc_timeout,
+ * write_quorum and read_quorum stay 0 unless given (the core's defaults apply, set in the core only); written
  * as 0 they are errors.  [publish.*] and [fetch.*] need [ring], a count of
  * at least 1, and a `from` that names a class; [fetch.*] needs a
  * [publish.*] group and its `files` one of them (or any).
@@ -22,6 +22,8 @@ const MbKeySpec mbi_scenario_ring_keys[] = {
   { "vnodes", MB_KIND_COUNT, RI (vnodes), FALSE, "128", NULL },
   { "chunk_size", MB_KIND_SIZE, RI (chunk_size), FALSE, "256KiB", NULL },
   { "rpc_timeout", MB_KIND_DURATION, RI (rpc_timeout), FALSE, "10s", NULL },
+  { "write_quorum", MB_KIND_COUNT, RI (write_quorum), FALSE, "2", NULL },
+  { "read_quorum", MB_KIND_COUNT, RI (read_quorum), FALSE, "2", NULL },
   { "view_delay", MB_KIND_DURATION_OR_LATENCY, RI (view_delay), FALSE, "latency", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };

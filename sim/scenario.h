@@ -252,8 +252,8 @@ typedef struct {
  * one-way network latency from the tracker. */
 #define MB_RING_VIEW_DELAY_LATENCY G_MAXUINT64
 
-/* replication, vnodes, chunk_size and rpc_timeout are 0 when the file does
- * not give them: the core's defaults apply (mb_ringpeer_config_init,
+/* replication, vnodes, chunk_size, rpc_timeout and the quorums are 0 when
+ * the file does not give them: the core's defaults apply (mb_ringpeer_config_init,
  * MB_RING_DEFAULT_VNODES), set in the core only. */
 typedef struct {
   gboolean enabled;         /* a [ring] group is present */
@@ -261,6 +261,8 @@ typedef struct {
   guint vnodes;             /* virtual points per member on the ring, >= 1 (0: default) */
   guint64 chunk_size;       /* bytes, > 0 (0: default) */
   guint64 rpc_timeout;      /* > 0 (0: default) */
+  guint write_quorum;       /* W: manifest owners a store needs, >= 1 (0: R/2 + 1) */
+  guint read_quorum;        /* copies a fetch reads, >= 1 (0: R - W + 1) */
   guint64 view_delay;       /* how long a membership change takes to reach each
                              * peer: a fixed delay, or MB_RING_VIEW_DELAY_LATENCY */
 } MbRingConfig;

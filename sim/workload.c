@@ -6,13 +6,17 @@
  *
  * Random draws come from the experiment's own workload stream, in event
  * order, so runs stay deterministic.  Every operation in flight is counted
- * in the world's ring_busy, which the stop rule waits for.
+ * in the world's ring_busy, which the stop rule waits for.  Each call into
+ * a ring peer is followed by mb_world_after_ring_call, so the requests it
+ * sent time out on time (and the peer is checked under --check).
  */
 #define MB_SIM_EXPERIMENT_INTERNAL
 #include "experiment-private.h"
 
 #include <math.h>
 #include <string.h>
+
+#include "ring/ring-copies.h"
 
 typedef struct {
   MbExperiment *x;
@@ -69,6 +73,7 @@ on_publish (MbSched *s, gpointer a, guint64 b)
   c->x = x;
   mb_world_ring_busy_add (x->world, 1);
   mb_ringpeer_store_file (n->rp, name, NULL, p->size, mb_sched_now (s), on_published, c);
+  mb_world_after_ring_call (x->world, n);   /* its requests' timeouts armed */
 }
 
 /* ---- fetching ---- */
@@ -122,6 +127,7 @@ start_fetch (MbExperiment *x, const MbFetch *f)
   c->x = x;
   mb_world_ring_busy_add (x->world, 1);
   mb_ringpeer_fetch_file (n->rp, mb_manifest_name (file), mb_sched_now (x->sched), on_fetched, c);
+  mb_world_after_ring_call (x->world, n);
 }
 
 static guint64
@@ -224,4 +230,29 @@ mbi_workload_availability (MbExperiment *x, double *manifests, double *chunks,
   g_hash_table_unref (held);
   *manifests = (double) mf_ok / x->files->len;
   *chunks = ch_total ? (double) ch_ok / ch_total : NAN;
+}
+
+guint
+mbi_workload_short_chunks (MbExperiment *x)
+{
+  if (!x->files || x->files->len == 0)
+    return 0;
+  g_autoptr (GPtrArray) stores = g_ptr_array_new ();
+  for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
+    {
+      MbSimNode *n = mb_world_node (x->world, i);
+      if (n->online && n->rp)
+        g_ptr_array_add (stores, n->store);
+    }
+  const char **names = g_new (const char *, x->files->len);
+  for (guint f = 0; f < x->files->len; f++)
+    names[f] = mb_manifest_name (x->files->pdata[f]);
+  MbRingPeerConfig dflt;
+  mb_ringpeer_config_init (&dflt);
+  guint r = x->sc->ring.replication ? x->sc->ring.replication : dflt.replication;
+  MbRingCopies c;
+  mb_ring_check_copies ((MbStore *const *) stores->pdata, stores->len, names, x->files->len, r,
+                        &c, NULL);
+  g_free (names);
+  return c.chunks_short;
 }

@@ -250,6 +250,12 @@ after_call (MbWorld *w, MbSimNode *n)
   node_update_timer (w, n);
 }
 
+void
+mb_world_after_ring_call (MbWorld *w, MbSimNode *n)
+{
+  after_call (w, n);
+}
+
 static void
 on_timer (MbSched *s, gpointer a, guint64 b)
 {

@@ -88,6 +88,11 @@ MbWorld *mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *fil
 void mb_world_on_handoff (MbWorld *w, MbWorldHandoffFn fn, gpointer data);
 /* The current ring membership (online ring members). */
 MbRing *mb_world_ring (MbWorld *w);
+/* After a call into node n's ring peer from outside the world (the
+ * workload's store_file and fetch_file): n is checked (cfg.check) and its
+ * timer re-armed for the requests the call sent, as after every call the
+ * world makes itself. */
+void mb_world_after_ring_call (MbWorld *w, MbSimNode *n);
 /* Ring operations in flight (publish, fetch, hand-off). */
 guint mb_world_ring_busy (const MbWorld *w);
 void mb_world_ring_busy_add (MbWorld *w, gint delta);

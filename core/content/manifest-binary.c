@@ -1,9 +1,14 @@
 /* manifest-binary.c — a manifest's binary form (the one carried inside
  * frames): writing it, and parsing it strictly.
  *
- * Binary form, version 1 (all integers big-endian):
+ * Binary form (all integers big-endian), form 1 or form 2:
  *
- *   u8  'M', u8 'F', u8 version (1)
+ *   u8  'M', u8 'F', u8 form (1 or 2)
+ *   form 2 only:
+ *     u64 version                   >= 2 (a version-1 manifest is written
+ *                                   in form 1, which carries no version)
+ *     32 bytes  the content hash    must equal mb_manifest_content_hash
+ *                                   of what follows
  *   u16 name length, name bytes
  *   u64 size
  *   u32 chunk_size
@@ -14,7 +19,9 @@
  *     u16       n_holders           at most MB_MANIFEST_MAX_HOLDERS
  *     n_holders times: u16 length, bytes
  *
- * The binary form is canonical: holders must be strictly ascending (strcmp),
+ * The binary form is canonical: a manifest of version 1 is written in form 1
+ * and one of a higher version in form 2 (so form 2 with version 1 is
+ * refused); holders must be strictly ascending (strcmp),
  * so a duplicated or unsorted holder list is refused rather than folded, and
  * one manifest has exactly one encoding.  No trailing bytes are allowed.  A
  * manifest whose ids are not all set is written with zero bytes in their
@@ -35,7 +42,8 @@
 
 #define BIN_MAGIC0 'M'
 #define BIN_MAGIC1 'F'
-#define BIN_VERSION 1
+#define BIN_FORM_1 1
+#define BIN_FORM_2 2
 #define BIN_ID_LEN 32
 #define BIN_CHUNK_MIN (BIN_ID_LEN + 4 + 2)  /* a chunk with no holders */
 
@@ -45,7 +53,7 @@ gsize
 mb_manifest_encoded_size (const MbManifest *m)
 {
   g_return_val_if_fail (m != NULL, 0);
-  gsize n = 3 + 2 + strlen (m->name) + 8 + 4 + 4;
+  gsize n = 3 + (m->version > 1 ? 8 + BIN_ID_LEN : 0) + 2 + strlen (m->name) + 8 + 4 + 4;
   for (guint i = 0; i < m->n_chunks; i++)
     {
       const Chunk *c = &m->chunks[i];
@@ -94,7 +102,14 @@ mb_manifest_to_bytes (const MbManifest *m)
   guint8 *p = buf;
   *p++ = BIN_MAGIC0;
   *p++ = BIN_MAGIC1;
-  *p++ = BIN_VERSION;
+  *p++ = m->version > 1 ? BIN_FORM_2 : BIN_FORM_1;
+  if (m->version > 1)
+    {
+      char hash[65];
+      mb_manifest_content_hash (m, hash);
+      p = put_be (p, m->version, 8);
+      p = put_id (p, hash);
+    }
   p = put_str16 (p, m->name);
   p = put_be (p, m->size, 8);
   p = put_be (p, m->chunk_size, 4);
@@ -178,16 +193,33 @@ read_str16 (Reader *r, const char *what, GError **error)
   return g_strndup ((const char *) s, len);
 }
 
+static gboolean read_id (Reader *r, char out[MB_CHUNK_ID_LEN + 1], GError **error);
+
+/* The magic and form; form 2's version and content hash into *version and
+ * hash (form 1: version 1, hash ""). */
 static gboolean
-read_header (Reader *r, GError **error)
+read_header (Reader *r, guint64 *version, char hash[MB_CHUNK_ID_LEN + 1], GError **error)
 {
   if (!need (r, 3, "header", error))
     return FALSE;
   if (r->p[0] != BIN_MAGIC0 || r->p[1] != BIN_MAGIC1)
     return parse_fail (r, error, "bad magic %02x%02x (expected \"MF\")", r->p[0], r->p[1]);
-  if (r->p[2] != BIN_VERSION)
+  if (r->p[2] != BIN_FORM_1 && r->p[2] != BIN_FORM_2)
     return parse_fail (r, error, "unsupported version %u", r->p[2]);
+  guint form = r->p[2];
   r->pos = 3;
+  *version = 1;
+  hash[0] = '\0';
+  if (form == BIN_FORM_1)
+    return TRUE;
+  if (!read_be (r, 8, "manifest version", version, error) || !read_id (r, hash, error))
+    return FALSE;
+  if (*version < 2)
+    return parse_fail (r, error, "form 2 with version %" G_GUINT64_FORMAT
+                       " (a version-1 manifest is written in form 1)", *version);
+  if (*version > MB_MANIFEST_VERSION_MAX)
+    return parse_fail (r, error, "version %" G_GUINT64_FORMAT " is above %" G_GUINT64_FORMAT,
+                       *version, MB_MANIFEST_VERSION_MAX);
   return TRUE;
 }
 
@@ -271,10 +303,10 @@ check_counts (Reader *r, guint64 size, guint32 chunk_size, guint64 n_chunks,
 }
 
 static MbManifest *
-read_top (Reader *r, GError **error)
+read_top (Reader *r, guint64 *version, char hash[MB_CHUNK_ID_LEN + 1], GError **error)
 {
   guint64 size, chunk_size, n_chunks;
-  if (!read_header (r, error))
+  if (!read_header (r, version, hash, error))
     return NULL;
   gchar *name = read_str16 (r, "name", error);
   if (name == NULL)
@@ -301,9 +333,12 @@ mb_manifest_from_bytes (const guint8 *data, gsize len, GError **error)
 {
   g_return_val_if_fail (data != NULL || len == 0, NULL);
   Reader r = { data, len, 0, NULL };
-  MbManifest *m = read_top (&r, error);
+  guint64 version = 1;
+  char hash[MB_CHUNK_ID_LEN + 1] = "";
+  MbManifest *m = read_top (&r, &version, hash, error);
   if (m == NULL)
     return NULL;
+  m->version = version;
   for (guint i = 0; i < m->n_chunks; i++)
     {
       Chunk *c = &m->chunks[i];
@@ -317,6 +352,18 @@ mb_manifest_from_bytes (const guint8 *data, gsize len, GError **error)
     {
       parse_fail (&r, error, "%" G_GSIZE_FORMAT " trailing bytes", len - r.pos);
       goto fail;
+    }
+  if (hash[0])
+    {
+      char want[65];
+      mb_manifest_content_hash (m, want);
+      if (strcmp (want, hash) != 0)
+        {
+          g_set_error (error, MB_MANIFEST_ERROR, MB_MANIFEST_ERROR_PARSE,
+                       "manifest \"%s\" (binary): content hash %.16s... does not match its "
+                       "chunk list (%.16s...)", m->name, hash, want);
+          goto fail;
+        }
     }
   return m;
 fail:

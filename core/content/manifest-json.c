@@ -1,8 +1,11 @@
 /* manifest-json.c — a manifest's JSON form (the HTTP API's), through the
- * manifest's public accessors: {"filename","size","chunk_size","chunks":
- * [{"index","hash","crc32","size","holders"}]}.  The parser refuses missing
- * or mistyped fields with an error naming the field and chunk, and accepts
- * only complete manifests (every id set); duplicate holders are folded.
+ * manifest's public accessors: {"filename","version","content_hash","size",
+ * "chunk_size","chunks":[{"index","hash","crc32","size","holders"}]}.  The
+ * parser refuses missing or mistyped fields with an error naming the field
+ * and chunk, and accepts only complete manifests (every id set); duplicate
+ * holders are folded.  "version" and "content_hash" may be left out (older
+ * writers): a manifest without a version is version 1, and a content hash,
+ * when given, must be the one of the chunk list.
  */
 #include "content/manifest.h"
 #define MB_CONTENT_MANIFEST_INTERNAL
@@ -21,6 +24,12 @@ mb_manifest_to_json (const MbManifest *m)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "filename");
   json_builder_add_string_value (b, mb_manifest_name (m));
+  json_builder_set_member_name (b, "version");
+  json_builder_add_int_value (b, (gint64) mb_manifest_version (m));
+  char hash[65];
+  mb_manifest_content_hash (m, hash);
+  json_builder_set_member_name (b, "content_hash");
+  json_builder_add_string_value (b, hash);
   json_builder_set_member_name (b, "size");
   json_builder_add_int_value (b, (gint64) mb_manifest_size (m));
   json_builder_set_member_name (b, "chunk_size");
@@ -207,6 +216,30 @@ json_top (JsonObject *o, JsonArray **chunks, GError **error)
   return mb_manifest_new (name, (guint64) size, (guint32) chunk_size, error);
 }
 
+/* "version" (default 1) and "content_hash" (if given, that of the chunk
+ * list), once the chunks are read. */
+static gboolean
+json_version (JsonObject *o, MbManifest *m, GError **error)
+{
+  JsonWhere w = { mb_manifest_name (m), -1 };
+  gint64 version = 1;
+  if (json_object_has_member (o, "version")
+      && !json_int (o, "version", 1, G_MAXINT64, &version, &w, error))
+    return FALSE;
+  mb_manifest_set_version (m, (guint64) version);
+  if (!json_object_has_member (o, "content_hash"))
+    return TRUE;
+  const char *given = json_string (o, "content_hash", &w, error);
+  if (given == NULL)
+    return FALSE;
+  char want[65];
+  mb_manifest_content_hash (m, want);
+  if (strcmp (given, want) != 0)
+    return json_fail (&w, MB_MANIFEST_ERROR_PARSE, error, "field \"content_hash\" does not "
+                      "match the chunk list (SHA-256 of the size and the chunk ids: %s)", want);
+  return TRUE;
+}
+
 /* Refuses text json-glib would accept but we must not: NUL bytes, invalid
  * UTF-8, and \u0000 escapes (a string that hides an embedded NUL). */
 static gboolean
@@ -253,7 +286,8 @@ mb_manifest_from_json (const char *json, gssize len, GError **error)
       return NULL;
     }
   JsonArray *chunks = NULL;
-  MbManifest *m = json_top (json_node_get_object (root), &chunks, error);
+  JsonObject *top = json_node_get_object (root);
+  MbManifest *m = json_top (top, &chunks, error);
   if (m == NULL)
     return NULL;
   for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
@@ -262,5 +296,10 @@ mb_manifest_from_json (const char *json, gssize len, GError **error)
         mb_manifest_unref (m);
         return NULL;
       }
+  if (!json_version (top, m, error))
+    {
+      mb_manifest_unref (m);
+      return NULL;
+    }
   return m;
 }

@@ -24,6 +24,7 @@ typedef struct {
 struct _MbManifest {
   gatomicrefcount ref;
   gchar *name;
+  guint64 version;      /* >= 1 (manifest-version.c) */
   guint64 size;
   guint32 chunk_size;
   guint n_chunks;

@@ -11,6 +11,7 @@
  *    MB_MANIFEST_MAX_HOLDERS, each 1..255 bytes of UTF-8 without control
  *    characters.  mb_manifest_add_holder refuses (returns FALSE) a holder that
  *    breaks these rules instead of adding it;
+ *  - the version is >= 1 (a new manifest is version 1; manifest-version.c);
  *  - the parsers (binary and JSON) only produce complete manifests: every id
  *    set, mb_manifest_validate passes.
  *
@@ -164,6 +165,7 @@ mb_manifest_new (const char *name, guint64 size, guint32 chunk_size,
   MbManifest *m = g_new0 (MbManifest, 1);
   g_atomic_ref_count_init (&m->ref);
   m->name = g_strdup (name);
+  m->version = 1;
   m->size = size;
   m->chunk_size = chunk_size;
   m->n_chunks = (guint) n;
@@ -207,6 +209,7 @@ mb_manifest_copy (const MbManifest *m)
   g_return_val_if_fail (m != NULL, NULL);
   MbManifest *c = mb_manifest_new (m->name, m->size, m->chunk_size, NULL);
   g_assert (c != NULL);
+  c->version = m->version;
   for (guint i = 0; i < m->n_chunks; i++)
     {
       const Chunk *src = &m->chunks[i];
@@ -536,7 +539,7 @@ mb_manifest_equal (const MbManifest *a, const MbManifest *b)
     return TRUE;
   if (a == NULL || b == NULL)
     return FALSE;
-  if (strcmp (a->name, b->name) != 0 || a->size != b->size
+  if (strcmp (a->name, b->name) != 0 || a->version != b->version || a->size != b->size
       || a->chunk_size != b->chunk_size || a->n_chunks != b->n_chunks)
     return FALSE;
   for (guint i = 0; i < a->n_chunks; i++)

@@ -1,7 +1,10 @@
-/* op-fetch.c — fetch_file: the manifest from the first owner that has it
- * (following redirects, at most max_hops per owner, failing over to the next
- * owner, then to a few more members whose fresher views may redirect us);
- * then the chunks, rarest first, from several holders at once (at most
+/* op-fetch.c — fetch_file: the manifest read from a read quorum of copies
+ * (op-quorum.c: the owners first, following redirects, at most max_hops per
+ * thread, failing over to the next owner, then to a few more members whose
+ * fresher views may redirect us), the newest of them taken (versions:
+ * mb_manifest_cmp_newer); fewer copies than the quorum is an error, as the
+ * one found could be a version a later store replaced; a member that gave
+ * an older copy is sent the newest (read repair); then the chunks, rarest first, from several holders at once (at most
  * per_holder requests each), failing over between holders, each verified
  * before it is stored; then update_manifest at the owners, adding this peer
  * as a holder of every chunk.
@@ -25,9 +28,8 @@ typedef struct {
   MbManifest *manifest;
   gboolean manifest_phase;  /* the owners are being told */
   /* the lookup */
-  GPtrArray *owners;        /* manifest owners to try (gchar*) */
-  guint owner_cursor;
-  guint hops;
+  MbiRead read;
+  guint quorum;             /* copies of the manifest to read */
   gboolean lookup_done;
   /* the chunks */
   guint8 *state;            /* per chunk: CH_* */
@@ -60,37 +62,9 @@ fetch_free (RingOp *base)
   g_free (op->pos);
   if (op->sources)
     g_hash_table_unref (op->sources);
-  if (op->owners)
-    g_ptr_array_unref (op->owners);
+  mbi_read_clear (&op->read);
   if (op->cand)
     g_ptr_array_unref (op->cand);
-}
-
-/* ---- the manifest ---- */
-
-static void
-fetch_ask_manifest (OpFetch *op, const char *target, guint64 now)
-{
-  MbMessage *m = mb_message_new (MB_MSG_GET_MANIFEST);
-  m->file = g_strdup (op->base.name);
-  mbi_rp_send (op->base.rp, &op->base, RPC_GET_MANIFEST, target, m, 0, 0, now);
-}
-
-static void
-fetch_next_owner (OpFetch *op, guint64 now)
-{
-  MbRingPeer *rp = op->base.rp;
-  while (op->owner_cursor < op->owners->len)
-    {
-      const char *o = op->owners->pdata[op->owner_cursor++];
-      if (mbi_rp_is_self (rp, o))
-        continue;
-      op->hops = 0;
-      fetch_ask_manifest (op, o, now);
-      return;
-    }
-  op->base.result.lookups_failed = 1;
-  mbi_op_fail (&op->base, "no owner of %s answered with its manifest", op->base.name);
 }
 
 /* ---- the chunks ---- */
@@ -337,28 +311,30 @@ assemble (MbRingPeer *rp, const MbManifest *m)
 
 /* ---- the op ---- */
 
+/* The read is over: the newest copy if a quorum answered, else why not. */
 static void
-fetch_on_manifest (OpFetch *op, const MbMessage *msg, guint64 now)
+fetch_lookup_done (OpFetch *op, guint64 now)
 {
-  MbRingPeer *rp = op->base.rp;
-  if (msg && msg->type == MB_MSG_MANIFEST && msg->manifest
-      && g_strcmp0 (mb_manifest_name (msg->manifest), op->base.name) == 0
-      && mb_manifest_validate (msg->manifest, NULL))
+  RingOp *base = &op->base;
+  const MbManifest *newest = mbi_read_newest (&op->read);
+  base->result.redirects = op->read.redirects;
+  base->result.manifests_read = op->read.answers;
+  if (!newest)
     {
-      fetch_start_chunks (op, msg->manifest, now);
+      base->result.lookups_failed = 1;
+      mbi_op_fail (base, "no owner of %s answered with its manifest", base->name);
       return;
     }
-  if (msg && msg->type == MB_MSG_MANIFEST)
-    rp->stats.refused_manifests++;
-  if (msg && msg->type == MB_MSG_REDIRECT && msg->addr && op->hops < rp->cfg.max_hops
-      && !mbi_rp_is_self (rp, msg->addr))
+  if (op->read.answers < op->quorum)
     {
-      op->hops++;
-      op->base.result.redirects++;
-      fetch_ask_manifest (op, msg->addr, now);
+      base->result.lookups_failed = 1;
+      mbi_op_fail (base, "%s: only %u of the %u copies of its manifest a read needs answered "
+                   "(a newer version may exist)", base->name, op->read.answers, op->quorum);
       return;
     }
-  fetch_next_owner (op, now);
+  base->result.version = mb_manifest_version (newest);
+  mbi_read_repair (base, &op->read, now);
+  fetch_start_chunks (op, newest, now);
 }
 
 static void
@@ -366,7 +342,7 @@ fetch_on_reply (RingOp *base, Rpc *r, const MbMessage *msg, guint64 now)
 {
   OpFetch *op = (OpFetch *) base;
   if (r->kind == RPC_GET_MANIFEST)
-    fetch_on_manifest (op, msg, now);
+    mbi_read_on_reply (base, &op->read, r, msg, now);
   else if (r->kind == RPC_GET_CHUNK)
     fetch_on_chunk (op, r, msg);
 }
@@ -378,6 +354,8 @@ fetch_maybe_finish (RingOp *base, guint64 now)
   MbRingPeer *rp = base->rp;
   if (base->reported)
     return;
+  if (!op->lookup_done && !base->error && mbi_read_done (&op->read))
+    fetch_lookup_done (op, now);
   if (op->lookup_done && !op->manifest_phase)
     fetch_pump (op, now);
   if (base->pending > 0)
@@ -405,6 +383,8 @@ static gboolean
 fetch_check (const RingOp *base, GString *why)
 {
   const OpFetch *op = (const OpFetch *) base;
+  if (!mbi_read_check (&op->read, base, why))
+    return FALSE;
   if (!op->lookup_done)
     return TRUE;
   guint n = mb_manifest_n_chunks (op->manifest), inflight = 0;
@@ -443,20 +423,9 @@ mb_ringpeer_fetch_file (MbRingPeer *rp, const char *name, guint64 now, MbRingDon
   OpFetch *op = mbi_op_new (rp, &fetch_vtable, OP_FETCH, sizeof (OpFetch), name);
   op->base.done = done;
   op->base.data = data;
-  g_autoptr (MbManifest) local = mb_store_get_manifest (rp->store, name);
-  if (local)
-    {
-      fetch_start_chunks (op, local, now);
-      fetch_maybe_finish (&op->base, now);
-      return;
-    }
-  op->owners = g_ptr_array_new_with_free_func (g_free);
+  op->quorum = mbi_rp_quorums (rp).q;
   /* The owners first; then a few more members, which (their views being
    * fresher, perhaps) redirect us to the owner when ours are gone. */
-  g_auto (MbiOwners) owners = { 0 };
-  mbi_owners_init (&owners, rp->view, name, rp->cfg.replication + 3);
-  for (guint k = 0; k < owners.n; k++)
-    g_ptr_array_add (op->owners, g_strdup (owners.names[k]));
-  fetch_next_owner (op, now);
+  mbi_read_start (&op->base, &op->read, TRUE, op->quorum, rp->cfg.replication + 3, now);
   fetch_maybe_finish (&op->base, now);
 }

@@ -138,10 +138,11 @@ manifest_keep (RingOp *base, gpointer data, guint64 now)
   OpRepair *op = (OpRepair *) base;
   MbRingPeer *rp = base->rp;
   g_autoptr (MbManifest) mine = mb_store_get_manifest (rp->store, base->name);
-  if (mine)
+  if (mine && mb_manifest_order (mine, op->manifest) == MB_MANIFEST_SAME)
     mb_manifest_merge (op->manifest, mine, NULL);
   mbi_rp_prune_gone (rp, op->manifest);
-  mb_store_put_manifest (rp->store, op->manifest, NULL);
+  /* by the holders' rule: a newer version stored meanwhile stays */
+  mbi_rp_accept_manifest (rp, op->manifest, NULL);
 }
 
 static void

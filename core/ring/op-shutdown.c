@@ -1,13 +1,27 @@
-/* op-shutdown.c — the seed's graceful shutdown in five steps: scan the
- * local manifests and chunks, compute their owners without this peer,
- * transfer each key to the owners it gains, drop what was transferred,
- * report.  A key refused (the new owner is leaving too), lost or unanswered
- * goes to the next member in ring order that did not own it (up to 8 times).
+/* op-shutdown.c — the seed's graceful shutdown, made to confirm: scan the
+ * local chunks and manifests; for each, the R members that own it once this
+ * peer (and every member known to be leaving) is gone; make sure each of
+ * them holds it, acknowledged; drop what is confirmed; report.
  *
- * Invariants: only keys this peer owned move, each only to owners it gains
- * when this peer leaves (never to this peer: it is not in the new view);
- * the peer is `leaving` from the start, so it takes no new keys; what was
- * handed over is dropped only if every hand-off of its kind succeeded.
+ *  1. chunks: an owner that stays (it owned the chunk before) is asked
+ *     whether it holds it (a probe: STORE_CHUNK without data), the others
+ *     are sent it; a probe answered "not here" is followed by the data;
+ *  2. manifests, once the chunks are settled: sent to their R owners, this
+ *     peer's holder entries replaced by the members that confirmed the
+ *     chunk (an owner holding a newer version confirms it too);
+ *  3. a target that refuses ("leaving": it is leaving too, and is then
+ *     never counted or sent to again), fails or does not answer is replaced
+ *     by the next member of the key's preference list not tried yet (at
+ *     most MAX_RETARGETS times per key).
+ * A key is confirmed with R' acknowledgements, R' = min(R, members that
+ * stay) (none stay: nothing is confirmed); only then is it dropped (chunks only if this peer owned them: a
+ * fetched copy stays where the user put it).  A key that is not confirmed
+ * is kept and counted as failed: the report never says more than was done.
+ *
+ * Invariants: the peer is `leaving` from the start, so it takes no new
+ * keys; a key's `acks` count distinct members that confirmed it, never this
+ * peer nor a known leaver; `inflight` is its requests not answered; the
+ * manifests go out only when no chunk request is pending.
  */
 #define MB_RING_PEER_INTERNAL
 #include "ring/ringpeer-private.h"
@@ -15,128 +29,224 @@
 #define MAX_RETARGETS 8
 
 typedef struct {
+  gchar *key;               /* chunk id or manifest name */
+  gboolean owned;           /* this peer owned it in its view at the start */
+  guint acks;
+  guint retargets;
+  GPtrArray *tried;         /* members asked (gchar*) */
+  GPtrArray *confirmed;     /* members that acknowledged (gchar*) */
+} Key;
+
+typedef struct {
   RingOp base;
   MbShutdownReport report;
-  GPtrArray *moved_chunks;     /* ids to drop once acknowledged */
-  GPtrArray *moved_manifests;  /* names */
+  guint need;               /* R' */
+  GPtrArray *chunks;        /* Key*, sorted by id */
+  GPtrArray *manifests;     /* Key*, sorted by name */
+  GHashTable *by_id;        /* chunk id -> Key* (borrowed) */
+  gboolean manifest_phase;
 } OpShutdown;
+
+static void
+key_free (gpointer p)
+{
+  Key *k = p;
+  g_free (k->key);
+  g_ptr_array_unref (k->tried);
+  g_ptr_array_unref (k->confirmed);
+  g_free (k);
+}
+
+static Key *
+key_new (const char *key, gboolean owned)
+{
+  Key *k = g_new0 (Key, 1);
+  k->key = g_strdup (key);
+  k->owned = owned;
+  k->tried = g_ptr_array_new_with_free_func (g_free);
+  k->confirmed = g_ptr_array_new_with_free_func (g_free);
+  return k;
+}
 
 static void
 shutdown_free (RingOp *base)
 {
   OpShutdown *op = (OpShutdown *) base;
-  g_ptr_array_unref (op->moved_chunks);
-  g_ptr_array_unref (op->moved_manifests);
+  g_hash_table_unref (op->by_id);
+  g_ptr_array_unref (op->chunks);
+  g_ptr_array_unref (op->manifests);
 }
 
-/* Members that become owners of key when this peer leaves (none if it is
- * not ours: its owners have it). */
-static void
-gained_owners (MbRingPeer *rp, const MbRing *without, const char *key, MbiOwners *out)
+static gboolean
+in_array (GPtrArray *a, const char *member)
+{
+  return mbi_rp_in_list ((const char *const *) a->pdata, a->len, member);
+}
+
+static gboolean
+owned_before (MbRingPeer *rp, const char *key, const char *member)
 {
   g_auto (MbiOwners) before = { 0 };
   mbi_owners_init (&before, rp->view, key, rp->cfg.replication);
-  if (!mbi_owners_has (&before, rp->addr))
-    {
-      mbi_owners_init (out, without, key, 0);
-      return;
-    }
-  mbi_owners_init (out, without, key, rp->cfg.replication);
-  guint k = 0;
-  for (guint i = 0; i < out->n; i++)
-    if (!mbi_owners_has (&before, out->names[i]))
-      out->names[k++] = out->names[i];
-  out->n = k;
+  return mbi_owners_has (&before, member);
 }
 
-static Rpc *
-hand_chunk (OpShutdown *op, const char *id, const char *target, GBytes *bytes, guint32 len,
-            guint64 now)
-{
-  MbMessage *m = mb_message_new (MB_MSG_STORE_CHUNK);
-  m->chunk_id = g_strdup (id);
-  m->data = bytes ? g_bytes_ref (bytes) : NULL;
-  m->length = len;
-  Rpc *r = mbi_rp_send (op->base.rp, &op->base, RPC_STORE_CHUNK, target, m, 0, len, now);
-  r->key = g_strdup (id);
-  return r;
-}
-
-/* The new owner refused the key (it is leaving too), is gone, or did not
- * answer: hand the key to the next member in ring order that did not own it
- * before (the (retries+1)-th after the first choice).  FALSE if none. */
-static gboolean
-shutdown_retarget (OpShutdown *op, Rpc *r, guint64 now)
+/* The members a key should be confirmed at, in ring order: its preference
+ * list in our view without this peer and known leavers, the first `want`
+ * of them not tried yet. */
+static guint
+targets (OpShutdown *op, Key *k, guint want, const char **out)
 {
   MbRingPeer *rp = op->base.rp;
-  if (!r->key || r->retries >= MAX_RETARGETS)
-    return FALSE;
-  g_auto (MbiOwners) before = { 0 };
-  g_auto (MbiOwners) cand = { 0 };
-  mbi_owners_init (&before, rp->view, r->key, rp->cfg.replication);
-  mbi_owners_init (&cand, rp->view, r->key, rp->cfg.replication + r->retries + 2);
-  const char *next = NULL;
-  guint seen = 0;
-  for (guint k = 0; k < cand.n && !next; k++)
+  g_auto (MbiOwners) pref = { 0 };
+  mbi_owners_init (&pref, rp->view, k->key, op->need + k->tried->len + MAX_RETARGETS + 1);
+  guint n = 0;
+  for (guint i = 0; i < pref.n && n < want; i++)
     {
-      if (mbi_owners_has (&before, cand.names[k]) || mbi_rp_is_self (rp, cand.names[k]))
+      const char *m = pref.names[i];
+      if (mbi_rp_is_self (rp, m) || mbi_rp_is_leaver (rp, m) || in_array (k->tried, m))
         continue;
-      if (seen++ == r->retries + 1)
-        next = cand.names[k];
+      out[n++] = m;
     }
-  if (!next)
-    return FALSE;
-  Rpc *again = NULL;
-  if (r->kind == RPC_STORE_CHUNK)
-    {
-      GBytes *bytes = NULL;
-      guint32 len = 0;
-      if (!mb_store_get_chunk (rp->store, r->key, &bytes, &len, NULL))
-        return FALSE;
-      again = hand_chunk (op, r->key, next, bytes, len, now);
-      if (bytes)
-        g_bytes_unref (bytes);
-    }
-  else
-    {
-      g_autoptr (MbManifest) m = mb_store_get_manifest (rp->store, r->key);
-      if (!m)
-        return FALSE;
-      again = mbi_op_send_manifest (&op->base, next, m, now);
-      again->key = g_strdup (r->key);
-    }
-  again->retries = r->retries + 1;
-  return TRUE;
+  return n;
 }
+
+/* ---- chunks ---- */
+
+static void
+send_chunk (OpShutdown *op, guint idx, const char *target, gboolean probe, guint64 now)
+{
+  MbRingPeer *rp = op->base.rp;
+  Key *k = op->chunks->pdata[idx];
+  GBytes *bytes = NULL;
+  guint32 len = 0;
+  if (!probe && !mb_store_get_chunk (rp->store, k->key, &bytes, &len, NULL))
+    return;   /* gone from our store meanwhile: nothing to hand */
+  MbMessage *m = mb_message_new (MB_MSG_STORE_CHUNK);
+  m->chunk_id = g_strdup (k->key);
+  m->data = probe ? NULL : bytes;
+  m->length = probe ? 0 : len;
+  if (probe && bytes)
+    g_bytes_unref (bytes);
+  Rpc *r = mbi_rp_send (rp, &op->base, RPC_STORE_CHUNK, target, m, idx, m->length, now);
+  r->probe = probe;
+}
+
+/* Asks `want` more members to confirm chunk idx: probes to those that
+ * owned it before (they should have it), the data to the others. */
+static void
+confirm_chunk (OpShutdown *op, guint idx, guint want, guint64 now)
+{
+  Key *k = op->chunks->pdata[idx];
+  const char **t = g_newa (const char *, want + 1);
+  guint n = targets (op, k, want, t);
+  for (guint i = 0; i < n; i++)
+    {
+      g_ptr_array_add (k->tried, g_strdup (t[i]));
+      send_chunk (op, idx, k->tried->pdata[k->tried->len - 1],
+                  owned_before (op->base.rp, k->key, t[i]), now);
+    }
+}
+
+static void
+chunk_reply (OpShutdown *op, Rpc *r, const MbMessage *msg, guint64 now)
+{
+  Key *k = op->chunks->pdata[r->index];
+  if (msg && msg->type == MB_MSG_OK)
+    {
+      k->acks++;
+      g_ptr_array_add (k->confirmed, g_strdup (r->target));
+      if (!r->probe)
+        {
+          op->report.chunks_redistributed++;
+          op->report.bytes_moved += r->bytes;
+        }
+      return;
+    }
+  if (r->probe && msg && msg->type == MB_MSG_ERROR && msg->code == MB_ERR_NOT_FOUND)
+    {
+      send_chunk (op, r->index, r->target, FALSE, now);   /* it lacks it: the data */
+      return;
+    }
+  if (k->retargets < MAX_RETARGETS)
+    {
+      k->retargets++;
+      confirm_chunk (op, r->index, 1, now);
+    }
+}
+
+/* ---- manifests ---- */
+
+/* Our manifest of name as it will be: each chunk we held listed at the
+ * members that confirmed it instead of here. */
+static MbManifest *
+manifest_after (OpShutdown *op, const char *name)
+{
+  MbRingPeer *rp = op->base.rp;
+  g_autoptr (MbManifest) m = mb_store_get_manifest (rp->store, name);
+  if (!m)
+    return NULL;
+  MbManifest *upd = mb_manifest_copy (m);
+  for (guint i = 0; i < mb_manifest_n_chunks (upd); i++)
+    if (mb_manifest_remove_holder (upd, i, rp->addr))
+      {
+        Key *k = g_hash_table_lookup (op->by_id, mb_manifest_chunk_id (upd, i));
+        for (guint j = 0; k && j < k->confirmed->len; j++)
+          mb_manifest_add_holder (upd, i, k->confirmed->pdata[j]);
+      }
+  return upd;
+}
+
+static void
+confirm_manifest (OpShutdown *op, guint idx, guint want, guint64 now)
+{
+  Key *k = op->manifests->pdata[idx];
+  g_autoptr (MbManifest) upd = manifest_after (op, k->key);
+  if (!upd)
+    return;
+  const char **t = g_newa (const char *, want + 1);
+  guint n = targets (op, k, want, t);
+  for (guint i = 0; i < n; i++)
+    {
+      g_ptr_array_add (k->tried, g_strdup (t[i]));
+      Rpc *r = mbi_op_send_manifest (&op->base, k->tried->pdata[k->tried->len - 1], upd, now);
+      r->index = idx;
+    }
+}
+
+static void
+manifest_reply (OpShutdown *op, Rpc *r, const MbMessage *msg, guint64 now)
+{
+  Key *k = op->manifests->pdata[r->index];
+  gboolean stale = msg && msg->type == MB_MSG_ERROR && msg->code == MB_ERR_STALE;
+  if ((msg && msg->type == MB_MSG_OK) || stale)
+    {
+      /* "stale": that owner keeps a newer version, which supersedes ours */
+      k->acks++;
+      if (!stale && !owned_before (op->base.rp, k->key, r->target))
+        {
+          op->report.manifests_redistributed++;
+          op->report.bytes_moved += r->bytes;
+        }
+      return;
+    }
+  if (k->retargets < MAX_RETARGETS)
+    {
+      k->retargets++;
+      confirm_manifest (op, r->index, 1, now);
+    }
+}
+
+/* ---- the op ---- */
 
 static void
 shutdown_on_reply (RingOp *base, Rpc *r, const MbMessage *msg, guint64 now)
 {
   OpShutdown *op = (OpShutdown *) base;
-  gboolean ok = msg && msg->type == MB_MSG_OK;
-  /* Refused (that peer is leaving too), gone, or silent: the next member. */
-  if (!ok && shutdown_retarget (op, r, now))
-    return;
   if (r->kind == RPC_STORE_CHUNK)
-    {
-      if (ok)
-        {
-          op->report.chunks_redistributed++;
-          op->report.bytes_moved += r->bytes;
-        }
-      else
-        op->report.chunks_failed++;
-    }
+    chunk_reply (op, r, msg, now);
   else if (r->kind == RPC_STORE_MANIFEST)
-    {
-      if (ok)
-        {
-          op->report.manifests_redistributed++;
-          op->report.bytes_moved += r->bytes;
-        }
-      else
-        op->report.manifests_failed++;
-    }
+    manifest_reply (op, r, msg, now);
 }
 
 static void
@@ -146,78 +256,71 @@ shutdown_maybe_finish (RingOp *base, guint64 now)
   MbRingPeer *rp = base->rp;
   if (base->reported || base->pending > 0)
     return;
-  /* 4. drop what was transferred; 5. report.  Keys that could not be
-   * handed over stay (and leave with the peer). */
-  if (op->report.chunks_failed == 0)
-    for (guint i = 0; i < op->moved_chunks->len; i++)
-      mb_store_drop_chunk (rp->store, op->moved_chunks->pdata[i]);
-  if (op->report.manifests_failed == 0)
-    for (guint i = 0; i < op->moved_manifests->len; i++)
-      mb_store_drop_manifest (rp->store, op->moved_manifests->pdata[i]);
+  if (!op->manifest_phase)
+    {
+      op->manifest_phase = TRUE;
+      for (guint i = 0; i < op->manifests->len; i++)
+        confirm_manifest (op, i, op->need, now);
+      if (base->pending > 0)
+        return;
+    }
+  /* Drop what is confirmed; keep (and count) the rest. */
+  for (guint i = 0; i < op->chunks->len; i++)
+    {
+      Key *k = op->chunks->pdata[i];
+      if (op->need > 0 && k->acks >= op->need)
+        {
+          op->report.chunks_confirmed++;
+          if (k->owned)
+            mb_store_drop_chunk (rp->store, k->key);
+        }
+      else
+        op->report.chunks_failed++;
+    }
+  for (guint i = 0; i < op->manifests->len; i++)
+    {
+      Key *k = op->manifests->pdata[i];
+      if (op->need > 0 && k->acks >= op->need)
+        {
+          op->report.manifests_confirmed++;
+          mb_store_drop_manifest (rp->store, k->key);
+        }
+      else
+        op->report.manifests_failed++;
+    }
   mbi_op_retire (base);
   if (base->shutdown_done)
     base->shutdown_done (rp, &op->report, base->data);
   mbi_op_free (base);
 }
 
+static gboolean
+shutdown_check (const RingOp *base, GString *why)
+{
+  const OpShutdown *op = (const OpShutdown *) base;
+  for (guint pass = 0; pass < 2; pass++)
+    {
+      GPtrArray *keys = pass ? op->manifests : op->chunks;
+      for (guint i = 0; i < keys->len; i++)
+        {
+          const Key *k = keys->pdata[i];
+          if (k->acks > k->tried->len || k->retargets > MAX_RETARGETS
+              || in_array (k->tried, base->rp->addr))
+            {
+              g_string_append_printf (why, "shutdown: %s %.16s: %u acks of %u members asked, "
+                                      "%u re-targets%s", pass ? "manifest" : "chunk", k->key,
+                                      k->acks, k->tried->len, k->retargets,
+                                      in_array (k->tried, base->rp->addr) ? ", itself asked" : "");
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
 static const RingOpVtable shutdown_vtable = {
-  "shutdown", shutdown_on_reply, shutdown_maybe_finish, shutdown_free, NULL,
+  "shutdown", shutdown_on_reply, shutdown_maybe_finish, shutdown_free, shutdown_check,
 };
-
-/* 3. the chunks: each to the owners it gains. */
-static void
-hand_over_chunks (OpShutdown *op, const MbRing *without, guint64 now)
-{
-  MbRingPeer *rp = op->base.rp;
-  g_autoptr (GPtrArray) ids = mb_store_list_chunks (rp->store);
-  for (guint c = 0; c < ids->len; c++)
-    {
-      const char *id = ids->pdata[c];
-      g_auto (MbiOwners) targets = { 0 };
-      gained_owners (rp, without, id, &targets);
-      if (targets.n == 0)
-        continue;
-      GBytes *bytes = NULL;
-      guint32 len = 0;
-      if (!mb_store_get_chunk (rp->store, id, &bytes, &len, NULL))
-        continue;
-      for (guint t = 0; t < targets.n; t++)
-        hand_chunk (op, id, targets.names[t], bytes, len, now);
-      g_ptr_array_add (op->moved_chunks, g_strdup (id));
-      if (bytes)
-        g_bytes_unref (bytes);
-    }
-}
-
-/* 3. the manifests, as they will be: this peer's chunks are with their new
- * owners. */
-static void
-hand_over_manifests (OpShutdown *op, const MbRing *without, guint64 now)
-{
-  MbRingPeer *rp = op->base.rp;
-  g_autoptr (GPtrArray) names = mb_store_list_manifests (rp->store);
-  for (guint k = 0; k < names->len; k++)
-    {
-      const char *name = names->pdata[k];
-      g_auto (MbiOwners) targets = { 0 };
-      gained_owners (rp, without, name, &targets);
-      g_autoptr (MbManifest) m = mb_store_get_manifest (rp->store, name);
-      if (!m || targets.n == 0)
-        continue;
-      g_autoptr (MbManifest) upd = mb_manifest_copy (m);
-      for (guint i = 0; i < mb_manifest_n_chunks (upd); i++)
-        if (mb_manifest_remove_holder (upd, i, rp->addr))
-          {
-            g_auto (MbiOwners) ct = { 0 };
-            gained_owners (rp, without, mb_manifest_chunk_id (upd, i), &ct);
-            for (guint j = 0; j < ct.n; j++)
-              mb_manifest_add_holder (upd, i, ct.names[j]);
-          }
-      for (guint t = 0; t < targets.n; t++)
-        mbi_op_send_manifest (&op->base, targets.names[t], upd, now)->key = g_strdup (name);
-      g_ptr_array_add (op->moved_manifests, g_strdup (name));
-    }
-}
 
 void
 mb_ringpeer_shutdown (MbRingPeer *rp, guint64 now, MbShutdownDoneFn done, gpointer data)
@@ -225,12 +328,31 @@ mb_ringpeer_shutdown (MbRingPeer *rp, guint64 now, MbShutdownDoneFn done, gpoint
   OpShutdown *op = mbi_op_new (rp, &shutdown_vtable, OP_SHUTDOWN, sizeof (OpShutdown), "");
   op->base.shutdown_done = done;
   op->base.data = data;
-  op->moved_chunks = g_ptr_array_new_with_free_func (g_free);
-  op->moved_manifests = g_ptr_array_new_with_free_func (g_free);
+  op->chunks = g_ptr_array_new_with_free_func (key_free);
+  op->manifests = g_ptr_array_new_with_free_func (key_free);
+  op->by_id = g_hash_table_new (g_str_hash, g_str_equal);
   rp->leaving = TRUE;
-  /* 1. scan; 2. new owners; 3. transfer. */
-  g_autoptr (MbRing) without = mb_ring_without_member (rp->view, rp->addr);
-  hand_over_chunks (op, without, now);
-  hand_over_manifests (op, without, now);
+  /* R' = min(R, members that stay as far as we know). */
+  guint staying = 0;
+  for (guint i = 0; i < mb_ring_n_members (rp->view); i++)
+    {
+      const char *m = mb_ring_member (rp->view, i);
+      staying += !mbi_rp_is_self (rp, m) && !mbi_rp_is_leaver (rp, m);
+    }
+  op->need = MIN (rp->cfg.replication, staying);
+  /* 1. scan; 2. the owners without us; 3. confirm there (manifests after
+   * the chunks, in maybe_finish). */
+  g_autoptr (GPtrArray) ids = mb_store_list_chunks (rp->store);
+  for (guint c = 0; c < ids->len; c++)
+    {
+      Key *k = key_new (ids->pdata[c], owned_before (rp, ids->pdata[c], rp->addr));
+      g_ptr_array_add (op->chunks, k);
+      g_hash_table_insert (op->by_id, k->key, k);
+    }
+  g_autoptr (GPtrArray) names = mb_store_list_manifests (rp->store);
+  for (guint k = 0; k < names->len; k++)
+    g_ptr_array_add (op->manifests, key_new (names->pdata[k], TRUE));
+  for (guint i = 0; i < op->chunks->len; i++)
+    confirm_chunk (op, i, op->need, now);
   shutdown_maybe_finish (&op->base, now);
 }

@@ -1,9 +1,12 @@
 /* ringpeer-private.h — the ring peer's internals, shared by its files:
  *   ringpeer.c        state, views, requests (windows, timeouts), entry points
  *   ringpeer-serve.c  the server side (store/get chunk and manifest, ...)
+ *   ringpeer-serve.c  also: how a manifest that arrives is taken (versions)
  *   op.c              what every operation shares: creation, replies, report,
  *                     owners of a key, "keep here or send" placement
- *   op-store.c, op-fetch.c, op-shutdown.c, op-repair.c   one operation each
+ *   op-quorum.c       reading a name's manifest from a quorum of members
+ *   op-store.c, op-store-report.c, op-fetch.c, op-shutdown.c, op-repair.c
+ *                     one operation each (store's error text in its own file)
  *   ring-check.c      mb_ringpeer_check: these invariants, verified
  * Not installed.
  *
@@ -17,7 +20,12 @@
  *    Rpc is removed from `rpcs` at once and from `timeouts` lazily;
  *  - an op's `pending` is the number of its Rpcs not finished (in flight or
  *    waiting for a place in a window); an op lives until that is 0 and it has
- *    reported; live ops are in `ops`, in creation order (`serial` rises).
+ *    reported; live ops are in `ops`, in creation order (`serial` rises);
+ *  - `leavers` holds only members that answered "leaving" and are still in
+ *    our view; no operation counts a copy on one or sends one to it;
+ *  - a manifest enters our store only through mbi_rp_accept_manifest (or a
+ *    holder update of the same version), so a newer version is never
+ *    replaced by an older one.  (Each op's own invariants: its op-*.c.)
  *
  * Time: `now` is passed down from the entry point to everything that may
  * send (an Rpc's deadline starts when it goes on the wire); nothing keeps it.
@@ -54,6 +62,8 @@ typedef struct {
   gchar *key;           /* shutdown: the chunk id or manifest name handed over */
   MbMessage *msg;       /* while it waits for a place in the window */
   guint retries;        /* shutdown: re-targets after a refusal */
+  guint hops;           /* manifest reads: redirects followed to get here */
+  gboolean probe;       /* a STORE_CHUNK without data: "do you hold it?" */
   gboolean done;
 } Rpc;
 
@@ -103,6 +113,8 @@ struct _MbRingPeer {
   GPtrArray *ops;           /* RingOp*, creation order */
   gboolean leaving;
   GHashTable *gone;         /* members that left our view (not since back) */
+  GHashTable *leavers;      /* members that answered "leaving" (until they leave
+                             * our view): no copy is counted on them or sent to them */
   MbRingPeerStats stats;
 };
 
@@ -136,6 +148,13 @@ MbNodeId mbi_rp_node (MbRingPeer *rp, const char *member);
 Rpc *mbi_rp_send (MbRingPeer *rp, RingOp *op, RpcKind kind, const char *target, MbMessage *msg,
                   guint32 index, guint64 bytes, guint64 now);
 gboolean mbi_rp_is_self (const MbRingPeer *rp, const char *member);
+/* R, W and the read quorum in our view now: R' = min(R, members); W' =
+ * min(cfg W, R') (cfg 0: R'/2 + 1); Q' = min(cfg Q, R') (cfg 0: R' - W' + 1),
+ * so a read of Q' copies meets every write acknowledged by W' owners. */
+typedef struct {
+  guint r, w, q;
+} MbiQuorums;
+MbiQuorums mbi_rp_quorums (const MbRingPeer *rp);
 gboolean mbi_rp_in_list (const char *const *list, guint n, const char *member);
 /* Drops the holders of m that are members we saw leave: a merge with an
  * older copy must not bring them back. */
@@ -144,6 +163,16 @@ void mbi_rp_prune_gone (MbRingPeer *rp, MbManifest *m);
 /* ringpeer-serve.c: a request from another peer, answered; FALSE if msg is
  * not a request (it is a reply to one of ours). */
 gboolean mbi_rp_serve (MbRingPeer *rp, MbNodeId from, const MbMessage *msg, guint64 now);
+/* Takes manifest m as a holder of its name would: stores it (a new name),
+ * merges its holders (same version and content), replaces what is held (a
+ * newer version, or the winner of two equal versions), or refuses it
+ * (older, or the loser: MB_ERR_STALE; invalid: MB_ERR_BAD_REQUEST; the store
+ * failed: MB_ERR_NO_SPACE or MB_ERR_INTERNAL), *why (may be NULL) then
+ * saying why.  MB_ERR_NONE when it is kept. */
+MbErrCode mbi_rp_accept_manifest (MbRingPeer *rp, const MbManifest *m, gchar **why);
+/* Whether an answer is "this member is leaving" (and notes the member). */
+gboolean mbi_rp_note_leaving (MbRingPeer *rp, const char *member, const MbMessage *msg);
+gboolean mbi_rp_is_leaver (const MbRingPeer *rp, const char *member);
 
 /* op.c */
 /* A new op of `size` bytes (its struct, base first), appended to rp->ops. */
@@ -183,3 +212,43 @@ gboolean mbi_rp_chunk_verifies (MbRingPeer *rp, const MbManifest *m, guint i,
 
 /* op-repair.c */
 void mbi_rp_repair (MbRingPeer *rp, MbRing *old_view, guint64 now);
+
+/* op-quorum.c: a name's manifest read from a quorum of members.  A reader
+ * asks the name's owners (then the members after them) with GET_MANIFEST,
+ * `need` of them at a time, a failed one replaced by the next; it ends when
+ * `need` members answered or none is left to ask.  With `follow`, a
+ * REDIRECT is followed (at most max_hops per thread) and only manifests are
+ * answers (a fetch); without, a REDIRECT or "not found" is the answer "not
+ * here" (a store reading the version it must exceed).  Our own store counts
+ * as a member that answered at once.
+ * Invariants: `running` is the number of the op's GET_MANIFEST requests in
+ * flight for this reader; a member is asked at most once; `got` holds one
+ * manifest per member that gave one; answers <= asked. */
+typedef struct {
+  gboolean follow;
+  guint need;
+  GPtrArray *cands;         /* members to ask, in order (gchar*) */
+  guint cursor;
+  guint running;
+  GPtrArray *asked;         /* members asked, or that answered (gchar*) */
+  guint answers;            /* manifests, and (without follow) "not here" */
+  GPtrArray *got;           /* MbManifest*, one per member that gave one */
+  GPtrArray *from;          /* the member each of got came from (gchar*) */
+  guint redirects;
+  gboolean started;
+} MbiRead;
+
+/* Starts reading op->name: candidates are the first `ncand` members of its
+ * preference list in our view. */
+void mbi_read_start (RingOp *op, MbiRead *rd, gboolean follow, guint need, guint ncand,
+                     guint64 now);
+/* Routes an answer to one of its GET_MANIFEST requests (msg NULL: failed). */
+void mbi_read_on_reply (RingOp *op, MbiRead *rd, Rpc *r, const MbMessage *msg, guint64 now);
+gboolean mbi_read_done (const MbiRead *rd);
+/* The newest manifest read (borrowed), NULL if none. */
+const MbManifest *mbi_read_newest (const MbiRead *rd);
+/* Read repair: the newest copy to every member that gave an older one (our
+ * own store directly); returns how many were sent or kept. */
+guint mbi_read_repair (RingOp *op, MbiRead *rd, guint64 now);
+void mbi_read_clear (MbiRead *rd);
+gboolean mbi_read_check (const MbiRead *rd, const RingOp *op, GString *why);

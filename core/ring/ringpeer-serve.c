@@ -6,8 +6,15 @@
  * Server rules:
  *  - a chunk is stored only if its content matches its id (real content);
  *  - a manifest is stored only if it validates; one that arrives for a name
- *    already held is merged (holders united), so concurrent updates keep
- *    every new holder;
+ *    already held follows mb_manifest_order: the same version and content is
+ *    merged (holders united, so concurrent updates keep every new holder), a
+ *    newer version replaces, an older one is refused (MB_ERR_STALE, saying
+ *    both versions), and of two equal versions of different contents the
+ *    higher content hash is kept on every holder, the other refused;
+ *  - a STORE_CHUNK without data (length 0; no chunk is empty) is a probe:
+ *    OK if the chunk is here, NOT_FOUND if not, LEAVING from a leaver (a
+ *    graceful leave asks the owners that stay this way, data only to those
+ *    that lack it);
  *  - a manifest asked of a peer that neither holds it nor owns it in its
  *    own view gets REDIRECT to the owner in that view;
  *  - a leaving peer takes nothing new (its hand-off has scanned its store).
@@ -69,6 +76,15 @@ on_store_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
       reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, "store_chunk: malformed chunk id");
       return;
     }
+  if (len == 0)
+    {
+      /* A probe: do we hold it? */
+      if (mb_store_has_chunk (rp->store, msg->chunk_id))
+        reply_ok (rp, from, msg->req, 1);
+      else
+        reply_error (rp, from, msg->req, MB_ERR_NOT_FOUND, "store_chunk probe: not here");
+      return;
+    }
   if (msg->data && !rp->cfg.virtual_content && !rp->store->verifies_puts)
     {
       char got[65];
@@ -104,6 +120,66 @@ on_store_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
   reply_ok (rp, from, msg->req, 1);
 }
 
+static gchar *
+short_hash (const MbManifest *m)
+{
+  char h[65];
+  mb_manifest_content_hash (m, h);
+  return g_strndup (h, 12);
+}
+
+MbErrCode
+mbi_rp_accept_manifest (MbRingPeer *rp, const MbManifest *m, gchar **why)
+{
+  g_autoptr (GError) err = NULL;
+  if (!mb_manifest_validate (m, &err))
+    {
+      rp->stats.refused_manifests++;
+      if (why)
+        *why = g_strdup (err->message);
+      return MB_ERR_BAD_REQUEST;
+    }
+  const char *name = mb_manifest_name (m);
+  g_autoptr (MbManifest) have = mb_store_get_manifest (rp->store, name);
+  MbManifestOrder o = have ? mb_manifest_order (have, m) : MB_MANIFEST_NEWER;
+  if (o == MB_MANIFEST_CONFLICT_WINS || o == MB_MANIFEST_CONFLICT_LOSES)
+    rp->stats.conflicts++;
+  if (o == MB_MANIFEST_OLDER || o == MB_MANIFEST_CONFLICT_LOSES)
+    {
+      rp->stats.stale_refused++;
+      if (why)
+        {
+          g_autofree gchar *hm = short_hash (m), *hh = short_hash (have);
+          *why = o == MB_MANIFEST_OLDER
+            ? g_strdup_printf ("stale: %s version %" G_GUINT64_FORMAT " is older than the "
+                               "version %" G_GUINT64_FORMAT " held here", name,
+                               mb_manifest_version (m), mb_manifest_version (have))
+            : g_strdup_printf ("conflict: %s version %" G_GUINT64_FORMAT " (content %s...) "
+                               "loses to the version %" G_GUINT64_FORMAT " held here (content "
+                               "%s...): of equal versions the higher content hash is kept",
+                               name, mb_manifest_version (m), hm, mb_manifest_version (have), hh);
+        }
+      return MB_ERR_STALE;
+    }
+  g_autoptr (MbManifest) kept = mb_manifest_copy (o == MB_MANIFEST_SAME ? have : m);
+  if (o == MB_MANIFEST_SAME && mb_manifest_merge (kept, m, &err) < 0)
+    {
+      rp->stats.refused_manifests++;
+      if (why)
+        *why = g_strdup (err->message);
+      return MB_ERR_BAD_REQUEST;
+    }
+  if (have)
+    mbi_rp_prune_gone (rp, kept);
+  if (!mb_store_put_manifest (rp->store, kept, &err))
+    {
+      if (why)
+        *why = g_strdup (err->message);
+      return store_failure_code (err);
+    }
+  return MB_ERR_NONE;
+}
+
 static void
 on_store_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
 {
@@ -112,27 +188,17 @@ on_store_manifest (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
       reply_error (rp, from, msg->req, MB_ERR_LEAVING, "leaving the ring");
       return;
     }
-  g_autoptr (GError) err = NULL;
-  if (!msg->manifest || !mb_manifest_validate (msg->manifest, &err))
+  if (!msg->manifest)
     {
       rp->stats.refused_manifests++;
-      reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST,
-                   err ? err->message : "store_manifest: no manifest");
+      reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, "store_manifest: no manifest");
       return;
     }
-  g_autoptr (MbManifest) have = mb_store_get_manifest (rp->store, mb_manifest_name (msg->manifest));
-  g_autoptr (MbManifest) merged = have ? mb_manifest_copy (have) : mb_manifest_copy (msg->manifest);
-  if (have && mb_manifest_merge (merged, msg->manifest, &err) < 0)
+  g_autofree gchar *why = NULL;
+  MbErrCode code = mbi_rp_accept_manifest (rp, msg->manifest, &why);
+  if (code != MB_ERR_NONE)
     {
-      rp->stats.refused_manifests++;
-      reply_error (rp, from, msg->req, MB_ERR_BAD_REQUEST, err->message);
-      return;
-    }
-  if (have)
-    mbi_rp_prune_gone (rp, merged);
-  if (!mb_store_put_manifest (rp->store, merged, &err))
-    {
-      reply_error (rp, from, msg->req, store_failure_code (err), err->message);
+      reply_error (rp, from, msg->req, code, why);
       return;
     }
   rp->stats.requests_served++;

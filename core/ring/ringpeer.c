@@ -24,6 +24,9 @@ mb_ringpeer_config_init (MbRingPeerConfig *cfg)
   cfg->per_holder = 4;
   cfg->window = 16;
   cfg->rpc_timeout_us = 10 * MB_USEC_PER_SEC;
+  cfg->write_quorum = 0;    /* a majority of R, decided with R */
+  cfg->read_quorum = 0;     /* R - W + 1 */
+  cfg->handoff_tries = 4;
 }
 
 static void rpc_free (Rpc *r);
@@ -73,6 +76,7 @@ mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
   g_queue_init (&rp->timeouts);
   rp->ops = g_ptr_array_new ();
   rp->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  rp->leavers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return rp;
 }
 
@@ -98,6 +102,7 @@ mb_ringpeer_free (MbRingPeer *rp)
   g_hash_table_unref (rp->rpcs);
   g_hash_table_unref (rp->windows);
   g_hash_table_unref (rp->gone);
+  g_hash_table_unref (rp->leavers);
   mb_ring_unref (rp->view);
   g_rand_free (rp->rand);
   g_free (rp->addr);
@@ -176,6 +181,32 @@ mbi_rp_prune_gone (MbRingPeer *rp, MbManifest *m)
         mb_manifest_remove_holder (m, i, mb_manifest_holder (m, i, h));
 }
 
+MbiQuorums
+mbi_rp_quorums (const MbRingPeer *rp)
+{
+  MbiQuorums q;
+  q.r = MAX (1, MIN (rp->cfg.replication, mb_ring_n_members (rp->view)));
+  q.w = rp->cfg.write_quorum ? MIN (rp->cfg.write_quorum, q.r) : q.r / 2 + 1;
+  q.q = rp->cfg.read_quorum ? MIN (rp->cfg.read_quorum, q.r) : q.r - q.w + 1;
+  return q;
+}
+
+gboolean
+mbi_rp_note_leaving (MbRingPeer *rp, const char *member, const MbMessage *msg)
+{
+  if (!msg || msg->type != MB_MSG_ERROR || msg->code != MB_ERR_LEAVING)
+    return FALSE;
+  if (member && !g_hash_table_contains (rp->leavers, member))
+    g_hash_table_add (rp->leavers, g_strdup (member));
+  return TRUE;
+}
+
+gboolean
+mbi_rp_is_leaver (const MbRingPeer *rp, const char *member)
+{
+  return g_hash_table_contains (rp->leavers, member);
+}
+
 gboolean
 mbi_rp_in_list (const char *const *list, guint n, const char *member)
 {
@@ -249,6 +280,7 @@ rpc_finish (MbRingPeer *rp, Rpc *r, const MbMessage *msg, guint64 now)
   r->done = TRUE;
   g_hash_table_remove (rp->rpcs, GUINT_TO_POINTER (r->req));
   window_release (rp, r->target, now);
+  mbi_rp_note_leaving (rp, r->target, msg);
   mbi_op_reply (r->op, r, msg, now);
 }
 
@@ -342,12 +374,14 @@ mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now
       {
         lost = TRUE;
         g_hash_table_add (rp->gone, g_strdup (mb_ring_member (old, i)));
+        g_hash_table_remove (rp->leavers, mb_ring_member (old, i));
       }
   for (guint i = 0; i < mb_ring_n_members (view); i++)
     if (!mb_ring_contains (old, mb_ring_member (view, i)))
       {
         gained = TRUE;
         g_hash_table_remove (rp->gone, mb_ring_member (view, i));
+        g_hash_table_remove (rp->leavers, mb_ring_member (view, i));
       }
   /* A graceful leave needs nothing (the leaver handed its keys over); a
    * crash needs repair; a join needs the manifests pushed to new owners. */

@@ -8,9 +8,13 @@
  *    GET_MANIFEST, PING and LEAVE_NOTICE; a request for a manifest it does
  *    not hold and does not own in its view is answered with REDIRECT to the
  *    owner in its view (views can be stale);
- *  - runs client operations: store_file, fetch_file (multi-source, rarest
- *    chunk first, failing over between holders), shutdown (the seed's
- *    graceful redistribution), and repair after crashes;
+ *  - runs client operations: store_file (R copies of every chunk, failed
+ *    copies handed to the next members, W manifest owners, the next version
+ *    of the name; else an error naming what is missing), fetch_file (the
+ *    newest of a read quorum of manifest copies; multi-source, rarest chunk
+ *    first, failing over between holders), shutdown (the seed's graceful
+ *    redistribution, confirmed at R copies), and repair after crashes;
+ *  - keeps the newest manifest of a name (versions: content/manifest.h);
  *  - verifies every chunk against its id before storing it (virtual content
  *    in the simulator has nothing to verify), and refuses manifests that are
  *    inconsistent; refused input is counted and changes nothing.
@@ -35,6 +39,12 @@ typedef struct {
   guint per_holder;         /* outstanding chunk requests per holder (4) */
   guint window;             /* requests in flight to one peer; the rest wait (16) */
   guint64 rpc_timeout_us;   /* 10 s */
+  guint write_quorum;       /* W: manifest owners that must acknowledge a store
+                             * (0: a majority of R, R/2 + 1) */
+  guint read_quorum;        /* copies of a manifest a fetch reads before it takes
+                             * the newest (0: R - W + 1, so reads meet writes) */
+  guint handoff_tries;      /* store: members tried after the R owners for each
+                             * copy that failed (hinted hand-off) (4) */
   gboolean virtual_content; /* simulator: chunks are generated, never held */
   gboolean leave_in_store;  /* fetch: the chunks stay in the store and the
                              * result has no content; the caller assembles
@@ -50,7 +60,17 @@ typedef struct {
   const char *error;        /* why it failed (NULL if ok) */
   guint chunks_placed;      /* store: chunk copies acknowledged */
   guint chunks_failed;      /* store: copies that failed; fetch: chunks not got */
-  guint manifest_owners;    /* store: manifest copies acknowledged */
+  guint manifest_owners;    /* store: manifest owners that acknowledged */
+  guint replication;        /* store: copies wanted of each chunk, min(R, members) */
+  guint write_quorum;       /* store: W, owners that had to acknowledge the manifest */
+  guint chunks_short;       /* store: chunks with fewer than `replication` copies */
+  guint copies_missing;     /* store: the copies those lack */
+  guint handoffs;           /* store: copies acknowledged by members after the
+                             * owners (hinted hand-off) */
+  guint manifest_copies;    /* store: manifest copies acknowledged, hand-offs too */
+  guint manifests_read;     /* fetch: copies of the manifest read (the read quorum) */
+  guint64 version;          /* store: the version written; fetch: the one read */
+  gboolean stale;           /* store: refused, a holder keeps a newer version */
   guint sources;            /* fetch: distinct holders that gave us chunks */
   guint redirects;          /* fetch: redirects followed for the manifest */
   guint lookups_failed;     /* fetch: 1 if no owner answered for the manifest */
@@ -60,10 +80,15 @@ typedef struct {
                              * the file's bytes */
 } MbRingResult;
 
+/* A graceful leave's report.  *_redistributed: copies handed to members
+ * that did not hold them (and acknowledged); *_confirmed: keys this peer
+ * held that are now on R other members (acknowledged); *_failed: keys that
+ * could not be confirmed at R copies (this peer keeps them). */
 typedef struct {
   guint manifests_redistributed, manifests_failed;
   guint chunks_redistributed, chunks_failed;
   guint64 bytes_moved;
+  guint manifests_confirmed, chunks_confirmed;
 } MbShutdownReport;
 
 typedef void (*MbRingDoneFn) (MbRingPeer *rp, const MbRingResult *r, gpointer data);
@@ -110,6 +135,10 @@ typedef struct {
   guint64 repairs_started;    /* chunk or manifest copies made to restore R */
   guint64 repair_bytes;
   guint64 rpc_timeouts;
+  guint64 stale_refused;      /* manifests refused: an older version, or the
+                               * losing side of a conflict */
+  guint64 conflicts;          /* equal versions of different contents met */
+  guint64 read_repairs;       /* older copies a fetch's read found and replaced */
 } MbRingPeerStats;
 
 void mb_ringpeer_stats (const MbRingPeer *rp, MbRingPeerStats *out);

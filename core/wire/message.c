@@ -24,7 +24,7 @@
  *   request          PIECE OFFSET LENGTH SWARM
  *   piece            PIECE OFFSET SWARM DATA   length = data size
  *   cancel           PIECE OFFSET LENGTH SWARM
- *   store_chunk      REQ CHUNK_ID DATA
+ *   store_chunk      REQ CHUNK_ID DATA          no data (length 0): a probe, "do you hold it?"
  *   store_manifest   REQ MANIFEST
  *   update_manifest  REQ FILE ADDR INDICES     addr = new holder, no indices = all chunks
  *   get_chunk        REQ CHUNK_ID
@@ -100,6 +100,7 @@ static const char *const err_names[MB_ERR_N_CODES] = {
   [MB_ERR_LEAVING]     = "leaving",
   [MB_ERR_INTERNAL]    = "internal",
   [MB_ERR_NO_SPACE]    = "no_space",
+  [MB_ERR_STALE]       = "stale",
 };
 
 /* ---- schema and names ---- */

@@ -105,6 +105,8 @@ typedef enum {
   MB_ERR_LEAVING,
   MB_ERR_INTERNAL,
   MB_ERR_NO_SPACE,     /* the store is out of disk space (appended: codes are never renumbered) */
+  MB_ERR_STALE,        /* a manifest older than the one held, or the losing side of
+                          two equal versions (appended) */
   MB_ERR_N_CODES
 } MbErrCode;
 

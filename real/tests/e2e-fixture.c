@@ -340,7 +340,7 @@ mb_alive (Cluster *c, guint i)
 /* ---- starting a cluster ----------------------------------------------------- */
 
 static gboolean
-mb_cluster_spawn (Cluster *c, GError **error)
+mb_cluster_spawn (Cluster *c, const char *const *dirs, GError **error)
 {
   g_autofree gchar *tport = g_strdup_printf ("%u", c->tracker_port);
   g_autofree gchar *twire = g_strdup_printf ("%u", c->tracker_port + 1);
@@ -355,7 +355,7 @@ mb_cluster_spawn (Cluster *c, GError **error)
     {
       Peer *p = &c->peers[i];
       p->id = g_strdup_printf ("peer%u", i + 1);
-      p->dir = g_build_filename (c->root, p->id, NULL);
+      p->dir = dirs && dirs[i] ? g_strdup (dirs[i]) : g_build_filename (c->root, p->id, NULL);
       g_autofree gchar *log_name = g_strconcat (p->id, ".log", NULL);
       p->log = g_build_filename (c->root, log_name, NULL);
       p->url = g_strdup_printf ("http://127.0.0.1:%u", p->http_port);
@@ -431,11 +431,23 @@ mb_wait_members (Cluster *c, gint64 want, guint ms, gboolean *died)
 Cluster *
 mb_cluster_start (guint r)
 {
-  return mb_cluster_start_with (r, E2E_SECRET);
+  return mb_cluster_start_full (r, E2E_SECRET, NULL);
 }
 
 Cluster *
 mb_cluster_start_with (guint r, const char *secret)
+{
+  return mb_cluster_start_full (r, secret, NULL);
+}
+
+Cluster *
+mb_cluster_start_dirs (guint r, const char *const *dirs)
+{
+  return mb_cluster_start_full (r, E2E_SECRET, dirs);
+}
+
+Cluster *
+mb_cluster_start_full (guint r, const char *secret, const char *const *dirs)
 {
   for (guint attempt = 1; attempt <= 3; attempt++)
     {
@@ -455,7 +467,7 @@ mb_cluster_start_with (guint r, const char *secret)
           return NULL;
         }
       gint64 t0 = g_get_monotonic_time ();
-      if (!mb_cluster_spawn (c, &err))
+      if (!mb_cluster_spawn (c, dirs, &err))
         {
           g_test_fail_printf ("cannot start the cluster: %s", err->message);
           mb_cluster_free (c, TRUE);

@@ -110,6 +110,11 @@ typedef struct {
 Cluster *mb_cluster_start (guint r);
 /* The same with another secret, or none (NULL). */
 Cluster *mb_cluster_start_with (guint r, const char *secret);
+/* The same with peer i's DATA_DIR at dirs[i] when dirs and dirs[i] are not
+ * NULL (made, not removed by mb_cluster_free: the caller's). */
+Cluster *mb_cluster_start_dirs (guint r, const char *const *dirs);
+/* Both: a secret (or NULL) and data folders (or NULL). */
+Cluster *mb_cluster_start_full (guint r, const char *secret, const char *const *dirs);
 /* Kills what runs, removes the directory, frees c (NULL is fine); with
  * dump, shows the processes' logs first. */
 void mb_cluster_free (Cluster *c, gboolean dump);

@@ -178,7 +178,7 @@ static const BadCase bad_cases[] = {
     "write e.g. 200ms or latency" },
   { "ring unknown key", "[ring]\nreplicas = 3\n" FAST, MB_SCENARIO_ERROR_UNKNOWN_KEY,
     "flash.ini: [ring] replicas: unknown key; known keys: replication, vnodes, chunk_size, "
-    "rpc_timeout, view_delay" },
+    "rpc_timeout, write_quorum, read_quorum, view_delay" },
   { "ring unknown group", RING FAST "[fetches.x]\ncount = 1\n", MB_SCENARIO_ERROR_UNKNOWN_GROUP,
     "[ring], [peers.<class>], [event.<name>], [publish.<name>], [fetch.<name>], [expect]" },
   { "publish without count", RING FAST "[publish.docs]\nsize = 1MiB\n",

@@ -353,7 +353,7 @@ typedef struct {
 } BadBytes;
 
 static void c_magic (GByteArray *b) { b->data[0] = 'X'; }
-static void c_version (GByteArray *b) { b->data[2] = 2; }
+static void c_version (GByteArray *b) { b->data[2] = 3; }
 static void c_slash (GByteArray *b) { b->data[OFF_NAME + 1] = '/'; }
 static void c_nul_name (GByteArray *b) { b->data[OFF_NAME + 1] = 0; }
 static void c_dotdot (GByteArray *b) { memcpy (b->data + OFF_NAME + 1, "..", 2); }
