@@ -187,7 +187,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
   MbRingPeerConfig dflt;
   mb_ringpeer_config_init (&dflt);
   gint replication = (gint) dflt.replication, chunk_kib = (gint) (dflt.chunk_size / 1024);
-  gint ping_ms = 1000, misses = 3;
+  gint ping_ms = 1000, misses = 3, write_quorum = 0;
   g_autofree gchar *replication_help =
     g_strdup_printf ("Copies of each chunk and manifest, R (default %d)", replication);
   g_autofree gchar *chunk_help = g_strdup_printf ("Chunk size in KiB (default %d)", chunk_kib);
@@ -202,6 +202,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     { "tracker-port", 0, 0, G_OPTION_ARG_STRING, &tracker_port, "Tracker HTTP port; its wire port is one more (env TRACKER_PORT; default 9000)", "PORT" },
     { "replication", 'r', 0, G_OPTION_ARG_INT, &replication, replication_help, "R" },
     { "chunk-kib", 0, 0, G_OPTION_ARG_INT, &chunk_kib, chunk_help, "KIB" },
+    { "write-quorum", 'w', 0, G_OPTION_ARG_INT, &write_quorum, "Manifest owners that must acknowledge a store, W (default a majority of R, R/2+1; fetches read R-W+1)", "W" },
     { "ping-ms", 0, 0, G_OPTION_ARG_INT, &ping_ms, "Failure-detector period in ms (default 1000)", "MS" },
     { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
     { "cluster-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file, "File holding the cluster secret, mode 0600 (else env MINIBIT_CLUSTER_SECRET; without one, wire peers are accepted from loopback only)", "PATH" },
@@ -235,6 +236,13 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
                    "--replication must be 1..16, --chunk-kib 1..16384, --ping-ms >= 50, --ping-misses >= 1");
       ok = FALSE;
     }
+  if (ok && (write_quorum < 0 || write_quorum > replication))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--write-quorum must be 1..R (%d), or 0 for a majority of R; got %d",
+                   replication, write_quorum);
+      ok = FALSE;
+    }
   if (ok)
     {
       g_autofree gchar *dflt_id = g_strdup_printf ("peer-%u", cfg->http_port);
@@ -247,6 +255,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
       cfg->token = g_strdup (g_getenv ("MINIBIT_TOKEN"));
       cfg->secret_file = g_strdup (secret_file);
       cfg->replication = (guint) replication;
+      cfg->write_quorum = (guint) write_quorum;
       cfg->chunk_size = (guint32) chunk_kib * 1024;
       cfg->ping_interval_ms = (guint) ping_ms;
       cfg->ping_misses = (guint) misses;
@@ -316,6 +325,7 @@ start (MbPeerApp *app, GError **error)
   mb_ringpeer_config_init (&rcfg);
   rcfg.replication = app->cfg.replication; /* the core's default unless --replication */
   rcfg.chunk_size = app->cfg.chunk_size;   /* the core's default unless --chunk-kib */
+  rcfg.write_quorum = app->cfg.write_quorum; /* 0: a majority of R */
   rcfg.leave_in_store = TRUE; /* fetch_file's file is the store's download */
   app->rp = mb_ringpeer_new (mb_gateway_host (app->gateway), mb_transport_self (app->transport),
                              app->addr, &rcfg, app->store, view, g_rand_new ());

@@ -39,6 +39,7 @@ typedef struct {
   gchar *token;          /* MINIBIT_TOKEN */
   gchar *secret_file;    /* --cluster-secret-file (else MINIBIT_CLUSTER_SECRET) */
   guint replication;     /* --replication (R) */
+  guint write_quorum;    /* --write-quorum (W; 0: a majority of R) */
   guint32 chunk_size;
   guint ping_interval_ms;/* failure detector period */
   guint ping_misses;     /* consecutive misses before a member is dropped */
