@@ -10,7 +10,10 @@
  * interested (it got the piece elsewhere), it is shown the next.  What it
  * was shown stays shown (ss_seen): a piece it did not get whole from us
  * (a choke cut it off) can still be asked for, but no longer counts as
- * shown (ss_shown), so that the next peer may be shown it.
+ * shown (ss_shown), so that the next peer may be shown it.  No piece is
+ * shown a second time while a piece shown once is still partly unsent to
+ * an unchoked peer: the conn waits (ss_piece -1) and is shown one when such
+ * a piece completes.
  *
  * Invariants:
  *  - a conn's ss_piece is -1 or the last piece it was shown; ss_sent counts
@@ -33,6 +36,23 @@ mbi_superseed_bitfield (const Swarm *sw)
 {
   g_autoptr (MbBitfield) none = mb_bitfield_new (sw->n_pieces);
   return mb_bitfield_to_bytes (none);
+}
+
+/* Whether a piece shown once, to a conn other than c that is unchoked, is
+ * still partly unsent: while one is, no piece is shown a second time (the
+ * uplink's time goes to what no one has yet; BEP 16's seed likewise shows
+ * a piece again only once it has been seen elsewhere). */
+static gboolean
+first_round_in_flight (const Swarm *sw, const Conn *c)
+{
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      const Conn *o = sw->conns[i];
+      if (o != c && o->ss_piece >= 0 && !o->am_choking && sw->ss_shown[o->ss_piece] == 1
+          && o->ss_sent < mbi_swarm_piece_len (sw, (guint32) o->ss_piece))
+        return TRUE;
+    }
+  return FALSE;
 }
 
 void
@@ -63,6 +83,8 @@ mbi_superseed_reveal (Swarm *sw, Conn *c)
     }
   if (best < 0)
     return;
+  if (best_v > 0 && first_round_in_flight (sw, c))
+    return; /* waits: the uplink finishes the pieces no one has first */
   c->ss_piece = best;
   sw->ss_shown[best]++;
   mb_bitfield_set (c->ss_seen, (guint) best);
@@ -77,17 +99,26 @@ mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len)
   if (c->ss_piece != (gint) piece)
     return;
   c->ss_sent += len;
-  if (c->ss_sent >= mbi_swarm_piece_len (sw, piece))
-    mbi_superseed_reveal (sw, c);
+  if (c->ss_sent < mbi_swarm_piece_len (sw, piece))
+    return;
+  mbi_superseed_reveal (sw, c);
+  /* conns that waited for the first round may be shown one now */
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      Conn *o = sw->conns[i];
+      if (o != c && o->ss_piece < 0 && o->established && o->got_bitfield && o->remote
+          && !mb_bitfield_is_complete (o->remote))
+        mbi_superseed_reveal (sw, o);
+    }
 }
 
 void
 mbi_superseed_on_not_interested (Swarm *sw, Conn *c)
 {
   /* It wants nothing of what it was shown: it got the piece elsewhere (the
-   * peer sends no HAVE for a piece it believes we have). */
-  if (c->ss_piece >= 0)
-    mbi_superseed_reveal (sw, c);
+   * peer sends no HAVE for a piece it believes we have), or it was cut off
+   * and has since had it. */
+  mbi_superseed_reveal (sw, c);
 }
 
 void
@@ -101,7 +132,8 @@ mbi_superseed_on_cut (Swarm *sw, Conn *c)
       || c->ss_sent >= mbi_swarm_piece_len (sw, (guint32) c->ss_piece))
     return;
   sw->ss_shown[c->ss_piece]--;
-  c->ss_sent = mbi_swarm_piece_len (sw, (guint32) c->ss_piece); /* count it once */
+  c->ss_piece = -1; /* counted once; shown again when it wants more */
+  c->ss_sent = 0;
 }
 
 void

@@ -281,6 +281,47 @@ test_seed_preempts_for_newcomer (void)
   fx_free (fx);
 }
 
+static gint
+take_have (Fx *fx, MbNodeId to)
+{
+  g_autoptr (MbMessage) have = fx_take_fake_message (fx, to, MB_MSG_HAVE);
+  return have ? (gint) have->piece : -1;
+}
+
+/* Super-seeding: each peer is shown a piece no one was shown; a peer that
+ * got its piece while another (unchoked) peer's first piece is still unsent
+ * waits, and is shown that piece (a second time) only once it has gone out
+ * whole. */
+static void
+test_superseed_second_show_waits (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  cfg.super_seeding = TRUE;
+  Fx *fx = fx_new (2, 1, 128 * 1024, 64 * 1024, &cfg, 19);
+  fx_start (fx, 1);
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (2);
+  fx_fake_connect (fx, FAKE, 1, empty);
+  gint pa = take_have (fx, FAKE);
+  fx_fake_connect (fx, FAKE2, 1, empty);
+  gint pb = take_have (fx, FAKE2);
+  g_assert_cmpint (pa, >=, 0);
+  g_assert_cmpint (pb, >=, 0);
+  g_assert_cmpint (pa, !=, pb);
+  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+  fx_inject (fx, FAKE2, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+  g_assert_true (mb_peer_is_unchoking (fx->peers[1], FILE_NAME, FAKE2));
+  for (guint32 b = 0; b < 4; b++)
+    fx_inject (fx, FAKE, 1, request (fx, (guint32) pa, b));
+  g_assert_cmpint (take_have (fx, FAKE), ==, -1); /* waits: pb is not out yet */
+  for (guint32 b = 0; b < 4; b++)
+    fx_inject (fx, FAKE2, 1, request (fx, (guint32) pb, b));
+  g_assert_cmpint (take_have (fx, FAKE), ==, pb);
+  g_autoptr (GString) why = g_string_new (NULL);
+  g_assert_true (mb_peer_check (fx->peers[1], why));
+  fx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -291,5 +332,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pex/seedless-leecher-dials-seed", test_pex_seedless_leecher_dials_seed);
   g_test_add_func ("/pex/goodbye-names-seeds", test_pex_goodbye_names_seeds);
   g_test_add_func ("/choke/seed-preempts-for-newcomer", test_seed_preempts_for_newcomer);
+  g_test_add_func ("/superseed/second-show-waits", test_superseed_second_show_waits);
   return g_test_run ();
 }
