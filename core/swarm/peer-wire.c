@@ -76,6 +76,15 @@ establish (Swarm *sw, Conn *c, guint64 now)
     mbi_swarm_send_pex (sw, c, FALSE);
 }
 
+static void
+send_pex_list (Swarm *sw, MbNodeId to, const MbPeerInfo *list, const guint32 *flags, guint k)
+{
+  MbMessage *m = mbi_swarm_msg (sw, MB_MSG_PEX);
+  mb_message_set_peers (m, list, k);
+  mb_message_set_indices (m, flags, k);
+  mbi_peer_send (sw->peer, to, m);
+}
+
 void
 mbi_swarm_send_pex (Swarm *sw, Conn *to, gboolean delta)
 {
@@ -103,12 +112,7 @@ mbi_swarm_send_pex (Swarm *sw, Conn *to, gboolean delta)
       k++;
     }
   if (k > 0)
-    {
-      MbMessage *m = mbi_swarm_msg (sw, MB_MSG_PEX);
-      mb_message_set_peers (m, list, k);
-      mb_message_set_indices (m, flags, k);
-      mbi_peer_send (p, to->node, m);
-    }
+    send_pex_list (sw, to->node, list, flags, k);
   g_free (list);
   g_free (flags);
 }
@@ -208,12 +212,8 @@ mbi_swarm_send_goodbye_pex (Swarm *sw)
   for (guint i = 0; i < sw->n_conns && k > 0; i++)
     {
       Conn *c = sw->conns[i];
-      if (!c->established || !c->remote || mb_bitfield_is_complete (c->remote))
-        continue;
-      MbMessage *m = mbi_swarm_msg (sw, MB_MSG_PEX);
-      mb_message_set_peers (m, list, k);
-      mb_message_set_indices (m, flags, k);
-      mbi_peer_send (p, c->node, m);
+      if (c->established && c->remote && !mb_bitfield_is_complete (c->remote))
+        send_pex_list (sw, c->node, list, flags, k);
     }
   g_free (list);
   g_free (flags);
