@@ -115,7 +115,11 @@ mb_probe_on_connected (GObject *src, GAsyncResult *res, gpointer data)
         g_io_stream_close (G_IO_STREAM (sc), NULL, NULL);
     }
   else if (sc == NULL)
-    mb_probe_failed (p, error->message);
+    {
+      mb_probe_failed (p, error->message); /* frees p (ended, not connecting) */
+      g_clear_error (&error);
+      return;
+    }
   else
     {
       p->t->stats.connections_dialled++;

@@ -55,6 +55,7 @@ struct _MbWorld {
   MbWorldHandoffFn on_handoff;
   gpointer on_handoff_data;
   GArray *scratch;
+  GHashTable *pending_views; /* ViewUpdates scheduled, not yet run (freed with the world) */
   guint8 swarm_data[MB_MSG_N_TYPES]; /* per type: carries a swarm id (prefetch hint;
                                         from the message table, looked up once) */
   MbRing *ring;            /* current membership (ring on) */
@@ -463,6 +464,8 @@ net_drop (gpointer ctx, guint32 from, guint32 to, gpointer payload)
 
 /* ---- life and death ---- */
 
+static void view_update_free (gpointer data);
+
 MbWorld *
 mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
 {
@@ -483,6 +486,7 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->refuses = g_byte_array_new ();
   w->rand = rand_for (cfg->seed, G_MAXUINT32);
   w->scratch = g_array_new (FALSE, FALSE, sizeof (MbNodeId));
+  w->pending_views = g_hash_table_new_full (g_direct_hash, g_direct_equal, view_update_free, NULL);
   for (guint t = 0; t < MB_MSG_N_TYPES; t++)
     w->swarm_data[t] = (mb_message_fields (t) & MB_F_SWARM) != 0;
   w->tracker_timer_at = MB_TIME_NEVER;
@@ -522,6 +526,7 @@ mb_world_free (MbWorld *w)
   cover_stop (w);
   g_rand_free (w->rand);
   g_array_unref (w->scratch);
+  g_hash_table_unref (w->pending_views); /* a run may end with view changes in flight */
   g_free (w);
 }
 
@@ -560,6 +565,14 @@ typedef struct {
 } ViewUpdate;
 
 static void
+view_update_free (gpointer data)
+{
+  ViewUpdate *u = data;
+  mb_ring_unref (u->view);
+  g_free (u);
+}
+
+static void
 on_view_update (MbSched *s, gpointer a, guint64 b)
 {
   ViewUpdate *u = a;
@@ -569,8 +582,7 @@ on_view_update (MbSched *s, gpointer a, guint64 b)
       mb_ringpeer_set_view (n->rp, u->view, u->repair, mb_sched_now (s));
       after_call (u->w, n);
     }
-  mb_ring_unref (u->view);
-  g_free (u);
+  g_hash_table_remove (u->w->pending_views, u); /* frees u */
 }
 
 /* A new membership: every online ring peer but `except` learns it after
@@ -593,6 +605,7 @@ publish_view (MbWorld *w, MbRing *view, gboolean repair, MbNodeId except)
       u->repair = repair;
       guint64 delay = w->cfg.view_delay_us == G_MAXUINT64 ? mb_net_latency (w->net, 0, n->id)
                                                           : w->cfg.view_delay_us;
+      g_hash_table_add (w->pending_views, u);
       mb_sched_at (w->sched, now + delay, on_view_update, u, 0);
     }
 }

@@ -231,7 +231,13 @@ test_memory_budget (void)
                   " -> %" G_GUINT64_FORMAT " kB (+%.1f MiB); %u closed by the peer "
                   "(%u while sending)", n, (double) body / MIB, before, after,
                   (double) (after - before) / 1024, closed, cut);
+#if defined(__SANITIZE_ADDRESS__)
+  /* AddressSanitizer keeps freed memory in quarantine (256 MiB by default):
+   * the peak says nothing of the budget in this build; the drops still do. */
+  g_test_message ("AddressSanitizer build: peak RSS not judged");
+#else
   g_assert_cmpuint (after - before, <, 100 * 1024);
+#endif
   g_assert_cmpuint (closed, >=, n / 4);
   g_autoptr (SoupSession) s = soup_session_new_with_options ("timeout", 5, NULL);
   g_assert_cmpuint (mb_ping_status (s, c->ping_url), ==, 200);
