@@ -55,12 +55,12 @@
 #include "wire-fake.h"
 
 #define R 3
-#define DEFAULT_SECS 60
+#define DEFAULT_SECS 45
 #define MAX_OPS 5000
 #define RESTART_MS 20000
 #define LEAVE_MS 30000
 #define MEMBERS_MS 30000
-#define REPAIR_MS 30000
+#define REPAIR_MS 20000
 #define TMPFS_ROOM ((guint64) 32 << 20)
 
 typedef enum { F_KILL9, F_LEAVE, F_LEAVE2, F_STRANGER, F_THIEF, F_DISKFULL, F_N } Fault;
@@ -264,7 +264,7 @@ workload (gpointer data)
         work_store (n, s, r, at, k);
       else
         work_fetch (n, s, r, at);
-      g_usleep (20000);
+      g_usleep (50000);
     }
   return NULL;
 }
@@ -300,15 +300,21 @@ restart (Nemesis *n, guint i)
   return FALSE;
 }
 
-/* A running peer, not `not`, at random. */
+/* A running peer, none of not1..not3 (-1: none), at random; -1 if none. */
 static gint
-pick_alive (Cluster *c, GRand *r, gint not)
+pick_alive3 (Cluster *c, GRand *r, gint not1, gint not2, gint not3)
 {
   guint cand[N_PEERS], k = 0;
   for (guint i = 0; i < N_PEERS; i++)
-    if (mb_alive (c, i) && (gint) i != not)
+    if (mb_alive (c, i) && (gint) i != not1 && (gint) i != not2 && (gint) i != not3)
       cand[k++] = i;
   return k == 0 ? -1 : (gint) cand[g_rand_int_range (r, 0, (gint32) k)];
+}
+
+static gint
+pick_alive (Cluster *c, GRand *r, gint not)
+{
+  return pick_alive3 (c, r, not, -1, -1);
 }
 
 static gboolean
@@ -833,7 +839,9 @@ run_nemesis (Nemesis *n)
   for (guint s = 0; s < n->stored->len; s++)
     {
       Stored *st = n->stored->pdata[s];
-      gint at = pick_alive (c, r, (gint) st->at);
+      /* not at the peer on the small disk: the checker's own downloads
+       * (every fetched file is kept) would fill it */
+      gint at = pick_alive3 (c, r, (gint) st->at, n->disk_peer, -1);
       gboolean good = FALSE, wrong = FALSE;
       for (guint attempt = 0; attempt < 2 && at >= 0 && !good && !wrong; attempt++)
         {
@@ -849,7 +857,8 @@ run_nemesis (Nemesis *n)
             {
               retried++;
               mb_pump (1000);
-              at = pick_alive (c, r, (gint) st->at);
+              gint again = pick_alive3 (c, r, (gint) st->at, n->disk_peer, at);
+              at = again >= 0 ? again : at;
             }
         }
       if (!good)
