@@ -774,6 +774,47 @@ show_log_lines (Cluster *c, const char *what, guint max)
       }
 }
 
+/* For a lost store: each chunk's live holders (GET /get_chunk), and the
+ * holders each live peer's stored manifest lists (an owner's copy). */
+static void
+show_lost_detail (Cluster *c, const char *name)
+{
+  g_autofree gchar *esc = g_uri_escape_string (name, NULL, TRUE);
+  g_autofree gchar *mpath = g_strconcat ("/get_manifest/", esc, NULL);
+  for (guint i = 0; i < N_PEERS; i++)
+    {
+      if (!mb_alive (c, i))
+        continue;
+      g_autoptr (Reply) rep = mb_peer_http (c, i, FALSE, "GET", mpath, NULL);
+      gsize len = 0;
+      const char *d = rep->status == 200 ? g_bytes_get_data (rep->body, &len) : NULL;
+      g_autoptr (MbManifest) m = d ? mb_manifest_from_json (d, (gssize) len, NULL) : NULL;
+      if (m == NULL)
+        continue;
+      GString *s = g_string_new (NULL);
+      for (guint k = 0; k < mb_manifest_n_chunks (m); k++)
+        {
+          g_string_append_printf (s, "; chunk %u listed on", k);
+          for (guint h = 0; h < mb_manifest_n_holders (m, k); h++)
+            {
+              gint p = mb_peer_by_wire (c, mb_manifest_holder (m, k, h));
+              g_string_append_printf (s, " %s", p >= 0 ? c->peers[p].id : mb_manifest_holder (m, k, h));
+            }
+          g_string_append (s, ", held by");
+          g_autofree gchar *cpath = g_strconcat ("/get_chunk/", mb_manifest_chunk_id (m, k), NULL);
+          for (guint j = 0; j < N_PEERS; j++)
+            if (mb_alive (c, j))
+              {
+                g_autoptr (Reply) cr = mb_peer_http (c, j, FALSE, "GET", cpath, NULL);
+                if (cr->status == 200)
+                  g_string_append_printf (s, " %s", c->peers[j].id);
+              }
+        }
+      g_test_message ("  the manifest %s keeps%s", c->peers[i].id, s->str);
+      g_string_free (s, TRUE);
+    }
+}
+
 /* An acknowledged store whose reply itself admitted fewer than R copies or
  * manifest owners: the known honest-writes gap. */
 static gboolean
@@ -906,6 +947,7 @@ run_nemesis (Nemesis *n)
                       ", manifest owners %" G_GINT64_FORMAT "); its log lines:",
                       st->name, st->size, c->peers[st->at].id, st->chunks, st->placed, st->failed,
                       st->owners);
+      show_lost_detail (c, st->name);
       show_log_lines (c, st->name, 30);
     }
   if (n->fetch_wrong > 0)
