@@ -339,6 +339,30 @@ mb_alive (Cluster *c, guint i)
 
 /* ---- starting a cluster ----------------------------------------------------- */
 
+/* Starts peer i on its ports and DATA_DIR (p->dir), knowing every peer of
+ * the cluster, with the cluster's replication and secret file. */
+static Proc *
+mb_peer_spawn (Cluster *c, guint i, GError **error)
+{
+  Peer *p = &c->peers[i];
+  GString *known = g_string_new (NULL);
+  for (guint k = 0; k < N_PEERS; k++)
+    g_string_append_printf (known, "%s127.0.0.1:%u", k ? "," : "", c->peers[k].wire_port);
+  g_autofree gchar *known_s = g_string_free (known, FALSE);
+  g_autofree gchar *tport = g_strdup_printf ("%u", c->tracker_port);
+  g_autofree gchar *repl = g_strdup_printf ("%u", c->replication);
+  g_autofree gchar *port = g_strdup_printf ("%u", p->http_port);
+  g_autofree gchar *wport = g_strdup_printf ("%u", p->wire_port);
+  const char *argv[] = { "minibit-peer", "--port", port, "--wire-port", wport,
+                         "--data-dir", p->dir, "--self-id", p->id,
+                         "--known-peers", known_s, "--tracker-port", tport,
+                         "--replication", repl, "--ping-ms", "300",
+                         "--ping-misses", "3",
+                         c->secret_file != NULL ? "--cluster-secret-file" : NULL,
+                         c->secret_file, NULL };
+  return mb_spawn (p->id, argv, p->log, NULL, error);
+}
+
 static gboolean
 mb_cluster_spawn (Cluster *c, const char *const *dirs, GError **error)
 {
@@ -350,7 +374,6 @@ mb_cluster_spawn (Cluster *c, const char *const *dirs, GError **error)
   c->tracker = mb_spawn ("tracker", targv, c->tracker_log, c->secret, error);
   if (c->tracker == NULL)
     return FALSE;
-  GString *known = g_string_new (NULL);
   for (guint i = 0; i < N_PEERS; i++)
     {
       Peer *p = &c->peers[i];
@@ -361,10 +384,7 @@ mb_cluster_spawn (Cluster *c, const char *const *dirs, GError **error)
       p->url = g_strdup_printf ("http://127.0.0.1:%u", p->http_port);
       p->wire = g_strdup_printf ("127.0.0.1:%u", p->wire_port);
       g_mkdir_with_parents (p->dir, 0700);
-      g_string_append_printf (known, "%s%s", i ? "," : "", p->wire);
     }
-  g_autofree gchar *known_s = g_string_free (known, FALSE);
-  g_autofree gchar *repl = g_strdup_printf ("%u", c->replication);
   if (c->secret != NULL)
     {
       c->secret_file = g_build_filename (c->root, "cluster.secret", NULL);
@@ -374,18 +394,8 @@ mb_cluster_spawn (Cluster *c, const char *const *dirs, GError **error)
     }
   for (guint i = 0; i < N_PEERS; i++)
     {
-      Peer *p = &c->peers[i];
-      g_autofree gchar *port = g_strdup_printf ("%u", p->http_port);
-      g_autofree gchar *wport = g_strdup_printf ("%u", p->wire_port);
-      const char *argv[] = { "minibit-peer", "--port", port, "--wire-port", wport,
-                             "--data-dir", p->dir, "--self-id", p->id,
-                             "--known-peers", known_s, "--tracker-port", tport,
-                             "--replication", repl, "--ping-ms", "300",
-                             "--ping-misses", "3",
-                             c->secret_file != NULL ? "--cluster-secret-file" : NULL,
-                             c->secret_file, NULL };
-      p->proc = mb_spawn (p->id, argv, p->log, NULL, error);
-      if (p->proc == NULL)
+      c->peers[i].proc = mb_peer_spawn (c, i, error);
+      if (c->peers[i].proc == NULL)
         return FALSE;
     }
   return TRUE;
@@ -497,4 +507,49 @@ mb_cluster_start_full (guint r, const char *secret, const char *const *dirs)
       return NULL;
     }
   return NULL;
+}
+
+/* Starts peer i again (after it exited) on the same ports, with its
+ * DATA_DIR p->dir (which a test may have moved), its log appended to;
+ * TRUE once it answers GET /ping, FALSE (test not failed: the caller
+ * decides) if it exits or does not answer within ms. */
+gboolean
+mb_peer_restart (Cluster *c, guint i, guint ms, GError **error)
+{
+  Peer *p = &c->peers[i];
+  if (p->proc != NULL && !p->proc->exited)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s is still running", p->id);
+      return FALSE;
+    }
+  mb_proc_kill (g_steal_pointer (&p->proc));
+  /* the previous run's log is kept beside the new one */
+  g_autofree gchar *old = NULL;
+  for (guint n = 1; n < 1000; n++)
+    {
+      g_free (old);
+      old = g_strdup_printf ("%s.%u", p->log, n);
+      if (!g_file_test (old, G_FILE_TEST_EXISTS))
+        break;
+    }
+  g_rename (p->log, old);
+  p->proc = mb_peer_spawn (c, i, error);
+  if (p->proc == NULL)
+    return FALSE;
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  while (g_get_monotonic_time () < end)
+    {
+      if (p->proc->exited)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s exited during start-up", p->id);
+          return FALSE;
+        }
+      g_autoptr (Reply) r = mb_peer_http (c, i, FALSE, "GET", "/ping", NULL);
+      if (r->status == 200)
+        return TRUE;
+      mb_pump (100);
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s does not answer /ping %u ms after "
+               "its restart", p->id, ms);
+  return FALSE;
 }

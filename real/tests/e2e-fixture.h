@@ -125,6 +125,9 @@ gboolean mb_wait_members (Cluster *c, gint64 want, guint ms, gboolean *died);
 /* The index of the peer whose wire address is `wire`, or -1. */
 gint mb_peer_by_wire (Cluster *c, const char *wire);
 gboolean mb_alive (Cluster *c, guint i);
+/* Starts peer i again after it exited (same ports, DATA_DIR c->peers[i].dir,
+ * the old log kept as LOG.N); TRUE once it answers GET /ping within ms. */
+gboolean mb_peer_restart (Cluster *c, guint i, guint ms, GError **error);
 
 /* ---- HTTP (e2e-api.c) ------------------------------------------------------ */
 

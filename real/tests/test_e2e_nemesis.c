@@ -1,0 +1,1008 @@
+/* test_e2e_nemesis.c — a fault-injection suite (suite 'slow'): a tracker
+ * and five peers with a cluster secret, R = 3 (e2e-fixture.h), on loopback.
+ *
+ * A workload thread stores files of varied sizes (random bytes written in
+ * the storing peer's DATA_DIR) and fetches acknowledged ones at random
+ * peers, while a nemesis in the main thread, driven by a seeded GRand
+ * (MINIBIT_NEMESIS_SEED overrides the seed; it is printed), injects in a
+ * shuffled order, each bounded:
+ *
+ *   kill9       SIGKILL of a peer, restarted on the same DATA_DIR
+ *   leave       SIGTERM (the graceful leave) of a peer, restarted
+ *   leave2      two graceful leaves at once, both restarted
+ *   stranger    a wire client without the secret (wire-fake.h): HELLO and
+ *               challenge, then STORE_CHUNK, STORE_MANIFEST squatting an
+ *               acknowledged name, LEAVE_NOTICE naming another member
+ *   thief       a wire client with the secret claiming another member's
+ *               address (its dial-back fails), sending the same and a
+ *               LEAVE_NOTICE for the member whose address it claims
+ *   diskfull    (root only, skipped with a message otherwise) a peer is
+ *               SIGKILLed, its DATA_DIR copied onto a tmpfs mounted here
+ *               (symbolic links are not copied), restarted there, and the
+ *               tmpfs filled until the end of the nemesis
+ *
+ * until MINIBIT_NEMESIS_SECS (default 60) have passed.  Then every peer is
+ * running again, the disk has room, the cluster gets a bounded time to
+ * repair, and the checker:
+ *   - counts the copies of every chunk of every acknowledged store on the
+ *     live peers (GET /get_chunk, bytes checked against the chunk id) and
+ *     reports the chunks below R (not a failure: reported);
+ *   - fetches every acknowledged store (200 and "status": "success") at a
+ *     peer other than the one that stored it and compares the SHA-256.
+ * A store answered with an error is fine (counted).  The test fails if an
+ * acknowledged store cannot be fetched or comes back with other bytes
+ * (lost), or if any fetch during the run answered success with wrong bytes.
+ * Losses of stores whose own reply admitted fewer than R copies placed or
+ * fewer than R manifest owners (the honest-writes gap: store_file said
+ * success without R acknowledgements) mark the test incomplete instead,
+ * with the log lines naming those files.
+ *
+ * Safety: loopback only; every wait is bounded; the children get SIGKILL
+ * if this process dies; the tmpfs is unmounted at the end whatever happens
+ * (also from a SIGTERM/SIGINT handler, with MNT_DETACH); the temporary
+ * directory is removed without following symbolic links.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "content/chunk.h"
+#include "e2e-fixture.h"
+#include "wire-fake.h"
+
+#define R 3
+#define DEFAULT_SECS 45
+#define MAX_OPS 5000
+#define RESTART_MS 20000
+#define LEAVE_MS 30000
+#define MEMBERS_MS 30000
+#define REPAIR_MS 20000
+#define TMPFS_ROOM ((guint64) 32 << 20)
+
+typedef enum { F_KILL9, F_LEAVE, F_LEAVE2, F_STRANGER, F_THIEF, F_DISKFULL, F_N } Fault;
+static const char *const fault_name[F_N] = { "kill9", "leave", "leave2", "stranger", "thief",
+                                             "diskfull" };
+
+typedef struct {
+  gchar *name, *sha;
+  guint at;
+  gsize size;
+  gint64 chunks, placed, failed, owners;
+} Stored;
+
+static void
+stored_free (gpointer p)
+{
+  Stored *s = p;
+  g_free (s->name);
+  g_free (s->sha);
+  g_free (s);
+}
+
+typedef struct {
+  Cluster *c;
+  guint32 seed;
+  gint stop;                 /* atomic */
+  GMutex lock;               /* dirs, stored, counters below */
+  gchar *dirs[N_PEERS];      /* where the workload writes a peer's sources */
+  GPtrArray *stored;         /* Stored, acknowledged */
+  guint ops, stores, acked, store_errors, skipped;
+  guint fetches, fetch_ok, fetch_errors, fetch_wrong;
+  guint faults[F_N];
+  gboolean diskfull_skipped;
+  gchar *diskfull_why;
+  gint disk_peer;            /* -1: none on a tmpfs */
+  gchar *mnt, *filler;
+  gboolean mounted;
+} Nemesis;
+
+/* ---- the tmpfs, unmounted whatever happens ------------------------------------ */
+
+static char mnt_for_signal[4096];
+static volatile sig_atomic_t mnt_mounted;
+
+static void
+on_fatal_signal (int sig)
+{
+  if (mnt_mounted)
+    umount2 (mnt_for_signal, MNT_DETACH);
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static void
+nemesis_unmount (Nemesis *n)
+{
+  if (!n->mounted)
+    return;
+  /* the peer holds files there: it goes first */
+  if (n->disk_peer >= 0)
+    mb_proc_kill (g_steal_pointer (&n->c->peers[n->disk_peer].proc));
+  if (umount2 (n->mnt, MNT_DETACH) != 0)
+    g_test_fail_printf ("cannot unmount the tmpfs at %s: %s", n->mnt, g_strerror (errno));
+  n->mounted = FALSE;
+  mnt_mounted = 0;
+}
+
+/* ---- the workload (its own thread, its own HTTP session) ------------------------ */
+
+static void
+wlog (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+static void
+wlog (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree gchar *s = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_printerr ("# workload: %s\n", s);
+}
+
+static gsize
+pick_size (GRand *r)
+{
+  switch (g_rand_int_range (r, 0, 6))
+    {
+    case 0: return (gsize) g_rand_int_range (r, 1, 4096);
+    case 1: return 256 * 1024;
+    case 2: return 256 * 1024 + 1;
+    case 3: return (gsize) g_rand_int_range (r, 100 * 1024, 1 << 20);
+    default: return (gsize) g_rand_int_range (r, 1 << 20, 3 << 20);
+    }
+}
+
+static gchar *
+file_sha (const char *path)
+{
+  gchar *data = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (path, &data, &len, NULL))
+    return NULL;
+  gchar *sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, len);
+  g_free (data);
+  return sha;
+}
+
+static void
+work_store (Nemesis *n, SoupSession *s, GRand *r, guint at, guint k)
+{
+  Cluster *c = n->c;
+  g_autofree gchar *name = g_strdup_printf ("w%04u.bin", k);
+  gsize size = pick_size (r);
+  g_mutex_lock (&n->lock);
+  g_autofree gchar *dir = g_strdup (n->dirs[at]);
+  g_mutex_unlock (&n->lock);
+  g_autofree gchar *sha = mb_random_file (dir, name, size, g_rand_int (r));
+  if (sha == NULL)
+    {
+      /* the source cannot be written (the peer's disk is full): no operation */
+      g_mutex_lock (&n->lock);
+      n->skipped++;
+      g_mutex_unlock (&n->lock);
+      return;
+    }
+  g_autofree gchar *url = g_strconcat (c->peers[at].url, "/store_file", NULL);
+  g_autofree gchar *body = g_strdup_printf ("{\"filename\": \"%s\"}", name);
+  gint64 t0 = g_get_monotonic_time ();
+  g_autoptr (Reply) rep = mb_http (s, "POST", url, body, -1);
+  g_autofree gchar *text = mb_body_text (rep);
+  gboolean ok = rep->status == 200 && g_strcmp0 (mb_str (rep, "status"), "success") == 0;
+  wlog ("store %s (%" G_GSIZE_FORMAT " bytes) at %s: %.2f s, %s", name, size, c->peers[at].id,
+        mb_secs_since (t0), text);
+  g_mutex_lock (&n->lock);
+  n->ops++;
+  n->stores++;
+  if (ok)
+    {
+      Stored *st = g_new0 (Stored, 1);
+      st->name = g_strdup (name);
+      st->sha = g_strdup (sha);
+      st->at = at;
+      st->size = size;
+      st->chunks = mb_int (rep, "chunks");
+      st->placed = mb_int (rep, "chunks_placed");
+      st->failed = mb_int (rep, "chunks_failed");
+      st->owners = mb_int (rep, "manifest_owners");
+      g_ptr_array_add (n->stored, st);
+      n->acked++;
+    }
+  else
+    n->store_errors++;
+  g_mutex_unlock (&n->lock);
+}
+
+static void
+work_fetch (Nemesis *n, SoupSession *s, GRand *r, guint at)
+{
+  Cluster *c = n->c;
+  g_mutex_lock (&n->lock);
+  Stored *st = n->stored->pdata[g_rand_int_range (r, 0, (gint32) n->stored->len)];
+  g_autofree gchar *name = g_strdup (st->name);
+  g_autofree gchar *sha = g_strdup (st->sha);
+  g_mutex_unlock (&n->lock);
+  g_autofree gchar *url = g_strconcat (c->peers[at].url, "/fetch_file", NULL);
+  g_autofree gchar *body = g_strdup_printf ("{\"filename\": \"%s\"}", name);
+  gint64 t0 = g_get_monotonic_time ();
+  g_autoptr (Reply) rep = mb_http (s, "POST", url, body, -1);
+  g_autofree gchar *text = mb_body_text (rep);
+  gboolean ok = rep->status == 200 && g_strcmp0 (mb_str (rep, "status"), "success") == 0;
+  g_autofree gchar *got = ok && mb_str (rep, "path") ? file_sha (mb_str (rep, "path")) : NULL;
+  gboolean wrong = ok && g_strcmp0 (got, sha) != 0;
+  wlog ("fetch %s at %s: %.2f s, %s%s", name, c->peers[at].id, mb_secs_since (t0), text,
+        wrong ? " -- WRONG BYTES" : "");
+  g_mutex_lock (&n->lock);
+  n->ops++;
+  n->fetches++;
+  if (wrong)
+    n->fetch_wrong++;
+  else if (ok)
+    n->fetch_ok++;
+  else
+    n->fetch_errors++;
+  g_mutex_unlock (&n->lock);
+}
+
+static gpointer
+workload (gpointer data)
+{
+  Nemesis *n = data;
+  g_autoptr (GRand) r = g_rand_new_with_seed (n->seed ^ 0x9e3779b9u);
+  g_autoptr (SoupSession) s = soup_session_new_with_options ("timeout", 30, "idle-timeout", 30,
+                                                             NULL);
+  for (guint k = 0; k < MAX_OPS && !g_atomic_int_get (&n->stop); k++)
+    {
+      guint at = (guint) g_rand_int_range (r, 0, N_PEERS);
+      g_mutex_lock (&n->lock);
+      gboolean any = n->stored->len > 0;
+      g_mutex_unlock (&n->lock);
+      if (!any || g_rand_boolean (r))
+        work_store (n, s, r, at, k);
+      else
+        work_fetch (n, s, r, at);
+      g_usleep (50000);
+    }
+  return NULL;
+}
+
+/* ---- the nemesis ------------------------------------------------------------------ */
+
+/* Pumps the main context (child watches) for a random time in [lo, hi] ms. */
+static void
+pause_ms (GRand *r, guint lo, guint hi)
+{
+  mb_pump ((guint) g_rand_int_range (r, (gint32) lo, (gint32) hi + 1));
+}
+
+static gboolean
+restart (Nemesis *n, guint i)
+{
+  Cluster *c = n->c;
+  for (guint attempt = 1; attempt <= 3; attempt++)
+    {
+      g_autoptr (GError) err = NULL;
+      gint64 t0 = g_get_monotonic_time ();
+      if (mb_peer_restart (c, i, RESTART_MS, &err))
+        {
+          g_test_message ("nemesis: %s restarted on %s in %.2f s", c->peers[i].id,
+                          c->peers[i].dir, mb_secs_since (t0));
+          return TRUE;
+        }
+      g_test_message ("nemesis: restart of %s failed (attempt %u): %s", c->peers[i].id,
+                      attempt, err->message);
+      mb_pump (1000);
+    }
+  mb_fail (__FILE__, __LINE__, "restart", "%s cannot be restarted", c->peers[i].id);
+  return FALSE;
+}
+
+/* A running peer, none of not1..not3 (-1: none), at random; -1 if none. */
+static gint
+pick_alive3 (Cluster *c, GRand *r, gint not1, gint not2, gint not3)
+{
+  guint cand[N_PEERS], k = 0;
+  for (guint i = 0; i < N_PEERS; i++)
+    if (mb_alive (c, i) && (gint) i != not1 && (gint) i != not2 && (gint) i != not3)
+      cand[k++] = i;
+  return k == 0 ? -1 : (gint) cand[g_rand_int_range (r, 0, (gint32) k)];
+}
+
+static gint
+pick_alive (Cluster *c, GRand *r, gint not)
+{
+  return pick_alive3 (c, r, not, -1, -1);
+}
+
+static gboolean
+fault_kill9 (Nemesis *n, GRand *r)
+{
+  Cluster *c = n->c;
+  gint v = pick_alive (c, r, -1);
+  CHECK (v >= 0);
+  g_test_message ("nemesis: kill -9 %s", c->peers[v].id);
+  g_subprocess_send_signal (c->peers[v].proc->proc, SIGKILL);
+  CHECKF (mb_wait_exit (c->peers[v].proc, 5000), "%s survives SIGKILL", c->peers[v].id);
+  pause_ms (r, 500, 4000);   /* the failure detector may or may not see it */
+  return restart (n, (guint) v);
+}
+
+/* SIGTERM to the peers in v at once; each must exit within LEAVE_MS. */
+static gboolean
+graceful_leaves (Nemesis *n, const gint *v, guint k)
+{
+  Cluster *c = n->c;
+  for (guint j = 0; j < k; j++)
+    {
+      g_test_message ("nemesis: graceful leave (SIGTERM) of %s", c->peers[v[j]].id);
+      g_subprocess_send_signal (c->peers[v[j]].proc->proc, SIGTERM);
+    }
+  gint64 t0 = g_get_monotonic_time ();
+  for (guint j = 0; j < k; j++)
+    {
+      gint64 left = LEAVE_MS - (g_get_monotonic_time () - t0) / 1000;
+      if (!mb_wait_exit (c->peers[v[j]].proc, (guint) MAX (left, 0)))
+        {
+          mb_fail (__FILE__, __LINE__, "exited", "%s still runs %u ms after SIGTERM",
+                   c->peers[v[j]].id, LEAVE_MS);
+          g_subprocess_force_exit (c->peers[v[j]].proc->proc);
+          mb_wait_exit (c->peers[v[j]].proc, 5000);
+        }
+      else
+        g_test_message ("nemesis: %s left in %.2f s", c->peers[v[j]].id, mb_secs_since (t0));
+    }
+  return TRUE;
+}
+
+static gboolean
+fault_leave (Nemesis *n, GRand *r, guint k)
+{
+  gint v[2];
+  v[0] = pick_alive (n->c, r, -1);
+  v[1] = pick_alive (n->c, r, v[0]);
+  CHECK (v[0] >= 0 && (k < 2 || v[1] >= 0));
+  graceful_leaves (n, v, k);
+  pause_ms (r, 500, 3000);
+  gboolean ok = TRUE;
+  for (guint j = 0; j < k; j++)
+    ok = restart (n, (guint) v[j]) && ok;
+  return ok;
+}
+
+#define SQUAT_DATA "39 bytes a squatter wants on the ring.."
+
+/* What a stranger tries: PING, STORE_CHUNK, STORE_MANIFEST for `name`,
+ * LEAVE_NOTICE naming `victim`.  FALSE once one cannot be sent (closed). */
+static gboolean
+send_attack (MbFake *f, const char *name, const char *victim)
+{
+  MbMessage *ping = mb_message_new (MB_MSG_PING);
+  ping->req = 1;
+  if (!mb_fake_send_msg (f, ping, NULL))
+    return FALSE;
+  char id[65];
+  mb_chunk_id_compute ((const guint8 *) SQUAT_DATA, strlen (SQUAT_DATA), id);
+  MbMessage *chunk = mb_message_new (MB_MSG_STORE_CHUNK);
+  chunk->req = 2;
+  chunk->chunk_id = g_strdup (id);
+  chunk->data = g_bytes_new (SQUAT_DATA, strlen (SQUAT_DATA));
+  chunk->length = (guint32) strlen (SQUAT_DATA);
+  if (!mb_fake_send_msg (f, chunk, NULL))
+    return FALSE;
+  MbMessage *man = mb_message_new (MB_MSG_STORE_MANIFEST);
+  man->req = 3;
+  man->manifest = mb_manifest_new (name, strlen (SQUAT_DATA), 256 * 1024, NULL);
+  mb_manifest_set_chunk (man->manifest, 0, id, 0, NULL);
+  if (!mb_fake_send_msg (f, man, NULL))
+    return FALSE;
+  MbMessage *bye = mb_message_new (MB_MSG_LEAVE_NOTICE);
+  bye->name = g_strdup (victim);
+  return mb_fake_send_msg (f, bye, NULL);
+}
+
+/* An acknowledged name to squat (or a fresh one). */
+static gchar *
+squat_name (Nemesis *n, GRand *r)
+{
+  g_mutex_lock (&n->lock);
+  gchar *name = n->stored->len > 0
+    ? g_strdup (((Stored *) n->stored->pdata[g_rand_int_range (r, 0, (gint32) n->stored->len)])->name)
+    : g_strdup ("squatted.bin");
+  g_mutex_unlock (&n->lock);
+  return name;
+}
+
+static gboolean
+fault_fake (Nemesis *n, GRand *r, gboolean thief)
+{
+  Cluster *c = n->c;
+  gint at = pick_alive (c, r, -1);
+  gint other = pick_alive (c, r, at);
+  CHECK (at >= 0 && other >= 0);
+  g_autofree gchar *name = squat_name (n, r);
+  g_autoptr (GError) err = NULL;
+  MbFake *f = mb_fake_connect (c->peers[at].wire, &err);
+  CHECKF (f != NULL, "connect to %s: %s", c->peers[at].wire, err ? err->message : "?");
+  gboolean in;
+  MbFakeHome *home = NULL;
+  if (thief)
+    {
+      /* with the secret, claiming `other`'s address, announcing its leave */
+      g_autoptr (GBytes) secret = g_bytes_new_static (E2E_SECRET, strlen (E2E_SECRET));
+      in = mb_fake_handshake (f, "thief", c->peers[other].wire, secret, NULL, &err);
+    }
+  else
+    {
+      home = mb_fake_home_new (NULL);
+      in = mb_fake_handshake (f, "stranger", mb_fake_home_addr (home), NULL, home, &err);
+    }
+  gboolean sent = in && send_attack (f, name, c->peers[other].wire);
+  gboolean closed = mb_fake_wait_closed (f, 3000);
+  g_test_message ("nemesis: %s at %s (claims %s, squats %s, evicts %s): handshake %s, frames %s, %s",
+                  thief ? "thief with the secret" : "stranger without the secret",
+                  c->peers[at].id, thief ? c->peers[other].id : "an address of its own", name,
+                  c->peers[other].id, in ? "done" : (err ? err->message : "failed"),
+                  sent ? "all sent" : "not all sent",
+                  closed ? "disconnected" : "STILL CONNECTED");
+  mb_fake_free (f);
+  mb_fake_home_free (home);
+  CHECKF (closed, "%s kept the connection of a %s", c->peers[at].id, thief ? "thief" : "stranger");
+  return TRUE;
+}
+
+/* Bytes of regular files under path (no symbolic links followed). */
+static guint64
+tree_size (const char *path, guint depth)
+{
+  GStatBuf st;
+  if (depth > 8 || g_lstat (path, &st) != 0)
+    return 0;
+  if (S_ISREG (st.st_mode))
+    return (guint64) st.st_size;
+  if (!S_ISDIR (st.st_mode))
+    return 0;
+  guint64 sum = 4096;
+  GDir *d = g_dir_open (path, 0, NULL);
+  const char *e;
+  while (d != NULL && (e = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree gchar *child = g_build_filename (path, e, NULL);
+      sum += tree_size (child, depth + 1) + 4096;
+    }
+  if (d != NULL)
+    g_dir_close (d);
+  return sum;
+}
+
+/* Copies folders and regular files from src into dst (made); symbolic
+ * links and anything else are left out.  FALSE on an error. */
+static gboolean
+copy_tree (const char *src, const char *dst, guint depth)
+{
+  GStatBuf st;
+  if (depth > 8 || g_lstat (src, &st) != 0)
+    return FALSE;
+  if (S_ISREG (st.st_mode))
+    {
+      gchar *data = NULL;
+      gsize len = 0;
+      gboolean ok = g_file_get_contents (src, &data, &len, NULL)
+                    && g_file_set_contents_full (dst, data, (gssize) len,
+                                                 G_FILE_SET_CONTENTS_NONE, 0600, NULL);
+      g_free (data);
+      return ok;
+    }
+  if (!S_ISDIR (st.st_mode))
+    return TRUE;
+  if (g_mkdir (dst, 0700) != 0 && errno != EEXIST)
+    return FALSE;
+  GDir *d = g_dir_open (src, 0, NULL);
+  gboolean ok = d != NULL;
+  const char *e;
+  while (ok && (e = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree gchar *a = g_build_filename (src, e, NULL);
+      g_autofree gchar *b = g_build_filename (dst, e, NULL);
+      ok = copy_tree (a, b, depth + 1);
+    }
+  if (d != NULL)
+    g_dir_close (d);
+  return ok;
+}
+
+/* Fills the file system of path: TRUE once a write fails with ENOSPC. */
+static gboolean
+fill (const char *path)
+{
+  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return FALSE;
+  static char block[64 * 1024];
+  gboolean full = FALSE;
+  for (guint i = 0; i < 4096 && !full; i++)  /* 256 MiB at most */
+    {
+      ssize_t k = write (fd, block, sizeof block);
+      full = k < 0 && errno == ENOSPC;
+      if (k < 0 && !full)
+        break;
+    }
+  for (guint i = 0; i < 4096 && full; i++)
+    if (write (fd, block, 1) < 0)
+      break;
+  close (fd);
+  return full;
+}
+
+static gboolean
+fault_diskfull (Nemesis *n, GRand *r)
+{
+  Cluster *c = n->c;
+  if (geteuid () != 0)
+    {
+      n->diskfull_skipped = TRUE;
+      n->diskfull_why = g_strdup ("mounting a tmpfs needs root");
+      g_test_message ("nemesis: diskfull skipped: %s", n->diskfull_why);
+      return TRUE;
+    }
+  gint v = pick_alive (c, r, -1);
+  CHECK (v >= 0);
+  Peer *p = &c->peers[v];
+  n->mnt = g_build_filename (c->root, "small-disk", NULL);
+  CHECK (g_mkdir (n->mnt, 0700) == 0);
+  g_test_message ("nemesis: diskfull: kill -9 %s, its DATA_DIR onto a tmpfs, filled", p->id);
+  g_subprocess_send_signal (p->proc->proc, SIGKILL);
+  CHECKF (mb_wait_exit (p->proc, 5000), "%s survives SIGKILL", p->id);
+  guint64 used = tree_size (p->dir, 0);
+  guint64 size = ((used + TMPFS_ROOM) + (1 << 20) - 1) & ~(guint64) ((1 << 20) - 1);
+  g_autofree gchar *opts = g_strdup_printf ("size=%" G_GUINT64_FORMAT ",mode=0700", size);
+  g_strlcpy (mnt_for_signal, n->mnt, sizeof mnt_for_signal);
+  if (mount ("tmpfs", n->mnt, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+    {
+      n->diskfull_skipped = TRUE;
+      n->diskfull_why = g_strdup_printf ("cannot mount a tmpfs at %s: %s", n->mnt,
+                                         g_strerror (errno));
+      g_test_message ("nemesis: diskfull skipped: %s", n->diskfull_why);
+      return restart (n, (guint) v);
+    }
+  n->mounted = TRUE;
+  mnt_mounted = 1;
+  n->disk_peer = v;
+  g_autofree gchar *data = g_build_filename (n->mnt, "data", NULL);
+  CHECKF (copy_tree (p->dir, data, 0), "cannot copy %s to %s", p->dir, data);
+  g_test_message ("nemesis: %s's DATA_DIR (%" G_GUINT64_FORMAT " bytes) copied to a %"
+                  G_GUINT64_FORMAT "-byte tmpfs", p->id, used, size);
+  g_free (p->dir);
+  p->dir = g_strdup (data);
+  g_mutex_lock (&n->lock);
+  g_free (n->dirs[v]);
+  n->dirs[v] = g_strdup (data);
+  g_mutex_unlock (&n->lock);
+  if (!restart (n, (guint) v))
+    return FALSE;
+  n->filler = g_build_filename (n->mnt, "filler", NULL);
+  CHECKF (fill (n->filler), "cannot fill the tmpfs at %s", n->mnt);
+  g_test_message ("nemesis: %s's disk is full", p->id);
+  return TRUE;
+}
+
+static gboolean
+run_fault (Nemesis *n, GRand *r, Fault f)
+{
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok;
+  switch (f)
+    {
+    case F_KILL9: ok = fault_kill9 (n, r); break;
+    case F_LEAVE: ok = fault_leave (n, r, 1); break;
+    case F_LEAVE2: ok = fault_leave (n, r, 2); break;
+    case F_STRANGER: ok = fault_fake (n, r, FALSE); break;
+    case F_THIEF: ok = fault_fake (n, r, TRUE); break;
+    default: ok = fault_diskfull (n, r); break;
+    }
+  if (!(f == F_DISKFULL && n->diskfull_skipped))
+    n->faults[f]++;
+  g_test_message ("nemesis: %s done in %.2f s", fault_name[f], mb_secs_since (t0));
+  return ok;
+}
+
+static void
+shuffle (GRand *r, Fault *v, guint k)
+{
+  for (guint i = k; i > 1; i--)
+    {
+      guint j = (guint) g_rand_int_range (r, 0, (gint32) i);
+      Fault t = v[i - 1];
+      v[i - 1] = v[j];
+      v[j] = t;
+    }
+}
+
+static gboolean
+nemesis (Nemesis *n, guint secs)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (n->seed);
+  gint64 end = g_get_monotonic_time () + (gint64) secs * G_USEC_PER_SEC;
+  for (guint round = 0; round < 10 && g_get_monotonic_time () < end; round++)
+    {
+      Fault order[F_N] = { F_KILL9, F_LEAVE, F_LEAVE2, F_STRANGER, F_THIEF, F_DISKFULL };
+      guint k = round == 0 ? F_N : F_N - 1;   /* one disk-full, in the first round */
+      shuffle (r, order, k);
+      for (guint j = 0; j < k && g_get_monotonic_time () < end; j++)
+        {
+          pause_ms (r, 1500, 4000);
+          if (!run_fault (n, r, order[j]))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* ---- the checker ------------------------------------------------------------------- */
+
+/* The manifest of name from any live peer (following an owner redirect). */
+static MbManifest *
+find_manifest (Cluster *c, const char *name)
+{
+  g_autofree gchar *esc = g_uri_escape_string (name, NULL, TRUE);
+  g_autofree gchar *path = g_strconcat ("/get_manifest/", esc, NULL);
+  for (guint i = 0; i < N_PEERS; i++)
+    {
+      if (!mb_alive (c, i))
+        continue;
+      g_autoptr (Reply) rep = mb_peer_http (c, i, FALSE, "GET", path, NULL);
+      if (rep->status == 404 && mb_str (rep, "owner") != NULL)
+        {
+          gint o = mb_peer_by_wire (c, mb_str (rep, "owner"));
+          if (o < 0 || !mb_alive (c, (guint) o))
+            continue;
+          mb_reply_free (g_steal_pointer (&rep));
+          rep = mb_peer_http (c, (guint) o, FALSE, "GET", path, NULL);
+        }
+      if (rep->status != 200)
+        continue;
+      gsize len = 0;
+      const char *d = g_bytes_get_data (rep->body, &len);
+      MbManifest *m = mb_manifest_from_json (d, (gssize) len, NULL);
+      if (m != NULL)
+        return m;
+    }
+  return NULL;
+}
+
+/* Copies of every chunk of every acknowledged store on the live peers:
+ * *under gets the chunks below R, *total the chunks, *fewest the least
+ * copies; with `show`, each chunk below R is logged. */
+static void
+count_copies (Nemesis *n, gboolean show, guint *under, guint *total, guint *fewest,
+              guint *no_manifest)
+{
+  Cluster *c = n->c;
+  *under = *total = *no_manifest = 0;
+  *fewest = G_MAXUINT;
+  for (guint s = 0; s < n->stored->len; s++)
+    {
+      Stored *st = n->stored->pdata[s];
+      g_autoptr (MbManifest) m = find_manifest (c, st->name);
+      if (m == NULL)
+        {
+          (*no_manifest)++;
+          if (show)
+            g_test_message ("copies: no live peer gives the manifest of %s", st->name);
+          continue;
+        }
+      for (guint k = 0; k < mb_manifest_n_chunks (m); k++)
+        {
+          const char *id = mb_manifest_chunk_id (m, k);
+          g_autofree gchar *path = g_strconcat ("/get_chunk/", id, NULL);
+          guint copies = 0;
+          GString *on = g_string_new (NULL);
+          for (guint i = 0; i < N_PEERS; i++)
+            {
+              if (!mb_alive (c, i))
+                continue;
+              g_autoptr (Reply) rep = mb_peer_http (c, i, FALSE, "GET", path, NULL);
+              if (rep->status != 200)
+                continue;
+              gsize len = 0;
+              const guint8 *d = g_bytes_get_data (rep->body, &len);
+              char got[65];
+              mb_chunk_id_compute (d, len, got);
+              if (strcmp (got, id) == 0)
+                {
+                  copies++;
+                  g_string_append_printf (on, " %s", c->peers[i].id);
+                }
+            }
+          (*total)++;
+          *fewest = MIN (*fewest, copies);
+          if (copies < R)
+            {
+              (*under)++;
+              if (show)
+                g_test_message ("copies: %s chunk %u (%.12s...): %u copies, on%s", st->name, k,
+                                id, copies, on->str);
+            }
+          g_string_free (on, TRUE);
+        }
+    }
+  if (*fewest == G_MAXUINT)
+    *fewest = 0;
+}
+
+/* Fetches name at peer `at`: TRUE with *sha set on a success; the reply
+ * as text in *text. */
+static gboolean
+check_fetch (Cluster *c, guint at, const char *name, gchar **sha, gchar **text)
+{
+  g_autofree gchar *body = g_strdup_printf ("{\"filename\": \"%s\"}", name);
+  g_autoptr (Reply) rep = mb_peer_http (c, at, TRUE, "POST", "/fetch_file", body);
+  *text = mb_body_text (rep);
+  if (rep->status != 200 || g_strcmp0 (mb_str (rep, "status"), "success") != 0)
+    return FALSE;
+  *sha = mb_str (rep, "path") ? file_sha (mb_str (rep, "path")) : NULL;
+  return TRUE;
+}
+
+/* Lines of every peer's logs (this run's and the earlier ones) naming
+ * `what`, at most `max`. */
+static void
+show_log_lines (Cluster *c, const char *what, guint max)
+{
+  guint shown = 0;
+  for (guint i = 0; i < N_PEERS && shown < max; i++)
+    for (guint gen = 0; gen < 50 && shown < max; gen++)
+      {
+        g_autofree gchar *path = gen == 0 ? g_strdup (c->peers[i].log)
+                                          : g_strdup_printf ("%s.%u", c->peers[i].log, gen);
+        g_autofree gchar *text = NULL;
+        if (!g_file_get_contents (path, &text, NULL, NULL))
+          {
+            if (gen > 0)
+              break;
+            continue;
+          }
+        g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+        for (guint k = 0; lines[k] != NULL && shown < max; k++)
+          if (strstr (lines[k], what) != NULL && strstr (lines[k], "GLib-GIO-DEBUG") == NULL)
+            {
+              g_test_message ("  %s%s%.0u| %s", c->peers[i].id, gen ? "." : "", gen, lines[k]);
+              shown++;
+            }
+      }
+}
+
+/* For a lost store: each chunk's live holders (GET /get_chunk), and the
+ * holders each live peer's stored manifest lists (an owner's copy). */
+static void
+show_lost_detail (Cluster *c, const char *name)
+{
+  g_autofree gchar *esc = g_uri_escape_string (name, NULL, TRUE);
+  g_autofree gchar *mpath = g_strconcat ("/get_manifest/", esc, NULL);
+  for (guint i = 0; i < N_PEERS; i++)
+    {
+      if (!mb_alive (c, i))
+        continue;
+      g_autoptr (Reply) rep = mb_peer_http (c, i, FALSE, "GET", mpath, NULL);
+      gsize len = 0;
+      const char *d = rep->status == 200 ? g_bytes_get_data (rep->body, &len) : NULL;
+      g_autoptr (MbManifest) m = d ? mb_manifest_from_json (d, (gssize) len, NULL) : NULL;
+      if (m == NULL)
+        continue;
+      GString *s = g_string_new (NULL);
+      for (guint k = 0; k < mb_manifest_n_chunks (m); k++)
+        {
+          g_string_append_printf (s, "; chunk %u listed on", k);
+          for (guint h = 0; h < mb_manifest_n_holders (m, k); h++)
+            {
+              gint p = mb_peer_by_wire (c, mb_manifest_holder (m, k, h));
+              g_string_append_printf (s, " %s", p >= 0 ? c->peers[p].id : mb_manifest_holder (m, k, h));
+            }
+          g_string_append (s, ", held by");
+          g_autofree gchar *cpath = g_strconcat ("/get_chunk/", mb_manifest_chunk_id (m, k), NULL);
+          for (guint j = 0; j < N_PEERS; j++)
+            if (mb_alive (c, j))
+              {
+                g_autoptr (Reply) cr = mb_peer_http (c, j, FALSE, "GET", cpath, NULL);
+                if (cr->status == 200)
+                  g_string_append_printf (s, " %s", c->peers[j].id);
+              }
+        }
+      g_test_message ("  the manifest %s keeps%s", c->peers[i].id, s->str);
+      g_string_free (s, TRUE);
+    }
+}
+
+/* An acknowledged store whose reply itself admitted fewer than R copies or
+ * manifest owners: the known honest-writes gap. */
+static gboolean
+short_ack (const Stored *st)
+{
+  return st->failed > 0 || st->placed < st->chunks * R || st->owners < R;
+}
+
+static gboolean
+run_nemesis (Nemesis *n)
+{
+  Cluster *c = n->c;
+  const char *secs_env = g_getenv ("MINIBIT_NEMESIS_SECS");
+  guint secs = secs_env ? (guint) CLAMP (g_ascii_strtoull (secs_env, NULL, 10), 5, 300)
+                        : DEFAULT_SECS;
+  g_test_message ("nemesis: seed %u (MINIBIT_NEMESIS_SEED=%u to run it again), %u s of faults",
+                  n->seed, n->seed, secs);
+  for (guint i = 0; i < N_PEERS; i++)
+    n->dirs[i] = g_strdup (c->peers[i].dir);
+  GThread *w = g_thread_new ("workload", workload, n);
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok = nemesis (n, secs);
+  g_atomic_int_set (&n->stop, 1);
+  g_thread_join (w);
+  g_test_message ("nemesis: stopped after %.2f s (workload joined)", mb_secs_since (t0));
+
+  /* The cluster whole again: room on the disk, every peer running. */
+  if (n->filler != NULL)
+    g_unlink (n->filler);
+  for (guint i = 0; i < N_PEERS; i++)
+    if (!mb_alive (c, i))
+      ok = restart (n, i) && ok;
+  gint64 t1 = g_get_monotonic_time ();
+  gboolean whole = mb_wait_members (c, N_PEERS, MEMBERS_MS, NULL);
+  g_test_message ("members == %d everywhere: %s after %.2f s", N_PEERS, whole ? "yes" : "NO",
+                  mb_secs_since (t1));
+  if (!whole)
+    mb_fail (__FILE__, __LINE__, "whole", "the peers do not all see %d members %u ms after "
+             "the nemesis", N_PEERS, MEMBERS_MS);
+
+  /* Repair, bounded: chunk copies counted until none is below R. */
+  guint under = 0, total = 0, fewest = 0, no_manifest = 0;
+  gint64 end = g_get_monotonic_time () + (gint64) REPAIR_MS * 1000;
+  mb_pump (3000);
+  for (guint pass = 0; pass < 10; pass++)
+    {
+      count_copies (n, FALSE, &under, &total, &fewest, &no_manifest);
+      g_test_message ("repair, %.2f s after the nemesis: %u chunks, %u below %d copies, fewest "
+                      "%u, %u stores without a manifest", mb_secs_since (t1), total, under, R,
+                      fewest, no_manifest);
+      if ((under == 0 && no_manifest == 0) || g_get_monotonic_time () >= end)
+        break;
+      mb_pump (5000);
+    }
+  if (under > 0 || no_manifest > 0)
+    count_copies (n, TRUE, &under, &total, &fewest, &no_manifest);
+  mb_log_chunks (c, "after repair");
+
+  /* Every acknowledged store, fetched elsewhere, with its exact bytes. */
+  g_autoptr (GRand) r = g_rand_new_with_seed (n->seed + 1);
+  guint lost = 0, lost_short = 0, retried = 0;
+  g_autoptr (GPtrArray) lost_names = g_ptr_array_new ();
+  for (guint s = 0; s < n->stored->len; s++)
+    {
+      Stored *st = n->stored->pdata[s];
+      /* not at the peer on the small disk: the checker's own downloads
+       * (every fetched file is kept) would fill it */
+      gint at = pick_alive3 (c, r, (gint) st->at, n->disk_peer, -1);
+      gboolean good = FALSE, wrong = FALSE;
+      for (guint attempt = 0; attempt < 2 && at >= 0 && !good && !wrong; attempt++)
+        {
+          g_autofree gchar *sha = NULL, *text = NULL;
+          gboolean answered = check_fetch (c, (guint) at, st->name, &sha, &text);
+          good = answered && g_strcmp0 (sha, st->sha) == 0;
+          wrong = answered && !good;
+          if (!good)
+            g_test_message ("check: fetch %s (stored at %s, %" G_GSIZE_FORMAT " bytes) at %s: "
+                            "%s%s", st->name, c->peers[st->at].id, st->size, c->peers[at].id,
+                            text, wrong ? " -- WRONG BYTES" : "");
+          if (!good && !wrong && attempt == 0)
+            {
+              retried++;
+              mb_pump (1000);
+              gint again = pick_alive3 (c, r, (gint) st->at, n->disk_peer, at);
+              at = again >= 0 ? again : at;
+            }
+        }
+      if (!good)
+        {
+          lost++;
+          lost_short += short_ack (st);
+          g_ptr_array_add (lost_names, st);
+        }
+    }
+
+  g_mutex_lock (&n->lock);
+  GString *fk = g_string_new (NULL);
+  for (guint f = 0; f < F_N; f++)
+    g_string_append_printf (fk, "%s%s=%u", f ? " " : "", fault_name[f], n->faults[f]);
+  guint short_acks = 0;
+  for (guint s = 0; s < n->stored->len; s++)
+    short_acks += short_ack (n->stored->pdata[s]);
+  g_autofree gchar *summary = g_strdup_printf (
+    "nemesis summary: seed %u; operations %u (stores %u: acknowledged %u, errors %u; fetches %u: "
+    "ok %u, errors %u, wrong bytes %u; %u sources not written, disk full); faults %s%s%s; "
+    "acknowledged with fewer than R copies/owners in the reply %u; lost %u (of them acknowledged "
+    "short %u; fetch retried %u); chunks %u, under-replicated %u (fewest copies %u), stores "
+    "without a manifest %u",
+    n->seed, n->ops, n->stores, n->acked, n->store_errors, n->fetches, n->fetch_ok,
+    n->fetch_errors, n->fetch_wrong, n->skipped, fk->str,
+    n->diskfull_skipped ? " (diskfull skipped: " : "",
+    n->diskfull_skipped ? n->diskfull_why : "", short_acks, lost, lost_short, retried, total,
+    under, fewest, no_manifest);
+  g_mutex_unlock (&n->lock);
+  g_string_free (fk, TRUE);
+  if (n->diskfull_skipped)
+    {
+      gchar *fixed = g_strconcat (summary, ")", NULL);
+      g_free (summary);
+      summary = fixed;
+    }
+  g_test_message ("%s", summary);
+  g_printerr ("# %s\n", summary);
+
+  for (guint k = 0; k < lost_names->len; k++)
+    {
+      Stored *st = lost_names->pdata[k];
+      g_test_message ("LOST %s (%" G_GSIZE_FORMAT " bytes, stored at %s: chunks %" G_GINT64_FORMAT
+                      ", placed %" G_GINT64_FORMAT ", failed %" G_GINT64_FORMAT
+                      ", manifest owners %" G_GINT64_FORMAT "); its log lines:",
+                      st->name, st->size, c->peers[st->at].id, st->chunks, st->placed, st->failed,
+                      st->owners);
+      show_lost_detail (c, st->name);
+      show_log_lines (c, st->name, 30);
+    }
+  if (n->fetch_wrong > 0)
+    mb_fail (__FILE__, __LINE__, "fetch_wrong == 0",
+             "%u fetches during the run answered success with wrong bytes", n->fetch_wrong);
+  if (lost > 0 && lost == lost_short && n->fetch_wrong == 0)
+    g_test_incomplete_printf ("%u acknowledged stores lost, each acknowledged with fewer than R "
+                              "copies or manifest owners in its own reply: the honest-writes "
+                              "gap (store_file says success without R acks)", lost);
+  else if (lost > 0)
+    mb_fail (__FILE__, __LINE__, "lost == 0", "%u acknowledged stores lost (%u of them "
+             "acknowledged short)", lost, lost_short);
+  return ok && lost == 0 && n->fetch_wrong == 0;
+}
+
+static void
+test_nemesis (void)
+{
+  const char *env = g_getenv ("MINIBIT_NEMESIS_SEED");
+  Nemesis *n = g_new0 (Nemesis, 1);
+  n->seed = env ? (guint32) g_ascii_strtoull (env, NULL, 10) : g_random_int ();
+  n->disk_peer = -1;
+  g_mutex_init (&n->lock);
+  n->stored = g_ptr_array_new_with_free_func (stored_free);
+  g_printerr ("# nemesis seed %u\n", n->seed);
+  gint64 t0 = g_get_monotonic_time ();
+  n->c = mb_cluster_start (R);
+  if (n->c != NULL)
+    {
+      struct sigaction sa = { 0 };
+      sa.sa_handler = on_fatal_signal;
+      sigaction (SIGTERM, &sa, NULL);
+      sigaction (SIGINT, &sa, NULL);
+      gboolean ok = run_nemesis (n);
+      gboolean dump = !ok || g_test_failed ();
+      nemesis_unmount (n);
+      mb_cluster_free (n->c, dump);
+      signal (SIGTERM, SIG_DFL);
+      signal (SIGINT, SIG_DFL);
+    }
+  for (guint i = 0; i < N_PEERS; i++)
+    g_free (n->dirs[i]);
+  g_ptr_array_unref (n->stored);
+  g_mutex_clear (&n->lock);
+  g_free (n->diskfull_why);
+  g_free (n->mnt);
+  g_free (n->filler);
+  g_free (n);
+  g_test_message ("nemesis: %.2f s in all", mb_secs_since (t0));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/e2e/nemesis", test_nemesis);
+  return g_test_run ();
+}
