@@ -1,6 +1,9 @@
 /* fuzz_decoder.c — libFuzzer target: the stream decoder, the one-frame
  * decoder and the manifest parsers on arbitrary bytes.
  *
+ * The stream is also decoded in the authenticated framing (a 16-byte
+ * trailer after every frame, checked before the frame is decoded).
+ *
  * Input: byte 0 picks how the stream is fed (bits 0-6: piece size - 1; bit 7:
  * a small maximum frame size); the rest is the stream.  The parsers also see
  * the whole input.  Checked, aborting on failure:
@@ -150,6 +153,64 @@ fuzz_stream (const guint8 *stream, gsize size, gsize piece, gsize max_frame)
   mb_decoder_free (dec);
 }
 
+/* The authenticated transport's framing (mb_decoder_reframe): every frame
+ * followed by a 16-byte trailer the check sees before the frame is decoded.
+ * Here the check accepts a trailer whose first byte is the frame's length
+ * modulo 256 (so the fuzzer reaches both answers); a refusal fails the
+ * stream for good. */
+#define TRAILER 16
+
+static gboolean
+toy_check (gpointer user, const guint8 *frame, gsize len, const guint8 *trailer, GError **error)
+{
+  (void) user;
+  (void) frame;
+  if (trailer[0] == (guint8) len)
+    return TRUE;
+  g_set_error (error, MB_CODEC_ERROR, MB_CODEC_ERROR_INCONSISTENT, "bad trailer");
+  return FALSE;
+}
+
+static void
+fuzz_stream_trailer (const guint8 *stream, gsize size, gsize piece, gsize max_frame)
+{
+  MbDecoder *dec = mb_decoder_new (max_frame);
+  mb_decoder_reframe (dec, max_frame, TRAILER, toy_check, NULL);
+  gsize fed = 0, pos = 0;
+  gboolean ok = TRUE;
+  while (ok && fed < size)
+    {
+      gsize n = MIN (piece, size - fed);
+      mb_decoder_feed (dec, stream + fed, n);
+      fed += n;
+      for (;;)
+        {
+          GError *error = NULL;
+          MbMessage *msg = mb_decoder_next (dec, &error);
+          if (msg == NULL)
+            {
+              ok = error == NULL;
+              g_clear_error (&error);
+              break;
+            }
+          check (fed - pos >= 4, "trailer mode: a message from less than a length field");
+          gsize len = frame_len (stream + pos);
+          check (len + TRAILER <= fed - pos, "trailer mode: a message before its trailer came");
+          check (stream[pos + len] == (guint8) len,
+                 "trailer mode: a frame whose trailer the check refused");
+          check_message (msg, stream + pos, len, max_frame);
+          pos += len + TRAILER;
+          mb_message_free (msg);
+        }
+    }
+  GError *error = NULL;
+  gboolean clean = mb_decoder_finish (dec, &error);
+  check (clean == (error == NULL), "trailer mode: finish: result and error disagree");
+  check (!clean || ok, "trailer mode: finish succeeded on a failed stream");
+  g_clear_error (&error);
+  mb_decoder_free (dec);
+}
+
 static void
 fuzz_one_frame (const guint8 *stream, gsize size, gsize max_frame)
 {
@@ -178,6 +239,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   gsize piece = (data[0] & 0x7f) + 1u;
   gsize max_frame = (data[0] & 0x80) ? 256 : 0;
   fuzz_stream (data + 1, size - 1, piece, max_frame);
+  fuzz_stream_trailer (data + 1, size - 1, piece, max_frame);
   fuzz_one_frame (data + 1, size - 1, max_frame);
   fuzz_manifest (data, size);
   fuzz_manifest (data + 1, size - 1);
