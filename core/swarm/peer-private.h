@@ -143,6 +143,7 @@ struct _Swarm {
   guint pex_cursor;        /* where the next PEX message starts in conns */
   guint32 est_counter;     /* conns established so far (PEX deltas) */
   guint64 last_pex_dial;   /* when peers from a PEX were last dialed, + 1 (0: never) */
+  guint64 last_seed_dial;  /* when seeds named by a PEX were last dialed, + 1 (0: never) */
   guint32 *ss_shown;       /* super-seeding: times each piece was shown, or NULL */
   guint n_am_interested;   /* conns with am_interested set */
   guint n_peer_interested; /* conns with peer_interested set */

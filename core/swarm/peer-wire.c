@@ -133,12 +133,15 @@ on_pex (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
     return;
   /* A leecher with no seed among its connections dials the seeds listed at
    * once: a seed may hold what no leecher has (when leechers leave on
-   * completion, a piece's last copies go with them). */
+   * completion, a piece's last copies go with them).  At most once per
+   * tracker_ramp: a remote flooding PEX messages full of "seeds" must not
+   * make us dial without bound. */
   gboolean leecher = !mb_bitfield_is_complete (sw->have);
   guint k = 0;
   MbPeerInfo pick[PEX_DIALS];
   guint start = (guint) g_rand_int_range (p->rand, 0, (gint32) msg->n_peers);
-  if (leecher && !mbi_swarm_has_seed_conn (sw))
+  if (leecher && !mbi_swarm_has_seed_conn (sw)
+      && (!sw->last_seed_dial || now >= sw->last_seed_dial + p->cfg.tracker_ramp_us))
     {
       for (guint i = 0; i < msg->n_peers && k < PEX_DIALS; i++)
         {
@@ -148,6 +151,7 @@ on_pex (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
         }
       if (k > 0)
         {
+          sw->last_seed_dial = now + 1;
           mbi_swarm_dial_peers (sw, pick, k, now);
           return;
         }

@@ -206,7 +206,7 @@ test_pex_seedless_leecher_dials_seed (void)
   MbPeerConfig cfg;
   mb_peer_config_init (&cfg);
   cfg.pex_interval_us = 60 * SEC;
-  Fx *fx = fx_new (3, 1, 1 << 20, 64 * 1024, &cfg, 11);
+  Fx *fx = fx_new (4, 1, 1 << 20, 64 * 1024, &cfg, 11);
   fx_start (fx, 2);
   fx_run (fx, SEC, NULL);
   g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
@@ -215,6 +215,9 @@ test_pex_seedless_leecher_dials_seed (void)
   g_assert_true (dialed (fx, 2, 3));
   fx_inject (fx, FAKE, 2, pex_of (fx, "10.0.0.1:6881", MB_PEX_SEED));
   g_assert_true (dialed (fx, 2, 1));
+  /* but a flood of "seeds" is dialed at most once per tracker_ramp */
+  fx_inject (fx, FAKE, 2, pex_of (fx, "10.0.0.4:6881", MB_PEX_SEED));
+  g_assert_false (dialed (fx, 2, 4));
   fx_free (fx);
 }
 
