@@ -52,6 +52,7 @@
 
 #include "content/chunk.h"
 #include "e2e-fixture.h"
+#include "test-util.h"
 #include "wire-fake.h"
 
 #define R 3
@@ -513,29 +514,6 @@ copy_tree (const char *src, const char *dst, guint depth)
   return ok;
 }
 
-/* Fills the file system of path: TRUE once a write fails with ENOSPC. */
-static gboolean
-fill (const char *path)
-{
-  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return FALSE;
-  static char block[64 * 1024];
-  gboolean full = FALSE;
-  for (guint i = 0; i < 4096 && !full; i++)  /* 256 MiB at most */
-    {
-      ssize_t k = write (fd, block, sizeof block);
-      full = k < 0 && errno == ENOSPC;
-      if (k < 0 && !full)
-        break;
-    }
-  for (guint i = 0; i < 4096 && full; i++)
-    if (write (fd, block, 1) < 0)
-      break;
-  close (fd);
-  return full;
-}
-
 static gboolean
 fault_diskfull (Nemesis *n, GRand *r)
 {
@@ -583,7 +561,7 @@ fault_diskfull (Nemesis *n, GRand *r)
   if (!restart (n, (guint) v))
     return FALSE;
   n->filler = g_build_filename (n->mnt, "filler", NULL);
-  CHECKF (fill (n->filler), "cannot fill the tmpfs at %s", n->mnt);
+  CHECKF (mb_test_fill_disk (n->filler, 256), "cannot fill the tmpfs at %s", n->mnt);
   g_test_message ("nemesis: %s's disk is full", p->id);
   return TRUE;
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "e2e-fixture.h"
+#include "test-util.h"
 
 /* ---- helpers ---- */
 
@@ -153,34 +154,11 @@ test_restore_changed_file (void)
 #define BIG "full-3mib.bin"
 #define FULL_PEER 4   /* peer5 */
 
-/* Fills the file system of path: TRUE once a write fails with ENOSPC. */
-static gboolean
-fill (const char *path)
-{
-  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return FALSE;
-  static char block[64 * 1024];
-  gboolean full = FALSE;
-  for (guint i = 0; i < 1024 && !full; i++)  /* 64 MiB at most */
-    {
-      ssize_t n = write (fd, block, sizeof block);
-      full = n < 0 && errno == ENOSPC;
-      if (n < 0 && !full)
-        break;
-    }
-  for (guint i = 0; i < 4096 && full; i++)
-    if (write (fd, block, 1) < 0)
-      break;
-  close (fd);
-  return full;
-}
-
 static gboolean
 run_full (Cluster *c, const char *mnt)
 {
   g_autofree gchar *filler = g_build_filename (mnt, "filler", NULL);
-  CHECKF (fill (filler), "cannot fill the tmpfs at %s", mnt);
+  CHECKF (mb_test_fill_disk (filler, 64), "cannot fill the tmpfs at %s", mnt);
   g_autofree gchar *sha = mb_random_file (c->peers[0].dir, BIG, 3 << 20, 91);
   CHECK (sha != NULL);
   g_autoptr (Reply) r = store_reply (c, 0, BIG);

@@ -21,6 +21,7 @@
 
 #include "content/chunk.h"
 #include "solo-fixture.h"
+#include "test-util.h"
 
 static gboolean
 alive (Solo *s)
@@ -90,30 +91,6 @@ expect_507 (Solo *s, const char *path, const char *body)
   return TRUE;
 }
 
-/* Fills the file system of path: TRUE once a write fails with ENOSPC. */
-static gboolean
-fill (const char *path)
-{
-  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return FALSE;
-  static char block[64 * 1024];
-  gboolean full = FALSE;
-  for (guint i = 0; i < 1024 && !full; i++)  /* 64 MiB at most */
-    {
-      ssize_t n = write (fd, block, sizeof block);
-      full = n < 0 && errno == ENOSPC;
-      if (n < 0 && !full)
-        break;
-    }
-  /* and the last few bytes */
-  for (guint i = 0; i < 4096 && full; i++)
-    if (write (fd, block, 1) < 0)
-      break;
-  close (fd);
-  return full;
-}
-
 static gboolean
 manifest_holders (Solo *s, const char *name, const char *holder, gboolean *has, guint *chunks)
 {
@@ -154,7 +131,7 @@ run_full (Solo *s, const char *mnt)
   g_autoptr (Reply) st = mb_solo_http (s, "POST", "/store_file", body, -1, NULL);
   g_autofree gchar *st_text = mb_body_text (st);
   CHECKF (st->status == 200, "store_file before the disk is full: %s", st_text);
-  CHECKF (fill (filler), "cannot fill the tmpfs at %s", mnt);
+  CHECKF (mb_test_fill_disk (filler, 64), "cannot fill the tmpfs at %s", mnt);
   /* A new chunk, a new manifest, a holder added: no room for any. */
   const char *data = "a chunk that finds no room";
   char id[65];
