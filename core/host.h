@@ -51,6 +51,10 @@ typedef struct {
    * backlog is at most `low` bytes (once; a later call replaces it). */
   guint64 (*uplink_backlog) (gpointer ctx, MbNodeId self);
   void (*uplink_notify) (gpointer ctx, MbNodeId self, guint64 low);
+  /* The uplink's capacity in bytes per second, 0 if unknown (sim: the
+   * node's upload rate; real: unknown).  May be NULL (unknown): the core
+   * then sizes its send limit from the rate it measures. */
+  guint64 (*uplink_rate) (gpointer ctx, MbNodeId self);
 } MbHost;
 
 static inline void

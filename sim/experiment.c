@@ -112,6 +112,10 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->max_request = (guint32) sw->max_request;
   if (GIVEN (SEND_WATERMARK))
     p->send_watermark = (guint32) sw->send_watermark;
+  if (GIVEN (SEND_WATERMARK_LOW))
+    p->send_watermark_low = (guint32) sw->send_watermark_low;
+  if (GIVEN (SEND_BUFFER_TIME))
+    p->send_buffer_us = sw->send_buffer_time;
   if (GIVEN (MAX_QUEUED_REQUESTS))
     p->max_queued_requests = sw->max_queued_requests;
   if (GIVEN (TARGET_CONNS))

@@ -46,6 +46,8 @@ const MbKeySpec mbi_scenario_swarm_keys[] = {
   { "endgame", MB_KIND_BOOL, SW (endgame), FALSE, "yes", NULL },
   { "max_request", MB_KIND_SIZE, SW (max_request), FALSE, "128KiB", NULL },
   { "send_watermark", MB_KIND_SIZE, SW (send_watermark), FALSE, "128KiB", NULL },
+  { "send_watermark_low", MB_KIND_SIZE, SW (send_watermark_low), FALSE, "16KiB", NULL },
+  { "send_buffer_time", MB_KIND_DURATION, SW (send_buffer_time), FALSE, "500ms", NULL },
   { "max_queued_requests", MB_KIND_COUNT, SW (max_queued_requests), FALSE, "500", NULL },
   { "target_conns", MB_KIND_COUNT, SW (target_conns), FALSE, "20", NULL },
   { "max_conns", MB_KIND_COUNT, SW (max_conns), FALSE, "40", NULL },
@@ -89,6 +91,8 @@ mbi_scenario_open_swarm (MbLoad *ld, const char *id G_GNUC_UNUSED)
   sw->endgame = p.endgame;
   sw->max_request = p.max_request;
   sw->send_watermark = p.send_watermark;
+  sw->send_watermark_low = p.send_watermark_low;
+  sw->send_buffer_time = p.send_buffer_us;
   sw->max_queued_requests = p.max_queued_requests;
   sw->target_conns = p.target_conns;
   sw->max_conns = p.max_conns;
@@ -140,6 +144,13 @@ mb_swarm_check_sizes (MbLoad *ld, const char *group, MbSwarmConfig *sw, GError *
   if (sw->send_watermark == 0 || sw->send_watermark > G_MAXUINT32)
     return mb_swarm_fail (ld, group, MB_SWARM_SEND_WATERMARK, error,
                           "must be from 1B to 4GiB - 1");
+  if (sw->send_watermark_low == 0 || sw->send_watermark_low > sw->send_watermark)
+    {
+      g_autofree gchar *hi = mb_units_format_size (sw->send_watermark);
+      return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group,
+                               "send_watermark_low", "must be from 1B to send_watermark "
+                               "(%s); write e.g. send_watermark_low = 16KiB", hi);
+    }
   return TRUE;
 }
 

@@ -190,6 +190,8 @@ typedef enum {
   MB_SWARM_ENDGAME,
   MB_SWARM_MAX_REQUEST,
   MB_SWARM_SEND_WATERMARK,
+  MB_SWARM_SEND_WATERMARK_LOW,
+  MB_SWARM_SEND_BUFFER_TIME,
   MB_SWARM_MAX_QUEUED_REQUESTS,
   MB_SWARM_TARGET_CONNS,
   MB_SWARM_MAX_CONNS,
@@ -225,6 +227,8 @@ typedef struct {
   gboolean endgame;
   guint64 max_request;        /* bytes, block_size .. 4GiB - 1 */
   guint64 send_watermark;     /* bytes, 1 .. 4GiB - 1 */
+  guint64 send_watermark_low; /* bytes, 1 .. send_watermark */
+  guint64 send_buffer_time;   /* 0: the backlog limit is always send_watermark */
   guint max_queued_requests;  /* >= 1 */
   guint target_conns;         /* >= 1 */
   guint max_conns;            /* >= target_conns */

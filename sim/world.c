@@ -328,6 +328,14 @@ host_uplink_backlog (gpointer ctx, MbNodeId self)
   return mb_net_up_backlog_bytes (w->net, self);
 }
 
+static guint64
+host_uplink_rate (gpointer ctx, MbNodeId self)
+{
+  MbWorld *w = ctx;
+  const MbSimNode *n = node_of (w, self);
+  return n ? n->upload_bps / 8 : 0;
+}
+
 static void
 on_uplink_ready (MbSched *s, gpointer a, guint64 b)
 {
@@ -481,6 +489,7 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->host.disconnect = host_disconnect;
   w->host.uplink_backlog = host_uplink_backlog;
   w->host.uplink_notify = host_uplink_notify;
+  w->host.uplink_rate = host_uplink_rate;
   mb_sched_set_prefetch (sched, on_uplink_ready, prefetch_uplink_ready);
   w->nodes = g_ptr_array_new ();
   w->refuses = g_byte_array_new ();

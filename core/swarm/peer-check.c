@@ -282,5 +282,11 @@ mb_peer_check (const MbPeer *p, GString *why)
   if (p->n_completed != completed)
     return fail (&ck, NULL, "n_completed = %u, but %u swarms have completed", p->n_completed,
                  completed);
+  guint64 hi = p->cfg.send_watermark, lo = MIN (p->cfg.send_watermark_low, hi);
+  if (p->send_limit < lo || p->send_limit > hi)
+    return fail (&ck, NULL, "the send limit %" G_GUINT64_FORMAT " is outside [%" G_GUINT64_FORMAT
+                 ", %" G_GUINT64_FORMAT "]", p->send_limit, lo, hi);
+  if (p->up_handed_mark > p->up_handed)
+    return fail (&ck, NULL, "up_handed_mark is ahead of up_handed");
   return TRUE;
 }

@@ -181,6 +181,9 @@ struct _MbPeer {
   guint extra_slots;       /* upload slots beyond regular_slots, 0 .. max_extra_slots */
   gboolean up_started;     /* a block has been handed over at least once */
   guint up_swarm_cursor;   /* round-robin position among swarms for uploads */
+  guint64 up_handed;       /* payload handed to the host, all swarms */
+  guint64 up_handed_mark;  /* up_handed at the last rechoke */
+  guint64 send_limit;      /* the uplink backlog to keep (mbi_upload_set_limit) */
 };
 
 /* Checks on the counters' owners (underflow, overflow): they sit in the
@@ -253,6 +256,9 @@ gboolean mbi_upload_cancel (Swarm *sw, Conn *c, guint32 piece, guint32 offset, g
 void mbi_upload_clear (Swarm *sw, Conn *c);
 /* Hands queued blocks to the host while its uplink can take them. */
 void mbi_upload_pump (MbPeer *p);
+/* Sets the uplink backlog to keep from the upload rate since the last call
+ * (interval_us ago; 0: at start); called at each rechoke. */
+void mbi_upload_set_limit (MbPeer *p, guint64 interval_us);
 
 /* peer-superseed.c: BEP 16. */
 gboolean mbi_superseed_active (const Swarm *sw);

@@ -50,6 +50,8 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->tracker_ramp_us = 2 * MB_USEC_PER_SEC;
   cfg->max_request = 128 * 1024;
   cfg->send_watermark = 128 * 1024;
+  cfg->send_watermark_low = 16 * 1024;
+  cfg->send_buffer_us = 500 * 1000;
   cfg->max_queued_requests = 500;
   cfg->endgame = TRUE;
   cfg->super_seeding = FALSE;
@@ -85,6 +87,7 @@ mb_peer_new (const MbHost *host, MbNodeId self, const char *name, const char *ad
   p->swarms = g_ptr_array_new ();
   p->next_rechoke = MB_TIME_NEVER;
   p->next_req = 1;
+  mbi_upload_set_limit (p, 0);
   return p;
 }
 
@@ -450,6 +453,8 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
   if (p->left || mbi_peer_swarm_by_file (p, file))
     return FALSE;
   p->now = now;
+  if (p->swarms->len == 0)
+    mbi_upload_set_limit (p, 0); /* the host may know its uplink by now */
   gsize size = (sizeof (Swarm) + 63) / 64 * 64;
   Swarm *sw = aligned_alloc (64, size);
   g_assert (sw != NULL);
@@ -706,6 +711,7 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
       else if (p->up_dry == 0 && p->extra_slots > 0)
         p->extra_slots--;
       p->up_dry = 0;
+      mbi_upload_set_limit (p, p->cfg.rechoke_interval_us);
       guint round = p->rechoke_round++;
       gboolean rotate = (round % p->cfg.optimistic_rounds) == 0;
       guint pex_every = p->cfg.pex_interval_us

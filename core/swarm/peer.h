@@ -61,7 +61,12 @@ typedef struct {
                                     tracker keeps naming new peers (it names 5 a time) */
   guint32 max_request;           /* largest block we serve: 128 KiB */
   guint32 send_watermark;        /* hand the host blocks while its uplink backlog is
-                                    below this; ask to be woken at a quarter of it: 128 KiB */
+                                    below the send limit (at most this); ask to be woken
+                                    at a quarter of it: 128 KiB */
+  guint32 send_watermark_low;    /* ... the send limit is at least this: 16 KiB */
+  guint64 send_buffer_us;        /* ... and otherwise this much of the upload rate of the
+                                    last rechoke round (libtorrent's watermark factor);
+                                    0: always send_watermark: 500 ms */
   guint max_queued_requests;     /* a connection's requests queued at most (more are
                                     refused, as libtorrent's max_allowed_in_request_queue): 500 */
   guint64 pex_interval_us;       /* peer exchange (BEP 11): send each connection some of

@@ -49,6 +49,8 @@ test_swarm_defaults_are_the_cores (void)
   g_assert_cmpint (sw->endgame, ==, p.endgame);
   g_assert_cmpuint (sw->max_request, ==, p.max_request);
   g_assert_cmpuint (sw->send_watermark, ==, p.send_watermark);
+  g_assert_cmpuint (sw->send_watermark_low, ==, p.send_watermark_low);
+  g_assert_cmpuint (sw->send_buffer_time, ==, p.send_buffer_us);
   g_assert_cmpuint (sw->max_queued_requests, ==, p.max_queued_requests);
   g_assert_cmpuint (sw->target_conns, ==, p.target_conns);
   g_assert_cmpuint (sw->max_conns, ==, p.max_conns);
@@ -93,6 +95,9 @@ static const GoodSwarm good_swarm[] = {
   { "endgame = no", MB_SWARM_ENDGAME, F (endgame), FALSE },
   { "max_request = 16KiB", MB_SWARM_MAX_REQUEST, F (max_request), 16 * 1024 },
   { "send_watermark = 1MiB", MB_SWARM_SEND_WATERMARK, F (send_watermark), 1024 * 1024 },
+  { "send_watermark_low = 64KiB", MB_SWARM_SEND_WATERMARK_LOW, F (send_watermark_low),
+    64 * 1024 },
+  { "send_buffer_time = 0", MB_SWARM_SEND_BUFFER_TIME, F (send_buffer_time), 0 },
   { "max_queued_requests = 1", MB_SWARM_MAX_QUEUED_REQUESTS, F (max_queued_requests), 1 },
   { "target_conns = 40", MB_SWARM_TARGET_CONNS, F (target_conns), 40 },
   { "max_conns = 80", MB_SWARM_MAX_CONNS, F (max_conns), 80 },
@@ -178,6 +183,9 @@ static const BadSwarm bad_swarm[] = {
   { "zero watermark", "send_watermark = 0\n",
     "flash.ini: [swarm] send_watermark: must be from 1B to 4GiB - 1; "
     "write e.g. send_watermark = 128KiB" },
+  { "low above the watermark", "send_watermark = 32KiB\nsend_watermark_low = 64KiB\n",
+    "flash.ini: [swarm] send_watermark_low: must be from 1B to send_watermark (32KiB); "
+    "write e.g. send_watermark_low = 16KiB" },
   { "max request below block", "max_request = 8KiB\n",
     "flash.ini: [swarm] max_request: must be from [file] block_size (16KiB) to 4GiB - 1; "
     "write e.g. max_request = 16KiB" },

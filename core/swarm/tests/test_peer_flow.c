@@ -1,6 +1,6 @@
 /* test_peer_flow.c — how fast data and peers flow: the upload queue serves a
  * piece at a time, the request pipeline opens in slow start after an
- * unchoke, the tracker is asked again soon while the lists bring new peers,
+ * unchoke, the uplink backlog kept follows the upload rate, the tracker is asked again soon while the lists bring new peers,
  * a seed serves a newcomer at once, and (with PEX) a leaving peer names its seeds to leechers, which dial a
  * named seed at once when they have none.  Over the fixture's in-test
  * delivery queue; fake remotes are played by injecting messages. */
@@ -87,6 +87,138 @@ test_upload_piece_at_a_time (void)
   g_assert_cmpuint (order[0], !=, order[4]);
   g_autoptr (GString) why = g_string_new (NULL);
   g_assert_true (mb_peer_check (fx->peers[1], why));
+  fx_free (fx);
+}
+
+/* A fake uplink that drains only when told: its backlog is the payload
+ * handed over since the last drain. */
+static Fx *backlog_fx;
+static guint drained_at; /* index into backlog_fx->to_fake */
+
+static guint64
+pieces_since (Fx *fx, guint from, guint *n_pieces)
+{
+  guint64 bytes = 0;
+  guint n = 0;
+  for (guint i = from; i < fx->to_fake->len; i++)
+    {
+      FxItem *it = fx->to_fake->pdata[i];
+      if (it->msg && it->msg->type == MB_MSG_PIECE)
+        {
+          bytes += it->msg->length;
+          n++;
+        }
+    }
+  if (n_pieces)
+    *n_pieces = n;
+  return bytes;
+}
+
+static guint64
+handed_backlog (gpointer ctx, MbNodeId self)
+{
+  return pieces_since (backlog_fx, drained_at, NULL);
+}
+
+static guint64
+rate_64k (gpointer ctx, MbNodeId self)
+{
+  return 64 * 1024;
+}
+
+/* Drains the fake uplink and wakes the peer: how many blocks it hands over. */
+static guint
+drain_and_count (Fx *fx, MbPeer *p)
+{
+  drained_at = fx->to_fake->len;
+  mb_peer_on_uplink_ready (p, fx->now);
+  guint n;
+  pieces_since (fx, drained_at, &n);
+  return n;
+}
+
+/* The uplink backlog a peer keeps follows its upload rate (libtorrent's
+ * send buffer watermark factor): before any rate is known, one block
+ * (send_watermark_low); after a round at 64 KiB/s, half a second of it (32
+ * KiB); never more than send_watermark; from the host's uplink rate when
+ * it knows it.  A fixed 128 KiB would hold every
+ * message a slow peer sends behind seconds of payload. */
+static void
+test_upload_limit_follows_rate (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  Fx *fx = fx_new (2, 1, 8 << 20, 64 * 1024, &cfg, 3);
+  backlog_fx = fx;
+  drained_at = 0;
+  fx->host.uplink_backlog = handed_backlog;
+  fx->host.uplink_notify = ignore_notify;
+  fx_start (fx, 1);
+  MbPeer *seed = fx->peers[1];
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (128);
+  fx_fake_connect (fx, FAKE, 1, empty);
+  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+  g_assert_true (mb_peer_is_unchoking (seed, FILE_NAME, FAKE));
+  g_ptr_array_set_size (fx->to_fake, 0);
+  /* 160 blocks asked for (40 pieces); the first goes out as it is asked */
+  for (guint32 pc = 0; pc < 40; pc++)
+    for (guint32 b = 0; b < 4; b++)
+      fx_inject (fx, FAKE, 1, request (fx, pc, b));
+  guint first;
+  pieces_since (fx, 0, &first);
+  g_assert_cmpuint (first, ==, cfg.send_watermark_low / 16384);
+  /* no rate yet: a block per wake; 40 blocks (640 KiB) in the first round */
+  for (guint i = 1; i < 40; i++)
+    g_assert_cmpuint (drain_and_count (fx, seed), ==, 1);
+  /* the rechoke measures 640 KiB in 10 s: the limit is 32 KiB */
+  fx->now += cfg.rechoke_interval_us;
+  mb_peer_handle_expiry (seed, fx->now);
+  g_assert_true (mb_peer_is_unchoking (seed, FILE_NAME, FAKE));
+  for (guint i = 0; i < 40; i++)
+    g_assert_cmpuint (drain_and_count (fx, seed), ==, 2);
+  /* 1280 KiB in the next 10 s: 64 KiB, and with send_buffer_time = 0 the
+   * limit is send_watermark (128 KiB) whatever the rate */
+  fx->now += cfg.rechoke_interval_us;
+  mb_peer_handle_expiry (seed, fx->now);
+  g_assert_cmpuint (drain_and_count (fx, seed), ==, 4);
+  g_autoptr (GString) why = g_string_new (NULL);
+  g_assert_true (mb_peer_check (seed, why));
+  fx_free (fx);
+
+  cfg.send_buffer_us = 0;
+  fx = fx_new (2, 1, 8 << 20, 64 * 1024, &cfg, 3);
+  backlog_fx = fx;
+  drained_at = 0;
+  fx->host.uplink_backlog = handed_backlog;
+  fx->host.uplink_notify = ignore_notify;
+  fx_start (fx, 1);
+  fx_fake_connect (fx, FAKE, 1, empty);
+  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+  g_ptr_array_set_size (fx->to_fake, 0);
+  for (guint32 pc = 0; pc < 4; pc++)
+    for (guint32 b = 0; b < 4; b++)
+      fx_inject (fx, FAKE, 1, request (fx, pc, b));
+  pieces_since (fx, 0, &first);
+  g_assert_cmpuint (first, ==, cfg.send_watermark / 16384);
+  fx_free (fx);
+
+  /* a host that knows its uplink (64 KiB/s) sets the limit from the start */
+  cfg.send_buffer_us = 500 * 1000;
+  fx = fx_new (2, 1, 8 << 20, 64 * 1024, &cfg, 3);
+  backlog_fx = fx;
+  drained_at = 0;
+  fx->host.uplink_backlog = handed_backlog;
+  fx->host.uplink_notify = ignore_notify;
+  fx->host.uplink_rate = rate_64k;
+  fx_start (fx, 1);
+  fx_fake_connect (fx, FAKE, 1, empty);
+  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+  g_ptr_array_set_size (fx->to_fake, 0);
+  for (guint32 pc = 0; pc < 4; pc++)
+    for (guint32 b = 0; b < 4; b++)
+      fx_inject (fx, FAKE, 1, request (fx, pc, b));
+  pieces_since (fx, 0, &first);
+  g_assert_cmpuint (first, ==, 2);
   fx_free (fx);
 }
 
@@ -330,6 +462,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/upload/piece-at-a-time", test_upload_piece_at_a_time);
+  g_test_add_func ("/upload/limit-follows-rate", test_upload_limit_follows_rate);
   g_test_add_func ("/pipeline/slow-start", test_pipeline_slow_start);
   g_test_add_func ("/tracker/ramp", test_tracker_ramp);
   g_test_add_func ("/pex/seedless-leecher-dials-seed", test_pex_seedless_leecher_dials_seed);
