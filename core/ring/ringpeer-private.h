@@ -23,6 +23,9 @@
  *    reported; live ops are in `ops`, in creation order (`serial` rises);
  *  - `leavers` holds only members that answered "leaving" and are still in
  *    our view; no operation counts a copy on one or sends one to it;
+ *  - `suspects` holds only members not in our view: removed as crashed and
+ *    not back since; no quorum shrinks below what the view plus them allow
+ *    (a peer cut off from the others is not a ring of its own);
  *  - a manifest enters our store only through mbi_rp_accept_manifest (or a
  *    holder update of the same version), so a newer version is never
  *    replaced by an older one.  (Each op's own invariants: its op-*.c.)
@@ -115,6 +118,9 @@ struct _MbRingPeer {
   GHashTable *gone;         /* members that left our view (not since back) */
   GHashTable *leavers;      /* members that answered "leaving" (until they leave
                              * our view): no copy is counted on them or sent to them */
+  GHashTable *suspects;     /* members removed from our view as crashed (repair),
+                             * not since back nor left: they still count towards
+                             * the ring's size in mbi_rp_quorums */
   MbRingPeerStats stats;
 };
 
