@@ -154,7 +154,8 @@ MbNodeId mbi_rp_node (MbRingPeer *rp, const char *member);
 Rpc *mbi_rp_send (MbRingPeer *rp, RingOp *op, RpcKind kind, const char *target, MbMessage *msg,
                   guint32 index, guint64 bytes, guint64 now);
 gboolean mbi_rp_is_self (const MbRingPeer *rp, const char *member);
-/* R, W and the read quorum in our view now: R' = min(R, members); W' =
+/* R, W and the read quorum in our view now: R' = min(R, members and
+ * suspects: members taken for crashed, not back); W' =
  * min(cfg W, R') (cfg 0: R'/2 + 1); Q' = min(cfg Q, R') (cfg 0: R' - W' + 1),
  * so a read of Q' copies meets every write acknowledged by W' owners. */
 typedef struct {

@@ -1,5 +1,9 @@
 /* test_e2e_nemesis.c — a fault-injection suite (suite 'slow'): a tracker
- * and five peers with a cluster secret, R = 3 (e2e-fixture.h), on loopback.
+ * and five peers with a cluster secret, R = 3 (e2e-fixture.h): as root, in
+ * network namespaces of their own (e2e-net.h: a hub with a bridge and the
+ * tracker, one namespace per peer at 10.213.1.2-6, the test reaching each
+ * peer by a link of its own beside the bridge, HTTP with a token);
+ * otherwise on loopback, and the partition is skipped with the reason.
  *
  * A workload thread stores files of varied sizes (random bytes written in
  * the storing peer's DATA_DIR) and fetches acknowledged ones at random
@@ -20,6 +24,16 @@
  *               SIGKILLed, its DATA_DIR copied onto a tmpfs mounted here
  *               (symbolic links are not copied), restarted there, and the
  *               tmpfs filled until the end of the nemesis
+ *   partition   (root only, skipped with a message otherwise; one early in
+ *               the first round) a peer's port on the hub's bridge is
+ *               blocked for 5-15 s (the GRand's draw): it and the others
+ *               (and the tracker) see only silence, its process runs on
+ *               and keeps its state; meanwhile a store and a fetch at it and
+ *               a store at another peer (acknowledged ones are checked like
+ *               the workload's); then the port forwards again and every
+ *               peer must see 5 members within 30 s.  The summary gives
+ *               each cut's length, the time until the members were whole,
+ *               and the operations at both sides while cut.
  *
  * until MINIBIT_NEMESIS_SECS (default 60) have passed.  Then every peer is
  * running again, the disk has room, the cluster gets a bounded time to
@@ -37,10 +51,16 @@
  * copies handed off past an owner that failed: counted, as "acknowledged
  * through quorum or hand-off", and held to the same rule.)
  *
- * Safety: loopback only; every wait is bounded; the children get SIGKILL
- * if this process dies; the tmpfs is unmounted at the end whatever happens
- * (also from a SIGTERM/SIGINT handler, with MNT_DETACH); the temporary
- * directory is removed without following symbolic links.
+ * Safety: traffic only to loopback or to 10.213.0.0/16 inside the
+ * namespaces made here (e2e-net.h: only when that range is unused; all of
+ * it routed into them, never to the default route); every wait is bounded;
+ * the children get SIGKILL if this process dies; the tmpfs is unmounted at
+ * the end whatever happens (also from a SIGTERM/SIGINT handler, with
+ * MNT_DETACH); the namespaces have no names (fds of this process): once it
+ * is gone, whatever ends it, they and their links vanish with its
+ * children, and at the end the links made here are deleted and checked
+ * gone; the temporary directory is removed without following symbolic
+ * links.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -117,6 +137,9 @@ typedef struct {
 static char mnt_for_signal[4096];
 static volatile sig_atomic_t mnt_mounted;
 
+/* The tmpfs is unmounted here; the namespaces need nothing: re-raised, the
+ * signal ends this process, its fds close, its children get SIGKILL, and
+ * the namespaces and their links go with them. */
 static void
 on_fatal_signal (int sig)
 {
