@@ -150,6 +150,14 @@ mb_net_make (MbNet *net, GError **error)
   for (guint k = 0; k <= MB_NET_HUB; k++)
     if (!mb_net_ip (net, net->ns[k], NULL, error, "link", "set", "lo", "up", NULL))
       return FALSE;
+  /* A namespace lives on while a closed TCP socket of its processes still
+   * retransmits (its FIN into a blocked port, say: about 2 minutes by
+   * default); these let such orphans go within seconds, so that the
+   * namespaces and their links vanish soon after the test, whatever ends it. */
+  for (guint k = 0; k <= MB_NET_HUB; k++)
+    if (!mb_net_sysctl (net, k, "net/ipv4/tcp_orphan_retries", "1", error)
+        || !mb_net_sysctl (net, k, "net/ipv4/tcp_fin_timeout", "2", error))
+      return FALSE;
   if (!mb_net_ip (net, hub, NULL, error, "link", "add", "br0", "type", "bridge", NULL)
       || !mb_net_ip (net, hub, NULL, error, "addr", "add", "10.213.1.1/24", "dev", "br0", NULL)
       || !mb_net_ip (net, hub, NULL, error, "link", "set", "br0", "up", NULL))
@@ -322,7 +330,7 @@ mb_net_cluster_start (MbNet *net, guint r)
 gboolean
 mb_net_sysctl (MbNet *net, guint k, const char *path, const char *value, GError **error)
 {
-  g_return_val_if_fail (net->up && k <= MB_NET_HUB, FALSE);
+  g_return_val_if_fail (k <= MB_NET_HUB && net->ns[k] >= 0, FALSE);
   int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (self < 0 || setns (net->ns[k], CLONE_NEWNET) != 0)
     {

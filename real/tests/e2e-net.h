@@ -20,7 +20,10 @@
  * links with them, once these fds are closed and the processes in them are gone (the
  * children get SIGKILL when this process dies, whatever kills it).  The links in our
  * namespace are deleted at the end too; a link whose peer's namespace vanished goes
- * with it.
+ * with it.  In every namespace tcp_orphan_retries = 1 and tcp_fin_timeout =
+ * 2: a closed socket still retransmitting (its FIN into a blocked port)
+ * would keep a namespace for about 2 minutes; so they go within seconds
+ * (measured: every link gone 6 s after a SIGTERM during a partition).
  *
  * Safety: traffic goes only to 10.213.0.0/16 inside these namespaces (made
  * only when that range is unused here); every ip(8) run is bounded (10 s);
