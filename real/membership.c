@@ -9,6 +9,16 @@
  * taken as crashed by our own failure detector and removed with repair (the
  * survivors restore R copies).
  *
+ * A member taken for crashed may be alive behind a partition, taking us
+ * for crashed too: then neither side would ever speak to the other again.
+ * So it stays on the lost list, and every PROBE_ROUNDS ping rounds it gets
+ * a PING on a fresh connection (the one open when it went silent is
+ * dropped at once: TCP would hold new frames behind its retransmissions,
+ * for minutes, or give up on it).  Its answer, or any frame from it,
+ * brings it back into the view (a join: keys move back, with repair), and
+ * our probe brings us back into its.  A member leaves the list when it is
+ * back or announces its leave.
+ *
  * Leaves cannot be forged: a LEAVE_NOTICE is taken only from the leaver
  * itself, naming itself, on its own authenticated connection; any other is
  * ignored with a log line naming both.  It removes the leaver without repair
@@ -25,6 +35,8 @@
 
 /* A departed member may rejoin after this many ping intervals. */
 #define DEPARTED_PINGS 10
+/* A member taken for crashed is probed every this many ping rounds. */
+#define PROBE_ROUNDS 3
 
 static gchar *
 tracker_wire_addr (MbPeerApp *app)
@@ -63,8 +75,30 @@ add_member (MbPeerApp *app, const char *addr)
   if (g_strcmp0 (addr, tracker) == 0)
     return;
   g_autoptr (MbRing) v = mb_ring_with_member (view, addr);
-  g_info ("ring: %s joins (%u members)", addr, mb_ring_n_members (v));
+  gboolean back = g_hash_table_remove (app->lost, addr);
+  g_info ("ring: %s %s (%u members)", addr, back ? "is back (taken for crashed before)" : "joins",
+          mb_ring_n_members (v));
   set_view (app, v, FALSE);
+}
+
+/* From an idle (not inside a transport callback): drops the connections
+ * to members taken for crashed that are still not back. */
+static gboolean
+drop_lost_connections (gpointer data)
+{
+  MbPeerApp *app = data;
+  app->drop_idle = 0;
+  const MbHost *th = mb_transport_host (app->transport);
+  for (guint i = 0; i < app->to_drop->len; i++)
+    {
+      const char *addr = app->to_drop->pdata[i];
+      if (g_hash_table_contains (app->lost, addr)
+          && !mb_ring_contains (mb_ringpeer_view (app->rp), addr))
+        th->disconnect (th->ctx, mb_transport_self (app->transport),
+                        mb_transport_node (app->transport, addr));
+    }
+  g_ptr_array_set_size (app->to_drop, 0);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -77,6 +111,15 @@ remove_member (MbPeerApp *app, const char *addr, gboolean repair)
   g_info ("ring: %s %s (%u members)", addr, repair ? "crashed: repairing" : "left gracefully",
           mb_ring_n_members (v));
   g_hash_table_remove (app->misses, addr);
+  if (repair)
+    {
+      g_hash_table_add (app->lost, g_strdup (addr));
+      g_ptr_array_add (app->to_drop, g_strdup (addr));
+      if (app->drop_idle == 0)
+        app->drop_idle = g_idle_add (drop_lost_connections, app);
+    }
+  else
+    g_hash_table_remove (app->lost, addr);
   set_view (app, v, repair);
 }
 
@@ -130,6 +173,24 @@ ping_round (gpointer data)
       MbNodeId node = mb_transport_node (app->transport, m);
       th->send (th->ctx, mb_transport_self (app->transport), node, ping);
     }
+  /* Probes: a PING to each member taken for crashed (not awaited: its
+   * answer, like any frame from it, brings it back). */
+  if (app->rounds++ % PROBE_ROUNDS == 0 && !app->shutting_down)
+    {
+      g_autoptr (GPtrArray) probe = g_ptr_array_new_with_free_func (g_free);
+      g_hash_table_iter_init (&it, app->lost);
+      while (g_hash_table_iter_next (&it, &key, NULL))
+        if (!mb_ring_contains (view, key) && !departed (app, key))
+          g_ptr_array_add (probe, g_strdup (key));
+      g_ptr_array_sort (probe, cmp_members);
+      for (guint i = 0; i < probe->len; i++)
+        {
+          MbMessage *ping = mb_message_new (MB_MSG_PING);
+          ping->req = 0x80000000u | (app->ping_req++ & 0x7fffffffu);
+          th->send (th->ctx, mb_transport_self (app->transport),
+                    mb_transport_node (app->transport, probe->pdata[i]), ping);
+        }
+    }
   return G_SOURCE_CONTINUE;
 }
 
@@ -139,6 +200,8 @@ mbi_peer_membership_start (MbPeerApp *app)
   app->misses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   app->departed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   app->pings = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  app->lost = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  app->to_drop = g_ptr_array_new_with_free_func (g_free);
   app->ping_source = g_timeout_add (app->cfg.ping_interval_ms, ping_round, app);
   /* Say hello to everyone we were told of, so they add us. */
   ping_round (app);
@@ -150,6 +213,11 @@ mbi_peer_membership_stop (MbPeerApp *app)
   if (app->ping_source)
     g_source_remove (app->ping_source);
   app->ping_source = 0;
+  if (app->drop_idle)
+    g_source_remove (app->drop_idle);
+  app->drop_idle = 0;
+  g_clear_pointer (&app->to_drop, g_ptr_array_unref);
+  g_clear_pointer (&app->lost, g_hash_table_unref);
   g_clear_pointer (&app->misses, g_hash_table_unref);
   g_clear_pointer (&app->departed, g_hash_table_unref);
   g_clear_pointer (&app->pings, g_hash_table_unref);
@@ -171,6 +239,7 @@ mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *
       *until = g_get_monotonic_time ()
                + (gint64) DEPARTED_PINGS * app->cfg.ping_interval_ms * 1000;
       g_hash_table_insert (app->departed, g_strdup (addr), until);
+      g_hash_table_remove (app->lost, addr);
       remove_member (app, addr, FALSE);
       return TRUE;
     }

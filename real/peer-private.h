@@ -65,6 +65,10 @@ struct _MbPeerApp {
   guint ping_source;
   guint32 ping_req;
   GHashTable *pings;       /* req -> member (outstanding) */
+  GHashTable *lost;        /* members taken for crashed, not since back nor left: probed */
+  guint rounds;            /* ping rounds so far */
+  GPtrArray *to_drop;      /* lost members whose connection the idle drop_idle drops */
+  guint drop_idle;
   gboolean shutting_down;
   int exit_status;
 };

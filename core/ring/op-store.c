@@ -8,7 +8,8 @@
  * one that fails (an error, "leaving", "disk full", no answer) goes to the
  * next member of the key's preference list that was not tried yet (hinted
  * hand-off), at most cfg.handoff_tries times per chunk and for the manifest.
- * The store succeeds only if every chunk has R' = min(R, members)
+ * The store succeeds only if every chunk has R' = min(R, members, counting
+ * those taken for crashed, not back: a partition's minority refuses)
  * acknowledged copies and W' of the manifest's owners acknowledged it
  * (mbi_rp_quorums); otherwise the report is an error naming what is
  * missing (op-store-report.c).  No manifest is written while a chunk is

@@ -160,6 +160,13 @@ mb_ringpeer_check (const MbRingPeer *rp, GString *why)
       if (op->vt->check && !op->vt->check (op, why))
         return FALSE;
     }
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, rp->suspects);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (mb_ring_contains (rp->view, key))
+      return fail (why, "%s is a member of the view and a suspect (taken for crashed)",
+                   (const char *) key);
   return TRUE;
 }
 

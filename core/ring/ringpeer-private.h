@@ -23,6 +23,9 @@
  *    reported; live ops are in `ops`, in creation order (`serial` rises);
  *  - `leavers` holds only members that answered "leaving" and are still in
  *    our view; no operation counts a copy on one or sends one to it;
+ *  - `suspects` holds only members not in our view: removed as crashed and
+ *    not back since; no quorum shrinks below what the view plus them allow
+ *    (a peer cut off from the others is not a ring of its own);
  *  - a manifest enters our store only through mbi_rp_accept_manifest (or a
  *    holder update of the same version), so a newer version is never
  *    replaced by an older one.  (Each op's own invariants: its op-*.c.)
@@ -115,6 +118,9 @@ struct _MbRingPeer {
   GHashTable *gone;         /* members that left our view (not since back) */
   GHashTable *leavers;      /* members that answered "leaving" (until they leave
                              * our view): no copy is counted on them or sent to them */
+  GHashTable *suspects;     /* members removed from our view as crashed (repair),
+                             * not since back nor left: they still count towards
+                             * the ring's size in mbi_rp_quorums */
   MbRingPeerStats stats;
 };
 
@@ -148,7 +154,8 @@ MbNodeId mbi_rp_node (MbRingPeer *rp, const char *member);
 Rpc *mbi_rp_send (MbRingPeer *rp, RingOp *op, RpcKind kind, const char *target, MbMessage *msg,
                   guint32 index, guint64 bytes, guint64 now);
 gboolean mbi_rp_is_self (const MbRingPeer *rp, const char *member);
-/* R, W and the read quorum in our view now: R' = min(R, members); W' =
+/* R, W and the read quorum in our view now: R' = min(R, members and
+ * suspects: members taken for crashed, not back); W' =
  * min(cfg W, R') (cfg 0: R'/2 + 1); Q' = min(cfg Q, R') (cfg 0: R' - W' + 1),
  * so a read of Q' copies meets every write acknowledged by W' owners. */
 typedef struct {

@@ -77,6 +77,7 @@ mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
   rp->ops = g_ptr_array_new ();
   rp->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   rp->leavers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  rp->suspects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return rp;
 }
 
@@ -103,6 +104,7 @@ mb_ringpeer_free (MbRingPeer *rp)
   g_hash_table_unref (rp->windows);
   g_hash_table_unref (rp->gone);
   g_hash_table_unref (rp->leavers);
+  g_hash_table_unref (rp->suspects);
   mb_ring_unref (rp->view);
   g_rand_free (rp->rand);
   g_free (rp->addr);
@@ -181,11 +183,18 @@ mbi_rp_prune_gone (MbRingPeer *rp, MbManifest *m)
         mb_manifest_remove_holder (m, i, mb_manifest_holder (m, i, h));
 }
 
+/* R' = min(R, the ring's size), where the size counts the members taken
+ * for crashed beside the view: a peer cut off from the others (that it
+ * took for crashed, as they took it) is one member of a larger ring, not a
+ * ring of one that may acknowledge a store with a single copy; only a ring
+ * that is small (members that were never more, or that left gracefully)
+ * shrinks R'. */
 MbiQuorums
 mbi_rp_quorums (const MbRingPeer *rp)
 {
   MbiQuorums q;
-  q.r = MAX (1, MIN (rp->cfg.replication, mb_ring_n_members (rp->view)));
+  guint size = mb_ring_n_members (rp->view) + g_hash_table_size (rp->suspects);
+  q.r = MAX (1, MIN (rp->cfg.replication, size));
   q.w = rp->cfg.write_quorum ? MIN (rp->cfg.write_quorum, q.r) : q.r / 2 + 1;
   q.q = rp->cfg.read_quorum ? MIN (rp->cfg.read_quorum, q.r) : q.r - q.w + 1;
   return q;
@@ -375,6 +384,11 @@ mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now
         lost = TRUE;
         g_hash_table_add (rp->gone, g_strdup (mb_ring_member (old, i)));
         g_hash_table_remove (rp->leavers, mb_ring_member (old, i));
+        /* crashed, or cut off: it may be alive and hold keys; a leaver is not */
+        if (repair)
+          g_hash_table_add (rp->suspects, g_strdup (mb_ring_member (old, i)));
+        else
+          g_hash_table_remove (rp->suspects, mb_ring_member (old, i));
       }
   for (guint i = 0; i < mb_ring_n_members (view); i++)
     if (!mb_ring_contains (old, mb_ring_member (view, i)))
@@ -382,6 +396,7 @@ mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now
         gained = TRUE;
         g_hash_table_remove (rp->gone, mb_ring_member (view, i));
         g_hash_table_remove (rp->leavers, mb_ring_member (view, i));
+        g_hash_table_remove (rp->suspects, mb_ring_member (view, i));
       }
   /* A graceful leave needs nothing (the leaver handed its keys over); a
    * crash needs repair; a join needs the manifests pushed to new owners. */

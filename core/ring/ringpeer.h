@@ -61,7 +61,8 @@ typedef struct {
   guint chunks_placed;      /* store: chunk copies acknowledged */
   guint chunks_failed;      /* store: copies that failed; fetch: chunks not got */
   guint manifest_owners;    /* store: manifest owners that acknowledged */
-  guint replication;        /* store: copies wanted of each chunk, min(R, members) */
+  guint replication;        /* store: copies wanted of each chunk, min(R, members and
+                             * members taken for crashed: mbi_rp_quorums) */
   guint write_quorum;       /* store: W, owners that had to acknowledge the manifest */
   guint chunks_short;       /* store: chunks with fewer than `replication` copies */
   guint copies_missing;     /* store: the copies those lack */

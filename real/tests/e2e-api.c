@@ -85,7 +85,7 @@ mb_peer_http (Cluster *c, guint i, gboolean slow, const char *method, const char
               const char *body)
 {
   g_autofree gchar *url = g_strconcat (c->peers[i].url, path, NULL);
-  return mb_http (slow ? c->http_slow : c->http, method, url, body, -1);
+  return mb_http_bearer (slow ? c->http_slow : c->http, method, url, body, -1, c->token);
 }
 
 JsonObject *

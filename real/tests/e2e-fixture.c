@@ -15,7 +15,9 @@
 #include <stdarg.h>
 #include <string.h>
 #ifdef __linux__
+#include <sched.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 #endif
 
 #define READY_MS 20000
@@ -58,11 +60,16 @@ mb_pump (guint ms)
 
 /* ---- processes ------------------------------------------------------------ */
 
+/* data: the network namespace's fd + 1 (0: stay in ours).  A child that
+ * cannot enter it exits at once (126) rather than run in the wrong one. */
 static void
 mb_child_setup (gpointer data)
 {
 #ifdef __linux__
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+  int netns = GPOINTER_TO_INT (data) - 1;
+  if (netns >= 0 && setns (netns, CLONE_NEWNET) != 0)
+    _exit (126);
 #endif
 }
 
@@ -90,16 +97,30 @@ mb_binary (const char *name)
  * and the cluster secret in its environment if `secret`. */
 static Proc *
 mb_spawn (const char *name, const char *const *argv, const char *log, const char *secret,
-          GError **error)
+          int netns, GError **error)
 {
   const char *env[] = { "MINIBIT_CLUSTER_SECRET", secret, NULL };
-  return mb_proc_spawn (name, argv, secret != NULL ? env : NULL, log, error);
+  return mb_proc_spawn_in (name, argv, secret != NULL ? env : NULL, log, netns, error);
 }
 
 Proc *
 mb_proc_spawn (const char *name, const char *const *argv, const char *const *env,
                const char *log, GError **error)
 {
+  return mb_proc_spawn_in (name, argv, env, log, -1, error);
+}
+
+Proc *
+mb_proc_spawn_in (const char *name, const char *const *argv, const char *const *env,
+                  const char *log, int netns, GError **error)
+{
+#ifndef __linux__
+  if (netns >= 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "network namespaces are Linux's");
+      return NULL;
+    }
+#endif
   g_autofree gchar *bin = mb_binary (argv[0]);
   if (bin == NULL)
     {
@@ -108,7 +129,8 @@ mb_proc_spawn (const char *name, const char *const *argv, const char *const *env
       return NULL;
     }
   g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_child_setup (l, mb_child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (l, mb_child_setup, GINT_TO_POINTER (MAX (netns, -1) + 1),
+                                         NULL);
   g_subprocess_launcher_set_stdout_file_path (l, log);
   g_subprocess_launcher_setenv (l, "G_MESSAGES_DEBUG", "all", TRUE);
   /* no secret from the test's own environment: only the one given */
@@ -306,6 +328,7 @@ mb_cluster_free (Cluster *c, gboolean dump)
       g_free (p->log);
       g_free (p->url);
       g_free (p->wire);
+      g_free (p->host);
     }
   mb_proc_kill (c->tracker);
   if (c->root != NULL && dump && g_getenv ("MINIBIT_E2E_KEEP") != NULL)
@@ -316,6 +339,8 @@ mb_cluster_free (Cluster *c, gboolean dump)
   g_clear_object (&c->http_slow);
   g_clear_pointer (&c->stored, g_ptr_array_unref);
   g_free (c->tracker_log);
+  g_free (c->tracker_host);
+  g_free (c->token);
   g_free (c->root);
   g_free (c->secret);
   g_free (c->secret_file);
@@ -347,7 +372,7 @@ mb_peer_spawn (Cluster *c, guint i, GError **error)
   Peer *p = &c->peers[i];
   GString *known = g_string_new (NULL);
   for (guint k = 0; k < N_PEERS; k++)
-    g_string_append_printf (known, "%s127.0.0.1:%u", k ? "," : "", c->peers[k].wire_port);
+    g_string_append_printf (known, "%s%s:%u", k ? "," : "", c->peers[k].host, c->peers[k].wire_port);
   g_autofree gchar *known_s = g_string_free (known, FALSE);
   g_autofree gchar *tport = g_strdup_printf ("%u", c->tracker_port);
   g_autofree gchar *repl = g_strdup_printf ("%u", c->replication);
@@ -357,10 +382,12 @@ mb_peer_spawn (Cluster *c, guint i, GError **error)
                          "--data-dir", p->dir, "--self-id", p->id,
                          "--known-peers", known_s, "--tracker-port", tport,
                          "--replication", repl, "--ping-ms", "300",
-                         "--ping-misses", "3",
+                         "--ping-misses", "3", "--host", p->host,
+                         "--tracker-host", c->tracker_host,
                          c->secret_file != NULL ? "--cluster-secret-file" : NULL,
                          c->secret_file, NULL };
-  return mb_spawn (p->id, argv, p->log, NULL, error);
+  const char *env[] = { "MINIBIT_TOKEN", c->token, NULL };
+  return mb_proc_spawn_in (p->id, argv, c->token != NULL ? env : NULL, p->log, p->netns, error);
 }
 
 static gboolean
@@ -369,9 +396,9 @@ mb_cluster_spawn (Cluster *c, const char *const *dirs, GError **error)
   g_autofree gchar *tport = g_strdup_printf ("%u", c->tracker_port);
   g_autofree gchar *twire = g_strdup_printf ("%u", c->tracker_port + 1);
   c->tracker_log = g_build_filename (c->root, "tracker.log", NULL);
-  const char *targv[] = { "minibit-tracker", "--host", "127.0.0.1", "--port", tport,
+  const char *targv[] = { "minibit-tracker", "--host", c->tracker_host, "--port", tport,
                           "--wire-port", twire, NULL };
-  c->tracker = mb_spawn ("tracker", targv, c->tracker_log, c->secret, error);
+  c->tracker = mb_spawn ("tracker", targv, c->tracker_log, c->secret, c->tracker_netns, error);
   if (c->tracker == NULL)
     return FALSE;
   for (guint i = 0; i < N_PEERS; i++)
@@ -381,8 +408,8 @@ mb_cluster_spawn (Cluster *c, const char *const *dirs, GError **error)
       p->dir = dirs && dirs[i] ? g_strdup (dirs[i]) : g_build_filename (c->root, p->id, NULL);
       g_autofree gchar *log_name = g_strconcat (p->id, ".log", NULL);
       p->log = g_build_filename (c->root, log_name, NULL);
-      p->url = g_strdup_printf ("http://127.0.0.1:%u", p->http_port);
-      p->wire = g_strdup_printf ("127.0.0.1:%u", p->wire_port);
+      p->url = g_strdup_printf ("http://%s:%u", p->host, p->http_port);
+      p->wire = g_strdup_printf ("%s:%u", p->host, p->wire_port);
       g_mkdir_with_parents (p->dir, 0700);
     }
   if (c->secret != NULL)
@@ -438,6 +465,9 @@ mb_wait_members (Cluster *c, gint64 want, guint ms, gboolean *died)
 
 /* A tracker and N_PEERS peers with replication r, all seeing 5 members;
  * NULL (test failed, logs shown) if that cannot be done. */
+static Cluster *mb_cluster_start_any (guint r, const char *secret, const char *const *dirs,
+                                      const MbClusterNet *net);
+
 Cluster *
 mb_cluster_start (guint r)
 {
@@ -459,9 +489,30 @@ mb_cluster_start_dirs (guint r, const char *const *dirs)
 Cluster *
 mb_cluster_start_full (guint r, const char *secret, const char *const *dirs)
 {
+  return mb_cluster_start_any (r, secret, dirs, NULL);
+}
+
+Cluster *
+mb_cluster_start_net (guint r, const char *secret, const MbClusterNet *net)
+{
+  return mb_cluster_start_any (r, secret, NULL, net);
+}
+
+static Cluster *
+mb_cluster_start_any (guint r, const char *secret, const char *const *dirs,
+                      const MbClusterNet *net)
+{
   for (guint attempt = 1; attempt <= 3; attempt++)
     {
       Cluster *c = g_new0 (Cluster, 1);
+      c->tracker_host = g_strdup (net && net->tracker_host ? net->tracker_host : "127.0.0.1");
+      c->tracker_netns = net ? net->tracker_netns : -1;
+      c->token = net ? g_strdup (net->token) : NULL;
+      for (guint i = 0; i < N_PEERS; i++)
+        {
+          c->peers[i].host = g_strdup (net && net->peer_host[i] ? net->peer_host[i] : "127.0.0.1");
+          c->peers[i].netns = net ? net->peer_netns[i] : -1;
+        }
       c->replication = r;
       c->secret = g_strdup (secret);
       c->stored = g_ptr_array_new_with_free_func (g_free);

@@ -68,6 +68,10 @@ gboolean mb_wait_exit (Proc *p, guint ms);
  * stdout and stderr going to log; SIGKILL if this process dies. */
 Proc *mb_proc_spawn (const char *name, const char *const *argv, const char *const *env,
                      const char *log, GError **error);
+/* The same inside the network namespace open as netns (an fd of a
+ * /proc/.../ns/net file; -1: ours), entered with setns in the child. */
+Proc *mb_proc_spawn_in (const char *name, const char *const *argv, const char *const *env,
+                        const char *log, int netns, GError **error);
 /* SIGKILL if still running, reap, free (NULL is fine). */
 void mb_proc_kill (Proc *p);
 /* A TCP socket bound to loopback:port (0: any), or NULL; its port. */
@@ -84,8 +88,10 @@ typedef struct {
   guint16 wire_port;
   gchar *dir;         /* its DATA_DIR */
   gchar *log;
-  gchar *url;         /* http://127.0.0.1:PORT */
-  gchar *wire;        /* 127.0.0.1:WIRE (its ring member name) */
+  gchar *url;         /* http://HOST:PORT */
+  gchar *wire;        /* HOST:WIRE (its ring member name) */
+  gchar *host;        /* its --host (HTTP and wire): 127.0.0.1 unless started with a net */
+  int netns;          /* the network namespace it runs in (an fd), -1: ours */
   Proc *proc;
 } Peer;
 
@@ -100,6 +106,9 @@ typedef struct {
   gchar *tracker_log;
   Proc *tracker;
   Peer peers[N_PEERS];
+  gchar *tracker_host;     /* its --host, the peers' --tracker-host */
+  int tracker_netns;       /* -1: ours */
+  gchar *token;            /* the peers' MINIBIT_TOKEN, sent by mb_peer_http; NULL: none */
   SoupSession *http;       /* quick requests */
   SoupSession *http_slow;  /* store_file, fetch_file, shutdown */
   GPtrArray *stored;       /* names stored on the ring */
@@ -115,6 +124,22 @@ Cluster *mb_cluster_start_with (guint r, const char *secret);
 Cluster *mb_cluster_start_dirs (guint r, const char *const *dirs);
 /* Both: a secret (or NULL) and data folders (or NULL). */
 Cluster *mb_cluster_start_full (guint r, const char *secret, const char *const *dirs);
+/* Where a cluster's processes run when not all on loopback in our own
+ * network namespace (a test that made namespaces, as root): the tracker's
+ * and each peer's host (HTTP and wire) and namespace (an open fd of a
+ * /proc/.../ns/net file, -1: ours; kept open by the caller while the
+ * cluster runs), and a token (MINIBIT_TOKEN of the peers: a request from
+ * another address than loopback needs it; mb_peer_http sends it). */
+typedef struct {
+  const char *tracker_host;
+  int tracker_netns;
+  const char *peer_host[N_PEERS];
+  int peer_netns[N_PEERS];
+  const char *token;
+} MbClusterNet;
+
+/* A secret (or NULL), and where its processes run (NULL: loopback here). */
+Cluster *mb_cluster_start_net (guint r, const char *secret, const MbClusterNet *net);
 /* Kills what runs, removes the directory, frees c (NULL is fine); with
  * dump, shows the processes' logs first. */
 void mb_cluster_free (Cluster *c, gboolean dump);

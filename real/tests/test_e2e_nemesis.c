@@ -1,5 +1,9 @@
 /* test_e2e_nemesis.c — a fault-injection suite (suite 'slow'): a tracker
- * and five peers with a cluster secret, R = 3 (e2e-fixture.h), on loopback.
+ * and five peers with a cluster secret, R = 3 (e2e-fixture.h): as root, in
+ * network namespaces of their own (e2e-net.h: a hub with a bridge and the
+ * tracker, one namespace per peer at 10.213.1.2-6, the test reaching each
+ * peer by a link of its own beside the bridge, HTTP with a token);
+ * otherwise on loopback, and the partition is skipped with the reason.
  *
  * A workload thread stores files of varied sizes (random bytes written in
  * the storing peer's DATA_DIR) and fetches acknowledged ones at random
@@ -20,6 +24,16 @@
  *               SIGKILLed, its DATA_DIR copied onto a tmpfs mounted here
  *               (symbolic links are not copied), restarted there, and the
  *               tmpfs filled until the end of the nemesis
+ *   partition   (root only, skipped with a message otherwise; one early in
+ *               the first round) a peer's port on the hub's bridge is
+ *               blocked for 5-15 s (the GRand's draw): it and the others
+ *               (and the tracker) see only silence, its process runs on
+ *               and keeps its state; meanwhile a store and a fetch at it and
+ *               a store at another peer (acknowledged ones are checked like
+ *               the workload's); then the port forwards again and every
+ *               peer must see 5 members within 30 s.  The summary gives
+ *               each cut's length, the time until the members were whole,
+ *               and the operations at both sides while cut.
  *
  * until MINIBIT_NEMESIS_SECS (default 60) have passed.  Then every peer is
  * running again, the disk has room, the cluster gets a bounded time to
@@ -37,10 +51,16 @@
  * copies handed off past an owner that failed: counted, as "acknowledged
  * through quorum or hand-off", and held to the same rule.)
  *
- * Safety: loopback only; every wait is bounded; the children get SIGKILL
- * if this process dies; the tmpfs is unmounted at the end whatever happens
- * (also from a SIGTERM/SIGINT handler, with MNT_DETACH); the temporary
- * directory is removed without following symbolic links.
+ * Safety: traffic only to loopback or to 10.213.0.0/16 inside the
+ * namespaces made here (e2e-net.h: only when that range is unused; all of
+ * it routed into them, never to the default route); every wait is bounded;
+ * the children get SIGKILL if this process dies; the tmpfs is unmounted at
+ * the end whatever happens (also from a SIGTERM/SIGINT handler, with
+ * MNT_DETACH); the namespaces have no names (fds of this process): once it
+ * is gone, whatever ends it, they and their links vanish with its
+ * children, and at the end the links made here are deleted and checked
+ * gone; the temporary directory is removed without following symbolic
+ * links.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +72,7 @@
 
 #include "content/chunk.h"
 #include "e2e-fixture.h"
+#include "e2e-net.h"
 #include "test-util.h"
 #include "wire-fake.h"
 
@@ -63,10 +84,14 @@
 #define MEMBERS_MS 30000
 #define REPAIR_MS 20000
 #define TMPFS_ROOM ((guint64) 32 << 20)
+#define CUT_MIN_MS 5000
+#define CUT_MAX_MS 15000
+#define REJOIN_MS 30000
 
-typedef enum { F_KILL9, F_LEAVE, F_LEAVE2, F_STRANGER, F_THIEF, F_DISKFULL, F_N } Fault;
+typedef enum { F_KILL9, F_LEAVE, F_LEAVE2, F_STRANGER, F_THIEF, F_DISKFULL, F_PARTITION,
+               F_N } Fault;
 static const char *const fault_name[F_N] = { "kill9", "leave", "leave2", "stranger", "thief",
-                                             "diskfull" };
+                                             "diskfull", "partition" };
 
 typedef struct {
   gchar *name, *sha;
@@ -99,6 +124,12 @@ typedef struct {
   gint disk_peer;            /* -1: none on a tmpfs */
   gchar *mnt, *filler;
   gboolean mounted;
+  MbNet net;
+  gint cut_peer;             /* atomic: the peer cut off now, -1: none */
+  GArray *cut_secs;          /* double: each partition's length */
+  GArray *rejoin_secs;       /* double: until every peer saw N_PEERS members again, -1: never */
+  guint cut_stores, cut_acked, cut_fetches, cut_fetch_ok;  /* at the cut-off peer, cut off */
+  guint maj_stores, maj_acked;                             /* at the others meanwhile */
 } Nemesis;
 
 /* ---- the tmpfs, unmounted whatever happens ------------------------------------ */
@@ -106,6 +137,9 @@ typedef struct {
 static char mnt_for_signal[4096];
 static volatile sig_atomic_t mnt_mounted;
 
+/* The tmpfs is unmounted here; the namespaces need nothing: re-raised, the
+ * signal ends this process, its fds close, its children get SIGKILL, and
+ * the namespaces and their links go with them. */
 static void
 on_fatal_signal (int sig)
 {
@@ -190,14 +224,23 @@ work_store (Nemesis *n, SoupSession *s, GRand *r, guint at, guint k)
   g_autofree gchar *url = g_strconcat (c->peers[at].url, "/store_file", NULL);
   g_autofree gchar *body = g_strdup_printf ("{\"filename\": \"%s\"}", name);
   gint64 t0 = g_get_monotonic_time ();
-  g_autoptr (Reply) rep = mb_http (s, "POST", url, body, -1);
+  gint cut = g_atomic_int_get (&n->cut_peer);
+  g_autoptr (Reply) rep = mb_http_bearer (s, "POST", url, body, -1, c->token);
   g_autofree gchar *text = mb_body_text (rep);
   gboolean ok = rep->status == 200 && g_strcmp0 (mb_str (rep, "status"), "success") == 0;
-  wlog ("store %s (%" G_GSIZE_FORMAT " bytes) at %s: %.2f s, %s", name, size, c->peers[at].id,
+  wlog ("store %s (%" G_GSIZE_FORMAT " bytes) at %s%s: %.2f s, %s", name, size, c->peers[at].id,
+        cut < 0 ? "" : cut == (gint) at ? " (cut off)" : " (a partition elsewhere)",
         mb_secs_since (t0), text);
   g_mutex_lock (&n->lock);
   n->ops++;
   n->stores++;
+  if (cut >= 0)
+    {
+      n->cut_stores += cut == (gint) at;
+      n->cut_acked += cut == (gint) at && ok;
+      n->maj_stores += cut != (gint) at;
+      n->maj_acked += cut != (gint) at && ok;
+    }
   if (ok)
     {
       Stored *st = g_new0 (Stored, 1);
@@ -229,16 +272,20 @@ work_fetch (Nemesis *n, SoupSession *s, GRand *r, guint at)
   g_autofree gchar *url = g_strconcat (c->peers[at].url, "/fetch_file", NULL);
   g_autofree gchar *body = g_strdup_printf ("{\"filename\": \"%s\"}", name);
   gint64 t0 = g_get_monotonic_time ();
-  g_autoptr (Reply) rep = mb_http (s, "POST", url, body, -1);
+  gint cut = g_atomic_int_get (&n->cut_peer);
+  g_autoptr (Reply) rep = mb_http_bearer (s, "POST", url, body, -1, c->token);
   g_autofree gchar *text = mb_body_text (rep);
   gboolean ok = rep->status == 200 && g_strcmp0 (mb_str (rep, "status"), "success") == 0;
   g_autofree gchar *got = ok && mb_str (rep, "path") ? file_sha (mb_str (rep, "path")) : NULL;
   gboolean wrong = ok && g_strcmp0 (got, sha) != 0;
-  wlog ("fetch %s at %s: %.2f s, %s%s", name, c->peers[at].id, mb_secs_since (t0), text,
+  wlog ("fetch %s at %s%s: %.2f s, %s%s", name, c->peers[at].id,
+        cut == (gint) at ? " (cut off)" : "", mb_secs_since (t0), text,
         wrong ? " -- WRONG BYTES" : "");
   g_mutex_lock (&n->lock);
   n->ops++;
   n->fetches++;
+  n->cut_fetches += cut == (gint) at;
+  n->cut_fetch_ok += cut == (gint) at && ok && !wrong;
   if (wrong)
     n->fetch_wrong++;
   else if (ok)
@@ -566,6 +613,80 @@ fault_diskfull (Nemesis *n, GRand *r)
   return TRUE;
 }
 
+/* Peer v cut off from the other peers and the tracker for 5-15 s (its
+ * process running, its HTTP still reached by the workload), then the
+ * partition heals; every peer must see N_PEERS members again within
+ * REJOIN_MS. */
+static gboolean
+fault_partition (Nemesis *n, GRand *r)
+{
+  Cluster *c = n->c;
+  if (!n->net.up)
+    {
+      g_test_message ("nemesis: partition skipped: %s", n->net.why);
+      return TRUE;
+    }
+  gint v = pick_alive (c, r, -1);
+  CHECK (v >= 0);
+  guint ms = (guint) g_rand_int_range (r, CUT_MIN_MS, CUT_MAX_MS + 1);
+  g_autoptr (GError) err = NULL;
+  g_test_message ("nemesis: partition: %s (%s) cut off from the other peers and the tracker "
+                  "for %.1f s (its bridge port blocked), its process running", c->peers[v].id,
+                  c->peers[v].wire, ms / 1000.0);
+  gint64 t0 = g_get_monotonic_time ();
+  if (!mb_net_cut (&n->net, (guint) v, TRUE, &err))
+    {
+      mb_fail (__FILE__, __LINE__, "cut", "cannot cut %s off: %s", c->peers[v].id, err->message);
+      mb_net_cut (&n->net, (guint) v, FALSE, NULL);
+      return FALSE;
+    }
+  g_atomic_int_set (&n->cut_peer, v);
+  /* Once both sides can have noticed (the failure detector: 3 pings of
+   * 300 ms), a store and a fetch at the cut-off peer and a store at another
+   * (the workload's single thread may be waiting on v meanwhile): each
+   * acknowledged store joins the checked ones. */
+  mb_pump (MIN (ms, 2500u));
+  {
+    g_autoptr (SoupSession) s = soup_session_new_with_options ("timeout", 30, "idle-timeout", 30,
+                                                               NULL);
+    guint k = 10000 + 10 * n->cut_secs->len;
+    gint other = pick_alive (c, r, v);
+    work_store (n, s, r, (guint) v, k);
+    g_mutex_lock (&n->lock);
+    gboolean any = n->stored->len > 0;
+    g_mutex_unlock (&n->lock);
+    if (any)
+      work_fetch (n, s, r, (guint) v);
+    if (other >= 0)
+      work_store (n, s, r, (guint) other, k + 1);
+  }
+  gint64 left = (gint64) ms - (g_get_monotonic_time () - t0) / 1000;
+  if (left > 0)
+    mb_pump ((guint) left);
+  gboolean alive = mb_alive (c, (guint) v);
+  g_clear_error (&err);
+  gboolean healed = mb_net_cut (&n->net, (guint) v, FALSE, &err);
+  g_atomic_int_set (&n->cut_peer, -1);
+  double cut_s = mb_secs_since (t0);
+  g_test_message ("nemesis: partition of %s healed after %.2f s%s", c->peers[v].id, cut_s,
+                  alive ? "" : " (its process EXITED meanwhile)");
+  CHECKF (healed, "cannot heal the partition of %s: %s", c->peers[v].id, err->message);
+  CHECKF (alive, "%s exited while it was cut off", c->peers[v].id);
+  gint64 t1 = g_get_monotonic_time ();
+  gboolean whole = mb_wait_members (c, N_PEERS, REJOIN_MS, NULL);
+  double rejoin_s = whole ? mb_secs_since (t1) : -1;
+  g_mutex_lock (&n->lock);
+  g_array_append_val (n->cut_secs, cut_s);
+  g_array_append_val (n->rejoin_secs, rejoin_s);
+  g_mutex_unlock (&n->lock);
+  if (whole)
+    g_test_message ("nemesis: every peer sees %d members again %.2f s after the heal",
+                    N_PEERS, rejoin_s);
+  CHECKF (whole, "the peers do not all see %d members %u ms after %s's partition healed",
+          N_PEERS, REJOIN_MS, c->peers[v].id);
+  return TRUE;
+}
+
 static gboolean
 run_fault (Nemesis *n, GRand *r, Fault f)
 {
@@ -578,9 +699,10 @@ run_fault (Nemesis *n, GRand *r, Fault f)
     case F_LEAVE2: ok = fault_leave (n, r, 2); break;
     case F_STRANGER: ok = fault_fake (n, r, FALSE); break;
     case F_THIEF: ok = fault_fake (n, r, TRUE); break;
-    default: ok = fault_diskfull (n, r); break;
+    case F_DISKFULL: ok = fault_diskfull (n, r); break;
+    default: ok = fault_partition (n, r); break;
     }
-  if (!(f == F_DISKFULL && n->diskfull_skipped))
+  if (!(f == F_DISKFULL && n->diskfull_skipped) && !(f == F_PARTITION && !n->net.up))
     n->faults[f]++;
   g_test_message ("nemesis: %s done in %.2f s", fault_name[f], mb_secs_since (t0));
   return ok;
@@ -605,9 +727,18 @@ nemesis (Nemesis *n, guint secs)
   gint64 end = g_get_monotonic_time () + (gint64) secs * G_USEC_PER_SEC;
   for (guint round = 0; round < 10 && g_get_monotonic_time () < end; round++)
     {
-      Fault order[F_N] = { F_KILL9, F_LEAVE, F_LEAVE2, F_STRANGER, F_THIEF, F_DISKFULL };
+      Fault order[F_N] = { F_KILL9, F_LEAVE, F_LEAVE2, F_STRANGER, F_THIEF, F_PARTITION,
+                           F_DISKFULL };
       guint k = round == 0 ? F_N : F_N - 1;   /* one disk-full, in the first round */
       shuffle (r, order, k);
+      /* a partition early in the first round, so that a short run has one */
+      for (guint j = 3; round == 0 && j < k; j++)
+        if (order[j] == F_PARTITION)
+          {
+            guint to = (guint) g_rand_int_range (r, 0, 3);
+            order[j] = order[to];
+            order[to] = F_PARTITION;
+          }
       for (guint j = 0; j < k && g_get_monotonic_time () < end; j++)
         {
           pause_ms (r, 1500, 4000);
@@ -907,7 +1038,6 @@ run_nemesis (Nemesis *n)
     n->diskfull_skipped ? " (diskfull skipped: " : "",
     n->diskfull_skipped ? n->diskfull_why : "", short_acks, lost, lost_short, retried, total,
     under, fewest, no_manifest);
-  g_mutex_unlock (&n->lock);
   g_string_free (fk, TRUE);
   if (n->diskfull_skipped)
     {
@@ -915,6 +1045,38 @@ run_nemesis (Nemesis *n)
       g_free (summary);
       summary = fixed;
     }
+  /* the partitions: how long each cut lasted, how long until the members were whole */
+  GString *ps = g_string_new (NULL);
+  if (!n->net.up)
+    g_string_append_printf (ps, "; partition skipped: %s", n->net.why);
+  else if (n->cut_secs->len == 0)
+    g_string_append (ps, "; partitions 0");
+  else
+    {
+      g_string_append_printf (ps, "; partitions %u, cut for", n->cut_secs->len);
+      for (guint k = 0; k < n->cut_secs->len; k++)
+        g_string_append_printf (ps, "%s %.1f", k ? "," : "", g_array_index (n->cut_secs, double, k));
+      g_string_append (ps, " s, members whole again after");
+      for (guint k = 0; k < n->rejoin_secs->len; k++)
+        {
+          double t = g_array_index (n->rejoin_secs, double, k);
+          if (t < 0)
+            g_string_append_printf (ps, "%s NEVER", k ? "," : "");
+          else
+            g_string_append_printf (ps, "%s %.1f", k ? "," : "", t);
+        }
+      g_string_append_printf (ps, " s; at the cut-off peer while cut: stores %u (acknowledged "
+                              "%u), fetches %u (ok %u); at the others meanwhile: stores %u "
+                              "(acknowledged %u)", n->cut_stores, n->cut_acked, n->cut_fetches,
+                              n->cut_fetch_ok, n->maj_stores, n->maj_acked);
+    }
+  g_mutex_unlock (&n->lock);
+  {
+    gchar *fixed = g_strconcat (summary, ps->str, NULL);
+    g_free (summary);
+    summary = fixed;
+    g_string_free (ps, TRUE);
+  }
   g_test_message ("%s", summary);
   g_printerr ("# %s\n", summary);
 
@@ -945,11 +1107,22 @@ test_nemesis (void)
   Nemesis *n = g_new0 (Nemesis, 1);
   n->seed = env ? (guint32) g_ascii_strtoull (env, NULL, 10) : g_random_int ();
   n->disk_peer = -1;
+  n->cut_peer = -1;
   g_mutex_init (&n->lock);
   n->stored = g_ptr_array_new_with_free_func (stored_free);
+  n->cut_secs = g_array_new (FALSE, FALSE, sizeof (double));
+  n->rejoin_secs = g_array_new (FALSE, FALSE, sizeof (double));
   g_printerr ("# nemesis seed %u\n", n->seed);
   gint64 t0 = g_get_monotonic_time ();
-  n->c = mb_cluster_start (R);
+  mb_net_start (&n->net);
+  if (n->net.up)
+    n->c = mb_net_cluster_start (&n->net, R);
+  else
+    {
+      g_test_message ("nemesis: the partition fault is skipped: %s; the cluster runs on "
+                      "loopback", n->net.why);
+      n->c = mb_cluster_start (R);
+    }
   if (n->c != NULL)
     {
       struct sigaction sa = { 0 };
@@ -963,9 +1136,14 @@ test_nemesis (void)
       signal (SIGTERM, SIG_DFL);
       signal (SIGINT, SIG_DFL);
     }
+  /* after the processes: a namespace goes once nothing runs in it */
+  if (!mb_net_free (&n->net))
+    g_test_fail_printf ("links of the test's network are left (see above)");
   for (guint i = 0; i < N_PEERS; i++)
     g_free (n->dirs[i]);
   g_ptr_array_unref (n->stored);
+  g_array_unref (n->cut_secs);
+  g_array_unref (n->rejoin_secs);
   g_mutex_clear (&n->lock);
   g_free (n->diskfull_why);
   g_free (n->mnt);

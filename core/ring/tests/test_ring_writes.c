@@ -204,6 +204,61 @@ test_store_manifest_write_quorum (void)
     }
 }
 
+/* A partition: peer 0 of five (R = 3) takes the four others for crashed
+ * (its failure detector removes them with repair), as they take it.  Cut
+ * off, it is not a ring of one: a store there reaches one copy, so it is an
+ * error (R' stays 3), and no manifest claims the file.  The four others
+ * store with R copies.  When the members come back (a join), or when they
+ * had left gracefully instead, the ring is what the view says again. */
+static void
+test_store_cut_off_is_not_a_ring_of_one (void)
+{
+  RFx *fx = rfx_new (5, 3);
+  g_autoptr (MbRing) alone = mb_ring_new ((const char *const *) &fx->addr[0], 1, 64);
+  g_autoptr (MbRing) four = mb_ring_new ((const char *const *) &fx->addr[1], 4, 64);
+  mb_ringpeer_set_view (fx->rp[0], alone, TRUE, fx->now);
+  for (guint i = 1; i < 5; i++)
+    mb_ringpeer_set_view (fx->rp[i], four, TRUE, fx->now);
+  rfx_check (fx);
+  g_autoptr (GBytes) content = random_content (2 * CHUNK + 9, 45);
+  Done d = { 0 };
+  store_file (fx, 0, "cut.bin", content, &d);
+  g_test_message ("store at the cut-off peer: ok %d, replication %u, W %u, placed %u, "
+                  "error: %s", d.r.ok, d.r.replication, d.r.write_quorum, d.r.chunks_placed,
+                  d.error);
+  g_assert_false (d.r.ok);
+  g_assert_cmpuint (d.r.replication, ==, 3);
+  g_assert_nonnull (d.error);
+  g_autoptr (MbManifest) none = mb_store_get_manifest (fx->store[0], "cut.bin");
+  g_assert_null (none);
+  done_clear (&d);
+  store_file (fx, 1, "majority.bin", content, &d);
+  g_assert_true (d.r.ok);
+  g_assert_cmpuint (d.r.replication, ==, 3);
+  done_clear (&d);
+  /* healed: a join brings the four back (and the count with them) */
+  g_autoptr (MbRing) all = mb_ring_new ((const char *const *) fx->addr, 5, 64);
+  mb_ringpeer_set_view (fx->rp[0], all, FALSE, fx->now);
+  for (guint i = 1; i < 5; i++)
+    mb_ringpeer_set_view (fx->rp[i], all, FALSE, fx->now);
+  rfx_run (fx, fx->now + 30 * SEC);
+  store_file (fx, 0, "healed.bin", content, &d);
+  g_assert_true (d.r.ok);
+  g_assert_cmpuint (d.r.chunks_placed, ==, 3 * 3);
+  done_clear (&d);
+  /* a ring that is small by graceful leaves shrinks R' as before */
+  mb_ringpeer_set_view (fx->rp[0], alone, FALSE, fx->now);
+  for (guint i = 1; i < 5; i++)
+    fx->down[i] = TRUE;
+  store_file (fx, 0, "small.bin", content, &d);
+  g_test_message ("store on a ring left by the others: ok %d, replication %u", d.r.ok,
+                  d.r.replication);
+  g_assert_true (d.r.ok);
+  g_assert_cmpuint (d.r.replication, ==, 1);
+  done_clear (&d);
+  rfx_free (fx);
+}
+
 /* Finding 9: the disk of an owner is full; its copies go to the next
  * members and the store reports R copies of every chunk, verified. */
 static void
@@ -398,6 +453,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ring-writes/store-short-of-copies-is-an-error-naming-them",
                    test_store_short_of_copies_is_an_error_naming_them);
   g_test_add_func ("/ring-writes/store-manifest-write-quorum", test_store_manifest_write_quorum);
+  g_test_add_func ("/ring-writes/store-cut-off-is-not-a-ring-of-one",
+                   test_store_cut_off_is_not_a_ring_of_one);
   g_test_add_func ("/ring-writes/store-full-disk-owner-is-handed-off",
                    test_store_full_disk_owner_is_handed_off);
   g_test_add_func ("/ring-writes/two-concurrent-leaves-keep-r-copies",
