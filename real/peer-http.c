@@ -4,7 +4,9 @@
  *   POST /fetch_file {"filename": NAME}      fetch it into DATA_DIR/downloads/
  *   POST /store_chunk {"hash", "data"(base64)}    POST /store_manifest {manifest}
  *   POST /update_manifest {"filename", "peer"[, "chunks"]}
- *   GET  /get_chunk/<hash>   GET /get_manifest/<filename>   GET /ping
+ *   GET  /get_chunk/<hash>   GET /get_manifest/<filename>
+ *   GET  /ping  {"status":"ok","peer":SELF_ID,"addr":our ring name,"members":N,
+ *                "view":[member names],"chunks":N,"manifests":N}
  *   POST /shutdown           graceful shutdown; answers with the report
  *   MiniBit's POST /request_block, /have_blocks_info, /announce_block
  *
@@ -603,7 +605,14 @@ http_ping (MbPeerApp *app, SoupServerMessage *msg)
   JsonBuilder *b = mb_gateway_json_begin ("ok");
   mb_gateway_json_add_str (b, "peer", app->cfg.self_id);
   mb_gateway_json_add_str (b, "addr", app->addr);
-  mb_gateway_json_add_int (b, "members", mb_ring_n_members (mb_ringpeer_view (app->rp)));
+  MbRing *view = mb_ringpeer_view (app->rp);
+  mb_gateway_json_add_int (b, "members", mb_ring_n_members (view));
+  /* the members' names (wire addresses), as this peer sees the ring */
+  json_builder_set_member_name (b, "view");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < mb_ring_n_members (view); i++)
+    json_builder_add_string_value (b, mb_ring_member (view, i));
+  json_builder_end_array (b);
   mb_gateway_json_add_int (b, "chunks", app->store->n_chunks);
   mb_gateway_json_add_int (b, "manifests", app->store->n_manifests);
   json_builder_end_object (b);

@@ -3,7 +3,15 @@
  * Configured like the seed (environment SELF_ID, KNOWN_PEERS, DATA_DIR,
  * PORT, TRACKER_HOST, TRACKER_PORT) or by the same settings as options,
  * which win.  Serves the seeds' HTTP API on PORT and speaks minibit frames on
- * WIRE_PORT (PORT + 1000 unless set).  SIGTERM and SIGINT run the graceful
+ * WIRE_PORT (PORT + 1000 unless set), both on HOST.
+ *
+ * Identity: the peer's ring member name is the wire address others dial,
+ * --advertise HOST:PORT (env ADVERTISE) when given, else HOST:WIRE_PORT.  A
+ * wildcard (0.0.0.0, ::) is never an identity: binding one without
+ * --advertise, or advertising one, is refused at start.  Every host name
+ * given (HOST, ADVERTISE, KNOWN_PEERS, TRACKER_HOST) is resolved once at
+ * start to a numeric address (resolve.h), with a deadline; one that does
+ * not resolve stops the start with an error naming it.  SIGTERM and SIGINT run the graceful
  * shutdown (hand-off of its manifests and chunks), then it exits 0.
  * Invariants: the ring peer's host is the gateway's (HTTP requests are its
  * pseudo nodes); it is freed before the gateway, store and transport it
@@ -18,6 +26,7 @@
 
 #include "cluster-secret.h"
 #include "disk-store.h"
+#include "resolve.h"
 #define MB_REAL_PEER_INTERNAL
 #include "peer-private.h"
 
@@ -183,6 +192,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
 {
   gchar *self_id = NULL, *host = NULL, *data_dir = NULL, *known = NULL, *tracker_host = NULL;
   gchar *port = NULL, *wire_port = NULL, *tracker_port = NULL, *secret_file = NULL;
+  gchar *advertise = NULL;
   /* The ring's defaults are the core's (mb_ringpeer_config_init). */
   MbRingPeerConfig dflt;
   mb_ringpeer_config_init (&dflt);
@@ -194,6 +204,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
   GOptionEntry entries[] = {
     { "self-id", 0, 0, G_OPTION_ARG_STRING, &self_id, "This peer's id (env SELF_ID; default peer-PORT)", "ID" },
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on (env HOST; default 127.0.0.1)", "HOST" },
+    { "advertise", 0, 0, G_OPTION_ARG_STRING, &advertise, "The wire address other peers and the tracker reach this peer at, and its name on the ring (env ADVERTISE; default HOST:WIRE_PORT; required when HOST is a wildcard such as 0.0.0.0)", "HOST:PORT" },
     { "port", 'p', 0, G_OPTION_ARG_STRING, &port, "HTTP API port (env PORT; default 5000)", "PORT" },
     { "wire-port", 0, 0, G_OPTION_ARG_STRING, &wire_port, "Peer-to-peer port (env WIRE_PORT; default PORT+1000)", "PORT" },
     { "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Where chunks, manifests and downloads live (env DATA_DIR; default ./data)", "DIR" },
@@ -212,7 +223,8 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
   g_option_context_set_summary (ctx,
     "A minibit peer: stores files as content-hashed chunks on a consistent-hash ring\n"
     "and serves the seeds' HTTP API (store_file, fetch_file, shutdown, ...).\n"
-    "Environment: SELF_ID KNOWN_PEERS DATA_DIR PORT WIRE_PORT TRACKER_HOST TRACKER_PORT\n"
+    "Environment: SELF_ID HOST ADVERTISE KNOWN_PEERS DATA_DIR PORT WIRE_PORT TRACKER_HOST\n"
+    "TRACKER_PORT (host names are resolved once, at start)\n"
     "MINIBIT_SHARE_DIRS (extra folders store_file may read) MINIBIT_TOKEN (bearer token\n"
     "that allows store_file, fetch_file and shutdown from other hosts than loopback)\n"
     "MINIBIT_CLUSTER_SECRET (the secret wire peers prove at hello; at least 16 bytes)\n"
@@ -248,6 +260,8 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
       g_autofree gchar *dflt_id = g_strdup_printf ("peer-%u", cfg->http_port);
       cfg->self_id = g_strdup (self_id ? self_id : env_or ("SELF_ID", dflt_id));
       cfg->host = g_strdup (host ? host : env_or ("HOST", "127.0.0.1"));
+      const char *adv = advertise ? advertise : g_getenv ("ADVERTISE");
+      cfg->advertise = adv && *adv ? g_strdup (adv) : NULL;
       cfg->data_dir = g_strdup (data_dir ? data_dir : env_or ("DATA_DIR", "data"));
       cfg->known_peers = split_list (known ? known : g_getenv ("KNOWN_PEERS"));
       cfg->tracker_host = g_strdup (tracker_host ? tracker_host : env_or ("TRACKER_HOST", "127.0.0.1"));
@@ -262,6 +276,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     }
   g_free (self_id); g_free (host); g_free (data_dir); g_free (known); g_free (tracker_host);
   g_free (port); g_free (wire_port); g_free (tracker_port); g_free (secret_file);
+  g_free (advertise);
   return ok;
 }
 
@@ -270,6 +285,7 @@ config_clear (MbPeerAppConfig *cfg)
 {
   g_free (cfg->self_id);
   g_free (cfg->host);
+  g_free (cfg->advertise);
   g_free (cfg->data_dir);
   g_strfreev (cfg->known_peers);
   g_free (cfg->tracker_host);
@@ -278,9 +294,66 @@ config_clear (MbPeerAppConfig *cfg)
   g_free (cfg->secret_file);
 }
 
+/* Every host name of the configuration as a numeric address (resolve.h);
+ * the identity never a wildcard.  FALSE with an error naming the setting
+ * and the name. */
+static gboolean
+resolve_config (MbPeerAppConfig *cfg, GError **error)
+{
+  g_autoptr (GInetAddress) bind = mb_resolve_host ("HOST (--host)", cfg->host,
+                                                   MB_RESOLVE_TIMEOUT_MS, error);
+  if (bind == NULL)
+    return FALSE;
+  g_free (cfg->host);
+  cfg->host = g_inet_address_to_string (bind);
+  if (cfg->advertise != NULL)
+    {
+      gchar *adv = mb_resolve_addr ("ADVERTISE (--advertise)", cfg->advertise, TRUE,
+                                    MB_RESOLVE_TIMEOUT_MS, error);
+      if (adv == NULL)
+        return FALSE;
+      g_free (cfg->advertise);
+      cfg->advertise = adv;
+    }
+  else if (g_inet_address_get_is_any (bind))
+    {
+      g_set_error (error, MB_RESOLVE_ERROR, MB_RESOLVE_ERROR_WILDCARD,
+                   "--host %s is a wildcard address (every interface), which other peers "
+                   "cannot dial: give --advertise HOST:PORT (env ADVERTISE), the address "
+                   "they should reach this peer's wire port at", cfg->host);
+      return FALSE;
+    }
+  for (guint i = 0; cfg->known_peers[i] != NULL; i++)
+    {
+      gchar *a = mb_resolve_addr ("KNOWN_PEERS (--known-peers)", cfg->known_peers[i], TRUE,
+                                  MB_RESOLVE_TIMEOUT_MS, error);
+      if (a == NULL)
+        return FALSE;
+      g_free (cfg->known_peers[i]);
+      cfg->known_peers[i] = a;
+    }
+  g_autoptr (GInetAddress) tracker = mb_resolve_host ("TRACKER_HOST (--tracker-host)",
+                                                      cfg->tracker_host, MB_RESOLVE_TIMEOUT_MS,
+                                                      error);
+  if (tracker == NULL)
+    return FALSE;
+  if (g_inet_address_get_is_any (tracker))
+    {
+      g_set_error (error, MB_RESOLVE_ERROR, MB_RESOLVE_ERROR_WILDCARD,
+                   "TRACKER_HOST (--tracker-host): %s is a wildcard address, not one to dial",
+                   cfg->tracker_host);
+      return FALSE;
+    }
+  g_free (cfg->tracker_host);
+  cfg->tracker_host = g_inet_address_to_string (tracker);
+  return TRUE;
+}
+
 static gboolean
 start (MbPeerApp *app, GError **error)
 {
+  if (!resolve_config (&app->cfg, error))
+    return FALSE;
   MbTransportConfig tcfg;
   mb_transport_config_init (&tcfg);
   if (!mb_transport_config_env (&tcfg, error))
@@ -301,6 +374,7 @@ start (MbPeerApp *app, GError **error)
     g_message ("peer %s: cluster secret from %s: wire peers must prove it", app->cfg.self_id,
                app->cfg.secret_file != NULL ? app->cfg.secret_file : "MINIBIT_CLUSTER_SECRET");
   tcfg.secret = app->secret;
+  tcfg.advertise_addr = app->cfg.advertise;  /* NULL: host:wire_port */
   app->transport = mb_transport_new (app->cfg.self_id, app->cfg.host, app->cfg.wire_port, &tcfg, error);
   if (!app->transport)
     return FALSE;
@@ -336,8 +410,9 @@ start (MbPeerApp *app, GError **error)
   mbi_peer_membership_start (app);
   g_unix_signal_add (SIGTERM, on_signal, app);
   g_unix_signal_add (SIGINT, on_signal, app);
-  g_message ("peer %s: HTTP on %s:%u, wire on %s, data in %s, %u known peers, R = %u",
-             app->cfg.self_id, app->cfg.host, app->cfg.http_port, app->addr, app->cfg.data_dir,
+  g_message ("peer %s: HTTP on %s:%u, wire on %s port %u, known as %s, data in %s, "
+             "%u known peers, R = %u", app->cfg.self_id, app->cfg.host, app->cfg.http_port,
+             app->cfg.host, (guint) mb_transport_port (app->transport), app->addr, app->cfg.data_dir,
              g_strv_length (app->cfg.known_peers), app->cfg.replication);
   return TRUE;
 }

@@ -28,12 +28,13 @@
 
 typedef struct {
   gchar *self_id;        /* SELF_ID: this peer's name */
-  gchar *host;           /* listen host for HTTP and wire */
+  gchar *host;           /* listen host for HTTP and wire (numeric after start's resolve) */
+  gchar *advertise;      /* ADVERTISE: our wire address as others dial it (NULL: host:wire_port) */
   guint16 http_port;     /* PORT */
   guint16 wire_port;     /* WIRE_PORT (default PORT + 1000) */
   gchar *data_dir;       /* DATA_DIR */
-  gchar **known_peers;   /* KNOWN_PEERS: wire addresses host:port */
-  gchar *tracker_host;   /* TRACKER_HOST */
+  gchar **known_peers;   /* KNOWN_PEERS: wire addresses host:port (numeric after start) */
+  gchar *tracker_host;   /* TRACKER_HOST (numeric after start) */
   guint16 tracker_port;  /* TRACKER_PORT (HTTP); its wire port is +1 */
   gchar **share_dirs;    /* MINIBIT_SHARE_DIRS */
   gchar *token;          /* MINIBIT_TOKEN */
