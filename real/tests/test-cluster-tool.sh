@@ -94,10 +94,11 @@ if [ $good -eq 1 ]; then ok "up 3 --port-base $base"; else
   not_ok "up 3 --port-base $base" "status $rc; its output:"; show "$root/out"; fi
 MINIBIT_CLUSTER_DIR="$root/c1" timeout -s KILL 60 "$cluster" down >/dev/null 2>&1
 
-# 2: a port taken
+# 2: a port taken (SO_REUSEADDR: the port may still be in TIME-WAIT after case 1)
 python3 -c '
 import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
 time.sleep(60)' $((base + 1002)) &
 listener=$!
 for _ in $(seq 1 50); do
@@ -115,6 +116,8 @@ else
   show "$root/out"
 fi
 kill -KILL "$listener" 2>/dev/null; wait "$listener" 2>/dev/null; listener=""
+# (a cluster that started anyway must not hold the ports of the next case)
+[ -e "$root/c2/tracker.log" ] && MINIBIT_CLUSTER_DIR="$root/c2" timeout -s KILL 60 "$cluster" down >/dev/null 2>&1
 
 # 3: a peer dies during start-up
 run c3 up 3 --port-base "$base" --replication 99
