@@ -3,7 +3,7 @@
 #pragma once
 
 #ifndef MB_SIM_EXPERIMENT_INTERNAL
-#error "experiment-private.h is private to the experiment (sim/experiment.c, metrics.c, workload.c): no other file may include it"
+#error "experiment-private.h is private to the experiment (sim/experiment.c, metrics.c, metrics-classes.c, workload.c): no other file may include it"
 #endif
 
 #include "experiment.h"
@@ -82,3 +82,5 @@ guint mbi_workload_short_chunks (MbExperiment *x);
 void mbi_metrics_start (MbExperiment *x);
 void mbi_metrics_sample (MbExperiment *x);
 void mbi_metrics_summarise (MbExperiment *x);
+/* metrics-classes.c: classes.csv, one row per peer class. */
+gchar *mbi_metrics_classes_csv (MbExperiment *x);

@@ -598,6 +598,7 @@ mb_experiment_write (MbExperiment *x, const char *dir, GError **error)
   gsize len;
   return write_file (dir, "summary.csv", summary_csv (x), error)
          && write_file (dir, "peers.csv", peers_csv (x), error)
+         && write_file (dir, "classes.csv", mbi_metrics_classes_csv (x), error)
          && write_file (dir, "timeseries.csv", timeseries_csv (x), error)
          && write_file (dir, "leaves.csv", leaves_csv (x), error)
          && write_file (dir, "scenario.ini", mb_scenario_to_data (x->sc, &len), error);

@@ -1,6 +1,6 @@
 /* test_metrics.c — the waste metrics (duplicate_bytes_ratio,
  * seed_upload_ratio, upload utilisation split by leechers and initial
- * seeds) hold their definitions on a small flash crowd; abort and per-peer
+ * seeds) and classes.csv hold their definitions on a small flash crowd; abort and per-peer
  * seed times act as configured, and the same seed draws the same times. */
 #include <math.h>
 #include <string.h>
@@ -16,8 +16,11 @@ scenario_path (void)
                            "flash-crowd.ini", NULL);
 }
 
+static gchar *last_classes_csv; /* classes.csv of the last run() that wrote files */
+
 /* Runs the small flash crowd (4 MiB, 20 leechers) with extra overrides;
- * returns the experiment (run) and, if peers_csv, its peers.csv. */
+ * returns the experiment (run) and, if peers_csv, its peers.csv (and its
+ * classes.csv in last_classes_csv). */
 static MbExperiment *
 run (const char *const *extra, MbScenario **sc_out, gchar **peers_csv)
 {
@@ -40,8 +43,11 @@ run (const char *const *extra, MbScenario **sc_out, gchar **peers_csv)
       g_assert_true (mb_experiment_write (x, tmp, &err));
       g_autofree gchar *p = g_build_filename (tmp, "peers.csv", NULL);
       g_assert_true (g_file_get_contents (p, peers_csv, NULL, NULL));
-      static const char *const files[] = { "summary.csv", "peers.csv", "timeseries.csv",
-                                           "leaves.csv", "scenario.ini" };
+      g_autofree gchar *c = g_build_filename (tmp, "classes.csv", NULL);
+      g_clear_pointer (&last_classes_csv, g_free);
+      g_assert_true (g_file_get_contents (c, &last_classes_csv, NULL, NULL));
+      static const char *const files[] = { "summary.csv", "peers.csv", "classes.csv",
+                                           "timeseries.csv", "leaves.csv", "scenario.ini" };
       for (guint i = 0; i < G_N_ELEMENTS (files); i++)
         {
           g_autofree gchar *f = g_build_filename (tmp, files[i], NULL);
@@ -94,6 +100,69 @@ test_metrics_waste (void)
   g_assert_true (isnan (metric (x, "seed_upload_utilization")));
   mb_experiment_free (x);
   mb_scenario_free (sc);
+}
+
+/* classes.csv holds what peers.csv gives when summed by class by hand:
+ * peers, completed, download time mean, bytes, share ratio, seeding time. */
+static void
+test_metrics_classes_sum_peers (void)
+{
+  const char *const extra[] = { "peers.leechers.seed_time=5s", NULL };
+  MbScenario *sc = NULL;
+  g_autofree gchar *peers = NULL;
+  MbExperiment *x = run (extra, &sc, &peers);
+  double end = metric (x, "sim_time_s");
+  g_auto (GStrv) plines = g_strsplit (peers, "\n", -1);
+  g_auto (GStrv) clines = g_strsplit (last_classes_csv, "\n", -1);
+  g_assert_true (g_str_has_prefix (clines[0], "class,strategy,peers,completed,"));
+  guint rows = 0;
+  for (guint r = 1; clines[r] && *clines[r]; r++, rows++)
+    {
+      g_auto (GStrv) c = g_strsplit (clines[r], ",", -1);
+      g_assert_cmpuint (g_strv_length (c), ==, 13);
+      guint n = 0, done = 0, held = 0;
+      guint64 up = 0, down = 0;
+      double tsum = 0, seeding = 0;
+      for (guint i = 1; plines[i] && *plines[i]; i++)
+        {
+          g_auto (GStrv) f = g_strsplit (plines[i], ",", -1);
+          if (strcmp (f[1], c[0]) != 0)
+            continue;
+          n++;
+          up += g_ascii_strtoull (f[9], NULL, 10);
+          down += g_ascii_strtoull (f[10], NULL, 10);
+          double joined = g_ascii_strtod (f[5], NULL);
+          double until = *f[6] ? g_ascii_strtod (f[6], NULL) : end;
+          if (*f[8])
+            {
+              double completed = g_ascii_strtod (f[8], NULL);
+              held++;
+              seeding += until - MAX (completed, joined);
+              if (completed > joined) /* not an initial seed */
+                {
+                  done++;
+                  tsum += completed - joined;
+                }
+            }
+        }
+      g_test_message ("class %s: %u peers, %u completed, %u held the file", c[0], n, done, held);
+      g_assert_cmpuint (n, >, 0);
+      g_assert_cmpuint (g_ascii_strtoull (c[2], NULL, 10), ==, n);
+      g_assert_cmpuint (g_ascii_strtoull (c[3], NULL, 10), ==, done);
+      if (done > 0)
+        g_assert_cmpfloat_with_epsilon (g_ascii_strtod (c[4], NULL), tsum / done, 0.002);
+      else
+        g_assert_cmpstr (c[4], ==, "");
+      g_assert_cmpuint (g_ascii_strtoull (c[8], NULL, 10), ==, up);
+      g_assert_cmpuint (g_ascii_strtoull (c[9], NULL, 10), ==, down);
+      if (down > 0)
+        g_assert_cmpfloat_with_epsilon (g_ascii_strtod (c[10], NULL), (double) up / down, 1e-4);
+      g_assert_cmpfloat_with_epsilon (g_ascii_strtod (c[12], NULL), seeding / held, 0.01);
+    }
+  g_assert_cmpuint (rows, ==, 2); /* seed, leechers */
+  mb_experiment_free (x);
+  mb_scenario_free (sc);
+  g_clear_pointer (&last_classes_csv, g_free);
 }
 
 static void
@@ -164,6 +233,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/metrics/waste", test_metrics_waste);
+  g_test_add_func ("/metrics/classes-sum-peers", test_metrics_classes_sum_peers);
   g_test_add_func ("/metrics/abort-leaves-unfinished-leechers",
                    test_metrics_abort_leaves_unfinished_leechers);
   g_test_add_func ("/metrics/seed-time-is-drawn-per-peer", test_metrics_seed_time_is_drawn_per_peer);
