@@ -81,9 +81,10 @@ static const char summary_text[] =
   "tracker and peer logic on an in-memory network.\n"
   "\n"
   "Writes summary.csv, peers.csv, classes.csv, timeseries.csv, leaves.csv and\n"
-  "scenario.ini to\n"
-  "results/<scenario>/seed-<N>/ (or --out), prints a summary on stdout.\n"
-  "Plot them with tools/plot RESULT_DIR.  The scenario format is in README.md.\n"
+  "scenario.ini to results/<scenario>/seed-<N>/ (or --out), prints a summary\n"
+  "on stdout.\n"
+  "Plot them with minibit-plot RESULT_DIR (tools/plot in a source tree).  The\n"
+  "scenario format is in README.md.\n"
   "\n"
   "Exit status: 0 ok, 1 an [expect] check failed, 2 bad input.";
 
