@@ -130,6 +130,8 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->seed_preempt = sw->seed_preempt;
   if (GIVEN (SUPER_SEEDING))
     p->super_seeding = sw->super_seeding;
+  if (GIVEN (SUPER_SEEDING_SPREAD))
+    p->super_seeding_spread = sw->super_seeding_spread;
   if (GIVEN (PEX) && !sw->pex)
     p->pex_interval_us = 0;
   else if (sw->pex && (GIVEN (PEX_INTERVAL) || p->pex_interval_us == 0))

@@ -58,6 +58,7 @@ const MbKeySpec mbi_scenario_swarm_keys[] = {
   { "pex_max", MB_KIND_COUNT, SW (pex_max), FALSE, "50", NULL },
   { "tracker_ramp", MB_KIND_DURATION, SW (tracker_ramp), FALSE, "2s", NULL },
   { "seed_preempt", MB_KIND_BOOL, SW (seed_preempt), FALSE, "yes", NULL },
+  { "super_seeding_spread", MB_KIND_BOOL, SW (super_seeding_spread), FALSE, "yes", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 #undef SW
@@ -100,6 +101,7 @@ mbi_scenario_open_swarm (MbLoad *ld, const char *id G_GNUC_UNUSED)
   sw->tracker_ramp = p.tracker_ramp_us;
   sw->seed_preempt = p.seed_preempt;
   sw->super_seeding = p.super_seeding;
+  sw->super_seeding_spread = p.super_seeding_spread;
   sw->pex = p.pex_interval_us > 0;
   /* with PEX off by default, pex = yes alone still gets a usable interval */
   sw->pex_interval = p.pex_interval_us > 0 ? p.pex_interval_us : 60 * G_USEC_PER_SEC;

@@ -202,6 +202,7 @@ typedef enum {
   MB_SWARM_PEX_MAX,
   MB_SWARM_TRACKER_RAMP,
   MB_SWARM_SEED_PREEMPT,
+  MB_SWARM_SUPER_SEEDING_SPREAD,
   MB_SWARM_N_KEYS
 } MbSwarmKey;
 
@@ -236,6 +237,7 @@ typedef struct {
   guint64 tracker_ramp;        /* <= tracker_retry */
   gboolean seed_preempt;
   gboolean super_seeding;
+  gboolean super_seeding_spread;
   gboolean pex;
   guint64 pex_interval;       /* > 0; the core's pex_interval_us when pex */
   guint pex_max;

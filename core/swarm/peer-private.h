@@ -262,6 +262,9 @@ void mbi_upload_set_limit (MbPeer *p, guint64 interval_us);
 
 /* peer-superseed.c: BEP 16. */
 gboolean mbi_superseed_active (const Swarm *sw);
+/* `from` announced `piece`: conns waiting for their shown piece to be seen
+ * elsewhere are shown the next. */
+void mbi_superseed_on_have (Swarm *sw, Conn *from, guint32 piece);
 GBytes *mbi_superseed_bitfield (const Swarm *sw);
 void mbi_superseed_reveal (Swarm *sw, Conn *c);
 void mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len);

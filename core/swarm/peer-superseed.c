@@ -6,8 +6,14 @@
  * (so we know what it lacks), a HAVE for one piece: the one
  * with the fewest known copies (availability) plus times already shown
  * (ss_shown), among those it lacks, ties broken from a random place.  When
- * that piece's size has been handed to it, or it says it is no longer
- * interested (it got the piece elsewhere), it is shown the next.  What it
+ * that piece's size has been handed to it and another peer is known to hold
+ * it (BEP 16: "until it sees the piece announced by another peer": the
+ * peer passed it on, or someone else had it), or it says it is no longer
+ * interested (it got the piece elsewhere), it is shown the next.  Without
+ * that wait the peers that take a piece fastest were shown the next one at
+ * once and ended with several of the last pieces each, all behind one
+ * uplink (a Kumar-Ross seed-limited swarm waited 2.6 s for the second copy
+ * of its last piece).  What it
  * was shown stays shown (ss_seen): a piece it did not get whole from us
  * (a choke cut it off) can still be asked for, but no longer counts as
  * shown (ss_shown), so that the next peer may be shown it.  No piece is
@@ -93,6 +99,39 @@ mbi_superseed_reveal (Swarm *sw, Conn *c)
   mbi_peer_send (sw->peer, c->node, m);
 }
 
+/* Whether a conn other than c is known to hold c's shown piece. */
+static gboolean
+seen_elsewhere (const Swarm *sw, const Conn *c)
+{
+  if (!sw->peer->cfg.super_seeding_spread)
+    return TRUE;
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      const Conn *o = sw->conns[i];
+      if (o != c && o->remote && mb_bitfield_test (o->remote, (guint) c->ss_piece))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* c has been handed its whole shown piece. */
+static gboolean
+sent_whole (const Swarm *sw, const Conn *c)
+{
+  return c->ss_piece >= 0 && c->ss_sent >= mbi_swarm_piece_len (sw, (guint32) c->ss_piece);
+}
+
+void
+mbi_superseed_on_have (Swarm *sw, Conn *from, guint32 piece)
+{
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      Conn *o = sw->conns[i];
+      if (o != from && o->ss_piece == (gint) piece && sent_whole (sw, o))
+        mbi_superseed_reveal (sw, o);
+    }
+}
+
 void
 mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len)
 {
@@ -101,7 +140,8 @@ mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len)
   c->ss_sent += len;
   if (c->ss_sent < mbi_swarm_piece_len (sw, piece))
     return;
-  mbi_superseed_reveal (sw, c);
+  if (seen_elsewhere (sw, c))
+    mbi_superseed_reveal (sw, c);
   /* conns that waited for the first round may be shown one now */
   for (guint i = 0; i < sw->n_conns; i++)
     {
@@ -142,8 +182,8 @@ mbi_superseed_on_rechoke (Swarm *sw)
   for (guint i = 0; i < sw->n_conns; i++)
     {
       Conn *c = sw->conns[i];
-      if (c->established && c->got_bitfield && !c->peer_interested
-          && !mb_bitfield_is_complete (c->remote))
+      if (c->established && c->got_bitfield && !mb_bitfield_is_complete (c->remote)
+          && (!c->peer_interested || (sent_whole (sw, c) && seen_elsewhere (sw, c))))
         mbi_superseed_reveal (sw, c);
     }
 }

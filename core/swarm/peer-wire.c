@@ -325,6 +325,8 @@ on_have (Swarm *sw, Conn *c, const MbMessage *msg)
   if (!mb_bitfield_set (c->remote, msg->piece))
     return;
   mbi_swarm_avail_add_piece (sw, msg->piece);
+  if (mbi_superseed_active (sw))
+    mbi_superseed_on_have (sw, c, msg->piece);
   if (mb_bitfield_is_complete (sw->have) && mb_bitfield_is_complete (c->remote))
     {
       mbi_peer_drop_node (sw->peer, c->node, NULL);

@@ -46,6 +46,7 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->max_conns = 40;
   cfg->announce_interval_us = 300 * MB_USEC_PER_SEC;
   cfg->seed_preempt = TRUE;
+  cfg->super_seeding_spread = TRUE;
   cfg->tracker_retry_us = 15 * MB_USEC_PER_SEC;
   cfg->tracker_ramp_us = 2 * MB_USEC_PER_SEC;
   cfg->max_request = 128 * 1024;

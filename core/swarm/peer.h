@@ -73,6 +73,8 @@ typedef struct {
                                     our peers this often (rounded to rechokes); 0 = off: off */
   guint pex_max;                 /* peers per PEX message (more are a violation x2): 50 */
   gboolean super_seeding;        /* as a seed, show each peer one piece at a time (BEP 16): FALSE */
+  gboolean super_seeding_spread; /* ... the next only once another peer holds the last
+                                    one shown (BEP 16): TRUE */
   gboolean endgame;              /* ask idle connections for blocks already requested
                                     elsewhere once none is left unrequested: TRUE */
   gboolean virtual_content;      /* simulator: no bytes held or sent */

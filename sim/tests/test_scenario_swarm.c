@@ -58,6 +58,7 @@ test_swarm_defaults_are_the_cores (void)
   g_assert_cmpuint (sw->tracker_ramp, ==, p.tracker_ramp_us);
   g_assert_cmpint (sw->seed_preempt, ==, p.seed_preempt);
   g_assert_cmpint (sw->super_seeding, ==, p.super_seeding);
+  g_assert_cmpint (sw->super_seeding_spread, ==, p.super_seeding_spread);
   g_assert_cmpint (sw->pex, ==, p.pex_interval_us > 0);
   if (p.pex_interval_us > 0)
     g_assert_cmpuint (sw->pex_interval, ==, p.pex_interval_us);
@@ -105,6 +106,7 @@ static const GoodSwarm good_swarm[] = {
   { "tracker_ramp = 5s", MB_SWARM_TRACKER_RAMP, F (tracker_ramp), 5 * SEC },
   { "seed_preempt = no", MB_SWARM_SEED_PREEMPT, F (seed_preempt), FALSE },
   { "super_seeding = yes", MB_SWARM_SUPER_SEEDING, F (super_seeding), TRUE },
+  { "super_seeding_spread = no", MB_SWARM_SUPER_SEEDING_SPREAD, F (super_seeding_spread), FALSE },
   { "pex = no", MB_SWARM_PEX, F (pex), FALSE },
   { "pex = yes", MB_SWARM_PEX, F (pex), TRUE },
   { "pex_interval = 30s", MB_SWARM_PEX_INTERVAL, F (pex_interval), 30 * SEC },

@@ -433,6 +433,7 @@ test_superseed_second_show_waits (void)
   MbPeerConfig cfg;
   mb_peer_config_init (&cfg);
   cfg.super_seeding = TRUE;
+  cfg.super_seeding_spread = FALSE; /* the next-after-spread rule: its own test */
   Fx *fx = fx_new (2, 1, 128 * 1024, 64 * 1024, &cfg, 19);
   fx_start (fx, 1);
   g_autoptr (MbBitfield) empty = mb_bitfield_new (2);
@@ -457,6 +458,41 @@ test_superseed_second_show_waits (void)
   fx_free (fx);
 }
 
+/* BEP 16: a peer that got the whole piece it was shown is shown the next
+ * only once another peer announces that piece (it passed it on). */
+static void
+test_superseed_next_waits_for_spread (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  cfg.super_seeding = TRUE;
+  Fx *fx = fx_new (2, 1, 256 * 1024, 64 * 1024, &cfg, 23);
+  fx_start (fx, 1);
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (4);
+  fx_fake_connect (fx, FAKE, 1, empty);
+  gint pa = take_have (fx, FAKE);
+  g_assert_cmpint (pa, >=, 0);
+  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+  g_assert_true (mb_peer_is_unchoking (fx->peers[1], FILE_NAME, FAKE));
+  for (guint32 b = 0; b < 4; b++)
+    fx_inject (fx, FAKE, 1, request (fx, (guint32) pa, b));
+  g_assert_cmpint (take_have (fx, FAKE), ==, -1); /* no one else holds pa yet */
+  fx_fake_connect (fx, FAKE2, 1, empty);
+  gint pb = take_have (fx, FAKE2);
+  g_assert_cmpint (pb, >=, 0);
+  g_assert_cmpint (pb, !=, pa);
+  g_assert_cmpint (take_have (fx, FAKE), ==, -1);
+  MbMessage *h = fx_swarm_msg (fx, MB_MSG_HAVE);
+  h->piece = (guint32) pa; /* FAKE passed pa on to FAKE2 */
+  fx_inject (fx, FAKE2, 1, h);
+  gint next = take_have (fx, FAKE);
+  g_assert_cmpint (next, >=, 0);
+  g_assert_cmpint (next, !=, pa);
+  g_autoptr (GString) why = g_string_new (NULL);
+  g_assert_true (mb_peer_check (fx->peers[1], why));
+  fx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -469,5 +505,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pex/goodbye-names-seeds", test_pex_goodbye_names_seeds);
   g_test_add_func ("/choke/seed-preempts-for-newcomer", test_seed_preempts_for_newcomer);
   g_test_add_func ("/superseed/second-show-waits", test_superseed_second_show_waits);
+  g_test_add_func ("/superseed/next-waits-for-spread", test_superseed_next_waits_for_spread);
   return g_test_run ();
 }
