@@ -48,6 +48,17 @@ typedef struct {
 
 typedef struct _MbPeerApp MbPeerApp;
 
+/* peer-observe.c: what GET /status and GET /metrics tell beyond the core's
+ * and the transport's own stats.  Only ever incremented. */
+#define MBI_HTTP_ENDPOINTS 16  /* peer-observe.c's endpoint names, "other" last */
+#define MBI_HTTP_CLASSES 6     /* no status yet, 1xx .. 5xx */
+typedef struct {
+  guint64 stores_ok, stores_failed;    /* POST /store_file answered: 200 / not */
+  guint64 fetches_ok, fetches_failed;  /* POST /fetch_file that started, answered: 200 / not */
+  guint64 http[MBI_HTTP_ENDPOINTS][MBI_HTTP_CLASSES]; /* requests finished */
+  gint64 started_us;                   /* monotonic time the peer started */
+} MbPeerCounters;
+
 struct _MbPeerApp {
   MbPeerAppConfig cfg;
   GMainLoop *loop;
@@ -72,6 +83,7 @@ struct _MbPeerApp {
   guint drop_idle;
   gboolean shutting_down;
   int exit_status;
+  MbPeerCounters counters; /* peer-observe.c */
 };
 
 /* peer-main.c */
@@ -93,3 +105,10 @@ void mbi_peer_membership_leave_notice (MbPeerApp *app);
 
 /* peer-http.c */
 gboolean mbi_peer_http_start (MbPeerApp *app, GError **error);
+
+/* peer-observe.c */
+/* Counts every request app->http finishes (by endpoint and status class). */
+void mbi_peer_observe_start (MbPeerApp *app);
+/* GET /status (JSON) and GET /metrics (Prometheus text format 0.0.4). */
+void mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg);
+void mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg);
