@@ -25,7 +25,7 @@
 static const char *const endpoints[MBI_HTTP_ENDPOINTS] = {
   "store_file", "fetch_file", "store_chunk", "store_manifest", "update_manifest",
   "get_chunk", "get_manifest", "shutdown", "ping", "status", "metrics",
-  "request_block", "have_blocks_info", "announce_block", "unused", "other",
+  "request_block", "have_blocks_info", "announce_block", "other",
 };
 
 static guint
@@ -38,7 +38,7 @@ endpoint_of (const char *path)
     return 5;
   if (g_str_has_prefix (p, "get_manifest/"))
     return 6;
-  for (guint i = 0; i < MBI_HTTP_ENDPOINTS - 2; i++)
+  for (guint i = 0; i < MBI_HTTP_ENDPOINTS - 1; i++)
     if (i != 5 && i != 6 && strcmp (p, endpoints[i]) == 0)
       return i;
   return MBI_HTTP_ENDPOINTS - 1;

@@ -1,6 +1,8 @@
 /* peer-private.h — minibit-peer's state and the functions its files give
  * one another: peer-main.c (configuration, wiring, signals, leaving),
- * membership.c (who is on the ring) and peer-http.c (the seeds' HTTP API).
+ * membership.c (who is on the ring), peer-http.c (the seeds' HTTP API),
+ * peer-observe.c (GET /status, GET /metrics) and peer-fetch-cli.c
+ * (`minibit-peer fetch`).
  * Not an API.
  *
  * The app owns one MbRingPeer driven by the real clock, talking through the
@@ -50,7 +52,7 @@ typedef struct _MbPeerApp MbPeerApp;
 
 /* peer-observe.c: what GET /status and GET /metrics tell beyond the core's
  * and the transport's own stats.  Only ever incremented. */
-#define MBI_HTTP_ENDPOINTS 16  /* peer-observe.c's endpoint names, "other" last */
+#define MBI_HTTP_ENDPOINTS 15  /* peer-observe.c's endpoint names, "other" last */
 #define MBI_HTTP_CLASSES 6     /* no status yet, 1xx .. 5xx */
 typedef struct {
   guint64 stores_ok, stores_failed;    /* POST /store_file answered: 200 / not */
@@ -112,3 +114,8 @@ void mbi_peer_observe_start (MbPeerApp *app);
 /* GET /status (JSON) and GET /metrics (Prometheus text format 0.0.4). */
 void mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg);
 void mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg);
+
+/* peer-fetch-cli.c: `minibit-peer fetch NAME [--peer URL]` (argv[0] is
+ * "fetch"): a fetch_file through a running peer, its progress shown from
+ * GET /status; the exit status (0 fetched, 1 failed, 2 bad usage). */
+int mbi_peer_fetch_cli (int argc, char **argv);

@@ -416,14 +416,16 @@ static void
 fetch_progress (const RingOp *base, MbRingOpProgress *out)
 {
   const OpFetch *op = (const OpFetch *) base;
-  out->bytes = base->result.bytes;
   if (!op->manifest || !op->state)
     return;
   guint n = mb_manifest_n_chunks (op->manifest);
   out->chunks_total = n;
   for (guint i = 0; i < n; i++)
     if (op->state[i] == CH_DONE)
-      out->chunks_done++;
+      {
+        out->chunks_done++;
+        out->bytes += mb_manifest_chunk_len (op->manifest, i);
+      }
   out->bytes_total = mb_manifest_size (op->manifest);
 }
 

@@ -161,7 +161,7 @@ typedef struct {
   guint chunks_done;        /* store: chunks with R' copies acknowledged;
                              * fetch: chunks held here (those held before too) */
   guint64 bytes;            /* store: bytes of the copies acknowledged (R' per
-                             * chunk); fetch: bytes of the chunks got */
+                             * chunk); fetch: bytes of the chunks done */
   guint64 bytes_total;      /* store: the file's size x R'; fetch: its size;
                              * 0 while unknown */
 } MbRingOpProgress;

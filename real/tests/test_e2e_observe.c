@@ -14,8 +14,14 @@
  *                     of the file at peer3 raises its fetches ok and bytes
  *                     received; no counter went down.
  *
- * The two share one cluster (one program; main frees it).
+ *  /observe/fetch-cli `minibit-peer fetch NAME --peer URL` of a 64 MiB file
+ *                     at peer4: progress lines (chunks done rising to the
+ *                     file's chunks, MiB/s), the result, exit 0, the file
+ *                     whole; a name never stored: exit 1 and the 404.
+ *
+ * They share one cluster (one program; main frees it).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "e2e-fixture.h"
@@ -363,12 +369,112 @@ test_metrics (void)
       g_clear_pointer (&snap[k][i], g_hash_table_unref);
 }
 
+/* ---- /observe/fetch-cli ----------------------------------------------------- */
+
+#define BIG_NAME "observe-64mib.bin"
+#define BIG_SIZE ((gsize) 64 << 20)
+
+/* `minibit-peer fetch ARGS... --peer URL-of-peer-at` run to its end (at
+ * most 120 s): its exit status (-1: it did not end), *out its output. */
+static gint
+run_fetch_cli (Cluster *c, guint at, const char *name, gchar **out)
+{
+  static guint runs;
+  g_autofree gchar *log = g_strdup_printf ("%s/fetch-cli-%u.log", c->root, runs++);
+  const char *argv[] = { "minibit-peer", "fetch", name, "--peer", c->peers[at].url,
+                         "--interval-ms", "20", "--timeout-s", "100", NULL };
+  g_autoptr (GError) err = NULL;
+  Proc *p = mb_proc_spawn ("minibit-peer", argv, NULL, log, &err);
+  *out = NULL;
+  if (!p)
+    {
+      *out = g_strdup (err->message);
+      return -1;
+    }
+  gboolean ended = mb_wait_exit (p, 120000);
+  gint status = ended && g_subprocess_get_if_exited (p->proc)
+    ? g_subprocess_get_exit_status (p->proc) : -1;
+  mb_proc_kill (p);
+  if (!g_file_get_contents (log, out, NULL, NULL))
+    *out = g_strdup ("(no output)");
+  return status;
+}
+
+static gchar *
+file_sha (const char *path)
+{
+  g_autoptr (GMappedFile) mf = g_mapped_file_new (path, FALSE, NULL);
+  if (mf == NULL)
+    return NULL;
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
+                                      (const guchar *) g_mapped_file_get_contents (mf),
+                                      g_mapped_file_get_length (mf));
+}
+
+static gboolean
+run_fetch_cli_test (Cluster *c)
+{
+  g_autofree gchar *sha = mb_random_file (c->peers[0].dir, BIG_NAME, BIG_SIZE, 11);
+  CHECKF (sha != NULL, "cannot write %s", BIG_NAME);
+  gint64 k = 0;
+  if (!mb_store (c, 0, BIG_NAME, &k))
+    return FALSE;
+  g_autofree gchar *out = NULL;
+  gint status = run_fetch_cli (c, 3, BIG_NAME, &out);
+  g_test_message ("minibit-peer fetch %s at peer4: exit %d:\n%s", BIG_NAME, status, out);
+  CHECKF (status == 0, "exit status %d: %s", status, out);
+  g_autofree gchar *want = g_strdup_printf ("fetched %s: %" G_GSIZE_FORMAT " bytes", BIG_NAME,
+                                            BIG_SIZE);
+  CHECKF (strstr (out, want) != NULL, "no \"%s\" in: %s", want, out);
+  /* progress lines: "NAME: D/K chunks, X/Y MiB, Z MiB/s", D rising, at most K */
+  g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+  guint progress = 0;
+  gint64 last = -1;
+  g_autofree gchar *prefix = g_strdup_printf ("%s: ", BIG_NAME);
+  for (guint i = 0; lines[i]; i++)
+    {
+      gint64 d = -1, total = -1;
+      if (!g_str_has_prefix (lines[i], prefix)
+          || sscanf (lines[i] + strlen (prefix), "%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT
+                     " chunks", &d, &total) != 2)
+        continue;
+      CHECKF (total == k && d >= last && d <= k, "line %s (after %" G_GINT64_FORMAT ")",
+              lines[i], last);
+      CHECKF (strstr (lines[i], "MiB/s") != NULL, "%s", lines[i]);
+      last = d;
+      progress++;
+    }
+  CHECKF (progress >= 1, "no progress line in: %s", out);
+  g_autofree gchar *path = g_build_filename (c->peers[3].dir, "downloads", BIG_NAME, NULL);
+  g_autofree gchar *got = file_sha (path);
+  CHECKF (g_strcmp0 (got, sha) == 0, "%s has SHA-256 %s, want %s", path, got, sha);
+
+  /* a name nobody stored: exit 1, the peer's reason */
+  g_clear_pointer (&out, g_free);
+  status = run_fetch_cli (c, 3, "never-stored-either.bin", &out);
+  CHECKF (status == 1, "exit status %d for a missing file: %s", status, out);
+  CHECKF (strstr (out, "failed (HTTP 404)") != NULL, "%s", out);
+  return TRUE;
+}
+
+static void
+test_fetch_cli (void)
+{
+  if (!shared)
+    shared = mb_cluster_start (3);
+  if (!shared)
+    return;
+  if (!run_fetch_cli_test (shared))
+    mb_cluster_free (g_steal_pointer (&shared), TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/observe/status", test_status);
   g_test_add_func ("/observe/metrics", test_metrics);
+  g_test_add_func ("/observe/fetch-cli", test_fetch_cli);
   int rc = g_test_run ();
   mb_cluster_free (g_steal_pointer (&shared), FALSE);
   return rc;
