@@ -2,7 +2,9 @@
  * end on a loopback cluster (e2e-fixture.h, R = 3).
  *
  *  /observe/status    every peer's /status parses, names the peer, its ring
- *                     address and the five members; no secret in it.
+ *                     address and the five members; neither the cluster
+ *                     secret nor the token (MINIBIT_TOKEN) in it nor in
+ *                     /metrics.
  *  /observe/metrics   every peer's /metrics parses as the text exposition
  *                     format 0.0.4 (a parser here: every sample's metric has
  *                     a TYPE before it, counters end in _total, values are
@@ -27,6 +29,23 @@
 #include "e2e-fixture.h"
 
 static Cluster *shared;
+
+#define TOKEN "observe-token-3b8e61f0c2d94a7a"
+
+/* The shared cluster: R = 3, a cluster secret, and MINIBIT_TOKEN set at
+ * every peer (so that a test can look for both in the outputs). */
+static Cluster *
+cluster (void)
+{
+  if (!shared)
+    {
+      MbClusterNet net = { .tracker_host = NULL, .tracker_netns = -1, .token = TOKEN };
+      for (guint i = 0; i < N_PEERS; i++)
+        net.peer_netns[i] = -1;
+      shared = mb_cluster_start_net (3, E2E_SECRET, &net);
+    }
+  return shared;
+}
 
 /* ---- a parser of the text exposition format ---------------------------- */
 
@@ -183,10 +202,10 @@ metrics_at (Cluster *c, guint i)
   if (!m)
     mb_fail (__FILE__, __LINE__, "parse_metrics", "%s: %s", c->peers[i].id, why);
   g_free (why);
-  if (m && strstr (body, E2E_SECRET) != NULL)
+  if (m && (strstr (body, E2E_SECRET) != NULL || strstr (body, TOKEN) != NULL))
     {
-      mb_fail (__FILE__, __LINE__, "no secret", "%s: the cluster secret is in /metrics",
-               c->peers[i].id);
+      mb_fail (__FILE__, __LINE__, "no secret", "%s: the cluster secret or the token is in "
+               "/metrics", c->peers[i].id);
       g_hash_table_unref (g_steal_pointer (&m));
     }
   return m;
@@ -246,7 +265,11 @@ run_status (Cluster *c)
       CHECKF (wire && json_object_get_int_member (wire, "bytes_sent") > 0, "%s", text);
       JsonObject *counters = json_object_get_object_member (o, "counters");
       CHECKF (counters && json_object_has_member (counters, "stores_ok"), "%s", text);
-      CHECKF (strstr (text, E2E_SECRET) == NULL, "the cluster secret is in /status");
+      gsize len;
+      const char *raw = g_bytes_get_data (r->body, &len);
+      g_autofree gchar *body = g_strndup (raw, len);
+      CHECKF (strstr (body, E2E_SECRET) == NULL, "the cluster secret is in /status");
+      CHECKF (strstr (body, TOKEN) == NULL, "the token is in /status");
     }
   return TRUE;
 }
@@ -254,9 +277,7 @@ run_status (Cluster *c)
 static void
 test_status (void)
 {
-  if (!shared)
-    shared = mb_cluster_start (3);
-  if (!shared)
+  if (!cluster ())
     return;
   if (!run_status (shared))
     mb_cluster_free (g_steal_pointer (&shared), TRUE);
@@ -357,9 +378,7 @@ run_metrics (Cluster *c, GHashTable *snap[3][N_PEERS])
 static void
 test_metrics (void)
 {
-  if (!shared)
-    shared = mb_cluster_start (3);
-  if (!shared)
+  if (!cluster ())
     return;
   GHashTable *snap[3][N_PEERS] = { { NULL } };
   if (!run_metrics (shared, snap))
@@ -460,9 +479,7 @@ run_fetch_cli_test (Cluster *c)
 static void
 test_fetch_cli (void)
 {
-  if (!shared)
-    shared = mb_cluster_start (3);
-  if (!shared)
+  if (!cluster ())
     return;
   if (!run_fetch_cli_test (shared))
     mb_cluster_free (g_steal_pointer (&shared), TRUE);
