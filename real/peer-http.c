@@ -7,6 +7,8 @@
  *   GET  /get_chunk/<hash>   GET /get_manifest/<filename>
  *   GET  /ping  {"status":"ok","peer":SELF_ID,"addr":our ring name,"members":N,
  *                "view":[member names],"chunks":N,"manifests":N}
+ *   GET  /status  GET /metrics   what the peer is doing, and its counters
+ *                (peer-observe.c; open like /ping)
  *   POST /shutdown           graceful shutdown; answers with the report
  *   MiniBit's POST /request_block, /have_blocks_info, /announce_block
  *
@@ -198,6 +200,7 @@ on_stored (MbRingPeer *rp, const MbRingResult *r, gpointer data)
       add_store_counts (b, r);
       json_builder_end_object (b);
       mb_gateway_reply_json (p->msg, r->stale ? SOUP_STATUS_CONFLICT : SOUP_STATUS_BAD_GATEWAY, b);
+      p->app->counters.stores_failed++;
       g_warning ("%s", r->error);
     }
   else
@@ -210,6 +213,7 @@ on_stored (MbRingPeer *rp, const MbRingResult *r, gpointer data)
       add_store_counts (b, r);
       json_builder_end_object (b);
       mb_gateway_reply_json (p->msg, SOUP_STATUS_OK, b);
+      p->app->counters.stores_ok++;
       g_message ("store_file %s: version %" G_GUINT64_FORMAT ", %u chunks, %u copies placed "
                  "(%u handed off), manifest on %u owners", p->name, r->version,
                  mb_manifest_n_chunks (r->manifest), r->chunks_placed, r->handoffs,
@@ -277,6 +281,10 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
 {
   Fetch *f = data;
   Pending *p = f->p;
+  if (path)
+    p->app->counters.fetches_ok++;
+  else
+    p->app->counters.fetches_failed++;
   if (!path && g_error_matches (error, MB_STORE_ERROR, MB_STORE_ERROR_NO_SPACE))
     {
       g_autofree gchar *what = g_strdup_printf ("disk full: no room here for the download of "
@@ -715,6 +723,8 @@ route (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
     { "/update_manifest", TRUE, http_update_manifest },
     { "/shutdown", TRUE, http_shutdown },
     { "/ping", FALSE, http_ping },
+    { "/status", FALSE, mbi_peer_http_status },
+    { "/metrics", FALSE, mbi_peer_http_metrics },
   };
   for (guint i = 0; i < G_N_ELEMENTS (posts); i++)
     if (strcmp (path, posts[i].path) == 0)
@@ -775,5 +785,7 @@ mbi_peer_http_start (MbPeerApp *app, GError **error)
   };
   cfg.data = app;
   app->http = mb_gateway_http_new (&cfg, app->cfg.host, app->cfg.http_port, "host", error);
+  if (app->http)
+    mbi_peer_observe_start (app);
   return app->http != NULL;
 }

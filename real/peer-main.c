@@ -222,7 +222,9 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("");
   g_option_context_set_summary (ctx,
     "A minibit peer: stores files as content-hashed chunks on a consistent-hash ring\n"
-    "and serves the seeds' HTTP API (store_file, fetch_file, shutdown, ...).\n"
+    "and serves the seeds' HTTP API (store_file, fetch_file, shutdown, status, metrics).\n"
+    "minibit-peer fetch NAME [--peer URL]: a fetch through a running peer, with progress\n"
+    "(see minibit-peer fetch --help).\n"
     "Environment: SELF_ID HOST ADVERTISE KNOWN_PEERS DATA_DIR PORT WIRE_PORT TRACKER_HOST\n"
     "TRACKER_PORT (host names are resolved once, at start)\n"
     "MINIBIT_SHARE_DIRS (extra folders store_file may read) MINIBIT_TOKEN (bearer token\n"
@@ -426,6 +428,8 @@ main (int argc, char **argv)
    * the memory of dropped connections in the heap, fragmented. */
   mallopt (M_MMAP_THRESHOLD, 1 << 20);
 #endif
+  if (argc >= 2 && strcmp (argv[1], "fetch") == 0)
+    return mbi_peer_fetch_cli (argc - 1, argv + 1);
   MbPeerApp app = { 0 };
   g_autoptr (GError) err = NULL;
   if (!configure (&app.cfg, &argc, &argv, &err))

@@ -1,6 +1,8 @@
 /* peer-private.h — minibit-peer's state and the functions its files give
  * one another: peer-main.c (configuration, wiring, signals, leaving),
- * membership.c (who is on the ring) and peer-http.c (the seeds' HTTP API).
+ * membership.c (who is on the ring), peer-http.c (the seeds' HTTP API),
+ * peer-observe.c (GET /status, GET /metrics) and peer-fetch-cli.c
+ * (`minibit-peer fetch`).
  * Not an API.
  *
  * The app owns one MbRingPeer driven by the real clock, talking through the
@@ -48,6 +50,17 @@ typedef struct {
 
 typedef struct _MbPeerApp MbPeerApp;
 
+/* peer-observe.c: what GET /status and GET /metrics tell beyond the core's
+ * and the transport's own stats.  Only ever incremented. */
+#define MBI_HTTP_ENDPOINTS 15  /* peer-observe.c's endpoint names, "other" last */
+#define MBI_HTTP_CLASSES 6     /* no status yet, 1xx .. 5xx */
+typedef struct {
+  guint64 stores_ok, stores_failed;    /* POST /store_file answered: 200 / not */
+  guint64 fetches_ok, fetches_failed;  /* POST /fetch_file that started, answered: 200 / not */
+  guint64 http[MBI_HTTP_ENDPOINTS][MBI_HTTP_CLASSES]; /* requests finished */
+  gint64 started_us;                   /* monotonic time the peer started */
+} MbPeerCounters;
+
 struct _MbPeerApp {
   MbPeerAppConfig cfg;
   GMainLoop *loop;
@@ -72,6 +85,7 @@ struct _MbPeerApp {
   guint drop_idle;
   gboolean shutting_down;
   int exit_status;
+  MbPeerCounters counters; /* peer-observe.c */
 };
 
 /* peer-main.c */
@@ -93,3 +107,15 @@ void mbi_peer_membership_leave_notice (MbPeerApp *app);
 
 /* peer-http.c */
 gboolean mbi_peer_http_start (MbPeerApp *app, GError **error);
+
+/* peer-observe.c */
+/* Counts every request app->http finishes (by endpoint and status class). */
+void mbi_peer_observe_start (MbPeerApp *app);
+/* GET /status (JSON) and GET /metrics (Prometheus text format 0.0.4). */
+void mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg);
+void mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg);
+
+/* peer-fetch-cli.c: `minibit-peer fetch NAME [--peer URL]` (argv[0] is
+ * "fetch"): a fetch_file through a running peer, its progress shown from
+ * GET /status; the exit status (0 fetched, 1 failed, 2 bad usage). */
+int mbi_peer_fetch_cli (int argc, char **argv);

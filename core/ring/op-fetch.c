@@ -412,8 +412,25 @@ fetch_check (const RingOp *base, GString *why)
   return TRUE;
 }
 
+static void
+fetch_progress (const RingOp *base, MbRingOpProgress *out)
+{
+  const OpFetch *op = (const OpFetch *) base;
+  if (!op->manifest || !op->state)
+    return;
+  guint n = mb_manifest_n_chunks (op->manifest);
+  out->chunks_total = n;
+  for (guint i = 0; i < n; i++)
+    if (op->state[i] == CH_DONE)
+      {
+        out->chunks_done++;
+        out->bytes += mb_manifest_chunk_len (op->manifest, i);
+      }
+  out->bytes_total = mb_manifest_size (op->manifest);
+}
+
 static const RingOpVtable fetch_vtable = {
-  "fetch", fetch_on_reply, fetch_maybe_finish, fetch_free, fetch_check,
+  "fetch", fetch_on_reply, fetch_maybe_finish, fetch_free, fetch_check, fetch_progress,
 };
 
 void

@@ -160,6 +160,8 @@ chunk_reply (OpShutdown *op, Rpc *r, const MbMessage *msg, guint64 now)
         {
           op->report.chunks_redistributed++;
           op->report.bytes_moved += r->bytes;
+          op->base.rp->stats.leave_chunks_moved++;
+          op->base.rp->stats.leave_bytes_moved += r->bytes;
         }
       return;
     }
@@ -227,6 +229,8 @@ manifest_reply (OpShutdown *op, Rpc *r, const MbMessage *msg, guint64 now)
         {
           op->report.manifests_redistributed++;
           op->report.bytes_moved += r->bytes;
+          op->base.rp->stats.leave_manifests_moved++;
+          op->base.rp->stats.leave_bytes_moved += r->bytes;
         }
       return;
     }

@@ -99,7 +99,10 @@ chunk_keep (RingOp *base, gpointer data, guint64 now)
       base->result.chunks_placed++;
       base->result.bytes += mb_manifest_chunk_len (op->manifest, i);
       if (!is_owner (op, mb_manifest_chunk_id (op->manifest, i), rp->addr))
-        base->result.handoffs++;
+        {
+          base->result.handoffs++;
+          rp->stats.handoffs++;
+        }
       return;
     }
   base->result.chunks_failed++;
@@ -150,7 +153,10 @@ chunk_reply (OpStore *op, Rpc *r, const MbMessage *msg, guint64 now)
       base->result.chunks_placed++;
       base->result.bytes += r->bytes;
       if (!is_owner (op, mb_manifest_chunk_id (op->manifest, r->index), r->target))
-        base->result.handoffs++;
+        {
+          base->result.handoffs++;
+          base->rp->stats.handoffs++;
+        }
       return;
     }
   base->result.chunks_failed++;
@@ -323,8 +329,24 @@ store_check (const RingOp *base, GString *why)
   return TRUE;
 }
 
+static void
+store_progress (const RingOp *base, MbRingOpProgress *out)
+{
+  const OpStore *op = (const OpStore *) base;
+  if (!op->manifest)
+    return;
+  guint n = mb_manifest_n_chunks (op->manifest);
+  guint r = MAX (op->q.r, 1);
+  out->chunks_total = n;
+  for (guint i = 0; i < n; i++)
+    if (mb_manifest_n_holders (op->manifest, i) >= r)
+      out->chunks_done++;
+  out->bytes = base->result.bytes;
+  out->bytes_total = mb_manifest_size (op->manifest) * r;
+}
+
 static const RingOpVtable store_vtable = {
-  "store", store_on_reply, store_maybe_finish, store_free, store_check,
+  "store", store_on_reply, store_maybe_finish, store_free, store_check, store_progress,
 };
 
 /* The chunk ids (and CRCs) of the manifest; op->chunk_bytes with content. */

@@ -82,6 +82,9 @@ typedef struct {
   void (*free) (RingOp *op);
   /* The operation's own invariants (may be NULL): FALSE with a reason. */
   gboolean (*check) (const RingOp *op, GString *why);
+  /* What it has done so far (may be NULL: no progress to show);
+   * kind and name are filled in by the caller. */
+  void (*progress) (const RingOp *op, MbRingOpProgress *out);
 } RingOpVtable;
 
 /* The base every operation struct embeds as its first member. */

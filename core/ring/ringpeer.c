@@ -129,6 +129,24 @@ mb_ringpeer_stats (const MbRingPeer *rp, MbRingPeerStats *out)
   *out = rp->stats;
 }
 
+GArray *
+mb_ringpeer_progress (const MbRingPeer *rp)
+{
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (MbRingOpProgress));
+  for (guint i = 0; i < rp->ops->len; i++)
+    {
+      const RingOp *op = rp->ops->pdata[i];
+      if (!op->vt->progress || op->reported)
+        continue;
+      MbRingOpProgress p = { 0 };
+      p.kind = op->vt->name;
+      p.name = op->name;
+      op->vt->progress (op, &p);
+      g_array_append_val (out, p);
+    }
+  return out;
+}
+
 /* ---- helpers ---- */
 
 MbNodeId

@@ -140,9 +140,35 @@ typedef struct {
                                * losing side of a conflict */
   guint64 conflicts;          /* equal versions of different contents met */
   guint64 read_repairs;       /* older copies a fetch's read found and replaced */
+  guint64 handoffs;           /* store: chunk copies acknowledged by members after
+                               * the owners (hinted hand-off) */
+  guint64 leave_chunks_moved;     /* graceful leave: chunk copies handed to members
+                                   * that did not hold them (acknowledged) */
+  guint64 leave_manifests_moved;  /* ... and manifest copies */
+  guint64 leave_bytes_moved;      /* the bytes of both */
 } MbRingPeerStats;
 
 void mb_ringpeer_stats (const MbRingPeer *rp, MbRingPeerStats *out);
+
+/* An operation in progress (stores and fetches; a leave or a repair has no
+ * entry). */
+typedef struct {
+  const char *kind;         /* "store" or "fetch" */
+  const char *name;         /* the file's name, borrowed: valid until the next
+                             * call into the peer */
+  guint chunks_total;       /* the file's chunks; 0 while unknown (a fetch
+                             * before its manifest is read) */
+  guint chunks_done;        /* store: chunks with R' copies acknowledged;
+                             * fetch: chunks held here (those held before too) */
+  guint64 bytes;            /* store: bytes of the copies acknowledged (R' per
+                             * chunk); fetch: bytes of the chunks done */
+  guint64 bytes_total;      /* store: the file's size x R'; fetch: its size;
+                             * 0 while unknown */
+} MbRingOpProgress;
+
+/* The stores and fetches running, oldest first: an array of
+ * MbRingOpProgress (free with g_array_unref). */
+GArray *mb_ringpeer_progress (const MbRingPeer *rp);
 
 /* Debugging: verifies the peer's internal invariants (requests in flight
  * within each window, every sent request awaiting its timeout, timeouts in

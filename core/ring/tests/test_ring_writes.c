@@ -132,6 +132,10 @@ test_store_owner_dropping_acks_is_handed_off (void)
   g_assert_true (d.r.ok);
   g_assert_cmpuint (d.r.handoffs, >=, 1);
   g_assert_cmpuint (d.r.chunks_short, ==, 0);
+  /* the storing peer's counter (GET /metrics' minibit_store_handoffs_total) */
+  MbRingPeerStats st;
+  mb_ringpeer_stats (fx->rp[0], &st);
+  g_assert_cmpuint (st.handoffs, ==, d.r.handoffs);
   assert_acked_copies (fx, "acks.bin", 3, silent);
   g_autoptr (GString) why = g_string_new (NULL);
   g_assert_true (copies_ok (fx, NULL, 3, why));

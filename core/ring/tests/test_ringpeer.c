@@ -82,6 +82,63 @@ test_ring_fetch_uses_several_sources_and_verifies (void)
   rfx_free (fx);
 }
 
+/* mb_ringpeer_progress: a store and a fetch in progress are listed with
+ * their chunks done and total; once they reported, nothing is. */
+static void
+test_ring_progress_lists_running_stores_and_fetches (void)
+{
+  RFx *fx = rfx_new (8, 3);
+  g_autoptr (GBytes) content = random_content (1024 * 1024 + 17, 5);
+  Done d = { 0 };
+  mb_ringpeer_store_file (fx->rp[0], "p.bin", content, 0, fx->now, on_done, &d);
+  g_autoptr (GArray) p = mb_ringpeer_progress (fx->rp[0]);
+  g_assert_cmpuint (p->len, ==, 1);
+  MbRingOpProgress *e = &g_array_index (p, MbRingOpProgress, 0);
+  g_assert_cmpstr (e->kind, ==, "store");
+  g_assert_cmpstr (e->name, ==, "p.bin");
+  guint n = e->chunks_total; /* the fixture's chunk size: 17 */
+  g_assert_cmpuint (n, >, 1);
+  g_assert_cmpuint (e->chunks_done, <, n);
+  g_assert_cmpuint (e->bytes_total, ==, 3 * g_bytes_get_size (content));
+  rfx_run (fx, fx->now + 60 * SEC);
+  g_assert_true (d.called && d.r.ok);
+  done_clear (&d);
+  g_autoptr (GArray) after = mb_ringpeer_progress (fx->rp[0]);
+  g_assert_cmpuint (after->len, ==, 0);
+
+  mb_ringpeer_fetch_file (fx->rp[5], "p.bin", fx->now, on_done, &d);
+  g_autoptr (GArray) f = mb_ringpeer_progress (fx->rp[5]);
+  g_assert_cmpuint (f->len, ==, 1);
+  e = &g_array_index (f, MbRingOpProgress, 0);
+  g_assert_cmpstr (e->kind, ==, "fetch");
+  g_assert_cmpuint (e->chunks_done, <=, e->chunks_total);
+  /* run until the manifest is read and some chunks came, not to the end */
+  gboolean seen = FALSE;
+  for (guint step = 0; step < 100000 && !d.called; step++)
+    {
+      guint64 until = fx->now + 1000;
+      rfx_run (fx, until);
+      fx->now = MAX (fx->now, until);
+      g_autoptr (GArray) q = mb_ringpeer_progress (fx->rp[5]);
+      if (q->len == 1 && g_array_index (q, MbRingOpProgress, 0).chunks_total > 0)
+        {
+          e = &g_array_index (q, MbRingOpProgress, 0);
+          g_assert_cmpuint (e->chunks_total, ==, n);
+          g_assert_cmpuint (e->chunks_done, <=, n);
+          g_assert_cmpuint (e->bytes, <=, e->bytes_total);
+          g_assert_cmpuint (e->bytes_total, ==, g_bytes_get_size (content));
+          seen = TRUE;
+        }
+    }
+  g_assert_true (seen);
+  rfx_run (fx, fx->now + 120 * SEC);
+  g_assert_true (d.called && d.r.ok);
+  g_autoptr (GArray) none = mb_ringpeer_progress (fx->rp[5]);
+  g_assert_cmpuint (none->len, ==, 0);
+  done_clear (&d);
+  rfx_free (fx);
+}
+
 static void
 test_ring_fetch_fails_over_when_holders_are_down (void)
 {
@@ -157,6 +214,12 @@ test_ring_shutdown_moves_exactly_its_keys_to_their_new_owners (void)
   g_assert_cmpuint (s.r.manifests_failed, ==, 0);
   g_assert_cmpuint (s.r.chunks_redistributed, ==, leaver_chunks->len);
   g_assert_cmpuint (s.r.manifests_redistributed, ==, leaver_manifests->len);
+  /* the leaver's counters (GET /metrics' minibit_leave_*) say the same */
+  MbRingPeerStats st;
+  mb_ringpeer_stats (fx->rp[leaver], &st);
+  g_assert_cmpuint (st.leave_chunks_moved, ==, s.r.chunks_redistributed);
+  g_assert_cmpuint (st.leave_manifests_moved, ==, s.r.manifests_redistributed);
+  g_assert_cmpuint (st.leave_bytes_moved, ==, s.r.bytes_moved);
   /* Exactly the leaver's chunks moved, each to the member that became its owner. */
   for (guint i = 0; i < fx->n; i++)
     {
@@ -427,6 +490,8 @@ main (int argc, char **argv)
                    test_ring_fetch_uses_several_sources_and_verifies);
   g_test_add_func ("/ring/fetch-fails-over-when-holders-are-down",
                    test_ring_fetch_fails_over_when_holders_are_down);
+  g_test_add_func ("/ring/progress-lists-running-stores-and-fetches",
+                   test_ring_progress_lists_running_stores_and_fetches);
   g_test_add_func ("/ring/stale-view-lookup-is-redirected", test_ring_stale_view_lookup_is_redirected);
   g_test_add_func ("/ring/shutdown-moves-exactly-its-keys-to-their-new-owners",
                    test_ring_shutdown_moves_exactly_its_keys_to_their_new_owners);
