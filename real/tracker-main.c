@@ -114,6 +114,18 @@ mb_app_on_frame (gpointer user, MbNodeId from, const MbMessage *msg)
   const char *who = mb_transport_node_addr (app->transport, from);
   gboolean member_reg = msg->type == MB_MSG_REGISTER && msg->file != NULL
                         && msg->file[0] == '\0';
+  if (msg->type == MB_MSG_REGISTER && !member_reg)
+    {
+      /* A swarm registration under a ring member's name: only from it. */
+      MbNodeId owner = mb_members_node_of (app->members, msg->name);
+      if (owner != MB_NODE_NONE && owner != from)
+        {
+          g_message ("tracker: refusing a registration as %s from %s: a ring member's name",
+                     msg->name, who ? who : "(unknown)");
+          mb_app_refuse (app, from, msg, "that peer id is a ring member's");
+          return;
+        }
+    }
   if (member_reg)
     {
       const char *why = mb_members_check (app->members, from, msg);

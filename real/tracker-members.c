@@ -210,6 +210,13 @@ mb_members_has_name (MbMembers *m, const char *name)
   return name != NULL && g_hash_table_contains (m->by_name, name);
 }
 
+MbNodeId
+mb_members_node_of (MbMembers *m, const char *name)
+{
+  Member *e = name != NULL ? g_hash_table_lookup (m->by_name, name) : NULL;
+  return e != NULL ? e->node : MB_NODE_NONE;
+}
+
 guint
 mb_members_count (MbMembers *m)
 {

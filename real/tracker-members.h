@@ -48,6 +48,8 @@ void mb_members_register (MbMembers *m, MbNodeId from, const MbMessage *reg);
 gboolean mb_members_leave (MbMembers *m, MbNodeId from, const char *name);
 /* TRUE if `name` is a live member's id. */
 gboolean mb_members_has_name (MbMembers *m, const char *name);
+/* The node of the live member called `name`, or MB_NODE_NONE. */
+MbNodeId mb_members_node_of (MbMembers *m, const char *name);
 guint mb_members_count (MbMembers *m);
 
 G_END_DECLS

@@ -585,7 +585,8 @@ mb_wire_find (WireSide *w, guint from, MbMsgType type, guint32 req)
 
 /* The ring's membership over frames: a REGISTER for the ring (file "")
  * must carry the address the connection proved (else ERROR, nothing
- * registered) and a name no other live member holds; a member gets the full
+ * registered) and a name no other live member holds (nor may a swarm
+ * registration take a member's name); a member gets the full
  * list, and every member gets it when one joins; HTTP cannot take a
  * member's name; a LEAVE naming a member is ignored from anyone else, and
  * from the member itself tells the others (LEAVE_NOTICE with its address);
@@ -633,6 +634,8 @@ test_members (void)
   /* b cannot take a's name; HTTP cannot either. */
   mb_wire_send (tb, tkb, MB_MSG_REGISTER, 4, "", "a", addr_b);
   WAIT_FOR (mb_wire_find (&wb, 0, MB_MSG_ERROR, 4) != NULL, WAIT_MS);
+  mb_wire_send (tb, tkb, MB_MSG_REGISTER, 6, "some.iso", "a", addr_b);
+  WAIT_FOR (mb_wire_find (&wb, 0, MB_MSG_ERROR, 6) != NULL, WAIT_MS);
   gchar *url = g_strdup_printf ("%s/register", t->http);
   const char *body = "{\"peer_id\": \"a\", \"listen_port\": 7001}";
   mb_expect_error (s, "POST", url, body, strlen (body), 409, "*ring member*");
