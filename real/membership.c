@@ -27,6 +27,21 @@
  * DEPARTED_PINGS ping intervals, or at once when that member opens a fresh
  * authenticated session (a restart).  A leaver stops pinging once it has
  * sent its notices.  The tracker's wire address is never a member.
+ *
+ * With a tracker set (TRACKER_HOST or TRACKER_PORT, or their options), the
+ * tracker's registrations are the membership (tracker-members.h): we send
+ * REGISTER {file "", name = SELF_ID, addr = our ring name} at start and
+ * every announce_ms (the tracker proves the address by dial-back and drops
+ * a member silent for its --member-timeout), and LEAVE after our leave
+ * notices.  The tracker answers every registration with the full list of
+ * members and pushes it to all of them when one joins: every listed member
+ * joins our view at once, except one our failure detector took for crashed
+ * (lost: only a frame from itself brings it back) or that left (departed).
+ * A LEAVE_NOTICE from the tracker (a member's goodbye there) removes that
+ * member as its own notice does.  The lists only add: a member leaves our
+ * view by its (or the tracker's) notice, or by our failure detector, so a
+ * tracker that restarts empty never empties the ring.  Without a tracker,
+ * KNOWN_PEERS and hellos are the bootstrap, as before.
  */
 #define MB_REAL_PEER_INTERNAL
 #include "peer-private.h"
@@ -42,6 +57,15 @@ static gchar *
 tracker_wire_addr (MbPeerApp *app)
 {
   return mb_transport_addr_join (app->cfg.tracker_host, (guint16) (app->cfg.tracker_port + 1));
+}
+
+static MbNodeId
+tracker_node (MbPeerApp *app)
+{
+  if (!app->cfg.tracker_set)
+    return MB_NODE_NONE;
+  g_autofree gchar *tracker = tracker_wire_addr (app);
+  return mb_transport_node (app->transport, tracker);
 }
 
 static void
@@ -194,6 +218,72 @@ ping_round (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* REGISTER with the tracker (a re-announce after the first). */
+static gboolean
+announce (gpointer data)
+{
+  MbPeerApp *app = data;
+  MbNodeId tracker = tracker_node (app);
+  if (app->left || tracker == MB_NODE_NONE)
+    return G_SOURCE_CONTINUE;
+  MbMessage *reg = mb_message_new (MB_MSG_REGISTER);
+  reg->req = 0x40000000u | (app->announce_req++ & 0x3fffffffu);
+  reg->file = g_strdup ("");
+  reg->name = g_strdup (app->cfg.self_id);
+  reg->addr = g_strdup (app->addr);
+  const MbHost *th = mb_transport_host (app->transport);
+  th->send (th->ctx, mb_transport_self (app->transport), tracker, reg);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+mbi_peer_membership_tracker_goodbye (MbPeerApp *app)
+{
+  MbNodeId tracker = tracker_node (app);
+  if (tracker == MB_NODE_NONE)
+    return;
+  MbMessage *leave = mb_message_new (MB_MSG_LEAVE);
+  leave->name = g_strdup (app->cfg.self_id);
+  leave->file = g_strdup ("");
+  const MbHost *th = mb_transport_host (app->transport);
+  th->send (th->ctx, mb_transport_self (app->transport), tracker, leave);
+}
+
+/* A frame from the tracker: the members it lists join our view (not one
+ * lost or departed); its LEAVE_NOTICE removes a member that said goodbye
+ * there.  Always consumed. */
+static void
+from_tracker (MbPeerApp *app, const MbMessage *msg)
+{
+  if (msg->type == MB_MSG_PEER_LIST && msg->file != NULL && msg->file[0] == '\0')
+    {
+      if (app->shutting_down || app->left)
+        return;
+      for (guint i = 0; i < msg->n_peers; i++)
+        {
+          const char *a = msg->peers[i].addr;
+          if (a == NULL || g_hash_table_contains (app->lost, a))
+            continue;  /* taken for crashed: only a frame from itself brings it back */
+          add_member (app, a);
+        }
+    }
+  else if (msg->type == MB_MSG_LEAVE_NOTICE && msg->name != NULL)
+    {
+      if (g_strcmp0 (msg->name, app->addr) == 0)
+        return;
+      gint64 *until = g_new (gint64, 1);
+      *until = g_get_monotonic_time ()
+               + (gint64) DEPARTED_PINGS * app->cfg.ping_interval_ms * 1000;
+      g_hash_table_insert (app->departed, g_strdup (msg->name), until);
+      g_hash_table_remove (app->lost, msg->name);
+      g_info ("ring: the tracker says %s left", msg->name);
+      remove_member (app, msg->name, FALSE);
+    }
+  else if (msg->type == MB_MSG_ERROR)
+    g_warning ("ring: the tracker refused our registration: %s",
+               msg->text != NULL ? msg->text : "(no reason given)");
+}
+
 void
 mbi_peer_membership_start (MbPeerApp *app)
 {
@@ -205,6 +295,11 @@ mbi_peer_membership_start (MbPeerApp *app)
   app->ping_source = g_timeout_add (app->cfg.ping_interval_ms, ping_round, app);
   /* Say hello to everyone we were told of, so they add us. */
   ping_round (app);
+  if (app->cfg.tracker_set)
+    {
+      announce (app);
+      app->announce_source = g_timeout_add (app->cfg.announce_ms, announce, app);
+    }
 }
 
 void
@@ -213,6 +308,9 @@ mbi_peer_membership_stop (MbPeerApp *app)
   if (app->ping_source)
     g_source_remove (app->ping_source);
   app->ping_source = 0;
+  if (app->announce_source)
+    g_source_remove (app->announce_source);
+  app->announce_source = 0;
   if (app->drop_idle)
     g_source_remove (app->drop_idle);
   app->drop_idle = 0;
@@ -227,6 +325,11 @@ gboolean
 mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *msg)
 {
   const char *addr = mb_transport_node_addr (app->transport, from);
+  if (app->cfg.tracker_set && from == tracker_node (app))
+    {
+      from_tracker (app, msg);
+      return TRUE;
+    }
   if (msg->type == MB_MSG_LEAVE_NOTICE)
     {
       if (addr == NULL || g_strcmp0 (msg->name, addr) != 0)

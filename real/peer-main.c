@@ -107,14 +107,7 @@ on_shutdown_done (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
              r->manifests_redistributed, r->manifests_failed, r->chunks_redistributed,
              r->chunks_failed, r->bytes_moved);
   mbi_peer_membership_leave_notice (app);
-  /* Tell the tracker, best effort. */
-  g_autofree gchar *tracker = mb_transport_addr_join (app->cfg.tracker_host,
-                                                      (guint16) (app->cfg.tracker_port + 1));
-  MbMessage *leave = mb_message_new (MB_MSG_LEAVE);
-  leave->name = g_strdup (app->cfg.self_id);
-  leave->file = g_strdup ("");
-  mb_host_send (mb_gateway_host (app->gateway), mb_transport_self (app->transport),
-                mb_transport_node (app->transport, tracker), leave);
+  mbi_peer_membership_tracker_goodbye (app);
   if (w->done)
     w->done (rp, r, w->data);
   g_free (w);
@@ -197,7 +190,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
   MbRingPeerConfig dflt;
   mb_ringpeer_config_init (&dflt);
   gint replication = (gint) dflt.replication, chunk_kib = (gint) (dflt.chunk_size / 1024);
-  gint ping_ms = 1000, misses = 3, write_quorum = 0;
+  gint ping_ms = 1000, misses = 3, write_quorum = 0, announce_ms = 2000;
   g_autofree gchar *replication_help =
     g_strdup_printf ("Copies of each chunk and manifest, R (default %d)", replication);
   g_autofree gchar *chunk_help = g_strdup_printf ("Chunk size in KiB (default %d)", chunk_kib);
@@ -215,6 +208,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     { "chunk-kib", 0, 0, G_OPTION_ARG_INT, &chunk_kib, chunk_help, "KIB" },
     { "write-quorum", 'w', 0, G_OPTION_ARG_INT, &write_quorum, "Manifest owners that must acknowledge a store, W (default a majority of R, R/2+1; fetches read R-W+1)", "W" },
     { "ping-ms", 0, 0, G_OPTION_ARG_INT, &ping_ms, "Failure-detector period in ms (default 1000)", "MS" },
+    { "announce-ms", 0, 0, G_OPTION_ARG_INT, &announce_ms, "Re-announce to the tracker this often, in ms (default 2000; the tracker drops a member silent for --member-timeout, 10 s)", "MS" },
     { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
     { "cluster-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file, "File holding the cluster secret, mode 0600 (else env MINIBIT_CLUSTER_SECRET; without one, wire peers are accepted from loopback only)", "PATH" },
     { NULL }
@@ -242,12 +236,15 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
                              &cfg->wire_port, error);
       ok = ok && parse_port ("TRACKER_PORT", tracker_port ? tracker_port : env_or ("TRACKER_PORT", "9000"),
                              &cfg->tracker_port, error);
+      cfg->tracker_set = tracker_port != NULL || tracker_host != NULL
+                         || *env_or ("TRACKER_PORT", "") || *env_or ("TRACKER_HOST", "");
+      cfg->announce_ms = (guint) announce_ms;
     }
   if (ok && (replication < 1 || replication > 16 || chunk_kib < 1 || chunk_kib > 16384
-             || ping_ms < 50 || misses < 1))
+             || ping_ms < 50 || misses < 1 || announce_ms < 50))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--replication must be 1..16, --chunk-kib 1..16384, --ping-ms >= 50, --ping-misses >= 1");
+                   "--replication must be 1..16, --chunk-kib 1..16384, --ping-ms >= 50, --ping-misses >= 1, --announce-ms >= 50");
       ok = FALSE;
     }
   if (ok && (write_quorum < 0 || write_quorum > replication))

@@ -38,6 +38,9 @@ typedef struct {
   gchar **known_peers;   /* KNOWN_PEERS: wire addresses host:port (numeric after start) */
   gchar *tracker_host;   /* TRACKER_HOST (numeric after start) */
   guint16 tracker_port;  /* TRACKER_PORT (HTTP); its wire port is +1 */
+  gboolean tracker_set;  /* a tracker was configured (TRACKER_HOST/PORT or an option):
+                            the membership is its registrations; else KNOWN_PEERS only */
+  guint announce_ms;     /* re-announce to the tracker this often */
   gchar **share_dirs;    /* MINIBIT_SHARE_DIRS */
   gchar *token;          /* MINIBIT_TOKEN */
   gchar *secret_file;    /* --cluster-secret-file (else MINIBIT_CLUSTER_SECRET) */
@@ -83,6 +86,8 @@ struct _MbPeerApp {
   guint rounds;            /* ping rounds so far */
   GPtrArray *to_drop;      /* lost members whose connection the idle drop_idle drops */
   guint drop_idle;
+  guint announce_source;   /* re-announces to the tracker */
+  guint32 announce_req;
   gboolean shutting_down;
   int exit_status;
   MbPeerCounters counters; /* peer-observe.c */
@@ -104,6 +109,8 @@ void mbi_peer_membership_on_disconnect (MbPeerApp *app, MbNodeId node);
 /* A fresh authenticated session with node (the transport's session handler). */
 void mbi_peer_membership_on_session (MbPeerApp *app, MbNodeId node);
 void mbi_peer_membership_leave_notice (MbPeerApp *app);
+/* Our goodbye to the tracker (when one is set), best effort. */
+void mbi_peer_membership_tracker_goodbye (MbPeerApp *app);
 
 /* peer-http.c */
 gboolean mbi_peer_http_start (MbPeerApp *app, GError **error);

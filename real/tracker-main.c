@@ -5,6 +5,7 @@
  *   POST /register {"peer_id": str, "listen_port": int, "file": str (opt.)}
  *        -> {"status":"success","initial_blocks":[...],"peers":[{"peer_id","ip","port"}...]}
  *   GET  /peers?peer_id=ID[&file=F] -> {"status":"success","peers":[...]}
+ *        (without file: every registered peer, the ring members included)
  *   errors -> {"status":"error","error":"..."}: 400 bad input, 413 body over
  *   64 KiB, 404 unknown path, 405 wrong method.
  *
@@ -34,6 +35,7 @@
 #include "cluster-secret.h"
 #include "gateway.h"
 #include "swarm/tracker.h"
+#include "tracker-members.h"
 #include "transport.h"
 
 #define MB_HTTP_MAX_BODY (64 * 1024)
@@ -50,6 +52,7 @@ typedef struct {
   gint wire_port;        /* -1: port + 1 (any when port is 0) */
   gint peer_list_size;
   gint peer_timeout_s;
+  gint member_timeout_s; /* --member-timeout: a member not re-announcing expires */
   gdouble initial_share;
   gint total_blocks;
   gint64 seed;           /* 0: random */
@@ -62,6 +65,7 @@ typedef struct {
   MbTracker *tracker;
   MbExpiryDriver *driver;
   MbGateway *gateway;    /* the tracker's host; HTTP requests go through it */
+  MbMembers *members;    /* the ring's membership (tracker-members.h) */
   SoupServer *http;
   GMainLoop *loop;
   GRand *rand;           /* initial block indices */
@@ -89,10 +93,80 @@ mb_app_tracker_receive (gpointer obj, MbNodeId from, const MbMessage *msg, guint
 }
 
 static void
+mb_app_refuse (MbTrackerApp *app, MbNodeId to, const MbMessage *req, const char *why)
+{
+  MbMessage *m = mb_message_new (MB_MSG_ERROR);
+  m->req = req->req;
+  m->code = MB_ERR_BAD_REQUEST;
+  m->text = g_strdup_printf ("tracker: %s", why);
+  const MbHost *h = mb_transport_host (app->transport);
+  h->send (h->ctx, mb_transport_self (app->transport), to, m);
+}
+
+/* Frames from the wire.  REGISTER for the ring (file "") is a membership
+ * registration (tracker-members.h): refused unless its address is the one
+ * the connection proved; a LEAVE is taken only from the node the peer
+ * registered from (nobody else can unregister it). */
+static void
 mb_app_on_frame (gpointer user, MbNodeId from, const MbMessage *msg)
 {
   MbTrackerApp *app = user;
+  const char *who = mb_transport_node_addr (app->transport, from);
+  gboolean member_reg = msg->type == MB_MSG_REGISTER && msg->file != NULL
+                        && msg->file[0] == '\0';
+  if (msg->type == MB_MSG_REGISTER && !member_reg)
+    {
+      /* A swarm registration under a ring member's name: only from it. */
+      MbNodeId owner = mb_members_node_of (app->members, msg->name);
+      if (owner != MB_NODE_NONE && owner != from)
+        {
+          g_message ("tracker: refusing a registration as %s from %s: a ring member's name",
+                     msg->name, who ? who : "(unknown)");
+          mb_app_refuse (app, from, msg, "that peer id is a ring member's");
+          return;
+        }
+    }
+  if (member_reg)
+    {
+      const char *why = mb_members_check (app->members, from, msg);
+      if (why != NULL)
+        {
+          g_message ("tracker: refusing the registration of %s at %s from %s: %s",
+                     msg->name ? msg->name : "(none)", msg->addr ? msg->addr : "(none)",
+                     who ? who : "(unknown)", why);
+          mb_app_refuse (app, from, msg, why);
+          return;
+        }
+    }
+  if (msg->type == MB_MSG_LEAVE)
+    {
+      MbNodeId owner = mb_tracker_peer_node (app->tracker, msg->name);
+      if (owner != from)
+        {
+          g_message ("tracker: ignoring a leave for %s from %s: a peer leaves only for itself",
+                     msg->name ? msg->name : "(none)", who ? who : "(unknown)");
+          return;
+        }
+      mb_members_leave (app->members, from, msg->name);
+    }
   mb_tracker_receive (app->tracker, from, msg, mb_clock_now ());
+  mb_expiry_driver_rearm (app->driver);
+  if (member_reg)
+    mb_members_register (app->members, from, msg);
+}
+
+/* A member that stopped re-announcing: its registrations go too. */
+static void
+mb_app_member_expired (gpointer user, MbNodeId node, const char *name)
+{
+  MbTrackerApp *app = user;
+  if (mb_tracker_peer_node (app->tracker, name) != node)
+    return;  /* registered again from elsewhere since */
+  MbMessage *leave = mb_message_new (MB_MSG_LEAVE);
+  leave->name = g_strdup (name);
+  leave->file = g_strdup ("");
+  mb_tracker_receive (app->tracker, node, leave, mb_clock_now ());
+  mb_message_free (leave);
   mb_expiry_driver_rearm (app->driver);
 }
 
@@ -275,6 +349,14 @@ mb_http_register (MbTrackerApp *app, SoupServerMessage *msg)
       mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, error->message);
       g_error_free (error);
     }
+  else if (mb_members_has_name (app->members, peer_id))
+    {
+      /* Over HTTP nothing is proved: a ring member's registration is its own. */
+      mb_gateway_reply_error (msg, SOUP_STATUS_CONFLICT,
+                              "that peer_id is a ring member registered over the wire");
+      g_free (peer_id);
+      g_free (file);
+    }
   else
     {
       MbMessage *req = mb_message_new (MB_MSG_REGISTER);
@@ -304,7 +386,9 @@ mb_http_peers (MbTrackerApp *app, SoupServerMessage *msg, GHashTable *query)
     }
   MbMessage *req = mb_message_new (MB_MSG_GET_PEERS);
   req->name = g_strdup (id);
-  req->file = g_strdup (file != NULL ? file : MB_DEFAULT_FILE);
+  /* Without a file: every registered peer (the ring's swarm, which holds
+   * the HTTP registrations of the default file and the ring members). */
+  req->file = g_strdup (file != NULL ? file : "");
   MbMessage *reply = mb_gateway_ask (app->gateway, req);
   mb_http_answer (app, msg, reply, FALSE);
   mb_message_free (reply);
@@ -391,6 +475,8 @@ mb_options_check (MbTrackerOptions *o, GError **error)
     bad = "--port 65535 leaves no port for the frames: give --wire-port";
   else if (o->peer_list_size < 1)
     bad = "--peer-list-size must be at least 1";
+  else if (o->member_timeout_s < 1 || o->member_timeout_s > 86400)
+    bad = "--member-timeout must be from 1 to 86400 seconds";
   else if (o->peer_timeout_s < 0)
     bad = "--peer-timeout must be 0 (never) or more seconds";
   else if (!(o->initial_share >= 0.0 && o->initial_share <= 1.0))
@@ -419,6 +505,7 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
   o->peer_timeout_s = (gint) (def.peer_timeout_us / MB_USEC_PER_SEC);
   o->initial_share = def.initial_share;
   o->total_blocks = 50;
+  o->member_timeout_s = 10;
   o->seed = 0;
   if (!mb_options_from_env (o, error))
     return FALSE;
@@ -441,6 +528,9 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
       "Port for minibit frames (default: HTTP port + 1, or any free one when --port is 0)", "PORT" },
     { "peer-list-size", 0, 0, G_OPTION_ARG_INT, &o->peer_list_size, help_list, "N" },
     { "peer-timeout", 0, 0, G_OPTION_ARG_INT, &o->peer_timeout_s, help_timeout, "SECONDS" },
+    { "member-timeout", 0, 0, G_OPTION_ARG_INT, &o->member_timeout_s,
+      "A ring member that has not re-announced for this long is dropped from the "
+      "membership and its registrations (default 10; peers re-announce every 2 s)", "SECONDS" },
     { "initial-share", 0, 0, G_OPTION_ARG_DOUBLE, &o->initial_share, help_share, "SHARE" },
     { "total-blocks", 0, 0, G_OPTION_ARG_INT, &o->total_blocks,
       "Blocks in a file registered over HTTP (default 50, as the seed)", "N" },
@@ -533,6 +623,8 @@ mb_app_start (MbTrackerApp *app, GError **error)
   app->driver = mb_expiry_driver_new (app->tracker, mb_app_tracker_next,
                                       mb_app_tracker_expire, NULL);
   mb_gateway_attach (app->gateway, mb_app_tracker_receive, app->tracker, app->driver);
+  app->members = mb_members_new (app->transport, (guint64) o->member_timeout_s * G_USEC_PER_SEC,
+                                 250, mb_app_member_expired, app);
   mb_transport_set_handlers (app->transport, mb_app_on_frame, mb_app_on_gone, app);
   return mb_app_start_http (app, error);
 }
@@ -545,6 +637,7 @@ mb_app_stop (MbTrackerApp *app)
       soup_server_disconnect (app->http);
       g_object_unref (app->http);
     }
+  mb_members_free (app->members);
   mb_expiry_driver_free (app->driver);
   mb_tracker_free (app->tracker);
   mb_gateway_free (app->gateway);

@@ -534,3 +534,14 @@ mb_tracker_dropped (const MbTracker *t)
   g_return_val_if_fail (t != NULL, 0);
   return t->dropped;
 }
+
+MbNodeId
+mb_tracker_peer_node (const MbTracker *t, const char *name)
+{
+  g_return_val_if_fail (t != NULL, MB_NODE_NONE);
+  if (name == NULL)
+    return MB_NODE_NONE;
+  const MbTrackerEntry *e
+    = mb_tracker_swarm_lookup (mb_tracker_find_swarm (t, MB_TRACKER_RING), name);
+  return e != NULL ? e->node : MB_NODE_NONE;
+}

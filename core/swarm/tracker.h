@@ -50,5 +50,9 @@ guint mb_tracker_n_swarms (const MbTracker *t);
 guint mb_tracker_swarm_size (const MbTracker *t, const char *file);
 gboolean mb_tracker_has_peer (const MbTracker *t, const char *file, const char *name);
 guint64 mb_tracker_dropped (const MbTracker *t);  /* peers dropped for silence */
+/* The node the peer `name` last registered from (its ring entry: every
+ * registration refreshes it), or MB_NODE_NONE if it is not registered.
+ * Drivers use it to take a LEAVE only from the peer itself. */
+MbNodeId mb_tracker_peer_node (const MbTracker *t, const char *name);
 
 G_END_DECLS

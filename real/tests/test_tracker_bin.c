@@ -540,6 +540,150 @@ test_json_depth (void)
   mb_tracker_stop (t);
 }
 
+/* The ids GET /peers (no file: every registered peer) lists for `asker`. */
+static GHashTable *
+mb_ring_ids (SoupSession *s, Tracker *t, const char *asker)
+{
+  gchar *url = g_strdup_printf ("%s/peers?peer_id=%s", t->http, asker);
+  guint status = 0;
+  JsonNode *r = mb_http (s, "GET", url, NULL, 0, &status);
+  g_assert_cmpuint (status, ==, 200);
+  JsonArray *a = json_object_get_array_member (mb_obj (r), "peers");
+  GHashTable *ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    g_hash_table_add (ids, g_strdup (json_object_get_string_member (
+                             json_array_get_object_element (a, i), "peer_id")));
+  json_node_unref (r);
+  g_free (url);
+  return ids;
+}
+
+static void
+mb_wire_send (MbTransport *tr, MbNodeId to, MbMsgType type, guint32 req, const char *file,
+              const char *name, const char *addr)
+{
+  MbMessage *m = mb_message_new (type);
+  m->req = req;
+  m->file = g_strdup (file);
+  m->name = g_strdup (name);
+  m->addr = g_strdup (addr);
+  mb_host_send (mb_transport_host (tr), mb_transport_self (tr), to, m);
+}
+
+/* The first message of `type` with `req` received from index `from` on, or NULL. */
+static const MbMessage *
+mb_wire_find (WireSide *w, guint from, MbMsgType type, guint32 req)
+{
+  for (guint i = from; i < w->msgs->len; i++)
+    {
+      const MbMessage *m = g_ptr_array_index (w->msgs, i);
+      if (m->type == type && m->req == req)
+        return m;
+    }
+  return NULL;
+}
+
+/* The ring's membership over frames: a REGISTER for the ring (file "")
+ * must carry the address the connection proved (else ERROR, nothing
+ * registered) and a name no other live member holds (nor may a swarm
+ * registration take a member's name); a member gets the full
+ * list, and every member gets it when one joins; HTTP cannot take a
+ * member's name; a LEAVE naming a member is ignored from anyone else, and
+ * from the member itself tells the others (LEAVE_NOTICE with its address);
+ * a member that stops re-announcing expires (--member-timeout). */
+static void
+test_members (void)
+{
+  const char *args[] = { "--host", "127.0.0.1", "--port", "0", "--wire-port", "0",
+                         "--member-timeout", "2", NULL };
+  Tracker *t = mb_tracker_start (args, NULL);
+  SoupSession *s = soup_session_new ();
+  GError *error = NULL;
+  MbTransport *ta = mb_transport_new ("a", "127.0.0.1", 0, NULL, &error);
+  g_assert_no_error (error);
+  MbTransport *tb = mb_transport_new ("b", "127.0.0.1", 0, NULL, &error);
+  g_assert_no_error (error);
+  WireSide wa = { g_ptr_array_new_with_free_func ((GDestroyNotify) mb_message_free) };
+  WireSide wb = { g_ptr_array_new_with_free_func ((GDestroyNotify) mb_message_free) };
+  mb_transport_set_handlers (ta, mb_wire_recv, NULL, &wa);
+  mb_transport_set_handlers (tb, mb_wire_recv, NULL, &wb);
+  MbNodeId tka = mb_transport_node (ta, t->wire), tkb = mb_transport_node (tb, t->wire);
+  const char *addr_a = mb_transport_listen_addr (ta), *addr_b = mb_transport_listen_addr (tb);
+
+  /* An address the connection did not prove: refused. */
+  mb_wire_send (ta, tka, MB_MSG_REGISTER, 1, "", "a", "127.0.0.1:1");
+  WAIT_FOR (mb_wire_find (&wa, 0, MB_MSG_ERROR, 1) != NULL, WAIT_MS);
+  g_assert_true (g_pattern_match_simple ("*dial-back*", mb_wire_find (&wa, 0, MB_MSG_ERROR, 1)->text));
+  GHashTable *ids = mb_ring_ids (s, t, "x");
+  g_assert_cmpuint (g_hash_table_size (ids), ==, 0);
+  g_hash_table_unref (ids);
+
+  /* Its own address: a member, with the full list (itself). */
+  mb_wire_send (ta, tka, MB_MSG_REGISTER, 2, "", "a", addr_a);
+  WAIT_FOR (mb_wire_find (&wa, 0, MB_MSG_PEER_LIST, 0) != NULL, WAIT_MS);
+  const MbMessage *l = mb_wire_find (&wa, 0, MB_MSG_PEER_LIST, 0);
+  g_assert_cmpuint (l->n_peers, ==, 1);
+  g_assert_cmpstr (l->peers[0].addr, ==, addr_a);
+  /* b joins: a is told (the full list of 2), b gets it too. */
+  guint mark_a = wa.msgs->len;
+  mb_wire_send (tb, tkb, MB_MSG_REGISTER, 3, "", "b", addr_b);
+  WAIT_FOR (mb_wire_find (&wa, mark_a, MB_MSG_PEER_LIST, 0) != NULL
+            && mb_wire_find (&wb, 0, MB_MSG_PEER_LIST, 0) != NULL, WAIT_MS);
+  g_assert_cmpuint (mb_wire_find (&wa, mark_a, MB_MSG_PEER_LIST, 0)->n_peers, ==, 2);
+  g_assert_cmpuint (mb_wire_find (&wb, 0, MB_MSG_PEER_LIST, 0)->n_peers, ==, 2);
+  /* b cannot take a's name; HTTP cannot either. */
+  mb_wire_send (tb, tkb, MB_MSG_REGISTER, 4, "", "a", addr_b);
+  WAIT_FOR (mb_wire_find (&wb, 0, MB_MSG_ERROR, 4) != NULL, WAIT_MS);
+  mb_wire_send (tb, tkb, MB_MSG_REGISTER, 6, "some.iso", "a", addr_b);
+  WAIT_FOR (mb_wire_find (&wb, 0, MB_MSG_ERROR, 6) != NULL, WAIT_MS);
+  gchar *url = g_strdup_printf ("%s/register", t->http);
+  const char *body = "{\"peer_id\": \"a\", \"listen_port\": 7001}";
+  mb_expect_error (s, "POST", url, body, strlen (body), 409, "*ring member*");
+  g_free (url);
+  ids = mb_ring_ids (s, t, "x");
+  g_assert_cmpuint (g_hash_table_size (ids), ==, 2);
+  g_assert_true (g_hash_table_contains (ids, "a") && g_hash_table_contains (ids, "b"));
+  g_hash_table_unref (ids);
+
+  /* b's LEAVE for a: ignored (b's next request is answered after it). */
+  mb_wire_send (tb, tkb, MB_MSG_LEAVE, 0, "", "a", NULL);
+  mb_wire_send (tb, tkb, MB_MSG_GET_PEERS, 5, "", "b", NULL);
+  WAIT_FOR (mb_wire_find (&wb, 0, MB_MSG_PEER_LIST, 5) != NULL, WAIT_MS);
+  ids = mb_ring_ids (s, t, "x");
+  g_assert_true (g_hash_table_contains (ids, "a"));
+  g_hash_table_unref (ids);
+  g_assert_null (mb_wire_find (&wb, 0, MB_MSG_LEAVE_NOTICE, 0));
+  /* a's own LEAVE: b is told, a is gone. */
+  mb_wire_send (ta, tka, MB_MSG_LEAVE, 0, "", "a", NULL);
+  WAIT_FOR (mb_wire_find (&wb, 0, MB_MSG_LEAVE_NOTICE, 0) != NULL, WAIT_MS);
+  g_assert_cmpstr (mb_wire_find (&wb, 0, MB_MSG_LEAVE_NOTICE, 0)->name, ==, addr_a);
+  ids = mb_ring_ids (s, t, "x");
+  g_assert_cmpuint (g_hash_table_size (ids), ==, 1);
+  g_assert_true (g_hash_table_contains (ids, "b"));
+  g_hash_table_unref (ids);
+
+  /* b never re-announces: expired after 2 s (well within 8). */
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean gone = FALSE;
+  while (!gone && g_get_monotonic_time () < t0 + 8 * G_USEC_PER_SEC)
+    {
+      guint tick = g_timeout_add (100, mb_test_tick, NULL);
+      g_main_context_iteration (NULL, TRUE);
+      g_source_remove (tick);
+      ids = mb_ring_ids (s, t, "x");
+      gone = g_hash_table_size (ids) == 0;
+      g_hash_table_unref (ids);
+    }
+  g_assert_true (gone);
+
+  mb_transport_free (ta);
+  mb_transport_free (tb);
+  g_ptr_array_unref (wa.msgs);
+  g_ptr_array_unref (wb.msgs);
+  g_object_unref (s);
+  mb_tracker_stop (t);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -549,5 +693,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tracker-bin/peer-timeout", test_peer_timeout);
   g_test_add_func ("/tracker-bin/env", test_env);
   g_test_add_func ("/tracker-bin/usage", test_usage);
+  g_test_add_func ("/tracker-bin/members", test_members);
   return g_test_run ();
 }

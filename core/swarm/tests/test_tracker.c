@@ -222,6 +222,23 @@ test_tracker_two_files_are_separate_swarms (void)
   g_assert_cmpuint (mb_tracker_swarm_size (f->t, ""), ==, 4);
 }
 
+/* mb_tracker_peer_node: the node of the peer's last registration (any
+ * swarm), MB_NODE_NONE once it left or when never registered. */
+static void
+test_tracker_peer_node (void)
+{
+  g_autoptr (TrackFix) f = track_fix_new (NULL, 4);
+  g_assert_cmpuint (mb_tracker_peer_node (f->t, "peer1"), ==, MB_NODE_NONE);
+  track_register (f, 1, "a.iso", 0);
+  track_register (f, 2, "", 0);
+  g_assert_cmpuint (mb_tracker_peer_node (f->t, "peer1"), ==, 1);
+  g_assert_cmpuint (mb_tracker_peer_node (f->t, "peer2"), ==, 2);
+  g_assert_cmpuint (mb_tracker_peer_node (f->t, "peer3"), ==, MB_NODE_NONE);
+  g_assert_cmpuint (mb_tracker_peer_node (f->t, NULL), ==, MB_NODE_NONE);
+  g_assert_null (track_send (f, MB_MSG_LEAVE, 1, "", 0, 5));
+  g_assert_cmpuint (mb_tracker_peer_node (f->t, "peer1"), ==, MB_NODE_NONE);
+}
+
 static void
 test_tracker_leave_removes_at_once (void)
 {
@@ -475,6 +492,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tracker/swarms/two-files-are-separate",
                    test_tracker_two_files_are_separate_swarms);
   g_test_add_func ("/tracker/leave/removes-at-once", test_tracker_leave_removes_at_once);
+  g_test_add_func ("/tracker/peer-node/last-registration", test_tracker_peer_node);
   g_test_add_func ("/tracker/timeout/silent-peer-dropped-at-sweep",
                    test_tracker_silent_peer_dropped_at_sweep);
   g_test_add_func ("/tracker/timeout/zero-never-sweeps",
