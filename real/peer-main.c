@@ -438,6 +438,8 @@ main (int argc, char **argv)
   if (!start (&app, &err))
     {
       fprintf (stderr, "minibit-peer: %s\n", err->message);
+      config_clear (&app.cfg);
+      g_main_loop_unref (app.loop);
       return 2;
     }
   g_main_loop_run (app.loop);

@@ -337,13 +337,15 @@ run_refused (const char *const *extra, const char *const *want)
   gint64 t0 = g_get_monotonic_time ();
   Proc *p = mb_proc_spawn ("peer", (const char *const *) argv->pdata, NULL, log, &err);
   gboolean exited = p != NULL && mb_wait_exit (p, EXIT_MS);
-  gint status = exited ? g_subprocess_get_exit_status (p->proc) : -1;
   gboolean normal = exited && g_subprocess_get_if_exited (p->proc);
+  gint status = normal ? g_subprocess_get_exit_status (p->proc) : -1;
+  gint sig = exited && g_subprocess_get_if_signaled (p->proc)
+             ? g_subprocess_get_term_sig (p->proc) : 0;
   mb_proc_kill (p);
   g_autofree gchar *text = read_log (log);
   mb_test_remove_tree (root);
   CHECKF (exited, "the peer still runs %u ms after its start; its output: %s", EXIT_MS, text);
-  CHECKF (normal && status != 0, "exit status %d; output: %s", status, text);
+  CHECKF (normal && status != 0, "exit status %d (signal %d); output: %s", status, sig, text);
   for (guint i = 0; want[i] != NULL; i++)
     CHECKF (strstr (text, want[i]) != NULL, "the message lacks \"%s\": %s", want[i], text);
   g_test_message ("refused in %.2f s with status %d: %s", mb_secs_since (t0), status,
