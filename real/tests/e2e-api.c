@@ -148,7 +148,7 @@ mb_random_file (const char *dir, const char *name, gsize size, guint32 seed)
   return sha;
 }
 
-static gchar *
+gchar *
 mb_file_sha (const char *path)
 {
   g_autoptr (GMappedFile) mf = g_mapped_file_new (path, FALSE, NULL);

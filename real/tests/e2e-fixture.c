@@ -206,11 +206,10 @@ mb_bound_port (GSocket *s)
   return sa ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa)) : 0;
 }
 
-/* The tracker's HTTP port P with P + 1 free as well (its wire port), and
- * 2 * N_PEERS more, all distinct. */
-static gboolean
-mb_pick_ports (Cluster *c)
+gboolean
+mb_pick_ports_for (guint16 *tracker_port, guint n, guint16 *http, guint16 *wire)
 {
+  /* every socket stays bound until all are picked, so they are distinct */
   g_autoptr (GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
   gboolean pair = FALSE;
   for (guint tries = 0; tries < 100 && !pair; tries++)
@@ -224,13 +223,13 @@ mb_pick_ports (Cluster *c)
       if (s1 != NULL)
         {
           g_ptr_array_add (held, s1);
-          c->tracker_port = p;
+          *tracker_port = p;
           pair = TRUE;
         }
     }
   if (!pair)
     return FALSE;
-  for (guint i = 0; i < N_PEERS; i++)
+  for (guint i = 0; i < n; i++)
     {
       GSocket *a = mb_bind (0), *b = mb_bind (0);
       if (a == NULL || b == NULL)
@@ -239,13 +238,29 @@ mb_pick_ports (Cluster *c)
           g_clear_object (&b);
           return FALSE;
         }
-      c->peers[i].http_port = mb_bound_port (a);
-      c->peers[i].wire_port = mb_bound_port (b);
+      http[i] = mb_bound_port (a);
+      wire[i] = mb_bound_port (b);
       g_ptr_array_add (held, a);
       g_ptr_array_add (held, b);
     }
   for (guint i = 0; i < held->len; i++)
     g_socket_close (held->pdata[i], NULL);
+  return TRUE;
+}
+
+/* The tracker's HTTP port P with P + 1 free as well (its wire port), and
+ * 2 * N_PEERS more, all distinct. */
+static gboolean
+mb_pick_ports (Cluster *c)
+{
+  guint16 http[N_PEERS], wire[N_PEERS];
+  if (!mb_pick_ports_for (&c->tracker_port, N_PEERS, http, wire))
+    return FALSE;
+  for (guint i = 0; i < N_PEERS; i++)
+    {
+      c->peers[i].http_port = http[i];
+      c->peers[i].wire_port = wire[i];
+    }
   return TRUE;
 }
 

@@ -77,6 +77,10 @@ void mb_proc_kill (Proc *p);
 /* A TCP socket bound to loopback:port (0: any), or NULL; its port. */
 GSocket *mb_bind (guint16 port);
 guint16 mb_bound_port (GSocket *s);
+/* Free loopback ports, all distinct: a tracker's HTTP port with the next one
+ * free too (its wire port), and n (http, wire) pairs for peers.  FALSE if
+ * none were found (bounded tries). */
+gboolean mb_pick_ports_for (guint16 *tracker_port, guint n, guint16 *http, guint16 *wire);
 /* Removes path and everything below it (symbolic links are not followed). */
 void mb_rm_rf (const char *path);
 /* Shows a process's log: its warnings, then its last lines. */
@@ -197,6 +201,8 @@ gchar *mb_body_text (Reply *r);
 
 /* Writes `size` random bytes to DIR/name; returns its SHA-256 (hex). */
 gchar *mb_random_file (const char *dir, const char *name, gsize size, guint32 seed);
+/* The SHA-256 (hex) of a file's bytes, or NULL if it cannot be read. */
+gchar *mb_file_sha (const char *path);
 /* POST /store_file at peer `at`: success, every chunk placed R times;
  * *chunks (may be NULL) gets the chunk count; the name joins c->stored. */
 gboolean mb_store (Cluster *c, guint at, const char *name, gint64 *chunks);

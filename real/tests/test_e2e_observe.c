@@ -419,17 +419,6 @@ run_fetch_cli (Cluster *c, guint at, const char *name, gchar **out)
   return status;
 }
 
-static gchar *
-file_sha (const char *path)
-{
-  g_autoptr (GMappedFile) mf = g_mapped_file_new (path, FALSE, NULL);
-  if (mf == NULL)
-    return NULL;
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
-                                      (const guchar *) g_mapped_file_get_contents (mf),
-                                      g_mapped_file_get_length (mf));
-}
-
 static gboolean
 run_fetch_cli_test (Cluster *c)
 {
@@ -465,7 +454,7 @@ run_fetch_cli_test (Cluster *c)
     }
   CHECKF (progress >= 1, "no progress line in: %s", out);
   g_autofree gchar *path = g_build_filename (c->peers[3].dir, "downloads", BIG_NAME, NULL);
-  g_autofree gchar *got = file_sha (path);
+  g_autofree gchar *got = mb_file_sha (path);
   CHECKF (g_strcmp0 (got, sha) == 0, "%s has SHA-256 %s, want %s", path, got, sha);
 
   /* a name nobody stored: exit 1, the peer's reason */

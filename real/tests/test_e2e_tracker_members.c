@@ -49,40 +49,7 @@ typedef struct {
 static gboolean
 pick_ports (Net *n)
 {
-  g_autoptr (GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
-  gboolean pair = FALSE;
-  for (guint tries = 0; tries < 100 && !pair; tries++)
-    {
-      GSocket *s = mb_bind (0);
-      if (s == NULL)
-        return FALSE;
-      g_ptr_array_add (held, s);
-      guint16 p = mb_bound_port (s);
-      GSocket *s1 = p > 0 && p < 65535 ? mb_bind ((guint16) (p + 1)) : NULL;
-      if (s1 != NULL)
-        {
-          g_ptr_array_add (held, s1);
-          n->tracker_port = p;
-          pair = TRUE;
-        }
-    }
-  for (guint i = 0; pair && i < N_MAX; i++)
-    {
-      GSocket *a = mb_bind (0), *b = mb_bind (0);
-      if (a == NULL || b == NULL)
-        {
-          g_clear_object (&a);
-          g_clear_object (&b);
-          return FALSE;
-        }
-      n->http[i] = mb_bound_port (a);
-      n->wire[i] = mb_bound_port (b);
-      g_ptr_array_add (held, a);
-      g_ptr_array_add (held, b);
-    }
-  for (guint i = 0; i < held->len; i++)
-    g_socket_close (held->pdata[i], NULL);
-  return pair;
+  return mb_pick_ports_for (&n->tracker_port, N_MAX, n->http, n->wire);
 }
 
 static Proc *

@@ -143,31 +143,48 @@ drain_and_count (Fx *fx, MbPeer *p)
  * KiB); never more than send_watermark; from the host's uplink rate when
  * it knows it.  A fixed 128 KiB would hold every
  * message a slow peer sends behind seconds of payload. */
+/* A seed (peer 1) on the fake uplink, a fake remote interested and
+ * unchoked; rate: the host's uplink rate, or NULL (unknown). */
+static Fx *
+limit_fx (const MbPeerConfig *cfg, guint64 (*rate) (gpointer, MbNodeId))
+{
+  Fx *fx = fx_new (2, 1, 8 << 20, 64 * 1024, cfg, 3);
+  backlog_fx = fx;
+  drained_at = 0;
+  fx->host.uplink_backlog = handed_backlog;
+  fx->host.uplink_notify = ignore_notify;
+  fx->host.uplink_rate = rate;
+  fx_start (fx, 1);
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (128);
+  fx_fake_connect (fx, FAKE, 1, empty);
+  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+  g_assert_true (mb_peer_is_unchoking (fx->peers[1], FILE_NAME, FAKE));
+  g_ptr_array_set_size (fx->to_fake, 0);
+  return fx;
+}
+
+/* Asks for n_pieces whole pieces; returns the blocks handed over at once. */
+static guint
+ask_pieces (Fx *fx, guint32 n_pieces)
+{
+  for (guint32 pc = 0; pc < n_pieces; pc++)
+    for (guint32 b = 0; b < 4; b++)
+      fx_inject (fx, FAKE, 1, request (fx, pc, b));
+  guint first;
+  pieces_since (fx, 0, &first);
+  return first;
+}
+
 static void
 test_upload_limit_follows_rate (void)
 {
   MbPeerConfig cfg;
   mb_peer_config_init (&cfg);
-  Fx *fx = fx_new (2, 1, 8 << 20, 64 * 1024, &cfg, 3);
-  backlog_fx = fx;
-  drained_at = 0;
-  fx->host.uplink_backlog = handed_backlog;
-  fx->host.uplink_notify = ignore_notify;
-  fx_start (fx, 1);
+  Fx *fx = limit_fx (&cfg, NULL);
   MbPeer *seed = fx->peers[1];
-  g_autoptr (MbBitfield) empty = mb_bitfield_new (128);
-  fx_fake_connect (fx, FAKE, 1, empty);
-  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
-  g_assert_true (mb_peer_is_unchoking (seed, FILE_NAME, FAKE));
-  g_ptr_array_set_size (fx->to_fake, 0);
-  /* 160 blocks asked for (40 pieces); the first goes out as it is asked */
-  for (guint32 pc = 0; pc < 40; pc++)
-    for (guint32 b = 0; b < 4; b++)
-      fx_inject (fx, FAKE, 1, request (fx, pc, b));
-  guint first;
-  pieces_since (fx, 0, &first);
-  g_assert_cmpuint (first, ==, cfg.send_watermark_low / 16384);
-  /* no rate yet: a block per wake; 40 blocks (640 KiB) in the first round */
+  /* 160 blocks asked for (40 pieces); no rate yet: a block per wake, 40
+   * blocks (640 KiB) in the first round */
+  g_assert_cmpuint (ask_pieces (fx, 40), ==, cfg.send_watermark_low / 16384);
   for (guint i = 1; i < 40; i++)
     g_assert_cmpuint (drain_and_count (fx, seed), ==, 1);
   /* the rechoke measures 640 KiB in 10 s: the limit is 32 KiB */
@@ -176,8 +193,7 @@ test_upload_limit_follows_rate (void)
   g_assert_true (mb_peer_is_unchoking (seed, FILE_NAME, FAKE));
   for (guint i = 0; i < 40; i++)
     g_assert_cmpuint (drain_and_count (fx, seed), ==, 2);
-  /* 1280 KiB in the next 10 s: 64 KiB, and with send_buffer_time = 0 the
-   * limit is send_watermark (128 KiB) whatever the rate */
+  /* 1280 KiB in the next 10 s: 64 KiB */
   fx->now += cfg.rechoke_interval_us;
   mb_peer_handle_expiry (seed, fx->now);
   g_assert_cmpuint (drain_and_count (fx, seed), ==, 4);
@@ -185,40 +201,16 @@ test_upload_limit_follows_rate (void)
   g_assert_true (mb_peer_check (seed, why));
   fx_free (fx);
 
+  /* send_buffer_time = 0: the limit is send_watermark (128 KiB) */
   cfg.send_buffer_us = 0;
-  fx = fx_new (2, 1, 8 << 20, 64 * 1024, &cfg, 3);
-  backlog_fx = fx;
-  drained_at = 0;
-  fx->host.uplink_backlog = handed_backlog;
-  fx->host.uplink_notify = ignore_notify;
-  fx_start (fx, 1);
-  fx_fake_connect (fx, FAKE, 1, empty);
-  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
-  g_ptr_array_set_size (fx->to_fake, 0);
-  for (guint32 pc = 0; pc < 4; pc++)
-    for (guint32 b = 0; b < 4; b++)
-      fx_inject (fx, FAKE, 1, request (fx, pc, b));
-  pieces_since (fx, 0, &first);
-  g_assert_cmpuint (first, ==, cfg.send_watermark / 16384);
+  fx = limit_fx (&cfg, NULL);
+  g_assert_cmpuint (ask_pieces (fx, 4), ==, cfg.send_watermark / 16384);
   fx_free (fx);
 
   /* a host that knows its uplink (64 KiB/s) sets the limit from the start */
   cfg.send_buffer_us = 500 * 1000;
-  fx = fx_new (2, 1, 8 << 20, 64 * 1024, &cfg, 3);
-  backlog_fx = fx;
-  drained_at = 0;
-  fx->host.uplink_backlog = handed_backlog;
-  fx->host.uplink_notify = ignore_notify;
-  fx->host.uplink_rate = rate_64k;
-  fx_start (fx, 1);
-  fx_fake_connect (fx, FAKE, 1, empty);
-  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
-  g_ptr_array_set_size (fx->to_fake, 0);
-  for (guint32 pc = 0; pc < 4; pc++)
-    for (guint32 b = 0; b < 4; b++)
-      fx_inject (fx, FAKE, 1, request (fx, pc, b));
-  pieces_since (fx, 0, &first);
-  g_assert_cmpuint (first, ==, 2);
+  fx = limit_fx (&cfg, rate_64k);
+  g_assert_cmpuint (ask_pieces (fx, 4), ==, 2);
   fx_free (fx);
 }
 
