@@ -35,40 +35,10 @@
 #define SQUAT_NAME "squatted.txt"
 #define SQUAT_DATA "39 bytes a squatter wants on the ring.."
 
-static gchar *
-mb_squat_chunk_id (void)
-{
-  gchar *id = g_malloc (65);
-  mb_chunk_id_compute ((const guint8 *) SQUAT_DATA, strlen (SQUAT_DATA), id);
-  return id;
-}
-
-/* PING, STORE_CHUNK, STORE_MANIFEST, LEAVE_NOTICE {victim}: FALSE as soon as
- * one cannot be sent (the peer closed the connection already: fine). */
 static gboolean
 mb_send_attack (MbFake *f, const char *victim)
 {
-  MbMessage *ping = mb_message_new (MB_MSG_PING);
-  ping->req = 1;
-  if (!mb_fake_send_msg (f, ping, NULL))
-    return FALSE;
-  g_autofree gchar *id = mb_squat_chunk_id ();
-  MbMessage *chunk = mb_message_new (MB_MSG_STORE_CHUNK);
-  chunk->req = 2;
-  chunk->chunk_id = g_strdup (id);
-  chunk->data = g_bytes_new (SQUAT_DATA, strlen (SQUAT_DATA));
-  chunk->length = (guint32) strlen (SQUAT_DATA);
-  if (!mb_fake_send_msg (f, chunk, NULL))
-    return FALSE;
-  MbMessage *man = mb_message_new (MB_MSG_STORE_MANIFEST);
-  man->req = 3;
-  man->manifest = mb_manifest_new (SQUAT_NAME, strlen (SQUAT_DATA), 256 * 1024, NULL);
-  mb_manifest_set_chunk (man->manifest, 0, id, 0, NULL);
-  if (!mb_fake_send_msg (f, man, NULL))
-    return FALSE;
-  MbMessage *bye = mb_message_new (MB_MSG_LEAVE_NOTICE);
-  bye->name = g_strdup (victim);
-  return mb_fake_send_msg (f, bye, NULL);
+  return mb_fake_send_attack (f, SQUAT_NAME, SQUAT_DATA, victim);
 }
 
 /* Members in peer i's view (GET /ping), -1 if it does not answer. */

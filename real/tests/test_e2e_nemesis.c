@@ -422,34 +422,6 @@ fault_leave (Nemesis *n, GRand *r, guint k)
 
 #define SQUAT_DATA "39 bytes a squatter wants on the ring.."
 
-/* What a stranger tries: PING, STORE_CHUNK, STORE_MANIFEST for `name`,
- * LEAVE_NOTICE naming `victim`.  FALSE once one cannot be sent (closed). */
-static gboolean
-send_attack (MbFake *f, const char *name, const char *victim)
-{
-  MbMessage *ping = mb_message_new (MB_MSG_PING);
-  ping->req = 1;
-  if (!mb_fake_send_msg (f, ping, NULL))
-    return FALSE;
-  char id[65];
-  mb_chunk_id_compute ((const guint8 *) SQUAT_DATA, strlen (SQUAT_DATA), id);
-  MbMessage *chunk = mb_message_new (MB_MSG_STORE_CHUNK);
-  chunk->req = 2;
-  chunk->chunk_id = g_strdup (id);
-  chunk->data = g_bytes_new (SQUAT_DATA, strlen (SQUAT_DATA));
-  chunk->length = (guint32) strlen (SQUAT_DATA);
-  if (!mb_fake_send_msg (f, chunk, NULL))
-    return FALSE;
-  MbMessage *man = mb_message_new (MB_MSG_STORE_MANIFEST);
-  man->req = 3;
-  man->manifest = mb_manifest_new (name, strlen (SQUAT_DATA), 256 * 1024, NULL);
-  mb_manifest_set_chunk (man->manifest, 0, id, 0, NULL);
-  if (!mb_fake_send_msg (f, man, NULL))
-    return FALSE;
-  MbMessage *bye = mb_message_new (MB_MSG_LEAVE_NOTICE);
-  bye->name = g_strdup (victim);
-  return mb_fake_send_msg (f, bye, NULL);
-}
 
 /* An acknowledged name to squat (or a fresh one). */
 static gchar *
@@ -487,7 +459,7 @@ fault_fake (Nemesis *n, GRand *r, gboolean thief)
       home = mb_fake_home_new (NULL);
       in = mb_fake_handshake (f, "stranger", mb_fake_home_addr (home), NULL, home, &err);
     }
-  gboolean sent = in && send_attack (f, name, c->peers[other].wire);
+  gboolean sent = in && mb_fake_send_attack (f, name, SQUAT_DATA, c->peers[other].wire);
   gboolean closed = mb_fake_wait_closed (f, 3000);
   g_test_message ("nemesis: %s at %s (claims %s, squats %s, evicts %s): handshake %s, frames %s, %s",
                   thief ? "thief with the secret" : "stranger without the secret",

@@ -43,35 +43,10 @@
 #include "transport.h"
 #include "wire-auth.h"
 #include "wire-fake.h"
+#include "test-util.h"
 
 #define WAIT_MS 5000
 #define SECRET "transport-auth-test-secret-0001"
-
-static gboolean
-mb_test_tick (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-#define WAIT_FOR(cond, ms)                                                  \
-  G_STMT_START {                                                            \
-    gint64 wait_deadline_ = g_get_monotonic_time () + (gint64) (ms) * 1000; \
-    guint wait_tick_ = g_timeout_add (5, mb_test_tick, NULL);               \
-    while (!(cond) && g_get_monotonic_time () < wait_deadline_)             \
-      g_main_context_iteration (NULL, TRUE);                                \
-    g_source_remove (wait_tick_);                                           \
-    g_assert_true (cond);                                                   \
-  } G_STMT_END
-
-static void
-mb_test_spin (guint ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) ms * 1000;
-  guint tick = g_timeout_add (5, mb_test_tick, NULL);
-  while (g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-}
 
 /* ---- captured log lines ------------------------------------------------------ */
 

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "content/chunk.h"
+#include "content/manifest.h"
 #include "transport.h"
 #include "wire-auth.h"
 
@@ -481,4 +483,31 @@ mb_fake_frame_header (guint8 out[5], guint32 length)
   out[2] = (guint8) (length >> 8);
   out[3] = (guint8) length;
   out[4] = MB_MSG_STORE_CHUNK;
+}
+
+gboolean
+mb_fake_send_attack (MbFake *f, const char *name, const char *data, const char *victim)
+{
+  MbMessage *ping = mb_message_new (MB_MSG_PING);
+  ping->req = 1;
+  if (!mb_fake_send_msg (f, ping, NULL))
+    return FALSE;
+  char id[65];
+  mb_chunk_id_compute ((const guint8 *) data, strlen (data), id);
+  MbMessage *chunk = mb_message_new (MB_MSG_STORE_CHUNK);
+  chunk->req = 2;
+  chunk->chunk_id = g_strdup (id);
+  chunk->data = g_bytes_new (data, strlen (data));
+  chunk->length = (guint32) strlen (data);
+  if (!mb_fake_send_msg (f, chunk, NULL))
+    return FALSE;
+  MbMessage *man = mb_message_new (MB_MSG_STORE_MANIFEST);
+  man->req = 3;
+  man->manifest = mb_manifest_new (name, strlen (data), 256 * 1024, NULL);
+  mb_manifest_set_chunk (man->manifest, 0, id, 0, NULL);
+  if (!mb_fake_send_msg (f, man, NULL))
+    return FALSE;
+  MbMessage *bye = mb_message_new (MB_MSG_LEAVE_NOTICE);
+  bye->name = g_strdup (victim);
+  return mb_fake_send_msg (f, bye, NULL);
 }

@@ -54,6 +54,12 @@ gboolean mb_fake_handshake (MbFake *f, const char *name, const char *claim, GByt
 /* Encodes and sends msg (taken), with its MAC after a handshake with a
  * secret. */
 gboolean mb_fake_send_msg (MbFake *f, MbMessage *msg, GError **error);
+/* What a stranger (or a thief) tries once in: PING, STORE_CHUNK of `data`,
+ * STORE_MANIFEST of `name` holding that chunk, LEAVE_NOTICE naming
+ * `victim`.  FALSE as soon as one cannot be sent (the peer closed the
+ * connection already: fine). */
+gboolean mb_fake_send_attack (MbFake *f, const char *name, const char *data,
+                              const char *victim);
 /* The bytes mb_fake_send_msg would send for msg (taken), MAC included: its
  * sequence number is used up whether they are sent or not. */
 GBytes *mb_fake_seal (MbFake *f, MbMessage *msg);
