@@ -14,6 +14,12 @@
  * `capacity`; order[0 .. scan_from) holds no chunk still waiting (CH_NEED);
  * a holder is asked for a chunk at most once (`tried`); the owners are told
  * only when every chunk is settled (done or failed).
+ *
+ * With a swarm peer (mb_ringpeer_set_swarm) the chunks come through the
+ * file's swarm (`key` set): a piece the swarm stores is CH_DONE at once
+ * (mbi_rp_on_swarm_piece); GET_CHUNK is sent only from `check_at` on,
+ * once the swarm brought nothing for swarm_stall_us, and only for chunks
+ * no connected remote of the swarm has.
  */
 #define MB_RING_PEER_INTERNAL
 #include "ring/ringpeer-private.h"
@@ -42,6 +48,14 @@ typedef struct {
   guint *order;             /* chunk indices, rarest first */
   GHashTable *sources;      /* member -> 1 (lookup only) */
   GPtrArray *cand;          /* scratch: one chunk's candidates (borrowed) */
+  /* the swarm (NULL key: none) */
+  gchar *key;               /* the swarm's key (mb_peer_swarm_key) */
+  guint64 last_progress;    /* when the swarm last brought a chunk (or joined) */
+  guint64 check_at;         /* next look at a stalled swarm; MB_TIME_NEVER when settled */
+  gboolean ring_open;       /* GET_CHUNK may go out (swarm stalled once) */
+  GHashTable *swarm_from;   /* nodes the swarm's pieces came from (a set) */
+  guint done_inflight;      /* chunks the swarm brought while a GET_CHUNK for them
+                             * was pending: inflight counts those too */
 } OpFetch;
 
 static void
@@ -65,6 +79,9 @@ fetch_free (RingOp *base)
   mbi_read_clear (&op->read);
   if (op->cand)
     g_ptr_array_unref (op->cand);
+  if (op->swarm_from)
+    g_hash_table_unref (op->swarm_from);
+  g_free (op->key);
 }
 
 /* ---- the chunks ---- */
@@ -99,6 +116,131 @@ chunk_candidates (OpFetch *op, guint i)
 }
 
 static void fetch_pump (OpFetch *op, guint64 now);
+static gboolean fetch_chunks_settled (const OpFetch *op);
+
+typedef struct {
+  const char *member;
+  guint chunks;
+} Source;
+
+static gint
+cmp_source (gconstpointer a, gconstpointer b)
+{
+  const Source *x = a, *y = b;
+  if (x->chunks != y->chunks)
+    return x->chunks > y->chunks ? -1 : 1;
+  return strcmp (x->member, y->member);
+}
+
+/* Joins the file's swarm; its sources are the chunks' candidates (the
+ * manifest's holders, the owners in our view), those with most chunks
+ * first, then by name (deterministic). */
+static void
+fetch_join_swarm (OpFetch *op, guint64 now)
+{
+  MbRingPeer *rp = op->base.rp;
+  guint n = mb_manifest_n_chunks (op->manifest);
+  GHashTable *count = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < n; i++)
+    {
+      GPtrArray *cand = chunk_candidates (op, i);
+      for (guint h = 0; h < cand->len; h++)
+        if (!mbi_rp_is_self (rp, cand->pdata[h]))
+          {
+            guint c = GPOINTER_TO_UINT (g_hash_table_lookup (count, cand->pdata[h]));
+            g_hash_table_insert (count, cand->pdata[h], GUINT_TO_POINTER (c + 1));
+          }
+    }
+  GArray *srcs = g_array_new (FALSE, FALSE, sizeof (Source));
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, count);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      Source s = { k, GPOINTER_TO_UINT (v) };
+      g_array_append_val (srcs, s);
+    }
+  g_array_sort (srcs, cmp_source);
+  const char **names = g_new (const char *, MAX (srcs->len, 1));
+  for (guint i = 0; i < srcs->len; i++)
+    names[i] = g_array_index (srcs, Source, i).member;
+  g_autofree gchar *key = mb_peer_swarm_key (op->manifest);
+  if (mb_peer_join_swarm (rp->swarm, op->manifest, key, names, srcs->len, now))
+    {
+      op->key = g_steal_pointer (&key);
+      op->last_progress = now;
+      op->check_at = now + rp->cfg.swarm_stall_us;
+      op->swarm_from = g_hash_table_new (g_direct_hash, g_direct_equal);
+      /* pieces the swarm already held (we served it) are in the store */
+      for (guint i = 0; i < n; i++)
+        if (op->state[i] == CH_NEED
+            && mb_peer_has_piece (rp->swarm, op->key, i))
+          op->state[i] = CH_DONE;
+    }
+  g_free (names);
+  g_array_unref (srcs);
+  g_hash_table_unref (count);
+}
+
+void
+mbi_rp_on_swarm_piece (gpointer data, const char *key, guint piece, MbNodeId from,
+                       guint64 now)
+{
+  MbRingPeer *rp = data;
+  for (guint k = 0; k < rp->ops->len; k++)
+    {
+      RingOp *base = rp->ops->pdata[k];
+      OpFetch *op = (OpFetch *) base;
+      if (base->kind != OP_FETCH || !op->key || strcmp (op->key, key) != 0
+          || piece >= mb_manifest_n_chunks (op->manifest) || op->state[piece] == CH_DONE)
+        continue;
+      /* An in-flight GET_CHUNK for it stays counted until it answers. */
+      if (op->state[piece] == CH_INFLIGHT)
+        op->done_inflight++;
+      op->state[piece] = CH_DONE;
+      base->result.bytes += mb_manifest_chunk_len (op->manifest, piece);
+      base->result.chunks_swarm++;
+      op->last_progress = now;
+      if (from != MB_NODE_NONE && !g_hash_table_contains (op->swarm_from, GUINT_TO_POINTER (from)))
+        {
+          g_hash_table_add (op->swarm_from, GUINT_TO_POINTER (from));
+          base->result.sources++;
+        }
+      /* Never a failure report from here (the swarm is on our stack). */
+      if (!base->error && fetch_chunks_settled (op))
+        base->vt->maybe_finish (base, now);
+      return;
+    }
+}
+
+static guint64
+fetch_next_expiry (const RingOp *base)
+{
+  const OpFetch *op = (const OpFetch *) base;
+  return op->key && !op->manifest_phase && !base->reported ? op->check_at : MB_TIME_NEVER;
+}
+
+/* The swarm's stall check: once it has brought nothing for swarm_stall_us,
+ * the chunks no connected remote has go to their holders. */
+static void
+fetch_on_expiry (RingOp *base, guint64 now)
+{
+  OpFetch *op = (OpFetch *) base;
+  MbRingPeer *rp = base->rp;
+  if (now >= op->last_progress + rp->cfg.swarm_stall_us)
+    {
+      op->ring_open = TRUE;
+      op->scan_from = 0;
+      op->check_at = now + rp->cfg.swarm_stall_us;
+    }
+  else
+    {
+      op->ring_open = FALSE;
+      op->check_at = op->last_progress + rp->cfg.swarm_stall_us;
+    }
+  base->vt->maybe_finish (base, now);
+}
+
 
 static void
 fetch_start_chunks (OpFetch *op, const MbManifest *m, guint64 now)
@@ -137,6 +279,8 @@ fetch_start_chunks (OpFetch *op, const MbManifest *m, guint64 now)
     }
   op->capacity = MAX (1, g_hash_table_size (distinct)) * rp->cfg.per_holder;
   g_hash_table_unref (distinct);
+  if (rp->swarm && !fetch_chunks_settled (op))
+    fetch_join_swarm (op, now);
   fetch_pump (op, now);
 }
 
@@ -191,6 +335,9 @@ fetch_pump (OpFetch *op, guint64 now)
           continue;
         }
       settled = FALSE;
+      if (op->key && (!op->ring_open
+                      || mb_peer_availability (rp->swarm, op->key, i) > 0))
+        continue; /* the swarm will bring it */
       GPtrArray *cand = chunk_candidates (op, i);
       const char *best = NULL;
       guint best_load = G_MAXUINT;
@@ -227,17 +374,24 @@ fetch_pump (OpFetch *op, guint64 now)
 }
 
 static void
-fetch_on_chunk (OpFetch *op, Rpc *r, const MbMessage *msg)
+fetch_on_chunk (OpFetch *op, Rpc *r, const MbMessage *msg, guint64 now)
 {
   MbRingPeer *rp = op->base.rp;
   guint i = r->index;
   holder_load_add (op, r->target, -1);
+  if (op->state[i] == CH_DONE)
+    {
+      op->done_inflight--; /* the swarm brought it meanwhile */
+      return;
+    }
   if (msg && msg->type == MB_MSG_CHUNK && mbi_rp_chunk_verifies (rp, op->manifest, i, msg)
       && mb_store_put_fetched (rp->store, op->manifest, i,
                                rp->cfg.virtual_content ? NULL : msg->data, NULL))
     {
       op->state[i] = CH_DONE;
       op->base.result.bytes += mb_manifest_chunk_len (op->manifest, i);
+      if (op->key)
+        mb_peer_piece_stored (rp->swarm, op->key, i, now);
       if (!g_hash_table_contains (op->sources, r->target))
         {
           g_hash_table_add (op->sources, g_strdup (r->target));
@@ -344,7 +498,7 @@ fetch_on_reply (RingOp *base, Rpc *r, const MbMessage *msg, guint64 now)
   if (r->kind == RPC_GET_MANIFEST)
     mbi_read_on_reply (base, &op->read, r, msg, now);
   else if (r->kind == RPC_GET_CHUNK)
-    fetch_on_chunk (op, r, msg);
+    fetch_on_chunk (op, r, msg, now);
 }
 
 static void
@@ -362,6 +516,8 @@ fetch_maybe_finish (RingOp *base, guint64 now)
     return;
   if (!op->lookup_done || base->error)
     {
+      if (op->key)
+        mb_peer_leave_swarm (rp->swarm, op->key, now);
       mbi_op_report (base, op->manifest);
       return;
     }
@@ -390,10 +546,11 @@ fetch_check (const RingOp *base, GString *why)
   guint n = mb_manifest_n_chunks (op->manifest), inflight = 0;
   for (guint i = 0; i < n; i++)
     inflight += op->state[i] == CH_INFLIGHT;
-  if (inflight != op->inflight)
+  if (inflight + op->done_inflight != op->inflight)
     {
-      g_string_append_printf (why, "fetch %s: %u chunks in flight, but inflight = %u",
-                              base->name, inflight, op->inflight);
+      g_string_append_printf (why, "fetch %s: %u chunks in flight (and %u the swarm brought "
+                              "meanwhile), but inflight = %u", base->name, inflight,
+                              op->done_inflight, op->inflight);
       return FALSE;
     }
   if (op->inflight > op->capacity)
@@ -431,6 +588,7 @@ fetch_progress (const RingOp *base, MbRingOpProgress *out)
 
 static const RingOpVtable fetch_vtable = {
   "fetch", fetch_on_reply, fetch_maybe_finish, fetch_free, fetch_check, fetch_progress,
+  fetch_next_expiry, fetch_on_expiry,
 };
 
 void

@@ -85,6 +85,10 @@ typedef struct {
   /* What it has done so far (may be NULL: no progress to show);
    * kind and name are filled in by the caller. */
   void (*progress) (const RingOp *op, MbRingOpProgress *out);
+  /* A deadline of its own beyond its Rpcs' (may be NULL: none), and what
+   * it does when that comes (may report). */
+  guint64 (*next_expiry) (const RingOp *op);
+  void (*on_expiry) (RingOp *op, guint64 now);
 } RingOpVtable;
 
 /* The base every operation struct embeds as its first member. */
@@ -125,6 +129,7 @@ struct _MbRingPeer {
                              * not since back nor left: they still count towards
                              * the ring's size in mbi_rp_quorums */
   MbRingPeerStats stats;
+  MbPeer *swarm;            /* fetches go through the file's swarm (or NULL) */
 };
 
 /* A target's window: how many requests are in flight to it, and those
@@ -220,6 +225,9 @@ gboolean mbi_rp_put_local_chunk (MbRingPeer *rp, const MbManifest *m, guint i, G
 gboolean mbi_rp_chunk_verifies (MbRingPeer *rp, const MbManifest *m, guint i,
                                 const MbMessage *msg);
 
+/* op-fetch.c: a piece of swarm `key` arrived (the swarm peer's observer). */
+void mbi_rp_on_swarm_piece (gpointer rp, const char *key, guint piece, MbNodeId from,
+                            guint64 now);
 /* op-repair.c */
 void mbi_rp_repair (MbRingPeer *rp, MbRing *old_view, guint64 now);
 

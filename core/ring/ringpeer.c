@@ -27,6 +27,7 @@ mb_ringpeer_config_init (MbRingPeerConfig *cfg)
   cfg->write_quorum = 0;    /* a majority of R, decided with R */
   cfg->read_quorum = 0;     /* R - W + 1 */
   cfg->handoff_tries = 4;
+  cfg->swarm_stall_us = 3 * MB_USEC_PER_SEC;
 }
 
 static void rpc_free (Rpc *r);
@@ -96,6 +97,8 @@ mb_ringpeer_free (MbRingPeer *rp)
 {
   if (!rp)
     return;
+  if (rp->swarm)
+    mb_peer_set_piece_observer (rp->swarm, NULL, NULL);
   for (guint i = 0; i < rp->ops->len; i++)
     mbi_op_free (rp->ops->pdata[i]);
   g_ptr_array_unref (rp->ops);
@@ -314,13 +317,33 @@ rpc_finish (MbRingPeer *rp, Rpc *r, const MbMessage *msg, guint64 now)
 guint64
 mb_ringpeer_next_expiry (const MbRingPeer *rp)
 {
+  guint64 t = MB_TIME_NEVER;
   for (GList *l = rp->timeouts.head; l; l = l->next)
     {
       Rpc *r = l->data;
       if (!r->done)
-        return r->deadline;
+        {
+          t = r->deadline;
+          break;
+        }
     }
-  return MB_TIME_NEVER;
+  for (guint i = 0; i < rp->ops->len; i++)
+    {
+      const RingOp *op = rp->ops->pdata[i];
+      if (op->vt->next_expiry)
+        t = MIN (t, op->vt->next_expiry (op));
+    }
+  return t;
+}
+
+void
+mb_ringpeer_set_swarm (MbRingPeer *rp, MbPeer *swarm)
+{
+  if (rp->swarm)
+    mb_peer_set_piece_observer (rp->swarm, NULL, NULL);
+  rp->swarm = swarm;
+  if (swarm)
+    mb_peer_set_piece_observer (swarm, mbi_rp_on_swarm_piece, rp);
 }
 
 static void
@@ -344,6 +367,23 @@ mb_ringpeer_handle_expiry (MbRingPeer *rp, guint64 now)
           rpc_finish (rp, r, NULL, now);
         }
       drop_done_heads (rp);
+    }
+  /* Ops with deadlines of their own, in creation order; one may report
+   * (and leave rp->ops), so each step looks the next one up by serial. */
+  guint64 after = 0;
+  for (;;)
+    {
+      RingOp *due = NULL;
+      for (guint i = 0; i < rp->ops->len && !due; i++)
+        {
+          RingOp *op = rp->ops->pdata[i];
+          if (op->serial >= after && op->vt->next_expiry && op->vt->next_expiry (op) <= now)
+            due = op;
+        }
+      if (!due)
+        break;
+      after = due->serial + 1;
+      due->vt->on_expiry (due, now);
     }
 }
 

@@ -29,6 +29,7 @@
 #include "content/manifest.h"
 #include "ring/ring.h"
 #include "content/store.h"
+#include "swarm/peer.h"
 
 G_BEGIN_DECLS
 
@@ -46,6 +47,9 @@ typedef struct {
   guint handoff_tries;      /* store: members tried after the R owners for each
                              * copy that failed (hinted hand-off) (4) */
   gboolean virtual_content; /* simulator: chunks are generated, never held */
+  guint64 swarm_stall_us;   /* fetch with a swarm peer: chunks no connected remote
+                             * has are asked with GET_CHUNK once the swarm has
+                             * brought nothing for this long (3 s) */
   gboolean leave_in_store;  /* fetch: the chunks stay in the store and the
                              * result has no content; the caller assembles
                              * the file (real mode streams it to disk) */
@@ -72,7 +76,9 @@ typedef struct {
   guint manifests_read;     /* fetch: copies of the manifest read (the read quorum) */
   guint64 version;          /* store: the version written; fetch: the one read */
   gboolean stale;           /* store: refused, a holder keeps a newer version */
-  guint sources;            /* fetch: distinct holders that gave us chunks */
+  guint sources;            /* fetch: distinct holders (or swarm remotes) that gave
+                             * us chunks */
+  guint chunks_swarm;       /* fetch: chunks got through the file's swarm */
   guint redirects;          /* fetch: redirects followed for the manifest */
   guint lookups_failed;     /* fetch: 1 if no owner answered for the manifest */
   guint64 bytes;            /* bytes stored / fetched */
@@ -101,6 +107,21 @@ MbRingPeer *mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self
                              const MbRingPeerConfig *cfg, MbStore *store, MbRing *view,
                              GRand *rand);
 void mb_ringpeer_free (MbRingPeer *rp);
+
+/* One system: with a swarm peer (borrowed; same host, node and store; it
+ * outlives the ring peer), a fetch_file is the file's swarm.  After the
+ * manifest is read, the fetch joins the swarm of its content
+ * (mb_peer_join_swarm: the tracker's peers for it, and the manifest's
+ * holders and the chunks' owners in our view as sources, those holding
+ * most chunks first); chunks come as swarm pieces, verified against their
+ * ids, and the fetcher serves what it has to the others while it fetches.
+ * A chunk no connected remote has is asked of its holders with GET_CHUNK
+ * once the swarm has brought nothing for swarm_stall_us, so a fetch never
+ * waits on a swarm that cannot give it.  When every chunk is here the
+ * owners are told (update_manifest), as without a swarm; the peer stays
+ * in the swarm as a seed until it is idle (peer.h).  A fetch that fails
+ * leaves the swarm.  The ring peer takes the swarm peer's piece observer. */
+void mb_ringpeer_set_swarm (MbRingPeer *rp, MbPeer *swarm);
 
 /* A new view of the members (takes a reference).  With `repair` (members
  * were found dead, not left gracefully), this peer restores R copies of what

@@ -49,7 +49,7 @@ mbi_swarm_fill_slots (Swarm *sw, guint64 now)
       const Conn *c = sw->conns[i];
       used += !c->am_choking && c->peer_interested;
     }
-  gboolean seed = mb_bitfield_is_complete (sw->have);
+  gboolean seed = mbi_swarm_seeding (sw);
   while (used < slots)
     {
       Conn *best = NULL;
@@ -105,7 +105,7 @@ mbi_swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate)
   MbChokeParams params = {
     .strategy = p->cfg.strategy,
     .regular_slots = p->cfg.regular_slots + p->extra_slots,
-    .seed = mb_bitfield_is_complete (sw->have),
+    .seed = mbi_swarm_seeding (sw),
     .seed_choke = p->cfg.seed_choke,
     .seed_quota = (guint64) p->cfg.seed_piece_quota * sw->piece_size,
     .optimistic = optimistic,

@@ -372,6 +372,18 @@ cancel_duplicates (Swarm *sw, Conn *except, guint32 piece, guint32 block)
     }
 }
 
+/* A verified piece into the store: a ring file's swarm puts it as a fetch
+ * does (a store writing the fetched file streams it there). */
+static gboolean
+store_piece (Swarm *sw, guint32 piece, GBytes *bytes)
+{
+  MbPeer *p = sw->peer;
+  if (sw->ring)
+    return mb_store_put_fetched (p->store, sw->manifest, piece, bytes, NULL);
+  return mb_store_put_chunk (p->store, mb_manifest_chunk_id (sw->manifest, piece), bytes,
+                             mbi_swarm_piece_len (sw, piece), NULL);
+}
+
 static gboolean
 verify_and_store (Swarm *sw, guint32 piece, Partial *pp)
 {
@@ -379,16 +391,30 @@ verify_and_store (Swarm *sw, guint32 piece, Partial *pp)
   const char *id = mb_manifest_chunk_id (sw->manifest, piece);
   guint32 len = mbi_swarm_piece_len (sw, piece);
   if (p->cfg.virtual_content)
-    return mb_store_put_chunk (p->store, id, NULL, len, NULL);
+    return store_piece (sw, piece, NULL);
   char got[65];
   mb_chunk_id_compute (pp->data, len, got);
   if (strcmp (got, id) != 0)
     return FALSE;
   GBytes *bytes = g_bytes_new_take (pp->data, len);
   pp->data = NULL;
-  gboolean ok = mb_store_put_chunk (p->store, id, bytes, len, NULL);
+  gboolean ok = store_piece (sw, piece, bytes);
   g_bytes_unref (bytes);
   return ok;
+}
+
+void
+mbi_swarm_piece_arrived (Swarm *sw, guint32 piece, guint64 now)
+{
+  Partial *pp = sw->partials[piece];
+  if (pp)
+    {
+      for (guint b = 0; b < pp->n_blocks; b++)
+        if (pp->req_count[b] > 0)
+          cancel_duplicates (sw, NULL, piece, b);
+      partial_drop (sw, piece);
+    }
+  mbi_swarm_piece_done (sw, piece, now);
 }
 
 void
@@ -460,7 +486,7 @@ mbi_swarm_acquire_generated (Swarm *sw, guint32 piece, guint64 now)
 }
 
 static void
-piece_complete (Swarm *sw, guint32 piece, guint64 now)
+piece_complete (Swarm *sw, guint32 piece, MbNodeId from, guint64 now)
 {
   Partial *pp = sw->partials[piece];
   gboolean ok = verify_and_store (sw, piece, pp);
@@ -473,6 +499,9 @@ piece_complete (Swarm *sw, guint32 piece, guint64 now)
     }
   partial_drop (sw, piece);
   mbi_swarm_piece_done (sw, piece, now);
+  MbPeer *p = sw->peer;
+  if (p->observer)
+    p->observer (p->observer_data, sw->file, piece, from, now);
 }
 
 gboolean
@@ -512,7 +541,7 @@ mbi_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *d
       if (sw->missing[piece] == 0)
         {
           MbNodeId node = c->node;
-          piece_complete (sw, piece, now);
+          piece_complete (sw, piece, node, now);
           /* Completing the file drops connections to other seeds, perhaps
            * this one: look it up again. */
           c = mbi_swarm_conn (sw, node);

@@ -150,6 +150,12 @@ struct _Swarm {
   guint64 tracker_retry;   /* current wait between peer-list requests (backs off
                               while answers bring no new connection) */
   gboolean registered;
+  /* swarms of ring files (peer-ring.c) */
+  gboolean ring;           /* joined for a ring file: left when idle (mbi_ring_sweep) */
+  gboolean serve_only;     /* joined on a hello to serve what we hold: never
+                              interested, never asks the tracker */
+  gboolean use_tracker;    /* registers and asks for peers (p->tracker is set) */
+  guint64 idle_since;      /* ring swarms: since when it has had no conn, or MB_TIME_NEVER */
   MbPeerStats stats;
 };
 
@@ -184,6 +190,9 @@ struct _MbPeer {
   guint64 up_handed;       /* payload handed to the host, all swarms */
   guint64 up_handed_mark;  /* up_handed at the last rechoke */
   guint64 send_limit;      /* the uplink backlog to keep (mbi_upload_set_limit) */
+  MbPeerPieceFn observer;  /* told of every piece stored (peer-ring.c) */
+  gpointer observer_data;
+  guint n_serving;         /* swarms with serve_only set */
 };
 
 /* Checks on the counters' owners (underflow, overflow): they sit in the
@@ -274,6 +283,26 @@ void mbi_superseed_on_not_interested (Swarm *sw, Conn *c);
 void mbi_superseed_on_cut (Swarm *sw, Conn *c);
 void mbi_superseed_on_rechoke (Swarm *sw);
 
+/* peer-ring.c: swarms of ring files. */
+/* A hello for a swarm we are not in carried a manifest: the swarm to serve
+ * it from, joined now, or NULL (refused: see peer.h). */
+Swarm *mbi_ring_join_to_serve (MbPeer *p, const char *key, const MbManifest *m, guint64 now);
+/* Leaves the ring swarms that have been idle long enough (each rechoke). */
+void mbi_ring_sweep (MbPeer *p, guint64 now);
+/* Whether the swarm serves as a seed does: complete, or serving only. */
+static inline gboolean
+mbi_swarm_seeding (const Swarm *sw)
+{
+  return sw->serve_only || mb_bitfield_is_complete (sw->have);
+}
+/* Creates a swarm of m under `file` (the key) and adds it to the peer: the
+ * pieces the store holds are had; nothing is sent. */
+Swarm *mbi_peer_swarm_create (MbPeer *p, const MbManifest *m, const char *file, guint64 now);
+/* Removes sw from the peer and frees it (its conns dropped, the host told
+ * of nodes in no other swarm); nothing is sent to the tracker. */
+void mbi_peer_swarm_remove (MbPeer *p, Swarm *sw);
+void mbi_swarm_register (Swarm *sw, guint64 now);
+
 /* peer-wire.c */
 void mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now);
 void mbi_wire_send_handshake (Swarm *sw, MbNodeId to, guint32 code);
@@ -297,3 +326,6 @@ void mbi_swarm_partials_free (Swarm *sw);
 /* Marks a piece had (store already holds it): bitfield, have, interest. */
 void mbi_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now);
 gboolean mbi_swarm_acquire_generated (Swarm *sw, guint32 piece, guint64 now);
+/* The piece came another way and is in the store: its requests cancelled,
+ * then had (mbi_swarm_piece_done). */
+void mbi_swarm_piece_arrived (Swarm *sw, guint32 piece, guint64 now);

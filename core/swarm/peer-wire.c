@@ -53,7 +53,7 @@ mbi_wire_update_interest (Swarm *sw, Conn *c)
 {
   if (!c->established)
     return;
-  gboolean want = c->remote && c->got_bitfield && !mb_bitfield_is_complete (sw->have)
+  gboolean want = c->remote && c->got_bitfield && !mbi_swarm_seeding (sw)
                   && mb_bitfield_wants_from (sw->have, c->remote);
   if (want == c->am_interested)
     return;
@@ -136,7 +136,7 @@ on_pex (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
    * completion, a piece's last copies go with them).  At most once per
    * tracker_ramp: a remote flooding PEX messages full of "seeds" must not
    * make us dial without bound. */
-  gboolean leecher = !mb_bitfield_is_complete (sw->have);
+  gboolean leecher = !mbi_swarm_seeding (sw);
   guint k = 0;
   MbPeerInfo pick[PEX_DIALS];
   guint start = (guint) g_rand_int_range (p->rand, 0, (gint32) msg->n_peers);
@@ -228,6 +228,10 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
 {
   Swarm *sw = msg->file ? mbi_peer_swarm_by_file (p, msg->file) : NULL;
   Conn *c = sw ? mbi_swarm_conn (sw, from) : NULL;
+  /* A ring fetcher's hello carries the file's manifest: a holder of some
+   * of its chunks joins to serve them (peer-ring.c). */
+  if (!sw && msg->code == 0 && msg->file && msg->manifest)
+    sw = mbi_ring_join_to_serve (p, msg->file, msg->manifest, now);
   switch (msg->code)
     {
     case 0: /* hello */
@@ -287,7 +291,7 @@ on_bitfield (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
   c->remote = bf;
   c->got_bitfield = TRUE;
   mbi_swarm_avail_add_bitfield (sw, bf);
-  if (mb_bitfield_is_complete (sw->have) && mb_bitfield_is_complete (bf))
+  if (mbi_swarm_seeding (sw) && mb_bitfield_is_complete (bf))
     {
       /* Two seeds have nothing to trade: free the slot. */
       mbi_peer_drop_node (sw->peer, c->node, NULL);
@@ -327,7 +331,7 @@ on_have (Swarm *sw, Conn *c, const MbMessage *msg)
   mbi_swarm_avail_add_piece (sw, msg->piece);
   if (mbi_superseed_active (sw))
     mbi_superseed_on_have (sw, c, msg->piece);
-  if (mb_bitfield_is_complete (sw->have) && mb_bitfield_is_complete (c->remote))
+  if (mbi_swarm_seeding (sw) && mb_bitfield_is_complete (c->remote))
     {
       mbi_peer_drop_node (sw->peer, c->node, NULL);
       return;

@@ -60,6 +60,8 @@ mb_peer_config_init (MbPeerConfig *cfg)
    * instructions; scenarios whose peers leave on completion want it on */
   cfg->pex_interval_us = 0;
   cfg->pex_max = 50;
+  cfg->max_served_swarms = 32;
+  cfg->swarm_idle_us = 60 * MB_USEC_PER_SEC;
   cfg->virtual_content = FALSE;
   cfg->accept_initial_blocks = TRUE;
 }
@@ -420,10 +422,12 @@ mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint de
 
 /* ---- swarms and the tracker ---- */
 
-static void
-swarm_register (Swarm *sw, guint64 now)
+void
+mbi_swarm_register (Swarm *sw, guint64 now)
 {
   MbPeer *p = sw->peer;
+  if (!sw->use_tracker)
+    return;
   MbMessage *m = mb_message_new (MB_MSG_REGISTER);
   m->req = p->next_req++;
   m->file = g_strdup (sw->file);
@@ -447,12 +451,9 @@ swarm_ask_peers (Swarm *sw, guint64 now)
   sw->last_tracker_ask = now;
 }
 
-gboolean
-mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
+Swarm *
+mbi_peer_swarm_create (MbPeer *p, const MbManifest *m, const char *file, guint64 now)
 {
-  const char *file = mb_manifest_name (m);
-  if (p->left || mbi_peer_swarm_by_file (p, file))
-    return FALSE;
   p->now = now;
   if (p->swarms->len == 0)
     mbi_upload_set_limit (p, 0); /* the host may know its uplink by now */
@@ -475,6 +476,9 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
   sw->optimistic = -1;
   sw->optimistic_node = MB_NODE_NONE;
   sw->tracker_retry = p->cfg.tracker_retry_us;
+  sw->use_tracker = p->tracker != MB_NODE_NONE;
+  sw->next_announce = MB_TIME_NEVER;
+  sw->idle_since = MB_TIME_NEVER;
   sw->stats.completed_at = MB_TIME_NEVER;
   sw->stats.joined_at = now;
   sw->stats.n_pieces = sw->n_pieces;
@@ -489,7 +493,43 @@ mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
   p->n_swarms = p->swarms->len;
   if (p->next_rechoke == MB_TIME_NEVER)
     p->next_rechoke = now + p->cfg.rechoke_interval_us;
-  swarm_register (sw, now);
+  return sw;
+}
+
+void
+mbi_peer_swarm_remove (MbPeer *p, Swarm *sw)
+{
+  while (sw->n_conns > 0)
+    {
+      Conn *c = sw->conns[sw->n_conns - 1];
+      MbNodeId node = c->node;
+      mbi_swarm_conn_remove (sw, c);
+      gboolean elsewhere = FALSE;
+      for (guint k = 0; k < p->swarms->len && !elsewhere; k++)
+        elsewhere = p->swarms->pdata[k] != sw && mbi_swarm_conn (p->swarms->pdata[k], node);
+      if (!elsewhere && p->host->disconnect)
+        p->host->disconnect (p->host->ctx, p->self, node);
+    }
+  if (sw->stats.completed_at != MB_TIME_NEVER)
+    p->n_completed--;
+  if (sw->serve_only)
+    p->n_serving--;
+  g_ptr_array_remove (p->swarms, sw);
+  p->swarm0 = p->swarms->len > 0 ? p->swarms->pdata[0] : NULL;
+  p->n_swarms = p->swarms->len;
+  if (p->up_swarm_cursor >= p->swarms->len)
+    p->up_swarm_cursor = 0;
+  swarm_free (sw);
+}
+
+gboolean
+mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now)
+{
+  const char *file = mb_manifest_name (m);
+  if (p->left || mbi_peer_swarm_by_file (p, file))
+    return FALSE;
+  Swarm *sw = mbi_peer_swarm_create (p, m, file, now);
+  mbi_swarm_register (sw, now);
   return TRUE;
 }
 
@@ -605,10 +645,13 @@ mb_peer_leave (MbPeer *p, guint64 now)
 {
   if (p->left)
     return;
-  MbMessage *m = mb_message_new (MB_MSG_LEAVE);
-  m->name = g_strdup (p->name);
-  m->file = g_strdup ("");
-  mbi_peer_send (p, p->tracker, m);
+  if (p->tracker != MB_NODE_NONE)
+    {
+      MbMessage *m = mb_message_new (MB_MSG_LEAVE);
+      m->name = g_strdup (p->name);
+      m->file = g_strdup ("");
+      mbi_peer_send (p, p->tracker, m);
+    }
   for (guint i = 0; i < p->swarms->len; i++)
     {
       Swarm *sw = p->swarms->pdata[i];
@@ -668,6 +711,8 @@ swarm_housekeeping (Swarm *sw, guint64 now)
 gboolean
 mbi_swarm_wants_peers (const MbPeer *p, const Swarm *sw)
 {
+  if (sw->serve_only)
+    return FALSE;
   if (sw->n_am_interested == 0 && sw->n_peer_interested == 0)
     return TRUE;
   if (mb_bitfield_is_complete (sw->have))
@@ -678,6 +723,8 @@ mbi_swarm_wants_peers (const MbPeer *p, const Swarm *sw)
 static guint64
 swarm_next_expiry (const MbPeer *p, const Swarm *sw)
 {
+  if (!sw->use_tracker)
+    return MB_TIME_NEVER;
   guint64 t = sw->next_announce;
   if (mbi_swarm_wants_peers (p, sw))
     t = MIN (t, sw->last_tracker_ask + sw->tracker_retry);
@@ -732,13 +779,14 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
           for (guint k = 0; k < sw->n_conns; k++)
             mbi_swarm_fill_requests (sw, sw->conns[k], now);
         }
-      p->next_rechoke = now + p->cfg.rechoke_interval_us;
+      mbi_ring_sweep (p, now);
+      p->next_rechoke = p->swarms->len > 0 ? now + p->cfg.rechoke_interval_us : MB_TIME_NEVER;
     }
   for (guint i = 0; i < p->swarms->len; i++)
     {
       Swarm *sw = p->swarms->pdata[i];
       if (now >= sw->next_announce)
-        swarm_register (sw, now);
+        mbi_swarm_register (sw, now);
       else if (now >= swarm_next_expiry (p, sw))
         swarm_ask_peers (sw, now);
     }

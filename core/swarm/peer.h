@@ -77,6 +77,11 @@ typedef struct {
                                     one shown (BEP 16): TRUE */
   gboolean endgame;              /* ask idle connections for blocks already requested
                                     elsewhere once none is left unrequested: TRUE */
+  guint max_served_swarms;       /* swarms a hello carrying a manifest may make us join
+                                    to serve the chunks of it we hold (ring fetches): 32 */
+  guint64 swarm_idle_us;         /* a swarm joined for a ring file (mb_peer_join_swarm, or
+                                    to serve) is left once it has had no connection this
+                                    long and has nothing left to fetch: 60 s */
   gboolean virtual_content;      /* simulator: no bytes held or sent */
   gboolean accept_initial_blocks;/* honour the tracker's initial_blocks */
 } MbPeerConfig;
@@ -97,6 +102,45 @@ MbNodeId mb_peer_node (const MbPeer *p);
 /* Joins the swarm of m's file: pieces whose chunk the store holds are had.
  * Registers with the tracker at `now`.  FALSE if already in it. */
 gboolean mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now);
+/* ---- swarms of ring files (peer-ring.c) ----
+ * A ring fetch (core/ring) of a file many peers want is a swarm.  Its key
+ * names the file's content, not only its name ("NAME#" and 16 hex digits
+ * of mb_manifest_content_hash), so a manifest of other content cannot take
+ * its swarm.  The fetcher joins it (mb_peer_join_swarm), registers with the
+ * tracker under the key (when it has one), and dials the manifest's holders
+ * as sources with the manifest (without holders) in its hello.  A holder
+ * that is not in that swarm joins it on such a hello if the manifest is
+ * valid, its key matches, it holds at least one of its chunks and it serves
+ * fewer than max_served_swarms: it serves what it holds and never downloads
+ * (it is not interested and does not ask the tracker).  Pieces such a
+ * swarm gets are stored with mb_store_put_fetched (a store that writes the
+ * fetched file streams them there).  Either kind of swarm is left once it
+ * has had no connection for swarm_idle_us and nothing left to fetch. */
+
+/* The swarm key of m's content (free it). */
+gchar *mb_peer_swarm_key (const MbManifest *m);
+/* Joins the swarm `key` of m to fetch it (or, if we serve it already, turns
+ * that into a fetch), registers with the tracker, and dials `sources`
+ * (addresses; ourselves and peers already connected are skipped) as far as
+ * target_conns allows, in the order given.  FALSE if the peer has left. */
+gboolean mb_peer_join_swarm (MbPeer *p, const MbManifest *m, const char *key,
+                             const char *const *sources, guint n_sources, guint64 now);
+/* Leaves one swarm: LEAVE for it to the tracker (if registered), its
+ * connections dropped (the host is told of those in no other swarm). */
+void mb_peer_leave_swarm (MbPeer *p, const char *key, guint64 now);
+/* Chunk `piece` of swarm `key` arrived another way (the ring's GET_CHUNK)
+ * and is in the store: had, announced, no longer requested. */
+void mb_peer_piece_stored (MbPeer *p, const char *key, guint piece, guint64 now);
+/* Remotes connected in swarm `key` that have `piece` (0 if not in it). */
+guint mb_peer_availability (const MbPeer *p, const char *key, guint piece);
+/* Called when a piece of a swarm is verified and stored (from: the remote
+ * that completed it).  One observer; NULL to remove. */
+typedef void (*MbPeerPieceFn) (gpointer data, const char *key, guint piece, MbNodeId from,
+                               guint64 now);
+void mb_peer_set_piece_observer (MbPeer *p, MbPeerPieceFn fn, gpointer data);
+/* Whether the peer is in swarm `key` only to serve it. */
+gboolean mb_peer_swarm_serving_only (const MbPeer *p, const char *key);
+
 /* Leaves every swarm: LEAVE to the tracker, connections dropped. */
 void mb_peer_leave (MbPeer *p, guint64 now);
 

@@ -17,7 +17,8 @@
  *   get_peers        REQ FILE NAME
  *   peer_list        REQ CODE COUNT FILE PEERS code = status, count = initial blocks
  *   leave            FILE NAME                 file "" = every swarm and the ring
- *   handshake        CODE FILE NAME ADDR       code 0 hello, 1 accept, 2 refuse
+ *   handshake        CODE FILE NAME ADDR MANIFEST  code 0 hello, 1 accept, 2 refuse;
+ *                                          manifest: a ring fetcher's hello (peer-ring.c), else none
  *   bitfield         SWARM DATA
  *   have             PIECE SWARM
  *   interested, not_interested, choke, unchoke   SWARM
@@ -60,7 +61,7 @@ static const TypeInfo types[MB_MSG_N_TYPES] = {
   [MB_MSG_GET_PEERS]       = { "get_peers", MB_FAMILY_TRACKER, MB_F_REQ | MB_F_FILE | MB_F_NAME },
   [MB_MSG_PEER_LIST]       = { "peer_list", MB_FAMILY_TRACKER, MB_F_REQ | MB_F_CODE | MB_F_COUNT | MB_F_FILE | MB_F_PEERS },
   [MB_MSG_LEAVE]           = { "leave", MB_FAMILY_TRACKER, MB_F_FILE | MB_F_NAME },
-  [MB_MSG_HANDSHAKE]       = { "handshake", MB_FAMILY_SWARM, MB_F_CODE | MB_F_FILE | MB_F_NAME | MB_F_ADDR },
+  [MB_MSG_HANDSHAKE]       = { "handshake", MB_FAMILY_SWARM, MB_F_CODE | MB_F_FILE | MB_F_NAME | MB_F_ADDR | MB_F_MANIFEST },
   [MB_MSG_BITFIELD]        = { "bitfield", MB_FAMILY_SWARM, MB_F_SWARM | MB_F_DATA },
   [MB_MSG_HAVE]            = { "have", MB_FAMILY_SWARM, MB_F_PIECE | MB_F_SWARM },
   [MB_MSG_INTERESTED]      = { "interested", MB_FAMILY_SWARM, MB_F_SWARM },

@@ -30,7 +30,8 @@ typedef enum {
   MB_MSG_PEER_LIST,      /* req file code=status count=initial_blocks peers      */
   MB_MSG_LEAVE,          /* name=peer_id file (empty: every swarm and the ring)   */
   /* swarm (BEP 3); every one but HANDSHAKE also carries `swarm` */
-  MB_MSG_HANDSHAKE,      /* file name=peer_id addr code=0 hello / 1 accept / 2 refuse */
+  MB_MSG_HANDSHAKE,      /* file name=peer_id addr code=0 hello / 1 accept / 2 refuse,
+                            manifest (a ring fetcher's hello; else none) */
   MB_MSG_BITFIELD,       /* swarm data = bitfield wire bytes                     */
   MB_MSG_HAVE,           /* swarm piece                                          */
   MB_MSG_INTERESTED,     /* swarm                                                */

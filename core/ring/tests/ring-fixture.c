@@ -7,6 +7,8 @@
  */
 #include "ring-fixture.h"
 
+#include "wire/codec.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -156,6 +158,15 @@ rfx_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
     }
   Item *it = g_new0 (Item, 1);
   it->at = fx->now + 5000;
+  if (from < MAXN && fx->uplink_Bps)
+    {
+      guint64 start = MAX (fx->now, fx->busy_until[from]);
+      guint64 size = mb_codec_size (msg);
+      fx->busy_until[from] = start + size * SEC / fx->uplink_Bps;
+      it->at = fx->busy_until[from] + 5000;
+    }
+  if (from < MAXN && msg->type == MB_MSG_PIECE)
+    fx->bytes_from[from] += msg->data ? g_bytes_get_size (msg->data) : msg->length;
   it->from = from;
   it->to = to;
   it->msg = msg;
@@ -219,17 +230,42 @@ item_free (gpointer p)
 }
 
 void
+rfx_enable_swarm (RFx *fx, const MbPeerConfig *cfg, guint64 uplink_Bps)
+{
+  MbPeerConfig def;
+  if (!cfg)
+    {
+      mb_peer_config_init (&def);
+      cfg = &def;
+    }
+  MbTrackerConfig tcfg;
+  mb_tracker_config_init (&tcfg);
+  fx->tracker = mb_tracker_new (&fx->host, RFX_TRACKER_NODE, &tcfg, g_rand_new_with_seed (7));
+  fx->uplink_Bps = uplink_Bps;
+  for (guint i = 0; i < fx->n; i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("p%u", i);
+      fx->sp[i] = mb_peer_new (&fx->host, i, name, fx->addr[i], RFX_TRACKER_NODE, cfg,
+                               fx->store[i], g_rand_new_with_seed (100 + i));
+      mb_ringpeer_set_swarm (fx->rp[i], fx->sp[i]);
+    }
+}
+
+void
 rfx_free (RFx *fx)
 {
   for (guint i = 0; i < fx->n; i++)
     {
       mb_ringpeer_free (fx->rp[i]);
+      mb_peer_free (fx->sp[i]);
       mb_store_free (fx->store[i]);
       g_free (fx->addr[i]);
     }
   mb_ring_unref (fx->ring);
   g_queue_clear_full (&fx->queue, item_free);
   g_ptr_array_unref (fx->inbox);
+  if (fx->tracker)
+    mb_tracker_free (fx->tracker);
   g_free (fx);
 }
 
@@ -238,8 +274,12 @@ rfx_check (RFx *fx)
 {
   g_autoptr (GString) why = g_string_new (NULL);
   for (guint i = 0; i < fx->n; i++)
-    if (!mb_ringpeer_check (fx->rp[i], why))
-      g_error ("peer %u: %s", i, why->str);
+    {
+      if (!mb_ringpeer_check (fx->rp[i], why))
+        g_error ("peer %u: %s", i, why->str);
+      if (fx->sp[i] && !mb_peer_check (fx->sp[i], why))
+        g_error ("swarm peer %u: %s", i, why->str);
+    }
 }
 
 void
@@ -252,6 +292,7 @@ rfx_run (RFx *fx, guint64 until)
       Item *head = g_queue_peek_head (&fx->queue);
       guint64 te = MB_TIME_NEVER;
       gint who = -1;
+      gboolean swarm_due = FALSE;
       for (guint i = 0; i < fx->n; i++)
         if (!fx->down[i])
           {
@@ -260,8 +301,21 @@ rfx_run (RFx *fx, guint64 until)
               {
                 te = e;
                 who = (gint) i;
+                swarm_due = FALSE;
+              }
+            e = fx->sp[i] ? mb_peer_next_expiry (fx->sp[i]) : MB_TIME_NEVER;
+            if (e < te)
+              {
+                te = e;
+                who = (gint) i;
+                swarm_due = TRUE;
               }
           }
+      if (fx->tracker && mb_tracker_next_expiry (fx->tracker) < te)
+        {
+          te = mb_tracker_next_expiry (fx->tracker);
+          who = RFX_TRACKER_NODE;
+        }
       guint64 tm = head ? head->at : MB_TIME_NEVER;
       guint64 t = MIN (te, tm);
       if (t == MB_TIME_NEVER || t > until)
@@ -270,14 +324,22 @@ rfx_run (RFx *fx, guint64 until)
       if (tm <= te)
         {
           Item *it = g_queue_pop_head (&fx->queue);
-          if (it->to < fx->n && !fx->down[it->to])
-            mb_ringpeer_receive (fx->rp[it->to], it->from, it->msg, fx->now);
-          if (it->to >= fx->n)
+          if (it->to < fx->n && !fx->down[it->to]
+              && !mb_ringpeer_receive (fx->rp[it->to], it->from, it->msg, fx->now)
+              && fx->sp[it->to])
+            mb_peer_receive (fx->sp[it->to], it->from, it->msg, fx->now);
+          if (it->to == RFX_TRACKER_NODE && fx->tracker)
+            mb_tracker_receive (fx->tracker, it->from, it->msg, fx->now);
+          if (it->to >= fx->n && !(it->to == RFX_TRACKER_NODE && fx->tracker))
             g_ptr_array_add (fx->inbox, g_steal_pointer (&it->msg));
           else
             mb_message_free (it->msg);
           g_free (it);
         }
+      else if (who == RFX_TRACKER_NODE)
+        mb_tracker_handle_expiry (fx->tracker, fx->now);
+      else if (swarm_due)
+        mb_peer_handle_expiry (fx->sp[who], fx->now);
       else
         mb_ringpeer_handle_expiry (fx->rp[who], fx->now);
     }

@@ -11,6 +11,8 @@
 #include <glib.h>
 
 #include "ring/ringpeer.h"
+#include "swarm/peer.h"
+#include "swarm/tracker.h"
 
 #define SEC MB_USEC_PER_SEC
 #define MAXN 80
@@ -30,7 +32,15 @@ typedef struct {
   guint64 bytes_sent;
   guint64 messages;
   GPtrArray *inbox;         /* MbMessage*: what was sent to nodes >= n (the test) */
+  /* the swarm layer (rfx_enable_swarm): a swarm peer per node, a tracker */
+  MbPeer *sp[MAXN];
+  MbTracker *tracker;
+  guint64 uplink_Bps;       /* each sender's uplink (bytes/s); 0: unlimited */
+  guint64 busy_until[MAXN]; /* when each sender's uplink is free */
+  guint64 bytes_from[MAXN]; /* swarm PIECE payload each node sent */
 } RFx;
+
+#define RFX_TRACKER_NODE 98  /* the tracker's node (rfx_enable_swarm) */
 
 #define RFX_TEST_NODE 99  /* a node the test speaks as; its mail goes to inbox */
 
@@ -42,6 +52,11 @@ void rfx_free (RFx *fx);
 MbNodeId rfx_resolve (gpointer ctx, MbNodeId self, const char *addr);
 /* Queues msg (taken) from `from` to `to`, delivered 5 ms from now. */
 void rfx_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg);
+/* Gives every node a swarm peer ("p<i>", its ring address, the tracker at
+ * RFX_TRACKER_NODE) set as its ring peer's swarm (mb_ringpeer_set_swarm),
+ * and each sender an uplink of uplink_Bps (0: unlimited): a message leaves
+ * once the ones before it have, at that rate, then takes 5 ms. */
+void rfx_enable_swarm (RFx *fx, const MbPeerConfig *cfg, guint64 uplink_Bps);
 /* Every peer's invariants hold (mb_ringpeer_check), else g_error. */
 void rfx_check (RFx *fx);
 /* Runs until nothing is queued and no timer is due before `until`. */

@@ -1,0 +1,199 @@
+/* test_ring_swarm.c — one system: a ring fetch that many peers make at once
+ * is the file's swarm (ringpeer.h mb_ringpeer_set_swarm, peer.h's swarms of
+ * ring files), on ring-fixture.c's world with an uplink per sender. */
+#include "ring-fixture.h"
+
+#include <string.h>
+
+#define HOLDER 0
+#define FETCHERS 6
+#define FILE_SIZE (2 * 1024 * 1024)
+#define UPLINK (4 * 1000 * 1000) /* bytes/s, every sender */
+
+/* Node 0 is the ring (R = 1: it holds the whole file); nodes 1..6 fetch. */
+static RFx *
+world_with_file (GBytes *content, const MbPeerConfig *pcfg)
+{
+  RFx *fx = rfx_new (1 + FETCHERS, 1);
+  const char *members[] = { fx->addr[HOLDER] };
+  g_autoptr (MbRing) one = mb_ring_new (members, 1, 64);
+  rfx_set_views (fx, one);
+  Done st = { 0 };
+  store_file (fx, HOLDER, "crowd.bin", content, &st);
+  g_assert_true (st.r.ok);
+  done_clear (&st);
+  rfx_enable_swarm (fx, pcfg, UPLINK);
+  return fx;
+}
+
+static guint64
+fetch_all (RFx *fx, Done *d, guint64 limit)
+{
+  guint64 start = fx->now;
+  for (guint i = 1; i <= FETCHERS; i++)
+    mb_ringpeer_fetch_file (fx->rp[i], "crowd.bin", fx->now, on_done, &d[i]);
+  guint64 last = 0;
+  for (guint step = 0; step < 100000; step++)
+    {
+      gboolean all = TRUE;
+      for (guint i = 1; i <= FETCHERS; i++)
+        all = all && d[i].called;
+      if (all || fx->now - start > limit)
+        break;
+      rfx_run (fx, fx->now + 10000);
+      fx->now += 10000;
+    }
+  for (guint i = 1; i <= FETCHERS; i++)
+    {
+      g_assert_true (d[i].called);
+      last = MAX (last, fx->now - start);
+    }
+  return last;
+}
+
+static void
+test_flash_crowd_is_a_swarm (void)
+{
+  g_autoptr (GBytes) content = random_content (FILE_SIZE, 11);
+  RFx *fx = world_with_file (content, NULL);
+  Done d[1 + FETCHERS] = { 0 };
+  guint64 took = fetch_all (fx, d, 120 * SEC);
+  guint n_chunks = FILE_SIZE / (64 * 1024);
+  guint64 from_fetchers = 0;
+  for (guint i = 1; i <= FETCHERS; i++)
+    {
+      g_assert_true (d[i].r.ok);
+      g_assert_true (g_bytes_equal (d[i].content, content));
+      /* every chunk came through the swarm: it never stalled */
+      g_assert_cmpuint (d[i].r.chunks_swarm, ==, n_chunks);
+      from_fetchers += fx->bytes_from[i];
+      g_autofree gchar *key = NULL;
+      g_autoptr (MbManifest) m = rfx_newest_manifest (fx, "crowd.bin");
+      key = mb_peer_swarm_key (m);
+      /* the fetcher stays in the swarm as a seed */
+      g_assert_cmpuint (mb_peer_completed_at (fx->sp[i], key), !=, MB_TIME_NEVER);
+      /* and the owner was told: it is a holder now */
+      for (guint c = 0; c < mb_manifest_n_chunks (m); c++)
+        g_assert_true (mb_manifest_has_holder (m, c, fx->addr[i]));
+    }
+  /* The fetchers served one another, and together they were faster than
+   * the holder alone could serve them (6 x F / u = 3.1 s; the Kumar-Ross
+   * bound here is F / u = 0.52 s). */
+  guint64 alone = (guint64) FETCHERS * FILE_SIZE * SEC / UPLINK;
+  g_test_message ("6 fetchers: last done after %.2f s (holder alone: %.2f s); "
+                  "holder sent %" G_GUINT64_FORMAT " B, fetchers %" G_GUINT64_FORMAT " B",
+                  took / 1e6, alone / 1e6, fx->bytes_from[HOLDER], from_fetchers);
+  g_assert_cmpuint (from_fetchers, >, (guint64) FILE_SIZE);
+  g_assert_cmpuint (took, <, alone * 3 / 4);
+  for (guint i = 1; i <= FETCHERS; i++)
+    done_clear (&d[i]);
+  rfx_free (fx);
+}
+
+static void
+test_stalled_swarm_falls_back_to_get_chunk (void)
+{
+  /* The holder serves no swarm: every hello is refused, the swarm brings
+   * nothing, and the fetch takes the chunks from the holder by GET_CHUNK. */
+  g_autoptr (GBytes) content = random_content (FILE_SIZE / 4, 12);
+  MbPeerConfig pcfg;
+  mb_peer_config_init (&pcfg);
+  pcfg.max_served_swarms = 0;
+  RFx *fx = world_with_file (content, &pcfg);
+  Done d = { 0 };
+  mb_ringpeer_fetch_file (fx->rp[1], "crowd.bin", fx->now, on_done, &d);
+  rfx_run (fx, fx->now + 60 * SEC);
+  g_assert_true (d.called);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  g_assert_cmpuint (d.r.chunks_swarm, ==, 0);
+  done_clear (&d);
+  rfx_free (fx);
+}
+
+static MbMessage *
+hello_with (const char *key, const MbManifest *m)
+{
+  MbMessage *h = mb_message_new (MB_MSG_HANDSHAKE);
+  h->file = g_strdup (key);
+  h->name = g_strdup ("stranger");
+  h->addr = g_strdup ("10.0.1.50:7000");
+  h->code = 0;
+  h->manifest = m ? mb_manifest_copy (m) : NULL;
+  return h;
+}
+
+static guint32
+answer_code (RFx *fx)
+{
+  for (guint i = fx->inbox->len; i-- > 0;)
+    {
+      const MbMessage *m = fx->inbox->pdata[i];
+      if (m->type == MB_MSG_HANDSHAKE)
+        return m->code;
+    }
+  return G_MAXUINT32;
+}
+
+static void
+test_holder_joins_only_a_swarm_it_can_serve (void)
+{
+  g_autoptr (GBytes) content = random_content (FILE_SIZE / 8, 13);
+  RFx *fx = world_with_file (content, NULL);
+  g_autoptr (MbManifest) m = rfx_newest_manifest (fx, "crowd.bin");
+  g_autofree gchar *key = mb_peer_swarm_key (m);
+
+  /* A key that does not name the manifest's content: refused. */
+  g_autofree gchar *wrong = g_strdup_printf ("crowd.bin#%s", "0123456789abcdef");
+  rfx_send (fx, RFX_TEST_NODE, HOLDER, hello_with (wrong, m));
+  rfx_run (fx, fx->now + SEC);
+  g_assert_cmpuint (answer_code (fx), ==, 2);
+  g_assert_false (mb_peer_swarm_serving_only (fx->sp[HOLDER], wrong));
+
+  /* A manifest of chunks the peer does not hold: refused. */
+  g_ptr_array_set_size (fx->inbox, 0);
+  /* the same name, other content: its key differs, and we hold none of it */
+  g_autoptr (MbManifest) fake = mb_manifest_copy (m);
+  for (guint i = 0; i < mb_manifest_n_chunks (fake); i++)
+    {
+      char id[65];
+      memset (id, 'a' + (i % 6), 64);
+      id[64] = '\0';
+      mb_manifest_set_chunk (fake, i, id, mb_manifest_chunk_len (fake, i), 0);
+    }
+  g_autofree gchar *fake_key = mb_peer_swarm_key (fake);
+  rfx_send (fx, RFX_TEST_NODE, HOLDER, hello_with (fake_key, fake));
+  rfx_run (fx, fx->now + SEC);
+  g_assert_cmpuint (answer_code (fx), ==, 2);
+
+  /* No manifest: refused (a holder cannot serve a swarm it knows nothing of). */
+  g_ptr_array_set_size (fx->inbox, 0);
+  rfx_send (fx, RFX_TEST_NODE, HOLDER, hello_with (key, NULL));
+  rfx_run (fx, fx->now + SEC);
+  g_assert_cmpuint (answer_code (fx), ==, 2);
+
+  /* The right manifest and key: accepted; it serves only... */
+  g_ptr_array_set_size (fx->inbox, 0);
+  rfx_send (fx, RFX_TEST_NODE, HOLDER, hello_with (key, m));
+  rfx_run (fx, fx->now + SEC);
+  g_assert_cmpuint (answer_code (fx), ==, 1);
+  g_assert_true (mb_peer_swarm_serving_only (fx->sp[HOLDER], key));
+  /* ... and leaves the swarm once it has been idle for swarm_idle_us. */
+  mb_peer_on_disconnect (fx->sp[HOLDER], RFX_TEST_NODE, fx->now);
+  rfx_run (fx, fx->now + 90 * SEC);
+  g_assert_false (mb_peer_swarm_serving_only (fx->sp[HOLDER], key));
+  g_assert_cmpuint (mb_peer_completed_at (fx->sp[HOLDER], key), ==, MB_TIME_NEVER);
+  rfx_free (fx);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/ring-swarm/flash-crowd-is-a-swarm", test_flash_crowd_is_a_swarm);
+  g_test_add_func ("/ring-swarm/stalled-swarm-falls-back-to-get-chunk",
+                   test_stalled_swarm_falls_back_to_get_chunk);
+  g_test_add_func ("/ring-swarm/holder-joins-only-a-swarm-it-can-serve",
+                   test_holder_joins_only_a_swarm_it_can_serve);
+  return g_test_run ();
+}
