@@ -66,6 +66,13 @@ void mbi_disk_sync_dir_or_warn (const char *dir);
 /* Creates dir (and its parents) if missing; it must be a writable directory. */
 gboolean mbi_disk_prepare_dir (const char *dir, GError **error);
 
+/* download.c: chunks a running download got (its fetch's put_fetched), held
+ * and served (to the swarm, to GET_CHUNK) before its commit makes them the
+ * store's: from memory until written, then from the download's file,
+ * checked against the id on the first read. */
+gboolean mbi_disk_download_has (MbStore *s, const char *id);
+gboolean mbi_disk_download_get (MbStore *s, const char *id, GBytes **data, guint32 *len);
+
 /* disk-store.c: the chunk hooks download.c builds on */
 gboolean mbi_disk_put_chunk (MbStore *s, const char *id, GBytes *data, guint32 len,
                              GError **error);

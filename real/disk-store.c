@@ -435,6 +435,8 @@ disk_get_chunk (MbStore *s, const char *id, GBytes **data, guint32 *len, GError 
   g_autofree gchar *path = chunk_path (d, id);
   if (mbi_disk_regular_file_size (path) < 0 && has_live_ref (d, id))
     return get_ref_chunk (d, id, data, len, error);
+  if (mbi_disk_regular_file_size (path) < 0 && mbi_disk_download_get (s, id, data, len))
+    return TRUE; /* a running download got it */
   struct stat st;
   gboolean too_long = FALSE;
   GBytes *bytes = read_chunk_file (path, id, &st, &too_long, error);
@@ -490,6 +492,14 @@ gboolean
 mbi_disk_has_chunk (MbStore *s, const char *id)
 {
   return has_chunk_file (s, id) || has_live_ref ((DiskStore *) s, id);
+}
+
+/* The store's has_chunk: its own chunks, and those a running download got
+ * (served before the download commits them). */
+static gboolean
+disk_has_chunk (MbStore *s, const char *id)
+{
+  return mbi_disk_has_chunk (s, id) || mbi_disk_download_has (s, id);
 }
 
 static gboolean
@@ -578,7 +588,7 @@ disk_share_end (MbStore *s, GBytes *content)
 static const MbStoreOps disk_ops = {
   .put_chunk = mbi_disk_put_chunk,
   .get_chunk = disk_get_chunk,
-  .has_chunk = mbi_disk_has_chunk,
+  .has_chunk = disk_has_chunk,
   .drop_chunk = disk_drop_chunk,
   .list_chunks = disk_list_chunks,
   .put_manifest = mbi_disk_put_manifest,

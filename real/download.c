@@ -47,9 +47,22 @@
 
 #define QUEUE_MAX (64u << 20) /* bytes of received chunks waiting for the worker */
 
+/* A chunk the fetch got, served to others (the swarm's fetchers, GET_CHUNK)
+ * while the download runs: from memory until the worker has written it,
+ * then read back from the file (checked against its id the first time). */
+typedef struct {
+  char id[65];
+  guint64 off;
+  guint32 len;
+  GBytes *mem;       /* main thread: the bytes, until written (then NULL) */
+  gint written;      /* atomic: the worker (or the main thread) wrote them */
+  gboolean verified; /* main thread: read back and checked once */
+} Serve;
+
 typedef struct {
   guint64 off;
   GBytes *data;  /* NULL: the end (finish or abort) */
+  Serve *serve;  /* what to mark written (NULL: nothing) */
 } Item;
 
 typedef struct {
@@ -91,6 +104,8 @@ typedef struct {
   gint queued;            /* bytes in the queue (atomic) */
   gboolean ended;         /* the end item was pushed */
   GArray *got;            /* Got: chunks to refer to at the commit */
+  GHashTable *serve;      /* main thread: id -> Serve*, the chunks the fetch got */
+  GQueue serve_mem;       /* main thread: the Serves still holding mem, oldest first */
 } Download;
 
 /* Owned by the disk store (DiskStore.downloads). */
@@ -101,6 +116,14 @@ struct _MbDownloads {
   GHashTable *by_name;    /* name -> Download* (a reference), begun and not ended */
   GPtrArray *live;        /* every Download not yet completed (references) */
 };
+
+static void
+serve_free (gpointer p)
+{
+  Serve *sv = p;
+  g_clear_pointer (&sv->mem, g_bytes_unref);
+  g_free (sv);
+}
 
 static Download *
 dl_ref (Download *d)
@@ -125,6 +148,8 @@ dl_unref (Download *d)
   g_clear_object (&d->cancel);
   g_clear_pointer (&d->queue, g_async_queue_unref);
   g_clear_pointer (&d->got, g_array_unref);
+  g_queue_clear (&d->serve_mem);
+  g_clear_pointer (&d->serve, g_hash_table_unref);
   if (d->rf)
     {
       if (d->refs_db)
@@ -238,6 +263,8 @@ write_item (Download *d, Item *it, GCancellable *cancellable)
   const guint8 *p = g_bytes_get_data (it->data, &len);
   if (!g_cancellable_is_cancelled (cancellable) && !mbi_disk_pwrite_all (d->fd, p, len, it->off))
     dl_fail_errno (d, d->tmp, "cannot write", errno);
+  else if (it->serve)
+    g_atomic_int_set (&it->serve->written, 1);
   g_atomic_int_add (&d->queued, -(gint) len);
   g_bytes_unref (it->data);
   g_free (it);
@@ -465,6 +492,8 @@ mbi_disk_download_begin (MbStore *s, const char *name, MbStoreDownloadFn done, g
   d->data = data;
   d->worker_done = TRUE; /* until a worker starts */
   d->got = g_array_new (FALSE, FALSE, sizeof (Got));
+  d->serve = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, serve_free);
+  g_queue_init (&d->serve_mem);
   g_hash_table_insert (dl->by_name, g_strdup (name), d);
   g_ptr_array_add (dl->live, dl_ref (d));
   return TRUE;
@@ -547,11 +576,27 @@ write_chunk (Download *d, const MbManifest *m, guint i, GBytes *data, gboolean h
   gsize len;
   const guint8 *p = g_bytes_get_data (data, &len);
   guint64 off = (guint64) i * d->chunk_size;
+  const char *id = mb_manifest_chunk_id (m, i);
+  Serve *sv = g_hash_table_lookup (d->serve, id);
+  gboolean fresh = sv == NULL;
+  if (fresh)
+    {
+      sv = g_new0 (Serve, 1);
+      g_strlcpy (sv->id, id, sizeof sv->id);
+      sv->off = off;
+      sv->len = (guint32) len;
+    }
   if (d->queue && !d->ended && (gsize) g_atomic_int_get (&d->queued) + len <= QUEUE_MAX)
     {
       Item *it = g_new (Item, 1);
       it->off = off;
       it->data = g_bytes_ref (data);
+      it->serve = fresh ? sv : NULL;
+      if (fresh)
+        {
+          sv->mem = g_bytes_ref (data);
+          g_queue_push_tail (&d->serve_mem, sv);
+        }
       g_atomic_int_add (&d->queued, (gint) len);
       g_async_queue_push (d->queue, it);
     }
@@ -560,8 +605,14 @@ write_chunk (Download *d, const MbManifest *m, guint i, GBytes *data, gboolean h
       int err = errno;
       mbi_disk_fail_errno (error, MB_STORE_ERROR_IO, d->tmp, "cannot write", err);
       dl_fail_errno (d, d->tmp, "cannot write", err);
+      if (fresh)
+        g_free (sv);
       return FALSE;
     }
+  else
+    g_atomic_int_set (&sv->written, 1);
+  if (fresh)
+    g_hash_table_insert (d->serve, sv->id, sv);
   if (!held)
     {
       Got g;
@@ -617,4 +668,89 @@ mbi_disk_download_end (MbStore *s, const char *name, gboolean ok)
   if (d->worker_done)
     complete (dl, d);
   dl_unref (d);
+}
+
+/* ---- serving what a running download got ---- */
+
+/* Drops the memory of chunks the worker has written (it writes in order). */
+static void
+serve_trim (Download *d)
+{
+  Serve *sv;
+  while ((sv = g_queue_peek_head (&d->serve_mem)) && g_atomic_int_get (&sv->written))
+    {
+      g_clear_pointer (&sv->mem, g_bytes_unref);
+      g_queue_pop_head (&d->serve_mem);
+    }
+}
+
+/* The running download (file open) that got chunk id, and its entry. */
+static Serve *
+serve_find (MbStore *s, const char *id, Download **out)
+{
+  MbDownloads *dl = downloads_of (s);
+  for (guint i = 0; dl && i < dl->live->len; i++)
+    {
+      Download *d = dl->live->pdata[i];
+      Serve *sv = d->serve && d->fd >= 0 && !d->finishing ? g_hash_table_lookup (d->serve, id)
+                                                          : NULL;
+      if (sv)
+        {
+          *out = d;
+          return sv;
+        }
+    }
+  return NULL;
+}
+
+gboolean
+mbi_disk_download_has (MbStore *s, const char *id)
+{
+  Download *d;
+  return serve_find (s, id, &d) != NULL;
+}
+
+gboolean
+mbi_disk_download_get (MbStore *s, const char *id, GBytes **data, guint32 *len)
+{
+  Download *d = NULL;
+  Serve *sv = serve_find (s, id, &d);
+  if (!sv)
+    return FALSE;
+  serve_trim (d);
+  if (len)
+    *len = sv->len;
+  if (sv->mem)
+    {
+      if (data)
+        *data = g_bytes_ref (sv->mem);
+      return TRUE;
+    }
+  if (!g_atomic_int_get (&sv->written))
+    return FALSE;
+  guint8 *buf = g_malloc (sv->len);
+  if (mbi_disk_pread_all (d->fd, buf, sv->len, sv->off) != sv->len)
+    {
+      g_free (buf);
+      return FALSE;
+    }
+  if (!sv->verified)
+    {
+      char actual[65];
+      mb_chunk_id_compute (buf, sv->len, actual);
+      if (strcmp (actual, sv->id) != 0)
+        {
+          g_warning ("download of %s: chunk %.12s at offset %" G_GUINT64_FORMAT " no longer "
+                     "matches its id in %s (changed on disk?): not served", d->name, sv->id,
+                     sv->off, d->tmp);
+          g_free (buf);
+          return FALSE;
+        }
+      sv->verified = TRUE;
+    }
+  if (data)
+    *data = g_bytes_new_take (buf, sv->len);
+  else
+    g_free (buf);
+  return TRUE;
 }

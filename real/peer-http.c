@@ -269,7 +269,7 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
  * failure is told (404: no owner had the manifest; 502: chunks missing). */
 typedef struct {
   Pending *p;
-  guint sources, redirects, manifests_read;
+  guint sources, redirects, manifests_read, chunks, chunks_swarm;
   guint64 version;
   gint64 t_chunks;    /* when the last chunk came */
   gchar *ring_error;  /* the fetch's failure, if it failed */
@@ -304,12 +304,15 @@ on_written (const char *path, guint64 size, const GError *error, gpointer data)
       mb_gateway_json_add_int (b, "version", (gint64) f->version);
       mb_gateway_json_add_int (b, "manifests_read", f->manifests_read);
       mb_gateway_json_add_int (b, "sources", f->sources);
+      mb_gateway_json_add_int (b, "chunks", f->chunks);
+      mb_gateway_json_add_int (b, "chunks_swarm", f->chunks_swarm);
       mb_gateway_json_add_int (b, "redirects", f->redirects);
       json_builder_end_object (b);
       mb_gateway_reply_json (p->msg, SOUP_STATUS_OK, b);
       gint64 t = g_get_monotonic_time ();
-      g_message ("fetch_file %s: %" G_GUINT64_FORMAT " bytes from %u sources in %.3f s "
-                 "(chunks in after %.3f s, file whole %.3f s later)", p->name, size, f->sources,
+      g_message ("fetch_file %s: %" G_GUINT64_FORMAT " bytes from %u sources (%u of %u chunks "
+                 "through the swarm) in %.3f s (chunks in after %.3f s, file whole %.3f s later)",
+                 p->name, size, f->sources, f->chunks_swarm, f->chunks,
                  (double) (t - p->t0) / 1e6, (double) (f->t_chunks - p->t0) / 1e6,
                  (double) (t - f->t_chunks) / 1e6);
     }
@@ -339,6 +342,8 @@ on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
   f->version = r->version;
   f->manifests_read = r->manifests_read;
   f->sources = r->sources;
+  f->chunks = r->manifest ? mb_manifest_n_chunks (r->manifest) : 0;
+  f->chunks_swarm = r->chunks_swarm;
   f->redirects = r->redirects;
   f->t_chunks = g_get_monotonic_time ();
   mb_store_download_end (store, name, ok); /* on_written answers (maybe at once) */

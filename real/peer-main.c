@@ -19,6 +19,7 @@
  */
 #include <glib-unix.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -35,6 +36,8 @@ mbi_peer_rearm (MbPeerApp *app)
 {
   if (app->timer)
     mb_expiry_driver_rearm (app->timer);
+  if (app->swarm_timer)
+    mb_expiry_driver_rearm (app->swarm_timer);
 }
 
 /* ---- messages from the wire ---- */
@@ -45,7 +48,8 @@ on_recv (gpointer user, MbNodeId from, const MbMessage *msg)
   MbPeerApp *app = user;
   if (mbi_peer_membership_on_message (app, from, msg))
     return;
-  mb_ringpeer_receive (app->rp, from, msg, mb_clock_now ());
+  if (!mbi_peer_swarm_receive (app, from, msg))
+    mb_ringpeer_receive (app->rp, from, msg, mb_clock_now ());
   mbi_peer_rearm (app);
 }
 
@@ -54,6 +58,7 @@ on_gone (gpointer user, MbNodeId node)
 {
   MbPeerApp *app = user;
   mb_ringpeer_on_disconnect (app->rp, node, mb_clock_now ());
+  mbi_peer_swarm_on_gone (app, node);
   mbi_peer_membership_on_disconnect (app, node);
   mbi_peer_rearm (app);
 }
@@ -191,6 +196,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
   mb_ringpeer_config_init (&dflt);
   gint replication = (gint) dflt.replication, chunk_kib = (gint) (dflt.chunk_size / 1024);
   gint ping_ms = 1000, misses = 3, write_quorum = 0, announce_ms = 2000;
+  gboolean no_swarm = FALSE;
   g_autofree gchar *replication_help =
     g_strdup_printf ("Copies of each chunk and manifest, R (default %d)", replication);
   g_autofree gchar *chunk_help = g_strdup_printf ("Chunk size in KiB (default %d)", chunk_kib);
@@ -210,6 +216,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     { "ping-ms", 0, 0, G_OPTION_ARG_INT, &ping_ms, "Failure-detector period in ms (default 1000)", "MS" },
     { "announce-ms", 0, 0, G_OPTION_ARG_INT, &announce_ms, "Re-announce to the tracker this often, in ms (default 2000; the tracker drops a member silent for --member-timeout, 10 s)", "MS" },
     { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
+    { "no-swarm", 0, 0, G_OPTION_ARG_NONE, &no_swarm, "Fetch files from their holders by GET_CHUNK only, never as a swarm with the other fetchers (env MINIBIT_NO_SWARM=1); this peer still serves other peers' swarms", NULL },
     { "cluster-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file, "File holding the cluster secret, mode 0600 (else env MINIBIT_CLUSTER_SECRET; without one, wire peers are accepted from loopback only)", "PATH" },
     { NULL }
   };
@@ -272,6 +279,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
       cfg->chunk_size = (guint32) chunk_kib * 1024;
       cfg->ping_interval_ms = (guint) ping_ms;
       cfg->ping_misses = (guint) misses;
+      cfg->no_swarm = no_swarm || strcmp (env_or ("MINIBIT_NO_SWARM", "0"), "0") != 0;
     }
   g_free (self_id); g_free (host); g_free (data_dir); g_free (known); g_free (tracker_host);
   g_free (port); g_free (wire_port); g_free (tracker_port); g_free (secret_file);
@@ -404,6 +412,7 @@ start (MbPeerApp *app, GError **error)
                              app->addr, &rcfg, app->store, view, g_rand_new ());
   app->timer = mb_expiry_driver_new (app->rp, rp_next, rp_handle, NULL);
   mb_gateway_attach (app->gateway, rp_receive, app->rp, app->timer);
+  mbi_peer_swarm_start (app);
   if (!mbi_peer_http_start (app, error))
     return FALSE;
   mbi_peer_membership_start (app);
@@ -448,6 +457,7 @@ main (int argc, char **argv)
     g_object_unref (app.http);
   mb_expiry_driver_free (app.timer);
   mb_ringpeer_free (app.rp);
+  mbi_peer_swarm_free (&app);
   mb_gateway_free (app.gateway);
   mb_store_free (app.store);
   mb_transport_free (app.transport);

@@ -71,6 +71,69 @@ add_uint (JsonBuilder *b, const char *key, guint64 v)
   json_builder_add_int_value (b, (gint64) MIN (v, (guint64) G_MAXINT64));
 }
 
+static void
+add_bool (JsonBuilder *b, const char *key, gboolean v)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_add_boolean_value (b, v);
+}
+
+/* "swarms": each swarm this peer is in (a fetch's, or one it serves), with
+ * every connection's choke and interest flags and rates: the choking, as
+ * the core's tit-for-tat decides it. */
+static void
+status_swarms (MbPeerApp *app, JsonBuilder *b)
+{
+  json_builder_set_member_name (b, "swarms");
+  json_builder_begin_array (b);
+  g_autoptr (GPtrArray) keys = g_ptr_array_new ();
+  if (app->swarm)
+    mb_peer_swarm_keys (app->swarm, keys);
+  guint64 now = mb_clock_now ();
+  for (guint i = 0; i < keys->len; i++)
+    {
+      const char *key = keys->pdata[i];
+      MbPeerStats st;
+      mb_peer_stats (app->swarm, key, &st);
+      json_builder_begin_object (b);
+      mb_gateway_json_add_str (b, "key", key);
+      mb_gateway_json_add_str (b, "filename",
+                               mb_manifest_name (mb_peer_swarm_manifest (app->swarm, key)));
+      add_bool (b, "serving_only", mb_peer_swarm_serving_only (app->swarm, key));
+      add_uint (b, "pieces", st.pieces);
+      add_uint (b, "pieces_total", st.n_pieces);
+      add_uint (b, "bytes_up", st.bytes_up);
+      add_uint (b, "bytes_down", st.bytes_down);
+      add_bool (b, "endgame", st.endgame);
+      g_autoptr (GArray) conns = g_array_new (FALSE, FALSE, sizeof (MbPeerConnInfo));
+      mb_peer_conns (app->swarm, key, now, conns);
+      json_builder_set_member_name (b, "connections");
+      json_builder_begin_array (b);
+      for (guint k = 0; k < conns->len; k++)
+        {
+          const MbPeerConnInfo *c = &g_array_index (conns, MbPeerConnInfo, k);
+          json_builder_begin_object (b);
+          mb_gateway_json_add_str (b, "peer", c->name ? c->name : "");
+          mb_gateway_json_add_str (b, "addr", c->addr ? c->addr : "");
+          add_bool (b, "established", c->established);
+          add_bool (b, "am_choking", c->am_choking);
+          add_bool (b, "am_interested", c->am_interested);
+          add_bool (b, "peer_choking", c->peer_choking);
+          add_bool (b, "peer_interested", c->peer_interested);
+          add_bool (b, "optimistic", c->optimistic);
+          add_uint (b, "down_bytes_s", c->down_bytes_s);
+          add_uint (b, "up_bytes_s", c->up_bytes_s);
+          add_uint (b, "remote_pieces", c->remote_pieces);
+          add_uint (b, "requests_out", c->requests_out);
+          add_uint (b, "uploads_queued", c->uploads_queued);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
 void
 mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg)
 {
@@ -119,6 +182,8 @@ mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg)
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
+
+  status_swarms (app, b);
 
   json_builder_set_member_name (b, "wire");
   json_builder_begin_object (b);
@@ -265,6 +330,43 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
           "Manifests refused as older than (or losing to) the one held.", rs.stale_refused);
   metric (s, "minibit_ring_read_repairs_total", "counter",
           "Older manifest copies a fetch's read found and replaced.", rs.read_repairs);
+
+  /* the swarm (fetches of popular files) */
+  MbPeerTotals st = { 0 };
+  guint n_swarms = 0, n_conns = 0, n_unchoked = 0;
+  if (app->swarm)
+    {
+      mb_peer_totals (app->swarm, &st);
+      g_autoptr (GPtrArray) keys = g_ptr_array_new ();
+      mb_peer_swarm_keys (app->swarm, keys);
+      n_swarms = keys->len;
+      for (guint i = 0; i < keys->len; i++)
+        {
+          g_autoptr (GArray) conns = g_array_new (FALSE, FALSE, sizeof (MbPeerConnInfo));
+          mb_peer_conns (app->swarm, keys->pdata[i], mb_clock_now (), conns);
+          for (guint k = 0; k < conns->len; k++)
+            {
+              const MbPeerConnInfo *ci = &g_array_index (conns, MbPeerConnInfo, k);
+              n_conns += ci->established;
+              n_unchoked += ci->established && !ci->am_choking;
+            }
+        }
+    }
+  metric (s, "minibit_swarm_bytes_up_total", "counter",
+          "Piece payload this peer sent in swarms (to other fetchers).", st.bytes_up);
+  metric (s, "minibit_swarm_bytes_down_total", "counter",
+          "Piece payload this peer received in swarms.", st.bytes_down);
+  metric (s, "minibit_swarm_pieces_total", "counter",
+          "Pieces got through swarms, verified and stored.", st.pieces_stored);
+  metric (s, "minibit_swarm_bad_pieces_total", "counter",
+          "Pieces got through swarms that failed verification (discarded).", st.bad_pieces);
+  metric (s, "minibit_swarms_joined_total", "counter",
+          "Swarms joined (fetches, and files served to fetchers).", st.swarms_joined);
+  metric (s, "minibit_swarms", "gauge", "Swarms this peer is in now.", n_swarms);
+  metric (s, "minibit_swarm_connections", "gauge",
+          "Established swarm connections, over all swarms.", n_conns);
+  metric (s, "minibit_swarm_unchoked", "gauge",
+          "Swarm connections this peer unchokes (uploads to) now.", n_unchoked);
 
   /* HTTP */
   family (s, "minibit_http_requests_total", "counter",

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "gateway.h"
 #include "ring/ringpeer.h"
+#include "swarm/peer.h"
 #include "content/store.h"
 #include "transport.h"
 
@@ -49,6 +50,8 @@ typedef struct {
   guint32 chunk_size;
   guint ping_interval_ms;/* failure detector period */
   guint ping_misses;     /* consecutive misses before a member is dropped */
+  gboolean no_swarm;     /* --no-swarm: fetches take chunks by GET_CHUNK only (the
+                            swarm peer still serves other peers' swarms) */
 } MbPeerAppConfig;
 
 typedef struct _MbPeerApp MbPeerApp;
@@ -72,6 +75,9 @@ struct _MbPeerApp {
   MbStore *store;
   MbRingPeer *rp;
   MbExpiryDriver *timer;
+  MbPeer *swarm;           /* peer-swarm.c: fetches of the ring peer are swarms */
+  MbHost swarm_host;       /* the gateway's host without disconnect (see peer-swarm.c) */
+  MbExpiryDriver *swarm_timer;
   SoupServer *http;
   gchar *addr;             /* our wire address: our member name on the ring */
   GBytes *secret;          /* the cluster secret, or NULL (loopback only) */
@@ -111,6 +117,23 @@ void mbi_peer_membership_on_session (MbPeerApp *app, MbNodeId node);
 void mbi_peer_membership_leave_notice (MbPeerApp *app);
 /* Our goodbye to the tracker (when one is set), best effort. */
 void mbi_peer_membership_tracker_goodbye (MbPeerApp *app);
+
+/* peer-swarm.c: the swarm half (the core's MbPeer on the transport). */
+void mbi_peer_swarm_start (MbPeerApp *app);
+void mbi_peer_swarm_free (MbPeerApp *app);
+/* TRUE if msg is the swarm's (then it was given to it). */
+gboolean mbi_peer_swarm_receive (MbPeerApp *app, MbNodeId from, const MbMessage *msg);
+void mbi_peer_swarm_on_gone (MbPeerApp *app, MbNodeId node);
+void mbi_peer_swarm_on_uplink_ready (MbPeerApp *app);
+/* Leaves every swarm (LEAVE to the tracker, connections dropped). */
+void mbi_peer_swarm_leave (MbPeerApp *app);
+/* The key of the swarm this peer is in for `file` (a key, or a file name:
+ * a fetching swarm before one it only serves), NULL if none; borrowed
+ * until the next call into the swarm peer. */
+const char *mbi_peer_swarm_find (MbPeerApp *app, const char *file);
+/* The established connection of swarm `key` with peer id `name`. */
+gboolean mbi_peer_swarm_conn_of (MbPeerApp *app, const char *key, const char *name,
+                                 MbPeerConnInfo *out);
 
 /* peer-http.c */
 gboolean mbi_peer_http_start (MbPeerApp *app, GError **error);

@@ -494,12 +494,14 @@ piece_complete (Swarm *sw, guint32 piece, MbNodeId from, guint64 now)
     {
       /* Discard and ask again; requests for it were all answered. */
       sw->stats.bad_pieces++;
+      sw->peer->totals.bad_pieces++;
       partial_drop (sw, piece);
       return;
     }
   partial_drop (sw, piece);
   mbi_swarm_piece_done (sw, piece, now);
   MbPeer *p = sw->peer;
+  p->totals.pieces_stored++;
   if (p->observer)
     p->observer (p->observer_data, sw->file, piece, from, now);
 }
@@ -523,6 +525,7 @@ mbi_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *d
   if (!requested && !take_cancelled (c, piece, block))
     return FALSE;
   sw->stats.bytes_down += len;
+  sw->peer->totals.bytes_down += len;
   c->down_cur += len;
   c->down_since_unchoked += len;
   c->last_block_at = now;

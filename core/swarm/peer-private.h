@@ -156,6 +156,7 @@ struct _Swarm {
                               interested, never asks the tracker */
   gboolean use_tracker;    /* registers and asks for peers (p->tracker is set) */
   guint64 idle_since;      /* ring swarms: since when it has had no conn, or MB_TIME_NEVER */
+  MbBitfield *lost;        /* pieces we announced and the store then lost, or NULL */
   MbPeerStats stats;
 };
 
@@ -193,6 +194,7 @@ struct _MbPeer {
   MbPeerPieceFn observer;  /* told of every piece stored (peer-ring.c) */
   gpointer observer_data;
   guint n_serving;         /* swarms with serve_only set */
+  MbPeerTotals totals;     /* only ever incremented (peer-observe.c's readers) */
 };
 
 /* Checks on the counters' owners (underflow, overflow): they sit in the
@@ -216,6 +218,10 @@ Swarm *mbi_peer_swarm_by_id (MbPeer *p, guint32 id);
 Swarm *mbi_peer_swarm_by_file (const MbPeer *p, const char *file);
 Conn *mbi_swarm_conn (Swarm *sw, MbNodeId node);
 Conn *mbi_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoing, guint64 now);
+/* Closes the conn: a host that cannot close connections (real mode: the
+ * swarm shares them with the ring) is sent a goodbye (HANDSHAKE
+ * MB_HANDSHAKE_GOODBYE) first; then mbi_swarm_conn_remove. */
+void mbi_swarm_conn_close (Swarm *sw, Conn *c);
 /* Forgets the conn (requests returned, availability updated); no message sent. */
 void mbi_swarm_conn_remove (Swarm *sw, Conn *c);
 /* Dials the listed peers (tracker or PEX) while below target_conns, or in

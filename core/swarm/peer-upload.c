@@ -166,15 +166,20 @@ hand_over (Swarm *sw, Conn *c, UpReq r)
       if (!mb_store_get_chunk (p->store, id, &chunk, &len, NULL) || !chunk
           || g_bytes_get_size (chunk) < (gsize) r.offset + r.length)
         {
-          /* The store lost it: stop claiming it. */
+          /* The store lost it: stop claiming it (requests for it that
+           * were sent before they could know are refused, not a violation). */
           mb_message_free (m);
           mb_bitfield_clear (sw->have, r.piece);
+          if (!sw->lost)
+            sw->lost = mb_bitfield_new (sw->n_pieces);
+          mb_bitfield_set (sw->lost, r.piece);
           sw->stats.refused_requests++;
           return 0;
         }
       m->data = g_bytes_new_from_bytes (chunk, r.offset, r.length);
     }
   sw->stats.bytes_up += r.length;
+  p->totals.bytes_up += r.length;
   c->up_cur += r.length;
   p->up_handed += r.length;
   c->up_since_unchoke += r.length;

@@ -4,7 +4,10 @@
  * side answers code 1 (accept) and its BITFIELD, or code 2 (refuse) when it
  * is not in that swarm or is full.  On accept the dialer sends its BITFIELD.
  * A simultaneous open (both sent hello) becomes one connection: each side
- * treats the other's hello as the answer to its own.
+ * treats the other's hello as the answer to its own.  Code 3 (goodbye)
+ * closes the connection in that swarm: a host whose connections also carry
+ * other traffic (real mode: the ring) cannot close one for the swarm, so
+ * the core says it instead (mbi_swarm_conn_close).
  *
  * Every remote input is checked; a violation (bitfield not first, of the
  * wrong length or with spare bits; have/request/cancel out of range; a
@@ -264,6 +267,10 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
       if (c && !c->established)
         mbi_swarm_conn_remove (sw, c);
       return;
+    case MB_HANDSHAKE_GOODBYE:
+      if (c)
+        mbi_swarm_conn_remove (sw, c);
+      return;
     default:
       if (c)
         violation (sw, c, "handshake with an unknown code");
@@ -365,6 +372,10 @@ on_request (Swarm *sw, Conn *c, const MbMessage *msg)
   if (!mb_bitfield_test (sw->have, msg->piece))
     {
       sw->stats.refused_requests++;
+      /* One our store lost after we announced it: the remote could not
+       * know (the protocol has no "lost"), so no violation. */
+      if (sw->lost && mb_bitfield_test (sw->lost, msg->piece))
+        return;
       violation (sw, c, "request for a piece we do not have");
       return;
     }

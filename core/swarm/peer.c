@@ -125,6 +125,8 @@ swarm_free (Swarm *sw)
   g_free (sw->up_active);
   mb_bitfield_free (sw->have);
   mb_bitfield_free (sw->started);
+  if (sw->lost)
+    mb_bitfield_free (sw->lost);
   mb_manifest_unref (sw->manifest);
   g_free (sw->file);
   free (sw);
@@ -268,6 +270,15 @@ mbi_swarm_conn_remove (Swarm *sw, Conn *c)
   conn_free (c);
 }
 
+void
+mbi_swarm_conn_close (Swarm *sw, Conn *c)
+{
+  MbPeer *p = sw->peer;
+  if (!p->host->disconnect)
+    mbi_wire_send_handshake (sw, c->node, MB_HANDSHAKE_GOODBYE);
+  mbi_swarm_conn_remove (sw, c);
+}
+
 /* ---- availability: its only writers ---- */
 
 void
@@ -338,7 +349,7 @@ mbi_peer_drop_node (MbPeer *p, MbNodeId node, const char *why)
       Conn *c = mbi_swarm_conn (sw, node);
       if (c)
         {
-          mbi_swarm_conn_remove (sw, c);
+          mbi_swarm_conn_close (sw, c);
           sw->stats.dropped_conns++;
           had = TRUE;
         }
@@ -493,6 +504,7 @@ mbi_peer_swarm_create (MbPeer *p, const MbManifest *m, const char *file, guint64
   p->n_swarms = p->swarms->len;
   if (p->next_rechoke == MB_TIME_NEVER)
     p->next_rechoke = now + p->cfg.rechoke_interval_us;
+  p->totals.swarms_joined++;
   return sw;
 }
 
@@ -503,7 +515,7 @@ mbi_peer_swarm_remove (MbPeer *p, Swarm *sw)
     {
       Conn *c = sw->conns[sw->n_conns - 1];
       MbNodeId node = c->node;
-      mbi_swarm_conn_remove (sw, c);
+      mbi_swarm_conn_close (sw, c);
       gboolean elsewhere = FALSE;
       for (guint k = 0; k < p->swarms->len && !elsewhere; k++)
         elsewhere = p->swarms->pdata[k] != sw && mbi_swarm_conn (p->swarms->pdata[k], node);
@@ -515,6 +527,7 @@ mbi_peer_swarm_remove (MbPeer *p, Swarm *sw)
   if (sw->serve_only)
     p->n_serving--;
   g_ptr_array_remove (p->swarms, sw);
+  p->totals.swarms_left++;
   p->swarm0 = p->swarms->len > 0 ? p->swarms->pdata[0] : NULL;
   p->n_swarms = p->swarms->len;
   if (p->up_swarm_cursor >= p->swarms->len)
@@ -559,7 +572,7 @@ mbi_swarm_make_room (Swarm *sw)
       if (!c->established || c->am_interested || c->peer_interested)
         continue;
       MbNodeId node = c->node;
-      mbi_swarm_conn_remove (sw, c);
+      mbi_swarm_conn_close (sw, c);
       gboolean elsewhere = FALSE;
       for (guint k = 0; k < p->swarms->len && !elsewhere; k++)
         elsewhere = mbi_swarm_conn (p->swarms->pdata[k], node) != NULL;
@@ -660,7 +673,7 @@ mb_peer_leave (MbPeer *p, guint64 now)
         {
           Conn *c = sw->conns[sw->n_conns - 1];
           MbNodeId node = c->node;
-          mbi_swarm_conn_remove (sw, c);
+          mbi_swarm_conn_close (sw, c);
           if (p->host->disconnect)
             p->host->disconnect (p->host->ctx, p->self, node);
         }

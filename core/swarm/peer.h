@@ -201,6 +201,44 @@ gboolean mb_peer_has_piece (const MbPeer *p, const char *file, guint piece);
 /* The pieces had, or NULL if not in that swarm (owned by the peer). */
 const MbBitfield *mb_peer_have (const MbPeer *p, const char *file);
 
+/* ---- introspection for a real peer's /status and /metrics ---- */
+
+/* The swarms' keys (file names, or ring keys), in join order (borrowed:
+ * valid until the next call into the peer that may join or leave one). */
+void mb_peer_swarm_keys (const MbPeer *p, GPtrArray *out);
+/* The manifest of swarm `key` (borrowed, as above), NULL if not in it. */
+const MbManifest *mb_peer_swarm_manifest (const MbPeer *p, const char *key);
+
+typedef struct {
+  MbNodeId node;
+  const char *name;          /* its peer id (borrowed), NULL if not told yet */
+  const char *addr;          /* where it listens (borrowed), may be NULL */
+  gboolean established;
+  gboolean am_choking, am_interested, peer_choking, peer_interested;
+  gboolean optimistic;       /* our optimistic unchoke */
+  guint64 down_bytes_s;      /* payload rate from it over the last rechoke rounds */
+  guint64 up_bytes_s;        /* ... to it */
+  guint remote_pieces;       /* pieces its bitfield and haves say it has */
+  guint requests_out;        /* our requests to it, outstanding */
+  guint uploads_queued;      /* its requests we hold, not yet handed to the host */
+} MbPeerConnInfo;
+
+/* Appends an MbPeerConnInfo per connection of swarm `key` (connection
+ * order); the rates are over the last full rechoke round and the current
+ * one, at `now`.  FALSE if not in that swarm. */
+gboolean mb_peer_conns (const MbPeer *p, const char *key, guint64 now, GArray *out);
+
+typedef struct {
+  guint64 bytes_up;          /* piece payload handed to the host, every swarm ever */
+  guint64 bytes_down;        /* piece payload received, every swarm ever */
+  guint64 pieces_stored;     /* pieces verified and stored */
+  guint64 bad_pieces;        /* pieces that failed verification */
+  guint64 swarms_joined;     /* swarms joined (fetches, and to serve) */
+  guint64 swarms_left;
+} MbPeerTotals;
+
+void mb_peer_totals (const MbPeer *p, MbPeerTotals *out);
+
 /* Debug: recomputes every invariant of the peer's state (availability
  * counts, connection arrays, started pieces' block counters, request counts,
  * completed swarms) from scratch.  TRUE if all hold; else FALSE, and the

@@ -17,7 +17,7 @@
  *   get_peers        REQ FILE NAME
  *   peer_list        REQ CODE COUNT FILE PEERS code = status, count = initial blocks
  *   leave            FILE NAME                 file "" = every swarm and the ring
- *   handshake        CODE FILE NAME ADDR MANIFEST  code 0 hello, 1 accept, 2 refuse;
+ *   handshake        CODE FILE NAME ADDR MANIFEST  code 0 hello, 1 accept, 2 refuse, 3 goodbye;
  *                                          manifest: a ring fetcher's hello (peer-ring.c), else none
  *   bitfield         SWARM DATA
  *   have             PIECE SWARM

@@ -92,6 +92,13 @@ typedef enum {
 #define MB_DIALBACK_YES 1u
 #define MB_DIALBACK_NO 2u
 
+/* HANDSHAKE codes. */
+#define MB_HANDSHAKE_HELLO 0u
+#define MB_HANDSHAKE_ACCEPT 1u
+#define MB_HANDSHAKE_REFUSE 2u
+#define MB_HANDSHAKE_GOODBYE 3u  /* the sender closed our connection in that swarm
+                                    (a host whose connections carry more than the swarm) */
+
 /* PEX flags, one per listed peer (in `indices`). */
 #define MB_PEX_SEED 1u   /* it holds the whole file */
 
