@@ -13,8 +13,12 @@
  *                                  yet written (exactly, before the main loop
  *                                  runs; and backlog + bytes written = bytes
  *                                  queued after); notify (0) fires once, from
- *                                  the main loop, only once B has read all;
- *                                  notify (low > 0) fires at most at low
+ *                                  the main loop, only once B has read all,
+ *                                  not again on later drains; notify
+ *                                  (low > 0) fires at most at low
+ *  /transport-uplink/batched       the same with small frames, written
+ *                                  several to a write: a write in flight
+ *                                  still counts
  *  /transport-uplink/already-low   notify when the backlog is already low:
  *                                  not inside the call, once, a second call
  *                                  replacing the first; a send before the
@@ -172,15 +176,15 @@ a_notify (Pair *p, guint64 low)
   p->in_call = FALSE;
 }
 
-/* Sends a PIECE of FRAME_DATA bytes from A to B; returns its frame's size. */
+/* Sends a PIECE of `data` bytes from A to B; returns its frame's size. */
 static gsize
-a_send_big (Pair *p)
+a_send (Pair *p, gsize data)
 {
   MbMessage *m = mb_message_new (MB_MSG_PIECE);
   m->swarm = 7;
   m->piece = 3;
-  m->data = g_bytes_new_take (g_malloc0 (FRAME_DATA), FRAME_DATA);
-  m->length = FRAME_DATA;
+  m->data = g_bytes_new_take (g_malloc0 (data), data);
+  m->length = (guint32) data;
   GBytes *frame = mb_codec_encode_bytes (m, NULL);
   g_assert_nonnull (frame);
   gsize size = g_bytes_get_size (frame);
@@ -190,6 +194,12 @@ a_send_big (Pair *p)
   p->in_call = FALSE;
   p->a_frames++;
   return size;
+}
+
+static gsize
+a_send_big (Pair *p)
+{
+  return a_send (p, FRAME_DATA);
 }
 
 /* A and B connected (A dialled, B proved A's address), B frozen. */
@@ -239,19 +249,19 @@ pair_free (Pair *p)
   g_free (p);
 }
 
-/* From an empty backlog: frames of FRAME_DATA bytes, A to B, until after
- * 100 ms of A's main loop (B frozen) some are still not written; returns
- * the bytes sent, and A's bytes_out before. */
+/* From an empty backlog: 8 MiB a round in frames of `data` bytes, A to B,
+ * until after 100 ms of A's main loop (B frozen) some are still not
+ * written; returns the bytes sent, and A's bytes_out before. */
 static gsize
-a_fill (Pair *p, guint64 *bytes_out0)
+a_fill_with (Pair *p, gsize data, guint64 *bytes_out0)
 {
   g_assert_cmpuint (a_backlog (p), ==, 0);
   *bytes_out0 = a_stats (p).bytes_out;
   gsize sent = 0;
   for (guint round = 0; round < 16; round++)
     {
-      for (guint i = 0; i < 8; i++)
-        sent += a_send_big (p);
+      for (guint i = 0; i < (8u << 20) / data; i++)
+        sent += a_send (p, data);
       if (round == 0)  /* the main loop has not run: all of it counts, the
                           frame whose write has started too */
         g_assert_cmpuint (a_backlog (p), ==, sent);
@@ -262,6 +272,12 @@ a_fill (Pair *p, guint64 *bytes_out0)
         return sent;
     }
   g_assert_not_reached ();
+}
+
+static gsize
+a_fill (Pair *p, guint64 *bytes_out0)
+{
+  return a_fill_with (p, FRAME_DATA, bytes_out0);
 }
 
 /* ---- tests ---- */
@@ -295,6 +311,11 @@ test_drain (void)
   mb_test_spin (50);
   g_assert_cmpuint (p->ready, ==, 1);  /* once */
   g_assert_cmpuint (p->ready_in_call, ==, 0);
+  /* drained again without a new notify: no call */
+  a_send_big (p);
+  WAIT_FOR (a_backlog (p) == 0 && p->b_frames == p->a_frames, WAIT_MS);
+  mb_test_spin (50);
+  g_assert_cmpuint (p->ready, ==, 1);
 
   WAIT_FOR (p->b_frames == p->a_frames, WAIT_MS);  /* B read them all */
 
@@ -316,6 +337,32 @@ test_drain (void)
   g_assert_cmpuint (p->ready, ==, 2);
   g_assert_cmpuint (p->ready_in_call, ==, 0);
   g_assert_cmpuint (a_stats (p).frames_refused, ==, 0);
+  pair_free (p);
+}
+
+/* Small frames go out several to a write (of up to 256 KiB): a write in
+ * flight still counts. */
+static void
+test_batched (void)
+{
+  Pair *p = pair_new (NULL);
+  guint64 out0 = 0;
+  gsize sent = a_fill_with (p, 4096, &out0);
+  guint64 backlog = a_backlog (p);
+  g_test_message ("queued %" G_GSIZE_FORMAT " in %u frames, written %" G_GUINT64_FORMAT
+                  ", backlog %" G_GUINT64_FORMAT, sent, p->a_frames,
+                  a_stats (p).bytes_out - out0, backlog);
+  g_assert_cmpuint (backlog, >, 0);
+  g_assert_cmpuint (backlog + (a_stats (p).bytes_out - out0), ==, sent);
+  /* one more behind the write in flight: the count is still exact */
+  sent += a_send (p, 4096);
+  g_assert_cmpuint (a_backlog (p) + (a_stats (p).bytes_out - out0), ==, sent);
+  a_notify (p, 0);
+  b_resume (p);
+  WAIT_FOR (p->ready == 1, WAIT_MS);
+  g_assert_cmpuint (p->ready_backlog, ==, 0);
+  g_assert_cmpuint (a_stats (p).bytes_out - out0, ==, sent);
+  WAIT_FOR (p->b_frames == p->a_frames, WAIT_MS);
   pair_free (p);
 }
 
@@ -407,6 +454,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_test_add_func ("/transport-uplink/drain", test_drain);
+  g_test_add_func ("/transport-uplink/batched", test_batched);
   g_test_add_func ("/transport-uplink/already-low", test_already_low);
   g_test_add_func ("/transport-uplink/peer-closes", test_peer_closes);
   g_test_add_func ("/transport-uplink/too-slow", test_too_slow);
