@@ -46,7 +46,8 @@ typedef struct {
   /* Flow control; both NULL or both set.  NULL: the uplink takes anything
    * at once (the core hands every block over as soon as it may).
    * uplink_backlog: bytes the host holds for `self` that have not left yet
-   * (sim: the uplink queue; real: the socket's send buffers).
+   * (sim: the uplink queue; real: the transport's write queues, not yet
+   * written to the sockets: real/transport.h).
    * uplink_notify: the core wants its on_uplink_ready called once that
    * backlog is at most `low` bytes (once; a later call replaces it). */
   guint64 (*uplink_backlog) (gpointer ctx, MbNodeId self);

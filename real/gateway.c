@@ -4,7 +4,8 @@
  *
  * Invariants: asks do not nest (the core answers synchronously, and nothing
  * it calls asks again), so one slot holds the node being asked and its
- * reply; a message to a pseudo node is never given to the transport; every
+ * reply; a message to a pseudo node is never given to the transport (nor
+ * counted in its uplink backlog); every
  * message the host is handed is freed or passed on exactly once.  Each
  * server message is tagged with its server's config (request-started), so
  * an error answer knows how to log itself.
@@ -73,6 +74,24 @@ gw_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
     th->disconnect (th->ctx, self, peer);
 }
 
+/* Flow control is the transport's: replies to pseudo nodes never reach
+ * it, so they never count. */
+static guint64
+gw_uplink_backlog (gpointer ctx, MbNodeId self)
+{
+  MbGateway *gw = ctx;
+  const MbHost *th = mb_transport_host (gw->transport);
+  return th->uplink_backlog (th->ctx, self);
+}
+
+static void
+gw_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
+{
+  MbGateway *gw = ctx;
+  const MbHost *th = mb_transport_host (gw->transport);
+  th->uplink_notify (th->ctx, self, low);
+}
+
 MbGateway *
 mb_gateway_new (MbTransport *transport)
 {
@@ -82,6 +101,9 @@ mb_gateway_new (MbTransport *transport)
   gw->host.send = gw_send;
   gw->host.resolve = gw_resolve;
   gw->host.disconnect = gw_disconnect;
+  gw->host.uplink_backlog = gw_uplink_backlog;
+  gw->host.uplink_notify = gw_uplink_notify;
+  gw->host.uplink_rate = NULL;  /* unknown in real mode */
   gw->next = MB_GATEWAY_NODE_FIRST;
   gw->asking = MB_NODE_NONE;
   return gw;

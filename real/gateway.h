@@ -12,6 +12,13 @@
  * does nothing; everything else goes to the transport; the core's expiry
  * driver is re-armed after every ask.
  *
+ * Flow control.  The gateway's uplink_backlog and uplink_notify are the
+ * transport's (transport.h owns the count: its connections' unsent bytes);
+ * what goes to a pseudo node never reaches a socket and never counts.  The
+ * ready callback is the transport's uplink handler
+ * (mb_transport_set_uplink_handler), which the binary sets.  uplink_rate is
+ * NULL (unknown).
+ *
  * JSON over HTTP.  mb_gateway_http_new makes the server: one handler, and
  * every request's body held to the caller's limit while it is read, be it
  * sent with a Content-Length or chunked (body-limit.h: 413 with the limit

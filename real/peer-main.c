@@ -69,6 +69,14 @@ on_session (gpointer user, MbNodeId node)
   mbi_peer_membership_on_session (user, node);
 }
 
+/* The transport's uplink backlog fell to what a core asked (flow control,
+ * transport.h).  No core here uses flow control yet: a no-op. */
+static void
+on_uplink_ready (gpointer user)
+{
+  (void) user;  /* the swarm peer's mb_peer_on_uplink_ready (then mbi_peer_rearm) goes here */
+}
+
 static guint64
 rp_next (gconstpointer obj)
 {
@@ -388,6 +396,7 @@ start (MbPeerApp *app, GError **error)
   app->addr = g_strdup (mb_transport_listen_addr (app->transport));
   mb_transport_set_handlers (app->transport, on_recv, on_gone, app);
   mb_transport_set_session_handler (app->transport, on_session);
+  mb_transport_set_uplink_handler (app->transport, on_uplink_ready);
   app->store = mb_store_disk_new (app->cfg.data_dir, error);
   if (!app->store)
     return FALSE;

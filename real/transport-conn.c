@@ -118,6 +118,8 @@ mbi_transport_conn_close (MbConn *c)
   g_io_stream_close (G_IO_STREAM (c->sc), NULL, NULL);
   mbi_transport_frames_drop (t, &c->queue);
   c->queued_bytes = 0;
+  c->batch_queued = 0;  /* the write in flight is cancelled */
+  mbi_transport_uplink_count (c);
   GBytes *b;
   while ((b = g_queue_pop_head (&c->ctl)) != NULL)
     g_bytes_unref (b);
@@ -163,6 +165,7 @@ mb_node_promote (MbTransport *t, MbTNode *node)
           mbi_transport_conn_disarm (c, MB_TIMER_LINGER);
           mbi_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue,
                                     &c->queued_bytes);
+          mbi_transport_uplink_count (c);
           mbi_transport_conn_pump (c);
           return;
         }
@@ -227,6 +230,7 @@ mbi_transport_conn_push (MbConn *c, GBytes *frame)
 {
   c->queued_bytes += g_bytes_get_size (frame);
   g_queue_push_tail (&c->queue, frame);
+  mbi_transport_uplink_count (c);
 }
 
 /* Shuts our side down once everything is written; reads go on until the
@@ -249,6 +253,8 @@ mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data)
                                                    &written, &error);
   g_clear_pointer (&c->batch, g_bytes_unref);
   c->writing = FALSE;
+  c->batch_queued = 0;  /* written, or failed (and then dropped below) */
+  mbi_transport_uplink_count (c);
   MbTransport *t = c->t;
   if (t != NULL && !ok)
     {
@@ -299,6 +305,7 @@ mb_conn_take_batch (MbConn *c, guint *n_frames)
       gsize size = 0;
       const guint8 *data = g_bytes_get_data (head, &size);
       c->queued_bytes -= size;
+      c->batch_queued += size;  /* still unsent: the count does not move */
       if (c->tx != NULL && c->proof_sent)
         {
           mb_frame_mac_seal (c->tx, data, size, c->batch_tag);
@@ -337,6 +344,7 @@ mb_conn_take_batch (MbConn *c, guint *n_frames)
       const guint8 *data = g_bytes_get_data (b, &size);
       mbi_transport_auth_append (c, buf, data, size);
       c->queued_bytes -= size;
+      c->batch_queued += size;
       g_bytes_unref (b);
       n++;
     }
@@ -380,6 +388,7 @@ mb_node_activate (MbTransport *t, MbTNode *node, MbConn *c)
   c->deliver = TRUE;
   mbi_transport_source_clear (&node->retry);
   mbi_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue, &c->queued_bytes);
+  mbi_transport_uplink_count (c);
   mbi_transport_conn_pump (c);
 }
 
@@ -426,6 +435,8 @@ mbi_transport_node_bind (MbTransport *t, MbTNode *node, MbConn *c)
   mbi_transport_conn_disarm (winner, MB_TIMER_LINGER);
   mbi_transport_frames_move (&loser->queue, &loser->queued_bytes, &winner->queue,
                             &winner->queued_bytes);
+  mbi_transport_uplink_count (loser);
+  mbi_transport_uplink_count (winner);
   mb_conn_demote (loser);
   mbi_transport_conn_pump (winner);
 }

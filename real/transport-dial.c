@@ -111,6 +111,7 @@ mb_node_connected (MbTransport *t, MbTNode *node, GSocketConnection *sc)
   node->flush_only = FALSE;
   node->tries = 0;
   mbi_transport_frames_move (&node->pending, &node->pending_bytes, &c->queue, &c->queued_bytes);
+  mbi_transport_uplink_count (c);
   c->finishing = TRUE;
   mbi_transport_conn_arm (c, MB_TIMER_LINGER, t->cfg.linger_ms, mbi_transport_conn_on_timer);
   mbi_transport_conn_pump (c);

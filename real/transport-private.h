@@ -11,6 +11,8 @@
  *   transport-verify.c dial-back: proving an accepted connection's claimed
  *                      address (asking), and answering others' questions
  *   transport-dial.c   dialling: connect attempts, timeouts, retries
+ *   transport-uplink.c flow control: the bytes queued and not yet written
+ *                      (the uplink backlog), and the ready callback
  *
  * Objects: nodes (one per remote listen address, never freed before the
  * transport), connections (MbConn, refcounted: the transport's set holds one
@@ -47,7 +49,19 @@
  *    host call (send defers it through an idle source);
  *  - t->unfinished_bytes is the sum of conn->unfinished over open
  *    connections (each the bytes its decoder held after its last read); a
- *    connection has a frame timer exactly while that is not 0.
+ *    connection has a frame timer exactly while that is not 0;
+ *  - t->unsent_bytes (the uplink backlog) is the sum of conn->unsent over
+ *    open connections, each conn->queued_bytes + conn->batch_queued: the
+ *    bytes of frames that entered its queue and are not yet written to the
+ *    kernel (still queued, or in the write in flight).  Whoever changes a
+ *    connection's queue or batch calls mbi_transport_uplink_count (c) after;
+ *    closing a connection counts it as 0.  Frames waiting for a connection
+ *    (node->pending) and the handshake's and DIALBACK frames are not
+ *    counted;
+ *  - the uplink-ready callback runs only from t->uplink_idle (a main-loop
+ *    source), never from inside a host call; it runs once per
+ *    uplink_notify, when t->uplink_armed and the backlog is at most
+ *    t->uplink_low.
  */
 #pragma once
 
@@ -126,6 +140,8 @@ struct _MbConn {
   gboolean writing;
   GQueue queue;         /* GBytes * frames after HELLO */
   gsize queued_bytes;
+  gsize batch_queued;   /* bytes of the queue's frames in the write in flight */
+  gsize unsent;         /* queued_bytes + batch_queued, as t->unsent_bytes counts it */
   GBytes *batch;        /* being written */
   guint batch_frames;
   guint8 batch_tag[16]; /* the MAC written after batch, if batch_tagged */
@@ -156,8 +172,14 @@ struct _MbTransport {
   MbRecvFn recv;
   MbDisconnectFn gone;
   MbSessionFn session;
+  MbUplinkReadyFn uplink_ready;
   gpointer user;
   gsize unfinished_bytes; /* sum of the open connections' `unfinished` */
+  gsize unsent_bytes;   /* the uplink backlog: sum of the open connections' `unsent` */
+  guint64 uplink_low;   /* uplink_notify's `low` */
+  gboolean uplink_armed;/* an uplink_notify awaits its callback */
+  gboolean uplink_warned; /* told once that a notify has no handler to call */
+  GSource *uplink_idle; /* runs the ready callback, or NULL */
   GArray *gone_later;   /* MbNodeId: disconnect callbacks to run from idle */
   GSource *gone_idle;
   MbTransportStats stats;
@@ -238,6 +260,17 @@ void mbi_transport_verify_ask (MbConn *probe_conn);
 gboolean mbi_transport_verify_on_dialback (MbConn *c, const MbMessage *msg);
 /* c is closing: ends the dial-back it is under or carries. */
 void mbi_transport_verify_conn_closed (MbConn *c);
+
+/* ---- transport-uplink.c ---- */
+
+/* Sets the host's uplink_backlog and uplink_notify. */
+void mbi_transport_uplink_install (MbTransport *t);
+/* Counts c's unsent bytes (0 once it is closing: call it before c->t is
+ * cleared) into t->unsent_bytes; if the backlog fell to the notified low,
+ * schedules the ready callback. */
+void mbi_transport_uplink_count (MbConn *c);
+/* Stops a scheduled ready callback (the transport is being freed). */
+void mbi_transport_uplink_clear (MbTransport *t);
 
 /* ---- transport-dial.c ---- */
 

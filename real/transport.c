@@ -499,6 +499,7 @@ mb_transport_new (const char *name, const char *listen_host, guint16 port,
   t->host.send = mb_transport_host_send;
   t->host.resolve = mb_transport_host_resolve;
   t->host.disconnect = mb_transport_host_disconnect;
+  mbi_transport_uplink_install (t);
   t->hello = mb_transport_make_hello (name, t->listen_addr);
   t->nodes = g_ptr_array_new_with_free_func (mb_node_free);
   t->by_addr = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -533,6 +534,7 @@ mb_transport_free (MbTransport *t)
     mbi_transport_conn_close (l->data);
   g_list_free (open);
   mbi_transport_source_clear (&t->gone_idle);
+  mbi_transport_uplink_clear (t);
   g_array_unref (t->gone_later);
   g_hash_table_unref (t->conns);
   g_hash_table_unref (t->by_addr);

@@ -16,6 +16,21 @@
  *  - disconnect: host->disconnect (self, node) writes what is queued (if a
  *    connect is under way, once it succeeds), shuts our side down and closes
  *    the connection when the peer closes its side; no callback for it.
+ *  - flow control (transport-uplink.c): host->uplink_backlog (self) is the
+ *    transport's uplink backlog, mb_transport_uplink_backlog: the bytes of
+ *    encoded frames in the connections' write queues not yet written to the
+ *    kernel (still queued, or in the write in flight), summed over all open
+ *    connections of the transport — one uplink, whatever `self`.  The
+ *    transport owns the count: it equals the sum of its connections' unsent
+ *    bytes at every moment the main loop sees; a closed connection's
+ *    dropped frames leave it at once.  Frames waiting for a connection (a
+ *    dial under way) are not counted until it opens, nor are the
+ *    handshake's frames, MACs, or what the kernel's socket buffers hold.
+ *    host->uplink_notify (self, low) arms a one-shot wish (a later call
+ *    replaces it): once the backlog is at most `low` — already at the call,
+ *    or after writes complete or a connection closes — the uplink handler
+ *    (mb_transport_set_uplink_handler) runs once, from a main-loop source,
+ *    never inside the call.  host->uplink_rate is NULL (unknown).
  *
  * The handshake (transport-auth.c, crypto in wire-auth.h).  Both ends of
  * every connection first write HELLO {name, addr = the sender's listen
@@ -157,6 +172,7 @@ typedef struct _MbTransport MbTransport;
 typedef void (*MbRecvFn) (gpointer user, MbNodeId from, const MbMessage *msg);
 typedef void (*MbDisconnectFn) (gpointer user, MbNodeId node);
 typedef void (*MbSessionFn) (gpointer user, MbNodeId node);
+typedef void (*MbUplinkReadyFn) (gpointer user);
 
 /* Listens on listen_host:port (port 0: any free port).  `name` goes into
  * HELLO.  cfg may be NULL (defaults).  Uses the thread-default main context. */
@@ -176,6 +192,13 @@ void mb_transport_set_handlers (MbTransport *t, MbRecvFn recv,
  * node is authenticated afresh: ours once its handshake is done, the
  * node's once it also proved its address by dial-back. */
 void mb_transport_set_session_handler (MbTransport *t, MbSessionFn session);
+/* Flow control: called (with the handlers' user) once the uplink backlog
+ * has fallen to the `low` of the last host->uplink_notify (see above).  Set
+ * it before giving the host to a core that uses flow control (the swarm
+ * peer): without one a notify is only remembered (and a warning logged). */
+void mb_transport_set_uplink_handler (MbTransport *t, MbUplinkReadyFn ready);
+/* The uplink backlog, as host->uplink_backlog. */
+guint64 mb_transport_uplink_backlog (MbTransport *t);
 
 /* The node for addr, created if new (MB_NODE_NONE if addr is not host:port);
  * the same as host->resolve. */

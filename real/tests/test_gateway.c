@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "wire/codec.h"
+#include "test-util.h"
 
 #define WAIT_MS 5000
 
@@ -99,6 +101,72 @@ test_pseudo_nodes (void)
   mb_expiry_driver_free (driver);
   mb_gateway_free (core.gw);
   mb_transport_free (t);
+}
+
+/* Flow control is the transport's: the gateway's host reports its backlog
+ * (replies to pseudo nodes never in it) and arms its uplink handler. */
+static void
+count_ready (gpointer user)
+{
+  (*(guint *) user)++;
+}
+
+static void
+count_frames (gpointer user, MbNodeId from, const MbMessage *msg)
+{
+  (*(guint *) user)++;
+}
+
+static void
+test_uplink (void)
+{
+  g_autoptr (GError) err = NULL;
+  MbTransport *t = mb_transport_new ("gw", "127.0.0.1", 0, NULL, &err);
+  g_assert_no_error (err);
+  MbTransport *far_t = mb_transport_new ("far", "127.0.0.1", 0, NULL, &err);
+  g_assert_no_error (err);
+  guint ready = 0, far_frames = 0;
+  mb_transport_set_handlers (t, NULL, NULL, &ready);
+  mb_transport_set_handlers (far_t, count_frames, NULL, &far_frames);
+  mb_transport_set_uplink_handler (t, count_ready);
+  FakeCore core = { .expiry = MB_TIME_NEVER, .replies = 1 };
+  core.gw = mb_gateway_new (t);
+  mb_gateway_attach (core.gw, fake_receive, &core, NULL);
+  const MbHost *h = mb_gateway_host (core.gw);
+  g_assert_nonnull (h->uplink_backlog);
+  g_assert_nonnull (h->uplink_notify);
+  g_assert_null (h->uplink_rate);
+
+  MbNodeId far = h->resolve (h->ctx, 1, mb_transport_listen_addr (far_t));
+  mb_host_send (h, 1, far, mb_message_new (MB_MSG_PING));
+  WAIT_FOR (far_frames == 1 && mb_transport_uplink_backlog (t) == 0, WAIT_MS);
+  /* a reply to a pseudo node is not queued anywhere */
+  MbMessage *req = mb_message_new (MB_MSG_GET_CHUNK);
+  MbMessage *reply = mb_gateway_ask (core.gw, req);
+  g_assert_nonnull (reply);
+  g_assert_cmpuint (h->uplink_backlog (h->ctx, 1), ==, 0);
+  mb_message_free (reply);
+  mb_message_free (req);
+
+  /* a frame to a connected node is, until written */
+  MbMessage *big = mb_message_new (MB_MSG_PIECE);
+  big->data = g_bytes_new_take (g_malloc0 (65536), 65536);
+  big->length = 65536;
+  GBytes *frame = mb_codec_encode_bytes (big, NULL);
+  mb_host_send (h, 1, far, big);
+  g_assert_cmpuint (h->uplink_backlog (h->ctx, 1), ==, g_bytes_get_size (frame));
+  g_assert_cmpuint (mb_transport_uplink_backlog (t), ==, g_bytes_get_size (frame));
+  g_bytes_unref (frame);
+  h->uplink_notify (h->ctx, 1, 0);
+  g_assert_cmpuint (ready, ==, 0);
+  WAIT_FOR (ready == 1, WAIT_MS);
+  g_assert_cmpuint (h->uplink_backlog (h->ctx, 1), ==, 0);
+  WAIT_FOR (far_frames == 2, WAIT_MS);
+
+  mb_gateway_free (core.gw);
+  mb_transport_free (t);
+  mb_transport_free (far_t);
+  mb_test_spin (20);
 }
 
 /* ---- HTTP ---- */
@@ -267,5 +335,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/gateway/pseudo-nodes", test_pseudo_nodes);
   g_test_add_func ("/gateway/http", test_http);
+  g_test_add_func ("/gateway/uplink", test_uplink);
   return g_test_run ();
 }

@@ -1,0 +1,120 @@
+/* transport-uplink.c — flow control for the core (core/host.h): the
+ * transport's uplink backlog and the callback once it has drained.
+ *
+ * The backlog is t->unsent_bytes: the bytes of the frames that entered the
+ * open connections' queues and are not yet written to the kernel (still
+ * queued, or in the write in flight), summed over every connection of the
+ * transport (one uplink per transport, whatever `self` the host is asked
+ * about).  Each connection keeps its own share in conn->unsent;
+ * mbi_transport_uplink_count is the one place that moves the total, called
+ * by whoever changes a connection's queue or write (transport-conn.c,
+ * transport-dial.c), so a closed connection's dropped frames leave the
+ * count at once and the total never goes below 0.
+ *
+ * uplink_notify (low) remembers `low` and arms a one-shot wish (a later
+ * call replaces it).  Whenever the backlog is at most `low` while armed —
+ * already at the call, or after a write completes or a connection closes —
+ * an idle source (G_PRIORITY_DEFAULT, so busy sockets do not starve it) is
+ * scheduled; it checks again, disarms and calls the uplink handler.  The
+ * handler thus never runs inside a host call (a send can close a connection
+ * that is too slow, and notify itself can find the backlog low).
+ */
+#define G_LOG_DOMAIN "minibit"
+
+#include "transport.h"
+#define MB_REAL_TRANSPORT_INTERNAL
+#include "transport-private.h"
+
+static gboolean
+mb_uplink_on_idle (gpointer data)
+{
+  MbTransport *t = data;
+  g_clear_pointer (&t->uplink_idle, g_source_unref);  /* removed on return */
+  if (!t->uplink_armed || t->unsent_bytes > t->uplink_low)
+    return G_SOURCE_REMOVE;  /* filled again since: the next drain calls */
+  t->uplink_armed = FALSE;
+  if (t->uplink_ready != NULL)
+    t->uplink_ready (t->user);
+  return G_SOURCE_REMOVE;
+}
+
+/* The ready callback is due: runs it from the main loop. */
+static void
+mb_uplink_schedule (MbTransport *t)
+{
+  if (t->uplink_idle != NULL)
+    return;
+  t->uplink_idle = g_idle_source_new ();
+  g_source_set_priority (t->uplink_idle, G_PRIORITY_DEFAULT);
+  g_source_set_callback (t->uplink_idle, mb_uplink_on_idle, t, NULL);
+  g_source_attach (t->uplink_idle, t->context);
+}
+
+void
+mbi_transport_uplink_count (MbConn *c)
+{
+  MbTransport *t = c->t;
+  if (t == NULL)
+    return;
+  gsize now = c->queued_bytes + c->batch_queued;
+  gsize was = c->unsent;
+  g_assert (t->unsent_bytes >= was);
+  t->unsent_bytes = t->unsent_bytes - was + now;
+  c->unsent = now;
+  if (now < was && t->uplink_armed && t->unsent_bytes <= t->uplink_low)
+    mb_uplink_schedule (t);
+}
+
+void
+mbi_transport_uplink_clear (MbTransport *t)
+{
+  mbi_transport_source_clear (&t->uplink_idle);
+  t->uplink_armed = FALSE;
+}
+
+guint64
+mb_transport_uplink_backlog (MbTransport *t)
+{
+  g_return_val_if_fail (t != NULL, 0);
+  return t->unsent_bytes;
+}
+
+void
+mb_transport_set_uplink_handler (MbTransport *t, MbUplinkReadyFn ready)
+{
+  g_return_if_fail (t != NULL);
+  t->uplink_ready = ready;
+}
+
+/* ---- the host ---------------------------------------------------------- */
+
+static guint64
+mb_transport_host_uplink_backlog (gpointer ctx, MbNodeId self)
+{
+  return mb_transport_uplink_backlog (ctx);
+}
+
+static void
+mb_transport_host_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
+{
+  MbTransport *t = ctx;
+  if (t->uplink_ready == NULL && !t->uplink_warned)
+    {
+      t->uplink_warned = TRUE;
+      g_warning ("transport %s: the core waits for its uplink to drain, but no uplink "
+                 "handler is set (mb_transport_set_uplink_handler): it will not be told",
+                 t->name);
+    }
+  t->uplink_low = low;
+  t->uplink_armed = TRUE;
+  if (t->unsent_bytes <= low)
+    mb_uplink_schedule (t);  /* never from inside the call */
+}
+
+void
+mbi_transport_uplink_install (MbTransport *t)
+{
+  t->host.uplink_backlog = mb_transport_host_uplink_backlog;
+  t->host.uplink_notify = mb_transport_host_uplink_notify;
+  t->host.uplink_rate = NULL;  /* unknown: the core measures what it hands over */
+}
