@@ -692,7 +692,7 @@ serve_find (MbStore *s, const char *id, Download **out)
   for (guint i = 0; dl && i < dl->live->len; i++)
     {
       Download *d = dl->live->pdata[i];
-      Serve *sv = d->serve && d->fd >= 0 && !d->finishing ? g_hash_table_lookup (d->serve, id)
+      Serve *sv = d->serve && d->fd >= 0 && !(d->finishing && !d->ok) ? g_hash_table_lookup (d->serve, id)
                                                           : NULL;
       if (sv)
         {

@@ -632,17 +632,26 @@ http_ping (MbPeerApp *app, SoupServerMessage *msg)
   mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
 }
 
-/* ---- MiniBit's endpoints, answered from the store ---- */
+/* ---- MiniBit's endpoints, answered from the swarm's live state ----
+ * The file's swarm (a fetch's, or one this peer serves) when it is in one,
+ * else the store.  A peer's blocks are learnt only from its swarm
+ * connection (BITFIELD and HAVE over the authenticated wire): the
+ * blocks_info or announcement of an HTTP body is never taken, and the
+ * answer says what this peer knows instead. */
 
 static MbManifest *
-manifest_for (MbPeerApp *app, SoupServerMessage *msg, JsonObject *o)
+manifest_for (MbPeerApp *app, SoupServerMessage *msg, JsonObject *o, const char **key)
 {
   const char *name = get_string (msg, o, "filename");
   if (!name)
     return NULL;
+  *key = mbi_peer_swarm_find (app, name);
+  if (*key)
+    return mb_manifest_copy (mb_peer_swarm_manifest (app->swarm, *key));
   MbManifest *m = mb_store_get_manifest (app->store, name);
   if (!m)
-    mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, "no manifest of that file here");
+    mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND,
+                            "this peer is in no swarm of that file and holds no manifest of it");
   return m;
 }
 
@@ -659,43 +668,83 @@ block_index (SoupServerMessage *msg, JsonObject *o, const MbManifest *m)
   return field_ok (msg, err) ? i : -1;
 }
 
-static void
-http_minibit (MbPeerApp *app, SoupServerMessage *msg, const char *what)
+static gboolean
+holds_block (MbPeerApp *app, const char *key, const MbManifest *m, guint i)
 {
-  g_autoptr (JsonParser) parser = NULL;
-  JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
-  if (!o)
-    return;
-  g_autoptr (MbManifest) m = manifest_for (app, msg, o);
-  if (!m)
-    return;
-  if (strcmp (what, "have_blocks_info") == 0)
+  if (key)
+    return mb_peer_has_piece (app->swarm, key, i);
+  return mb_store_has_chunk (app->store, mb_manifest_chunk_id (m, i));
+}
+
+static void
+minibit_have_blocks_info (MbPeerApp *app, SoupServerMessage *msg, const char *key,
+                          const MbManifest *m)
+{
+  JsonBuilder *b = mb_gateway_json_begin ("success");
+  mb_gateway_json_add_str (b, "filename", mb_manifest_name (m));
+  json_builder_set_member_name (b, "in_swarm");
+  json_builder_add_boolean_value (b, key != NULL);
+  if (key)
+    mb_gateway_json_add_str (b, "swarm", key);
+  json_builder_set_member_name (b, "blocks_info");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
+    json_builder_add_boolean_value (b, holds_block (app, key, m, i));
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
+}
+
+static void
+minibit_announce_block (MbPeerApp *app, SoupServerMessage *msg, const char *key, guint i,
+                        const char *sender)
+{
+  MbPeerConnInfo ci;
+  gboolean conn = key && mbi_peer_swarm_conn_of (app, key, sender, &ci);
+  if (conn && mb_peer_remote_has_piece (app->swarm, key, ci.node, i))
     {
       JsonBuilder *b = mb_gateway_json_begin ("success");
-      json_builder_set_member_name (b, "blocks_info");
-      json_builder_begin_array (b);
-      for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
-        json_builder_add_boolean_value (b, mb_store_has_chunk (app->store, mb_manifest_chunk_id (m, i)));
-      json_builder_end_array (b);
+      json_builder_set_member_name (b, "known");
+      json_builder_add_boolean_value (b, TRUE);
       json_builder_end_object (b);
       mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
       return;
     }
-  gint64 i = block_index (msg, o, m);
-  if (i < 0)
-    return;
-  if (strcmp (what, "announce_block") == 0)
+  g_autofree gchar *what =
+    g_strdup_printf ("not recorded: this peer learns a peer's blocks only from its swarm "
+                     "connection (HAVE over the wire); %s %s", sender,
+                     !key ? "cannot be in a swarm of that file here: this peer is in none"
+                     : !conn ? "has no connection in this peer's swarm of that file"
+                             : "has not announced that block on its connection");
+  mb_gateway_reply_error (msg, SOUP_STATUS_CONFLICT, what);
+}
+
+static void
+minibit_request_block (MbPeerApp *app, SoupServerMessage *msg, const char *key,
+                       const MbManifest *m, guint i, const char *sender)
+{
+  MbPeerConnInfo ci;
+  if (!key)
     {
-      JsonBuilder *b = mb_gateway_json_begin ("success");
-      json_builder_end_object (b);
-      mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
+      mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND,
+                              "this peer is in no swarm of that file (a swarm forms while "
+                              "peers fetch it)");
+      return;
+    }
+  if (!mbi_peer_swarm_conn_of (app, key, sender, &ci) || ci.am_choking)
+    {
+      g_autofree gchar *what = g_strdup_printf ("choked: %s is not a connection this peer "
+                                                "unchokes in the swarm of that file", sender);
+      mb_gateway_reply_error (msg, SOUP_STATUS_FORBIDDEN, what);
       return;
     }
   GBytes *data = NULL;
   guint32 len;
-  if (!mb_store_get_chunk (app->store, mb_manifest_chunk_id (m, (guint) i), &data, &len, NULL) || !data)
+  if (!mb_peer_has_piece (app->swarm, key, i)
+      || !mb_store_get_chunk (app->store, mb_manifest_chunk_id (m, i), &data, &len, NULL)
+      || !data)
     {
-      mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, "block not available");
+      mb_gateway_reply_error (msg, SOUP_STATUS_NOT_FOUND, "block not held here");
       return;
     }
   gsize n;
@@ -707,6 +756,34 @@ http_minibit (MbPeerApp *app, SoupServerMessage *msg, const char *what)
   mb_gateway_json_add_str (b, "block_data", b64);
   json_builder_end_object (b);
   mb_gateway_reply_json (msg, SOUP_STATUS_OK, b);
+}
+
+static void
+http_minibit (MbPeerApp *app, SoupServerMessage *msg, const char *what)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = parse_body (msg, SMALL_BODY, &parser);
+  if (!o)
+    return;
+  const char *key = NULL;
+  g_autoptr (MbManifest) m = manifest_for (app, msg, o, &key);
+  if (!m)
+    return;
+  if (strcmp (what, "have_blocks_info") == 0)
+    {
+      minibit_have_blocks_info (app, msg, key, m);
+      return;
+    }
+  gint64 i = block_index (msg, o, m);
+  if (i < 0)
+    return;
+  const char *sender = get_string (msg, o, "sender_id");
+  if (!sender)
+    return;
+  if (strcmp (what, "announce_block") == 0)
+    minibit_announce_block (app, msg, key, (guint) i, sender);
+  else
+    minibit_request_block (app, msg, key, m, (guint) i, sender);
 }
 
 /* ---- routing ---- */

@@ -69,12 +69,12 @@ on_session (gpointer user, MbNodeId node)
   mbi_peer_membership_on_session (user, node);
 }
 
-/* The transport's uplink backlog fell to what a core asked (flow control,
- * transport.h).  No core here uses flow control yet: a no-op. */
+/* The transport's uplink backlog fell to what the swarm peer asked (flow
+ * control, transport.h): it hands over its next blocks. */
 static void
 on_uplink_ready (gpointer user)
 {
-  (void) user;  /* the swarm peer's mb_peer_on_uplink_ready (then mbi_peer_rearm) goes here */
+  mbi_peer_swarm_on_uplink_ready (user);
 }
 
 static guint64

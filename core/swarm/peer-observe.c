@@ -64,3 +64,11 @@ mb_peer_totals (const MbPeer *p, MbPeerTotals *out)
 {
   *out = p->totals;
 }
+
+gboolean
+mb_peer_remote_has_piece (const MbPeer *p, const char *key, MbNodeId remote, guint piece)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, key);
+  Conn *c = sw ? mbi_swarm_conn (sw, remote) : NULL;
+  return c && c->remote && piece < sw->n_pieces && mb_bitfield_test (c->remote, piece);
+}

@@ -228,6 +228,11 @@ typedef struct {
  * one, at `now`.  FALSE if not in that swarm. */
 gboolean mb_peer_conns (const MbPeer *p, const char *key, guint64 now, GArray *out);
 
+/* Whether `remote`'s connection in swarm `key` says (bitfield, haves) it
+ * has `piece`. */
+gboolean mb_peer_remote_has_piece (const MbPeer *p, const char *key, MbNodeId remote,
+                                   guint piece);
+
 typedef struct {
   guint64 bytes_up;          /* piece payload handed to the host, every swarm ever */
   guint64 bytes_down;        /* piece payload received, every swarm ever */

@@ -200,6 +200,76 @@ mb_fetch (Cluster *c, guint at, const char *name, const char *sha, gint64 *sourc
   return TRUE;
 }
 
+typedef struct {
+  Reply *r;
+  SoupMessage *msg;
+  gboolean done;
+} Many;
+
+static void
+many_done (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Many *m = data;
+  g_autoptr (GError) err = NULL;
+  m->r->body = soup_session_send_and_read_finish (SOUP_SESSION (src), res, &err);
+  m->r->status = soup_message_get_status (m->msg);
+  if (!m->r->body)
+    {
+      m->r->error = g_strdup (err ? err->message : "no answer");
+      m->r->body = g_bytes_new (NULL, 0);
+    }
+  gsize n;
+  const char *text = g_bytes_get_data (m->r->body, &n);
+  g_autoptr (JsonParser) jp = json_parser_new ();
+  if (n > 0 && json_parser_load_from_data (jp, text, (gssize) n, NULL))
+    m->r->json = json_node_copy (json_parser_get_root (jp));
+  m->done = TRUE;
+}
+
+gboolean
+mb_post_many (Cluster *c, const guint *at, guint n, const char *path, const char *body,
+              guint timeout_ms, Reply **out)
+{
+  g_autoptr (SoupSession) s = soup_session_new_with_options ("timeout", timeout_ms / 1000 + 1,
+                                                             "max-conns-per-host", 64, NULL);
+  Many *m = g_new0 (Many, n);
+  for (guint k = 0; k < n; k++)
+    {
+      g_autofree gchar *url = g_strconcat (c->peers[at[k]].url, path, NULL);
+      m[k].r = out[k] = g_new0 (Reply, 1);
+      m[k].msg = soup_message_new ("POST", url);
+      if (c->token)
+        {
+          g_autofree gchar *auth = g_strconcat ("Bearer ", c->token, NULL);
+          soup_message_headers_replace (soup_message_get_request_headers (m[k].msg),
+                                        "Authorization", auth);
+        }
+      g_autoptr (GBytes) b = g_bytes_new (body, strlen (body));
+      soup_message_set_request_body_from_bytes (m[k].msg, "application/json", b);
+      soup_session_send_and_read_async (s, m[k].msg, G_PRIORITY_DEFAULT, NULL, many_done, &m[k]);
+    }
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean all = FALSE;
+  while (!all && g_get_monotonic_time () < deadline)
+    {
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+      all = TRUE;
+      for (guint k = 0; k < n; k++)
+        all = all && m[k].done;
+    }
+  /* Those still running are cancelled (their callbacks run on the abort). */
+  soup_session_abort (s);
+  for (guint k = 0; k < n; k++)
+    {
+      while (!m[k].done)
+        g_main_context_iteration (NULL, TRUE);
+      g_object_unref (m[k].msg);
+    }
+  g_free (m);
+  return all;
+}
+
 gint64
 mb_chunks_at (Cluster *c, guint i)
 {

@@ -209,6 +209,11 @@ gboolean mb_store (Cluster *c, guint at, const char *name, gint64 *chunks);
 /* POST /fetch_file at peer `at`: success, and DATA_DIR/downloads/name has
  * SHA-256 `sha`; *sources gets the reply's "sources". */
 gboolean mb_fetch (Cluster *c, guint at, const char *name, const char *sha, gint64 *sources);
+/* POST path with body at peers at[0 .. n) all at once (one async session,
+ * with the cluster's token); out[k] gets each reply (free them).  FALSE if
+ * not all answered within timeout_ms (the rest are aborted: status 0). */
+gboolean mb_post_many (Cluster *c, const guint *at, guint n, const char *path, const char *body,
+                       guint timeout_ms, Reply **out);
 /* The chunks peer i holds (GET /ping), -1 if it does not answer. */
 gint64 mb_chunks_at (Cluster *c, guint i);
 /* Logs the chunks every live peer holds. */
