@@ -13,6 +13,10 @@
 #include <string.h>
 
 #define KEY_HASH_DIGITS 16
+/* A swarm joined on a remote's hello holds ~100 bytes per piece: at most
+ * this many (16 GiB in 256 KiB chunks), so max_served_swarms strangers'
+ * manifests cannot make a peer hold more than a few hundred MB. */
+#define SERVE_MAX_PIECES (1u << 16)
 
 gchar *
 mb_peer_swarm_key (const MbManifest *m)
@@ -89,7 +93,8 @@ mb_peer_join_swarm (MbPeer *p, const MbManifest *m, const char *key,
 Swarm *
 mbi_ring_join_to_serve (MbPeer *p, const char *key, const MbManifest *m, guint64 now)
 {
-  if (p->n_serving >= p->cfg.max_served_swarms || !mb_manifest_validate (m, NULL))
+  if (p->n_serving >= p->cfg.max_served_swarms || mb_manifest_n_chunks (m) > SERVE_MAX_PIECES
+      || !mb_manifest_validate (m, NULL))
     return NULL;
   g_autofree gchar *want = mb_peer_swarm_key (m);
   if (strcmp (want, key) != 0)

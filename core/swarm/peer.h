@@ -110,8 +110,8 @@ gboolean mb_peer_add_swarm (MbPeer *p, const MbManifest *m, guint64 now);
  * tracker under the key (when it has one), and dials the manifest's holders
  * as sources with the manifest (without holders) in its hello.  A holder
  * that is not in that swarm joins it on such a hello if the manifest is
- * valid, its key matches, it holds at least one of its chunks and it serves
- * fewer than max_served_swarms: it serves what it holds and never downloads
+ * valid, its key matches, it holds at least one of its chunks, it has at
+ * most 65,536 chunks and the peer serves fewer than max_served_swarms: it serves what it holds and never downloads
  * (it is not interested and does not ask the tracker).  Pieces such a
  * swarm gets are stored with mb_store_put_fetched (a store that writes the
  * fetched file streams them there).  Either kind of swarm is left once it
