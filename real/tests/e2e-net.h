@@ -1,7 +1,7 @@
 /* e2e-net.h — a network of namespaces for an end-to-end cluster (root
  * only), where a peer can be cut off from the others while it runs: a
  * partition (test_e2e_nemesis.c, test_e2e_partition.c), and whose links can
- * be shaped to a rate (test_e2e_netns_swarm.c).
+ * be shaped to a rate (test_e2e_shaped.c).
  *
  * With n peers (N_PEERS unless mb_net_start_with says otherwise) in the
  * range 10.O.0.0/16 (O = 213 unless said otherwise) and our links named
