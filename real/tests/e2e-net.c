@@ -1,6 +1,6 @@
 /* e2e-net.c — the namespaces of e2e-net.h: made with unshare(2) in this
- * thread (then back), configured with ip(8) and bridge(8) run inside them
- * (setns in the child), each bounded by timeout(1).
+ * thread (then back), configured with ip(8), bridge(8) and tc(8) run inside
+ * them (setns in the child), each bounded by timeout(1).
  */
 #include "e2e-net.h"
 
@@ -75,6 +75,17 @@ mb_net_bridge (MbNet *net, int ns, GError **error, ...)
   return ok;
 }
 
+/* tc ARGS... (NULL-terminated) inside namespace ns. */
+static gboolean
+mb_net_tc (const char *tc, int ns, gchar **out, GError **error, ...)
+{
+  va_list ap;
+  va_start (ap, error);
+  gboolean ok = mb_net_run (tc, ns, out, error, ap);
+  va_end (ap);
+  return ok;
+}
+
 /* A binary of iproute2, or NULL. */
 static gchar *
 mb_net_find (const char *name)
@@ -132,47 +143,55 @@ static gboolean
 mb_net_make (MbNet *net, GError **error)
 {
   int pid = (int) getpid ();
-  for (guint k = 0; k <= MB_NET_HUB; k++)
+  guint o = net->octet;
+  for (guint k = 0; k <= net->n; k++)
     if ((net->ns[k] = mb_net_new_ns (error)) < 0)
       return FALSE;
   /* the range must be unused here: nothing of ours may shadow a real route */
   g_autofree gchar *routes = NULL, *addrs = NULL;
-  if (!mb_net_ip (net, -1, &routes, error, "-4", "route", "show", "root", "10.213.0.0/16", NULL)
-      || !mb_net_ip (net, -1, &addrs, error, "-4", "addr", "show", "to", "10.213.0.0/16", NULL))
+  if (!mb_net_ip (net, -1, &routes, error, "-4", "route", "show", "root", net->range, NULL)
+      || !mb_net_ip (net, -1, &addrs, error, "-4", "addr", "show", "to", net->range, NULL))
     return FALSE;
   if (*g_strstrip (routes) != '\0' || *g_strstrip (addrs) != '\0')
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "10.213.0.0/16 is in use here: %s%s",
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s is in use here: %s%s", net->range,
                    routes, addrs);
       return FALSE;
     }
-  int hub = net->ns[MB_NET_HUB];
-  for (guint k = 0; k <= MB_NET_HUB; k++)
+  int hub = net->ns[MB_NET_HUB (net)];
+  for (guint k = 0; k <= net->n; k++)
     if (!mb_net_ip (net, net->ns[k], NULL, error, "link", "set", "lo", "up", NULL))
       return FALSE;
   /* A namespace lives on while a closed TCP socket of its processes still
    * retransmits (its FIN into a blocked port, say: about 2 minutes by
    * default); these let such orphans go within seconds, so that the
    * namespaces and their links vanish soon after the test, whatever ends it. */
-  for (guint k = 0; k <= MB_NET_HUB; k++)
+  for (guint k = 0; k <= net->n; k++)
     if (!mb_net_sysctl (net, k, "net/ipv4/tcp_orphan_retries", "1", error)
         || !mb_net_sysctl (net, k, "net/ipv4/tcp_fin_timeout", "2", error))
       return FALSE;
+  g_autofree gchar *hub_addr = g_strdup_printf ("%s/24", net->tracker);
   if (!mb_net_ip (net, hub, NULL, error, "link", "add", "br0", "type", "bridge", NULL)
-      || !mb_net_ip (net, hub, NULL, error, "addr", "add", "10.213.1.1/24", "dev", "br0", NULL)
+      || !mb_net_ip (net, hub, NULL, error, "addr", "add", hub_addr, "dev", "br0", NULL)
       || !mb_net_ip (net, hub, NULL, error, "link", "set", "br0", "up", NULL))
     return FALSE;
-  for (guint i = 0; i < N_PEERS; i++)
+  for (guint i = 0; i < net->n; i++)
     {
       g_autofree gchar *path = mb_net_ns_path (net->ns[i]);
       g_autofree gchar *port = g_strdup_printf ("r%u", i);
-      g_autofree gchar *addr = g_strdup_printf ("10.213.1.%u/24", i + 2);
-      g_autofree gchar *cl_root = g_strdup_printf ("10.213.%u.1/24", 10 + i);
-      g_autofree gchar *cl_peer = g_strdup_printf ("10.213.%u.2/24", 10 + i);
-      g_autofree gchar *via = g_strdup_printf ("10.213.%u.2", 10 + i);
-      net->host[i] = g_strdup_printf ("10.213.1.%u", i + 2);
+      g_autofree gchar *addr = g_strdup_printf ("10.%u.1.%u/24", o, i + 2);
+      g_autofree gchar *cl_root = g_strdup_printf ("10.%u.%u.1/24", o, 10 + i);
+      g_autofree gchar *cl_peer = g_strdup_printf ("10.%u.%u.2/24", o, 10 + i);
+      g_autofree gchar *via = g_strdup_printf ("10.%u.%u.2", o, 10 + i);
+      net->host[i] = g_strdup_printf ("10.%u.1.%u", o, i + 2);
       g_autofree gchar *host32 = g_strdup_printf ("%s/32", net->host[i]);
-      g_autofree gchar *link = g_strdup_printf ("mbn-%d-c%u", pid, i);
+      g_autofree gchar *link = g_strdup_printf ("%s-%d-c%u", net->prefix, pid, i);
+      if (strlen (link) > 15)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "the link name %s is longer than 15 characters", link);
+          return FALSE;
+        }
       if (!mb_net_ip (net, hub, NULL, error, "link", "add", port, "type", "veth", "peer", "name",
                    "eth0", "netns", path, NULL)
           || !mb_net_ip (net, hub, NULL, error, "link", "set", port, "master", "br0", NULL)
@@ -191,7 +210,7 @@ mb_net_make (MbNet *net, GError **error)
         return FALSE;
       /* (no traffic for the range is sent before this route is there) */
       if (i == 0
-          && !mb_net_ip (net, -1, NULL, error, "route", "add", "10.213.0.0/16", "dev", net->link[0],
+          && !mb_net_ip (net, -1, NULL, error, "route", "add", net->range, "dev", net->link[0],
                       NULL))
         return FALSE;
       if (!mb_net_ip (net, -1, NULL, error, "route", "add", host32, "via", via, "dev",
@@ -199,10 +218,10 @@ mb_net_make (MbNet *net, GError **error)
         return FALSE;
     }
   /* every peer's address goes out on its own link, and nothing of the range elsewhere */
-  for (guint i = 0; i <= N_PEERS; i++)
+  for (guint i = 0; i <= net->n; i++)
     {
-      const char *to = i < N_PEERS ? net->host[i] : "10.213.1.1";
-      const char *want = net->link[i < N_PEERS ? i : 0];
+      const char *to = i < net->n ? net->host[i] : net->tracker;
+      const char *want = net->link[i < net->n ? i : 0];
       g_autofree gchar *got = NULL;
       if (!mb_net_ip (net, -1, &got, error, "-4", "route", "get", to, NULL))
         return FALSE;
@@ -223,13 +242,13 @@ gboolean
 mb_net_free (MbNet *net)
 {
   gboolean clean = TRUE;
-  for (guint k = 0; k <= MB_NET_HUB; k++)
+  for (guint k = 0; k <= MB_NET_MAX_PEERS; k++)
     if (net->ns[k] >= 0)
       {
         close (net->ns[k]);
         net->ns[k] = -1;
       }
-  for (guint i = 0; i < N_PEERS; i++)
+  for (guint i = 0; i < MB_NET_MAX_PEERS; i++)
     {
       if (net->link[i] == NULL)
         continue;
@@ -245,8 +264,11 @@ mb_net_free (MbNet *net)
         }
       g_clear_pointer (&net->link[i], g_free);
     }
-  for (guint i = 0; i < N_PEERS; i++)
+  for (guint i = 0; i < MB_NET_MAX_PEERS; i++)
     g_clear_pointer (&net->host[i], g_free);
+  g_clear_pointer (&net->range, g_free);
+  g_clear_pointer (&net->tracker, g_free);
+  g_clear_pointer (&net->prefix, g_free);
   g_clear_pointer (&net->ip, g_free);
   g_clear_pointer (&net->bridge, g_free);
   g_clear_pointer (&net->why, g_free);
@@ -259,9 +281,28 @@ mb_net_free (MbNet *net)
 void
 mb_net_start (MbNet *net)
 {
+  mb_net_start_with (net, NULL);
+}
+
+void
+mb_net_start_with (MbNet *net, const MbNetConfig *cfg)
+{
   memset (net, 0, sizeof *net);
-  for (guint k = 0; k <= MB_NET_HUB; k++)
+  for (guint k = 0; k <= MB_NET_MAX_PEERS; k++)
     net->ns[k] = -1;
+  net->n = cfg && cfg->peers ? cfg->peers : N_PEERS;
+  net->octet = cfg && cfg->octet ? cfg->octet : 213;
+  net->prefix = g_strdup (cfg && cfg->prefix ? cfg->prefix : "mbn");
+  if (net->n > MB_NET_MAX_PEERS || net->octet > 254 || *net->prefix == '\0'
+      || strlen (net->prefix) > 4)
+    {
+      net->why = g_strdup_printf ("a bad configuration: %u peers (at most %d), 10.%u.0.0/16, "
+                                  "prefix \"%s\" (1-4 characters)", net->n, MB_NET_MAX_PEERS,
+                                  net->octet, net->prefix);
+      return;
+    }
+  net->range = g_strdup_printf ("10.%u.0.0/16", net->octet);
+  net->tracker = g_strdup_printf ("10.%u.1.1", net->octet);
   if (geteuid () != 0)
     {
       net->why = g_strdup ("network namespaces need root");
@@ -281,15 +322,21 @@ mb_net_start (MbNet *net)
   if (mb_net_make (net, &err))
     {
       net->up = TRUE;
-      g_test_message ("net: 6 namespaces (a hub with a bridge and the tracker at 10.213.1.1, "
-                      "a peer in each at 10.213.1.2-6) and 5 links of ours made in %.2f s",
-                      mb_secs_since (t0));
+      g_test_message ("net: %u namespaces (a hub with a bridge and the tracker at %s, "
+                      "a peer in each at %s-%u) and %u links of ours (%s-%d-c*) made in %.2f s",
+                      net->n + 1, net->tracker, net->host[0], net->n + 1, net->n, net->prefix,
+                      (int) getpid (), mb_secs_since (t0));
       return;
     }
   gchar *why = g_strdup_printf ("cannot make the namespaces: %s", err->message);
+  guint n = net->n, octet = net->octet;
+  gchar *prefix = g_strdup (net->prefix);
   mb_net_free (net);
-  for (guint k = 0; k <= MB_NET_HUB; k++)
+  for (guint k = 0; k <= MB_NET_MAX_PEERS; k++)
     net->ns[k] = -1;
+  net->n = n;
+  net->octet = octet;
+  net->prefix = prefix;
   net->why = why;
 }
 
@@ -299,9 +346,9 @@ mb_net_cut (MbNet *net, guint i, gboolean cut, GError **error)
 {
   g_autofree gchar *port = g_strdup_printf ("r%u", i);
   g_autofree gchar *shown = NULL;
-  if (!mb_net_bridge (net, net->ns[MB_NET_HUB], error, "link", "set", "dev", port, "state",
+  if (!mb_net_bridge (net, net->ns[MB_NET_HUB (net)], error, "link", "set", "dev", port, "state",
                    cut ? "0" : "3", NULL)
-      || !mb_net_ip (net, net->ns[MB_NET_HUB], &shown, error, "-d", "link", "show", "dev", port, NULL))
+      || !mb_net_ip (net, net->ns[MB_NET_HUB (net)], &shown, error, "-d", "link", "show", "dev", port, NULL))
     return FALSE;
   /* the port's state, as the kernel has it now */
   const char *want = cut ? " state disabled " : " state forwarding ";
@@ -317,7 +364,8 @@ mb_net_cut (MbNet *net, guint i, gboolean cut, GError **error)
 Cluster *
 mb_net_cluster_start (MbNet *net, guint r)
 {
-  MbClusterNet cn = { .tracker_host = MB_NET_TRACKER, .tracker_netns = net->ns[MB_NET_HUB],
+  g_return_val_if_fail (net->up && net->n == N_PEERS, NULL);
+  MbClusterNet cn = { .tracker_host = net->tracker, .tracker_netns = net->ns[MB_NET_HUB (net)],
                       .token = MB_NET_TOKEN };
   for (guint i = 0; i < N_PEERS; i++)
     {
@@ -327,10 +375,49 @@ mb_net_cluster_start (MbNet *net, guint r)
   return mb_cluster_start_net (r, E2E_SECRET, &cn);
 }
 
+/* tc qdisc add dev DEV root tbf ... in namespace ns, then checks tc shows it. */
+static gboolean
+mb_net_shape_dev (MbNet *net, const char *tc, int ns, const char *dev, const char *rate,
+                  GError **error)
+{
+  g_autofree gchar *shown = NULL;
+  if (!mb_net_tc (tc, ns, NULL, error, "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate,
+                  "burst", "32kbit", "latency", "50ms", NULL)
+      || !mb_net_tc (tc, ns, &shown, error, "qdisc", "show", "dev", dev, "root", NULL))
+    return FALSE;
+  if (strstr (shown, "qdisc tbf ") == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "no tbf qdisc on %s: %s", dev,
+                   g_strstrip (shown));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+mb_net_shape (MbNet *net, const char *rate, GError **error)
+{
+  g_return_val_if_fail (net->up, FALSE);
+  g_autofree gchar *tc = mb_net_find ("tc");
+  if (tc == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "tc(8) (iproute2) is not installed");
+      return FALSE;
+    }
+  for (guint i = 0; i < net->n; i++)
+    {
+      g_autofree gchar *port = g_strdup_printf ("r%u", i);
+      if (!mb_net_shape_dev (net, tc, net->ns[i], "eth0", rate, error)
+          || !mb_net_shape_dev (net, tc, net->ns[MB_NET_HUB (net)], port, rate, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 mb_net_sysctl (MbNet *net, guint k, const char *path, const char *value, GError **error)
 {
-  g_return_val_if_fail (k <= MB_NET_HUB && net->ns[k] >= 0, FALSE);
+  g_return_val_if_fail (k <= MB_NET_HUB (net) && net->ns[k] >= 0, FALSE);
   int self = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (self < 0 || setns (net->ns[k], CLONE_NEWNET) != 0)
     {
