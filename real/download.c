@@ -105,6 +105,9 @@ typedef struct {
   gboolean ended;         /* the end item was pushed */
   GArray *got;            /* Got: chunks to refer to at the commit */
   GHashTable *serve;      /* main thread: id -> Serve*, the chunks the fetch got */
+  guint8 *covered;        /* main thread: per chunk, 1 once its bytes are the file's
+                           * (a local copy listed, or put_fetched written) */
+  guint n_chunks;
   GQueue serve_mem;       /* main thread: the Serves still holding mem, oldest first */
 } Download;
 
@@ -150,6 +153,7 @@ dl_unref (Download *d)
   g_clear_pointer (&d->got, g_array_unref);
   g_queue_clear (&d->serve_mem);
   g_clear_pointer (&d->serve, g_hash_table_unref);
+  g_free (d->covered);
   if (d->rf)
     {
       if (d->refs_db)
@@ -319,6 +323,14 @@ complete (MbDownloads *dl, Download *d)
   if (!err && !d->opened)
     err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
                        "no fetch of %s began", d->name);
+  /* The fetch said it got everything: the file must have every chunk's
+   * bytes (a chunk neither held at the start nor fetched is a hole). */
+  for (guint i = 0; !err && i < d->n_chunks; i++)
+    if (!d->covered[i])
+      err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND,
+                         "the fetch of %s ended without chunk %u: it was neither held here "
+                         "when the fetch began nor fetched (refusing a file with a hole)",
+                         d->name, i);
   if (d->fd >= 0 && close (d->fd) != 0 && !err)
     err = g_error_new (MB_STORE_ERROR, MB_STORE_ERROR_IO, "%s: cannot close: %s", d->tmp,
                        g_strerror (errno));
@@ -535,6 +547,8 @@ open_file (MbDownloads *dl, MbStore *store, Download *d, const MbManifest *m)
     }
   d->rf = mb_chunk_refs_file_new (dl->refs, d->tmp);
   guint n = mb_manifest_n_chunks (m);
+  d->n_chunks = n;
+  d->covered = g_new0 (guint8, MAX (n, 1));
   d->locals = g_new0 (Local, MAX (n, 1));
   for (guint i = 0; i < n; i++)
     {
@@ -547,6 +561,7 @@ open_file (MbDownloads *dl, MbStore *store, Download *d, const MbManifest *m)
       l->offset = (guint64) i * d->chunk_size;
       l->len = mb_manifest_chunk_len (m, i);
       l->rehome = strcmp (l->path, d->dest) == 0;
+      d->covered[i] = 1;
       d->n_locals++;
     }
   d->worker_done = FALSE;
@@ -613,6 +628,8 @@ write_chunk (Download *d, const MbManifest *m, guint i, GBytes *data, gboolean h
     g_atomic_int_set (&sv->written, 1);
   if (fresh)
     g_hash_table_insert (d->serve, sv->id, sv);
+  if (i < d->n_chunks)
+    d->covered[i] = 1;
   if (!held)
     {
       Got g;

@@ -171,11 +171,6 @@ fetch_join_swarm (OpFetch *op, guint64 now)
       op->last_progress = now;
       op->check_at = now + rp->cfg.swarm_stall_us;
       op->swarm_from = g_hash_table_new (g_direct_hash, g_direct_equal);
-      /* pieces the swarm already held (we served it) are in the store */
-      for (guint i = 0; i < n; i++)
-        if (op->state[i] == CH_NEED
-            && mb_peer_has_piece (rp->swarm, op->key, i))
-          op->state[i] = CH_DONE;
     }
   g_free (names);
   g_array_unref (srcs);

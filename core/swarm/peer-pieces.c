@@ -404,6 +404,25 @@ verify_and_store (Swarm *sw, guint32 piece, Partial *pp)
 }
 
 void
+mbi_swarm_piece_lost (Swarm *sw, guint32 piece)
+{
+  if (!mb_bitfield_test (sw->have, piece))
+    return;
+  mb_bitfield_clear (sw->have, piece);
+  sw->stats.pieces = mb_bitfield_count (sw->have);
+  if (!sw->lost)
+    sw->lost = mb_bitfield_new (sw->n_pieces);
+  mb_bitfield_set (sw->lost, piece);
+  if (sw->stats.completed_at != MB_TIME_NEVER)
+    {
+      sw->stats.completed_at = MB_TIME_NEVER;
+      sw->peer->n_completed--;
+    }
+  for (guint i = 0; i < sw->n_conns; i++)
+    mbi_wire_update_interest (sw, sw->conns[i]);
+}
+
+void
 mbi_swarm_piece_arrived (Swarm *sw, guint32 piece, guint64 now)
 {
   Partial *pp = sw->partials[piece];

@@ -332,6 +332,10 @@ void mbi_swarm_partials_free (Swarm *sw);
 /* Marks a piece had (store already holds it): bitfield, have, interest. */
 void mbi_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now);
 gboolean mbi_swarm_acquire_generated (Swarm *sw, guint32 piece, guint64 now);
+/* The store lost a piece we had (and may have announced): no longer had,
+ * remembered in `lost` (requests for it are refused, not violations), the
+ * swarm no longer complete. */
+void mbi_swarm_piece_lost (Swarm *sw, guint32 piece);
 /* The piece came another way and is in the store: its requests cancelled,
  * then had (mbi_swarm_piece_done). */
 void mbi_swarm_piece_arrived (Swarm *sw, guint32 piece, guint64 now);

@@ -51,6 +51,18 @@ send_hello_with_manifest (Swarm *sw, MbNodeId to, const MbManifest *bare)
   mbi_peer_send (p, to, m);
 }
 
+/* The store is the truth: a piece we had and it no longer holds (a
+ * download removed, a chunk dropped) is not had any more. */
+static void
+swarm_recheck_store (Swarm *sw)
+{
+  MbPeer *p = sw->peer;
+  for (guint i = 0; i < sw->n_pieces; i++)
+    if (mb_bitfield_test (sw->have, i)
+        && !mb_store_has_chunk (p->store, mb_manifest_chunk_id (sw->manifest, i)))
+      mbi_swarm_piece_lost (sw, i);
+}
+
 gboolean
 mb_peer_join_swarm (MbPeer *p, const MbManifest *m, const char *key,
                     const char *const *sources, guint n_sources, guint64 now)
@@ -70,6 +82,8 @@ mb_peer_join_swarm (MbPeer *p, const MbManifest *m, const char *key,
     }
   if (!sw)
     sw = mbi_peer_swarm_create (p, m, key, now);
+  else
+    swarm_recheck_store (sw);
   sw->ring = TRUE;
   if (!sw->registered)
     mbi_swarm_register (sw, now);

@@ -169,10 +169,7 @@ hand_over (Swarm *sw, Conn *c, UpReq r)
           /* The store lost it: stop claiming it (requests for it that
            * were sent before they could know are refused, not a violation). */
           mb_message_free (m);
-          mb_bitfield_clear (sw->have, r.piece);
-          if (!sw->lost)
-            sw->lost = mb_bitfield_new (sw->n_pieces);
-          mb_bitfield_set (sw->lost, r.piece);
+          mbi_swarm_piece_lost (sw, r.piece);
           sw->stats.refused_requests++;
           return 0;
         }

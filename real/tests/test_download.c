@@ -431,6 +431,54 @@ test_no_download_without_the_hooks (Fixture *f, gconstpointer data)
   assert_holds (s, f->ids[0], "abcd");
 }
 
+/* A running download serves the chunks it got (has_chunk, get_chunk: a
+ * swarm's fetchers serve one another while they fetch), before its commit. */
+static void
+test_got_chunks_are_served_before_the_end (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  g_autoptr (GBytes) b1 = part (1);
+  Outcome o = { 0 };
+  begin (s, &o);
+  mb_store_fetch_begin (s, f->m);
+  g_assert_false (mb_store_has_chunk (s, f->ids[1]));
+  g_assert_true (mb_store_put_fetched (s, f->m, 1, b1, NULL));
+  g_assert_true (mb_store_has_chunk (s, f->ids[1]));
+  assert_holds (s, f->ids[1], "efgh");
+  /* still served once the worker wrote it (read back from the file) */
+  g_usleep (200 * 1000); /* the worker thread writes it meanwhile */
+  assert_holds (s, f->ids[1], "efgh");
+  /* a failed fetch: no longer served */
+  end (s, FALSE, &o);
+  g_assert_false (mb_store_has_chunk (s, f->ids[1]));
+  outcome_clear (&o);
+  mb_store_free (s);
+}
+
+/* A fetch that says it got everything but left a chunk out is refused:
+ * never a file with a hole as a success. */
+static void
+test_a_hole_is_refused (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  g_autoptr (GBytes) b0 = part (0), b2 = part (2);
+  Outcome o = { 0 };
+  begin (s, &o);
+  mb_store_fetch_begin (s, f->m);
+  g_assert_true (mb_store_put_fetched (s, f->m, 0, b0, NULL));
+  g_assert_true (mb_store_put_fetched (s, f->m, 2, b2, NULL));
+  end (s, TRUE, &o);
+  g_assert_null (o.path);
+  g_assert_nonnull (o.error);
+  g_assert_nonnull (strstr (o.error, "without chunk 1"));
+  g_autofree gchar *want = g_build_filename (f->downloads, "file.bin", NULL);
+  g_assert_false (g_file_test (want, G_FILE_TEST_EXISTS));
+  outcome_clear (&o);
+  mb_store_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -446,5 +494,7 @@ main (int argc, char **argv)
   ADD ("one-download-per-name", test_one_download_per_name);
   ADD ("a-fetch-nobody-downloads-is-stored", test_a_fetch_nobody_downloads_is_stored);
   ADD ("no-download-without-the-hooks", test_no_download_without_the_hooks);
+  ADD ("got-chunks-are-served-before-the-end", test_got_chunks_are_served_before_the_end);
+  ADD ("a-hole-is-refused", test_a_hole_is_refused);
   return g_test_run ();
 }
