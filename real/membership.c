@@ -42,6 +42,13 @@
  * view by its (or the tracker's) notice, or by our failure detector, so a
  * tracker that restarts empty never empties the ring.  Without a tracker,
  * KNOWN_PEERS and hellos are the bootstrap, as before.
+ *
+ * A ring client (--client, needs a tracker) is never a member: its
+ * challenges say so (MB_CHALLENGE_CLIENT), so no peer adds it to its view
+ * for its frames; it sends no REGISTER but GET_PEERS {file ""} every
+ * announce_ms, which the tracker answers with every member; its view is
+ * those members (never itself); it pings them like a member does, and has
+ * no leave notices to send.
  */
 #define MB_REAL_PEER_INTERNAL
 #include "peer-private.h"
@@ -226,12 +233,22 @@ announce (gpointer data)
   MbNodeId tracker = tracker_node (app);
   if (app->left || tracker == MB_NODE_NONE)
     return G_SOURCE_CONTINUE;
+  const MbHost *th = mb_transport_host (app->transport);
+  if (app->cfg.client)
+    {
+      /* A client is no member: it only asks for the list. */
+      MbMessage *ask = mb_message_new (MB_MSG_GET_PEERS);
+      ask->req = 0x40000000u | (app->announce_req++ & 0x3fffffffu);
+      ask->file = g_strdup ("");
+      ask->name = g_strdup (app->cfg.self_id);
+      th->send (th->ctx, mb_transport_self (app->transport), tracker, ask);
+      return G_SOURCE_CONTINUE;
+    }
   MbMessage *reg = mb_message_new (MB_MSG_REGISTER);
   reg->req = 0x40000000u | (app->announce_req++ & 0x3fffffffu);
   reg->file = g_strdup ("");
   reg->name = g_strdup (app->cfg.self_id);
   reg->addr = g_strdup (app->addr);
-  const MbHost *th = mb_transport_host (app->transport);
   th->send (th->ctx, mb_transport_self (app->transport), tracker, reg);
   return G_SOURCE_CONTINUE;
 }
@@ -327,6 +344,16 @@ mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *
   const char *addr = mb_transport_node_addr (app->transport, from);
   if (app->cfg.tracker_set && from == tracker_node (app))
     {
+      /* A swarm's peer list is the swarm peer's, not the ring's; the
+       * tracker's refusal of a swarm registration is only logged. */
+      if (msg->type == MB_MSG_PEER_LIST && msg->file != NULL && msg->file[0] != '\0')
+        return FALSE;
+      if (msg->type == MB_MSG_ERROR && !(msg->req & 0x40000000u))
+        {
+          g_message ("swarm: the tracker refused a registration: %s",
+                     msg->text != NULL ? msg->text : "(no reason given)");
+          return TRUE;
+        }
       from_tracker (app, msg);
       return TRUE;
     }
@@ -349,7 +376,8 @@ mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *
   if (addr)
     {
       g_hash_table_remove (app->misses, addr);
-      if (!app->shutting_down)
+      /* A ring client (it said so in its challenge) is never a member. */
+      if (!app->shutting_down && !mb_transport_node_is_client (app->transport, from))
         add_member (app, addr);
     }
   if (msg->type == MB_MSG_PONG && (msg->req & 0x80000000u))
@@ -382,6 +410,11 @@ mbi_peer_membership_on_disconnect (MbPeerApp *app, MbNodeId node)
 void
 mbi_peer_membership_leave_notice (MbPeerApp *app)
 {
+  if (app->cfg.client)
+    {
+      app->left = TRUE; /* no member to tell: it never was one */
+      return;
+    }
   MbRing *view = mb_ringpeer_view (app->rp);
   const MbHost *th = mb_transport_host (app->transport);
   for (guint i = 0; i < mb_ring_n_members (view); i++)

@@ -204,7 +204,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
   mb_ringpeer_config_init (&dflt);
   gint replication = (gint) dflt.replication, chunk_kib = (gint) (dflt.chunk_size / 1024);
   gint ping_ms = 1000, misses = 3, write_quorum = 0, announce_ms = 2000;
-  gboolean no_swarm = FALSE;
+  gboolean no_swarm = FALSE, client = FALSE;
   g_autofree gchar *replication_help =
     g_strdup_printf ("Copies of each chunk and manifest, R (default %d)", replication);
   g_autofree gchar *chunk_help = g_strdup_printf ("Chunk size in KiB (default %d)", chunk_kib);
@@ -224,6 +224,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     { "ping-ms", 0, 0, G_OPTION_ARG_INT, &ping_ms, "Failure-detector period in ms (default 1000)", "MS" },
     { "announce-ms", 0, 0, G_OPTION_ARG_INT, &announce_ms, "Re-announce to the tracker this often, in ms (default 2000; the tracker drops a member silent for --member-timeout, 10 s)", "MS" },
     { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
+    { "client", 0, 0, G_OPTION_ARG_NONE, &client, "A ring client: never a ring member (nothing is placed on it); it learns the members from the tracker, fetches files (as swarms) and serves what it fetched to other fetchers; needs a tracker (env MINIBIT_CLIENT=1)", NULL },
     { "no-swarm", 0, 0, G_OPTION_ARG_NONE, &no_swarm, "Fetch files from their holders by GET_CHUNK only, never as a swarm with the other fetchers (env MINIBIT_NO_SWARM=1); this peer still serves other peers' swarms", NULL },
     { "cluster-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file, "File holding the cluster secret, mode 0600 (else env MINIBIT_CLUSTER_SECRET; without one, wire peers are accepted from loopback only)", "PATH" },
     { NULL }
@@ -262,6 +263,13 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
                    "--replication must be 1..16, --chunk-kib 1..16384, --ping-ms >= 50, --ping-misses >= 1, --announce-ms >= 50");
       ok = FALSE;
     }
+  if (ok && (client || strcmp (env_or ("MINIBIT_CLIENT", "0"), "0") != 0) && !cfg->tracker_set)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--client needs a tracker (TRACKER_HOST or TRACKER_PORT, or their options): "
+                   "a client learns the ring's members from it");
+      ok = FALSE;
+    }
   if (ok && (write_quorum < 0 || write_quorum > replication))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -288,6 +296,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
       cfg->ping_interval_ms = (guint) ping_ms;
       cfg->ping_misses = (guint) misses;
       cfg->no_swarm = no_swarm || strcmp (env_or ("MINIBIT_NO_SWARM", "0"), "0") != 0;
+      cfg->client = client || strcmp (env_or ("MINIBIT_CLIENT", "0"), "0") != 0;
     }
   g_free (self_id); g_free (host); g_free (data_dir); g_free (known); g_free (tracker_host);
   g_free (port); g_free (wire_port); g_free (tracker_port); g_free (secret_file);
@@ -390,6 +399,7 @@ start (MbPeerApp *app, GError **error)
                app->cfg.secret_file != NULL ? app->cfg.secret_file : "MINIBIT_CLUSTER_SECRET");
   tcfg.secret = app->secret;
   tcfg.advertise_addr = app->cfg.advertise;  /* NULL: host:wire_port */
+  tcfg.client = app->cfg.client;
   app->transport = mb_transport_new (app->cfg.self_id, app->cfg.host, app->cfg.wire_port, &tcfg, error);
   if (!app->transport)
     return FALSE;
@@ -404,7 +414,8 @@ start (MbPeerApp *app, GError **error)
   mb_store_disk_set_download_dir (app->store, downloads);
   app->gateway = mb_gateway_new (app->transport);
   GPtrArray *members = g_ptr_array_new ();
-  g_ptr_array_add (members, app->addr);
+  if (!app->cfg.client)
+    g_ptr_array_add (members, app->addr);
   for (guint i = 0; app->cfg.known_peers[i]; i++)
     if (g_strcmp0 (app->cfg.known_peers[i], app->addr) != 0)
       g_ptr_array_add (members, app->cfg.known_peers[i]);

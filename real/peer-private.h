@@ -50,6 +50,9 @@ typedef struct {
   guint32 chunk_size;
   guint ping_interval_ms;/* failure detector period */
   guint ping_misses;     /* consecutive misses before a member is dropped */
+  gboolean client;       /* --client: a ring client, never a member (needs a tracker):
+                            it asks the tracker for the members, fetches and serves
+                            swarms, but nothing is placed on it */
   gboolean no_swarm;     /* --no-swarm: fetches take chunks by GET_CHUNK only (the
                             swarm peer still serves other peers' swarms) */
 } MbPeerAppConfig;

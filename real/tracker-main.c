@@ -138,6 +138,13 @@ mb_app_on_frame (gpointer user, MbNodeId from, const MbMessage *msg)
           return;
         }
     }
+  if (msg->type == MB_MSG_GET_PEERS && msg->file != NULL && msg->file[0] == '\0')
+    {
+      /* A ring client asks for the members: all of them (the ring's
+       * membership, not a swarm's random 5). */
+      mb_members_send_list (app->members, from, msg->req);
+      return;
+    }
   if (msg->type == MB_MSG_LEAVE)
     {
       MbNodeId owner = mb_tracker_peer_node (app->tracker, msg->name);

@@ -75,6 +75,15 @@ full_list (MbMembers *m)
   return l;
 }
 
+void
+mb_members_send_list (MbMembers *m, MbNodeId to, guint32 req)
+{
+  MbMessage *l = full_list (m);
+  l->req = req;
+  const MbHost *h = mb_transport_host (m->transport);
+  h->send (h->ctx, mb_transport_self (m->transport), to, l);
+}
+
 static void
 remove_member (MbMembers *m, Member *e)
 {

@@ -51,5 +51,8 @@ gboolean mb_members_has_name (MbMembers *m, const char *name);
 /* The node of the live member called `name`, or MB_NODE_NONE. */
 MbNodeId mb_members_node_of (MbMembers *m, const char *name);
 guint mb_members_count (MbMembers *m);
+/* Sends `to` PEER_LIST {req, file "", every member}: the answer to a wire
+ * GET_PEERS {file ""} (a ring client's, minibit-peer --client). */
+void mb_members_send_list (MbMembers *m, MbNodeId to, guint32 req);
 
 G_END_DECLS

@@ -39,7 +39,8 @@ mbi_transport_auth_opening (MbConn *c, GByteArray *out)
   MbTransport *t = c->t;
   g_byte_array_append (out, g_bytes_get_data (t->hello, NULL), (guint) g_bytes_get_size (t->hello));
   MbMessage *ch = mb_message_new (MB_MSG_CHALLENGE);
-  ch->code = (c->probe ? MB_CHALLENGE_PROBE : 0u) | (t->secret != NULL ? MB_CHALLENGE_SECRET : 0u);
+  ch->code = (c->probe ? MB_CHALLENGE_PROBE : 0u) | (t->secret != NULL ? MB_CHALLENGE_SECRET : 0u)
+             | (t->is_client ? MB_CHALLENGE_CLIENT : 0u);
   ch->data = g_bytes_new (c->nonce, MB_AUTH_NONCE_LEN);
   gboolean ok = mb_codec_encode (ch, out, NULL);
   g_assert (ok);
@@ -134,8 +135,9 @@ mb_auth_on_challenge (MbConn *c, const MbMessage *ch)
   if (n != MB_AUTH_NONCE_LEN)
     return mb_auth_refuse (c, TRUE, "a challenge with a %" G_GSIZE_FORMAT "-byte nonce "
                            "(%d expected)", n, MB_AUTH_NONCE_LEN);
-  if ((ch->code & ~(MB_CHALLENGE_PROBE | MB_CHALLENGE_SECRET)) != 0)
+  if ((ch->code & ~(MB_CHALLENGE_PROBE | MB_CHALLENGE_SECRET | MB_CHALLENGE_CLIENT)) != 0)
     return mb_auth_refuse (c, TRUE, "a challenge with unknown flags 0x%x", ch->code);
+  c->peer_client = (ch->code & MB_CHALLENGE_CLIENT) != 0;
   gboolean peer_secret = (ch->code & MB_CHALLENGE_SECRET) != 0;
   if (t->secret != NULL && !peer_secret)
     return mb_auth_refuse (c, TRUE, "it has no cluster secret and this side has one "

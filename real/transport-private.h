@@ -119,6 +119,7 @@ struct _MbConn {
   gboolean outgoing;    /* we dialled it */
   MbConnStage stage;
   gboolean probe;       /* a dial-back connection (either end): no node, no core */
+  gboolean peer_client; /* its CHALLENGE said MB_CHALLENGE_CLIENT */
   MbProbe *asking;      /* (outgoing probe) the dial-back it carries */
   MbProbe *verify;      /* (accepted, VERIFY) the dial-back proving its claim */
   gchar *claim_sent;    /* the listen address its HELLO claims (its proof covers it) */
@@ -166,6 +167,7 @@ struct _MbTransport {
   GSocketClient *client;
   GBytes *hello;
   GBytes *secret;       /* the cluster secret, or NULL: loopback only */
+  gboolean is_client;   /* we say MB_CHALLENGE_CLIENT in our challenges */
   GPtrArray *nodes;     /* MbTNode *, owned; index = id - 1 */
   GHashTable *by_addr;  /* owned address -> MbTNode * (aliases too) */
   GHashTable *conns;    /* open MbConn *, one reference each */

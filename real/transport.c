@@ -485,6 +485,7 @@ mb_transport_new (const char *name, const char *listen_host, guint16 port,
   t->cfg.advertise_addr = NULL;  /* not kept: the caller's string */
   t->cfg.secret = NULL;          /* kept as t->secret */
   t->secret = conf.secret != NULL ? g_bytes_ref (conf.secret) : NULL;
+  t->is_client = conf.client;
   if (conf.advertise_addr != NULL)
     t->listen_addr = g_strdup (conf.advertise_addr);
   else
@@ -606,6 +607,14 @@ mb_transport_node_addr (MbTransport *t, MbNodeId id)
   g_return_val_if_fail (t != NULL, NULL);
   MbTNode *node = mb_node_get (t, id);
   return node != NULL ? node->addr : NULL;
+}
+
+gboolean
+mb_transport_node_is_client (MbTransport *t, MbNodeId id)
+{
+  g_return_val_if_fail (t != NULL, FALSE);
+  MbTNode *node = mb_node_get (t, id);
+  return node != NULL && node->conn != NULL && node->conn->peer_client;
 }
 
 const char *

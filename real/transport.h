@@ -137,6 +137,8 @@ typedef struct {
   const char *advertise_addr;/* our listen address as told in HELLO; NULL: "listen_host:port" */
   GBytes *secret;            /* the cluster secret (cluster-secret.h), or NULL: loopback only;
                                 the transport keeps a reference */
+  gboolean client;           /* say in our challenges that we are a ring client
+                                (MB_CHALLENGE_CLIENT): peers never take us for a member */
 } MbTransportConfig;
 
 void mb_transport_config_init (MbTransportConfig *cfg);
@@ -206,6 +208,9 @@ MbNodeId mb_transport_node (MbTransport *t, const char *addr);
 /* The address a node was made for, or NULL for an unknown id. */
 const char *mb_transport_node_addr (MbTransport *t, MbNodeId node);
 /* The name from the peer's HELLO, or NULL before one arrived. */
+/* Whether the node's connection said it is a ring client (its CHALLENGE's
+ * MB_CHALLENGE_CLIENT; FALSE without a connection). */
+gboolean mb_transport_node_is_client (MbTransport *t, MbNodeId id);
 const char *mb_transport_node_name (MbTransport *t, MbNodeId node);
 /* TRUE if the node has an established connection. */
 gboolean mb_transport_node_connected (MbTransport *t, MbNodeId node);

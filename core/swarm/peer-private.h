@@ -46,6 +46,9 @@
 
 typedef struct _Swarm Swarm;
 
+/* Chunks an uploading peer keeps at hand (peer-upload.c): 8 x 256 KiB. */
+#define MBI_UPCACHE 8
+
 typedef struct {
   guint32 piece;
   guint32 block;
@@ -195,6 +198,12 @@ struct _MbPeer {
   gpointer observer_data;
   guint n_serving;         /* swarms with serve_only set */
   MbPeerTotals totals;     /* only ever incremented (peer-observe.c's readers) */
+  struct {
+    char id[65];
+    GBytes *bytes;         /* NULL: empty */
+    guint64 used;
+  } upcache[MBI_UPCACHE];  /* the chunks uploads read last (peer-upload.c) */
+  guint64 upcache_clock;
 };
 
 /* Checks on the counters' owners (underflow, overflow): they sit in the
@@ -269,6 +278,8 @@ gboolean mbi_upload_queue (Swarm *sw, Conn *c, guint32 piece, guint32 offset, gu
 gboolean mbi_upload_cancel (Swarm *sw, Conn *c, guint32 piece, guint32 offset, guint32 length);
 /* Drops all of c's queued requests (we choke it, or it goes). */
 void mbi_upload_clear (Swarm *sw, Conn *c);
+/* Forgets the chunks kept at hand for uploads. */
+void mbi_upload_cache_clear (MbPeer *p);
 /* Hands queued blocks to the host while its uplink can take them. */
 void mbi_upload_pump (MbPeer *p);
 /* Sets the uplink backlog to keep from the upload rate since the last call

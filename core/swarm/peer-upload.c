@@ -148,6 +148,41 @@ upq_pop (Swarm *sw, Conn *c)
   return r;
 }
 
+/* The chunk of an upload: from the peer's few most recent (a chunk is
+ * served block by block, to several remotes in turn: without them the
+ * store would read the whole chunk once per block), else from the store. */
+static gboolean
+chunk_for_upload (MbPeer *p, const char *id, GBytes **out)
+{
+  for (guint k = 0; k < MBI_UPCACHE; k++)
+    if (p->upcache[k].bytes && strcmp (p->upcache[k].id, id) == 0)
+      {
+        *out = g_bytes_ref (p->upcache[k].bytes);
+        p->upcache[k].used = ++p->upcache_clock;
+        return TRUE;
+      }
+  guint32 len = 0;
+  if (!mb_store_get_chunk (p->store, id, out, &len, NULL) || !*out)
+    return FALSE;
+  guint victim = 0;
+  for (guint k = 1; k < MBI_UPCACHE; k++)
+    if (p->upcache[k].used < p->upcache[victim].used)
+      victim = k;
+  if (p->upcache[victim].bytes)
+    g_bytes_unref (p->upcache[victim].bytes);
+  g_strlcpy (p->upcache[victim].id, id, sizeof p->upcache[victim].id);
+  p->upcache[victim].bytes = g_bytes_ref (*out);
+  p->upcache[victim].used = ++p->upcache_clock;
+  return TRUE;
+}
+
+void
+mbi_upload_cache_clear (MbPeer *p)
+{
+  for (guint k = 0; k < MBI_UPCACHE; k++)
+    g_clear_pointer (&p->upcache[k].bytes, g_bytes_unref);
+}
+
 /* Hands one block to the host; returns the bytes it puts on the uplink
  * (0 if the store no longer has the piece). */
 static guint64
@@ -161,9 +196,8 @@ hand_over (Swarm *sw, Conn *c, UpReq r)
   if (!p->cfg.virtual_content)
     {
       g_autoptr (GBytes) chunk = NULL;
-      guint32 len = 0;
       const char *id = mb_manifest_chunk_id (sw->manifest, r.piece);
-      if (!mb_store_get_chunk (p->store, id, &chunk, &len, NULL) || !chunk
+      if (!chunk_for_upload (p, id, &chunk)
           || g_bytes_get_size (chunk) < (gsize) r.offset + r.length)
         {
           /* The store lost it: stop claiming it (requests for it that

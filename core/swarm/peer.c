@@ -140,6 +140,7 @@ mb_peer_free (MbPeer *p)
   for (guint i = 0; i < p->swarms->len; i++)
     swarm_free (p->swarms->pdata[i]);
   g_ptr_array_unref (p->swarms);
+  mbi_upload_cache_clear (p);
   g_rand_free (p->rand);
   g_free (p->name);
   g_free (p->addr);

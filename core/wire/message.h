@@ -86,6 +86,8 @@ typedef enum {
 /* CHALLENGE flags. */
 #define MB_CHALLENGE_PROBE 1u   /* a dial-back connection: it only asks DIALBACK questions */
 #define MB_CHALLENGE_SECRET 2u  /* the sender holds a cluster secret */
+#define MB_CHALLENGE_CLIENT 4u  /* the sender is a ring client (minibit-peer --client):
+                                   never to be taken for a ring member */
 
 /* DIALBACK codes. */
 #define MB_DIALBACK_ASK 0u      /* did you dial me, with these nonces? */
