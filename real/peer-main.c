@@ -240,7 +240,9 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     "MINIBIT_SHARE_DIRS (extra folders store_file may read) MINIBIT_TOKEN (bearer token\n"
     "that allows store_file, fetch_file and shutdown from other hosts than loopback)\n"
     "MINIBIT_CLUSTER_SECRET (the secret wire peers prove at hello; at least 16 bytes)\n"
-    "MINIBIT_WIRE_FRAME_TIMEOUT_MS (an unfinished wire frame's deadline, default 30000).");
+    "MINIBIT_WIRE_FRAME_TIMEOUT_MS (an unfinished wire frame's deadline, default 30000)\n"
+    "MINIBIT_WIRE_WRITE_STALL_MS (a wire write with no progress this long drops its\n"
+    "connection, default 20000).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   gboolean ok = g_option_context_parse (ctx, argc, argv, error);
   if (ok)

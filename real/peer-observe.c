@@ -262,6 +262,10 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
           "secret).", ts.connections_refused);
   metric (s, "minibit_wire_connections_dropped_total", "counter",
           "Connections dropped for bad input, slowness or memory.", ts.connections_dropped);
+  metric (s, "minibit_wire_write_stalls_total", "counter",
+          "Connections dropped because their writes made no progress for the write stall "
+          "time (a peer that stopped reading); also in minibit_wire_connections_dropped_total.",
+          ts.write_stalls);
   metric (s, "minibit_wire_connect_failures_total", "counter", "Failed connect attempts.",
           ts.connect_failures);
   metric (s, "minibit_wire_auth_failures_total", "counter",

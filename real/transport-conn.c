@@ -1,7 +1,8 @@
 /* transport-conn.c — connections (MbConn; see transport-private.h for the
  * invariants): life and death (refcounts, timers, close and drop, promotion
  * of a race loser), writing (the handshake first, then DIALBACK frames, then
- * the queue in batches, sealed with MACs, one write in flight), binding to
+ * the queue in batches, sealed with MACs, one write in flight, taken by the
+ * kernel in parts; no progress for write_stall_ms drops it), binding to
  * their node (both sides dialling: one connection wins), reading (frames
  * decoded, the handshake's handed to transport-auth.c, the rest delivered
  * to the core) and unfinished frames (deadline, memory budget).
@@ -89,8 +90,19 @@ mbi_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing
   c->rbuf = g_malloc (MB_READ_CHUNK);
   g_queue_init (&c->queue);
   g_queue_init (&c->ctl);
-  g_socket_set_option (g_socket_connection_get_socket (sc), IPPROTO_TCP,
-                       TCP_NODELAY, 1, NULL);
+  GSocket *sock = g_socket_connection_get_socket (sc);
+  g_socket_set_option (sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  GError *error = NULL;
+  /* The kernel keeps at most about this much unsent: the rest waits in our
+   * queue, where the uplink backlog sees it and the core can still cancel. */
+  if (t->cfg.notsent_lowat > 0
+      && !g_socket_set_option (sock, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+                               (gint) MIN (t->cfg.notsent_lowat, (guint) G_MAXINT), &error))
+    {
+      g_info ("transport %s: %s: cannot set TCP_NOTSENT_LOWAT: %s", t->name, c->peer,
+              error->message);
+      g_clear_error (&error);
+    }
   g_hash_table_add (t->conns, c);
   return c;
 }
@@ -109,6 +121,7 @@ mbi_transport_conn_close (MbConn *c)
   mbi_transport_source_clear (&c->timer);
   c->timer_kind = MB_TIMER_NONE;
   mbi_transport_source_clear (&c->frame_timer);
+  mbi_transport_source_clear (&c->stall_timer);
   t->unfinished_bytes -= c->unfinished;
   c->unfinished = 0;
   /* Its unfinished frame goes now, not when the last pending operation
@@ -243,30 +256,118 @@ mb_conn_shutdown (MbConn *c)
   mbi_transport_conn_arm (c, MB_TIMER_LINGER, c->t->cfg.linger_ms, mbi_transport_conn_on_timer);
 }
 
+/* Bytes of the write in flight the kernel has not taken yet. */
+static gsize
+mb_conn_write_left (const MbConn *c)
+{
+  gsize left = 0;
+  for (guint i = c->wv_i; i < c->wv_n; i++)
+    left += c->wv[i].size;
+  return left;
+}
+
+static void mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data);
+
+/* Writes what is left of the write in flight (the kernel may take part). */
+static void
+mb_conn_write_more (MbConn *c)
+{
+  /* writev keeps the vectors until it is done: they are the connection's. */
+  g_output_stream_writev_async (g_io_stream_get_output_stream (G_IO_STREAM (c->sc)),
+                                c->wv + c->wv_i, c->wv_n - c->wv_i, G_PRIORITY_DEFAULT,
+                                c->cancel, mb_conn_on_written, mbi_transport_conn_ref (c));
+}
+
+static void mb_conn_stall_arm (MbConn *c, guint ms);
+
+/* The stall timer: a write in flight that has made no progress for
+ * write_stall_ms drops the connection as too slow (the peer keeps it open
+ * but does not read); progress since re-arms it for the rest. */
+static gboolean
+mb_conn_on_stall_timer (gpointer data)
+{
+  MbConn *c = mbi_transport_conn_ref (data);
+  g_clear_pointer (&c->stall_timer, g_source_unref);  /* removed on return */
+  MbTransport *t = c->t;
+  if (t != NULL && c->writing)
+    {
+      gint64 idle_ms = (g_get_monotonic_time () - c->progress_at) / 1000;
+      guint stall_ms = t->cfg.write_stall_ms;
+      if (idle_ms < (gint64) stall_ms)
+        mb_conn_stall_arm (c, stall_ms - (guint) idle_ms);
+      else
+        {
+          gchar *why = g_strdup_printf ("too slow: no write progress for %" G_GINT64_FORMAT
+                                        " ms (at most %u); %" G_GSIZE_FORMAT " bytes stuck: %"
+                                        G_GSIZE_FORMAT " of the write in flight, %"
+                                        G_GSIZE_FORMAT " queued behind it",
+                                        idle_ms, stall_ms,
+                                        mb_conn_write_left (c) + c->queued_bytes,
+                                        mb_conn_write_left (c), c->queued_bytes);
+          t->stats.write_stalls++;
+          mbi_transport_conn_drop (c, TRUE, FALSE, why);
+          g_free (why);
+        }
+    }
+  mbi_transport_conn_unref (c);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+mb_conn_stall_arm (MbConn *c, guint ms)
+{
+  mbi_transport_source_clear (&c->stall_timer);
+  c->stall_timer = mbi_transport_timer (c->t, MAX (ms, 1u), mb_conn_on_stall_timer,
+                                        mbi_transport_conn_ref (c), mbi_transport_conn_unref);
+}
+
 static void
 mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data)
 {
   MbConn *c = data;
   GError *error = NULL;
   gsize written = 0;
-  gboolean ok = g_output_stream_writev_all_finish (G_OUTPUT_STREAM (src), res,
-                                                   &written, &error);
+  gboolean ok = g_output_stream_writev_finish (G_OUTPUT_STREAM (src), res, &written, &error);
+  MbTransport *t = c->t;
+  if (t != NULL && ok && written > 0)
+    {
+      c->progress_at = g_get_monotonic_time ();
+      t->stats.bytes_out += written;
+      gsize n = written;
+      while (c->wv_i < c->wv_n && n >= c->wv[c->wv_i].size)
+        n -= c->wv[c->wv_i++].size;
+      if (c->wv_i < c->wv_n)
+        {
+          /* The kernel took part of it.  What is left of the queue's frames
+           * leaves the backlog: the bytes before them (handshake, DIALBACK)
+           * and their MACs are taken as written first. */
+          g_assert (n < c->wv[c->wv_i].size);
+          c->wv[c->wv_i].buffer = (const guint8 *) c->wv[c->wv_i].buffer + n;
+          c->wv[c->wv_i].size -= n;
+          c->batch_queued = MIN (c->batch_queued, mb_conn_write_left (c));
+          mbi_transport_uplink_count (c);
+          mb_conn_write_more (c);
+          mbi_transport_conn_unref (c);
+          return;
+        }
+    }
   g_clear_pointer (&c->batch, g_bytes_unref);
   c->writing = FALSE;
   c->batch_queued = 0;  /* written, or failed (and then dropped below) */
   mbi_transport_uplink_count (c);
-  MbTransport *t = c->t;
-  if (t != NULL && !ok)
+  if (t != NULL && (!ok || written == 0))
     {
-      gchar *why = g_strdup_printf ("write failed: %s", error->message);
+      gchar *why = g_strdup_printf ("write failed: %s",
+                                    error != NULL ? error->message : "nothing written");
       mbi_transport_conn_drop (c, FALSE, FALSE, why);
       g_free (why);
     }
   else if (t != NULL)
     {
       t->stats.frames_out += c->batch_frames;
-      t->stats.bytes_out += written;
       mbi_transport_conn_pump (c);
+      if (!c->writing)
+        mbi_transport_source_clear (&c->stall_timer);  /* nothing to write: nothing stalls */
     }
   g_clear_error (&error);
   mbi_transport_conn_unref (c);
@@ -367,14 +468,19 @@ mbi_transport_conn_pump (MbConn *c)
   c->writing = TRUE;
   gsize size = 0;
   const guint8 *data = g_bytes_get_data (c->batch, &size);
-  /* writev keeps (and may change) the vectors until it is done. */
   c->wv[0].buffer = data;
   c->wv[0].size = size;
   c->wv[1].buffer = c->batch_tag;
   c->wv[1].size = MB_AUTH_TAG_LEN;
-  g_output_stream_writev_all_async (g_io_stream_get_output_stream (G_IO_STREAM (c->sc)),
-                                    c->wv, c->batch_tagged ? 2 : 1, G_PRIORITY_DEFAULT,
-                                    c->cancel, mb_conn_on_written, mbi_transport_conn_ref (c));
+  c->wv_n = c->batch_tagged ? 2 : 1;
+  c->wv_i = 0;
+  if (c->t->cfg.write_stall_ms > 0 && c->stall_timer == NULL)
+    {
+      /* writing starts (again): its progress is watched from now */
+      c->progress_at = g_get_monotonic_time ();
+      mb_conn_stall_arm (c, c->t->cfg.write_stall_ms);
+    }
+  mb_conn_write_more (c);
 }
 
 /* ---- binding connections to nodes -------------------------------------- */

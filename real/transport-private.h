@@ -28,6 +28,12 @@
  *  - a connection is open exactly while conn->t != NULL and it is in
  *    t->conns; once closed, callbacks of its pending operations only drop
  *    their reference;
+ *  - a connection writes with partial async writes (not writev_all), so
+ *    progress is seen write by write: while a write is in flight (and
+ *    write_stall_ms > 0) it has a stall timer, and progress_at is when the
+ *    first write of that run started or the last one wrote something; the
+ *    timer drops the connection once progress_at is write_stall_ms old,
+ *    and is gone once nothing is being written;
  *  - every connection writes HELLO and CHALLENGE first (hello_sent), its
  *    PROOF once the peer's CHALLENGE came, then DIALBACK frames (ctl), then
  *    its queue in order once it is open, one write in flight at a time;
@@ -53,7 +59,10 @@
  *  - t->unsent_bytes (the uplink backlog) is the sum of conn->unsent over
  *    open connections, each conn->queued_bytes + conn->batch_queued: the
  *    bytes of frames that entered its queue and are not yet written to the
- *    kernel (still queued, or in the write in flight).  Whoever changes a
+ *    kernel (still queued, or in the write in flight and not yet taken by
+ *    the kernel: batch_queued shrinks to what is left of the write as
+ *    partial writes complete, the bytes before the queue's frames and
+ *    their MACs taken as written first).  Whoever changes a
  *    connection's queue or batch calls mbi_transport_uplink_count (c) after;
  *    closing a connection counts it as 0.  Frames waiting for a connection
  *    (node->pending) and the handshake's and DIALBACK frames are not
@@ -147,7 +156,12 @@ struct _MbConn {
   guint batch_frames;
   guint8 batch_tag[16]; /* the MAC written after batch, if batch_tagged */
   gboolean batch_tagged;
-  GOutputVector wv[2];  /* the write in flight: batch, then batch_tag */
+  GOutputVector wv[2];  /* the write in flight: batch, then batch_tag; what is
+                           written of them is cut off as writes complete */
+  guint wv_n;           /* vectors in it (1 or 2) */
+  guint wv_i;           /* the first not wholly written */
+  gint64 progress_at;   /* monotonic µs: the write's start, or its last progress */
+  GSource *stall_timer; /* while writing (with write_stall_ms): checks progress_at */
   GSource *timer;
   MbTimerKind timer_kind;
   GSource *frame_timer; /* the unfinished frame's deadline */

@@ -3,17 +3,20 @@
  *
  * The backlog is t->unsent_bytes: the bytes of the frames that entered the
  * open connections' queues and are not yet written to the kernel (still
- * queued, or in the write in flight), summed over every connection of the
+ * queued, or the part of the write in flight the kernel has not taken: it
+ * shrinks write by write), summed over every connection of the
  * transport (one uplink per transport, whatever `self` the host is asked
  * about).  Each connection keeps its own share in conn->unsent;
  * mbi_transport_uplink_count is the one place that moves the total, called
  * by whoever changes a connection's queue or write (transport-conn.c,
  * transport-dial.c), so a closed connection's dropped frames leave the
- * count at once and the total never goes below 0.
+ * count at once and the total never goes below 0.  A connection whose
+ * peer stops reading is dropped after write_stall_ms without progress
+ * (transport-conn.c), so its bytes cannot hold the backlog up for ever.
  *
  * uplink_notify (low) remembers `low` and arms a one-shot wish (a later
  * call replaces it).  Whenever the backlog is at most `low` while armed —
- * already at the call, or after a write completes or a connection closes —
+ * already at the call, or after a (partial) write or a connection closes —
  * an idle source (G_PRIORITY_DEFAULT, so busy sockets do not starve it) is
  * scheduled; it checks again, disarms and calls the uplink handler.  The
  * handler thus never runs inside a host call (a send can close a connection

@@ -31,27 +31,42 @@ mb_transport_config_init (MbTransportConfig *cfg)
   cfg->listen_backlog = 512;
   cfg->frame_timeout_ms = 30000;
   cfg->max_unfinished_bytes = 64u << 20;
+  cfg->write_stall_ms = 20000;
+  cfg->notsent_lowat = 128u << 10;
   cfg->advertise_addr = NULL;
   cfg->secret = NULL;
+}
+
+/* A millisecond setting from the environment: TRUE and *ms set (or left
+ * alone if unset or empty), FALSE with an error naming it if bad. */
+static gboolean
+mb_transport_env_ms (const char *var, guint *ms, GError **error)
+{
+  const char *v = g_getenv (var);
+  if (v == NULL || *v == '\0')
+    return TRUE;
+  guint64 n = 0;
+  GError *local = NULL;
+  if (!g_ascii_string_to_unsigned (v, 10, 1, 3600000, &n, &local))
+    {
+      g_set_error (error, MB_TRANSPORT_ERROR, MB_TRANSPORT_ERROR_CONFIG,
+                   "%s=\"%s\": %s (milliseconds, 1 to 3600000)", var, v, local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+  *ms = (guint) n;
+  return TRUE;
 }
 
 gboolean
 mb_transport_config_env (MbTransportConfig *cfg, GError **error)
 {
-  const char *v = g_getenv ("MINIBIT_WIRE_FRAME_TIMEOUT_MS");
-  if (v == NULL || *v == '\0')
-    return TRUE;
-  guint64 ms = 0;
-  GError *local = NULL;
-  if (!g_ascii_string_to_unsigned (v, 10, 1, 3600000, &ms, &local))
-    {
-      g_set_error (error, MB_TRANSPORT_ERROR, MB_TRANSPORT_ERROR_CONFIG,
-                   "MINIBIT_WIRE_FRAME_TIMEOUT_MS=\"%s\": %s (milliseconds, 1 to 3600000)",
-                   v, local->message);
-      g_error_free (local);
-      return FALSE;
-    }
-  cfg->frame_timeout_ms = (guint) ms;
+  guint frame_ms = cfg->frame_timeout_ms, stall_ms = cfg->write_stall_ms;
+  if (!mb_transport_env_ms ("MINIBIT_WIRE_FRAME_TIMEOUT_MS", &frame_ms, error)
+      || !mb_transport_env_ms ("MINIBIT_WIRE_WRITE_STALL_MS", &stall_ms, error))
+    return FALSE;
+  cfg->frame_timeout_ms = frame_ms;
+  cfg->write_stall_ms = stall_ms;
   return TRUE;
 }
 

@@ -10,7 +10,15 @@
  *    host->resolve (addr) returns the id, creating it without connecting.
  *  - send: host->send (from, to, msg) encodes msg (mb_codec_encode) into the
  *    node's write queue, dialling if needed; frames are written in order by
- *    one async writer per connection.  The transport owns and frees msg.
+ *    one async writer per connection (partial writes: the kernel takes what
+ *    it will, the rest stays ours).  The transport owns and frees msg.
+ *    Every wire socket (dialled or accepted) gets TCP_NOTSENT_LOWAT =
+ *    notsent_lowat (128 KiB; 0 leaves the kernel's default, the sysctl
+ *    net.ipv4.tcp_notsent_lowat, unlimited unless set), so the kernel holds
+ *    at most about that much not yet sent per connection, and the rest waits in our queue, where the backlog counts
+ *    it and the core can still hold it back (CHOKE, CANCEL).  Bytes sent but
+ *    not yet read by the peer sit in its receive buffer, which we do not
+ *    bound.
  *  - receive: async reads feed an MbDecoder; each decoded message goes to the
  *    receive callback as (user, from node, msg); the transport frees msg after.
  *  - disconnect: host->disconnect (self, node) writes what is queued (if a
@@ -19,10 +27,12 @@
  *  - flow control (transport-uplink.c): host->uplink_backlog (self) is the
  *    transport's uplink backlog, mb_transport_uplink_backlog: the bytes of
  *    encoded frames in the connections' write queues not yet written to the
- *    kernel (still queued, or in the write in flight), summed over all open
- *    connections of the transport — one uplink, whatever `self`.  The
- *    transport owns the count: it equals the sum of its connections' unsent
- *    bytes at every moment the main loop sees; a closed connection's
+ *    kernel (still queued, or the part of the write in flight the kernel has
+ *    not taken), summed over all open connections of the transport — one
+ *    uplink, whatever `self`.  The transport owns the count: it equals the
+ *    sum of its connections' unsent bytes at every moment the main loop
+ *    sees (with a secret, up to 16 bytes a frame of the write in flight
+ *    more: a frame's MAC counts as written first); a closed connection's
  *    dropped frames leave it at once.  Frames waiting for a connection (a
  *    dial under way) are not counted until it opens, nor are the
  *    handshake's frames, MACs, or what the kernel's socket buffers hold.
@@ -86,7 +96,17 @@
  * max_connections open connections: new incoming ones are closed at once.
  * More than max_queue_bytes queued for one node: the connection is dropped as
  * too slow (queue dropped, disconnect callback from an idle, never from
- * inside send).
+ * inside send).  A write that makes no progress (the kernel takes none of
+ * it) for write_stall_ms (20 s; MINIBIT_WIRE_WRITE_STALL_MS) drops its
+ * connection as too slow too: a peer that keeps its connection open but
+ * stops reading would otherwise hold its bytes in the backlog, and so the
+ * core's uploads to everyone, forever.  The warning names the peer and the
+ * bytes stuck; the queue is dropped (leaving the backlog, so the uplink
+ * handler can run), the disconnect callback runs from the timer, and it
+ * counts in connections_dropped and write_stalls.  Progress is seen only
+ * when the peer's kernel reopens its receive window, which with a large
+ * (autotuned) receive buffer happens once it has read about 1/16 of it:
+ * a reader slower than that per write_stall_ms counts as stalled.
  *
  * Unfinished frames (memory): a connection buffers at most one frame of
  * max_frame bytes plus one read (128 KiB); a frame must arrive whole within
@@ -134,6 +154,10 @@ typedef struct {
   guint listen_backlog;      /* connections the kernel queues before we accept; 512 */
   guint frame_timeout_ms;    /* an unfinished frame older than this drops its connection; 30000 */
   gsize max_unfinished_bytes;/* unfinished frames over all connections; 64 MiB */
+  guint write_stall_ms;      /* a write that makes no progress this long drops its
+                                connection; 20000 (0: never) */
+  guint notsent_lowat;       /* TCP_NOTSENT_LOWAT of every wire socket, bytes; 128 KiB
+                                (0: the kernel's default) */
   const char *advertise_addr;/* our listen address as told in HELLO; NULL: "listen_host:port" */
   GBytes *secret;            /* the cluster secret (cluster-secret.h), or NULL: loopback only;
                                 the transport keeps a reference */
@@ -143,8 +167,9 @@ typedef struct {
 
 void mb_transport_config_init (MbTransportConfig *cfg);
 /* Overrides from the environment: MINIBIT_WIRE_FRAME_TIMEOUT_MS
- * (frame_timeout_ms, 1..3600000).  FALSE with an error naming the variable
- * if a value is bad. */
+ * (frame_timeout_ms, 1..3600000) and MINIBIT_WIRE_WRITE_STALL_MS
+ * (write_stall_ms, 1..3600000).  FALSE with an error naming the variable
+ * if a value is bad (cfg is then unchanged). */
 gboolean mb_transport_config_env (MbTransportConfig *cfg, GError **error);
 
 typedef struct {
@@ -158,7 +183,10 @@ typedef struct {
   guint64 connections_refused;  /* incoming ones closed over max_connections, or
                                    not from loopback without a secret */
   guint64 connections_dropped;  /* closed for bad input, no HELLO, too slow,
-                                   a frame too slow or over the memory budget */
+                                   a frame too slow or over the memory budget,
+                                   a write stalled */
+  guint64 write_stalls;         /* of those, dropped because a write made no
+                                   progress for write_stall_ms */
   guint64 connect_failures;     /* failed connect attempts */
   guint64 auth_failures;        /* handshakes refused (no secret, wrong proof)
                                    and frames with a bad MAC */

@@ -28,8 +28,30 @@
  *  /transport-uplink/too-slow      a send over max_queue_bytes drops the
  *                                  connection inside the send: count 0 at
  *                                  once, the callback only from the main loop
+ *  /transport-uplink/write-stall   write_stall_ms = 300: while B reads a
+ *                                  little every 100 ms (its receive buffer
+ *                                  fixed small, so that each read reopens
+ *                                  its window; a 1 MiB frame takes
+ *                                  longer than 300 ms) A keeps the
+ *                                  connection; once B stops reading, A drops
+ *                                  it 300 ms after its last write progress
+ *                                  (warning, write_stalls), from the main
+ *                                  loop: backlog 0, uplink callback,
+ *                                  disconnect callback
+ *  /transport-uplink/notsent-lowat TCP_NOTSENT_LOWAT is set (getsockopt) on
+ *                                  dialled and accepted sockets, each to its
+ *                                  transport's notsent_lowat, and left alone
+ *                                  with 0; with B frozen the kernel takes
+ *                                  about B's receive buffer + the mark, not
+ *                                  megabytes
+ *  /transport-uplink/stall-env     MINIBIT_WIRE_WRITE_STALL_MS, and bad
+ *                                  values refused
  */
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "wire/codec.h"
 #include "transport.h"
@@ -46,6 +68,11 @@ typedef struct {
   guint a_frames;         /* big frames A sent */
   guint b_frames;         /* frames B received (after the first ping) */
   guint a_gone;           /* disconnect callbacks at A */
+  guint gone_in_call;     /* of those, inside a host call on A (must stay 0) */
+  guint b_trickle;        /* the source letting B read a little now and then, or 0 */
+  guint64 a_out;          /* a_watch: A's bytes_out when it last changed */
+  gint64 a_progress_at;   /* a_watch: when that was seen (monotonic µs) */
+  gint64 a_progress_gap;  /* a_watch: the longest time it did not change */
   guint ready;            /* A's uplink callbacks */
   guint64 ready_backlog;  /* A's backlog at the last one */
   gboolean in_call;       /* the test is inside a host call on A */
@@ -60,7 +87,10 @@ a_recv (gpointer user, MbNodeId from, const MbMessage *msg)
 static void
 a_gone (gpointer user, MbNodeId node)
 {
-  ((Pair *) user)->a_gone++;
+  Pair *p = user;
+  p->a_gone++;
+  if (p->in_call)
+    p->gone_in_call++;
 }
 
 static void
@@ -119,12 +149,37 @@ b_freeze (Pair *p)
   p->b_pump = 0;
 }
 
+/* B reads a little: one iteration of its context (about one read of at
+ * most 128 KiB) every 100 ms. */
+static gboolean
+b_trickle_step (gpointer data)
+{
+  Pair *p = data;
+  g_main_context_push_thread_default (p->b_ctx);
+  g_main_context_iteration (p->b_ctx, FALSE);
+  g_main_context_pop_thread_default (p->b_ctx);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+b_trickle (Pair *p, gboolean on)
+{
+  if (on && p->b_trickle == 0)
+    p->b_trickle = g_timeout_add (100, b_trickle_step, p);
+  else if (!on && p->b_trickle != 0)
+    {
+      g_source_remove (p->b_trickle);
+      p->b_trickle = 0;
+    }
+}
+
 static void
 b_free (Pair *p)
 {
   if (p->b == NULL)
     return;
   b_freeze (p);
+  b_trickle (p, FALSE);
   g_main_context_push_thread_default (p->b_ctx);
   mb_transport_free (p->b);
   g_main_context_pop_thread_default (p->b_ctx);
@@ -204,7 +259,7 @@ a_send_big (Pair *p)
 
 /* A and B connected (A dialled, B proved A's address), B frozen. */
 static Pair *
-pair_new (const MbTransportConfig *cfg_a)
+pair_new2 (const MbTransportConfig *cfg_a, const MbTransportConfig *cfg_b)
 {
   Pair *p = g_new0 (Pair, 1);
   MbTransportConfig cfg;
@@ -219,7 +274,7 @@ pair_new (const MbTransportConfig *cfg_a)
   mb_transport_set_uplink_handler (p->a, a_ready);
   p->b_ctx = g_main_context_new ();
   g_main_context_push_thread_default (p->b_ctx);
-  p->b = mb_transport_new ("b", "127.0.0.1", 0, &cfg, &error);
+  p->b = mb_transport_new ("b", "127.0.0.1", 0, cfg_b != NULL ? cfg_b : &cfg, &error);
   g_main_context_pop_thread_default (p->b_ctx);
   g_assert_no_error (error);
   mb_transport_set_handlers (p->b, b_recv, b_gone, p);
@@ -239,6 +294,12 @@ pair_new (const MbTransportConfig *cfg_a)
   return p;
 }
 
+static Pair *
+pair_new (const MbTransportConfig *cfg_a)
+{
+  return pair_new2 (cfg_a, NULL);
+}
+
 static void
 pair_free (Pair *p)
 {
@@ -249,11 +310,36 @@ pair_free (Pair *p)
   g_free (p);
 }
 
+/* Runs the default main context for ms (or, with until_gone, until A's
+ * disconnect callback ran), watching A's bytes_out: when it last changed
+ * (write progress; from a_fill on) and the longest time it did not. */
+static void
+a_watch (Pair *p, gboolean until_gone, guint ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  guint tick = g_timeout_add (5, mb_test_tick, NULL);
+  while (!(until_gone && p->a_gone > 0) && g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (NULL, TRUE);
+      gint64 now = g_get_monotonic_time ();
+      if (p->a_gone == 0 && a_stats (p).bytes_out != p->a_out)
+        {
+          p->a_progress_gap = MAX (p->a_progress_gap, now - p->a_progress_at);
+          p->a_out = a_stats (p).bytes_out;
+          p->a_progress_at = now;
+        }
+    }
+  g_source_remove (tick);
+}
+
 /* From an empty backlog: 8 MiB a round in frames of `data` bytes, A to B,
  * until after 100 ms of A's main loop (B frozen) some are still not
- * written; returns the bytes sent, and A's bytes_out before. */
+ * written; with `settle`, then until the backlog stays the same for 100 ms
+ * (the kernel's buffers are full: B's receive buffer may be megabytes,
+ * autotuned by an earlier transfer, and take a while to fill).  Returns
+ * the bytes sent, and A's bytes_out before. */
 static gsize
-a_fill_with (Pair *p, gsize data, guint64 *bytes_out0)
+a_fill_with (Pair *p, gsize data, gboolean settle, guint64 *bytes_out0)
 {
   g_assert_cmpuint (a_backlog (p), ==, 0);
   *bytes_out0 = a_stats (p).bytes_out;
@@ -268,8 +354,19 @@ a_fill_with (Pair *p, gsize data, guint64 *bytes_out0)
       /* what is not written is counted */
       g_assert_cmpuint (a_backlog (p) + (a_stats (p).bytes_out - *bytes_out0), ==, sent);
       mb_test_spin (100);
+      for (guint i = 0; settle && i < 50 && a_backlog (p) > 0; i++)
+        {
+          guint64 was = a_backlog (p);
+          mb_test_spin (100);
+          if (a_backlog (p) == was)
+            break;
+        }
       if (a_backlog (p) > 0)
-        return sent;
+        {
+          p->a_out = a_stats (p).bytes_out;
+          p->a_progress_at = g_get_monotonic_time ();
+          return sent;
+        }
     }
   g_assert_not_reached ();
 }
@@ -277,7 +374,7 @@ a_fill_with (Pair *p, gsize data, guint64 *bytes_out0)
 static gsize
 a_fill (Pair *p, guint64 *bytes_out0)
 {
-  return a_fill_with (p, FRAME_DATA, bytes_out0);
+  return a_fill_with (p, FRAME_DATA, TRUE, bytes_out0);
 }
 
 /* ---- tests ---- */
@@ -347,7 +444,7 @@ test_batched (void)
 {
   Pair *p = pair_new (NULL);
   guint64 out0 = 0;
-  gsize sent = a_fill_with (p, 4096, &out0);
+  gsize sent = a_fill_with (p, 4096, TRUE, &out0);
   guint64 backlog = a_backlog (p);
   g_test_message ("queued %" G_GSIZE_FORMAT " in %u frames, written %" G_GUINT64_FORMAT
                   ", backlog %" G_GUINT64_FORMAT, sent, p->a_frames,
@@ -448,6 +545,245 @@ test_too_slow (void)
   pair_free (p);
 }
 
+/* The process's connected TCP sockets (IPv4: loopback here), found among
+ * its descriptors, with their ports and TCP_NOTSENT_LOWAT. */
+typedef struct {
+  int fd;
+  guint16 local, peer;
+  int lowat;
+} SockInfo;
+
+static GArray *
+tcp_sockets (void)
+{
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (SockInfo));
+  for (int fd = 0; fd < 4096; fd++)
+    {
+      struct stat st;
+      if (fstat (fd, &st) != 0 || !S_ISSOCK (st.st_mode))
+        continue;
+      int type = 0, proto = 0;
+      socklen_t len = sizeof type;
+      if (getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+        continue;
+      len = sizeof proto;
+      if (getsockopt (fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 || proto != IPPROTO_TCP)
+        continue;
+      struct sockaddr_in me, them;
+      socklen_t me_len = sizeof me, them_len = sizeof them;
+      if (getsockname (fd, (struct sockaddr *) &me, &me_len) != 0 || me.sin_family != AF_INET
+          || getpeername (fd, (struct sockaddr *) &them, &them_len) != 0)
+        continue;  /* not IPv4, or not connected (a listener) */
+      SockInfo si = { fd, ntohs (me.sin_port), ntohs (them.sin_port), -1 };
+      len = sizeof si.lowat;
+      g_assert_cmpint (getsockopt (fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &si.lowat, &len), ==, 0);
+      g_array_append_val (out, si);
+    }
+  return out;
+}
+
+/* Fixes the receive buffer of B's sockets (those on its listen port) at
+ * `bytes`: the kernel then reopens the window A sees whenever B has read
+ * about 64 KiB.  With an autotuned buffer of megabytes it reopens only
+ * every 1/16 of it (receiver-side silly window avoidance), so a reader of
+ * 128 KiB every 100 ms shows A no progress for longer than 300 ms. */
+static void
+b_rcvbuf (Pair *p, int bytes)
+{
+  guint16 b_port = mb_transport_port (p->b);
+  GArray *socks = tcp_sockets ();
+  guint n = 0;
+  for (guint i = 0; i < socks->len; i++)
+    {
+      SockInfo *si = &g_array_index (socks, SockInfo, i);
+      if (si->local != b_port)
+        continue;
+      g_assert_cmpint (setsockopt (si->fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes), ==, 0);
+      n++;
+    }
+  g_array_unref (socks);
+  g_assert_cmpuint (n, ==, 1);
+}
+
+static void
+test_write_stall (void)
+{
+  MbTransportConfig cfg;
+  mb_transport_config_init (&cfg);
+  g_assert_cmpuint (cfg.write_stall_ms, ==, 20000);
+  cfg.write_stall_ms = 300;
+  cfg.linger_ms = 1000;
+  Pair *p = pair_new (&cfg);
+  b_rcvbuf (p, 64 << 10);
+  guint64 out0 = 0;
+  gsize sent = a_fill_with (p, FRAME_DATA, FALSE, &out0);
+  g_assert_cmpuint (a_backlog (p), >, 0);
+
+  /* Slow but progressing: B reads about 128 KiB every 100 ms, so a 1 MiB
+   * frame takes longer than write_stall_ms to go out whole; progress is
+   * each write the kernel takes part of.  Five stall periods: kept. */
+  guint64 out1 = a_stats (p).bytes_out, in1 = b_stats (p).bytes_in;
+  guint64 backlog1 = a_backlog (p);
+  b_trickle (p, TRUE);
+  a_watch (p, FALSE, 1500);
+  g_test_message ("slow reader: at most %" G_GINT64_FORMAT " ms between A's write progress",
+                  p->a_progress_gap / 1000);
+  guint64 moved = a_stats (p).bytes_out - out1;
+  g_test_message ("slow reader: %" G_GUINT64_FORMAT " bytes in 1.5 s; B read %"
+                  G_GUINT64_FORMAT, moved, b_stats (p).bytes_in - in1);
+  g_assert_cmpuint (p->a_gone, ==, 0);
+  g_assert_cmpuint (a_stats (p).write_stalls, ==, 0);
+  g_assert_cmpuint (a_stats (p).connections_dropped, ==, 0);
+  g_assert_cmpuint (a_stats (p).connections_open, ==, 1);
+  g_assert_true (mb_transport_node_connected (p->a, p->a_to_b));
+  g_assert_cmpuint (moved, >, 0);
+  g_assert_cmpuint (moved, <, 3 * FRAME_DATA);  /* slow indeed: not drained */
+  g_assert_cmpuint (a_backlog (p), <, backlog1);
+  g_assert_cmpuint (a_backlog (p), >, 0);
+
+  /* B stops reading: A drops the connection about 300 ms after its last
+   * write progress (the last change of its bytes_out), from the main loop. */
+  b_trickle (p, FALSE);
+  a_notify (p, 0);
+  g_test_expect_message ("minibit", G_LOG_LEVEL_WARNING,
+                         "*dropping connection*too slow: no write progress for * ms "
+                         "(at most 300); * bytes stuck*");
+  gint64 t0 = g_get_monotonic_time ();
+  a_watch (p, TRUE, WAIT_MS);
+  gint64 last = p->a_progress_at;
+  g_assert_cmpuint (p->a_gone, ==, 1);
+  gint64 now = g_get_monotonic_time ();
+  g_test_assert_expected_messages ();
+  g_test_message ("dropped %" G_GINT64_FORMAT " ms after B stopped reading, %" G_GINT64_FORMAT
+                  " ms after A's last write progress", (now - t0) / 1000, (now - last) / 1000);
+  g_assert_cmpint ((now - last) / 1000, >=, 250);  /* not before the stall time */
+  g_assert_cmpint ((now - t0) / 1000, <=, 1500);   /* and not much after */
+  g_assert_cmpuint (p->gone_in_call, ==, 0);
+  g_assert_cmpuint (a_backlog (p), ==, 0);
+  g_assert_false (mb_transport_node_connected (p->a, p->a_to_b));
+  MbTransportStats st = a_stats (p);
+  g_assert_cmpuint (st.write_stalls, ==, 1);
+  g_assert_cmpuint (st.connections_dropped, ==, 1);
+  g_assert_cmpuint (st.connections_open, ==, 0);
+  g_assert_cmpuint (st.frames_refused, >, 0);
+  g_assert_cmpuint (st.bytes_out - out0, <, sent);
+  WAIT_FOR (p->ready == 1, WAIT_MS);
+  g_assert_cmpuint (p->ready_backlog, ==, 0);
+  g_assert_cmpuint (p->ready_in_call, ==, 0);
+  mb_test_spin (400);  /* no second drop, no timer left behind to fire */
+  g_assert_cmpuint (p->a_gone, ==, 1);
+  g_assert_cmpuint (a_stats (p).write_stalls, ==, 1);
+  pair_free (p);
+}
+
+static void
+test_notsent_lowat (void)
+{
+  MbTransportConfig cfg_a, cfg_b, cfg_c;
+  mb_transport_config_init (&cfg_a);
+  g_assert_cmpuint (cfg_a.notsent_lowat, ==, 128u << 10);
+  cfg_a.linger_ms = 1000;
+  cfg_b = cfg_a;
+  cfg_c = cfg_a;
+  cfg_b.notsent_lowat = 100000;  /* not the default: B's own setting is used */
+  cfg_c.notsent_lowat = 0;       /* the kernel's default */
+  Pair *p = pair_new2 (&cfg_a, &cfg_b);
+  guint16 a_port = mb_transport_port (p->a), b_port = mb_transport_port (p->b);
+
+  /* C (notsent_lowat 0) dials B too */
+  GError *error = NULL;
+  MbTransport *c = mb_transport_new ("c", "127.0.0.1", 0, &cfg_c, &error);
+  g_assert_no_error (error);
+  mb_transport_set_handlers (c, a_recv, b_gone, p);
+  guint16 c_port = mb_transport_port (c);
+  MbNodeId c_to_b = mb_transport_node (c, mb_transport_listen_addr (p->b));
+  guint b_frames = p->b_frames;
+  mb_host_send (mb_transport_host (c), mb_transport_self (c), c_to_b, mb_message_new (MB_MSG_PING));
+  b_resume (p);
+  WAIT_FOR (p->b_frames == b_frames + 1 && mb_transport_node_connected (c, c_to_b), WAIT_MS);
+  b_freeze (p);
+  p->b_frames = 0;  /* from here, A's frames only */
+
+  /* The ports of the dialled side are ephemeral: a socket is the
+   * acceptor's if its local port is a listen port, the dialler's if its
+   * peer's is (the dialler is then the transport whose ports match). */
+  GArray *socks = tcp_sockets ();
+  guint a_dialled = 0, b_accepted = 0, c_dialled = 0;
+  for (guint i = 0; i < socks->len; i++)
+    {
+      SockInfo *si = &g_array_index (socks, SockInfo, i);
+      g_test_message ("socket %u -> %u: TCP_NOTSENT_LOWAT %d", si->local, si->peer, si->lowat);
+      if (si->local == b_port)
+        {
+          g_assert_cmpint (si->lowat, ==, 100000);  /* accepted by B */
+          b_accepted++;
+        }
+      else if (si->local == a_port || si->local == c_port)
+        g_assert_cmpint (si->lowat, ==, si->local == a_port ? 128 << 10 : 0);
+      else if (si->peer == b_port)
+        {
+          /* dialled to B, by A or by C: tell them apart by A's view */
+          g_assert_true (si->lowat == 128 << 10 || si->lowat == 0);
+          if (si->lowat == 0)
+            c_dialled++;
+          else
+            a_dialled++;
+        }
+      else if (si->peer == a_port)
+        g_assert_cmpint (si->lowat, ==, 100000);  /* B's dial-back probe to A */
+    }
+  g_array_unref (socks);
+  g_assert_cmpuint (a_dialled, ==, 1);
+  g_assert_cmpuint (c_dialled, ==, 1);
+  g_assert_cmpuint (b_accepted, >=, 2);
+
+  /* B frozen: the kernel takes about B's receive buffer and the mark, the
+   * rest stays in A's queue (without the mark: megabytes). */
+  guint64 out0 = 0;
+  gsize sent = a_fill (p, &out0);
+  guint64 written = a_stats (p).bytes_out - out0;
+  g_test_message ("B frozen: the kernel took %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT
+                  " bytes; backlog %" G_GUINT64_FORMAT, written, sent, a_backlog (p));
+  g_assert_cmpuint (written, <=, (1u << 20));
+  g_assert_cmpuint (a_backlog (p) + written, ==, sent);
+
+  b_resume (p);
+  WAIT_FOR (a_backlog (p) == 0 && p->b_frames == p->a_frames, WAIT_MS);
+  g_assert_cmpuint (a_stats (p).bytes_out - out0, ==, sent);
+  mb_transport_free (c);
+  pair_free (p);
+}
+
+/* MINIBIT_WIRE_WRITE_STALL_MS sets write_stall_ms (mb_transport_config_env);
+ * a bad value is an error naming it and changes nothing. */
+static void
+test_stall_env (void)
+{
+  MbTransportConfig cfg;
+  mb_transport_config_init (&cfg);
+  GError *error = NULL;
+  g_unsetenv ("MINIBIT_WIRE_FRAME_TIMEOUT_MS");
+  g_setenv ("MINIBIT_WIRE_WRITE_STALL_MS", "1234", TRUE);
+  g_assert_true (mb_transport_config_env (&cfg, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (cfg.write_stall_ms, ==, 1234);
+  g_assert_cmpuint (cfg.frame_timeout_ms, ==, 30000);
+  const char *bad[] = { "0", "3600001", "20s", "-1" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_setenv ("MINIBIT_WIRE_WRITE_STALL_MS", bad[i], TRUE);
+      g_setenv ("MINIBIT_WIRE_FRAME_TIMEOUT_MS", "2000", TRUE);
+      g_assert_false (mb_transport_config_env (&cfg, &error));
+      g_assert_error (error, MB_TRANSPORT_ERROR, MB_TRANSPORT_ERROR_CONFIG);
+      g_assert_nonnull (strstr (error->message, "MINIBIT_WIRE_WRITE_STALL_MS"));
+      g_clear_error (&error);
+      g_assert_cmpuint (cfg.write_stall_ms, ==, 1234);
+      g_assert_cmpuint (cfg.frame_timeout_ms, ==, 30000);  /* all or nothing */
+    }
+  g_unsetenv ("MINIBIT_WIRE_WRITE_STALL_MS");
+  g_unsetenv ("MINIBIT_WIRE_FRAME_TIMEOUT_MS");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -458,5 +794,8 @@ main (int argc, char **argv)
   g_test_add_func ("/transport-uplink/already-low", test_already_low);
   g_test_add_func ("/transport-uplink/peer-closes", test_peer_closes);
   g_test_add_func ("/transport-uplink/too-slow", test_too_slow);
+  g_test_add_func ("/transport-uplink/write-stall", test_write_stall);
+  g_test_add_func ("/transport-uplink/notsent-lowat", test_notsent_lowat);
+  g_test_add_func ("/transport-uplink/stall-env", test_stall_env);
   return g_test_run ();
 }
