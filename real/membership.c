@@ -276,6 +276,13 @@ from_tracker (MbPeerApp *app, const MbMessage *msg)
     {
       if (app->shutting_down || app->left)
         return;
+      /* The membership's lists: its pushes (req 0) to a member, its answer
+       * to a client's GET_PEERS.  A member's REGISTER also gets the
+       * tracker core's swarm answer (req = ours): a random few of every
+       * registered peer, clients and swarm-only peers among them, which is
+       * no membership. */
+      if (!app->cfg.client && msg->req != 0)
+        return;
       for (guint i = 0; i < msg->n_peers; i++)
         {
           const char *a = msg->peers[i].addr;
@@ -378,7 +385,9 @@ mbi_peer_membership_on_message (MbPeerApp *app, MbNodeId from, const MbMessage *
       g_hash_table_remove (app->misses, addr);
       /* A ring client (it said so in its challenge) is never a member. */
       if (!app->shutting_down && !mb_transport_node_is_client (app->transport, from))
-        add_member (app, addr);
+        {
+          add_member (app, addr);
+        }
     }
   if (msg->type == MB_MSG_PONG && (msg->req & 0x80000000u))
     {

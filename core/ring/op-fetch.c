@@ -19,7 +19,8 @@
  * file's swarm (`key` set): a piece the swarm stores is CH_DONE at once
  * (mbi_rp_on_swarm_piece); GET_CHUNK is sent only from `check_at` on,
  * once the swarm brought nothing for swarm_stall_us, and only for chunks
- * no connected remote of the swarm has.
+ * no connected remote of the swarm has; after 3 x swarm_stall_us without
+ * progress, for every chunk left (remotes that claim them do not give them).
  */
 #define MB_RING_PEER_INTERNAL
 #include "ring/ringpeer-private.h"
@@ -53,6 +54,8 @@ typedef struct {
   guint64 last_progress;    /* when the swarm last brought a chunk (or joined) */
   guint64 check_at;         /* next look at a stalled swarm; MB_TIME_NEVER when settled */
   gboolean ring_open;       /* GET_CHUNK may go out (swarm stalled once) */
+  gboolean ring_all;        /* ... for every chunk left, not only those no remote
+                             * claims (stalled 3 x swarm_stall_us) */
   GHashTable *swarm_from;   /* nodes the swarm's pieces came from (a set) */
   guint done_inflight;      /* chunks the swarm brought while a GET_CHUNK for them
                              * was pending: inflight counts those too */
@@ -222,6 +225,8 @@ fetch_on_expiry (RingOp *base, guint64 now)
 {
   OpFetch *op = (OpFetch *) base;
   MbRingPeer *rp = base->rp;
+  if (now >= op->last_progress + 3 * rp->cfg.swarm_stall_us)
+    op->ring_all = TRUE; /* long stalled: remotes that claim the rest do not give it */
   if (now >= op->last_progress + rp->cfg.swarm_stall_us)
     {
       op->ring_open = TRUE;
@@ -331,7 +336,7 @@ fetch_pump (OpFetch *op, guint64 now)
         }
       settled = FALSE;
       if (op->key && (!op->ring_open
-                      || mb_peer_availability (rp->swarm, op->key, i) > 0))
+                      || (!op->ring_all && mb_peer_availability (rp->swarm, op->key, i) > 0)))
         continue; /* the swarm will bring it */
       GPtrArray *cand = chunk_candidates (op, i);
       const char *best = NULL;

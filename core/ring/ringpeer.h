@@ -116,8 +116,9 @@ void mb_ringpeer_free (MbRingPeer *rp);
  * most chunks first); chunks come as swarm pieces, verified against their
  * ids, and the fetcher serves what it has to the others while it fetches.
  * A chunk no connected remote has is asked of its holders with GET_CHUNK
- * once the swarm has brought nothing for swarm_stall_us, so a fetch never
- * waits on a swarm that cannot give it.  When every chunk is here the
+ * once the swarm has brought nothing for swarm_stall_us, and every chunk
+ * left after 3 x swarm_stall_us, so a fetch never waits on a swarm that
+ * cannot (or, through a stale connection, does not) give it.  When every chunk is here the
  * owners are told (update_manifest), as without a swarm; the peer stays
  * in the swarm as a seed until it is idle (peer.h).  A fetch that fails
  * leaves the swarm.  The ring peer takes the swarm peer's piece observer. */

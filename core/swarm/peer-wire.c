@@ -460,7 +460,13 @@ mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
   if (!c || !c->established)
     {
       /* Not connected in that swarm: late traffic after a drop is normal;
-       * swarm messages from strangers are ignored. */
+       * swarm messages from strangers are ignored.  A host that cannot
+       * close connections never tells the remote of a drop it did not
+       * see (the connection lives on for the ring): its request or
+       * interest gets a goodbye, so it forgets us and asks elsewhere. */
+      if (sw && !c && !p->host->disconnect
+          && (msg->type == MB_MSG_REQUEST || msg->type == MB_MSG_INTERESTED))
+        mbi_wire_send_handshake (sw, from, MB_HANDSHAKE_GOODBYE);
       return;
     }
   if (msg->type == MB_MSG_BITFIELD)

@@ -29,7 +29,7 @@
 #include "test-util.h"
 #include "transport.h"
 
-#define N_MAX 11
+#define N_MAX 12
 #define CONVERGE_LIMIT_S 2.0
 #define WAIT_MS 20000
 
@@ -53,7 +53,7 @@ pick_ports (Net *n)
 }
 
 static Proc *
-spawn_peer (Net *n, guint i)
+spawn_peer_as (Net *n, guint i, gboolean client)
 {
   g_autofree gchar *port = g_strdup_printf ("%u", n->http[i]);
   g_autofree gchar *wport = g_strdup_printf ("%u", n->wire[i]);
@@ -62,12 +62,19 @@ spawn_peer (Net *n, guint i)
                          "--data-dir", n->dir[i], "--self-id", n->id[i],
                          "--host", "127.0.0.1", "--tracker-host", "127.0.0.1",
                          "--tracker-port", tport, "--ping-ms", "300", "--ping-misses", "3",
-                         "--cluster-secret-file", n->secret_file, NULL };
+                         "--cluster-secret-file", n->secret_file,
+                         client ? "--client" : NULL, NULL };
   g_autoptr (GError) error = NULL;
   Proc *p = mb_proc_spawn (n->id[i], argv, NULL, n->log[i], &error);
   if (p == NULL)
     g_test_message ("cannot start %s: %s", n->id[i], error->message);
   return p;
+}
+
+static Proc *
+spawn_peer (Net *n, guint i)
+{
+  return spawn_peer_as (n, i, FALSE);
 }
 
 /* Every expected peer's view is exactly the expected set; *why says the
@@ -275,6 +282,43 @@ run (Net *n)
   /* Nothing came back. */
   g_autofree gchar *why = NULL;
   CHECKF (views_right (n, &why), "views changed after the crash settled: %s", why);
+
+  /* Neither a ring client (--client) nor a peer registered over the
+   * tracker's HTTP /register (a swarm's, proving nothing) becomes a member:
+   * after several re-announces every view is still the 9 members (the
+   * tracker's answer to a member's REGISTER also lists such peers). */
+  n->proc[11] = spawn_peer_as (n, 11, TRUE);
+  CHECK (n->proc[11] != NULL);
+  {
+    g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u/register", n->tracker_port);
+    g_autofree gchar *body = g_strdup_printf ("{\"peer_id\": \"squatter\", \"listen_port\": %u}",
+                                              (guint) n->wire[11] + 7);
+    g_autoptr (Reply) r = mb_http (n->http_s, "POST", url, body, -1);
+    CHECKF (r->status == 200, "the tracker refused /register: %u", r->status);
+  }
+  {
+    /* the client fetches a file: its swarm registers with the tracker */
+    g_autofree gchar *sha = mb_random_file (n->dir[0], "m.bin", 1 << 20, 5);
+    g_autofree gchar *surl = g_strconcat (n->url[0], "/store_file", NULL);
+    g_autoptr (Reply) st = mb_http (n->http_s, "POST", surl, "{\"filename\": \"m.bin\"}", -1);
+    CHECKF (st->status == 200, "store_file at %s: %u", n->id[0], st->status);
+    g_autofree gchar *furl = g_strconcat (n->url[11], "/fetch_file", NULL);
+    g_autoptr (Reply) fe = mb_http (n->http_s, "POST", furl, "{\"filename\": \"m.bin\"}", -1);
+    CHECKF (fe->status == 200, "fetch_file at the client: %u", fe->status);
+    g_autofree gchar *path = g_build_filename (n->dir[11], "downloads", "m.bin", NULL);
+    g_autofree gchar *got = mb_file_sha (path);
+    CHECKF (g_strcmp0 (got, sha) == 0, "the client's copy differs");
+  }
+  mb_pump (3000);
+  {
+    g_autofree gchar *why2 = NULL;
+    CHECKF (views_right (n, &why2), "a client or an HTTP registration joined a view: %s", why2);
+    g_autofree gchar *url = g_strconcat (n->url[11], "/ping", NULL);
+    g_autoptr (Reply) r = mb_http (n->http_s, "GET", url, NULL, 0);
+    CHECKF (r->status == 200 && mb_int (r, "members") == 9,
+            "the client sees %" G_GINT64_FORMAT " members, want the 9", mb_int (r, "members"));
+  }
+
   return TRUE;
 }
 

@@ -151,7 +151,8 @@ rfx_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
   /* A real host does not deliver to itself: the core must never ask it to. */
   g_assert_cmpuint (from, !=, to);
   fx->messages++;
-  if (msg->type == MB_MSG_OK && from < fx->n && fx->drop_ok[from])
+  if ((msg->type == MB_MSG_OK && from < fx->n && fx->drop_ok[from])
+      || (msg->type == MB_MSG_PIECE && from < fx->n && fx->drop_pieces[from]))
     {
       mb_message_free (msg);
       return;

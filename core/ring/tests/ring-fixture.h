@@ -27,6 +27,7 @@ typedef struct {
   gboolean down[MAXN];
   gboolean drop_ok[MAXN];   /* its OK replies are lost on the way */
   gboolean full[MAXN];      /* its store refuses every put: no space */
+  gboolean drop_pieces[MAXN]; /* its swarm PIECEs are lost on the way */
   gchar *addr[MAXN];
   MbRing *ring;
   guint64 bytes_sent;

@@ -111,6 +111,28 @@ test_stalled_swarm_falls_back_to_get_chunk (void)
   rfx_free (fx);
 }
 
+static void
+test_claimed_but_never_given_falls_back (void)
+{
+  /* The holder's swarm announces every piece but its PIECEs never arrive
+   * (a stale connection): after 3 x swarm_stall the fetch asks GET_CHUNK
+   * for every chunk left. */
+  g_autoptr (GBytes) content = random_content (FILE_SIZE / 4, 15);
+  RFx *fx = world_with_file (content, NULL);
+  fx->drop_pieces[HOLDER] = TRUE;
+  Done d = { 0 };
+  guint64 t0 = fx->now;
+  mb_ringpeer_fetch_file (fx->rp[1], "crowd.bin", fx->now, on_done, &d);
+  rfx_run (fx, fx->now + 60 * SEC);
+  g_assert_true (d.called);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  g_assert_cmpuint (d.r.chunks_swarm, ==, 0);
+  g_test_message ("claimed but never given: done after %.1f s", (fx->now - t0) / 1e6);
+  done_clear (&d);
+  rfx_free (fx);
+}
+
 static MbMessage *
 hello_with (const char *key, const MbManifest *m)
 {
@@ -193,6 +215,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ring-swarm/flash-crowd-is-a-swarm", test_flash_crowd_is_a_swarm);
   g_test_add_func ("/ring-swarm/stalled-swarm-falls-back-to-get-chunk",
                    test_stalled_swarm_falls_back_to_get_chunk);
+  g_test_add_func ("/ring-swarm/claimed-but-never-given-falls-back",
+                   test_claimed_but_never_given_falls_back);
   g_test_add_func ("/ring-swarm/holder-joins-only-a-swarm-it-can-serve",
                    test_holder_joins_only_a_swarm_it_can_serve);
   return g_test_run ();
