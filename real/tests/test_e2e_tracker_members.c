@@ -290,6 +290,20 @@ run (Net *n)
   n->proc[11] = spawn_peer_as (n, 11, TRUE);
   CHECK (n->proc[11] != NULL);
   {
+    /* the client learns the members from the tracker */
+    g_autofree gchar *url = g_strconcat (n->url[11], "/ping", NULL);
+    gint64 members = -1;
+    gint64 t1 = g_get_monotonic_time ();
+    while (members != 9 && mb_secs_since (t1) < 15)
+      {
+        g_autoptr (Reply) r = mb_http (n->http_s, "GET", url, NULL, 0);
+        members = r->status == 200 ? mb_int (r, "members") : -1;
+        if (members != 9)
+          mb_pump (100);
+      }
+    CHECKF (members == 9, "the client sees %" G_GINT64_FORMAT " members, want 9", members);
+  }
+  {
     g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u/register", n->tracker_port);
     g_autofree gchar *body = g_strdup_printf ("{\"peer_id\": \"squatter\", \"listen_port\": %u}",
                                               (guint) n->wire[11] + 7);
