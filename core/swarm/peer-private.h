@@ -156,6 +156,8 @@ struct _Swarm {
                               interested, never asks the tracker */
   gboolean use_tracker;    /* registers and asks for peers (p->tracker is set) */
   guint64 idle_since;      /* ring swarms: since when it has had no conn, or MB_TIME_NEVER */
+  GHashTable *hellos;      /* ring swarms: the nodes that said hello to it (accepted
+                              or refused), NULL until one did */
   MbPeerStats stats;
 };
 
@@ -287,6 +289,8 @@ void mbi_superseed_on_rechoke (Swarm *sw);
 /* A hello for a swarm we are not in carried a manifest: the swarm to serve
  * it from, joined now, or NULL (refused: see peer.h). */
 Swarm *mbi_ring_join_to_serve (MbPeer *p, const char *key, const MbManifest *m, guint64 now);
+/* A hello for ring swarm sw came from `from` (before it is accepted or refused). */
+void mbi_ring_note_hello (Swarm *sw, MbNodeId from);
 /* Leaves the ring swarms that have been idle long enough (each rechoke). */
 void mbi_ring_sweep (MbPeer *p, guint64 now);
 /* Whether the swarm serves as a seed does: complete, or serving only. */
@@ -298,8 +302,13 @@ mbi_swarm_seeding (const Swarm *sw)
 /* Creates a swarm of m under `file` (the key) and adds it to the peer: the
  * pieces the store holds are had; nothing is sent. */
 Swarm *mbi_peer_swarm_create (MbPeer *p, const MbManifest *m, const char *file, guint64 now);
-/* Removes sw from the peer and frees it (its conns dropped, the host told
- * of nodes in no other swarm); nothing is sent to the tracker. */
+/* Drops c and tells its node: a refusal (handshake code 2) for this swarm
+ * if we keep a connection with it in another swarm (one transport carries
+ * them all), else the host disconnects it.  Without that, the node kept its
+ * side, and its next hello or bitfield met a connection we had restarted. */
+void mbi_swarm_close_conn (Swarm *sw, Conn *c);
+/* Removes sw from the peer and frees it (its conns closed with
+ * mbi_swarm_close_conn); nothing is sent to the tracker. */
 void mbi_peer_swarm_remove (MbPeer *p, Swarm *sw);
 void mbi_swarm_register (Swarm *sw, guint64 now);
 

@@ -186,6 +186,56 @@ test_holder_joins_only_a_swarm_it_can_serve (void)
   rfx_free (fx);
 }
 
+static MbMessage *
+get_chunk (const MbManifest *m, guint i)
+{
+  MbMessage *g = mb_message_new (MB_MSG_GET_CHUNK);
+  g->chunk_id = g_strdup (mb_manifest_chunk_id (m, i));
+  return g;
+}
+
+static void
+test_holder_serves_its_swarm_first (void)
+{
+  /* A holder serving a chunk's swarm refuses that chunk's GET_CHUNK as
+   * choked to a node that said hello to the swarm (its uplink goes to the
+   * swarm, where the asker gets it); anyone else still gets it. */
+  g_autoptr (GBytes) content = random_content (FILE_SIZE / 8, 14);
+  RFx *fx = world_with_file (content, NULL);
+  g_autoptr (MbManifest) m = rfx_newest_manifest (fx, "crowd.bin");
+  g_autofree gchar *key = mb_peer_swarm_key (m);
+  const MbMessage *a = rfx_ask (fx, HOLDER, get_chunk (m, 0));
+  g_assert_nonnull (a);
+  g_assert_cmpint (a->type, ==, MB_MSG_CHUNK);
+
+  rfx_send (fx, RFX_TEST_NODE, HOLDER, hello_with (key, m));
+  rfx_run (fx, fx->now + SEC);
+  g_assert_cmpuint (answer_code (fx), ==, 1);
+  g_assert_true (mb_peer_is_connected (fx->sp[HOLDER], key, RFX_TEST_NODE));
+  a = rfx_ask (fx, HOLDER, get_chunk (m, 1));
+  g_assert_nonnull (a);
+  g_assert_cmpint (a->type, ==, MB_MSG_ERROR);
+  g_assert_cmpuint (a->code, ==, MB_ERR_CHOKED);
+
+  /* A hello on a connection the holder thinks established: the asker lost
+   * it, so the holder starts it over (accepts again) instead of ignoring
+   * it and keeping a connection the other side does not have. */
+  g_ptr_array_set_size (fx->inbox, 0);
+  rfx_send (fx, RFX_TEST_NODE, HOLDER, hello_with (key, m));
+  rfx_run (fx, fx->now + SEC);
+  g_assert_cmpuint (answer_code (fx), ==, 1);
+  g_assert_true (mb_peer_is_connected (fx->sp[HOLDER], key, RFX_TEST_NODE));
+
+  /* A refusal on an established connection closes it in that swarm (the
+   * remote dropped it but keeps other swarms with us on the transport). */
+  MbMessage *close = hello_with (key, NULL);
+  close->code = 2;
+  rfx_send (fx, RFX_TEST_NODE, HOLDER, close);
+  rfx_run (fx, fx->now + SEC);
+  g_assert_false (mb_peer_is_connected (fx->sp[HOLDER], key, RFX_TEST_NODE));
+  rfx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -193,6 +243,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ring-swarm/flash-crowd-is-a-swarm", test_flash_crowd_is_a_swarm);
   g_test_add_func ("/ring-swarm/stalled-swarm-falls-back-to-get-chunk",
                    test_stalled_swarm_falls_back_to_get_chunk);
+  g_test_add_func ("/ring-swarm/holder-serves-its-swarm-first",
+                   test_holder_serves_its_swarm_first);
   g_test_add_func ("/ring-swarm/holder-joins-only-a-swarm-it-can-serve",
                    test_holder_joins_only_a_swarm_it_can_serve);
   return g_test_run ();
