@@ -34,11 +34,38 @@ typedef struct {
   double manifests_total, manifests_lost, chunks_lost, chunks_short, publishes_failed;
   double manifests_moved, bytes_moved;
   double lookups_total, lookups_failed, lookups_redirected, fetches_total, fetches_failed;
+  double fetch_time_mean_s, fetch_time_max_s, fetch_bound_s, fetch_bound_ratio;
+  double fetch_holder_bytes_share, fetch_swarm_chunk_share;
   double leave_bytes_ratio_max;
   double duplicate_bytes_ratio, seed_upload_ratio;
   double leecher_upload_utilization, seed_upload_utilization;
   double download_phase_upload_utilization, seeding_phase_upload_utilization;
 } MbSummary;
+
+/* What the fetch workloads did (workload.c), for the summary.  The
+ * Kumar–Ross setting holds while `uniform` and not `start_failed`: every
+ * fetch found a peer and a file, all of one file at one instant, and no
+ * fetcher held a chunk of it then (holders is set at the first start). */
+typedef struct {
+  guint started;             /* fetches handed to a ring peer */
+  guint running;             /* ... not reported yet */
+  guint ok;                  /* reported ok */
+  double time_sum_s, time_max_s; /* start to report, over those ok */
+  guint64 chunks_swarm, chunks; /* chunks got through the swarm / all, over those ok */
+  gboolean uniform;
+  gboolean start_failed;     /* a fetch found no peer or no file */
+  gchar *file;               /* the first fetch's file */
+  guint64 file_bytes;
+  guint64 start_us;          /* the first fetch's start */
+  GPtrArray *holders;        /* MbSimNode*: online, holding a chunk of `file` at start_us */
+  GPtrArray *fetchers;       /* MbSimNode*: each node that fetched, once */
+  GHashTable *fetcher_set;   /* the same, as a set of node ids */
+  guint64 holders_up0;       /* the holders' fetch_bytes_up at start_us */
+  guint64 fetchers_down0;    /* each fetcher's fetch_bytes_down when it started */
+  guint64 holders_up1, fetchers_down1; /* the same when the last fetch reported */
+  GPtrArray *used;           /* per [fetch.*] group with distinct: the node ids
+                              * that fetched in it (GHashTable*), else NULL */
+} MbFetchStats;
 
 struct _MbExperiment {
   const MbScenario *sc;
@@ -61,6 +88,7 @@ struct _MbExperiment {
   guint pending_fetch;      /* fetches still to start */
   guint64 lookups_total, lookups_failed, lookups_redirected, fetches_total, fetches_failed;
   guint publish_failed;
+  MbFetchStats fetch;
   GArray *leaves;           /* MbLeaveRecord */
   GRand *rand_workload;
   MbProgressFn progress;
@@ -75,8 +103,10 @@ void mbi_workload_availability (MbExperiment *x, double *manifests, double *chun
                                guint *manifests_lost, guint *chunks_lost);
 
 /* Chunks of the published files (their newest manifests) with fewer than
- * R copies on the online peers now (mb_ring_check_copies). */
+ * R copies on the online ring members now (mb_ring_check_copies). */
 guint mbi_workload_short_chunks (MbExperiment *x);
+/* The fetch_* columns of the summary. */
+void mbi_workload_fetch_summary (MbExperiment *x, MbSummary *s);
 
 /* metrics.c */
 void mbi_metrics_start (MbExperiment *x);

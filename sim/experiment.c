@@ -171,7 +171,7 @@ leave_node (MbExperiment *x, MbSimNode *n, MbLeaveKind kind)
 {
   if (!n->online || n->shutting_down)
     return;
-  if (kind == MB_LEAVE_CRASH && n->rp)
+  if (kind == MB_LEAVE_CRASH && n->rp && !n->ring_client)
     record_leave (x, n, kind);
   mb_world_leave (x->world, n, kind);
 }
@@ -240,7 +240,8 @@ join_one (MbExperiment *x, guint cls)
 {
   const MbPeerClass *pc = &x->sc->classes[cls];
   MbSimNode *n = mb_world_join (x->world, cls, (MbStrategy) pc->strategy, pc->upload,
-                                pc->download, pc->region, pc->initial_share);
+                                pc->download, pc->region, pc->initial_share,
+                                pc->ring == MB_RING_ROLE_CLIENT);
   if (x->sc->churn.enabled && pc->churn)
     {
       guint64 session = mb_dist_sample (&x->sc->churn.session, x->rand_churn);
@@ -442,6 +443,7 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   if (sc->ring.enabled)
     {
       wc.ring = TRUE;
+      wc.ring_swarm = sc->ring.swarm;
       /* The core's defaults, and what the scenario gives (0: not given). */
       mb_ringpeer_config_init (&wc.ring_cfg);
       if (sc->ring.replication)

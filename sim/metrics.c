@@ -18,7 +18,14 @@
  *    seed_upload_ratio is the initial seeds' bytes_up at the first moment
  *    every piece was held by an online peer that was not an initial seed
  *    (mb_world_covered_at) over the file size; upload utilisation is also
- *    split between leechers (not initial seeds) and initial seeds.
+ *    split between leechers (not initial seeds) and initial seeds;
+ *  - ring fetches (workload.c): fetch_time_* over the fetches that
+ *    succeeded, start to report; when every fetch is of one file and starts
+ *    at one instant, fetch_bound_s is Kumar & Ross's bound with the nodes
+ *    holding chunks of it at that instant as the server and the fetchers
+ *    as the peers, and fetch_holder_bytes_share what those holders sent
+ *    (PIECE and CHUNK payload) over what the fetchers received until the
+ *    last fetch reported.
  * All numbers are printed with fixed formats, so the CSVs are byte-identical
  * for the same scenario and seed.
  *
@@ -70,6 +77,9 @@ static const Column summary_cols[] = {
   SUM (chunks_short, "%.0f"), SUM (publishes_failed, "%.0f"), SUM (manifests_moved, "%.0f"), SUM (bytes_moved, "%.0f"),
   SUM (lookups_total, "%.0f"), SUM (lookups_failed, "%.0f"), SUM (lookups_redirected, "%.0f"),
   SUM (fetches_total, "%.0f"), SUM (fetches_failed, "%.0f"),
+  SUM (fetch_time_mean_s, "%.3f"), SUM (fetch_time_max_s, "%.3f"),
+  SUM (fetch_bound_s, "%.3f"), SUM (fetch_bound_ratio, "%.4f"),
+  SUM (fetch_holder_bytes_share, "%.4f"), SUM (fetch_swarm_chunk_share, "%.4f"),
   SUM (leave_bytes_ratio_max, "%.4f"),
   SUM (duplicate_bytes_ratio, "%.6f"), SUM (seed_upload_ratio, "%.4f"),
   SUM (leecher_upload_utilization, "%.4f"), SUM (seed_upload_utilization, "%.4f"),
@@ -403,6 +413,7 @@ mbi_metrics_summarise (MbExperiment *x)
   s->lookups_redirected = (double) x->lookups_redirected;
   s->fetches_total = (double) x->fetches_total;
   s->fetches_failed = (double) x->fetches_failed;
+  mbi_workload_fetch_summary (x, s);
   g_free (times);
   g_free (rates);
   g_free (shares);
@@ -634,5 +645,16 @@ mb_experiment_report (MbExperiment *x)
       s->manifests_moved, s->bytes_moved,
       s->leave_bytes_ratio_max, s->fetches_total, s->fetches_failed, s->lookups_total,
       s->lookups_failed, s->lookups_redirected);
+  if (x->sc->ring.enabled && s->fetches_total > 0)
+    g_string_append_printf (
+      o,
+      "  fetch time  mean %.1f s  max %.1f s; chunks through the swarm %.3f\n",
+      s->fetch_time_mean_s, s->fetch_time_max_s, s->fetch_swarm_chunk_share);
+  if (!isnan (s->fetch_bound_s))
+    g_string_append_printf (
+      o,
+      "  fetch bound (Kumar-Ross, the holders as server) %.1f s, ratio %.3f;\n"
+      "        holders sent %.3f of what the fetchers received\n",
+      s->fetch_bound_s, s->fetch_bound_ratio, s->fetch_holder_bytes_share);
   return g_string_free (o, FALSE);
 }

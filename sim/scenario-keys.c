@@ -27,6 +27,7 @@
 G_STATIC_ASSERT (sizeof (MbScenarioStrategy) == sizeof (gint));
 G_STATIC_ASSERT (sizeof (MbStopRule) == sizeof (gint));
 G_STATIC_ASSERT (sizeof (MbAction) == sizeof (gint));
+G_STATIC_ASSERT (sizeof (MbRingRole) == sizeof (gint));
 
 /* ---- the table of groups and keys ----------------------------------------- */
 
@@ -48,6 +49,7 @@ typedef struct {
 static const char *const stop_choices[] = { "all-complete", "duration", NULL };
 static const char *const strategy_choices[] = { "tft", "freerider", "altruist", NULL };
 static const char *const action_choices[] = { "shutdown", "crash", "add", "partition", NULL };
+static const char *const ring_role_choices[] = { "member", "client", NULL };
 
 #define SC(f) offsetof (MbScenario, f)
 static const MbKeySpec scenario_keys[] = {
@@ -106,6 +108,7 @@ static const MbKeySpec peer_keys[] = {
   { "seed_time", MB_KIND_DIST, PC (seed_time), FALSE, "30min", NULL },
   { "abort", MB_KIND_DIST, PC (abort), FALSE, "exponential 2h", NULL },
   { "churn", MB_KIND_BOOL, PC (churn), FALSE, "yes", NULL },
+  { "ring", MB_KIND_ENUM, PC (ring), FALSE, "client", ring_role_choices },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 
@@ -591,6 +594,9 @@ mb_finish_class (MbLoad *ld, const char *group, gpointer t, GError **error)
   if (c->churn && !ld->sc->churn.enabled)
     return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "churn",
                              "churn = yes needs a [churn] group, e.g. session = exponential 30min");
+  if (mb_load_has (ld, group, "ring") && !ld->sc->ring.enabled)
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "ring",
+                             "applies only with a [ring] group, e.g. replication = 3");
   return TRUE;
 }
 

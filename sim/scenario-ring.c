@@ -25,6 +25,7 @@ const MbKeySpec mbi_scenario_ring_keys[] = {
   { "write_quorum", MB_KIND_COUNT, RI (write_quorum), FALSE, "2", NULL },
   { "read_quorum", MB_KIND_COUNT, RI (read_quorum), FALSE, "2", NULL },
   { "view_delay", MB_KIND_DURATION_OR_LATENCY, RI (view_delay), FALSE, "latency", NULL },
+  { "swarm", MB_KIND_BOOL, RI (swarm), FALSE, "yes", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 
@@ -45,6 +46,7 @@ const MbKeySpec mbi_scenario_fetch_keys[] = {
   { "rate", MB_KIND_PER_SECOND, FE (rate), FALSE, "5/s", NULL },
   { "from", MB_KIND_NAME, FE (class_name), FALSE, "fast", NULL },
   { "files", MB_KIND_NAME, FE (publish_name), FALSE, "any", NULL },
+  { "distinct", MB_KIND_BOOL, FE (distinct), FALSE, "yes", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 
@@ -56,6 +58,7 @@ mbi_scenario_open_ring (MbLoad *ld, const char *id G_GNUC_UNUSED)
   /* replication, vnodes, chunk_size and rpc_timeout stay 0 unless given:
    * the core's defaults apply (mb_ringpeer_config_init, MB_RING_DEFAULT_VNODES). */
   r->view_delay = MB_RING_VIEW_DELAY_LATENCY;
+  r->swarm = TRUE;
   return r;
 }
 

@@ -61,6 +61,10 @@ typedef enum {
   MB_SCENARIO_STRATEGY_ALTRUIST = 2,
 } MbScenarioStrategy;
 typedef enum { MB_ARRIVAL_AT, MB_ARRIVAL_POISSON } MbArrivalKind;
+/* [peers.<class>] ring: a member holds what the ring places on it; a client
+ * runs a ring peer (it stores and fetches, with the ring's view) but is never
+ * a member, so nothing is placed on it. */
+typedef enum { MB_RING_ROLE_MEMBER = 0, MB_RING_ROLE_CLIENT = 1 } MbRingRole;
 typedef enum { MB_LATENCY_CONSTANT, MB_LATENCY_UNIFORM, MB_LATENCY_REGIONS } MbLatencyModel;
 typedef enum {
   MB_DIST_NONE,        /* forever (never): mb_dist_sample gives MB_SCENARIO_FOREVER */
@@ -115,6 +119,7 @@ typedef struct {
                          * joined if it has not completed by then, drawn per
                          * peer at join (Qiu-Srikant's theta); MB_DIST_NONE: never */
   gboolean churn;       /* [churn] session lengths apply */
+  MbRingRole ring;      /* with [ring]: member (the default) or client */
 } MbPeerClass;
 
 typedef struct {
@@ -271,6 +276,9 @@ typedef struct {
   guint read_quorum;        /* copies a fetch reads, >= 1 (0: R - W + 1) */
   guint64 view_delay;       /* how long a membership change takes to reach each
                              * peer: a fixed delay, or MB_RING_VIEW_DELAY_LATENCY */
+  gboolean swarm;           /* a ring fetch is the file's swarm (mb_ringpeer_set_swarm
+                             * with the node's swarm peer): TRUE; FALSE: the
+                             * multi-source GET_CHUNK fetch alone */
 } MbRingConfig;
 
 typedef struct {
@@ -296,6 +304,9 @@ typedef struct {
                              * [publish.<name>] group; NULL (files = any): a
                              * random already-published file of any group */
   gint publish_index;       /* index into publishes; -1 when publish_name is NULL */
+  gboolean distinct;        /* each fetch of the group by a peer that has not
+                             * fetched in it yet (none fetches twice; with none
+                             * left, the fetch fails as with no peer at all) */
 } MbFetch;
 
 typedef struct {

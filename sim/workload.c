@@ -17,21 +17,26 @@
 #include <string.h>
 
 #include "ring/ring-copies.h"
+#include "stats.h"
 
 typedef struct {
   MbExperiment *x;
   guint index;
+  guint64 start_us;         /* fetches: when it started */
 } Ctx;
 
+/* A random online ring peer (of class cls, if cls >= 0) not in `exclude`
+ * (node ids; may be NULL). */
 static MbSimNode *
-pick_peer (MbExperiment *x, gint cls)
+pick_peer (MbExperiment *x, gint cls, GHashTable *exclude)
 {
   guint n = mb_world_n_nodes (x->world), count = 0;
   MbSimNode *chosen = NULL;
   for (guint i = 0; i < n; i++)
     {
       MbSimNode *p = mb_world_node (x->world, i);
-      if (!p->online || !p->rp || p->shutting_down || (cls >= 0 && (gint) p->cls != cls))
+      if (!p->online || !p->rp || p->shutting_down || (cls >= 0 && (gint) p->cls != cls)
+          || (exclude && g_hash_table_contains (exclude, GUINT_TO_POINTER (p->id))))
         continue;
       /* reservoir sampling: uniform over the eligible peers */
       if (g_rand_int_range (x->rand_workload, 0, (gint32) ++count) == 0)
@@ -62,7 +67,7 @@ on_publish (MbSched *s, gpointer a, guint64 b)
   const MbPublish *p = &x->sc->publishes[b >> 32];
   guint k = (guint) (b & 0xffffffffu);
   x->pending_publish--;
-  MbSimNode *n = pick_peer (x, p->class_index);
+  MbSimNode *n = pick_peer (x, p->class_index, NULL);
   if (!n)
     {
       x->publish_failed++;
@@ -78,17 +83,42 @@ on_publish (MbSched *s, gpointer a, guint64 b)
 
 /* ---- fetching ---- */
 
+/* The fetch figures (MbFetchStats) when the last fetch running reports:
+ * what the holders sent and the fetchers received. */
+static void
+fetch_stats_settle (MbExperiment *x)
+{
+  MbFetchStats *fs = &x->fetch;
+  fs->holders_up1 = fs->fetchers_down1 = 0;
+  for (guint i = 0; fs->holders && i < fs->holders->len; i++)
+    fs->holders_up1 += ((MbSimNode *) fs->holders->pdata[i])->fetch_bytes_up;
+  for (guint i = 0; i < fs->fetchers->len; i++)
+    fs->fetchers_down1 += ((MbSimNode *) fs->fetchers->pdata[i])->fetch_bytes_down;
+}
+
 static void
 on_fetched (MbRingPeer *rp, const MbRingResult *r, gpointer data)
 {
   Ctx *c = data;
   MbExperiment *x = c->x;
+  MbFetchStats *fs = &x->fetch;
   mb_world_ring_busy_add (x->world, -1);
   x->fetches_total++;
   x->lookups_total++;
   x->fetches_failed += !r->ok;
   x->lookups_failed += r->lookups_failed;
   x->lookups_redirected += r->redirects > 0;
+  if (r->ok)
+    {
+      double t = (double) (mb_sched_now (x->sched) - c->start_us) / 1e6;
+      fs->ok++;
+      fs->time_sum_s += t;
+      fs->time_max_s = MAX (fs->time_max_s, t);
+      fs->chunks_swarm += r->chunks_swarm;
+      fs->chunks += r->manifest ? mb_manifest_n_chunks (r->manifest) : 0;
+    }
+  if (--fs->running == 0)
+    fetch_stats_settle (x);
   g_free (c);
 }
 
@@ -110,21 +140,75 @@ pick_file (MbExperiment *x, gint publish_index)
   return chosen;
 }
 
-static void
-start_fetch (MbExperiment *x, const MbFetch *f)
+static gboolean
+holds_some (const MbStore *store, const MbManifest *m)
 {
+  for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
+    if (mb_store_has_chunk ((MbStore *) store, mb_manifest_chunk_id (m, i)))
+      return TRUE;
+  return FALSE;
+}
+
+/* Node n starts fetching `file` now: the Kumar–Ross setting's bookkeeping.
+ * The first fetch names the file and the instant and finds its holders. */
+static void
+fetch_stats_start (MbExperiment *x, MbSimNode *n, const MbManifest *file)
+{
+  MbFetchStats *fs = &x->fetch;
+  guint64 now = mb_sched_now (x->sched);
+  if (fs->holders == NULL)
+    {
+      fs->uniform = TRUE;
+      fs->file = g_strdup (mb_manifest_name (file));
+      fs->file_bytes = mb_manifest_size (file);
+      fs->start_us = now;
+      fs->holders = g_ptr_array_new ();
+      for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
+        {
+          MbSimNode *h = mb_world_node (x->world, i);
+          if (h->online && holds_some (h->store, file))
+            {
+              g_ptr_array_add (fs->holders, h);
+              fs->holders_up0 += h->fetch_bytes_up;
+            }
+        }
+    }
+  else if (now != fs->start_us || strcmp (fs->file, mb_manifest_name (file)) != 0)
+    fs->uniform = FALSE;
+  if (g_hash_table_add (fs->fetcher_set, GUINT_TO_POINTER (n->id)))
+    {
+      g_ptr_array_add (fs->fetchers, n);
+      fs->fetchers_down0 += n->fetch_bytes_down;
+      for (guint i = 0; i < fs->holders->len; i++)
+        if (fs->holders->pdata[i] == n)
+          fs->uniform = FALSE; /* a fetcher that is its own server */
+    }
+  fs->started++;
+  fs->running++;
+}
+
+static void
+start_fetch (MbExperiment *x, guint fi)
+{
+  const MbFetch *f = &x->sc->fetches[fi];
+  GHashTable *used = x->fetch.used->pdata[fi];
   x->pending_fetch--;
-  MbSimNode *n = pick_peer (x, f->class_index);
+  MbSimNode *n = pick_peer (x, f->class_index, used);
   const MbManifest *file = pick_file (x, f->publish_index);
   if (!n || !file)
     {
       /* Nobody to fetch, or nothing published yet: a failed fetch. */
       x->fetches_total++;
       x->fetches_failed++;
+      x->fetch.start_failed = TRUE;
       return;
     }
+  if (used)
+    g_hash_table_add (used, GUINT_TO_POINTER (n->id));
   Ctx *c = g_new0 (Ctx, 1);
   c->x = x;
+  c->start_us = mb_sched_now (x->sched);
+  fetch_stats_start (x, n, file);
   mb_world_ring_busy_add (x->world, 1);
   mb_ringpeer_fetch_file (n->rp, mb_manifest_name (file), mb_sched_now (x->sched), on_fetched, c);
   mb_world_after_ring_call (x->world, n);
@@ -146,13 +230,20 @@ on_fetch (MbSched *s, gpointer a, guint64 b)
   if (f->rate <= 0)
     {
       for (guint i = 0; i < left; i++)
-        start_fetch (x, f);
+        start_fetch (x, fi);
       return;
     }
-  start_fetch (x, f);
+  start_fetch (x, fi);
   if (left > 1)
     mb_sched_at (s, mb_sched_now (s) + exp_gap (x->rand_workload, f->rate), on_fetch, x,
                  ((guint64) fi << 32) | (left - 1));
+}
+
+static void
+unref_if_set (gpointer table)
+{
+  if (table)
+    g_hash_table_unref (table);
 }
 
 void
@@ -167,6 +258,13 @@ mbi_workload_schedule (MbExperiment *x)
         mb_sched_at (x->sched, p->at + (guint64) k * p->interval, on_publish, x,
                      ((guint64) i << 32) | k);
     }
+  x->fetch.fetchers = g_ptr_array_new ();
+  x->fetch.fetcher_set = g_hash_table_new (g_direct_hash, g_direct_equal);
+  x->fetch.used = g_ptr_array_new_with_free_func (unref_if_set);
+  for (guint i = 0; i < x->sc->n_fetches; i++)
+    g_ptr_array_add (x->fetch.used, x->sc->fetches[i].distinct
+                                      ? g_hash_table_new (g_direct_hash, g_direct_equal)
+                                      : NULL);
   for (guint i = 0; i < x->sc->n_fetches; i++)
     {
       const MbFetch *f = &x->sc->fetches[i];
@@ -181,6 +279,12 @@ mbi_workload_free (MbExperiment *x)
 {
   if (x->files)
     g_ptr_array_unref (x->files);
+  MbFetchStats *fs = &x->fetch;
+  g_free (fs->file);
+  g_clear_pointer (&fs->holders, g_ptr_array_unref);
+  g_clear_pointer (&fs->fetchers, g_ptr_array_unref);
+  g_clear_pointer (&fs->fetcher_set, g_hash_table_unref);
+  g_clear_pointer (&fs->used, g_ptr_array_unref);
 }
 
 /* ---- availability ---- */
@@ -241,7 +345,7 @@ mbi_workload_short_chunks (MbExperiment *x)
   for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
     {
       MbSimNode *n = mb_world_node (x->world, i);
-      if (n->online && n->rp)
+      if (n->online && n->rp && !n->ring_client)
         g_ptr_array_add (stores, n->store);
     }
   const char **names = g_new (const char *, x->files->len);
@@ -255,4 +359,41 @@ mbi_workload_short_chunks (MbExperiment *x)
                         &c, NULL);
   g_free (names);
   return c.chunks_short;
+}
+
+/* ---- the fetch columns ---- */
+
+void
+mbi_workload_fetch_summary (MbExperiment *x, MbSummary *s)
+{
+  const MbFetchStats *fs = &x->fetch;
+  s->fetch_time_mean_s = fs->ok > 0 ? fs->time_sum_s / fs->ok : NAN;
+  s->fetch_time_max_s = fs->ok > 0 ? fs->time_max_s : NAN;
+  s->fetch_swarm_chunk_share = fs->chunks > 0 ? (double) fs->chunks_swarm / fs->chunks : NAN;
+  s->fetch_bound_s = s->fetch_bound_ratio = s->fetch_holder_bytes_share = NAN;
+  if (fs->started == 0 || fs->start_failed || !fs->uniform || fs->running > 0
+      || x->pending_fetch > 0)
+    return;
+  /* One file at one instant: the holders are Kumar & Ross's server. */
+  double u_s = 0, sum_u = 0, d_min = 0;
+  for (guint i = 0; i < fs->holders->len; i++)
+    {
+      const MbSimNode *h = fs->holders->pdata[i];
+      u_s += h->upload_bps > 0 ? (double) h->upload_bps : INFINITY;
+    }
+  for (guint i = 0; i < fs->fetchers->len; i++)
+    {
+      const MbSimNode *n = fs->fetchers->pdata[i];
+      sum_u += n->upload_bps > 0 ? (double) n->upload_bps : INFINITY;
+      if (n->download_bps > 0 && (d_min == 0 || (double) n->download_bps < d_min))
+        d_min = (double) n->download_bps;
+    }
+  if (u_s > 0)
+    s->fetch_bound_s = mb_stats_kumar_ross ((double) fs->file_bytes * 8, u_s, d_min,
+                                            fs->fetchers->len, sum_u);
+  if (fs->ok == fs->started && s->fetch_bound_s > 0)
+    s->fetch_bound_ratio = fs->time_max_s / s->fetch_bound_s;
+  guint64 got = fs->fetchers_down1 - fs->fetchers_down0;
+  if (got > 0)
+    s->fetch_holder_bytes_share = (double) (fs->holders_up1 - fs->holders_up0) / (double) got;
 }

@@ -283,6 +283,18 @@ on_timer (MbSched *s, gpointer a, guint64 b)
 
 /* ---- the host ---- */
 
+/* A PIECE or CHUNK delivered to n: its payload (virtual content: its
+ * length) counts as sent by `from` and received by n. */
+static void
+count_fetch_payload (MbWorld *w, MbNodeId from, MbSimNode *n, const MbMessage *msg)
+{
+  guint64 len = msg->data ? g_bytes_get_size (msg->data) : msg->length;
+  MbSimNode *f = node_of (w, from);
+  if (f)
+    f->fetch_bytes_up += len;
+  n->fetch_bytes_down += len;
+}
+
 static void
 host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
 {
@@ -421,10 +433,15 @@ net_deliver (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint64 n
           if (n->rp)
             mb_ringpeer_on_disconnect (n->rp, from, now);
         }
-      else if (n->rp && mb_message_family (msg->type) == MB_FAMILY_RING)
-        mb_ringpeer_receive (n->rp, from, msg, now);
       else
-        mb_peer_receive (n->peer, from, msg, now);
+        {
+          if (msg->type == MB_MSG_PIECE || msg->type == MB_MSG_CHUNK)
+            count_fetch_payload (w, from, n, msg);
+          if (n->rp && mb_message_family (msg->type) == MB_FAMILY_RING)
+            mb_ringpeer_receive (n->rp, from, msg, now);
+          else
+            mb_peer_receive (n->peer, from, msg, now);
+        }
     }
   mb_message_free (msg);
   if (n && n->online)
@@ -671,7 +688,8 @@ seed_store (MbWorld *w, MbStore *store, gdouble share)
 
 MbSimNode *
 mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
-               guint64 download_bps, guint region, gdouble initial_share)
+               guint64 download_bps, guint region, gdouble initial_share,
+               gboolean ring_client)
 {
   guint64 now = mb_sched_now (w->sched);
   gsize size = (sizeof (MbSimNode) + 63) / 64 * 64;
@@ -714,12 +732,18 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
     }
   if (w->cfg.ring)
     {
-      g_autoptr (MbRing) view = mb_ring_with_member (w->ring, n->addr);
+      /* A client takes the ring as it is; a member joins it. */
+      n->ring_client = ring_client;
+      g_autoptr (MbRing) view = ring_client ? mb_ring_ref (w->ring)
+                                            : mb_ring_with_member (w->ring, n->addr);
       MbRingPeerConfig rcfg = w->cfg.ring_cfg;
       rcfg.virtual_content = TRUE;
       n->rp = mb_ringpeer_new (&w->host, n->id, n->addr, &rcfg, n->store, view,
                                rand_for (w->cfg.seed ^ 0x52494e47u, n->id));
-      publish_view (w, view, FALSE, n->id);
+      if (w->cfg.ring_swarm)
+        mb_ringpeer_set_swarm (n->rp, n->peer);
+      if (!ring_client)
+        publish_view (w, view, FALSE, n->id);
     }
   after_call (w, n);
   return n;
@@ -768,7 +792,7 @@ mb_world_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
 {
   if (!n->online || n->shutting_down)
     return;
-  if (kind == MB_LEAVE_GRACEFUL && n->rp)
+  if (kind == MB_LEAVE_GRACEFUL && n->rp && !n->ring_client)
     {
       /* Hand the keys over first; the peer keeps serving meanwhile. */
       guint64 held = 0;
@@ -776,7 +800,7 @@ mb_world_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
       for (guint i = 0; i < w->nodes->len; i++)
         {
           MbSimNode *o = w->nodes->pdata[i];
-          if (o->online && o->rp)
+          if (o->online && o->rp && !o->ring_client)
             {
               held += o->store->chunk_bytes;
               members++;

@@ -7,6 +7,14 @@
  * into a node the world asks for its next expiry and (re)schedules one timer
  * event for it.  A crashed peer stops at once; the peers connected to it
  * learn of it after `crash_detect_us` (as a TCP timeout would tell them).
+ *
+ * Ring and swarm messages go to the node's ring peer and swarm peer by
+ * family.  With cfg.ring_swarm the ring peer fetches through the swarm peer
+ * (its tracker is node 0, as for the scenario's file), so a ring fetch of a
+ * file many peers want is that file's swarm.  Each node counts the fetch
+ * payload (swarm PIECE blocks and ring CHUNK replies, their data size) that
+ * it sent (fetch_bytes_up) and received (fetch_bytes_down), both when a
+ * message is delivered to an online node.
  */
 #pragma once
 
@@ -60,6 +68,10 @@ typedef struct {
   guint64 sample_busy_up;
   guint64 busy_up_done;    /* the uplink's busy time when it completed */
   MbEventId drain;         /* the pending uplink-ready call (flow control) */
+  gboolean ring_client;    /* runs a ring peer but is never a ring member */
+  guint64 fetch_bytes_up;  /* payload of the PIECE and CHUNK messages it sent
+                              that were delivered */
+  guint64 fetch_bytes_down;/* ... and of those delivered to it */
 } MbSimNode;
 
 /* Called when a peer completes the file (after its state is updated). */
@@ -72,6 +84,8 @@ typedef struct {
   guint64 tracker_bps;           /* the tracker's up and down capacity, 0 = unlimited */
   guint64 crash_detect_us;       /* 30 s */
   gboolean ring;                 /* every peer is also a ring peer */
+  gboolean ring_swarm;           /* ring fetches are swarms: each ring peer gets the
+                                    node's swarm peer (mb_ringpeer_set_swarm) */
   MbRingPeerConfig ring_cfg;
   guint vnodes;
   guint64 view_delay_us;         /* G_MAXUINT64: the latency from the tracker */
@@ -103,9 +117,13 @@ const MbManifest *mb_world_file (MbWorld *w);
 void mb_world_on_complete (MbWorld *w, MbWorldCompleteFn fn, gpointer data);
 
 /* A new peer joins now: its store gets `initial_share` of the pieces (1 = a
- * seed), chosen by the world's own generator; it registers and connects. */
+ * seed), chosen by the world's own generator; it registers and connects.
+ * With the ring on, a ring_client runs a ring peer with the current view but
+ * never joins the membership (nothing is placed on it; a graceful leave has
+ * nothing to hand over); otherwise it joins the ring. */
 MbSimNode *mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
-                          guint64 download_bps, guint region, gdouble initial_share);
+                          guint64 download_bps, guint region, gdouble initial_share,
+                          gboolean ring_client);
 /* Graceful: with the ring on, the peer first hands its keys over (it keeps
  * serving meanwhile), then leaves.  Crash: gone at once; the others learn
  * it after crash_detect_us and repair. */

@@ -12,15 +12,29 @@
  * Invariants: a chunk is CH_INFLIGHT exactly while one GET_CHUNK for it is
  * pending, and `inflight` counts them (the sum of `load`), never above
  * `capacity`; order[0 .. scan_from) holds no chunk still waiting (CH_NEED);
- * a holder is asked for a chunk at most once (`tried`); the owners are told
- * only when every chunk is settled (done or failed).
+ * a holder is asked for a chunk at most once (`tried`; with the swarm, once
+ * per round of the fallback); the owners are told only when every chunk is
+ * settled (done or failed).
  *
  * With a swarm peer (mb_ringpeer_set_swarm) the chunks come through the
  * file's swarm (`key` set): a piece the swarm stores is CH_DONE at once
  * (mbi_rp_on_swarm_piece); GET_CHUNK is sent only from `check_at` on,
  * once the swarm brought nothing for swarm_stall_us, and only for chunks
- * no connected remote of the swarm has; after 3 x swarm_stall_us without
- * progress, for every chunk left (remotes that claim them do not give them).
+ * no connected remote of the swarm has.  "Nothing" is no piece, no payload
+ * and no new copy among our connections of a chunk we still need: in a
+ * flash crowd a fetcher waits seconds for its neighbours' first pieces, and
+ * that swarm is growing, not stalled (when a crowd's fetchers all fell back
+ * at once, the holders' uplinks queued hours of GET_CHUNK replies, which
+ * timed out, starved the swarm and failed the fetches).  The fallback keeps
+ * one GET_CHUNK in flight, and asks for chunks of equal rarity in an order
+ * of its own, so stalled fetchers ask for different chunks.  A holder
+ * that serves the chunk through the swarm refuses it as choked
+ * (ringpeer-serve.c): the chunk waits on the swarm, and the fallback a whole
+ * stall.  A chunk whose holders all failed fails the fetch only if the swarm
+ * has brought nothing since the last look; else it waits on the swarm again.
+ * After 3 x swarm_stall_us without any of that, GET_CHUNK goes out for
+ * every chunk left, claimed or not (remotes that claim them do not give
+ * them: a stale connection).
  */
 #define MB_RING_PEER_INTERNAL
 #include "ring/ringpeer-private.h"
@@ -43,7 +57,8 @@ typedef struct {
   GPtrArray **tried;        /* per chunk: members already asked for it (gchar*) */
   GHashTable *load;         /* member -> chunk requests in flight to it */
   guint inflight;           /* chunk requests in flight, all members */
-  guint capacity;           /* per_holder x distinct holders: more cannot be in flight */
+  guint capacity;           /* per_holder x distinct holders (1 with the swarm):
+                             * more cannot be in flight */
   guint scan_from;          /* order[0 .. scan_from) are not waiting (CH_NEED) */
   guint *pos;               /* chunk index -> its position in order */
   guint *order;             /* chunk indices, rarest first */
@@ -57,6 +72,11 @@ typedef struct {
   gboolean ring_all;        /* ... for every chunk left, not only those no remote
                              * claims (stalled 3 x swarm_stall_us) */
   GHashTable *swarm_from;   /* nodes the swarm's pieces came from (a set) */
+  guint64 seen_bytes;       /* the swarm's payload received, at the last look */
+  guint64 seen_avail;       /* copies among our connections of the chunks we
+                             * still need, at the last look */
+  guint rotate;             /* the fallback asks a chunk's candidates from this
+                             * one on (mod their number); 0 without the swarm */
   guint done_inflight;      /* chunks the swarm brought while a GET_CHUNK for them
                              * was pending: inflight counts those too */
 } OpFetch;
@@ -135,6 +155,25 @@ cmp_source (gconstpointer a, gconstpointer b)
   return strcmp (x->member, y->member);
 }
 
+/* Whether the swarm brought news since the last look (and remembers what
+ * it saw): payload received, or more copies among our connections of the
+ * chunks we still need (a remote announced one, or one with it connected). */
+static gboolean
+swarm_news (OpFetch *op)
+{
+  MbRingPeer *rp = op->base.rp;
+  MbPeerStats st;
+  guint64 bytes = mb_peer_stats (rp->swarm, op->key, &st) ? st.bytes_down : 0;
+  guint64 avail = 0;
+  for (guint i = 0; i < mb_manifest_n_chunks (op->manifest); i++)
+    if (op->state[i] == CH_NEED || op->state[i] == CH_INFLIGHT)
+      avail += mb_peer_availability (rp->swarm, op->key, i);
+  gboolean news = bytes > op->seen_bytes || avail > op->seen_avail;
+  op->seen_bytes = bytes;
+  op->seen_avail = avail;
+  return news;
+}
+
 /* Joins the file's swarm; its sources are the chunks' candidates (the
  * manifest's holders, the owners in our view), those with most chunks
  * first, then by name (deterministic). */
@@ -174,6 +213,28 @@ fetch_join_swarm (OpFetch *op, guint64 now)
       op->last_progress = now;
       op->check_at = now + rp->cfg.swarm_stall_us;
       op->swarm_from = g_hash_table_new (g_direct_hash, g_direct_equal);
+      swarm_news (op);
+      /* The fallback: one GET_CHUNK in flight, and chunks of equal rarity
+       * (and their holders) in an order of this fetch's own. */
+      op->capacity = 1;
+      op->rotate = (guint) g_rand_int_range (rp->rand, 0, G_MAXINT32);
+      for (guint a = 0; a < n;)
+        {
+          guint b = a + 1;
+          guint h = mb_manifest_n_holders (op->manifest, op->order[a]);
+          while (b < n && mb_manifest_n_holders (op->manifest, op->order[b]) == h)
+            b++;
+          for (guint q = a; q + 1 < b; q++)
+            {
+              guint j = q + (guint) g_rand_int_range (rp->rand, 0, (gint32) (b - q));
+              guint t = op->order[q];
+              op->order[q] = op->order[j];
+              op->order[j] = t;
+            }
+          a = b;
+        }
+      for (guint q = 0; q < n; q++)
+        op->pos[op->order[q]] = q;
     }
   g_free (names);
   g_array_unref (srcs);
@@ -225,6 +286,8 @@ fetch_on_expiry (RingOp *base, guint64 now)
 {
   OpFetch *op = (OpFetch *) base;
   MbRingPeer *rp = base->rp;
+  if (swarm_news (op))
+    op->last_progress = now;
   if (now >= op->last_progress + 3 * rp->cfg.swarm_stall_us)
     op->ring_all = TRUE; /* long stalled: remotes that claim the rest do not give it */
   if (now >= op->last_progress + rp->cfg.swarm_stall_us)
@@ -342,18 +405,31 @@ fetch_pump (OpFetch *op, guint64 now)
       const char *best = NULL;
       guint best_load = G_MAXUINT;
       gboolean untried = FALSE;
-      for (guint h = 0; h < cand->len; h++)
+      for (guint k2 = 0; k2 < cand->len; k2++)
         {
-          const char *c = cand->pdata[h];
+          /* with the swarm, each fetch starts at a holder of its own */
+          const char *c = cand->pdata[(k2 + op->rotate) % cand->len];
           if (mbi_rp_is_self (rp, c) || was_tried (op, i, c))
             continue;
           untried = TRUE;
           guint l = holder_load (op, c);
-          if (l < rp->cfg.per_holder && l < best_load)
+          if (l < (op->key ? 1 : rp->cfg.per_holder) && l < best_load)
             {
               best = c;
               best_load = l;
             }
+        }
+      if (!untried && op->key && swarm_news (op))
+        {
+          /* Its holders could not give it, but the swarm is not stalled
+           * (any more): it waits on the swarm, and its holders may be
+           * asked again after the next stall. */
+          if (op->tried[i])
+            g_ptr_array_set_size (op->tried[i], 0);
+          op->last_progress = now;
+          op->ring_open = FALSE;
+          op->check_at = now + rp->cfg.swarm_stall_us;
+          continue;
         }
       if (!untried)
         {
@@ -403,6 +479,15 @@ fetch_on_chunk (OpFetch *op, Rpc *r, const MbMessage *msg, guint64 now)
     rp->stats.refused_chunks++;
   op->state[i] = CH_NEED; /* another holder */
   op->scan_from = MIN (op->scan_from, op->pos[i]);
+  if (op->key && msg && msg->type == MB_MSG_ERROR && msg->code == MB_ERR_CHOKED)
+    {
+      /* The holder serves it through the swarm: it comes from there; the
+       * fallback waits a whole stall before it asks anyone again. */
+      g_ptr_array_set_size (op->tried[i], 0);
+      op->last_progress = now;
+      op->ring_open = FALSE;
+      op->check_at = now + rp->cfg.swarm_stall_us;
+    }
 }
 
 static gboolean

@@ -17,7 +17,11 @@
  *    that lack it);
  *  - a manifest asked of a peer that neither holds it nor owns it in its
  *    own view gets REDIRECT to the owner in that view;
- *  - a leaving peer takes nothing new (its hand-off has scanned its store).
+ *  - a leaving peer takes nothing new (its hand-off has scanned its store);
+ *  - a chunk we serve through its swarm to the asker (mb_peer_ring_serving_chunk:
+ *    a ring swarm with connections holds it, and the asker said hello to
+ *    it) is refused as choked: the uplink goes to the swarm first, and the
+ *    asker gets it there (a repair's or a plain fetch's GET_CHUNK is served).
  * Refused input is counted in the stats and leaves the store unchanged.
  */
 #define MB_RING_PEER_INTERNAL
@@ -287,6 +291,15 @@ on_get_chunk (MbRingPeer *rp, MbNodeId from, const MbMessage *msg)
   if (!msg->chunk_id || !mb_store_get_chunk (rp->store, msg->chunk_id, &data, &len, NULL))
     {
       reply_error (rp, from, msg->req, MB_ERR_NOT_FOUND, "get_chunk: not here");
+      return;
+    }
+  if (rp->swarm && mb_peer_ring_serving_chunk (rp->swarm, msg->chunk_id, from))
+    {
+      /* One system: our uplink goes to the chunk's swarm first, where each
+       * piece we send is passed on; the asker gets it there (op-fetch.c). */
+      if (data)
+        g_bytes_unref (data);
+      reply_error (rp, from, msg->req, MB_ERR_CHOKED, "get_chunk: served through its swarm");
       return;
     }
   MbMessage *m = mb_message_new (MB_MSG_CHUNK);

@@ -466,12 +466,13 @@ mbi_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now)
   if (mb_bitfield_is_complete (sw->have))
     {
       mbi_swarm_mark_complete (sw, now);
-      /* Now a seed: connections to other seeds are useless. */
+      /* Now a seed: connections to other seeds are useless (here: they
+       * may trade in another swarm). */
       for (guint i = sw->n_conns; i-- > 0;)
         {
           Conn *c = sw->conns[i];
           if (c->established && c->remote && mb_bitfield_is_complete (c->remote))
-            mbi_peer_drop_node (sw->peer, c->node, NULL);
+            mbi_swarm_close_conn (sw, c);
         }
     }
 }

@@ -160,6 +160,8 @@ struct _Swarm {
   gboolean use_tracker;    /* registers and asks for peers (p->tracker is set) */
   guint64 idle_since;      /* ring swarms: since when it has had no conn, or MB_TIME_NEVER */
   MbBitfield *lost;        /* pieces we announced and the store then lost, or NULL */
+  GHashTable *hellos;      /* ring swarms: the nodes that said hello to it (accepted
+                              or refused), NULL until one did */
   MbPeerStats stats;
 };
 
@@ -227,10 +229,11 @@ Swarm *mbi_peer_swarm_by_id (MbPeer *p, guint32 id);
 Swarm *mbi_peer_swarm_by_file (const MbPeer *p, const char *file);
 Conn *mbi_swarm_conn (Swarm *sw, MbNodeId node);
 Conn *mbi_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoing, guint64 now);
-/* Closes the conn: a host that cannot close connections (real mode: the
- * swarm shares them with the ring) is sent a goodbye (HANDSHAKE
+/* Ends the conn before the caller has the host drop its node (bad input,
+ * leaving): a host that cannot close connections (real mode: the swarm
+ * shares them with the ring) is sent a goodbye (HANDSHAKE
  * MB_HANDSHAKE_GOODBYE) first; then mbi_swarm_conn_remove. */
-void mbi_swarm_conn_close (Swarm *sw, Conn *c);
+void mbi_swarm_conn_end (Swarm *sw, Conn *c);
 /* Forgets the conn (requests returned, availability updated); no message sent. */
 void mbi_swarm_conn_remove (Swarm *sw, Conn *c);
 /* Dials the listed peers (tracker or PEX) while below target_conns, or in
@@ -304,6 +307,8 @@ void mbi_superseed_on_rechoke (Swarm *sw);
 /* A hello for a swarm we are not in carried a manifest: the swarm to serve
  * it from, joined now, or NULL (refused: see peer.h). */
 Swarm *mbi_ring_join_to_serve (MbPeer *p, const char *key, const MbManifest *m, guint64 now);
+/* A hello for ring swarm sw came from `from` (before it is accepted or refused). */
+void mbi_ring_note_hello (Swarm *sw, MbNodeId from);
 /* Leaves the ring swarms that have been idle long enough (each rechoke). */
 void mbi_ring_sweep (MbPeer *p, guint64 now);
 /* Whether the swarm serves as a seed does: complete, or serving only. */
@@ -315,8 +320,14 @@ mbi_swarm_seeding (const Swarm *sw)
 /* Creates a swarm of m under `file` (the key) and adds it to the peer: the
  * pieces the store holds are had; nothing is sent. */
 Swarm *mbi_peer_swarm_create (MbPeer *p, const MbManifest *m, const char *file, guint64 now);
-/* Removes sw from the peer and frees it (its conns dropped, the host told
- * of nodes in no other swarm); nothing is sent to the tracker. */
+/* Drops c and tells its node: a goodbye (handshake code 3) for this swarm
+ * if we keep a connection with it in another swarm (one transport carries
+ * them all) or the host cannot close connections, else the host
+ * disconnects it.  Without that, the node kept its
+ * side, and its next hello or bitfield met a connection we had restarted. */
+void mbi_swarm_close_conn (Swarm *sw, Conn *c);
+/* Removes sw from the peer and frees it (its conns closed with
+ * mbi_swarm_close_conn); nothing is sent to the tracker. */
 void mbi_peer_swarm_remove (MbPeer *p, Swarm *sw);
 void mbi_swarm_register (Swarm *sw, guint64 now);
 

@@ -2,7 +2,8 @@
  * swarm of the file's content, and the holders of its chunks serve it.
  *
  * Invariants: n_serving == the swarms with serve_only set (its one writer
- * is this file, and mbi_peer_swarm_remove); a serve_only swarm is never
+ * is this file, and mbi_peer_swarm_remove); a ring swarm's `hellos` holds
+ * every node that said hello to it while we were in it; a serve_only swarm is never
  * interested in anyone and never asks the tracker (use_tracker unset); a
  * swarm is joined to serve only from a manifest that validates, whose key
  * is the one asked for, and of which the store holds a chunk.
@@ -195,4 +196,29 @@ mb_peer_swarm_serving_only (const MbPeer *p, const char *key)
 {
   Swarm *sw = mbi_peer_swarm_by_file (p, key);
   return sw && sw->serve_only;
+}
+
+void
+mbi_ring_note_hello (Swarm *sw, MbNodeId from)
+{
+  if (!sw->hellos)
+    sw->hellos = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_hash_table_add (sw->hellos, GUINT_TO_POINTER (from));
+}
+
+gboolean
+mb_peer_ring_serving_chunk (const MbPeer *p, const char *chunk_id, MbNodeId from)
+{
+  for (guint k = 0; k < p->swarms->len; k++)
+    {
+      const Swarm *sw = p->swarms->pdata[k];
+      if (!sw->ring || sw->n_conns == 0 || !sw->hellos
+          || !g_hash_table_contains (sw->hellos, GUINT_TO_POINTER (from)))
+        continue;
+      for (guint i = 0; i < sw->n_pieces; i++)
+        if (mb_bitfield_test (sw->have, i)
+            && strcmp (mb_manifest_chunk_id (sw->manifest, i), chunk_id) == 0)
+          return TRUE;
+    }
+  return FALSE;
 }

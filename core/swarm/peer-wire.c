@@ -7,7 +7,7 @@
  * treats the other's hello as the answer to its own.  Code 3 (goodbye)
  * closes the connection in that swarm: a host whose connections also carry
  * other traffic (real mode: the ring) cannot close one for the swarm, so
- * the core says it instead (mbi_swarm_conn_close).
+ * the core says it instead (mbi_swarm_close_conn, mbi_swarm_conn_end).
  *
  * Every remote input is checked; a violation (bitfield not first, of the
  * wrong length or with spare bits; have/request/cancel out of range; a
@@ -241,6 +241,16 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
   switch (msg->code)
     {
     case 0: /* hello */
+      if (sw && sw->ring)
+        mbi_ring_note_hello (sw, from);
+      if (c && c->established)
+        {
+          /* The remote dials again: it no longer has our connection (it
+           * closed it, and its close crossed this hello, or it never saw
+           * our accept).  Ours goes too, and the hello is a new one. */
+          mbi_swarm_conn_remove (sw, c);
+          c = NULL;
+        }
       /* Full: a connection of no use to either side makes room for it. */
       if (!sw || (!c && sw->n_conns >= p->cfg.max_conns && !mbi_swarm_make_room (sw)))
         {
@@ -252,8 +262,6 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
           mbi_peer_send (p, from, m);
           return;
         }
-      if (c && c->established)
-        return; /* a repeated hello: ignore */
       if (!c)
         {
           c = mbi_swarm_conn_add (sw, from, msg->name, FALSE, now);
@@ -266,8 +274,9 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
       if (c && !c->established)
         establish (sw, c, now);
       return;
-    case 2: /* refuse */
-      if (c && !c->established)
+    case 2: /* refuse, or close: the remote dropped our connection in this
+             * swarm but keeps others with us (mbi_swarm_close_conn) */
+      if (c)
         mbi_swarm_conn_remove (sw, c);
       return;
     case MB_HANDSHAKE_GOODBYE:
@@ -298,13 +307,23 @@ on_bitfield (Swarm *sw, Conn *c, const MbMessage *msg, guint64 now)
       violation (sw, c, err->message);
       return;
     }
+  if (c->remote)
+    {
+      /* A second bitfield: the remote started this connection over while
+       * ours went on (two of its hellos crossed our answers).  Both drop
+       * it (a refusal tells the remote) rather than guess which is which. */
+      mb_bitfield_free (bf);
+      mbi_swarm_close_conn (sw, c);
+      return;
+    }
   c->remote = bf;
   c->got_bitfield = TRUE;
   mbi_swarm_avail_add_bitfield (sw, bf);
   if (mbi_swarm_seeding (sw) && mb_bitfield_is_complete (bf))
     {
-      /* Two seeds have nothing to trade: free the slot. */
-      mbi_peer_drop_node (sw->peer, c->node, NULL);
+      /* Two seeds have nothing to trade: free the slot (in this swarm:
+       * they may trade in another). */
+      mbi_swarm_close_conn (sw, c);
       return;
     }
   /* A super-seed shows a piece once it knows what the remote has. */
@@ -343,7 +362,7 @@ on_have (Swarm *sw, Conn *c, const MbMessage *msg)
     mbi_superseed_on_have (sw, c, msg->piece);
   if (mbi_swarm_seeding (sw) && mb_bitfield_is_complete (c->remote))
     {
-      mbi_peer_drop_node (sw->peer, c->node, NULL);
+      mbi_swarm_close_conn (sw, c);
       return;
     }
   if (!c->am_interested && !mb_bitfield_test (sw->have, msg->piece))

@@ -128,6 +128,8 @@ swarm_free (Swarm *sw)
   if (sw->lost)
     mb_bitfield_free (sw->lost);
   mb_manifest_unref (sw->manifest);
+  if (sw->hellos)
+    g_hash_table_unref (sw->hellos);
   g_free (sw->file);
   free (sw);
 }
@@ -272,7 +274,7 @@ mbi_swarm_conn_remove (Swarm *sw, Conn *c)
 }
 
 void
-mbi_swarm_conn_close (Swarm *sw, Conn *c)
+mbi_swarm_conn_end (Swarm *sw, Conn *c)
 {
   MbPeer *p = sw->peer;
   if (!p->host->disconnect)
@@ -350,7 +352,7 @@ mbi_peer_drop_node (MbPeer *p, MbNodeId node, const char *why)
       Conn *c = mbi_swarm_conn (sw, node);
       if (c)
         {
-          mbi_swarm_conn_close (sw, c);
+          mbi_swarm_conn_end (sw, c);
           sw->stats.dropped_conns++;
           had = TRUE;
         }
@@ -510,19 +512,27 @@ mbi_peer_swarm_create (MbPeer *p, const MbManifest *m, const char *file, guint64
 }
 
 void
+mbi_swarm_close_conn (Swarm *sw, Conn *c)
+{
+  MbPeer *p = sw->peer;
+  MbNodeId node = c->node;
+  mbi_swarm_conn_remove (sw, c);
+  gboolean elsewhere = FALSE;
+  for (guint k = 0; k < p->swarms->len && !elsewhere; k++)
+    elsewhere = p->swarms->pdata[k] != sw && mbi_swarm_conn (p->swarms->pdata[k], node);
+  if (elsewhere || !p->host->disconnect)
+    /* closed in this swarm only; or the host cannot close the connection
+     * (the ring shares it): the remote must hear it from us */
+    mbi_wire_send_handshake (sw, node, MB_HANDSHAKE_GOODBYE);
+  else
+    p->host->disconnect (p->host->ctx, p->self, node);
+}
+
+void
 mbi_peer_swarm_remove (MbPeer *p, Swarm *sw)
 {
   while (sw->n_conns > 0)
-    {
-      Conn *c = sw->conns[sw->n_conns - 1];
-      MbNodeId node = c->node;
-      mbi_swarm_conn_close (sw, c);
-      gboolean elsewhere = FALSE;
-      for (guint k = 0; k < p->swarms->len && !elsewhere; k++)
-        elsewhere = p->swarms->pdata[k] != sw && mbi_swarm_conn (p->swarms->pdata[k], node);
-      if (!elsewhere && p->host->disconnect)
-        p->host->disconnect (p->host->ctx, p->self, node);
-    }
+    mbi_swarm_close_conn (sw, sw->conns[sw->n_conns - 1]);
   if (sw->stats.completed_at != MB_TIME_NEVER)
     p->n_completed--;
   if (sw->serve_only)
@@ -566,19 +576,12 @@ swarm_dial_target (Swarm *sw, const MbPeerInfo *info)
 gboolean
 mbi_swarm_make_room (Swarm *sw)
 {
-  MbPeer *p = sw->peer;
   for (guint i = 0; i < sw->n_conns; i++)
     {
       Conn *c = sw->conns[i];
       if (!c->established || c->am_interested || c->peer_interested)
         continue;
-      MbNodeId node = c->node;
-      mbi_swarm_conn_close (sw, c);
-      gboolean elsewhere = FALSE;
-      for (guint k = 0; k < p->swarms->len && !elsewhere; k++)
-        elsewhere = mbi_swarm_conn (p->swarms->pdata[k], node) != NULL;
-      if (!elsewhere && p->host->disconnect)
-        p->host->disconnect (p->host->ctx, p->self, node);
+      mbi_swarm_close_conn (sw, c);
       return TRUE;
     }
   return FALSE;
@@ -674,7 +677,7 @@ mb_peer_leave (MbPeer *p, guint64 now)
         {
           Conn *c = sw->conns[sw->n_conns - 1];
           MbNodeId node = c->node;
-          mbi_swarm_conn_close (sw, c);
+          mbi_swarm_conn_end (sw, c);
           if (p->host->disconnect)
             p->host->disconnect (p->host->ctx, p->self, node);
         }

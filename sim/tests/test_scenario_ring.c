@@ -158,6 +158,35 @@ test_scenario_ring_file_parses_into_expected_values (void)
 }
 
 static void
+test_scenario_ring_clients_swarm_distinct (void)
+{
+  /* The flash crowd's keys: clients that are never members, fetches by
+   * distinct peers, and the swarm turned off for comparison. */
+  static const char text[] =
+    "[ring]\nswarm = no\n"
+    "[peers.holders]\ncount = 3\nupload = 2Mbit\ndownload = 10Mbit\nring = member\n"
+    "[peers.fetchers]\ncount = 50\nupload = 2Mbit\ndownload = 10Mbit\nring = client\n"
+    "[publish.popular]\ncount = 1\nsize = 8MiB\nfrom = holders\n"
+    "[fetch.crowd]\nat = 1min\ncount = 50\nfrom = fetchers\nfiles = popular\ndistinct = yes\n";
+  g_autoptr (MbScenario) sc = load_ok (text, "crowd.ini");
+  g_assert_false (sc->ring.swarm);
+  g_assert_cmpint (sc->classes[0].ring, ==, MB_RING_ROLE_MEMBER);
+  g_assert_cmpint (sc->classes[1].ring, ==, MB_RING_ROLE_CLIENT);
+  g_assert_true (sc->fetches[0].distinct);
+  g_assert_cmpfloat (sc->fetches[0].rate, ==, 0);
+  /* --set reaches the new keys */
+  g_autoptr (GError) err = NULL;
+  g_assert_true (mb_scenario_set (sc, "ring.swarm=yes", &err));
+  g_assert_true (mb_scenario_set (sc, "peers.holders.ring=client", &err));
+  g_assert_true (mb_scenario_set (sc, "fetch.crowd.distinct=no", &err));
+  g_assert_true (mb_scenario_validate (sc, &err));
+  g_assert_no_error (err);
+  g_assert_true (sc->ring.swarm);
+  g_assert_cmpint (sc->classes[0].ring, ==, MB_RING_ROLE_CLIENT);
+  g_assert_false (sc->fetches[0].distinct);
+}
+
+static void
 test_scenario_ring_defaults (void)
 {
   static const char text[] =
@@ -172,6 +201,8 @@ test_scenario_ring_defaults (void)
   g_assert_cmpuint (sc->ring.chunk_size, ==, 0);
   g_assert_cmpuint (sc->ring.rpc_timeout, ==, 0);
   g_assert_cmpuint (sc->ring.view_delay, ==, MB_RING_VIEW_DELAY_LATENCY);
+  g_assert_true (sc->ring.swarm); /* ring fetches are swarms */
+  g_assert_cmpint (sc->classes[0].ring, ==, MB_RING_ROLE_MEMBER);
   g_assert_cmpuint (sc->file.size, ==, 0);
   const MbPublish *p = &sc->publishes[0];
   g_assert_cmpuint (p->at, ==, 0);
@@ -183,6 +214,7 @@ test_scenario_ring_defaults (void)
   g_assert_cmpint (f->class_index, ==, -1);
   g_assert_null (f->publish_name);
   g_assert_cmpint (f->publish_index, ==, -1);
+  g_assert_false (f->distinct);
   const MbScenarioEvent *e = &sc->events[0];
   g_assert_cmpuint (e->interval, ==, 0);
   g_assert_cmpuint (e->repeat, ==, 1);
@@ -297,6 +329,8 @@ main (int argc, char **argv)
   g_test_add_func ("/scenario/ring-file-parses-into-expected-values",
                    test_scenario_ring_file_parses_into_expected_values);
   g_test_add_func ("/scenario/ring-defaults", test_scenario_ring_defaults);
+  g_test_add_func ("/scenario/ring-clients-swarm-distinct",
+                   test_scenario_ring_clients_swarm_distinct);
   g_test_add_func ("/scenario/ring-overrides", test_scenario_ring_overrides);
   return g_test_run ();
 }
