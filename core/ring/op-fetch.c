@@ -155,11 +155,13 @@ cmp_source (gconstpointer a, gconstpointer b)
   return strcmp (x->member, y->member);
 }
 
-/* Whether the swarm brought news since the last look (and remembers what
- * it saw): payload received, or more copies among our connections of the
- * chunks we still need (a remote announced one, or one with it connected). */
+/* Whether the swarm brought news since the last look: payload received,
+ * or more copies among our connections of the chunks we still need (a
+ * remote announced one, or one with it connected).  With `remember` (the
+ * stall check, the join) what it saw becomes the last look; the pump only
+ * asks. */
 static gboolean
-swarm_news (OpFetch *op)
+swarm_news (OpFetch *op, gboolean remember)
 {
   MbRingPeer *rp = op->base.rp;
   MbPeerStats st;
@@ -169,8 +171,11 @@ swarm_news (OpFetch *op)
     if (op->state[i] == CH_NEED || op->state[i] == CH_INFLIGHT)
       avail += mb_peer_availability (rp->swarm, op->key, i);
   gboolean news = bytes > op->seen_bytes || avail > op->seen_avail;
-  op->seen_bytes = bytes;
-  op->seen_avail = avail;
+  if (remember)
+    {
+      op->seen_bytes = bytes;
+      op->seen_avail = avail;
+    }
   return news;
 }
 
@@ -213,7 +218,7 @@ fetch_join_swarm (OpFetch *op, guint64 now)
       op->last_progress = now;
       op->check_at = now + rp->cfg.swarm_stall_us;
       op->swarm_from = g_hash_table_new (g_direct_hash, g_direct_equal);
-      swarm_news (op);
+      swarm_news (op, TRUE);
       /* The fallback: one GET_CHUNK in flight, and chunks of equal rarity
        * (and their holders) in an order of this fetch's own. */
       op->capacity = 1;
@@ -279,14 +284,15 @@ fetch_next_expiry (const RingOp *base)
   return op->key && !op->manifest_phase && !base->reported ? op->check_at : MB_TIME_NEVER;
 }
 
-/* The swarm's stall check: once it has brought nothing for swarm_stall_us,
- * the chunks no connected remote has go to their holders. */
+/* The swarm's stall check: once it has brought no news for swarm_stall_us,
+ * the chunks no connected remote has go to their holders; after three
+ * times that, every chunk left. */
 static void
 fetch_on_expiry (RingOp *base, guint64 now)
 {
   OpFetch *op = (OpFetch *) base;
   MbRingPeer *rp = base->rp;
-  if (swarm_news (op))
+  if (swarm_news (op, TRUE))
     op->last_progress = now;
   if (now >= op->last_progress + 3 * rp->cfg.swarm_stall_us)
     op->ring_all = TRUE; /* long stalled: remotes that claim the rest do not give it */
@@ -419,7 +425,7 @@ fetch_pump (OpFetch *op, guint64 now)
               best_load = l;
             }
         }
-      if (!untried && op->key && swarm_news (op))
+      if (!untried && op->key && swarm_news (op, FALSE))
         {
           /* Its holders could not give it, but the swarm is not stalled
            * (any more): it waits on the swarm, and its holders may be
