@@ -222,6 +222,74 @@ on_stored (MbRingPeer *rp, const MbRingResult *r, gpointer data)
   pending_done (p);
 }
 
+/* store_file's reading and hashing, on a worker thread: a large file's
+ * SHA-256 and CRC passes would otherwise hold the main loop for seconds,
+ * long enough on a busy machine for the other members' failure detectors
+ * to take this peer for crashed and drop the copies in flight. */
+typedef struct {
+  Pending *p;
+  int fd;
+  struct stat st;
+  gchar *path;
+  guint32 chunk_size;
+  GBytes *content;        /* out */
+  MbManifest *manifest;   /* out */
+} StoreRead;
+
+static void
+store_read_free (gpointer data)
+{
+  StoreRead *sr = data;
+  if (sr->fd >= 0)
+    close (sr->fd);
+  g_free (sr->path);
+  g_clear_pointer (&sr->content, g_bytes_unref);
+  g_clear_pointer (&sr->manifest, mb_manifest_unref);
+  g_free (sr);
+}
+
+static void
+store_read_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+  StoreRead *sr = data;
+  GError *err = NULL;
+  sr->content = mb_safe_read_all (sr->fd, &sr->st, sr->path, &err);
+  close (sr->fd);
+  sr->fd = -1;
+  if (sr->content)
+    sr->manifest = mb_manifest_new_hashed (sr->p->name, sr->content, sr->chunk_size, &err);
+  if (err)
+    g_task_return_error (task, err);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+store_read_done (GObject *source, GAsyncResult *res, gpointer user)
+{
+  StoreRead *sr = g_task_get_task_data (G_TASK (res));
+  Pending *p = sr->p;
+  MbPeerApp *app = p->app;
+  g_autoptr (GError) err = NULL;
+  if (!g_task_propagate_boolean (G_TASK (res), &err))
+    {
+      guint status = g_error_matches (err, MB_SAFE_OPEN_ERROR, MB_SAFE_OPEN_ERROR_CHANGED)
+                       ? SOUP_STATUS_CONFLICT
+                     : err->domain == MB_SAFE_OPEN_ERROR ? SOUP_STATUS_INTERNAL_SERVER_ERROR
+                                                         : SOUP_STATUS_BAD_REQUEST;
+      mb_gateway_reply_error (p->msg, status, err->message);
+      pending_done (p);
+      return;
+    }
+  /* The copies kept at this peer stay in the file (no second copy): read
+   * back by path later, they are verified against their ids then. */
+  p->shared = g_bytes_ref (sr->content);
+  mb_store_share_begin (app->store, sr->path, sr->content);
+  mb_ringpeer_store_hashed (app->rp, g_steal_pointer (&sr->manifest), sr->content,
+                           mb_clock_now (), on_stored, p);
+  mbi_peer_rearm (app);
+}
+
 static void
 http_store_file (MbPeerApp *app, SoupServerMessage *msg)
 {
@@ -239,25 +307,22 @@ http_store_file (MbPeerApp *app, SoupServerMessage *msg)
     return;
   g_autofree gchar *name = g_path_get_basename (path);
   g_autoptr (GError) err = NULL;
-  g_autoptr (GBytes) content = mb_manifest_name_is_safe (name, &err)
-    ? mb_safe_read_all (fd, &st, path, &err) : NULL;
-  close (fd);
-  if (!content)
+  if (!mb_manifest_name_is_safe (name, &err))
     {
-      guint status = g_error_matches (err, MB_SAFE_OPEN_ERROR, MB_SAFE_OPEN_ERROR_CHANGED)
-                       ? SOUP_STATUS_CONFLICT
-                     : err->domain == MB_SAFE_OPEN_ERROR ? SOUP_STATUS_INTERNAL_SERVER_ERROR
-                                                         : SOUP_STATUS_BAD_REQUEST;
-      mb_gateway_reply_error (msg, status, err->message);
+      close (fd);
+      mb_gateway_reply_error (msg, SOUP_STATUS_BAD_REQUEST, err->message);
       return;
     }
-  Pending *p = pending_new (app, msg, name);
-  /* The copies kept at this peer stay in the file (no second copy): read
-   * back by path later, they are verified against their ids then. */
-  p->shared = g_bytes_ref (content);
-  mb_store_share_begin (app->store, path, content);
-  mb_ringpeer_store_file (app->rp, name, content, 0, mb_clock_now (), on_stored, p);
-  mbi_peer_rearm (app);
+  StoreRead *sr = g_new0 (StoreRead, 1);
+  sr->p = pending_new (app, msg, name);
+  sr->fd = fd;
+  sr->st = st;
+  sr->path = g_steal_pointer (&path);
+  sr->chunk_size = app->cfg.chunk_size;
+  GTask *task = g_task_new (NULL, NULL, store_read_done, NULL);
+  g_task_set_task_data (task, sr, store_read_free);
+  g_task_run_in_thread (task, store_read_thread);
+  g_object_unref (task);
 }
 
 /* A fetch_file is the store's download of the file (written as the chunks

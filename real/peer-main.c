@@ -455,6 +455,11 @@ main (int argc, char **argv)
    * given back when freed: glibc's moving threshold would otherwise keep
    * the memory of dropped connections in the heap, fragmented. */
   mallopt (M_MMAP_THRESHOLD, 1 << 20);
+  /* Setting that threshold also fixes the trim threshold at its 128 KiB
+   * default: every freed 256 KiB frame at the heap's top went back to the
+   * kernel and came back as fresh zeroed pages at the next one (page faults
+   * and page clearing were 6% of a fetch).  Keep up to 16 MiB free at the top. */
+  mallopt (M_TRIM_THRESHOLD, 16 << 20);
 #endif
   if (argc >= 2 && strcmp (argv[1], "fetch") == 0)
     return mbi_peer_fetch_cli (argc - 1, argv + 1);

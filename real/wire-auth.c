@@ -15,7 +15,6 @@
 #include <openssl/evp.h>
 #endif
 
-#define MB_SHA256_BLOCK 64
 #define MB_SHA256_LEN 32
 
 G_DEFINE_QUARK (mb-auth-error-quark, mb_auth_error)
@@ -88,43 +87,16 @@ mb_auth_proof (GBytes *secret, MbAuthRole prover, const guint8 *own_nonce,
   mb_hmac_finish (h, out);
 }
 
-/* ---- frame MACs: a keyed state, copied per frame ---- */
+/* ---- frame MACs: GMAC (AES-256-GCM over the frame as associated data) ---- */
+
+#ifndef MB_HAVE_LIBCRYPTO
+#error "real mode needs OpenSSL's libcrypto (the frame MAC is AES-256-GMAC)"
+#endif
 
 struct _MbFrameMac {
   guint64 seq;
-#ifdef MB_HAVE_LIBCRYPTO
-  EVP_MD_CTX *inner;   /* SHA-256 after (key ^ ipad) */
-  EVP_MD_CTX *outer;   /* SHA-256 after (key ^ opad) */
-  EVP_MD_CTX *work;
-#endif
-  GHmac *hmac;         /* without libcrypto, or if it failed */
+  EVP_CIPHER_CTX *gcm;   /* keyed once; the IV is set per frame */
 };
-
-#ifdef MB_HAVE_LIBCRYPTO
-/* HMAC's two keyed states (RFC 2104), for a key of at most one block. */
-static gboolean
-mb_frame_mac_init_evp (MbFrameMac *m, const guint8 key[MB_SHA256_LEN])
-{
-  guint8 pad[MB_SHA256_BLOCK];
-  m->inner = EVP_MD_CTX_new ();
-  m->outer = EVP_MD_CTX_new ();
-  m->work = EVP_MD_CTX_new ();
-  if (m->inner == NULL || m->outer == NULL || m->work == NULL)
-    return FALSE;
-  memset (pad, 0x36, sizeof pad);
-  for (guint i = 0; i < MB_SHA256_LEN; i++)
-    pad[i] ^= key[i];
-  gboolean ok = EVP_DigestInit_ex (m->inner, EVP_sha256 (), NULL) == 1
-                && EVP_DigestUpdate (m->inner, pad, sizeof pad) == 1;
-  memset (pad, 0x5c, sizeof pad);
-  for (guint i = 0; i < MB_SHA256_LEN; i++)
-    pad[i] ^= key[i];
-  ok = ok && EVP_DigestInit_ex (m->outer, EVP_sha256 (), NULL) == 1
-       && EVP_DigestUpdate (m->outer, pad, sizeof pad) == 1;
-  memset (pad, 0, sizeof pad);
-  return ok;
-}
-#endif
 
 MbFrameMac *
 mb_frame_mac_new (GBytes *secret, const guint8 *dialler_nonce, const guint8 *acceptor_nonce,
@@ -140,23 +112,16 @@ mb_frame_mac_new (GBytes *secret, const guint8 *dialler_nonce, const guint8 *acc
   g_hmac_update (h, acceptor_nonce, MB_AUTH_NONCE_LEN);
   mb_hmac_finish (h, session);
   h = mb_hmac_new (session, sizeof session);
-  static const char flabel[] = "minibit-frames-v1";
+  static const char flabel[] = "minibit-frames-v2";
   g_hmac_update (h, (const guchar *) flabel, sizeof flabel - 1);
   guint8 role = (guint8) sender;
   g_hmac_update (h, &role, 1);
   mb_hmac_finish (h, key);
 
   MbFrameMac *m = g_new0 (MbFrameMac, 1);
-#ifdef MB_HAVE_LIBCRYPTO
-  if (!mb_frame_mac_init_evp (m, key))
-    {
-      g_clear_pointer (&m->inner, EVP_MD_CTX_free);
-      g_clear_pointer (&m->outer, EVP_MD_CTX_free);
-      g_clear_pointer (&m->work, EVP_MD_CTX_free);
-    }
-  if (m->inner == NULL)
-#endif
-    m->hmac = mb_hmac_new (key, sizeof key);
+  m->gcm = EVP_CIPHER_CTX_new ();
+  if (m->gcm == NULL || EVP_EncryptInit_ex (m->gcm, EVP_aes_256_gcm (), NULL, key, NULL) != 1)
+    g_error ("wire-auth: libcrypto could not set up AES-256-GCM");
   memset (session, 0, sizeof session);
   memset (key, 0, sizeof key);
   return m;
@@ -167,64 +132,46 @@ mb_frame_mac_free (MbFrameMac *m)
 {
   if (m == NULL)
     return;
-#ifdef MB_HAVE_LIBCRYPTO
-  g_clear_pointer (&m->inner, EVP_MD_CTX_free);
-  g_clear_pointer (&m->outer, EVP_MD_CTX_free);
-  g_clear_pointer (&m->work, EVP_MD_CTX_free);
-#endif
-  g_clear_pointer (&m->hmac, g_hmac_unref);
+  g_clear_pointer (&m->gcm, EVP_CIPHER_CTX_free);  /* wipes the key schedule */
   g_free (m);
 }
 
-/* The full HMAC of (seq, frame). */
+/* GMAC of the frame with IV = 4 zero bytes || u64 sequence number: each
+ * (key, IV) pair is used once, the sequence number only growing. */
 static void
 mb_frame_mac_compute (MbFrameMac *m, guint64 seq, const guint8 *frame, gsize len,
-                      guint8 out[MB_SHA256_LEN])
+                      guint8 out[MB_AUTH_TAG_LEN])
 {
-  guint8 be[8];
+  guint8 iv[12] = { 0 };
   for (guint i = 0; i < 8; i++)
-    be[i] = (guint8) (seq >> (56 - 8 * i));
-#ifdef MB_HAVE_LIBCRYPTO
-  if (m->inner != NULL)
+    iv[4 + i] = (guint8) (seq >> (56 - 8 * i));
+  int n = 0;
+  gboolean ok = EVP_EncryptInit_ex (m->gcm, NULL, NULL, NULL, iv) == 1;
+  while (ok && len > 0)
     {
-      guint8 ih[MB_SHA256_LEN];
-      unsigned int n = 0;
-      if (EVP_MD_CTX_copy_ex (m->work, m->inner) == 1
-          && EVP_DigestUpdate (m->work, be, sizeof be) == 1
-          && EVP_DigestUpdate (m->work, frame, len) == 1
-          && EVP_DigestFinal_ex (m->work, ih, &n) == 1 && n == MB_SHA256_LEN
-          && EVP_MD_CTX_copy_ex (m->work, m->outer) == 1
-          && EVP_DigestUpdate (m->work, ih, sizeof ih) == 1
-          && EVP_DigestFinal_ex (m->work, out, &n) == 1 && n == MB_SHA256_LEN)
-        return;
-      g_error ("wire-auth: libcrypto's SHA-256 failed on a frame MAC");
+      int part = (int) MIN (len, (gsize) (G_MAXINT / 2));
+      ok = EVP_EncryptUpdate (m->gcm, NULL, &n, frame, part) == 1;
+      frame += part;
+      len -= (gsize) part;
     }
-#endif
-  GHmac *h = g_hmac_copy (m->hmac);
-  g_hmac_update (h, be, sizeof be);
-  while (len > 0)
-    {
-      gsize n = MIN (len, (gsize) G_MAXSSIZE);
-      g_hmac_update (h, frame, (gssize) n);
-      frame += n;
-      len -= n;
-    }
-  mb_hmac_finish (h, out);
+  guint8 none[16];
+  ok = ok && EVP_EncryptFinal_ex (m->gcm, none, &n) == 1
+       && EVP_CIPHER_CTX_ctrl (m->gcm, EVP_CTRL_GCM_GET_TAG, MB_AUTH_TAG_LEN, out) == 1;
+  if (!ok)
+    g_error ("wire-auth: libcrypto's AES-256-GCM failed on a frame MAC");
 }
 
 void
 mb_frame_mac_seal (MbFrameMac *m, const guint8 *frame, gsize len, guint8 tag[MB_AUTH_TAG_LEN])
 {
-  guint8 full[MB_SHA256_LEN];
-  mb_frame_mac_compute (m, m->seq++, frame, len, full);
-  memcpy (tag, full, MB_AUTH_TAG_LEN);
+  mb_frame_mac_compute (m, m->seq++, frame, len, tag);
 }
 
 gboolean
 mb_frame_mac_check (MbFrameMac *m, const guint8 *frame, gsize len, const guint8 *tag,
                     GError **error)
 {
-  guint8 full[MB_SHA256_LEN];
+  guint8 full[MB_AUTH_TAG_LEN];
   mb_frame_mac_compute (m, m->seq, frame, len, full);
   if (!mb_auth_equal (full, tag, MB_AUTH_TAG_LEN))
     {

@@ -41,6 +41,10 @@ typedef struct _MbManifest MbManifest;
  * still unset (""), no holders.  NULL and an error if name or sizes are bad. */
 MbManifest *mb_manifest_new (const char *name, guint64 size, guint32 chunk_size,
                              GError **error);
+/* The same with every chunk's id and CRC computed from content (the whole
+ * file).  Pure and thread-safe (manifest-hash.c). */
+MbManifest *mb_manifest_new_hashed (const char *name, GBytes *content, guint32 chunk_size,
+                                    GError **error);
 MbManifest *mb_manifest_ref (MbManifest *m);
 void mb_manifest_unref (MbManifest *m);
 MbManifest *mb_manifest_copy (const MbManifest *m);

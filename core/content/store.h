@@ -72,9 +72,10 @@ struct _MbStore {
   guint64 chunk_bytes;  /* bytes of chunks held (virtual ones count) */
   guint n_chunks;
   guint n_manifests;
-  /* TRUE if put_chunk itself refuses real bytes that do not hash to the id
-   * (the disk store): callers may then skip hashing before a put and take a
-   * refused put (MB_STORE_ERROR_INVALID) as the verdict. */
+  /* TRUE if put_chunk and put_fetched themselves refuse real bytes that do
+   * not hash to the id (the disk store): callers may then skip hashing
+   * before a put and take a refused put (MB_STORE_ERROR_INVALID) as the
+   * verdict. */
   gboolean verifies_puts;
 };
 

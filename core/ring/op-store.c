@@ -351,7 +351,7 @@ static const RingOpVtable store_vtable = {
 
 /* The chunk ids (and CRCs) of the manifest; op->chunk_bytes with content. */
 static void
-store_split (OpStore *op, GBytes *content)
+store_split (OpStore *op, GBytes *content, gboolean hashed)
 {
   MbRingPeer *rp = op->base.rp;
   guint n = mb_manifest_n_chunks (op->manifest);
@@ -373,6 +373,8 @@ store_split (OpStore *op, GBytes *content)
           mb_chunk_generate (op->base.name, i, buf, len);
           bytes = buf;
         }
+      if (hashed)
+        continue;
       char id[65];
       mb_chunk_id_compute (bytes, len, id);
       mb_manifest_set_chunk (op->manifest, i, id, mb_chunk_crc_compute (bytes, len), NULL);
@@ -380,9 +382,11 @@ store_split (OpStore *op, GBytes *content)
   g_free (buf);
 }
 
-void
-mb_ringpeer_store_file (MbRingPeer *rp, const char *name, GBytes *content, guint64 size,
-                        guint64 now, MbRingDoneFn done, gpointer data)
+/* store_file and store_hashed: hashed is a manifest with the ids set (taken)
+ * or NULL (made here from name and the size). */
+static void
+store_start (MbRingPeer *rp, const char *name, GBytes *content, guint64 size,
+             MbManifest *hashed, guint64 now, MbRingDoneFn done, gpointer data)
 {
   OpStore *op = mbi_op_new (rp, &store_vtable, OP_STORE, sizeof (OpStore), name);
   RingOp *base = &op->base;
@@ -399,14 +403,21 @@ mb_ringpeer_store_file (MbRingPeer *rp, const char *name, GBytes *content, guint
     mbi_op_fail (base, "this peer is leaving the ring");
   else if (mb_ring_n_members (rp->view) == 0)
     mbi_op_fail (base, "no ring members known");
+  else if (hashed && mb_manifest_chunk_size (hashed) != rp->cfg.chunk_size)
+    mbi_op_fail (base, "the manifest's chunk size %u is not this peer's (%u)",
+                 mb_manifest_chunk_size (hashed), rp->cfg.chunk_size);
+  else if (hashed)
+    op->manifest = mb_manifest_ref (hashed);
   else if (!(op->manifest = mb_manifest_new (name, fsize, rp->cfg.chunk_size, &err)))
     mbi_op_fail (base, "%s", err->message);
+  if (hashed)
+    mb_manifest_unref (hashed);
   if (base->error)
     {
       mbi_op_report (base, op->manifest);
       return;
     }
-  store_split (op, content);
+  store_split (op, content, hashed != NULL);
   mbi_read_start (base, &op->read, FALSE, op->q.q, op->q.r + rp->cfg.handoff_tries, now);
   for (guint i = 0; i < mb_manifest_n_chunks (op->manifest); i++)
     {
@@ -416,4 +427,20 @@ mb_ringpeer_store_file (MbRingPeer *rp, const char *name, GBytes *content, guint
         chunk_place (op, i, owners.names[k], now);
     }
   store_maybe_finish (base, now);
+}
+
+void
+mb_ringpeer_store_file (MbRingPeer *rp, const char *name, GBytes *content, guint64 size,
+                        guint64 now, MbRingDoneFn done, gpointer data)
+{
+  store_start (rp, name, content, size, NULL, now, done, data);
+}
+
+void
+mb_ringpeer_store_hashed (MbRingPeer *rp, MbManifest *hashed, GBytes *content,
+                          guint64 now, MbRingDoneFn done, gpointer data)
+{
+  g_return_if_fail (hashed != NULL && content != NULL
+                    && mb_manifest_size (hashed) == g_bytes_get_size (content));
+  store_start (rp, mb_manifest_name (hashed), content, 0, hashed, now, done, data);
 }

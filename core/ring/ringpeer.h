@@ -135,6 +135,11 @@ MbRing *mb_ringpeer_view (const MbRingPeer *rp);
  * the name).  Reports chunks placed and manifest owners. */
 void mb_ringpeer_store_file (MbRingPeer *rp, const char *name, GBytes *content, guint64 size,
                              guint64 now, MbRingDoneFn done, gpointer data);
+/* The same for real content whose manifest mb_manifest_new_hashed made with
+ * this peer's chunk size (e.g. on a worker thread); takes the manifest.
+ * The chunk ids are trusted: they come from this process. */
+void mb_ringpeer_store_hashed (MbRingPeer *rp, MbManifest *hashed, GBytes *content,
+                               guint64 now, MbRingDoneFn done, gpointer data);
 void mb_ringpeer_fetch_file (MbRingPeer *rp, const char *name, guint64 now,
                              MbRingDoneFn done, gpointer data);
 /* The seed's graceful shutdown: scan, compute new owners without this peer,

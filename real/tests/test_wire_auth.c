@@ -6,9 +6,12 @@
  *  /wire-auth/frame-mac        a sealed frame checks on the other end once, in
  *                              order; altered, replayed, reordered, reflected
  *                              or moved to another session it fails
- *  /wire-auth/frame-mac-spec   the tags are HMAC-SHA-256 as wire-auth.h
- *                              writes them, recomputed here with GHmac (so the
- *                              libcrypto path agrees with the specification)
+ *  /wire-auth/frame-mac-spec   the keys are HMAC-SHA-256 as wire-auth.h
+ *                              writes them (recomputed with GHmac, checked on
+ *                              RFC 4231), the tags AES-256-GMAC with the IV
+ *                              it gives (recomputed with a one-shot GCM,
+ *                              itself checked on the GCM specification's
+ *                              test case 13)
  *  /wire-auth/random           nonces differ
  *  /cluster-secret/file        a 0600 file is read (trailing newline cut); a
  *                              0644 or 0640 file, a directory, a FIFO (no
@@ -24,6 +27,8 @@
 #include "cluster-secret.h"
 #include "test-util.h"
 #include "wire-auth.h"
+
+#include <openssl/evp.h>
 
 static GBytes *
 secret_of (const char *s)
@@ -120,6 +125,22 @@ ghmac (const guint8 *key, gsize klen, const guint8 *const *parts, const gsize *l
   g_hmac_unref (h);
 }
 
+/* AES-256-GCM's tag over aad with no plaintext, one shot, fresh context. */
+static void
+gmac (const guint8 key[32], const guint8 iv[12], const guint8 *aad, gsize len, guint8 out[16])
+{
+  EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new ();
+  int n = 0;
+  guint8 none[16];
+  g_assert_nonnull (c);
+  g_assert_cmpint (EVP_EncryptInit_ex (c, EVP_aes_256_gcm (), NULL, key, iv), ==, 1);
+  if (len > 0)
+    g_assert_cmpint (EVP_EncryptUpdate (c, NULL, &n, aad, (int) len), ==, 1);
+  g_assert_cmpint (EVP_EncryptFinal_ex (c, none, &n), ==, 1);
+  g_assert_cmpint (EVP_CIPHER_CTX_ctrl (c, EVP_CTRL_GCM_GET_TAG, 16, out), ==, 1);
+  EVP_CIPHER_CTX_free (c);
+}
+
 static void
 test_frame_mac_spec (void)
 {
@@ -147,25 +168,32 @@ test_frame_mac_spec (void)
   const guint8 *sp[] = { (const guint8 *) "minibit-session-v1", dn, an };
   const gsize sl[] = { 18, MB_AUTH_NONCE_LEN, MB_AUTH_NONCE_LEN };
   ghmac ((const guint8 *) secret, strlen (secret), sp, sl, 3, session);
-  /* K_acceptor = HMAC (K, "minibit-frames-v1" || 2) */
+  /* K_acceptor = HMAC (K, "minibit-frames-v2" || 2) */
   const guint8 role = MB_AUTH_ACCEPTOR;
-  const guint8 *kp[] = { (const guint8 *) "minibit-frames-v1", &role };
+  const guint8 *kp[] = { (const guint8 *) "minibit-frames-v2", &role };
   const gsize kl[] = { 17, 1 };
   ghmac (session, 32, kp, kl, 2, key);
+  /* The one-shot GMAC first on the GCM specification's test case 13
+   * (McGrew & Viega: AES-256, zero key and IV, no data): the tag
+   * 530f8afbc74536b9a963b4f1c4cb738b. */
+  static const guint8 zero[32] = { 0 };
+  static const guint8 tc13[16] = { 0x53, 0x0f, 0x8a, 0xfb, 0xc7, 0x45, 0x36, 0xb9,
+                                   0xa9, 0x63, 0xb4, 0xf1, 0xc4, 0xcb, 0x73, 0x8b };
+  guint8 t13[16];
+  gmac (zero, zero, NULL, 0, t13);
+  g_assert_cmpmem (t13, 16, tc13, 16);
   g_autoptr (MbFrameMac) m = mb_frame_mac_new (k, dn, an, MB_AUTH_ACCEPTOR);
-  gsize big = 300 * 1000;  /* over several SHA-256 blocks and read sizes */
+  gsize big = 300 * 1000;  /* over many GHASH blocks and read sizes */
   g_autofree guint8 *frame = g_malloc (big);
   for (gsize i = 0; i < big; i++)
     frame[i] = (guint8) (i * 7);
   for (guint64 seq = 0; seq < 3; seq++)
     {
-      guint8 be[8];
+      guint8 iv[12] = { 0 };
       for (guint i = 0; i < 8; i++)
-        be[i] = (guint8) (seq >> (56 - 8 * i));
+        iv[4 + i] = (guint8) (seq >> (56 - 8 * i));
       gsize len = seq == 1 ? big : 9 + seq;
-      const guint8 *tp[] = { be, frame };
-      const gsize tl[] = { 8, len };
-      ghmac (key, 32, tp, tl, 2, want);
+      gmac (key, iv, frame, len, want);
       guint8 tag[MB_AUTH_TAG_LEN];
       mb_frame_mac_seal (m, frame, len, tag);
       g_assert_cmpmem (tag, MB_AUTH_TAG_LEN, want, MB_AUTH_TAG_LEN);
