@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 
 
 def find():
@@ -31,6 +32,8 @@ def command(path, runs_file, jobs, log_path, sshlogins, slf):
     --resume-failed runs all the others, a fresh campaign included."""
     cmd = [path, "--will-cite", "--jobs", str(jobs), "--joblog", log_path, "--resume-failed",
            "--arg-file", runs_file]
+    if sys.stderr.isatty():
+        cmd.append("--bar")
     for login in sshlogins:
         cmd += ["--sshlogin", login]
     if slf:
@@ -41,19 +44,26 @@ def command(path, runs_file, jobs, log_path, sshlogins, slf):
 def run(cmd):
     """Run parallel; returns (its exit status, True when a signal stopped it)."""
     stop = []
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+    procs = []
 
     def on_signal(signum, _frame):
         if not stop:
             stop.append(signum)
-            try:
-                os.killpg(proc.pid, signum)
-            except ProcessLookupError:
-                pass
+            for proc in procs:
+                try:
+                    os.killpg(proc.pid, signum)
+                except ProcessLookupError:
+                    pass
 
+    # Handlers first: parallel and the runs then start with SIGINT and SIGTERM
+    # at their defaults, even when tools/sweep was started with them ignored
+    # (a background job of a non-interactive shell).
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        rc = proc.wait()
+        procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True))
+        if stop:
+            os.killpg(procs[0].pid, stop[0])
+        rc = procs[0].wait()
     finally:
         for s, h in old.items():
             signal.signal(s, h)

@@ -114,8 +114,8 @@ def _ci_plot(out, name, title, ylabel, axis, curves):
                axis.commands(), plot or "NaN notitle"))
 
 
-def _jobs(campaign, table, pstats, data, tmp, axis):
-    """[(file stem, gnuplot body without set output's extension)] and data files."""
+def _jobs(campaign, table, pstats, tmp, axis):
+    """[(file stem, title, y label, curves)] of the CI plots; writes their data."""
     jobs = []
     series = _series(campaign)
     for m in campaign.metrics:
@@ -196,7 +196,7 @@ def draw(campaign, table, pstats, data, campaign_dir):
     os.makedirs(out, exist_ok=True)
     axis = Axis(campaign)
     with tempfile.TemporaryDirectory(prefix="sweep-plots-") as tmp:
-        jobs = _jobs(campaign, table, pstats, data, tmp, axis)
+        jobs = _jobs(campaign, table, pstats, tmp, axis)
         cdfs = _cdf_jobs(campaign, data, tmp)
         for terminal, ext in TERMINALS:
             ok, err = _gnuplot(_script(terminal, ext, out, axis, jobs, cdfs))

@@ -29,6 +29,8 @@ def run(todo, jobs, log_path, progress):
             except ProcessLookupError:
                 pass
 
+    # Handlers first: the runs then start with SIGINT and SIGTERM at their
+    # defaults, even when tools/sweep was started with them ignored.
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while pending or running:
