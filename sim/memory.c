@@ -1,0 +1,139 @@
+/* memory.c — see memory.h.
+ *
+ * The model (bytes) = BASE + PER_PEER x peers + PER_ENTRY x store_entries
+ *                     + PER_SLOT x conn_slots,
+ * fitted by least squares to the peak RSS (/usr/bin/time -v) of runs of
+ * the shipped scenarios at several sizes (README.md, "Memory", lists them
+ * with the model's error on each).
+ */
+#include "memory.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ring/ringpeer.h"
+#include "swarm/peer.h"
+#include "units.h"
+
+#define MODEL_BASE 11.0e6
+#define MODEL_PER_PEER 20.0e3
+#define MODEL_PER_ENTRY 250.0
+#define MODEL_PER_SLOT 300.0
+
+static double
+chunks_of (guint64 size, guint64 chunk)
+{
+  return chunk > 0 ? ceil ((double) size / (double) chunk) : 0;
+}
+
+/* Chunks of one file of publish group i (or the mean over all groups). */
+static double
+fetched_chunks (const MbScenario *sc, gint publish_index, double chunk)
+{
+  if (publish_index >= 0 && (guint) publish_index < sc->n_publishes)
+    return chunks_of (sc->publishes[publish_index].size, (guint64) chunk);
+  double sum = 0, files = 0;
+  for (guint i = 0; i < sc->n_publishes; i++)
+    {
+      sum += sc->publishes[i].count * chunks_of (sc->publishes[i].size, (guint64) chunk);
+      files += sc->publishes[i].count;
+    }
+  return files > 0 ? sum / files : 0;
+}
+
+void
+mb_memory_features (const MbScenario *sc, MbMemoryFeatures *f)
+{
+  memset (f, 0, sizeof *f);
+  for (guint c = 0; c < sc->n_classes; c++)
+    f->peers += sc->classes[c].count;
+  for (guint i = 0; i < sc->n_events; i++)
+    if (sc->events[i].action == MB_ACTION_ADD)
+      f->peers += (double) sc->events[i].count * MAX (sc->events[i].repeat, 1);
+  f->store_entries = f->peers * sc->file.n_pieces;
+  gboolean swarm = sc->file.size > 0;
+  if (sc->ring.enabled)
+    {
+      MbRingPeerConfig rc;
+      mb_ringpeer_config_init (&rc);
+      double r = sc->ring.replication ? sc->ring.replication : rc.replication;
+      double chunk = sc->ring.chunk_size ? (double) sc->ring.chunk_size : rc.chunk_size;
+      for (guint i = 0; i < sc->n_publishes; i++)
+        f->store_entries += sc->publishes[i].count * chunks_of (sc->publishes[i].size,
+                                                                (guint64) chunk) * r;
+      for (guint i = 0; i < sc->n_fetches; i++)
+        f->store_entries += sc->fetches[i].count
+                            * fetched_chunks (sc, sc->fetches[i].publish_index, chunk);
+      swarm = swarm || (sc->ring.swarm && sc->n_fetches > 0);
+    }
+  if (swarm && f->peers > 1)
+    {
+      MbPeerConfig pc;
+      mb_peer_config_init (&pc);
+      double conns = MB_SWARM_GIVEN (&sc->swarm, MB_SWARM_MAX_CONNS) ? sc->swarm.max_conns
+                                                                      : pc.max_conns;
+      f->conn_slots = f->peers * MIN (conns, f->peers - 1);
+    }
+}
+
+guint64
+mb_memory_estimate (const MbScenario *sc)
+{
+  MbMemoryFeatures f;
+  mb_memory_features (sc, &f);
+  double m = MODEL_BASE + MODEL_PER_PEER * f.peers + MODEL_PER_ENTRY * f.store_entries
+             + MODEL_PER_SLOT * f.conn_slots;
+  return m >= 1.8e19 ? G_MAXUINT64 : (guint64) m;
+}
+
+const char *
+mb_memory_available_source (void)
+{
+  return g_getenv ("MINIBIT_MEM_AVAILABLE") ? "MINIBIT_MEM_AVAILABLE"
+                                            : "MemAvailable in /proc/meminfo";
+}
+
+gboolean
+mb_memory_available (guint64 *bytes, GError **error)
+{
+  const char *env = g_getenv ("MINIBIT_MEM_AVAILABLE");
+  if (env)
+    {
+      g_autoptr (GError) err = NULL;
+      if (mb_units_parse_size (env, bytes, &err))
+        return TRUE;
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "MINIBIT_MEM_AVAILABLE: %s",
+                   err->message);
+      return FALSE;
+    }
+  g_autofree gchar *text = NULL;
+  if (!g_file_get_contents ("/proc/meminfo", &text, NULL, error))
+    return FALSE;
+  const char *line = strstr (text, "MemAvailable:");
+  unsigned long long kib = 0;
+  if (!line || sscanf (line, "MemAvailable: %llu kB", &kib) != 1)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                   "/proc/meminfo has no MemAvailable line");
+      return FALSE;
+    }
+  *bytes = (guint64) kib * 1024;
+  return TRUE;
+}
+
+gchar *
+mb_memory_format (guint64 bytes)
+{
+  static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+  double v = (double) bytes;
+  guint u = 0;
+  while (v >= 1024 && u + 1 < G_N_ELEMENTS (units))
+    {
+      v /= 1024;
+      u++;
+    }
+  return u == 0 ? g_strdup_printf ("%" G_GUINT64_FORMAT " B", bytes)
+                : g_strdup_printf ("%.1f %s", v, units[u]);
+}
