@@ -1,0 +1,2 @@
+/* placeholder until the fit: replaced below */
+int main (void) { return 0; }
