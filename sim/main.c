@@ -131,26 +131,32 @@ peak_rss_bytes (void)
   return (guint64) ru.ru_maxrss * 1024; /* KiB on Linux */
 }
 
-/* FALSE (and a message on stderr) when the estimate exceeds what the
- * machine has; an unknown amount available refuses nothing. */
-static gboolean
-memory_fits (const char *file, guint64 estimate, gboolean force)
+/* 0 when the run fits (or --force, or the memory available is unknown:
+ * then a warning), 2 (and a message on stderr) when the estimate exceeds
+ * what the machine has or MINIBIT_MEM_AVAILABLE is not a size. */
+static int
+memory_check (const char *file, guint64 estimate, gboolean force)
 {
   guint64 avail = 0;
   g_autoptr (GError) err = NULL;
   if (!mb_memory_available (&avail, &err))
     {
+      if (g_getenv ("MINIBIT_MEM_AVAILABLE"))
+        {
+          fprintf (stderr, "minibit-sim: %s\n", err->message);
+          return 2;
+        }
       fprintf (stderr, "minibit-sim: %s; the memory estimate is not checked\n", err->message);
-      return TRUE;
+      return 0;
     }
   if (estimate <= avail || force)
-    return TRUE;
+    return 0;
   g_autofree gchar *e = mb_memory_format (estimate), *a = mb_memory_format (avail);
   fprintf (stderr,
            "minibit-sim: %s: this run needs about %s of memory (estimate), more than the %s "
            "available (%s); make the scenario smaller, or give --force to run it anyway\n",
            file, e, a, mb_memory_available_source ());
-  return FALSE;
+  return 2;
 }
 
 static void
@@ -232,8 +238,12 @@ main (int argc, char **argv)
   g_autofree gchar *dir = out ? g_strdup (out)
                               : g_strdup_printf ("results/%s/seed-%" G_GUINT64_FORMAT, sc->name, sc->seed);
   guint64 estimate = mb_memory_estimate (sc);
-  if (!dry_run && !memory_fits (argv[1], estimate, force))
+  if (!dry_run && memory_check (argv[1], estimate, force) != 0)
     return 2;
+  /* From here a signal stops the run (at its first event if it comes
+   * before): the folder exists once the handlers are in place. */
+  if (!dry_run)
+    mb_interrupt_install ();
   if (!mb_outdir_prepare (dir, !dry_run, &err))
     {
       fprintf (stderr, "minibit-sim: %s\n", err->message);
@@ -242,11 +252,10 @@ main (int argc, char **argv)
   if (dry_run)
     {
       print_dry_run (sc, dir, estimate);
-      return memory_fits (argv[1], estimate, force) ? 0 : 2;
+      return memory_check (argv[1], estimate, force);
     }
   if (check)
     g_setenv ("MINIBIT_CHECK", "1", TRUE); /* read by mb_experiment_new */
-  mb_interrupt_install ();
   heap_hugepages ();
   MbExperiment *x = mb_experiment_new (sc, &err);
   if (!x)
