@@ -46,6 +46,21 @@ check "--version prints the project version" \
   [ "$(cat "$tmp/version.out")" = "minibit-sim $version" ]
 check "--version exits 0" rc_is version 0
 
+# ---- --help and the README agree; tools/plot --help names every plot -------
+"$sim" --help >"$tmp/help.out" 2>&1
+missing=""
+for o in $(grep -o -- '--[a-z][a-z-]*' "$tmp/help.out" | sort -u); do
+  case "$o" in --help|--help-all) continue ;; esac
+  grep -q -- "\`$o" "$root/README.md" || missing+=" $o"
+done
+check "every minibit-sim option in --help is in README.md${missing:+ (missing:$missing)}" [ -z "$missing" ]
+bash "$root/tools/plot" --help >"$tmp/plot-help.out" 2>&1
+missing=""
+for p in $(grep -o '\$out/[a-z][a-z-]*\.\$2' "$root/tools/plot" | sed 's|^\$out/||; s|\.\$2$||' | sort -u); do
+  grep -qw -- "$p" "$tmp/plot-help.out" || missing+=" $p"
+done
+check "tools/plot --help names every plot it draws${missing:+ (missing:$missing)}" [ -z "$missing" ]
+
 # ---- --out checked before the run --------------------------------------------
 touch "$tmp/a-file"
 run out-file "$small" --out "$tmp/a-file" --quiet
