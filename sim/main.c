@@ -172,8 +172,9 @@ print_dry_run (const MbScenario *sc, const char *dir, guint64 estimate)
   printf ("memory: estimate %s, available %s\n", e, a);
   MbMemoryFeatures f;
   mb_memory_features (sc, &f);
-  printf ("memory model: peers %.0f, store entries %.0f, connection slots %.0f\n", f.peers,
-          f.store_entries, f.conn_slots);
+  printf ("memory model: peers %.0f, swarm entries %.0f, ring entries %.0f, fetch entries %.0f, "
+          "connection slots %.0f, view entries %.0f\n", f.peers, f.swarm_entries, f.ring_entries,
+          f.fetch_entries, f.conn_slots, f.view_entries);
 }
 
 int

@@ -13,14 +13,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ring/ring.h"
 #include "ring/ringpeer.h"
 #include "swarm/peer.h"
 #include "units.h"
 
 #define MODEL_BASE 11.0e6
 #define MODEL_PER_PEER 20.0e3
-#define MODEL_PER_ENTRY 250.0
-#define MODEL_PER_SLOT 300.0
+#define MODEL_PER_SWARM_ENTRY 250.0
+#define MODEL_PER_RING_ENTRY 540.0
+#define MODEL_PER_FETCH_ENTRY 1000.0
+#define MODEL_PER_CONN_SLOT 300.0
+#define MODEL_PER_VIEW_ENTRY 6.0
 
 static double
 chunks_of (guint64 size, guint64 chunk)
@@ -43,16 +47,53 @@ fetched_chunks (const MbScenario *sc, gint publish_index, double chunk)
   return files > 0 ? sum / files : 0;
 }
 
+/* Of `count` things that start at `at`, one every `every` us (0: all at
+ * once), those that start by `end` (the run's duration). */
+static double
+by_end (double count, guint64 at, double every, guint64 end)
+{
+  if (at > end)
+    return 0;
+  if (every <= 0)
+    return count;
+  return MIN (count, floor ((double) (end - at) / every) + 1);
+}
+
+/* Peers of class c that join before the run ends. */
+static double
+class_peers (const MbScenario *sc, guint c)
+{
+  const MbPeerClass *pc = &sc->classes[c];
+  if (pc->arrival.kind == MB_ARRIVAL_AT)
+    return by_end (pc->count, pc->arrival.at, 0, sc->duration);
+  return pc->arrival.rate > 0 ? by_end (pc->count, pc->arrival.start, 1e6 / pc->arrival.rate,
+                                        sc->duration)
+                              : 0;
+}
+
 void
 mb_memory_features (const MbScenario *sc, MbMemoryFeatures *f)
 {
   memset (f, 0, sizeof *f);
+  double members = 0;
   for (guint c = 0; c < sc->n_classes; c++)
-    f->peers += sc->classes[c].count;
+    {
+      double n = class_peers (sc, c);
+      f->peers += n;
+      if (sc->classes[c].ring != MB_RING_ROLE_CLIENT)
+        members += n;
+    }
   for (guint i = 0; i < sc->n_events; i++)
-    if (sc->events[i].action == MB_ACTION_ADD)
-      f->peers += (double) sc->events[i].count * MAX (sc->events[i].repeat, 1);
-  f->store_entries = f->peers * sc->file.n_pieces;
+    {
+      const MbScenarioEvent *ev = &sc->events[i];
+      if (ev->action != MB_ACTION_ADD)
+        continue;
+      double n = ev->count * by_end (MAX (ev->repeat, 1), ev->at, (double) ev->every, sc->duration);
+      f->peers += n;
+      if (ev->class_index >= 0 && sc->classes[ev->class_index].ring != MB_RING_ROLE_CLIENT)
+        members += n;
+    }
+  f->swarm_entries = f->peers * sc->file.n_pieces;
   gboolean swarm = sc->file.size > 0;
   if (sc->ring.enabled)
     {
@@ -61,12 +102,21 @@ mb_memory_features (const MbScenario *sc, MbMemoryFeatures *f)
       double r = sc->ring.replication ? sc->ring.replication : rc.replication;
       double chunk = sc->ring.chunk_size ? (double) sc->ring.chunk_size : rc.chunk_size;
       for (guint i = 0; i < sc->n_publishes; i++)
-        f->store_entries += sc->publishes[i].count * chunks_of (sc->publishes[i].size,
-                                                                (guint64) chunk) * r;
+        {
+          const MbPublish *p = &sc->publishes[i];
+          f->ring_entries += by_end (p->count, p->at, (double) p->interval, sc->duration)
+                             * chunks_of (p->size, (guint64) chunk) * r;
+        }
       for (guint i = 0; i < sc->n_fetches; i++)
-        f->store_entries += sc->fetches[i].count
-                            * fetched_chunks (sc, sc->fetches[i].publish_index, chunk);
-      swarm = swarm || (sc->ring.swarm && sc->n_fetches > 0);
+        {
+          const MbFetch *q = &sc->fetches[i];
+          f->fetch_entries += by_end (q->count, q->at, q->rate > 0 ? 1e6 / q->rate : 0,
+                                      sc->duration)
+                              * fetched_chunks (sc, q->publish_index, chunk);
+        }
+      double vnodes = sc->ring.vnodes ? sc->ring.vnodes : MB_RING_DEFAULT_VNODES;
+      f->view_entries = members * members * vnodes;
+      swarm = swarm || (sc->ring.swarm && f->fetch_entries > 0);
     }
   if (swarm && f->peers > 1)
     {
@@ -83,8 +133,9 @@ mb_memory_estimate (const MbScenario *sc)
 {
   MbMemoryFeatures f;
   mb_memory_features (sc, &f);
-  double m = MODEL_BASE + MODEL_PER_PEER * f.peers + MODEL_PER_ENTRY * f.store_entries
-             + MODEL_PER_SLOT * f.conn_slots;
+  double m = MODEL_BASE + MODEL_PER_PEER * f.peers + MODEL_PER_SWARM_ENTRY * f.swarm_entries
+             + MODEL_PER_RING_ENTRY * f.ring_entries + MODEL_PER_FETCH_ENTRY * f.fetch_entries
+             + MODEL_PER_CONN_SLOT * f.conn_slots + MODEL_PER_VIEW_ENTRY * f.view_entries;
   return m >= 1.8e19 ? G_MAXUINT64 : (guint64) m;
 }
 

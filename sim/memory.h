@@ -4,13 +4,19 @@
  *
  * The estimate is a linear model of the scenario's size (memory.c gives
  * the fit and its error on the measured runs):
+ * Everything is counted as far as the run goes: arrivals, add events,
+ * publishes and fetches that start after `duration` are left out.
  *   peers          every peer that will join (classes and add events);
- *   store_entries  pieces and chunks held at the end if everything
- *                  completes: peers x the file's pieces, plus each ring
- *                  file's chunks x R copies, plus each ring fetch's chunks;
+ *   swarm_entries  peers x the file's pieces (all held at the end);
+ *   ring_entries   chunk copies the ring will store: each published file's
+ *                  chunks x R;
+ *   fetch_entries  chunks the ring fetches will get: each fetch's file's
+ *                  chunks;
  *   conn_slots     peers x the connections each may hold (max_conns, at
  *                  most the other peers), with a swarm (a file, or ring
- *                  fetches through swarms).
+ *                  fetches through swarms);
+ *   view_entries   ring members x ring members x vnodes: every member
+ *                  holds its own view of the ring.
  */
 #pragma once
 
@@ -22,8 +28,11 @@ G_BEGIN_DECLS
 
 typedef struct {
   double peers;
-  double store_entries;
+  double swarm_entries;
+  double ring_entries;
+  double fetch_entries;
   double conn_slots;
+  double view_entries;
 } MbMemoryFeatures;
 
 void mb_memory_features (const MbScenario *sc, MbMemoryFeatures *f);
