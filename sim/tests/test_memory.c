@@ -104,6 +104,8 @@ static const Measured measured[] = {
   { "graceful-shutdown.ini", { "peers.nodes.count=600", "scenario.duration=4min" }, 316308 },
   { "mixed-bandwidth.ini", { NULL }, 151580 },
   { "freeriders.ini", { NULL }, 140140 },
+  { "flash-crowd.ini", { "peers.leechers.count=5000" }, 653816 },
+  { "flash-crowd.ini", { "file.size=400MiB" }, 433328 },
 };
 
 static void
