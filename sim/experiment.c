@@ -175,8 +175,9 @@ leave_node (MbExperiment *x, MbSimNode *n, MbLeaveKind kind, MbiLeaveCause cause
   if (!n->online || n->shutting_down)
     return;
   guint i = n->id - 1;
-  if (x->leave_causes->len <= i)
-    g_byte_array_set_size (x->leave_causes, mb_world_n_nodes (x->world));
+  const guint8 none = MBI_CAUSE_NONE;
+  while (x->leave_causes->len <= i)
+    g_byte_array_append (x->leave_causes, &none, 1);
   x->leave_causes->data[i] = (guint8) cause;
   if (kind == MB_LEAVE_CRASH && n->rp && !n->ring_client)
     record_leave (x, n, kind);
