@@ -3,7 +3,7 @@
 #pragma once
 
 #ifndef MB_SIM_EXPERIMENT_INTERNAL
-#error "experiment-private.h is private to the experiment (sim/experiment.c, metrics.c, metrics-classes.c, workload.c): no other file may include it"
+#error "experiment-private.h is private to the experiment (sim/experiment*.c, metrics*.c, workload.c): no other file may include it"
 #endif
 
 #include "experiment.h"
@@ -25,6 +25,15 @@ typedef struct {
   MbShutdownReport report;
   guint64 expected_bytes;  /* K/N: bytes held by all / members */
 } MbLeaveRecord;
+
+/* Why a peer left (departures.csv's `cause`). */
+typedef enum {
+  MBI_CAUSE_NONE = 0,       /* still online */
+  MBI_CAUSE_CHURN,          /* its [churn] session ended */
+  MBI_CAUSE_ABORT,          /* its abort time came before it completed */
+  MBI_CAUSE_EVENT,          /* an [event.*] shutdown or crash picked it */
+  MBI_CAUSE_SEED_TIME,      /* its seed time after completing ran out */
+} MbiLeaveCause;
 
 typedef struct {
   double peers, sim_time_s, events, messages, completed;
@@ -93,6 +102,9 @@ struct _MbExperiment {
   GRand *rand_workload;
   MbProgressFn progress;
   gpointer progress_data;
+  const volatile sig_atomic_t *interrupt; /* raised: stop at the next event */
+  MbStopped stopped;
+  GByteArray *leave_causes; /* MbiLeaveCause per node index (id - 1) */
 };
 
 /* workload.c */
@@ -114,3 +126,8 @@ void mbi_metrics_sample (MbExperiment *x);
 void mbi_metrics_summarise (MbExperiment *x);
 /* metrics-classes.c: classes.csv, one row per peer class. */
 gchar *mbi_metrics_classes_csv (MbExperiment *x);
+/* metrics-departures.c: departures.csv, one row per peer that left. */
+gchar *mbi_metrics_departures_csv (MbExperiment *x);
+
+/* experiment-progress.c: the fraction of the run done now (MbProgress.done). */
+double mbi_progress_done (MbExperiment *x);

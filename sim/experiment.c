@@ -11,7 +11,9 @@
  * gracefully if it has not completed by its abort time.
  * The run stops at `duration`, or (stop = all-complete) as soon as no peer
  * is still to arrive, no scheduled event is still to run, and every online
- * peer holds the whole file.
+ * peer holds the whole file, or after the event during which the interrupt
+ * flag (mb_experiment_set_interrupt) was raised; mb_experiment_stopped says
+ * which.
  */
 #define MB_SIM_EXPERIMENT_INTERNAL
 #include "experiment-private.h"
@@ -165,29 +167,37 @@ on_handoff (MbWorld *w, MbSimNode *n, gpointer data)
   record_leave (data, n, MB_LEAVE_GRACEFUL);
 }
 
-/* Every departure goes through here, so crashes are recorded too. */
+/* Every departure goes through here, so crashes are recorded too; `cause`
+ * is kept for departures.csv. */
 static void
-leave_node (MbExperiment *x, MbSimNode *n, MbLeaveKind kind)
+leave_node (MbExperiment *x, MbSimNode *n, MbLeaveKind kind, MbiLeaveCause cause)
 {
   if (!n->online || n->shutting_down)
     return;
+  guint i = n->id - 1;
+  const guint8 none = MBI_CAUSE_NONE;
+  while (x->leave_causes->len <= i)
+    g_byte_array_append (x->leave_causes, &none, 1);
+  x->leave_causes->data[i] = (guint8) cause;
   if (kind == MB_LEAVE_CRASH && n->rp && !n->ring_client)
     record_leave (x, n, kind);
   mb_world_leave (x->world, n, kind);
 }
 
+/* b: the node id (low 32 bits), the kind (bits 32-39), the cause (40-47). */
 static void
 on_leave_event (MbSched *s, gpointer a, guint64 b)
 {
   MbExperiment *x = a;
   MbSimNode *n = mb_world_node (x->world, (guint) (b & 0xffffffffu) - 1);
-  leave_node (x, n, (MbLeaveKind) (b >> 32));
+  leave_node (x, n, (MbLeaveKind) ((b >> 32) & 0xff), (MbiLeaveCause) ((b >> 40) & 0xff));
 }
 
 static void
-schedule_leave (MbExperiment *x, MbSimNode *n, guint64 at, MbLeaveKind kind)
+schedule_leave (MbExperiment *x, MbSimNode *n, guint64 at, MbLeaveKind kind, MbiLeaveCause cause)
 {
-  mb_sched_at (x->sched, at, on_leave_event, x, ((guint64) kind << 32) | n->id);
+  mb_sched_at (x->sched, at, on_leave_event, x,
+               ((guint64) cause << 40) | ((guint64) kind << 32) | n->id);
 }
 
 /* A length of time for node n from dist, drawn from n's own generator for
@@ -220,7 +230,7 @@ on_complete (MbWorld *w, MbSimNode *n, gpointer data)
   const MbPeerClass *pc = &x->sc->classes[n->cls];
   guint64 at = time_after (x, node_draw (x, n, STREAM_SEED_TIME, &pc->seed_time));
   if (at != MB_TIME_NEVER)
-    schedule_leave (x, n, at, MB_LEAVE_GRACEFUL);
+    schedule_leave (x, n, at, MB_LEAVE_GRACEFUL, MBI_CAUSE_SEED_TIME);
 }
 
 /* A leecher's abort time: it leaves unless it has completed. */
@@ -230,7 +240,7 @@ on_abort_event (MbSched *s, gpointer a, guint64 b)
   MbExperiment *x = a;
   MbSimNode *n = mb_world_node (x->world, (guint) b - 1);
   if (n->completed_us == MB_TIME_NEVER)
-    leave_node (x, n, MB_LEAVE_GRACEFUL);
+    leave_node (x, n, MB_LEAVE_GRACEFUL, MBI_CAUSE_ABORT);
 }
 
 /* ---- arriving ---- */
@@ -248,7 +258,7 @@ join_one (MbExperiment *x, guint cls)
       gboolean graceful = g_rand_double (x->rand_churn) < x->sc->churn.leave_graceful;
       guint64 at = time_after (x, session);
       if (at != MB_TIME_NEVER)
-        schedule_leave (x, n, at, graceful ? MB_LEAVE_GRACEFUL : MB_LEAVE_CRASH);
+        schedule_leave (x, n, at, graceful ? MB_LEAVE_GRACEFUL : MB_LEAVE_CRASH, MBI_CAUSE_CHURN);
     }
   if (n->completed_us == MB_TIME_NEVER && pc->abort.kind != MB_DIST_NONE)
     {
@@ -339,7 +349,8 @@ pick_and_leave (MbExperiment *x, const MbScenarioEvent *ev, guint count, MbLeave
       guint t = g_array_index (nodes, guint, i);
       g_array_index (nodes, guint, i) = g_array_index (nodes, guint, j);
       g_array_index (nodes, guint, j) = t;
-      leave_node (x, mb_world_node (x->world, g_array_index (nodes, guint, i)), kind);
+      leave_node (x, mb_world_node (x->world, g_array_index (nodes, guint, i)), kind,
+                  MBI_CAUSE_EVENT);
     }
 }
 
@@ -466,6 +477,7 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   mb_world_on_complete (x->world, on_complete, x);
   mb_world_on_handoff (x->world, on_handoff, x);
   x->leaves = g_array_new (FALSE, FALSE, sizeof (MbLeaveRecord));
+  x->leave_causes = g_byte_array_new ();
   x->rand_workload = stream (sc->seed, STREAM_WORKLOAD);
   x->rand_arrivals = stream (sc->seed, STREAM_ARRIVALS);
   x->rand_churn = stream (sc->seed, STREAM_CHURN);
@@ -489,6 +501,7 @@ mb_experiment_free (MbExperiment *x)
   if (x->file)
     mb_manifest_unref (x->file);
   g_array_unref (x->leaves);
+  g_byte_array_unref (x->leave_causes);
   g_rand_free (x->rand_workload);
   g_rand_free (x->rand_arrivals);
   g_rand_free (x->rand_churn);
@@ -497,10 +510,26 @@ mb_experiment_free (MbExperiment *x)
   g_free (x);
 }
 
+const char *
+mb_stopped_name (MbStopped s)
+{
+  switch (s)
+    {
+    case MB_STOPPED_ALL_COMPLETE: return "all-complete";
+    case MB_STOPPED_INTERRUPTED: return "interrupted";
+    case MB_STOPPED_DURATION: default: return "duration";
+    }
+}
+
 static gboolean
 run_is_over (gpointer data)
 {
   MbExperiment *x = data;
+  if (x->interrupt && *x->interrupt)
+    {
+      x->stopped = MB_STOPPED_INTERRUPTED;
+      return TRUE;
+    }
   if (x->progress && (mb_sched_events_run (x->sched) & 0xffff) == 0)
     {
       MbProgress p = {
@@ -509,15 +538,25 @@ run_is_over (gpointer data)
         .online = mb_world_n_online (x->world),
         .completed = x->completed,
         .total = x->total_peers,
+        .done = mbi_progress_done (x),
       };
       x->progress (&p, x->progress_data);
     }
   if (x->sc->stop != MB_STOP_ALL_COMPLETE)
     return FALSE;
-  return x->pending_arrivals == 0 && x->pending_events == 0
-         && x->pending_publish == 0 && x->pending_fetch == 0
-         && mb_world_ring_busy (x->world) == 0
-         && mb_world_n_incomplete (x->world) == 0;
+  gboolean over = x->pending_arrivals == 0 && x->pending_events == 0
+                  && x->pending_publish == 0 && x->pending_fetch == 0
+                  && mb_world_ring_busy (x->world) == 0
+                  && mb_world_n_incomplete (x->world) == 0;
+  if (over)
+    x->stopped = MB_STOPPED_ALL_COMPLETE;
+  return over;
+}
+
+void
+mb_experiment_set_interrupt (MbExperiment *x, const volatile sig_atomic_t *flag)
+{
+  x->interrupt = flag;
 }
 
 void
@@ -526,11 +565,18 @@ mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data)
   g_return_if_fail (!x->ran);
   x->progress = progress;
   x->progress_data = data;
+  x->stopped = MB_STOPPED_DURATION;
   mbi_metrics_start (x);
   mb_sched_run_until (x->sched, x->sc->duration, run_is_over, x);
   mbi_metrics_sample (x);
   mbi_metrics_summarise (x);
   x->ran = TRUE;
+}
+
+MbStopped
+mb_experiment_stopped (MbExperiment *x)
+{
+  return x->stopped;
 }
 
 guint64

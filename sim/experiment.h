@@ -2,8 +2,9 @@
  * churn, seed time, scheduled events), the stop rule, and the metrics.
  *
  *   MbExperiment *x = mb_experiment_new (scenario, &err);
+ *   mb_experiment_set_interrupt (x, &flag);   optional: a signal handler's flag
  *   mb_experiment_run (x, progress_fn, data);
- *   mb_experiment_write (x, out_dir, &err);   summary.csv, peers.csv, timeseries.csv
+ *   mb_experiment_write (x, out_dir, &err);   summary.csv, peers.csv, timeseries.csv...
  *   failures = mb_experiment_check (x, msgs);
  *
  * Everything random is drawn from generators seeded from the scenario seed
@@ -12,6 +13,7 @@
 #pragma once
 
 #include <glib.h>
+#include <signal.h>
 
 #include "scenario.h"
 #include "world.h"
@@ -26,14 +28,33 @@ typedef struct {
   guint online;
   guint completed;
   guint total;            /* peers the scenario will add in all */
+  double done;            /* the fraction of the run done, in [0, 1]: simulated time
+                           * over duration, or (stop = all-complete) the larger of
+                           * that and the work done (pieces downloaded, ring
+                           * publishes and fetches) over the work the scenario
+                           * holds in all (experiment-progress.c) */
 } MbProgress;
+
+/* Why a run ended (summary.csv's `stopped`). */
+typedef enum {
+  MB_STOPPED_DURATION,      /* simulated time reached [scenario] duration */
+  MB_STOPPED_ALL_COMPLETE,  /* stop = all-complete was met */
+  MB_STOPPED_INTERRUPTED,   /* the interrupt flag was raised (SIGINT, SIGTERM) */
+} MbStopped;
+
+const char *mb_stopped_name (MbStopped s);
 
 /* Called now and then during the run (every 2^16 events). */
 typedef void (*MbProgressFn) (const MbProgress *p, gpointer data);
 
 MbExperiment *mb_experiment_new (const MbScenario *sc, GError **error);
 void mb_experiment_free (MbExperiment *x);
+/* The run stops after the event during which *flag became non-zero (a
+ * signal handler sets it; nothing else reads it); NULL: never. */
+void mb_experiment_set_interrupt (MbExperiment *x, const volatile sig_atomic_t *flag);
 void mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data);
+/* Why the run ended (after run). */
+MbStopped mb_experiment_stopped (MbExperiment *x);
 
 /* The run's summary metrics by name (after run); FALSE if unknown. */
 gboolean mb_experiment_metric (MbExperiment *x, const char *name, double *value);

@@ -1,18 +1,25 @@
 /* main.c — minibit-sim: run a scenario file in the simulator.
  *
  *   minibit-sim SCENARIO [--seed N] [--out DIR] [--set group.key=value]... [--quiet] [--check]
+ *               [--no-expect] [--force] [--dry-run] [--version]
  *
- * Exit status: 0 when the run ends and its [expect] checks hold, 1 when an
- * expectation fails, 2 on bad input (unreadable or invalid scenario, bad
- * option).  CSVs go to results/<scenario>/seed-<N>/ unless --out says where;
- * the summary goes to stdout; progress, wall time and events/s to stderr
- * only, so the CSV bytes depend on nothing but the scenario and the seed.
- * --check (or MINIBIT_CHECK=1 in the environment) verifies the core's
- * invariants after every call into a node and aborts on the first broken
- * one; it slows the run and changes no output.
+ * Exit status: 0 when the run ends and its [expect] checks hold (or
+ * --no-expect), 1 when an expectation fails, 2 on bad input (unreadable or
+ * invalid scenario, bad option, an output folder that cannot be written, a
+ * run estimated to need more memory than the machine has without --force),
+ * 130 when SIGINT or SIGTERM stopped the run (its CSVs are written, with
+ * summary.csv's stopped = interrupted).  CSVs go to
+ * results/<scenario>/seed-<N>/ unless --out says where; the folder is
+ * checked (and made) before the run.  The summary goes to stdout; progress,
+ * wall time, events/s and memory to stderr only, so the CSV bytes depend on
+ * nothing but the scenario and the seed.  --check (or MINIBIT_CHECK=1 in
+ * the environment) verifies the core's invariants after every call into a
+ * node and aborts on the first broken one; it slows the run and changes no
+ * output.
  */
 #define _DEFAULT_SOURCE /* sbrk, madvise */
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -22,6 +29,13 @@
 #endif
 
 #include "experiment.h"
+#include "interrupt.h"
+#include "memory.h"
+#include "outdir.h"
+
+#ifndef MB_VERSION
+#error "MB_VERSION (the meson project version) must be defined"
+#endif
 
 typedef struct {
   gint64 started;
@@ -58,6 +72,20 @@ heap_hugepages (void)
 #endif
 }
 
+/* "42s", "12.5min", "3.1h" */
+static void
+format_eta (char *buf, gsize size, double s)
+{
+  if (s < 100)
+    g_snprintf (buf, size, "%.0fs", s);
+  else if (s < 6000)
+    g_snprintf (buf, size, "%.1fmin", s / 60);
+  else
+    g_snprintf (buf, size, "%.1fh", s / 3600);
+}
+
+/* The ETA extrapolates the wall time so far over the fraction of the run
+ * done (p->done: simulated time or remaining work, experiment-progress.c). */
 static void
 show_progress (const MbProgress *p, gpointer data)
 {
@@ -69,10 +97,11 @@ show_progress (const MbProgress *p, gpointer data)
   double wall = (double) (now - pr->started) / 1e6;
   double eps = wall > 0 ? (double) p->events / wall : 0;
   char eta[32] = "?";
-  if (p->completed > 0 && p->completed < p->total)
-    g_snprintf (eta, sizeof eta, "%.0fs", wall * (p->total - p->completed) / p->completed);
-  fprintf (stderr, "\r  sim t=%8.1fs  online %6u  done %6u/%-6u  %5.2fM events/s  ETA %s   ",
-           (double) p->sim_now / 1e6, p->online, p->completed, p->total, eps / 1e6, eta);
+  if (p->done > 0 && p->done < 1)
+    format_eta (eta, sizeof eta, wall * (1 - p->done) / p->done);
+  fprintf (stderr, "\r  sim t=%8.1fs  online %6u  done %6u/%-6u %5.1f%%  %5.2fM events/s  ETA %s   ",
+           (double) p->sim_now / 1e6, p->online, p->completed, p->total, 100 * p->done,
+           eps / 1e6, eta);
   fflush (stderr);
 }
 
@@ -80,13 +109,74 @@ static const char summary_text[] =
   "Runs a scenario file in minibit's discrete-event simulator: the real\n"
   "tracker and peer logic on an in-memory network.\n"
   "\n"
-  "Writes summary.csv, peers.csv, classes.csv, timeseries.csv, leaves.csv and\n"
-  "scenario.ini to results/<scenario>/seed-<N>/ (or --out), prints a summary\n"
-  "on stdout.\n"
+  "Writes summary.csv, peers.csv, classes.csv, timeseries.csv, leaves.csv,\n"
+  "departures.csv and scenario.ini to results/<scenario>/seed-<N>/ (or --out),\n"
+  "prints a summary on stdout.  The output folder is checked (and made) before\n"
+  "the run; CSVs already there are replaced.  A run whose estimated peak memory\n"
+  "exceeds the memory available (MemAvailable in /proc/meminfo, or the size in\n"
+  "MINIBIT_MEM_AVAILABLE) is refused unless --force.\n"
+  "Ctrl-C (SIGINT) or SIGTERM stops the run at the next event and writes the\n"
+  "CSVs, with stopped = interrupted in summary.csv (exit status 130).\n"
   "Plot them with minibit-plot RESULT_DIR (tools/plot in a source tree).  The\n"
   "scenario format is in README.md.\n"
   "\n"
-  "Exit status: 0 ok, 1 an [expect] check failed, 2 bad input.";
+  "Exit status: 0 ok, 1 an [expect] check failed, 2 bad input (scenario,\n"
+  "option, output folder, memory), 130 interrupted.";
+
+static guint64
+peak_rss_bytes (void)
+{
+  struct rusage ru;
+  if (getrusage (RUSAGE_SELF, &ru) != 0)
+    return 0;
+  return (guint64) ru.ru_maxrss * 1024; /* KiB on Linux */
+}
+
+/* 0 when the run fits (or --force, or the memory available is unknown:
+ * then a warning), 2 (and a message on stderr) when the estimate exceeds
+ * what the machine has or MINIBIT_MEM_AVAILABLE is not a size. */
+static int
+memory_check (const char *file, guint64 estimate, gboolean force)
+{
+  guint64 avail = 0;
+  g_autoptr (GError) err = NULL;
+  if (!mb_memory_available (&avail, &err))
+    {
+      if (g_getenv ("MINIBIT_MEM_AVAILABLE"))
+        {
+          fprintf (stderr, "minibit-sim: %s\n", err->message);
+          return 2;
+        }
+      fprintf (stderr, "minibit-sim: %s; the memory estimate is not checked\n", err->message);
+      return 0;
+    }
+  if (estimate <= avail || force)
+    return 0;
+  g_autofree gchar *e = mb_memory_format (estimate), *a = mb_memory_format (avail);
+  fprintf (stderr,
+           "minibit-sim: %s: this run needs about %s of memory (estimate), more than the %s "
+           "available (%s); make the scenario smaller, or give --force to run it anyway\n",
+           file, e, a, mb_memory_available_source ());
+  return 2;
+}
+
+static void
+print_dry_run (const MbScenario *sc, const char *dir, guint64 estimate)
+{
+  guint64 avail = 0;
+  g_autofree gchar *e = mb_memory_format (estimate);
+  g_autofree gchar *a = mb_memory_available (&avail, NULL) ? mb_memory_format (avail)
+                                                           : g_strdup ("unknown");
+  printf ("scenario %s, seed %" G_GUINT64_FORMAT ": %u peers\n", sc->name, sc->seed,
+          mb_scenario_total_peers (sc));
+  printf ("out: %s\n", dir);
+  printf ("memory: estimate %s, available %s\n", e, a);
+  MbMemoryFeatures f;
+  mb_memory_features (sc, &f);
+  printf ("memory model: peers %.0f, swarm entries %.0f, ring entries %.0f, fetch entries %.0f, "
+          "connection slots %.0f, view entries %.0f\n", f.peers, f.swarm_entries, f.ring_entries,
+          f.fetch_entries, f.conn_slots, f.view_entries);
+}
 
 int
 main (int argc, char **argv)
@@ -94,16 +184,26 @@ main (int argc, char **argv)
   gint64 seed = -1;
   gchar *out = NULL;
   gchar **sets = NULL;
-  gboolean quiet = FALSE, check = FALSE;
+  gboolean quiet = FALSE, check = FALSE, force = FALSE, no_expect = FALSE, dry_run = FALSE;
+  gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed for every random draw (default: the scenario's)", "N" },
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the CSVs here", "DIR" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+      "Write the CSVs here (checked and made before the run; CSVs there are replaced)", "DIR" },
     { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets,
       "Override a scenario key, e.g. --set peers.leechers.count=200 (repeatable)", "GROUP.KEY=VALUE" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress line and no summary", NULL },
     { "check", 0, 0, G_OPTION_ARG_NONE, &check,
       "Check every peer's invariants after every event; abort on a violation (slow; "
       "same as MINIBIT_CHECK=1)", NULL },
+    { "no-expect", 0, 0, G_OPTION_ARG_NONE, &no_expect,
+      "Skip the scenario's [expect] checks: exit 0 unless bad input or interrupted", NULL },
+    { "force", 0, 0, G_OPTION_ARG_NONE, &force,
+      "Run even when the estimated peak memory exceeds the memory available", NULL },
+    { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
+      "Check the scenario, the output folder and the memory estimate, print them "
+      "(scenario, out: DIR, memory) and exit without running", NULL },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("SCENARIO.ini");
@@ -114,6 +214,11 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "minibit-sim: %s (see --help)\n", err->message);
       return 2;
+    }
+  if (version)
+    {
+      printf ("minibit-sim %s\n", MB_VERSION);
+      return 0;
     }
   if (argc != 2)
     {
@@ -132,6 +237,25 @@ main (int argc, char **argv)
       fprintf (stderr, "minibit-sim: %s\n", err->message);
       return 2;
     }
+  g_autofree gchar *dir = out ? g_strdup (out)
+                              : g_strdup_printf ("results/%s/seed-%" G_GUINT64_FORMAT, sc->name, sc->seed);
+  guint64 estimate = mb_memory_estimate (sc);
+  if (!dry_run && memory_check (argv[1], estimate, force) != 0)
+    return 2;
+  /* From here a signal stops the run (at its first event if it comes
+   * before): the folder exists once the handlers are in place. */
+  if (!dry_run)
+    mb_interrupt_install ();
+  if (!mb_outdir_prepare (dir, !dry_run, &err))
+    {
+      fprintf (stderr, "minibit-sim: %s\n", err->message);
+      return 2;
+    }
+  if (dry_run)
+    {
+      print_dry_run (sc, dir, estimate);
+      return memory_check (argv[1], estimate, force);
+    }
   if (check)
     g_setenv ("MINIBIT_CHECK", "1", TRUE); /* read by mb_experiment_new */
   heap_hugepages ();
@@ -141,13 +265,13 @@ main (int argc, char **argv)
       fprintf (stderr, "minibit-sim: %s: %s\n", argv[1], err->message);
       return 2;
     }
+  mb_experiment_set_interrupt (x, mb_interrupt_flag ());
   Progress pr = { g_get_monotonic_time (), 0, !quiet && isatty (2) };
   mb_experiment_run (x, show_progress, &pr);
+  gboolean interrupted = mb_experiment_stopped (x) == MB_STOPPED_INTERRUPTED;
   double wall = (double) (g_get_monotonic_time () - pr.started) / 1e6;
   if (pr.tty)
-    fprintf (stderr, "\r%100s\r", "");
-  g_autofree gchar *dir = out ? g_strdup (out)
-                              : g_strdup_printf ("results/%s/seed-%" G_GUINT64_FORMAT, sc->name, sc->seed);
+    fprintf (stderr, "\r%110s\r", "");
   int rc = 0;
   if (!mb_experiment_write (x, dir, &err))
     {
@@ -155,7 +279,8 @@ main (int argc, char **argv)
       rc = 2;
     }
   g_autoptr (GPtrArray) failures = g_ptr_array_new_with_free_func (g_free);
-  guint n_failed = mb_experiment_check (x, failures);
+  gboolean expect = !no_expect && !interrupted;
+  guint n_failed = expect ? mb_experiment_check (x, failures) : 0;
   if (!quiet)
     {
       g_autofree gchar *report = mb_experiment_report (x);
@@ -165,15 +290,30 @@ main (int argc, char **argv)
   for (guint i = 0; i < failures->len; i++)
     printf ("EXPECT FAILED: %s\n", (const char *) failures->pdata[i]);
   if (sc->n_expects > 0 && !quiet)
-    printf ("expectations: %u of %u hold\n", sc->n_expects - n_failed, sc->n_expects);
+    {
+      if (expect)
+        printf ("expectations: %u of %u hold\n", sc->n_expects - n_failed, sc->n_expects);
+      else
+        printf ("expectations: not checked (%s)\n", interrupted ? "interrupted" : "--no-expect");
+    }
   fflush (stdout);
   guint64 events = mb_experiment_events (x), msgs = mb_experiment_messages (x);
   fprintf (stderr, "wall %.2f s, %" G_GUINT64_FORMAT " events (%.0f events/s), %" G_GUINT64_FORMAT
            " messages (%.0f messages/s)\n", wall, events, wall > 0 ? events / wall : 0, msgs,
            wall > 0 ? msgs / wall : 0);
+  g_autofree gchar *rss = mb_memory_format (peak_rss_bytes ());
+  g_autofree gchar *est = mb_memory_format (estimate);
+  fprintf (stderr, "memory: peak RSS %s, estimated %s\n", rss, est);
+  double t_end = 0;
+  if (interrupted && mb_experiment_metric (x, "sim_time_s", &t_end))
+    fprintf (stderr, "minibit-sim: interrupted (signal %d) at simulated t = %.1f s; the CSVs in %s "
+             "hold the run so far (stopped = interrupted)\n",
+             (int) *mb_interrupt_flag (), t_end, dir);
   mb_experiment_free (x);
   g_free (out);
   g_strfreev (sets);
+  if (rc == 0 && interrupted)
+    rc = 130;
   if (rc == 0 && n_failed > 0)
     rc = 1;
   return rc;

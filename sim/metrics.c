@@ -33,6 +33,9 @@
  * struct, kind, format): summary_cols (MbSummary; also the metric names
  * [expect] may use and their lookup), peer_cols (PeerRow), sample_cols
  * (MbSample) and leave_cols (MbLeaveRecord).  A column is added in one place.
+ * summary.csv ends with `stopped` (mb_stopped_name: duration, all-complete or
+ * interrupted), not a metric.  The human summary prints an undefined (NaN)
+ * value as n/a, the CSVs as an empty cell: never "nan".
  */
 #define MB_SIM_EXPERIMENT_INTERNAL
 #include "experiment-private.h"
@@ -477,10 +480,16 @@ put_row (GString *o, const Column *cols, guint n, const void *row, gboolean lead
 static gchar *
 summary_csv (MbExperiment *x)
 {
+  /* stopped (why the run ended) is the last column, by hand: scripts read
+   * the others by position */
   GString *o = g_string_new ("scenario,seed");
   put_header (o, summary_cols, G_N_ELEMENTS (summary_cols), TRUE);
+  g_string_truncate (o, o->len - 1);
+  g_string_append (o, ",stopped\n");
   g_string_append_printf (o, "%s,%" G_GUINT64_FORMAT, x->sc->name, x->sc->seed);
   put_row (o, summary_cols, G_N_ELEMENTS (summary_cols), &x->summary, TRUE);
+  g_string_truncate (o, o->len - 1);
+  g_string_append_printf (o, ",%s\n", mb_stopped_name (x->stopped));
   return g_string_free (o, FALSE);
 }
 
@@ -588,6 +597,8 @@ leaves_csv (MbExperiment *x)
   return g_string_free (o, FALSE);
 }
 
+/* g_file_set_contents writes a temporary file beside it and renames it:
+ * a file is never seen half-written, even if the process is killed. */
 static gboolean
 write_file (const char *dir, const char *name, gchar *text, GError **error)
 {
@@ -607,12 +618,24 @@ mb_experiment_write (MbExperiment *x, const char *dir, GError **error)
       return FALSE;
     }
   gsize len;
-  return write_file (dir, "summary.csv", summary_csv (x), error)
-         && write_file (dir, "peers.csv", peers_csv (x), error)
+  /* summary.csv last: once it is new, so are the others */
+  return write_file (dir, "peers.csv", peers_csv (x), error)
          && write_file (dir, "classes.csv", mbi_metrics_classes_csv (x), error)
          && write_file (dir, "timeseries.csv", timeseries_csv (x), error)
          && write_file (dir, "leaves.csv", leaves_csv (x), error)
-         && write_file (dir, "scenario.ini", mb_scenario_to_data (x->sc, &len), error);
+         && write_file (dir, "departures.csv", mbi_metrics_departures_csv (x), error)
+         && write_file (dir, "scenario.ini", mb_scenario_to_data (x->sc, &len), error)
+         && write_file (dir, "summary.csv", summary_csv (x), error);
+}
+
+/* A number for the human summary: "n/a" when it is undefined (NaN). */
+static const char *
+num (char *buf, gsize size, const char *fmt, double v)
+{
+  if (isnan (v))
+    return "n/a";
+  g_snprintf (buf, size, fmt, v);
+  return buf;
 }
 
 gchar *
@@ -620,41 +643,48 @@ mb_experiment_report (MbExperiment *x)
 {
   const MbSummary *s = &x->summary;
   GString *o = g_string_new (NULL);
-  g_string_append_printf (o, "scenario %s, seed %" G_GUINT64_FORMAT ": %.0f peers, simulated %.1f s\n",
-                          x->sc->name, x->sc->seed, s->peers, s->sim_time_s);
+  char b[16][32];
+#define N1(i, v) num (b[i], sizeof b[i], "%.1f", v)
+#define N3(i, v) num (b[i], sizeof b[i], "%.3f", v)
+  g_string_append_printf (o, "scenario %s, seed %" G_GUINT64_FORMAT ": %.0f peers, simulated %.1f s%s\n",
+                          x->sc->name, x->sc->seed, s->peers, s->sim_time_s,
+                          x->stopped == MB_STOPPED_INTERRUPTED ? " (interrupted)" : "");
   if (x->file)
     g_string_append_printf (
       o,
       "  swarm: %.0f peers hold the file\n"
-      "  download time  p50 %.1f s  p90 %.1f s  max %.1f s\n"
-      "  bound (Kumar-Ross) %.1f s, ratio %.3f\n"
-      "  upload utilisation %.3f, Jain index of download rates %.3f\n"
-      "  share ratio  p10 %.3f  p50 %.3f  p90 %.3f\n",
-      s->completed, s->completion_p50_s, s->completion_p90_s, s->completion_max_s, s->bound_s,
-      s->bound_ratio, s->upload_utilization, s->jain_download_rate, s->share_ratio_p10,
-      s->share_ratio_p50, s->share_ratio_p90);
+      "  download time  p50 %s s  p90 %s s  max %s s\n"
+      "  bound (Kumar-Ross) %s s, ratio %s\n"
+      "  upload utilisation %s, Jain index of download rates %s\n"
+      "  share ratio  p10 %s  p50 %s  p90 %s\n",
+      s->completed, N1 (0, s->completion_p50_s), N1 (1, s->completion_p90_s),
+      N1 (2, s->completion_max_s), N1 (3, s->bound_s), N3 (4, s->bound_ratio),
+      N3 (5, s->upload_utilization), N3 (6, s->jain_download_rate), N3 (7, s->share_ratio_p10),
+      N3 (8, s->share_ratio_p50), N3 (9, s->share_ratio_p90));
   if (x->sc->ring.enabled)
     g_string_append_printf (
       o,
       "  ring: %.0f manifests published (%.0f stores failed), %.0f lost, %.0f chunks lost,\n"
       "        %.0f chunks short of R copies\n"
       "  moved: %.0f manifests by graceful leaves, %.0f bytes by hand-offs and repair;\n"
-      "         bytes per leave / its share K/N at most %.3f\n"
+      "         bytes per leave / its share K/N at most %s\n"
       "  fetches: %.0f, %.0f failed; lookups: %.0f, %.0f failed, %.0f redirected\n",
       s->manifests_total, s->publishes_failed, s->manifests_lost, s->chunks_lost, s->chunks_short,
       s->manifests_moved, s->bytes_moved,
-      s->leave_bytes_ratio_max, s->fetches_total, s->fetches_failed, s->lookups_total,
+      N3 (0, s->leave_bytes_ratio_max), s->fetches_total, s->fetches_failed, s->lookups_total,
       s->lookups_failed, s->lookups_redirected);
   if (x->sc->ring.enabled && s->fetches_total > 0)
     g_string_append_printf (
       o,
-      "  fetch time  mean %.1f s  max %.1f s; chunks through the swarm %.3f\n",
-      s->fetch_time_mean_s, s->fetch_time_max_s, s->fetch_swarm_chunk_share);
+      "  fetch time  mean %s s  max %s s; chunks through the swarm %s\n",
+      N1 (0, s->fetch_time_mean_s), N1 (1, s->fetch_time_max_s), N3 (2, s->fetch_swarm_chunk_share));
   if (!isnan (s->fetch_bound_s))
     g_string_append_printf (
       o,
-      "  fetch bound (Kumar-Ross, the holders as server) %.1f s, ratio %.3f;\n"
-      "        holders sent %.3f of what the fetchers received\n",
-      s->fetch_bound_s, s->fetch_bound_ratio, s->fetch_holder_bytes_share);
+      "  fetch bound (Kumar-Ross, the holders as server) %s s, ratio %s;\n"
+      "        holders sent %s of what the fetchers received\n",
+      N1 (0, s->fetch_bound_s), N3 (1, s->fetch_bound_ratio), N3 (2, s->fetch_holder_bytes_share));
+#undef N1
+#undef N3
   return g_string_free (o, FALSE);
 }

@@ -179,11 +179,15 @@ mb_expect_check (const MbExpect *e, MbMetricFn metric, gpointer data, double *go
                              "%s: \"all\" needs the metric peers", e->text);
   if (mb_cmp_holds (e->op, v, want))
     return TRUE;
+  /* an undefined metric (NaN: nothing to measure it on) reads n/a, not nan */
+  char got_text[G_ASCII_DTOSTR_BUF_SIZE] = "n/a";
+  if (!isnan (v))
+    g_snprintf (got_text, sizeof got_text, "%g", v);
   if (e->all)
     return mbi_scenario_fail (error, MB_SCENARIO_ERROR_EXPECT_FAILED, "expect", NULL, NULL,
-                             "%s (%g): got %g", e->text, want, v);
+                             "%s (%g): got %s", e->text, want, got_text);
   return mbi_scenario_fail (error, MB_SCENARIO_ERROR_EXPECT_FAILED, "expect", NULL, NULL,
-                           "%s: got %g", e->text, v);
+                           "%s: got %s", e->text, got_text);
 }
 
 guint

@@ -10,7 +10,9 @@ static gchar *
 run_once (const char *scenario, guint64 seed, const char *dir)
 {
   g_autofree gchar *seed_set = g_strdup_printf ("scenario.seed=%" G_GUINT64_FORMAT, seed);
-  const char *overrides[] = { seed_set, "file.size=4MiB", "peers.leechers.count=40", NULL };
+  /* seed times: leechers leave, so departures.csv has rows to compare */
+  const char *overrides[] = { seed_set, "file.size=4MiB", "peers.leechers.count=40",
+                              "peers.leechers.seed_time=exponential 20s", NULL };
   g_autoptr (GError) err = NULL;
   g_autoptr (MbScenario) sc = mb_scenario_load (scenario, overrides, &err);
   g_assert_no_error (err);
@@ -21,7 +23,7 @@ run_once (const char *scenario, guint64 seed, const char *dir)
   g_assert_no_error (err);
   mb_experiment_free (x);
   GString *all = g_string_new (NULL);
-  const char *files[] = { "summary.csv", "peers.csv", "timeseries.csv" };
+  const char *files[] = { "summary.csv", "peers.csv", "timeseries.csv", "departures.csv" };
   for (guint i = 0; i < G_N_ELEMENTS (files); i++)
     {
       g_autofree gchar *path = g_build_filename (dir, files[i], NULL);
@@ -47,8 +49,10 @@ test_determinism_same_seed_same_bytes_other_seed_differs (void)
   g_assert_cmpstr (a, ==, b);
   g_assert_cmpstr (a, !=, c);
   g_assert_true (strstr (a, "\nflash-crowd,7,") != NULL);
+  g_assert_true (strstr (a, ",completed,seed_time,yes,") != NULL);
   const char *dirs[] = { d1, d2, d3 };
-  const char *files[] = { "summary.csv", "peers.csv", "timeseries.csv", "scenario.ini" };
+  const char *files[] = { "summary.csv", "peers.csv", "timeseries.csv", "scenario.ini",
+                          "classes.csv", "leaves.csv", "departures.csv" };
   for (guint i = 0; i < 3; i++)
     {
       for (guint k = 0; k < G_N_ELEMENTS (files); k++)
