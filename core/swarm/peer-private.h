@@ -16,7 +16,10 @@
  *  - n_completed == swarms whose stats.completed_at is set;
  *  - n_am_interested / n_peer_interested == number of conns with that flag;
  *  - n_upq == the sum of the conns' upload queue lengths;
- *  - up_active holds exactly the conns with a non-empty upload queue, once.
+ *  - up_active holds exactly the conns with a non-empty upload queue, once;
+ *  - a conn has a ConnStrat (st) iff the strategy is bittyrant or propshare;
+ *    up_weighted only then, and while it is set every conn with uploads
+ *    queued has a weight; up_stick is NULL or in up_active.
  * Each counter has one owner, and nothing else writes it:
  *  - availability: mbi_swarm_avail_add_piece / _add_bitfield /
  *    _remove_bitfield (peer.c);
