@@ -134,6 +134,14 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->super_seeding = sw->super_seeding;
   if (GIVEN (SUPER_SEEDING_SPREAD))
     p->super_seeding_spread = sw->super_seeding_spread;
+  if (GIVEN (TYRANT_GAMMA))
+    p->tyrant_gamma_pm = (guint) (sw->tyrant_gamma * 1000 + 0.5);
+  if (GIVEN (TYRANT_DELTA))
+    p->tyrant_delta_pm = (guint) (sw->tyrant_delta * 1000 + 0.5);
+  if (GIVEN (TYRANT_ROUNDS))
+    p->tyrant_rounds = sw->tyrant_rounds;
+  if (GIVEN (PROPSHARE_OPTIMISTIC))
+    p->propshare_optimistic_pm = (guint) (sw->propshare_optimistic * 1000 + 0.5);
   if (GIVEN (PEX) && !sw->pex)
     p->pex_interval_us = 0;
   else if (sw->pex && (GIVEN (PEX_INTERVAL) || p->pex_interval_us == 0))

@@ -47,7 +47,8 @@ typedef struct {
 } MbGroupSpec;
 
 static const char *const stop_choices[] = { "all-complete", "duration", NULL };
-static const char *const strategy_choices[] = { "tft", "freerider", "altruist", NULL };
+static const char *const strategy_choices[] = { "tft", "freerider", "altruist", "bittyrant",
+                                                 "propshare", NULL };
 static const char *const action_choices[] = { "shutdown", "crash", "add", "partition", NULL };
 static const char *const ring_role_choices[] = { "member", "client", NULL };
 

@@ -59,6 +59,10 @@ const MbKeySpec mbi_scenario_swarm_keys[] = {
   { "tracker_ramp", MB_KIND_DURATION, SW (tracker_ramp), FALSE, "2s", NULL },
   { "seed_preempt", MB_KIND_BOOL, SW (seed_preempt), FALSE, "yes", NULL },
   { "super_seeding_spread", MB_KIND_BOOL, SW (super_seeding_spread), FALSE, "yes", NULL },
+  { "tyrant_gamma", MB_KIND_PROBABILITY, SW (tyrant_gamma), FALSE, "10%", NULL },
+  { "tyrant_delta", MB_KIND_PROBABILITY, SW (tyrant_delta), FALSE, "20%", NULL },
+  { "tyrant_rounds", MB_KIND_COUNT, SW (tyrant_rounds), FALSE, "3", NULL },
+  { "propshare_optimistic", MB_KIND_PROBABILITY, SW (propshare_optimistic), FALSE, "20%", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 #undef SW
@@ -106,6 +110,10 @@ mbi_scenario_open_swarm (MbLoad *ld, const char *id G_GNUC_UNUSED)
   /* with PEX off by default, pex = yes alone still gets a usable interval */
   sw->pex_interval = p.pex_interval_us > 0 ? p.pex_interval_us : 60 * G_USEC_PER_SEC;
   sw->pex_max = p.pex_max;
+  sw->tyrant_gamma = p.tyrant_gamma_pm / 1000.0;
+  sw->tyrant_delta = p.tyrant_delta_pm / 1000.0;
+  sw->tyrant_rounds = p.tyrant_rounds;
+  sw->propshare_optimistic = p.propshare_optimistic_pm / 1000.0;
   return sw;
 }
 
@@ -122,6 +130,7 @@ static const PositiveCount positive_counts[] = {
   { MB_SWARM_TARGET_CONNS, offsetof (MbSwarmConfig, target_conns) },
   { MB_SWARM_SEED_PIECE_QUOTA, offsetof (MbSwarmConfig, seed_piece_quota) },
   { MB_SWARM_PEX_MAX, offsetof (MbSwarmConfig, pex_max) },
+  { MB_SWARM_TYRANT_ROUNDS, offsetof (MbSwarmConfig, tyrant_rounds) },
 };
 
 static gboolean
@@ -192,6 +201,9 @@ mbi_scenario_finish_swarm (MbLoad *ld, const char *group, gpointer t, GError **e
       return mb_swarm_fail (ld, group, positive_counts[i].key, error, "must be at least 1");
   if (sw->rechoke_interval == 0)
     return mb_swarm_fail (ld, group, MB_SWARM_RECHOKE_INTERVAL, error, "must be above 0");
+  if (sw->tyrant_gamma >= 1)
+    return mb_swarm_fail (ld, group, MB_SWARM_TYRANT_GAMMA, error,
+                          "must be below 100% (u_p would fall to nothing)");
   if (sw->tracker_retry == 0)
     return mb_swarm_fail (ld, group, MB_SWARM_TRACKER_RETRY, error, "must be above 0");
   if (sw->tracker_ramp == 0)

@@ -59,6 +59,8 @@ typedef enum {
   MB_SCENARIO_STRATEGY_TFT = 0,
   MB_SCENARIO_STRATEGY_FREERIDER = 1,
   MB_SCENARIO_STRATEGY_ALTRUIST = 2,
+  MB_SCENARIO_STRATEGY_BITTYRANT = 3,
+  MB_SCENARIO_STRATEGY_PROPSHARE = 4,
 } MbScenarioStrategy;
 typedef enum { MB_ARRIVAL_AT, MB_ARRIVAL_POISSON } MbArrivalKind;
 /* [peers.<class>] ring: a member holds what the ring places on it; a client
@@ -208,6 +210,10 @@ typedef enum {
   MB_SWARM_TRACKER_RAMP,
   MB_SWARM_SEED_PREEMPT,
   MB_SWARM_SUPER_SEEDING_SPREAD,
+  MB_SWARM_TYRANT_GAMMA,
+  MB_SWARM_TYRANT_DELTA,
+  MB_SWARM_TYRANT_ROUNDS,
+  MB_SWARM_PROPSHARE_OPTIMISTIC,
   MB_SWARM_N_KEYS
 } MbSwarmKey;
 
@@ -246,6 +252,10 @@ typedef struct {
   gboolean pex;
   guint64 pex_interval;       /* > 0; the core's pex_interval_us when pex */
   guint pex_max;
+  double tyrant_gamma;        /* bittyrant's gamma, 0 .. 1 (the core keeps per mille) */
+  double tyrant_delta;        /* bittyrant's delta, 0 .. 1 */
+  guint tyrant_rounds;        /* bittyrant's r, >= 1 */
+  double propshare_optimistic;/* propshare's optimistic share, 0 .. 1 */
 } MbSwarmConfig;
 
 /* "round-robin", "fastest" (as core's mb_seed_choke_name); NULL if unknown. */

@@ -1,4 +1,6 @@
-/* choker.c — whom to serve: tit-for-tat, freerider and altruist choking.
+/* choker.c — whom to serve: tit-for-tat, freerider and altruist choking,
+ * and the dispatch to bittyrant (choker-tyrant.c) and propshare
+ * (choker-propshare.c).
  *
  * A pure function of (candidates, params, rand): no state survives a call
  * except what the caller keeps from MbChokeResult (optimistic, cursor).
@@ -12,9 +14,11 @@
  *  - freerider: nothing unchoked; altruist: at most regular_slots + 1, taken
  *    round-robin from the cursor;
  *  - the only random draw is the optimistic one, taken from the GRand passed
- *    in, so equal inputs and seeds give equal results.
+ *    in, so equal inputs and seeds give equal results;
+ *  - weights are 0 but for bittyrant and propshare leechers, where every
+ *    unchoked candidate has one above 0.
  */
-#include "swarm/choker.h"
+#include "swarm/choker-private.h"
 
 #include <string.h>
 
@@ -25,6 +29,8 @@ static const char *const mb_strategy_names[MB_STRATEGY_N] = {
   [MB_STRATEGY_TFT] = "tft",
   [MB_STRATEGY_FREERIDER] = "freerider",
   [MB_STRATEGY_ALTRUIST] = "altruist",
+  [MB_STRATEGY_BITTYRANT] = "bittyrant",
+  [MB_STRATEGY_PROPSHARE] = "propshare",
 };
 
 static const char *const mb_seed_choke_names[MB_SEED_CHOKE_N] = {
@@ -178,10 +184,10 @@ mb_choker_draw_optimistic (const MbChokeCandidate *cands, guint n,
   return -1;
 }
 
-static gint
-mb_choker_choose_optimistic (const MbChokeCandidate *cands, guint n,
-                             const MbChokeParams *params, const gboolean *unchoke,
-                             GRand *rand)
+gint
+mbi_choker_choose_optimistic (const MbChokeCandidate *cands, guint n,
+                              const MbChokeParams *params, const gboolean *unchoke,
+                              GRand *rand)
 {
   gint cur = params->optimistic;
   if (!params->rotate_optimistic && cur >= 0 && (guint) cur < n
@@ -197,7 +203,7 @@ mb_choker_run_tft (const MbChokeCandidate *cands, guint n,
   MbChokeResult res = { .optimistic = -1, .cursor = params->cursor };
   res.n_unchoked = mb_choker_fill_regular (cands, n, params,
                                            params->regular_slots, unchoke);
-  res.optimistic = mb_choker_choose_optimistic (cands, n, params, unchoke, rand);
+  res.optimistic = mbi_choker_choose_optimistic (cands, n, params, unchoke, rand);
   if (res.optimistic >= 0)
     {
       unchoke[res.optimistic] = TRUE;
@@ -227,9 +233,17 @@ mb_choker_run_altruist (const MbChokeCandidate *cands, guint n,
   return res;
 }
 
+MbStrategy
+mb_choker_effective (MbStrategy s, gboolean seed)
+{
+  if (seed && (s == MB_STRATEGY_BITTYRANT || s == MB_STRATEGY_PROPSHARE))
+    return MB_STRATEGY_TFT;
+  return s;
+}
+
 MbChokeResult
-mb_choker_run (const MbChokeCandidate *cands, guint n,
-               const MbChokeParams *params, GRand *rand, gboolean *unchoke)
+mb_choker_run_weighted (const MbChokeCandidate *cands, guint n, const MbChokeParams *params,
+                        GRand *rand, gboolean *unchoke, guint64 *weight)
 {
   MbChokeResult none = { .optimistic = -1, .cursor = 0, .n_unchoked = 0 };
   g_return_val_if_fail (params != NULL, none);
@@ -238,17 +252,40 @@ mb_choker_run (const MbChokeCandidate *cands, guint n,
   none.cursor = params->cursor;
   for (guint i = 0; i < n; i++)
     unchoke[i] = FALSE;
+  for (guint i = 0; weight && i < n; i++)
+    weight[i] = 0;
 
-  switch (params->strategy)
+  MbStrategy s = mb_choker_effective (params->strategy, params->seed);
+  if (s == MB_STRATEGY_TFT || s == MB_STRATEGY_PROPSHARE)
+    g_return_val_if_fail (rand != NULL, none);
+  switch (s)
     {
     case MB_STRATEGY_TFT:
-      g_return_val_if_fail (rand != NULL, none);
       return mb_choker_run_tft (cands, n, params, rand, unchoke);
     case MB_STRATEGY_ALTRUIST:
       return mb_choker_run_altruist (cands, n, params, unchoke);
+    case MB_STRATEGY_BITTYRANT:
+    case MB_STRATEGY_PROPSHARE:
+      {
+        /* the weights are part of the decision: computed even if unwanted */
+        guint64 *w = weight ? weight : g_new0 (guint64, MAX (n, 1));
+        MbChokeResult res = s == MB_STRATEGY_BITTYRANT
+                            ? mbi_choker_run_tyrant (cands, n, params, unchoke, w)
+                            : mbi_choker_run_propshare (cands, n, params, rand, unchoke, w);
+        if (w != weight)
+          g_free (w);
+        return res;
+      }
     case MB_STRATEGY_FREERIDER:
     case MB_STRATEGY_N:
     default:
       return none;
     }
+}
+
+MbChokeResult
+mb_choker_run (const MbChokeCandidate *cands, guint n,
+               const MbChokeParams *params, GRand *rand, gboolean *unchoke)
+{
+  return mb_choker_run_weighted (cands, n, params, rand, unchoke, NULL);
 }

@@ -250,13 +250,45 @@ check_interest_and_uploads (Check *ck, const Swarm *sw, guint *n_upq)
   return TRUE;
 }
 
+/* bittyrant and propshare: the conns' ConnStrat, the weighted uploads. */
+static gboolean
+check_weights (Check *ck, const Swarm *sw)
+{
+  gboolean weighted = mbi_peer_weighted_strategy (sw->peer);
+  if (sw->up_weighted && !weighted)
+    return fail (ck, sw, "uploads are weighted, but the strategy (%s) shares equally",
+                 mb_strategy_name (sw->peer->cfg.strategy));
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      const Conn *c = sw->conns[i];
+      if ((c->st != NULL) != weighted)
+        return fail (ck, sw, "conn to node %u: strategy state %s, strategy %s", c->node,
+                     c->st ? "present" : "missing", mb_strategy_name (sw->peer->cfg.strategy));
+      if (sw->up_weighted && c->upq.len > c->upq.head && c->st->up_weight == 0)
+        return fail (ck, sw, "conn to node %u: uploads queued with no weight", c->node);
+    }
+  if (sw->up_stick && !sw->up_weighted)
+    return fail (ck, sw, "a conn is partway through a piece, but uploads are not weighted");
+  if (sw->up_stick)
+    {
+      guint found = 0;
+      for (guint k = 0; k < sw->n_up_active; k++)
+        found += sw->up_active[k] == sw->up_stick;
+      if (found != 1)
+        return fail (ck, sw, "the conn partway through a piece (node %u) is not in up_active",
+                     sw->up_stick->node);
+    }
+  return TRUE;
+}
+
 static gboolean
 check_swarm (Check *ck, const Swarm *sw, guint *n_upq)
 {
   if (sw->peer != ck->p)
     return fail (ck, sw, "swarm points at another peer");
   return check_conns (ck, sw) && check_availability (ck, sw) && check_pieces (ck, sw)
-         && check_requests (ck, sw) && check_interest_and_uploads (ck, sw, n_upq);
+         && check_requests (ck, sw) && check_interest_and_uploads (ck, sw, n_upq)
+         && check_weights (ck, sw);
 }
 
 gboolean

@@ -16,7 +16,10 @@
  *  - n_completed == swarms whose stats.completed_at is set;
  *  - n_am_interested / n_peer_interested == number of conns with that flag;
  *  - n_upq == the sum of the conns' upload queue lengths;
- *  - up_active holds exactly the conns with a non-empty upload queue, once.
+ *  - up_active holds exactly the conns with a non-empty upload queue, once;
+ *  - a conn has a ConnStrat (st) iff the strategy is bittyrant or propshare;
+ *    up_weighted only then, and while it is set every conn with uploads
+ *    queued has a weight; up_stick is NULL or in up_active.
  * Each counter has one owner, and nothing else writes it:
  *  - availability: mbi_swarm_avail_add_piece / _add_bitfield /
  *    _remove_bitfield (peer.c);
@@ -74,6 +77,16 @@ typedef struct {
   guint cap;
 } UpReqs;
 
+/* What bittyrant and propshare keep per connection (Conn.st; NULL for the
+ * other strategies, whose uploads share the uplink equally). */
+typedef struct {
+  MbTyrantPeer tyrant;     /* bittyrant's d_p and u_p (choker.h) */
+  guint32 haves_cur;       /* new pieces it announced this round ... */
+  guint32 haves_prev;      /* ... and the round before (its announce rate) */
+  guint64 up_weight;       /* its share of the uplink while unchoked (0: none given) */
+  guint64 up_vtag;         /* weighted uploads: its virtual start tag (peer-upload.c) */
+} ConnStrat;
+
 typedef struct {
   /* hot: read for every message on the connection */
   MbNodeId node;
@@ -103,6 +116,7 @@ typedef struct {
   guint32 pex_seq;         /* the swarm's est_counter at our last PEX to it */
   guint32 ss_sent;         /* super-seeding: bytes of ss_piece handed to it */
   Swarm *sw;
+  ConnStrat *st;           /* bittyrant and propshare peers only, else NULL */
 } Conn;
 
 typedef struct {
@@ -143,6 +157,11 @@ struct _Swarm {
   Conn **up_active;        /* conns with queued uploads, in the order they got one */
   guint n_up_active, cap_up_active;
   guint up_cursor;         /* round-robin position in up_active */
+  gboolean up_weighted;    /* uploads in proportion to the conns' st->up_weight
+                              (bittyrant and propshare leechers), else round robin */
+  guint64 up_vtime;        /* weighted: the virtual time (tag of the conn last picked) */
+  Conn *up_stick;          /* weighted: the conn partway through a piece (served
+                              next), or NULL; always in up_active */
   guint pex_cursor;        /* where the next PEX message starts in conns */
   guint32 est_counter;     /* conns established so far (PEX deltas) */
   guint64 last_pex_dial;   /* when peers from a PEX were last dialed, + 1 (0: never) */
@@ -196,6 +215,8 @@ struct _MbPeer {
   guint64 up_handed;       /* payload handed to the host, all swarms */
   guint64 up_handed_mark;  /* up_handed at the last rechoke */
   guint64 send_limit;      /* the uplink backlog to keep (mbi_upload_set_limit) */
+  guint64 up_capacity;     /* bytes/s: the host's uplink_rate, else the most handed
+                              over in a round (bittyrant's capacity) */
   MbPeerPieceFn observer;  /* told of every piece stored (peer-ring.c) */
   gpointer observer_data;
   guint n_serving;         /* swarms with serve_only set */
@@ -258,8 +279,11 @@ void mbi_peer_send (MbPeer *p, MbNodeId to, MbMessage *msg);
 MbMessage *mbi_swarm_msg (Swarm *sw, MbMsgType type);
 /* peer-choke.c: the rechoke (rotate: draw a new optimistic unchoke). */
 void mbi_swarm_rechoke (Swarm *sw, guint64 now, gboolean rotate);
-/* Unchokes interested peers while upload slots are free. */
+/* Unchokes interested peers while upload slots are free (bittyrant and
+ * propshare leechers: applies their rule again). */
 void mbi_swarm_fill_slots (Swarm *sw, guint64 now);
+/* bittyrant's parameters, from the config and up_capacity. */
+MbTyrantParams mbi_tyrant_params (const MbPeer *p);
 guint mbi_swarm_n_established (const Swarm *sw);
 /* Before a loop that reads every conn: starts all their cache misses at once. */
 void mbi_swarm_prefetch_conns (const Swarm *sw);
@@ -271,6 +295,14 @@ void mbi_swarm_avail_remove_bitfield (Swarm *sw, const MbBitfield *bf);
 /* The swarm's whole file is had (now): completed_at, and n_completed the
  * first time. */
 void mbi_swarm_mark_complete (Swarm *sw, guint64 now);
+
+/* Whether the peer's strategy shares its uplink unequally (bittyrant,
+ * propshare): its conns carry a ConnStrat. */
+static inline gboolean
+mbi_peer_weighted_strategy (const MbPeer *p)
+{
+  return p->cfg.strategy == MB_STRATEGY_BITTYRANT || p->cfg.strategy == MB_STRATEGY_PROPSHARE;
+}
 
 /* peer-upload.c: the upload queue.  The one owner of n_upq: every change to
  * a conn's upq goes through these. */
@@ -286,8 +318,11 @@ void mbi_upload_cache_clear (MbPeer *p);
 /* Hands queued blocks to the host while its uplink can take them. */
 void mbi_upload_pump (MbPeer *p);
 /* Sets the uplink backlog to keep from the upload rate since the last call
- * (interval_us ago; 0: at start); called at each rechoke. */
+ * (interval_us ago; 0: at start), and up_capacity; called at each rechoke. */
 void mbi_upload_set_limit (MbPeer *p, guint64 interval_us);
+/* Serves sw's conns in proportion to their st->up_weight (TRUE) or in
+ * plain round robin (FALSE). */
+void mbi_upload_set_weighted (Swarm *sw, gboolean weighted);
 
 /* peer-superseed.c: BEP 16. */
 gboolean mbi_superseed_active (const Swarm *sw);

@@ -23,17 +23,35 @@
  * newcomer's requests and its neighbours' unchokes crawled and the
  * Qiu-Srikant seed-limited swarm lost 6% of its leechers' upload to it.
  *
+ * Weighted service (bittyrant and propshare leechers, sw->up_weighted):
+ * the choker gives each unchoked conn a weight (st->up_weight), and within
+ * the swarm the conns are served in proportion to it by start-time fair
+ * queueing over bytes (Goyal, Vin and Cheng 1996): each conn carries a
+ * virtual start tag; the conn with the least tag is served (ties: the one
+ * that became active first) and its tag grows by bytes x 2^20 / weight; a
+ * conn that becomes active starts at the virtual time (the tag of the conn
+ * last picked), so an idle conn banks no credit.  Pieces still go a whole
+ * piece at a time (the conn partway through a piece, up_stick, is served
+ * next), charged block by block, so shares hold over a few pieces.  The
+ * scheduler is work-conserving: a conn with nothing queued leaves its
+ * share to the others.  tft, altruist and freerider never set weights and
+ * keep the plain round robin (same output as before weights existed).
+ *
  * Invariants:
  *  - p->n_upq == the sum over every conn of every swarm of its queue length;
  *    only the functions here change a queue or n_upq;
  *  - a queued block is in range, was had when queued, and its conn was
  *    unchoked when queued and has been since (a choke clears the queue);
- *  - payload is counted (bytes_up, up_cur) when handed over, not when queued.
+ *  - payload is counted (bytes_up, up_cur) when handed over, not when queued;
+ *  - up_stick is NULL or in up_active, and NULL unless up_weighted.
  */
 #define MB_SWARM_PEER_INTERNAL
 #include "swarm/peer-private.h"
 
 #include <string.h>
+
+/* Weighted service: a conn's tag grows by bytes x this / its weight. */
+#define MBI_UP_TAG_SCALE (G_GUINT64_CONSTANT (1) << 20)
 
 static guint
 upq_n (const UpReqs *q)
@@ -52,6 +70,8 @@ active_add (Swarm *sw, Conn *c)
       sw->up_active = g_renew (Conn *, sw->up_active, sw->cap_up_active);
     }
   sw->up_active[sw->n_up_active++] = c;
+  if (c->st && c->st->up_vtag < sw->up_vtime)
+    c->st->up_vtag = sw->up_vtime;
 }
 
 static void
@@ -66,6 +86,15 @@ active_remove (Swarm *sw, Conn *c)
            (sw->n_up_active - i) * sizeof (Conn *));
   if (i < sw->up_cursor)
     sw->up_cursor--;
+  if (sw->up_stick == c)
+    sw->up_stick = NULL;
+}
+
+void
+mbi_upload_set_weighted (Swarm *sw, gboolean weighted)
+{
+  sw->up_weighted = weighted;
+  sw->up_stick = NULL;
 }
 
 gboolean
@@ -220,8 +249,31 @@ hand_over (Swarm *sw, Conn *c, UpReq r)
   return r.length;
 }
 
-/* The connection to serve next, round robin; NULL if none.  The cursor
- * stays on it (serve_one moves it on). */
+/* Weighted: the conn partway through a piece, else the one with the least
+ * start tag (the first in up_active order among equals). */
+static Conn *
+next_weighted (Swarm *sw)
+{
+  if (sw->up_stick)
+    return sw->up_stick;
+  Conn *best = NULL;
+  guint64 best_tag = 0;
+  for (guint k = 0; k < sw->n_up_active; k++)
+    {
+      Conn *c = sw->up_active[k];
+      guint64 tag = c->st ? c->st->up_vtag : sw->up_vtime;
+      if (!best || tag < best_tag)
+        {
+          best = c;
+          best_tag = tag;
+        }
+    }
+  sw->up_vtime = MAX (sw->up_vtime, best_tag);
+  return best;
+}
+
+/* The connection to serve next, round robin (or weighted); NULL if none.
+ * The cursor stays on it (serve_one moves it on). */
 static Conn *
 next_conn (MbPeer *p, Swarm **sw_out)
 {
@@ -232,6 +284,12 @@ next_conn (MbPeer *p, Swarm **sw_out)
       Swarm *sw = p->swarms->pdata[s];
       if (sw->n_up_active == 0)
         continue;
+      if (sw->up_weighted)
+        {
+          p->up_swarm_cursor = s;
+          *sw_out = sw;
+          return next_weighted (sw);
+        }
       if (sw->up_cursor >= sw->n_up_active)
         sw->up_cursor = 0;
       p->up_swarm_cursor = s;
@@ -250,6 +308,14 @@ static guint64
 serve_one (Swarm *sw, Conn *c)
 {
   UpReq r = upq_pop (sw, c);
+  if (sw->up_weighted)
+    {
+      guint64 w = c->st && c->st->up_weight ? c->st->up_weight : 1;
+      if (c->st)
+        c->st->up_vtag += MAX ((guint64) r.length * MBI_UP_TAG_SCALE / w, 1);
+      sw->up_stick = upq_n (&c->upq) > 0 && c->upq.v[c->upq.head].piece == r.piece ? c : NULL;
+      return hand_over (sw, c, r);
+    }
   /* (an emptied queue left the active list: the cursor is on the next) */
   if (upq_n (&c->upq) > 0 && c->upq.v[c->upq.head].piece != r.piece)
     sw->up_cursor++;
@@ -293,17 +359,19 @@ mbi_upload_set_limit (MbPeer *p, guint64 interval_us)
   guint64 low = MIN (p->cfg.send_watermark_low, high);
   guint64 sent = p->up_handed - p->up_handed_mark;
   p->up_handed_mark = p->up_handed;
-  if (p->cfg.send_buffer_us == 0)
-    {
-      p->send_limit = high;
-      return;
-    }
   /* the uplink's capacity where the host knows it, else the rate measured
    * over the last round (none before the first rechoke: low) */
   const MbHost *h = p->host;
   guint64 rate = h->uplink_rate ? h->uplink_rate (h->ctx, p->self) : 0;
   if (rate == 0 && interval_us >= 1000)
     rate = sent * 1000 / (interval_us / 1000);
+  /* bittyrant's capacity: the host's rate, else the most measured yet */
+  p->up_capacity = MAX (MAX (p->up_capacity, rate), low);
+  if (p->cfg.send_buffer_us == 0)
+    {
+      p->send_limit = high;
+      return;
+    }
   guint64 want = rate * (p->cfg.send_buffer_us / 1000) / 1000;
   p->send_limit = CLAMP (want, low, high);
 }

@@ -357,6 +357,8 @@ on_have (Swarm *sw, Conn *c, const MbMessage *msg)
   ensure_remote (sw, c);
   if (!mb_bitfield_set (c->remote, msg->piece))
     return;
+  if (c->st)
+    c->st->haves_cur++; /* bittyrant: its announce rate */
   mbi_swarm_avail_add_piece (sw, msg->piece);
   if (mbi_superseed_active (sw))
     mbi_superseed_on_have (sw, c, msg->piece);

@@ -62,6 +62,10 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->pex_max = 50;
   cfg->max_served_swarms = 32;
   cfg->swarm_idle_us = 60 * MB_USEC_PER_SEC;
+  cfg->tyrant_gamma_pm = 100;
+  cfg->tyrant_delta_pm = 200;
+  cfg->tyrant_rounds = 3;
+  cfg->propshare_optimistic_pm = 200;
   cfg->virtual_content = FALSE;
   cfg->accept_initial_blocks = TRUE;
 }
@@ -100,6 +104,7 @@ conn_free (Conn *c)
   g_free (c->name);
   g_free (c->addr);
   g_free (c->upq.v);
+  g_free (c->st);
   if (c->ss_seen)
     mb_bitfield_free (c->ss_seen);
   if (c->remote)
@@ -230,6 +235,8 @@ mbi_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoin
   c->connected_at = now;
   c->last_block_at = now;
   c->ss_piece = -1;
+  if (mbi_peer_weighted_strategy (sw->peer))
+    c->st = g_new0 (ConnStrat, 1);
   if (sw->n_conns == sw->cap_conns)
     {
       sw->cap_conns = sw->cap_conns ? 2 * sw->cap_conns : 16;

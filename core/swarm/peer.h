@@ -82,6 +82,12 @@ typedef struct {
   guint64 swarm_idle_us;         /* a swarm joined for a ring file (mb_peer_join_swarm, or
                                     to serve) is left once it has had no connection this
                                     long and has nothing left to fetch: 60 s */
+  guint tyrant_gamma_pm;         /* bittyrant: u_p shrinks by this, per mille, each round
+                                    after tyrant_rounds reciprocated ones (choker.h): 100 */
+  guint tyrant_delta_pm;         /* ... and grows by this when not reciprocated: 200 */
+  guint tyrant_rounds;           /* ... r: 3 */
+  guint propshare_optimistic_pm; /* propshare: the optimistic unchoke's share of the
+                                    upload, per mille: 200 */
   gboolean virtual_content;      /* simulator: no bytes held or sent */
   gboolean accept_initial_blocks;/* honour the tracker's initial_blocks */
 } MbPeerConfig;

@@ -63,6 +63,11 @@ test_swarm_defaults_are_the_cores (void)
   if (p.pex_interval_us > 0)
     g_assert_cmpuint (sw->pex_interval, ==, p.pex_interval_us);
   g_assert_cmpuint (sw->pex_max, ==, p.pex_max);
+  g_assert_cmpuint ((guint) (sw->tyrant_gamma * 1000 + 0.5), ==, p.tyrant_gamma_pm);
+  g_assert_cmpuint ((guint) (sw->tyrant_delta * 1000 + 0.5), ==, p.tyrant_delta_pm);
+  g_assert_cmpuint (sw->tyrant_rounds, ==, p.tyrant_rounds);
+  g_assert_cmpuint ((guint) (sw->propshare_optimistic * 1000 + 0.5), ==,
+                    p.propshare_optimistic_pm);
   /* the scenario's names are the core's */
   for (gint s = 0; s < MB_SEED_CHOKE_N; s++)
     g_assert_cmpint (mb_seed_choke_from_name (mb_scenario_seed_choke_name ((MbScenarioSeedChoke) s)), ==, s);
@@ -111,6 +116,7 @@ static const GoodSwarm good_swarm[] = {
   { "pex = yes", MB_SWARM_PEX, F (pex), TRUE },
   { "pex_interval = 30s", MB_SWARM_PEX_INTERVAL, F (pex_interval), 30 * SEC },
   { "pex_max = 10", MB_SWARM_PEX_MAX, F (pex_max), 10 },
+  { "tyrant_rounds = 5", MB_SWARM_TYRANT_ROUNDS, F (tyrant_rounds), 5 },
 };
 #undef F
 
@@ -207,7 +213,41 @@ static const BadSwarm bad_swarm[] = {
     "flash.ini: [swarm] pex_interval: must be above 0 (pex = no turns PEX off); "
     "write e.g. pex_interval = 60s" },
   { "zero pex max", "pex_max = 0\n", "[swarm] pex_max: must be at least 1; write e.g. pex_max = 50" },
+  { "gamma of 100%", "tyrant_gamma = 100%\n",
+    "flash.ini: [swarm] tyrant_gamma: must be below 100% (u_p would fall to nothing); "
+    "write e.g. tyrant_gamma = 10%" },
+  { "zero tyrant rounds", "tyrant_rounds = 0\n",
+    "[swarm] tyrant_rounds: must be at least 1; write e.g. tyrant_rounds = 3" },
+  { "optimistic share above 1", "propshare_optimistic = 1.5\n",
+    "flash.ini: [swarm] propshare_optimistic: \"1.5\" is not a probability" },
 };
+
+/* The strategies' fractions: given as a fraction or a percentage; applied
+ * to the core as per mille. */
+static void
+test_swarm_strategy_fractions (void)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MbScenario) sc = load (BASE FAST "[swarm]\ntyrant_gamma = 5%\ntyrant_delta = 0.5\n"
+                                    "propshare_optimistic = 0\n", &err);
+  g_assert_no_error (err);
+  g_assert_cmpfloat_with_epsilon (sc->swarm.tyrant_gamma, 0.05, 1e-12);
+  g_assert_cmpfloat_with_epsilon (sc->swarm.tyrant_delta, 0.5, 1e-12);
+  g_assert_cmpfloat (sc->swarm.propshare_optimistic, ==, 0);
+  g_assert_cmpuint (sc->swarm.given, ==, (1u << MB_SWARM_TYRANT_GAMMA)
+                                         | (1u << MB_SWARM_TYRANT_DELTA)
+                                         | (1u << MB_SWARM_PROPSHARE_OPTIMISTIC));
+  /* the strategies by name, as the core names them */
+  g_autoptr (MbScenario) s2 = load (BASE FAST "[peers.t]\ncount = 1\nupload = 1Mbit\n"
+                                    "download = 1Mbit\nstrategy = bittyrant\n"
+                                    "[peers.p]\ncount = 1\nupload = 1Mbit\n"
+                                    "download = 1Mbit\nstrategy = propshare\n", &err);
+  g_assert_no_error (err);
+  g_assert_cmpint (s2->classes[1].strategy, ==, MB_SCENARIO_STRATEGY_BITTYRANT);
+  g_assert_cmpint (s2->classes[2].strategy, ==, MB_SCENARIO_STRATEGY_PROPSHARE);
+  g_assert_cmpint (mb_strategy_from_name ("bittyrant"), ==, (gint) MB_SCENARIO_STRATEGY_BITTYRANT);
+  g_assert_cmpint (mb_strategy_from_name ("propshare"), ==, (gint) MB_SCENARIO_STRATEGY_PROPSHARE);
+}
 
 static void
 test_swarm_bad_values (void)
@@ -331,6 +371,7 @@ main (int argc, char **argv)
   g_test_add_func ("/scenario-swarm/defaults-are-the-cores", test_swarm_defaults_are_the_cores);
   g_test_add_func ("/scenario-swarm/good-values", test_swarm_good_values);
   g_test_add_func ("/scenario-swarm/bad-values", test_swarm_bad_values);
+  g_test_add_func ("/scenario-swarm/strategy-fractions", test_swarm_strategy_fractions);
   g_test_add_func ("/scenario-times/good-values", test_times_good_values);
   g_test_add_func ("/scenario-times/bad-values", test_times_bad_values);
   g_test_add_func ("/scenario-times/fixed-and-forever-need-no-draw", test_times_sample);

@@ -311,6 +311,8 @@ test_choker_strategy_names_round_trip (void)
   g_assert_cmpstr (mb_strategy_name (MB_STRATEGY_TFT), ==, "tft");
   g_assert_cmpstr (mb_strategy_name (MB_STRATEGY_FREERIDER), ==, "freerider");
   g_assert_cmpstr (mb_strategy_name (MB_STRATEGY_ALTRUIST), ==, "altruist");
+  g_assert_cmpstr (mb_strategy_name (MB_STRATEGY_BITTYRANT), ==, "bittyrant");
+  g_assert_cmpstr (mb_strategy_name (MB_STRATEGY_PROPSHARE), ==, "propshare");
   for (MbStrategy s = 0; s < MB_STRATEGY_N; s++)
     g_assert_cmpint (mb_strategy_from_name (mb_strategy_name (s)), ==, (gint) s);
   g_assert_cmpint (mb_strategy_from_name ("greedy"), ==, -1);
