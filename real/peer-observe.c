@@ -208,6 +208,7 @@ mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg)
   add_uint (b, "repair_bytes", rs.repair_bytes);
   add_uint (b, "requests_served", rs.requests_served);
   add_uint (b, "rpc_timeouts", rs.rpc_timeouts);
+  add_uint (b, "rpc_deadlines_extended", rs.rpc_extended);
   json_builder_end_object (b);
 
   json_builder_end_object (b);
@@ -326,6 +327,9 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
           "Manifest requests answered with a redirect to the owner.", rs.redirects_sent);
   metric (s, "minibit_ring_rpc_timeouts_total", "counter", "Ring requests that timed out.",
           rs.rpc_timeouts);
+  metric (s, "minibit_ring_rpc_deadlines_extended_total", "counter",
+          "Ring request deadlines moved on: the target was still answering the requests "
+          "sent before them (a slow link).", rs.rpc_extended);
   metric (s, "minibit_ring_refused_chunks_total", "counter",
           "Chunks refused: content that did not match its id.", rs.refused_chunks);
   metric (s, "minibit_ring_refused_manifests_total", "counter",

@@ -16,8 +16,12 @@
  *    hand-off or repair never floods a connection nor times out waiting), and
  *    only while the window is full;
  *  - every Rpc in `rpcs` is also in `timeouts`, which is in deadline order
- *    (deadline = sent + rpc_timeout, and time never goes back); a finished
- *    Rpc is removed from `rpcs` at once and from `timeouts` lazily;
+ *    (deadline = sent + rpc_timeout, and time never goes back; a request
+ *    whose target kept answering the requests sent before it is given
+ *    another rpc_timeout from the last answer, up to RPC_PATIENCE times
+ *    rpc_timeout after it was sent, and moved to its place: a slow link
+ *    that delivers is no failure); a finished Rpc is removed from `rpcs` at
+ *    once and from `timeouts` lazily;
  *  - an op's `pending` is the number of its Rpcs not finished (in flight or
  *    waiting for a place in a window); an op lives until that is 0 and it has
  *    reported; live ops are in `ops`, in creation order (`serial` rises);
@@ -59,6 +63,8 @@ typedef struct {
   MbNodeId to;
   gchar *target;        /* the member address it went to */
   guint64 deadline;
+  guint64 sent_at;      /* when it went on the wire */
+  guint64 seq;          /* its place among those sent to its target (1, 2, ...) */
   RingOp *op;
   guint32 index;        /* chunk index, where it applies */
   guint64 bytes;        /* payload sent (moved bytes on success) */
@@ -137,6 +143,9 @@ struct _MbRingPeer {
 typedef struct {
   guint inflight;
   GQueue waiting;   /* Rpc* */
+  guint64 launched;       /* requests put on the wire to it so far */
+  guint64 answered_at;    /* when the target last answered one of ours */
+  guint64 answered_seq;   /* the newest (by seq) of ours it answered */
 } MbiWindow;
 
 /* The owners of a key: the first r members of its preference list in a

@@ -254,6 +254,8 @@ rpc_launch (MbRingPeer *rp, MbiWindow *w, Rpc *r, MbMessage *msg, guint64 now)
 {
   w->inflight++;
   r->msg = NULL;
+  r->sent_at = now;
+  r->seq = ++w->launched;
   r->deadline = now + rp->cfg.rpc_timeout_us;
   g_hash_table_insert (rp->rpcs, GUINT_TO_POINTER (r->req), r);
   g_queue_push_tail (&rp->timeouts, r);
@@ -307,6 +309,12 @@ mbi_rp_send (MbRingPeer *rp, RingOp *op, RpcKind kind, const char *target, MbMes
 static void
 rpc_finish (MbRingPeer *rp, Rpc *r, const MbMessage *msg, guint64 now)
 {
+  MbiWindow *w = msg ? g_hash_table_lookup (rp->windows, r->target) : NULL;
+  if (w)
+    {
+      w->answered_at = now;
+      w->answered_seq = MAX (w->answered_seq, r->seq);
+    }
   r->done = TRUE;
   g_hash_table_remove (rp->rpcs, GUINT_TO_POINTER (r->req));
   window_release (rp, r->target, now);
@@ -354,6 +362,36 @@ drop_done_heads (MbRingPeer *rp)
     rpc_free (g_queue_pop_head (&rp->timeouts));
 }
 
+/* A request due now whose target has answered, since it went out, only
+ * requests sent before it (so it waits its turn behind them on a slow link,
+ * it was not skipped): its new deadline, another rpc_timeout from that
+ * answer, capped at RPC_PATIENCE rpc_timeouts after it was sent; 0 if it
+ * has none (it times out now). */
+#define RPC_PATIENCE 6
+static guint64
+rpc_extended_deadline (MbRingPeer *rp, const Rpc *r, guint64 now)
+{
+  const MbiWindow *w = g_hash_table_lookup (rp->windows, r->target);
+  if (!w || w->answered_at <= r->sent_at || w->answered_seq > r->seq)
+    return 0;
+  guint64 t = MIN (w->answered_at + rp->cfg.rpc_timeout_us,
+                   r->sent_at + RPC_PATIENCE * rp->cfg.rpc_timeout_us);
+  return t > now ? t : 0;
+}
+
+/* Puts r (not in the queue) back into timeouts at its deadline's place. */
+static void
+timeouts_insert (MbRingPeer *rp, Rpc *r)
+{
+  GList *l = rp->timeouts.tail;
+  while (l && ((Rpc *) l->data)->deadline > r->deadline)
+    l = l->prev;
+  if (l)
+    g_queue_insert_after (&rp->timeouts, l, r);
+  else
+    g_queue_push_head (&rp->timeouts, r);
+}
+
 void
 mb_ringpeer_handle_expiry (MbRingPeer *rp, guint64 now)
 {
@@ -363,6 +401,15 @@ mb_ringpeer_handle_expiry (MbRingPeer *rp, guint64 now)
     {
       if (!r->done)
         {
+          guint64 later = rpc_extended_deadline (rp, r, now);
+          if (later)
+            {
+              g_queue_pop_head (&rp->timeouts);
+              r->deadline = later;
+              rp->stats.rpc_extended++;
+              timeouts_insert (rp, r);
+              continue;
+            }
           rp->stats.rpc_timeouts++;
           rpc_finish (rp, r, NULL, now);
         }

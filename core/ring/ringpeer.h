@@ -163,6 +163,8 @@ typedef struct {
   guint64 repairs_started;    /* chunk or manifest copies made to restore R */
   guint64 repair_bytes;
   guint64 rpc_timeouts;
+  guint64 rpc_extended;     /* deadlines moved on: the target was still answering
+                             * the requests sent before (a slow link) */
   guint64 stale_refused;      /* manifests refused: an older version, or the
                                * losing side of a conflict */
   guint64 conflicts;          /* equal versions of different contents met */

@@ -171,7 +171,15 @@ rfx_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
   it->from = from;
   it->to = to;
   it->msg = msg;
-  g_queue_push_tail (&fx->queue, it);
+  /* Delivery order is time order (senders' uplinks make it differ from the
+   * sending order), then sending order among equal times. */
+  GList *l = fx->queue.tail;
+  while (l && ((Item *) l->data)->at > it->at)
+    l = l->prev;
+  if (l)
+    g_queue_insert_after (&fx->queue, l, it);
+  else
+    g_queue_push_head (&fx->queue, it);
 }
 
 MbNodeId

@@ -143,6 +143,36 @@ test_store_owner_dropping_acks_is_handed_off (void)
   rfx_free (fx);
 }
 
+/* A slow uplink: the storer's copies wait their turn behind 15 s of others
+ * on the link, longer than rpc_timeout (10 s), while every target keeps
+ * answering the requests before them.  No copy times out or is handed off
+ * (each deadline moves on from the target's last answer); with the
+ * deadline fixed at hand-over, dozens did. */
+static void
+test_store_on_a_slow_uplink_does_not_time_out (void)
+{
+  RFx *fx = rfx_new (4, 3);
+  fx->uplink_Bps = 200 * 1024;  /* 3 windows of 16 x 64 KiB: 15 s of queue */
+  g_autoptr (GBytes) content = random_content (64 * CHUNK, 47);
+  Done d = { 0 };
+  store_file (fx, 0, "slow.bin", content, &d);
+  MbRingPeerStats st;
+  mb_ringpeer_stats (fx->rp[0], &st);
+  g_test_message ("store over a 200 KiB/s uplink: ok %d, %u copies placed, %u handed off, "
+                  "%u failed; %" G_GUINT64_FORMAT " timeouts, %" G_GUINT64_FORMAT
+                  " deadlines moved on", d.r.ok, d.r.chunks_placed, d.r.handoffs,
+                  d.r.chunks_failed, st.rpc_timeouts, st.rpc_extended);
+  g_assert_true (d.r.ok);
+  g_assert_cmpuint (d.r.chunks_failed, ==, 0);
+  g_assert_cmpuint (d.r.handoffs, ==, 0);
+  g_assert_cmpuint (st.rpc_timeouts, ==, 0);
+  g_assert_cmpuint (st.rpc_extended, >, 0);
+  g_autoptr (GString) why = g_string_new (NULL);
+  g_assert_true (copies_ok (fx, NULL, 3, why));
+  done_clear (&d);
+  rfx_free (fx);
+}
+
 /* Three members, R = 3, one silent: no member is left to hand a copy to,
  * so the store fails, saying which chunks lack how many copies, and no
  * manifest claims the file. */
@@ -457,6 +487,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ring-writes/store-short-of-copies-is-an-error-naming-them",
                    test_store_short_of_copies_is_an_error_naming_them);
   g_test_add_func ("/ring-writes/store-manifest-write-quorum", test_store_manifest_write_quorum);
+  g_test_add_func ("/ring-writes/store-on-a-slow-uplink-does-not-time-out",
+                   test_store_on_a_slow_uplink_does_not_time_out);
   g_test_add_func ("/ring-writes/store-cut-off-is-not-a-ring-of-one",
                    test_store_cut_off_is_not_a_ring_of_one);
   g_test_add_func ("/ring-writes/store-full-disk-owner-is-handed-off",
