@@ -3,7 +3,7 @@
 #pragma once
 
 #ifndef MB_SIM_EXPERIMENT_INTERNAL
-#error "experiment-private.h is private to the experiment (sim/experiment.c, metrics.c, metrics-classes.c, workload.c): no other file may include it"
+#error "experiment-private.h is private to the experiment (sim/experiment.c, metrics.c, metrics-classes.c, metrics-unchokes.c, workload.c): no other file may include it"
 #endif
 
 #include "experiment.h"
@@ -40,7 +40,11 @@ typedef struct {
   double duplicate_bytes_ratio, seed_upload_ratio;
   double leecher_upload_utilization, seed_upload_utilization;
   double download_phase_upload_utilization, seeding_phase_upload_utilization;
+  double unchoke_clustering_min, unchoke_clustering_max;
 } MbSummary;
+
+/* metrics-unchokes.c's accumulators (who unchoked whom). */
+typedef struct _MbiUnchokes MbiUnchokes;
 
 /* What the fetch workloads did (workload.c), for the summary.  The
  * Kumar–Ross setting holds while `uniform` and not `start_failed`: every
@@ -93,6 +97,8 @@ struct _MbExperiment {
   GRand *rand_workload;
   MbProgressFn progress;
   gpointer progress_data;
+  gboolean trace_unchokes;  /* --trace unchokes: unchokes-peers.csv */
+  MbiUnchokes *unchokes;
 };
 
 /* workload.c */
@@ -114,3 +120,16 @@ void mbi_metrics_sample (MbExperiment *x);
 void mbi_metrics_summarise (MbExperiment *x);
 /* metrics-classes.c: classes.csv, one row per peer class. */
 gchar *mbi_metrics_classes_csv (MbExperiment *x);
+
+/* metrics-unchokes.c: who unchoked whom, from the core's own tallies.
+ * start (with the world) takes them from it; the run's end flushes
+ * the peers' open tallies (mb_world_flush_unchokes) before summarise. */
+void mbi_unchokes_start (MbExperiment *x);
+void mbi_unchokes_free (MbExperiment *x);
+/* unchoke_clustering_min and _max of the summary. */
+void mbi_unchokes_summarise (MbExperiment *x, MbSummary *s);
+/* unchokes.csv: one row per ordered pair of classes. */
+gchar *mbi_unchokes_csv (MbExperiment *x);
+/* unchokes-peers.csv, one row per ordered pair of peers; NULL without
+ * --trace unchokes. */
+gchar *mbi_unchokes_peers_csv (MbExperiment *x);

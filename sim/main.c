@@ -1,6 +1,7 @@
 /* main.c — minibit-sim: run a scenario file in the simulator.
  *
  *   minibit-sim SCENARIO [--seed N] [--out DIR] [--set group.key=value]... [--quiet] [--check]
+ *               [--trace unchokes]
  *
  * Exit status: 0 when the run ends and its [expect] checks hold, 1 when an
  * expectation fails, 2 on bad input (unreadable or invalid scenario, bad
@@ -80,9 +81,9 @@ static const char summary_text[] =
   "Runs a scenario file in minibit's discrete-event simulator: the real\n"
   "tracker and peer logic on an in-memory network.\n"
   "\n"
-  "Writes summary.csv, peers.csv, classes.csv, timeseries.csv, leaves.csv and\n"
-  "scenario.ini to results/<scenario>/seed-<N>/ (or --out), prints a summary\n"
-  "on stdout.\n"
+  "Writes summary.csv, peers.csv, classes.csv, unchokes.csv, timeseries.csv,\n"
+  "leaves.csv and scenario.ini to results/<scenario>/seed-<N>/ (or --out)\n"
+  "(with --trace unchokes also unchokes-peers.csv), prints a summary on stdout.\n"
   "Plot them with minibit-plot RESULT_DIR (tools/plot in a source tree).  The\n"
   "scenario format is in README.md.\n"
   "\n"
@@ -95,6 +96,7 @@ main (int argc, char **argv)
   gchar *out = NULL;
   gchar **sets = NULL;
   gboolean quiet = FALSE, check = FALSE;
+  gchar *trace = NULL;
   GOptionEntry entries[] = {
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed for every random draw (default: the scenario's)", "N" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the CSVs here", "DIR" },
@@ -104,6 +106,9 @@ main (int argc, char **argv)
     { "check", 0, 0, G_OPTION_ARG_NONE, &check,
       "Check every peer's invariants after every event; abort on a violation (slow; "
       "same as MINIBIT_CHECK=1)", NULL },
+    { "trace", 0, 0, G_OPTION_ARG_STRING, &trace,
+      "Extra outputs: unchokes (unchokes-peers.csv, unchoke time and payload per ordered "
+      "pair of peers)", "unchokes" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("SCENARIO.ini");
@@ -141,6 +146,12 @@ main (int argc, char **argv)
       fprintf (stderr, "minibit-sim: %s: %s\n", argv[1], err->message);
       return 2;
     }
+  if (trace && !mb_experiment_trace (x, trace, &err))
+    {
+      fprintf (stderr, "minibit-sim: %s (see --help)\n", err->message);
+      mb_experiment_free (x);
+      return 2;
+    }
   Progress pr = { g_get_monotonic_time (), 0, !quiet && isatty (2) };
   mb_experiment_run (x, show_progress, &pr);
   double wall = (double) (g_get_monotonic_time () - pr.started) / 1e6;
@@ -173,6 +184,7 @@ main (int argc, char **argv)
            wall > 0 ? msgs / wall : 0);
   mb_experiment_free (x);
   g_free (out);
+  g_free (trace);
   g_strfreev (sets);
   if (rc == 0 && n_failed > 0)
     rc = 1;

@@ -103,6 +103,13 @@ typedef struct {
   guint32 pex_seq;         /* the swarm's est_counter at our last PEX to it */
   guint32 ss_sent;         /* super-seeding: bytes of ss_piece handed to it */
   Swarm *sw;
+  /* who unchoked whom (peer-unchokes.c): the state the tally was last
+   * brought up to date in (tally_kind, an MbiUnchokeKind, and whether the
+   * remote was interested), and when */
+  guint8 tally_kind;
+  guint8 tally_interested;
+  guint64 tally_at;
+  MbUnchokeTally tally;
 } Conn;
 
 typedef struct {
@@ -198,6 +205,8 @@ struct _MbPeer {
   guint64 send_limit;      /* the uplink backlog to keep (mbi_upload_set_limit) */
   MbPeerPieceFn observer;  /* told of every piece stored (peer-ring.c) */
   gpointer observer_data;
+  MbPeerUnchokeFn unchoke_observer; /* told of each conn's unchoke tally (peer-unchokes.c) */
+  gpointer unchoke_observer_data;
   guint n_serving;         /* swarms with serve_only set */
   MbPeerTotals totals;     /* only ever incremented (peer-observe.c's readers) */
   struct {
@@ -288,6 +297,39 @@ void mbi_upload_pump (MbPeer *p);
 /* Sets the uplink backlog to keep from the upload rate since the last call
  * (interval_us ago; 0: at start); called at each rechoke. */
 void mbi_upload_set_limit (MbPeer *p, guint64 interval_us);
+
+/* peer-unchokes.c: the conns' unchoke tallies (MbUnchokeTally).  The one
+ * owner of tally_kind, tally_interested, tally_at and the tally's times:
+ * whoever changes what the kind derives from (am_choking, peer_interested,
+ * the optimistic unchoke, whether the swarm serves as a seed) calls
+ * mbi_unchokes_update after the change, at the same `now` for every conn
+ * a change touches; mb_peer_check verifies that the kinds are current. */
+typedef enum {
+  MBI_UNCHOKE_NONE = 0,
+  MBI_UNCHOKE_REGULAR,
+  MBI_UNCHOKE_OPTIMISTIC,
+  MBI_UNCHOKE_SEED,
+} MbiUnchokeKind;
+/* The kind c's unchoke is now (NONE while choked). */
+MbiUnchokeKind mbi_unchokes_kind (const Swarm *sw, const Conn *c);
+/* Closes c's tally interval at now under the state it was in, and opens the
+ * next in the current one. */
+void mbi_unchokes_update (Swarm *sw, Conn *c, guint64 now);
+/* The same for every conn of the swarm. */
+void mbi_unchokes_update_all (Swarm *sw, guint64 now);
+/* c goes: its tally up to now to the observer. */
+void mbi_unchokes_report (Swarm *sw, Conn *c, guint64 now);
+/* Payload handed over to c, counted under its current kind. */
+static inline void
+mbi_unchokes_on_sent (Conn *c, guint32 len)
+{
+  if (c->tally_kind == MBI_UNCHOKE_REGULAR)
+    c->tally.regular_bytes += len;
+  else if (c->tally_kind == MBI_UNCHOKE_OPTIMISTIC)
+    c->tally.optimistic_bytes += len;
+  else if (c->tally_kind == MBI_UNCHOKE_SEED)
+    c->tally.seed_bytes += len;
+}
 
 /* peer-superseed.c: BEP 16. */
 gboolean mbi_superseed_active (const Swarm *sw);
