@@ -32,7 +32,12 @@
  *   clustering_index                  same-class rows only:
  *                                     regular_share / population_share
  *                                     (> 1: a class unchokes its own
- *                                     kind more than chance would).
+ *                                     kind more than chance would);
+ *   interest_index                    same-class rows only:
+ *                                     regular_share / interested_share
+ *                                     (> 1: more than its share of the
+ *                                     interest it met, so not only
+ *                                     because of whom it met, and when).
  * Empty cells: nothing to divide by.
  */
 #define MB_SIM_EXPERIMENT_INTERNAL
@@ -136,7 +141,7 @@ mbi_unchokes_free (MbExperiment *x)
 /* ---- the class matrix's derived columns ---- */
 
 typedef struct {
-  double regular_share, interested_share, population_share, clustering_index;
+  double regular_share, interested_share, population_share, clustering_index, interest_index;
 } Derived;
 
 static double
@@ -183,9 +188,12 @@ derive (MbExperiment *x, const guint *joined, const guint *leechers, guint from,
     .interested_share = ratio ((double) row[to].interested_us, intr),
     .population_share = ratio (pop_to, pop_all),
     .clustering_index = NAN,
+    .interest_index = NAN,
   };
   if (from == to && !isnan (d.regular_share) && d.population_share > 0)
     d.clustering_index = d.regular_share / d.population_share;
+  if (from == to && !isnan (d.regular_share) && d.interested_share > 0)
+    d.interest_index = d.regular_share / d.interested_share;
   return d;
 }
 
@@ -219,7 +227,7 @@ mbi_unchokes_csv (MbExperiment *x)
   guint *leechers = g_new0 (guint, MAX (nc, 1));
   count_peers (x, joined, leechers);
   GString *o = g_string_new ("from_class,to_class," TALLY_COLS ",regular_share,interested_share,"
-                             "population_share,clustering_index\n");
+                             "population_share,clustering_index,interest_index\n");
   for (guint f = 0; f < nc; f++)
     for (guint t = 0; t < nc; t++)
       {
@@ -230,6 +238,7 @@ mbi_unchokes_csv (MbExperiment *x)
         put_num (o, d.interested_share, "%.4f");
         put_num (o, d.population_share, "%.4f");
         put_num (o, d.clustering_index, "%.4f");
+        put_num (o, d.interest_index, "%.4f");
         g_string_append_c (o, '\n');
       }
   g_free (joined);
