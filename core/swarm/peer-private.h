@@ -92,6 +92,8 @@ typedef struct {
   BlockRefs cancelled;     /* requests we gave up on (late pieces are fine) */
   UpReqs upq;              /* its requests we will serve, not yet handed to the host */
   guint64 up_since_unchoke;/* payload handed over since we last unchoked it */
+  guint64 tally_sent;      /* payload handed over since tally_at (peer-unchokes.c;
+                              beside up_since_unchoke: one cache line per block) */
   guint64 last_unchoke_at; /* when we last unchoked it, + 1 (0: never) */
   guint64 unchoked_us_at;  /* when it last unchoked us */
   guint64 down_since_unchoked; /* payload it sent us since then */
@@ -105,11 +107,12 @@ typedef struct {
   Swarm *sw;
   /* who unchoked whom (peer-unchokes.c): the state the tally was last
    * brought up to date in (tally_kind, an MbiUnchokeKind, and whether the
-   * remote was interested), and when */
+   * remote was interested), and when; the tally itself is allocated when
+   * it first has something (it is read only at changes of state) */
   guint8 tally_kind;
   guint8 tally_interested;
   guint64 tally_at;
-  MbUnchokeTally tally;
+  MbUnchokeTally *tally;
 } Conn;
 
 typedef struct {
@@ -319,16 +322,12 @@ void mbi_unchokes_update (Swarm *sw, Conn *c, guint64 now);
 void mbi_unchokes_update_all (Swarm *sw, guint64 now);
 /* c goes: its tally up to now to the observer. */
 void mbi_unchokes_report (Swarm *sw, Conn *c, guint64 now);
-/* Payload handed over to c, counted under its current kind. */
+/* Payload handed over to c, counted under its current kind when the
+ * interval closes. */
 static inline void
 mbi_unchokes_on_sent (Conn *c, guint32 len)
 {
-  if (c->tally_kind == MBI_UNCHOKE_REGULAR)
-    c->tally.regular_bytes += len;
-  else if (c->tally_kind == MBI_UNCHOKE_OPTIMISTIC)
-    c->tally.optimistic_bytes += len;
-  else if (c->tally_kind == MBI_UNCHOKE_SEED)
-    c->tally.seed_bytes += len;
+  c->tally_sent += len;
 }
 
 /* peer-superseed.c: BEP 16. */

@@ -100,6 +100,7 @@ conn_free (Conn *c)
   g_free (c->name);
   g_free (c->addr);
   g_free (c->upq.v);
+  g_free (c->tally);
   if (c->ss_seen)
     mb_bitfield_free (c->ss_seen);
   if (c->remote)
