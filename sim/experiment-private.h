@@ -49,7 +49,11 @@ typedef struct {
   double duplicate_bytes_ratio, seed_upload_ratio;
   double leecher_upload_utilization, seed_upload_utilization;
   double download_phase_upload_utilization, seeding_phase_upload_utilization;
+  double unchoke_clustering_min, unchoke_clustering_max;
 } MbSummary;
+
+/* metrics-unchokes.c's accumulators (who unchoked whom). */
+typedef struct _MbiUnchokes MbiUnchokes;
 
 /* What the fetch workloads did (workload.c), for the summary.  The
  * Kumar–Ross setting holds while `uniform` and not `start_failed`: every
@@ -105,6 +109,8 @@ struct _MbExperiment {
   const volatile sig_atomic_t *interrupt; /* raised: stop at the next event */
   MbStopped stopped;
   GByteArray *leave_causes; /* MbiLeaveCause per node index (id - 1) */
+  gboolean trace_unchokes;  /* --trace unchokes: unchokes-peers.csv */
+  MbiUnchokes *unchokes;
 };
 
 /* workload.c */
@@ -131,3 +137,16 @@ gchar *mbi_metrics_departures_csv (MbExperiment *x);
 
 /* experiment-progress.c: the fraction of the run done now (MbProgress.done). */
 double mbi_progress_done (MbExperiment *x);
+
+/* metrics-unchokes.c: who unchoked whom, from the core's own tallies.
+ * start (with the world) takes them from it; the run's end flushes
+ * the peers' open tallies (mb_world_flush_unchokes) before summarise. */
+void mbi_unchokes_start (MbExperiment *x);
+void mbi_unchokes_free (MbExperiment *x);
+/* unchoke_clustering_min and _max of the summary. */
+void mbi_unchokes_summarise (MbExperiment *x, MbSummary *s);
+/* unchokes.csv: one row per ordered pair of classes. */
+gchar *mbi_unchokes_csv (MbExperiment *x);
+/* unchokes-peers.csv, one row per ordered pair of peers; NULL without
+ * --trace unchokes. */
+gchar *mbi_unchokes_peers_csv (MbExperiment *x);

@@ -484,6 +484,7 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   configure_network (mb_world_net (x->world), &sc->network);
   mb_world_on_complete (x->world, on_complete, x);
   mb_world_on_handoff (x->world, on_handoff, x);
+  mbi_unchokes_start (x);
   x->leaves = g_array_new (FALSE, FALSE, sizeof (MbLeaveRecord));
   x->leave_causes = g_byte_array_new ();
   x->rand_workload = stream (sc->seed, STREAM_WORKLOAD);
@@ -506,6 +507,7 @@ mb_experiment_free (MbExperiment *x)
   mb_world_free (x->world);
   mb_sched_free (x->sched);
   mbi_workload_free (x);
+  mbi_unchokes_free (x);
   if (x->file)
     mb_manifest_unref (x->file);
   g_array_unref (x->leaves);
@@ -576,8 +578,10 @@ mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data)
   x->stopped = MB_STOPPED_DURATION;
   mbi_metrics_start (x);
   mb_sched_run_until (x->sched, x->sc->duration, run_is_over, x);
+  mb_world_flush_unchokes (x->world);
   mbi_metrics_sample (x);
   mbi_metrics_summarise (x);
+  mbi_unchokes_summarise (x, &x->summary);
   x->ran = TRUE;
 }
 

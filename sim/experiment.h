@@ -4,7 +4,8 @@
  *   MbExperiment *x = mb_experiment_new (scenario, &err);
  *   mb_experiment_set_interrupt (x, &flag);   optional: a signal handler's flag
  *   mb_experiment_run (x, progress_fn, data);
- *   mb_experiment_write (x, out_dir, &err);   summary.csv, peers.csv, timeseries.csv...
+ *   mb_experiment_write (x, out_dir, &err);   summary.csv, peers.csv, classes.csv,
+ *                                             unchokes.csv, timeseries.csv, ...
  *   failures = mb_experiment_check (x, msgs);
  *
  * Everything random is drawn from generators seeded from the scenario seed
@@ -48,6 +49,10 @@ const char *mb_stopped_name (MbStopped s);
 typedef void (*MbProgressFn) (const MbProgress *p, gpointer data);
 
 MbExperiment *mb_experiment_new (const MbScenario *sc, GError **error);
+/* Before the run: extra outputs, a comma-separated list of "unchokes"
+ * (unchokes-peers.csv, one row per ordered pair of peers).  FALSE with a
+ * message naming the unknown one. */
+gboolean mb_experiment_trace (MbExperiment *x, const char *what, GError **error);
 void mb_experiment_free (MbExperiment *x);
 /* The run stops after the event during which *flag became non-zero (a
  * signal handler sets it; nothing else reads it); NULL: never. */

@@ -1,7 +1,7 @@
 /* main.c — minibit-sim: run a scenario file in the simulator.
  *
  *   minibit-sim SCENARIO [--seed N] [--out DIR] [--set group.key=value]... [--quiet] [--check]
- *               [--no-expect] [--force] [--dry-run] [--version]
+ *               [--no-expect] [--force] [--dry-run] [--version] [--trace unchokes]
  *
  * Exit status: 0 when the run ends and its [expect] checks hold (or
  * --no-expect), 1 when an expectation fails, 2 on bad input (unreadable or
@@ -109,9 +109,10 @@ static const char summary_text[] =
   "Runs a scenario file in minibit's discrete-event simulator: the real\n"
   "tracker and peer logic on an in-memory network.\n"
   "\n"
-  "Writes summary.csv, peers.csv, classes.csv, timeseries.csv, leaves.csv,\n"
-  "departures.csv and scenario.ini to results/<scenario>/seed-<N>/ (or --out),\n"
-  "prints a summary on stdout.  The output folder is checked (and made) before\n"
+  "Writes summary.csv, peers.csv, classes.csv, unchokes.csv, timeseries.csv,\n"
+  "leaves.csv, departures.csv and scenario.ini to results/<scenario>/seed-<N>/\n"
+  "(or --out) (with --trace unchokes also unchokes-peers.csv), prints a summary\n"
+  "on stdout.  The output folder is checked (and made) before\n"
   "the run; CSVs already there are replaced.  A run whose estimated peak memory\n"
   "exceeds the memory available (MemAvailable in /proc/meminfo, or the size in\n"
   "MINIBIT_MEM_AVAILABLE) is refused unless --force.\n"
@@ -186,6 +187,7 @@ main (int argc, char **argv)
   gchar **sets = NULL;
   gboolean quiet = FALSE, check = FALSE, force = FALSE, no_expect = FALSE, dry_run = FALSE;
   gboolean version = FALSE;
+  gchar *trace = NULL;
   GOptionEntry entries[] = {
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed for every random draw (default: the scenario's)", "N" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
@@ -204,6 +206,9 @@ main (int argc, char **argv)
       "Check the scenario, the output folder and the memory estimate, print them "
       "(scenario, out: DIR, memory) and exit without running", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { "trace", 0, 0, G_OPTION_ARG_STRING, &trace,
+      "Extra outputs: unchokes (unchokes-peers.csv, unchoke time and payload per ordered "
+      "pair of peers)", "unchokes" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("SCENARIO.ini");
@@ -266,6 +271,12 @@ main (int argc, char **argv)
       return 2;
     }
   mb_experiment_set_interrupt (x, mb_interrupt_flag ());
+  if (trace && !mb_experiment_trace (x, trace, &err))
+    {
+      fprintf (stderr, "minibit-sim: %s (see --help)\n", err->message);
+      mb_experiment_free (x);
+      return 2;
+    }
   Progress pr = { g_get_monotonic_time (), 0, !quiet && isatty (2) };
   mb_experiment_run (x, show_progress, &pr);
   gboolean interrupted = mb_experiment_stopped (x) == MB_STOPPED_INTERRUPTED;
@@ -311,6 +322,7 @@ main (int argc, char **argv)
              (int) *mb_interrupt_flag (), t_end, dir);
   mb_experiment_free (x);
   g_free (out);
+  g_free (trace);
   g_strfreev (sets);
   if (rc == 0 && interrupted)
     rc = 130;

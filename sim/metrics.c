@@ -87,6 +87,7 @@ static const Column summary_cols[] = {
   SUM (duplicate_bytes_ratio, "%.6f"), SUM (seed_upload_ratio, "%.4f"),
   SUM (leecher_upload_utilization, "%.4f"), SUM (seed_upload_utilization, "%.4f"),
   SUM (download_phase_upload_utilization, "%.4f"), SUM (seeding_phase_upload_utilization, "%.4f"),
+  SUM (unchoke_clustering_min, "%.4f"), SUM (unchoke_clustering_max, "%.4f"),
 };
 #undef SUM
 
@@ -621,6 +622,9 @@ mb_experiment_write (MbExperiment *x, const char *dir, GError **error)
   /* summary.csv last: once it is new, so are the others */
   return write_file (dir, "peers.csv", peers_csv (x), error)
          && write_file (dir, "classes.csv", mbi_metrics_classes_csv (x), error)
+         && write_file (dir, "unchokes.csv", mbi_unchokes_csv (x), error)
+         && (!x->trace_unchokes
+             || write_file (dir, "unchokes-peers.csv", mbi_unchokes_peers_csv (x), error))
          && write_file (dir, "timeseries.csv", timeseries_csv (x), error)
          && write_file (dir, "leaves.csv", leaves_csv (x), error)
          && write_file (dir, "departures.csv", mbi_metrics_departures_csv (x), error)

@@ -54,6 +54,8 @@ struct _MbWorld {
   gpointer on_complete_data;
   MbWorldHandoffFn on_handoff;
   gpointer on_handoff_data;
+  MbWorldUnchokeFn on_unchoke;
+  gpointer on_unchoke_data;
   GArray *scratch;
   GHashTable *pending_views; /* ViewUpdates scheduled, not yet run (freed with the world) */
   guint8 swarm_data[MB_MSG_N_TYPES]; /* per type: carries a swarm id (prefetch hint;
@@ -686,6 +688,34 @@ seed_store (MbWorld *w, MbStore *store, gdouble share)
   g_free (order);
 }
 
+static void
+node_unchokes (gpointer data, const char *key, MbNodeId remote, const MbUnchokeTally *t)
+{
+  MbSimNode *n = data;
+  MbWorld *w = n->world;
+  if (w->on_unchoke)
+    w->on_unchoke (w, n, remote, key, t, w->on_unchoke_data);
+}
+
+void
+mb_world_on_unchoke (MbWorld *w, MbWorldUnchokeFn fn, gpointer data)
+{
+  w->on_unchoke = fn;
+  w->on_unchoke_data = data;
+}
+
+void
+mb_world_flush_unchokes (MbWorld *w)
+{
+  guint64 now = mb_sched_now (w->sched);
+  for (guint i = 0; i < w->nodes->len; i++)
+    {
+      MbSimNode *n = w->nodes->pdata[i];
+      if (n->online)
+        mb_peer_flush_unchokes (n->peer, now);
+    }
+}
+
 MbSimNode *
 mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
                guint64 download_bps, guint region, gdouble initial_share,
@@ -724,6 +754,7 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   g_autofree gchar *name = g_strdup_printf ("peer%u", n->id);
   n->peer = mb_peer_new (&w->host, n->id, name, n->addr, 0, &pcfg, n->store,
                          rand_for (w->cfg.seed, n->id));
+  mb_peer_set_unchoke_observer (n->peer, node_unchokes, n);
   w->n_online++;
   if (w->file)
     {
@@ -834,6 +865,8 @@ finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
   if (n->drain != MB_EVENT_NONE)
     mb_sched_cancel (w->sched, n->drain);
   n->drain = MB_EVENT_NONE;
+  /* its unchokes end now (a crashed peer is never called again) */
+  mb_peer_flush_unchokes (n->peer, now);
   if (kind == MB_LEAVE_GRACEFUL)
     mb_peer_leave (n->peer, now);
   else

@@ -97,6 +97,13 @@ typedef struct {
 /* Called when a peer's graceful leave has handed its keys over. */
 typedef void (*MbWorldHandoffFn) (MbWorld *w, MbSimNode *node, gpointer data);
 
+/* Called with each swarm connection's unchoke tally (MbUnchokeTally, the
+ * core's record of its choker's decisions): `node`'s unchokes of `remote`
+ * in swarm `key`, when the connection goes, when `node` leaves, and at
+ * mb_world_flush_unchokes. */
+typedef void (*MbWorldUnchokeFn) (MbWorld *w, MbSimNode *node, MbNodeId remote,
+                                  const char *key, const MbUnchokeTally *t, gpointer data);
+
 /* file may be NULL: no swarm (a ring-only scenario). */
 MbWorld *mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file);
 void mb_world_on_handoff (MbWorld *w, MbWorldHandoffFn fn, gpointer data);
@@ -115,6 +122,10 @@ MbNet *mb_world_net (MbWorld *w);
 MbSched *mb_world_sched (MbWorld *w);
 const MbManifest *mb_world_file (MbWorld *w);
 void mb_world_on_complete (MbWorld *w, MbWorldCompleteFn fn, gpointer data);
+void mb_world_on_unchoke (MbWorld *w, MbWorldUnchokeFn fn, gpointer data);
+/* Every online peer reports its connections' unchoke tallies up to now
+ * (the run's end). */
+void mb_world_flush_unchokes (MbWorld *w);
 
 /* A new peer joins now: its store gets `initial_share` of the pieces (1 = a
  * seed), chosen by the world's own generator; it registers and connects.

@@ -229,6 +229,13 @@ check_interest_and_uploads (Check *ck, const Swarm *sw, guint *n_upq)
       if (c->ss_piece >= (gint32) sw->n_pieces)
         return fail (ck, sw, "conn to node %u: super-seed piece %d out of range", c->node,
                      c->ss_piece);
+      /* the unchoke tally follows every change (peer-unchokes.c) */
+      if (c->tally_kind != mbi_unchokes_kind (sw, c))
+        return fail (ck, sw, "conn to node %u: unchoke tally in kind %u, but the conn is in %u",
+                     c->node, c->tally_kind, mbi_unchokes_kind (sw, c));
+      if (c->tally_interested != c->peer_interested)
+        return fail (ck, sw, "conn to node %u: unchoke tally has interested %u, the conn %u",
+                     c->node, c->tally_interested, c->peer_interested);
     }
   guint active = 0;
   for (guint i = 0; i < sw->n_conns; i++)

@@ -34,6 +34,7 @@ conn_unchoke (Swarm *sw, Conn *c, guint64 now)
   c->am_choking = FALSE;
   c->up_since_unchoke = 0;
   c->last_unchoke_at = now + 1;
+  mbi_unchokes_update (sw, c, now);
   mbi_peer_send (sw->peer, c->node, mbi_swarm_msg (sw, MB_MSG_UNCHOKE));
 }
 
@@ -212,6 +213,7 @@ choke_round (Swarm *sw, guint64 now, gboolean rotate, gboolean roll)
           if (choke)
             {
               c->am_choking = TRUE;
+              mbi_unchokes_update (sw, c, now);
               mbi_upload_clear (sw, c); /* BEP 3: a choke discards its requests */
               mbi_superseed_on_cut (sw, c);
               mbi_peer_send (p, c->node, mbi_swarm_msg (sw, MB_MSG_CHOKE));
@@ -234,6 +236,7 @@ choke_round (Swarm *sw, guint64 now, gboolean rotate, gboolean roll)
         mbi_upload_set_weighted (sw, any);
     }
   g_free (weight);
+  mbi_unchokes_update_all (sw, now); /* the optimistic unchoke may have moved */
   g_free (cands);
   g_free (unchoke);
 }
@@ -275,6 +278,7 @@ mbi_swarm_seed_preempt (Swarm *sw, Conn *c, guint64 now)
   if (used < slots || !victim)
     return;
   victim->am_choking = TRUE;
+  mbi_unchokes_update (sw, victim, now);
   mbi_upload_clear (sw, victim); /* BEP 3: a choke discards its requests */
   mbi_superseed_on_cut (sw, victim);
   mbi_peer_send (sw->peer, victim->node, mbi_swarm_msg (sw, MB_MSG_CHOKE));

@@ -425,6 +425,7 @@ mbi_swarm_piece_lost (Swarm *sw, guint32 piece)
     }
   for (guint i = 0; i < sw->n_conns; i++)
     mbi_wire_update_interest (sw, sw->conns[i]);
+  mbi_unchokes_update_all (sw, sw->peer->now); /* no longer a seed's unchokes */
 }
 
 void

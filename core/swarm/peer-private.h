@@ -105,6 +105,8 @@ typedef struct {
   BlockRefs cancelled;     /* requests we gave up on (late pieces are fine) */
   UpReqs upq;              /* its requests we will serve, not yet handed to the host */
   guint64 up_since_unchoke;/* payload handed over since we last unchoked it */
+  guint64 tally_sent;      /* payload handed over since tally_at (peer-unchokes.c;
+                              beside up_since_unchoke: one cache line per block) */
   guint64 last_unchoke_at; /* when we last unchoked it, + 1 (0: never) */
   guint64 unchoked_us_at;  /* when it last unchoked us */
   guint64 down_since_unchoked; /* payload it sent us since then */
@@ -117,6 +119,14 @@ typedef struct {
   guint32 ss_sent;         /* super-seeding: bytes of ss_piece handed to it */
   Swarm *sw;
   ConnStrat *st;           /* bittyrant and propshare peers only, else NULL */
+  /* who unchoked whom (peer-unchokes.c): the state the tally was last
+   * brought up to date in (tally_kind, an MbiUnchokeKind, and whether the
+   * remote was interested), and when; the tally itself is allocated when
+   * it first has something (it is read only at changes of state) */
+  guint8 tally_kind;
+  guint8 tally_interested;
+  guint64 tally_at;
+  MbUnchokeTally *tally;
 } Conn;
 
 typedef struct {
@@ -219,6 +229,8 @@ struct _MbPeer {
                               over in a round (bittyrant's capacity) */
   MbPeerPieceFn observer;  /* told of every piece stored (peer-ring.c) */
   gpointer observer_data;
+  MbPeerUnchokeFn unchoke_observer; /* told of each conn's unchoke tally (peer-unchokes.c) */
+  gpointer unchoke_observer_data;
   guint n_serving;         /* swarms with serve_only set */
   MbPeerTotals totals;     /* only ever incremented (peer-observe.c's readers) */
   struct {
@@ -323,6 +335,35 @@ void mbi_upload_set_limit (MbPeer *p, guint64 interval_us);
 /* Serves sw's conns in proportion to their st->up_weight (TRUE) or in
  * plain round robin (FALSE). */
 void mbi_upload_set_weighted (Swarm *sw, gboolean weighted);
+
+/* peer-unchokes.c: the conns' unchoke tallies (MbUnchokeTally).  The one
+ * owner of tally_kind, tally_interested, tally_at and the tally's times:
+ * whoever changes what the kind derives from (am_choking, peer_interested,
+ * the optimistic unchoke, whether the swarm serves as a seed) calls
+ * mbi_unchokes_update after the change, at the same `now` for every conn
+ * a change touches; mb_peer_check verifies that the kinds are current. */
+typedef enum {
+  MBI_UNCHOKE_NONE = 0,
+  MBI_UNCHOKE_REGULAR,
+  MBI_UNCHOKE_OPTIMISTIC,
+  MBI_UNCHOKE_SEED,
+} MbiUnchokeKind;
+/* The kind c's unchoke is now (NONE while choked). */
+MbiUnchokeKind mbi_unchokes_kind (const Swarm *sw, const Conn *c);
+/* Closes c's tally interval at now under the state it was in, and opens the
+ * next in the current one. */
+void mbi_unchokes_update (Swarm *sw, Conn *c, guint64 now);
+/* The same for every conn of the swarm. */
+void mbi_unchokes_update_all (Swarm *sw, guint64 now);
+/* c goes: its tally up to now to the observer. */
+void mbi_unchokes_report (Swarm *sw, Conn *c, guint64 now);
+/* Payload handed over to c, counted under its current kind when the
+ * interval closes. */
+static inline void
+mbi_unchokes_on_sent (Conn *c, guint32 len)
+{
+  c->tally_sent += len;
+}
 
 /* peer-superseed.c: BEP 16. */
 gboolean mbi_superseed_active (const Swarm *sw);

@@ -80,6 +80,7 @@ mb_peer_join_swarm (MbPeer *p, const MbManifest *m, const char *key,
       sw->use_tracker = p->tracker != MB_NODE_NONE;
       for (guint i = 0; i < sw->n_conns; i++)
         mbi_wire_update_interest (sw, sw->conns[i]);
+      mbi_unchokes_update_all (sw, now); /* no longer a seed's unchokes */
     }
   if (!sw)
     sw = mbi_peer_swarm_create (p, m, key, now);

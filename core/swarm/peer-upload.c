@@ -243,6 +243,7 @@ hand_over (Swarm *sw, Conn *c, UpReq r)
   c->up_cur += r.length;
   p->up_handed += r.length;
   c->up_since_unchoke += r.length;
+  mbi_unchokes_on_sent (c, r.length);
   mbi_peer_send (p, c->node, m);
   if (c->ss_piece >= 0)
     mbi_superseed_on_sent (sw, c, r.piece, r.length);

@@ -105,6 +105,7 @@ conn_free (Conn *c)
   g_free (c->addr);
   g_free (c->upq.v);
   g_free (c->st);
+  g_free (c->tally);
   if (c->ss_seen)
     mb_bitfield_free (c->ss_seen);
   if (c->remote)
@@ -237,6 +238,7 @@ mbi_swarm_conn_add (Swarm *sw, MbNodeId node, const char *name, gboolean outgoin
   c->ss_piece = -1;
   if (mbi_peer_weighted_strategy (sw->peer))
     c->st = g_new0 (ConnStrat, 1);
+  c->tally_at = now;
   if (sw->n_conns == sw->cap_conns)
     {
       sw->cap_conns = sw->cap_conns ? 2 * sw->cap_conns : 16;
@@ -257,12 +259,17 @@ mbi_conn_set_interest (Swarm *sw, Conn *c, gboolean am, gboolean peer)
   sw->n_am_interested += (guint) am - c->am_interested;
   sw->n_peer_interested += (guint) peer - c->peer_interested;
   c->am_interested = am;
-  c->peer_interested = peer;
+  if (peer != c->peer_interested)
+    {
+      c->peer_interested = peer;
+      mbi_unchokes_update (sw, c, sw->peer->now);
+    }
 }
 
 void
 mbi_swarm_conn_remove (Swarm *sw, Conn *c)
 {
+  mbi_unchokes_report (sw, c, sw->peer->now);
   mbi_conn_set_interest (sw, c, FALSE, FALSE);
   mbi_swarm_release_requests (sw, c, FALSE);
   mbi_upload_clear (sw, c);
@@ -331,6 +338,7 @@ mbi_swarm_mark_complete (Swarm *sw, guint64 now)
   if (sw->stats.completed_at == MB_TIME_NEVER)
     sw->peer->n_completed++;
   sw->stats.completed_at = now;
+  mbi_unchokes_update_all (sw, now); /* its unchokes are a seed's from now on */
 }
 
 void
@@ -669,6 +677,7 @@ mb_peer_leave (MbPeer *p, guint64 now)
 {
   if (p->left)
     return;
+  p->now = now;
   if (p->tracker != MB_NODE_NONE)
     {
       MbMessage *m = mb_message_new (MB_MSG_LEAVE);

@@ -256,6 +256,36 @@ typedef struct {
 
 void mb_peer_totals (const MbPeer *p, MbPeerTotals *out);
 
+/* ---- who unchoked whom (peer-unchokes.c) ----
+ * Each connection keeps a tally of the choker's real decisions about its
+ * remote, as they take effect: how long we kept it unchoked, by kind, and
+ * the payload handed over meanwhile.  An unchoke is a seed unchoke while
+ * the swarm serves as a seed does (complete, or serving only), else the
+ * optimistic one if the remote is the swarm's optimistic unchoke, else a
+ * regular one (tit-for-tat's slots, the slots filled between rechokes, the
+ * extra slots).  The tally is handed to the observer when the connection
+ * goes and at mb_peer_flush_unchokes; nothing else reads it. */
+typedef struct {
+  guint64 regular_us;        /* time the remote was unchoked by a regular slot */
+  guint64 optimistic_us;     /* ... as our optimistic unchoke */
+  guint64 seed_us;           /* ... while we served as a seed */
+  guint64 interested_us;     /* time the remote said it was interested in us */
+  guint64 regular_bytes;     /* payload handed over while regularly unchoked */
+  guint64 optimistic_bytes;  /* ... optimistically */
+  guint64 seed_bytes;        /* ... as a seed */
+} MbUnchokeTally;
+
+/* Called with a connection's tally since it was last reported, when the
+ * connection goes (for any reason) and at mb_peer_flush_unchokes (only if
+ * it is not all zero).  One observer; NULL to remove. */
+typedef void (*MbPeerUnchokeFn) (gpointer data, const char *key, MbNodeId remote,
+                                 const MbUnchokeTally *t);
+void mb_peer_set_unchoke_observer (MbPeer *p, MbPeerUnchokeFn fn, gpointer data);
+/* Reports every connection's tally up to `now` and starts them again from
+ * there (a run's end, or a crash: a peer freed without it loses what its
+ * open connections tallied).  Changes nothing else. */
+void mb_peer_flush_unchokes (MbPeer *p, guint64 now);
+
 /* Debug: recomputes every invariant of the peer's state (availability
  * counts, connection arrays, started pieces' block counters, request counts,
  * completed swarms) from scratch.  TRUE if all hold; else FALSE, and the

@@ -23,7 +23,8 @@ run_once (const char *scenario, guint64 seed, const char *dir)
   g_assert_no_error (err);
   mb_experiment_free (x);
   GString *all = g_string_new (NULL);
-  const char *files[] = { "summary.csv", "peers.csv", "timeseries.csv", "departures.csv" };
+  const char *files[] = { "summary.csv", "peers.csv", "classes.csv", "unchokes.csv",
+                          "timeseries.csv", "departures.csv" };
   for (guint i = 0; i < G_N_ELEMENTS (files); i++)
     {
       g_autofree gchar *path = g_build_filename (dir, files[i], NULL);
@@ -51,8 +52,8 @@ test_determinism_same_seed_same_bytes_other_seed_differs (void)
   g_assert_true (strstr (a, "\nflash-crowd,7,") != NULL);
   g_assert_true (strstr (a, ",completed,seed_time,yes,") != NULL);
   const char *dirs[] = { d1, d2, d3 };
-  const char *files[] = { "summary.csv", "peers.csv", "timeseries.csv", "scenario.ini",
-                          "classes.csv", "leaves.csv", "departures.csv" };
+  const char *files[] = { "summary.csv", "peers.csv", "classes.csv", "unchokes.csv",
+                          "timeseries.csv", "leaves.csv", "departures.csv", "scenario.ini" };
   for (guint i = 0; i < 3; i++)
     {
       for (guint k = 0; k < G_N_ELEMENTS (files); k++)

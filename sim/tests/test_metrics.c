@@ -47,7 +47,8 @@ run (const char *const *extra, MbScenario **sc_out, gchar **peers_csv)
       g_clear_pointer (&last_classes_csv, g_free);
       g_assert_true (g_file_get_contents (c, &last_classes_csv, NULL, NULL));
       static const char *const files[] = { "summary.csv", "peers.csv", "classes.csv",
-                                           "timeseries.csv", "leaves.csv", "departures.csv",
+                                           "unchokes.csv", "timeseries.csv", "leaves.csv",
+                                           "departures.csv",
                                            "scenario.ini" };
       for (guint i = 0; i < G_N_ELEMENTS (files); i++)
         {
