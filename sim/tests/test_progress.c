@@ -155,7 +155,7 @@ test_progress_interrupt_stops_at_next_event (void)
   g_assert_true (mb_experiment_write (x, tmp, &err));
   g_assert_no_error (err);
   g_autofree gchar *summary = read_file (tmp, "summary.csv");
-  const char *names[] = { "peers.csv", "classes.csv", "timeseries.csv", "leaves.csv",
+  const char *names[] = { "peers.csv", "classes.csv", "unchokes.csv", "timeseries.csv", "leaves.csv",
                           "departures.csv", "scenario.ini" };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     g_free (read_file (tmp, names[i]));

@@ -39,7 +39,8 @@ run (const char *const *overrides, const char *dir, gchar **csvs)
       g_assert_no_error (err);
       GString *all = g_string_new (NULL);
       static const char *const files[] = { "summary.csv", "peers.csv", "classes.csv",
-                                           "timeseries.csv", "leaves.csv", "scenario.ini" };
+                                           "timeseries.csv", "leaves.csv", "scenario.ini",
+                                           "unchokes.csv", "departures.csv" };
       for (guint i = 0; i < G_N_ELEMENTS (files); i++)
         {
           g_autofree gchar *p = g_build_filename (dir, files[i], NULL);
@@ -49,7 +50,7 @@ run (const char *const *overrides, const char *dir, gchar **csvs)
             g_string_append_printf (all, "== %s\n%s", files[i], text);
           g_unlink (p);
         }
-      g_rmdir (dir);
+      g_assert_cmpint (g_rmdir (dir), ==, 0);
       *csvs = g_string_free (all, FALSE);
     }
   /* the scenario outlives the experiment: freed when the test ends */
