@@ -154,7 +154,12 @@ mb_app_on_frame (gpointer user, MbNodeId from, const MbMessage *msg)
                      msg->name ? msg->name : "(none)", who ? who : "(unknown)");
           return;
         }
-      mb_members_leave (app->members, from, msg->name);
+      /* Only a LEAVE without a file leaves the ring's membership; with one
+       * it leaves that file's swarm (an idle or failed fetch), and the
+       * member stays (taking it for a goodbye evicted a member from every
+       * view each time it left a swarm). */
+      if (msg->file == NULL || msg->file[0] == '\0')
+        mb_members_leave (app->members, from, msg->name);
     }
   mb_tracker_receive (app->tracker, from, msg, mb_clock_now ());
   mb_expiry_driver_rearm (app->driver);

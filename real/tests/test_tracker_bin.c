@@ -574,7 +574,8 @@ mb_wire_find (WireSide *w, guint from, MbMsgType type, guint32 req)
  * registration take a member's name); a member gets the full
  * list, and every member gets it when one joins; HTTP cannot take a
  * member's name; a LEAVE naming a member is ignored from anyone else, and
- * from the member itself tells the others (LEAVE_NOTICE with its address);
+ * from the member itself tells the others (LEAVE_NOTICE with its address),
+ * unless it names a file (a swarm left: still a member);
  * a member that stops re-announcing expires (--member-timeout). */
 static void
 test_members (void)
@@ -638,6 +639,17 @@ test_members (void)
   g_assert_true (g_hash_table_contains (ids, "a"));
   g_hash_table_unref (ids);
   g_assert_null (mb_wire_find (&wb, 0, MB_MSG_LEAVE_NOTICE, 0));
+  /* a leaves a file's swarm: still a member, nobody is told it left. */
+  mb_wire_send (ta, tka, MB_MSG_LEAVE, 0, "some.iso", "a", NULL);
+  mb_wire_send (ta, tka, MB_MSG_GET_PEERS, 7, "", "a", NULL);
+  mb_wire_send (tb, tkb, MB_MSG_GET_PEERS, 8, "", "b", NULL);
+  WAIT_FOR (mb_wire_find (&wa, 0, MB_MSG_PEER_LIST, 7) != NULL
+            && mb_wire_find (&wb, 0, MB_MSG_PEER_LIST, 8) != NULL, WAIT_MS);
+  g_assert_cmpuint (mb_wire_find (&wa, 0, MB_MSG_PEER_LIST, 7)->n_peers, ==, 2);
+  g_assert_null (mb_wire_find (&wb, 0, MB_MSG_LEAVE_NOTICE, 0));
+  ids = mb_ring_ids (s, t, "x");
+  g_assert_true (g_hash_table_contains (ids, "a"));
+  g_hash_table_unref (ids);
   /* a's own LEAVE: b is told, a is gone. */
   mb_wire_send (ta, tka, MB_MSG_LEAVE, 0, "", "a", NULL);
   WAIT_FOR (mb_wire_find (&wb, 0, MB_MSG_LEAVE_NOTICE, 0) != NULL, WAIT_MS);
