@@ -100,6 +100,8 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->seed_piece_quota = sw->seed_piece_quota;
   if (GIVEN (MAX_EXTRA_SLOTS))
     p->max_extra_slots = sw->max_extra_slots;
+  if (GIVEN (SLOT_CHECK_INTERVAL))
+    p->slot_check_us = sw->slot_check_interval;
   if (GIVEN (PIPELINE))
     p->pipeline = sw->pipeline;
   if (GIVEN (PIPELINE_MAX))

@@ -39,6 +39,7 @@ const MbKeySpec mbi_scenario_swarm_keys[] = {
   { "seed_choke", MB_KIND_ENUM, SW (seed_choke), FALSE, "round-robin", seed_choke_choices },
   { "seed_piece_quota", MB_KIND_COUNT, SW (seed_piece_quota), FALSE, "20", NULL },
   { "max_extra_slots", MB_KIND_COUNT, SW (max_extra_slots), FALSE, "8", NULL },
+  { "slot_check_interval", MB_KIND_DURATION, SW (slot_check_interval), FALSE, "0s", NULL },
   { "pipeline", MB_KIND_COUNT, SW (pipeline), FALSE, "5", NULL },
   { "pipeline_max", MB_KIND_COUNT, SW (pipeline_max), FALSE, "250", NULL },
   { "request_queue_time", MB_KIND_DURATION, SW (request_queue_time), FALSE, "3s", NULL },
@@ -89,6 +90,7 @@ mbi_scenario_open_swarm (MbLoad *ld, const char *id G_GNUC_UNUSED)
   sw->seed_choke = (MbScenarioSeedChoke) p.seed_choke;
   sw->seed_piece_quota = p.seed_piece_quota;
   sw->max_extra_slots = p.max_extra_slots;
+  sw->slot_check_interval = p.slot_check_us;
   sw->pipeline = p.pipeline;
   sw->pipeline_max = p.pipeline_max;
   sw->request_queue_time = p.request_queue_us;

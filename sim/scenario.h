@@ -190,6 +190,7 @@ typedef enum {
   MB_SWARM_SEED_CHOKE,
   MB_SWARM_SEED_PIECE_QUOTA,
   MB_SWARM_MAX_EXTRA_SLOTS,
+  MB_SWARM_SLOT_CHECK_INTERVAL,
   MB_SWARM_PIPELINE,
   MB_SWARM_PIPELINE_MAX,
   MB_SWARM_REQUEST_QUEUE_TIME,
@@ -232,6 +233,7 @@ typedef struct {
   MbScenarioSeedChoke seed_choke;
   guint seed_piece_quota;
   guint max_extra_slots;
+  guint64 slot_check_interval;
   guint pipeline;             /* >= 1 */
   guint pipeline_max;         /* >= pipeline */
   guint64 request_queue_time;

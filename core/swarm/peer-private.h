@@ -220,6 +220,8 @@ struct _MbPeer {
   guint up_dry;            /* times this rechoke round the uplink had run dry when a
                               block was handed over (flow control only) */
   guint extra_slots;       /* upload slots beyond regular_slots, 0 .. max_extra_slots */
+  guint64 next_slot_check; /* cfg.slot_check_us: the next look at the uplink's use */
+  guint64 slot_mark;       /* up_handed at the last slot check */
   gboolean up_started;     /* a block has been handed over at least once */
   guint up_swarm_cursor;   /* round-robin position among swarms for uploads */
   guint64 up_handed;       /* payload handed to the host, all swarms */

@@ -41,6 +41,10 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->seed_choke = MB_SEED_CHOKE_ROUND_ROBIN;
   cfg->seed_piece_quota = 20;
   cfg->max_extra_slots = 8;
+  /* off: at 1 s it brings the download-limited Kumar–Ross swarm from 1.259
+   * to 1.146 but costs the leave-on-completion crowd's upload utilisation
+   * (0.865 -> 0.807) and the seed-limited swarm (1.048 -> 1.067) */
+  cfg->slot_check_us = 0;
   cfg->random_first = 4;
   cfg->target_conns = 20;
   cfg->max_conns = 40;
@@ -93,6 +97,7 @@ mb_peer_new (const MbHost *host, MbNodeId self, const char *name, const char *ad
   p->rand = rand;
   p->swarms = g_ptr_array_new ();
   p->next_rechoke = MB_TIME_NEVER;
+  p->next_slot_check = MB_TIME_NEVER;
   p->next_req = 1;
   mbi_upload_set_limit (p, 0);
   return p;
@@ -522,6 +527,11 @@ mbi_peer_swarm_create (MbPeer *p, const MbManifest *m, const char *file, guint64
   p->n_swarms = p->swarms->len;
   if (p->next_rechoke == MB_TIME_NEVER)
     p->next_rechoke = now + p->cfg.rechoke_interval_us;
+  if (p->next_slot_check == MB_TIME_NEVER && p->cfg.slot_check_us > 0)
+    {
+      p->next_slot_check = now + p->cfg.slot_check_us;
+      p->slot_mark = p->up_handed;
+    }
   p->totals.swarms_joined++;
   return sw;
 }
@@ -700,6 +710,7 @@ mb_peer_leave (MbPeer *p, guint64 now)
     }
   p->left = TRUE;
   p->next_rechoke = MB_TIME_NEVER;
+  p->next_slot_check = MB_TIME_NEVER;
 }
 
 void
@@ -769,12 +780,47 @@ mb_peer_next_expiry (const MbPeer *p)
 {
   if (p->left)
     return MB_TIME_NEVER;
-  guint64 t = p->next_rechoke;
+  guint64 t = MIN (p->next_rechoke, p->next_slot_check);
   if (p->n_swarms == 1)
     return MIN (t, swarm_next_expiry (p, p->swarm0));
   for (guint i = 0; i < p->swarms->len; i++)
     t = MIN (t, swarm_next_expiry (p, p->swarms->pdata[i]));
   return t;
+}
+
+/* Between rechokes: an uplink of known rate that carried less than 90% of
+ * it since the last look, while some swarm has an interested peer choked,
+ * gets one more slot now (filled at once) rather than at the next rechoke;
+ * the rechoke still takes slots back when the uplink never ran dry. */
+static void
+slot_check (MbPeer *p, guint64 now)
+{
+  const MbHost *h = p->host;
+  guint64 rate = h->uplink_rate ? h->uplink_rate (h->ctx, p->self) : 0;
+  guint64 sent = p->up_handed - p->slot_mark;
+  p->slot_mark = p->up_handed;
+  p->next_slot_check = now + p->cfg.slot_check_us;
+  if (rate == 0 || p->extra_slots >= p->cfg.max_extra_slots
+      || sent * 10 >= rate * p->cfg.slot_check_us / MB_USEC_PER_SEC * 9)
+    return;
+  gboolean opened = FALSE;
+  for (guint i = 0; i < p->swarms->len; i++)
+    {
+      Swarm *sw = p->swarms->pdata[i];
+      for (guint k = 0; k < sw->n_conns && !opened; k++)
+        {
+          const Conn *c = sw->conns[k];
+          if (c->established && c->am_choking && c->peer_interested)
+            {
+              p->extra_slots++;
+              opened = TRUE;
+            }
+        }
+    }
+  if (!opened)
+    return;
+  for (guint i = 0; i < p->swarms->len; i++)
+    mbi_swarm_fill_slots (p->swarms->pdata[i], now);
 }
 
 void
@@ -783,6 +829,8 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
   if (p->left)
     return;
   p->now = now;
+  if (now >= p->next_slot_check && now < p->next_rechoke)
+    slot_check (p, now);
   if (now >= p->next_rechoke)
     {
       /* Upload slots follow the uplink: one more after a round in which it
@@ -814,6 +862,9 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
         }
       mbi_ring_sweep (p, now);
       p->next_rechoke = p->swarms->len > 0 ? now + p->cfg.rechoke_interval_us : MB_TIME_NEVER;
+      p->slot_mark = p->up_handed;
+      p->next_slot_check = p->swarms->len > 0 && p->cfg.slot_check_us > 0
+                             ? now + p->cfg.slot_check_us : MB_TIME_NEVER;
     }
   for (guint i = 0; i < p->swarms->len; i++)
     {

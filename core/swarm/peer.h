@@ -50,6 +50,9 @@ typedef struct {
   guint max_extra_slots;         /* unchoke up to this many more peers while the uplink runs
                                     dry (libtorrent's rate-based choker, in spirit); 0 = fixed
                                     slots: 8 */
+  guint64 slot_check_us;         /* between rechokes, this often: an uplink (of known rate)
+                                    used below 90% with an interested peer choked opens an
+                                    extra slot at once (0: only at rechokes): 0 */
   guint random_first;            /* pieces picked at random first: 4 */
   guint target_conns;            /* ask the tracker again below this: 20 */
   guint max_conns;               /* refuse connections beyond this: 40 */
