@@ -15,7 +15,8 @@
 #     simulator's (the table, compare.csv, the overlaid CDF as PNG and SVG)
 #   6 a scenario with 20 ms of latency is refused (exit 2) naming sch_netem /
 #     netem, nothing made
-#   7 SIGINT during the fetches: exit 130 within 30 s, nothing left
+#   7 SIGINT during the fetches: exit 130 within 30 s, the CSVs of the run
+#     so far written (summary.csv's stopped = interrupted), nothing left
 #
 # Every wait is bounded (timeout(1)); this test's folder is removed at exit.
 set -uo pipefail
@@ -124,8 +125,9 @@ for _ in $(seq 1 300); do
 done
 bg=""
 left=$(leftovers "${ipid:-none}")
-if [ -n "$ipid" ] && [ $irc = 130 ] && [ -z "$left" ]; then
-  ok "SIGINT during the fetches: exit 130 after $((SECONDS - t1)) s, nothing left"
+if [ -n "$ipid" ] && [ $irc = 130 ] && [ -z "$left" ] \
+   && grep -q ',interrupted$' "$tmp/int/summary.csv" 2>/dev/null; then
+  ok "SIGINT during the fetches: exit 130 after $((SECONDS - t1)) s, the run so far written (stopped = interrupted), nothing left"
 else
   not_ok "SIGINT: run ${ipid:-?} exit $irc, left: $left" "$(tail -5 "$tmp/int.err")"
 fi
