@@ -17,6 +17,10 @@
 #     netem, nothing made
 #   7 SIGINT during the fetches: exit 130 within 30 s, the CSVs of the run
 #     so far written (summary.csv's stopped = interrupted), nothing left
+#   8 [event.*]: a shutdown of one leecher at 2 s and a crash of two at 4 s
+#     (duration 40 s): peers.csv has them left (graceful, crash) at their
+#     times, nothing left after the run (whether the survivors finish is not
+#     judged: README "Crashes")
 #
 # Every wait is bounded (timeout(1)); this test's folder is removed at exit.
 set -uo pipefail
@@ -44,7 +48,7 @@ trap cleanup EXIT
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
-echo "1..7"
+echo "1..8"
 
 # Nothing of emulate run $1 (its PID) left: namespaces, folders, processes.
 leftovers() {
@@ -130,4 +134,21 @@ if [ -n "$ipid" ] && [ $irc = 130 ] && [ -z "$left" ] \
   ok "SIGINT during the fetches: exit 130 after $((SECONDS - t1)) s, the run so far written (stopped = interrupted), nothing left"
 else
   not_ok "SIGINT: run ${ipid:-?} exit $irc, left: $left" "$(tail -5 "$tmp/int.err")"
+fi
+
+# 8
+{ sed 's/^duration = .*/duration = 40s/' "$scen"
+  printf '\n[event.leave]\nat = 2s\naction = shutdown\ncount = 1\nclass = leechers\n'
+  printf '\n[event.outage]\nat = 4s\naction = crash\ncount = 2\nclass = leechers\n'; } > "$tmp/events.ini"
+timeout -k 10 120 "$src/tools/emulate" "$tmp/events.ini" --out "$tmp/ev" >/dev/null 2>"$tmp/ev.err"
+erc=$?
+epid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/ev.err" | grep -o '[0-9]*' | head -1)
+graceful=$(awk -F, 'NR>1 && $8=="graceful" && $7>=2 && $7<3' "$tmp/ev/peers.csv" 2>/dev/null | wc -l)
+crash=$(awk -F, 'NR>1 && $8=="crash" && $7>=4 && $7<5' "$tmp/ev/peers.csv" 2>/dev/null | wc -l)
+left=$(leftovers "${epid:-none}")
+if [ -n "$epid" ] && { [ $erc = 0 ] || [ $erc = 1 ]; } && [ "$graceful" = 1 ] && [ "$crash" = 2 ] \
+   && [ -z "$left" ]; then
+  ok "events: 1 graceful leave, 2 crashes at their times (exit $erc), nothing left"
+else
+  not_ok "events: exit $erc, graceful $graceful, crash $crash, left: $left" "$(tail -8 "$tmp/ev.err")"
 fi
