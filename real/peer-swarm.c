@@ -53,6 +53,18 @@ mbi_peer_swarm_start (MbPeerApp *app)
   /* MiniBit's tracker-assigned initial blocks are generated content: never
    * in a real swarm. */
   pcfg.accept_initial_blocks = FALSE;
+  /* For experiments (tools/emulate, README "Emulation"): the choker's extra
+   * upload slots while the uplink runs dry, 0-64 (default the core's 8). */
+  const char *extra = g_getenv ("MINIBIT_SWARM_MAX_EXTRA_SLOTS");
+  if (extra != NULL && *extra != '\0')
+    {
+      gchar *end = NULL;
+      guint64 v = g_ascii_strtoull (extra, &end, 10);
+      if (end != NULL && *end == '\0' && v <= 64)
+        pcfg.max_extra_slots = (guint) v;
+      else
+        g_warning ("MINIBIT_SWARM_MAX_EXTRA_SLOTS=%s is not 0-64: ignored", extra);
+    }
   app->swarm = mb_peer_new (host, mb_transport_self (app->transport), app->cfg.self_id,
                             app->addr, tracker, &pcfg, app->store, g_rand_new ());
   app->swarm_timer = mb_expiry_driver_new (app->swarm, sp_next, sp_handle, NULL);

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# test-emulate.sh — tools/emulate and tools/compare (TAP; suite slow; root
+# only: skipped with the reason otherwise).
+#
+#   1 tools/emulate scenarios/emulated/flash-crowd-small.ini (a tracker, a seed
+#     and 6 leechers, each in a network namespace, links shaped with tbf):
+#     exit 0 within 240 s
+#   2 every leecher's fetch answered success and its file has the SHA-256 of
+#     the stored one (fetches.csv, checked by tools/emulate from the files)
+#   3 summary.csv, peers.csv, timeseries.csv and classes.csv have exactly the
+#     header lines minibit-sim writes for the same scenario
+#   4 nothing of the run is left: no namespace mbemu<PID>-*, no data folder
+#     /tmp/mbemu<PID>-*, no process running from it
+#   5 tools/plot draws the emulated run; tools/compare sets it beside the
+#     simulator's (the table, compare.csv, the overlaid CDF as PNG and SVG)
+#   6 a scenario with 20 ms of latency is refused (exit 2) naming sch_netem /
+#     netem, nothing made
+#   7 SIGINT during the fetches: exit 130 within 30 s, the CSVs of the run
+#     so far written (summary.csv's stopped = interrupted), nothing left
+#   8 [event.*]: a shutdown of one leecher at 2 s and a crash of two at 4 s
+#     (duration 40 s): peers.csv has them left (graceful, crash) at their
+#     times, nothing left after the run (whether the survivors finish is not
+#     judged: README "Crashes")
+#
+# Every wait is bounded (timeout(1)); this test's folder is removed at exit.
+set -uo pipefail
+src=${MINIBIT_SOURCE_ROOT:?}
+build=${MINIBIT_BUILD_ROOT:?}
+if [ "$(id -u)" != 0 ]; then
+  echo "1..0 # SKIP tools/emulate needs root (network namespaces, veth, tc)"
+  exit 0
+fi
+for b in ip tc gnuplot python3; do
+  if ! command -v "$b" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$b" ] && [ ! -x "/sbin/$b" ]; then
+    echo "1..0 # SKIP $b is not installed"
+    exit 0
+  fi
+done
+export MINIBIT_BIN_DIR="$build/real"
+scen="$src/scenarios/emulated/flash-crowd-small.ini"
+tmp=$(mktemp -d /tmp/minibit-emulate-test-XXXXXX)
+bg=""
+cleanup() {
+  [ -n "$bg" ] && kill -KILL "$bg" 2>/dev/null
+  case "$tmp" in /tmp/minibit-emulate-test-*) rm -r -- "$tmp" ;; esac
+}
+trap cleanup EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+echo "1..8"
+
+# Nothing of emulate run $1 (its PID) left: namespaces, folders, processes.
+leftovers() {
+  local pid=$1 out=""
+  out+=$(ip netns list 2>/dev/null | grep "^mbemu$pid-" | tr '\n' ' ')
+  out+=$(ls -d /tmp/mbemu"$pid"-* 2>/dev/null | tr '\n' ' ')
+  out+=$(pgrep -af "/tmp/mbemu$pid-" 2>/dev/null | tr '\n' ' ')
+  echo "$out"
+}
+
+# 1
+t0=$SECONDS
+timeout -k 10 240 "$src/tools/emulate" "$scen" --out "$tmp/real" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+pid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/err" | grep -o '[0-9]*' | head -1)
+sed 's/^/# /' "$tmp/err"
+if [ $rc = 0 ]; then ok "emulated flash-crowd-small in $((SECONDS - t0)) s"
+else not_ok "tools/emulate exited $rc"; fi
+
+# 2
+good=$(awk -F, 'NR>1 && $6=="success" && $7=="yes"' "$tmp/real/fetches.csv" 2>/dev/null | wc -l)
+if [ "$good" = 6 ]; then ok "6 of 6 leechers hold the file with its SHA-256"
+else not_ok "$good of 6 leechers hold the right file" "$(cat "$tmp/real/fetches.csv" 2>/dev/null)"; fi
+
+# 3
+"$build/sim/minibit-sim" "$scen" --out "$tmp/sim" --quiet 2>/dev/null
+bad=""
+for f in summary peers timeseries classes; do
+  [ "$(head -n1 "$tmp/sim/$f.csv")" = "$(head -n1 "$tmp/real/$f.csv" 2>/dev/null)" ] || bad+="$f.csv "
+done
+if [ -z "$bad" ]; then ok "the CSVs have minibit-sim's columns"
+else not_ok "columns differ from minibit-sim's in: $bad"; fi
+
+# 4
+if [ -z "$pid" ]; then not_ok "no run PID in tools/emulate's output"
+else
+  left=$(leftovers "$pid")
+  if [ -z "$left" ]; then ok "nothing left of run $pid"
+  else not_ok "left of run $pid: $left"; fi
+fi
+
+# 5
+plot_ok=0; "$src/tools/plot" "$tmp/real" >/dev/null 2>"$tmp/plot.err" && plot_ok=1
+"$src/tools/compare" "$tmp/sim" "$tmp/real" --out "$tmp/cmp" >"$tmp/cmp.out" 2>&1
+crc=$?
+sed 's/^/# /' "$tmp/cmp.out"
+if [ $plot_ok = 1 ] && [ $crc = 0 ] && [ -s "$tmp/real/plots/completion-cdf.png" ] \
+   && [ -s "$tmp/cmp/compare.csv" ] && [ -s "$tmp/cmp/completion-cdf-compare.png" ] \
+   && [ -s "$tmp/cmp/completion-cdf-compare.svg" ]; then
+  ok "tools/plot and tools/compare on the emulated run"
+else
+  not_ok "tools/plot ($plot_ok) or tools/compare (exit $crc)" "$(cat "$tmp/plot.err")"
+fi
+
+# 6
+sed 's/^latency = 0$/latency = 20ms/' "$scen" > "$tmp/latency.ini"
+timeout -k 5 60 "$src/tools/emulate" "$tmp/latency.ini" --out "$tmp/lat" >/dev/null 2>"$tmp/lat.err"
+rc=$?
+lpid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/lat.err" | grep -o '[0-9]*' | head -1)
+if [ $rc = 2 ] && grep -q 'netem' "$tmp/lat.err" && [ -z "$(leftovers "${lpid:-none}")" ]; then
+  ok "20 ms of latency refused: $(grep -o 'latency reaches.*' "$tmp/lat.err" | head -1 | cut -c1-120)"
+else
+  not_ok "latency 20ms: exit $rc" "$(cat "$tmp/lat.err")"
+fi
+
+# 7
+timeout -k 10 120 "$src/tools/emulate" "$scen" --out "$tmp/int" >/dev/null 2>"$tmp/int.err" &
+bg=$!
+for _ in $(seq 1 600); do grep -q 't = 0:' "$tmp/int.err" && break; sleep 0.1; done
+ipid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/int.err" | grep -o '[0-9]*' | head -1)
+sleep 2
+[ -n "$ipid" ] && kill -INT "$ipid"
+t1=$SECONDS
+irc=124
+for _ in $(seq 1 300); do
+  if ! kill -0 "$bg" 2>/dev/null; then wait "$bg"; irc=$?; break; fi
+  sleep 0.1
+done
+bg=""
+left=$(leftovers "${ipid:-none}")
+if [ -n "$ipid" ] && [ $irc = 130 ] && [ -z "$left" ] \
+   && grep -q ',interrupted$' "$tmp/int/summary.csv" 2>/dev/null; then
+  ok "SIGINT during the fetches: exit 130 after $((SECONDS - t1)) s, the run so far written (stopped = interrupted), nothing left"
+else
+  not_ok "SIGINT: run ${ipid:-?} exit $irc, left: $left" "$(tail -5 "$tmp/int.err")"
+fi
+
+# 8
+{ sed 's/^duration = .*/duration = 40s/' "$scen"
+  printf '\n[event.leave]\nat = 2s\naction = shutdown\ncount = 1\nclass = leechers\n'
+  printf '\n[event.outage]\nat = 4s\naction = crash\ncount = 2\nclass = leechers\n'; } > "$tmp/events.ini"
+timeout -k 10 120 "$src/tools/emulate" "$tmp/events.ini" --out "$tmp/ev" >/dev/null 2>"$tmp/ev.err"
+erc=$?
+epid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/ev.err" | grep -o '[0-9]*' | head -1)
+graceful=$(awk -F, 'NR>1 && $8=="graceful" && $7>=2 && $7<3' "$tmp/ev/peers.csv" 2>/dev/null | wc -l)
+crash=$(awk -F, 'NR>1 && $8=="crash" && $7>=4 && $7<5' "$tmp/ev/peers.csv" 2>/dev/null | wc -l)
+left=$(leftovers "${epid:-none}")
+if [ -n "$epid" ] && { [ $erc = 0 ] || [ $erc = 1 ]; } && [ "$graceful" = 1 ] && [ "$crash" = 2 ] \
+   && [ -z "$left" ]; then
+  ok "events: 1 graceful leave, 2 crashes at their times (exit $erc), nothing left"
+else
+  not_ok "events: exit $erc, graceful $graceful, crash $crash, left: $left" "$(tail -8 "$tmp/ev.err")"
+fi
