@@ -183,11 +183,12 @@ int
 main (int argc, char **argv)
 {
   gint64 seed = -1;
-  gchar *out = NULL;
-  gchar **sets = NULL;
+  /* freed on every return, the early ones too (LeakSanitizer) */
+  g_autofree gchar *out = NULL;
+  g_auto (GStrv) sets = NULL;
   gboolean quiet = FALSE, check = FALSE, force = FALSE, no_expect = FALSE, dry_run = FALSE;
   gboolean version = FALSE;
-  gchar *trace = NULL;
+  g_autofree gchar *trace = NULL;
   GOptionEntry entries[] = {
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed for every random draw (default: the scenario's)", "N" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
@@ -321,9 +322,6 @@ main (int argc, char **argv)
              "hold the run so far (stopped = interrupted)\n",
              (int) *mb_interrupt_flag (), t_end, dir);
   mb_experiment_free (x);
-  g_free (out);
-  g_free (trace);
-  g_strfreev (sets);
   if (rc == 0 && interrupted)
     rc = 130;
   if (rc == 0 && n_failed > 0)
