@@ -804,7 +804,7 @@ slot_check (MbPeer *p, guint64 now)
       || sent * 10 >= rate * p->cfg.slot_check_us / MB_USEC_PER_SEC * 9)
     return;
   gboolean opened = FALSE;
-  for (guint i = 0; i < p->swarms->len; i++)
+  for (guint i = 0; i < p->swarms->len && !opened; i++)
     {
       Swarm *sw = p->swarms->pdata[i];
       for (guint k = 0; k < sw->n_conns && !opened; k++)
