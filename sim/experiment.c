@@ -465,6 +465,7 @@ mb_experiment_new (const MbScenario *sc, GError **error)
     {
       wc.ring = TRUE;
       wc.ring_swarm = sc->ring.swarm;
+      wc.emulated_names = sc->ring.emulated_names;
       /* The core's defaults, and what the scenario gives (0: not given). */
       mb_ringpeer_config_init (&wc.ring_cfg);
       if (sc->ring.replication)

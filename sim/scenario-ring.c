@@ -26,6 +26,7 @@ const MbKeySpec mbi_scenario_ring_keys[] = {
   { "read_quorum", MB_KIND_COUNT, RI (read_quorum), FALSE, "2", NULL },
   { "view_delay", MB_KIND_DURATION_OR_LATENCY, RI (view_delay), FALSE, "latency", NULL },
   { "swarm", MB_KIND_BOOL, RI (swarm), FALSE, "yes", NULL },
+  { "emulated_names", MB_KIND_BOOL, RI (emulated_names), FALSE, "no", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 

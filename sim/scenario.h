@@ -291,6 +291,9 @@ typedef struct {
   gboolean swarm;           /* a ring fetch is the file's swarm (mb_ringpeer_set_swarm
                              * with the node's swarm peer): TRUE; FALSE: the
                              * multi-source GET_CHUNK fetch alone */
+  gboolean emulated_names;  /* members are named as tools/emulate's peers
+                             * ("10.77.A.B:6001"), not "sim:<id>": the same
+                             * placement as the emulated run */
 } MbRingConfig;
 
 typedef struct {

@@ -320,14 +320,39 @@ host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
   mb_net_send (w->net, from, to, msg, mb_codec_size (msg));
 }
 
+/* Node id's address: "sim:<id>", or with cfg.emulated_names the one
+ * tools/emulate gives the peer of index id - 1 ("10.77.<1 + k / 250>.<2 +
+ * k % 250>:6001"), so a ring places every key on the same peers in both. */
+static gchar *
+node_addr (const MbWorld *w, MbNodeId id)
+{
+  if (!w->cfg.emulated_names)
+    return g_strdup_printf ("sim:%u", id);
+  guint k = id - 1;
+  return g_strdup_printf ("10.77.%u.%u:6001", 1 + k / 250, 2 + k % 250);
+}
+
 static MbNodeId
 host_resolve (gpointer ctx, MbNodeId self, const char *addr)
 {
   MbWorld *w = ctx;
-  if (!addr || !g_str_has_prefix (addr, "sim:"))
-    return MB_NODE_NONE;
+  guint64 id = 0;
   char *end = NULL;
-  guint64 id = g_ascii_strtoull (addr + 4, &end, 10);
+  if (!addr)
+    return MB_NODE_NONE;
+  if (!w->cfg.emulated_names && g_str_has_prefix (addr, "sim:"))
+    id = g_ascii_strtoull (addr + 4, &end, 10);
+  else if (w->cfg.emulated_names && g_str_has_prefix (addr, "10.77."))
+    {
+      guint64 a = g_ascii_strtoull (addr + 6, &end, 10), b = 0;
+      if (end && *end == '.')
+        b = g_ascii_strtoull (end + 1, &end, 10);
+      if (end && g_str_equal (end, ":6001") && a >= 1 && b >= 2 && b < 252)
+        {
+          id = (a - 1) * 250 + (b - 2) + 1;
+          end = (char *) "";
+        }
+    }
   if (!end || *end || id == 0 || id > w->nodes->len)
     return MB_NODE_NONE;
   return (MbNodeId) id;
@@ -747,7 +772,7 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   n->store = mb_store_memory_new ();
   seed_store (w, n->store, initial_share);
   n->initial_seed = w->file && initial_share >= 1.0;
-  n->addr = g_strdup_printf ("sim:%u", n->id);
+  n->addr = node_addr (w, n->id);
   MbPeerConfig pcfg = w->cfg.peer;
   pcfg.strategy = strategy;
   pcfg.virtual_content = TRUE;

@@ -60,7 +60,7 @@ typedef struct {
   gboolean present_at_start;
   MbEventId leave_event;   /* a scheduled leave (churn, seed time) */
   MbPeerStats final;       /* stats when it left */
-  gchar *addr;             /* "sim:<id>": its address and ring member name */
+  gchar *addr;             /* "sim:<id>" (or tools/emulate's): address, ring name */
   gboolean shutting_down;  /* handing its keys over before it leaves */
   MbShutdownReport handoff;/* the graceful leave's report */
   guint64 handoff_expected;/* bytes it held / members, when it started */
@@ -87,6 +87,8 @@ typedef struct {
   gboolean ring_swarm;           /* ring fetches are swarms: each ring peer gets the
                                     node's swarm peer (mb_ringpeer_set_swarm) */
   MbRingPeerConfig ring_cfg;
+  gboolean emulated_names;       /* node addresses (and ring names) as tools/emulate gives
+                                    its peers (world.c, node_addr) */
   guint vnodes;
   guint64 view_delay_us;         /* G_MAXUINT64: the latency from the tracker */
   gboolean check;                /* after every call into a node, mb_peer_check and

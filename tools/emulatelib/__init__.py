@@ -1,0 +1,3 @@
+"""tools/emulate's parts: the core's generated content (content.py), GLib's
+GRand (grand.py, the simulator's random streams) and the ring scenario
+(ring.py: publish and fetch workloads, leaves and crashes, leaves.csv)."""
