@@ -21,6 +21,17 @@
 #     (duration 40 s): peers.csv has them left (graceful, crash) at their
 #     times, nothing left after the run (whether the survivors finish is not
 #     judged: README "Crashes")
+#   9 tools/emulate scenarios/emulated/ring.ini (10 ring members store 100
+#     files, 4 graceful leaves, 2 crashes, 100 fetches): exit 0 within 240 s,
+#     4 graceful and 2 crash rows in leaves.csv, every fetch and the check
+#     fetch of every file after the run with the right SHA-256, nothing lost
+#     (manifests_lost = chunks_lost = 0), nothing left
+#  10 the ring's CSVs (leaves.csv and departures.csv too) have minibit-sim's
+#     header lines, and tools/compare --leave-tolerance 5 holds: the same
+#     peers left in the same order, each moved the same manifests and chunks
+#     as in the simulator, its bytes within 5%
+#  11 SIGINT during the ring's first hand-off: exit 130 within 30 s, the run
+#     so far written (stopped = interrupted), nothing left
 #
 # Every wait is bounded (timeout(1)); this test's folder is removed at exit.
 set -uo pipefail
@@ -48,7 +59,7 @@ trap cleanup EXIT
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
-echo "1..8"
+echo "1..11"
 
 # Nothing of emulate run $1 (its PID) left: namespaces, folders, processes.
 leftovers() {
@@ -151,4 +162,61 @@ if [ -n "$epid" ] && { [ $erc = 0 ] || [ $erc = 1 ]; } && [ "$graceful" = 1 ] &&
   ok "events: 1 graceful leave, 2 crashes at their times (exit $erc), nothing left"
 else
   not_ok "events: exit $erc, graceful $graceful, crash $crash, left: $left" "$(tail -8 "$tmp/ev.err")"
+fi
+
+# 9
+ring="$src/scenarios/emulated/ring.ini"
+t0=$SECONDS
+timeout -k 10 240 "$src/tools/emulate" "$ring" --out "$tmp/ring" >/dev/null 2>"$tmp/ring.err"
+rrc=$?
+rpid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/ring.err" | grep -o '[0-9]*' | head -1)
+sed 's/^/# /' "$tmp/ring.err" | grep -v " t = [0-9]* s: "
+graceful=$(awk -F, 'NR>1 && $3=="graceful" && $5!=""' "$tmp/ring/leaves.csv" 2>/dev/null | wc -l)
+crash=$(awk -F, 'NR>1 && $3=="crash"' "$tmp/ring/leaves.csv" 2>/dev/null | wc -l)
+fetched=$(awk -F, '($1=="fetch" || $1=="check") && $9=="yes"' "$tmp/ring/fetches.csv" 2>/dev/null | wc -l)
+lost=$(awk -F, 'NR==1{for(i=1;i<=NF;i++)c[$i]=i} NR==2{print $c["manifests_lost"] "/" $c["chunks_lost"]}' \
+  "$tmp/ring/summary.csv" 2>/dev/null)
+left=$(leftovers "${rpid:-none}")
+if [ -n "$rpid" ] && [ $rrc = 0 ] && [ "$graceful" = 4 ] && [ "$crash" = 2 ] && [ "$fetched" = 200 ] \
+   && [ "$lost" = "0/0" ] && [ -z "$left" ]; then
+  ok "ring emulated in $((SECONDS - t0)) s: 4 hand-offs, 2 crashes, 200 of 200 fetches right, nothing lost or left"
+else
+  not_ok "ring: exit $rrc, graceful $graceful, crash $crash, fetched $fetched of 200, lost $lost, left: $left"
+fi
+
+# 10
+"$build/sim/minibit-sim" "$ring" --out "$tmp/ringsim" --quiet >/dev/null 2>&1
+bad=""
+for f in summary peers timeseries classes leaves departures; do
+  [ "$(head -n1 "$tmp/ringsim/$f.csv")" = "$(head -n1 "$tmp/ring/$f.csv" 2>/dev/null)" ] || bad+="$f.csv "
+done
+"$src/tools/compare" "$tmp/ringsim" "$tmp/ring" --out "$tmp/ringcmp" --leave-tolerance 5 \
+  >"$tmp/ringcmp.out" 2>&1
+crc=$?
+sed 's/^/# /' "$tmp/ringcmp.out" | grep -E 'moved|match|differ'
+if [ -z "$bad" ] && [ $crc = 0 ] && [ -s "$tmp/ringcmp/leaves-compare.png" ]; then
+  ok "the ring's CSVs have minibit-sim's columns; its leaves match the simulator's"
+else
+  not_ok "ring: columns differ in: ${bad:-none}; tools/compare --leave-tolerance 5 exit $crc"
+fi
+
+# 11
+timeout -k 10 120 "$src/tools/emulate" "$ring" --out "$tmp/ringint" >/dev/null 2>"$tmp/ringint.err" &
+bg=$!
+for _ in $(seq 1 900); do grep -q 'event.leaves: shutdown' "$tmp/ringint.err" && break; sleep 0.1; done
+ipid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/ringint.err" | grep -o '[0-9]*' | head -1)
+[ -n "$ipid" ] && kill -INT "$ipid"
+t1=$SECONDS
+irc=124
+for _ in $(seq 1 300); do
+  if ! kill -0 "$bg" 2>/dev/null; then wait "$bg"; irc=$?; break; fi
+  sleep 0.1
+done
+bg=""
+left=$(leftovers "${ipid:-none}")
+if [ -n "$ipid" ] && [ $irc = 130 ] && [ -z "$left" ] \
+   && grep -q ',interrupted$' "$tmp/ringint/summary.csv" 2>/dev/null; then
+  ok "SIGINT during a hand-off: exit 130 after $((SECONDS - t1)) s, the run so far written, nothing left"
+else
+  not_ok "ring SIGINT: run ${ipid:-?} exit $irc, left: $left" "$(tail -5 "$tmp/ringint.err")"
 fi
