@@ -125,27 +125,35 @@ else
   not_ok "latency 20ms: exit $rc" "$(cat "$tmp/lat.err")"
 fi
 
+# tools/emulate $1 --out $2 in the background, stderr to $3; SIGINT $5 s after
+# $3 shows $4 (bounded waits); then the verdict "$6": exit 130, the run so
+# far written (stopped = interrupted), nothing of it left.
+interrupt_run() {
+  timeout -k 10 120 "$src/tools/emulate" "$1" --out "$2" >/dev/null 2>"$3" &
+  bg=$!
+  for _ in $(seq 1 900); do grep -q "$4" "$3" && break; sleep 0.1; done
+  ipid=$(grep -o 'namespaces mbemu[0-9]*-' "$3" | grep -o '[0-9]*' | head -1)
+  sleep "$5"
+  [ -n "$ipid" ] && kill -INT "$ipid"
+  t1=$SECONDS
+  irc=124
+  for _ in $(seq 1 300); do
+    if ! kill -0 "$bg" 2>/dev/null; then wait "$bg"; irc=$?; break; fi
+    sleep 0.1
+  done
+  bg=""
+  local left
+  left=$(leftovers "${ipid:-none}")
+  if [ -n "$ipid" ] && [ $irc = 130 ] && [ -z "$left" ] \
+     && grep -q ',interrupted$' "$2/summary.csv" 2>/dev/null; then
+    ok "$6: exit 130 after $((SECONDS - t1)) s, the run so far written (stopped = interrupted), nothing left"
+  else
+    not_ok "$6: run ${ipid:-?} exit $irc, left: $left" "$(tail -5 "$3")"
+  fi
+}
+
 # 7
-timeout -k 10 120 "$src/tools/emulate" "$scen" --out "$tmp/int" >/dev/null 2>"$tmp/int.err" &
-bg=$!
-for _ in $(seq 1 600); do grep -q 't = 0:' "$tmp/int.err" && break; sleep 0.1; done
-ipid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/int.err" | grep -o '[0-9]*' | head -1)
-sleep 2
-[ -n "$ipid" ] && kill -INT "$ipid"
-t1=$SECONDS
-irc=124
-for _ in $(seq 1 300); do
-  if ! kill -0 "$bg" 2>/dev/null; then wait "$bg"; irc=$?; break; fi
-  sleep 0.1
-done
-bg=""
-left=$(leftovers "${ipid:-none}")
-if [ -n "$ipid" ] && [ $irc = 130 ] && [ -z "$left" ] \
-   && grep -q ',interrupted$' "$tmp/int/summary.csv" 2>/dev/null; then
-  ok "SIGINT during the fetches: exit 130 after $((SECONDS - t1)) s, the run so far written (stopped = interrupted), nothing left"
-else
-  not_ok "SIGINT: run ${ipid:-?} exit $irc, left: $left" "$(tail -5 "$tmp/int.err")"
-fi
+interrupt_run "$scen" "$tmp/int" "$tmp/int.err" 't = 0:' 2 "SIGINT during the fetches"
 
 # 8
 { sed 's/^duration = .*/duration = 40s/' "$scen"
@@ -201,22 +209,5 @@ else
 fi
 
 # 11
-timeout -k 10 120 "$src/tools/emulate" "$ring" --out "$tmp/ringint" >/dev/null 2>"$tmp/ringint.err" &
-bg=$!
-for _ in $(seq 1 900); do grep -q 'event.leaves: shutdown' "$tmp/ringint.err" && break; sleep 0.1; done
-ipid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/ringint.err" | grep -o '[0-9]*' | head -1)
-[ -n "$ipid" ] && kill -INT "$ipid"
-t1=$SECONDS
-irc=124
-for _ in $(seq 1 300); do
-  if ! kill -0 "$bg" 2>/dev/null; then wait "$bg"; irc=$?; break; fi
-  sleep 0.1
-done
-bg=""
-left=$(leftovers "${ipid:-none}")
-if [ -n "$ipid" ] && [ $irc = 130 ] && [ -z "$left" ] \
-   && grep -q ',interrupted$' "$tmp/ringint/summary.csv" 2>/dev/null; then
-  ok "SIGINT during a hand-off: exit 130 after $((SECONDS - t1)) s, the run so far written, nothing left"
-else
-  not_ok "ring SIGINT: run ${ipid:-?} exit $irc, left: $left" "$(tail -5 "$tmp/ringint.err")"
-fi
+interrupt_run "$ring" "$tmp/ringint" "$tmp/ringint.err" 'event.leaves: shutdown' 0 \
+  "SIGINT during the ring's first hand-off"
