@@ -144,6 +144,8 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->tyrant_rounds = sw->tyrant_rounds;
   if (GIVEN (PROPSHARE_OPTIMISTIC))
     p->propshare_optimistic_pm = (guint) (sw->propshare_optimistic * 1000 + 0.5);
+  if (GIVEN (SPARE_SLOTS))
+    p->spare_round_robin = sw->spare_slots == MB_SCENARIO_SPARE_SLOTS_ROUND_ROBIN;
   if (GIVEN (PEX) && !sw->pex)
     p->pex_interval_us = 0;
   else if (sw->pex && (GIVEN (PEX_INTERVAL) || p->pex_interval_us == 0))

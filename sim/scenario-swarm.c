@@ -24,10 +24,13 @@ G_STATIC_ASSERT (sizeof (MbScenarioSeedChoke) == sizeof (gint));
 G_STATIC_ASSERT ((gint) MB_SCENARIO_SEED_CHOKE_ROUND_ROBIN == (gint) MB_SEED_CHOKE_ROUND_ROBIN);
 G_STATIC_ASSERT ((gint) MB_SCENARIO_SEED_CHOKE_FASTEST == (gint) MB_SEED_CHOKE_FASTEST);
 G_STATIC_ASSERT (MB_SEED_CHOKE_N == 2);
-G_STATIC_ASSERT (MB_SWARM_N_KEYS <= 32);
+G_STATIC_ASSERT (sizeof (MbScenarioSpareSlots) == sizeof (gint));
+G_STATIC_ASSERT (MB_SWARM_N_KEYS <= 64);
 
 /* In MbSeedChoke order; the names are mb_seed_choke_name's (a test checks). */
 static const char *const seed_choke_choices[] = { "round-robin", "fastest", NULL };
+/* In MbScenarioSpareSlots order. */
+static const char *const spare_slots_choices[] = { "rate", "round-robin", NULL };
 
 #define SW(f) offsetof (MbSwarmConfig, f)
 /* In MbSwarmKey order. */
@@ -64,6 +67,7 @@ const MbKeySpec mbi_scenario_swarm_keys[] = {
   { "tyrant_delta", MB_KIND_PROBABILITY, SW (tyrant_delta), FALSE, "20%", NULL },
   { "tyrant_rounds", MB_KIND_COUNT, SW (tyrant_rounds), FALSE, "3", NULL },
   { "propshare_optimistic", MB_KIND_PROBABILITY, SW (propshare_optimistic), FALSE, "20%", NULL },
+  { "spare_slots", MB_KIND_ENUM, SW (spare_slots), FALSE, "round-robin", spare_slots_choices },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 #undef SW
@@ -74,6 +78,12 @@ const char *
 mb_scenario_seed_choke_name (MbScenarioSeedChoke s)
 {
   return (guint) s < G_N_ELEMENTS (seed_choke_choices) - 1 ? seed_choke_choices[s] : NULL;
+}
+
+const char *
+mb_scenario_spare_slots_name (MbScenarioSpareSlots s)
+{
+  return (guint) s < G_N_ELEMENTS (spare_slots_choices) - 1 ? spare_slots_choices[s] : NULL;
 }
 
 gpointer
@@ -116,6 +126,8 @@ mbi_scenario_open_swarm (MbLoad *ld, const char *id G_GNUC_UNUSED)
   sw->tyrant_delta = p.tyrant_delta_pm / 1000.0;
   sw->tyrant_rounds = p.tyrant_rounds;
   sw->propshare_optimistic = p.propshare_optimistic_pm / 1000.0;
+  sw->spare_slots = p.spare_round_robin ? MB_SCENARIO_SPARE_SLOTS_ROUND_ROBIN
+                                        : MB_SCENARIO_SPARE_SLOTS_RATE;
   return sw;
 }
 
@@ -197,7 +209,7 @@ mbi_scenario_finish_swarm (MbLoad *ld, const char *group, gpointer t, GError **e
   MbSwarmConfig *sw = t;
   for (guint k = 0; k < MB_SWARM_N_KEYS; k++)
     if (mbi_scenario_load_has (ld, group, mbi_scenario_swarm_keys[k].key))
-      sw->given |= 1u << k;
+      sw->given |= G_GUINT64_CONSTANT (1) << k;
   for (guint i = 0; i < G_N_ELEMENTS (positive_counts); i++)
     if (*(const guint *) ((const guint8 *) sw + positive_counts[i].offset) == 0)
       return mb_swarm_fail (ld, group, positive_counts[i].key, error, "must be at least 1");

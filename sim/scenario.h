@@ -215,6 +215,7 @@ typedef enum {
   MB_SWARM_TYRANT_DELTA,
   MB_SWARM_TYRANT_ROUNDS,
   MB_SWARM_PROPSHARE_OPTIMISTIC,
+  MB_SWARM_SPARE_SLOTS,
   MB_SWARM_N_KEYS
 } MbSwarmKey;
 
@@ -224,8 +225,16 @@ typedef enum {
   MB_SCENARIO_SEED_CHOKE_FASTEST = 1,
 } MbScenarioSeedChoke;
 
+/* How a tft leecher fills its extra slots: "rate" (by what each gave us, as
+ * its regular slots; libtorrent's way) or "round-robin" (the interested
+ * peers unchoked longest ago; core's spare_round_robin). */
+typedef enum {
+  MB_SCENARIO_SPARE_SLOTS_RATE = 0,
+  MB_SCENARIO_SPARE_SLOTS_ROUND_ROBIN = 1,
+} MbScenarioSpareSlots;
+
 typedef struct {
-  guint32 given;              /* bit (1 << MbSwarmKey): the file sets that key */
+  guint64 given;              /* bit (1 << MbSwarmKey): the file sets that key */
   guint regular_slots;
   guint64 rechoke_interval;   /* > 0 */
   guint optimistic_rounds;    /* >= 1 */
@@ -258,12 +267,15 @@ typedef struct {
   double tyrant_delta;        /* bittyrant's delta, 0 .. 1 */
   guint tyrant_rounds;        /* bittyrant's r, >= 1 */
   double propshare_optimistic;/* propshare's optimistic share, 0 .. 1 */
+  MbScenarioSpareSlots spare_slots; /* how a leecher fills its extra slots */
 } MbSwarmConfig;
 
 /* "round-robin", "fastest" (as core's mb_seed_choke_name); NULL if unknown. */
 const char *mb_scenario_seed_choke_name (MbScenarioSeedChoke s);
 
 #define MB_SWARM_GIVEN(sw, k) ((((sw)->given) >> (k)) & 1u)
+/* "rate", "round-robin"; NULL if unknown. */
+const char *mb_scenario_spare_slots_name (MbScenarioSpareSlots s);
 
 typedef struct {
   gboolean enabled;         /* a [churn] group is present */

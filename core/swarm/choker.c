@@ -201,8 +201,18 @@ mb_choker_run_tft (const MbChokeCandidate *cands, guint n,
                    const MbChokeParams *params, GRand *rand, gboolean *unchoke)
 {
   MbChokeResult res = { .optimistic = -1, .cursor = params->cursor };
+  guint spare = params->seed ? 0 : MIN (params->spare_slots, params->regular_slots);
   res.n_unchoked = mb_choker_fill_regular (cands, n, params,
-                                           params->regular_slots, unchoke);
+                                           params->regular_slots - spare, unchoke);
+  if (spare > 0)
+    {
+      /* the spare slots, as a round-robin seed with no quota fills them */
+      MbChokeParams rr = *params;
+      rr.seed = TRUE;
+      rr.seed_choke = MB_SEED_CHOKE_ROUND_ROBIN;
+      rr.seed_quota = 0;
+      res.n_unchoked += mb_choker_fill_regular (cands, n, &rr, spare, unchoke);
+    }
   res.optimistic = mbi_choker_choose_optimistic (cands, n, params, unchoke, rand);
   if (res.optimistic >= 0)
     {

@@ -9,6 +9,8 @@
  *  - tft: the `regular_slots` interested, non-snubbed peers with the best
  *    rate are unchoked: as a leecher, the rate they upload to us; as a seed,
  *    the rate we upload to them.  Ties go to the lower candidate index.
+ *    A leecher with spare_slots > 0 fills the last spare_slots of them
+ *    round robin instead (the peers unchoked longest ago).
  *    Plus one optimistic unchoke among the other interested peers, kept until
  *    `rotate_optimistic` is set (every 30 s), then drawn again at random with
  *    new connections 3 times as likely to be drawn.  A snubbed peer can only
@@ -90,6 +92,10 @@ typedef struct {
 typedef struct {
   MbStrategy strategy;
   guint regular_slots;        /* 3 */
+  guint spare_slots;          /* tft leecher: the last spare_slots of regular_slots
+                                 (extra slots, opened because the uplink ran dry) go
+                                 round robin, to the interested, not snubbed peers
+                                 unchoked longest ago, after the others by rate: 0 */
   gboolean seed;              /* we have the whole file: seed_choke applies */
   MbSeedChoke seed_choke;
   guint64 seed_quota;         /* round robin: bytes a peer gets before it yields */

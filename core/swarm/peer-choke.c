@@ -11,6 +11,9 @@
  *    and only there;
  *  - slots = regular_slots + extra_slots + 1 (the optimistic); unchoked
  *    peers that are not interested hold no slot;
+ *  - spare_round_robin: a tft leecher fills its extra slots with the
+ *    interested peers unchoked longest ago, at rechokes (the choker's
+ *    spare_slots) and between them (a slot past regular_slots + 1);
  *  - bittyrant and propshare leechers: the choker also gives weights (the
  *    conns' st->up_weight, and sw->up_weighted when any is above 0), and
  *    between rechokes a free slot is not filled as tft fills it: the
@@ -114,9 +117,13 @@ mbi_swarm_fill_slots (Swarm *sw, guint64 now)
       const Conn *c = sw->conns[i];
       used += !c->am_choking && c->peer_interested;
     }
-  gboolean seed = mbi_swarm_seeding (sw);
+  gboolean seeding = mbi_swarm_seeding (sw);
   while (used < slots)
     {
+      /* spare_round_robin: a slot beyond the regular ones and the
+       * optimistic is an extra one, filled as a seed fills its slots */
+      gboolean seed = seeding
+                      || (p->cfg.spare_round_robin && used >= p->cfg.regular_slots + 1);
       Conn *best = NULL;
       for (guint i = 0; i < sw->n_conns; i++)
         {
@@ -189,6 +196,7 @@ choke_round (Swarm *sw, guint64 now, gboolean rotate, gboolean roll)
   MbChokeParams params = {
     .strategy = p->cfg.strategy,
     .regular_slots = p->cfg.regular_slots + p->extra_slots,
+    .spare_slots = p->cfg.spare_round_robin ? p->extra_slots : 0,
     .seed = seed,
     .seed_choke = p->cfg.seed_choke,
     .seed_quota = (guint64) p->cfg.seed_piece_quota * sw->piece_size,

@@ -45,6 +45,7 @@ mb_peer_config_init (MbPeerConfig *cfg)
    * to 1.146 but costs the leave-on-completion crowd's upload utilisation
    * (0.865 -> 0.807) and the seed-limited swarm (1.048 -> 1.067) */
   cfg->slot_check_us = 0;
+  cfg->spare_round_robin = FALSE;
   cfg->random_first = 4;
   cfg->target_conns = 20;
   cfg->max_conns = 40;

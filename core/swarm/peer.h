@@ -50,6 +50,10 @@ typedef struct {
   guint max_extra_slots;         /* unchoke up to this many more peers while the uplink runs
                                     dry (libtorrent's rate-based choker, in spirit); 0 = fixed
                                     slots: 8 */
+  gboolean spare_round_robin;    /* a leecher's extra slots (those max_extra_slots opened)
+                                    go to the interested peer unchoked longest ago rather than
+                                    the next best uploader (libtorrent ranks them all by rate):
+                                    FALSE */
   guint64 slot_check_us;         /* between rechokes, this often: an uplink (of known rate)
                                     used below 90% with an interested peer choked opens an
                                     extra slot at once (0: only at rechokes): 0 */

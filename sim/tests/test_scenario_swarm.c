@@ -93,6 +93,9 @@ static const GoodSwarm good_swarm[] = {
   { "seed_choke = round-robin", MB_SWARM_SEED_CHOKE, F (seed_choke), MB_SEED_CHOKE_ROUND_ROBIN },
   { "seed_piece_quota = 3", MB_SWARM_SEED_PIECE_QUOTA, F (seed_piece_quota), 3 },
   { "max_extra_slots = 0", MB_SWARM_MAX_EXTRA_SLOTS, F (max_extra_slots), 0 },
+  { "spare_slots = round-robin", MB_SWARM_SPARE_SLOTS, F (spare_slots),
+    MB_SCENARIO_SPARE_SLOTS_ROUND_ROBIN },
+  { "spare_slots = rate", MB_SWARM_SPARE_SLOTS, F (spare_slots), MB_SCENARIO_SPARE_SLOTS_RATE },
   { "pipeline = 10", MB_SWARM_PIPELINE, F (pipeline), 10 },
   { "pipeline_max = 5", MB_SWARM_PIPELINE_MAX, F (pipeline_max), 5 },
   { "request_queue_time = 500ms", MB_SWARM_REQUEST_QUEUE_TIME, F (request_queue_time),
@@ -140,7 +143,7 @@ test_swarm_good_values (void)
       g_autofree gchar *text = g_strconcat (BASE FAST "[swarm]\n", g->line, "\n", NULL);
       g_autoptr (MbScenario) sc = load (text, &err);
       g_assert_no_error (err);
-      g_assert_cmpuint (sc->swarm.given, ==, 1u << g->key);
+      g_assert_cmpuint (sc->swarm.given, ==, G_GUINT64_CONSTANT (1) << g->key);
       g_assert_true (MB_SWARM_GIVEN (&sc->swarm, g->key));
       g_assert_cmpuint (field_value (&sc->swarm, g->offset, g->width), ==, g->want);
     }
@@ -153,7 +156,7 @@ test_swarm_good_values (void)
   g_assert_no_error (err);
   g_assert_cmpuint (sc->swarm.regular_slots, ==, 6);
   g_assert_false (sc->swarm.pex);
-  g_assert_cmpuint (sc->swarm.given, ==, (1u << MB_SWARM_REGULAR_SLOTS) | (1u << MB_SWARM_PEX));
+  g_assert_cmpuint (sc->swarm.given, ==, (G_GUINT64_CONSTANT (1) << MB_SWARM_REGULAR_SLOTS) | (G_GUINT64_CONSTANT (1) << MB_SWARM_PEX));
 }
 
 typedef struct {
@@ -184,6 +187,9 @@ static const BadSwarm bad_swarm[] = {
   { "bad seed choke", "seed_choke = fair\n",
     "flash.ini: [swarm] seed_choke: \"fair\" is not a known seed_choke; "
     "write one of: round-robin, fastest" },
+  { "bad spare slots", "spare_slots = random\n",
+    "flash.ini: [swarm] spare_slots: \"random\" is not a known spare_slots; "
+    "write one of: rate, round-robin" },
   { "bad bool", "endgame = sometimes\n",
     "flash.ini: [swarm] endgame: \"sometimes\" is not yes or no; write yes or no" },
   { "bad size", "send_watermark = lots\n",
@@ -234,9 +240,9 @@ test_swarm_strategy_fractions (void)
   g_assert_cmpfloat_with_epsilon (sc->swarm.tyrant_gamma, 0.05, 1e-12);
   g_assert_cmpfloat_with_epsilon (sc->swarm.tyrant_delta, 0.5, 1e-12);
   g_assert_cmpfloat (sc->swarm.propshare_optimistic, ==, 0);
-  g_assert_cmpuint (sc->swarm.given, ==, (1u << MB_SWARM_TYRANT_GAMMA)
-                                         | (1u << MB_SWARM_TYRANT_DELTA)
-                                         | (1u << MB_SWARM_PROPSHARE_OPTIMISTIC));
+  g_assert_cmpuint (sc->swarm.given, ==, (G_GUINT64_CONSTANT (1) << MB_SWARM_TYRANT_GAMMA)
+                                         | (G_GUINT64_CONSTANT (1) << MB_SWARM_TYRANT_DELTA)
+                                         | (G_GUINT64_CONSTANT (1) << MB_SWARM_PROPSHARE_OPTIMISTIC));
   /* the strategies by name, as the core names them */
   g_autoptr (MbScenario) s2 = load (BASE FAST "[peers.t]\ncount = 1\nupload = 1Mbit\n"
                                     "download = 1Mbit\nstrategy = bittyrant\n"

@@ -305,6 +305,54 @@ test_choker_same_seed_same_result (void)
     }
 }
 
+/* spare_slots: a leecher with 5 regular slots of which 2 are spare ranks 3
+ * by what they gave us and gives the other 2 to the peers unchoked longest
+ * ago (never first), whatever they gave; a seed ignores spare_slots. */
+static void
+test_choker_spare_slots_round_robin (void)
+{
+  MbChokeCandidate c[8];
+  gboolean u[8];
+  fill_interested (c, 8);    /* down_rate (i + 1) * 100: 7, 6, 5 are the best */
+  for (guint i = 0; i < 8; i++)
+    c[i].last_unchoke = 100 + i;
+  c[2].last_unchoke = 0;     /* never unchoked */
+  c[4].last_unchoke = 20;
+  c[6].last_unchoke = 10;    /* oldest, but a top uploader: regular already */
+  MbChokeParams p = tft_params ();
+  p.regular_slots = 5;
+  p.spare_slots = 2;
+  p.optimistic = 0;
+  p.rotate_optimistic = FALSE;
+  g_autoptr (GRand) r = g_rand_new_with_seed (3);
+  MbChokeResult res = mb_choker_run (c, 8, &p, r, u);
+  g_assert_true (u[7] && u[6] && u[5]);  /* by rate */
+  g_assert_true (u[2] && u[4]);          /* spare: never, then oldest */
+  g_assert_false (u[1] || u[3]);
+  g_assert_cmpint (res.optimistic, ==, 0);
+  g_assert_cmpuint (res.n_unchoked, ==, 6);
+  /* without spare slots the same five go by rate: 7, 6, 5, 4, 3 */
+  p.spare_slots = 0;
+  mb_choker_run (c, 8, &p, r, u);
+  g_assert_true (u[7] && u[6] && u[5] && u[4] && u[3]);
+  g_assert_false (u[2] || u[1]);
+  /* more spare slots than slots: all five round robin (2, 6, 4, 0, 1), and
+   * the optimistic, now a regular, is drawn again among the others */
+  p.spare_slots = 9;
+  res = mb_choker_run (c, 8, &p, r, u);
+  g_assert_true (u[2] && u[6] && u[4] && u[0] && u[1]);
+  g_assert_cmpint (res.optimistic, >=, 3);
+  g_assert_cmpint (res.optimistic, !=, 4);
+  g_assert_cmpint (res.optimistic, !=, 6);
+  g_assert_cmpuint (count_true (u, 8), ==, 6);
+  /* a seed (fastest) ignores spare_slots */
+  p.seed = TRUE;
+  p.seed_choke = MB_SEED_CHOKE_FASTEST;
+  p.spare_slots = 2;
+  mb_choker_run (c, 8, &p, r, u);
+  g_assert_true (u[0] && u[1] && u[2] && u[3] && u[4]);  /* up_rate (n - i) * 100 */
+}
+
 static void
 test_choker_strategy_names_round_trip (void)
 {
@@ -386,6 +434,7 @@ main (int argc, char **argv)
   g_test_add_func ("/choker/not-interested-never-unchoked",
                    test_choker_not_interested_never_unchoked);
   g_test_add_func ("/choker/seed-round-robin", test_seed_round_robin);
+  g_test_add_func ("/choker/tft/spare-slots-round-robin", test_choker_spare_slots_round_robin);
   g_test_add_func ("/choker/same-seed-same-result",
                    test_choker_same_seed_same_result);
   g_test_add_func ("/choker/strategy-names-round-trip",
