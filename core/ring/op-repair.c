@@ -329,8 +329,8 @@ repair_name (MbRingPeer *rp, const char *name, MbManifest *m, const MbiOwners *o
   repair_maybe_finish (&op->base, now);
 }
 
-/* Whether a view change concerns name's manifest m: its owners changed, or
- * a chunk lists a holder no longer in the view. */
+/* Whether graceful leaves concern name's manifest m: its owners changed,
+ * or a chunk lists a holder no longer in the view. */
 static gboolean
 concerns (const MbRingPeer *rp, const MbManifest *m, const MbiOwners *old_owners)
 {
@@ -351,6 +351,13 @@ concerns (const MbRingPeer *rp, const MbManifest *m, const MbiOwners *old_owners
 void
 mbi_rp_repair (MbRingPeer *rp, MbRing *old_view, gboolean graceful, guint64 now)
 {
+  /* Members that only left gracefully move no key of a name that lists
+   * none of them: those names are skipped (a crash or a join repairs every
+   * name it may concern, as chunks' owners change too). */
+  gboolean gained = FALSE;
+  for (guint i = 0; i < mb_ring_n_members (rp->view) && !gained; i++)
+    gained = !mb_ring_contains (old_view, mb_ring_member (rp->view, i));
+  gboolean leaves_only = graceful && !gained;
   g_autoptr (GPtrArray) names = mb_store_list_manifests (rp->store);
   for (guint k = 0; k < names->len; k++)
     {
@@ -364,7 +371,7 @@ mbi_rp_repair (MbRingPeer *rp, MbRing *old_view, gboolean graceful, guint64 now)
       if (!repairer || !mbi_rp_is_self (rp, repairer))
         continue;
       g_autoptr (MbManifest) m = mb_store_get_manifest (rp->store, name);
-      if (!m || !concerns (rp, m, &old_owners))
+      if (!m || (leaves_only && !concerns (rp, m, &old_owners)))
         continue;
       repair_name (rp, name, m, &old_owners, old_view, graceful, now);
     }
