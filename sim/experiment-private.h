@@ -95,6 +95,7 @@ struct _MbExperiment {
   GArray *samples;          /* MbSample */
   MbSummary summary;
   gboolean ran;
+  gboolean check;           /* --check: also the ring's holder lists at the end */
   /* the ring's workloads (workload.c) */
   GPtrArray *files;         /* published manifests (MbManifest*), in order */
   guint pending_publish;    /* files still to be published */
@@ -123,6 +124,12 @@ void mbi_workload_availability (MbExperiment *x, double *manifests, double *chun
 /* Chunks of the published files (their newest manifests) with fewer than
  * R copies on the online ring members now (mb_ring_check_copies). */
 guint mbi_workload_short_chunks (MbExperiment *x);
+/* The holder lists of the published files' manifests on the online ring
+ * members name the members that store each chunk (mb_ring_check_holders);
+ * TRUE also when a ring peer has a request to a member in flight (not
+ * judged then: mb_ringpeer_requests_to_members).
+ * FALSE with the first few broken lists in why. */
+gboolean mbi_workload_check_holders (MbExperiment *x, GString *why);
 /* The fetch_* columns of the summary. */
 void mbi_workload_fetch_summary (MbExperiment *x, MbSummary *s);
 

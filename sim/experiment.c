@@ -463,6 +463,7 @@ mb_experiment_new (const MbScenario *sc, GError **error)
   wc.crash_detect_us = 30 * MB_USEC_PER_SEC;
   /* Invariant checks after every event (minibit-sim --check sets it too). */
   wc.check = g_strcmp0 (g_getenv ("MINIBIT_CHECK"), "1") == 0;
+  x->check = wc.check;
   if (sc->ring.enabled)
     {
       wc.ring = TRUE;
@@ -588,6 +589,15 @@ mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data)
   mbi_metrics_summarise (x);
   mbi_unchokes_summarise (x, &x->summary);
   x->ran = TRUE;
+  if (G_UNLIKELY (x->check))
+    {
+      /* --check: the ring's bookkeeping at the end, once nothing is in flight */
+      g_autoptr (GString) why = g_string_new (NULL);
+      if (!mbi_workload_check_holders (x, why))
+        g_error ("--check: t=%" G_GUINT64_FORMAT " us, the end: a manifest's holder list does "
+                 "not name the members that store its chunks: %s", mb_sched_now (x->sched),
+                 why->str);
+    }
 }
 
 MbStopped

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ring/ring-copies.h"
+#include "ring/ring-holders.h"
 #include "stats.h"
 
 typedef struct {
@@ -336,29 +337,78 @@ mbi_workload_availability (MbExperiment *x, double *manifests, double *chunks,
   *chunks = ch_total ? (double) ch_ok / ch_total : NAN;
 }
 
+/* The online ring members (their stores and names), the published files'
+ * names and R: what the whole-ring checkers take. */
+typedef struct {
+  GPtrArray *stores;        /* MbStore* */
+  GPtrArray *members;       /* const char* (the nodes' addresses) */
+  const char **names;
+  guint r;
+} Members;
+
+static void
+members_init (MbExperiment *x, Members *m)
+{
+  m->stores = g_ptr_array_new ();
+  m->members = g_ptr_array_new ();
+  for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
+    {
+      MbSimNode *n = mb_world_node (x->world, i);
+      if (n->online && n->rp && !n->ring_client)
+        {
+          g_ptr_array_add (m->stores, n->store);
+          g_ptr_array_add (m->members, n->addr);
+        }
+    }
+  m->names = g_new (const char *, x->files->len);
+  for (guint f = 0; f < x->files->len; f++)
+    m->names[f] = mb_manifest_name (x->files->pdata[f]);
+  MbRingPeerConfig dflt;
+  mb_ringpeer_config_init (&dflt);
+  m->r = x->sc->ring.replication ? x->sc->ring.replication : dflt.replication;
+}
+
+static void
+members_clear (Members *m)
+{
+  g_ptr_array_unref (m->stores);
+  g_ptr_array_unref (m->members);
+  g_free (m->names);
+}
+
 guint
 mbi_workload_short_chunks (MbExperiment *x)
 {
   if (!x->files || x->files->len == 0)
     return 0;
-  g_autoptr (GPtrArray) stores = g_ptr_array_new ();
+  Members m;
+  members_init (x, &m);
+  MbRingCopies c;
+  mb_ring_check_copies ((MbStore *const *) m.stores->pdata, m.stores->len, m.names,
+                        x->files->len, m.r, &c, NULL);
+  members_clear (&m);
+  return c.chunks_short;
+}
+
+gboolean
+mbi_workload_check_holders (MbExperiment *x, GString *why)
+{
+  if (!x->files || x->files->len == 0)
+    return TRUE;
   for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
     {
       MbSimNode *n = mb_world_node (x->world, i);
-      if (n->online && n->rp && !n->ring_client)
-        g_ptr_array_add (stores, n->store);
+      if (n->online && n->rp && mb_ringpeer_requests_to_members (n->rp) > 0)
+        return TRUE;   /* a request in flight: lists may be changing */
     }
-  const char **names = g_new (const char *, x->files->len);
-  for (guint f = 0; f < x->files->len; f++)
-    names[f] = mb_manifest_name (x->files->pdata[f]);
-  MbRingPeerConfig dflt;
-  mb_ringpeer_config_init (&dflt);
-  guint r = x->sc->ring.replication ? x->sc->ring.replication : dflt.replication;
-  MbRingCopies c;
-  mb_ring_check_copies ((MbStore *const *) stores->pdata, stores->len, names, x->files->len, r,
-                        &c, NULL);
-  g_free (names);
-  return c.chunks_short;
+  Members m;
+  members_init (x, &m);
+  gboolean ok = mb_ring_check_holders ((MbStore *const *) m.stores->pdata,
+                                       (const char *const *) m.members->pdata, m.stores->len,
+                                       mb_world_ring (x->world), m.names, x->files->len, m.r,
+                                       NULL, why);
+  members_clear (&m);
+  return ok;
 }
 
 /* ---- the fetch columns ---- */

@@ -7,8 +7,10 @@
  * handed over when an owner failed).  `need` threads run at once; a thread
  * ends with an answer (a manifest; without `follow` also "not here") or a
  * failure (no answer, an error, too many redirects), and a failed one is
- * replaced by the next candidate not asked yet.  Members that said they
- * are leaving are asked last, if at all.
+ * replaced by the next candidate not asked yet; a request that failed
+ * before its deadline (the connection dropped: a swarm on it ended) is
+ * sent to the same member again, at most MAX_REASKS times.  Members that
+ * said they are leaving are asked last, if at all.
  *
  * Read repair (mbi_read_repair): a member that gave an older copy than the
  * newest read is sent the newest, which it takes by the holders' rule.
@@ -23,21 +25,32 @@
 
 #include <string.h>
 
+#define MAX_REASKS 2   /* times a member is asked again after a dropped connection */
+
 static gboolean
 was_asked (const MbiRead *rd, const char *member)
 {
   return mbi_rp_in_list ((const char *const *) rd->asked->pdata, rd->asked->len, member);
 }
 
+/* Sends the GET_MANIFEST (again, for `retries` > 0: the member is in
+ * `asked` already). */
 static void
-ask (RingOp *op, MbiRead *rd, const char *target, guint hops, guint64 now)
+send_get (RingOp *op, MbiRead *rd, const char *target, guint hops, guint retries, guint64 now)
 {
-  g_ptr_array_add (rd->asked, g_strdup (target));
   MbMessage *m = mb_message_new (MB_MSG_GET_MANIFEST);
   m->file = g_strdup (op->name);
   Rpc *r = mbi_rp_send (op->rp, op, RPC_GET_MANIFEST, target, m, 0, 0, now);
   r->hops = hops;
+  r->retries = retries;
   rd->running++;
+}
+
+static void
+ask (RingOp *op, MbiRead *rd, const char *target, guint hops, guint64 now)
+{
+  g_ptr_array_add (rd->asked, g_strdup (target));
+  send_get (op, rd, target, hops, 0, now);
 }
 
 /* Starts threads while fewer than `need` answered or run. */
@@ -117,6 +130,14 @@ mbi_read_on_reply (RingOp *op, MbiRead *rd, Rpc *r, const MbMessage *msg, guint6
            && (msg->type == MB_MSG_REDIRECT
                || (msg->type == MB_MSG_ERROR && msg->code == MB_ERR_NOT_FOUND)))
     rd->answers++;   /* "not here" */
+  else if (!msg && (r->deadline == 0 || now < r->deadline) && r->retries < MAX_REASKS)
+    {
+      /* Failed before its time: the connection dropped (one connection
+       * carries a pair's swarm and ring messages, and a swarm that ends
+       * closes it), not the member.  Asked again on a new one. */
+      send_get (op, rd, r->target, r->hops, r->retries + 1, now);
+      return;
+    }
   pump (op, rd, now);
 }
 

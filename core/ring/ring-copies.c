@@ -6,16 +6,14 @@
  * reader that took the newest would rely on.
  */
 #include "ring/ring-copies.h"
+#include "ring/ring-checkers-private.h"
 
 #include <string.h>
 
-#define WHY_MAX 8   /* shortfalls named in `why`; the rest are counted */
+#define say mbi_checker_say
 
-static void
-say (GString *why, guint *said, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
-
-static void
-say (GString *why, guint *said, const char *fmt, ...)
+void
+mbi_checker_say (GString *why, guint *said, const char *fmt, ...)
 {
   if (!why || (*said)++ >= WHY_MAX)
     return;
@@ -33,9 +31,8 @@ cmp_str (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
-/* Every name a store holds a manifest of, sorted, once each. */
-static GPtrArray *
-all_names (MbStore *const *stores, guint n)
+GPtrArray *
+mbi_checker_all_names (MbStore *const *stores, guint n)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
@@ -54,19 +51,34 @@ all_names (MbStore *const *stores, guint n)
   return out;
 }
 
-/* One name: its newest manifest's copies and its chunks' copies. */
-static void
-check_name (MbStore *const *stores, guint n, const char *name, guint r, MbRingCopies *c,
-            GString *why, guint *said)
+MbManifest *
+mbi_checker_manifests (MbStore *const *stores, guint n, const char *name, MbManifest **have)
 {
   MbManifest *newest = NULL;
-  MbManifest **have = g_new0 (MbManifest *, MAX (n, 1));
   for (guint s = 0; s < n; s++)
     {
       have[s] = mb_store_get_manifest (stores[s], name);
       if (have[s] && (!newest || mb_manifest_cmp_newer (have[s], newest) > 0))
         newest = have[s];
     }
+  return newest;
+}
+
+void
+mbi_checker_manifests_clear (MbManifest **have, guint n)
+{
+  for (guint s = 0; s < n; s++)
+    if (have[s])
+      mb_manifest_unref (have[s]);
+}
+
+/* One name: its newest manifest's copies and its chunks' copies. */
+static void
+check_name (MbStore *const *stores, guint n, const char *name, guint r, MbRingCopies *c,
+            GString *why, guint *said)
+{
+  MbManifest **have = g_new0 (MbManifest *, MAX (n, 1));
+  MbManifest *newest = mbi_checker_manifests (stores, n, name, have);
   c->files++;
   if (!newest)
     {
@@ -103,10 +115,15 @@ check_name (MbStore *const *stores, guint n, const char *name, guint r, MbRingCo
       say (why, said, "%s (version %" G_GUINT64_FORMAT "): chunk %u (%.8s...) has %u of %u copies",
            name, version, i, id, held, r);
     }
-  for (guint s = 0; s < n; s++)
-    if (have[s])
-      mb_manifest_unref (have[s]);
+  mbi_checker_manifests_clear (have, n);
   g_free (have);
+}
+
+void
+mbi_checker_said_more (GString *why, guint said)
+{
+  if (why && said > WHY_MAX)
+    g_string_append_printf (why, "; and %u more", said - WHY_MAX);
 }
 
 gboolean
@@ -116,12 +133,11 @@ mb_ring_check_copies (MbStore *const *stores, guint n_stores, const char *const 
   MbRingCopies c = { 0 };
   guint said = 0;
   r = MIN (r, n_stores);
-  g_autoptr (GPtrArray) every = names ? NULL : all_names (stores, n_stores);
+  g_autoptr (GPtrArray) every = names ? NULL : mbi_checker_all_names (stores, n_stores);
   guint n = names ? n_names : every->len;
   for (guint k = 0; k < n; k++)
     check_name (stores, n_stores, names ? names[k] : every->pdata[k], r, &c, why, &said);
-  if (why && said > WHY_MAX)
-    g_string_append_printf (why, "; and %u more", said - WHY_MAX);
+  mbi_checker_said_more (why, said);
   if (out)
     *out = c;
   return c.chunks_short == 0 && c.manifests_short == 0;

@@ -70,7 +70,8 @@ typedef struct {
   guint64 bytes;        /* payload sent (moved bytes on success) */
   gchar *key;           /* shutdown: the chunk id or manifest name handed over */
   MbMessage *msg;       /* while it waits for a place in the window */
-  guint retries;        /* shutdown: re-targets after a refusal */
+  guint retries;        /* shutdown: re-targets after a refusal; manifest reads:
+                         * times asked again after a dropped connection */
   guint hops;           /* manifest reads: redirects followed to get here */
   gboolean probe;       /* a STORE_CHUNK without data: "do you hold it?" */
   gboolean done;
@@ -238,7 +239,9 @@ gboolean mbi_rp_chunk_verifies (MbRingPeer *rp, const MbManifest *m, guint i,
 void mbi_rp_on_swarm_piece (gpointer rp, const char *key, guint piece, MbNodeId from,
                             guint64 now);
 /* op-repair.c */
-void mbi_rp_repair (MbRingPeer *rp, MbRing *old_view, guint64 now);
+/* After a view change from old_view (graceful: the members that left it
+ * left gracefully, their keys handed over): the names this peer repairs. */
+void mbi_rp_repair (MbRingPeer *rp, MbRing *old_view, gboolean graceful, guint64 now);
 
 /* op-quorum.c: a name's manifest read from a quorum of members.  A reader
  * asks the name's owners (then the members after them) with GET_MANIFEST,

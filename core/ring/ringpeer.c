@@ -322,6 +322,22 @@ rpc_finish (MbRingPeer *rp, Rpc *r, const MbMessage *msg, guint64 now)
   mbi_op_reply (r->op, r, msg, now);
 }
 
+guint
+mb_ringpeer_requests_to_members (const MbRingPeer *rp)
+{
+  guint n = 0;
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, rp->rpcs);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    n += mb_ring_contains (rp->view, ((const Rpc *) value)->target);
+  g_hash_table_iter_init (&it, rp->windows);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    for (GList *l = ((MbiWindow *) value)->waiting.head; l; l = l->next)
+      n += mb_ring_contains (rp->view, ((const Rpc *) l->data)->target);
+  return n;
+}
+
 guint64
 mb_ringpeer_next_expiry (const MbRingPeer *rp)
 {
@@ -466,10 +482,19 @@ mb_ringpeer_on_disconnect (MbRingPeer *rp, MbNodeId node, guint64 now)
       mbi_op_reply (r->op, r, NULL, now);
       rpc_free (r);
     }
+  /* Those sent to it: the ones on the wire now (a request an op sends in
+   * answer to these failures goes on a new connection and stays). */
+  g_ptr_array_set_size (failed, 0);
   for (GList *l = rp->timeouts.head; l; l = l->next)
     {
       Rpc *r = l->data;
       if (!r->done && r->to == node)
+        g_ptr_array_add (failed, r);
+    }
+  for (guint i = 0; i < failed->len; i++)
+    {
+      Rpc *r = failed->pdata[i];
+      if (!r->done)
         rpc_finish (rp, r, NULL, now);
     }
   drop_done_heads (rp);
@@ -503,10 +528,11 @@ mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now
         g_hash_table_remove (rp->leavers, mb_ring_member (view, i));
         g_hash_table_remove (rp->suspects, mb_ring_member (view, i));
       }
-  /* A graceful leave needs nothing (the leaver handed its keys over); a
-   * crash needs repair; a join needs the manifests pushed to new owners. */
-  if (((repair && lost) || gained) && !rp->leaving)
-    mbi_rp_repair (rp, old, now);
+  /* A crash needs repair; a join needs the manifests pushed to new owners;
+   * a graceful leave handed its keys over, but the holder lists of the
+   * manifests it did not hold still name it: repair puts them right. */
+  if ((lost || gained) && !rp->leaving)
+    mbi_rp_repair (rp, old, lost && !repair, now);
   mb_ring_unref (old);
 }
 

@@ -127,7 +127,11 @@ void mb_ringpeer_set_swarm (MbRingPeer *rp, MbPeer *swarm);
 /* A new view of the members (takes a reference).  With `repair` (members
  * were found dead, not left gracefully), this peer restores R copies of what
  * it is responsible for: the first surviving owner of each manifest it holds
- * copies the manifest and under-replicated chunks to their new owners. */
+ * copies the manifest and under-replicated chunks to their new owners.
+ * Without (members left gracefully, their keys handed over), it puts the
+ * holder lists of those manifests right: a chunk listed at a leaver is
+ * listed at the owners that hold it now (asked), and copied where it is
+ * still short of R (op-repair.c). */
 void mb_ringpeer_set_view (MbRingPeer *rp, MbRing *view, gboolean repair, guint64 now);
 MbRing *mb_ringpeer_view (const MbRingPeer *rp);
 
@@ -153,6 +157,11 @@ gboolean mb_ringpeer_receive (MbRingPeer *rp, MbNodeId from, const MbMessage *ms
 /* The host lost `node`: its pending requests fail over now. */
 void mb_ringpeer_on_disconnect (MbRingPeer *rp, MbNodeId node, guint64 now);
 guint64 mb_ringpeer_next_expiry (const MbRingPeer *rp);
+/* Requests of ours not finished (sent or waiting for a place in a window)
+ * whose target is a member of our view: 0 once what we asked of the ring
+ * is settled, but for requests to members taken for gone, which only time
+ * out.  O(requests). */
+guint mb_ringpeer_requests_to_members (const MbRingPeer *rp);
 void mb_ringpeer_handle_expiry (MbRingPeer *rp, guint64 now);
 
 typedef struct {

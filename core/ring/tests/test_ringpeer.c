@@ -157,6 +157,39 @@ test_ring_fetch_fails_over_when_holders_are_down (void)
   rfx_free (fx);
 }
 
+/* The connection to the manifest's only owner drops (in one system a
+ * swarm that ends closes it) while the fetch's GET_MANIFEST is on it: the
+ * request fails before its time, and the owner is asked again on a new
+ * connection, not given up (the members after it would only redirect
+ * back to it).  The disconnect fails only what was on the wire when it
+ * came, not the request sent again in answer to it. */
+static void
+test_ring_manifest_read_survives_a_dropped_connection (void)
+{
+  RFx *fx = rfx_new (8, 1);
+  g_autoptr (GBytes) content = random_content (100 * 1024, 5);
+  Done d = { 0 };
+  store_file (fx, 0, "dropped.txt", content, &d);
+  g_assert_true (d.r.ok);
+  done_clear (&d);
+  guint idx[1];
+  mb_ring_preference_list (fx->ring, "dropped.txt", 1, idx);
+  guint owner = rfx_node (mb_ring_member (fx->ring, idx[0]));
+  guint fetcher = owner == 3 ? 4 : 3;
+  mb_ringpeer_fetch_file (fx->rp[fetcher], "dropped.txt", fx->now, on_done, &d);
+  mb_ringpeer_on_disconnect (fx->rp[fetcher], owner, fx->now);
+  rfx_run (fx, fx->now + 120 * SEC);
+  g_assert_true (d.called);
+  g_test_message ("fetch after the dropped connection: ok %d, error %s", d.r.ok, d.error);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  MbRingPeerStats st;
+  mb_ringpeer_stats (fx->rp[fetcher], &st);
+  g_assert_cmpuint (st.rpc_timeouts, ==, 0);   /* asked again at once, not after a timeout */
+  done_clear (&d);
+  rfx_free (fx);
+}
+
 static void
 test_ring_stale_view_lookup_is_redirected (void)
 {
@@ -493,6 +526,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ring/progress-lists-running-stores-and-fetches",
                    test_ring_progress_lists_running_stores_and_fetches);
   g_test_add_func ("/ring/stale-view-lookup-is-redirected", test_ring_stale_view_lookup_is_redirected);
+  g_test_add_func ("/ring/manifest-read-survives-a-dropped-connection",
+                   test_ring_manifest_read_survives_a_dropped_connection);
   g_test_add_func ("/ring/shutdown-moves-exactly-its-keys-to-their-new-owners",
                    test_ring_shutdown_moves_exactly_its_keys_to_their_new_owners);
   g_test_add_func ("/ring/concurrent-manifest-updates-keep-both-holders",
