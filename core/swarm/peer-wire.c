@@ -490,6 +490,7 @@ mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
         mbi_wire_send_handshake (sw, from, MB_HANDSHAKE_GOODBYE);
       return;
     }
+  c->last_heard_at = now;
   if (msg->type == MB_MSG_BITFIELD)
     {
       on_bitfield (sw, c, msg, now);
