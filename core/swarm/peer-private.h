@@ -342,6 +342,9 @@ void mbi_upload_pump (MbPeer *p);
 /* Sets the uplink backlog to keep from the upload rate since the last call
  * (interval_us ago; 0: at start), and up_capacity; called at each rechoke. */
 void mbi_upload_set_limit (MbPeer *p, guint64 interval_us);
+/* `percent` % of what the uplink carries in a rechoke round at up_capacity
+ * (the host's uplink_rate, else the most handed over in a round yet). */
+guint64 mbi_upload_capacity_share (const MbPeer *p, guint percent);
 /* Serves sw's conns in proportion to their st->up_weight (TRUE) or in
  * plain round robin (FALSE). */
 void mbi_upload_set_weighted (Swarm *sw, gboolean weighted);
