@@ -54,6 +54,7 @@ env_uint (const char *name, guint64 max, guint64 *out)
 void
 mbi_peer_swarm_start (MbPeerApp *app)
 {
+  mb_gateway_set_uplink_rate (app->gateway, app->cfg.uplink_rate);
   app->swarm_host = *mb_gateway_host (app->gateway);
   app->swarm_host.disconnect = NULL;
   const MbHost *host = &app->swarm_host;
