@@ -79,11 +79,15 @@ repair_chunk (OpRepair *op, guint i, const MbRing *old_view, guint64 now)
   MbRingPeer *rp = op->base.rp;
   MbManifest *m = op->manifest;
   const char *id = mb_manifest_chunk_id (m, i);
-  /* Forget holders that are gone; count the live ones. */
+  /* Forget holders that are gone, and ourselves if our store lost it (a
+   * disk replaced, a kill before the copy was written): we read our own
+   * store, never ask ourselves, and an owner that lacks it is a target.
+   * Count the live ones. */
+  gboolean have = mb_store_has_chunk (rp->store, id);
   for (guint h = mb_manifest_n_holders (m, i); h-- > 0;)
     {
       const char *holder = mb_manifest_holder (m, i, h);
-      if (!mb_ring_contains (rp->view, holder))
+      if (!mb_ring_contains (rp->view, holder) || (!have && mbi_rp_is_self (rp, holder)))
         mb_manifest_remove_holder (m, i, holder);
     }
   guint live = mb_manifest_n_holders (m, i);
