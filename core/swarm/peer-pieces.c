@@ -213,14 +213,21 @@ mbi_swarm_release_requests (Swarm *sw, Conn *c, gboolean keep_as_cancelled)
   c->out_reqs.len = 0;
 }
 
-static void
-send_request (Swarm *sw, Conn *c, guint32 piece, guint32 block)
+/* A REQUEST or CANCEL of (piece, block). */
+static MbMessage *
+block_msg (Swarm *sw, MbMsgType type, guint32 piece, guint32 block)
 {
-  MbMessage *m = mbi_swarm_msg (sw, MB_MSG_REQUEST);
+  MbMessage *m = mbi_swarm_msg (sw, type);
   m->piece = piece;
   m->offset = block * sw->peer->cfg.block_size;
   m->length = mbi_swarm_block_len (sw, piece, block);
-  mbi_peer_send (sw->peer, c->node, m);
+  return m;
+}
+
+static void
+send_request (Swarm *sw, Conn *c, guint32 piece, guint32 block)
+{
+  mbi_peer_send (sw->peer, c->node, block_msg (sw, MB_MSG_REQUEST, piece, block));
   if (c->out_reqs.len == 0)
     c->req_wait_at = sw->peer->now; /* its request timeout counts from here */
   BlockRef r = { piece, block };
@@ -349,11 +356,7 @@ mbi_swarm_fill_requests (Swarm *sw, Conn *c, guint64 now)
 static void
 send_cancel (Swarm *sw, Conn *c, guint32 piece, guint32 block)
 {
-  MbMessage *m = mbi_swarm_msg (sw, MB_MSG_CANCEL);
-  m->piece = piece;
-  m->offset = block * sw->peer->cfg.block_size;
-  m->length = mbi_swarm_block_len (sw, piece, block);
-  mbi_peer_send (sw->peer, c->node, m);
+  mbi_peer_send (sw->peer, c->node, block_msg (sw, MB_MSG_CANCEL, piece, block));
   sw->stats.cancels_sent++;
 }
 

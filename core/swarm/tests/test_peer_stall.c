@@ -37,6 +37,21 @@ stalled_fixture (const MbPeerConfig *cfg)
   return fx;
 }
 
+/* Peer 1 alone (no seed) and FAKE, which has every piece but the last
+ * `lacks` and unchokes it: peer 1 sends it PIPELINE requests. */
+static Fx *
+one_fake (const MbPeerConfig *cfg, guint lacks)
+{
+  Fx *fx = fx_new (1, 0, N_PIECES * 64 * 1024, 64 * 1024, cfg, 5);
+  fx_start (fx, 1);
+  g_autoptr (MbBitfield) bf = mb_bitfield_new (N_PIECES);
+  for (guint i = 0; i + lacks < N_PIECES; i++)
+    mb_bitfield_set (bf, i);
+  fx_fake_connect (fx, FAKE, 1, bf);
+  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_UNCHOKE));
+  return fx;
+}
+
 static gboolean
 peer2_complete (Fx *fx)
 {
@@ -107,13 +122,7 @@ test_stalled_pieces_not_available (void)
   MbPeerConfig cfg;
   mb_peer_config_init (&cfg);
   cfg.pipeline = PIPELINE;
-  Fx *fx = fx_new (1, 0, N_PIECES * 64 * 1024, 64 * 1024, &cfg, 5);
-  fx_start (fx, 1);
-  g_autoptr (MbBitfield) full = mb_bitfield_new (N_PIECES);
-  for (guint i = 0; i < N_PIECES; i++)
-    mb_bitfield_set (full, i);
-  fx_fake_connect (fx, FAKE, 1, full);
-  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_UNCHOKE));
+  Fx *fx = one_fake (&cfg, 0);
   g_assert_cmpuint (mb_peer_availability (fx->peers[1], FILE_NAME, 3), ==, 1);
   guint64 t0 = fx->now;
   fx_run (fx, t0 + cfg.request_timeout_us + SEC, NULL);
@@ -135,13 +144,7 @@ test_slow_remote_is_asked_again (void)
   MbPeerConfig cfg;
   mb_peer_config_init (&cfg);
   cfg.pipeline = PIPELINE;
-  Fx *fx = fx_new (1, 0, N_PIECES * 64 * 1024, 64 * 1024, &cfg, 5);
-  fx_start (fx, 1);
-  g_autoptr (MbBitfield) most = mb_bitfield_new (N_PIECES);
-  for (guint i = 0; i + 1 < N_PIECES; i++)
-    mb_bitfield_set (most, i);
-  fx_fake_connect (fx, FAKE, 1, most);
-  fx_inject (fx, FAKE, 1, fx_swarm_msg (fx, MB_MSG_UNCHOKE));
+  Fx *fx = one_fake (&cfg, 1);
   g_autoptr (MbMessage) first = fx_take_fake_message (fx, FAKE, MB_MSG_REQUEST);
   g_assert_nonnull (first);
   for (MbMessage *m; (m = fx_take_fake_message (fx, FAKE, MB_MSG_REQUEST)) != NULL;)
