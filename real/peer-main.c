@@ -259,7 +259,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
     { "client", 0, 0, G_OPTION_ARG_NONE, &client, "A ring client: never a ring member (nothing is placed on it); it learns the members from the tracker, fetches files (as swarms) and serves what it fetched to other fetchers; needs a tracker (env MINIBIT_CLIENT=1)", NULL },
     { "no-swarm", 0, 0, G_OPTION_ARG_NONE, &no_swarm, "Fetch files from their holders by GET_CHUNK only, never as a swarm with the other fetchers (env MINIBIT_NO_SWARM=1); this peer still serves other peers' swarms", NULL },
-    { "uplink-rate", 0, 0, G_OPTION_ARG_STRING, &uplink_rate, "The uplink's capacity, bytes per second or with kbit, mbit, gbit (e.g. 16mbit): the swarm opens extra upload slots while it uses under 90% of it; default unknown: the most it sent in a round (env MINIBIT_UPLINK_RATE)", "RATE" },
+    { "uplink-rate", 0, 0, G_OPTION_ARG_STRING, &uplink_rate, "The uplink's capacity, bytes per second or with kbit, mbit, gbit (e.g. 16mbit): the swarm opens extra upload slots while it uses under 95% of it; default unknown: the most it sent in a round (env MINIBIT_UPLINK_RATE)", "RATE" },
     { "cluster-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file, "File holding the cluster secret, mode 0600 (else env MINIBIT_CLUSTER_SECRET; without one, wire peers are accepted from loopback only)", "PATH" },
     { NULL }
   };

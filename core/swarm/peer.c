@@ -838,13 +838,13 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
   if (now >= p->next_rechoke)
     {
       /* Upload slots follow the uplink: one more after a round in which it
-       * ran dry and carried under 90% of its capacity, one fewer after any
+       * ran dry and carried under 95% of its capacity, one fewer after any
        * other.  The rate tells the two apart where a host's backlog cannot:
        * a real host sees only what the kernel has not taken yet, so its
        * uplink "runs dry" while the kernel's buffers are full. */
       guint64 sent = p->up_handed - p->up_handed_mark;
       mbi_upload_set_limit (p, p->cfg.rechoke_interval_us);
-      gboolean idle = p->up_dry > 0 && sent < mbi_upload_capacity_share (p, 90);
+      gboolean idle = p->up_dry > 0 && sent < mbi_upload_capacity_share (p, 95);
       if (idle && p->extra_slots < p->cfg.max_extra_slots)
         p->extra_slots++;
       else if (!idle && p->extra_slots > 0)

@@ -521,7 +521,7 @@ steady_demand (Fx *fx, MbNodeId first, guint n, guint per_s, guint secs, guint *
  * host whose backlog is always 0 (real mode's view while the kernel's
  * buffers have room) and whose uplink rate is unknown does not make a seed
  * unchoke more peers while its rate holds steady (before: 8 extra slots,
- * 12 unchoked of 12 interested); once the rate falls under 90% of the most
+ * 12 unchoked of 12 interested); once the rate falls under 95% of the most
  * it carried in a round, slots open. */
 static void
 test_extra_slots_follow_rate (void)
@@ -547,7 +547,7 @@ test_extra_slots_follow_rate (void)
   guint u = steady_demand (fx, FAKE, n, 8, 120, &cursor);
   g_test_message ("steady rate: %u of %u interested unchoked", u, n);
   g_assert_cmpuint (u, ==, slots);
-  /* the demand falls to 2 a second: under 90% of the rate seen, slots open */
+  /* the demand falls to 2 a second: under 95% of the rate seen, slots open */
   u = steady_demand (fx, FAKE, n, 2, 40, &cursor);
   g_test_message ("after the rate fell: %u unchoked", u);
   g_assert_cmpuint (u, >, slots);
