@@ -208,6 +208,14 @@ run (Stall *s)
   CHECKF (s->stopped, "the client was not stopped: at the last look %" G_GINT64_FORMAT "/%"
           G_GINT64_FORMAT " chunks, %" G_GINT64_FORMAT " requests out to it", s->chunks_done,
           s->chunks_total, s->client_reqs);
+  if (!answered)
+    {
+      /* what peer5's swarm looks like then (the failure's story) */
+      g_autoptr (Reply) st = mb_peer_http (c, FETCHER, FALSE, "GET", "/status", NULL);
+      gsize n = 0;
+      const char *body = st->body ? g_bytes_get_data (st->body, &n) : "";
+      g_test_message ("%s's /status: %.*s", c->peers[FETCHER].id, (int) MIN (n, 20000), body);
+    }
   CHECKF (answered, "the fetch did not answer within %u ms (%.1f s after the stop): the "
           "swarm waits on the stopped client", FETCH_MS, after);
   CHECK_REPLY (reply, 200, "success");
