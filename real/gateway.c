@@ -28,6 +28,7 @@ struct _MbGateway {
   MbNodeId next;              /* the next pseudo node */
   MbNodeId asking;            /* the node of the ask under way, or MB_NODE_NONE */
   MbMessage *reply;           /* its reply, once the core sent one */
+  guint64 uplink_rate;        /* bytes/s told to the core, 0: unknown */
 };
 
 G_DEFINE_QUARK (mb-gateway-error-quark, mb_gateway_error)
@@ -92,6 +93,20 @@ gw_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
   th->uplink_notify (th->ctx, self, low);
 }
 
+static guint64
+gw_uplink_rate (gpointer ctx, MbNodeId self)
+{
+  MbGateway *gw = ctx;
+  return gw->uplink_rate;
+}
+
+void
+mb_gateway_set_uplink_rate (MbGateway *gw, guint64 bytes_per_s)
+{
+  gw->uplink_rate = bytes_per_s;
+  gw->host.uplink_rate = bytes_per_s > 0 ? gw_uplink_rate : NULL;
+}
+
 MbGateway *
 mb_gateway_new (MbTransport *transport)
 {
@@ -103,7 +118,7 @@ mb_gateway_new (MbTransport *transport)
   gw->host.disconnect = gw_disconnect;
   gw->host.uplink_backlog = gw_uplink_backlog;
   gw->host.uplink_notify = gw_uplink_notify;
-  gw->host.uplink_rate = NULL;  /* unknown in real mode */
+  gw->host.uplink_rate = NULL;  /* unknown unless told (mb_gateway_set_uplink_rate) */
   gw->next = MB_GATEWAY_NODE_FIRST;
   gw->asking = MB_NODE_NONE;
   return gw;

@@ -53,6 +53,9 @@ MbGateway *mb_gateway_new (MbTransport *transport);
 void mb_gateway_free (MbGateway *gw);
 /* The host to give the core. */
 const MbHost *mb_gateway_host (MbGateway *gw);
+/* The uplink's capacity the host tells (MbHost.uplink_rate), bytes/s; 0
+ * (the default): unknown, and the host's uplink_rate is NULL. */
+void mb_gateway_set_uplink_rate (MbGateway *gw, guint64 bytes_per_s);
 /* The core that asks go to, and its expiry driver (may be NULL). */
 void mb_gateway_attach (MbGateway *gw, MbGatewayReceiveFn receive, gpointer core,
                         MbExpiryDriver *driver);

@@ -178,6 +178,39 @@ parse_port (const char *what, const char *text, guint16 *out, GError **error)
   return TRUE;
 }
 
+/* An uplink rate: bytes per second, or bits per second with tc's suffixes
+ * kbit, mbit, gbit (e.g. 16mbit = 2000000 bytes/s); at least 1 KB/s. */
+static gboolean
+parse_rate (const char *what, const char *text, guint64 *out, GError **error)
+{
+  char *end = NULL;
+  gdouble v = g_ascii_strtod (text, &end);
+  gdouble scale = 1;
+  if (end != text && g_ascii_isdigit (*text))
+    {
+      if (g_ascii_strcasecmp (end, "kbit") == 0)
+        scale = 1e3 / 8;
+      else if (g_ascii_strcasecmp (end, "mbit") == 0)
+        scale = 1e6 / 8;
+      else if (g_ascii_strcasecmp (end, "gbit") == 0)
+        scale = 1e9 / 8;
+      else if (*end != '\0')
+        scale = 0;
+    }
+  else
+    scale = 0;
+  gdouble bytes = v * scale;
+  if (scale == 0 || !(bytes >= 1000) || bytes > 1e12)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: \"%s\" is not a rate: bytes per second, or a number with kbit, mbit "
+                   "or gbit, from 1000 bytes/s to 1 TB/s (e.g. 2000000 or 16mbit)", what, text);
+      return FALSE;
+    }
+  *out = (guint64) bytes;
+  return TRUE;
+}
+
 static gchar **
 split_list (const char *text)
 {
@@ -198,7 +231,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
 {
   gchar *self_id = NULL, *host = NULL, *data_dir = NULL, *known = NULL, *tracker_host = NULL;
   gchar *port = NULL, *wire_port = NULL, *tracker_port = NULL, *secret_file = NULL;
-  gchar *advertise = NULL;
+  gchar *advertise = NULL, *uplink_rate = NULL;
   /* The ring's defaults are the core's (mb_ringpeer_config_init). */
   MbRingPeerConfig dflt;
   mb_ringpeer_config_init (&dflt);
@@ -226,6 +259,7 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     { "ping-misses", 0, 0, G_OPTION_ARG_INT, &misses, "Missed pings before a member counts as crashed (default 3)", "N" },
     { "client", 0, 0, G_OPTION_ARG_NONE, &client, "A ring client: never a ring member (nothing is placed on it); it learns the members from the tracker, fetches files (as swarms) and serves what it fetched to other fetchers; needs a tracker (env MINIBIT_CLIENT=1)", NULL },
     { "no-swarm", 0, 0, G_OPTION_ARG_NONE, &no_swarm, "Fetch files from their holders by GET_CHUNK only, never as a swarm with the other fetchers (env MINIBIT_NO_SWARM=1); this peer still serves other peers' swarms", NULL },
+    { "uplink-rate", 0, 0, G_OPTION_ARG_STRING, &uplink_rate, "The uplink's capacity, bytes per second or with kbit, mbit, gbit (e.g. 16mbit): the swarm opens extra upload slots while it uses under 95% of it; default unknown: the most it sent in a round (env MINIBIT_UPLINK_RATE)", "RATE" },
     { "cluster-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file, "File holding the cluster secret, mode 0600 (else env MINIBIT_CLUSTER_SECRET; without one, wire peers are accepted from loopback only)", "PATH" },
     { NULL }
   };
@@ -299,10 +333,13 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
       cfg->ping_misses = (guint) misses;
       cfg->no_swarm = no_swarm || strcmp (env_or ("MINIBIT_NO_SWARM", "0"), "0") != 0;
       cfg->client = client || strcmp (env_or ("MINIBIT_CLIENT", "0"), "0") != 0;
+      const char *rate = uplink_rate ? uplink_rate : env_or ("MINIBIT_UPLINK_RATE", NULL);
+      ok = rate == NULL || parse_rate (uplink_rate ? "--uplink-rate" : "MINIBIT_UPLINK_RATE",
+                                       rate, &cfg->uplink_rate, error);
     }
   g_free (self_id); g_free (host); g_free (data_dir); g_free (known); g_free (tracker_host);
   g_free (port); g_free (wire_port); g_free (tracker_port); g_free (secret_file);
-  g_free (advertise);
+  g_free (advertise); g_free (uplink_rate);
   return ok;
 }
 

@@ -105,6 +105,9 @@ status_swarms (MbPeerApp *app, JsonBuilder *b)
       add_uint (b, "bytes_up", st.bytes_up);
       add_uint (b, "bytes_down", st.bytes_down);
       add_bool (b, "endgame", st.endgame);
+      add_uint (b, "requests_timed_out", st.requests_timed_out);
+      add_uint (b, "stalls", st.stalls);
+      add_uint (b, "silent_closes", st.silent_closes);
       g_autoptr (GArray) conns = g_array_new (FALSE, FALSE, sizeof (MbPeerConnInfo));
       mb_peer_conns (app->swarm, key, now, conns);
       json_builder_set_member_name (b, "connections");
@@ -126,6 +129,7 @@ status_swarms (MbPeerApp *app, JsonBuilder *b)
           add_uint (b, "remote_pieces", c->remote_pieces);
           add_uint (b, "requests_out", c->requests_out);
           add_uint (b, "uploads_queued", c->uploads_queued);
+          add_bool (b, "stalled", c->stalled);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -368,6 +372,15 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
           "Pieces got through swarms, verified and stored.", st.pieces_stored);
   metric (s, "minibit_swarm_bad_pieces_total", "counter",
           "Pieces got through swarms that failed verification (discarded).", st.bad_pieces);
+  metric (s, "minibit_swarm_requests_timed_out_total", "counter",
+          "Block requests given back because their connection sent no block for the "
+          "request timeout (20 s).", st.requests_timed_out);
+  metric (s, "minibit_swarm_stalls_total", "counter",
+          "Swarm connections stalled: requests out and no block for the request timeout.",
+          st.stalls);
+  metric (s, "minibit_swarm_silent_closes_total", "counter",
+          "Stalled swarm connections closed because they stayed silent as long again.",
+          st.silent_closes);
   metric (s, "minibit_swarms_joined_total", "counter",
           "Swarms joined (fetches, and files served to fetchers).", st.swarms_joined);
   metric (s, "minibit_swarms", "gauge", "Swarms this peer is in now.", n_swarms);

@@ -55,6 +55,8 @@ typedef struct {
                             swarms, but nothing is placed on it */
   gboolean no_swarm;     /* --no-swarm: fetches take chunks by GET_CHUNK only (the
                             swarm peer still serves other peers' swarms) */
+  guint64 uplink_rate;   /* --uplink-rate: the uplink's capacity in bytes/s as told to
+                            the swarm (MbHost.uplink_rate); 0: unknown, measured */
 } MbPeerAppConfig;
 
 typedef struct _MbPeerApp MbPeerApp;

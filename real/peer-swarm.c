@@ -35,9 +35,26 @@ sp_handle (gpointer obj, guint64 now)
   mb_peer_handle_expiry (obj, now);
 }
 
+/* An environment knob for experiments: a whole number in [0, max] into
+ * *out; unset or empty leaves *out; anything else is ignored with a warning. */
+static void
+env_uint (const char *name, guint64 max, guint64 *out)
+{
+  const char *v = g_getenv (name);
+  if (v == NULL || *v == '\0')
+    return;
+  gchar *end = NULL;
+  guint64 x = g_ascii_strtoull (v, &end, 10);
+  if (g_ascii_isdigit (*v) && end != NULL && *end == '\0' && x <= max)
+    *out = x;
+  else
+    g_warning ("%s=%s is not 0-%" G_GUINT64_FORMAT ": ignored", name, v, max);
+}
+
 void
 mbi_peer_swarm_start (MbPeerApp *app)
 {
+  mb_gateway_set_uplink_rate (app->gateway, app->cfg.uplink_rate);
   app->swarm_host = *mb_gateway_host (app->gateway);
   app->swarm_host.disconnect = NULL;
   const MbHost *host = &app->swarm_host;
@@ -54,17 +71,14 @@ mbi_peer_swarm_start (MbPeerApp *app)
    * in a real swarm. */
   pcfg.accept_initial_blocks = FALSE;
   /* For experiments (tools/emulate, README "Emulation"): the choker's extra
-   * upload slots while the uplink runs dry, 0-64 (default the core's 8). */
-  const char *extra = g_getenv ("MINIBIT_SWARM_MAX_EXTRA_SLOTS");
-  if (extra != NULL && *extra != '\0')
-    {
-      gchar *end = NULL;
-      guint64 v = g_ascii_strtoull (extra, &end, 10);
-      if (end != NULL && *end == '\0' && v <= 64)
-        pcfg.max_extra_slots = (guint) v;
-      else
-        g_warning ("MINIBIT_SWARM_MAX_EXTRA_SLOTS=%s is not 0-64: ignored", extra);
-    }
+   * upload slots while the uplink runs dry, 0-64 (default the core's 8),
+   * and the request timeout in ms (0: never; default the core's 20 s). */
+  guint64 extra = pcfg.max_extra_slots;
+  env_uint ("MINIBIT_SWARM_MAX_EXTRA_SLOTS", 64, &extra);
+  pcfg.max_extra_slots = (guint) extra;
+  guint64 timeout_ms = pcfg.request_timeout_us / 1000;
+  env_uint ("MINIBIT_SWARM_REQUEST_TIMEOUT_MS", 3600000, &timeout_ms);
+  pcfg.request_timeout_us = timeout_ms * 1000;
   app->swarm = mb_peer_new (host, mb_transport_self (app->transport), app->cfg.self_id,
                             app->addr, tracker, &pcfg, app->store, g_rand_new ());
   app->swarm_timer = mb_expiry_driver_new (app->swarm, sp_next, sp_handle, NULL);

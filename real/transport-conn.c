@@ -76,6 +76,18 @@ mbi_transport_conn_describe (GSocketConnection *sc)
   return s;
 }
 
+/* Sets a socket option, saying so (not failing) if the kernel refuses. */
+static void
+conn_sockopt (MbConn *c, GSocket *sock, gint level, gint opt, gint value, const char *name)
+{
+  GError *error = NULL;
+  if (!g_socket_set_option (sock, level, opt, value, &error))
+    {
+      g_info ("transport %s: %s: cannot set %s: %s", c->t->name, c->peer, name, error->message);
+      g_clear_error (&error);
+    }
+}
+
 MbConn *
 mbi_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing)
 {
@@ -92,16 +104,21 @@ mbi_transport_conn_new (MbTransport *t, GSocketConnection *sc, gboolean outgoing
   g_queue_init (&c->ctl);
   GSocket *sock = g_socket_connection_get_socket (sc);
   g_socket_set_option (sock, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-  GError *error = NULL;
   /* The kernel keeps at most about this much unsent: the rest waits in our
    * queue, where the uplink backlog sees it and the core can still cancel. */
-  if (t->cfg.notsent_lowat > 0
-      && !g_socket_set_option (sock, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
-                               (gint) MIN (t->cfg.notsent_lowat, (guint) G_MAXINT), &error))
+  if (t->cfg.notsent_lowat > 0)
+    conn_sockopt (c, sock, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+                  (gint) MIN (t->cfg.notsent_lowat, (guint) G_MAXINT), "TCP_NOTSENT_LOWAT");
+  /* A host that vanished without a FIN: keepalive probes find it on an idle
+   * connection, the user timeout on one with data unacknowledged. */
+  if (t->cfg.keepalive_s > 0)
     {
-      g_info ("transport %s: %s: cannot set TCP_NOTSENT_LOWAT: %s", t->name, c->peer,
-              error->message);
-      g_clear_error (&error);
+      gint idle = (gint) MIN (t->cfg.keepalive_s, 86400u);
+      conn_sockopt (c, sock, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+      conn_sockopt (c, sock, IPPROTO_TCP, TCP_KEEPIDLE, idle, "TCP_KEEPIDLE");
+      conn_sockopt (c, sock, IPPROTO_TCP, TCP_KEEPINTVL, MAX (idle / 3, 1), "TCP_KEEPINTVL");
+      conn_sockopt (c, sock, IPPROTO_TCP, TCP_KEEPCNT, 3, "TCP_KEEPCNT");
+      conn_sockopt (c, sock, IPPROTO_TCP, TCP_USER_TIMEOUT, idle * 2000, "TCP_USER_TIMEOUT");
     }
   g_hash_table_add (t->conns, c);
   return c;

@@ -18,7 +18,11 @@
  *    at most about that much not yet sent per connection, and the rest waits in our queue, where the backlog counts
  *    it and the core can still hold it back (CHOKE, CANCEL).  Bytes sent but
  *    not yet read by the peer sit in its receive buffer, which we do not
- *    bound.
+ *    bound.  Every wire socket also gets TCP keepalive and TCP_USER_TIMEOUT
+ *    (keepalive_s), so a connection to a host that vanished without a FIN
+ *    fails within about 2 x keepalive_s and the disconnect callback runs; a
+ *    peer whose host answers but whose process does not (stopped, hung) is
+ *    the core's business (core/swarm: request timeouts; core/ring: pings).
  *  - receive: async reads feed an MbDecoder; each decoded message goes to the
  *    receive callback as (user, from node, msg); the transport frees msg after.
  *  - disconnect: host->disconnect (self, node) writes what is queued (if a
@@ -158,6 +162,13 @@ typedef struct {
                                 connection; 20000 (0: never) */
   guint notsent_lowat;       /* TCP_NOTSENT_LOWAT of every wire socket, bytes; 128 KiB
                                 (0: the kernel's default) */
+  guint keepalive_s;         /* TCP keepalive of every wire socket: probes after this
+                                many seconds of silence, then every keepalive_s / 3, and
+                                TCP_USER_TIMEOUT = 2 x keepalive_s (data unacknowledged
+                                that long drops it too): a peer whose host vanished
+                                without a FIN (a crash, a link down) is dropped about
+                                2 x keepalive_s after it fell silent; 30 (0: the
+                                kernel's defaults, hours) */
   const char *advertise_addr;/* our listen address as told in HELLO; NULL: "listen_host:port" */
   GBytes *secret;            /* the cluster secret (cluster-secret.h), or NULL: loopback only;
                                 the transport keeps a reference */

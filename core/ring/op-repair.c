@@ -89,18 +89,23 @@ copy_to_targets (OpRepair *op, guint i, GPtrArray *targets, GBytes *bytes, guint
     mbi_op_place (&op->base, targets->pdata[t], &copy_placement, &c, now);
 }
 
-/* Chunk i of op's manifest: forgets the holders no longer in the view;
- * returns how many. */
+/* Chunk i of op's manifest: forgets the holders no longer in the view
+ * (and this peer, if its store lacks the chunk); returns how many. */
 static guint
 forget_gone (OpRepair *op, guint i)
 {
   MbRingPeer *rp = op->base.rp;
   MbManifest *m = op->manifest;
+  const char *id = mb_manifest_chunk_id (m, i);
+  /* Forget holders that are gone, and ourselves if our store lost it (a
+   * disk replaced, a kill before the copy was written): we read our own
+   * store, never ask ourselves, and an owner that lacks it is a target. */
+  gboolean have = mb_store_has_chunk (rp->store, id);
   guint gone = 0;
   for (guint h = mb_manifest_n_holders (m, i); h-- > 0;)
     {
       const char *holder = mb_manifest_holder (m, i, h);
-      if (!mb_ring_contains (rp->view, holder))
+      if (!mb_ring_contains (rp->view, holder) || (!have && mbi_rp_is_self (rp, holder)))
         gone += mb_manifest_remove_holder (m, i, holder);
     }
   return gone;

@@ -254,6 +254,17 @@ check_interest_and_uploads (Check *ck, const Swarm *sw, guint *n_upq)
   if (am != sw->n_am_interested || peer != sw->n_peer_interested)
     return fail (ck, sw, "n_am_interested %u / n_peer_interested %u, but conns say %u / %u",
                  sw->n_am_interested, sw->n_peer_interested, am, peer);
+  guint stalled = 0;
+  for (guint i = 0; i < sw->n_conns; i++)
+    {
+      const Conn *c = sw->conns[i];
+      stalled += c->stalled;
+      if (c->stalled && c->out_reqs.len > 0)
+        return fail (ck, sw, "conn to node %u: stalled with %u requests out", c->node,
+                     c->out_reqs.len);
+    }
+  if (stalled != sw->n_stalled)
+    return fail (ck, sw, "n_stalled %u, but conns say %u", sw->n_stalled, stalled);
   return TRUE;
 }
 

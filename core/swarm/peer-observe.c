@@ -53,6 +53,7 @@ mb_peer_conns (const MbPeer *p, const char *key, guint64 now, GArray *out)
         .remote_pieces = c->remote ? mb_bitfield_count (c->remote) : 0,
         .requests_out = c->out_reqs.len,
         .uploads_queued = c->upq.len - c->upq.head,
+        .stalled = c->stalled,
       };
       g_array_append_val (out, info);
     }

@@ -213,14 +213,23 @@ mbi_swarm_release_requests (Swarm *sw, Conn *c, gboolean keep_as_cancelled)
   c->out_reqs.len = 0;
 }
 
-static void
-send_request (Swarm *sw, Conn *c, guint32 piece, guint32 block)
+/* A REQUEST or CANCEL of (piece, block). */
+static MbMessage *
+block_msg (Swarm *sw, MbMsgType type, guint32 piece, guint32 block)
 {
-  MbMessage *m = mbi_swarm_msg (sw, MB_MSG_REQUEST);
+  MbMessage *m = mbi_swarm_msg (sw, type);
   m->piece = piece;
   m->offset = block * sw->peer->cfg.block_size;
   m->length = mbi_swarm_block_len (sw, piece, block);
-  mbi_peer_send (sw->peer, c->node, m);
+  return m;
+}
+
+static void
+send_request (Swarm *sw, Conn *c, guint32 piece, guint32 block)
+{
+  mbi_peer_send (sw->peer, c->node, block_msg (sw, MB_MSG_REQUEST, piece, block));
+  if (c->out_reqs.len == 0)
+    c->req_wait_at = sw->peer->now; /* its request timeout counts from here */
   BlockRef r = { piece, block };
   mbi_block_refs_append (&c->out_reqs, r);
   block_requested (sw, sw->partials[piece], piece, block);
@@ -336,12 +345,45 @@ pipeline_depth (const Swarm *sw, const Conn *c, guint64 now)
 void
 mbi_swarm_fill_requests (Swarm *sw, Conn *c, guint64 now)
 {
-  if (!c->established || c->peer_choking || !c->am_interested || !c->remote)
+  if (!c->established || c->peer_choking || !c->am_interested || !c->remote || c->stalled)
     return;
   guint depth = pipeline_depth (sw, c, MAX (now, sw->peer->now));
   while (c->out_reqs.len < depth)
     if (!request_one (sw, c))
       break;
+}
+
+static void
+send_cancel (Swarm *sw, Conn *c, guint32 piece, guint32 block)
+{
+  mbi_peer_send (sw->peer, c->node, block_msg (sw, MB_MSG_CANCEL, piece, block));
+  sw->stats.cancels_sent++;
+}
+
+guint
+mbi_swarm_time_out_requests (Swarm *sw, Conn *c)
+{
+  /* Every block it owes us is remembered (the oldest remembered before
+   * make room down to CANCELLED_KEEP), so that a remote that was only slow
+   * sends them late without a violation. */
+  guint n = c->out_reqs.len;
+  if (c->cancelled.len > CANCELLED_KEEP)
+    {
+      guint drop = c->cancelled.len - CANCELLED_KEEP;
+      memmove (c->cancelled.v, c->cancelled.v + drop, CANCELLED_KEEP * sizeof (BlockRef));
+      c->cancelled.len = CANCELLED_KEEP;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      BlockRef r = c->out_reqs.v[i];
+      Partial *pp = sw->partials[r.piece];
+      if (pp)
+        block_unrequested (sw, pp, r.piece, r.block);
+      mbi_block_refs_append (&c->cancelled, r);
+      send_cancel (sw, c, r.piece, r.block);
+    }
+  c->out_reqs.len = 0;
+  return n;
 }
 
 static void
@@ -361,12 +403,7 @@ cancel_duplicates (Swarm *sw, Conn *except, guint32 piece, guint32 block)
           mbi_block_refs_remove_index (&o->out_reqs, k);
           block_unrequested (sw, sw->partials[piece], piece, block);
           remember_cancelled (o, r);
-          MbMessage *m = mbi_swarm_msg (sw, MB_MSG_CANCEL);
-          m->piece = piece;
-          m->offset = block * sw->peer->cfg.block_size;
-          m->length = mbi_swarm_block_len (sw, piece, block);
-          mbi_peer_send (sw->peer, o->node, m);
-          sw->stats.cancels_sent++;
+          send_cancel (sw, o, piece, block);
           break;
         }
     }
@@ -555,6 +592,8 @@ mbi_swarm_on_block (Swarm *sw, Conn *c, guint32 piece, guint32 offset, GBytes *d
   c->down_cur += len;
   c->down_since_unchoked += len;
   c->last_block_at = now;
+  if (G_UNLIKELY (c->stalled))
+    mbi_stall_clear (sw, c);
   Partial *pp = sw->partials[piece];
   if (!pp || pp->received[block] || mb_bitfield_test (sw->have, piece))
     sw->stats.bytes_dup += len;

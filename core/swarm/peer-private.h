@@ -95,6 +95,7 @@ typedef struct {
   guint got_bitfield : 1;
   guint got_any : 1;       /* any swarm message after the handshake */
   guint am_choking : 1, am_interested : 1, peer_choking : 1, peer_interested : 1;
+  guint stalled : 1;       /* our requests to it timed out; no block since (peer-stall.c) */
   MbBitfield *remote;
   BlockRefs out_reqs;      /* our requests to it, oldest first */
   guint64 last_block_at;
@@ -110,6 +111,9 @@ typedef struct {
   guint64 last_unchoke_at; /* when we last unchoked it, + 1 (0: never) */
   guint64 unchoked_us_at;  /* when it last unchoked us */
   guint64 down_since_unchoked; /* payload it sent us since then */
+  guint64 req_wait_at;     /* when a request went out onto an empty pipeline */
+  guint64 last_heard_at;   /* when it last sent us any swarm message */
+  guint64 stalled_at;      /* when it stalled (peer-stall.c) */
   gchar *name;
   gchar *addr;             /* where it listens (its handshake's, or the list's) */
   gint32 ss_piece;         /* super-seeding: the piece shown to it, or -1 */
@@ -179,6 +183,7 @@ struct _Swarm {
   guint32 *ss_shown;       /* super-seeding: times each piece was shown, or NULL */
   guint n_am_interested;   /* conns with am_interested set */
   guint n_peer_interested; /* conns with peer_interested set */
+  guint n_stalled;         /* conns with stalled set (peer-stall.c) */
   guint64 tracker_retry;   /* current wait between peer-list requests (backs off
                               while answers bring no new connection) */
   gboolean registered;
@@ -221,6 +226,9 @@ struct _MbPeer {
                               block was handed over (flow control only) */
   guint extra_slots;       /* upload slots beyond regular_slots, 0 .. max_extra_slots */
   guint64 next_slot_check; /* cfg.slot_check_us: the next look at the uplink's use */
+  guint64 next_stall_check;/* the earliest request or silence deadline found at the
+                              last look that falls before the next rechoke
+                              (peer-stall.c), else MB_TIME_NEVER */
   guint64 slot_mark;       /* up_handed at the last slot check */
   gboolean up_started;     /* a block has been handed over at least once */
   guint up_swarm_cursor;   /* round-robin position among swarms for uploads */
@@ -334,6 +342,9 @@ void mbi_upload_pump (MbPeer *p);
 /* Sets the uplink backlog to keep from the upload rate since the last call
  * (interval_us ago; 0: at start), and up_capacity; called at each rechoke. */
 void mbi_upload_set_limit (MbPeer *p, guint64 interval_us);
+/* `percent` % of what the uplink carries in a rechoke round at up_capacity
+ * (the host's uplink_rate, else the most handed over in a round yet). */
+guint64 mbi_upload_capacity_share (const MbPeer *p, guint percent);
 /* Serves sw's conns in proportion to their st->up_weight (TRUE) or in
  * plain round robin (FALSE). */
 void mbi_upload_set_weighted (Swarm *sw, gboolean weighted);
@@ -366,6 +377,27 @@ mbi_unchokes_on_sent (Conn *c, guint32 len)
 {
   c->tally_sent += len;
 }
+
+/* peer-stall.c: request timeouts (cfg.request_timeout_us).  Stalls the
+ * conns whose requests are overdue, closes the stalled ones silent for as
+ * long again, and sets p->next_stall_check; called at every rechoke and at
+ * next_stall_check. */
+void mbi_stall_check (MbPeer *p, guint64 now);
+/* A block came from c: no longer stalled. */
+void mbi_stall_clear (Swarm *sw, Conn *c);
+/* c goes: the swarm's count of stalled conns. */
+static inline void
+mbi_stall_forget (Swarm *sw, Conn *c)
+{
+  if (c->stalled)
+    {
+      c->stalled = 0;
+      sw->n_stalled--;
+    }
+}
+/* peer-pieces.c: gives back every request of c (a stall): CANCEL each,
+ * remember them all as cancelled (their late blocks are taken). */
+guint mbi_swarm_time_out_requests (Swarm *sw, Conn *c);
 
 /* peer-superseed.c: BEP 16. */
 gboolean mbi_superseed_active (const Swarm *sw);

@@ -182,7 +182,17 @@ guint
 mb_peer_availability (const MbPeer *p, const char *key, guint piece)
 {
   Swarm *sw = mbi_peer_swarm_by_file (p, key);
-  return sw && piece < sw->n_pieces ? sw->availability[piece] : 0;
+  if (!sw || piece >= sw->n_pieces)
+    return 0;
+  guint n = sw->availability[piece];
+  /* a stalled connection's pieces are nowhere until it sends again */
+  for (guint i = 0; i < sw->n_conns && sw->n_stalled > 0; i++)
+    {
+      const Conn *c = sw->conns[i];
+      if (c->stalled && c->remote && c->got_bitfield && mb_bitfield_test (c->remote, piece))
+        n--;
+    }
+  return n;
 }
 
 void

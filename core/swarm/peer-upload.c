@@ -377,6 +377,13 @@ mbi_upload_set_limit (MbPeer *p, guint64 interval_us)
   p->send_limit = CLAMP (want, low, high);
 }
 
+guint64
+mbi_upload_capacity_share (const MbPeer *p, guint percent)
+{
+  guint64 round_ms = p->cfg.rechoke_interval_us / 1000;
+  return p->up_capacity * round_ms / 1000 * percent / 100;
+}
+
 void
 mb_peer_on_uplink_ready (MbPeer *p, guint64 now)
 {

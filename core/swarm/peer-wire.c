@@ -236,8 +236,11 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
   if (!sw && msg->code == 0 && msg->file && msg->manifest)
     sw = mbi_ring_join_to_serve (p, msg->file, msg->manifest, now);
   /* A conn we dialled by address learns the remote's peer id here. */
-  if (c && !c->name && msg->name && (msg->code == 0 || msg->code == 1))
-    c->name = g_strdup (msg->name);
+  if (c && (!c->name || !*c->name) && msg->name && (msg->code == 0 || msg->code == 1))
+    {
+      g_free (c->name);
+      c->name = g_strdup (msg->name);
+    }
   switch (msg->code)
     {
     case 0: /* hello */
@@ -490,6 +493,7 @@ mbi_wire_receive (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
         mbi_wire_send_handshake (sw, from, MB_HANDSHAKE_GOODBYE);
       return;
     }
+  c->last_heard_at = now;
   if (msg->type == MB_MSG_BITFIELD)
     {
       on_bitfield (sw, c, msg, now);

@@ -38,6 +38,7 @@ mb_peer_config_init (MbPeerConfig *cfg)
   cfg->rechoke_interval_us = 10 * MB_USEC_PER_SEC;
   cfg->optimistic_rounds = 3;
   cfg->snub_timeout_us = 60 * MB_USEC_PER_SEC;
+  cfg->request_timeout_us = 20 * MB_USEC_PER_SEC;
   cfg->seed_choke = MB_SEED_CHOKE_ROUND_ROBIN;
   cfg->seed_piece_quota = 20;
   cfg->max_extra_slots = 8;
@@ -99,6 +100,7 @@ mb_peer_new (const MbHost *host, MbNodeId self, const char *name, const char *ad
   p->swarms = g_ptr_array_new ();
   p->next_rechoke = MB_TIME_NEVER;
   p->next_slot_check = MB_TIME_NEVER;
+  p->next_stall_check = MB_TIME_NEVER;
   p->next_req = 1;
   mbi_upload_set_limit (p, 0);
   return p;
@@ -276,6 +278,7 @@ void
 mbi_swarm_conn_remove (Swarm *sw, Conn *c)
 {
   mbi_unchokes_report (sw, c, sw->peer->now);
+  mbi_stall_forget (sw, c);
   mbi_conn_set_interest (sw, c, FALSE, FALSE);
   mbi_swarm_release_requests (sw, c, FALSE);
   mbi_upload_clear (sw, c);
@@ -712,6 +715,7 @@ mb_peer_leave (MbPeer *p, guint64 now)
   p->left = TRUE;
   p->next_rechoke = MB_TIME_NEVER;
   p->next_slot_check = MB_TIME_NEVER;
+  p->next_stall_check = MB_TIME_NEVER;
 }
 
 void
@@ -781,7 +785,7 @@ mb_peer_next_expiry (const MbPeer *p)
 {
   if (p->left)
     return MB_TIME_NEVER;
-  guint64 t = MIN (p->next_rechoke, p->next_slot_check);
+  guint64 t = MIN (MIN (p->next_rechoke, p->next_slot_check), p->next_stall_check);
   if (p->n_swarms == 1)
     return MIN (t, swarm_next_expiry (p, p->swarm0));
   for (guint i = 0; i < p->swarms->len; i++)
@@ -835,13 +839,18 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
   if (now >= p->next_rechoke)
     {
       /* Upload slots follow the uplink: one more after a round in which it
-       * ran dry, one fewer after a round in which it never did. */
-      if (p->up_dry > 0 && p->extra_slots < p->cfg.max_extra_slots)
+       * ran dry and carried under 95% of its capacity, one fewer after any
+       * other.  The rate tells the two apart where a host's backlog cannot:
+       * a real host sees only what the kernel has not taken yet, so its
+       * uplink "runs dry" while the kernel's buffers are full. */
+      guint64 sent = p->up_handed - p->up_handed_mark;
+      mbi_upload_set_limit (p, p->cfg.rechoke_interval_us);
+      gboolean idle = p->up_dry > 0 && sent < mbi_upload_capacity_share (p, 95);
+      if (idle && p->extra_slots < p->cfg.max_extra_slots)
         p->extra_slots++;
-      else if (p->up_dry == 0 && p->extra_slots > 0)
+      else if (!idle && p->extra_slots > 0)
         p->extra_slots--;
       p->up_dry = 0;
-      mbi_upload_set_limit (p, p->cfg.rechoke_interval_us);
       guint round = p->rechoke_round++;
       gboolean rotate = (round % p->cfg.optimistic_rounds) == 0;
       guint pex_every = p->cfg.pex_interval_us
@@ -866,7 +875,10 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
       p->slot_mark = p->up_handed;
       p->next_slot_check = p->swarms->len > 0 && p->cfg.slot_check_us > 0
                              ? now + p->cfg.slot_check_us : MB_TIME_NEVER;
+      mbi_stall_check (p, now);
     }
+  else if (now >= p->next_stall_check)
+    mbi_stall_check (p, now);
   for (guint i = 0; i < p->swarms->len; i++)
     {
       Swarm *sw = p->swarms->pdata[i];

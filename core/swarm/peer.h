@@ -45,6 +45,14 @@ typedef struct {
   guint64 rechoke_interval_us;   /* 10 s */
   guint optimistic_rounds;       /* rechokes per optimistic rotation: 3 (30 s) */
   guint64 snub_timeout_us;       /* 60 s */
+  guint64 request_timeout_us;    /* a connection we have requests out to that sends no
+                                    block this long is stalled: its requests go back to
+                                    the picker (CANCELs sent, late blocks still taken),
+                                    it gets no new ones and its pieces count as nowhere
+                                    (mb_peer_availability) until a block comes; stalled
+                                    and silent (no message) this long again, it is closed
+                                    (libtorrent's piece_timeout, then its inactivity
+                                    close); 0: never: 20 s */
   MbSeedChoke seed_choke;        /* how a seed fills its slots: round-robin */
   guint seed_piece_quota;        /* round robin: pieces a peer gets before it yields: 20 */
   guint max_extra_slots;         /* unchoke up to this many more peers while the uplink runs
@@ -144,7 +152,8 @@ void mb_peer_leave_swarm (MbPeer *p, const char *key, guint64 now);
 /* Chunk `piece` of swarm `key` arrived another way (the ring's GET_CHUNK)
  * and is in the store: had, announced, no longer requested. */
 void mb_peer_piece_stored (MbPeer *p, const char *key, guint piece, guint64 now);
-/* Remotes connected in swarm `key` that have `piece` (0 if not in it). */
+/* Remotes connected in swarm `key` that have `piece` (0 if not in it);
+ * stalled connections (request_timeout_us) do not count. */
 guint mb_peer_availability (const MbPeer *p, const char *key, guint piece);
 /* Called when a piece of a swarm is verified and stored (from: the remote
  * that completed it).  One observer; NULL to remove. */
@@ -200,6 +209,10 @@ typedef struct {
   guint64 requests_sent;
   guint64 cancels_sent;
   guint64 cancels_honoured;/* remote cancels that dropped a queued block */
+  guint64 requests_timed_out; /* our requests given back because their connection
+                              stalled (request_timeout_us) */
+  guint64 stalls;          /* connections stalled (request_timeout_us) */
+  guint64 silent_closes;   /* stalled connections closed for silence */
   gboolean endgame;
 } MbPeerStats;
 
@@ -240,6 +253,8 @@ typedef struct {
   guint remote_pieces;       /* pieces its bitfield and haves say it has */
   guint requests_out;        /* our requests to it, outstanding */
   guint uploads_queued;      /* its requests we hold, not yet handed to the host */
+  gboolean stalled;          /* our requests to it timed out (request_timeout_us) and
+                                no block came since */
 } MbPeerConnInfo;
 
 /* Appends an MbPeerConnInfo per connection of swarm `key` (connection
@@ -259,6 +274,9 @@ typedef struct {
   guint64 bad_pieces;        /* pieces that failed verification */
   guint64 swarms_joined;     /* swarms joined (fetches, and to serve) */
   guint64 swarms_left;
+  guint64 requests_timed_out;/* requests given back from stalled connections */
+  guint64 stalls;            /* connections stalled (request_timeout_us) */
+  guint64 silent_closes;     /* stalled connections closed for silence */
 } MbPeerTotals;
 
 void mb_peer_totals (const MbPeer *p, MbPeerTotals *out);

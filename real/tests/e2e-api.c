@@ -230,6 +230,13 @@ gboolean
 mb_post_many (Cluster *c, const guint *at, guint n, const char *path, const char *body,
               guint timeout_ms, Reply **out)
 {
+  return mb_post_many_while (c, at, n, path, body, timeout_ms, out, NULL, NULL);
+}
+
+gboolean
+mb_post_many_while (Cluster *c, const guint *at, guint n, const char *path, const char *body,
+                    guint timeout_ms, Reply **out, MbTickFn tick, gpointer data)
+{
   g_autoptr (SoupSession) s = soup_session_new_with_options ("timeout", timeout_ms / 1000 + 1,
                                                              "max-conns-per-host", 64, NULL);
   Many *m = g_new0 (Many, n);
@@ -249,11 +256,17 @@ mb_post_many (Cluster *c, const guint *at, guint n, const char *path, const char
       soup_session_send_and_read_async (s, m[k].msg, G_PRIORITY_DEFAULT, NULL, many_done, &m[k]);
     }
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 next_tick = g_get_monotonic_time () + MB_TICK_MS * 1000;
   gboolean all = FALSE;
   while (!all && g_get_monotonic_time () < deadline)
     {
       if (!g_main_context_iteration (NULL, FALSE))
         g_usleep (1000);
+      if (tick != NULL && g_get_monotonic_time () >= next_tick)
+        {
+          tick (data);
+          next_tick = g_get_monotonic_time () + MB_TICK_MS * 1000;
+        }
       all = TRUE;
       for (guint k = 0; k < n; k++)
         all = all && m[k].done;
@@ -317,4 +330,20 @@ mb_get_manifest (Cluster *c, guint at, const char *name, MbManifest **out)
           mb_manifest_name (m));
   *out = m;
   return TRUE;
+}
+
+gint64
+mb_metric_at (Cluster *c, guint i, const char *name)
+{
+  g_autoptr (Reply) r = mb_peer_http (c, i, FALSE, "GET", "/metrics", NULL);
+  if (r->status != 200)
+    return -1;
+  gsize n;
+  const char *text = g_bytes_get_data (r->body, &n);
+  g_autofree gchar *t = g_strndup (text, n);
+  g_auto (GStrv) lines = g_strsplit (t, "\n", -1);
+  for (guint k = 0; lines[k]; k++)
+    if (g_str_has_prefix (lines[k], name) && lines[k][strlen (name)] == ' ')
+      return g_ascii_strtoll (lines[k] + strlen (name) + 1, NULL, 10);
+  return -1;
 }

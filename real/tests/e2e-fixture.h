@@ -214,6 +214,16 @@ gboolean mb_fetch (Cluster *c, guint at, const char *name, const char *sha, gint
  * not all answered within timeout_ms (the rest are aborted: status 0). */
 gboolean mb_post_many (Cluster *c, const guint *at, guint n, const char *path, const char *body,
                        guint timeout_ms, Reply **out);
+/* The same, calling tick (data) about every MB_TICK_MS while they run (it
+ * may make requests of its own, on other sessions). */
+#define MB_TICK_MS 200
+typedef void (*MbTickFn) (gpointer data);
+gboolean mb_post_many_while (Cluster *c, const guint *at, guint n, const char *path,
+                             const char *body, guint timeout_ms, Reply **out, MbTickFn tick,
+                             gpointer data);
+/* The value of sample `name` (no labels) in peer i's GET /metrics, -1 if
+ * absent or no answer. */
+gint64 mb_metric_at (Cluster *c, guint i, const char *name);
 /* The chunks peer i holds (GET /ping), -1 if it does not answer. */
 gint64 mb_chunks_at (Cluster *c, guint i);
 /* Logs the chunks every live peer holds. */

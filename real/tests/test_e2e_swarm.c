@@ -24,22 +24,6 @@
 #define NAME "crowd.bin"
 #define SIZE (32u << 20)
 
-static gint64
-metric_of (Cluster *c, guint i, const char *name)
-{
-  g_autoptr (Reply) r = mb_peer_http (c, i, FALSE, "GET", "/metrics", NULL);
-  if (r->status != 200)
-    return -1;
-  gsize n;
-  const char *text = g_bytes_get_data (r->body, &n);
-  g_autofree gchar *t = g_strndup (text, n);
-  g_auto (GStrv) lines = g_strsplit (t, "\n", -1);
-  for (guint k = 0; lines[k]; k++)
-    if (g_str_has_prefix (lines[k], name) && lines[k][strlen (name)] == ' ')
-      return g_ascii_strtoll (lines[k] + strlen (name) + 1, NULL, 10);
-  return -1;
-}
-
 static gboolean
 crowd (Cluster *c)
 {
@@ -51,7 +35,7 @@ crowd (Cluster *c)
   for (guint k = 0; k < G_N_ELEMENTS (at); k++)
     {
       held[k] = mb_chunks_at (c, at[k]);
-      up0[k] = metric_of (c, at[k], "minibit_swarm_bytes_down_total");
+      up0[k] = mb_metric_at (c, at[k], "minibit_swarm_bytes_down_total");
       CHECK (held[k] >= 0 && up0[k] >= 0);
     }
   Reply *r[G_N_ELEMENTS (at)] = { NULL };
@@ -97,7 +81,7 @@ crowd (Cluster *c)
   CHECKF (via_swarm * 2 > needed, "most chunks should come through the swarm");
   for (guint k = 0; k < G_N_ELEMENTS (at); k++)
     {
-      gint64 down = metric_of (c, at[k], "minibit_swarm_bytes_down_total");
+      gint64 down = mb_metric_at (c, at[k], "minibit_swarm_bytes_down_total");
       CHECKF (down > up0[k], "%s: minibit_swarm_bytes_down_total did not move",
               c->peers[at[k]].id);
     }

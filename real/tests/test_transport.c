@@ -6,8 +6,14 @@
  */
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include "wire/codec.h"
 #include "transport.h"
+#define MB_REAL_TRANSPORT_INTERNAL
+#include "transport-private.h"
 #include "test-util.h"
 
 #define WAIT_MS 5000
@@ -576,6 +582,56 @@ test_backlog (void)
   mb_test_drain ();
 }
 
+/* Every open connection of s: keepalive on, with keepalive_s as its idle
+ * time, a third of it between probes, 3 probes, and a user timeout of 2 x
+ * keepalive_s (read back from the kernel); returns how many it saw. */
+static guint
+check_keepalive (Side *s, guint keepalive_s)
+{
+  GHashTableIter it;
+  gpointer key;
+  guint n = 0;
+  g_hash_table_iter_init (&it, s->t->conns);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    {
+      GSocket *sock = g_socket_connection_get_socket (((MbConn *) key)->sc);
+      gint on = -1, idle = -1, intvl = -1, cnt = -1, user = -1;
+      g_assert_true (g_socket_get_option (sock, SOL_SOCKET, SO_KEEPALIVE, &on, NULL));
+      g_assert_true (g_socket_get_option (sock, IPPROTO_TCP, TCP_KEEPIDLE, &idle, NULL));
+      g_assert_true (g_socket_get_option (sock, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, NULL));
+      g_assert_true (g_socket_get_option (sock, IPPROTO_TCP, TCP_KEEPCNT, &cnt, NULL));
+      g_assert_true (g_socket_get_option (sock, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, NULL));
+      g_assert_cmpint (on, !=, 0);
+      g_assert_cmpint (idle, ==, (gint) keepalive_s);
+      g_assert_cmpint (intvl, ==, (gint) keepalive_s / 3);
+      g_assert_cmpint (cnt, ==, 3);
+      g_assert_cmpint (user, ==, (gint) keepalive_s * 2000);
+      n++;
+    }
+  return n;
+}
+
+/* Wire sockets, dialled and accepted, carry TCP keepalive and a user
+ * timeout, so a peer whose host vanished without a FIN is dropped (the
+ * kernel's defaults would keep it for hours). */
+static void
+test_keepalive (void)
+{
+  MbTransportConfig cfg;
+  mb_test_config (&cfg);
+  cfg.keepalive_s = 12;
+  Side *a = side_new ("a", &cfg);
+  Side *b = side_new ("b", &cfg);
+  b->echo = TRUE;
+  side_ping (a, side_node_of (a, b), 1);
+  WAIT_FOR (a->msgs->len == 1, WAIT_MS);
+  g_assert_cmpuint (check_keepalive (a, 12), >=, 1);
+  g_assert_cmpuint (check_keepalive (b, 12), >=, 1);
+  side_free (a);
+  side_free (b);
+  mb_test_drain ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -584,6 +640,7 @@ main (int argc, char **argv)
   g_test_add_func ("/transport/addr", test_addr);
   g_test_add_func ("/transport/nodes", test_nodes);
   g_test_add_func ("/transport/frames-in-order", test_frames_in_order);
+  g_test_add_func ("/transport/keepalive", test_keepalive);
   g_test_add_func ("/transport/unreachable", test_unreachable);
   g_test_add_func ("/transport/garbage", test_garbage);
   g_test_add_func ("/transport/race", test_race);

@@ -439,6 +439,61 @@ test_ring_crash_repair_restores_replication (void)
   rfx_free (fx);
 }
 
+/* The repairer's manifest names it as a holder of chunks its store has
+ * lost (a disk replaced, a kill before the copy reached it): it fetches
+ * them from another holder, never asks itself (the fixture's host asserts
+ * that no node sends to itself; minibit-peer warned "cannot send get_chunk
+ * to node 1: it is ourselves"), and takes back its own copy. */
+static void
+test_ring_repair_of_chunks_the_repairer_lost (void)
+{
+  RFx *fx = rfx_new (8, 3);
+  g_autoptr (GBytes) content = random_content (500 * 1024, 11);
+  Done d = { 0 };
+  store_file (fx, 0, "lost.bin", content, &d);
+  g_assert_true (d.r.ok);
+  done_clear (&d);
+  /* the repairer: the name's first owner (it survives); one crash elsewhere */
+  guint own[3];
+  mb_ring_preference_list (fx->ring, "lost.bin", 3, own);
+  guint rep = rfx_node (mb_ring_member (fx->ring, own[0]));
+  guint dead = rfx_node (mb_ring_member (fx->ring, own[2]));
+  g_autoptr (MbManifest) m = mb_store_get_manifest (fx->store[rep], "lost.bin");
+  g_assert_nonnull (m);
+  guint lost = 0, first = 0;
+  for (guint c = 0; c < mb_manifest_n_chunks (m); c++)
+    if (mb_manifest_has_holder (m, c, fx->addr[rep]))
+      {
+        g_assert_true (mb_store_drop_chunk (fx->store[rep], mb_manifest_chunk_id (m, c)));
+        lost++;
+        first += g_strcmp0 (mb_manifest_holder (m, c, 0), fx->addr[rep]) == 0;
+      }
+  g_assert_cmpuint (first, >, 0); /* the case that sent a GET_CHUNK to itself */
+  fx->down[dead] = TRUE;
+  g_autoptr (MbRing) view = mb_ring_without_member (fx->ring, fx->addr[dead]);
+  for (guint i = 0; i < fx->n; i++)
+    if (!fx->down[i])
+      mb_ringpeer_set_view (fx->rp[i], view, TRUE, fx->now);
+  rfx_run (fx, fx->now + 60 * SEC);
+  /* its copies are back, and every chunk has R live copies */
+  for (guint c = 0; c < mb_manifest_n_chunks (m); c++)
+    {
+      const char *id = mb_manifest_chunk_id (m, c);
+      if (mb_manifest_has_holder (m, c, fx->addr[rep]))
+        g_assert_true (holds_chunk (fx, rep, id));
+      guint live = 0;
+      for (guint i = 0; i < fx->n; i++)
+        live += !fx->down[i] && holds_chunk (fx, i, id);
+      g_assert_cmpuint (live, >=, 3);
+    }
+  g_test_message ("%u chunks lost by the repairer, %u of them listed first", lost, first);
+  fetch_file (fx, rep, "lost.bin", &d);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  done_clear (&d);
+  rfx_free (fx);
+}
+
 /* R = 70 on 72 peers: every copy is placed (no owner list is capped). */
 static void
 test_ring_replication_above_64_is_not_capped (void)
@@ -535,6 +590,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ring/bad-input-is-refused-counted-and-changes-nothing",
                    test_ring_bad_input_is_refused_counted_and_changes_nothing);
   g_test_add_func ("/ring/crash-repair-restores-replication", test_ring_crash_repair_restores_replication);
+  g_test_add_func ("/ring/repair-of-chunks-the-repairer-lost",
+                   test_ring_repair_of_chunks_the_repairer_lost);
   g_test_add_func ("/ring/replication-above-64-is-not-capped",
                    test_ring_replication_above_64_is_not_capped);
   g_test_add_func ("/ring/check-catches-broken-state", test_ring_check_catches_broken_state);

@@ -485,12 +485,82 @@ test_superseed_next_waits_for_spread (void)
   fx_free (fx);
 }
 
+/* Unchoked connections of peer 1 among the fakes first .. first + n - 1. */
+static guint
+n_unchoked (Fx *fx, MbNodeId first, guint n)
+{
+  guint u = 0;
+  for (guint k = 0; k < n; k++)
+    u += mb_peer_is_unchoking (fx->peers[1], FILE_NAME, first + k);
+  return u;
+}
+
+/* `per_s` block requests a second for `secs` seconds, spread in turn over
+ * the unchoked fakes (an uplink that carries per_s blocks a second however
+ * many share it); returns the unchoked count at the end. */
+static guint
+steady_demand (Fx *fx, MbNodeId first, guint n, guint per_s, guint secs, guint *cursor)
+{
+  for (guint t = 0; t < secs; t++)
+    {
+      for (guint k = 0, sent = 0; sent < per_s && k < 4 * n; k++)
+        {
+          MbNodeId f = first + (*cursor)++ % n;
+          if (!mb_peer_is_unchoking (fx->peers[1], FILE_NAME, f))
+            continue;
+          fx_inject (fx, f, 1, request (fx, (*cursor / 4) % 16, *cursor % 4));
+          sent++;
+        }
+      g_ptr_array_set_size (fx->to_fake, 0);
+      fx_run (fx, fx->now + SEC, NULL);
+    }
+  return n_unchoked (fx, first, n);
+}
+
+/* Extra upload slots follow the uplink's rate, not an empty backlog: a
+ * host whose backlog is always 0 (real mode's view while the kernel's
+ * buffers have room) and whose uplink rate is unknown does not make a seed
+ * unchoke more peers while its rate holds steady (before: 8 extra slots,
+ * 12 unchoked of 12 interested); once the rate falls under 95% of the most
+ * it carried in a round, slots open. */
+static void
+test_extra_slots_follow_rate (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  Fx *fx = fx_new (1, 1, 1 << 20, 64 * 1024, &cfg, 3);
+  fx->host.uplink_backlog = fake_uplink_backlog;
+  fx->host.uplink_notify = ignore_notify;
+  fake_backlog = 0;
+  fx_start (fx, 1);
+  const guint n = 12;
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
+  for (guint k = 0; k < n; k++)
+    {
+      fx_fake_connect (fx, FAKE + k, 1, empty);
+      fx_inject (fx, FAKE + k, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+    }
+  guint slots = cfg.regular_slots + 1;
+  g_assert_cmpuint (n_unchoked (fx, FAKE, n), ==, slots);
+  guint cursor = 0;
+  /* 2 minutes at 8 blocks a second: 12 rechokes, the uplink always "dry" */
+  guint u = steady_demand (fx, FAKE, n, 8, 120, &cursor);
+  g_test_message ("steady rate: %u of %u interested unchoked", u, n);
+  g_assert_cmpuint (u, ==, slots);
+  /* the demand falls to 2 a second: under 95% of the rate seen, slots open */
+  u = steady_demand (fx, FAKE, n, 2, 40, &cursor);
+  g_test_message ("after the rate fell: %u unchoked", u);
+  g_assert_cmpuint (u, >, slots);
+  fx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/upload/piece-at-a-time", test_upload_piece_at_a_time);
   g_test_add_func ("/upload/limit-follows-rate", test_upload_limit_follows_rate);
+  g_test_add_func ("/choke/extra-slots-follow-rate", test_extra_slots_follow_rate);
   g_test_add_func ("/pipeline/slow-start", test_pipeline_slow_start);
   g_test_add_func ("/tracker/ramp", test_tracker_ramp);
   g_test_add_func ("/pex/seedless-leecher-dials-seed", test_pex_seedless_leecher_dials_seed);
