@@ -112,6 +112,7 @@ struct _MbExperiment {
   GByteArray *leave_causes; /* MbiLeaveCause per node index (id - 1) */
   gboolean trace_unchokes;  /* --trace unchokes: unchokes-peers.csv */
   MbiUnchokes *unchokes;
+  MbMemReport *memory;      /* --memory-report, else NULL */
 };
 
 /* workload.c */

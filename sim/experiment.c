@@ -523,7 +523,21 @@ mb_experiment_free (MbExperiment *x)
   g_rand_free (x->rand_churn);
   g_rand_free (x->rand_events);
   g_array_unref (x->samples);
+  g_free (x->memory);
   g_free (x);
+}
+
+void
+mb_experiment_track_memory (MbExperiment *x)
+{
+  if (!x->memory)
+    x->memory = g_new0 (MbMemReport, 1);
+}
+
+const MbMemReport *
+mb_experiment_memory (MbExperiment *x)
+{
+  return x->memory;
 }
 
 const char *

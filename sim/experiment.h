@@ -17,6 +17,7 @@
 #include <signal.h>
 
 #include "scenario.h"
+#include "memreport.h"
 #include "world.h"
 
 G_BEGIN_DECLS
@@ -54,6 +55,11 @@ MbExperiment *mb_experiment_new (const MbScenario *sc, GError **error);
  * message naming the unknown one. */
 gboolean mb_experiment_trace (MbExperiment *x, const char *what, GError **error);
 void mb_experiment_free (MbExperiment *x);
+/* Before the run: take a memory report (memreport.h) at every sample; read
+ * it with mb_experiment_memory after the run.  Outputs do not change. */
+void mb_experiment_track_memory (MbExperiment *x);
+/* The memory report, or NULL if not tracked. */
+const MbMemReport *mb_experiment_memory (MbExperiment *x);
 /* The run stops after the event during which *flag became non-zero (a
  * signal handler sets it; nothing else reads it); NULL: never. */
 void mb_experiment_set_interrupt (MbExperiment *x, const volatile sig_atomic_t *flag);

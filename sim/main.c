@@ -2,6 +2,7 @@
  *
  *   minibit-sim SCENARIO [--seed N] [--out DIR] [--set group.key=value]... [--quiet] [--check]
  *               [--no-expect] [--force] [--dry-run] [--version] [--trace unchokes]
+ *               [--memory-report]
  *
  * Exit status: 0 when the run ends and its [expect] checks hold (or
  * --no-expect), 1 when an expectation fails, 2 on bad input (unreadable or
@@ -187,7 +188,7 @@ main (int argc, char **argv)
   g_autofree gchar *out = NULL;
   g_auto (GStrv) sets = NULL;
   gboolean quiet = FALSE, check = FALSE, force = FALSE, no_expect = FALSE, dry_run = FALSE;
-  gboolean version = FALSE;
+  gboolean version = FALSE, memory_report = FALSE;
   g_autofree gchar *trace = NULL;
   GOptionEntry entries[] = {
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed for every random draw (default: the scenario's)", "N" },
@@ -206,6 +207,10 @@ main (int argc, char **argv)
     { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
       "Check the scenario, the output folder and the memory estimate, print them "
       "(scenario, out: DIR, memory) and exit without running", NULL },
+    { "memory-report", 0, 0, G_OPTION_ARG_NONE, &memory_report,
+      "After the run, print the heap by structure (connections, bitfields, request lists, "
+      "stores, messages in flight, scheduler...) at the sample with the most heap in use, "
+      "and the bytes per peer (slower: it walks every peer at every sample)", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { "trace", 0, 0, G_OPTION_ARG_STRING, &trace,
       "Extra outputs: unchokes (unchokes-peers.csv, unchoke time and payload per ordered "
@@ -278,6 +283,8 @@ main (int argc, char **argv)
       mb_experiment_free (x);
       return 2;
     }
+  if (memory_report)
+    mb_experiment_track_memory (x);
   Progress pr = { g_get_monotonic_time (), 0, !quiet && isatty (2) };
   mb_experiment_run (x, show_progress, &pr);
   gboolean interrupted = mb_experiment_stopped (x) == MB_STOPPED_INTERRUPTED;
@@ -316,6 +323,11 @@ main (int argc, char **argv)
   g_autofree gchar *rss = mb_memory_format (peak_rss_bytes ());
   g_autofree gchar *est = mb_memory_format (estimate);
   fprintf (stderr, "memory: peak RSS %s, estimated %s\n", rss, est);
+  if (memory_report)
+    {
+      g_autofree gchar *table = mb_memreport_format (mb_experiment_memory (x), peak_rss_bytes ());
+      fputs (table, stderr);
+    }
   double t_end = 0;
   if (interrupted && mb_experiment_metric (x, "sim_time_s", &t_end))
     fprintf (stderr, "minibit-sim: interrupted (signal %d) at simulated t = %.1f s; the CSVs in %s "

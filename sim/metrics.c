@@ -203,6 +203,8 @@ mbi_metrics_sample (MbExperiment *x)
       if (last->t_s == secs (now))
         return;
     }
+  if (x->memory)
+    mb_memreport_sample (x->memory, x->world, x->sched, secs (now));
   double dt = x->samples->len > 0
               ? secs (now) - g_array_index (x->samples, MbSample, x->samples->len - 1).t_s
               : 0;

@@ -19,6 +19,8 @@
 
 #include <string.h>
 
+#include "memsize.h"
+
 #if defined(__GNUC__)
 #define MB_PREFETCH(p) __builtin_prefetch (p)
 #else
@@ -665,4 +667,16 @@ void
 mb_net_get_node_stats (const MbNet *net, guint32 node, MbNetNodeStats *out)
 {
   *out = mb_net_node (net, node)->stats;
+}
+
+void
+mb_net_heap_bytes (const MbNet *net, gsize (*payload_bytes) (gconstpointer payload),
+                   gsize *records, gsize *payloads)
+{
+  *records += mb_memsize (net, sizeof *net)
+              + mb_memsize (net->nodes, net->cap_nodes * sizeof (MbNetNode))
+              + mb_memsize (net->flights, net->cap_flights * sizeof (MbFlight));
+  for (guint32 i = 0; i < net->n_flights; i++)
+    if (net->flights[i].event != MB_EVENT_NONE)
+      *payloads += payload_bytes (net->flights[i].payload);
 }

@@ -118,6 +118,12 @@ void mb_net_schedule_link_fault (MbNet *net, guint32 a, guint32 b, guint64 from_
 void mb_net_set_partition (MbNet *net, guint32 node, guint32 partition);
 guint32 mb_net_partition (const MbNet *net, guint32 node);
 void mb_net_heal_partitions (MbNet *net);
+
+/* The heap the net holds (memory reports, memsize.h): its node and
+ * flight-record arrays in *records, and what payload_bytes says of each
+ * message in flight in *payloads (both added to). */
+void mb_net_heap_bytes (const MbNet *net, gsize (*payload_bytes) (gconstpointer payload),
+                        gsize *records, gsize *payloads);
 /* Whether a message from -> to would currently get through (ignores loss). */
 gboolean mb_net_can_reach (const MbNet *net, guint32 from, guint32 to);
 

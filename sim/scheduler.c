@@ -54,6 +54,7 @@
  */
 #define MB_SIM_SCHEDULER_INTERNAL
 #include "scheduler-private.h"
+#include "memsize.h"
 
 /* 1,024 µs ticks (long runs per tick give the prefetch look-ahead room) and
  * 2^15 buckets: a horizon of about 33.5 s, so that even a deep uplink queue
@@ -669,4 +670,30 @@ guint64
 mb_sched_events_run (const MbSched *sched)
 {
   return sched->events_run;
+}
+
+static gsize
+mb_chunks_heap_bytes (const MbChunk *c)
+{
+  gsize bytes = 0;
+  for (; c != NULL; c = c->next)
+    bytes += mb_memsize (c, sizeof *c);
+  return bytes;
+}
+
+gsize
+mb_sched_heap_bytes (const MbSched *sched)
+{
+  gsize bytes = mb_memsize (sched, sizeof *sched)
+                + mb_memsize (sched->buckets, MB_WHEEL_SIZE * sizeof (MbBucket))
+                + mb_memsize (sched->bitmap, MB_WHEEL_WORDS * sizeof (guint64))
+                + mb_memsize (sched->cur, sched->cur_cap * sizeof (MbRec))
+                + mb_memsize (sched->late, sched->cap_late * sizeof (MbRec))
+                + mb_memsize (sched->scratch, sched->cap_scratch * sizeof (MbRec))
+                + mb_memsize (sched->heap, sched->cap_heap * sizeof (MbRec))
+                + mb_memsize (sched->slots, sched->cap_slots * sizeof (MbSlot))
+                + mb_chunks_heap_bytes (sched->free_chunks);
+  for (guint i = 0; i < MB_WHEEL_SIZE; i++)
+    bytes += mb_chunks_heap_bytes (sched->buckets[i].chunks);
+  return bytes;
 }

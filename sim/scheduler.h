@@ -64,6 +64,10 @@ void mb_sched_set_prefetch (MbSched *sched, MbEventFn fn, MbEventPrefetchFn pref
 
 gsize mb_sched_pending (const MbSched *sched);
 guint64 mb_sched_events_run (const MbSched *sched);
+/* The heap the scheduler holds (memory reports, memsize.h): the wheel, its
+ * record chunks (free ones too), the heaps, the event slots.  Walks every
+ * bucket: not for the hot path. */
+gsize mb_sched_heap_bytes (const MbSched *sched);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbSched, mb_sched_free)
 

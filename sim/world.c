@@ -38,7 +38,8 @@ struct _MbWorld {
   MbNet *net;
   MbWorldConfig cfg;
   MbHost host;
-  MbManifest *file;
+  MbManifest *file;        /* frozen: every peer's swarm shares it */
+  MbChunkCatalog *catalog; /* file's chunk ids, shared by every store (or NULL) */
   MbTracker *tracker;
   MbEventId tracker_timer;
   guint64 tracker_timer_at;
@@ -525,6 +526,12 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->sched = sched;
   w->cfg = *cfg;
   w->file = file ? mb_manifest_ref (file) : NULL;
+  if (w->file)
+    {
+      /* one copy of the file's manifest and chunk ids, not one per peer */
+      mb_manifest_freeze (w->file);
+      w->catalog = mb_chunk_catalog_new (w->file);
+    }
   MbNetCallbacks cb = { net_deliver, net_drop, w, net_prefetch };
   w->net = mb_net_new (sched, cfg->seed, &cb);
   w->host.ctx = w;
@@ -575,6 +582,7 @@ mb_world_free (MbWorld *w)
   mb_tracker_free (w->tracker);
   if (w->file)
     mb_manifest_unref (w->file);
+  mb_chunk_catalog_unref (w->catalog);
   mb_ring_unref (w->ring);
   cover_stop (w);
   g_rand_free (w->rand);
@@ -769,7 +777,7 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   n->online = TRUE;
   n->timer_at = MB_TIME_NEVER;
   n->present_at_start = now == 0;
-  n->store = mb_store_memory_new ();
+  n->store = mb_store_memory_new_with_catalog (w->catalog);
   seed_store (w, n->store, initial_share);
   n->initial_seed = w->file && initial_share >= 1.0;
   n->addr = node_addr (w, n->id);

@@ -29,6 +29,7 @@ struct _MbManifest {
   guint32 chunk_size;
   guint n_chunks;
   Chunk *chunks;
+  gboolean frozen;      /* mb_manifest_freeze: the mutators refuse it */
 };
 
 /* ---- helpers manifest.c provides ---- */

@@ -32,7 +32,7 @@ mb_manifest_version (const MbManifest *m)
 void
 mb_manifest_set_version (MbManifest *m, guint64 version)
 {
-  g_return_if_fail (m != NULL);
+  g_return_if_fail (m != NULL && !m->frozen);
   g_return_if_fail (version >= 1 && version <= MB_MANIFEST_VERSION_MAX);
   m->version = version;
 }

@@ -25,6 +25,8 @@
 
 #include <string.h>
 
+#include "memsize.h"
+
 #define HOLDER_MAX 255
 
 G_DEFINE_QUARK (mb-manifest-error-quark, mb_manifest_error)
@@ -224,6 +226,45 @@ mb_manifest_copy (const MbManifest *m)
   return c;
 }
 
+void
+mb_manifest_freeze (MbManifest *m)
+{
+  g_return_if_fail (m != NULL);
+  m->frozen = TRUE;
+}
+
+gboolean
+mb_manifest_is_frozen (const MbManifest *m)
+{
+  g_return_val_if_fail (m != NULL, FALSE);
+  return m->frozen;
+}
+
+MbManifest *
+mb_manifest_share (const MbManifest *m)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  return m->frozen ? mb_manifest_ref ((MbManifest *) m) : mb_manifest_copy (m);
+}
+
+gsize
+mb_manifest_memory (const MbManifest *m)
+{
+  if (m == NULL)
+    return 0;
+  gsize bytes = mb_memsize (m, sizeof *m) + mb_memsize (m->name, strlen (m->name) + 1)
+                + mb_memsize (m->chunks, m->n_chunks * sizeof (Chunk));
+  for (guint i = 0; i < m->n_chunks; i++)
+    {
+      const Chunk *c = &m->chunks[i];
+      bytes += mb_memsize (c->holders, c->cap * sizeof (gchar *));
+      for (guint k = 0; k < c->n_holders; k++)
+        bytes += mb_memsize (c->holders[k], strlen (c->holders[k]) + 1);
+    }
+  gint refs = g_atomic_int_get ((const gint *) &m->ref);
+  return refs > 1 ? bytes / (gsize) refs : bytes;
+}
+
 /* ---- accessors ---- */
 
 const char *
@@ -281,7 +322,7 @@ gboolean
 mb_manifest_set_chunk (MbManifest *m, guint i, const char *id_hex,
                        guint32 crc, GError **error)
 {
-  g_return_val_if_fail (m != NULL, FALSE);
+  g_return_val_if_fail (m != NULL && !m->frozen, FALSE);
   if (i >= m->n_chunks)
     {
       g_set_error (error, MB_MANIFEST_ERROR, MB_MANIFEST_ERROR_BAD_SIZE,
@@ -376,7 +417,7 @@ mb_manifest_has_holder (const MbManifest *m, guint i, const char *holder)
 gboolean
 mb_manifest_add_holder (MbManifest *m, guint i, const char *holder)
 {
-  g_return_val_if_fail (m != NULL && i < m->n_chunks, FALSE);
+  g_return_val_if_fail (m != NULL && !m->frozen && i < m->n_chunks, FALSE);
   Chunk *c = &m->chunks[i];
   guint pos;
   if (holder_problem (holder) != NULL || chunk_find (c, holder, &pos)
@@ -389,7 +430,7 @@ mb_manifest_add_holder (MbManifest *m, guint i, const char *holder)
 gboolean
 mb_manifest_remove_holder (MbManifest *m, guint i, const char *holder)
 {
-  g_return_val_if_fail (m != NULL && i < m->n_chunks, FALSE);
+  g_return_val_if_fail (m != NULL && !m->frozen && i < m->n_chunks, FALSE);
   Chunk *c = &m->chunks[i];
   guint pos;
   if (holder == NULL || !chunk_find (c, holder, &pos))
@@ -474,7 +515,7 @@ chunk_merge (Chunk *dst, const Chunk *src)
 gint
 mb_manifest_merge (MbManifest *dst, const MbManifest *src, GError **error)
 {
-  g_return_val_if_fail (dst != NULL && src != NULL, -1);
+  g_return_val_if_fail (dst != NULL && !dst->frozen && src != NULL, -1);
   if (!merge_compatible (dst, src, error))
     return -1;
   guint added = 0;

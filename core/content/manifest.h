@@ -48,6 +48,19 @@ MbManifest *mb_manifest_new_hashed (const char *name, GBytes *content, guint32 c
 MbManifest *mb_manifest_ref (MbManifest *m);
 void mb_manifest_unref (MbManifest *m);
 MbManifest *mb_manifest_copy (const MbManifest *m);
+/* Makes m read-only for good: set_chunk, add_holder, remove_holder,
+ * set_version and merge into it refuse it (g_return_if_fail).  A frozen
+ * manifest can be shared where a copy was taken so that its owner could
+ * not change it under the holder (mb_manifest_share). */
+void mb_manifest_freeze (MbManifest *m);
+gboolean mb_manifest_is_frozen (const MbManifest *m);
+/* For a holder that never changes it: a new reference when m is frozen,
+ * else a copy (mb_manifest_copy).  The simulator's peers share its file's
+ * manifest this way (35 KiB each for 400 chunks otherwise). */
+MbManifest *mb_manifest_share (const MbManifest *m);
+/* The heap bytes m holds (memsize.h), divided by its references: summed
+ * over every holder of a shared manifest, its size once. */
+gsize mb_manifest_memory (const MbManifest *m);
 
 const char *mb_manifest_name (const MbManifest *m);
 guint64 mb_manifest_size (const MbManifest *m);

@@ -65,6 +65,8 @@ typedef struct {
    * the file rather than copies, until share_end. */
   void (*share_begin) (MbStore *s, const char *path, GBytes *content);
   void (*share_end) (MbStore *s, GBytes *content);
+  /* Optional (NULL: 0).  The heap bytes the store holds (memsize.h). */
+  gsize (*heap_bytes) (MbStore *s);
 } MbStoreOps;
 
 struct _MbStore {
@@ -112,9 +114,30 @@ gboolean mb_store_put_manifest (MbStore *s, const MbManifest *m, GError **error)
 MbManifest *mb_store_get_manifest (MbStore *s, const char *name);
 gboolean mb_store_drop_manifest (MbStore *s, const char *name);
 GPtrArray *mb_store_list_manifests (MbStore *s);
+/* The heap bytes the store holds, as the allocator counts them
+ * (memsize.h; 0 for a store that does not say): memory reports. */
+gsize mb_store_heap_bytes (MbStore *s);
 void mb_store_free (MbStore *s);
 
+/* ---- the memory store (store-memory.c) ---- */
+
 MbStore *mb_store_memory_new (void);
+
+/* A catalog: the chunk ids of one manifest, indexed once and shared by
+ * many memory stores (the simulator's peers, all of one file).  A memory
+ * store made with one keeps a virtual chunk of the catalog (data NULL, the
+ * catalog's length) as one bit instead of a table entry of some 140 bytes;
+ * everything else (real bytes, other ids, another length) goes to its
+ * table as before, and what the store answers is the same either way. */
+typedef struct _MbChunkCatalog MbChunkCatalog;
+MbChunkCatalog *mb_chunk_catalog_new (const MbManifest *m);
+MbChunkCatalog *mb_chunk_catalog_ref (MbChunkCatalog *c);
+void mb_chunk_catalog_unref (MbChunkCatalog *c);
+/* The heap bytes the catalog holds (held once, however many stores share it). */
+gsize mb_chunk_catalog_heap_bytes (const MbChunkCatalog *c);
+/* A memory store that keeps the catalog's virtual chunks as bits (it
+ * takes a reference). */
+MbStore *mb_store_memory_new_with_catalog (MbChunkCatalog *catalog);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbStore, mb_store_free)
 

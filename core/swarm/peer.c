@@ -500,7 +500,7 @@ mbi_peer_swarm_create (MbPeer *p, const MbManifest *m, const char *file, guint64
   g_assert (sw != NULL);
   memset (sw, 0, size);
   sw->peer = p;
-  sw->manifest = mb_manifest_copy (m);
+  sw->manifest = mb_manifest_share (m);
   sw->file = g_strdup (file);
   sw->id = (guint32) mb_ring_hash_str (file);
   sw->n_pieces = mb_manifest_n_chunks (m);

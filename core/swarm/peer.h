@@ -311,6 +311,22 @@ void mb_peer_set_unchoke_observer (MbPeer *p, MbPeerUnchokeFn fn, gpointer data)
  * open connections tallied).  Changes nothing else. */
 void mb_peer_flush_unchokes (MbPeer *p, guint64 now);
 
+/* ---- memory (peer-memory.c) ----
+ * The heap a peer holds, by structure, as the allocator counts it
+ * (memsize.h); mb_peer_memory adds the peer's to *acc.  It walks every
+ * connection: for reports, not for the hot path. */
+typedef struct {
+  gsize conns;      /* connection records, the swarms' connection arrays, the
+                       remotes' names and addresses, unchoke tallies */
+  gsize bitfields;  /* the remotes' bitfields (one per connection), have, started */
+  gsize requests;   /* request lists: our requests out, cancelled ones, upload queues */
+  gsize pieces;     /* picker and piece state: availability, per-piece block
+                       counts, partial pieces */
+  gsize manifests;  /* each swarm's manifest (a shared one: its share) */
+  gsize peer;       /* the peer and swarm records, names, RNG, upload cache */
+} MbPeerMemory;
+void mb_peer_memory (const MbPeer *p, MbPeerMemory *acc);
+
 /* Debug: recomputes every invariant of the peer's state (availability
  * counts, connection arrays, started pieces' block counters, request counts,
  * completed swarms) from scratch.  TRUE if all hold; else FALSE, and the

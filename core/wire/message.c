@@ -49,6 +49,8 @@
 
 #include <string.h>
 
+#include "memsize.h"
+
 typedef struct {
   const char *name;
   MbMsgFamily family;
@@ -173,6 +175,28 @@ mb_message_free (MbMessage *msg)
   peers_free (msg->peers, msg->n_peers);
   g_free (msg->indices);
   g_free (msg);
+}
+
+static gsize
+str_heap_bytes (const char *s)
+{
+  return s ? mb_memsize (s, strlen (s) + 1) : 0;
+}
+
+gsize
+mb_message_heap_bytes (const MbMessage *msg)
+{
+  if (msg == NULL)
+    return 0;
+  gsize bytes = mb_memsize (msg, sizeof *msg) + str_heap_bytes (msg->file)
+                + str_heap_bytes (msg->name) + str_heap_bytes (msg->addr)
+                + str_heap_bytes (msg->chunk_id) + str_heap_bytes (msg->text)
+                + mb_memsize_bytes (msg->data) + mb_manifest_memory (msg->manifest)
+                + mb_memsize (msg->peers, msg->n_peers * sizeof (MbPeerInfo))
+                + mb_memsize (msg->indices, msg->n_indices * sizeof (guint32));
+  for (guint k = 0; k < msg->n_peers; k++)
+    bytes += str_heap_bytes (msg->peers[k].name) + str_heap_bytes (msg->peers[k].addr);
+  return bytes;
 }
 
 void

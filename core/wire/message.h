@@ -171,6 +171,9 @@ typedef struct {
 MbMessage *mb_message_new (MbMsgType type);
 void mb_message_free (MbMessage *msg);
 MbMessage *mb_message_copy (const MbMessage *msg);
+/* The heap bytes msg holds (memsize.h: its record, strings, lists, data; a
+ * manifest it refers to, its share): memory reports. */
+gsize mb_message_heap_bytes (const MbMessage *msg);
 /* Deep equality of the fields the type uses (tests). */
 gboolean mb_message_equal (const MbMessage *a, const MbMessage *b);
 

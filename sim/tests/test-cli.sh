@@ -5,7 +5,8 @@
 # --no-expect's exit status; n/a, never nan; SIGINT and SIGTERM stop the
 # run, exit 130, every CSV written and whole, stopped = interrupted (a
 # second SIGINT changes nothing); the memory refusal (MINIBIT_MEM_AVAILABLE,
-# a huge scenario) and --force; tools/run plots the folder the run went to
+# a huge scenario) and --force; --memory-report (its rows, the walk within
+# the heap in use, the same CSVs); tools/run plots the folder the run went to
 # (--out, a scenario whose name is not its file's).  Every wait is bounded.
 set -u
 sim=$1
@@ -185,6 +186,26 @@ run huge "$small" --set peers.leechers.count=100000000 --set file.size=1TiB --ou
 check "a huge scenario is refused (exit 2)" rc_is huge 2
 check "... with its estimate in PiB" has "$tmp/huge.err" "needs about [0-9.]* PiB of memory (estimate)"
 check "... and nothing made" [ ! -e "$tmp/huge" ]
+
+# ---- --memory-report ---------------------------------------------------------
+run memrep "$small" --out "$tmp/memrep" --memory-report --no-expect --quiet
+run memrep-off "$small" --out "$tmp/memrep-off" --no-expect --quiet
+check "--memory-report: exit 0" rc_is memrep 0
+check "... the table by structure, at the sample with the most heap" \
+  has "$tmp/memrep.err" "^memory by structure at t = [0-9.]* s (of [0-9]* samples"
+for row in connections bitfields "request lists" "picker and piece state" manifests stores \
+           "messages in flight" scheduler "walked, total" "heap in use" "peak RSS .*bytes per peer"; do
+  check "... a row for $row" has "$tmp/memrep.err" "^  $row"
+done
+# the walk counts no block twice and misses little: within the heap glibc
+# says is in use, and at least 70% of it (the rest: tracker, metrics, GLib)
+walked=$(awk '/^  walked, total/{print $(NF-1)}' "$tmp/memrep.err")
+inuse=$(awk '/^  heap in use/{print $(NF-1)}' "$tmp/memrep.err")
+check "... walked ($walked B/peer) within the heap in use ($inuse B/peer), and 70% of it" \
+  awk -v w="$walked" -v u="$inuse" 'BEGIN{exit !(w > 0 && w <= u && w >= 0.7 * u)}'
+check "... the same CSVs as a run without it" diff -r "$tmp/memrep" "$tmp/memrep-off"
+lacks_report() { ! grep -q "memory by structure" "$1"; }
+check "... and no table without it" lacks_report "$tmp/memrep-off.err"
 
 # ---- tools/run plots the run it made --------------------------------------------
 if command -v gnuplot >/dev/null; then
