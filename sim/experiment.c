@@ -525,7 +525,14 @@ mb_experiment_new_ranked (const MbScenario *sc, guint n_ranks, GError **error)
                    "--ranks %u: scenario %s has a least latency of 0 ([network] latency), so "
                    "the ranks would have no lookahead to run apart; give it a latency > 0 or "
                    "run it with --ranks 1", n_ranks, sc->name);
-      mb_experiment_free (x);
+      mb_world_free (x->world);
+      for (guint r = 0; r < n_ranks; r++)
+        mb_sched_free (x->rank_scheds[r]);
+      g_free (x->rank_scheds);
+      mb_sched_free (x->sched);
+      if (x->file)
+        mb_manifest_unref (x->file);
+      g_free (x);
       return NULL;
     }
   /* The debug checker: a rank touching another's nodes aborts. */

@@ -97,7 +97,9 @@ typedef struct {
   guint32 cap_flights;
   guint32 free_flight;
   MbNetStats stats;
-  GArray **outbox;  /* MbTransit, by destination rank */
+  GArray **outbox[2];  /* MbTransit, by destination rank: filled in windows of
+                          one parity, taken in at the start of the next */
+  guint64 *out_min[2]; /* the earliest arrival in each outbox (G_MAXUINT64: none) */
 } MbNetRank;
 
 struct _MbNet {
@@ -105,6 +107,7 @@ struct _MbNet {
   MbNetRank *ranks;
   guint n_ranks;
   gint check_rank;  /* -1: off; else the debug checker is on (mb_net_check_ranks) */
+  guint phase;      /* windows so far (mb_net_next_window): the outbox parity */
   MbNetCallbacks cb;
   guint64 seed;
   double loss;
@@ -173,9 +176,16 @@ mb_net_new_ranked (MbSched *gsched, MbSched *const *scheds, guint n_ranks, guint
       rk->sched = scheds[r];
       rk->index = r;
       rk->free_flight = MB_FLIGHT_NIL;
-      rk->outbox = g_new0 (GArray *, n_ranks);
-      for (guint d = 0; d < n_ranks; d++)
-        rk->outbox[d] = g_array_new (FALSE, FALSE, sizeof (MbTransit));
+      for (guint k = 0; k < 2; k++)
+        {
+          rk->outbox[k] = g_new0 (GArray *, n_ranks);
+          rk->out_min[k] = g_new (guint64, n_ranks);
+          for (guint d = 0; d < n_ranks; d++)
+            {
+              rk->outbox[k][d] = g_array_new (FALSE, FALSE, sizeof (MbTransit));
+              rk->out_min[k][d] = G_MAXUINT64;
+            }
+        }
       mb_sched_set_prefetch (scheds[r], mb_net_on_arrival, mb_net_prefetch_arrival);
       mb_sched_set_prefetch (scheds[r], mb_net_on_delivery, mb_net_prefetch_delivery);
       mb_sched_set_prefetch (scheds[r], mb_net_on_arrival_delivery, mb_net_prefetch_delivery);
@@ -210,12 +220,13 @@ mb_net_drop_all_in_flight (MbNet *net)
           f->event = MB_EVENT_NONE;
           net->cb.drop (net->cb.ctx, f->from, f->to, f->payload);
         }
-      for (guint d = 0; d < net->n_ranks; d++)
-        for (guint i = 0; i < rk->outbox[d]->len; i++)
-          {
-            MbTransit *t = &g_array_index (rk->outbox[d], MbTransit, i);
-            net->cb.drop (net->cb.ctx, t->from, t->to, t->payload);
-          }
+      for (guint k = 0; k < 2; k++)
+        for (guint d = 0; d < net->n_ranks; d++)
+          for (guint i = 0; i < rk->outbox[k][d]->len; i++)
+            {
+              MbTransit *t = &g_array_index (rk->outbox[k][d], MbTransit, i);
+              net->cb.drop (net->cb.ctx, t->from, t->to, t->payload);
+            }
     }
 }
 
@@ -231,9 +242,13 @@ mb_net_free (MbNet *net)
   g_hash_table_unref (net->links_down);
   for (guint r = 0; r < net->n_ranks; r++)
     {
-      for (guint d = 0; d < net->n_ranks; d++)
-        g_array_unref (net->ranks[r].outbox[d]);
-      g_free (net->ranks[r].outbox);
+      for (guint k = 0; k < 2; k++)
+        {
+          for (guint d = 0; d < net->n_ranks; d++)
+            g_array_unref (net->ranks[r].outbox[k][d]);
+          g_free (net->ranks[r].outbox[k]);
+          g_free (net->ranks[r].out_min[k]);
+        }
       g_free (net->ranks[r].flights);
     }
   g_free (net->ranks);
@@ -833,16 +848,33 @@ mb_net_send (MbNet *net, guint32 from, guint32 to, gpointer payload, guint64 siz
   guint64 arrive = depart + mb_net_latency (net, from, to);
   MbSchedKey key = mb_sched_key_for (rk->sched, arrive, to);
   guint dr = mb_net_rank_of (net, to);
-  if (dr == rk->index)
-    mb_net_land (rk, &key, payload, size, now, from, to, src->epoch);
+  if (dr == rk->index || mb_net_cur_rank < 0)
+    mb_net_land (&net->ranks[dr], &key, payload, size, now, from, to, src->epoch);
   else
     {
       g_assert (arrive >= now + net->lat_min);
       MbTransit t = { key, payload, size, now, from, to, src->epoch };
-      g_array_append_val (rk->outbox[dr], t);
+      g_array_append_val (rk->outbox[net->phase & 1][dr], t);
+      rk->out_min[net->phase & 1][dr] = MIN (rk->out_min[net->phase & 1][dr], arrive);
       rk->stats.in_flight++;
     }
   return TRUE;
+}
+
+void
+mb_net_next_window (MbNet *net)
+{
+  net->phase++;
+}
+
+guint64
+mb_net_inbox_next_time (const MbNet *net)
+{
+  guint64 t = G_MAXUINT64;
+  for (guint r = 0; r < net->n_ranks; r++)
+    for (guint d = 0; d < net->n_ranks; d++)
+      t = MIN (t, net->ranks[r].out_min[(net->phase & 1) ^ 1][d]);
+  return t;
 }
 
 void
@@ -851,7 +883,8 @@ mb_net_take_inbox (MbNet *net, guint rank)
   MbNetRank *rk = &net->ranks[rank];
   for (guint r = 0; r < net->n_ranks; r++)
     {
-      GArray *box = net->ranks[r].outbox[rank];
+      GArray *box = net->ranks[r].outbox[(net->phase & 1) ^ 1][rank];
+      net->ranks[r].out_min[(net->phase & 1) ^ 1][rank] = G_MAXUINT64;
       for (guint i = 0; i < box->len; i++)
         {
           const MbTransit *t = &g_array_index (box, MbTransit, i);

@@ -101,10 +101,16 @@ MbNet *mb_net_new (MbSched *sched, guint64 seed, const MbNetCallbacks *callbacks
 MbNet *mb_net_new_ranked (MbSched *gsched, MbSched *const *scheds, guint n_ranks, guint64 seed,
                           const MbNetCallbacks *callbacks);
 guint mb_net_n_ranks (const MbNet *net);
-/* Rank `rank` takes in the messages other ranks sent to its nodes (it must
- * run before the window in which they arrive; the others must not be
- * sending meanwhile). */
+/* Rank `rank` takes in the messages other ranks sent its nodes in the last
+ * window (at the start of the next: the others write another outbox
+ * meanwhile).  Between windows (no rank set, mb_net_set_rank) a message
+ * lands on its receiver's rank at once. */
 void mb_net_take_inbox (MbNet *net, guint rank);
+/* Between windows: the next window writes the other outboxes. */
+void mb_net_next_window (MbNet *net);
+/* Between windows: the earliest arrival of the messages waiting to be
+ * taken in (G_MAXUINT64: none). */
+guint64 mb_net_inbox_next_time (const MbNet *net);
 /* The debug checker: with it on, touching a node of another rank than the
  * one this thread runs (mb_net_set_rank; -1 = none, between windows) aborts. */
 void mb_net_check_ranks (MbNet *net, gboolean on);

@@ -69,10 +69,11 @@ rank_sched (MbRankRun *rr, guint r)
   return mb_world_sched_of (rr->w, r);
 }
 
+/* The earliest pending event, those waiting in the outboxes too. */
 static guint64
 earliest (MbRankRun *rr)
 {
-  guint64 t = mb_sched_next_time (rr->gs);
+  guint64 t = MIN (mb_sched_next_time (rr->gs), mb_world_inbox_next_time (rr->w));
   for (guint r = 0; r < rr->n; r++)
     t = MIN (t, mb_sched_next_time (rank_sched (rr, r)));
   return t;

@@ -50,7 +50,8 @@ typedef struct {
   GArray *cover_log;  /* MbCoverEntry */
   GArray *unchokes;   /* MbUnchokeEntry */
   GArray *credits;    /* MbCredit */
-  GArray **outbox;    /* MbPosted, by destination rank */
+  GArray **outbox[2]; /* MbPosted, by destination rank, by window parity (as the net's) */
+  guint64 *out_min[2];/* the earliest event in each (G_MAXUINT64: none) */
   char pad[64];
 } MbWorldRank;
 
@@ -88,6 +89,7 @@ struct _MbWorld {
   guint64 covered_at;      /* MB_TIME_NEVER until covered */
   guint64 covered_seed_bytes_up;
   gboolean check_ranks;    /* the debug checker (mb_world_check_ranks) */
+  guint phase;             /* windows so far: the outbox parity */
 };
 
 /* The rank this thread runs a window of, -1 between windows. */

@@ -5,8 +5,10 @@
  * K; mbi_world_touch checks it when the checker is on).  What reaches
  * beyond them waits in the rank's own buffers:
  *  - events for another rank's nodes (a crash noticed by the crashed peer's
- *    partners): its outbox, taken in by the receiving rank before its next
- *    window (mb_world_take_inbox), with the key the sender gave them;
+ *    partners): its outbox, taken in by the receiving rank at the start of
+ *    its next window (mb_world_take_inbox), with the key the sender gave
+ *    them; the outboxes alternate by window (the net's too), so a rank takes
+ *    in the last window's while the others fill the current one's;
  *  - the coverage log (world.c's seed coverage): every piece a node's
  *    coverage gains or loses, with the time and the running event's
  *    destination; counted between windows (at the multiples of the
@@ -35,9 +37,16 @@ mbi_world_ranks_init (MbWorld *w)
       rk->cover_log = g_array_new (FALSE, FALSE, sizeof (MbCoverEntry));
       rk->unchokes = g_array_new (FALSE, FALSE, sizeof (MbUnchokeEntry));
       rk->credits = g_array_new (FALSE, FALSE, sizeof (MbCredit));
-      rk->outbox = g_new0 (GArray *, w->n_ranks);
-      for (guint d = 0; d < w->n_ranks; d++)
-        rk->outbox[d] = g_array_new (FALSE, FALSE, sizeof (MbPosted));
+      for (guint k = 0; k < 2; k++)
+        {
+          rk->outbox[k] = g_new0 (GArray *, w->n_ranks);
+          rk->out_min[k] = g_new (guint64, w->n_ranks);
+          for (guint d = 0; d < w->n_ranks; d++)
+            {
+              rk->outbox[k][d] = g_array_new (FALSE, FALSE, sizeof (MbPosted));
+              rk->out_min[k][d] = G_MAXUINT64;
+            }
+        }
     }
 }
 
@@ -51,9 +60,13 @@ mbi_world_ranks_free (MbWorld *w)
       g_array_unref (rk->cover_log);
       g_array_unref (rk->unchokes);
       g_array_unref (rk->credits);
-      for (guint d = 0; d < w->n_ranks; d++)
-        g_array_unref (rk->outbox[d]); /* posted events own nothing */
-      g_free (rk->outbox);
+      for (guint k = 0; k < 2; k++)
+        {
+          for (guint d = 0; d < w->n_ranks; d++)
+            g_array_unref (rk->outbox[k][d]); /* posted events own nothing */
+          g_free (rk->outbox[k]);
+          g_free (rk->out_min[k]);
+        }
     }
   g_free (w->ranks);
 }
@@ -89,7 +102,9 @@ mbi_world_post (MbWorld *w, MbNodeId node, guint64 when, MbEventFn fn, gpointer 
     return mb_sched_at_key (ds, &key, fn, a, b);
   g_assert (when >= mb_sched_now (w->scheds[mbi_world_rank]) + mb_net_min_latency (w->net));
   MbPosted p = { key, fn, a, b };
-  g_array_append_val (w->ranks[mbi_world_rank].outbox[dr], p);
+  MbWorldRank *here = &w->ranks[mbi_world_rank];
+  g_array_append_val (here->outbox[w->phase & 1][dr], p);
+  here->out_min[w->phase & 1][dr] = MIN (here->out_min[w->phase & 1][dr], key.time);
   return MB_EVENT_NONE;
 }
 
@@ -99,7 +114,8 @@ mb_world_take_inbox (MbWorld *w, guint rank)
   mb_net_take_inbox (w->net, rank);
   for (guint r = 0; r < w->n_ranks; r++)
     {
-      GArray *box = w->ranks[r].outbox[rank];
+      GArray *box = w->ranks[r].outbox[(w->phase & 1) ^ 1][rank];
+      w->ranks[r].out_min[(w->phase & 1) ^ 1][rank] = G_MAXUINT64;
       for (guint i = 0; i < box->len; i++)
         {
           const MbPosted *p = &g_array_index (box, MbPosted, i);
@@ -107,6 +123,16 @@ mb_world_take_inbox (MbWorld *w, guint rank)
         }
       g_array_set_size (box, 0);
     }
+}
+
+guint64
+mb_world_inbox_next_time (const MbWorld *w)
+{
+  guint64 t = mb_net_inbox_next_time (w->net);
+  for (guint r = 0; r < w->n_ranks; r++)
+    for (guint d = 0; d < w->n_ranks; d++)
+      t = MIN (t, w->ranks[r].out_min[(w->phase & 1) ^ 1][d]);
+  return t;
 }
 
 void
@@ -201,6 +227,8 @@ cover_count (MbWorld *w)
 void
 mb_world_sync (MbWorld *w, gboolean aligned)
 {
+  w->phase++;
+  mb_net_next_window (w->net);
   for (guint r = 0; r < w->n_ranks; r++)
     {
       MbWorldRank *rk = &w->ranks[r];

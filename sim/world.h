@@ -128,6 +128,9 @@ void mb_world_set_rank (MbWorld *w, gint rank);
 /* Rank `rank` takes in the messages and events the others sent its nodes
  * (before each of its windows). */
 void mb_world_take_inbox (MbWorld *w, guint rank);
+/* Between windows: the earliest event waiting to be taken in by a rank
+ * (G_MAXUINT64: none). */
+guint64 mb_world_inbox_next_time (const MbWorld *w);
 /* Between windows (no rank running): hands over what the ranks buffered;
  * at a multiple of the lookahead (aligned), counts the seed coverage too. */
 void mb_world_sync (MbWorld *w, gboolean aligned);
