@@ -18,6 +18,9 @@
  * scheduler.h, K ranks run every event as one rank does, and the stop rule
  * is looked at at the same moments.
  *
+ * MINIBIT_RANKS_STATS=1 prints the windows run, the wall time each rank
+ * spent running them and the time spent between them (stderr).
+ *
  * The exchange between ranks is two calls on the world
  * (mb_world_take_inbox, mb_world_sync) around a barrier; an MPI backend
  * would implement the same two over messages (it is not here: Open MPI is
