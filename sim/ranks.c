@@ -19,6 +19,7 @@
  */
 #include "ranks.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
 #define MB_RANKS_SPIN 4000
@@ -40,8 +41,8 @@ typedef struct {
   gboolean quit;
   gboolean stopped;
   /* the barrier */
-  GMutex lock;
-  GCond cond;
+  pthread_mutex_t lock; /* pthread's, not GLib's futexes: ThreadSanitizer knows them */
+  pthread_cond_t cond;
   guint arrived;
   guint gen;         /* bumped at each release (atomic) */
   /* figures */
@@ -164,17 +165,17 @@ static void
 barrier (MbRankRun *rr)
 {
   guint gen = g_atomic_int_get (&rr->gen);
-  g_mutex_lock (&rr->lock);
+  pthread_mutex_lock (&rr->lock);
   if (++rr->arrived == rr->n)
     {
       step (rr);
       rr->arrived = 0;
       g_atomic_int_inc (&rr->gen);
-      g_cond_broadcast (&rr->cond);
-      g_mutex_unlock (&rr->lock);
+      pthread_cond_broadcast (&rr->cond);
+      pthread_mutex_unlock (&rr->lock);
       return;
     }
-  g_mutex_unlock (&rr->lock);
+  pthread_mutex_unlock (&rr->lock);
   for (guint i = 0; i < MB_RANKS_SPIN; i++)
     {
       if ((guint) g_atomic_int_get (&rr->gen) != gen)
@@ -183,10 +184,10 @@ barrier (MbRankRun *rr)
       __builtin_ia32_pause ();
 #endif
     }
-  g_mutex_lock (&rr->lock);
+  pthread_mutex_lock (&rr->lock);
   while ((guint) g_atomic_int_get (&rr->gen) == gen)
-    g_cond_wait (&rr->cond, &rr->lock);
-  g_mutex_unlock (&rr->lock);
+    pthread_cond_wait (&rr->cond, &rr->lock);
+  pthread_mutex_unlock (&rr->lock);
 }
 
 static void
@@ -220,8 +221,8 @@ mb_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration, MbRanksBoundaryFn
   rr.boundary = boundary;
   rr.data = data;
   g_return_val_if_fail (rr.n == 1 || lookahead > 0, FALSE);
-  g_mutex_init (&rr.lock);
-  g_cond_init (&rr.cond);
+  pthread_mutex_init (&rr.lock, NULL);
+  pthread_cond_init (&rr.cond, NULL);
   rr.busy_us = g_new0 (gint64, rr.n);
   gint64 started = g_get_monotonic_time ();
   plan (&rr);
@@ -253,8 +254,8 @@ mb_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration, MbRanksBoundaryFn
                "between windows %.2f s\n", rr.n, rr.windows, (double) wall / 1e6, busy->str,
                (double) rr.serial_us / 1e6);
     }
-  g_mutex_clear (&rr.lock);
-  g_cond_clear (&rr.cond);
+  pthread_mutex_destroy (&rr.lock);
+  pthread_cond_destroy (&rr.cond);
   g_free (rr.busy_us);
   g_free (threads);
   g_free (handles);
