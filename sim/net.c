@@ -748,25 +748,26 @@ mb_net_on_arrival (MbSched *sched, gpointer a, guint64 b)
   f->event = mb_sched_at_node (sched, dst->down_free, f->to, mb_net_on_delivery, rk, i);
 }
 
+/* Delivers flight i unless it may no longer proceed (checked as at its
+ * arrival, or at its delivery after the downlink). */
+static inline void
+mb_net_check_deliver (MbNetRank *rk, guint32 i, gboolean at_arrival)
+{
+  if (!mb_net_flight_check (rk, i, at_arrival))
+    mb_net_deliver (rk, i);
+}
+
 static void
 mb_net_on_delivery (MbSched *sched G_GNUC_UNUSED, gpointer a, guint64 b)
 {
-  MbNetRank *rk = a;
-  guint32 i = (guint32) b;
-  if (mb_net_flight_check (rk, i, FALSE))
-    return;
-  mb_net_deliver (rk, i);
+  mb_net_check_deliver (a, (guint32) b, FALSE);
 }
 
 /* An unlimited downlink delivers at arrival: one event instead of two. */
 static void
 mb_net_on_arrival_delivery (MbSched *sched G_GNUC_UNUSED, gpointer a, guint64 b)
 {
-  MbNetRank *rk = a;
-  guint32 i = (guint32) b;
-  if (mb_net_flight_check (rk, i, TRUE))
-    return;
-  mb_net_deliver (rk, i);
+  mb_net_check_deliver (a, (guint32) b, TRUE);
 }
 
 static gboolean
