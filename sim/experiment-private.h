@@ -82,7 +82,10 @@ typedef struct {
 
 struct _MbExperiment {
   const MbScenario *sc;
-  MbSched *sched;
+  MbSched *sched;           /* the global events (and with one rank, all) */
+  guint n_ranks;
+  MbSched **rank_scheds;    /* by rank (with one rank, sched) */
+  guint64 progress_events;  /* events at the last progress call */
   MbWorld *world;
   MbManifest *file;
   GRand *rand_arrivals;
@@ -90,7 +93,7 @@ struct _MbExperiment {
   GRand *rand_events;
   guint pending_arrivals;   /* peers announced by the scenario, not yet joined */
   guint pending_events;     /* scheduled scenario events not yet run */
-  guint completed;          /* peers that hold the whole file (incl. seeds) */
+  guint completed;          /* peers that hold the whole file (incl. seeds); atomic */
   guint total_peers;
   GArray *samples;          /* MbSample */
   MbSummary summary;

@@ -9,11 +9,14 @@
  * (scenario seed, stream 5 or 6, node id), so a draw does not depend on the
  * order in which other peers complete.  An aborting leecher leaves
  * gracefully if it has not completed by its abort time.
- * The run stops at `duration`, or (stop = all-complete) as soon as no peer
- * is still to arrive, no scheduled event is still to run, and every online
- * peer holds the whole file, or after the event during which the interrupt
- * flag (mb_experiment_set_interrupt) was raised; mb_experiment_stopped says
- * which.
+ * The run goes in windows of the lookahead (sim/ranks.h), over one rank or
+ * several.  It stops at `duration`, or (stop = all-complete) at the first
+ * window's end at which no peer is still to arrive, no scheduled event is
+ * still to run, and every online peer holds the whole file, or at the end
+ * of the window during which the interrupt flag (mb_experiment_set_interrupt)
+ * was raised; mb_experiment_stopped says which.  The scenario's events are
+ * global (they may touch every node); a peer's own (leave, abort) are
+ * scheduled for its node, on its rank.
  */
 #define MB_SIM_EXPERIMENT_INTERNAL
 #include "experiment-private.h"
@@ -21,6 +24,7 @@
 #include <math.h>
 
 #include "content/chunk.h"
+#include "ranks.h"
 
 #define STREAM_ARRIVALS 1
 #define STREAM_CHURN 2
@@ -161,7 +165,7 @@ static void
 record_leave (MbExperiment *x, MbSimNode *n, MbLeaveKind kind)
 {
   MbLeaveRecord r = { 0 };
-  r.t_s = (double) mb_sched_now (x->sched) / 1e6;
+  r.t_s = (double) mb_sched_now (mb_world_sched_of (x->world, n->id)) / 1e6;
   r.peer = n->id;
   r.kind = mb_leave_kind_name (kind);
   r.members = mb_ring_n_members (mb_world_ring (x->world));
@@ -186,11 +190,7 @@ leave_node (MbExperiment *x, MbSimNode *n, MbLeaveKind kind, MbiLeaveCause cause
 {
   if (!n->online || n->shutting_down)
     return;
-  guint i = n->id - 1;
-  const guint8 none = MBI_CAUSE_NONE;
-  while (x->leave_causes->len <= i)
-    g_byte_array_append (x->leave_causes, &none, 1);
-  x->leave_causes->data[i] = (guint8) cause;
+  x->leave_causes->data[n->id - 1] = (guint8) cause; /* sized at join */
   if (kind == MB_LEAVE_CRASH && n->rp && !n->ring_client)
     record_leave (x, n, kind);
   mb_world_leave (x->world, n, kind);
@@ -208,8 +208,8 @@ on_leave_event (MbSched *s, gpointer a, guint64 b)
 static void
 schedule_leave (MbExperiment *x, MbSimNode *n, guint64 at, MbLeaveKind kind, MbiLeaveCause cause)
 {
-  mb_sched_at (x->sched, at, on_leave_event, x,
-               ((guint64) cause << 40) | ((guint64) kind << 32) | n->id);
+  mb_sched_at_node (mb_world_sched_of (x->world, n->id), at, n->id, on_leave_event, x,
+                    ((guint64) cause << 40) | ((guint64) kind << 32) | n->id);
 }
 
 /* A length of time for node n from dist, drawn from n's own generator for
@@ -224,12 +224,13 @@ node_draw (MbExperiment *x, const MbSimNode *n, guint32 id, const MbDist *dist)
   return mb_dist_sample (dist, r);
 }
 
-/* now + after, or MB_TIME_NEVER if that is never. */
+/* now (node n's) + after, or MB_TIME_NEVER if that is never. */
 static guint64
-time_after (MbExperiment *x, guint64 after)
+time_after (MbExperiment *x, const MbSimNode *n, guint64 after)
 {
   guint64 at;
-  if (after == MB_SCENARIO_FOREVER || !g_uint64_checked_add (&at, mb_sched_now (x->sched), after))
+  guint64 now = mb_sched_now (mb_world_sched_of (x->world, n->id));
+  if (after == MB_SCENARIO_FOREVER || !g_uint64_checked_add (&at, now, after))
     return MB_TIME_NEVER;
   return at;
 }
@@ -238,9 +239,9 @@ static void
 on_complete (MbWorld *w, MbSimNode *n, gpointer data)
 {
   MbExperiment *x = data;
-  x->completed++;
+  __atomic_fetch_add (&x->completed, 1, __ATOMIC_RELAXED); /* any rank */
   const MbPeerClass *pc = &x->sc->classes[n->cls];
-  guint64 at = time_after (x, node_draw (x, n, STREAM_SEED_TIME, &pc->seed_time));
+  guint64 at = time_after (x, n, node_draw (x, n, STREAM_SEED_TIME, &pc->seed_time));
   if (at != MB_TIME_NEVER)
     schedule_leave (x, n, at, MB_LEAVE_GRACEFUL, MBI_CAUSE_SEED_TIME);
 }
@@ -264,19 +265,23 @@ join_one (MbExperiment *x, guint cls)
   MbSimNode *n = mb_world_join (x->world, cls, (MbStrategy) pc->strategy, pc->upload,
                                 pc->download, pc->region, pc->initial_share,
                                 pc->ring == MB_RING_ROLE_CLIENT);
+  const guint8 none = MBI_CAUSE_NONE;
+  while (x->leave_causes->len < n->id)
+    g_byte_array_append (x->leave_causes, &none, 1);
   if (x->sc->churn.enabled && pc->churn)
     {
       guint64 session = mb_dist_sample (&x->sc->churn.session, x->rand_churn);
       gboolean graceful = g_rand_double (x->rand_churn) < x->sc->churn.leave_graceful;
-      guint64 at = time_after (x, session);
+      guint64 at = time_after (x, n, session);
       if (at != MB_TIME_NEVER)
         schedule_leave (x, n, at, graceful ? MB_LEAVE_GRACEFUL : MB_LEAVE_CRASH, MBI_CAUSE_CHURN);
     }
   if (n->completed_us == MB_TIME_NEVER && pc->abort.kind != MB_DIST_NONE)
     {
-      guint64 at = time_after (x, node_draw (x, n, STREAM_ABORT, &pc->abort));
+      guint64 at = time_after (x, n, node_draw (x, n, STREAM_ABORT, &pc->abort));
       if (at != MB_TIME_NEVER)
-        mb_sched_at (x->sched, at, on_abort_event, x, n->id);
+        mb_sched_at_node (mb_world_sched_of (x->world, n->id), at, n->id, on_abort_event, x,
+                          n->id);
     }
   return n;
 }
@@ -440,16 +445,46 @@ schedule_events (MbExperiment *x)
 
 /* ---- the run ---- */
 
+/* Why the scenario cannot run over n_ranks ranks yet (NULL: it can). */
+static const char *
+ranks_refusal (const MbScenario *sc, guint n_ranks)
+{
+  if (n_ranks <= 1)
+    return NULL;
+  if (sc->ring.enabled)
+    return "the ring ([ring]: its membership views and workloads reach every peer at once)";
+  return NULL;
+}
+
 MbExperiment *
 mb_experiment_new (const MbScenario *sc, GError **error)
 {
+  return mb_experiment_new_ranked (sc, 1, error);
+}
+
+MbExperiment *
+mb_experiment_new_ranked (const MbScenario *sc, guint n_ranks, GError **error)
+{
+  g_return_val_if_fail (n_ranks >= 1 && n_ranks <= MB_EXPERIMENT_MAX_RANKS, NULL);
+  const char *refusal = ranks_refusal (sc, n_ranks);
+  if (refusal != NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--ranks %u: scenario %s uses %s, which cannot run partitioned yet; "
+                   "run it with --ranks 1", n_ranks, sc->name, refusal);
+      return NULL;
+    }
   MbManifest *file = NULL;
   if (!build_file (sc, &file, error))
     return NULL;
   MbExperiment *x = g_new0 (MbExperiment, 1);
   x->sc = sc;
   x->file = file;
+  x->n_ranks = n_ranks;
   x->sched = mb_sched_new ();
+  x->rank_scheds = g_new0 (MbSched *, n_ranks);
+  for (guint r = 0; r < n_ranks; r++)
+    x->rank_scheds[r] = n_ranks == 1 ? x->sched : mb_sched_new_shared (x->sched);
   MbWorldConfig wc = { 0 };
   wc.seed = sc->seed;
   mb_tracker_config_init (&wc.tracker);
@@ -486,8 +521,27 @@ mb_experiment_new (const MbScenario *sc, GError **error)
       /* A crash is noticed when the tracker drops the silent peer. */
       wc.crash_detect_us = MIN (sc->tracker.peer_timeout, wc.crash_detect_us);
     }
-  x->world = mb_world_new (x->sched, &wc, file);
+  x->world = mb_world_new_ranked (x->sched, x->rank_scheds, n_ranks, &wc, file);
   configure_network (mb_world_net (x->world), &sc->network);
+  if (n_ranks > 1 && mb_net_min_latency (mb_world_net (x->world)) == 0)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--ranks %u: scenario %s has a least latency of 0 ([network] latency), so "
+                   "the ranks would have no lookahead to run apart; give it a latency > 0 or "
+                   "run it with --ranks 1", n_ranks, sc->name);
+      mb_world_free (x->world);
+      for (guint r = 0; r < n_ranks; r++)
+        mb_sched_free (x->rank_scheds[r]);
+      g_free (x->rank_scheds);
+      mb_sched_free (x->sched);
+      if (x->file)
+        mb_manifest_unref (x->file);
+      g_free (x);
+      return NULL;
+    }
+  /* The debug checker: a rank touching another's nodes aborts. */
+  mb_world_check_ranks (x->world, n_ranks > 1 && (wc.check || g_strcmp0 (g_getenv (
+                                                    "MINIBIT_CHECK_RANKS"), "1") == 0));
   mb_world_on_complete (x->world, on_complete, x);
   mb_world_on_handoff (x->world, on_handoff, x);
   mbi_unchokes_start (x);
@@ -511,6 +565,9 @@ mb_experiment_free (MbExperiment *x)
   if (!x)
     return;
   mb_world_free (x->world);
+  for (guint r = 0; r < x->n_ranks && x->n_ranks > 1; r++)
+    mb_sched_free (x->rank_scheds[r]);
+  g_free (x->rank_scheds);
   mb_sched_free (x->sched);
   mbi_workload_free (x);
   mbi_unchokes_free (x);
@@ -560,11 +617,13 @@ run_is_over (gpointer data)
       x->stopped = MB_STOPPED_INTERRUPTED;
       return TRUE;
     }
-  if (x->progress && (mb_sched_events_run (x->sched) & 0xffff) == 0)
+  guint64 events = mb_experiment_events (x);
+  if (x->progress && events >> 16 != x->progress_events >> 16)
     {
+      x->progress_events = events;
       MbProgress p = {
         .sim_now = mb_sched_now (x->sched),
-        .events = mb_sched_events_run (x->sched),
+        .events = events,
         .online = mb_world_n_online (x->world),
         .completed = x->completed,
         .total = x->total_peers,
@@ -597,7 +656,10 @@ mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data)
   x->progress_data = data;
   x->stopped = MB_STOPPED_DURATION;
   mbi_metrics_start (x);
-  mb_sched_run_until (x->sched, x->sc->duration, run_is_over, x);
+  if (!mb_ranks_run (x->world, mb_net_min_latency (mb_world_net (x->world)), x->sc->duration,
+                     run_is_over, x)
+      && x->stopped == MB_STOPPED_INTERRUPTED)
+    x->stopped = MB_STOPPED_DURATION; /* raised after the last look: the run was over */
   mb_world_flush_unchokes (x->world);
   mbi_metrics_sample (x);
   mbi_metrics_summarise (x);
@@ -623,7 +685,16 @@ mb_experiment_stopped (MbExperiment *x)
 guint64
 mb_experiment_events (MbExperiment *x)
 {
-  return mb_sched_events_run (x->sched);
+  guint64 n = mb_sched_events_run (x->sched);
+  for (guint r = 0; r < x->n_ranks && x->n_ranks > 1; r++)
+    n += mb_sched_events_run (x->rank_scheds[r]);
+  return n;
+}
+
+guint
+mb_experiment_n_ranks (MbExperiment *x)
+{
+  return x->n_ranks;
 }
 
 guint64

@@ -46,10 +46,18 @@ typedef enum {
 
 const char *mb_stopped_name (MbStopped s);
 
-/* Called now and then during the run (every 2^16 events). */
+/* Called now and then during the run (between windows, every 2^16 events
+ * or so). */
 typedef void (*MbProgressFn) (const MbProgress *p, gpointer data);
 
 MbExperiment *mb_experiment_new (const MbScenario *sc, GError **error);
+/* The same over n_ranks ranks (threads: sim/ranks.h), whose CSVs are the
+ * same bytes as one rank's.  NULL with an error naming what the scenario
+ * uses that cannot run partitioned yet (the ring), or if its least latency
+ * is 0 (no lookahead). */
+#define MB_EXPERIMENT_MAX_RANKS 64
+MbExperiment *mb_experiment_new_ranked (const MbScenario *sc, guint n_ranks, GError **error);
+guint mb_experiment_n_ranks (MbExperiment *x);
 /* Before the run: extra outputs, a comma-separated list of "unchokes"
  * (unchokes-peers.csv, one row per ordered pair of peers).  FALSE with a
  * message naming the unknown one. */
@@ -60,7 +68,8 @@ void mb_experiment_free (MbExperiment *x);
 void mb_experiment_track_memory (MbExperiment *x);
 /* The memory report, or NULL if not tracked. */
 const MbMemReport *mb_experiment_memory (MbExperiment *x);
-/* The run stops after the event during which *flag became non-zero (a
+/* The run stops at the end of the window (sim/ranks.h) during which *flag
+ * became non-zero (a
  * signal handler sets it; nothing else reads it); NULL: never. */
 void mb_experiment_set_interrupt (MbExperiment *x, const volatile sig_atomic_t *flag);
 void mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data);

@@ -57,6 +57,11 @@ mb_memreport_sample (MbMemReport *r, MbWorld *w, MbSched *s, double t_s)
     m.peer.manifests += mb_manifest_memory (mb_world_file (w)); /* the world's share */
   mb_net_heap_bytes (mb_world_net (w), payload_bytes, &m.net, &m.messages);
   m.scheduler = mb_sched_heap_bytes (s);
+  /* with several ranks s holds the global events; each rank has its own
+   * (rank r's is node r's: node ids go to ranks by id mod K) */
+  guint k = mb_world_n_ranks (w);
+  for (guint rank = 0; k > 1 && rank < k; rank++)
+    m.scheduler += mb_sched_heap_bytes (mb_world_sched_of (w, rank));
   const MbPeerMemory *p = &m.peer;
   m.walked = p->conns + p->bitfields + p->requests + p->pieces + p->manifests + p->peer
              + m.stores + m.nodes + m.net + m.messages + m.scheduler;

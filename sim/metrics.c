@@ -361,7 +361,7 @@ mbi_metrics_summarise (MbExperiment *x)
     }
   s->peers = n;
   s->sim_time_s = secs (end);
-  s->events = (double) mb_sched_events_run (x->sched);
+  s->events = (double) mb_experiment_events (x);
   s->messages = (double) mb_world_messages (x->world);
   s->completed = x->completed;
   s->jain_download_rate = mb_stats_jain (rates, n_times);

@@ -8,8 +8,16 @@
  *  - every in-flight message is one live record in `flights` with exactly
  *    one pending scheduler event (arrival or delivery); the record is freed
  *    before the deliver/drop callback runs, so callbacks may send;
- *  - a node's epoch grows by one on every crash; a message carries the
- *    epochs of both ends at send and is dropped if either has changed;
+ *  - a node's epoch grows by one on every crash; a message carries its
+ *    sender's epoch and its send time; what one rank reads of another's
+ *    nodes is only their crash and restart times (crash_rec, up_at: atomic,
+ *    and read by rules that give the same answer whether or not a write of
+ *    the current window is seen yet, see net.h) and what never changes
+ *    during a window (region, partition, rates);
+ *  - each rank (net.h) holds the flights of the messages whose next event
+ *    is on its scheduler; a message to another rank's node waits in the
+ *    sender's outbox until the receiver's rank takes it in
+ *    (mb_net_take_inbox), at the latest one lookahead before it arrives;
  *  - stats.sent == delivered + dropped + in_flight (messages dropped by
  *    mb_net_free are not counted);
  *  - nothing is decided by iterating a hash table (the link table is only
@@ -47,29 +55,65 @@ typedef struct {
   guint64 up_free;
   guint64 down_free;
   MbNetNodeStats stats;
+  guint64 sends;      /* its mb_net_send calls: numbers its loss draws */
+  guint64 down_at;    /* its last crash (MB_NET_NEVER if none) */
+  guint64 crash_rec;  /* read by other ranks: (epoch ended << 48) | crash time, 0 if none */
+  guint64 up_at;      /* read by other ranks: when it last came back up (MB_NET_NEVER) */
   guint32 region;
   guint32 partition;
   guint32 epoch;
   gboolean up;
 } MbNetNode;
 
+#define MB_NET_NEVER G_MAXUINT64
+#define MB_NET_TIME_MASK ((G_GUINT64_CONSTANT (1) << 48) - 1)
+
 typedef struct {
   gpointer payload;
   guint64 size;
   MbEventId event;  /* MB_EVENT_NONE when the record is free */
+  guint64 sent;     /* the send time */
   guint32 from;
   guint32 to;
   guint32 from_epoch;
-  guint32 to_epoch;
   guint32 next_free;
 } MbFlight;
 
-struct _MbNet {
+/* A message on its way to another rank's node (in the sender's outbox). */
+typedef struct {
+  MbSchedKey key;   /* its arrival event */
+  gpointer payload;
+  guint64 size;
+  guint64 sent;
+  guint32 from;
+  guint32 to;
+  guint32 from_epoch;
+} MbTransit;
+
+typedef struct {
+  MbNet *net;
   MbSched *sched;
+  guint index;
+  MbFlight *flights;
+  guint32 n_flights;
+  guint32 cap_flights;
+  guint32 free_flight;
+  MbNetStats stats;
+  GArray **outbox[2];  /* MbTransit, by destination rank: filled in windows of
+                          one parity, taken in at the start of the next */
+  guint64 *out_min[2]; /* the earliest arrival in each outbox (G_MAXUINT64: none) */
+} MbNetRank;
+
+struct _MbNet {
+  MbSched *gsched;  /* global events (link faults) */
+  MbNetRank *ranks;
+  guint n_ranks;
+  gint check_rank;  /* -1: off; else the debug checker is on (mb_net_check_ranks) */
+  guint phase;      /* windows so far (mb_net_next_window): the outbox parity */
   MbNetCallbacks cb;
   guint64 seed;
-  GRand *rng;
   double loss;
+  guint64 lat_min;
 
   MbLatencyModel model;
   guint64 lat_lo;
@@ -82,15 +126,19 @@ struct _MbNet {
   guint32 n_nodes;
   guint32 cap_nodes;
 
-  MbFlight *flights;
-  guint32 n_flights;
-  guint32 cap_flights;
-  guint32 free_flight;
-
   GHashTable *links_down;  /* gint64 pair key -> count of downs */
   GArray *fault_events;    /* MbEventId, cancelled at free */
-  MbNetStats stats;
 };
+
+/* The rank whose thread runs now (-1: none in particular, e.g. between
+ * windows), for the debug checker. */
+static _Thread_local gint mb_net_cur_rank = -1;
+
+static inline guint
+mb_net_rank_of (const MbNet *net, guint32 node)
+{
+  return net->n_ranks == 1 ? 0 : node % net->n_ranks;
+}
 
 guint64
 mb_net_tx_time (guint64 size, guint64 bps)
@@ -106,41 +154,81 @@ mb_net_tx_time (guint64 size, guint64 bps)
 }
 
 static void mb_net_on_arrival (MbSched *sched, gpointer a, guint64 b);
+static void mb_net_on_arrival_delivery (MbSched *sched, gpointer a, guint64 b);
 static void mb_net_on_delivery (MbSched *sched, gpointer a, guint64 b);
 static void mb_net_prefetch_arrival (gpointer a, guint64 b, guint depth);
 static void mb_net_prefetch_delivery (gpointer a, guint64 b, guint depth);
 
 MbNet *
-mb_net_new (MbSched *sched, guint64 seed, const MbNetCallbacks *callbacks)
+mb_net_new_ranked (MbSched *gsched, MbSched *const *scheds, guint n_ranks, guint64 seed,
+                   const MbNetCallbacks *callbacks)
 {
-  g_return_val_if_fail (sched != NULL && callbacks != NULL, NULL);
+  g_return_val_if_fail (gsched != NULL && scheds != NULL && n_ranks > 0, NULL);
+  g_return_val_if_fail (callbacks != NULL, NULL);
   g_return_val_if_fail (callbacks->deliver != NULL && callbacks->drop != NULL, NULL);
   MbNet *net = g_new0 (MbNet, 1);
-  net->sched = sched;
+  net->gsched = gsched;
+  net->n_ranks = n_ranks;
+  net->check_rank = -1;
+  net->ranks = g_new0 (MbNetRank, n_ranks);
+  for (guint r = 0; r < n_ranks; r++)
+    {
+      MbNetRank *rk = &net->ranks[r];
+      rk->net = net;
+      rk->sched = scheds[r];
+      rk->index = r;
+      rk->free_flight = MB_FLIGHT_NIL;
+      for (guint k = 0; k < 2; k++)
+        {
+          rk->outbox[k] = g_new0 (GArray *, n_ranks);
+          rk->out_min[k] = g_new (guint64, n_ranks);
+          for (guint d = 0; d < n_ranks; d++)
+            {
+              rk->outbox[k][d] = g_array_new (FALSE, FALSE, sizeof (MbTransit));
+              rk->out_min[k][d] = G_MAXUINT64;
+            }
+        }
+      mb_sched_set_prefetch (scheds[r], mb_net_on_arrival, mb_net_prefetch_arrival);
+      mb_sched_set_prefetch (scheds[r], mb_net_on_delivery, mb_net_prefetch_delivery);
+      mb_sched_set_prefetch (scheds[r], mb_net_on_arrival_delivery, mb_net_prefetch_delivery);
+    }
   net->cb = *callbacks;
   net->seed = seed;
-  guint32 words[2] = { (guint32) seed, (guint32) (seed >> 32) };
-  net->rng = g_rand_new_with_seed_array (words, 2);
   net->model = MB_LAT_CONSTANT;
-  net->free_flight = MB_FLIGHT_NIL;
   net->links_down = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   net->fault_events = g_array_new (FALSE, FALSE, sizeof (MbEventId));
-  mb_sched_set_prefetch (sched, mb_net_on_arrival, mb_net_prefetch_arrival);
-  mb_sched_set_prefetch (sched, mb_net_on_delivery, mb_net_prefetch_delivery);
   return net;
+}
+
+MbNet *
+mb_net_new (MbSched *sched, guint64 seed, const MbNetCallbacks *callbacks)
+{
+  g_return_val_if_fail (sched != NULL, NULL);
+  return mb_net_new_ranked (sched, &sched, 1, seed, callbacks);
 }
 
 static void
 mb_net_drop_all_in_flight (MbNet *net)
 {
-  for (guint32 i = 0; i < net->n_flights; i++)
+  for (guint r = 0; r < net->n_ranks; r++)
     {
-      MbFlight *f = &net->flights[i];
-      if (f->event == MB_EVENT_NONE)
-        continue;
-      mb_sched_cancel (net->sched, f->event);
-      f->event = MB_EVENT_NONE;
-      net->cb.drop (net->cb.ctx, f->from, f->to, f->payload);
+      MbNetRank *rk = &net->ranks[r];
+      for (guint32 i = 0; i < rk->n_flights; i++)
+        {
+          MbFlight *f = &rk->flights[i];
+          if (f->event == MB_EVENT_NONE)
+            continue;
+          mb_sched_cancel (rk->sched, f->event);
+          f->event = MB_EVENT_NONE;
+          net->cb.drop (net->cb.ctx, f->from, f->to, f->payload);
+        }
+      for (guint k = 0; k < 2; k++)
+        for (guint d = 0; d < net->n_ranks; d++)
+          for (guint i = 0; i < rk->outbox[k][d]->len; i++)
+            {
+              MbTransit *t = &g_array_index (rk->outbox[k][d], MbTransit, i);
+              net->cb.drop (net->cb.ctx, t->from, t->to, t->payload);
+            }
     }
 }
 
@@ -151,14 +239,43 @@ mb_net_free (MbNet *net)
     return;
   mb_net_drop_all_in_flight (net);
   for (guint i = 0; i < net->fault_events->len; i++)
-    mb_sched_cancel (net->sched, g_array_index (net->fault_events, MbEventId, i));
+    mb_sched_cancel (net->gsched, g_array_index (net->fault_events, MbEventId, i));
   g_array_unref (net->fault_events);
   g_hash_table_unref (net->links_down);
-  g_rand_free (net->rng);
+  for (guint r = 0; r < net->n_ranks; r++)
+    {
+      for (guint k = 0; k < 2; k++)
+        {
+          for (guint d = 0; d < net->n_ranks; d++)
+            g_array_unref (net->ranks[r].outbox[k][d]);
+          g_free (net->ranks[r].outbox[k]);
+          g_free (net->ranks[r].out_min[k]);
+        }
+      g_free (net->ranks[r].flights);
+    }
+  g_free (net->ranks);
   g_free (net->matrix);
   g_free (net->nodes);
-  g_free (net->flights);
   g_free (net);
+}
+
+guint
+mb_net_n_ranks (const MbNet *net)
+{
+  return net->n_ranks;
+}
+
+void
+mb_net_set_rank (MbNet *net, gint rank)
+{
+  (void) net;
+  mb_net_cur_rank = rank;
+}
+
+void
+mb_net_check_ranks (MbNet *net, gboolean on)
+{
+  net->check_rank = on ? 0 : -1;
 }
 
 /* ---- nodes ---------------------------------------------------------------- */
@@ -179,6 +296,8 @@ mb_net_add_node (MbNet *net, guint64 upload_bps, guint64 download_bps, guint reg
   n->down_bps = download_bps;
   n->region = region;
   n->up = TRUE;
+  n->down_at = MB_NET_NEVER;
+  n->up_at = MB_NET_NEVER;
   return net->n_nodes++;
 }
 
@@ -188,11 +307,28 @@ mb_net_n_nodes (const MbNet *net)
   return net->n_nodes;
 }
 
+/* A node's own state: only its rank may touch it (checked when on). */
 static MbNetNode *
 mb_net_node (const MbNet *net, guint32 node)
 {
   g_assert (node < net->n_nodes);
+  if (G_UNLIKELY (net->check_rank >= 0) && mb_net_cur_rank >= 0
+      && mb_net_rank_of (net, node) != (guint) mb_net_cur_rank)
+    g_error ("rank %d touched node %u of rank %u", mb_net_cur_rank, node,
+             mb_net_rank_of (net, node));
   return &net->nodes[node];
+}
+
+static MbNetRank *
+mb_net_rank (MbNet *net, guint32 node)
+{
+  return &net->ranks[mb_net_rank_of (net, node)];
+}
+
+static MbSched *
+mb_net_sched (const MbNet *net, guint32 node)
+{
+  return net->ranks[mb_net_rank_of (net, node)].sched;
 }
 
 void
@@ -233,6 +369,7 @@ mb_net_set_latency_constant (MbNet *net, guint64 us)
 {
   net->model = MB_LAT_CONSTANT;
   net->lat_lo = net->lat_hi = us;
+  net->lat_min = us;
 }
 
 void
@@ -242,6 +379,7 @@ mb_net_set_latency_uniform (MbNet *net, guint64 lo_us, guint64 hi_us)
   net->model = MB_LAT_UNIFORM;
   net->lat_lo = lo_us;
   net->lat_hi = hi_us;
+  net->lat_min = lo_us;
 }
 
 void
@@ -256,6 +394,15 @@ mb_net_set_latency_regions (MbNet *net, guint n_regions, const guint64 *matrix,
   net->n_regions = n_regions;
   net->jitter = jitter_us;
   net->model = MB_LAT_REGIONS;
+  net->lat_min = G_MAXUINT64;
+  for (guint i = 0; i < n_regions * n_regions; i++)
+    net->lat_min = MIN (net->lat_min, matrix[i]);
+}
+
+guint64
+mb_net_min_latency (const MbNet *net)
+{
+  return net->lat_min;
 }
 
 guint64
@@ -268,8 +415,9 @@ mb_net_latency (const MbNet *net, guint32 from, guint32 to)
                                              net->lat_hi - net->lat_lo);
     case MB_LAT_REGIONS:
       {
-        guint64 base = net->matrix[mb_net_node (net, from)->region * net->n_regions
-                                   + mb_net_node (net, to)->region];
+        g_assert (from < net->n_nodes && to < net->n_nodes); /* regions never change */
+        guint64 base = net->matrix[net->nodes[from].region * net->n_regions
+                                   + net->nodes[to].region];
         if (net->jitter == 0)
           return base;
         return base + mb_net_hash_span (mb_net_pair_hash (net, from, to), net->jitter);
@@ -302,9 +450,15 @@ mb_net_set_node_up (MbNet *net, guint32 node, gboolean up)
   if (n->up == !!up)
     return;
   n->up = !!up;
+  guint64 now = mb_sched_now (mb_net_sched (net, node));
   if (up)
-    return;
-  guint64 now = mb_sched_now (net->sched);
+    {
+      __atomic_store_n (&n->up_at, now, __ATOMIC_RELAXED);
+      return;
+    }
+  n->down_at = now;
+  __atomic_store_n (&n->crash_rec, ((guint64) ((n->epoch + 1) & 0xffff) << 48) | (now & MB_NET_TIME_MASK),
+                    __ATOMIC_RELAXED);
   n->epoch++;  /* every message to or from the old incarnation is now stale */
   if (n->up_free > now)
     {
@@ -318,6 +472,38 @@ gboolean
 mb_net_node_is_up (const MbNet *net, guint32 node)
 {
   return mb_net_node (net, node)->up;
+}
+
+/* Whether a sender at `now` sees `node` down: it crashed at least one
+ * lookahead ago and has not come back up (for at least a lookahead) since.
+ * A crash within the last lookahead may not be seen yet on another rank, so
+ * it is never seen: the answer is the same on every rank. */
+static gboolean
+mb_net_seen_down (const MbNet *net, guint32 node, guint64 now)
+{
+  const MbNetNode *n = &net->nodes[node];
+  guint64 rec = __atomic_load_n (&n->crash_rec, __ATOMIC_RELAXED);
+  if (rec == 0)
+    return FALSE;
+  guint64 t = rec & MB_NET_TIME_MASK;
+  if (t + net->lat_min > now)
+    return FALSE;
+  guint64 up = __atomic_load_n (&n->up_at, __ATOMIC_RELAXED);
+  return !(up != MB_NET_NEVER && up >= t && up + net->lat_min <= now);
+}
+
+/* Whether a message of flight f, departed at `depart`, died with its sender:
+ * the sender crashed after sending it, before its last bit left. */
+static gboolean
+mb_net_sender_crashed (const MbNet *net, const MbFlight *f, guint64 depart)
+{
+  guint64 rec = __atomic_load_n (&net->nodes[f->from].crash_rec, __ATOMIC_RELAXED);
+  if (rec == 0)
+    return FALSE;
+  guint32 ended = (guint32) (rec >> 48);
+  guint64 t = rec & MB_NET_TIME_MASK;
+  guint32 ep = (f->from_epoch + 1) & 0xffff; /* as crash_rec counts them */
+  return ep < ended || (ep == ended && t < depart);
 }
 
 void
@@ -365,22 +551,28 @@ mb_net_schedule_link_fault (MbNet *net, guint32 a, guint32 b, guint64 from_us, g
 {
   g_return_if_fail (from_us <= until_us);
   guint64 pair = (guint64) mb_net_link_key (a, b);
-  MbEventId down = mb_sched_at (net->sched, from_us, mb_net_on_link_down, net, pair);
-  MbEventId up = mb_sched_at (net->sched, until_us, mb_net_on_link_up, net, pair);
+  MbEventId down = mb_sched_at_node (net->gsched, from_us, MB_SCHED_GLOBAL, mb_net_on_link_down,
+                                     net, pair);
+  MbEventId up = mb_sched_at_node (net->gsched, until_us, MB_SCHED_GLOBAL, mb_net_on_link_up, net,
+                                   pair);
   g_array_append_val (net->fault_events, down);
   g_array_append_val (net->fault_events, up);
 }
 
+/* Partitions change only in global events, between windows: any rank reads
+ * them. */
 void
 mb_net_set_partition (MbNet *net, guint32 node, guint32 partition)
 {
-  mb_net_node (net, node)->partition = partition;
+  g_assert (node < net->n_nodes);
+  net->nodes[node].partition = partition;
 }
 
 guint32
 mb_net_partition (const MbNet *net, guint32 node)
 {
-  return mb_net_node (net, node)->partition;
+  g_assert (node < net->n_nodes);
+  return net->nodes[node].partition;
 }
 
 void
@@ -400,62 +592,64 @@ mb_net_path_cut (const MbNet *net, guint32 from, guint32 to)
 gboolean
 mb_net_can_reach (const MbNet *net, guint32 from, guint32 to)
 {
-  return mb_net_node (net, from)->up && mb_net_node (net, to)->up
-         && !mb_net_path_cut (net, from, to);
+  return net->nodes[from].up && net->nodes[to].up && !mb_net_path_cut (net, from, to);
 }
 
 /* ---- in flight ------------------------------------------------------------ */
 
 static guint32
-mb_net_flight_alloc (MbNet *net)
+mb_net_flight_alloc (MbNetRank *rk)
 {
-  if (net->free_flight != MB_FLIGHT_NIL)
+  if (rk->free_flight != MB_FLIGHT_NIL)
     {
-      guint32 i = net->free_flight;
-      net->free_flight = net->flights[i].next_free;
+      guint32 i = rk->free_flight;
+      rk->free_flight = rk->flights[i].next_free;
       return i;
     }
-  g_assert (net->n_flights < MB_FLIGHT_NIL);
-  if (net->n_flights == net->cap_flights)
+  g_assert (rk->n_flights < MB_FLIGHT_NIL);
+  if (rk->n_flights == rk->cap_flights)
     {
-      net->cap_flights = net->cap_flights ? net->cap_flights * 2 : 256;
-      net->flights = g_renew (MbFlight, net->flights, net->cap_flights);
+      rk->cap_flights = rk->cap_flights ? rk->cap_flights * 2 : 256;
+      rk->flights = g_renew (MbFlight, rk->flights, rk->cap_flights);
     }
-  return net->n_flights++;
+  return rk->n_flights++;
 }
 
 /* Frees the record and returns a copy, so callbacks may send. */
 static MbFlight
-mb_net_flight_release (MbNet *net, guint32 i)
+mb_net_flight_release (MbNetRank *rk, guint32 i)
 {
-  MbFlight f = net->flights[i];
-  net->flights[i].event = MB_EVENT_NONE;
-  net->flights[i].payload = NULL;
-  net->flights[i].next_free = net->free_flight;
-  net->free_flight = i;
-  net->stats.in_flight--;
+  MbFlight f = rk->flights[i];
+  rk->flights[i].event = MB_EVENT_NONE;
+  rk->flights[i].payload = NULL;
+  rk->flights[i].next_free = rk->free_flight;
+  rk->free_flight = i;
+  rk->stats.in_flight--;
   return f;
 }
 
 static void
-mb_net_count_drop (MbNet *net, MbDropCause cause)
+mb_net_count_drop (MbNetRank *rk, MbDropCause cause)
 {
-  net->stats.dropped++;
+  rk->stats.dropped++;
   if (cause == MB_DROP_LOSS)
-    net->stats.dropped_loss++;
+    rk->stats.dropped_loss++;
   else if (cause == MB_DROP_NODE_DOWN)
-    net->stats.dropped_node_down++;
+    rk->stats.dropped_node_down++;
   else
-    net->stats.dropped_cut++;
+    rk->stats.dropped_cut++;
 }
 
-/* Whether a message sent with these epochs may still proceed; if not, the
- * cause of its drop. */
+/* Whether a message may still proceed at its arrival (at_arrival) or
+ * delivery; if not, the cause of its drop.  Only the receiver's own state
+ * and what every rank may read (net.h) decide. */
 static gboolean
-mb_net_still_ok (const MbNet *net, const MbFlight *f, MbDropCause *cause)
+mb_net_still_ok (const MbNet *net, const MbFlight *f, gboolean at_arrival, guint64 now,
+                 MbDropCause *cause)
 {
-  const MbNetNode *a = &net->nodes[f->from], *b = &net->nodes[f->to];
-  if (!a->up || !b->up || a->epoch != f->from_epoch || b->epoch != f->to_epoch)
+  const MbNetNode *b = mb_net_node (net, f->to);
+  if (!b->up || (b->down_at != MB_NET_NEVER && b->down_at >= f->sent)
+      || (at_arrival && mb_net_sender_crashed (net, f, now - mb_net_latency (net, f->from, f->to))))
     {
       *cause = MB_DROP_NODE_DOWN;
       return FALSE;
@@ -470,11 +664,11 @@ mb_net_still_ok (const MbNet *net, const MbFlight *f, MbDropCause *cause)
 
 /* Prefetch hooks: the flight record first, then what its handler reads. */
 static const MbFlight *
-mb_net_prefetch_flight (const MbNet *net, guint64 b, guint depth)
+mb_net_prefetch_flight (const MbNetRank *rk, guint64 b, guint depth)
 {
-  if (b >= net->n_flights)
+  if (b >= rk->n_flights)
     return NULL;
-  const MbFlight *f = &net->flights[b];
+  const MbFlight *f = &rk->flights[b];
   if (depth == 0)
     {
       MB_PREFETCH (f);
@@ -491,88 +685,106 @@ mb_net_prefetch_flight (const MbNet *net, guint64 b, guint depth)
 static void
 mb_net_prefetch_arrival (gpointer a, guint64 b, guint depth)
 {
-  const MbNet *net = a;
-  const MbFlight *f = mb_net_prefetch_flight (net, b, depth);
+  const MbNetRank *rk = a;
+  const MbFlight *f = mb_net_prefetch_flight (rk, b, depth);
   if (f == NULL)
     return;
   if (f->size <= MB_NET_PREFETCH_SMALL)
     mb_net_prefetch_delivery (a, b, depth);
   else if (depth == 1)
-    MB_PREFETCH (&net->nodes[f->to]);
+    MB_PREFETCH (&rk->net->nodes[f->to]);
 }
 
 static void
 mb_net_prefetch_delivery (gpointer a, guint64 b, guint depth)
 {
-  const MbNet *net = a;
-  const MbFlight *f = mb_net_prefetch_flight (net, b, depth);
+  const MbNetRank *rk = a;
+  const MbNet *net = rk->net;
+  const MbFlight *f = mb_net_prefetch_flight (rk, b, depth);
   if (f == NULL)
     return;
   if (depth == 1)
-    {
-      MB_PREFETCH (&net->nodes[f->from]);
-      MB_PREFETCH (&net->nodes[f->to]);
-    }
+    MB_PREFETCH (&net->nodes[f->to]);
   if (net->cb.prefetch != NULL)
     net->cb.prefetch (net->cb.ctx, f->from, f->to, f->payload, depth - 1);
 }
 
 /* Drops flight i if it may no longer proceed; TRUE if it was dropped. */
 static gboolean
-mb_net_flight_check (MbNet *net, guint32 i)
+mb_net_flight_check (MbNetRank *rk, guint32 i, gboolean at_arrival)
 {
   MbDropCause cause;
-  if (mb_net_still_ok (net, &net->flights[i], &cause))
+  MbNet *net = rk->net;
+  if (mb_net_still_ok (net, &rk->flights[i], at_arrival, mb_sched_now (rk->sched), &cause))
     return FALSE;
-  MbFlight f = mb_net_flight_release (net, i);
-  mb_net_count_drop (net, cause);
+  MbFlight f = mb_net_flight_release (rk, i);
+  mb_net_count_drop (rk, cause);
   net->cb.drop (net->cb.ctx, f.from, f.to, f.payload);
   return TRUE;
 }
 
 static void
-mb_net_on_arrival (MbSched *sched, gpointer a, guint64 b)
+mb_net_deliver (MbNetRank *rk, guint32 i)
 {
-  MbNet *net = a;
-  guint32 i = (guint32) b;
-  if (mb_net_flight_check (net, i))
-    return;
-  MbFlight *f = &net->flights[i];
-  MbNetNode *dst = &net->nodes[f->to];
-  guint64 now = mb_sched_now (sched);
-  dst->down_free = MAX (now, dst->down_free) + mb_net_tx_time (f->size, dst->down_bps);
-  f->event = mb_sched_at (sched, dst->down_free, mb_net_on_delivery, net, i);
-}
-
-static void
-mb_net_on_delivery (MbSched *sched, gpointer a, guint64 b)
-{
-  MbNet *net = a;
-  guint32 i = (guint32) b;
-  if (mb_net_flight_check (net, i))
-    return;
-  MbFlight f = mb_net_flight_release (net, i);
+  MbNet *net = rk->net;
+  MbFlight f = mb_net_flight_release (rk, i);
   MbNetNode *dst = &net->nodes[f.to];
   dst->stats.bytes_down += f.size;
   dst->stats.msgs_down++;
-  net->stats.delivered++;
-  net->stats.bytes_delivered += f.size;
-  net->cb.deliver (net->cb.ctx, f.from, f.to, f.payload, mb_sched_now (sched));
+  rk->stats.delivered++;
+  rk->stats.bytes_delivered += f.size;
+  net->cb.deliver (net->cb.ctx, f.from, f.to, f.payload, mb_sched_now (rk->sched));
+}
+
+static void
+mb_net_on_arrival (MbSched *sched, gpointer a, guint64 b)
+{
+  MbNetRank *rk = a;
+  guint32 i = (guint32) b;
+  if (mb_net_flight_check (rk, i, TRUE))
+    return;
+  MbFlight *f = &rk->flights[i];
+  MbNetNode *dst = &rk->net->nodes[f->to];
+  guint64 now = mb_sched_now (sched);
+  dst->down_free = MAX (now, dst->down_free) + mb_net_tx_time (f->size, dst->down_bps);
+  f->event = mb_sched_at_node (sched, dst->down_free, f->to, mb_net_on_delivery, rk, i);
+}
+
+/* Delivers flight i unless it may no longer proceed (checked as at its
+ * arrival, or at its delivery after the downlink). */
+static inline void
+mb_net_check_deliver (MbNetRank *rk, guint32 i, gboolean at_arrival)
+{
+  if (!mb_net_flight_check (rk, i, at_arrival))
+    mb_net_deliver (rk, i);
+}
+
+static void
+mb_net_on_delivery (MbSched *sched G_GNUC_UNUSED, gpointer a, guint64 b)
+{
+  mb_net_check_deliver (a, (guint32) b, FALSE);
+}
+
+/* An unlimited downlink delivers at arrival: one event instead of two. */
+static void
+mb_net_on_arrival_delivery (MbSched *sched G_GNUC_UNUSED, gpointer a, guint64 b)
+{
+  mb_net_check_deliver (a, (guint32) b, TRUE);
 }
 
 static gboolean
-mb_net_drop_now (MbNet *net, guint32 from, guint32 to, gpointer payload, MbDropCause cause)
+mb_net_drop_now (MbNet *net, MbNetRank *rk, guint32 from, guint32 to, gpointer payload,
+                 MbDropCause cause)
 {
-  mb_net_count_drop (net, cause);
+  mb_net_count_drop (rk, cause);
   net->cb.drop (net->cb.ctx, from, to, payload);
   return FALSE;
 }
 
 /* Puts `size` bytes on the sender's uplink; returns the departure time. */
 static guint64
-mb_net_uplink_charge (MbNet *net, MbNetNode *src, guint64 size)
+mb_net_uplink_charge (MbNetNode *src, guint64 now, guint64 size)
 {
-  guint64 now = mb_sched_now (net->sched);
   guint64 tx = mb_net_tx_time (size, src->up_bps);
   guint64 depart = MAX (now, src->up_free) + tx;
   if (src->up_bps != 0)
@@ -583,44 +795,107 @@ mb_net_uplink_charge (MbNet *net, MbNetNode *src, guint64 size)
   return depart;
 }
 
+/* The loss draw of the sender's n-th send: a hash of (seed, sender, n), so it
+ * depends on nothing another node does. */
 static gboolean
-mb_net_lost (MbNet *net)
+mb_net_lost (const MbNet *net, guint32 from, guint64 n)
 {
   if (net->loss <= 0.0)
     return FALSE;
-  return net->loss >= 1.0 || g_rand_double (net->rng) < net->loss;
+  if (net->loss >= 1.0)
+    return TRUE;
+  guint64 h = mb_net_mix (net->seed ^ G_GUINT64_CONSTANT (0x6c6f7373)
+                          ^ mb_net_mix (((guint64) from << 40) ^ n));
+  return (double) (h >> 11) * 0x1.0p-53 < net->loss;
+}
+
+/* Puts a flight on rank rk and schedules its arrival with `key`. */
+static void
+mb_net_land (MbNetRank *rk, const MbSchedKey *key, gpointer payload, guint64 size, guint64 sent,
+             guint32 from, guint32 to, guint32 from_epoch)
+{
+  guint32 i = mb_net_flight_alloc (rk);
+  MbFlight *f = &rk->flights[i];
+  f->payload = payload;
+  f->size = size;
+  f->sent = sent;
+  f->from = from;
+  f->to = to;
+  f->from_epoch = from_epoch;
+  f->next_free = MB_FLIGHT_NIL;
+  f->event = mb_sched_at_key (rk->sched, key,
+                              rk->net->nodes[to].down_bps == 0 ? mb_net_on_arrival_delivery
+                                                               : mb_net_on_arrival,
+                              rk, i);
+  rk->stats.in_flight++;
 }
 
 gboolean
 mb_net_send (MbNet *net, guint32 from, guint32 to, gpointer payload, guint64 size)
 {
   MbNetNode *src = mb_net_node (net, from);
-  MbNetNode *dst = mb_net_node (net, to);
-  net->stats.sent++;
-  net->stats.bytes_sent += size;
-  if (!src->up || !dst->up)
-    return mb_net_drop_now (net, from, to, payload, MB_DROP_NODE_DOWN);
+  g_assert (to < net->n_nodes);
+  MbNetRank *rk = mb_net_rank (net, from);
+  guint64 now = mb_sched_now (rk->sched);
+  rk->stats.sent++;
+  rk->stats.bytes_sent += size;
+  guint64 n = src->sends++;
+  if (!src->up || mb_net_seen_down (net, to, now))
+    return mb_net_drop_now (net, rk, from, to, payload, MB_DROP_NODE_DOWN);
   if (mb_net_path_cut (net, from, to))
-    return mb_net_drop_now (net, from, to, payload, MB_DROP_CUT);
-  guint64 depart = mb_net_uplink_charge (net, src, size);
-  if (mb_net_lost (net))
-    return mb_net_drop_now (net, from, to, payload, MB_DROP_LOSS);
+    return mb_net_drop_now (net, rk, from, to, payload, MB_DROP_CUT);
+  guint64 depart = mb_net_uplink_charge (src, now, size);
+  if (mb_net_lost (net, from, n))
+    return mb_net_drop_now (net, rk, from, to, payload, MB_DROP_LOSS);
 
   guint64 arrive = depart + mb_net_latency (net, from, to);
-  guint32 i = mb_net_flight_alloc (net);
-  MbFlight *f = &net->flights[i];
-  f->payload = payload;
-  f->size = size;
-  f->from = from;
-  f->to = to;
-  f->from_epoch = src->epoch;
-  f->to_epoch = dst->epoch;
-  f->next_free = MB_FLIGHT_NIL;
-  /* an unlimited downlink delivers at arrival: one event instead of two */
-  f->event = mb_sched_at (net->sched, arrive,
-                          dst->down_bps == 0 ? mb_net_on_delivery : mb_net_on_arrival, net, i);
-  net->stats.in_flight++;
+  MbSchedKey key = mb_sched_key_for (rk->sched, arrive, to);
+  guint dr = mb_net_rank_of (net, to);
+  if (dr == rk->index || mb_net_cur_rank < 0)
+    mb_net_land (&net->ranks[dr], &key, payload, size, now, from, to, src->epoch);
+  else
+    {
+      g_assert (arrive >= now + net->lat_min);
+      MbTransit t = { key, payload, size, now, from, to, src->epoch };
+      g_array_append_val (rk->outbox[net->phase & 1][dr], t);
+      rk->out_min[net->phase & 1][dr] = MIN (rk->out_min[net->phase & 1][dr], arrive);
+      rk->stats.in_flight++;
+    }
   return TRUE;
+}
+
+void
+mb_net_next_window (MbNet *net)
+{
+  net->phase++;
+}
+
+guint64
+mb_net_inbox_next_time (const MbNet *net)
+{
+  guint64 t = G_MAXUINT64;
+  for (guint r = 0; r < net->n_ranks; r++)
+    for (guint d = 0; d < net->n_ranks; d++)
+      t = MIN (t, net->ranks[r].out_min[(net->phase & 1) ^ 1][d]);
+  return t;
+}
+
+void
+mb_net_take_inbox (MbNet *net, guint rank)
+{
+  MbNetRank *rk = &net->ranks[rank];
+  for (guint r = 0; r < net->n_ranks; r++)
+    {
+      GArray *box = net->ranks[r].outbox[(net->phase & 1) ^ 1][rank];
+      net->ranks[r].out_min[(net->phase & 1) ^ 1][rank] = G_MAXUINT64;
+      for (guint i = 0; i < box->len; i++)
+        {
+          const MbTransit *t = &g_array_index (box, MbTransit, i);
+          mb_net_land (rk, &t->key, t->payload, t->size, t->sent, t->from, t->to, t->from_epoch);
+          rk->stats.in_flight--; /* counted once, by the sender's rank */
+        }
+      g_array_set_size (box, 0);
+    }
 }
 
 /* ---- queries -------------------------------------------------------------- */
@@ -629,7 +904,7 @@ guint64
 mb_net_up_backlog (const MbNet *net, guint32 node)
 {
   const MbNetNode *n = mb_net_node (net, node);
-  guint64 now = mb_sched_now (net->sched);
+  guint64 now = mb_sched_now (mb_net_sched (net, node));
   return n->up_free > now ? n->up_free - now : 0;
 }
 
@@ -650,7 +925,7 @@ guint64
 mb_net_up_drained_at (const MbNet *net, guint32 node, guint64 low_bytes)
 {
   const MbNetNode *n = mb_net_node (net, node);
-  guint64 now = mb_sched_now (net->sched);
+  guint64 now = mb_sched_now (mb_net_sched (net, node));
   guint64 keep = mb_net_tx_time (low_bytes, n->up_bps);
   if (n->up_free <= now || n->up_free - now <= keep)
     return now;
@@ -660,7 +935,20 @@ mb_net_up_drained_at (const MbNet *net, guint32 node, guint64 low_bytes)
 void
 mb_net_get_stats (const MbNet *net, MbNetStats *out)
 {
-  *out = net->stats;
+  memset (out, 0, sizeof *out);
+  for (guint r = 0; r < net->n_ranks; r++)
+    {
+      const MbNetStats *s = &net->ranks[r].stats;
+      out->sent += s->sent;
+      out->delivered += s->delivered;
+      out->dropped += s->dropped;
+      out->dropped_loss += s->dropped_loss;
+      out->dropped_node_down += s->dropped_node_down;
+      out->dropped_cut += s->dropped_cut;
+      out->bytes_sent += s->bytes_sent;
+      out->bytes_delivered += s->bytes_delivered;
+      out->in_flight += s->in_flight;
+    }
 }
 
 void
@@ -675,8 +963,24 @@ mb_net_heap_bytes (const MbNet *net, gsize (*payload_bytes) (gconstpointer paylo
 {
   *records += mb_memsize (net, sizeof *net)
               + mb_memsize (net->nodes, net->cap_nodes * sizeof (MbNetNode))
-              + mb_memsize (net->flights, net->cap_flights * sizeof (MbFlight));
-  for (guint32 i = 0; i < net->n_flights; i++)
-    if (net->flights[i].event != MB_EVENT_NONE)
-      *payloads += payload_bytes (net->flights[i].payload);
+              + mb_memsize (net->ranks, net->n_ranks * sizeof (MbNetRank));
+  for (guint r = 0; r < net->n_ranks; r++)
+    {
+      const MbNetRank *rk = &net->ranks[r];
+      *records += mb_memsize (rk->flights, rk->cap_flights * sizeof (MbFlight));
+      for (guint32 i = 0; i < rk->n_flights; i++)
+        if (rk->flights[i].event != MB_EVENT_NONE)
+          *payloads += payload_bytes (rk->flights[i].payload);
+      /* messages on their way to another rank, in the outboxes */
+      for (guint par = 0; par < 2; par++)
+        for (guint d = 0; rk->outbox[par] && d < net->n_ranks; d++)
+          {
+            const GArray *box = rk->outbox[par][d];
+            if (!box)
+              continue;
+            *records += box->len * sizeof (MbTransit);
+            for (guint k = 0; k < box->len; k++)
+              *payloads += payload_bytes (g_array_index (box, MbTransit, k).payload);
+          }
+    }
 }

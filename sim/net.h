@@ -12,17 +12,37 @@
  * tx(size, bps) = ceil(size * 8 * 1e6 / bps) microseconds (0 if unlimited),
  * see mb_net_tx_time.  The downlink is served in order of arrival.
  *
- * A message is dropped (the drop callback frees its payload) when: the loss
- * draw says so (decided at send, after the uplink has been charged); either
- * end is down, or has crashed since the send (checked at send, at arrival
- * and at delivery); the link between them is down; or they are in different
- * partitions (both checked at send, arrival and delivery).  A message
- * dropped at send for a down node or a cut path does not use the uplink.
+ * A message is dropped (the drop callback frees its payload) when:
+ *  - the loss draw says so (decided at send, after the uplink has been
+ *    charged);
+ *  - the sender is down at send, or crashed after the send before the
+ *    message's last bit left its uplink (what had left still arrives);
+ *  - the receiver is down at arrival or delivery, or crashed since the send;
+ *    a sender sees a crashed receiver (and drops at once, without using its
+ *    uplink) from one lookahead after the crash on (L below: before that,
+ *    another rank may not know of it);
+ *  - the link between them is down or they are in different partitions
+ *    (checked at send, arrival and delivery).
  *
  * Latency is a pure function of (model, seed, from, to): nothing O(n^2) is
  * stored, and all messages on one ordered pair see the same latency, so each
- * pair is FIFO.  The only random draws are loss draws, from the net's own
- * GRand seeded at creation.
+ * pair is FIFO.  The lookahead L (mb_net_min_latency) is the least latency
+ * the model can give.  The only random draws are loss draws: a hash of
+ * (seed, sender, the sender's own count of sends), so none depends on what
+ * other nodes do.
+ *
+ * Ranks.  The nodes may be split over K schedulers (mb_net_new_ranked: node
+ * i belongs to rank i mod K).  A message's sending (uplink) happens on the
+ * sender's rank, its arrival, downlink and delivery on the receiver's; a
+ * message to another rank waits in an outbox until the receiver's rank takes
+ * it in (mb_net_take_inbox) before it runs the window in which it arrives,
+ * which is never the window it was sent in when windows are at most L long.
+ * A rank touches only its own nodes' state; it reads of others' only their
+ * crash and restart times, by rules that answer alike whether or not a write
+ * from the current window is visible, and what changes only between windows
+ * (partitions, link faults: global events).  Events are keyed by
+ * destination node (scheduler.h), so K ranks run every node's events in the
+ * same order as one.
  */
 #pragma once
 
@@ -75,6 +95,28 @@ typedef struct {
 /* The net schedules on `sched`, which must outlive it.  seed drives the
  * latency hash and the loss generator. */
 MbNet *mb_net_new (MbSched *sched, guint64 seed, const MbNetCallbacks *callbacks);
+/* The same over K ranks: scheds[r] runs rank r's nodes (i mod K == r);
+ * gsched gets the global events (link faults).  mb_net_new is the one-rank
+ * case (gsched = scheds[0]). */
+MbNet *mb_net_new_ranked (MbSched *gsched, MbSched *const *scheds, guint n_ranks, guint64 seed,
+                          const MbNetCallbacks *callbacks);
+guint mb_net_n_ranks (const MbNet *net);
+/* Rank `rank` takes in the messages other ranks sent its nodes in the last
+ * window (at the start of the next: the others write another outbox
+ * meanwhile).  Between windows (no rank set, mb_net_set_rank) a message
+ * lands on its receiver's rank at once. */
+void mb_net_take_inbox (MbNet *net, guint rank);
+/* Between windows: the next window writes the other outboxes. */
+void mb_net_next_window (MbNet *net);
+/* Between windows: the earliest arrival of the messages waiting to be
+ * taken in (G_MAXUINT64: none). */
+guint64 mb_net_inbox_next_time (const MbNet *net);
+/* The debug checker: with it on, touching a node of another rank than the
+ * one this thread runs (mb_net_set_rank; -1 = none, between windows) aborts. */
+void mb_net_check_ranks (MbNet *net, gboolean on);
+void mb_net_set_rank (MbNet *net, gint rank);
+/* The least latency the model gives (the lookahead). */
+guint64 mb_net_min_latency (const MbNet *net);
 /* Cancels the net's pending events and drops (via the drop callback, not
  * counted in stats) every message still in flight. */
 void mb_net_free (MbNet *net);
@@ -124,7 +166,8 @@ void mb_net_heal_partitions (MbNet *net);
  * message in flight in *payloads (both added to). */
 void mb_net_heap_bytes (const MbNet *net, gsize (*payload_bytes) (gconstpointer payload),
                         gsize *records, gsize *payloads);
-/* Whether a message from -> to would currently get through (ignores loss). */
+/* Whether a message from -> to would currently get through (ignores loss;
+ * reads both ends' state: not for use within a window of several ranks). */
 gboolean mb_net_can_reach (const MbNet *net, guint32 from, guint32 to);
 
 /* Microseconds of backlog on a node's uplink (0 when idle or unlimited). */

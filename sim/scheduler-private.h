@@ -23,10 +23,13 @@
 
 typedef struct {
   guint64 time;
-  guint64 seq;
+  guint64 who;  /* (dest key << 32) | src key: see scheduler.h's event order */
+  guint64 seq;  /* the source's own sequence number */
   guint32 slot;
   guint32 gen; /* the slot's generation when scheduled */
 } MbRec;
+
+typedef struct _MbSchedSeqs MbSchedSeqs;
 
 /* Buckets are lists of fixed-size chunks, so that a bucket's storage follows
  * its size and freed chunks go back to a shared free list. */
@@ -51,7 +54,7 @@ typedef struct {
 
 struct _MbSched {
   guint64 now;
-  guint64 next_seq;
+  MbSchedSeqs *seqs;  /* per source key: its next sequence number (maybe shared) */
   guint64 events_run;
   gsize n_live;
   /* wheel */
@@ -84,11 +87,23 @@ struct _MbSched {
   MbEventPrefetchFn hook_pf[4];
 };
 
-/* x runs before y: by time, then seq. */
+/* The per-source sequence numbers; one table may serve several schedulers
+ * (the ranks of one run), see mb_sched_new_shared. */
+struct _MbSchedSeqs {
+  guint64 *next;  /* by source key */
+  guint32 n;
+  gint ref;
+};
+
+/* x runs before y: by time, then destination, source and the source's seq. */
 static inline gboolean
 mbi_sched_rec_less (const MbRec *x, const MbRec *y)
 {
-  return x->time < y->time || (x->time == y->time && x->seq < y->seq);
+  if (x->time != y->time)
+    return x->time < y->time;
+  if (x->who != y->who)
+    return x->who < y->who;
+  return x->seq < y->seq;
 }
 
 /* ---- scheduler-heap.c: the overflow heap ---------------------------------- */

@@ -28,8 +28,9 @@
  * state they share (with the layout below) in scheduler-private.h.
  *
  * Invariants:
- *  - events run in (time, seq) order; seq strictly increases with every
- *    schedule, so same-time events run in the order they were scheduled;
+ *  - events run in (time, who, seq) order (scheduler.h); a source's seq
+ *    strictly increases with every event it schedules, so no two records
+ *    share a key;
  *  - cur_tick <= now >> SHIFT: the wheel never runs ahead of the clock, so no
  *    event is ever scheduled before the current tick;
  *  - cur[0..cur_len) and late[0..n_late) hold exactly the wheel records of
@@ -55,6 +56,8 @@
 #define MB_SIM_SCHEDULER_INTERNAL
 #include "scheduler-private.h"
 #include "memsize.h"
+
+#include <string.h>
 
 /* 1,024 µs ticks (long runs per tick give the prefetch look-ahead room) and
  * 2^15 buckets: a horizon of about 33.5 s, so that even a deep uplink queue
@@ -90,6 +93,33 @@ static inline gboolean
 mb_sched_rec_live (const MbSched *s, const MbRec *r)
 {
   return s->slots[r->slot].gen == r->gen;
+}
+
+/* The destination of the event running on this thread, as a key (node + 1,
+ * 0 = global). */
+static _Thread_local guint32 mb_cur_key;
+
+static inline guint32
+mb_node_key (guint32 node)
+{
+  return node + 1; /* MB_SCHED_GLOBAL wraps to 0 */
+}
+
+guint32
+mb_sched_current_node (void)
+{
+  return mb_cur_key - 1;
+}
+
+static void
+mb_seqs_grow (MbSchedSeqs *q, guint32 n)
+{
+  if (n <= q->n)
+    return;
+  guint32 cap = MAX (n, q->n < G_MAXUINT32 / 2 ? q->n * 2 : G_MAXUINT32);
+  q->next = g_renew (guint64, q->next, cap);
+  memset (q->next + q->n, 0, (gsize) (cap - q->n) * sizeof (guint64));
+  q->n = cap;
 }
 
 /* ---- slots ---------------------------------------------------------------- */
@@ -470,7 +500,10 @@ mb_sched_run_next (MbSched *s)
   mb_sched_release_slot (s, rec.slot); /* fired: its id is dead now */
   s->now = rec.time;
   s->events_run++;
+  guint32 outer = mb_cur_key;
+  mb_cur_key = (guint32) (rec.who >> 32);
   fn (s, a, arg_b);
+  mb_cur_key = outer;
 }
 
 /* ---- API -------------------------------------------------------------------- */
@@ -479,10 +512,30 @@ MbSched *
 mb_sched_new (void)
 {
   MbSched *s = g_new0 (MbSched, 1);
+  s->seqs = g_new0 (MbSchedSeqs, 1);
+  s->seqs->ref = 1;
+  mb_seqs_grow (s->seqs, 64);
   s->free_head = MB_SLOT_NIL;
   s->buckets = g_new0 (MbBucket, MB_WHEEL_SIZE);
   s->bitmap = g_new0 (guint64, MB_WHEEL_WORDS);
   return s;
+}
+
+MbSched *
+mb_sched_new_shared (MbSched *other)
+{
+  MbSched *s = mb_sched_new ();
+  g_free (s->seqs->next);
+  g_free (s->seqs);
+  s->seqs = other->seqs;
+  g_atomic_int_inc (&s->seqs->ref);
+  return s;
+}
+
+void
+mb_sched_reserve_nodes (MbSched *sched, guint32 n_nodes)
+{
+  mb_seqs_grow (sched->seqs, n_nodes + 1);
 }
 
 void
@@ -490,6 +543,11 @@ mb_sched_free (MbSched *sched)
 {
   if (sched == NULL)
     return;
+  if (g_atomic_int_dec_and_test (&sched->seqs->ref))
+    {
+      g_free (sched->seqs->next);
+      g_free (sched->seqs);
+    }
   for (guint i = 0; i < MB_WHEEL_SIZE; i++)
     mb_bucket_release (sched, &sched->buckets[i]);
   while (sched->free_chunks != NULL)
@@ -508,8 +566,18 @@ mb_sched_free (MbSched *sched)
   g_free (sched);
 }
 
+MbSchedKey
+mb_sched_key_for (MbSched *sched, guint64 when, guint32 node)
+{
+  guint32 src = mb_cur_key;
+  if (G_UNLIKELY (src >= sched->seqs->n))
+    mb_seqs_grow (sched->seqs, src + 1);
+  MbSchedKey k = { when, ((guint64) mb_node_key (node) << 32) | src, sched->seqs->next[src]++ };
+  return k;
+}
+
 MbEventId
-mb_sched_at (MbSched *sched, guint64 when, MbEventFn fn, gpointer a, guint64 b)
+mb_sched_at_key (MbSched *sched, const MbSchedKey *key, MbEventFn fn, gpointer a, guint64 b)
 {
   g_return_val_if_fail (sched != NULL && fn != NULL, MB_EVENT_NONE);
   guint32 slot = mb_sched_alloc_slot (sched);
@@ -517,7 +585,7 @@ mb_sched_at (MbSched *sched, guint64 when, MbEventFn fn, gpointer a, guint64 b)
   sl->fn = fn;
   sl->a = a;
   sl->b = b;
-  MbRec rec = { MAX (when, sched->now), sched->next_seq++, slot, sl->gen };
+  MbRec rec = { MAX (key->time, sched->now), key->who, key->seq, slot, sl->gen };
   guint64 tick = mb_tick (rec.time);
   g_assert (tick >= sched->cur_tick);
   if (tick - sched->cur_tick < MB_WHEEL_SIZE)
@@ -526,6 +594,20 @@ mb_sched_at (MbSched *sched, guint64 when, MbEventFn fn, gpointer a, guint64 b)
     mbi_sched_heap_push (sched, rec);
   sched->n_live++;
   return ((guint64) rec.gen << 32) | slot;
+}
+
+MbEventId
+mb_sched_at_node (MbSched *sched, guint64 when, guint32 node, MbEventFn fn, gpointer a,
+                  guint64 b)
+{
+  MbSchedKey k = mb_sched_key_for (sched, when, node);
+  return mb_sched_at_key (sched, &k, fn, a, b);
+}
+
+MbEventId
+mb_sched_at (MbSched *sched, guint64 when, MbEventFn fn, gpointer a, guint64 b)
+{
+  return mb_sched_at_node (sched, when, mb_cur_key - 1, fn, a, b);
 }
 
 MbEventId
@@ -641,6 +723,15 @@ mb_sched_run_until (MbSched *sched, guint64 t_end, MbSchedStopFn stop, gpointer 
     }
   if (t_end != G_MAXUINT64 && t_end > sched->now)
     sched->now = t_end;
+  return ran;
+}
+
+guint64
+mb_sched_run_window (MbSched *sched, guint64 t_end)
+{
+  g_return_val_if_fail (t_end > sched->now || (t_end == 0 && sched->now == 0), 0);
+  guint64 ran = t_end > 0 ? mb_sched_run_until (sched, t_end - 1, NULL, NULL) : 0;
+  sched->now = t_end;
   return ran;
 }
 

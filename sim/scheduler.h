@@ -1,9 +1,20 @@
 /* scheduler.h — the simulator's discrete-event scheduler and virtual clock.
  *
- * Time is virtual, in microseconds (guint64), starting at 0.  Events run in
- * order of (time, sequence number): events at the same time run in the order
- * they were scheduled.  Scheduling, cancelling and running an event are
- * O(log n) in the number of pending events.
+ * Time is virtual, in microseconds (guint64), starting at 0.  Scheduling,
+ * cancelling and running an event are O(log n) in the number of pending
+ * events.
+ *
+ * Event order.  Every event belongs to a node, its destination (the node
+ * whose state it touches), or to no node (MB_SCHED_GLOBAL: the scenario's
+ * own events).  Its source is the node whose event scheduled it
+ * (MB_SCHED_GLOBAL outside any node's event), and each source numbers the
+ * events it schedules 0, 1, 2, ...  Events run in order of (time,
+ * destination, source, the source's number), global before node 0 before
+ * node 1 ...: so events for one destination from one source at the same
+ * time run in the order they were scheduled, and the order depends on no
+ * counter shared by all nodes.  Nodes split over several schedulers (the
+ * ranks, sim/ranks.h) therefore run their events in the order one scheduler
+ * would.
  *
  * An event is a function and two arguments (a pointer and a 64-bit integer);
  * the scheduler never owns or frees `a`.  Event ids are never reused: a
@@ -23,13 +34,43 @@ typedef guint64 MbEventId;
 typedef void (*MbEventFn) (MbSched *sched, gpointer a, guint64 b);
 typedef gboolean (*MbSchedStopFn) (gpointer stop_data);
 
+#define MB_SCHED_GLOBAL G_MAXUINT32
+
+/* An event's place in the order: its time, (destination key << 32 | source
+ * key) with key = node + 1 (0 for MB_SCHED_GLOBAL), and the source's number. */
+typedef struct {
+  guint64 time;
+  guint64 who;
+  guint64 seq;
+} MbSchedKey;
+
 MbSched *mb_sched_new (void);
+/* A scheduler that shares `other`'s per-source numbering (the ranks of one
+ * run: a source's events are numbered alike whichever scheduler gets them). */
+MbSched *mb_sched_new_shared (MbSched *other);
 /* Frees the scheduler; pending events are discarded without running. */
 void mb_sched_free (MbSched *sched);
 
-/* Schedules fn(sched, a, b) at `when`; a time in the past is clamped to now.
- * Never returns MB_EVENT_NONE. */
+/* The destination of the event running on this thread (MB_SCHED_GLOBAL
+ * outside any event, or in a global one). */
+guint32 mb_sched_current_node (void);
+
+/* Schedules fn(sched, a, b) at `when`, for the current node (that of the
+ * running event); a time in the past is clamped to now.  Never returns
+ * MB_EVENT_NONE. */
 MbEventId mb_sched_at (MbSched *sched, guint64 when, MbEventFn fn, gpointer a, guint64 b);
+/* The same, for node `node` (MB_SCHED_GLOBAL: a global event). */
+MbEventId mb_sched_at_node (MbSched *sched, guint64 when, guint32 node, MbEventFn fn,
+                            gpointer a, guint64 b);
+/* The key the current node gives an event at `when` for `node` (it uses up
+ * one of the current node's numbers); with mb_sched_at_key, the event can be
+ * scheduled later, on another scheduler sharing the numbering. */
+MbSchedKey mb_sched_key_for (MbSched *sched, guint64 when, guint32 node);
+MbEventId mb_sched_at_key (MbSched *sched, const MbSchedKey *key, MbEventFn fn, gpointer a,
+                           guint64 b);
+/* Makes room in the numbering for nodes 0..n_nodes-1 (schedulers sharing it
+ * must not run meanwhile; otherwise the room is made on first use). */
+void mb_sched_reserve_nodes (MbSched *sched, guint32 n_nodes);
 /* Schedules at now + delay (saturating at G_MAXUINT64). */
 MbEventId mb_sched_after (MbSched *sched, guint64 delay, MbEventFn fn, gpointer a, guint64 b);
 /* Cancels a pending event; FALSE if it already fired, was cancelled, or the id
@@ -48,6 +89,9 @@ gboolean mb_sched_step (MbSched *sched);
  * because no event <= t_end is left, the clock advances to t_end (unless
  * t_end is G_MAXUINT64).  Returns the number of events run. */
 guint64 mb_sched_run_until (MbSched *sched, guint64 t_end, MbSchedStopFn stop, gpointer stop_data);
+/* Runs the events before t_end (a window: none at t_end), then moves the
+ * clock to t_end (> now).  Returns the number of events run. */
+guint64 mb_sched_run_window (MbSched *sched, guint64 t_end);
 
 /* Prefetch hints (performance only: they never change what runs or when).
  * The events of the current tick run in a known order, so before each event

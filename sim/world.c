@@ -9,15 +9,17 @@
  * Seed coverage (mb_world_covered_at): until every piece is held by an
  * online peer that was not an initial seed, cover_counts[p] counts such
  * peers holding piece p and cover_missing the pieces no such peer holds;
- * cover_seen[id - 1] is the part of a node's bitfield already counted.
- * After every call into such a node, a change in its piece count adds its
- * new pieces; its leave takes its pieces away.  The first time
- * cover_missing reaches 0 the initial seeds' bytes_up are summed, and the
- * tracking stops and frees its state.  Exact (it reads the peers' own
- * bitfields, not the HAVEs they send) and O(1) per call while no piece is
- * gained.
+ * cover_seen[id - 1] is the part of a node's bitfield already logged.
+ * After every call into such a node, a change in its piece count logs its
+ * new pieces; its leave logs its pieces away (world-ranks.c counts the log
+ * at multiples of the lookahead, in event order).  The first time
+ * cover_missing reaches 0 is the coverage time; the initial seeds' bytes_up
+ * are summed then (at that count), and the tracking stops and frees its
+ * state.  Exact (it reads the peers' own bitfields, not the HAVEs they
+ * send) and O(1) per call while no piece is gained.
  */
-#include "world.h"
+#define MB_SIM_WORLD_INTERNAL
+#include "world-private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,44 +34,6 @@
 #else
 #define MB_PREFETCH(p) ((void) (p))
 #endif
-
-struct _MbWorld {
-  MbSched *sched;
-  MbNet *net;
-  MbWorldConfig cfg;
-  MbHost host;
-  MbManifest *file;        /* frozen: every peer's swarm shares it */
-  MbChunkCatalog *catalog; /* file's chunk ids, shared by every store (or NULL) */
-  MbTracker *tracker;
-  MbEventId tracker_timer;
-  guint64 tracker_timer_at;
-  GPtrArray *nodes;        /* MbSimNode* */
-  GByteArray *refuses;     /* by node id: 1 if its process left gracefully (its
-                              host refuses connections); compact, so a send
-                              need not touch the destination's MbSimNode */
-  guint n_online;
-  guint n_incomplete;
-  GRand *rand;
-  guint64 messages;
-  MbWorldCompleteFn on_complete;
-  gpointer on_complete_data;
-  MbWorldHandoffFn on_handoff;
-  gpointer on_handoff_data;
-  MbWorldUnchokeFn on_unchoke;
-  gpointer on_unchoke_data;
-  GArray *scratch;
-  GHashTable *pending_views; /* ViewUpdates scheduled, not yet run (freed with the world) */
-  guint8 swarm_data[MB_MSG_N_TYPES]; /* per type: carries a swarm id (prefetch hint;
-                                        from the message table, looked up once) */
-  MbRing *ring;            /* current membership (ring on) */
-  guint ring_busy;
-  /* seed coverage (see the top of the file) */
-  guint *cover_counts;     /* per piece; NULL once covered (or without a file) */
-  guint cover_missing;
-  GPtrArray *cover_seen;   /* MbBitfield* by node id - 1, NULL until it has pieces */
-  guint64 covered_at;      /* MB_TIME_NEVER until covered */
-  guint64 covered_seed_bytes_up;
-};
 
 const char *
 mb_leave_kind_name (MbLeaveKind k)
@@ -89,12 +53,20 @@ rand_for (guint64 seed, guint32 node)
   return g_rand_new_with_seed_array (words, 3);
 }
 
+/* A peer node's record (checked: only its rank may touch it in a window). */
 static MbSimNode *
 node_of (MbWorld *w, MbNodeId id)
 {
   if (id == 0 || id > w->nodes->len)
     return NULL;
+  mbi_world_touch (w, id);
   return w->nodes->pdata[id - 1];
+}
+
+static guint64
+now_of (MbWorld *w, MbNodeId id)
+{
+  return mb_sched_now (mbi_world_sched_of (w, id));
 }
 
 /* ---- timers ---- */
@@ -113,12 +85,13 @@ node_update_timer (MbWorld *w, MbSimNode *n)
     }
   if (t == n->timer_at && (t == MB_TIME_NEVER || n->timer != MB_EVENT_NONE))
     return;
+  MbSched *s = mbi_world_sched_of (w, n->id);
   if (n->timer != MB_EVENT_NONE)
-    mb_sched_cancel (w->sched, n->timer);
+    mb_sched_cancel (s, n->timer);
   n->timer = MB_EVENT_NONE;
   n->timer_at = t;
   if (t != MB_TIME_NEVER)
-    n->timer = mb_sched_at (w->sched, t, on_timer, w, n->id);
+    n->timer = mb_sched_at_node (s, t, n->id, on_timer, w, n->id);
 }
 
 static void
@@ -127,12 +100,14 @@ tracker_update_timer (MbWorld *w)
   guint64 t = mb_tracker_next_expiry (w->tracker);
   if (t == w->tracker_timer_at)
     return;
+  mbi_world_touch (w, 0);
+  MbSched *s = mbi_world_sched_of (w, 0);
   if (w->tracker_timer != MB_EVENT_NONE)
-    mb_sched_cancel (w->sched, w->tracker_timer);
+    mb_sched_cancel (s, w->tracker_timer);
   w->tracker_timer = MB_EVENT_NONE;
   w->tracker_timer_at = t;
   if (t != MB_TIME_NEVER)
-    w->tracker_timer = mb_sched_at (w->sched, t, on_timer, w, 0);
+    w->tracker_timer = mb_sched_at_node (s, t, 0, on_timer, w, 0);
 }
 
 /* ---- seed coverage ---- */
@@ -140,14 +115,15 @@ tracker_update_timer (MbWorld *w)
 static void
 cover_stop (MbWorld *w)
 {
+  w->covering = FALSE;
   g_clear_pointer (&w->cover_counts, g_free);
   g_clear_pointer (&w->cover_seen, g_ptr_array_unref);
 }
 
-static void
-cover_reached (MbWorld *w)
+void
+mbi_world_cover_reached (MbWorld *w, guint64 at)
 {
-  w->covered_at = mb_sched_now (w->sched);
+  w->covered_at = at;
   guint64 up = 0;
   for (guint i = 0; i < w->nodes->len; i++)
     {
@@ -174,26 +150,22 @@ cover_update (MbWorld *w, MbSimNode *n)
   if (*seen == NULL)
     *seen = mb_bitfield_new (np);
   for (guint p = 0; p < np; p++)
-    if (mb_bitfield_test (have, p) && mb_bitfield_set (*seen, p) && w->cover_counts[p]++ == 0
-        && --w->cover_missing == 0)
-      {
-        cover_reached (w);
-        return;
-      }
+    if (mb_bitfield_test (have, p) && mb_bitfield_set (*seen, p))
+      mbi_world_cover_log (w, n->id, p, +1);
 }
 
 /* n leaves: the pieces it held are held by one peer fewer. */
 static void
 cover_leave (MbWorld *w, MbSimNode *n)
 {
-  if (w->cover_counts == NULL || n->id - 1 >= w->cover_seen->len)
+  if (!w->covering || n->id - 1 >= w->cover_seen->len)
     return;
   MbBitfield *seen = w->cover_seen->pdata[n->id - 1];
   if (seen == NULL)
     return;
   for (guint p = 0; p < mb_bitfield_size (seen); p++)
-    if (mb_bitfield_test (seen, p) && --w->cover_counts[p] == 0)
-      w->cover_missing++;
+    if (mb_bitfield_test (seen, p))
+      mbi_world_cover_log (w, n->id, p, -1);
   mb_bitfield_free (seen);
   w->cover_seen->pdata[n->id - 1] = NULL;
 }
@@ -219,7 +191,7 @@ check_complete (MbWorld *w, MbSimNode *n)
   MbNetNodeStats ns;
   mb_net_get_node_stats (w->net, n->id, &ns);
   n->busy_up_done = ns.busy_up;
-  w->n_incomplete--;
+  g_atomic_int_add (&w->n_incomplete, -1);
   if (w->on_complete)
     w->on_complete (w, n, w->on_complete_data);
 }
@@ -231,11 +203,11 @@ check_node (MbWorld *w, MbSimNode *n)
 {
   g_autoptr (GString) why = g_string_new (NULL);
   if (!mb_peer_check (n->peer, why))
-    g_error ("--check: t=%" G_GUINT64_FORMAT " us, node %u: %s", mb_sched_now (w->sched),
+    g_error ("--check: t=%" G_GUINT64_FORMAT " us, node %u: %s", now_of (w, n->id),
              n->id, why->str);
   if (n->rp && !mb_ringpeer_check (n->rp, why))
     g_error ("--check: t=%" G_GUINT64_FORMAT " us, node %u (%s): ring peer invariant broken: %s",
-             mb_sched_now (w->sched), n->id, n->addr, why->str);
+             now_of (w, n->id), n->id, n->addr, why->str);
 }
 
 static void
@@ -248,7 +220,7 @@ after_call (MbWorld *w, MbSimNode *n)
     }
   if (G_UNLIKELY (w->cfg.check))
     check_node (w, n);
-  if (w->cover_counts != NULL && !n->initial_seed)
+  if (w->covering && !n->initial_seed)
     cover_update (w, n);
   check_complete (w, n);
   node_update_timer (w, n);
@@ -292,9 +264,8 @@ static void
 count_fetch_payload (MbWorld *w, MbNodeId from, MbSimNode *n, const MbMessage *msg)
 {
   guint64 len = msg->data ? g_bytes_get_size (msg->data) : msg->length;
-  MbSimNode *f = node_of (w, from);
-  if (f)
-    f->fetch_bytes_up += len;
+  if (from != 0 && from <= w->nodes->len)
+    mbi_world_credit (w, from, len);
   n->fetch_bytes_down += len;
 }
 
@@ -309,15 +280,7 @@ host_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg)
       mb_message_free (msg);
       return;
     }
-  w->messages++;
-  if (to < w->refuses->len && w->refuses->data[to] && msg->type != MB_MSG_NONE)
-    {
-      /* Its process is gone but its host is up: the connection is refused
-       * (a reset comes back after the round trip). */
-      mb_message_free (msg);
-      mb_net_send (w->net, to, from, mb_message_new (MB_MSG_NONE), DISCONNECT_BYTES);
-      return;
-    }
+  mbi_world_here (w)->messages++;
   mb_net_send (w->net, from, to, msg, mb_codec_size (msg));
 }
 
@@ -425,10 +388,11 @@ host_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
   MbSimNode *n = node_of (w, self);
   if (!n)
     return;
+  MbSched *s = mbi_world_sched_of (w, self);
   if (n->drain != MB_EVENT_NONE)
-    mb_sched_cancel (w->sched, n->drain);
-  n->drain = mb_sched_at (w->sched, mb_net_up_drained_at (w->net, self, low), on_uplink_ready,
-                          w, self);
+    mb_sched_cancel (s, n->drain);
+  n->drain = mb_sched_at_node (s, mb_net_up_drained_at (w->net, self, low), self, on_uplink_ready,
+                               w, self);
 }
 
 static void
@@ -453,7 +417,13 @@ net_deliver (gpointer ctx, guint32 from, guint32 to, gpointer payload, guint64 n
       return;
     }
   MbSimNode *n = node_of (w, to);
-  if (n && n->online)
+  if (n && !n->online && n->leave == MB_LEAVE_GRACEFUL && msg->type != MB_MSG_NONE)
+    {
+      /* Its process is gone but its host is up: the connection is refused,
+       * a reset goes back. */
+      mb_net_send (w->net, to, from, mb_message_new (MB_MSG_NONE), DISCONNECT_BYTES);
+    }
+  else if (n && n->online)
     {
       if (msg->type == MB_MSG_NONE)
         {
@@ -520,10 +490,14 @@ net_drop (gpointer ctx, guint32 from, guint32 to, gpointer payload)
 static void view_update_free (gpointer data);
 
 MbWorld *
-mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
+mb_world_new_ranked (MbSched *gsched, MbSched *const *scheds, guint n_ranks,
+                     const MbWorldConfig *cfg, MbManifest *file)
 {
   MbWorld *w = g_new0 (MbWorld, 1);
-  w->sched = sched;
+  w->gsched = gsched;
+  w->n_ranks = n_ranks;
+  w->scheds = g_memdup2 (scheds, sizeof (MbSched *) * n_ranks);
+  mbi_world_ranks_init (w);
   w->cfg = *cfg;
   w->file = file ? mb_manifest_ref (file) : NULL;
   if (w->file)
@@ -533,7 +507,7 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
       w->catalog = mb_chunk_catalog_new (w->file);
     }
   MbNetCallbacks cb = { net_deliver, net_drop, w, net_prefetch };
-  w->net = mb_net_new (sched, cfg->seed, &cb);
+  w->net = mb_net_new_ranked (gsched, scheds, n_ranks, cfg->seed, &cb);
   w->host.ctx = w;
   w->host.send = host_send;
   w->host.resolve = host_resolve;
@@ -541,11 +515,9 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
   w->host.uplink_backlog = host_uplink_backlog;
   w->host.uplink_notify = host_uplink_notify;
   w->host.uplink_rate = host_uplink_rate;
-  mb_sched_set_prefetch (sched, on_uplink_ready, prefetch_uplink_ready);
+  for (guint r = 0; r < n_ranks; r++)
+    mb_sched_set_prefetch (scheds[r], on_uplink_ready, prefetch_uplink_ready);
   w->nodes = g_ptr_array_new ();
-  w->refuses = g_byte_array_new ();
-  w->rand = rand_for (cfg->seed, G_MAXUINT32);
-  w->scratch = g_array_new (FALSE, FALSE, sizeof (MbNodeId));
   w->pending_views = g_hash_table_new_full (g_direct_hash, g_direct_equal, view_update_free, NULL);
   for (guint t = 0; t < MB_MSG_N_TYPES; t++)
     w->swarm_data[t] = (mb_message_fields (t) & MB_F_SWARM) != 0;
@@ -559,9 +531,16 @@ mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
     {
       w->cover_missing = mb_manifest_n_chunks (w->file);
       w->cover_counts = g_new0 (guint, w->cover_missing);
+      w->covering = TRUE;
       w->cover_seen = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_bitfield_free);
     }
   return w;
+}
+
+MbWorld *
+mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file)
+{
+  return mb_world_new_ranked (sched, &sched, 1, cfg, file);
 }
 
 void
@@ -578,15 +557,14 @@ mb_world_free (MbWorld *w)
       free (n);
     }
   g_ptr_array_unref (w->nodes);
-  g_byte_array_unref (w->refuses);
   mb_tracker_free (w->tracker);
   if (w->file)
     mb_manifest_unref (w->file);
   mb_chunk_catalog_unref (w->catalog);
   mb_ring_unref (w->ring);
   cover_stop (w);
-  g_rand_free (w->rand);
-  g_array_unref (w->scratch);
+  mbi_world_ranks_free (w);
+  g_free (w->scheds);
   g_hash_table_unref (w->pending_views); /* a run may end with view changes in flight */
   g_free (w);
 }
@@ -600,7 +578,19 @@ mb_world_net (MbWorld *w)
 MbSched *
 mb_world_sched (MbWorld *w)
 {
-  return w->sched;
+  return w->gsched;
+}
+
+MbSched *
+mb_world_sched_of (MbWorld *w, MbNodeId node)
+{
+  return mbi_world_sched_of (w, node);
+}
+
+guint
+mb_world_n_ranks (const MbWorld *w)
+{
+  return w->n_ranks;
 }
 
 const MbManifest *
@@ -653,7 +643,7 @@ publish_view (MbWorld *w, MbRing *view, gboolean repair, MbNodeId except)
 {
   mb_ring_unref (w->ring);
   w->ring = mb_ring_ref (view);
-  guint64 now = mb_sched_now (w->sched);
+  guint64 now = mb_sched_now (w->gsched);
   for (guint i = 0; i < w->nodes->len; i++)
     {
       MbSimNode *n = w->nodes->pdata[i];
@@ -667,7 +657,7 @@ publish_view (MbWorld *w, MbRing *view, gboolean repair, MbNodeId except)
       guint64 delay = w->cfg.view_delay_us == G_MAXUINT64 ? mb_net_latency (w->net, 0, n->id)
                                                           : w->cfg.view_delay_us;
       g_hash_table_add (w->pending_views, u);
-      mb_sched_at (w->sched, now + delay, on_view_update, u, 0);
+      mbi_world_post (w, n->id, now + delay, on_view_update, u, 0);
     }
 }
 
@@ -696,8 +686,9 @@ mb_world_on_handoff (MbWorld *w, MbWorldHandoffFn fn, gpointer data)
   w->on_handoff_data = data;
 }
 
+/* The initial pieces of node `id`, from a generator of its own. */
 static void
-seed_store (MbWorld *w, MbStore *store, gdouble share)
+seed_store (MbWorld *w, MbNodeId id, MbStore *store, gdouble share)
 {
   if (!w->file)
     return;
@@ -706,12 +697,13 @@ seed_store (MbWorld *w, MbStore *store, gdouble share)
   if (k == 0)
     return;
   /* k distinct pieces by a partial Fisher–Yates shuffle. */
+  g_autoptr (GRand) rand = rand_for (w->cfg.seed ^ G_GUINT64_CONSTANT (0x5345454453544f52), id);
   guint *order = g_new (guint, n);
   for (guint i = 0; i < n; i++)
     order[i] = i;
   for (guint i = 0; i < k; i++)
     {
-      guint j = i + (k < n ? (guint) g_rand_int_range (w->rand, 0, (gint32) (n - i)) : 0);
+      guint j = i + (k < n ? (guint) g_rand_int_range (rand, 0, (gint32) (n - i)) : 0);
       guint t = order[i];
       order[i] = order[j];
       order[j] = t;
@@ -725,9 +717,7 @@ static void
 node_unchokes (gpointer data, const char *key, MbNodeId remote, const MbUnchokeTally *t)
 {
   MbSimNode *n = data;
-  MbWorld *w = n->world;
-  if (w->on_unchoke)
-    w->on_unchoke (w, n, remote, key, t, w->on_unchoke_data);
+  mbi_world_report_unchokes (n->world, n, remote, key, t);
 }
 
 void
@@ -740,7 +730,7 @@ mb_world_on_unchoke (MbWorld *w, MbWorldUnchokeFn fn, gpointer data)
 void
 mb_world_flush_unchokes (MbWorld *w)
 {
-  guint64 now = mb_sched_now (w->sched);
+  guint64 now = mb_sched_now (w->gsched);
   for (guint i = 0; i < w->nodes->len; i++)
     {
       MbSimNode *n = w->nodes->pdata[i];
@@ -754,7 +744,7 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
                guint64 download_bps, guint region, gdouble initial_share,
                gboolean ring_client)
 {
-  guint64 now = mb_sched_now (w->sched);
+  guint64 now = mb_sched_now (w->gsched);
   gsize size = (sizeof (MbSimNode) + 63) / 64 * 64;
   MbSimNode *n = aligned_alloc (64, size);
   g_assert (n != NULL);
@@ -762,11 +752,9 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   n->id = mb_net_add_node (w->net, upload_bps, download_bps, region);
   g_assert (n->id == w->nodes->len + 1);
   g_ptr_array_add (w->nodes, n);
+  mb_sched_reserve_nodes (w->gsched, n->id + 1);
   if (w->cover_seen)
     g_ptr_array_add (w->cover_seen, NULL);
-  guint8 zero = 0;
-  while (w->refuses->len <= n->id)
-    g_byte_array_append (w->refuses, &zero, 1);
   n->cls = cls;
   n->world = w;
   n->upload_bps = upload_bps;
@@ -778,7 +766,7 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   n->timer_at = MB_TIME_NEVER;
   n->present_at_start = now == 0;
   n->store = mb_store_memory_new_with_catalog (w->catalog);
-  seed_store (w, n->store, initial_share);
+  seed_store (w, n->id, n->store, initial_share);
   n->initial_seed = w->file && initial_share >= 1.0;
   n->addr = node_addr (w, n->id);
   MbPeerConfig pcfg = w->cfg.peer;
@@ -788,10 +776,10 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   n->peer = mb_peer_new (&w->host, n->id, name, n->addr, 0, &pcfg, n->store,
                          rand_for (w->cfg.seed, n->id));
   mb_peer_set_unchoke_observer (n->peer, node_unchokes, n);
-  w->n_online++;
+  g_atomic_int_inc (&w->n_online);
   if (w->file)
     {
-      w->n_incomplete++;
+      g_atomic_int_inc (&w->n_incomplete);
       mb_peer_add_swarm (n->peer, w->file, now);
     }
   if (w->cfg.ring)
@@ -873,30 +861,31 @@ mb_world_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
       n->handoff_expected = members ? held / members : 0;
       n->shutting_down = TRUE;
       w->ring_busy++;
-      mb_ringpeer_shutdown (n->rp, mb_sched_now (w->sched), on_handoff_done, n);
+      mb_ringpeer_shutdown (n->rp, now_of (w, n->id), on_handoff_done, n);
       after_call (w, n);
       return;
     }
   finish_leave (w, n, kind);
   if (kind == MB_LEAVE_CRASH && n->rp)
-    mb_sched_at (w->sched, mb_sched_now (w->sched) + w->cfg.crash_detect_us, on_crash_detected,
-                 w, n->id);
+    mb_sched_at_node (w->gsched, now_of (w, n->id) + w->cfg.crash_detect_us, MB_SCHED_GLOBAL,
+                      on_crash_detected, w, n->id);
 }
 
 static void
 finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
 {
-  guint64 now = mb_sched_now (w->sched);
+  MbSched *s = mbi_world_sched_of (w, n->id);
+  guint64 now = mb_sched_now (s);
   if (w->file)
     mb_peer_stats (n->peer, mb_manifest_name (w->file), &n->final);
   cover_leave (w, n);
   if (n->completed_us == MB_TIME_NEVER && w->file)
-    w->n_incomplete--;
+    g_atomic_int_add (&w->n_incomplete, -1);
   if (n->leave_event != MB_EVENT_NONE)
-    mb_sched_cancel (w->sched, n->leave_event);
+    mb_sched_cancel (s, n->leave_event);
   n->leave_event = MB_EVENT_NONE;
   if (n->drain != MB_EVENT_NONE)
-    mb_sched_cancel (w->sched, n->drain);
+    mb_sched_cancel (s, n->drain);
   n->drain = MB_EVENT_NONE;
   /* its unchokes end now (a crashed peer is never called again) */
   mb_peer_flush_unchokes (n->peer, now);
@@ -904,18 +893,21 @@ finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
     mb_peer_leave (n->peer, now);
   else
     {
-      g_array_set_size (w->scratch, 0);
-      mb_peer_connected_nodes (n->peer, w->scratch);
-      for (guint i = 0; i < w->scratch->len; i++)
-        mb_sched_at (w->sched, now + w->cfg.crash_detect_us, notify_crash, w,
-                     ((guint64) n->id << 32) | g_array_index (w->scratch, MbNodeId, i));
+      GArray *scratch = mbi_world_here (w)->scratch;
+      g_array_set_size (scratch, 0);
+      mb_peer_connected_nodes (n->peer, scratch);
+      for (guint i = 0; i < scratch->len; i++)
+        {
+          MbNodeId r = g_array_index (scratch, MbNodeId, i);
+          mbi_world_post (w, r, now + w->cfg.crash_detect_us, notify_crash, w,
+                          ((guint64) n->id << 32) | r);
+        }
       mb_net_set_node_up (w->net, n->id, FALSE);
     }
   n->online = FALSE;
   n->leave = kind;
-  w->refuses->data[n->id] = kind == MB_LEAVE_GRACEFUL;
   n->left_us = now;
-  w->n_online--;
+  g_atomic_int_add (&w->n_online, -1);
   node_update_timer (w, n);
   if (kind == MB_LEAVE_GRACEFUL && n->rp && mb_ring_contains (w->ring, n->addr))
     {
@@ -933,19 +925,20 @@ mb_world_n_nodes (const MbWorld *w)
 MbSimNode *
 mb_world_node (MbWorld *w, guint i)
 {
+  mbi_world_touch (w, i + 1);
   return w->nodes->pdata[i];
 }
 
 guint
 mb_world_n_online (const MbWorld *w)
 {
-  return w->n_online;
+  return (guint) g_atomic_int_get (&w->n_online);
 }
 
 guint
 mb_world_n_incomplete (const MbWorld *w)
 {
-  return w->n_incomplete;
+  return (guint) g_atomic_int_get (&w->n_incomplete);
 }
 
 void
@@ -960,5 +953,8 @@ mb_world_node_stats (MbWorld *w, const MbSimNode *n, MbPeerStats *out)
 guint64
 mb_world_messages (const MbWorld *w)
 {
-  return w->messages;
+  guint64 sum = 0;
+  for (guint r = 0; r < w->n_ranks; r++)
+    sum += w->ranks[r].messages;
+  return sum;
 }

@@ -14,7 +14,17 @@
  * file many peers want is that file's swarm.  Each node counts the fetch
  * payload (swarm PIECE blocks and ring CHUNK replies, their data size) that
  * it sent (fetch_bytes_up) and received (fetch_bytes_down), both when a
- * message is delivered to an online node.
+ * message is delivered to an online node.  A message to a peer that left
+ * gracefully (its host is up, its process gone) is answered with a reset.
+ *
+ * Ranks (mb_world_new_ranked): peer node i runs on rank i mod K, the
+ * tracker on rank 0, each rank on its own scheduler; global events
+ * (arrivals, scenario events, samples) on gsched, between windows, where
+ * they may touch any node.  Within a window a rank touches only its own
+ * nodes (the checker, mb_world_check_ranks, aborts otherwise); events for
+ * other ranks' nodes and the sums other ranks need wait in its buffers until
+ * mb_world_take_inbox and mb_world_sync (world-ranks.c).  sim/ranks.c runs
+ * the windows.
  */
 #pragma once
 
@@ -108,6 +118,26 @@ typedef void (*MbWorldUnchokeFn) (MbWorld *w, MbSimNode *node, MbNodeId remote,
 
 /* file may be NULL: no swarm (a ring-only scenario). */
 MbWorld *mb_world_new (MbSched *sched, const MbWorldConfig *cfg, MbManifest *file);
+/* The same over K ranks (scheds[r] for rank r; scheds share gsched's
+ * numbering, mb_sched_new_shared). */
+MbWorld *mb_world_new_ranked (MbSched *gsched, MbSched *const *scheds, guint n_ranks,
+                              const MbWorldConfig *cfg, MbManifest *file);
+guint mb_world_n_ranks (const MbWorld *w);
+/* The scheduler of node's rank. */
+MbSched *mb_world_sched_of (MbWorld *w, MbNodeId node);
+/* This thread runs a window of rank `rank` (-1: between windows). */
+void mb_world_set_rank (MbWorld *w, gint rank);
+/* Rank `rank` takes in the messages and events the others sent its nodes
+ * (before each of its windows). */
+void mb_world_take_inbox (MbWorld *w, guint rank);
+/* Between windows: the earliest event waiting to be taken in by a rank
+ * (G_MAXUINT64: none). */
+guint64 mb_world_inbox_next_time (const MbWorld *w);
+/* Between windows (no rank running): hands over what the ranks buffered;
+ * at a multiple of the lookahead (aligned), counts the seed coverage too. */
+void mb_world_sync (MbWorld *w, gboolean aligned);
+/* The debug checker: a rank touching another rank's node aborts. */
+void mb_world_check_ranks (MbWorld *w, gboolean on);
 void mb_world_on_handoff (MbWorld *w, MbWorldHandoffFn fn, gpointer data);
 /* The current ring membership (online ring members). */
 MbRing *mb_world_ring (MbWorld *w);
@@ -121,6 +151,7 @@ guint mb_world_ring_busy (const MbWorld *w);
 void mb_world_ring_busy_add (MbWorld *w, gint delta);
 void mb_world_free (MbWorld *w);
 MbNet *mb_world_net (MbWorld *w);
+/* The scheduler of the global events. */
 MbSched *mb_world_sched (MbWorld *w);
 const MbManifest *mb_world_file (MbWorld *w);
 void mb_world_on_complete (MbWorld *w, MbWorldCompleteFn fn, gpointer data);
@@ -153,7 +184,8 @@ guint64 mb_world_messages (const MbWorld *w);
 /* The first moment every piece of the file was held by an online peer that
  * was not an initial seed, MB_TIME_NEVER if that has not happened (or there
  * is no file); *seed_bytes_up (may be NULL) gets the initial seeds' summed
- * bytes_up at that moment (0 before). */
+ * bytes_up when it was counted: at the next multiple of the lookahead
+ * (mb_world_sync), or the run's end (0 before). */
 guint64 mb_world_covered_at (const MbWorld *w, guint64 *seed_bytes_up);
 
 G_END_DECLS

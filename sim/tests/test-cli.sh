@@ -41,6 +41,18 @@ csv_whole() {
   [ -s "$1" ] && awk -F, 'NR==1{n=NF; next} NF!=n{bad=1} END{exit bad}' "$1"
 }
 
+# ---- --ranks ------------------------------------------------------------------
+run ranks-zero "$small" --ranks 0 --out "$tmp/r0" --quiet
+check "--ranks 0: exit 2" rc_is ranks-zero 2
+check "--ranks 0: says what it takes" has "$tmp/ranks-zero.err" "--ranks 0: give 1 to 64 ranks"
+run ranks-ring "$root/scenarios/small/ring-flash-crowd.ini" --ranks 2 --out "$tmp/rr" --quiet
+check "--ranks 2 on a ring scenario: exit 2" rc_is ranks-ring 2
+check "--ranks 2 on a ring scenario: names the ring" has "$tmp/ranks-ring.err" "uses the ring"
+run ranks-nolat "$small" --ranks 2 --set network.latency=0 --out "$tmp/rl" --quiet
+check "--ranks 2 with latency 0: exit 2" rc_is ranks-nolat 2
+check "--ranks 2 with latency 0: says there is no lookahead" has "$tmp/ranks-nolat.err" "least latency of 0"
+check "--ranks refusals: no simulation ran" lacks "$tmp/ranks-nolat.err" "^wall "
+
 # ---- --version ---------------------------------------------------------------
 run version --version
 check "--version prints the project version" \

@@ -451,17 +451,69 @@ test_net_crashed_node_in_flight_message_is_dropped (Fixture *fx, gconstpointer d
 }
 
 static void
-test_net_crash_during_downlink_transfer_drops_at_delivery (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
+test_net_sender_crash_after_departure_still_delivers (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 0, 0, 0);
   guint32 b = mb_net_add_node (fx->net, 0, 1 * MBIT, 0);
   mb_net_set_latency_constant (fx->net, 10 * MS);
-  send_msg (fx, a, b, 1, 1000); /* arrives 10ms, delivered 18ms */
+  send_msg (fx, a, b, 1, 1000); /* departs at once, arrives 10ms, delivered 18ms */
   mb_sched_at (fx->sched, 15 * MS, on_crash, fx->net, a); /* the sender crashes */
   run_all (fx);
-  g_assert_cmpuint (fx->delivered->len, ==, 0);
+  /* it had left the sender: what happens to the sender since is none of its business */
+  g_assert_cmpuint (fx->delivered->len, ==, 1);
+  assert_delivery (fx, 0, 1, a, b, 18 * MS);
+  g_assert_cmpuint (fx->dropped->len, ==, 0);
+}
+
+static void
+test_net_sender_crash_before_departure_drops_at_arrival (Fixture *fx,
+                                                         gconstpointer data G_GNUC_UNUSED)
+{
+  guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
+  guint32 b = mb_net_add_node (fx->net, 0, 0, 0);
+  mb_net_set_latency_constant (fx->net, 10 * MS);
+  send_msg (fx, a, b, 1, 1000);  /* departs 1ms, arrives 11ms */
+  send_msg (fx, a, b, 2, 10000); /* departs 11ms: its tail is cut by the crash */
+  mb_sched_at (fx->sched, 5 * MS, on_crash, fx->net, a);
+  run_all (fx);
+  g_assert_cmpuint (fx->delivered->len, ==, 1);
+  assert_delivery (fx, 0, 1, a, b, 11 * MS);
   g_assert_cmpuint (fx->dropped->len, ==, 1);
-  g_assert_cmpuint (g_array_index (fx->dropped, Event, 0).time, ==, 18 * MS);
+  g_assert_cmpuint (g_array_index (fx->dropped, Event, 0).id, ==, 2);
+  /* dropped where it would have arrived (departure 11ms + 10ms): the
+   * receiver's rank knows of the crash by then */
+  g_assert_cmpuint (g_array_index (fx->dropped, Event, 0).time, ==, 21 * MS);
+}
+
+static void
+on_send_one (MbSched *s G_GNUC_UNUSED, gpointer a, guint64 b)
+{
+  Fixture *fx = a;
+  send_msg (fx, (guint32) (b >> 32), (guint32) b, 7, 100);
+}
+
+/* A sender sees a crashed receiver one lookahead (the least latency) after
+ * the crash: before that, the message uses its uplink and dies at arrival. */
+static void
+test_net_sender_sees_a_crash_one_lookahead_later (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
+{
+  guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
+  guint32 b = mb_net_add_node (fx->net, 0, 0, 0);
+  mb_net_set_latency_constant (fx->net, 10 * MS);
+  mb_sched_at (fx->sched, 5 * MS, on_crash, fx->net, b);
+  mb_sched_at (fx->sched, 14 * MS, on_send_one, fx, ((guint64) a << 32) | b);
+  run_all (fx);
+  MbNetNodeStats ns;
+  mb_net_get_node_stats (fx->net, a, &ns);
+  g_assert_cmpuint (ns.msgs_up, ==, 1);
+  g_assert_cmpuint (fx->dropped->len, ==, 1);
+  g_assert_cmpuint (g_array_index (fx->dropped, Event, 0).time, ==, 14 * MS + 100 + 10 * MS);
+  mb_sched_at (fx->sched, 30 * MS, on_send_one, fx, ((guint64) a << 32) | b);
+  run_all (fx);
+  mb_net_get_node_stats (fx->net, a, &ns);
+  g_assert_cmpuint (ns.msgs_up, ==, 1); /* dropped at once: the uplink is not used */
+  g_assert_cmpuint (fx->dropped->len, ==, 2);
+  g_assert_cmpuint (g_array_index (fx->dropped, Event, 1).time, ==, 30 * MS);
 }
 
 static void
@@ -611,8 +663,12 @@ main (int argc, char **argv)
            test_net_partition_during_flight_drops_at_arrival);
   ADD_NET ("crashed-node-in-flight-message-is-dropped",
            test_net_crashed_node_in_flight_message_is_dropped);
-  ADD_NET ("crash-during-downlink-transfer-drops-at-delivery",
-           test_net_crash_during_downlink_transfer_drops_at_delivery);
+  ADD_NET ("sender-crash-after-departure-still-delivers",
+           test_net_sender_crash_after_departure_still_delivers);
+  ADD_NET ("sender-crash-before-departure-drops-at-arrival",
+           test_net_sender_crash_before_departure_drops_at_arrival);
+  ADD_NET ("sender-sees-a-crash-one-lookahead-later",
+           test_net_sender_sees_a_crash_one_lookahead_later);
   ADD_NET ("crash-flushes-the-uplink-queue", test_net_crash_flushes_the_uplink_queue);
   ADD_NET ("sends-to-or-from-a-down-node-drop-at-once",
            test_net_sends_to_or_from_a_down_node_drop_at_once);

@@ -1,0 +1,48 @@
+/* ranks.h — runs a world's ranks in conservative time windows.
+ *
+ * The world's peers are split over K ranks (world.h), each with its own
+ * scheduler; with K > 1 each rank runs on a thread of its own (rank 0 on
+ * the caller's).  Time is cut into windows no longer than the lookahead L
+ * (the network's least latency): whatever a node does during a window
+ * reaches another rank's node at least L later, so no rank needs to hear
+ * from another before the window ends (YAWNS-style synchronous windows, as
+ * in ns-3's distributed simulator).  Between windows, with no rank
+ * running, the ranks' buffers are merged (mb_world_sync) and the global
+ * events due run (arrivals, scenario events, samples; with K > 1 on the
+ * world's global scheduler, which cuts a window short at its next event).
+ *
+ * The windows are [kL, (k+1)L) (empty stretches are skipped); at each
+ * multiple of L, and at the end, `boundary` is called: the run stops there
+ * if it returns TRUE.  With L = 0 (only allowed with K = 1) each window is
+ * one microsecond.  Nothing here depends on K: with the event order of
+ * scheduler.h, K ranks run every event as one rank does, and the stop rule
+ * is looked at at the same moments.
+ *
+ * MINIBIT_RANKS_STATS=1 prints the windows run, the wall time each rank
+ * spent running them and the time spent between them (stderr).
+ *
+ * The exchange between ranks is two calls on the world
+ * (mb_world_take_inbox, mb_world_sync) around a barrier; an MPI backend
+ * would implement the same two over messages (it is not here: Open MPI is
+ * not installed on the machine this was written on, and untested MPI code
+ * would be worse than none).
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "world.h"
+
+G_BEGIN_DECLS
+
+/* Between windows, at each multiple of the lookahead and at the end (now is
+ * that moment on every scheduler): TRUE stops the run. */
+typedef gboolean (*MbRanksBoundaryFn) (gpointer data);
+
+/* Runs w's events up to `duration` (inclusive) in windows of `lookahead`;
+ * returns TRUE if `boundary` stopped it (the clocks are then at that
+ * moment), FALSE if it ran to the duration (the clocks are at duration). */
+gboolean mb_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration,
+                       MbRanksBoundaryFn boundary, gpointer data);
+
+G_END_DECLS
