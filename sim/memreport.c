@@ -118,6 +118,9 @@ mb_memreport_format (const MbMemReport *r, guint64 peak_rss)
       row (o, "other heap (tracker, metrics, GLib...)",
            m->heap_in_use > m->walked ? m->heap_in_use - m->walked : 0, n, total);
     }
+  else
+    g_string_append (o, "  heap in use (mallinfo2): unknown, the allocator is not glibc's "
+                        "(e.g. AddressSanitizer's)\n");
   if (m->rss)
     row (o, "RSS at the sample", m->rss, n, total);
   g_autofree gchar *rss = mb_memory_format (peak_rss);
