@@ -162,7 +162,8 @@ test_slow_remote_is_asked_again (void)
   g_assert_true (mb_peer_is_connected (fx->peers[1], FILE_NAME, FAKE));
   g_assert_true (mb_peer_stats (fx->peers[1], FILE_NAME, &st));
   g_assert_cmpuint (st.silent_closes, ==, 0);
-  g_assert_nonnull (fx_take_fake_message (fx, FAKE, MB_MSG_REQUEST)); /* asked again */
+  g_autoptr (MbMessage) again = fx_take_fake_message (fx, FAKE, MB_MSG_REQUEST);
+  g_assert_nonnull (again); /* asked again */
   /* the late block of the first request: taken, counted, no drop */
   MbMessage *piece = fx_swarm_msg (fx, MB_MSG_PIECE);
   piece->piece = first->piece;
