@@ -86,6 +86,7 @@ struct _MbExperiment {
   guint n_ranks;
   MbSched **rank_scheds;    /* by rank (with one rank, sched) */
   guint64 progress_events;  /* events at the last progress call */
+  double work_done;         /* swarm pieces done at the last sample (experiment-progress.c) */
   MbWorld *world;
   MbManifest *file;
   GRand *rand_arrivals;
@@ -148,6 +149,9 @@ gchar *mbi_metrics_departures_csv (MbExperiment *x);
 
 /* experiment-progress.c: the fraction of the run done now (MbProgress.done). */
 double mbi_progress_done (MbExperiment *x);
+/* ... and at each sample, the swarm's pieces done (one pass over the peers,
+ * so that a progress call costs nothing per peer). */
+void mbi_progress_sample (MbExperiment *x);
 
 /* metrics-unchokes.c: who unchoked whom, from the core's own tallies.
  * start (with the world) takes them from it; the run's end flushes

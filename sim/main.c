@@ -298,7 +298,8 @@ main (int argc, char **argv)
   if (memory_report)
     mb_experiment_track_memory (x);
   Progress pr = { g_get_monotonic_time (), 0, !quiet && isatty (2) };
-  mb_experiment_run (x, show_progress, &pr);
+  /* no progress asked for, none computed */
+  mb_experiment_run (x, pr.tty ? show_progress : NULL, &pr);
   gboolean interrupted = mb_experiment_stopped (x) == MB_STOPPED_INTERRUPTED;
   double wall = (double) (g_get_monotonic_time () - pr.started) / 1e6;
   if (pr.tty)

@@ -205,6 +205,7 @@ mbi_metrics_sample (MbExperiment *x)
     }
   if (x->memory)
     mb_memreport_sample (x->memory, x->world, x->sched, secs (now));
+  mbi_progress_sample (x);
   double dt = x->samples->len > 0
               ? secs (now) - g_array_index (x->samples, MbSample, x->samples->len - 1).t_s
               : 0;
