@@ -23,9 +23,8 @@
  *
  * The exchange between ranks is two calls on the world
  * (mb_world_take_inbox, mb_world_sync) around a barrier; an MPI backend
- * would implement the same two over messages (it is not here: Open MPI is
- * not installed on the machine this was written on, and untested MPI code
- * would be worse than none).
+ * over processes is sim/mpi/ (minibit-sim-mpi), with the same windows and
+ * the exchange done by world-dist.c's pack and unpack.
  */
 #pragma once
 
@@ -44,5 +43,10 @@ typedef gboolean (*MbRanksBoundaryFn) (gpointer data);
  * moment), FALSE if it ran to the duration (the clocks are at duration). */
 gboolean mb_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration,
                        MbRanksBoundaryFn boundary, gpointer data);
+
+/* Another way to run them, with the same contract (sim/mpi/: one rank per
+ * process); run_data is its own. */
+typedef gboolean (*MbRanksRunFn) (MbWorld *w, guint64 lookahead, guint64 duration,
+                                  MbRanksBoundaryFn boundary, gpointer data, gpointer run_data);
 
 G_END_DECLS
