@@ -2,18 +2,28 @@
  * step keep its rules, so the stop rule is looked at at the same moments);
  * what differs is that each process runs one rank, and what a barrier and
  * shared memory did there is an exchange here:
- *   loop: run own window -> exchange (pack, MPI_Alltoall of the sizes,
- *         MPI_Alltoallv, unpack, settle) -> step (advance to the window's
- *         end, mb_world_sync, at a multiple of L the boundary, the global
- *         events at E) -> plan (MPI_Allreduce MIN of every process's
- *         earliest pending event, and of "no signal").
+ *   loop: run own window -> exchange (pack; to every other process one
+ *         message, MPI_Isend, received with MPI_Probe and MPI_Recv; unpack,
+ *         settle) -> step (advance to the window's end, mb_world_sync, at a
+ *         multiple of L the boundary, the global events at E) -> plan.
+ * Each pack starts with a header: the sender's earliest pending event (its
+ * own scheduler and what it is sending) and whether a signal reached it.  So
+ * after an exchange every process knows the earliest event anywhere; if no
+ * global event runs in the step, nothing is scheduled before plan, which
+ * then needs no other message (one round of messages a window, no
+ * collective); after global events, plan does not skip ahead (ranks.c's
+ * rule), and needs no time at all.  Only the first plan asks every process
+ * (MPI_Allreduce).
  * Invariant between windows: every process has the same T, end, last, run
- * and dirty (they follow from allreduced values and replicated state only).
+ * and dirty (they follow from exchanged values and replicated state only).
  */
 #include "ranks-mpi.h"
 
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "distbuf.h"
 
 static void
 die (int code, const char *what)
@@ -106,53 +116,82 @@ typedef struct {
   guint64 T, end;
   gboolean last, run, dirty, quit, stopped;
   GByteArray **out;
-  int *scount, *sdispl, *rcount, *rdispl;
-  GByteArray *send, *recv;
+  MPI_Request *reqs;
+  GByteArray *recv;
+  guint64 earliest;   /* every process's earliest pending event after the last exchange */
 } MbMpiRun;
 
-/* Sends every process its share of what this one packed, takes in theirs. */
+#define MB_MPI_TAG 0x6d62 /* the packs' tag */
+#define MB_MPI_HEADER 16  /* u64 earliest, u64 signal */
+
+/* This process's earliest pending event, what waits to be sent too. */
+static guint64
+local_earliest (MbMpiRun *rr)
+{
+  return MIN (mb_sched_next_time (rr->s), mb_world_dist_out_min (rr->w));
+}
+
+static void
+take_in (MbMpiRun *rr, guint src, const guint8 *buf, gsize len)
+{
+  g_autoptr (GError) err = NULL;
+  guint64 head[2];
+  if (len < MB_MPI_HEADER)
+    g_set_error (&err, MB_DIST_ERROR, 0, "a pack of %" G_GSIZE_FORMAT " bytes from process %u "
+                 "has no header", len, src);
+  else
+    {
+      memcpy (head, buf, sizeof head);
+      rr->earliest = MIN (rr->earliest, head[0]);
+      if (head[1])
+        rr->m->synced = 1;
+      mb_world_dist_unpack (rr->w, src, buf + MB_MPI_HEADER, len - MB_MPI_HEADER, &err);
+    }
+  if (err)
+    {
+      fprintf (stderr, "minibit-sim-mpi: rank %u: %s\n", rr->m->rank, err->message);
+      MPI_Abort (rr->m->comm, 2);
+    }
+}
+
+/* Sends every other process its share of what this one packed, takes in
+ * theirs (and its own share of the coverage log and counts). */
 static void
 exchange (MbMpiRun *rr)
 {
   MbMpi *m = rr->m;
   gint64 t0 = g_get_monotonic_time ();
+  guint64 head[2] = { local_earliest (rr), m->raw && *m->raw ? 1 : 0 };
   m->items += mb_world_dist_pack (rr->w, rr->out);
-  g_byte_array_set_size (rr->send, 0);
+  guint n_reqs = 0;
   for (guint d = 0; d < m->size; d++)
     {
-      g_assert ((gsize) rr->send->len + rr->out[d]->len <= INT_MAX);
-      rr->sdispl[d] = (int) rr->send->len;
-      rr->scount[d] = (int) rr->out[d]->len;
-      g_byte_array_append (rr->send, rr->out[d]->data, rr->out[d]->len);
-      if (d != m->rank)
-        m->bytes += rr->out[d]->len;
+      g_byte_array_prepend (rr->out[d], (const guint8 *) head, sizeof head);
+      if (d == m->rank)
+        continue;
+      g_assert (rr->out[d]->len <= INT_MAX);
+      m->bytes += rr->out[d]->len;
+      CHECK (MPI_Isend (rr->out[d]->data, (int) rr->out[d]->len, MPI_BYTE, (int) d, MB_MPI_TAG,
+                        m->comm, &rr->reqs[n_reqs++]), "MPI_Isend");
     }
-  CHECK (MPI_Alltoall (rr->scount, 1, MPI_INT, rr->rcount, 1, MPI_INT, m->comm), "MPI_Alltoall");
-  gsize total = 0;
+  rr->earliest = G_MAXUINT64;
   for (guint s = 0; s < m->size; s++)
     {
-      if (rr->rcount[s] < 0 || total + (gsize) rr->rcount[s] > INT_MAX)
+      if (s == m->rank)
         {
-          fprintf (stderr, "minibit-sim-mpi: process %u announced a pack of %d bytes\n", s,
-                   rr->rcount[s]);
-          MPI_Abort (m->comm, 2);
+          take_in (rr, s, rr->out[s]->data, rr->out[s]->len);
+          continue;
         }
-      rr->rdispl[s] = (int) total;
-      total += (gsize) rr->rcount[s];
+      MPI_Status st;
+      int len = 0;
+      CHECK (MPI_Probe ((int) s, MB_MPI_TAG, m->comm, &st), "MPI_Probe");
+      CHECK (MPI_Get_count (&st, MPI_BYTE, &len), "MPI_Get_count");
+      g_byte_array_set_size (rr->recv, (guint) len);
+      CHECK (MPI_Recv (rr->recv->data, len, MPI_BYTE, (int) s, MB_MPI_TAG, m->comm,
+                       MPI_STATUS_IGNORE), "MPI_Recv");
+      take_in (rr, s, rr->recv->data, (gsize) len);
     }
-  g_byte_array_set_size (rr->recv, (guint) total);
-  CHECK (MPI_Alltoallv (rr->send->data, rr->scount, rr->sdispl, MPI_BYTE, rr->recv->data,
-                        rr->rcount, rr->rdispl, MPI_BYTE, m->comm), "MPI_Alltoallv");
-  for (guint s = 0; s < m->size; s++)
-    {
-      g_autoptr (GError) err = NULL;
-      if (!mb_world_dist_unpack (rr->w, s, rr->recv->data + rr->rdispl[s],
-                                 (gsize) rr->rcount[s], &err))
-        {
-          fprintf (stderr, "minibit-sim-mpi: rank %u: %s\n", m->rank, err->message);
-          MPI_Abort (m->comm, 2);
-        }
-    }
+  CHECK (MPI_Waitall ((int) n_reqs, rr->reqs, MPI_STATUSES_IGNORE), "MPI_Waitall");
   mb_world_dist_settle (rr->w);
   m->exchanges++;
   m->exchange_s += (double) (g_get_monotonic_time () - t0) / 1e6;
@@ -167,20 +206,14 @@ advance (MbMpiRun *rr, guint64 t)
     mb_sched_run_window (rr->s, t);
 }
 
-/* Picks the next window (ranks.c's plan), from the earliest pending event
- * of every process. */
+/* Picks the next window (ranks.c's plan) from `earliest`, every process's
+ * earliest pending event (G_MAXUINT64 after global events: not needed). */
 static void
-plan (MbMpiRun *rr)
+plan (MbMpiRun *rr, guint64 earliest)
 {
   MbMpi *m = rr->m;
-  guint64 v[2] = { MIN (mb_sched_next_time (rr->s), mb_world_dist_out_min (rr->w)),
-                   m->raw && *m->raw ? 0 : 1 };
-  CHECK (MPI_Allreduce (MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MIN, m->comm),
-         "MPI_Allreduce (min)");
-  if (v[1] == 0)
-    m->synced = 1;
   guint64 L = rr->lookahead;
-  guint64 t0 = MIN (v[0], mb_sched_next_time (rr->gs));
+  guint64 t0 = MIN (earliest, mb_sched_next_time (rr->gs));
   if (!rr->dirty)
     {
       if (t0 > rr->duration)
@@ -230,7 +263,10 @@ step (MbMpiRun *rr)
       rr->dirty = TRUE;
     }
   rr->T = E;
-  plan (rr);
+  /* after global events plan does not skip ahead and needs no time (with one
+   * process: the one process's own) */
+  g_assert (!rr->dirty || rr->lookahead > 0 || rr->m->size == 1);
+  plan (rr, rr->m->size == 1 ? local_earliest (rr) : rr->dirty ? G_MAXUINT64 : rr->earliest);
 }
 
 gboolean
@@ -253,15 +289,14 @@ mb_mpi_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration, MbRanksBounda
   rr.out = g_new0 (GByteArray *, m->size);
   for (guint d = 0; d < m->size; d++)
     rr.out[d] = g_byte_array_new ();
-  rr.scount = g_new0 (int, m->size);
-  rr.sdispl = g_new0 (int, m->size);
-  rr.rcount = g_new0 (int, m->size);
-  rr.rdispl = g_new0 (int, m->size);
-  rr.send = g_byte_array_new ();
+  rr.reqs = g_new0 (MPI_Request, m->size);
   rr.recv = g_byte_array_new ();
   m->windows = m->exchanges = m->items = m->bytes = 0;
   m->exchange_s = 0;
-  plan (&rr);
+  guint64 first = local_earliest (&rr);
+  CHECK (MPI_Allreduce (MPI_IN_PLACE, &first, 1, MPI_UINT64_T, MPI_MIN, m->comm),
+         "MPI_Allreduce (min)");
+  plan (&rr, first);
   while (!rr.quit)
     {
       if (rr.run)
@@ -301,11 +336,7 @@ mb_mpi_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration, MbRanksBounda
   for (guint d = 0; d < m->size; d++)
     g_byte_array_unref (rr.out[d]);
   g_free (rr.out);
-  g_free (rr.scount);
-  g_free (rr.sdispl);
-  g_free (rr.rcount);
-  g_free (rr.rdispl);
-  g_byte_array_unref (rr.send);
+  g_free (rr.reqs);
   g_byte_array_unref (rr.recv);
   return rr.stopped;
 }
