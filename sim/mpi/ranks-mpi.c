@@ -113,8 +113,7 @@ typedef struct {
   guint64 duration;
   MbRanksBoundaryFn boundary;
   gpointer data;
-  guint64 T, end;
-  gboolean last, run, dirty, quit, stopped;
+  MbRanksWindow win;
   GByteArray **out;
   MPI_Request *reqs;
   GByteArray *recv;
@@ -206,67 +205,35 @@ advance (MbMpiRun *rr, guint64 t)
     mb_sched_run_window (rr->s, t);
 }
 
-/* Picks the next window (ranks.c's plan) from `earliest`, every process's
+/* Picks the next window (ranks.h's rule) from `earliest`, every process's
  * earliest pending event (G_MAXUINT64 after global events: not needed). */
 static void
 plan (MbMpiRun *rr, guint64 earliest)
 {
-  MbMpi *m = rr->m;
-  guint64 L = rr->lookahead;
-  guint64 t0 = MIN (earliest, mb_sched_next_time (rr->gs));
-  if (!rr->dirty)
-    {
-      if (t0 > rr->duration)
-        {
-          rr->quit = TRUE;
-          return;
-        }
-      rr->T = MAX (rr->T, L ? t0 - t0 % L : t0);
-    }
-  guint64 E = L ? rr->T - rr->T % L + L : MAX (t0, rr->T) + 1;
-  guint64 tg = m->size > 1 ? mb_sched_next_time (rr->gs) : G_MAXUINT64;
-  E = MIN (E, tg);
-  rr->last = E > rr->duration;
-  rr->end = rr->last ? rr->duration : E;
-  rr->run = E > rr->T || rr->last;
+  mb_ranks_plan (&rr->win, rr->lookahead, rr->duration, MIN (earliest, mb_sched_next_time (rr->gs)),
+                 rr->m->size > 1 ? mb_sched_next_time (rr->gs) : G_MAXUINT64);
 }
 
 /* Between windows, on every process alike (ranks.c's step). */
 static void
 step (MbMpiRun *rr)
 {
-  if (rr->run)
+  if (rr->win.run)
     rr->m->windows++;
-  if (rr->last)
+  if (rr->win.last)
     {
-      rr->quit = TRUE;
+      rr->win.quit = TRUE;
       return;
     }
-  guint64 E = rr->end;
-  guint64 L = rr->lookahead;
-  advance (rr, E);
-  gboolean aligned = E > rr->T && (L == 0 || E % L == 0);
-  mb_world_sync (rr->w, aligned);
-  if (aligned)
-    {
-      rr->dirty = FALSE;
-      if (rr->boundary (rr->data))
-        {
-          rr->stopped = TRUE;
-          rr->quit = TRUE;
-          return;
-        }
-    }
-  if (rr->m->size > 1 && mb_sched_next_time (rr->gs) == E)
-    {
-      mb_sched_run_until (rr->gs, E, NULL, NULL);
-      rr->dirty = TRUE;
-    }
-  rr->T = E;
+  advance (rr, rr->win.end);
+  if (!mb_ranks_between (&rr->win, rr->w, rr->gs, rr->lookahead, rr->m->size > 1, rr->boundary,
+                         rr->data))
+    return;
   /* after global events plan does not skip ahead and needs no time (with one
    * process: the one process's own) */
-  g_assert (!rr->dirty || rr->lookahead > 0 || rr->m->size == 1);
-  plan (rr, rr->m->size == 1 ? local_earliest (rr) : rr->dirty ? G_MAXUINT64 : rr->earliest);
+  g_assert (!rr->win.dirty || rr->lookahead > 0 || rr->m->size == 1);
+  plan (rr, rr->m->size == 1 ? local_earliest (rr)
+                             : rr->win.dirty ? G_MAXUINT64 : rr->earliest);
 }
 
 gboolean
@@ -297,19 +264,19 @@ mb_mpi_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration, MbRanksBounda
   CHECK (MPI_Allreduce (MPI_IN_PLACE, &first, 1, MPI_UINT64_T, MPI_MIN, m->comm),
          "MPI_Allreduce (min)");
   plan (&rr, first);
-  while (!rr.quit)
+  while (!rr.win.quit)
     {
-      if (rr.run)
+      if (rr.win.run)
         {
-          if (rr.last)
-            mb_sched_run_until (rr.s, rr.end, NULL, NULL);
-          else if (rr.end > mb_sched_now (rr.s))
-            mb_sched_run_window (rr.s, rr.end);
+          if (rr.win.last)
+            mb_sched_run_until (rr.s, rr.win.end, NULL, NULL);
+          else if (rr.win.end > mb_sched_now (rr.s))
+            mb_sched_run_window (rr.s, rr.win.end);
         }
       exchange (&rr);
       step (&rr);
     }
-  if (!rr.stopped)
+  if (!rr.win.stopped)
     {
       advance (&rr, duration);
       exchange (&rr);
@@ -338,5 +305,5 @@ mb_mpi_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration, MbRanksBounda
   g_free (rr.out);
   g_free (rr.reqs);
   g_byte_array_unref (rr.recv);
-  return rr.stopped;
+  return rr.win.stopped;
 }
