@@ -454,12 +454,16 @@ mb_world_dist_gather_nodes (MbWorld *w, guint8 *tags, guint n_tags)
               2 * sizeof (guint32) * (w->nodes->len - w->n_held));
       w->n_held = w->nodes->len;
     }
-  g_assert (all->len % sizeof (MbNodeFigures) == 0);
+  if (all->len % sizeof (MbNodeFigures) != 0)
+    g_error ("the peers' figures gathered from the processes are %u bytes, not a whole number "
+             "of %" G_GSIZE_FORMAT "-byte records", all->len, sizeof (MbNodeFigures));
   for (gsize off = 0; off < all->len; off += sizeof (MbNodeFigures))
     {
       MbNodeFigures f;
       memcpy (&f, all->data + off, sizeof f);
-      g_assert (f.id >= 1 && f.id <= w->nodes->len); /* from this run's own processes */
+      if (f.id < 1 || f.id > w->nodes->len || f.leave > MB_LEAVE_CRASH)
+        g_error ("a peer's figures from another process name peer %u (of %u) and leave %u",
+                 f.id, w->nodes->len, f.leave);
       MbSimNode *n = w->nodes->pdata[f.id - 1];
       if (mbi_world_local (w, n->id))
         continue;
