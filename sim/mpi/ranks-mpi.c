@@ -3,7 +3,8 @@
  * what differs is that each process runs one rank, and what a barrier and
  * shared memory did there is an exchange here:
  *   loop: run own window -> exchange (pack; to every other process one
- *         message, MPI_Isend, received with MPI_Probe and MPI_Recv; unpack,
+ *         message, MPI_Isend, received with MPI_Iprobe (sleeping between
+ *         polls) and MPI_Recv; unpack,
  *         settle) -> step (advance to the window's end, mb_world_sync, at a
  *         multiple of L the boundary, the global events at E) -> plan.
  * Each pack starts with a header: the sender's earliest pending event (its
@@ -122,6 +123,33 @@ typedef struct {
 
 #define MB_MPI_TAG 0x6d62 /* the packs' tag */
 #define MB_MPI_HEADER 16  /* u64 earliest, u64 signal */
+#define MB_MPI_SPIN 50    /* polls before the first sleep */
+
+/* Waits for process src's pack: polls a little (an exchange is often
+ * quicker than a sleep), then sleeps between polls, 10 us at first,
+ * doubling to 1 ms: a blocking probe spins, and where the processes
+ * outnumber the free cores the spinning one holds a core the other needs
+ * to finish its window and send. */
+static void
+wait_for (MbMpi *m, guint src, MPI_Status *st)
+{
+  int flag = 0;
+  for (guint i = 0; i < MB_MPI_SPIN; i++)
+    {
+      CHECK (MPI_Iprobe ((int) src, MB_MPI_TAG, m->comm, &flag, st), "MPI_Iprobe");
+      if (flag)
+        return;
+    }
+  gulong us = 10;
+  for (;;)
+    {
+      g_usleep (us);
+      us = MIN (us * 2, 1000);
+      CHECK (MPI_Iprobe ((int) src, MB_MPI_TAG, m->comm, &flag, st), "MPI_Iprobe");
+      if (flag)
+        return;
+    }
+}
 
 /* This process's earliest pending event, what waits to be sent too. */
 static guint64
@@ -183,7 +211,7 @@ exchange (MbMpiRun *rr)
         }
       MPI_Status st;
       int len = 0;
-      CHECK (MPI_Probe ((int) s, MB_MPI_TAG, m->comm, &st), "MPI_Probe");
+      wait_for (m, s, &st);
       CHECK (MPI_Get_count (&st, MPI_BYTE, &len), "MPI_Get_count");
       g_byte_array_set_size (rr->recv, (guint) len);
       CHECK (MPI_Recv (rr->recv->data, len, MPI_BYTE, (int) s, MB_MPI_TAG, m->comm,
