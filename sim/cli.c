@@ -210,7 +210,7 @@ mb_sim_cli_run (int argc, char **argv, const MbSimCliBackend *be)
   gboolean quiet = FALSE, check = FALSE, force = FALSE, no_expect = FALSE, dry_run = FALSE;
   gboolean version = FALSE, memory_report = FALSE;
   g_autofree gchar *trace = NULL;
-  gint ranks = 0; /* 0: not given */
+  gint ranks = G_MININT; /* not given */
   GOptionEntry entries[] = {
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Seed for every random draw (default: the scenario's)", "N" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
@@ -261,13 +261,13 @@ mb_sim_cli_run (int argc, char **argv, const MbSimCliBackend *be)
       fprintf (stderr, "%s: give exactly one scenario file (see --help)\n", cli_prog);
       return 2;
     }
-  if (be && ranks != 0 && (guint) ranks != be->size)
+  if (be && ranks != G_MININT && (ranks < 1 || (guint) ranks != be->size))
     {
       fprintf (stderr, "%s: --ranks %d: the ranks are the %u MPI processes (mpirun -np %d)\n",
                cli_prog, ranks, be->size, ranks);
       return 2;
     }
-  if (ranks == 0)
+  if (ranks == G_MININT)
     ranks = be ? (gint) be->size : 1;
   if (ranks < 1 || ranks > MB_EXPERIMENT_MAX_RANKS)
     {
