@@ -94,7 +94,6 @@ struct _MbExperiment {
   GRand *rand_events;
   guint pending_arrivals;   /* peers announced by the scenario, not yet joined */
   guint pending_events;     /* scheduled scenario events not yet run */
-  guint completed;          /* peers that hold the whole file (incl. seeds); atomic */
   guint total_peers;
   GArray *samples;          /* MbSample */
   MbSummary summary;
@@ -117,6 +116,9 @@ struct _MbExperiment {
   gboolean trace_unchokes;  /* --trace unchokes: unchokes-peers.csv */
   MbiUnchokes *unchokes;
   MbMemReport *memory;      /* --memory-report, else NULL */
+  MbRanksRunFn runner;      /* NULL: mb_ranks_run */
+  gpointer runner_data;
+  const MbWorldDist *dist;  /* the world's (one rank per process), else NULL */
 };
 
 /* workload.c */

@@ -239,7 +239,6 @@ static void
 on_complete (MbWorld *w, MbSimNode *n, gpointer data)
 {
   MbExperiment *x = data;
-  __atomic_fetch_add (&x->completed, 1, __ATOMIC_RELAXED); /* any rank */
   const MbPeerClass *pc = &x->sc->classes[n->cls];
   guint64 at = time_after (x, n, node_draw (x, n, STREAM_SEED_TIME, &pc->seed_time));
   if (at != MB_TIME_NEVER)
@@ -559,6 +558,28 @@ mb_experiment_new_ranked (const MbScenario *sc, guint n_ranks, GError **error)
   return x;
 }
 
+MbExperiment *
+mb_experiment_new_dist (const MbScenario *sc, const MbWorldDist *d, MbRanksRunFn run,
+                        gpointer run_data, GError **error)
+{
+  g_return_val_if_fail (d != NULL && run != NULL, NULL);
+  if (sc->ring.enabled)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "scenario %s uses %s, which cannot run over processes yet; run it with "
+                   "minibit-sim", sc->name, ranks_refusal (sc, 2));
+      return NULL;
+    }
+  MbExperiment *x = mb_experiment_new_ranked (sc, d->size, error);
+  if (!x)
+    return NULL;
+  mb_world_set_dist (x->world, d);
+  x->dist = mb_world_dist (x->world);
+  x->runner = run;
+  x->runner_data = run_data;
+  return x;
+}
+
 void
 mb_experiment_free (MbExperiment *x)
 {
@@ -625,7 +646,7 @@ run_is_over (gpointer data)
         .sim_now = mb_sched_now (x->sched),
         .events = events,
         .online = mb_world_n_online (x->world),
-        .completed = x->completed,
+        .completed = mb_world_n_completed (x->world),
         .total = x->total_peers,
         .done = mbi_progress_done (x),
       };
@@ -656,8 +677,12 @@ mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data)
   x->progress_data = data;
   x->stopped = MB_STOPPED_DURATION;
   mbi_metrics_start (x);
-  if (!mb_ranks_run (x->world, mb_net_min_latency (mb_world_net (x->world)), x->sc->duration,
-                     run_is_over, x)
+  guint64 lookahead = mb_net_min_latency (mb_world_net (x->world));
+  gboolean stopped = x->runner ? x->runner (x->world, lookahead, x->sc->duration, run_is_over, x,
+                                            x->runner_data)
+                               : mb_ranks_run (x->world, lookahead, x->sc->duration, run_is_over,
+                                               x);
+  if (!stopped
       && x->stopped == MB_STOPPED_INTERRUPTED)
     x->stopped = MB_STOPPED_DURATION; /* raised after the last look: the run was over */
   mb_world_flush_unchokes (x->world);

@@ -18,6 +18,7 @@
 
 #include "scenario.h"
 #include "memreport.h"
+#include "ranks.h"
 #include "world.h"
 
 G_BEGIN_DECLS
@@ -73,6 +74,14 @@ const MbMemReport *mb_experiment_memory (MbExperiment *x);
  * signal handler sets it; nothing else reads it); NULL: never. */
 void mb_experiment_set_interrupt (MbExperiment *x, const volatile sig_atomic_t *flag);
 void mb_experiment_run (MbExperiment *x, MbProgressFn progress, gpointer data);
+
+/* One rank per process (sim/mpi/, minibit-sim-mpi): the experiment over
+ * d->size ranks, this process running rank d->rank's peers, the windows run
+ * by `run` (NULL with an error for what cannot run so: the ring, or no
+ * lookahead).  Every process writes the same numbers into its summary;
+ * rank 0's CSVs are the whole run's (the same bytes as one rank's). */
+MbExperiment *mb_experiment_new_dist (const MbScenario *sc, const MbWorldDist *d,
+                                      MbRanksRunFn run, gpointer run_data, GError **error);
 /* Why the run ended (after run). */
 MbStopped mb_experiment_stopped (MbExperiment *x);
 

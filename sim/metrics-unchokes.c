@@ -282,6 +282,13 @@ mbi_unchokes_summarise (MbExperiment *x, MbSummary *s)
 {
   MbiUnchokes *u = x->unchokes;
   guint nc = u->n_classes;
+  if (x->dist)
+    {
+      /* each process tallied its own peers' unchokes: the sums */
+      G_STATIC_ASSERT (sizeof (MbUnchokeTally) % sizeof (guint64) == 0);
+      x->dist->sum (x->dist->ctx, (guint64 *) u->matrix,
+                    nc * nc * sizeof (MbUnchokeTally) / sizeof (guint64));
+    }
   guint *joined = g_new0 (guint, MAX (nc, 1));
   guint *leechers = g_new0 (guint, MAX (nc, 1));
   count_peers (x, joined, leechers);

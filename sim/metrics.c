@@ -175,6 +175,8 @@ min_piece_copies (MbExperiment *x, guint *counts)
       if (!n->online)
         continue;
       any = TRUE;
+      if (x->dist && !mb_world_is_local (x->world, n->id))
+        continue; /* counted by its process */
       const MbBitfield *have = mb_peer_have (n->peer, mb_manifest_name (x->file));
       if (mb_bitfield_is_complete (have))
         {
@@ -184,6 +186,16 @@ min_piece_copies (MbExperiment *x, guint *counts)
         }
       for (guint p = 0; p < np; p++)
         counts[p] += mb_bitfield_test (have, p);
+    }
+  if (x->dist)
+    {
+      guint64 *sums = g_new (guint64, np);
+      for (guint p = 0; p < np; p++)
+        sums[p] = counts[p];
+      x->dist->sum (x->dist->ctx, sums, np);
+      for (guint p = 0; p < np; p++)
+        counts[p] = (guint) sums[p];
+      g_free (sums);
     }
   if (!any)
     return -1;
@@ -205,6 +217,8 @@ mbi_metrics_sample (MbExperiment *x)
     }
   if (x->memory)
     mb_memreport_sample (x->memory, x->world, x->sched, secs (now));
+  if (x->dist) /* rank 0's records get every peer's figures */
+    mb_world_dist_gather_nodes (x->world, x->leave_causes->data, x->leave_causes->len);
   mbi_progress_sample (x);
   double dt = x->samples->len > 0
               ? secs (now) - g_array_index (x->samples, MbSample, x->samples->len - 1).t_s
@@ -236,7 +250,7 @@ mbi_metrics_sample (MbExperiment *x)
       n->sample_bytes_down = ps.bytes_down;
       n->sample_busy_up = ns.busy_up;
     }
-  smp.completed = x->completed;
+  smp.completed = mb_world_n_completed (x->world);
   smp.mean_down_bps = smp.leechers > 0 ? down_sum / smp.leechers : 0;
   smp.upload_utilization = capacity_us > 0 ? MIN (1.0, busy / capacity_us) : 0;
   guint *counts = g_new (guint, x->file ? mb_manifest_n_chunks (x->file) : 1);
@@ -317,6 +331,8 @@ mbi_metrics_summarise (MbExperiment *x)
   MbSummary *s = &x->summary;
   guint64 end = mb_sched_now (x->sched);
   guint n = mb_world_n_nodes (x->world);
+  if (x->dist)
+    mb_world_dist_gather_nodes (x->world, x->leave_causes->data, x->leave_causes->len);
   double *times = g_new (double, MAX (n, 1));
   double *rates = g_new (double, MAX (n, 1));
   double *shares = g_new (double, MAX (n, 1));
@@ -362,9 +378,17 @@ mbi_metrics_summarise (MbExperiment *x)
     }
   s->peers = n;
   s->sim_time_s = secs (end);
-  s->events = (double) mb_experiment_events (x);
-  s->messages = (double) mb_world_messages (x->world);
-  s->completed = x->completed;
+  guint64 counted[2] = { mb_experiment_events (x), mb_world_messages (x->world) };
+  if (x->dist)
+    {
+      /* every process's own; the global events (run by all) once */
+      if (x->dist->rank != 0)
+        counted[0] -= mb_sched_events_run (x->sched);
+      x->dist->sum (x->dist->ctx, counted, 2);
+    }
+  s->events = (double) counted[0];
+  s->messages = (double) counted[1];
+  s->completed = mb_world_n_completed (x->world);
   s->jain_download_rate = mb_stats_jain (rates, n_times);
   s->completion_p50_s = mb_stats_percentile (times, n_times, 0.5);
   s->completion_p90_s = mb_stats_percentile (times, n_times, 0.9);
@@ -534,6 +558,8 @@ peers_csv (MbExperiment *x)
       const MbPeerClass *pc = &x->sc->classes[p->cls];
       MbPeerStats ps;
       mb_world_node_stats (x->world, p, &ps);
+      guint chunks, manifests;
+      mb_world_node_held (x->world, p, &chunks, &manifests);
       PeerRow r = {
         .peer = p->id,
         .cls = pc->name,
@@ -548,8 +574,8 @@ peers_csv (MbExperiment *x)
         .bytes_down = ps.bytes_down,
         .bytes_dup = ps.bytes_dup,
         .share_ratio = ps.bytes_down > 0 ? (double) ps.bytes_up / (double) ps.bytes_down : NAN,
-        .chunks_held = p->store->n_chunks,
-        .manifests_held = p->store->n_manifests,
+        .chunks_held = chunks,
+        .manifests_held = manifests,
       };
       put_row (o, peer_cols, G_N_ELEMENTS (peer_cols), &r, FALSE);
     }

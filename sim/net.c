@@ -27,6 +27,7 @@
 
 #include <string.h>
 
+#include "distbuf.h"
 #include "memsize.h"
 
 #if defined(__GNUC__)
@@ -983,4 +984,118 @@ mb_net_heap_bytes (const MbNet *net, gsize (*payload_bytes) (gconstpointer paylo
               *payloads += payload_bytes (g_array_index (box, MbTransit, k).payload);
           }
     }
+}
+
+/* ---- one rank per process --------------------------------------------------- */
+
+guint
+mb_net_dist_pack (MbNet *net, guint self, guint dest, GByteArray *out, MbNetPackFn pack,
+                  gpointer ctx)
+{
+  MbNetRank *rk = &net->ranks[self];
+  guint count = rk->outbox[0][dest]->len + rk->outbox[1][dest]->len;
+  mb_distbuf_u32 (out, count);
+  for (guint par = 0; par < 2; par++)
+    {
+      GArray *box = rk->outbox[par][dest];
+      for (guint i = 0; i < box->len; i++)
+        {
+          const MbTransit *t = &g_array_index (box, MbTransit, i);
+          mb_distbuf_u64 (out, t->key.time);
+          mb_distbuf_u64 (out, t->key.who);
+          mb_distbuf_u64 (out, t->key.seq);
+          mb_distbuf_u64 (out, t->size);
+          mb_distbuf_u64 (out, t->sent);
+          mb_distbuf_u32 (out, t->from);
+          mb_distbuf_u32 (out, t->to);
+          mb_distbuf_u32 (out, t->from_epoch);
+          guint at = out->len;
+          mb_distbuf_u32 (out, 0);
+          pack (ctx, t->payload, out);
+          guint32 len = out->len - at - 4;
+          memcpy (out->data + at, &len, sizeof len);
+          rk->stats.in_flight--; /* the receiver counts it from now on */
+        }
+      g_array_set_size (box, 0);
+      rk->out_min[par][dest] = G_MAXUINT64;
+    }
+  return count;
+}
+
+gboolean
+mb_net_dist_unpack (MbNet *net, guint self, const guint8 *buf, gsize len, MbNetUnpackFn unpack,
+                    gpointer ctx, gsize *used, GError **error)
+{
+  MbNetRank *rk = &net->ranks[self];
+  MbDistReader r = { buf, len, FALSE };
+  guint32 count = mb_distbuf_get_u32 (&r);
+  guint64 now = mb_sched_now (rk->sched);
+  for (guint32 i = 0; i < count && !r.bad; i++)
+    {
+      MbSchedKey key;
+      key.time = mb_distbuf_get_u64 (&r);
+      key.who = mb_distbuf_get_u64 (&r);
+      key.seq = mb_distbuf_get_u64 (&r);
+      guint64 size = mb_distbuf_get_u64 (&r), sent = mb_distbuf_get_u64 (&r);
+      guint32 from = mb_distbuf_get_u32 (&r), to = mb_distbuf_get_u32 (&r);
+      guint32 epoch = mb_distbuf_get_u32 (&r), plen = mb_distbuf_get_u32 (&r);
+      const guint8 *p = mb_distbuf_take (&r, plen);
+      if (r.bad)
+        break;
+      if (from >= net->n_nodes || to >= net->n_nodes || mb_net_rank_of (net, to) != self
+          || (key.who >> 32) != (guint64) to + 1 || key.time < now)
+        {
+          g_set_error (error, MB_DIST_ERROR, 0,
+                       "message %u of %u: %u -> %u at t=%" G_GUINT64_FORMAT " us is not one "
+                       "for rank %u due from t=%" G_GUINT64_FORMAT " us on", i, count, from, to,
+                       key.time, self, now);
+          return FALSE;
+        }
+      gpointer payload = unpack (ctx, p, plen, error);
+      if (payload == NULL)
+        {
+          g_prefix_error (error, "message %u of %u (%u -> %u): ", i, count, from, to);
+          return FALSE;
+        }
+      mb_net_land (rk, &key, payload, size, sent, from, to, epoch);
+    }
+  if (r.bad)
+    {
+      g_set_error (error, MB_DIST_ERROR, 0,
+                   "a pack of %u messages is cut short (%" G_GSIZE_FORMAT " bytes)", count, len);
+      return FALSE;
+    }
+  *used = len - r.left;
+  return TRUE;
+}
+
+guint64
+mb_net_dist_out_min (const MbNet *net, guint self)
+{
+  guint64 t = G_MAXUINT64;
+  for (guint par = 0; par < 2; par++)
+    for (guint d = 0; d < net->n_ranks; d++)
+      t = MIN (t, net->ranks[self].out_min[par][d]);
+  return t;
+}
+
+guint64
+mb_net_crash_rec (const MbNet *net, guint32 node)
+{
+  g_assert (node < net->n_nodes);
+  return __atomic_load_n (&net->nodes[node].crash_rec, __ATOMIC_RELAXED);
+}
+
+void
+mb_net_dist_set_crash_rec (MbNet *net, guint32 node, guint64 rec)
+{
+  g_assert (node < net->n_nodes);
+  __atomic_store_n (&net->nodes[node].crash_rec, rec, __ATOMIC_RELAXED);
+}
+
+void
+mb_net_dist_set_node_stats (MbNet *net, guint32 node, const MbNetNodeStats *st)
+{
+  g_assert (node < net->n_nodes);
+  net->nodes[node].stats = *st;
 }

@@ -185,4 +185,32 @@ void mb_net_get_node_stats (const MbNet *net, guint32 node, MbNetNodeStats *out)
 /* ceil(size * 8 * 1e6 / bps) microseconds; 0 when bps is 0 (unlimited). */
 guint64 mb_net_tx_time (guint64 size, guint64 bps);
 
+/* ---- one rank per process (the MPI backend, sim/mpi/) ---------------------
+ * Each process holds the whole net but runs only rank `self`'s nodes (its
+ * current rank is set for good, mb_net_set_rank): a message to another
+ * rank's node waits in self's outbox until it is packed (records and
+ * payload serialised by `pack`, which frees the payload) and sent; the
+ * receiving process lands it (unpack) between windows, at the key the
+ * sender gave it.  What a process reads of others' nodes is their crash
+ * records, handed over between windows too. */
+typedef void (*MbNetPackFn) (gpointer ctx, gpointer payload, GByteArray *out);
+typedef gpointer (*MbNetUnpackFn) (gpointer ctx, const guint8 *buf, gsize len, GError **error);
+/* Appends (count, then each message) what waits for rank `dest`, and
+ * empties that outbox; returns the count. */
+guint mb_net_dist_pack (MbNet *net, guint self, guint dest, GByteArray *out, MbNetPackFn pack,
+                        gpointer ctx);
+/* Lands one pack on rank self, whose clock is at the window's end; FALSE
+ * (error set) if the bytes are not a pack of messages to self's nodes due
+ * from now on. */
+gboolean mb_net_dist_unpack (MbNet *net, guint self, const guint8 *buf, gsize len,
+                             MbNetUnpackFn unpack, gpointer ctx, gsize *used, GError **error);
+/* The earliest arrival waiting in rank self's outboxes (G_MAXUINT64: none). */
+guint64 mb_net_dist_out_min (const MbNet *net, guint self);
+/* A node's crash record (0: never crashed), and setting it on the processes
+ * that do not run the node. */
+guint64 mb_net_crash_rec (const MbNet *net, guint32 node);
+void mb_net_dist_set_crash_rec (MbNet *net, guint32 node, guint64 rec);
+/* Rank 0's copy of another process's node figures (for the CSVs). */
+void mb_net_dist_set_node_stats (MbNet *net, guint32 node, const MbNetNodeStats *st);
+
 G_END_DECLS

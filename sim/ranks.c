@@ -32,14 +32,7 @@ typedef struct {
   guint64 duration;
   MbRanksBoundaryFn boundary;
   gpointer data;
-  /* the window to run */
-  guint64 T;         /* where the clocks are */
-  guint64 end;       /* its end (exclusive), or ... */
-  gboolean last;     /* ... the last window: up to `end` inclusive */
-  gboolean run;      /* the ranks have events to run (else only the step) */
-  gboolean dirty;    /* global events ran since the last multiple of L */
-  gboolean quit;
-  gboolean stopped;
+  MbRanksWindow win; /* the window to run */
   /* the barrier */
   pthread_mutex_t lock; /* pthread's, not GLib's futexes: ThreadSanitizer knows them */
   pthread_cond_t cond;
@@ -65,16 +58,16 @@ rank_sched (MbRankRun *rr, guint r)
 static void
 run_window (MbRankRun *rr, guint r)
 {
-  if (!rr->run)
+  if (!rr->win.run)
     return;
   gint64 t0 = g_get_monotonic_time ();
   MbSched *s = rank_sched (rr, r);
   mb_world_set_rank (rr->w, (gint) r);
   mb_world_take_inbox (rr->w, r);
-  if (rr->last)
-    mb_sched_run_until (s, rr->end, NULL, NULL);
-  else if (rr->end > mb_sched_now (s))
-    mb_sched_run_window (s, rr->end);
+  if (rr->win.last)
+    mb_sched_run_until (s, rr->win.end, NULL, NULL);
+  else if (rr->win.end > mb_sched_now (s))
+    mb_sched_run_window (s, rr->win.end);
   mb_world_set_rank (rr->w, -1);
   rr->busy_us[r] += g_get_monotonic_time () - t0;
 }
@@ -100,27 +93,59 @@ advance_all (MbRankRun *rr, guint64 t)
       mb_sched_run_window (rank_sched (rr, r), t);
 }
 
+void
+mb_ranks_plan (MbRanksWindow *win, guint64 lookahead, guint64 duration, guint64 t0, guint64 tg)
+{
+  guint64 L = lookahead;
+  if (!win->dirty)
+    {
+      if (t0 > duration)
+        {
+          win->quit = TRUE;
+          return;
+        }
+      win->T = MAX (win->T, L ? t0 - t0 % L : t0);
+    }
+  guint64 E = L ? win->T - win->T % L + L : MAX (t0, win->T) + 1;
+  E = MIN (E, tg);
+  win->last = E > duration;
+  win->end = win->last ? duration : E;
+  win->run = E > win->T || win->last;
+}
+
 /* Picks the next window, or quits (the run is at its end). */
 static void
 plan (MbRankRun *rr)
 {
-  guint64 L = rr->lookahead;
-  guint64 t0 = earliest (rr);
-  if (!rr->dirty)
+  mb_ranks_plan (&rr->win, rr->lookahead, rr->duration, earliest (rr),
+                 rr->n > 1 ? mb_sched_next_time (rr->gs) : G_MAXUINT64);
+}
+
+gboolean
+mb_ranks_between (MbRanksWindow *win, MbWorld *w, MbSched *gs, guint64 lookahead,
+                  gboolean global_apart, MbRanksBoundaryFn boundary, gpointer data)
+{
+  guint64 E = win->end;
+  guint64 L = lookahead;
+  gboolean aligned = E > win->T && (L == 0 || E % L == 0);
+  mb_world_sync (w, aligned);
+  if (aligned)
     {
-      if (t0 > rr->duration)
+      win->dirty = FALSE;
+      if (boundary (data))
         {
-          rr->quit = TRUE;
-          return;
+          win->stopped = TRUE;
+          win->quit = TRUE;
+          return FALSE;
         }
-      rr->T = MAX (rr->T, L ? t0 - t0 % L : t0);
     }
-  guint64 E = L ? rr->T - rr->T % L + L : MAX (t0, rr->T) + 1;
-  guint64 tg = rr->n > 1 ? mb_sched_next_time (rr->gs) : G_MAXUINT64;
-  E = MIN (E, tg);
-  rr->last = E > rr->duration;
-  rr->end = rr->last ? rr->duration : E;
-  rr->run = E > rr->T || rr->last;
+  if (global_apart && mb_sched_next_time (gs) == E)
+    {
+      mb_sched_run_until (gs, E, NULL, NULL);
+      win->dirty = TRUE;
+    }
+  win->T = E;
+  return TRUE;
 }
 
 /* Between windows, alone: after the window [T, end) (or the last). */
@@ -128,35 +153,17 @@ static void
 step (MbRankRun *rr)
 {
   gint64 t0 = g_get_monotonic_time ();
-  if (rr->run)
+  if (rr->win.run)
     rr->windows++;
-  if (rr->last)
+  if (rr->win.last)
     {
-      rr->quit = TRUE;
+      rr->win.quit = TRUE;
       return;
     }
-  guint64 E = rr->end;
-  guint64 L = rr->lookahead;
-  advance_all (rr, E);
-  gboolean aligned = E > rr->T && (L == 0 || E % L == 0);
-  mb_world_sync (rr->w, aligned);
-  if (aligned)
-    {
-      rr->dirty = FALSE;
-      if (rr->boundary (rr->data))
-        {
-          rr->stopped = TRUE;
-          rr->quit = TRUE;
-          return;
-        }
-    }
-  if (rr->n > 1 && mb_sched_next_time (rr->gs) == E)
-    {
-      mb_sched_run_until (rr->gs, E, NULL, NULL);
-      rr->dirty = TRUE;
-    }
-  rr->T = E;
-  plan (rr);
+  advance_all (rr, rr->win.end);
+  if (mb_ranks_between (&rr->win, rr->w, rr->gs, rr->lookahead, rr->n > 1, rr->boundary,
+                        rr->data))
+    plan (rr);
   rr->serial_us += g_get_monotonic_time () - t0;
 }
 
@@ -193,7 +200,7 @@ barrier (MbRankRun *rr)
 static void
 rank_loop (MbRankRun *rr, guint r)
 {
-  while (!rr->quit)
+  while (!rr->win.quit)
     {
       run_window (rr, r);
       barrier (rr);
@@ -228,7 +235,7 @@ mb_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration, MbRanksBoundaryFn
   plan (&rr);
   MbRankThread *threads = g_new0 (MbRankThread, rr.n);
   GThread **handles = g_new0 (GThread *, rr.n);
-  for (guint r = 1; r < rr.n && !rr.quit; r++)
+  for (guint r = 1; r < rr.n && !rr.win.quit; r++)
     {
       threads[r].run = &rr;
       threads[r].rank = r;
@@ -238,7 +245,7 @@ mb_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration, MbRanksBoundaryFn
   for (guint r = 1; r < rr.n; r++)
     if (handles[r])
       g_thread_join (handles[r]);
-  if (!rr.stopped)
+  if (!rr.win.stopped)
     {
       advance_all (&rr, duration);
       mb_world_sync (w, TRUE);
@@ -259,5 +266,5 @@ mb_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration, MbRanksBoundaryFn
   g_free (rr.busy_us);
   g_free (threads);
   g_free (handles);
-  return rr.stopped;
+  return rr.win.stopped;
 }

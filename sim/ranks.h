@@ -23,9 +23,8 @@
  *
  * The exchange between ranks is two calls on the world
  * (mb_world_take_inbox, mb_world_sync) around a barrier; an MPI backend
- * would implement the same two over messages (it is not here: Open MPI is
- * not installed on the machine this was written on, and untested MPI code
- * would be worse than none).
+ * over processes is sim/mpi/ (minibit-sim-mpi), with the same windows and
+ * the exchange done by world-dist.c's pack and unpack.
  */
 #pragma once
 
@@ -44,5 +43,37 @@ typedef gboolean (*MbRanksBoundaryFn) (gpointer data);
  * moment), FALSE if it ran to the duration (the clocks are at duration). */
 gboolean mb_ranks_run (MbWorld *w, guint64 lookahead, guint64 duration,
                        MbRanksBoundaryFn boundary, gpointer data);
+
+/* The windows' rule, shared by every way to run them (ranks.c, and
+ * sim/mpi/ranks-mpi.c over processes): where the clocks are, the window to
+ * run next, and the run's state between windows. */
+typedef struct {
+  guint64 T;         /* where the clocks are */
+  guint64 end;       /* the next window's end (exclusive), or ... */
+  gboolean last;     /* ... the last window: up to `end` inclusive */
+  gboolean run;      /* the ranks have events to run (else only the step) */
+  gboolean dirty;    /* global events ran since the last multiple of L */
+  gboolean quit;
+  gboolean stopped;  /* the boundary stopped the run */
+} MbRanksWindow;
+
+/* Picks the next window, or quits (the run is at its end), from t0, the
+ * earliest pending event anywhere (read only when !dirty or L is 0), and
+ * tg, the next global event (G_MAXUINT64 when the global events run within
+ * the windows: one rank). */
+void mb_ranks_plan (MbRanksWindow *win, guint64 lookahead, guint64 duration, guint64 t0,
+                    guint64 tg);
+/* Between windows, every clock at win->end (not after the last window):
+ * hands the ranks' buffers over (mb_world_sync), at a multiple of L asks
+ * `boundary` (TRUE: win->stopped and quit, and FALSE back), and runs the
+ * global events due at the end on gs if `global_apart` (several ranks).
+ * TRUE when the run goes on (then win->T is the end). */
+gboolean mb_ranks_between (MbRanksWindow *win, MbWorld *w, MbSched *gs, guint64 lookahead,
+                           gboolean global_apart, MbRanksBoundaryFn boundary, gpointer data);
+
+/* Another way to run them, with the same contract (sim/mpi/: one rank per
+ * process); run_data is its own. */
+typedef gboolean (*MbRanksRunFn) (MbWorld *w, guint64 lookahead, guint64 duration,
+                                  MbRanksBoundaryFn boundary, gpointer data, gpointer run_data);
 
 G_END_DECLS

@@ -576,6 +576,22 @@ mb_sched_key_for (MbSched *sched, guint64 when, guint32 node)
   return k;
 }
 
+guint64
+mb_sched_seq_peek (MbSched *sched, guint32 node)
+{
+  guint32 src = mb_node_key (node);
+  mb_seqs_grow (sched->seqs, src + 1);
+  return sched->seqs->next[src];
+}
+
+void
+mb_sched_seq_skip (MbSched *sched, guint32 node, guint64 n)
+{
+  guint32 src = mb_node_key (node);
+  mb_seqs_grow (sched->seqs, src + 1);
+  sched->seqs->next[src] += n;
+}
+
 MbEventId
 mb_sched_at_key (MbSched *sched, const MbSchedKey *key, MbEventFn fn, gpointer a, guint64 b)
 {

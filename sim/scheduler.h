@@ -68,6 +68,12 @@ MbEventId mb_sched_at_node (MbSched *sched, guint64 when, guint32 node, MbEventF
 MbSchedKey mb_sched_key_for (MbSched *sched, guint64 when, guint32 node);
 MbEventId mb_sched_at_key (MbSched *sched, const MbSchedKey *key, MbEventFn fn, gpointer a,
                            guint64 b);
+/* The next number `node` (MB_SCHED_GLOBAL: the global events) will give an
+ * event it schedules, and skipping `n` of them: processes that each run a
+ * share of one world keep the global numbering alike this way (the MPI
+ * backend, sim/mpi/). */
+guint64 mb_sched_seq_peek (MbSched *sched, guint32 node);
+void mb_sched_seq_skip (MbSched *sched, guint32 node, guint64 n);
 /* Makes room in the numbering for nodes 0..n_nodes-1 (schedulers sharing it
  * must not run meanwhile; otherwise the room is made on first use). */
 void mb_sched_reserve_nodes (MbSched *sched, guint32 n_nodes);

@@ -18,7 +18,16 @@ typedef struct {
   guint32 piece;
   gint32 delta;
   guint32 node;
+  guint32 gop;     /* with a dist: the global op it was logged in (world-dist.c), else 0 */
 } MbCoverEntry;
+
+/* A peer that went offline during a window (with a dist: for the others). */
+typedef struct {
+  guint32 node;
+  guint32 kind;       /* MbLeaveKind */
+  guint64 time;
+  guint64 crash_rec;  /* the net's, for a crash */
+} MbDepart;
 
 /* An unchoke tally reported during a window of several ranks, handed to the
  * observer between windows. */
@@ -50,6 +59,7 @@ typedef struct {
   GArray *cover_log;  /* MbCoverEntry */
   GArray *unchokes;   /* MbUnchokeEntry */
   GArray *credits;    /* MbCredit */
+  GArray *departs;    /* MbDepart (with a dist only) */
   GArray **outbox[2]; /* MbPosted, by destination rank, by window parity (as the net's) */
   guint64 *out_min[2];/* the earliest event in each (G_MAXUINT64: none) */
   char pad[64];
@@ -92,6 +102,15 @@ struct _MbWorld {
   guint64 covered_seed_bytes_up;
   gboolean check_ranks;    /* the debug checker (mb_world_check_ranks) */
   guint phase;             /* windows so far: the outbox parity */
+  gint n_completed;        /* atomic */
+  /* one rank per process (world-dist.c); dist is NULL otherwise */
+  MbWorldDist *dist;
+  guint32 gop;             /* global ops so far (mbi_world_op_end) */
+  gint dist_base[3];       /* online, incomplete, completed at the last settle */
+  gint64 dist_sum[3];      /* ... and the changes packed since, summed */
+  gint op_counts[3];       /* the same when the current global op began */
+  guint32 *held;           /* rank 0: chunks, manifests by peer (2 per peer), or NULL */
+  guint n_held;
 };
 
 /* The rank this thread runs a window of, -1 between windows. */
@@ -115,6 +134,25 @@ mbi_world_here (MbWorld *w)
 {
   return &w->ranks[mbi_world_rank < 0 ? 0 : mbi_world_rank];
 }
+
+/* Whether this process runs node's events. */
+static inline gboolean
+mbi_world_local (const MbWorld *w, MbNodeId node)
+{
+  return w->dist == NULL || mbi_world_rank_of (w, node) == w->dist->rank;
+}
+
+/* world-dist.c: a global event's call that touches one peer (a join, a
+ * leave) runs on that peer's process only; around it, begin and end keep
+ * every process's numbering of the global events' events alike (the owner
+ * tells the others how many it used) and hand the peer's completion over.
+ * Without a dist, or within a window, they do nothing. */
+guint64 mbi_world_op_begin (MbWorld *w);
+void mbi_world_op_end (MbWorld *w, MbSimNode *n, guint64 begun);
+/* world-dist.c: a peer of this process went offline. */
+void mbi_world_dist_depart (MbWorld *w, MbSimNode *n, MbLeaveKind kind);
+/* world.c: the crash notice, the one event posted to another rank's node. */
+void mbi_world_notify_crash (MbSched *s, gpointer a, guint64 b);
 
 /* world-ranks.c */
 void mbi_world_ranks_init (MbWorld *w);

@@ -16,6 +16,9 @@
  *    order one rank runs them in;
  *  - unchoke tallies and fetch_bytes_up of other ranks' nodes: sums, handed
  *    over between windows in any order.
+ * With one rank per process (world-dist.c) the same buffers travel between
+ * the processes; the coverage log's entries of global events are ordered
+ * by the global op that logged them (gop), which one process logs alone.
  * With one rank nothing waits but the coverage log, so that one rank and
  * several count coverage at the same moments.
  */
@@ -37,6 +40,7 @@ mbi_world_ranks_init (MbWorld *w)
       rk->cover_log = g_array_new (FALSE, FALSE, sizeof (MbCoverEntry));
       rk->unchokes = g_array_new (FALSE, FALSE, sizeof (MbUnchokeEntry));
       rk->credits = g_array_new (FALSE, FALSE, sizeof (MbCredit));
+      rk->departs = g_array_new (FALSE, FALSE, sizeof (MbDepart));
       for (guint k = 0; k < 2; k++)
         {
           rk->outbox[k] = g_new0 (GArray *, w->n_ranks);
@@ -60,6 +64,7 @@ mbi_world_ranks_free (MbWorld *w)
       g_array_unref (rk->cover_log);
       g_array_unref (rk->unchokes);
       g_array_unref (rk->credits);
+      g_array_unref (rk->departs);
       for (guint k = 0; k < 2; k++)
         {
           for (guint d = 0; d < w->n_ranks; d++)
@@ -139,7 +144,7 @@ void
 mbi_world_cover_log (MbWorld *w, MbNodeId node, guint piece, gint delta)
 {
   MbCoverEntry e = { mb_sched_now (mbi_world_sched_of (w, node)),
-                     mb_sched_current_node () + 1, piece, delta, node };
+                     mb_sched_current_node () + 1, piece, delta, node, w->gop };
   g_array_append_val (mbi_world_here (w)->cover_log, e);
 }
 
@@ -149,7 +154,7 @@ mbi_world_report_unchokes (MbWorld *w, MbSimNode *n, MbNodeId remote, const char
 {
   if (w->on_unchoke == NULL)
     return;
-  if (mbi_world_rank < 0 || w->n_ranks == 1)
+  if (mbi_world_rank < 0 || w->n_ranks == 1 || w->dist)
     {
       w->on_unchoke (w, n, remote, key, t, w->on_unchoke_data);
       return;
@@ -185,6 +190,8 @@ cover_cmp (const void *pa, const void *pb)
     return a->e.time < b->e.time ? -1 : 1;
   if (a->e.key != b->e.key)
     return a->e.key < b->e.key ? -1 : 1;
+  if (a->e.gop != b->e.gop)
+    return a->e.gop < b->e.gop ? -1 : 1;
   return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 

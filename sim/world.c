@@ -128,12 +128,14 @@ mbi_world_cover_reached (MbWorld *w, guint64 at)
   for (guint i = 0; i < w->nodes->len; i++)
     {
       MbSimNode *o = w->nodes->pdata[i];
-      if (!o->initial_seed)
+      if (!o->initial_seed || !mbi_world_local (w, o->id))
         continue;
       MbPeerStats ps;
       mb_world_node_stats (w, o, &ps);
       up += ps.bytes_up;
     }
+  if (w->dist)
+    w->dist->sum (w->dist->ctx, &up, 1); /* every process counts the log alike */
   w->covered_seed_bytes_up = up;
   cover_stop (w);
 }
@@ -192,6 +194,7 @@ check_complete (MbWorld *w, MbSimNode *n)
   mb_net_get_node_stats (w->net, n->id, &ns);
   n->busy_up_done = ns.busy_up;
   g_atomic_int_add (&w->n_incomplete, -1);
+  g_atomic_int_inc (&w->n_completed);
   if (w->on_complete)
     w->on_complete (w, n, w->on_complete_data);
 }
@@ -566,6 +569,8 @@ mb_world_free (MbWorld *w)
   mbi_world_ranks_free (w);
   g_free (w->scheds);
   g_hash_table_unref (w->pending_views); /* a run may end with view changes in flight */
+  g_free (w->dist);
+  g_free (w->held);
   g_free (w);
 }
 
@@ -734,7 +739,7 @@ mb_world_flush_unchokes (MbWorld *w)
   for (guint i = 0; i < w->nodes->len; i++)
     {
       MbSimNode *n = w->nodes->pdata[i];
-      if (n->online)
+      if (n->online && n->peer) /* with a dist, this process's peers */
         mb_peer_flush_unchokes (n->peer, now);
     }
 }
@@ -765,10 +770,17 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   n->online = TRUE;
   n->timer_at = MB_TIME_NEVER;
   n->present_at_start = now == 0;
-  n->store = mb_store_memory_new_with_catalog (w->catalog);
-  seed_store (w, n->id, n->store, initial_share);
   n->initial_seed = w->file && initial_share >= 1.0;
   n->addr = node_addr (w, n->id);
+  guint64 begun = mbi_world_op_begin (w);
+  if (!mbi_world_local (w, n->id))
+    {
+      /* another process runs it: a record of it here */
+      mbi_world_op_end (w, n, begun);
+      return n;
+    }
+  n->store = mb_store_memory_new_with_catalog (w->catalog);
+  seed_store (w, n->id, n->store, initial_share);
   MbPeerConfig pcfg = w->cfg.peer;
   pcfg.strategy = strategy;
   pcfg.virtual_content = TRUE;
@@ -798,11 +810,12 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
         publish_view (w, view, FALSE, n->id);
     }
   after_call (w, n);
+  mbi_world_op_end (w, n, begun);
   return n;
 }
 
-static void
-notify_crash (MbSched *s, gpointer a, guint64 b)
+void
+mbi_world_notify_crash (MbSched *s, gpointer a, guint64 b)
 {
   MbWorld *w = a;
   guint32 crashed = (guint32) (b >> 32), remote = (guint32) b;
@@ -815,6 +828,7 @@ notify_crash (MbSched *s, gpointer a, guint64 b)
 }
 
 static void finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind);
+static void world_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind);
 
 static void
 on_handoff_done (MbRingPeer *rp, const MbShutdownReport *r, gpointer data)
@@ -844,6 +858,23 @@ mb_world_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
 {
   if (!n->online || n->shutting_down)
     return;
+  guint64 begun = mbi_world_op_begin (w);
+  if (!mbi_world_local (w, n->id))
+    {
+      /* a global event's pick: its process makes it leave; here it is gone */
+      n->online = FALSE;
+      n->leave = kind;
+      n->left_us = mb_sched_now (w->gsched);
+      mbi_world_op_end (w, n, begun);
+      return;
+    }
+  world_leave (w, n, kind);
+  mbi_world_op_end (w, n, begun);
+}
+
+static void
+world_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
+{
   if (kind == MB_LEAVE_GRACEFUL && n->rp && !n->ring_client)
     {
       /* Hand the keys over first; the peer keeps serving meanwhile. */
@@ -899,7 +930,7 @@ finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
       for (guint i = 0; i < scratch->len; i++)
         {
           MbNodeId r = g_array_index (scratch, MbNodeId, i);
-          mbi_world_post (w, r, now + w->cfg.crash_detect_us, notify_crash, w,
+          mbi_world_post (w, r, now + w->cfg.crash_detect_us, mbi_world_notify_crash, w,
                           ((guint64) n->id << 32) | r);
         }
       mb_net_set_node_up (w->net, n->id, FALSE);
@@ -908,6 +939,8 @@ finish_leave (MbWorld *w, MbSimNode *n, MbLeaveKind kind)
   n->leave = kind;
   n->left_us = now;
   g_atomic_int_add (&w->n_online, -1);
+  if (G_UNLIKELY (w->dist))
+    mbi_world_dist_depart (w, n, kind);
   node_update_timer (w, n);
   if (kind == MB_LEAVE_GRACEFUL && n->rp && mb_ring_contains (w->ring, n->addr))
     {
@@ -941,10 +974,32 @@ mb_world_n_incomplete (const MbWorld *w)
   return (guint) g_atomic_int_get (&w->n_incomplete);
 }
 
+guint
+mb_world_n_completed (const MbWorld *w)
+{
+  return (guint) g_atomic_int_get (&w->n_completed);
+}
+
+void
+mb_world_node_held (MbWorld *w, const MbSimNode *n, guint *chunks, guint *manifests)
+{
+  *chunks = *manifests = 0;
+  if (n->store)
+    {
+      *chunks = n->store->n_chunks;
+      *manifests = n->store->n_manifests;
+    }
+  else if (n->id <= w->n_held)
+    {
+      *chunks = w->held[2 * (n->id - 1)];
+      *manifests = w->held[2 * (n->id - 1) + 1];
+    }
+}
+
 void
 mb_world_node_stats (MbWorld *w, const MbSimNode *n, MbPeerStats *out)
 {
-  if (n->online && w->file)
+  if (n->online && w->file && n->peer) /* (another process's: its figures, world-dist.c) */
     mb_peer_stats (n->peer, mb_manifest_name (w->file), out);
   else
     *out = n->final;

@@ -187,5 +187,53 @@ guint64 mb_world_messages (const MbWorld *w);
  * bytes_up when it was counted: at the next multiple of the lookahead
  * (mb_world_sync), or the run's end (0 before). */
 guint64 mb_world_covered_at (const MbWorld *w, guint64 *seed_bytes_up);
+/* Peers that completed the file (initial seeds too), ever. */
+guint mb_world_n_completed (const MbWorld *w);
+/* The chunks and manifests a peer's store holds (rank 0's copy of them for
+ * another process's peer, world-dist.c). */
+void mb_world_node_held (MbWorld *w, const MbSimNode *n, guint *chunks, guint *manifests);
+
+/* ---- one rank per process (the MPI backend, sim/mpi/; world-dist.c) -----
+ * Each process builds the whole world from the scenario and runs only rank
+ * `rank`'s nodes: another rank's peer is a record (class, rates, join and
+ * leave, status) without a core peer.  The calls here are collective: every
+ * process makes them in the same order. */
+typedef struct {
+  guint rank;
+  guint size;
+  gpointer ctx;
+  /* buf (len bytes) from process root to all */
+  void (*bcast) (gpointer ctx, guint root, gpointer buf, gsize len);
+  /* vals[0..n) summed over the processes, on every process */
+  void (*sum) (gpointer ctx, guint64 *vals, gsize n);
+  /* every process's bytes, in rank order, appended to *all on rank 0 (lens[r]:
+   * process r's length); nothing on the others */
+  void (*gather) (gpointer ctx, const guint8 *mine, gsize len, GByteArray *all, gsize *lens);
+} MbWorldDist;
+
+/* Before any peer joins; the world keeps a copy.  The rank checker is off
+ * (global events read every node's record). */
+void mb_world_set_dist (MbWorld *w, const MbWorldDist *d);
+const MbWorldDist *mb_world_dist (const MbWorld *w);
+/* Whether this process runs node's events (always without a dist). */
+gboolean mb_world_is_local (const MbWorld *w, MbNodeId node);
+/* After a window: outs[d] (d < size) gets what process d needs (the
+ * messages and events for its nodes; the coverage log, departures, credits
+ * and counts of this one); the buffers are emptied. */
+guint64 mb_world_dist_pack (MbWorld *w, GByteArray **outs); /* returns the messages and
+                                                              events packed */
+/* Takes in process src's pack (before the window's mb_world_sync);
+ * FALSE with an error naming what is wrong in the bytes. */
+gboolean mb_world_dist_unpack (MbWorld *w, guint src, const guint8 *buf, gsize len,
+                               GError **error);
+/* After every process's pack is in: the counts (online, incomplete,
+ * completed) are the sums. */
+void mb_world_dist_settle (MbWorld *w);
+/* The earliest event waiting to be packed (G_MAXUINT64: none). */
+guint64 mb_world_dist_out_min (const MbWorld *w);
+/* Collective: rank 0's records of every peer get their process's figures
+ * (status, stats, net stats, held pieces); tags[i] (a byte per peer, the
+ * caller's) too. */
+void mb_world_dist_gather_nodes (MbWorld *w, guint8 *tags, guint n_tags);
 
 G_END_DECLS
