@@ -554,6 +554,49 @@ test_extra_slots_follow_rate (void)
   fx_free (fx);
 }
 
+/* An uplink (64 KiB/s, known to the host) that ran dry and carried a
+ * quarter of its capacity in a round opens the slots that would fill it,
+ * not one: the 4 slots (3 regular, 1 optimistic) double after one round
+ * (one a round took a download-capped swarm most of its download to open
+ * the slots its spare upload needed), and close again one a round once
+ * the uplink is full. */
+static void
+test_extra_slots_fill_uplink (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  Fx *fx = fx_new (1, 1, 1 << 20, 64 * 1024, &cfg, 3);
+  fx->host.uplink_backlog = fake_uplink_backlog;
+  fx->host.uplink_notify = ignore_notify;
+  fx->host.uplink_rate = rate_64k;
+  fake_backlog = 0;
+  fx_start (fx, 1);
+  const guint n = 16;
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
+  for (guint k = 0; k < n; k++)
+    {
+      fx_fake_connect (fx, FAKE + k, 1, empty);
+      fx_inject (fx, FAKE + k, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+    }
+  guint slots = cfg.regular_slots + 1;
+  g_assert_cmpuint (n_unchoked (fx, FAKE, n), ==, slots);
+  guint cursor = 0;
+  /* one block (16 KiB) a second: a quarter of the uplink, one round */
+  guint u = steady_demand (fx, FAKE, n, 1, 11, &cursor);
+  g_test_message ("after a round at a quarter of the uplink: %u unchoked", u);
+  g_assert_cmpuint (u, ==, 2 * slots);
+  /* the uplink never dry (its backlog full) from then on: once the round
+   * that began at the old rate is over, one fewer a round */
+  fake_backlog = G_MAXUINT32;
+  guint before = steady_demand (fx, FAKE, n, 4, 20, &cursor);
+  u = steady_demand (fx, FAKE, n, 4, 10, &cursor);
+  g_test_message ("full uplink: %u then %u unchoked", before, u);
+  g_assert_cmpuint (u, ==, before - 1);
+  g_autoptr (GString) why = g_string_new (NULL);
+  g_assert_true (mb_peer_check (fx->peers[1], why));
+  fx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -561,6 +604,7 @@ main (int argc, char **argv)
   g_test_add_func ("/upload/piece-at-a-time", test_upload_piece_at_a_time);
   g_test_add_func ("/upload/limit-follows-rate", test_upload_limit_follows_rate);
   g_test_add_func ("/choke/extra-slots-follow-rate", test_extra_slots_follow_rate);
+  g_test_add_func ("/choke/extra-slots-fill-uplink", test_extra_slots_fill_uplink);
   g_test_add_func ("/pipeline/slow-start", test_pipeline_slow_start);
   g_test_add_func ("/tracker/ramp", test_tracker_ramp);
   g_test_add_func ("/pex/seedless-leecher-dials-seed", test_pex_seedless_leecher_dials_seed);
