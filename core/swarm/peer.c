@@ -282,7 +282,7 @@ mbi_swarm_conn_remove (Swarm *sw, Conn *c)
   mbi_conn_set_interest (sw, c, FALSE, FALSE);
   mbi_swarm_release_requests (sw, c, FALSE);
   mbi_upload_clear (sw, c);
-  mbi_superseed_on_cut (sw, c);
+  mbi_superseed_on_cut (sw, c, TRUE);
   if (c->remote && c->got_bitfield)
     mbi_swarm_avail_remove_bitfield (sw, c->remote);
   if (sw->optimistic_node == c->node)
