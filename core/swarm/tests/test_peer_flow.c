@@ -517,6 +517,28 @@ steady_demand (Fx *fx, MbNodeId first, guint n, guint per_s, guint secs, guint *
   return n_unchoked (fx, first, n);
 }
 
+/* A seed (peer 1) on the fake uplink (backlog 0: always "dry"; its rate
+ * known to the host when `rate` is given) with n fakes interested, the
+ * regular slots and the optimistic one unchoked. */
+static Fx *
+slots_fx (const MbPeerConfig *cfg, guint n, guint64 (*rate) (gpointer, MbNodeId))
+{
+  Fx *fx = fx_new (1, 1, 1 << 20, 64 * 1024, cfg, 3);
+  fx->host.uplink_backlog = fake_uplink_backlog;
+  fx->host.uplink_notify = ignore_notify;
+  fx->host.uplink_rate = rate;
+  fake_backlog = 0;
+  fx_start (fx, 1);
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
+  for (guint k = 0; k < n; k++)
+    {
+      fx_fake_connect (fx, FAKE + k, 1, empty);
+      fx_inject (fx, FAKE + k, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+    }
+  g_assert_cmpuint (n_unchoked (fx, FAKE, n), ==, cfg->regular_slots + 1);
+  return fx;
+}
+
 /* Extra upload slots follow the uplink's rate, not an empty backlog: a
  * host whose backlog is always 0 (real mode's view while the kernel's
  * buffers have room) and whose uplink rate is unknown does not make a seed
@@ -528,20 +550,9 @@ test_extra_slots_follow_rate (void)
 {
   MbPeerConfig cfg;
   mb_peer_config_init (&cfg);
-  Fx *fx = fx_new (1, 1, 1 << 20, 64 * 1024, &cfg, 3);
-  fx->host.uplink_backlog = fake_uplink_backlog;
-  fx->host.uplink_notify = ignore_notify;
-  fake_backlog = 0;
-  fx_start (fx, 1);
   const guint n = 12;
-  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
-  for (guint k = 0; k < n; k++)
-    {
-      fx_fake_connect (fx, FAKE + k, 1, empty);
-      fx_inject (fx, FAKE + k, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
-    }
+  Fx *fx = slots_fx (&cfg, n, NULL);
   guint slots = cfg.regular_slots + 1;
-  g_assert_cmpuint (n_unchoked (fx, FAKE, n), ==, slots);
   guint cursor = 0;
   /* 2 minutes at 8 blocks a second: 12 rechokes, the uplink always "dry" */
   guint u = steady_demand (fx, FAKE, n, 8, 120, &cursor);
@@ -565,21 +576,9 @@ test_extra_slots_fill_uplink (void)
 {
   MbPeerConfig cfg;
   mb_peer_config_init (&cfg);
-  Fx *fx = fx_new (1, 1, 1 << 20, 64 * 1024, &cfg, 3);
-  fx->host.uplink_backlog = fake_uplink_backlog;
-  fx->host.uplink_notify = ignore_notify;
-  fx->host.uplink_rate = rate_64k;
-  fake_backlog = 0;
-  fx_start (fx, 1);
   const guint n = 16;
-  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
-  for (guint k = 0; k < n; k++)
-    {
-      fx_fake_connect (fx, FAKE + k, 1, empty);
-      fx_inject (fx, FAKE + k, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
-    }
+  Fx *fx = slots_fx (&cfg, n, rate_64k);
   guint slots = cfg.regular_slots + 1;
-  g_assert_cmpuint (n_unchoked (fx, FAKE, n), ==, slots);
   guint cursor = 0;
   /* one block (16 KiB) a second: a quarter of the uplink, one round */
   guint u = steady_demand (fx, FAKE, n, 1, 11, &cursor);
