@@ -223,7 +223,7 @@ choke_round (Swarm *sw, guint64 now, gboolean rotate, gboolean roll)
               c->am_choking = TRUE;
               mbi_unchokes_update (sw, c, now);
               mbi_upload_clear (sw, c); /* BEP 3: a choke discards its requests */
-              mbi_superseed_on_cut (sw, c);
+              mbi_superseed_on_cut (sw, c, FALSE);
               mbi_peer_send (p, c->node, mbi_swarm_msg (sw, MB_MSG_CHOKE));
             }
           else
@@ -288,7 +288,7 @@ mbi_swarm_seed_preempt (Swarm *sw, Conn *c, guint64 now)
   victim->am_choking = TRUE;
   mbi_unchokes_update (sw, victim, now);
   mbi_upload_clear (sw, victim); /* BEP 3: a choke discards its requests */
-  mbi_superseed_on_cut (sw, victim);
+  mbi_superseed_on_cut (sw, victim, FALSE);
   mbi_peer_send (sw->peer, victim->node, mbi_swarm_msg (sw, MB_MSG_CHOKE));
   conn_unchoke (sw, c, now);
 }

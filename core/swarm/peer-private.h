@@ -408,9 +408,10 @@ GBytes *mbi_superseed_bitfield (const Swarm *sw);
 void mbi_superseed_reveal (Swarm *sw, Conn *c);
 void mbi_superseed_on_sent (Swarm *sw, Conn *c, guint32 piece, guint32 len);
 void mbi_superseed_on_not_interested (Swarm *sw, Conn *c);
+/* c is choked (gone FALSE) or goes (TRUE) before it had its shown piece. */
+void mbi_superseed_on_cut (Swarm *sw, Conn *c, gboolean gone);
 /* Every rechoke: a conn still not interested in what it was shown is shown
  * another piece (our view of it may lag: HAVEs it did not send us). */
-void mbi_superseed_on_cut (Swarm *sw, Conn *c);
 void mbi_superseed_on_rechoke (Swarm *sw);
 
 /* peer-ring.c: swarms of ring files. */

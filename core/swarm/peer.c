@@ -282,7 +282,7 @@ mbi_swarm_conn_remove (Swarm *sw, Conn *c)
   mbi_conn_set_interest (sw, c, FALSE, FALSE);
   mbi_swarm_release_requests (sw, c, FALSE);
   mbi_upload_clear (sw, c);
-  mbi_superseed_on_cut (sw, c);
+  mbi_superseed_on_cut (sw, c, TRUE);
   if (c->remote && c->got_bitfield)
     mbi_swarm_avail_remove_bitfield (sw, c->remote);
   if (sw->optimistic_node == c->node)
@@ -828,6 +828,25 @@ slot_check (MbPeer *p, guint64 now)
     mbi_swarm_fill_slots (p->swarms->pdata[i], now);
 }
 
+/* After a round whose uplink ran dry and carried `sent` bytes, under 95%
+ * of its capacity: the slots to open so that, if each new slot carries what
+ * a slot carried this round, the uplink is full: slots x (capacity / sent
+ * - 1), at least one and at most doubling them.  One a round (the rule
+ * until 2026-11-26) took a download-capped swarm most of its download to
+ * open the slots its spare upload needed: its peers, capped, each take
+ * only part of a slot's share, and the slots went on being too few while
+ * the stragglers waited for unchokes. */
+static guint
+slots_to_fill (const MbPeer *p, guint64 sent)
+{
+  guint64 slots = p->cfg.regular_slots + p->extra_slots + 1;
+  guint64 capacity = mbi_upload_capacity_share (p, 100);
+  if (sent == 0 || capacity <= sent)
+    return 1;
+  guint64 want = (capacity * slots + sent - 1) / sent - slots;
+  return (guint) CLAMP (want, 1, slots);
+}
+
 void
 mb_peer_handle_expiry (MbPeer *p, guint64 now)
 {
@@ -838,16 +857,18 @@ mb_peer_handle_expiry (MbPeer *p, guint64 now)
     slot_check (p, now);
   if (now >= p->next_rechoke)
     {
-      /* Upload slots follow the uplink: one more after a round in which it
-       * ran dry and carried under 95% of its capacity, one fewer after any
-       * other.  The rate tells the two apart where a host's backlog cannot:
+      /* Upload slots follow the uplink: more after a round in which it
+       * ran dry and carried under 95% of its capacity (as many as would
+       * fill it, see slots_to_fill), one fewer after any other.  The rate
+       * tells the two apart where a host's backlog cannot:
        * a real host sees only what the kernel has not taken yet, so its
        * uplink "runs dry" while the kernel's buffers are full. */
       guint64 sent = p->up_handed - p->up_handed_mark;
       mbi_upload_set_limit (p, p->cfg.rechoke_interval_us);
       gboolean idle = p->up_dry > 0 && sent < mbi_upload_capacity_share (p, 95);
       if (idle && p->extra_slots < p->cfg.max_extra_slots)
-        p->extra_slots++;
+        p->extra_slots = MIN (p->cfg.max_extra_slots,
+                              p->extra_slots + slots_to_fill (p, sent));
       else if (!idle && p->extra_slots > 0)
         p->extra_slots--;
       p->up_dry = 0;

@@ -517,6 +517,28 @@ steady_demand (Fx *fx, MbNodeId first, guint n, guint per_s, guint secs, guint *
   return n_unchoked (fx, first, n);
 }
 
+/* A seed (peer 1) on the fake uplink (backlog 0: always "dry"; its rate
+ * known to the host when `rate` is given) with n fakes interested, the
+ * regular slots and the optimistic one unchoked. */
+static Fx *
+slots_fx (const MbPeerConfig *cfg, guint n, guint64 (*rate) (gpointer, MbNodeId))
+{
+  Fx *fx = fx_new (1, 1, 1 << 20, 64 * 1024, cfg, 3);
+  fx->host.uplink_backlog = fake_uplink_backlog;
+  fx->host.uplink_notify = ignore_notify;
+  fx->host.uplink_rate = rate;
+  fake_backlog = 0;
+  fx_start (fx, 1);
+  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
+  for (guint k = 0; k < n; k++)
+    {
+      fx_fake_connect (fx, FAKE + k, 1, empty);
+      fx_inject (fx, FAKE + k, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
+    }
+  g_assert_cmpuint (n_unchoked (fx, FAKE, n), ==, cfg->regular_slots + 1);
+  return fx;
+}
+
 /* Extra upload slots follow the uplink's rate, not an empty backlog: a
  * host whose backlog is always 0 (real mode's view while the kernel's
  * buffers have room) and whose uplink rate is unknown does not make a seed
@@ -528,20 +550,9 @@ test_extra_slots_follow_rate (void)
 {
   MbPeerConfig cfg;
   mb_peer_config_init (&cfg);
-  Fx *fx = fx_new (1, 1, 1 << 20, 64 * 1024, &cfg, 3);
-  fx->host.uplink_backlog = fake_uplink_backlog;
-  fx->host.uplink_notify = ignore_notify;
-  fake_backlog = 0;
-  fx_start (fx, 1);
   const guint n = 12;
-  g_autoptr (MbBitfield) empty = mb_bitfield_new (16);
-  for (guint k = 0; k < n; k++)
-    {
-      fx_fake_connect (fx, FAKE + k, 1, empty);
-      fx_inject (fx, FAKE + k, 1, fx_swarm_msg (fx, MB_MSG_INTERESTED));
-    }
+  Fx *fx = slots_fx (&cfg, n, NULL);
   guint slots = cfg.regular_slots + 1;
-  g_assert_cmpuint (n_unchoked (fx, FAKE, n), ==, slots);
   guint cursor = 0;
   /* 2 minutes at 8 blocks a second: 12 rechokes, the uplink always "dry" */
   guint u = steady_demand (fx, FAKE, n, 8, 120, &cursor);
@@ -554,6 +565,37 @@ test_extra_slots_follow_rate (void)
   fx_free (fx);
 }
 
+/* An uplink (64 KiB/s, known to the host) that ran dry and carried a
+ * quarter of its capacity in a round opens the slots that would fill it,
+ * not one: the 4 slots (3 regular, 1 optimistic) double after one round
+ * (one a round took a download-capped swarm most of its download to open
+ * the slots its spare upload needed), and close again one a round once
+ * the uplink is full. */
+static void
+test_extra_slots_fill_uplink (void)
+{
+  MbPeerConfig cfg;
+  mb_peer_config_init (&cfg);
+  const guint n = 16;
+  Fx *fx = slots_fx (&cfg, n, rate_64k);
+  guint slots = cfg.regular_slots + 1;
+  guint cursor = 0;
+  /* one block (16 KiB) a second: a quarter of the uplink, one round */
+  guint u = steady_demand (fx, FAKE, n, 1, 11, &cursor);
+  g_test_message ("after a round at a quarter of the uplink: %u unchoked", u);
+  g_assert_cmpuint (u, ==, 2 * slots);
+  /* the uplink never dry (its backlog full) from then on: once the round
+   * that began at the old rate is over, one fewer a round */
+  fake_backlog = G_MAXUINT32;
+  guint before = steady_demand (fx, FAKE, n, 4, 20, &cursor);
+  u = steady_demand (fx, FAKE, n, 4, 10, &cursor);
+  g_test_message ("full uplink: %u then %u unchoked", before, u);
+  g_assert_cmpuint (u, ==, before - 1);
+  g_autoptr (GString) why = g_string_new (NULL);
+  g_assert_true (mb_peer_check (fx->peers[1], why));
+  fx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -561,6 +603,7 @@ main (int argc, char **argv)
   g_test_add_func ("/upload/piece-at-a-time", test_upload_piece_at_a_time);
   g_test_add_func ("/upload/limit-follows-rate", test_upload_limit_follows_rate);
   g_test_add_func ("/choke/extra-slots-follow-rate", test_extra_slots_follow_rate);
+  g_test_add_func ("/choke/extra-slots-fill-uplink", test_extra_slots_fill_uplink);
   g_test_add_func ("/pipeline/slow-start", test_pipeline_slow_start);
   g_test_add_func ("/tracker/ramp", test_tracker_ramp);
   g_test_add_func ("/pex/seedless-leecher-dials-seed", test_pex_seedless_leecher_dials_seed);
