@@ -89,14 +89,7 @@ test_slow_store (void)
   /* the failure detector as a peer has it by default (1 s x 3 misses): the
    * fixture's 300 ms takes a member for crashed when its pongs wait 300 ms
    * three times behind the copies in the kernel's socket buffers */
-  MbClusterNet cn = { .tracker_host = net.tracker, .tracker_netns = net.ns[MB_NET_HUB (&net)],
-                      .token = MB_NET_TOKEN, .ping_ms = PING_MS };
-  for (guint i = 0; i < N_PEERS; i++)
-    {
-      cn.peer_host[i] = net.host[i];
-      cn.peer_netns[i] = net.ns[i];
-    }
-  Cluster *c = mb_cluster_start_net (R, E2E_SECRET, &cn);
+  Cluster *c = mb_net_cluster_start_ping (&net, R, PING_MS);
   if (c != NULL)
     {
       gboolean ok = run (c);
