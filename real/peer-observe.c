@@ -213,6 +213,7 @@ mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg)
   add_uint (b, "requests_served", rs.requests_served);
   add_uint (b, "rpc_timeouts", rs.rpc_timeouts);
   add_uint (b, "rpc_deadlines_extended", rs.rpc_extended);
+  add_uint (b, "copies_held_for_uplink", rs.uplink_held);
   json_builder_end_object (b);
 
   json_builder_end_object (b);
@@ -334,6 +335,9 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
   metric (s, "minibit_ring_rpc_deadlines_extended_total", "counter",
           "Ring request deadlines moved on: the target was still answering the requests "
           "sent before them (a slow link).", rs.rpc_extended);
+  metric (s, "minibit_ring_copies_held_for_uplink_total", "counter",
+          "Chunk copies that waited, unsent, for the uplink's backlog to fall to 512 KiB.",
+          rs.uplink_held);
   metric (s, "minibit_ring_refused_chunks_total", "counter",
           "Chunks refused: content that did not match its id.", rs.refused_chunks);
   metric (s, "minibit_ring_refused_manifests_total", "counter",

@@ -150,6 +150,8 @@ apply_swarm (MbPeerConfig *p, const MbSwarmConfig *sw)
     p->propshare_optimistic_pm = (guint) (sw->propshare_optimistic * 1000 + 0.5);
   if (GIVEN (SPARE_SLOTS))
     p->spare_round_robin = sw->spare_slots == MB_SCENARIO_SPARE_SLOTS_ROUND_ROBIN;
+  if (GIVEN (REQUEST_TIMEOUT))
+    p->request_timeout_us = sw->request_timeout;
   if (GIVEN (PEX) && !sw->pex)
     p->pex_interval_us = 0;
   else if (sw->pex && (GIVEN (PEX_INTERVAL) || p->pex_interval_us == 0))

@@ -68,6 +68,7 @@ const MbKeySpec mbi_scenario_swarm_keys[] = {
   { "tyrant_rounds", MB_KIND_COUNT, SW (tyrant_rounds), FALSE, "3", NULL },
   { "propshare_optimistic", MB_KIND_PROBABILITY, SW (propshare_optimistic), FALSE, "20%", NULL },
   { "spare_slots", MB_KIND_ENUM, SW (spare_slots), FALSE, "round-robin", spare_slots_choices },
+  { "request_timeout", MB_KIND_DURATION, SW (request_timeout), FALSE, "20s", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },
 };
 #undef SW
@@ -128,6 +129,7 @@ mbi_scenario_open_swarm (MbLoad *ld, const char *id G_GNUC_UNUSED)
   sw->propshare_optimistic = p.propshare_optimistic_pm / 1000.0;
   sw->spare_slots = p.spare_round_robin ? MB_SCENARIO_SPARE_SLOTS_ROUND_ROBIN
                                         : MB_SCENARIO_SPARE_SLOTS_RATE;
+  sw->request_timeout = p.request_timeout_us;
   return sw;
 }
 

@@ -216,6 +216,7 @@ typedef enum {
   MB_SWARM_TYRANT_ROUNDS,
   MB_SWARM_PROPSHARE_OPTIMISTIC,
   MB_SWARM_SPARE_SLOTS,
+  MB_SWARM_REQUEST_TIMEOUT,
   MB_SWARM_N_KEYS
 } MbSwarmKey;
 
@@ -268,6 +269,7 @@ typedef struct {
   guint tyrant_rounds;        /* bittyrant's r, >= 1 */
   double propshare_optimistic;/* propshare's optimistic share, 0 .. 1 */
   MbScenarioSpareSlots spare_slots; /* how a leecher fills its extra slots */
+  guint64 request_timeout;    /* the core's request_timeout_us; 0: never */
 } MbSwarmConfig;
 
 /* "round-robin", "fastest" (as core's mb_seed_choke_name); NULL if unknown. */

@@ -395,6 +395,10 @@ mbi_workload_check_holders (MbExperiment *x, GString *why)
 {
   if (!x->files || x->files->len == 0)
     return TRUE;
+  /* a run may end (every operation answered) before a leave's new view has
+   * reached every peer: the repairs it starts put the lists right then */
+  if (mb_world_views_pending (x->world) > 0)
+    return TRUE;
   for (guint i = 0; i < mb_world_n_nodes (x->world); i++)
     {
       MbSimNode *n = mb_world_node (x->world, i);

@@ -678,6 +678,12 @@ mb_world_ring_busy (const MbWorld *w)
   return w->ring_busy;
 }
 
+guint
+mb_world_views_pending (const MbWorld *w)
+{
+  return g_hash_table_size (w->pending_views);
+}
+
 void
 mb_world_ring_busy_add (MbWorld *w, gint delta)
 {

@@ -149,6 +149,9 @@ void mb_world_after_ring_call (MbWorld *w, MbSimNode *n);
 /* Ring operations in flight (publish, fetch, hand-off). */
 guint mb_world_ring_busy (const MbWorld *w);
 void mb_world_ring_busy_add (MbWorld *w, gint delta);
+/* New views published and not yet delivered to every ring peer (their
+ * repairs not yet started). */
+guint mb_world_views_pending (const MbWorld *w);
 void mb_world_free (MbWorld *w);
 MbNet *mb_world_net (MbWorld *w);
 /* The scheduler of the global events. */

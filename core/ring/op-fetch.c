@@ -13,8 +13,9 @@
  * pending, and `inflight` counts them (the sum of `load`), never above
  * `capacity`; order[0 .. scan_from) holds no chunk still waiting (CH_NEED);
  * a holder is asked for a chunk at most once (`tried`; with the swarm, once
- * per round of the fallback); the owners are told only when every chunk is
- * settled (done or failed).
+ * per round of the fallback), a holder outside our view only once no
+ * member holding it is left untried; the owners are told only when every
+ * chunk is settled (done or failed).
  *
  * With a swarm peer (mb_ringpeer_set_swarm) the chunks come through the
  * file's swarm (`key` set): a piece the swarm stores is CH_DONE at once
@@ -408,9 +409,14 @@ fetch_pump (OpFetch *op, guint64 now)
                       || (!op->ring_all && mb_peer_availability (rp->swarm, op->key, i) > 0)))
         continue; /* the swarm will bring it */
       GPtrArray *cand = chunk_candidates (op, i);
-      const char *best = NULL;
-      guint best_load = G_MAXUINT;
-      gboolean untried = FALSE;
+      /* Members of our view first: a holder outside it (a ring client that
+       * told the owners it holds the file, a member gone) may be stopped or
+       * unreachable, and with the swarm only one GET_CHUNK is in flight, so
+       * each such try would hold the fallback up for an RPC timeout.  It is
+       * asked only once no member is left untried for the chunk. */
+      const char *best = NULL, *best_other = NULL;
+      guint best_load = G_MAXUINT, other_load = G_MAXUINT;
+      gboolean untried = FALSE, member_untried = FALSE;
       for (guint k2 = 0; k2 < cand->len; k2++)
         {
           /* with the swarm, each fetch starts at a holder of its own */
@@ -418,13 +424,24 @@ fetch_pump (OpFetch *op, guint64 now)
           if (mbi_rp_is_self (rp, c) || was_tried (op, i, c))
             continue;
           untried = TRUE;
+          gboolean member = mb_ring_contains (rp->view, c);
+          member_untried = member_untried || member;
           guint l = holder_load (op, c);
-          if (l < (op->key ? 1 : rp->cfg.per_holder) && l < best_load)
+          if (l >= (op->key ? 1 : rp->cfg.per_holder))
+            continue;
+          if (member && l < best_load)
             {
               best = c;
               best_load = l;
             }
+          else if (!member && l < other_load)
+            {
+              best_other = c;
+              other_load = l;
+            }
         }
+      if (!best && !member_untried)
+        best = best_other;
       if (!untried && op->key && swarm_news (op, FALSE))
         {
           /* Its holders could not give it, but the swarm is not stalled

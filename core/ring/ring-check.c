@@ -97,8 +97,9 @@ check_sent (const MbRingPeer *rp, GHashTable *ops, GHashTable *per_op, GHashTabl
   return TRUE;
 }
 
-/* Windows: at most cfg.window in flight (exactly the sent requests to that
- * target); requests wait only while the window is full, unsent. */
+/* Windows: at most cfg.window in flight (exactly the requests to that
+ * target sent or held for the uplink); requests wait only while the window
+ * is full, unsent. */
 static gboolean
 check_windows (const MbRingPeer *rp, GHashTable *ops, GHashTable *per_op,
                GHashTable *per_target, GString *why)
@@ -117,7 +118,8 @@ check_windows (const MbRingPeer *rp, GHashTable *ops, GHashTable *per_op,
                      rp->cfg.window);
       guint sent = GPOINTER_TO_UINT (g_hash_table_lookup (per_target, target));
       if (sent != w->inflight)
-        return fail (why, "window of %s counts %u in flight, but %u requests to it are sent",
+        return fail (why, "window of %s counts %u in flight, but %u requests to it are sent "
+                     "or held for the uplink",
                      target, w->inflight, sent);
       if (w->waiting.length > 0 && w->inflight < rp->cfg.window)
         return fail (why, "%u requests wait for %s while its window has room (%u of %u)",
@@ -135,9 +137,34 @@ check_windows (const MbRingPeer *rp, GHashTable *ops, GHashTable *per_op,
           count (per_op, r->op);
         }
     }
-  if (total != g_hash_table_size (rp->rpcs))
-    return fail (why, "windows count %u requests in flight, rpcs holds %u", total,
-                 g_hash_table_size (rp->rpcs));
+  if (total != g_hash_table_size (rp->rpcs) + rp->uplink.length)
+    return fail (why, "windows count %u requests in flight, rpcs holds %u and the uplink %u",
+                 total, g_hash_table_size (rp->rpcs), rp->uplink.length);
+  return TRUE;
+}
+
+/* Held for the uplink: unsent, unfinished, with their message, bulk, of a
+ * live op; counted per target (their window places) and per op. */
+static gboolean
+check_uplink (const MbRingPeer *rp, GHashTable *ops, GHashTable *per_op,
+              GHashTable *per_target, GString *why)
+{
+  if ((rp->uplink.length == 0) != (rp->uplink_wake == MB_TIME_NEVER))
+    return fail (why, "%u requests held for the uplink, next look at %" G_GUINT64_FORMAT,
+                 rp->uplink.length, rp->uplink_wake);
+  for (GList *l = rp->uplink.head; l; l = l->next)
+    {
+      const Rpc *r = l->data;
+      if (!g_hash_table_contains (ops, r->op))
+        return fail (why, "request %u held for the uplink belongs to no live op", r->req);
+      if (r->done || !r->msg || r->kind != RPC_STORE_CHUNK || r->bytes == 0)
+        return fail (why, "request %u held for the uplink (to %s) is finished, has no message "
+                     "or is no chunk copy", r->req, r->target);
+      if (g_hash_table_lookup (rp->rpcs, GUINT_TO_POINTER (r->req)) == r)
+        return fail (why, "request %u is held for the uplink but also in rpcs", r->req);
+      count (per_op, r->op);
+      count (per_target, r->target);
+    }
   return TRUE;
 }
 
@@ -148,6 +175,7 @@ mb_ringpeer_check (const MbRingPeer *rp, GString *why)
   g_autoptr (GHashTable) per_op = g_hash_table_new (g_direct_hash, g_direct_equal);
   g_autoptr (GHashTable) per_target = g_hash_table_new (g_str_hash, g_str_equal);
   if (!check_op_list (rp, ops, why) || !check_sent (rp, ops, per_op, per_target, why)
+      || !check_uplink (rp, ops, per_op, per_target, why)
       || !check_windows (rp, ops, per_op, per_target, why))
     return FALSE;
   for (guint i = 0; i < rp->ops->len; i++)

@@ -1,5 +1,6 @@
 /* ringpeer-private.h — the ring peer's internals, shared by its files:
  *   ringpeer.c        state, views, requests (windows, timeouts), entry points
+ *   ringpeer-uplink.c bulk copies held back while the host's uplink is full
  *   ringpeer-serve.c  the server side (store/get chunk and manifest, ...)
  *   ringpeer-serve.c  also: how a manifest that arrives is taken (versions)
  *   op.c              what every operation shares: creation, replies, report,
@@ -15,6 +16,13 @@
  *    that target's queue, unsent, with no deadline yet (so a big store,
  *    hand-off or repair never floods a connection nor times out waiting), and
  *    only while the window is full;
+ *  - with the host's flow control, a chunk copy (a STORE_CHUNK with data)
+ *    that has its place in a window goes on the wire only while the host's
+ *    uplink backlog is at most cfg.uplink_low; until then it waits in
+ *    `uplink` (FIFO, unsent, no deadline yet, its window place counted), so
+ *    a request's deadline starts with at most uplink_low bytes (and one
+ *    chunk) ahead of it on the uplink, and small frames (answers, pings, a
+ *    manifest read) never queue behind megabytes of copies;
  *  - every Rpc in `rpcs` is also in `timeouts`, which is in deadline order
  *    (deadline = sent + rpc_timeout, and time never goes back; a request
  *    whose target kept answering the requests sent before it is given
@@ -74,6 +82,7 @@ typedef struct {
                          * times asked again after a dropped connection */
   guint hops;           /* manifest reads: redirects followed to get here */
   gboolean probe;       /* a STORE_CHUNK without data: "do you hold it?" */
+  guint64 held_at;      /* when it began to wait for the uplink (in `uplink`) */
   gboolean done;
 } Rpc;
 
@@ -135,12 +144,15 @@ struct _MbRingPeer {
   GHashTable *suspects;     /* members removed from our view as crashed (repair),
                              * not since back nor left: they still count towards
                              * the ring's size in mbi_rp_quorums */
+  GQueue uplink;            /* Rpc*: bulk requests held for the uplink, FIFO */
+  guint64 uplink_wake;      /* when to look at the backlog again (held ones) */
+  guint64 uplink_moved_at;  /* when a held request last went on the wire */
   MbRingPeerStats stats;
   MbPeer *swarm;            /* fetches go through the file's swarm (or NULL) */
 };
 
-/* A target's window: how many requests are in flight to it, and those
- * waiting for a place. */
+/* A target's window: how many requests are in flight to it (sent, or held
+ * for the uplink), and those waiting for a place. */
 typedef struct {
   guint inflight;
   GQueue waiting;   /* Rpc* */
@@ -172,6 +184,33 @@ MbNodeId mbi_rp_node (MbRingPeer *rp, const char *member);
 Rpc *mbi_rp_send (MbRingPeer *rp, RingOp *op, RpcKind kind, const char *target, MbMessage *msg,
                   guint32 index, guint64 bytes, guint64 now);
 gboolean mbi_rp_is_self (const MbRingPeer *rp, const char *member);
+/* Puts r (its window place already counted) on the wire: its deadline
+ * starts now. */
+void mbi_rp_launch (MbRingPeer *rp, Rpc *r, MbMessage *msg, guint64 now);
+/* r (not sent, its window place counted) failed without an answer: its
+ * window place goes to the next waiting request, its op hears NULL, and r
+ * is freed. */
+void mbi_rp_fail_unsent (MbRingPeer *rp, Rpc *r, guint64 now);
+void mbi_rp_rpc_free (Rpc *r);
+
+/* ringpeer-uplink.c */
+/* Whether r, which has a window place, must wait for the uplink (a bulk
+ * request while the host has flow control). */
+gboolean mbi_uplink_holds (const MbRingPeer *rp, const Rpc *r);
+/* Holds r (msg taken) behind the others, then sends what the backlog lets go. */
+void mbi_uplink_hold (MbRingPeer *rp, Rpc *r, MbMessage *msg, guint64 now);
+/* Sends the held requests, oldest first, while the backlog is at most
+ * cfg.uplink_low; sets when to look again.  Never reports. */
+void mbi_uplink_pump (MbRingPeer *rp, guint64 now);
+/* When a held request needs a look (MB_TIME_NEVER: none held). */
+guint64 mbi_uplink_next_expiry (const MbRingPeer *rp);
+/* Due at now: the pump; if the uplink has let none go for RPC_PATIENCE x
+ * rpc_timeout (a host whose uplink never drains), the held requests fail
+ * as timed out.  May report. */
+void mbi_uplink_handle_expiry (MbRingPeer *rp, guint64 now);
+/* The held requests to node fail (a disconnect).  May report. */
+void mbi_uplink_fail_to (MbRingPeer *rp, MbNodeId node, guint64 now);
+void mbi_uplink_clear (MbRingPeer *rp);
 /* R, W and the read quorum in our view now: R' = min(R, members and
  * suspects: members taken for crashed, not back); W' =
  * min(cfg W, R') (cfg 0: R'/2 + 1); Q' = min(cfg Q, R') (cfg 0: R' - W' + 1),
@@ -184,6 +223,11 @@ gboolean mbi_rp_in_list (const char *const *list, guint n, const char *member);
 /* Drops the holders of m that are members we saw leave: a merge with an
  * older copy must not bring them back. */
 void mbi_rp_prune_gone (MbRingPeer *rp, MbManifest *m);
+
+/* A request whose target keeps answering those sent before it may wait this
+ * many rpc_timeouts after it was sent (ringpeer.c); a held request waits at
+ * most this long for an uplink that lets nothing go (ringpeer-uplink.c). */
+#define RPC_PATIENCE 6
 
 /* ringpeer-serve.c: a request from another peer, answered; FALSE if msg is
  * not a request (it is a reply to one of ours). */

@@ -4,7 +4,8 @@
  * server side is in ringpeer-serve.c; the operations in op*.c.
  *
  * Invariants (see ringpeer-private.h): at most cfg.window requests in flight
- * per target, the rest queued unsent; every sent request is in `rpcs` and in
+ * per target (sent, or bulk ones held for the uplink: ringpeer-uplink.c),
+ * the rest queued unsent; every sent request is in `rpcs` and in
  * `timeouts` (deadline order); a finished one leaves `rpcs` at once and
  * `timeouts` lazily; every request counts in its op's `pending` until it is
  * answered or fails.  Entry points pass `now` down; nothing keeps it.
@@ -24,19 +25,19 @@ mb_ringpeer_config_init (MbRingPeerConfig *cfg)
   cfg->per_holder = 4;
   cfg->window = 16;
   cfg->rpc_timeout_us = 10 * MB_USEC_PER_SEC;
+  cfg->uplink_low = 512 * 1024;
+  cfg->uplink_poll_us = 10 * 1000;
   cfg->write_quorum = 0;    /* a majority of R, decided with R */
   cfg->read_quorum = 0;     /* R - W + 1 */
   cfg->handoff_tries = 4;
   cfg->swarm_stall_us = 3 * MB_USEC_PER_SEC;
 }
 
-static void rpc_free (Rpc *r);
-
 static void
 window_free (gpointer p)
 {
   MbiWindow *w = p;
-  g_queue_clear_full (&w->waiting, (GDestroyNotify) rpc_free);
+  g_queue_clear_full (&w->waiting, (GDestroyNotify) mbi_rp_rpc_free);
   g_free (w);
 }
 
@@ -75,6 +76,8 @@ mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
   rp->rpcs = g_hash_table_new (g_direct_hash, g_direct_equal);
   rp->windows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, window_free);
   g_queue_init (&rp->timeouts);
+  g_queue_init (&rp->uplink);
+  rp->uplink_wake = MB_TIME_NEVER;
   rp->ops = g_ptr_array_new ();
   rp->gone = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   rp->leavers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -82,8 +85,8 @@ mb_ringpeer_new (const MbHost *host, MbNodeId self, const char *self_addr,
   return rp;
 }
 
-static void
-rpc_free (Rpc *r)
+void
+mbi_rp_rpc_free (Rpc *r)
 {
   if (r->msg)
     mb_message_free (r->msg);
@@ -102,7 +105,8 @@ mb_ringpeer_free (MbRingPeer *rp)
   for (guint i = 0; i < rp->ops->len; i++)
     mbi_op_free (rp->ops->pdata[i]);
   g_ptr_array_unref (rp->ops);
-  g_queue_clear_full (&rp->timeouts, (GDestroyNotify) rpc_free);
+  g_queue_clear_full (&rp->timeouts, (GDestroyNotify) mbi_rp_rpc_free);
+  mbi_uplink_clear (rp);
   g_hash_table_unref (rp->rpcs);
   g_hash_table_unref (rp->windows);
   g_hash_table_unref (rp->gone);
@@ -248,11 +252,10 @@ mbi_rp_in_list (const char *const *list, guint n, const char *member)
 
 /* ---- requests we send ---- */
 
-/* Puts r on the wire: its deadline starts now. */
-static void
-rpc_launch (MbRingPeer *rp, MbiWindow *w, Rpc *r, MbMessage *msg, guint64 now)
+void
+mbi_rp_launch (MbRingPeer *rp, Rpc *r, MbMessage *msg, guint64 now)
 {
-  w->inflight++;
+  MbiWindow *w = window_of (rp, r->target);
   r->msg = NULL;
   r->sent_at = now;
   r->seq = ++w->launched;
@@ -263,6 +266,18 @@ rpc_launch (MbRingPeer *rp, MbiWindow *w, Rpc *r, MbMessage *msg, guint64 now)
     mb_message_free (msg); /* unreachable: it will time out */
   else
     mb_host_send (rp->host, rp->self, r->to, msg);
+}
+
+/* r takes a place in its target's window: on the wire now, or held until
+ * the uplink can take it (a bulk request). */
+static void
+rpc_admit (MbRingPeer *rp, MbiWindow *w, Rpc *r, MbMessage *msg, guint64 now)
+{
+  w->inflight++;
+  if (mbi_uplink_holds (rp, r))
+    mbi_uplink_hold (rp, r, msg, now);
+  else
+    mbi_rp_launch (rp, r, msg, now);
 }
 
 /* A place in the target's window is free: the next waiting request goes. */
@@ -276,7 +291,16 @@ window_release (MbRingPeer *rp, const char *target, guint64 now)
     w->inflight--;
   Rpc *next = g_queue_pop_head (&w->waiting);
   if (next)
-    rpc_launch (rp, w, next, next->msg, now);
+    rpc_admit (rp, w, next, next->msg, now);
+}
+
+void
+mbi_rp_fail_unsent (MbRingPeer *rp, Rpc *r, guint64 now)
+{
+  r->done = TRUE;
+  window_release (rp, r->target, now);
+  mbi_op_reply (r->op, r, NULL, now);
+  mbi_rp_rpc_free (r);
 }
 
 Rpc *
@@ -302,7 +326,7 @@ mbi_rp_send (MbRingPeer *rp, RingOp *op, RpcKind kind, const char *target, MbMes
       g_queue_push_tail (&w->waiting, r);
       return r;
     }
-  rpc_launch (rp, w, r, msg, now);
+  rpc_admit (rp, w, r, msg, now);
   return r;
 }
 
@@ -335,6 +359,8 @@ mb_ringpeer_requests_to_members (const MbRingPeer *rp)
   while (g_hash_table_iter_next (&it, NULL, &value))
     for (GList *l = ((MbiWindow *) value)->waiting.head; l; l = l->next)
       n += mb_ring_contains (rp->view, ((const Rpc *) l->data)->target);
+  for (GList *l = rp->uplink.head; l; l = l->next)
+    n += mb_ring_contains (rp->view, ((const Rpc *) l->data)->target);
   return n;
 }
 
@@ -351,6 +377,7 @@ mb_ringpeer_next_expiry (const MbRingPeer *rp)
           break;
         }
     }
+  t = MIN (t, mbi_uplink_next_expiry (rp));
   for (guint i = 0; i < rp->ops->len; i++)
     {
       const RingOp *op = rp->ops->pdata[i];
@@ -375,7 +402,7 @@ drop_done_heads (MbRingPeer *rp)
 {
   Rpc *r;
   while ((r = g_queue_peek_head (&rp->timeouts)) && r->done)
-    rpc_free (g_queue_pop_head (&rp->timeouts));
+    mbi_rp_rpc_free (g_queue_pop_head (&rp->timeouts));
 }
 
 /* A request due now whose target has answered, since it went out, only
@@ -383,7 +410,6 @@ drop_done_heads (MbRingPeer *rp)
  * it was not skipped): its new deadline, another rpc_timeout from that
  * answer, capped at RPC_PATIENCE rpc_timeouts after it was sent; 0 if it
  * has none (it times out now). */
-#define RPC_PATIENCE 6
 static guint64
 rpc_extended_deadline (MbRingPeer *rp, const Rpc *r, guint64 now)
 {
@@ -431,6 +457,8 @@ mb_ringpeer_handle_expiry (MbRingPeer *rp, guint64 now)
         }
       drop_done_heads (rp);
     }
+  if (mbi_uplink_next_expiry (rp) <= now)
+    mbi_uplink_handle_expiry (rp, now);
   /* Ops with deadlines of their own, in creation order; one may report
    * (and leave rp->ops), so each step looks the next one up by serial. */
   guint64 after = 0;
@@ -480,8 +508,10 @@ mb_ringpeer_on_disconnect (MbRingPeer *rp, MbNodeId node, guint64 now)
       g_queue_remove (&w->waiting, r);
       r->done = TRUE;
       mbi_op_reply (r->op, r, NULL, now);
-      rpc_free (r);
+      mbi_rp_rpc_free (r);
     }
+  /* Those held for the uplink, unsent too. */
+  mbi_uplink_fail_to (rp, node, now);
   /* Those sent to it: the ones on the wire now (a request an op sends in
    * answer to these failures goes on a new connection and stays). */
   g_ptr_array_set_size (failed, 0);
@@ -550,5 +580,7 @@ mb_ringpeer_receive (MbRingPeer *rp, MbNodeId from, const MbMessage *msg, guint6
   if (r && !r->done && r->to == from)
     rpc_finish (rp, r, msg, now);
   drop_done_heads (rp);
+  /* the uplink may have drained since the last look */
+  mbi_uplink_pump (rp, now);
   return TRUE;
 }

@@ -40,6 +40,14 @@ typedef struct {
   guint per_holder;         /* outstanding chunk requests per holder (4) */
   guint window;             /* requests in flight to one peer; the rest wait (16) */
   guint64 rpc_timeout_us;   /* 10 s */
+  guint64 uplink_low;       /* with the host's flow control: a chunk copy (store,
+                             * repair, leave) goes on the wire only while the
+                             * uplink backlog is at most this; the rest wait
+                             * unsent, their deadlines not started (512 KiB;
+                             * G_MAXUINT64: never held) */
+  guint64 uplink_poll_us;   /* how often a held copy looks at the backlog again
+                             * when the host does not tell its uplink's rate
+                             * (10 ms; with the rate: when it will have drained) */
   guint write_quorum;       /* W: manifest owners that must acknowledge a store
                              * (0: a majority of R, R/2 + 1) */
   guint read_quorum;        /* copies of a manifest a fetch reads before it takes
@@ -174,6 +182,8 @@ typedef struct {
   guint64 rpc_timeouts;
   guint64 rpc_extended;     /* deadlines moved on: the target was still answering
                              * the requests sent before (a slow link) */
+  guint64 uplink_held;      /* chunk copies that waited, unsent, for the host's
+                             * uplink backlog to fall to uplink_low */
   guint64 stale_refused;      /* manifests refused: an older version, or the
                                * losing side of a conflict */
   guint64 conflicts;          /* equal versions of different contents met */

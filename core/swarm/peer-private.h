@@ -420,6 +420,9 @@ void mbi_superseed_on_rechoke (Swarm *sw);
 Swarm *mbi_ring_join_to_serve (MbPeer *p, const char *key, const MbManifest *m, guint64 now);
 /* A hello for ring swarm sw came from `from` (before it is accepted or refused). */
 void mbi_ring_note_hello (Swarm *sw, MbNodeId from);
+/* from's connection in ring swarm sw closed (and no other with it is left):
+ * it is no longer taken to be in the swarm. */
+void mbi_ring_forget_hello (Swarm *sw, MbNodeId from);
 /* Leaves the ring swarms that have been idle long enough (each rechoke). */
 void mbi_ring_sweep (MbPeer *p, guint64 now);
 /* Whether the swarm serves as a seed does: complete, or serving only. */

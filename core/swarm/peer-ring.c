@@ -3,7 +3,9 @@
  *
  * Invariants: n_serving == the swarms with serve_only set (its one writer
  * is this file, and mbi_peer_swarm_remove); a ring swarm's `hellos` holds
- * every node that said hello to it while we were in it; a serve_only swarm is never
+ * every node that said hello to it while we were in it, but those whose
+ * connection in it closed since (a refused hello stays: that node is in the
+ * swarm, with others); a serve_only swarm is never
  * interested in anyone and never asks the tracker (use_tracker unset); a
  * swarm is joined to serve only from a manifest that validates, whose key
  * is the one asked for, and of which the store holds a chunk.
@@ -215,6 +217,13 @@ mbi_ring_note_hello (Swarm *sw, MbNodeId from)
   if (!sw->hellos)
     sw->hellos = g_hash_table_new (g_direct_hash, g_direct_equal);
   g_hash_table_add (sw->hellos, GUINT_TO_POINTER (from));
+}
+
+void
+mbi_ring_forget_hello (Swarm *sw, MbNodeId from)
+{
+  if (sw->hellos)
+    g_hash_table_remove (sw->hellos, GUINT_TO_POINTER (from));
 }
 
 gboolean

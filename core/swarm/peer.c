@@ -293,6 +293,10 @@ mbi_swarm_conn_remove (Swarm *sw, Conn *c)
   sw->n_conns--;
   memmove (sw->conns + i, sw->conns + i + 1, (sw->n_conns - i) * sizeof (Conn *));
   memmove (sw->conn_nodes + i, sw->conn_nodes + i + 1, (sw->n_conns - i) * sizeof (MbNodeId));
+  /* A ring holder serves the node's GET_CHUNK again (peer-ring.c): with its
+   * connection gone it cannot get the pieces from us in the swarm. */
+  if (!mbi_swarm_conn (sw, c->node))
+    mbi_ring_forget_hello (sw, c->node);
   conn_free (c);
 }
 

@@ -393,10 +393,11 @@ mb_peer_spawn (Cluster *c, guint i, GError **error)
   g_autofree gchar *repl = g_strdup_printf ("%u", c->replication);
   g_autofree gchar *port = g_strdup_printf ("%u", p->http_port);
   g_autofree gchar *wport = g_strdup_printf ("%u", p->wire_port);
+  g_autofree gchar *ping = g_strdup_printf ("%u", c->ping_ms);
   const char *argv[] = { "minibit-peer", "--port", port, "--wire-port", wport,
                          "--data-dir", p->dir, "--self-id", p->id,
                          "--known-peers", known_s, "--tracker-port", tport,
-                         "--replication", repl, "--ping-ms", "300",
+                         "--replication", repl, "--ping-ms", ping,
                          "--ping-misses", "3", "--host", p->host,
                          "--tracker-host", c->tracker_host,
                          c->secret_file != NULL ? "--cluster-secret-file" : NULL,
@@ -523,6 +524,7 @@ mb_cluster_start_any (guint r, const char *secret, const char *const *dirs,
       c->tracker_host = g_strdup (net && net->tracker_host ? net->tracker_host : "127.0.0.1");
       c->tracker_netns = net ? net->tracker_netns : -1;
       c->token = net ? g_strdup (net->token) : NULL;
+      c->ping_ms = net && net->ping_ms ? net->ping_ms : 300;
       for (guint i = 0; i < N_PEERS; i++)
         {
           c->peers[i].host = g_strdup (net && net->peer_host[i] ? net->peer_host[i] : "127.0.0.1");

@@ -110,6 +110,7 @@ typedef struct {
   gchar *tracker_log;
   Proc *tracker;
   Peer peers[N_PEERS];
+  guint ping_ms;           /* the peers' --ping-ms */
   gchar *tracker_host;     /* its --host, the peers' --tracker-host */
   int tracker_netns;       /* -1: ours */
   gchar *token;            /* the peers' MINIBIT_TOKEN, sent by mb_peer_http; NULL: none */
@@ -140,6 +141,7 @@ typedef struct {
   const char *peer_host[N_PEERS];
   int peer_netns[N_PEERS];
   const char *token;
+  guint ping_ms;        /* the peers' --ping-ms (failure detector); 0: 300 */
 } MbClusterNet;
 
 /* A secret (or NULL), and where its processes run (NULL: loopback here). */

@@ -364,9 +364,15 @@ mb_net_cut (MbNet *net, guint i, gboolean cut, GError **error)
 Cluster *
 mb_net_cluster_start (MbNet *net, guint r)
 {
+  return mb_net_cluster_start_ping (net, r, 0);
+}
+
+Cluster *
+mb_net_cluster_start_ping (MbNet *net, guint r, guint ping_ms)
+{
   g_return_val_if_fail (net->up && net->n == N_PEERS, NULL);
   MbClusterNet cn = { .tracker_host = net->tracker, .tracker_netns = net->ns[MB_NET_HUB (net)],
-                      .token = MB_NET_TOKEN };
+                      .token = MB_NET_TOKEN, .ping_ms = ping_ms };
   for (guint i = 0; i < N_PEERS; i++)
     {
       cn.peer_host[i] = net->host[i];

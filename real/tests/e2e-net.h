@@ -81,6 +81,8 @@ void mb_net_start_with (MbNet *net, const MbNetConfig *cfg);
  * tracker in the hub, peer i at net->host[i]; HTTP with MB_NET_TOKEN.
  * net must have N_PEERS peers. */
 Cluster *mb_net_cluster_start (MbNet *net, guint r);
+/* The same with the peers' --ping-ms (0: the fixture's 300). */
+Cluster *mb_net_cluster_start_ping (MbNet *net, guint r, guint ping_ms);
 /* Blocks (cut) or opens again (heal) peer i's port on the hub's bridge,
  * checking the state the kernel then has. */
 gboolean mb_net_cut (MbNet *net, guint i, gboolean cut, GError **error);

@@ -68,6 +68,7 @@ test_swarm_defaults_are_the_cores (void)
   g_assert_cmpuint (sw->tyrant_rounds, ==, p.tyrant_rounds);
   g_assert_cmpuint ((guint) (sw->propshare_optimistic * 1000 + 0.5), ==,
                     p.propshare_optimistic_pm);
+  g_assert_cmpuint (sw->request_timeout, ==, p.request_timeout_us);
   /* the scenario's names are the core's */
   for (gint s = 0; s < MB_SEED_CHOKE_N; s++)
     g_assert_cmpint (mb_seed_choke_from_name (mb_scenario_seed_choke_name ((MbScenarioSeedChoke) s)), ==, s);
@@ -100,6 +101,8 @@ static const GoodSwarm good_swarm[] = {
   { "pipeline_max = 5", MB_SWARM_PIPELINE_MAX, F (pipeline_max), 5 },
   { "request_queue_time = 500ms", MB_SWARM_REQUEST_QUEUE_TIME, F (request_queue_time),
     500 * 1000 },
+  { "request_timeout = 45s", MB_SWARM_REQUEST_TIMEOUT, F (request_timeout), 45 * SEC },
+  { "request_timeout = 0s", MB_SWARM_REQUEST_TIMEOUT, F (request_timeout), 0 },
   { "random_first = 0", MB_SWARM_RANDOM_FIRST, F (random_first), 0 },
   { "endgame = no", MB_SWARM_ENDGAME, F (endgame), FALSE },
   { "max_request = 16KiB", MB_SWARM_MAX_REQUEST, F (max_request), 16 * 1024 },
@@ -172,6 +175,8 @@ static const BadSwarm bad_swarm[] = {
     "flash.ini: [swarm] regular_slots: \"three\" is not a count; write a whole number, e.g. 100" },
   { "bad duration", "rechoke_interval = often\n",
     "flash.ini: [swarm] rechoke_interval: \"often\" is not a duration; write e.g. 100ms" },
+  { "bad request timeout", "request_timeout = soon\n",
+    "flash.ini: [swarm] request_timeout: \"soon\" is not a duration; write e.g. 100ms" },
   { "zero rechoke", "rechoke_interval = 0\n",
     "flash.ini: [swarm] rechoke_interval: must be above 0; write e.g. rechoke_interval = 10s" },
   { "zero optimistic rounds", "optimistic_rounds = 0\n",

@@ -260,6 +260,38 @@ rfx_enable_swarm (RFx *fx, const MbPeerConfig *cfg, guint64 uplink_Bps)
     }
 }
 
+static guint64
+fc_backlog (gpointer ctx, MbNodeId self)
+{
+  RFx *fx = ctx;
+  g_assert_cmpuint (self, <, MAXN);
+  guint64 left = fx->busy_until[self] > fx->now ? fx->busy_until[self] - fx->now : 0;
+  return (left * fx->uplink_Bps + SEC - 1) / SEC + fx->stuck[self];
+}
+
+static guint64
+fc_rate (gpointer ctx, MbNodeId self)
+{
+  return ((RFx *) ctx)->uplink_Bps;
+}
+
+static void
+fc_notify (gpointer ctx, MbNodeId self, guint64 low)
+{
+  g_error ("node %u asked for a drain notification: the ring fixture has none", self);
+}
+
+void
+rfx_enable_flow_control (RFx *fx, guint64 uplink_Bps)
+{
+  g_assert_cmpuint (uplink_Bps, >, 0);
+  g_assert_null (fx->tracker);
+  fx->uplink_Bps = uplink_Bps;
+  fx->host.uplink_backlog = fc_backlog;
+  fx->host.uplink_notify = fc_notify;
+  fx->host.uplink_rate = fc_rate;
+}
+
 void
 rfx_free (RFx *fx)
 {

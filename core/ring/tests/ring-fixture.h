@@ -39,6 +39,7 @@ typedef struct {
   guint64 uplink_Bps;       /* each sender's uplink (bytes/s); 0: unlimited */
   guint64 busy_until[MAXN]; /* when each sender's uplink is free */
   guint64 bytes_from[MAXN]; /* swarm PIECE payload each node sent */
+  guint64 stuck[MAXN];      /* flow control: bytes its uplink holds for good */
 } RFx;
 
 #define RFX_TRACKER_NODE 98  /* the tracker's node (rfx_enable_swarm) */
@@ -58,6 +59,11 @@ void rfx_send (gpointer ctx, MbNodeId from, MbNodeId to, MbMessage *msg);
  * and each sender an uplink of uplink_Bps (0: unlimited): a message leaves
  * once the ones before it have, at that rate, then takes 5 ms. */
 void rfx_enable_swarm (RFx *fx, const MbPeerConfig *cfg, guint64 uplink_Bps);
+/* Flow control (core/host.h) on each sender's uplink of uplink_Bps (> 0):
+ * the host tells the backlog (the bytes of messages not yet left, plus
+ * fx->stuck[i]) and the rate.  The ring never asks for a drain
+ * notification; the swarm would, so it must not be enabled with this. */
+void rfx_enable_flow_control (RFx *fx, guint64 uplink_Bps);
 /* Every peer's invariants hold (mb_ringpeer_check), else g_error. */
 void rfx_check (RFx *fx);
 /* Runs until nothing is queued and no timer is due before `until`. */

@@ -262,6 +262,41 @@ test_holder_serves_its_swarm_first (void)
   rfx_free (fx);
 }
 
+static void
+test_holder_serves_after_the_swarm_connection_closed (void)
+{
+  /* The holder keeps another connection in the swarm (a seed that stopped
+   * without a word: nothing closes it), and the fetcher's connection with
+   * it closes (the fetcher gave it up as stalled, said goodbye).  The
+   * fetcher's GET_CHUNK is then served: before, the holder remembered its
+   * hello for good and answered "choked" as long as it had any connection
+   * in the swarm, so a chunk only it could give waited for ever (the fetch
+   * asked again after every stall; e2e-stall's hang). */
+  g_autoptr (GBytes) content = random_content (FILE_SIZE / 8, 16);
+  RFx *fx = world_with_file (content, NULL);
+  g_autoptr (MbManifest) m = rfx_newest_manifest (fx, "crowd.bin");
+  g_autofree gchar *key = mb_peer_swarm_key (m);
+  const MbNodeId other = RFX_TEST_NODE - 2;   /* its mail goes to the inbox too */
+  rfx_send (fx, other, HOLDER, hello_with (key, m));
+  rfx_send (fx, RFX_TEST_NODE, HOLDER, hello_with (key, m));
+  rfx_run (fx, fx->now + SEC);
+  g_assert_true (mb_peer_is_connected (fx->sp[HOLDER], key, other));
+  g_assert_true (mb_peer_is_connected (fx->sp[HOLDER], key, RFX_TEST_NODE));
+  const MbMessage *a = rfx_ask (fx, HOLDER, get_chunk (m, 0));
+  g_assert_nonnull (a);
+  g_assert_cmpuint (a->code, ==, MB_ERR_CHOKED);
+  MbMessage *bye = hello_with (key, NULL);
+  bye->code = 3;   /* goodbye in the swarm (the transport connection stays) */
+  rfx_send (fx, RFX_TEST_NODE, HOLDER, bye);
+  rfx_run (fx, fx->now + SEC);
+  g_assert_false (mb_peer_is_connected (fx->sp[HOLDER], key, RFX_TEST_NODE));
+  g_assert_true (mb_peer_is_connected (fx->sp[HOLDER], key, other));
+  a = rfx_ask (fx, HOLDER, get_chunk (m, 0));
+  g_assert_nonnull (a);
+  g_assert_cmpint (a->type, ==, MB_MSG_CHUNK);
+  rfx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -273,6 +308,8 @@ main (int argc, char **argv)
                    test_stale_connection_is_mended);
   g_test_add_func ("/ring-swarm/holder-serves-its-swarm-first",
                    test_holder_serves_its_swarm_first);
+  g_test_add_func ("/ring-swarm/holder-serves-after-the-swarm-connection-closed",
+                   test_holder_serves_after_the_swarm_connection_closed);
   g_test_add_func ("/ring-swarm/holder-joins-only-a-swarm-it-can-serve",
                    test_holder_joins_only_a_swarm_it_can_serve);
   return g_test_run ();

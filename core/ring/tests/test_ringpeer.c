@@ -157,6 +157,48 @@ test_ring_fetch_fails_over_when_holders_are_down (void)
   rfx_free (fx);
 }
 
+/* A holder outside the view (a ring client that told the owners it holds
+ * the file, then stopped: it never answers) is asked only once no member
+ * holding the chunk is left untried: while members can give every chunk no
+ * GET_CHUNK goes to it, so no request waits out an RPC timeout there. */
+static void
+test_ring_fetch_asks_members_before_other_holders (void)
+{
+  RFx *fx = rfx_new (6, 3);
+  g_autoptr (GBytes) content = random_content (2 * 1024 * 1024, 4);
+  Done d = { 0 };
+  store_file (fx, 0, "a.bin", content, &d);
+  done_clear (&d);
+  const char *client = "10.0.1.50:7000";   /* node 50: its mail goes to the inbox */
+  for (guint i = 0; i < fx->n; i++)
+    {
+      MbMessage *u = mb_message_new (MB_MSG_UPDATE_MANIFEST);
+      u->file = g_strdup ("a.bin");
+      u->addr = g_strdup (client);
+      u->req = 0x41000000u + i;
+      rfx_send (fx, RFX_TEST_NODE, i, u);
+    }
+  rfx_run (fx, fx->now + SEC);
+  g_autoptr (MbManifest) m = rfx_newest_manifest (fx, "a.bin");
+  for (guint i = 0; i < mb_manifest_n_chunks (m); i++)
+    g_assert_true (mb_manifest_has_holder (m, i, client));
+  g_ptr_array_set_size (fx->inbox, 0);
+  fetch_file (fx, 5, "a.bin", &d);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  guint to_client = 0;
+  for (guint k = 0; k < fx->inbox->len; k++)
+    to_client += ((const MbMessage *) fx->inbox->pdata[k])->type == MB_MSG_GET_CHUNK;
+  MbRingPeerStats st;
+  mb_ringpeer_stats (fx->rp[5], &st);
+  g_test_message ("GET_CHUNK to the holder outside the view: %u; timeouts %" G_GUINT64_FORMAT,
+                  to_client, st.rpc_timeouts);
+  g_assert_cmpuint (to_client, ==, 0);
+  g_assert_cmpuint (st.rpc_timeouts, ==, 0);
+  done_clear (&d);
+  rfx_free (fx);
+}
+
 /* The connection to the manifest's only owner drops (in one system a
  * swarm that ends closes it) while the fetch's GET_MANIFEST is on it: the
  * request fails before its time, and the owner is asked again on a new
@@ -578,6 +620,8 @@ main (int argc, char **argv)
                    test_ring_fetch_uses_several_sources_and_verifies);
   g_test_add_func ("/ring/fetch-fails-over-when-holders-are-down",
                    test_ring_fetch_fails_over_when_holders_are_down);
+  g_test_add_func ("/ring/fetch-asks-members-before-other-holders",
+                   test_ring_fetch_asks_members_before_other_holders);
   g_test_add_func ("/ring/progress-lists-running-stores-and-fetches",
                    test_ring_progress_lists_running_stores_and_fetches);
   g_test_add_func ("/ring/stale-view-lookup-is-redirected", test_ring_stale_view_lookup_is_redirected);
