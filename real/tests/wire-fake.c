@@ -164,6 +164,32 @@ mb_fake_read_msg (MbFake *f, guint ms, GError **error)
     }
 }
 
+gssize
+mb_fake_read_raw (MbFake *f, gsize max, guint ms)
+{
+  if (f == NULL || f->closed)
+    return -1;
+  gsize got = 0;
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  guint8 buf[65536];
+  while (got < max)
+    {
+      gint64 left = end - g_get_monotonic_time ();
+      if (left <= 0 || !g_socket_condition_timed_wait (f->sock, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                                       left, NULL, NULL))
+        break;
+      gssize k = g_socket_receive (f->sock, (gchar *) buf, MIN (max - got, sizeof buf),
+                                   NULL, NULL);
+      if (k <= 0)
+        {
+          f->closed = TRUE;
+          return got > 0 ? (gssize) got : -1;
+        }
+      got += (gsize) k;
+    }
+  return (gssize) got;
+}
+
 /* The next frame, which must be of type `want`. */
 static MbMessage *
 mb_fake_expect (MbFake *f, MbMsgType want, GError **error)
@@ -426,6 +452,13 @@ gboolean
 mb_fake_handshake (MbFake *f, const char *name, const char *claim, GBytes *secret,
                    MbFakeHome *home, GError **error)
 {
+  return mb_fake_handshake_as (f, name, claim, secret, home, 0, error);
+}
+
+gboolean
+mb_fake_handshake_as (MbFake *f, const char *name, const char *claim, GBytes *secret,
+                      MbFakeHome *home, guint flags, GError **error)
+{
   if (f == NULL)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "no connection");
@@ -433,7 +466,8 @@ mb_fake_handshake (MbFake *f, const char *name, const char *claim, GBytes *secre
     }
   guint8 nonce[MB_AUTH_NONCE_LEN], peer_nonce[MB_AUTH_NONCE_LEN];
   if (!mb_auth_random (nonce, sizeof nonce, error)
-      || !mb_fake_send_opening (f, name, claim, secret != NULL ? MB_CHALLENGE_SECRET : 0,
+      || !mb_fake_send_opening (f, name, claim,
+                                flags | (secret != NULL ? MB_CHALLENGE_SECRET : 0u),
                                 nonce, error)
       || !mb_fake_read_opening (f, peer_nonce, NULL, error))
     return FALSE;

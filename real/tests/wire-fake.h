@@ -51,6 +51,11 @@ gboolean mb_fake_hello (MbFake *f, const char *name, const char *claim, GError *
 gboolean mb_fake_handshake (MbFake *f, const char *name, const char *claim, GBytes *secret,
                             MbFakeHome *home, GError **error);
 
+/* The same, with more CHALLENGE flags (MB_CHALLENGE_CLIENT: a ring client,
+ * which no peer takes into its view). */
+gboolean mb_fake_handshake_as (MbFake *f, const char *name, const char *claim, GBytes *secret,
+                               MbFakeHome *home, guint flags, GError **error);
+
 /* Encodes and sends msg (taken), with its MAC after a handshake with a
  * secret. */
 gboolean mb_fake_send_msg (MbFake *f, MbMessage *msg, GError **error);
@@ -68,6 +73,11 @@ gboolean mb_fake_send_raw (MbFake *f, const guint8 *data, gsize len, GError **er
 /* The next frame from the peer (its MAC checked after a handshake with a
  * secret), waiting at most ms; NULL with error if none. */
 MbMessage *mb_fake_read_msg (MbFake *f, guint ms, GError **error);
+
+/* Reads and drops at most max raw bytes (what a reader that takes its time
+ * does; the frames they carry are lost), waiting at most ms in all: the
+ * bytes read (0: none came), or -1 once the peer has closed. */
+gssize mb_fake_read_raw (MbFake *f, gsize max, guint ms);
 
 /* TRUE once the other side has closed the connection (end of stream or a
  * reset), waiting at most ms; whatever it sends meanwhile is read and

@@ -297,6 +297,65 @@ test_holder_serves_after_the_swarm_connection_closed (void)
   rfx_free (fx);
 }
 
+/* The swarm id of the holder's BITFIELD in the inbox. */
+static guint32
+holder_swarm_id (RFx *fx)
+{
+  for (guint i = 0; i < fx->inbox->len; i++)
+    {
+      const MbMessage *m = fx->inbox->pdata[i];
+      if (m->type == MB_MSG_BITFIELD)
+        return m->swarm;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+test_holder_serves_a_refused_fetcher (void)
+{
+  /* The holder is at its connection limit (max_conns 1) with a remote
+   * that stays interested in it; a fetcher's hello is refused, its swarm
+   * brings nothing, and it falls back to GET_CHUNK.  The holder answers
+   * "choked" once (the fetcher is in the swarm, with others) and then
+   * serves it: before, it remembered the refused hello for good and
+   * answered "choked" as long as it had any connection in the swarm, and
+   * the fetch asked again after every stall, without end. */
+  g_autoptr (GBytes) content = random_content (FILE_SIZE / 8, 17);
+  MbPeerConfig pcfg;
+  mb_peer_config_init (&pcfg);
+  pcfg.max_conns = 1;
+  RFx *fx = world_with_file (content, &pcfg);
+  g_autoptr (MbManifest) m = rfx_newest_manifest (fx, "crowd.bin");
+  g_autofree gchar *key = mb_peer_swarm_key (m);
+  const MbNodeId other = RFX_TEST_NODE - 2;   /* its mail goes to the inbox too */
+  rfx_send (fx, other, HOLDER, hello_with (key, m));
+  rfx_run (fx, fx->now + SEC);
+  g_assert_true (mb_peer_is_connected (fx->sp[HOLDER], key, other));
+  guint32 id = holder_swarm_id (fx);
+  guint n = mb_manifest_n_chunks (m);
+  MbMessage *bf = mb_message_new (MB_MSG_BITFIELD);
+  bf->swarm = id;
+  bf->data = g_bytes_new_take (g_malloc0 ((n + 7) / 8), (n + 7) / 8);
+  rfx_send (fx, other, HOLDER, bf);
+  MbMessage *want = mb_message_new (MB_MSG_INTERESTED);
+  want->swarm = id;
+  rfx_send (fx, other, HOLDER, want);
+  rfx_run (fx, fx->now + SEC);
+
+  Done d = { 0 };
+  mb_ringpeer_fetch_file (fx->rp[1], "crowd.bin", fx->now, on_done, &d);
+  rfx_run (fx, fx->now + 120 * SEC);
+  /* the remote kept its place: the fetcher never got a connection */
+  g_assert_true (mb_peer_is_connected (fx->sp[HOLDER], key, other));
+  g_assert_false (mb_peer_is_connected (fx->sp[HOLDER], key, 1));
+  g_assert_true (d.called);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  g_assert_cmpuint (d.r.chunks_swarm, ==, 0);
+  done_clear (&d);
+  rfx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -310,6 +369,8 @@ main (int argc, char **argv)
                    test_holder_serves_its_swarm_first);
   g_test_add_func ("/ring-swarm/holder-serves-after-the-swarm-connection-closed",
                    test_holder_serves_after_the_swarm_connection_closed);
+  g_test_add_func ("/ring-swarm/holder-serves-a-refused-fetcher",
+                   test_holder_serves_a_refused_fetcher);
   g_test_add_func ("/ring-swarm/holder-joins-only-a-swarm-it-can-serve",
                    test_holder_joins_only_a_swarm_it_can_serve);
   return g_test_run ();
