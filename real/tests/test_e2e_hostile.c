@@ -8,9 +8,13 @@
  * GET_CHUNK for the chunks of a file peer1 holds, and then
  *
  *  /e2e/hostile/non-reader      reads nothing;
- *  /e2e/hostile/trickle-reader  reads 64 KiB every 4 s (16 KiB/s), so its
+ *  /e2e/hostile/trickle-reader  reads 128 KiB a second, so its
  *                               connection's writes progress now and then
- *                               and the 20 s write-stall timer never fires.
+ *                               and the 20 s write-stall timer never fires
+ *                               (at 64 KiB every 4 s the kernel's buffers
+ *                               fed it for 20 s while our writes made no
+ *                               progress: it was dropped as stalled after
+ *                               47 s).
  *
  * While its answers wait in peer1's write queue, a 2 MiB file is stored at
  * peer1 (R = 5: 32 copies leave peer1).  Checks: the store succeeds with
@@ -23,7 +27,7 @@
  * Before the uplink backlog counted only what drains (transport-uplink.c),
  * the stranger's 32 MiB sat in peer1's backlog, over the ring's 512 KiB,
  * and held every copy back: the non-reader's store waited until the stall
- * timer dropped it (20 s), the trickle reader's failed after the ring's
+ * timer dropped it (19.6 s), the trickle reader's failed after the ring's
  * patience (60 s without a copy leaving).
  *
  * Bounded: every HTTP request has an I/O timeout, the stranger's socket
@@ -41,8 +45,8 @@
 #define VICTIM "victim.bin"
 #define VICTIM_SIZE (2u * 1024 * 1024)    /* 8 chunks, 32 copies */
 #define CHUNKS 128                        /* GET_CHUNKs: 32 MiB of answers */
-#define TRICKLE_BYTES (64u * 1024)
-#define TRICKLE_EVERY_MS 4000
+#define TRICKLE_BYTES (128u * 1024)
+#define TRICKLE_EVERY_MS 1000
 #define TRICKLE_MAX_S 300
 
 typedef struct {
