@@ -19,9 +19,11 @@
  *    own view gets REDIRECT to the owner in that view;
  *  - a leaving peer takes nothing new (its hand-off has scanned its store);
  *  - a chunk we serve through its swarm to the asker (mb_peer_ring_serving_chunk:
- *    a ring swarm with connections holds it, and the asker said hello to
- *    it) is refused as choked: the uplink goes to the swarm first, and the
- *    asker gets it there (a repair's or a plain fetch's GET_CHUNK is served).
+ *    a ring swarm with connections holds it, and the asker has a connection
+ *    in it, or its hello was refused and it was not told so yet) is refused
+ *    as choked: the uplink goes to the swarm first, and the asker gets it
+ *    there (a repair's or a plain fetch's GET_CHUNK is served, and so is a
+ *    refused asker's once it was told).
  * Refused input is counted in the stats and leaves the store unchanged.
  */
 #define MB_RING_PEER_INTERNAL

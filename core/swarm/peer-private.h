@@ -194,8 +194,8 @@ struct _Swarm {
   gboolean use_tracker;    /* registers and asks for peers (p->tracker is set) */
   guint64 idle_since;      /* ring swarms: since when it has had no conn, or MB_TIME_NEVER */
   MbBitfield *lost;        /* pieces we announced and the store then lost, or NULL */
-  GHashTable *hellos;      /* ring swarms: the nodes that said hello to it (accepted
-                              or refused), NULL until one did */
+  GHashTable *hellos;      /* ring swarms: node -> MbiHello, the nodes that said
+                              hello to it (accepted or refused), NULL until one did */
   MbPeerStats stats;
 };
 
@@ -418,8 +418,17 @@ void mbi_superseed_on_rechoke (Swarm *sw);
 /* A hello for a swarm we are not in carried a manifest: the swarm to serve
  * it from, joined now, or NULL (refused: see peer.h). */
 Swarm *mbi_ring_join_to_serve (MbPeer *p, const char *key, const MbManifest *m, guint64 now);
-/* A hello for ring swarm sw came from `from` (before it is accepted or refused). */
+/* What a ring swarm's `hellos` says of a node (peer-ring.c). */
+typedef enum {
+  MBI_HELLO_ACCEPTED = 1, /* it has (had) a connection with us in the swarm */
+  MBI_HELLO_REFUSED,      /* refused (we were full); its next GET_CHUNK is choked */
+  MBI_HELLO_TOLD,         /* refused, and told once to get it from the swarm:
+                             its GET_CHUNKs are served */
+} MbiHello;
+/* Ring swarm sw accepted a hello from `from`. */
 void mbi_ring_note_hello (Swarm *sw, MbNodeId from);
+/* Ring swarm sw refused a hello from `from` (it was full). */
+void mbi_ring_note_refused (Swarm *sw, MbNodeId from);
 /* from's connection in ring swarm sw closed (and no other with it is left):
  * it is no longer taken to be in the swarm. */
 void mbi_ring_forget_hello (Swarm *sw, MbNodeId from);

@@ -5,7 +5,8 @@
  * is this file, and mbi_peer_swarm_remove); a ring swarm's `hellos` holds
  * every node that said hello to it while we were in it, but those whose
  * connection in it closed since (a refused hello stays: that node is in the
- * swarm, with others); a serve_only swarm is never
+ * swarm, with others), each as accepted, refused or told (a refused node
+ * whose GET_CHUNK was refused as choked once); a serve_only swarm is never
  * interested in anyone and never asks the tracker (use_tracker unset); a
  * swarm is joined to serve only from a manifest that validates, whose key
  * is the one asked for, and of which the store holds a chunk.
@@ -211,12 +212,36 @@ mb_peer_swarm_serving_only (const MbPeer *p, const char *key)
   return sw && sw->serve_only;
 }
 
-void
-mbi_ring_note_hello (Swarm *sw, MbNodeId from)
+static void
+note (Swarm *sw, MbNodeId from, MbiHello what)
 {
   if (!sw->hellos)
     sw->hellos = g_hash_table_new (g_direct_hash, g_direct_equal);
-  g_hash_table_add (sw->hellos, GUINT_TO_POINTER (from));
+  g_hash_table_insert (sw->hellos, GUINT_TO_POINTER (from), GUINT_TO_POINTER (what));
+}
+
+static MbiHello
+hello_of (const Swarm *sw, MbNodeId from)
+{
+  return sw->hellos ? GPOINTER_TO_UINT (g_hash_table_lookup (sw->hellos,
+                                                             GUINT_TO_POINTER (from)))
+                    : 0;
+}
+
+void
+mbi_ring_note_hello (Swarm *sw, MbNodeId from)
+{
+  note (sw, from, MBI_HELLO_ACCEPTED);
+}
+
+void
+mbi_ring_note_refused (Swarm *sw, MbNodeId from)
+{
+  /* Told once already: refusing it again does not start that over (a
+   * fetcher that dials us again and again would be refused, and choked,
+   * for good). */
+  if (hello_of (sw, from) != MBI_HELLO_TOLD)
+    note (sw, from, MBI_HELLO_REFUSED);
 }
 
 void
@@ -227,18 +252,27 @@ mbi_ring_forget_hello (Swarm *sw, MbNodeId from)
 }
 
 gboolean
-mb_peer_ring_serving_chunk (const MbPeer *p, const char *chunk_id, MbNodeId from)
+mb_peer_ring_serving_chunk (MbPeer *p, const char *chunk_id, MbNodeId from)
 {
   for (guint k = 0; k < p->swarms->len; k++)
     {
-      const Swarm *sw = p->swarms->pdata[k];
-      if (!sw->ring || sw->n_conns == 0 || !sw->hellos
-          || !g_hash_table_contains (sw->hellos, GUINT_TO_POINTER (from)))
+      Swarm *sw = p->swarms->pdata[k];
+      MbiHello h = sw->ring && sw->n_conns > 0 ? hello_of (sw, from) : 0;
+      if (h != MBI_HELLO_ACCEPTED && h != MBI_HELLO_REFUSED)
         continue;
       for (guint i = 0; i < sw->n_pieces; i++)
         if (mb_bitfield_test (sw->have, i)
             && strcmp (mb_manifest_chunk_id (sw->manifest, i), chunk_id) == 0)
-          return TRUE;
+          {
+            /* A refused node has no connection with us: it may get the
+             * piece from the others we serve, so it is sent there once;
+             * it asks again only after its swarm stalled once more, and
+             * then we give it (before, it was sent there for good: a chunk
+             * the others never got waited for ever). */
+            if (h == MBI_HELLO_REFUSED)
+              note (sw, from, MBI_HELLO_TOLD);
+            return TRUE;
+          }
     }
   return FALSE;
 }

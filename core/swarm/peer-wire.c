@@ -244,8 +244,6 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
   switch (msg->code)
     {
     case 0: /* hello */
-      if (sw && sw->ring)
-        mbi_ring_note_hello (sw, from);
       if (c && c->established)
         {
           /* The remote dials again: it no longer has our connection (it
@@ -263,6 +261,8 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
           m->addr = g_strdup (p->addr);
           m->code = 2;
           mbi_peer_send (p, from, m);
+          if (sw && sw->ring)
+            mbi_ring_note_refused (sw, from);
           return;
         }
       if (!c)
@@ -270,6 +270,8 @@ on_handshake (MbPeer *p, MbNodeId from, const MbMessage *msg, guint64 now)
           c = mbi_swarm_conn_add (sw, from, msg->name, FALSE, now);
           c->addr = g_strdup (msg->addr);
         }
+      if (sw->ring)
+        mbi_ring_note_hello (sw, from);
       mbi_wire_send_handshake (sw, from, 1);
       establish (sw, c, now);
       return;

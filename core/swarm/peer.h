@@ -164,12 +164,15 @@ void mb_peer_set_piece_observer (MbPeer *p, MbPeerPieceFn fn, gpointer data);
 gboolean mb_peer_swarm_serving_only (const MbPeer *p, const char *key);
 /* Whether we serve chunk `chunk_id` to node `from` through a swarm: a swarm
  * of a ring file we are in, with connections, has its piece, and `from` said
- * hello to that swarm (accepted or refused: it is in the swarm) and has not
- * had its connection in it closed since (then nothing would bring it the
- * piece from us).  The ring peer then refuses from's GET_CHUNK for it as
- * choked: our uplink goes to the swarm first, and `from` gets the piece
- * there.  O(swarms x pieces). */
-gboolean mb_peer_ring_serving_chunk (const MbPeer *p, const char *chunk_id, MbNodeId from);
+ * hello to that swarm and has not had its connection in it closed since
+ * (then nothing would bring it the piece from us), or was refused (we were
+ * full: it is in the swarm, with others) and has not been told so before.
+ * The ring peer then refuses from's GET_CHUNK for it as choked: our uplink
+ * goes to the swarm first, and `from` gets the piece there.  A refused node
+ * is told once per swarm (this call remembers it): its later GET_CHUNKs
+ * are served, so a chunk the others never got does not wait for ever.
+ * O(swarms x pieces). */
+gboolean mb_peer_ring_serving_chunk (MbPeer *p, const char *chunk_id, MbNodeId from);
 
 /* Leaves every swarm: LEAVE to the tracker, connections dropped. */
 void mb_peer_leave (MbPeer *p, guint64 now);
