@@ -272,6 +272,10 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
           "Connections dropped because their writes made no progress for the write stall "
           "time (a peer that stopped reading); also in minibit_wire_connections_dropped_total.",
           ts.write_stalls);
+  metric (s, "minibit_wire_slow_drains_total", "counter",
+          "Connections dropped because over 4 MiB queued for them drained below the minimum "
+          "rate (a peer reading a trickle); also in minibit_wire_connections_dropped_total.",
+          ts.slow_drains);
   metric (s, "minibit_wire_connect_failures_total", "counter", "Failed connect attempts.",
           ts.connect_failures);
   metric (s, "minibit_wire_auth_failures_total", "counter",

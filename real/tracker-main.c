@@ -560,7 +560,9 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
     "MINIBIT_CLUSTER_SECRET (the secret wire peers prove at hello; at least 16 bytes),\n"
     "MINIBIT_WIRE_FRAME_TIMEOUT_MS (an unfinished wire frame's deadline, default 30000),\n"
     "MINIBIT_WIRE_WRITE_STALL_MS (a wire write with no progress this long drops its\n"
-    "connection, default 20000).\n"
+    "connection, default 20000), MINIBIT_WIRE_MIN_DRAIN_RATE (bytes/s a connection with\n"
+    "over 4 MiB queued must take, on average over the write stall time, default 32768;\n"
+    "0: no minimum).\n"
     "HTTP: POST /register {\"peer_id\", \"listen_port\", \"file\"?}, GET /peers?peer_id=ID[&file=F].\n"
     "On start one line goes to stdout: \"minibit-tracker http=HOST:PORT wire=HOST:PORT\".\n"
     "SIGTERM or SIGINT stops the tracker with status 0.");

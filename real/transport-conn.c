@@ -350,6 +350,7 @@ mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data)
     {
       c->progress_at = g_get_monotonic_time ();
       t->stats.bytes_out += written;
+      mbi_transport_uplink_drained (c, written);
       gsize n = written;
       while (c->wv_i < c->wv_n && n >= c->wv[c->wv_i].size)
         n -= c->wv[c->wv_i++].size;

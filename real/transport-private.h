@@ -56,7 +56,7 @@
  *  - t->unfinished_bytes is the sum of conn->unfinished over open
  *    connections (each the bytes its decoder held after its last read); a
  *    connection has a frame timer exactly while that is not 0;
- *  - t->unsent_bytes (the uplink backlog) is the sum of conn->unsent over
+ *  - t->unsent_bytes is the sum of conn->unsent over
  *    open connections, each conn->queued_bytes + conn->batch_queued: the
  *    bytes of frames that entered its queue and are not yet written to the
  *    kernel (still queued, or in the write in flight and not yet taken by
@@ -67,6 +67,10 @@
  *    closing a connection counts it as 0.  Frames waiting for a connection
  *    (node->pending) and the handshake's and DIALBACK frames are not
  *    counted;
+ *  - t->backlog_bytes (the uplink backlog) is the sum of conn->counted over
+ *    open connections, each at most its unsent (transport-uplink.c: what
+ *    drains); t->drain_tick runs while t->unsent_bytes > 0 (and
+ *    drain_window_ms > 0), and stops on its first tick after it is 0;
  *  - the uplink-ready callback runs only from t->uplink_idle (a main-loop
  *    source), never from inside a host call; it runs once per
  *    uplink_notify, when t->uplink_armed and the backlog is at most
@@ -152,6 +156,13 @@ struct _MbConn {
   gsize queued_bytes;
   gsize batch_queued;   /* bytes of the queue's frames in the write in flight */
   gsize unsent;         /* queued_bytes + batch_queued, as t->unsent_bytes counts it */
+  gsize counted;        /* its share of t->backlog_bytes (transport-uplink.c) */
+  gint64 busy_since;    /* monotonic µs: when unsent last rose from 0 */
+  gsize drain_cur;      /* bytes the kernel took in this drain window */
+  gsize drain_prev;     /* ... and in the one before */
+  guint64 drained;      /* bytes the kernel took, in all */
+  gint64 slow_since;    /* monotonic µs: start of its period over min_drain_queue, or 0 */
+  guint64 slow_mark;    /* `drained` then */
   GBytes *batch;        /* being written */
   guint batch_frames;
   guint8 batch_tag[16]; /* the MAC written after batch, if batch_tagged */
@@ -191,7 +202,9 @@ struct _MbTransport {
   MbUplinkReadyFn uplink_ready;
   gpointer user;
   gsize unfinished_bytes; /* sum of the open connections' `unfinished` */
-  gsize unsent_bytes;   /* the uplink backlog: sum of the open connections' `unsent` */
+  gsize unsent_bytes;   /* sum of the open connections' `unsent` */
+  gsize backlog_bytes;  /* the uplink backlog: sum of their `counted` */
+  GSource *drain_tick;  /* every drain_window_ms while unsent_bytes > 0, or NULL */
   guint64 uplink_low;   /* uplink_notify's `low` */
   gboolean uplink_armed;/* an uplink_notify awaits its callback */
   gboolean uplink_warned; /* told once that a notify has no handler to call */
@@ -285,7 +298,10 @@ void mbi_transport_uplink_install (MbTransport *t);
  * cleared) into t->unsent_bytes; if the backlog fell to the notified low,
  * schedules the ready callback. */
 void mbi_transport_uplink_count (MbConn *c);
-/* Stops a scheduled ready callback (the transport is being freed). */
+/* The kernel took `bytes` of c's write in flight. */
+void mbi_transport_uplink_drained (MbConn *c, gsize bytes);
+/* Stops a scheduled ready callback and the drain tick (the transport is
+ * being freed). */
 void mbi_transport_uplink_clear (MbTransport *t);
 
 /* ---- transport-dial.c ---- */

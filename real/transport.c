@@ -32,6 +32,9 @@ mb_transport_config_init (MbTransportConfig *cfg)
   cfg->frame_timeout_ms = 30000;
   cfg->max_unfinished_bytes = 64u << 20;
   cfg->write_stall_ms = 20000;
+  cfg->drain_window_ms = 1000;
+  cfg->min_drain_rate = 32u << 10;
+  cfg->min_drain_queue = 4u << 20;
   cfg->notsent_lowat = 128u << 10;
   cfg->keepalive_s = 30;
   cfg->advertise_addr = NULL;
@@ -41,33 +44,45 @@ mb_transport_config_init (MbTransportConfig *cfg)
 /* A millisecond setting from the environment: TRUE and *ms set (or left
  * alone if unset or empty), FALSE with an error naming it if bad. */
 static gboolean
-mb_transport_env_ms (const char *var, guint *ms, GError **error)
+mb_transport_env_uint (const char *var, guint64 min, guint64 max, const char *unit,
+                       guint *out, GError **error)
 {
   const char *v = g_getenv (var);
   if (v == NULL || *v == '\0')
     return TRUE;
   guint64 n = 0;
   GError *local = NULL;
-  if (!g_ascii_string_to_unsigned (v, 10, 1, 3600000, &n, &local))
+  if (!g_ascii_string_to_unsigned (v, 10, min, max, &n, &local))
     {
       g_set_error (error, MB_TRANSPORT_ERROR, MB_TRANSPORT_ERROR_CONFIG,
-                   "%s=\"%s\": %s (milliseconds, 1 to 3600000)", var, v, local->message);
+                   "%s=\"%s\": %s (%s, %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT ")",
+                   var, v, local->message, unit, min, max);
       g_error_free (local);
       return FALSE;
     }
-  *ms = (guint) n;
+  *out = (guint) n;
   return TRUE;
+}
+
+static gboolean
+mb_transport_env_ms (const char *var, guint *ms, GError **error)
+{
+  return mb_transport_env_uint (var, 1, 3600000, "milliseconds", ms, error);
 }
 
 gboolean
 mb_transport_config_env (MbTransportConfig *cfg, GError **error)
 {
   guint frame_ms = cfg->frame_timeout_ms, stall_ms = cfg->write_stall_ms;
+  guint drain_rate = cfg->min_drain_rate;
   if (!mb_transport_env_ms ("MINIBIT_WIRE_FRAME_TIMEOUT_MS", &frame_ms, error)
-      || !mb_transport_env_ms ("MINIBIT_WIRE_WRITE_STALL_MS", &stall_ms, error))
+      || !mb_transport_env_ms ("MINIBIT_WIRE_WRITE_STALL_MS", &stall_ms, error)
+      || !mb_transport_env_uint ("MINIBIT_WIRE_MIN_DRAIN_RATE", 0, 1000000000, "bytes/s",
+                                 &drain_rate, error))
     return FALSE;
   cfg->frame_timeout_ms = frame_ms;
   cfg->write_stall_ms = stall_ms;
+  cfg->min_drain_rate = drain_rate;
   return TRUE;
 }
 

@@ -29,20 +29,25 @@
  *    connect is under way, once it succeeds), shuts our side down and closes
  *    the connection when the peer closes its side; no callback for it.
  *  - flow control (transport-uplink.c): host->uplink_backlog (self) is the
- *    transport's uplink backlog, mb_transport_uplink_backlog: the bytes of
- *    encoded frames in the connections' write queues not yet written to the
- *    kernel (still queued, or the part of the write in flight the kernel has
- *    not taken), summed over all open connections of the transport — one
- *    uplink, whatever `self`.  The transport owns the count: it equals the
- *    sum of its connections' unsent bytes at every moment the main loop
- *    sees (with a secret, up to 16 bytes a frame of the write in flight
- *    more: a frame's MAC counts as written first); a closed connection's
- *    dropped frames leave it at once.  Frames waiting for a connection (a
+ *    transport's uplink backlog, mb_transport_uplink_backlog: of the bytes
+ *    of encoded frames in the connections' write queues not yet written to
+ *    the kernel (still queued, or the part of the write in flight the kernel
+ *    has not taken; mb_transport_unsent_bytes), those that drain, summed
+ *    over all open connections of the transport — one uplink, whatever
+ *    `self`.  A connection counts all its unsent bytes in the first
+ *    drain_window_ms (1 s) of a run of writing, then at most what the
+ *    kernel took from it in the last one to two windows: a peer that does
+ *    not read, or reads a trickle, holds nobody's uplink (each connection is
+ *    a socket of its own).  The count never exceeds the unsent bytes (with
+ *    a secret, up to 16 bytes a frame of the write in flight more: a
+ *    frame's MAC counts as written first); a closed connection's dropped
+ *    frames leave it at once.  Frames waiting for a connection (a
  *    dial under way) are not counted until it opens, nor are the
  *    handshake's frames, MACs, or what the kernel's socket buffers hold.
  *    host->uplink_notify (self, low) arms a one-shot wish (a later call
  *    replaces it): once the backlog is at most `low` — already at the call,
- *    or after writes complete or a connection closes — the uplink handler
+ *    or after writes complete, a connection closes or a drain window ends —
+ *    the uplink handler
  *    (mb_transport_set_uplink_handler) runs once, from a main-loop source,
  *    never inside the call.  host->uplink_rate is NULL (unknown).
  *
@@ -107,7 +112,12 @@
  * core's uploads to everyone, forever.  The warning names the peer and the
  * bytes stuck; the queue is dropped (leaving the backlog, so the uplink
  * handler can run), the disconnect callback runs from the timer, and it
- * counts in connections_dropped and write_stalls.  Progress is seen only
+ * counts in connections_dropped and write_stalls.  A connection with over
+ * min_drain_queue (4 MiB) unsent from which the kernel takes less than
+ * min_drain_rate (32 KiB/s; MINIBIT_WIRE_MIN_DRAIN_RATE) on average over
+ * write_stall_ms is dropped as too slow too (slow_drains): a peer reading
+ * just often enough for the stall timer would hold up to max_queue_bytes
+ * of ours for ever.  Progress is seen only
  * when the peer's kernel reopens its receive window, which with a large
  * (autotuned) receive buffer happens once it has read about 1/16 of it:
  * a reader slower than that per write_stall_ms counts as stalled.
@@ -160,6 +170,14 @@ typedef struct {
   gsize max_unfinished_bytes;/* unfinished frames over all connections; 64 MiB */
   guint write_stall_ms;      /* a write that makes no progress this long drops its
                                 connection; 20000 (0: never) */
+  guint drain_window_ms;     /* the uplink backlog counts of a connection at most what
+                                the kernel took from it in the last one to two such
+                                windows (all of it in a run's first); 1000 (0: every
+                                unsent byte counts) */
+  guint min_drain_rate;      /* bytes/s: a connection with more than min_drain_queue
+                                unsent that drains less, on average over write_stall_ms,
+                                is dropped as too slow; 32 KiB/s (0: never) */
+  gsize min_drain_queue;     /* 4 MiB */
   guint notsent_lowat;       /* TCP_NOTSENT_LOWAT of every wire socket, bytes; 128 KiB
                                 (0: the kernel's default) */
   guint keepalive_s;         /* TCP keepalive of every wire socket: probes after this
@@ -178,8 +196,9 @@ typedef struct {
 
 void mb_transport_config_init (MbTransportConfig *cfg);
 /* Overrides from the environment: MINIBIT_WIRE_FRAME_TIMEOUT_MS
- * (frame_timeout_ms, 1..3600000) and MINIBIT_WIRE_WRITE_STALL_MS
- * (write_stall_ms, 1..3600000).  FALSE with an error naming the variable
+ * (frame_timeout_ms, 1..3600000), MINIBIT_WIRE_WRITE_STALL_MS
+ * (write_stall_ms, 1..3600000) and MINIBIT_WIRE_MIN_DRAIN_RATE
+ * (min_drain_rate, bytes/s, 0..1000000000).  FALSE with an error naming the variable
  * if a value is bad (cfg is then unchanged). */
 gboolean mb_transport_config_env (MbTransportConfig *cfg, GError **error);
 
@@ -198,6 +217,8 @@ typedef struct {
                                    a write stalled */
   guint64 write_stalls;         /* of those, dropped because a write made no
                                    progress for write_stall_ms */
+  guint64 slow_drains;          /* of those, dropped because over min_drain_queue
+                                   they drained below min_drain_rate */
   guint64 connect_failures;     /* failed connect attempts */
   guint64 auth_failures;        /* handshakes refused (no secret, wrong proof)
                                    and frames with a bad MAC */
@@ -240,6 +261,9 @@ void mb_transport_set_session_handler (MbTransport *t, MbSessionFn session);
 void mb_transport_set_uplink_handler (MbTransport *t, MbUplinkReadyFn ready);
 /* The uplink backlog, as host->uplink_backlog. */
 guint64 mb_transport_uplink_backlog (MbTransport *t);
+/* Every byte queued on open connections and not yet taken by the kernel
+ * (the backlog counts only what drains: at most this). */
+guint64 mb_transport_unsent_bytes (MbTransport *t);
 
 /* The node for addr, created if new (MB_NODE_NONE if addr is not host:port);
  * the same as host->resolve. */

@@ -46,6 +46,26 @@
  *                                  megabytes
  *  /transport-uplink/stall-env     MINIBIT_WIRE_WRITE_STALL_MS, and bad
  *                                  values refused
+ *  /transport-uplink/non-reader    drain_window_ms = 200, B frozen: the
+ *                                  backlog is all A's unsent bytes at first
+ *                                  (how fast they drain is not known yet),
+ *                                  then falls to 0 within a few windows
+ *                                  while megabytes stay unsent, and the
+ *                                  uplink callback runs; once B reads, all
+ *                                  of it is written and both are 0
+ *  /transport-uplink/trickle-reader  the same while B reads a little every
+ *                                  100 ms: the backlog stays at most what A
+ *                                  wrote in the last few windows, far below
+ *                                  its unsent bytes
+ *  /transport-uplink/min-drain     over min_drain_queue (1 MiB) and below
+ *                                  min_drain_rate (8 MiB/s) over
+ *                                  write_stall_ms (300): the trickle reader
+ *                                  is dropped (warning, slow_drains, not
+ *                                  write_stalls), its bytes leave the
+ *                                  count; MINIBIT_WIRE_MIN_DRAIN_RATE
+ *
+ * The tests before these check the accounting of unsent bytes itself:
+ * they run with drain_window_ms = 0 (every unsent byte counts).
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -267,6 +287,7 @@ pair_new2 (const MbTransportConfig *cfg_a, const MbTransportConfig *cfg_b)
   cfg.linger_ms = 1000;
   cfg.hello_timeout_ms = 5000;
   cfg.connect_timeout_ms = 2000;
+  cfg.drain_window_ms = 0;
   GError *error = NULL;
   p->a = mb_transport_new ("a", "127.0.0.1", 0, cfg_a != NULL ? cfg_a : &cfg, &error);
   g_assert_no_error (error);
@@ -613,6 +634,7 @@ test_write_stall (void)
   g_assert_cmpuint (cfg.write_stall_ms, ==, 20000);
   cfg.write_stall_ms = 300;
   cfg.linger_ms = 1000;
+  cfg.drain_window_ms = 0;
   Pair *p = pair_new (&cfg);
   b_rcvbuf (p, 64 << 10);
   guint64 out0 = 0;
@@ -683,6 +705,7 @@ test_notsent_lowat (void)
   mb_transport_config_init (&cfg_a);
   g_assert_cmpuint (cfg_a.notsent_lowat, ==, 128u << 10);
   cfg_a.linger_ms = 1000;
+  cfg_a.drain_window_ms = 0;
   cfg_b = cfg_a;
   cfg_c = cfg_a;
   cfg_b.notsent_lowat = 100000;  /* not the default: B's own setting is used */
@@ -784,6 +807,149 @@ test_stall_env (void)
   g_unsetenv ("MINIBIT_WIRE_FRAME_TIMEOUT_MS");
 }
 
+/* ---- what drains (drain_window_ms) ---- */
+
+#define WINDOW_MS 200
+
+static guint64
+a_unsent (Pair *p)
+{
+  guint64 n = mb_transport_unsent_bytes (p->a);
+  g_assert_cmpuint (a_backlog (p), <=, n);  /* never more than is unsent */
+  return n;
+}
+
+static Pair *
+drain_pair_new (guint stall_ms, guint min_rate, gsize min_queue)
+{
+  MbTransportConfig cfg;
+  mb_transport_config_init (&cfg);
+  g_assert_cmpuint (cfg.drain_window_ms, ==, 1000);
+  g_assert_cmpuint (cfg.min_drain_rate, ==, 32u << 10);
+  g_assert_cmpuint (cfg.min_drain_queue, ==, 4u << 20);
+  cfg.linger_ms = 1000;
+  cfg.drain_window_ms = WINDOW_MS;
+  cfg.write_stall_ms = stall_ms;
+  cfg.min_drain_rate = min_rate;
+  cfg.min_drain_queue = min_queue;
+  return pair_new (&cfg);
+}
+
+/* Sends `frames` big frames A to B at once (the main loop does not run). */
+static gsize
+a_burst (Pair *p, guint frames)
+{
+  gsize sent = 0;
+  for (guint i = 0; i < frames; i++)
+    sent += a_send_big (p);
+  return sent;
+}
+
+static void
+test_non_reader (void)
+{
+  Pair *p = drain_pair_new (0, 0, 0);
+  gsize sent = a_burst (p, 16);
+  /* a run of writing starts: all of it counts */
+  g_assert_cmpuint (a_backlog (p), ==, sent);
+  a_notify (p, 0);
+  mb_test_spin (WINDOW_MS / 2);
+  g_assert_cmpuint (a_backlog (p), ==, a_unsent (p));
+  g_assert_cmpuint (p->ready, ==, 0);
+  /* B takes nothing: within a few windows nothing of it counts, while
+   * megabytes stay unsent, and the callback runs */
+  WAIT_FOR (a_backlog (p) == 0, 6 * WINDOW_MS);
+  guint64 unsent = a_unsent (p);
+  g_test_message ("B frozen: backlog 0 with %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT
+                  " bytes unsent", unsent, sent);
+  g_assert_cmpuint (unsent, >, sent / 2);
+  WAIT_FOR (p->ready == 1, WAIT_MS);
+  g_assert_cmpuint (p->ready_in_call, ==, 0);
+  g_assert_cmpuint (a_stats (p).connections_dropped, ==, 0);
+  /* B reads: everything is written, both counts 0 */
+  b_resume (p);
+  WAIT_FOR (a_unsent (p) == 0 && p->b_frames == p->a_frames, WAIT_MS);
+  g_assert_cmpuint (a_backlog (p), ==, 0);
+  pair_free (p);
+}
+
+static void
+test_trickle_reader (void)
+{
+  Pair *p = drain_pair_new (0, 0, 0);
+  b_rcvbuf (p, 64 << 10);
+  gsize sent = a_burst (p, 24);
+  b_trickle (p, TRUE);
+  /* A's bytes_out sampled every 10 ms or more: once the run's first window
+   * is over, the backlog stays under what A wrote in the last 5 windows
+   * (the drain buckets cover 1 to 2; the tick may run late on a busy
+   * machine) */
+  enum { SAMPLES = 200, BACK = 5 * WINDOW_MS / 10 };
+  guint64 out[SAMPLES];
+  guint64 most = 0, unsent = 0;
+  gint64 t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < SAMPLES; i++)
+    {
+      mb_test_spin (10);
+      out[i] = a_stats (p).bytes_out;
+      if (g_get_monotonic_time () - t0 < 3 * WINDOW_MS * 1000)
+        continue;
+      guint64 recent = out[i] - out[i - MIN (i, (guint) BACK)];
+      guint64 b = a_backlog (p);
+      unsent = a_unsent (p);
+      most = MAX (most, b);
+      g_assert_cmpuint (b, <=, recent);
+    }
+  g_test_message ("B reads a little every 100 ms: backlog at most %" G_GUINT64_FORMAT
+                  " with %" G_GUINT64_FORMAT " of %" G_GSIZE_FORMAT " unsent",
+                  most, unsent, sent);
+  g_assert_cmpuint (unsent, >, sent / 2);
+  g_assert_cmpuint (most, <, unsent / 4);
+  g_assert_cmpuint (a_stats (p).connections_dropped, ==, 0);
+  b_trickle (p, FALSE);
+  b_resume (p);
+  WAIT_FOR (a_unsent (p) == 0 && p->b_frames == p->a_frames, WAIT_MS);
+  g_assert_cmpuint (a_backlog (p), ==, 0);
+  pair_free (p);
+}
+
+static void
+test_min_drain (void)
+{
+  Pair *p = drain_pair_new (300, 8u << 20, 1u << 20);
+  b_rcvbuf (p, 64 << 10);
+  a_burst (p, 16);
+  b_trickle (p, TRUE);
+  g_test_expect_message ("minibit", G_LOG_LEVEL_WARNING,
+                         "*dropping connection*too slow: * bytes taken in * ms with over "
+                         "1048576 queued (at least 8388608 bytes/s wanted)*");
+  a_watch (p, TRUE, WAIT_MS);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (p->a_gone, ==, 1);
+  g_assert_cmpuint (p->gone_in_call, ==, 0);
+  MbTransportStats st = a_stats (p);
+  g_assert_cmpuint (st.slow_drains, ==, 1);
+  g_assert_cmpuint (st.write_stalls, ==, 0);
+  g_assert_cmpuint (st.connections_dropped, ==, 1);
+  g_assert_cmpuint (a_unsent (p), ==, 0);
+  g_assert_cmpuint (a_backlog (p), ==, 0);
+  b_trickle (p, FALSE);
+  pair_free (p);
+
+  MbTransportConfig cfg;
+  mb_transport_config_init (&cfg);
+  GError *error = NULL;
+  g_setenv ("MINIBIT_WIRE_MIN_DRAIN_RATE", "0", TRUE);
+  g_assert_true (mb_transport_config_env (&cfg, &error));
+  g_assert_cmpuint (cfg.min_drain_rate, ==, 0);
+  g_setenv ("MINIBIT_WIRE_MIN_DRAIN_RATE", "1000000001", TRUE);
+  g_assert_false (mb_transport_config_env (&cfg, &error));
+  g_assert_error (error, MB_TRANSPORT_ERROR, MB_TRANSPORT_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "MINIBIT_WIRE_MIN_DRAIN_RATE"));
+  g_clear_error (&error);
+  g_unsetenv ("MINIBIT_WIRE_MIN_DRAIN_RATE");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -797,5 +963,8 @@ main (int argc, char **argv)
   g_test_add_func ("/transport-uplink/write-stall", test_write_stall);
   g_test_add_func ("/transport-uplink/notsent-lowat", test_notsent_lowat);
   g_test_add_func ("/transport-uplink/stall-env", test_stall_env);
+  g_test_add_func ("/transport-uplink/non-reader", test_non_reader);
+  g_test_add_func ("/transport-uplink/trickle-reader", test_trickle_reader);
+  g_test_add_func ("/transport-uplink/min-drain", test_min_drain);
   return g_test_run ();
 }
