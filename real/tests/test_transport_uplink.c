@@ -835,6 +835,17 @@ drain_pair_new (guint stall_ms, guint min_rate, gsize min_queue)
   return pair_new (&cfg);
 }
 
+/* B reads again: everything is written, unsent and backlog 0; frees p. */
+static void
+drain_pair_free (Pair *p)
+{
+  b_trickle (p, FALSE);
+  b_resume (p);
+  WAIT_FOR (a_unsent (p) == 0 && p->b_frames == p->a_frames, WAIT_MS);
+  g_assert_cmpuint (a_backlog (p), ==, 0);
+  pair_free (p);
+}
+
 /* Sends `frames` big frames A to B at once (the main loop does not run). */
 static gsize
 a_burst (Pair *p, guint frames)
@@ -866,11 +877,7 @@ test_non_reader (void)
   WAIT_FOR (p->ready == 1, WAIT_MS);
   g_assert_cmpuint (p->ready_in_call, ==, 0);
   g_assert_cmpuint (a_stats (p).connections_dropped, ==, 0);
-  /* B reads: everything is written, both counts 0 */
-  b_resume (p);
-  WAIT_FOR (a_unsent (p) == 0 && p->b_frames == p->a_frames, WAIT_MS);
-  g_assert_cmpuint (a_backlog (p), ==, 0);
-  pair_free (p);
+  drain_pair_free (p);
 }
 
 static void
@@ -906,11 +913,7 @@ test_trickle_reader (void)
   g_assert_cmpuint (unsent, >, sent / 2);
   g_assert_cmpuint (most, <, unsent / 4);
   g_assert_cmpuint (a_stats (p).connections_dropped, ==, 0);
-  b_trickle (p, FALSE);
-  b_resume (p);
-  WAIT_FOR (a_unsent (p) == 0 && p->b_frames == p->a_frames, WAIT_MS);
-  g_assert_cmpuint (a_backlog (p), ==, 0);
-  pair_free (p);
+  drain_pair_free (p);
 }
 
 static void

@@ -90,6 +90,21 @@ test_flash_crowd_is_a_swarm (void)
   rfx_free (fx);
 }
 
+/* Node 1 fetches the file and, within `limit`, has it whole, every chunk
+ * by GET_CHUNK (none through the swarm). */
+static void
+fetch_by_get_chunk (RFx *fx, GBytes *content, guint64 limit)
+{
+  Done d = { 0 };
+  mb_ringpeer_fetch_file (fx->rp[1], "crowd.bin", fx->now, on_done, &d);
+  rfx_run (fx, fx->now + limit);
+  g_assert_true (d.called);
+  g_assert_true (d.r.ok);
+  g_assert_true (g_bytes_equal (d.content, content));
+  g_assert_cmpuint (d.r.chunks_swarm, ==, 0);
+  done_clear (&d);
+}
+
 static void
 test_stalled_swarm_falls_back_to_get_chunk (void)
 {
@@ -100,14 +115,7 @@ test_stalled_swarm_falls_back_to_get_chunk (void)
   mb_peer_config_init (&pcfg);
   pcfg.max_served_swarms = 0;
   RFx *fx = world_with_file (content, &pcfg);
-  Done d = { 0 };
-  mb_ringpeer_fetch_file (fx->rp[1], "crowd.bin", fx->now, on_done, &d);
-  rfx_run (fx, fx->now + 60 * SEC);
-  g_assert_true (d.called);
-  g_assert_true (d.r.ok);
-  g_assert_true (g_bytes_equal (d.content, content));
-  g_assert_cmpuint (d.r.chunks_swarm, ==, 0);
-  done_clear (&d);
+  fetch_by_get_chunk (fx, content, 60 * SEC);
   rfx_free (fx);
 }
 
@@ -342,17 +350,10 @@ test_holder_serves_a_refused_fetcher (void)
   rfx_send (fx, other, HOLDER, want);
   rfx_run (fx, fx->now + SEC);
 
-  Done d = { 0 };
-  mb_ringpeer_fetch_file (fx->rp[1], "crowd.bin", fx->now, on_done, &d);
-  rfx_run (fx, fx->now + 120 * SEC);
+  fetch_by_get_chunk (fx, content, 120 * SEC);
   /* the remote kept its place: the fetcher never got a connection */
   g_assert_true (mb_peer_is_connected (fx->sp[HOLDER], key, other));
   g_assert_false (mb_peer_is_connected (fx->sp[HOLDER], key, 1));
-  g_assert_true (d.called);
-  g_assert_true (d.r.ok);
-  g_assert_true (g_bytes_equal (d.content, content));
-  g_assert_cmpuint (d.r.chunks_swarm, ==, 0);
-  done_clear (&d);
   rfx_free (fx);
 }
 
