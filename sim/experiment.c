@@ -486,6 +486,7 @@ mb_experiment_new_ranked (const MbScenario *sc, guint n_ranks, GError **error)
   x->rank_scheds = g_new0 (MbSched *, n_ranks);
   for (guint r = 0; r < n_ranks; r++)
     x->rank_scheds[r] = n_ranks == 1 ? x->sched : mb_sched_new_shared (x->sched);
+  mb_sched_stripe_nodes (x->sched, n_ranks);
   MbWorldConfig wc = { 0 };
   wc.seed = sc->seed;
   mb_tracker_config_init (&wc.tracker);

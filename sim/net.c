@@ -25,6 +25,7 @@
  */
 #include "net.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "distbuf.h"
@@ -50,13 +51,15 @@ typedef enum {
   MB_DROP_CUT,
 } MbDropCause;
 
+/* Two cache lines: what other ranks read (the links' rates, crash and
+ * up times, region, partition, epoch) in the first, what the node's own rank
+ * writes at every send and delivery in the second, and the array 64-byte
+ * aligned (mb_net_add_node), so that neighbouring nodes, which run on
+ * different ranks (node i on rank i mod K), never share a line. */
 typedef struct {
+  /* read by every rank */
   guint64 up_bps;
   guint64 down_bps;
-  guint64 up_free;
-  guint64 down_free;
-  MbNetNodeStats stats;
-  guint64 sends;      /* its mb_net_send calls: numbers its loss draws */
   guint64 down_at;    /* its last crash (MB_NET_NEVER if none) */
   guint64 crash_rec;  /* read by other ranks: (epoch ended << 48) | crash time, 0 if none */
   guint64 up_at;      /* read by other ranks: when it last came back up (MB_NET_NEVER) */
@@ -64,7 +67,14 @@ typedef struct {
   guint32 partition;
   guint32 epoch;
   gboolean up;
+  /* written by its own rank */
+  _Alignas (64) guint64 up_free;
+  guint64 down_free;
+  MbNetNodeStats stats;
+  guint64 sends;      /* its mb_net_send calls: numbers its loss draws */
 } MbNetNode;
+
+G_STATIC_ASSERT (sizeof (MbNetNode) == 128);
 
 #define MB_NET_NEVER G_MAXUINT64
 #define MB_NET_TIME_MASK ((G_GUINT64_CONSTANT (1) << 48) - 1)
@@ -256,7 +266,7 @@ mb_net_free (MbNet *net)
     }
   g_free (net->ranks);
   g_free (net->matrix);
-  g_free (net->nodes);
+  free (net->nodes); /* aligned_alloc */
   g_free (net);
 }
 
@@ -288,8 +298,14 @@ mb_net_add_node (MbNet *net, guint64 upload_bps, guint64 download_bps, guint reg
   g_return_val_if_fail (net->n_nodes < G_MAXUINT32 - 1, G_MAXUINT32);
   if (net->n_nodes == net->cap_nodes)
     {
-      net->cap_nodes = net->cap_nodes ? net->cap_nodes * 2 : 64;
-      net->nodes = g_renew (MbNetNode, net->nodes, net->cap_nodes);
+      guint32 cap = net->cap_nodes ? net->cap_nodes * 2 : 64;
+      MbNetNode *nodes = aligned_alloc (64, (gsize) cap * sizeof (MbNetNode));
+      g_assert (nodes != NULL);
+      if (net->n_nodes > 0)
+        memcpy (nodes, net->nodes, (gsize) net->n_nodes * sizeof (MbNetNode));
+      free (net->nodes);
+      net->nodes = nodes;
+      net->cap_nodes = cap;
     }
   MbNetNode *n = &net->nodes[net->n_nodes];
   memset (n, 0, sizeof *n);

@@ -88,10 +88,22 @@ struct _MbSched {
 };
 
 /* The per-source sequence numbers; one table may serve several schedulers
- * (the ranks of one run), see mb_sched_new_shared. */
-struct _MbSchedSeqs {
-  guint64 *next;  /* by source key */
+ * (the ranks of one run), see mb_sched_new_shared.  Source key 0 (global
+ * events) has its own counter; node i's (key i + 1) lives in stripe
+ * i mod n_stripes at index i / n_stripes.  With the ranks' nodes striped
+ * alike (node i on rank i mod K), each rank's thread writes only its own
+ * stripe, a separate allocation: neighbouring nodes of different ranks never
+ * share a cache line (they did in one table: every event a rank scheduled
+ * took the line from the other core). */
+typedef struct {
+  guint64 *next;  /* by node / n_stripes */
   guint32 n;
+} MbSchedStripe;
+
+struct _MbSchedSeqs {
+  guint64 global;
+  MbSchedStripe *stripes;
+  guint n_stripes;
   gint ref;
 };
 

@@ -111,15 +111,38 @@ mb_sched_current_node (void)
   return mb_cur_key - 1;
 }
 
-static void
-mb_seqs_grow (MbSchedSeqs *q, guint32 n)
+/* The counter of source key `src` (0: global events; else node src - 1),
+ * its stripe grown to hold it (zeroes: no event numbered yet). */
+static inline guint64 *
+mb_seqs_at (MbSchedSeqs *q, guint32 src)
 {
-  if (n <= q->n)
-    return;
-  guint32 cap = MAX (n, q->n < G_MAXUINT32 / 2 ? q->n * 2 : G_MAXUINT32);
-  q->next = g_renew (guint64, q->next, cap);
-  memset (q->next + q->n, 0, (gsize) (cap - q->n) * sizeof (guint64));
-  q->n = cap;
+  if (src == 0)
+    return &q->global;
+  guint32 node = src - 1;
+  guint32 i = node, r = 0;
+  if (q->n_stripes > 1)
+    {
+      i = node / q->n_stripes;
+      r = node % q->n_stripes;
+    }
+  MbSchedStripe *st = &q->stripes[r];
+  if (G_UNLIKELY (i >= st->n))
+    {
+      guint32 cap = MAX (MAX (i + 1, 64u), st->n < G_MAXUINT32 / 2 ? st->n * 2 : G_MAXUINT32);
+      st->next = g_renew (guint64, st->next, cap);
+      memset (st->next + st->n, 0, (gsize) (cap - st->n) * sizeof (guint64));
+      st->n = cap;
+    }
+  return &st->next[i];
+}
+
+static void
+mb_seqs_free (MbSchedSeqs *q)
+{
+  for (guint r = 0; r < q->n_stripes; r++)
+    g_free (q->stripes[r].next);
+  g_free (q->stripes);
+  g_free (q);
 }
 
 /* ---- slots ---------------------------------------------------------------- */
@@ -514,7 +537,8 @@ mb_sched_new (void)
   MbSched *s = g_new0 (MbSched, 1);
   s->seqs = g_new0 (MbSchedSeqs, 1);
   s->seqs->ref = 1;
-  mb_seqs_grow (s->seqs, 64);
+  s->seqs->n_stripes = 1;
+  s->seqs->stripes = g_new0 (MbSchedStripe, 1);
   s->free_head = MB_SLOT_NIL;
   s->buckets = g_new0 (MbBucket, MB_WHEEL_SIZE);
   s->bitmap = g_new0 (guint64, MB_WHEEL_WORDS);
@@ -525,17 +549,36 @@ MbSched *
 mb_sched_new_shared (MbSched *other)
 {
   MbSched *s = mb_sched_new ();
-  g_free (s->seqs->next);
-  g_free (s->seqs);
+  mb_seqs_free (s->seqs);
   s->seqs = other->seqs;
   g_atomic_int_inc (&s->seqs->ref);
   return s;
 }
 
 void
+mb_sched_stripe_nodes (MbSched *sched, guint n_stripes)
+{
+  MbSchedSeqs *q = sched->seqs;
+  g_return_if_fail (n_stripes >= 1);
+  if (n_stripes == q->n_stripes)
+    return;
+  for (guint r = 0; r < q->n_stripes; r++)
+    for (guint32 i = 0; i < q->stripes[r].n; i++)
+      g_return_if_fail (q->stripes[r].next[i] == 0); /* before any node's event */
+  for (guint r = 0; r < q->n_stripes; r++)
+    g_free (q->stripes[r].next);
+  g_free (q->stripes);
+  q->stripes = g_new0 (MbSchedStripe, n_stripes);
+  q->n_stripes = n_stripes;
+}
+
+void
 mb_sched_reserve_nodes (MbSched *sched, guint32 n_nodes)
 {
-  mb_seqs_grow (sched->seqs, n_nodes + 1);
+  if (n_nodes > 0)
+    (void) mb_seqs_at (sched->seqs, n_nodes);  /* node n_nodes - 1's stripe */
+  for (guint32 k = 1; k < sched->seqs->n_stripes && k < n_nodes; k++)
+    (void) mb_seqs_at (sched->seqs, n_nodes - k);
 }
 
 void
@@ -544,10 +587,7 @@ mb_sched_free (MbSched *sched)
   if (sched == NULL)
     return;
   if (g_atomic_int_dec_and_test (&sched->seqs->ref))
-    {
-      g_free (sched->seqs->next);
-      g_free (sched->seqs);
-    }
+    mb_seqs_free (sched->seqs);
   for (guint i = 0; i < MB_WHEEL_SIZE; i++)
     mb_bucket_release (sched, &sched->buckets[i]);
   while (sched->free_chunks != NULL)
@@ -570,26 +610,21 @@ MbSchedKey
 mb_sched_key_for (MbSched *sched, guint64 when, guint32 node)
 {
   guint32 src = mb_cur_key;
-  if (G_UNLIKELY (src >= sched->seqs->n))
-    mb_seqs_grow (sched->seqs, src + 1);
-  MbSchedKey k = { when, ((guint64) mb_node_key (node) << 32) | src, sched->seqs->next[src]++ };
+  MbSchedKey k = { when, ((guint64) mb_node_key (node) << 32) | src,
+                   (*mb_seqs_at (sched->seqs, src))++ };
   return k;
 }
 
 guint64
 mb_sched_seq_peek (MbSched *sched, guint32 node)
 {
-  guint32 src = mb_node_key (node);
-  mb_seqs_grow (sched->seqs, src + 1);
-  return sched->seqs->next[src];
+  return *mb_seqs_at (sched->seqs, mb_node_key (node));
 }
 
 void
 mb_sched_seq_skip (MbSched *sched, guint32 node, guint64 n)
 {
-  guint32 src = mb_node_key (node);
-  mb_seqs_grow (sched->seqs, src + 1);
-  sched->seqs->next[src] += n;
+  *mb_seqs_at (sched->seqs, mb_node_key (node)) += n;
 }
 
 MbEventId

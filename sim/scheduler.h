@@ -74,6 +74,12 @@ MbEventId mb_sched_at_key (MbSched *sched, const MbSchedKey *key, MbEventFn fn, 
  * backend, sim/mpi/). */
 guint64 mb_sched_seq_peek (MbSched *sched, guint32 node);
 void mb_sched_seq_skip (MbSched *sched, guint32 node, guint64 n);
+/* Lays the per-source numbering out in n_stripes stripes, node i in stripe
+ * i mod n_stripes, for ranks that run node i on rank i mod n_stripes: each
+ * rank then writes only its own stripe (no cache line shared between
+ * threads).  Call before any node's event is numbered; numbering is the same
+ * whatever the stripes. */
+void mb_sched_stripe_nodes (MbSched *sched, guint n_stripes);
 /* Makes room in the numbering for nodes 0..n_nodes-1 (schedulers sharing it
  * must not run meanwhile; otherwise the room is made on first use). */
 void mb_sched_reserve_nodes (MbSched *sched, guint32 n_nodes);
