@@ -59,15 +59,38 @@ mb_transport_env_ms (const char *var, guint *ms, GError **error)
   return TRUE;
 }
 
+/* A byte count from the environment, 0 to max: as mb_transport_env_ms. */
+static gboolean
+mb_transport_env_bytes (const char *var, guint max, guint *out, GError **error)
+{
+  const char *v = g_getenv (var);
+  if (v == NULL || *v == '\0')
+    return TRUE;
+  guint64 n = 0;
+  GError *local = NULL;
+  if (!g_ascii_string_to_unsigned (v, 10, 0, max, &n, &local))
+    {
+      g_set_error (error, MB_TRANSPORT_ERROR, MB_TRANSPORT_ERROR_CONFIG,
+                   "%s=\"%s\": %s (bytes, 0 to %u)", var, v, local->message, max);
+      g_error_free (local);
+      return FALSE;
+    }
+  *out = (guint) n;
+  return TRUE;
+}
+
 gboolean
 mb_transport_config_env (MbTransportConfig *cfg, GError **error)
 {
   guint frame_ms = cfg->frame_timeout_ms, stall_ms = cfg->write_stall_ms;
+  guint lowat = cfg->notsent_lowat;
   if (!mb_transport_env_ms ("MINIBIT_WIRE_FRAME_TIMEOUT_MS", &frame_ms, error)
-      || !mb_transport_env_ms ("MINIBIT_WIRE_WRITE_STALL_MS", &stall_ms, error))
+      || !mb_transport_env_ms ("MINIBIT_WIRE_WRITE_STALL_MS", &stall_ms, error)
+      || !mb_transport_env_bytes ("MINIBIT_WIRE_NOTSENT_LOWAT", 64u << 20, &lowat, error))
     return FALSE;
   cfg->frame_timeout_ms = frame_ms;
   cfg->write_stall_ms = stall_ms;
+  cfg->notsent_lowat = lowat;
   return TRUE;
 }
 
