@@ -6,7 +6,12 @@
  * queued, or the part of the write in flight the kernel has not taken: it
  * shrinks write by write), summed over every connection of the
  * transport (one uplink per transport, whatever `self` the host is asked
- * about).  Each connection keeps its own share in conn->unsent;
+ * about), less those of stuck connections (writing, and no progress for
+ * MB_UPLINK_STUCK_MS): a connection whose peer does not read, or whose TCP
+ * waits out a retransmission timeout (seconds, backing off, where a token
+ * bucket drops a third of the packets), holds no part of the link, and
+ * counting its bytes held every other connection's back: an emulated seed
+ * sent nothing for 5 s with 340 blocks queued (README "Emulation").  Each connection keeps its own share in conn->unsent;
  * mbi_transport_uplink_count is the one place that moves the total, called
  * by whoever changes a connection's queue or write (transport-conn.c,
  * transport-dial.c), so a closed connection's dropped frames leave the
@@ -28,14 +33,50 @@
 #define MB_REAL_TRANSPORT_INTERNAL
 #include "transport-private.h"
 
+/* A connection writing with no progress this long is stuck (its bytes do
+ * not count in the backlog): a flow sharing the link with a few others
+ * makes progress every few ms; TCP's shortest retransmission timeout is
+ * 200 ms. */
+#define MB_UPLINK_STUCK_MS 100
+
+/* The backlog the core is told: the unsent bytes of the connections that
+ * are not stuck. */
+static gsize
+mb_uplink_backlog_now (MbTransport *t)
+{
+  if (t->unsent_bytes == 0)
+    return 0;
+  gint64 old = g_get_monotonic_time () - (gint64) MB_UPLINK_STUCK_MS * 1000;
+  gsize stuck = 0;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, t->conns);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    {
+      MbConn *c = key;
+      if (c->unsent > 0 && c->writing && c->progress_at < old)
+        {
+          stuck += c->unsent;
+          if (c->stuck_counted != c->progress_at)
+            {
+              c->stuck_counted = c->progress_at;
+              t->stats.uplink_stuck++;
+            }
+        }
+    }
+  g_assert (stuck <= t->unsent_bytes);
+  return t->unsent_bytes - stuck;
+}
+
 static gboolean
 mb_uplink_on_idle (gpointer data)
 {
   MbTransport *t = data;
   g_clear_pointer (&t->uplink_idle, g_source_unref);  /* removed on return */
-  if (!t->uplink_armed || t->unsent_bytes > t->uplink_low)
+  if (!t->uplink_armed || mb_uplink_backlog_now (t) > t->uplink_low)
     return G_SOURCE_REMOVE;  /* filled again since: the next drain calls */
   t->uplink_armed = FALSE;
+  mbi_transport_source_clear (&t->uplink_recheck);
   if (t->uplink_ready != NULL)
     t->uplink_ready (t->user);
   return G_SOURCE_REMOVE;
@@ -64,14 +105,31 @@ mbi_transport_uplink_count (MbConn *c)
   g_assert (t->unsent_bytes >= was);
   t->unsent_bytes = t->unsent_bytes - was + now;
   c->unsent = now;
-  if (now < was && t->uplink_armed && t->unsent_bytes <= t->uplink_low)
+  if (now < was && t->uplink_armed && mb_uplink_backlog_now (t) <= t->uplink_low)
     mb_uplink_schedule (t);
+}
+
+/* While armed above low: a connection may have got stuck since (no event
+ * tells), and then the backlog is lower. */
+static gboolean
+mb_uplink_on_recheck (gpointer data)
+{
+  MbTransport *t = data;
+  if (!t->uplink_armed)
+    {
+      g_clear_pointer (&t->uplink_recheck, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+  if (mb_uplink_backlog_now (t) <= t->uplink_low)
+    mb_uplink_schedule (t);
+  return G_SOURCE_CONTINUE;
 }
 
 void
 mbi_transport_uplink_clear (MbTransport *t)
 {
   mbi_transport_source_clear (&t->uplink_idle);
+  mbi_transport_source_clear (&t->uplink_recheck);
   t->uplink_armed = FALSE;
 }
 
@@ -79,7 +137,7 @@ guint64
 mb_transport_uplink_backlog (MbTransport *t)
 {
   g_return_val_if_fail (t != NULL, 0);
-  return t->unsent_bytes;
+  return mb_uplink_backlog_now (t);
 }
 
 void
@@ -110,8 +168,11 @@ mb_transport_host_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
     }
   t->uplink_low = low;
   t->uplink_armed = TRUE;
-  if (t->unsent_bytes <= low)
+  if (mb_uplink_backlog_now (t) <= low)
     mb_uplink_schedule (t);  /* never from inside the call */
+  else if (t->uplink_recheck == NULL)
+    t->uplink_recheck = mbi_transport_timer (t, MB_UPLINK_STUCK_MS / 2, mb_uplink_on_recheck,
+                                             t, NULL);
 }
 
 void

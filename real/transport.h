@@ -198,6 +198,9 @@ typedef struct {
                                    a write stalled */
   guint64 write_stalls;         /* of those, dropped because a write made no
                                    progress for write_stall_ms */
+  guint64 uplink_stuck;         /* times a connection's unsent bytes left the uplink
+                                   backlog: writing, no progress for 100 ms
+                                   (transport-uplink.c), once per such spell */
   guint64 connect_failures;     /* failed connect attempts */
   guint64 auth_failures;        /* handshakes refused (no secret, wrong proof)
                                    and frames with a bad MAC */
