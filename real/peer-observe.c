@@ -273,8 +273,8 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
           "time (a peer that stopped reading); also in minibit_wire_connections_dropped_total.",
           ts.write_stalls);
   metric (s, "minibit_wire_uplink_stuck_total", "counter",
-          "Times a connection writing with no progress for 100 ms had its unsent bytes left "
-          "out of the uplink backlog (so the other connections' data goes on).",
+          "Times a connection writing with no progress for 100 ms had its unsent bytes (up to "
+          "1 MiB) left out of the uplink backlog (so the other connections' data goes on).",
           ts.uplink_stuck);
   metric (s, "minibit_wire_connect_failures_total", "counter", "Failed connect attempts.",
           ts.connect_failures);

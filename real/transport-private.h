@@ -68,8 +68,8 @@
  *    (node->pending) and the handshake's and DIALBACK frames are not
  *    counted;
  *  - the backlog the core is told (mb_transport_uplink_backlog) is
- *    t->unsent_bytes less the unsent bytes of stuck connections: writing,
- *    and no write progress for MB_UPLINK_STUCK_MS (the peer does not read,
+ *    t->unsent_bytes less up to 1 MiB of each stuck connection's unsent
+ *    bytes: writing, and no write progress for cfg.uplink_stuck_ms (the peer does not read,
  *    or TCP waits on a retransmission timeout): their bytes hold no part
  *    of the link, and counted they kept every other connection's data
  *    back (a real seed sent nothing for 5 s with 340 blocks queued);
@@ -77,7 +77,7 @@
  *    source), never from inside a host call; it runs once per
  *    uplink_notify, when t->uplink_armed and that backlog is at most
  *    t->uplink_low; while armed above it, t->uplink_recheck looks again
- *    every MB_UPLINK_STUCK_MS / 2 (a connection gets stuck without an event).
+ *    every uplink_stuck_ms / 2 (a connection gets stuck without an event).
  */
 #pragma once
 

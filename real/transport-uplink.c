@@ -6,8 +6,8 @@
  * queued, or the part of the write in flight the kernel has not taken: it
  * shrinks write by write), summed over every connection of the
  * transport (one uplink per transport, whatever `self` the host is asked
- * about), less those of stuck connections (writing, and no progress for
- * MB_UPLINK_STUCK_MS): a connection whose peer does not read, or whose TCP
+ * about), less up to 1 MiB of each stuck connection's (writing, and no
+ * progress for cfg.uplink_stuck_ms, 100 ms): a connection whose peer does not read, or whose TCP
  * waits out a retransmission timeout (seconds, backing off, where a token
  * bucket drops a third of the packets), holds no part of the link, and
  * counting its bytes held every other connection's back: an emulated seed
@@ -33,20 +33,22 @@
 #define MB_REAL_TRANSPORT_INTERNAL
 #include "transport-private.h"
 
-/* A connection writing with no progress this long is stuck (its bytes do
- * not count in the backlog): a flow sharing the link with a few others
- * makes progress every few ms; TCP's shortest retransmission timeout is
- * 200 ms. */
-#define MB_UPLINK_STUCK_MS 100
+/* A stuck connection's unsent bytes leave the backlog up to this much: the
+ * core may queue about that much more for it (four 256 KiB pieces) while
+ * the others go on; beyond it its bytes count again, so a peer that stopped
+ * reading cannot draw the core's whole upload queue into ours. */
+#define MB_UPLINK_STUCK_ALLOW ((gsize) 1 << 20)
 
-/* The backlog the core is told: the unsent bytes of the connections that
- * are not stuck. */
+/* The backlog the core is told: the unsent bytes, less up to
+ * MB_UPLINK_STUCK_ALLOW of each stuck connection's (writing, no progress
+ * for cfg.uplink_stuck_ms: a flow sharing the link with a few others makes
+ * progress every few ms; TCP's shortest retransmission timeout is 200 ms). */
 static gsize
 mb_uplink_backlog_now (MbTransport *t)
 {
-  if (t->unsent_bytes == 0)
-    return 0;
-  gint64 old = g_get_monotonic_time () - (gint64) MB_UPLINK_STUCK_MS * 1000;
+  if (t->unsent_bytes == 0 || t->cfg.uplink_stuck_ms == 0)
+    return t->unsent_bytes;
+  gint64 old = g_get_monotonic_time () - (gint64) t->cfg.uplink_stuck_ms * 1000;
   gsize stuck = 0;
   GHashTableIter it;
   gpointer key;
@@ -56,7 +58,7 @@ mb_uplink_backlog_now (MbTransport *t)
       MbConn *c = key;
       if (c->unsent > 0 && c->writing && c->progress_at < old)
         {
-          stuck += c->unsent;
+          stuck += MIN (c->unsent, MB_UPLINK_STUCK_ALLOW);
           if (c->stuck_counted != c->progress_at)
             {
               c->stuck_counted = c->progress_at;
@@ -170,9 +172,9 @@ mb_transport_host_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
   t->uplink_armed = TRUE;
   if (mb_uplink_backlog_now (t) <= low)
     mb_uplink_schedule (t);  /* never from inside the call */
-  else if (t->uplink_recheck == NULL)
-    t->uplink_recheck = mbi_transport_timer (t, MB_UPLINK_STUCK_MS / 2, mb_uplink_on_recheck,
-                                             t, NULL);
+  else if (t->uplink_recheck == NULL && t->cfg.uplink_stuck_ms > 0)
+    t->uplink_recheck = mbi_transport_timer (t, MAX (t->cfg.uplink_stuck_ms / 2, 1u),
+                                             mb_uplink_on_recheck, t, NULL);
 }
 
 void

@@ -33,6 +33,7 @@ mb_transport_config_init (MbTransportConfig *cfg)
   cfg->max_unfinished_bytes = 64u << 20;
   cfg->write_stall_ms = 20000;
   cfg->notsent_lowat = 128u << 10;
+  cfg->uplink_stuck_ms = 100;
   cfg->keepalive_s = 30;
   cfg->advertise_addr = NULL;
   cfg->secret = NULL;

@@ -40,9 +40,14 @@
  *    dropped frames leave it at once.  Frames waiting for a connection (a
  *    dial under way) are not counted until it opens, nor are the
  *    handshake's frames, MACs, or what the kernel's socket buffers hold.
+ *    Less, with uplink_stuck_ms: up to 1 MiB of the unsent bytes of each
+ *    connection that is writing with no progress for uplink_stuck_ms (TCP
+ *    waiting out a retransmission timeout, a peer not reading), which holds
+ *    no part of the link and would hold every other connection back.
  *    host->uplink_notify (self, low) arms a one-shot wish (a later call
  *    replaces it): once the backlog is at most `low` — already at the call,
- *    or after writes complete or a connection closes — the uplink handler
+ *    after writes complete or a connection closes, or once a connection
+ *    has been stuck long enough (looked at every uplink_stuck_ms / 2) — the uplink handler
  *    (mb_transport_set_uplink_handler) runs once, from a main-loop source,
  *    never inside the call.  host->uplink_rate is NULL (unknown).
  *
@@ -162,6 +167,9 @@ typedef struct {
                                 connection; 20000 (0: never) */
   guint notsent_lowat;       /* TCP_NOTSENT_LOWAT of every wire socket, bytes; 128 KiB
                                 (0: the kernel's default) */
+  guint uplink_stuck_ms;     /* a connection writing with no progress this long is stuck:
+                                up to 1 MiB of its unsent bytes leave the uplink backlog
+                                the core sees (transport-uplink.c); 100 (0: never) */
   guint keepalive_s;         /* TCP keepalive of every wire socket: probes after this
                                 many seconds of silence, then every keepalive_s / 3, and
                                 TCP_USER_TIMEOUT = 2 x keepalive_s (data unacknowledged
