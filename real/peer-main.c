@@ -276,7 +276,8 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     "MINIBIT_CLUSTER_SECRET (the secret wire peers prove at hello; at least 16 bytes)\n"
     "MINIBIT_WIRE_FRAME_TIMEOUT_MS (an unfinished wire frame's deadline, default 30000)\n"
     "MINIBIT_WIRE_WRITE_STALL_MS (a wire write with no progress this long drops its\n"
-    "connection, default 20000).");
+    "connection, default 20000) MINIBIT_WIRE_NOTSENT_LOWAT (TCP_NOTSENT_LOWAT of wire\n"
+    "sockets in bytes, default 131072; 0: the kernel's).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   gboolean ok = g_option_context_parse (ctx, argc, argv, error);
   if (ok)

@@ -560,7 +560,9 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
     "MINIBIT_CLUSTER_SECRET (the secret wire peers prove at hello; at least 16 bytes),\n"
     "MINIBIT_WIRE_FRAME_TIMEOUT_MS (an unfinished wire frame's deadline, default 30000),\n"
     "MINIBIT_WIRE_WRITE_STALL_MS (a wire write with no progress this long drops its\n"
-    "connection, default 20000).\n"
+    "connection, default 20000),\n"
+    "MINIBIT_WIRE_NOTSENT_LOWAT (TCP_NOTSENT_LOWAT of wire\n"
+    "sockets in bytes, default 131072; 0: the kernel's).\n"
     "HTTP: POST /register {\"peer_id\", \"listen_port\", \"file\"?}, GET /peers?peer_id=ID[&file=F].\n"
     "On start one line goes to stdout: \"minibit-tracker http=HOST:PORT wire=HOST:PORT\".\n"
     "SIGTERM or SIGINT stops the tracker with status 0.");
