@@ -278,7 +278,8 @@ configure (MbPeerAppConfig *cfg, int *argc, char ***argv, GError **error)
     "MINIBIT_WIRE_WRITE_STALL_MS (a wire write with no progress this long drops its\n"
     "connection, default 20000) MINIBIT_WIRE_MIN_DRAIN_RATE (bytes/s a connection with\n"
     "over 4 MiB queued must take, on average over the write stall time, default 32768;\n"
-    "0: no minimum).");
+    "0: no minimum) MINIBIT_WIRE_NOTSENT_LOWAT (TCP_NOTSENT_LOWAT of wire\n"
+    "sockets in bytes, default 131072; 0: the kernel's).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   gboolean ok = g_option_context_parse (ctx, argc, argv, error);
   if (ok)

@@ -276,6 +276,10 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
           "Connections dropped because over 4 MiB queued for them drained below the minimum "
           "rate (a peer reading a trickle); also in minibit_wire_connections_dropped_total.",
           ts.slow_drains);
+  metric (s, "minibit_wire_uplink_stuck_total", "counter",
+          "Times a connection writing with no progress for 100 ms had its unsent bytes (up to "
+          "1 MiB) left out of the uplink backlog (so the other connections' data goes on).",
+          ts.uplink_stuck);
   metric (s, "minibit_wire_connect_failures_total", "counter", "Failed connect attempts.",
           ts.connect_failures);
   metric (s, "minibit_wire_auth_failures_total", "counter",

@@ -562,7 +562,9 @@ mb_options_parse (MbTrackerOptions *o, int *argc, char ***argv, GError **error)
     "MINIBIT_WIRE_WRITE_STALL_MS (a wire write with no progress this long drops its\n"
     "connection, default 20000), MINIBIT_WIRE_MIN_DRAIN_RATE (bytes/s a connection with\n"
     "over 4 MiB queued must take, on average over the write stall time, default 32768;\n"
-    "0: no minimum).\n"
+    "0: no minimum),\n"
+    "MINIBIT_WIRE_NOTSENT_LOWAT (TCP_NOTSENT_LOWAT of wire\n"
+    "sockets in bytes, default 131072; 0: the kernel's).\n"
     "HTTP: POST /register {\"peer_id\", \"listen_port\", \"file\"?}, GET /peers?peer_id=ID[&file=F].\n"
     "On start one line goes to stdout: \"minibit-tracker http=HOST:PORT wire=HOST:PORT\".\n"
     "SIGTERM or SIGINT stops the tracker with status 0.");

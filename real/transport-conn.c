@@ -492,11 +492,12 @@ mbi_transport_conn_pump (MbConn *c)
   c->wv[1].size = MB_AUTH_TAG_LEN;
   c->wv_n = c->batch_tagged ? 2 : 1;
   c->wv_i = 0;
-  if (c->t->cfg.write_stall_ms > 0 && c->stall_timer == NULL)
+  if (c->stall_timer == NULL)
     {
       /* writing starts (again): its progress is watched from now */
       c->progress_at = g_get_monotonic_time ();
-      mb_conn_stall_arm (c, c->t->cfg.write_stall_ms);
+      if (c->t->cfg.write_stall_ms > 0)
+        mb_conn_stall_arm (c, c->t->cfg.write_stall_ms);
     }
   mb_conn_write_more (c);
 }

@@ -71,10 +71,17 @@
  *    open connections, each at most its unsent (transport-uplink.c: what
  *    drains); t->drain_tick runs while t->unsent_bytes > 0 (and
  *    drain_window_ms > 0), and stops on its first tick after it is 0;
+ *  - the backlog the core is told (mb_transport_uplink_backlog) is
+ *    t->backlog_bytes less up to 1 MiB of each stuck connection's counted
+ *    bytes: writing, and no write progress for cfg.uplink_stuck_ms (the peer does not read,
+ *    or TCP waits on a retransmission timeout): their bytes hold no part
+ *    of the link, and counted they kept every other connection's data
+ *    back (a real seed sent nothing for 5 s with 340 blocks queued);
  *  - the uplink-ready callback runs only from t->uplink_idle (a main-loop
  *    source), never from inside a host call; it runs once per
- *    uplink_notify, when t->uplink_armed and the backlog is at most
- *    t->uplink_low.
+ *    uplink_notify, when t->uplink_armed and that backlog is at most
+ *    t->uplink_low; while armed above it, t->uplink_recheck looks again
+ *    every uplink_stuck_ms / 2 (a connection gets stuck without an event).
  */
 #pragma once
 
@@ -171,7 +178,9 @@ struct _MbConn {
                            written of them is cut off as writes complete */
   guint wv_n;           /* vectors in it (1 or 2) */
   guint wv_i;           /* the first not wholly written */
-  gint64 progress_at;   /* monotonic µs: the write's start, or its last progress */
+  gint64 progress_at;   /* monotonic µs: the write's start, or its last progress
+                           (kept with or without write_stall_ms) */
+  gint64 stuck_counted; /* the progress_at of the spell last counted stuck */
   GSource *stall_timer; /* while writing (with write_stall_ms): checks progress_at */
   GSource *timer;
   MbTimerKind timer_kind;
@@ -209,6 +218,7 @@ struct _MbTransport {
   gboolean uplink_armed;/* an uplink_notify awaits its callback */
   gboolean uplink_warned; /* told once that a notify has no handler to call */
   GSource *uplink_idle; /* runs the ready callback, or NULL */
+  GSource *uplink_recheck; /* while armed above low: looks for stuck connections */
   GArray *gone_later;   /* MbNodeId: disconnect callbacks to run from idle */
   GSource *gone_idle;
   MbTransportStats stats;

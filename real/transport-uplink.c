@@ -11,7 +11,8 @@
  * transport-dial.c), so a closed connection's dropped frames leave it at
  * once and it never goes below 0.
  *
- * The backlog (t->backlog_bytes, what host->uplink_backlog reports) counts
+ * The backlog (t->backlog_bytes; less stuck connections' bytes, below, it is what
+ * host->uplink_backlog reports) counts
  * only the unsent bytes that compete for the uplink now.  Each connection
  * is a socket of its own: the kernel serves the others while one peer takes
  * nothing, so bytes queued for a peer that does not read (or reads a
@@ -36,6 +37,18 @@
  * the sum of the counted shares, each at most its unsent bytes: bounded by
  * t->unsent_bytes, never negative.  drain_window_ms = 0 counts every unsent
  * byte (the rule before).
+ *
+ * Stuck connections.  Faster than the drain windows: a connection writing
+ * with no progress for cfg.uplink_stuck_ms (100 ms; 0: never) leaves up to
+ * MB_UPLINK_STUCK_ALLOW (1 MiB) of its counted bytes out of what the core
+ * is told (mb_uplink_backlog_now).  A flow sharing the link makes progress
+ * every few ms; one waiting out a TCP retransmission timeout (seconds,
+ * backing off, where a token bucket drops a third of the packets) holds no
+ * part of the link, and counting it held every other connection's data
+ * back: an emulated seed sent nothing for 5 s with 340 blocks queued
+ * (README "Emulation").  No event says a connection got stuck, so while
+ * the core waits above its low mark, t->uplink_recheck looks again every
+ * uplink_stuck_ms / 2.
  *
  * Slow readers.  Not counting a trickle reader's queue does not free it:
  * up to max_queue_bytes per connection stays in memory while a peer reads
@@ -63,14 +76,46 @@
 #define MB_REAL_TRANSPORT_INTERNAL
 #include "transport-private.h"
 
+#define MB_UPLINK_STUCK_ALLOW ((gsize) 1 << 20)
+
+/* The backlog the core is told: the counted shares (t->backlog_bytes), less
+ * up to MB_UPLINK_STUCK_ALLOW of each stuck connection's share. */
+static gsize
+mb_uplink_backlog_now (MbTransport *t)
+{
+  if (t->backlog_bytes == 0 || t->cfg.uplink_stuck_ms == 0)
+    return t->backlog_bytes;
+  gint64 old = g_get_monotonic_time () - (gint64) t->cfg.uplink_stuck_ms * 1000;
+  gsize stuck = 0;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, t->conns);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    {
+      MbConn *c = key;
+      if (c->counted > 0 && c->writing && c->progress_at < old)
+        {
+          stuck += MIN (c->counted, MB_UPLINK_STUCK_ALLOW);
+          if (c->stuck_counted != c->progress_at)
+            {
+              c->stuck_counted = c->progress_at;
+              t->stats.uplink_stuck++;
+            }
+        }
+    }
+  g_assert (stuck <= t->backlog_bytes);
+  return t->backlog_bytes - stuck;
+}
+
 static gboolean
 mb_uplink_on_idle (gpointer data)
 {
   MbTransport *t = data;
   g_clear_pointer (&t->uplink_idle, g_source_unref);  /* removed on return */
-  if (!t->uplink_armed || t->backlog_bytes > t->uplink_low)
+  if (!t->uplink_armed || mb_uplink_backlog_now (t) > t->uplink_low)
     return G_SOURCE_REMOVE;  /* filled again since: the next drain calls */
   t->uplink_armed = FALSE;
+  mbi_transport_source_clear (&t->uplink_recheck);
   if (t->uplink_ready != NULL)
     t->uplink_ready (t->user);
   return G_SOURCE_REMOVE;
@@ -109,7 +154,7 @@ mb_uplink_recount (MbConn *c, gint64 now)
   g_assert (t->backlog_bytes >= was);
   t->backlog_bytes = t->backlog_bytes - was + share;
   c->counted = share;
-  if (share < was && t->uplink_armed && t->backlog_bytes <= t->uplink_low)
+  if (share < was && t->uplink_armed && mb_uplink_backlog_now (t) <= t->uplink_low)
     mb_uplink_schedule (t);
 }
 
@@ -224,11 +269,28 @@ mb_uplink_tick_start (MbTransport *t)
   t->drain_tick = mbi_transport_timer (t, t->cfg.drain_window_ms, mb_uplink_on_tick, t, NULL);
 }
 
+/* While armed above low: a connection may have got stuck since (no event
+ * tells), and then the backlog is lower. */
+static gboolean
+mb_uplink_on_recheck (gpointer data)
+{
+  MbTransport *t = data;
+  if (!t->uplink_armed)
+    {
+      g_clear_pointer (&t->uplink_recheck, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+  if (mb_uplink_backlog_now (t) <= t->uplink_low)
+    mb_uplink_schedule (t);
+  return G_SOURCE_CONTINUE;
+}
+
 void
 mbi_transport_uplink_clear (MbTransport *t)
 {
   mbi_transport_source_clear (&t->uplink_idle);
   mbi_transport_source_clear (&t->drain_tick);
+  mbi_transport_source_clear (&t->uplink_recheck);
   t->uplink_armed = FALSE;
 }
 
@@ -236,7 +298,7 @@ guint64
 mb_transport_uplink_backlog (MbTransport *t)
 {
   g_return_val_if_fail (t != NULL, 0);
-  return t->backlog_bytes;
+  return mb_uplink_backlog_now (t);
 }
 
 guint64
@@ -274,8 +336,11 @@ mb_transport_host_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
     }
   t->uplink_low = low;
   t->uplink_armed = TRUE;
-  if (t->backlog_bytes <= low)
+  if (mb_uplink_backlog_now (t) <= low)
     mb_uplink_schedule (t);  /* never from inside the call */
+  else if (t->uplink_recheck == NULL && t->cfg.uplink_stuck_ms > 0)
+    t->uplink_recheck = mbi_transport_timer (t, MAX (t->cfg.uplink_stuck_ms / 2, 1u),
+                                             mb_uplink_on_recheck, t, NULL);
 }
 
 void

@@ -36,6 +36,7 @@ mb_transport_config_init (MbTransportConfig *cfg)
   cfg->min_drain_rate = 32u << 10;
   cfg->min_drain_queue = 4u << 20;
   cfg->notsent_lowat = 128u << 10;
+  cfg->uplink_stuck_ms = 100;
   cfg->keepalive_s = 30;
   cfg->advertise_addr = NULL;
   cfg->secret = NULL;
@@ -75,14 +76,18 @@ mb_transport_config_env (MbTransportConfig *cfg, GError **error)
 {
   guint frame_ms = cfg->frame_timeout_ms, stall_ms = cfg->write_stall_ms;
   guint drain_rate = cfg->min_drain_rate;
+  guint lowat = cfg->notsent_lowat;
   if (!mb_transport_env_ms ("MINIBIT_WIRE_FRAME_TIMEOUT_MS", &frame_ms, error)
       || !mb_transport_env_ms ("MINIBIT_WIRE_WRITE_STALL_MS", &stall_ms, error)
       || !mb_transport_env_uint ("MINIBIT_WIRE_MIN_DRAIN_RATE", 0, 1000000000, "bytes/s",
-                                 &drain_rate, error))
+                                 &drain_rate, error)
+      || !mb_transport_env_uint ("MINIBIT_WIRE_NOTSENT_LOWAT", 0, 64u << 20, "bytes",
+                                    &lowat, error))
     return FALSE;
   cfg->frame_timeout_ms = frame_ms;
   cfg->write_stall_ms = stall_ms;
   cfg->min_drain_rate = drain_rate;
+  cfg->notsent_lowat = lowat;
   return TRUE;
 }
 

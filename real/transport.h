@@ -44,10 +44,15 @@
  *    frames leave it at once.  Frames waiting for a connection (a
  *    dial under way) are not counted until it opens, nor are the
  *    handshake's frames, MACs, or what the kernel's socket buffers hold.
+ *    Less, with uplink_stuck_ms: up to 1 MiB of the counted bytes of each
+ *    connection that is writing with no progress for uplink_stuck_ms (TCP
+ *    waiting out a retransmission timeout, a peer not reading), which holds
+ *    no part of the link and would hold every other connection back.
  *    host->uplink_notify (self, low) arms a one-shot wish (a later call
  *    replaces it): once the backlog is at most `low` — already at the call,
- *    or after writes complete, a connection closes or a drain window ends —
- *    the uplink handler
+ *    or after writes complete, a connection closes, a drain window ends or
+ *    a connection has been stuck long enough (looked at every
+ *    uplink_stuck_ms / 2) — the uplink handler
  *    (mb_transport_set_uplink_handler) runs once, from a main-loop source,
  *    never inside the call.  host->uplink_rate is NULL (unknown).
  *
@@ -180,6 +185,9 @@ typedef struct {
   gsize min_drain_queue;     /* 4 MiB */
   guint notsent_lowat;       /* TCP_NOTSENT_LOWAT of every wire socket, bytes; 128 KiB
                                 (0: the kernel's default) */
+  guint uplink_stuck_ms;     /* a connection writing with no progress this long is stuck:
+                                up to 1 MiB of its unsent bytes leave the uplink backlog
+                                the core sees (transport-uplink.c); 100 (0: never) */
   guint keepalive_s;         /* TCP keepalive of every wire socket: probes after this
                                 many seconds of silence, then every keepalive_s / 3, and
                                 TCP_USER_TIMEOUT = 2 x keepalive_s (data unacknowledged
@@ -219,6 +227,9 @@ typedef struct {
                                    progress for write_stall_ms */
   guint64 slow_drains;          /* of those, dropped because over min_drain_queue
                                    they drained below min_drain_rate */
+  guint64 uplink_stuck;         /* times a connection's unsent bytes left the uplink
+                                   backlog: writing, no progress for 100 ms
+                                   (transport-uplink.c), once per such spell */
   guint64 connect_failures;     /* failed connect attempts */
   guint64 auth_failures;        /* handshakes refused (no secret, wrong proof)
                                    and frames with a bad MAC */

@@ -83,6 +83,7 @@ configure_network (MbNet *net, const MbNetworkConfig *nc)
       break;
     }
   mb_net_set_loss (net, nc->loss);
+  mb_net_set_overhead (net, nc->overhead);
 }
 
 /* [swarm]: only the keys the file sets, over mb_peer_config_init's defaults. */

@@ -124,6 +124,7 @@ struct _MbNet {
   MbNetCallbacks cb;
   guint64 seed;
   double loss;
+  guint64 overhead_ppm;    /* mb_net_set_overhead: link bytes per message byte beyond it */
   guint64 lat_min;
 
   MbLatencyModel model;
@@ -450,6 +451,13 @@ mb_net_set_loss (MbNet *net, double probability)
 {
   g_return_if_fail (probability >= 0.0 && probability <= 1.0);
   net->loss = probability;
+}
+
+void
+mb_net_set_overhead (MbNet *net, double fraction)
+{
+  g_return_if_fail (fraction >= 0.0 && fraction <= 1.0);
+  net->overhead_ppm = (guint64) (fraction * 1e6 + 0.5);
 }
 
 /* ---- faults --------------------------------------------------------------- */
@@ -854,6 +862,8 @@ mb_net_send (MbNet *net, guint32 from, guint32 to, gpointer payload, guint64 siz
   g_assert (to < net->n_nodes);
   MbNetRank *rk = mb_net_rank (net, from);
   guint64 now = mb_sched_now (rk->sched);
+  if (net->overhead_ppm)
+    size += (size * net->overhead_ppm + 999999) / 1000000;
   rk->stats.sent++;
   rk->stats.bytes_sent += size;
   guint64 n = src->sends++;

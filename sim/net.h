@@ -139,6 +139,12 @@ guint64 mb_net_latency (const MbNet *net, guint32 from, guint32 to);
 
 /* Loss probability in [0, 1]. */
 void mb_net_set_loss (MbNet *net, double probability);
+/* Bytes every link carries beyond a message's own, as a fraction of them in
+ * [0, 1] (default 0): a message of `size` bytes takes the uplink and the
+ * downlink for size + ceil(size x overhead) bytes, as TCP/IP headers (66
+ * bytes per 1448 of payload: 0.046) take a real link's time.  Kept in
+ * parts per million, so the same value gives the same times everywhere. */
+void mb_net_set_overhead (MbNet *net, double fraction);
 
 /* Sends payload (ownership passes to the net) of `size` bytes at the
  * scheduler's now.  Returns FALSE if it was dropped at once (the drop

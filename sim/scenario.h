@@ -169,6 +169,8 @@ typedef struct {
   MbRange latency;          /* constant: lo == hi; unused with regions */
   guint64 jitter;           /* regions: each pair adds [0, jitter] */
   double loss;
+  double overhead;          /* bytes a link carries beyond each message's own, as a
+                               fraction of them (TCP/IP headers: 66 per 1448, 4.6%) */
   gchar **regions;          /* NULL-terminated; NULL without regions */
   guint n_regions;
   guint64 *latency_matrix;  /* [from * n_regions + to], one-way */

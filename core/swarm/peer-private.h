@@ -222,8 +222,9 @@ struct _MbPeer {
   guint n_upq;             /* queued upload requests, all conns of all swarms */
   gboolean up_waiting;     /* the host will call on_uplink_ready: pumping before
                               that would find the uplink still full */
-  guint up_dry;            /* times this rechoke round the uplink had run dry when a
-                              block was handed over (flow control only) */
+  guint up_dry;            /* times this rechoke round the uplink had run dry for want
+                              of requests when a block was handed over (flow control
+                              only; not when the host woke us with blocks queued) */
   guint extra_slots;       /* upload slots beyond regular_slots, 0 .. max_extra_slots */
   guint64 next_slot_check; /* cfg.slot_check_us: the next look at the uplink's use */
   guint64 next_stall_check;/* the earliest request or silence deadline found at the

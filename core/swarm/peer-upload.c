@@ -323,8 +323,10 @@ serve_one (Swarm *sw, Conn *c)
   return hand_over (sw, c, r);
 }
 
-void
-mbi_upload_pump (MbPeer *p)
+/* Hands blocks over; `woken`: called because the host said the uplink
+ * drained to the low mark while blocks were queued here. */
+static void
+upload_pump (MbPeer *p, gboolean woken)
 {
   if (p->n_upq == 0 || p->left || p->up_waiting)
     return;
@@ -332,10 +334,15 @@ mbi_upload_pump (MbPeer *p)
   gboolean flow = h->uplink_backlog != NULL && h->uplink_notify != NULL;
   guint64 backlog = flow ? h->uplink_backlog (h->ctx, p->self) : 0;
   guint64 high = MAX (p->send_limit, 1);
-  /* A link that had drained completely was idle: count it, so the rechoke
-   * can serve more peers (a saturated link is woken at half the watermark
-   * and never drains). */
-  if (flow && backlog == 0 && p->up_started)
+  /* A link that drained completely with nothing queued here was idle for
+   * want of requests: count it, so the rechoke can serve more peers.  Not
+   * when the host wakes us with blocks queued: the link had work waiting,
+   * and more peers would not have given it more.  The simulator's uplink
+   * wakes us at the low mark, never at 0; a real host's kernel takes its
+   * user-space queue in gulps and often wakes us at 0 while its own
+   * buffers still hold data (counted as dry, that opened every extra slot
+   * of a real seed that always had requests queued: README "Emulation"). */
+  if (flow && backlog == 0 && p->up_started && !woken)
     p->up_dry++;
   p->up_started = TRUE;
   while (p->n_upq > 0 && (!flow || backlog < high))
@@ -351,6 +358,12 @@ mbi_upload_pump (MbPeer *p)
       p->up_waiting = TRUE;
       h->uplink_notify (h->ctx, p->self, high / 4);
     }
+}
+
+void
+mbi_upload_pump (MbPeer *p)
+{
+  upload_pump (p, FALSE);
 }
 
 void
@@ -391,7 +404,7 @@ mb_peer_on_uplink_ready (MbPeer *p, guint64 now)
     return;
   p->now = now;
   p->up_waiting = FALSE;
-  mbi_upload_pump (p);
+  upload_pump (p, TRUE);
 }
 
 guint

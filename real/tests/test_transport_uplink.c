@@ -277,9 +277,11 @@ a_send_big (Pair *p)
   return a_send (p, FRAME_DATA);
 }
 
-/* A and B connected (A dialled, B proved A's address), B frozen. */
+/* A and B connected (A dialled, B proved A's address), B frozen.  These
+ * tests check the backlog's exact accounting while B does not read, so A's
+ * stuck connections stay in it (uplink_stuck_ms = 0) unless `stuck_ms`. */
 static Pair *
-pair_new2 (const MbTransportConfig *cfg_a, const MbTransportConfig *cfg_b)
+pair_new3 (const MbTransportConfig *cfg_a, const MbTransportConfig *cfg_b, guint stuck_ms)
 {
   Pair *p = g_new0 (Pair, 1);
   MbTransportConfig cfg;
@@ -288,8 +290,10 @@ pair_new2 (const MbTransportConfig *cfg_a, const MbTransportConfig *cfg_b)
   cfg.hello_timeout_ms = 5000;
   cfg.connect_timeout_ms = 2000;
   cfg.drain_window_ms = 0;
+  MbTransportConfig ca = cfg_a != NULL ? *cfg_a : cfg;
+  ca.uplink_stuck_ms = stuck_ms;
   GError *error = NULL;
-  p->a = mb_transport_new ("a", "127.0.0.1", 0, cfg_a != NULL ? cfg_a : &cfg, &error);
+  p->a = mb_transport_new ("a", "127.0.0.1", 0, &ca, &error);
   g_assert_no_error (error);
   mb_transport_set_handlers (p->a, a_recv, a_gone, p);
   mb_transport_set_uplink_handler (p->a, a_ready);
@@ -313,6 +317,12 @@ pair_new2 (const MbTransportConfig *cfg_a, const MbTransportConfig *cfg_b)
   b_freeze (p);
   p->b_frames = 0;
   return p;
+}
+
+static Pair *
+pair_new2 (const MbTransportConfig *cfg_a, const MbTransportConfig *cfg_b)
+{
+  return pair_new3 (cfg_a, cfg_b, 0);
 }
 
 static Pair *
@@ -698,6 +708,45 @@ test_write_stall (void)
   pair_free (p);
 }
 
+/* B stops reading: after uplink_stuck_ms without write progress, up to
+ * 1 MiB of the connection's unsent bytes leave the backlog the core sees,
+ * and a notify armed above that level is answered without any write
+ * (the re-check), from the main loop; the connection stays open. */
+static void
+test_stuck_leaves_backlog (void)
+{
+  /* 500 ms: a_fill_with's 100 ms of main loop leave it not stuck yet */
+  Pair *p = pair_new3 (NULL, NULL, 500);
+  b_rcvbuf (p, 64 << 10);
+  guint64 out0 = 0;
+  gsize sent = a_fill_with (p, FRAME_DATA, FALSE, &out0);
+  guint64 raw = sent - (a_stats (p).bytes_out - out0);
+  guint64 stuck_level = raw - MIN (raw, (guint64) 1 << 20);
+  g_test_message ("queued %" G_GSIZE_FORMAT ", unsent %" G_GUINT64_FORMAT ", backlog now %"
+                  G_GUINT64_FORMAT, sent, raw, a_backlog (p));
+  g_assert_cmpuint (raw, >, 0);
+  g_assert_cmpuint (a_backlog (p), ==, raw);
+  gint64 t0 = g_get_monotonic_time ();
+  a_notify (p, stuck_level);
+  g_assert_cmpuint (p->ready, ==, 0);
+  mb_test_spin (100);
+  g_assert_cmpuint (p->ready, ==, 0);  /* not stuck yet */
+  WAIT_FOR (p->ready == 1, 2000);
+  g_test_message ("ready %" G_GINT64_FORMAT " ms after the notify",
+                  (g_get_monotonic_time () - t0) / 1000);
+  g_assert_cmpuint (p->ready_in_call, ==, 0);
+  g_assert_cmpuint (p->ready_backlog, ==, stuck_level);
+  g_assert_cmpuint (a_stats (p).bytes_out - out0, ==, sent - raw);  /* nothing written */
+  g_assert_cmpuint (a_backlog (p), ==, stuck_level);
+  g_assert_cmpuint (a_stats (p).uplink_stuck, ==, 1);
+  mb_test_spin (200);
+  g_assert_cmpuint (p->ready, ==, 1);                 /* one-shot */
+  g_assert_cmpuint (a_stats (p).uplink_stuck, ==, 1); /* one spell */
+  g_assert_cmpuint (a_stats (p).connections_open, ==, 1);
+  g_assert_true (mb_transport_node_connected (p->a, p->a_to_b));
+  pair_free (p);
+}
+
 static void
 test_notsent_lowat (void)
 {
@@ -964,6 +1013,7 @@ main (int argc, char **argv)
   g_test_add_func ("/transport-uplink/peer-closes", test_peer_closes);
   g_test_add_func ("/transport-uplink/too-slow", test_too_slow);
   g_test_add_func ("/transport-uplink/write-stall", test_write_stall);
+  g_test_add_func ("/transport-uplink/stuck-leaves-backlog", test_stuck_leaves_backlog);
   g_test_add_func ("/transport-uplink/notsent-lowat", test_notsent_lowat);
   g_test_add_func ("/transport-uplink/stall-env", test_stall_env);
   g_test_add_func ("/transport-uplink/non-reader", test_non_reader);

@@ -176,6 +176,28 @@ test_net_back_to_back_messages_queue_on_the_uplink (Fixture *fx, gconstpointer d
 }
 
 static void
+test_net_overhead_takes_link_time (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
+{
+  /* 8 Mbit/s: a byte a microsecond; 10% more bytes on the links */
+  guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
+  guint32 b = mb_net_add_node (fx->net, 0, 8 * MBIT, 0);
+  mb_net_set_latency_constant (fx->net, 50 * MS);
+  mb_net_set_overhead (fx->net, 0.10);
+  send_msg (fx, a, b, 1, 1000);
+  send_msg (fx, a, b, 2, 1001);   /* 100.1 bytes of overhead: 101 */
+  g_assert_cmpuint (mb_net_up_backlog (fx->net, a), ==, 2202);
+  run_all (fx);
+  g_assert_cmpuint (fx->delivered->len, ==, 2);
+  /* up 1100, latency, down 1100; the second leaves the uplink at 2202 */
+  assert_delivery (fx, 0, 1, a, b, 1100 + 50000 + 1100);
+  assert_delivery (fx, 1, 2, a, b, 2202 + 50000 + 1102);
+  MbNetNodeStats ns;
+  mb_net_get_node_stats (fx->net, a, &ns);
+  g_assert_cmpuint (ns.busy_up, ==, 2202);
+  g_assert_cmpuint (ns.bytes_up, ==, 2202);
+}
+
+static void
 test_net_idle_uplink_does_not_queue (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
@@ -648,6 +670,7 @@ main (int argc, char **argv)
   ADD_NET ("back-to-back-messages-queue-on-the-uplink",
            test_net_back_to_back_messages_queue_on_the_uplink);
   ADD_NET ("idle-uplink-does-not-queue", test_net_idle_uplink_does_not_queue);
+  ADD_NET ("overhead-takes-link-time", test_net_overhead_takes_link_time);
   ADD_NET ("two-senders-queue-on-the-receiver-downlink",
            test_net_two_senders_queue_on_the_receiver_downlink);
   ADD_NET ("downlink-serves-in-order-of-arrival", test_net_downlink_serves_in_order_of_arrival);
