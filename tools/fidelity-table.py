@@ -127,6 +127,20 @@ for sc, lam, mu in (("qs-seed-limited", 1.0, 0.01), ("qs-busy", 4.0, 0.01)):
         (sc, "x / x(η)", "1", qs_x_eta(lam, mu), "±10%", within(1, 0.10)),
     ]
 
+# The seed-limited regime with 64 pieces instead of 256 (a 4 MiB file at a
+# quarter of the rates: the same λ, μ, c, γ in files): reported, not judged.
+# A newcomer's upload idles for about one piece's time, a larger part of T
+# with fewer pieces, so η (and x over λ/β) shows how far the fluid model's
+# many-pieces assumption carries.
+_sc = "qs-seed-limited-64-pieces"
+CHECKS += [
+    (_sc, "leechers x", "50", qs_x, "report", lambda m: True),
+    (_sc, "download time T (s)", "50", qs_t, "report", lambda m: True),
+    (_sc, "η downloaders' upload", "1", summary_metric("download_phase_upload_utilization"),
+     "report", lambda m: True),
+    (_sc, "x / x(η)", "1", qs_x_eta(1.0, 0.01), "report", lambda m: True),
+]
+
 # The freeriders: no theory to meet, a figure to report (Locher et al. 2006
 # found free riding in BitTorrent cheap); it only has to be measured.
 for sc in ("freeriders-strong-seed", "freeriders-weak-seed"):
