@@ -14,7 +14,8 @@
 #   5 tools/plot draws the emulated run; tools/compare sets it beside the
 #     simulator's (the table, compare.csv, the overlaid CDF as PNG and SVG)
 #   6 a scenario with 20 ms of latency is refused (exit 2) naming sch_netem /
-#     netem, nothing made
+#     netem, nothing made; so are a MINIBIT_EMULATE_TBF_BURST that is not a
+#     byte count and a MINIBIT_EMULATE_TBF_LATENCY that is not a time, named
 #   7 SIGINT during the fetches: exit 130 within 30 s, the CSVs of the run
 #     so far written (summary.csv's stopped = interrupted), nothing left
 #   8 [event.*]: a shutdown of one leecher at 2 s and a crash of two at 4 s
@@ -119,10 +120,21 @@ sed 's/^latency = 0$/latency = 20ms/' "$scen" > "$tmp/latency.ini"
 timeout -k 5 60 "$src/tools/emulate" "$tmp/latency.ini" --out "$tmp/lat" >/dev/null 2>"$tmp/lat.err"
 rc=$?
 lpid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/lat.err" | grep -o '[0-9]*' | head -1)
-if [ $rc = 2 ] && grep -q 'netem' "$tmp/lat.err" && [ -z "$(leftovers "${lpid:-none}")" ]; then
-  ok "20 ms of latency refused: $(grep -o 'latency reaches.*' "$tmp/lat.err" | head -1 | cut -c1-120)"
+# and a token bucket's burst or queue that is not a size or a time
+MINIBIT_EMULATE_TBF_BURST=12abc timeout -k 5 60 "$src/tools/emulate" "$scen" \
+    --out "$tmp/badburst" >/dev/null 2>"$tmp/burst.err"
+brc=$?
+MINIBIT_EMULATE_TBF_LATENCY='5ms; x' timeout -k 5 60 "$src/tools/emulate" "$scen" \
+    --out "$tmp/badqueue" >/dev/null 2>"$tmp/queue.err"
+qrc=$?
+if [ $rc = 2 ] && grep -q 'netem' "$tmp/lat.err" && [ -z "$(leftovers "${lpid:-none}")" ] \
+   && [ $brc = 2 ] && grep -q 'MINIBIT_EMULATE_TBF_BURST=.12abc' "$tmp/burst.err" \
+   && [ $qrc = 2 ] && grep -q 'MINIBIT_EMULATE_TBF_LATENCY=' "$tmp/queue.err" \
+   && [ ! -e "$tmp/badburst" ] && [ ! -e "$tmp/badqueue" ]; then
+  ok "20 ms of latency refused: $(grep -o 'latency reaches.*' "$tmp/lat.err" | head -1 | cut -c1-120); a bad burst and queue named"
 else
-  not_ok "latency 20ms: exit $rc" "$(cat "$tmp/lat.err")"
+  not_ok "latency 20ms: exit $rc; bad burst: exit $brc; bad queue: exit $qrc" \
+    "$(cat "$tmp/lat.err" "$tmp/burst.err" "$tmp/queue.err")"
 fi
 
 # tools/emulate $1 --out $2 in the background, stderr to $3; SIGINT $5 s after
