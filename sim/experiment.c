@@ -84,6 +84,7 @@ configure_network (MbNet *net, const MbNetworkConfig *nc)
     }
   mb_net_set_loss (net, nc->loss);
   mb_net_set_overhead (net, nc->overhead);
+  mb_net_set_link_queue (net, nc->link_queue);
 }
 
 /* [swarm]: only the keys the file sets, over mb_peer_config_init's defaults. */

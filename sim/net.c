@@ -125,6 +125,7 @@ struct _MbNet {
   guint64 seed;
   double loss;
   guint64 overhead_ppm;    /* mb_net_set_overhead: link bytes per message byte beyond it */
+  guint64 link_queue;      /* mb_net_set_link_queue: bytes ahead of every message */
   guint64 lat_min;
 
   MbLatencyModel model;
@@ -451,6 +452,12 @@ mb_net_set_loss (MbNet *net, double probability)
 {
   g_return_if_fail (probability >= 0.0 && probability <= 1.0);
   net->loss = probability;
+}
+
+void
+mb_net_set_link_queue (MbNet *net, guint64 bytes)
+{
+  net->link_queue = bytes;
 }
 
 void
@@ -876,6 +883,8 @@ mb_net_send (MbNet *net, guint32 from, guint32 to, gpointer payload, guint64 siz
     return mb_net_drop_now (net, rk, from, to, payload, MB_DROP_LOSS);
 
   guint64 arrive = depart + mb_net_latency (net, from, to);
+  if (net->link_queue)
+    arrive += mb_net_tx_time (net->link_queue, src->up_bps); /* per sender: pairs stay FIFO */
   MbSchedKey key = mb_sched_key_for (rk->sched, arrive, to);
   guint dr = mb_net_rank_of (net, to);
   if (dr == rk->index || mb_net_cur_rank < 0)

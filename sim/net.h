@@ -145,6 +145,14 @@ void mb_net_set_loss (MbNet *net, double probability);
  * bytes per 1448 of payload: 0.046) take a real link's time.  Kept in
  * parts per million, so the same value gives the same times everywhere. */
 void mb_net_set_overhead (MbNet *net, double fraction);
+/* Bytes of a standing queue ahead of every message on its sender's uplink
+ * (default 0): a message arrives link_queue / the sender's upload rate
+ * later than its departure plus latency.  It stands for the buffer of a
+ * shaped link, which TCP keeps partly full (a home router's, or
+ * tools/emulate's token buckets), ahead of what the peer's send limit hands
+ * the link.  The same for every message of a sender (each ordered pair
+ * stays FIFO); not part of mb_net_latency nor of the lookahead. */
+void mb_net_set_link_queue (MbNet *net, guint64 bytes);
 
 /* Sends payload (ownership passes to the net) of `size` bytes at the
  * scheduler's now.  Returns FALSE if it was dropped at once (the drop

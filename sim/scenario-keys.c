@@ -84,6 +84,7 @@ static const MbKeySpec network_keys[] = {
   { "latency", MB_KIND_RANGE, NW (latency), FALSE, "50ms", NULL },
   { "loss", MB_KIND_PROBABILITY, NW (loss), FALSE, "0.01", NULL },
   { "overhead", MB_KIND_PROBABILITY, NW (overhead), FALSE, "4.6%", NULL },
+  { "link_queue", MB_KIND_SIZE, NW (link_queue), FALSE, "128KiB", NULL },
   { "regions", MB_KIND_NAME_LIST, NW (regions), FALSE, "eu, us, asia", NULL },
   { "jitter", MB_KIND_DURATION, NW (jitter), FALSE, "5ms", NULL },
   { NULL, 0, 0, FALSE, NULL, NULL },

@@ -171,6 +171,8 @@ typedef struct {
   double loss;
   double overhead;          /* bytes a link carries beyond each message's own, as a
                                fraction of them (TCP/IP headers: 66 per 1448, 4.6%) */
+  guint64 link_queue;       /* bytes standing in a busy uplink's queue ahead of each
+                               message (mb_net_set_link_queue) */
   gchar **regions;          /* NULL-terminated; NULL without regions */
   guint n_regions;
   guint64 *latency_matrix;  /* [from * n_regions + to], one-way */

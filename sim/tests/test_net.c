@@ -176,6 +176,34 @@ test_net_back_to_back_messages_queue_on_the_uplink (Fixture *fx, gconstpointer d
 }
 
 static void
+test_net_link_queue_delays_by_sender_rate (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
+{
+  /* 8 Mbit/s (a byte a microsecond) and 4 Mbit/s senders, 10 ms latency, a
+   * 5,000-byte standing queue: 5 ms after the first's departures, 10 ms
+   * after the second's; the link's own time and backlog are unchanged. */
+  guint32 a = mb_net_add_node (fx->net, 8 * MBIT, 0, 0);
+  guint32 b = mb_net_add_node (fx->net, 0, 8 * MBIT, 0);
+  guint32 c = mb_net_add_node (fx->net, 4 * MBIT, 0, 0);
+  mb_net_set_latency_constant (fx->net, 10 * MS);
+  mb_net_set_link_queue (fx->net, 5000);
+  send_msg (fx, a, b, 1, 1000);
+  send_msg (fx, a, b, 2, 1000);
+  send_msg (fx, c, b, 3, 500);
+  g_assert_cmpuint (mb_net_up_backlog (fx->net, a), ==, 2000);
+  run_all (fx);
+  g_assert_cmpuint (fx->delivered->len, ==, 3);
+  /* a: up 1000, +5000 queue, latency, down 1000; the second FIFO behind */
+  assert_delivery (fx, 0, 1, a, b, 1000 + 5000 + 10000 + 1000);
+  assert_delivery (fx, 1, 2, a, b, 2000 + 5000 + 10000 + 1000);
+  /* c: up 1000 (500 bytes at 4 Mbit/s), +10000 queue, latency, down 500 */
+  assert_delivery (fx, 2, 3, c, b, 1000 + 10000 + 10000 + 500);
+  MbNetNodeStats ns;
+  mb_net_get_node_stats (fx->net, a, &ns);
+  g_assert_cmpuint (ns.busy_up, ==, 2000);
+  g_assert_cmpuint (mb_net_min_latency (fx->net), ==, 10 * MS);
+}
+
+static void
 test_net_overhead_takes_link_time (Fixture *fx, gconstpointer data G_GNUC_UNUSED)
 {
   /* 8 Mbit/s: a byte a microsecond; 10% more bytes on the links */
@@ -671,6 +699,7 @@ main (int argc, char **argv)
            test_net_back_to_back_messages_queue_on_the_uplink);
   ADD_NET ("idle-uplink-does-not-queue", test_net_idle_uplink_does_not_queue);
   ADD_NET ("overhead-takes-link-time", test_net_overhead_takes_link_time);
+  ADD_NET ("link-queue-delays-by-sender-rate", test_net_link_queue_delays_by_sender_rate);
   ADD_NET ("two-senders-queue-on-the-receiver-downlink",
            test_net_two_senders_queue_on_the_receiver_downlink);
   ADD_NET ("downlink-serves-in-order-of-arrival", test_net_downlink_serves_in_order_of_arrival);
