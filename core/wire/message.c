@@ -140,11 +140,90 @@ mb_err_code_name (MbErrCode code)
 
 /* ---- life ---- */
 
+/* Freed message records are kept, per thread, for the next ones (at most
+ * CACHE_MAX; beyond that they go back to malloc): the simulator makes and
+ * frees one per message sent, and with several ranks a message is made on
+ * the sender's thread and freed on the receiver's, so glibc's own per-thread
+ * cache (7 blocks of a size) keeps overflowing into the arena, under its
+ * lock (minibit-sim runs every thread on one arena: sim/cli.c).  Here a
+ * thread reuses what it freed, whoever made it.  A thread's cache is freed
+ * when the thread exits (GPrivate's notify).  Off under AddressSanitizer,
+ * which then sees every message's own life. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CACHE_MAX 0u
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CACHE_MAX 0u
+#endif
+#endif
+#ifndef CACHE_MAX
+#define CACHE_MAX 4096u
+#endif
+
+typedef struct {
+  gpointer head;  /* a freed record's first word links the next */
+  guint n;
+  gboolean registered;
+} MsgCache;
+
+static _Thread_local MsgCache msg_cache;
+
+static void
+msg_cache_drain (gpointer data)
+{
+  MsgCache *c = data;
+  while (c->head != NULL)
+    {
+      gpointer next;
+      memcpy (&next, c->head, sizeof next);
+      g_free (c->head);
+      c->head = next;
+    }
+  c->n = 0;
+  c->registered = FALSE;
+}
+
+static GPrivate msg_cache_key = G_PRIVATE_INIT (msg_cache_drain);
+
+G_STATIC_ASSERT (sizeof (MbMessage) >= sizeof (gpointer));
+
+static MbMessage *
+msg_alloc (void)
+{
+  MsgCache *c = &msg_cache;
+  if (c->head == NULL)
+    return g_new0 (MbMessage, 1);
+  MbMessage *msg = c->head;
+  memcpy (&c->head, msg, sizeof c->head);
+  c->n--;
+  memset (msg, 0, sizeof *msg);
+  return msg;
+}
+
+static void
+msg_release (MbMessage *msg)
+{
+  MsgCache *c = &msg_cache;
+  if (c->n >= CACHE_MAX)
+    {
+      g_free (msg);
+      return;
+    }
+  if (!c->registered)
+    {
+      g_private_set (&msg_cache_key, c);
+      c->registered = TRUE;
+    }
+  memcpy (msg, &c->head, sizeof c->head);
+  c->head = msg;
+  c->n++;
+}
+
 MbMessage *
 mb_message_new (MbMsgType type)
 {
   g_return_val_if_fail ((guint) type < MB_MSG_N_TYPES, NULL);
-  MbMessage *msg = g_new0 (MbMessage, 1);
+  MbMessage *msg = msg_alloc ();
   msg->type = type;
   return msg;
 }
@@ -174,7 +253,7 @@ mb_message_free (MbMessage *msg)
   g_clear_pointer (&msg->manifest, mb_manifest_unref);
   peers_free (msg->peers, msg->n_peers);
   g_free (msg->indices);
-  g_free (msg);
+  msg_release (msg);
 }
 
 static gsize
@@ -230,7 +309,7 @@ MbMessage *
 mb_message_copy (const MbMessage *msg)
 {
   g_return_val_if_fail (msg != NULL, NULL);
-  MbMessage *c = g_new0 (MbMessage, 1);
+  MbMessage *c = msg_alloc ();
   *c = *msg;
   c->file = g_strdup (msg->file);
   c->name = g_strdup (msg->name);
