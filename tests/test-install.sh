@@ -100,7 +100,7 @@ else
 fi
 
 # ---- the man pages render ----
-# This machine's /etc is partly damaged: groff warns that /etc/groff/man.local
+# Some machines' /etc is partly damaged: groff warns that /etc/groff/man.local
 # is missing (a site macro file, unrelated to our pages); that line alone is
 # ignored.
 render() { # page -> rendered text in $tmp/man.out, warnings in $tmp/man.err
@@ -109,6 +109,11 @@ render() { # page -> rendered text in $tmp/man.out, warnings in $tmp/man.err
   else
     MANWIDTH=80 man -l "$1" >"$tmp/man.out" 2>"$tmp/man.err"
   fi
+  local rc=$?
+  # Debian's /etc/groff/man.local turns grotty's SGR off: bold is then "N^HN"
+  # overstrikes; take them out before looking for words
+  sed -i 's/.\x08//g' "$tmp/man.out"
+  return $rc
 }
 if command -v groff >/dev/null || command -v man >/dev/null; then
   for p in minibit-sim minibit-tracker minibit-peer minibit-plot; do
