@@ -14,7 +14,8 @@
  * writer, so the main thread never waits on the file's lock and goes on
  * receiving.  Past QUEUE_MAX bytes queued the main thread writes a chunk
  * itself (pwrite, disjoint ranges), so memory stays bounded when the disk
- * is slower than the network.  The chunks the fetch got are kept in the
+ * is slower than the network; a chunk the worker has written is let go at
+ * the next put (or the next serve), so the file is never held in memory.  The chunks the fetch got are kept in the
  * file (chunk-refs) from the commit on, when every byte is written.  At
  * download_end, once the worker has written everything, the file is
  * renamed to DIR/NAME — whole or not at all — or removed when the fetch
