@@ -14,7 +14,8 @@
  * writer, so the main thread never waits on the file's lock and goes on
  * receiving.  Past QUEUE_MAX bytes queued the main thread writes a chunk
  * itself (pwrite, disjoint ranges), so memory stays bounded when the disk
- * is slower than the network.  The chunks the fetch got are kept in the
+ * is slower than the network; a chunk the worker has written is let go at
+ * the next put (or the next serve), so the file is never held in memory.  The chunks the fetch got are kept in the
  * file (chunk-refs) from the commit on, when every byte is written.  At
  * download_end, once the worker has written everything, the file is
  * renamed to DIR/NAME — whole or not at all — or removed when the fetch
@@ -581,6 +582,8 @@ mbi_disk_fetch_begin (MbStore *s, const MbManifest *m)
     open_file (dl, s, d, m); /* else no download was asked for, or it is open */
 }
 
+static void serve_trim (Download *d);
+
 /* Chunk i of m into the download's file: queued to the worker, or written
  * here when the queue is full.  Kept there unless `held` (the store has
  * that chunk already). */
@@ -592,6 +595,10 @@ write_chunk (Download *d, const MbManifest *m, guint i, GBytes *data, gboolean h
   const guint8 *p = g_bytes_get_data (data, &len);
   guint64 off = (guint64) i * d->chunk_size;
   const char *id = mb_manifest_chunk_id (m, i);
+  /* What the worker wrote is let go here too, not only when a chunk is
+   * served: else a fetch nobody asks chunks of held every chunk it got in
+   * memory until it ended (a whole 1 GiB file). */
+  serve_trim (d);
   Serve *sv = g_hash_table_lookup (d->serve, id);
   gboolean fresh = sv == NULL;
   if (fresh)

@@ -61,7 +61,11 @@ partial_start (Swarm *sw, guint32 piece)
   pp->received = pp->storage;
   pp->req_count = pp->storage + n_blocks;
   if (!sw->peer->cfg.virtual_content)
-    pp->data = g_malloc (mbi_swarm_piece_len (sw, piece));
+    {
+      if (!sw->pool)
+        sw->pool = mb_buffer_pool_new (MAX (sw->piece_size, 1u), MB_SWARM_POOL_KEEP (sw->piece_size));
+      pp->data = mb_buffer_pool_take (sw->pool);
+    }
   sw->partials[piece] = pp;
   mb_bitfield_set (sw->started, piece);
   sw->unrequested[piece] = pp->n_blocks;
@@ -80,7 +84,8 @@ partial_drop (Swarm *sw, guint32 piece)
   sw->missing[piece] = 0;
   mb_bitfield_clear (sw->started, piece);
   sw->n_started--;
-  g_free (pp->data);
+  if (pp->data)
+    mb_buffer_pool_give (sw->pool, pp->data);
   g_free (pp);
   sw->partials[piece] = NULL;
 }
@@ -438,7 +443,7 @@ verify_and_store (Swarm *sw, guint32 piece, Partial *pp)
       if (strcmp (got, id) != 0)
         return FALSE;
     }
-  GBytes *bytes = g_bytes_new_take (pp->data, len);
+  GBytes *bytes = mb_buffer_pool_bytes (sw->pool, pp->data, len);
   pp->data = NULL;
   gboolean ok = store_piece (sw, piece, bytes);
   g_bytes_unref (bytes);

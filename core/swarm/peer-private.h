@@ -42,6 +42,7 @@
 #error "peer-private.h is private to core/swarm/peer*.c: no other file may include it"
 #endif
 
+#include "content/buffer-pool.h"
 #include "swarm/bitfield.h"
 #include "swarm/choker.h"
 #include "swarm/peer.h"
@@ -133,11 +134,14 @@ typedef struct {
   MbUnchokeTally *tally;
 } Conn;
 
+/* Idle piece buffers a swarm keeps for reuse: 16 MiB of them, at least 4. */
+#define MB_SWARM_POOL_KEEP(piece_size) MAX (4u, (guint) ((16u << 20) / MAX ((piece_size), 1u)))
+
 typedef struct {
   guint16 n_blocks;
   guint8 *received;        /* per block 0/1 (points into storage) */
   guint8 *req_count;       /* per block (points into storage) */
-  guint8 *data;            /* whole piece (real content), else NULL */
+  guint8 *data;            /* whole piece (real content; from sw->pool), else NULL */
   guint8 storage[];        /* received then req_count: one allocation */
 } Partial;
 
@@ -194,6 +198,9 @@ struct _Swarm {
   gboolean use_tracker;    /* registers and asks for peers (p->tracker is set) */
   guint64 idle_since;      /* ring swarms: since when it has had no conn, or MB_TIME_NEVER */
   MbBitfield *lost;        /* pieces we announced and the store then lost, or NULL */
+  MbBufferPool *pool;      /* real content: the partial pieces' buffers (piece_size
+                              bytes each), reused rather than freed; NULL until
+                              the first piece starts */
   GHashTable *hellos;      /* ring swarms: node -> MbiHello, the nodes that said
                               hello to it (accepted or refused), NULL until one did */
   MbPeerStats stats;

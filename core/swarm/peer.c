@@ -131,6 +131,7 @@ swarm_free (Swarm *sw)
   g_free (sw->conns);
   g_free (sw->conn_nodes);
   mbi_swarm_partials_free (sw);
+  mb_buffer_pool_unref (sw->pool); /* buffers still out (a store's writer) keep it */
   g_free (sw->partials);
   g_free (sw->unrequested);
   g_free (sw->missing);

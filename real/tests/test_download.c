@@ -456,6 +456,50 @@ test_got_chunks_are_served_before_the_end (Fixture *f, gconstpointer data)
   mb_store_free (s);
 }
 
+static void
+mark_freed (gpointer data)
+{
+  g_atomic_int_set ((gint *) data, 1);
+}
+
+/* A chunk the worker has written is not kept in memory until the fetch
+ * ends: the next put lets go of it (else a fetch nobody asks chunks of
+ * held the whole file in memory). */
+static void
+test_written_chunks_leave_memory (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  MbStore *s = open_store (f);
+  gint freed = 0;
+  GBytes *b1 = g_bytes_new_with_free_func (PARTS[1], strlen (PARTS[1]), mark_freed, &freed);
+  Outcome o = { 0 };
+  begin (s, &o);
+  mb_store_fetch_begin (s, f->m);
+  g_assert_true (mb_store_put_fetched (s, f->m, 1, b1, NULL));
+  g_bytes_unref (b1);
+  g_assert_false (g_atomic_int_get (&freed)); /* served from memory until written */
+  g_autoptr (GBytes) b0 = part (0);
+  g_autoptr (GBytes) b2 = part (2);
+  /* puts until the worker has written chunk 1 and a put let go of it (the
+   * worker writes in a thread: 10 s at most) */
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  guint i = 0;
+  while (!g_atomic_int_get (&freed) && g_get_monotonic_time () < deadline)
+    {
+      g_usleep (10 * 1000);
+      gboolean zero = i++ % 2 == 0;
+      g_assert_true (mb_store_put_fetched (s, f->m, zero ? 0 : 2, zero ? b0 : b2, NULL));
+    }
+  g_assert_true (g_atomic_int_get (&freed));
+  assert_holds (s, f->ids[1], "efgh"); /* still served: read back from the file */
+  g_assert_true (mb_store_put_fetched (s, f->m, 0, b0, NULL));
+  g_assert_true (mb_store_put_fetched (s, f->m, 2, b2, NULL));
+  end (s, TRUE, &o);
+  g_assert_null (o.error);
+  outcome_clear (&o);
+  mb_store_free (s);
+}
+
 /* A fetch that says it got everything but left a chunk out is refused:
  * never a file with a hole as a success. */
 static void
@@ -496,5 +540,6 @@ main (int argc, char **argv)
   ADD ("no-download-without-the-hooks", test_no_download_without_the_hooks);
   ADD ("got-chunks-are-served-before-the-end", test_got_chunks_are_served_before_the_end);
   ADD ("a-hole-is-refused", test_a_hole_is_refused);
+  ADD ("written-chunks-leave-memory", test_written_chunks_leave_memory);
   return g_test_run ();
 }
