@@ -458,6 +458,10 @@ static gboolean
 mb_finish_network (MbLoad *ld, const char *group, gpointer t, GError **error)
 {
   MbNetworkConfig *n = t;
+  /* 1 GiB at 1 kbit/s is 100 days: no arrival time can overflow */
+  if (n->link_queue > (G_GUINT64_CONSTANT (1) << 30))
+    return mbi_scenario_fail (error, MB_SCENARIO_ERROR_INVALID, ld->where, group, "link_queue",
+                             "at most 1GiB; write e.g. link_queue = 128KiB");
   n->n_regions = n->regions ? g_strv_length (n->regions) : 0;
   if (n->n_regions == 0)
     {
