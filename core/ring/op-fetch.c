@@ -293,6 +293,9 @@ fetch_on_expiry (RingOp *base, guint64 now)
 {
   OpFetch *op = (OpFetch *) base;
   MbRingPeer *rp = base->rp;
+  const char *why = mb_peer_swarm_store_error (rp->swarm, op->key);
+  if (why && !base->error)
+    mbi_op_fail (base, "%s: %s", base->name, why); /* the swarm asks for nothing more */
   if (swarm_news (op, TRUE))
     op->last_progress = now;
   if (now >= op->last_progress + 3 * rp->cfg.swarm_stall_us)
@@ -393,6 +396,8 @@ static void
 fetch_pump (OpFetch *op, guint64 now)
 {
   MbRingPeer *rp = op->base.rp;
+  if (op->base.error)
+    return; /* failed: it ends once the requests out are answered */
   guint n = mb_manifest_n_chunks (op->manifest);
   gboolean settled = TRUE; /* every chunk before k is not waiting */
   for (guint k = op->scan_from; k < n && op->inflight < op->capacity; k++)
@@ -483,9 +488,12 @@ fetch_on_chunk (OpFetch *op, Rpc *r, const MbMessage *msg, guint64 now)
       op->done_inflight--; /* the swarm brought it meanwhile */
       return;
     }
-  if (msg && msg->type == MB_MSG_CHUNK && mbi_rp_chunk_verifies (rp, op->manifest, i, msg)
+  g_autoptr (GError) error = NULL;
+  gboolean verified = msg && msg->type == MB_MSG_CHUNK
+                      && mbi_rp_chunk_verifies (rp, op->manifest, i, msg);
+  if (verified
       && mb_store_put_fetched (rp->store, op->manifest, i,
-                               rp->cfg.virtual_content ? NULL : msg->data, NULL))
+                               rp->cfg.virtual_content ? NULL : msg->data, &error))
     {
       op->state[i] = CH_DONE;
       op->base.result.bytes += mb_manifest_chunk_len (op->manifest, i);
@@ -496,6 +504,17 @@ fetch_on_chunk (OpFetch *op, Rpc *r, const MbMessage *msg, guint64 now)
           g_hash_table_add (op->sources, g_strdup (r->target));
           op->base.result.sources++;
         }
+      return;
+    }
+  if (verified && !g_error_matches (error, MB_STORE_ERROR, MB_STORE_ERROR_INVALID))
+    {
+      /* Good bytes our own store cannot keep (disk full, I/O error): no
+       * other holder would do better, and asking them all again and again
+       * kept the fetch running for ever (nemesis, a peer on a full disk). */
+      op->state[i] = CH_FAILED;
+      op->base.result.chunks_failed++;
+      mbi_op_fail (&op->base, "cannot keep chunk %u of %s here: %s", i, op->base.name,
+                   error ? error->message : "the store refused it");
       return;
     }
   if (msg && msg->type == MB_MSG_CHUNK)

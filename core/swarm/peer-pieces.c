@@ -417,23 +417,55 @@ cancel_duplicates (Swarm *sw, Conn *except, guint32 piece, guint32 block)
 /* A verified piece into the store: a ring file's swarm puts it as a fetch
  * does (a store writing the fetched file streams it there). */
 static gboolean
-store_piece (Swarm *sw, guint32 piece, GBytes *bytes)
+store_piece (Swarm *sw, guint32 piece, GBytes *bytes, GError **error)
 {
   MbPeer *p = sw->peer;
   if (sw->ring)
-    return mb_store_put_fetched (p->store, sw->manifest, piece, bytes, NULL);
+    return mb_store_put_fetched (p->store, sw->manifest, piece, bytes, error);
   return mb_store_put_chunk (p->store, mb_manifest_chunk_id (sw->manifest, piece), bytes,
-                             mbi_swarm_piece_len (sw, piece), NULL);
+                             mbi_swarm_piece_len (sw, piece), error);
+}
+
+/* A put refused for a reason of our own (disk full, I/O error), not for
+ * the bytes (MB_STORE_ERROR_INVALID: they do not hash to the id). */
+static gboolean
+local_store_failure (const GError *e)
+{
+  return e != NULL && !g_error_matches (e, MB_STORE_ERROR, MB_STORE_ERROR_INVALID);
+}
+
+/* Our store cannot keep what we fetch: asking again would fetch the same
+ * piece for ever (a fetch on a full disk never ended, and each try was
+ * counted as the sender's bad piece).  The swarm stops asking; its owner
+ * (the ring's fetch) sees why in mb_peer_swarm_store_error. */
+static void
+store_failed (Swarm *sw, guint32 piece, const GError *e)
+{
+  if (sw->store_error)
+    return;
+  sw->store_error = g_strdup_printf ("piece %u of %s: our store cannot keep it: %s", piece,
+                                     sw->file, e->message);
+  g_debug ("peer %s: swarm %s: %s; asking for nothing more", sw->peer->name, sw->file,
+           sw->store_error);
+  for (guint i = 0; i < sw->n_conns; i++)
+    mbi_wire_update_interest (sw, sw->conns[i]);
+}
+
+const char *
+mb_peer_swarm_store_error (const MbPeer *p, const char *key)
+{
+  Swarm *sw = mbi_peer_swarm_by_file (p, key);
+  return sw ? sw->store_error : NULL;
 }
 
 static gboolean
-verify_and_store (Swarm *sw, guint32 piece, Partial *pp)
+verify_and_store (Swarm *sw, guint32 piece, Partial *pp, GError **error)
 {
   MbPeer *p = sw->peer;
   const char *id = mb_manifest_chunk_id (sw->manifest, piece);
   guint32 len = mbi_swarm_piece_len (sw, piece);
   if (p->cfg.virtual_content)
-    return store_piece (sw, piece, NULL);
+    return store_piece (sw, piece, NULL, error);
   /* A store that verifies its puts hashes the piece there, once: a second
    * SHA-256 pass here would cost as much again (issue 15's cold fetch). */
   char got[65];
@@ -445,7 +477,7 @@ verify_and_store (Swarm *sw, guint32 piece, Partial *pp)
     }
   GBytes *bytes = mb_buffer_pool_bytes (sw->pool, pp->data, len);
   pp->data = NULL;
-  gboolean ok = store_piece (sw, piece, bytes);
+  gboolean ok = store_piece (sw, piece, bytes, error);
   g_bytes_unref (bytes);
   return ok;
 }
@@ -557,7 +589,15 @@ static void
 piece_complete (Swarm *sw, guint32 piece, MbNodeId from, guint64 now)
 {
   Partial *pp = sw->partials[piece];
-  gboolean ok = verify_and_store (sw, piece, pp);
+  g_autoptr (GError) error = NULL;
+  gboolean ok = verify_and_store (sw, piece, pp, &error);
+  if (!ok && local_store_failure (error))
+    {
+      /* not the sender's fault: no bad piece */
+      partial_drop (sw, piece);
+      store_failed (sw, piece, error);
+      return;
+    }
   if (!ok)
     {
       /* Discard and ask again; requests for it were all answered. */

@@ -198,6 +198,9 @@ struct _Swarm {
   gboolean use_tracker;    /* registers and asks for peers (p->tracker is set) */
   guint64 idle_since;      /* ring swarms: since when it has had no conn, or MB_TIME_NEVER */
   MbBitfield *lost;        /* pieces we announced and the store then lost, or NULL */
+  gchar *store_error;      /* the first verified piece our own store could not keep
+                              (disk full, I/O error), or NULL; once set the swarm
+                              is interested in nobody and asks for nothing more */
   MbBufferPool *pool;      /* real content: the partial pieces' buffers (piece_size
                               bytes each), reused rather than freed; NULL until
                               the first piece starts */

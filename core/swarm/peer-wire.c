@@ -56,7 +56,7 @@ mbi_wire_update_interest (Swarm *sw, Conn *c)
 {
   if (!c->established)
     return;
-  gboolean want = c->remote && c->got_bitfield && !mbi_swarm_seeding (sw)
+  gboolean want = c->remote && c->got_bitfield && !mbi_swarm_seeding (sw) && !sw->store_error
                   && mb_bitfield_wants_from (sw->have, c->remote);
   if (want == c->am_interested)
     return;

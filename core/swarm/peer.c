@@ -142,6 +142,7 @@ swarm_free (Swarm *sw)
   mb_bitfield_free (sw->started);
   if (sw->lost)
     mb_bitfield_free (sw->lost);
+  g_free (sw->store_error);
   mb_manifest_unref (sw->manifest);
   if (sw->hellos)
     g_hash_table_unref (sw->hellos);

@@ -160,6 +160,9 @@ guint mb_peer_availability (const MbPeer *p, const char *key, guint piece);
 typedef void (*MbPeerPieceFn) (gpointer data, const char *key, guint piece, MbNodeId from,
                                guint64 now);
 void mb_peer_set_piece_observer (MbPeer *p, MbPeerPieceFn fn, gpointer data);
+/* Why swarm `key` stopped fetching: the first verified piece our own store
+ * could not keep (disk full, I/O error), or NULL (also: no such swarm). */
+const char *mb_peer_swarm_store_error (const MbPeer *p, const char *key);
 /* Whether the peer is in swarm `key` only to serve it. */
 gboolean mb_peer_swarm_serving_only (const MbPeer *p, const char *key);
 /* Whether we serve chunk `chunk_id` to node `from` through a swarm: a swarm

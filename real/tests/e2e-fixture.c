@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef __linux__
 #include <sched.h>
@@ -25,6 +26,15 @@
 
 /* ---- checks that fail the test without aborting it ----------------------- */
 
+static GPtrArray *fails;   /* gchar*: every failed check's message */
+G_LOCK_DEFINE_STATIC (fails);
+
+static void
+fails_at_exit (void)
+{
+  mb_fail_recap ();
+}
+
 void
 mb_fail (const char *file, int line, const char *cond, const char *fmt, ...)
 {
@@ -33,8 +43,32 @@ mb_fail (const char *file, int line, const char *cond, const char *fmt, ...)
   g_autofree gchar *what = g_strdup_vprintf (fmt, ap);
   va_end (ap);
   const char *base = strrchr (file, '/');
-  g_test_fail_printf ("%s:%d: check failed: %s%s%s", base ? base + 1 : file, line, cond,
-                      *what ? ": " : "", what);
+  g_autofree gchar *msg = g_strdup_printf ("%s:%d: check failed: %s%s%s", base ? base + 1 : file,
+                                           line, cond, *what ? ": " : "", what);
+  g_test_fail_printf ("%s", msg);
+  /* stderr too, at once and again at the end: a CI log often shows only
+   * the tail of a long test's stderr, where the TAP line is not */
+  g_printerr ("# CHECK FAILED %s\n", msg);
+  G_LOCK (fails);
+  if (fails == NULL)
+    {
+      fails = g_ptr_array_new_with_free_func (g_free);
+      atexit (fails_at_exit);
+    }
+  g_ptr_array_add (fails, g_steal_pointer (&msg));
+  G_UNLOCK (fails);
+}
+
+/* Prints every failed check again (to stderr); the count. */
+guint
+mb_fail_recap (void)
+{
+  G_LOCK (fails);
+  guint n = fails != NULL ? fails->len : 0;
+  for (guint i = 0; i < n; i++)
+    g_printerr ("# CHECK FAILED (recap %u of %u) %s\n", i + 1, n, (char *) fails->pdata[i]);
+  G_UNLOCK (fails);
+  return n;
 }
 
 double

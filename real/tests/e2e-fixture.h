@@ -37,6 +37,8 @@
 /* Marks the test failed: "FILE:LINE: check failed: COND: what". */
 void mb_fail (const char *file, int line, const char *cond, const char *fmt, ...)
   G_GNUC_PRINTF (4, 5);
+/* Prints every failed check so far again to stderr; their count. */
+guint mb_fail_recap (void);
 
 /* On failure: mark the test failed, say why, and return FALSE. */
 #define CHECKF(cond, ...)                                   \

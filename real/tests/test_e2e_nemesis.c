@@ -45,7 +45,10 @@
  *     peer other than the one that stored it and compares the SHA-256.
  * A store answered with an error is fine (counted).  The test fails if an
  * acknowledged store cannot be fetched or comes back with other bytes
- * (lost), or if any fetch during the run answered success with wrong bytes.
+ * (lost), if any fetch during the run answered success with wrong bytes,
+ * or if a request got no answer at all for UNANSWERED_S (a peer that freezes
+ * on a request: a fetch on the full disk did, once asking for its chunks
+ * for ever).
  * Every loss fails it, with the log lines naming the file.  (A store may
  * be acknowledged with a write quorum of manifest owners, W of R, or with
  * copies handed off past an owner that failed: counted, as "acknowledged
@@ -78,6 +81,9 @@
 
 #define R 3
 #define DEFAULT_SECS 45
+/* The workload's HTTP timeout is 30 s: a request unanswered this long was
+ * not answered at all (no operation here takes more than a few seconds). */
+#define UNANSWERED_S 29.0
 #define MAX_OPS 5000
 #define RESTART_MS 20000
 #define LEAVE_MS 30000
@@ -118,6 +124,8 @@ typedef struct {
   GPtrArray *stored;         /* Stored, acknowledged */
   guint ops, stores, acked, store_errors, skipped;
   guint fetches, fetch_ok, fetch_errors, fetch_wrong;
+  guint unanswered;           /* requests a running peer left without an answer
+                               * until the client's timeout (UNANSWERED_S) */
   guint faults[F_N];
   gboolean diskfull_skipped;
   gchar *diskfull_why;
@@ -228,10 +236,13 @@ work_store (Nemesis *n, SoupSession *s, GRand *r, guint at, guint k)
   g_autoptr (Reply) rep = mb_http_bearer (s, "POST", url, body, -1, c->token);
   g_autofree gchar *text = mb_body_text (rep);
   gboolean ok = rep->status == 200 && g_strcmp0 (mb_str (rep, "status"), "success") == 0;
-  wlog ("store %s (%" G_GSIZE_FORMAT " bytes) at %s%s: %.2f s, %s", name, size, c->peers[at].id,
+  double took = mb_secs_since (t0);
+  gboolean mute = rep->status == 0 && took >= UNANSWERED_S;
+  wlog ("store %s (%" G_GSIZE_FORMAT " bytes) at %s%s: %.2f s, %s%s", name, size, c->peers[at].id,
         cut < 0 ? "" : cut == (gint) at ? " (cut off)" : " (a partition elsewhere)",
-        mb_secs_since (t0), text);
+        took, text, mute ? " -- NO ANSWER" : "");
   g_mutex_lock (&n->lock);
+  n->unanswered += mute;
   n->ops++;
   n->stores++;
   if (cut >= 0)
@@ -278,10 +289,13 @@ work_fetch (Nemesis *n, SoupSession *s, GRand *r, guint at)
   gboolean ok = rep->status == 200 && g_strcmp0 (mb_str (rep, "status"), "success") == 0;
   g_autofree gchar *got = ok && mb_str (rep, "path") ? file_sha (mb_str (rep, "path")) : NULL;
   gboolean wrong = ok && g_strcmp0 (got, sha) != 0;
-  wlog ("fetch %s at %s%s: %.2f s, %s%s", name, c->peers[at].id,
-        cut == (gint) at ? " (cut off)" : "", mb_secs_since (t0), text,
-        wrong ? " -- WRONG BYTES" : "");
+  double took = mb_secs_since (t0);
+  gboolean mute = rep->status == 0 && took >= UNANSWERED_S;
+  wlog ("fetch %s at %s%s: %.2f s, %s%s%s", name, c->peers[at].id,
+        cut == (gint) at ? " (cut off)" : "", took, text,
+        wrong ? " -- WRONG BYTES" : "", mute ? " -- NO ANSWER" : "");
   g_mutex_lock (&n->lock);
+  n->unanswered += mute;
   n->ops++;
   n->fetches++;
   n->cut_fetches += cut == (gint) at;
@@ -1001,12 +1015,13 @@ run_nemesis (Nemesis *n)
     short_acks += short_ack (n->stored->pdata[s]);
   g_autofree gchar *summary = g_strdup_printf (
     "nemesis summary: seed %u; operations %u (stores %u: acknowledged %u, errors %u; fetches %u: "
-    "ok %u, errors %u, wrong bytes %u; %u sources not written, disk full); faults %s%s%s; "
+    "ok %u, errors %u, wrong bytes %u; %u sources not written, disk full; unanswered %u); "
+    "faults %s%s%s; "
     "acknowledged through quorum or hand-off %u; lost %u (of them acknowledged "
     "so %u; fetch retried %u); chunks %u, under-replicated %u (fewest copies %u), stores "
     "without a manifest %u",
     n->seed, n->ops, n->stores, n->acked, n->store_errors, n->fetches, n->fetch_ok,
-    n->fetch_errors, n->fetch_wrong, n->skipped, fk->str,
+    n->fetch_errors, n->fetch_wrong, n->skipped, n->unanswered, fk->str,
     n->diskfull_skipped ? " (diskfull skipped: " : "",
     n->diskfull_skipped ? n->diskfull_why : "", short_acks, lost, lost_short, retried, total,
     under, fewest, no_manifest);
@@ -1066,10 +1081,14 @@ run_nemesis (Nemesis *n)
   if (n->fetch_wrong > 0)
     mb_fail (__FILE__, __LINE__, "fetch_wrong == 0",
              "%u fetches during the run answered success with wrong bytes", n->fetch_wrong);
+  if (n->unanswered > 0)
+    mb_fail (__FILE__, __LINE__, "unanswered == 0",
+             "%u requests got no answer within %.0f s (see NO ANSWER above)", n->unanswered,
+             UNANSWERED_S);
   if (lost > 0)
     mb_fail (__FILE__, __LINE__, "lost == 0", "%u acknowledged stores lost (%u of them "
              "acknowledged through quorum or hand-off)", lost, lost_short);
-  return ok && lost == 0 && n->fetch_wrong == 0;
+  return ok && lost == 0 && n->fetch_wrong == 0 && n->unanswered == 0;
 }
 
 static void

@@ -357,11 +357,63 @@ test_holder_serves_a_refused_fetcher (void)
   rfx_free (fx);
 }
 
+static void
+test_fetch_on_a_full_store_fails_at_once (void)
+{
+  /* Fetcher 1's store is full (a full disk): every chunk it gets, from
+   * the swarm or by GET_CHUNK, is good but cannot be kept.  Its fetch fails
+   * within a few stall checks, naming why, instead of asking every holder
+   * and swarm remote for the same chunks for ever (nemesis: a fetch on a
+   * full disk answered nothing for 30 s); its swarm blames no remote for a
+   * bad piece; the other fetchers finish as usual. */
+  g_autoptr (GBytes) content = random_content (FILE_SIZE, 15);
+  RFx *fx = world_with_file (content, NULL);
+  fx->full[1] = TRUE;
+  Done d[1 + FETCHERS] = { 0 };
+  guint64 start = fx->now, failed_after = 0;
+  for (guint i = 1; i <= FETCHERS; i++)
+    mb_ringpeer_fetch_file (fx->rp[i], "crowd.bin", fx->now, on_done, &d[i]);
+  for (guint step = 0; step < 12000; step++)
+    {
+      gboolean all = TRUE;
+      for (guint i = 1; i <= FETCHERS; i++)
+        all = all && d[i].called;
+      if (d[1].called && failed_after == 0)
+        failed_after = fx->now - start;
+      if (all)
+        break;
+      rfx_run (fx, fx->now + 10000);
+      fx->now += 10000;
+    }
+  g_test_message ("full store: fetch failed after %.2f s: %s", failed_after / 1e6, d[1].error);
+  g_assert_true (d[1].called);
+  g_assert_false (d[1].r.ok);
+  g_assert_nonnull (strstr (d[1].error, "No space left on device"));
+  g_assert_cmpuint (failed_after, <, 15 * SEC);
+  MbPeerTotals t;
+  mb_peer_totals (fx->sp[1], &t);
+  g_assert_cmpuint (t.bad_pieces, ==, 0);
+  for (guint i = 2; i <= FETCHERS; i++)
+    {
+      g_assert_true (d[i].called);
+      g_assert_true (d[i].r.ok);
+      g_assert_true (g_bytes_equal (d[i].content, content));
+      mb_peer_totals (fx->sp[i], &t);
+      g_assert_cmpuint (t.bad_pieces, ==, 0);
+    }
+  rfx_check (fx);
+  for (guint i = 1; i <= FETCHERS; i++)
+    done_clear (&d[i]);
+  rfx_free (fx);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ring-swarm/flash-crowd-is-a-swarm", test_flash_crowd_is_a_swarm);
+  g_test_add_func ("/ring-swarm/fetch-on-a-full-store-fails-at-once",
+                   test_fetch_on_a_full_store_fails_at_once);
   g_test_add_func ("/ring-swarm/stalled-swarm-falls-back-to-get-chunk",
                    test_stalled_swarm_falls_back_to_get_chunk);
   g_test_add_func ("/ring-swarm/stale-connection-is-mended",
