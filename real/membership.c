@@ -113,7 +113,14 @@ add_member (MbPeerApp *app, const char *addr)
 }
 
 /* From an idle (not inside a transport callback): drops the connections
- * to members taken for crashed that are still not back. */
+ * to members taken for crashed that are still not back.  The transport
+ * runs no disconnect callback for a drop we ask for, so the ring peer and
+ * the swarm are told here, as for one the transport saw: requests out on
+ * the dropped connection get no answer (the remote's end sees our close
+ * and forgets us), and a swarm left to think it still connected waited
+ * out its request timeout, 20 s, for blocks a busy seed (taken for crashed
+ * while TCP backed off behind its queue) would never send (README
+ * "Emulation"). */
 static gboolean
 drop_lost_connections (gpointer data)
 {
@@ -125,10 +132,15 @@ drop_lost_connections (gpointer data)
       const char *addr = app->to_drop->pdata[i];
       if (g_hash_table_contains (app->lost, addr)
           && !mb_ring_contains (mb_ringpeer_view (app->rp), addr))
-        th->disconnect (th->ctx, mb_transport_self (app->transport),
-                        mb_transport_node (app->transport, addr));
+        {
+          MbNodeId node = mb_transport_node (app->transport, addr);
+          th->disconnect (th->ctx, mb_transport_self (app->transport), node);
+          mb_ringpeer_on_disconnect (app->rp, node, mb_clock_now ());
+          mbi_peer_swarm_on_gone (app, node);
+        }
     }
   g_ptr_array_set_size (app->to_drop, 0);
+  mbi_peer_rearm (app);
   return G_SOURCE_REMOVE;
 }
 

@@ -431,10 +431,11 @@ void mbi_superseed_on_rechoke (Swarm *sw);
 Swarm *mbi_ring_join_to_serve (MbPeer *p, const char *key, const MbManifest *m, guint64 now);
 /* What a ring swarm's `hellos` says of a node (peer-ring.c). */
 typedef enum {
-  MBI_HELLO_ACCEPTED = 1, /* it has (had) a connection with us in the swarm */
+  MBI_HELLO_ACCEPTED = 1, /* it has (had) a connection with us in the swarm;
+                             its next GET_CHUNK is choked */
   MBI_HELLO_REFUSED,      /* refused (we were full); its next GET_CHUNK is choked */
-  MBI_HELLO_TOLD,         /* refused, and told once to get it from the swarm:
-                             its GET_CHUNKs are served */
+  MBI_HELLO_TOLD,         /* told once to get it from the swarm: its GET_CHUNKs
+                             are served (until it says hello again) */
 } MbiHello;
 /* Ring swarm sw accepted a hello from `from`. */
 void mbi_ring_note_hello (Swarm *sw, MbNodeId from);

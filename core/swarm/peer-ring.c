@@ -5,8 +5,8 @@
  * is this file, and mbi_peer_swarm_remove); a ring swarm's `hellos` holds
  * every node that said hello to it while we were in it, but those whose
  * connection in it closed since (a refused hello stays: that node is in the
- * swarm, with others), each as accepted, refused or told (a refused node
- * whose GET_CHUNK was refused as choked once); a serve_only swarm is never
+ * swarm, with others), each as accepted, refused or told (a node whose
+ * GET_CHUNK was refused as choked once, until it says hello again); a serve_only swarm is never
  * interested in anyone and never asks the tracker (use_tracker unset); a
  * swarm is joined to serve only from a manifest that validates, whose key
  * is the one asked for, and of which the store holds a chunk.
@@ -264,13 +264,16 @@ mb_peer_ring_serving_chunk (MbPeer *p, const char *chunk_id, MbNodeId from)
         if (mb_bitfield_test (sw->have, i)
             && strcmp (mb_manifest_chunk_id (sw->manifest, i), chunk_id) == 0)
           {
-            /* A refused node has no connection with us: it may get the
-             * piece from the others we serve, so it is sent there once;
-             * it asks again only after its swarm stalled once more, and
-             * then we give it (before, it was sent there for good: a chunk
-             * the others never got waited for ever). */
-            if (h == MBI_HELLO_REFUSED)
-              note (sw, from, MBI_HELLO_TOLD);
+            /* Sent to the swarm once; it asks again only after its swarm
+             * stalled once more, and then we give it.  A refused node has
+             * no connection with us (it may get the piece from the others
+             * we serve); an accepted one may have lost its side of our
+             * connection without our seeing it (its host dropped the link
+             * to a member it took for crashed, and a new one took the old
+             * one's place here): its swarm then waits on nothing of ours,
+             * and refusing it for good left its fetch waiting for ever
+             * (before, a refused node was sent there for good too). */
+            note (sw, from, MBI_HELLO_TOLD);
             return TRUE;
           }
     }
