@@ -100,13 +100,10 @@ status_swarms (MbPeerApp *app, JsonBuilder *b)
       mb_gateway_json_add_str (b, "filename",
                                mb_manifest_name (mb_peer_swarm_manifest (app->swarm, key)));
       add_bool (b, "serving_only", mb_peer_swarm_serving_only (app->swarm, key));
-      /* why it stopped fetching (its store cannot keep what it gets), or null */
-      const char *store_error = mb_peer_swarm_store_error (app->swarm, key);
-      json_builder_set_member_name (b, "store_error");
-      if (store_error)
-        json_builder_add_string_value (b, store_error);
-      else
-        json_builder_add_null_value (b);
+      /* it stopped fetching: its store cannot keep what it gets (the reason,
+       * which names local paths, goes to the fetch's reply, not to this
+       * open endpoint) */
+      add_bool (b, "store_failed", mb_peer_swarm_store_error (app->swarm, key) != NULL);
       add_uint (b, "pieces", st.pieces);
       add_uint (b, "pieces_total", st.n_pieces);
       add_uint (b, "bytes_up", st.bytes_up);
