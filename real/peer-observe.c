@@ -192,6 +192,7 @@ mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg)
   json_builder_end_array (b);
 
   status_swarms (app, b);
+  mbi_peer_unchokes_json (app, b);
 
   json_builder_set_member_name (b, "wire");
   json_builder_begin_object (b);

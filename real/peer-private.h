@@ -83,6 +83,7 @@ struct _MbPeerApp {
   MbPeer *swarm;           /* peer-swarm.c: fetches of the ring peer are swarms */
   MbHost swarm_host;       /* the gateway's host without disconnect (see peer-swarm.c) */
   MbExpiryDriver *swarm_timer;
+  GHashTable *unchokes;    /* peer-unchokes.c: remote name -> MbUnchokeTally */
   SoupServer *http;
   gchar *addr;             /* our wire address: our member name on the ring */
   GBytes *secret;          /* the cluster secret, or NULL (loopback only) */
@@ -122,6 +123,11 @@ void mbi_peer_membership_on_session (MbPeerApp *app, MbNodeId node);
 void mbi_peer_membership_leave_notice (MbPeerApp *app);
 /* Our goodbye to the tracker (when one is set), best effort. */
 void mbi_peer_membership_tracker_goodbye (MbPeerApp *app);
+
+/* peer-unchokes.c: the choker's tallies per remote, for GET /status */
+void mbi_peer_unchokes_start (MbPeerApp *app);
+void mbi_peer_unchokes_free (MbPeerApp *app);
+void mbi_peer_unchokes_json (MbPeerApp *app, struct _JsonBuilder *b);
 
 /* peer-swarm.c: the swarm half (the core's MbPeer on the transport). */
 void mbi_peer_swarm_start (MbPeerApp *app);

@@ -82,6 +82,7 @@ mbi_peer_swarm_start (MbPeerApp *app)
   app->swarm = mb_peer_new (host, mb_transport_self (app->transport), app->cfg.self_id,
                             app->addr, tracker, &pcfg, app->store, g_rand_new ());
   app->swarm_timer = mb_expiry_driver_new (app->swarm, sp_next, sp_handle, NULL);
+  mbi_peer_unchokes_start (app);
   if (!app->cfg.no_swarm)
     mb_ringpeer_set_swarm (app->rp, app->swarm);
 }
@@ -91,6 +92,7 @@ mbi_peer_swarm_free (MbPeerApp *app)
 {
   mb_expiry_driver_free (app->swarm_timer);
   app->swarm_timer = NULL;
+  mbi_peer_unchokes_free (app);
   mb_peer_free (app->swarm);
   app->swarm = NULL;
 }

@@ -7,15 +7,18 @@
 #     exit 0 within 240 s
 #   2 every leecher's fetch answered success and its file has the SHA-256 of
 #     the stored one (fetches.csv, checked by tools/emulate from the files)
-#   3 summary.csv, peers.csv, timeseries.csv and classes.csv have exactly the
-#     header lines minibit-sim writes for the same scenario
+#   3 summary.csv, peers.csv, timeseries.csv, classes.csv and unchokes.csv
+#     have exactly the header lines minibit-sim writes for the same scenario,
+#     and the seed's unchoke tallies (unchokes.csv) count exactly the bytes it
+#     handed over (peers.csv bytes_up)
 #   4 nothing of the run is left: no namespace mbemu<PID>-*, no data folder
 #     /tmp/mbemu<PID>-*, no process running from it
 #   5 tools/plot draws the emulated run; tools/compare sets it beside the
 #     simulator's (the table, compare.csv, the overlaid CDF as PNG and SVG)
 #   6 a scenario with 20 ms of latency is refused (exit 2) naming sch_netem /
 #     netem, nothing made; so are a MINIBIT_EMULATE_TBF_BURST that is not a
-#     byte count and a MINIBIT_EMULATE_TBF_LATENCY that is not a time, named
+#     byte count, a MINIBIT_EMULATE_TBF_LATENCY that is not a time and a
+#     MINIBIT_EMULATE_ACK_PRIO that is not 0 or 1, named
 #   7 SIGINT during the fetches: exit 130 within 30 s, the CSVs of the run
 #     so far written (summary.csv's stopped = interrupted), nothing left
 #   8 [event.*]: a shutdown of one leecher at 2 s and a crash of two at 4 s
@@ -33,6 +36,9 @@
 #     as in the simulator, its bytes within 5%
 #  11 SIGINT during the ring's first hand-off: exit 130 within 30 s, the run
 #     so far written (stopped = interrupted), nothing left
+#  12 MINIBIT_EMULATE_ACK_PRIO=1 (htb, ACKs first): flash-crowd-small exits 0,
+#     6 of 6 leechers hold the right file, each upload link is an htb with the
+#     ACK class, nothing left
 #
 # Every wait is bounded (timeout(1)); this test's folder is removed at exit.
 set -uo pipefail
@@ -60,7 +66,7 @@ trap cleanup EXIT
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
-echo "1..11"
+echo "1..12"
 
 # Nothing of emulate run $1 (its PID) left: namespaces, folders, processes.
 leftovers() {
@@ -88,11 +94,15 @@ else not_ok "$good of 6 leechers hold the right file" "$(cat "$tmp/real/fetches.
 # 3
 "$build/sim/minibit-sim" "$scen" --out "$tmp/sim" --quiet 2>/dev/null
 bad=""
-for f in summary peers timeseries classes; do
+for f in summary peers timeseries classes unchokes; do
   [ "$(head -n1 "$tmp/sim/$f.csv")" = "$(head -n1 "$tmp/real/$f.csv" 2>/dev/null)" ] || bad+="$f.csv "
 done
-if [ -z "$bad" ]; then ok "the CSVs have minibit-sim's columns"
-else not_ok "columns differ from minibit-sim's in: $bad"; fi
+# unchokes.csv: the seeds' tallies count what they handed over (peers.csv bytes_up)
+tallied=$(awk -F, 'NR>1 && $1=="seed" {s+=$6+$7+$8} END {print s+0}' "$tmp/real/unchokes.csv" 2>/dev/null)
+handed=$(awk -F, 'NR>1 && $2=="seed" {s+=$10} END {print s+0}' "$tmp/real/peers.csv" 2>/dev/null)
+if [ -z "$bad" ] && [ "${tallied:-0}" -gt 0 ] && [ "$tallied" = "$handed" ]; then
+  ok "the CSVs have minibit-sim's columns; the seeds' unchoke tallies count the $handed bytes they handed over"
+else not_ok "columns differ from minibit-sim's in: $bad; or the seeds' tallies ($tallied bytes) are not what they handed over ($handed)"; fi
 
 # 4
 if [ -z "$pid" ]; then not_ok "no run PID in tools/emulate's output"
@@ -127,14 +137,18 @@ brc=$?
 MINIBIT_EMULATE_TBF_LATENCY='5ms; x' timeout -k 5 60 "$src/tools/emulate" "$scen" \
     --out "$tmp/badqueue" >/dev/null 2>"$tmp/queue.err"
 qrc=$?
+MINIBIT_EMULATE_ACK_PRIO=yes timeout -k 5 60 "$src/tools/emulate" "$scen" \
+    --out "$tmp/badack" >/dev/null 2>"$tmp/ack.err"
+arc=$?
 if [ $rc = 2 ] && grep -q 'netem' "$tmp/lat.err" && [ -z "$(leftovers "${lpid:-none}")" ] \
+   && [ $arc = 2 ] && grep -q 'MINIBIT_EMULATE_ACK_PRIO=' "$tmp/ack.err" && [ ! -e "$tmp/badack" ] \
    && [ $brc = 2 ] && grep -q 'MINIBIT_EMULATE_TBF_BURST=.12abc' "$tmp/burst.err" \
    && [ $qrc = 2 ] && grep -q 'MINIBIT_EMULATE_TBF_LATENCY=' "$tmp/queue.err" \
    && [ ! -e "$tmp/badburst" ] && [ ! -e "$tmp/badqueue" ]; then
   ok "20 ms of latency refused: $(grep -o 'latency reaches.*' "$tmp/lat.err" | head -1 | cut -c1-120); a bad burst and queue named"
 else
-  not_ok "latency 20ms: exit $rc; bad burst: exit $brc; bad queue: exit $qrc" \
-    "$(cat "$tmp/lat.err" "$tmp/burst.err" "$tmp/queue.err")"
+  not_ok "latency 20ms: exit $rc; bad burst: exit $brc; bad queue: exit $qrc; bad ACK_PRIO: exit $arc" \
+    "$(cat "$tmp/lat.err" "$tmp/burst.err" "$tmp/queue.err" "$tmp/ack.err")"
 fi
 
 # tools/emulate $1 --out $2 in the background, stderr to $3; SIGINT $5 s after
@@ -223,3 +237,18 @@ fi
 # 11
 interrupt_run "$ring" "$tmp/ringint" "$tmp/ringint.err" 'event.leaves: shutdown' 0 \
   "SIGINT during the ring's first hand-off"
+
+# 12
+t0=$SECONDS
+MINIBIT_EMULATE_ACK_PRIO=1 timeout -k 10 240 "$src/tools/emulate" "$scen" --out "$tmp/ack" \
+  >/dev/null 2>"$tmp/ack.err"
+rc=$?
+apid=$(grep -o 'namespaces mbemu[0-9]*-' "$tmp/ack.err" | grep -o '[0-9]*' | head -1)
+good=$(awk -F, 'NR>1 && $6=="success" && $7=="yes"' "$tmp/ack/fetches.csv" 2>/dev/null | wc -l)
+left=$(leftovers "${apid:-none}")
+if [ $rc = 0 ] && [ "$good" = 6 ] && grep -q 'uploads: htb, small packets first' "$tmp/ack.err" \
+   && [ -n "$apid" ] && [ -z "$left" ]; then
+  ok "MINIBIT_EMULATE_ACK_PRIO=1: flash-crowd-small over htb uplinks in $((SECONDS - t0)) s, 6 of 6 right, nothing left"
+else
+  not_ok "ACK_PRIO=1: exit $rc, $good of 6 right, left: $left" "$(tail -5 "$tmp/ack.err")"
+fi

@@ -108,6 +108,35 @@ crowd (Cluster *c)
              && json_object_has_member (co, "up_bytes_s"));
     }
 
+  /* /status "unchokes": the choker's tallies per remote, named by peer id;
+   * the payload they count is what the swarms handed over (bytes_up) */
+  JsonArray *un = json_object_get_array_member (mb_obj (st), "unchokes");
+  CHECKF (un != NULL, "no unchokes in /status");
+  gint64 tallied = 0, handed = 0;
+  for (guint i = 0; i < json_array_get_length (swarms); i++)
+    handed += json_object_get_int_member (json_array_get_object_element (swarms, i),
+                                          "bytes_up");
+  for (guint i = 0; i < json_array_get_length (un); i++)
+    {
+      JsonObject *e = json_array_get_object_element (un, i);
+      const char *who = json_object_get_string_member_with_default (e, "peer", "");
+      gboolean known = FALSE;
+      for (guint k = 0; k < N_PEERS; k++)
+        known |= g_strcmp0 (who, c->peers[k].id) == 0;
+      CHECKF (known, "unchokes names %s, not a peer of the cluster", who);
+      CHECK (json_object_get_double_member (e, "interested_s") >= 0
+             && json_object_get_double_member (e, "regular_s") >= 0
+             && json_object_get_double_member (e, "seed_s") >= 0);
+      tallied += json_object_get_int_member (e, "regular_bytes")
+                 + json_object_get_int_member (e, "optimistic_bytes")
+                 + json_object_get_int_member (e, "seed_bytes");
+    }
+  g_test_message ("peer1's unchoke tallies: %" G_GINT64_FORMAT " bytes over %u remotes; its "
+                  "swarms handed over %" G_GINT64_FORMAT, tallied, json_array_get_length (un),
+                  handed);
+  CHECKF (tallied == handed, "the unchoke tallies count %" G_GINT64_FORMAT " bytes, the swarms"
+          " handed over %" G_GINT64_FORMAT, tallied, handed);
+
   /* MiniBit's endpoints, from the live state */
   g_autoptr (Reply) hb = mb_peer_http (c, 1, FALSE, "POST", "/have_blocks_info",
                                        "{\"filename\": \"" NAME "\"}");
