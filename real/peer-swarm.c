@@ -72,10 +72,15 @@ mbi_peer_swarm_start (MbPeerApp *app)
   pcfg.accept_initial_blocks = FALSE;
   /* For experiments (tools/emulate, README "Emulation"): the choker's extra
    * upload slots while the uplink runs dry, 0-64 (default the core's 8),
-   * and the request timeout in ms (0: never; default the core's 20 s). */
+   * and the request timeout in ms (0: never; default the core's 20 s); */
   guint64 extra = pcfg.max_extra_slots;
   env_uint ("MINIBIT_SWARM_MAX_EXTRA_SLOTS", 64, &extra);
   pcfg.max_extra_slots = (guint) extra;
+  /* ... and super seeding (BEP 16: a seed shows each peer one piece at a
+   * time), 0 or 1 (default the core's: off) */
+  guint64 super_seeding = pcfg.super_seeding ? 1 : 0;
+  env_uint ("MINIBIT_SWARM_SUPER_SEEDING", 1, &super_seeding);
+  pcfg.super_seeding = super_seeding != 0;
   guint64 timeout_ms = pcfg.request_timeout_us / 1000;
   env_uint ("MINIBIT_SWARM_REQUEST_TIMEOUT_MS", 3600000, &timeout_ms);
   pcfg.request_timeout_us = timeout_ms * 1000;
