@@ -20,18 +20,6 @@
 #define MBI_UNCHOKES_OTHERS "(others)"
 
 static void
-tally_add (MbUnchokeTally *a, const MbUnchokeTally *t)
-{
-  a->regular_us += t->regular_us;
-  a->optimistic_us += t->optimistic_us;
-  a->seed_us += t->seed_us;
-  a->interested_us += t->interested_us;
-  a->regular_bytes += t->regular_bytes;
-  a->optimistic_bytes += t->optimistic_bytes;
-  a->seed_bytes += t->seed_bytes;
-}
-
-static void
 on_tally (gpointer data, const char *key, MbNodeId remote, const MbUnchokeTally *t)
 {
   (void) key;
@@ -52,7 +40,7 @@ on_tally (gpointer data, const char *key, MbNodeId remote, const MbUnchokeTally 
       a = g_new0 (MbUnchokeTally, 1);
       g_hash_table_insert (app->unchokes, g_strdup (name), a);
     }
-  tally_add (a, t);
+  mb_unchoke_tally_add (a, t);
 }
 
 void

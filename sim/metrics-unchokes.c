@@ -54,18 +54,6 @@ struct _MbiUnchokes {
 };
 
 static void
-tally_add (MbUnchokeTally *a, const MbUnchokeTally *t)
-{
-  a->regular_us += t->regular_us;
-  a->optimistic_us += t->optimistic_us;
-  a->seed_us += t->seed_us;
-  a->interested_us += t->interested_us;
-  a->regular_bytes += t->regular_bytes;
-  a->optimistic_bytes += t->optimistic_bytes;
-  a->seed_bytes += t->seed_bytes;
-}
-
-static void
 on_unchoke (MbWorld *w, MbSimNode *n, MbNodeId remote, const char *key,
             const MbUnchokeTally *t, gpointer data)
 {
@@ -75,7 +63,7 @@ on_unchoke (MbWorld *w, MbSimNode *n, MbNodeId remote, const char *key,
     return; /* not a peer (the tracker is node 0) */
   MbSimNode *r = mb_world_node (w, remote - 1);
   if (n->cls < u->n_classes && r->cls < u->n_classes)
-    tally_add (&u->matrix[n->cls * u->n_classes + r->cls], t);
+    mb_unchoke_tally_add (&u->matrix[n->cls * u->n_classes + r->cls], t);
   if (u->pairs)
     {
       guint64 k = ((guint64) n->id << 32) | remote;
@@ -87,7 +75,7 @@ on_unchoke (MbWorld *w, MbSimNode *n, MbNodeId remote, const char *key,
           a = g_new0 (MbUnchokeTally, 1);
           g_hash_table_insert (u->pairs, key_copy, a);
         }
-      tally_add (a, t);
+      mb_unchoke_tally_add (a, t);
     }
 }
 

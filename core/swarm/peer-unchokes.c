@@ -97,6 +97,18 @@ mbi_unchokes_report (Swarm *sw, Conn *c, guint64 now)
 }
 
 void
+mb_unchoke_tally_add (MbUnchokeTally *a, const MbUnchokeTally *t)
+{
+  a->regular_us += t->regular_us;
+  a->optimistic_us += t->optimistic_us;
+  a->seed_us += t->seed_us;
+  a->interested_us += t->interested_us;
+  a->regular_bytes += t->regular_bytes;
+  a->optimistic_bytes += t->optimistic_bytes;
+  a->seed_bytes += t->seed_bytes;
+}
+
+void
 mb_peer_set_unchoke_observer (MbPeer *p, MbPeerUnchokeFn fn, gpointer data)
 {
   p->unchoke_observer = fn;

@@ -308,6 +308,9 @@ typedef struct {
   guint64 seed_bytes;        /* ... as a seed */
 } MbUnchokeTally;
 
+/* *a += *t, field by field. */
+void mb_unchoke_tally_add (MbUnchokeTally *a, const MbUnchokeTally *t);
+
 /* Called with a connection's tally since it was last reported, when the
  * connection goes (for any reason) and at mb_peer_flush_unchokes (only if
  * it is not all zero).  One observer; NULL to remove. */

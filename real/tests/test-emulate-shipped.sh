@@ -16,34 +16,12 @@
 # the limit and the simulator's own order changes with the seed (README
 # "Emulation", "Three classes that tit-for-tat tells apart").
 # Every wait is bounded (timeout(1)); this test's folder is removed at exit.
-set -uo pipefail
-src=${MINIBIT_SOURCE_ROOT:?}
-build=${MINIBIT_BUILD_ROOT:?}
-if [ "$(id -u)" != 0 ]; then
-  echo "1..0 # SKIP tools/emulate needs root (network namespaces, veth, tc)"
-  exit 0
-fi
-for b in ip tc gnuplot python3; do
-  if ! command -v "$b" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$b" ] && [ ! -x "/sbin/$b" ]; then
-    echo "1..0 # SKIP $b is not installed"
-    exit 0
-  fi
-done
-export MINIBIT_BIN_DIR="$build/real"
+# shellcheck source=emulate-common.sh
+source "$(dirname "$0")/emulate-common.sh"
 tmp=$(mktemp -d /tmp/minibit-emulate-shipped.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 echo "1..4"
 
-leftovers() {
-  local pid=$1 out=""
-  out+=$(ip netns list 2>/dev/null | grep "^mbemu$pid-" | tr '\n' ' ')
-  out+=$(ls -d /tmp/mbemu"$pid"-* 2>/dev/null | tr '\n' ' ')
-  out+=$(pgrep -af "/tmp/mbemu$pid-" 2>/dev/null | tr '\n' ' ')
-  echo "$out"
-}
 
 for name in flash-crowd three-classes; do
   scen="$src/scenarios/emulated/$name.ini"

@@ -41,20 +41,8 @@
 #     ACK class, nothing left
 #
 # Every wait is bounded (timeout(1)); this test's folder is removed at exit.
-set -uo pipefail
-src=${MINIBIT_SOURCE_ROOT:?}
-build=${MINIBIT_BUILD_ROOT:?}
-if [ "$(id -u)" != 0 ]; then
-  echo "1..0 # SKIP tools/emulate needs root (network namespaces, veth, tc)"
-  exit 0
-fi
-for b in ip tc gnuplot python3; do
-  if ! command -v "$b" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$b" ] && [ ! -x "/sbin/$b" ]; then
-    echo "1..0 # SKIP $b is not installed"
-    exit 0
-  fi
-done
-export MINIBIT_BIN_DIR="$build/real"
+# shellcheck source=emulate-common.sh
+source "$(dirname "$0")/emulate-common.sh"
 scen="$src/scenarios/emulated/flash-crowd-small.ini"
 tmp=$(mktemp -d /tmp/minibit-emulate-test-XXXXXX)
 bg=""
@@ -63,19 +51,8 @@ cleanup() {
   case "$tmp" in /tmp/minibit-emulate-test-*) rm -r -- "$tmp" ;; esac
 }
 trap cleanup EXIT
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 echo "1..12"
 
-# Nothing of emulate run $1 (its PID) left: namespaces, folders, processes.
-leftovers() {
-  local pid=$1 out=""
-  out+=$(ip netns list 2>/dev/null | grep "^mbemu$pid-" | tr '\n' ' ')
-  out+=$(ls -d /tmp/mbemu"$pid"-* 2>/dev/null | tr '\n' ' ')
-  out+=$(pgrep -af "/tmp/mbemu$pid-" 2>/dev/null | tr '\n' ' ')
-  echo "$out"
-}
 
 # 1
 t0=$SECONDS

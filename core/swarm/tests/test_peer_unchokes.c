@@ -30,14 +30,7 @@ observe (gpointer data, const char *key, MbNodeId remote, const MbUnchokeTally *
   Seen *s = data;
   g_assert_cmpstr (key, ==, FILE_NAME);
   g_assert_cmpuint (remote, <, MAX_NODES);
-  MbUnchokeTally *a = &s->t[remote];
-  a->regular_us += t->regular_us;
-  a->optimistic_us += t->optimistic_us;
-  a->seed_us += t->seed_us;
-  a->interested_us += t->interested_us;
-  a->regular_bytes += t->regular_bytes;
-  a->optimistic_bytes += t->optimistic_bytes;
-  a->seed_bytes += t->seed_bytes;
+  mb_unchoke_tally_add (&s->t[remote], t);
   s->reports[remote]++;
 }
 
