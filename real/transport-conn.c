@@ -338,6 +338,41 @@ mb_conn_stall_arm (MbConn *c, guint ms)
                                         mbi_transport_conn_ref (c), mbi_transport_conn_unref);
 }
 
+/* The kernel took `written` bytes of the write in flight: its progress,
+ * and what is left of it (the vectors cut past what went). */
+static void
+mb_conn_took (MbConn *c, gsize written)
+{
+  MbTransport *t = c->t;
+  c->progress_at = g_get_monotonic_time ();
+  t->stats.bytes_out += written;
+  mbi_transport_uplink_drained (c, written);
+  gsize n = written;
+  while (c->wv_i < c->wv_n && n >= c->wv[c->wv_i].size)
+    n -= c->wv[c->wv_i++].size;
+  if (c->wv_i < c->wv_n)
+    {
+      /* The kernel took part of it.  What is left of the queue's frames
+       * leaves the backlog: the bytes before them (handshake, DIALBACK)
+       * and their MACs are taken as written first. */
+      g_assert (n < c->wv[c->wv_i].size);
+      c->wv[c->wv_i].buffer = (const guint8 *) c->wv[c->wv_i].buffer + n;
+      c->wv[c->wv_i].size -= n;
+      c->batch_queued = MIN (c->batch_queued, mb_conn_write_left (c));
+      mbi_transport_uplink_count (c);
+    }
+}
+
+/* The write in flight is over (all of it written, or failed). */
+static void
+mb_conn_write_over (MbConn *c)
+{
+  g_clear_pointer (&c->batch, g_bytes_unref);
+  c->writing = FALSE;
+  c->batch_queued = 0;  /* written, or failed (and then dropped by the caller) */
+  mbi_transport_uplink_count (c);
+}
+
 static void
 mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data)
 {
@@ -348,31 +383,15 @@ mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data)
   MbTransport *t = c->t;
   if (t != NULL && ok && written > 0)
     {
-      c->progress_at = g_get_monotonic_time ();
-      t->stats.bytes_out += written;
-      mbi_transport_uplink_drained (c, written);
-      gsize n = written;
-      while (c->wv_i < c->wv_n && n >= c->wv[c->wv_i].size)
-        n -= c->wv[c->wv_i++].size;
+      mb_conn_took (c, written);
       if (c->wv_i < c->wv_n)
         {
-          /* The kernel took part of it.  What is left of the queue's frames
-           * leaves the backlog: the bytes before them (handshake, DIALBACK)
-           * and their MACs are taken as written first. */
-          g_assert (n < c->wv[c->wv_i].size);
-          c->wv[c->wv_i].buffer = (const guint8 *) c->wv[c->wv_i].buffer + n;
-          c->wv[c->wv_i].size -= n;
-          c->batch_queued = MIN (c->batch_queued, mb_conn_write_left (c));
-          mbi_transport_uplink_count (c);
           mb_conn_write_more (c);
           mbi_transport_conn_unref (c);
           return;
         }
     }
-  g_clear_pointer (&c->batch, g_bytes_unref);
-  c->writing = FALSE;
-  c->batch_queued = 0;  /* written, or failed (and then dropped below) */
-  mbi_transport_uplink_count (c);
+  mb_conn_write_over (c);
   if (t != NULL && (!ok || written == 0))
     {
       gchar *why = g_strdup_printf ("write failed: %s",
@@ -384,11 +403,29 @@ mb_conn_on_written (GObject *src, GAsyncResult *res, gpointer data)
     {
       t->stats.frames_out += c->batch_frames;
       mbi_transport_conn_pump (c);
-      if (!c->writing)
-        mbi_transport_source_clear (&c->stall_timer);  /* nothing to write: nothing stalls */
     }
   g_clear_error (&error);
   mbi_transport_conn_unref (c);
+}
+
+/* Writes what the kernel takes of the write in flight now, without waiting
+ * (nonblocking): TRUE if all of it went.  Otherwise (it would block, took
+ * part, or failed) the asynchronous write goes on with the rest, and
+ * reports a failure itself. */
+static gboolean
+mb_conn_write_now (MbConn *c)
+{
+  GOutputStream *os = g_io_stream_get_output_stream (G_IO_STREAM (c->sc));
+  if (!G_IS_POLLABLE_OUTPUT_STREAM (os)
+      || !g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (os)))
+    return FALSE;
+  gsize written = 0;
+  GPollableReturn r = g_pollable_output_stream_writev_nonblocking (
+      G_POLLABLE_OUTPUT_STREAM (os), c->wv + c->wv_i, c->wv_n - c->wv_i, &written, NULL, NULL);
+  if (r != G_POLLABLE_RETURN_OK || written == 0)
+    return FALSE;
+  mb_conn_took (c, written);
+  return c->wv_i == c->wv_n;
 }
 
 /* The queue may be written: open, and not a dial-back connection. */
@@ -471,35 +508,48 @@ mb_conn_take_batch (MbConn *c, guint *n_frames)
   return g_byte_array_free_to_bytes (buf);
 }
 
+/* Writes while there is something to write and the kernel takes it at
+ * once (one batch after another: no main-loop turn per batch); the first
+ * batch it does not take whole goes on asynchronously (mb_conn_on_written
+ * calls this again once it is written). */
 void
 mbi_transport_conn_pump (MbConn *c)
 {
-  if (c->t == NULL || c->writing || c->shut)
-    return;
-  if (!mb_conn_has_output (c))
+  for (;;)
     {
-      if (c->finishing && g_queue_is_empty (&c->queue))
-        mb_conn_shutdown (c);
+      if (c->t == NULL || c->writing || c->shut)
+        return;
+      if (!mb_conn_has_output (c))
+        {
+          mbi_transport_source_clear (&c->stall_timer);  /* nothing to write: nothing stalls */
+          if (c->finishing && g_queue_is_empty (&c->queue))
+            mb_conn_shutdown (c);
+          return;
+        }
+      c->batch = mb_conn_take_batch (c, &c->batch_frames);
+      c->writing = TRUE;
+      gsize size = 0;
+      const guint8 *data = g_bytes_get_data (c->batch, &size);
+      c->wv[0].buffer = data;
+      c->wv[0].size = size;
+      c->wv[1].buffer = c->batch_tag;
+      c->wv[1].size = MB_AUTH_TAG_LEN;
+      c->wv_n = c->batch_tagged ? 2 : 1;
+      c->wv_i = 0;
+      if (c->stall_timer == NULL)
+        c->progress_at = g_get_monotonic_time ();  /* writing starts (again) */
+      if (mb_conn_write_now (c))
+        {
+          mb_conn_write_over (c);
+          c->t->stats.frames_out += c->batch_frames;
+          continue;
+        }
+      /* its progress is watched from now on */
+      if (c->stall_timer == NULL && c->t->cfg.write_stall_ms > 0)
+        mb_conn_stall_arm (c, c->t->cfg.write_stall_ms);
+      mb_conn_write_more (c);
       return;
     }
-  c->batch = mb_conn_take_batch (c, &c->batch_frames);
-  c->writing = TRUE;
-  gsize size = 0;
-  const guint8 *data = g_bytes_get_data (c->batch, &size);
-  c->wv[0].buffer = data;
-  c->wv[0].size = size;
-  c->wv[1].buffer = c->batch_tag;
-  c->wv[1].size = MB_AUTH_TAG_LEN;
-  c->wv_n = c->batch_tagged ? 2 : 1;
-  c->wv_i = 0;
-  if (c->stall_timer == NULL)
-    {
-      /* writing starts (again): its progress is watched from now */
-      c->progress_at = g_get_monotonic_time ();
-      if (c->t->cfg.write_stall_ms > 0)
-        mb_conn_stall_arm (c, c->t->cfg.write_stall_ms);
-    }
-  mb_conn_write_more (c);
 }
 
 /* ---- binding connections to nodes -------------------------------------- */

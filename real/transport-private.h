@@ -28,7 +28,10 @@
  *  - a connection is open exactly while conn->t != NULL and it is in
  *    t->conns; once closed, callbacks of its pending operations only drop
  *    their reference;
- *  - a connection writes with partial async writes (not writev_all), so
+ *  - a connection writes each batch first without waiting (a nonblocking
+ *    writev: what the kernel takes at once is written and counted at once,
+ *    and the next batch follows in the same call), and what the kernel
+ *    does not take whole with partial async writes (not writev_all), so
  *    progress is seen write by write: while a write is in flight (and
  *    write_stall_ms > 0) it has a stall timer, and progress_at is when the
  *    first write of that run started or the last one wrote something; the
