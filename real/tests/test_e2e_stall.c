@@ -75,7 +75,6 @@
 #define CLIENT_WIRE 6101
 #define STOP_FRACTION 5      /* stop the client once 1/5 of what peer5 lacked is in */
 #define BOUND_S 28
-#define REQUEST_TIMEOUT_S 20.0 /* the swarm's request timeout (core/swarm/peer.h) */
 #define FETCH_MS 150000
 
 typedef struct {
@@ -319,9 +318,13 @@ run (Stall *s)
    * core/swarm/peer-ring.c).  Then nothing needed to stall, and the
    * reply shows chunks that came neither through the swarm nor from
    * peer5's own store (those it held at the first look; a late first look
-   * only makes this fewer). */
+   * only makes this fewer).  "Before the requests timed out" is what the
+   * counter says (none had when the fetch answered), not a time: the
+   * requests time out request_timeout after they were sent, some of them
+   * after the stop (a CI run on a loaded machine: the holders' chunks in
+   * 20.08 s after the stop, the timeouts due about 20.6 s after it). */
   gint64 by_ring = mb_int (reply, "chunks") - mb_int (reply, "chunks_swarm") - s->chunks_start;
-  if (stalls == 0 && timed_out == 0 && by_ring > 0 && after < REQUEST_TIMEOUT_S)
+  if (stalls == 0 && timed_out == 0 && by_ring > 0)
     {
       g_test_message ("the holders gave %" G_GINT64_FORMAT " chunks by GET_CHUNK %.1f s after "
                       "the stop, before the requests to client1 timed out", by_ring, after);
