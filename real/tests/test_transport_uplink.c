@@ -10,15 +10,16 @@
  * A writes after the handshake are exactly its frames' bytes.
  *
  *  /transport-uplink/drain         the backlog is every frame queued and not
- *                                  yet written (exactly, before the main loop
- *                                  runs; and backlog + bytes written = bytes
- *                                  queued after); notify (0) fires once, from
+ *                                  yet taken by the kernel (backlog + bytes
+ *                                  written = bytes queued, exactly, before and
+ *                                  after the main loop runs); notify (0) fires once, from
  *                                  the main loop, only once B has read all,
  *                                  not again on later drains; notify
  *                                  (low > 0) fires at most at low
  *  /transport-uplink/batched       the same with small frames, written
- *                                  several to a write: a write in flight
- *                                  still counts
+ *                                  several to a write once the kernel's
+ *                                  buffer is full: a write in flight still
+ *                                  counts
  *  /transport-uplink/already-low   notify when the backlog is already low:
  *                                  not inside the call, once, a second call
  *                                  replacing the first; a send before the
@@ -466,8 +467,8 @@ test_drain (void)
   pair_free (p);
 }
 
-/* Small frames go out several to a write (of up to 256 KiB): a write in
- * flight still counts. */
+/* Small frames queued behind a write the kernel did not take whole go out
+ * several to a write (of up to 256 KiB): a write in flight still counts. */
 static void
 test_batched (void)
 {
