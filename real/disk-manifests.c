@@ -16,6 +16,120 @@
 
 #include "content/manifest.h"
 
+/* ---- the manifests kept parsed ----
+ *
+ * A manifest read is its file parsed (json-glib: about 14 ms for 1,024
+ * chunks), and a fetch reads the same one at each owner 2-3 times (its
+ * quorum read, the update_manifest that adds the fetcher).  So the last
+ * manifest parsed or written under each name is kept, frozen (the store's
+ * readers copy before they change one), with its file's identity: a read
+ * whose file still has it (device, inode, size, mtime and ctime) is a
+ * stat; a file replaced, rewritten or removed since is read again.  Kept:
+ * at most KEPT_CHUNKS chunks over all names, the least recently used let go
+ * first; a manifest bigger than that alone is not kept.
+ *
+ * Invariants: kept_chunks is the sum of the kept manifests' chunk counts
+ * and at most KEPT_CHUNKS; a kept manifest is frozen and is what its file
+ * held when the identity was taken (put, drop and set-aside update or
+ * forget it). */
+
+#define KEPT_CHUNKS (1u << 16)
+
+typedef struct {
+  MbManifest *m;
+  guint64 dev, ino;
+  gint64 size, mtime_ns, ctime_ns;
+  guint64 used;
+} Kept;
+
+static void
+kept_free (gpointer p)
+{
+  Kept *k = p;
+  mb_manifest_unref (k->m);
+  g_free (k);
+}
+
+GHashTable *
+mbi_disk_kept_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, kept_free);
+}
+
+static void
+kept_identity (Kept *k, const struct stat *st)
+{
+  k->dev = (guint64) st->st_dev;
+  k->ino = (guint64) st->st_ino;
+  k->size = (gint64) st->st_size;
+  k->mtime_ns = (gint64) st->st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_mtim.tv_nsec;
+  k->ctime_ns = (gint64) st->st_ctim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_ctim.tv_nsec;
+}
+
+static void
+kept_forget (DiskStore *d, const char *name)
+{
+  Kept *k = g_hash_table_lookup (d->kept, name);
+  if (k == NULL)
+    return;
+  g_assert (d->kept_chunks >= mb_manifest_n_chunks (k->m));
+  d->kept_chunks -= mb_manifest_n_chunks (k->m);
+  g_hash_table_remove (d->kept, name);
+}
+
+/* The kept manifest of name if its file (st) is still the one it was. */
+static MbManifest *
+kept_get (DiskStore *d, const char *name, const struct stat *st)
+{
+  Kept *k = g_hash_table_lookup (d->kept, name);
+  if (k == NULL)
+    return NULL;
+  Kept now;
+  kept_identity (&now, st);
+  if (now.dev != k->dev || now.ino != k->ino || now.size != k->size
+      || now.mtime_ns != k->mtime_ns || now.ctime_ns != k->ctime_ns)
+    {
+      kept_forget (d, name);
+      return NULL;
+    }
+  k->used = ++d->kept_clock;
+  return mb_manifest_ref (k->m);
+}
+
+/* Keeps m (frozen: the caller gives a manifest nobody changes any more) as
+ * what name's file (st) holds. */
+static void
+kept_put (DiskStore *d, const char *name, MbManifest *m, const struct stat *st)
+{
+  kept_forget (d, name);
+  guint n = mb_manifest_n_chunks (m);
+  if (n > KEPT_CHUNKS)
+    return;
+  while (d->kept_chunks + n > KEPT_CHUNKS)
+    {
+      const char *oldest = NULL;
+      guint64 least = G_MAXUINT64;
+      GHashTableIter it;
+      gpointer key, value;
+      g_hash_table_iter_init (&it, d->kept);
+      while (g_hash_table_iter_next (&it, &key, &value))
+        if (((Kept *) value)->used < least)
+          {
+            least = ((Kept *) value)->used;
+            oldest = key;
+          }
+      g_assert (oldest != NULL);
+      kept_forget (d, oldest);
+    }
+  mb_manifest_freeze (m);
+  Kept *k = g_new0 (Kept, 1);
+  k->m = mb_manifest_ref (m);
+  kept_identity (k, st);
+  k->used = ++d->kept_clock;
+  g_hash_table_replace (d->kept, g_strdup (name), k);
+  d->kept_chunks += n;
+}
+
 /* ---- manifests ---- */
 
 /* name's file name in manifests/: '%' -> "%25", a leading '.' -> "%2E". */
@@ -164,10 +278,17 @@ mbi_disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
     return FALSE;
   g_autofree gchar *json = mb_manifest_to_json (m);
   gboolean existed = mbi_disk_regular_file_size (path) >= 0;
+  kept_forget (d, mb_manifest_name (m));
   if (!mbi_disk_write_atomically (d->manifests_dir, path, (const guint8 *) json, strlen (json), TRUE, error))
     return FALSE;
   if (!existed)
     s->n_manifests++;
+  struct stat st;
+  if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode))
+    {
+      g_autoptr (MbManifest) copy = mb_manifest_copy (m);
+      kept_put (d, mb_manifest_name (m), copy, &st);
+    }
   return TRUE;
 }
 
@@ -178,6 +299,18 @@ mbi_disk_get_manifest (MbStore *s, const char *name)
   g_autofree gchar *path = manifest_path (d, name, NULL);
   if (path == NULL)
     return NULL;
+  /* the identity before the read: a file replaced in between is read
+   * again next time (its identity differs), never kept as the older one */
+  struct stat st;
+  gboolean known = g_stat (path, &st) == 0 && S_ISREG (st.st_mode);
+  if (known)
+    {
+      MbManifest *kept = kept_get (d, name, &st);
+      if (kept != NULL)
+        return kept;
+    }
+  else
+    kept_forget (d, name);
   g_autofree gchar *text = NULL;
   gsize len = 0;
   g_autoptr (GError) err = NULL;
@@ -195,7 +328,13 @@ mbi_disk_get_manifest (MbStore *s, const char *name)
       g_clear_pointer (&m, mb_manifest_unref);
     }
   if (m == NULL)
-    set_manifest_aside (d, path, err->message);
+    {
+      kept_forget (d, name);
+      set_manifest_aside (d, path, err->message);
+      return NULL;
+    }
+  if (known)
+    kept_put (d, name, m, &st);
   return m;
 }
 
@@ -203,7 +342,10 @@ gboolean
 mbi_disk_drop_manifest (MbStore *s, const char *name)
 {
   g_autofree gchar *path = manifest_path ((DiskStore *) s, name, NULL);
-  if (path == NULL || mbi_disk_regular_file_size (path) < 0)
+  if (path == NULL)
+    return FALSE;
+  kept_forget ((DiskStore *) s, name);
+  if (mbi_disk_regular_file_size (path) < 0)
     return FALSE;
   if (g_unlink (path) != 0)
     {

@@ -31,6 +31,10 @@ typedef struct {
   MbDownloads *downloads; /* fetched files written as they come, or NULL */
   MbChunkRefs *refs;     /* chunks kept inside fetched and shared files */
   GPtrArray *sources;    /* Source*: files being shared by store_file */
+  GHashTable *kept;      /* name -> the manifest last parsed or written, frozen,
+                            with its file's identity (disk-manifests.c) */
+  guint64 kept_chunks;   /* chunks over the kept manifests */
+  guint64 kept_clock;    /* uses, for evicting the least recently used */
 } DiskStore;
 
 /* Called for each chunk (id, size) or manifest (name, size) found. */
@@ -106,3 +110,5 @@ gboolean mbi_disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
 MbManifest *mbi_disk_get_manifest (MbStore *s, const char *name);
 gboolean mbi_disk_drop_manifest (MbStore *s, const char *name);
 GPtrArray *mbi_disk_list_manifests (MbStore *s);
+/* The kept manifests' table (DiskStore.kept). */
+GHashTable *mbi_disk_kept_new (void);

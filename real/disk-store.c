@@ -34,6 +34,9 @@
  *  - a chunk is served only if its bytes hash to its id: one that no longer
  *    does is moved aside and from then on is absent.  A put refuses bytes
  *    that do not hash to the id, and virtual (byte-less) chunks;
+ *  - a manifest read is parsed only when its file changed since the last
+ *    read or write (disk-manifests.c keeps the last one parsed per name,
+ *    frozen, with its file's identity; 65,536 chunks of them at most);
  *  - ids and names from callers are checked before they become paths;
  *  - a failed put leaves what was stored unchanged;
  *  - the counters in MbStore match the files (a scan at open, then every
@@ -547,6 +550,7 @@ disk_free (MbStore *s)
   g_free (d->chunks_dir);
   g_free (d->manifests_dir);
   g_clear_pointer (&d->verified, g_hash_table_unref);
+  g_clear_pointer (&d->kept, g_hash_table_unref);
   g_clear_pointer (&d->downloads, mbi_disk_downloads_free);
   g_clear_pointer (&d->sources, g_ptr_array_unref);
   g_clear_pointer (&d->refs, mb_chunk_refs_free);
@@ -619,6 +623,7 @@ mb_store_disk_new (const char *data_dir, GError **error)
   d->base.ops = &disk_ops;
   d->base.verifies_puts = TRUE;
   d->verified = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  d->kept = mbi_disk_kept_new ();
   d->root = g_strdup (data_dir);
   d->chunks_dir = g_build_filename (data_dir, "chunks", NULL);
   d->manifests_dir = g_build_filename (data_dir, "manifests", NULL);

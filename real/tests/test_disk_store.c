@@ -1,7 +1,8 @@
 /* test_disk_store.c — the disk store: round trips, the on-disk layout,
  * refusals that write nothing, crash leftovers (.tmp- files) removed at open
  * and never listed, corruption on disk detected and set aside, counters
- * rebuilt on reopen, sorted listings that skip foreign files, and data
+ * rebuilt on reopen, manifests kept parsed until their file changes (and
+ * at most 65,536 chunks of them), sorted listings that skip foreign files, and data
  * directories that cannot be used.  Each test runs in a fresh temporary
  * directory, removed afterwards. */
 #if !defined _GNU_SOURCE && !defined _POSIX_C_SOURCE
@@ -478,6 +479,124 @@ test_corrupt_manifest_is_null_with_a_warning_and_moved_aside (Fixture *f, gconst
   g_assert_nonnull (b);
 }
 
+/* Reads of a manifest are kept parsed (the same object, frozen) until its
+ * file changes: replaced behind the store's back, put again, corrupted,
+ * dropped; each change is seen at the next read. */
+static void
+test_manifest_reads_are_kept_until_the_file_changes (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  g_autoptr (MbStore) s = open_store (f);
+  put_manifest_named (s, "a.txt");
+  g_autoptr (MbManifest) a1 = mb_store_get_manifest (s, "a.txt");
+  g_autoptr (MbManifest) a2 = mb_store_get_manifest (s, "a.txt");
+  g_assert_nonnull (a1);
+  g_assert_true (a1 == a2);
+  g_assert_true (mb_manifest_is_frozen (a1));
+  g_assert_cmpuint (mb_manifest_n_holders (a1, 0), ==, 1);
+
+  /* another holder written into the file by someone else */
+  {
+    g_autoptr (MbManifest) m = manifest_named ("a.txt");
+    g_assert_true (mb_manifest_add_holder (m, 0, "10.0.0.2:6881"));
+    g_autofree gchar *json = mb_manifest_to_json (m);
+    plant_file (f, "manifests/a.txt.json", json);
+  }
+  g_autoptr (MbManifest) a3 = mb_store_get_manifest (s, "a.txt");
+  g_assert_true (a3 != a1);
+  g_assert_cmpuint (mb_manifest_n_holders (a3, 0), ==, 2);
+  g_assert_cmpuint (mb_manifest_n_holders (a1, 0), ==, 1);  /* a reader's copy stays */
+
+  /* put again: the next read is what was put */
+  {
+    g_autoptr (GError) err = NULL;
+    g_autoptr (MbManifest) m = manifest_named ("a.txt");
+    g_assert_true (mb_manifest_add_holder (m, 0, "10.0.0.3:6881"));
+    g_assert_true (mb_manifest_add_holder (m, 1, "10.0.0.3:6881"));
+    g_assert_true (mb_store_put_manifest (s, m, &err));
+    g_assert_no_error (err);
+    /* the caller's manifest is its own: changing it changes nothing kept */
+    g_assert_true (mb_manifest_add_holder (m, 1, "10.0.0.4:6881"));
+  }
+  g_autoptr (MbManifest) a4 = mb_store_get_manifest (s, "a.txt");
+  g_assert_true (a4 != a3);
+  g_assert_cmpuint (mb_manifest_n_holders (a4, 0), ==, 2);
+  g_assert_cmpuint (mb_manifest_n_holders (a4, 1), ==, 1);
+
+  /* corrupted: not a manifest any more, set aside */
+  plant_file (f, "manifests/a.txt.json", "{\"filename\": \"a.txt\", \"si");
+  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "*a.txt.json*not a valid manifest*moved aside*");
+  g_assert_null (mb_store_get_manifest (s, "a.txt"));
+  g_test_assert_expected_messages ();
+  g_assert_null (mb_store_get_manifest (s, "a.txt"));
+
+  /* dropped: gone, also when it was kept */
+  put_manifest_named (s, "b.txt");
+  g_autoptr (MbManifest) b = mb_store_get_manifest (s, "b.txt");
+  g_assert_nonnull (b);
+  g_assert_true (mb_store_drop_manifest (s, "b.txt"));
+  g_assert_null (mb_store_get_manifest (s, "b.txt"));
+  /* removed behind the store's back: gone too */
+  put_manifest_named (s, "c.txt");
+  g_autoptr (MbManifest) c = mb_store_get_manifest (s, "c.txt");
+  g_assert_nonnull (c);
+  g_autofree gchar *c_path = path_in (f, "manifests/c.txt.json");
+  g_assert_cmpint (g_unlink (c_path), ==, 0);
+  g_assert_null (mb_store_get_manifest (s, "c.txt"));
+}
+
+/* A manifest of n chunks of "abcd". */
+static MbManifest *
+manifest_of_chunks (const char *name, guint n)
+{
+  g_autoptr (GError) err = NULL;
+  MbManifest *m = mb_manifest_new (name, 4 * (guint64) n, 4, &err);
+  g_assert_no_error (err);
+  char id[65];
+  mb_chunk_id_compute ((const guint8 *) "abcd", 4, id);
+  guint32 crc = mb_chunk_crc_compute ((const guint8 *) "abcd", 4);
+  for (guint i = 0; i < n; i++)
+    g_assert_true (mb_manifest_set_chunk (m, i, id, crc, &err));
+  return m;
+}
+
+/* At most 65,536 chunks of manifests are kept: the least recently read or
+ * written goes first. */
+static void
+test_kept_manifests_are_bounded (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  g_autoptr (MbStore) s = open_store (f);
+  enum { N = 17, CHUNKS = 4000 };  /* 68,000 chunks in all */
+  g_autoptr (GPtrArray) first = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_manifest_unref);
+  for (guint i = 0; i < N; i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("big-%02u", i);
+      g_autoptr (MbManifest) m = manifest_of_chunks (name, CHUNKS);
+      g_autoptr (GError) err = NULL;
+      g_assert_true (mb_store_put_manifest (s, m, &err));
+      g_assert_no_error (err);
+      g_ptr_array_add (first, mb_store_get_manifest (s, name));
+    }
+  /* the last 16 are kept (the same objects), the first was let go */
+  for (guint i = N; i-- > 1;)
+    {
+      g_autofree gchar *name = g_strdup_printf ("big-%02u", i);
+      g_autoptr (MbManifest) again = mb_store_get_manifest (s, name);
+      g_assert_true (again == first->pdata[i]);
+    }
+  g_autoptr (MbManifest) again0 = mb_store_get_manifest (s, "big-00");
+  g_assert_nonnull (again0);
+  g_assert_true (again0 != first->pdata[0]);
+  g_assert_cmpuint (mb_manifest_n_chunks (again0), ==, CHUNKS);
+  /* reading it again kept it, and let the least recent (big-16, read
+   * first above) go */
+  g_autoptr (MbManifest) again16 = mb_store_get_manifest (s, "big-16");
+  g_assert_true (again16 != first->pdata[16]);
+  g_autoptr (MbManifest) again0b = mb_store_get_manifest (s, "big-00");
+  g_assert_true (again0b == again0);
+}
+
 static void
 test_reopen_finds_what_was_stored_with_exact_counters (Fixture *f, gconstpointer data)
 {
@@ -719,6 +838,9 @@ main (int argc, char **argv)
   ADD ("truncated-chunk-is-refused", test_truncated_chunk_is_refused);
   ADD ("corrupt-manifest-is-null-with-a-warning-and-moved-aside",
        test_corrupt_manifest_is_null_with_a_warning_and_moved_aside);
+  ADD ("manifest-reads-are-kept-until-the-file-changes",
+       test_manifest_reads_are_kept_until_the_file_changes);
+  ADD ("kept-manifests-are-bounded", test_kept_manifests_are_bounded);
   ADD ("reopen-finds-what-was-stored-with-exact-counters",
        test_reopen_finds_what_was_stored_with_exact_counters);
   ADD ("listings-are-sorted-and-skip-foreign-files", test_listings_are_sorted_and_skip_foreign_files);
