@@ -199,6 +199,7 @@ mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg)
   add_uint (b, "bytes_sent", ts.bytes_out);
   add_uint (b, "bytes_received", ts.bytes_in);
   add_uint (b, "frames_sent", ts.frames_out);
+  add_uint (b, "writes", ts.writes);
   add_uint (b, "frames_received", ts.frames_in);
   add_uint (b, "connections_open", ts.connections_open);
   json_builder_end_object (b);
@@ -260,6 +261,8 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
           ts.frames_out);
   metric (s, "minibit_wire_frames_received_total", "counter",
           "Frames decoded, handshakes included.", ts.frames_in);
+  metric (s, "minibit_wire_writes_total", "counter",
+          "Write calls that wrote something (small frames go together).", ts.writes);
   metric (s, "minibit_wire_connections_open", "gauge", "Wire connections open now, both ways.",
           ts.connections_open);
   family (s, "minibit_wire_connections_total", "counter",

@@ -346,6 +346,7 @@ mb_conn_took (MbConn *c, gsize written)
   MbTransport *t = c->t;
   c->progress_at = g_get_monotonic_time ();
   t->stats.bytes_out += written;
+  t->stats.writes++;
   mbi_transport_uplink_drained (c, written);
   gsize n = written;
   while (c->wv_i < c->wv_n && n >= c->wv[c->wv_i].size)

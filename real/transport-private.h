@@ -30,7 +30,9 @@
  *    their reference;
  *  - a connection writes each batch first without waiting (a nonblocking
  *    writev: what the kernel takes at once is written and counted at once,
- *    and the next batch follows in the same call), and what the kernel
+ *    and the next batch follows in the same call; a send of a frame under
+ *    MB_SEND_SMALL with less than that queued waits for t->flush_idle, so
+ *    small frames go out together), and what the kernel
  *    does not take whole with partial async writes (not writev_all), so
  *    progress is seen write by write: while a write is in flight (and
  *    write_stall_ms > 0) it has a stall timer, and progress_at is when the
@@ -162,6 +164,7 @@ struct _MbConn {
   gboolean finishing;   /* write the queue, then shut our side down */
   gboolean shut;        /* our side is shut down */
   gboolean writing;
+  gboolean flush_soon;  /* in t->flush_later */
   GQueue queue;         /* GBytes * frames after HELLO */
   gsize queued_bytes;
   gsize batch_queued;   /* bytes of the queue's frames in the write in flight */
@@ -224,6 +227,9 @@ struct _MbTransport {
   GSource *uplink_recheck; /* while armed above low: looks for stuck connections */
   GArray *gone_later;   /* MbNodeId: disconnect callbacks to run from idle */
   GSource *gone_idle;
+  GPtrArray *flush_later; /* MbConn * (one reference each): small frames queued,
+                             written together from flush_idle */
+  GSource *flush_idle;
   MbTransportStats stats;
 };
 

@@ -271,6 +271,48 @@ mbi_transport_node_notify_gone (MbTransport *t, MbTNode *node, gboolean defer)
 
 /* ---- sending ----------------------------------------------------------- */
 
+/* Frames under this size are written together, from an idle (below);
+ * bigger ones at once.  A peer answers a batch of blocks it read with a
+ * REQUEST and a HAVE each, 30-70 bytes: written one by one (with
+ * TCP_NODELAY, a packet each) a cold fetcher made 72,000 writes per GiB
+ * instead of 8,300. */
+#define MB_SEND_SMALL 4096
+
+static gboolean
+mb_transport_on_flush_idle (gpointer data)
+{
+  MbTransport *t = data;
+  g_clear_pointer (&t->flush_idle, g_source_unref);  /* removed on return */
+  GPtrArray *conns = t->flush_later;
+  t->flush_later = g_ptr_array_new ();
+  for (guint i = 0; i < conns->len; i++)
+    {
+      MbConn *c = g_ptr_array_index (conns, i);
+      c->flush_soon = FALSE;
+      mbi_transport_conn_pump (c);
+      mbi_transport_conn_unref (c);
+    }
+  g_ptr_array_unref (conns);
+  return G_SOURCE_REMOVE;
+}
+
+/* c's queue is written from an idle, with whatever else is queued by then. */
+static void
+mb_transport_flush_soon (MbTransport *t, MbConn *c)
+{
+  if (c->flush_soon)
+    return;
+  c->flush_soon = TRUE;
+  g_ptr_array_add (t->flush_later, mbi_transport_conn_ref (c));
+  if (t->flush_idle == NULL)
+    {
+      t->flush_idle = g_idle_source_new ();
+      g_source_set_priority (t->flush_idle, G_PRIORITY_DEFAULT);
+      g_source_set_callback (t->flush_idle, mb_transport_on_flush_idle, t, NULL);
+      g_source_attach (t->flush_idle, t->context);
+    }
+}
+
 /* The node's queue is over the limit: drop its connection (or its frames
  * waiting for one) and tell the core from an idle. */
 static void
@@ -305,7 +347,10 @@ mb_node_send (MbTransport *t, MbTNode *node, GBytes *frame)
   if (c != NULL)
     {
       mbi_transport_conn_push (c, frame);
-      mbi_transport_conn_pump (c);
+      if (size < MB_SEND_SMALL && c->queued_bytes < MB_SEND_SMALL)
+        mb_transport_flush_soon (t, c);
+      else
+        mbi_transport_conn_pump (c);
       return;
     }
   g_queue_push_tail (&node->pending, frame);
@@ -542,6 +587,7 @@ mb_transport_new (const char *name, const char *listen_host, guint16 port,
   t->by_addr = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   t->conns = g_hash_table_new (g_direct_hash, g_direct_equal);
   t->gone_later = g_array_new (FALSE, FALSE, sizeof (MbNodeId));
+  t->flush_later = g_ptr_array_new ();
   MbTNode *self = mbi_transport_node_ensure (t, t->listen_addr);
   g_assert (self != NULL && self->id == MB_TRANSPORT_SELF);
   self->name = g_strdup (name);
@@ -571,6 +617,10 @@ mb_transport_free (MbTransport *t)
     mbi_transport_conn_close (l->data);
   g_list_free (open);
   mbi_transport_source_clear (&t->gone_idle);
+  mbi_transport_source_clear (&t->flush_idle);
+  for (guint i = 0; i < t->flush_later->len; i++)
+    mbi_transport_conn_unref (g_ptr_array_index (t->flush_later, i));
+  g_ptr_array_unref (t->flush_later);
   mbi_transport_uplink_clear (t);
   g_array_unref (t->gone_later);
   g_hash_table_unref (t->conns);

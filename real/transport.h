@@ -215,6 +215,8 @@ typedef struct {
   guint64 bytes_in;           /* bytes read */
   guint64 frames_out;         /* frames written, HELLO included */
   guint64 bytes_out;          /* bytes written */
+  guint64 writes;             /* write calls that wrote something (small
+                                 frames queued together go in one) */
   guint connections_open;     /* connections now open, both ways */
   guint64 connections_accepted;
   guint64 connections_dialled;  /* connects that succeeded */

@@ -20,6 +20,9 @@
  *                                  several to a write once the kernel's
  *                                  buffer is full: a write in flight still
  *                                  counts
+ *  /transport-uplink/small-frames-together  200 HAVEs sent in one go are
+ *                                  written in a few writes, from the main
+ *                                  loop; a big frame at once
  *  /transport-uplink/already-low   notify when the backlog is already low:
  *                                  not inside the call, once, a second call
  *                                  replacing the first; a send before the
@@ -490,6 +493,45 @@ test_batched (void)
   g_assert_cmpuint (p->ready_backlog, ==, 0);
   g_assert_cmpuint (a_stats (p).bytes_out - out0, ==, sent);
   WAIT_FOR (p->b_frames == p->a_frames, WAIT_MS);
+  pair_free (p);
+}
+
+/* Small frames sent in one go (here 200 HAVEs, the main loop not running)
+ * are written together, from an idle: a few writes, not one each; a big
+ * frame is written at once, with the small ones queued before it. */
+static void
+test_small_frames_together (void)
+{
+  Pair *p = pair_new (NULL);
+  b_resume (p);
+  MbTransportStats st0 = a_stats (p);
+  const MbHost *h = mb_transport_host (p->a);
+  enum { N = 200 };
+  for (guint i = 0; i < N; i++)
+    {
+      MbMessage *m = mb_message_new (MB_MSG_HAVE);
+      m->swarm = 7;
+      m->piece = i;
+      mb_host_send (h, mb_transport_self (p->a), p->a_to_b, m);
+    }
+  MbTransportStats st1 = a_stats (p);
+  g_assert_cmpuint (st1.writes, ==, st0.writes);  /* none inside the sends */
+  WAIT_FOR (p->b_frames == N, WAIT_MS);
+  MbTransportStats st2 = a_stats (p);
+  g_test_message ("%u HAVEs in %" G_GUINT64_FORMAT " writes", (guint) N, st2.writes - st0.writes);
+  g_assert_cmpuint (st2.frames_out - st0.frames_out, ==, N);
+  g_assert_cmpuint (st2.writes - st0.writes, <=, 4);
+  /* a big frame goes at once, the small one before it in the same write */
+  MbMessage *m = mb_message_new (MB_MSG_HAVE);
+  m->swarm = 7;
+  m->piece = 1;
+  mb_host_send (h, mb_transport_self (p->a), p->a_to_b, m);
+  gsize big = a_send (p, 16384);
+  MbTransportStats st3 = a_stats (p);
+  g_assert_cmpuint (st3.writes, ==, st2.writes + 1);
+  g_assert_cmpuint (st3.frames_out, ==, st2.frames_out + 2);
+  g_assert_cmpuint (st3.bytes_out - st2.bytes_out, >, big);
+  WAIT_FOR (p->b_frames == N + 2, WAIT_MS);
   pair_free (p);
 }
 
@@ -1011,6 +1053,7 @@ main (int argc, char **argv)
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_test_add_func ("/transport-uplink/drain", test_drain);
   g_test_add_func ("/transport-uplink/batched", test_batched);
+  g_test_add_func ("/transport-uplink/small-frames-together", test_small_frames_together);
   g_test_add_func ("/transport-uplink/already-low", test_already_low);
   g_test_add_func ("/transport-uplink/peer-closes", test_peer_closes);
   g_test_add_func ("/transport-uplink/too-slow", test_too_slow);
