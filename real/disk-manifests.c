@@ -25,15 +25,19 @@
  * readers copy before they change one), with its file's identity: a read
  * whose file still has it (device, inode, size, mtime and ctime) is a
  * stat; a file replaced, rewritten or removed since is read again.  Kept:
- * at most KEPT_CHUNKS chunks over all names, the least recently used let go
- * first; a manifest bigger than that alone is not kept.
+ * at most KEPT_CHUNKS chunks over all names and KEPT_MAX names, the least
+ * recently used let go first; a manifest bigger than that alone is not
+ * kept.  (A program that rewrites a manifest file in place, to the same
+ * size within one timestamp tick, is not seen: the store's own writes
+ * always make a new file.)
  *
  * Invariants: kept_chunks is the sum of the kept manifests' chunk counts
- * and at most KEPT_CHUNKS; a kept manifest is frozen and is what its file
+ * and at most KEPT_CHUNKS, the kept names at most KEPT_MAX; a kept manifest is frozen and is what its file
  * held when the identity was taken (put, drop and set-aside update or
  * forget it). */
 
 #define KEPT_CHUNKS (1u << 16)
+#define KEPT_MAX 1024 /* manifests: an eviction scans them all */
 
 typedef struct {
   MbManifest *m;
@@ -105,7 +109,7 @@ kept_put (DiskStore *d, const char *name, MbManifest *m, const struct stat *st)
   guint n = mb_manifest_n_chunks (m);
   if (n > KEPT_CHUNKS)
     return;
-  while (d->kept_chunks + n > KEPT_CHUNKS)
+  while (d->kept_chunks + n > KEPT_CHUNKS || g_hash_table_size (d->kept) >= KEPT_MAX)
     {
       const char *oldest = NULL;
       guint64 least = G_MAXUINT64;
@@ -284,7 +288,7 @@ mbi_disk_put_manifest (MbStore *s, const MbManifest *m, GError **error)
   if (!existed)
     s->n_manifests++;
   struct stat st;
-  if (g_stat (path, &st) == 0 && S_ISREG (st.st_mode))
+  if (mb_manifest_n_chunks (m) <= KEPT_CHUNKS && g_stat (path, &st) == 0 && S_ISREG (st.st_mode))
     {
       g_autoptr (MbManifest) copy = mb_manifest_copy (m);
       kept_put (d, mb_manifest_name (m), copy, &st);

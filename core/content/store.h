@@ -109,8 +109,10 @@ void mb_store_share_end (MbStore *s, GBytes *content);
 GPtrArray *mb_store_list_chunks (MbStore *s);
 /* Stores a copy of m, replacing any manifest of that name. */
 gboolean mb_store_put_manifest (MbStore *s, const MbManifest *m, GError **error);
-/* A new reference to the stored manifest, or NULL. Callers that change it
- * must put it back. */
+/* A new reference to the stored manifest, or NULL.  Read-only: it may be
+ * shared (the memory store's own, or the disk store's kept and frozen
+ * copy); a caller that wants it changed copies it (mb_manifest_copy) and
+ * puts the copy. */
 MbManifest *mb_store_get_manifest (MbStore *s, const char *name);
 gboolean mb_store_drop_manifest (MbStore *s, const char *name);
 GPtrArray *mb_store_list_manifests (MbStore *s);
