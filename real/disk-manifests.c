@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "content/manifest.h"
 
@@ -25,18 +26,21 @@
  * readers copy before they change one), with its file's identity: a read
  * whose file still has it (device, inode, size, mtime and ctime) is a
  * stat; a file replaced, rewritten or removed since is read again.  Kept:
- * at most KEPT_CHUNKS chunks over all names and KEPT_MAX names, the least
+ * at most KEPT_CHUNKS chunks and KEPT_BYTES of memory over all names, and
+ * KEPT_MAX names, the least
  * recently used let go first; a manifest bigger than that alone is not
  * kept.  (A program that rewrites a manifest file in place, to the same
  * size within one timestamp tick, is not seen: the store's own writes
  * always make a new file.)
  *
- * Invariants: kept_chunks is the sum of the kept manifests' chunk counts
- * and at most KEPT_CHUNKS, the kept names at most KEPT_MAX; a kept manifest is frozen and is what its file
+ * Invariants: kept_chunks and kept_bytes are the sums of the kept
+ * manifests' chunk counts and memory, at most KEPT_CHUNKS and KEPT_BYTES,
+ * the kept names at most KEPT_MAX; a kept manifest is frozen and is what its file
  * held when the identity was taken (put, drop and set-aside update or
  * forget it). */
 
 #define KEPT_CHUNKS (1u << 16)
+#define KEPT_BYTES ((gsize) 32 << 20) /* their memory (holder lists make a chunk big) */
 #define KEPT_MAX 1024 /* manifests: an eviction scans them all */
 
 typedef struct {
@@ -44,6 +48,7 @@ typedef struct {
   guint64 dev, ino;
   gint64 size, mtime_ns, ctime_ns;
   guint64 used;
+  gsize bytes;  /* mb_manifest_memory of m alone */
 } Kept;
 
 static void
@@ -76,8 +81,9 @@ kept_forget (DiskStore *d, const char *name)
   Kept *k = g_hash_table_lookup (d->kept, name);
   if (k == NULL)
     return;
-  g_assert (d->kept_chunks >= mb_manifest_n_chunks (k->m));
+  g_assert (d->kept_chunks >= mb_manifest_n_chunks (k->m) && d->kept_bytes >= k->bytes);
   d->kept_chunks -= mb_manifest_n_chunks (k->m);
+  d->kept_bytes -= k->bytes;
   g_hash_table_remove (d->kept, name);
 }
 
@@ -100,8 +106,8 @@ kept_get (DiskStore *d, const char *name, const struct stat *st)
   return mb_manifest_ref (k->m);
 }
 
-/* Keeps m (frozen: the caller gives a manifest nobody changes any more) as
- * what name's file (st) holds. */
+/* Keeps m (frozen: the caller gives a manifest nobody changes any more,
+ * whose only reference it holds) as what name's file (st) holds. */
 static void
 kept_put (DiskStore *d, const char *name, MbManifest *m, const struct stat *st)
 {
@@ -109,7 +115,11 @@ kept_put (DiskStore *d, const char *name, MbManifest *m, const struct stat *st)
   guint n = mb_manifest_n_chunks (m);
   if (n > KEPT_CHUNKS)
     return;
-  while (d->kept_chunks + n > KEPT_CHUNKS || g_hash_table_size (d->kept) >= KEPT_MAX)
+  gsize bytes = mb_manifest_memory (m); /* whole: the callers hold its only reference */
+  if (bytes > KEPT_BYTES)
+    return;
+  while (d->kept_chunks + n > KEPT_CHUNKS || d->kept_bytes + bytes > KEPT_BYTES
+         || g_hash_table_size (d->kept) >= KEPT_MAX)
     {
       const char *oldest = NULL;
       guint64 least = G_MAXUINT64;
@@ -130,8 +140,10 @@ kept_put (DiskStore *d, const char *name, MbManifest *m, const struct stat *st)
   k->m = mb_manifest_ref (m);
   kept_identity (k, st);
   k->used = ++d->kept_clock;
+  k->bytes = bytes;
   g_hash_table_replace (d->kept, g_strdup (name), k);
   d->kept_chunks += n;
+  d->kept_bytes += bytes;
 }
 
 /* ---- manifests ---- */
@@ -303,27 +315,38 @@ mbi_disk_get_manifest (MbStore *s, const char *name)
   g_autofree gchar *path = manifest_path (d, name, NULL);
   if (path == NULL)
     return NULL;
-  /* the identity before the read: a file replaced in between is read
-   * again next time (its identity differs), never kept as the older one */
+  /* Opened without blocking (a FIFO under the name would hang a plain
+   * open), and known by what was opened: a file replaced after the open is
+   * read again next time (its identity differs), never kept as the older
+   * one. */
   struct stat st;
-  gboolean known = g_stat (path, &st) == 0 && S_ISREG (st.st_mode);
-  if (known)
-    {
-      MbManifest *kept = kept_get (d, name, &st);
-      if (kept != NULL)
-        return kept;
-    }
-  else
-    kept_forget (d, name);
-  g_autofree gchar *text = NULL;
-  gsize len = 0;
   g_autoptr (GError) err = NULL;
-  if (!g_file_get_contents (path, &text, &len, &err))
+  int fd = mbi_disk_open_regular (path, &st, &err);
+  if (fd < 0)
     {
-      if (!g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_warning ("%s", err->message);
+      kept_forget (d, name);
+      if (!g_error_matches (err, MB_STORE_ERROR, MB_STORE_ERROR_NOT_FOUND))
+        g_warning ("manifest %s: %s", name, err->message);
       return NULL;
     }
+  MbManifest *kept = kept_get (d, name, &st);
+  if (kept != NULL)
+    {
+      close (fd);
+      return kept;
+    }
+  gsize len = (gsize) st.st_size;
+  g_autofree gchar *text = len < G_MAXSIZE ? g_try_malloc (len + 1) : NULL;
+  if (text == NULL)
+    {
+      close (fd);
+      g_warning ("manifest %s: %s: cannot allocate %" G_GSIZE_FORMAT " bytes to read it",
+                 name, path, len);
+      return NULL;
+    }
+  len = mbi_disk_pread_all (fd, (guint8 *) text, len, 0);
+  close (fd);
+  text[len] = '\0';
   MbManifest *m = mb_manifest_from_json (text, (gssize) len, &err);
   if (m != NULL && strcmp (mb_manifest_name (m), name) != 0)
     {
@@ -337,8 +360,7 @@ mbi_disk_get_manifest (MbStore *s, const char *name)
       set_manifest_aside (d, path, err->message);
       return NULL;
     }
-  if (known)
-    kept_put (d, name, m, &st);
+  kept_put (d, name, m, &st);
   return m;
 }
 

@@ -34,6 +34,7 @@ typedef struct {
   GHashTable *kept;      /* name -> the manifest last parsed or written, frozen,
                             with its file's identity (disk-manifests.c) */
   guint64 kept_chunks;   /* chunks over the kept manifests */
+  gsize kept_bytes;      /* their memory (mb_manifest_memory) */
   guint64 kept_clock;    /* uses, for evicting the least recently used */
 } DiskStore;
 

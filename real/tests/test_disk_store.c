@@ -2,7 +2,7 @@
  * refusals that write nothing, crash leftovers (.tmp- files) removed at open
  * and never listed, corruption on disk detected and set aside, counters
  * rebuilt on reopen, manifests kept parsed until their file changes (and
- * at most 65,536 chunks of them), sorted listings that skip foreign files, and data
+ * at most 65,536 chunks and 32 MiB of them), sorted listings that skip foreign files, and data
  * directories that cannot be used.  Each test runs in a fresh temporary
  * directory, removed afterwards. */
 #if !defined _GNU_SOURCE && !defined _POSIX_C_SOURCE
@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "content/chunk.h"
@@ -545,6 +546,33 @@ test_manifest_reads_are_kept_until_the_file_changes (Fixture *f, gconstpointer d
   g_assert_null (mb_store_get_manifest (s, "c.txt"));
 }
 
+/* A FIFO, a directory or a socket under a manifest's file name is no
+ * manifest: the read says so at once (it must not wait for a writer on the
+ * FIFO), and a kept copy of the name is let go. */
+static void
+test_manifest_that_is_not_a_regular_file_is_null_at_once (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  g_autoptr (MbStore) s = open_store (f);
+  put_manifest_named (s, "a.txt");
+  g_autoptr (MbManifest) a = mb_store_get_manifest (s, "a.txt");
+  g_assert_nonnull (a);
+  g_autofree gchar *path = path_in (f, "manifests/a.txt.json");
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "*a.txt*not a regular file*");
+  gint64 t0 = g_get_monotonic_time ();
+  g_assert_null (mb_store_get_manifest (s, "a.txt"));
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_mkdir (path, 0700), ==, 0);
+  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, "*a.txt*not a regular file*");
+  g_assert_null (mb_store_get_manifest (s, "a.txt"));
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (g_rmdir (path), ==, 0);
+}
+
 /* A manifest of n chunks of "abcd". */
 static MbManifest *
 manifest_of_chunks (const char *name, guint n)
@@ -558,6 +586,45 @@ manifest_of_chunks (const char *name, guint n)
   for (guint i = 0; i < n; i++)
     g_assert_true (mb_manifest_set_chunk (m, i, id, crc, &err));
   return m;
+}
+
+/* At most 32 MiB of manifests are kept, whatever their chunk count: 8
+ * manifests of 512 chunks with 128 holders each (about 5 MiB each in
+ * memory, 4,096 chunks in all) do not all stay. */
+static void
+test_kept_manifests_are_bounded_in_memory (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  g_autoptr (MbStore) s = open_store (f);
+  enum { N = 8, CHUNKS = 512, HOLDERS = 128 };
+  g_autoptr (GPtrArray) first = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_manifest_unref);
+  for (guint i = 0; i < N; i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("wide-%u", i);
+      g_autoptr (MbManifest) m = manifest_of_chunks (name, CHUNKS);
+      for (guint c = 0; c < CHUNKS; c++)
+        for (guint h = 0; h < HOLDERS; h++)
+          {
+            g_autofree gchar *addr = g_strdup_printf ("holder-%03u.a-rather-long-host-name."
+                                                      "example.org:6881", h);
+            g_assert_true (mb_manifest_add_holder (m, c, addr));
+          }
+      g_autoptr (GError) err = NULL;
+      g_assert_true (mb_store_put_manifest (s, m, &err));
+      g_assert_no_error (err);
+      g_ptr_array_add (first, mb_store_get_manifest (s, name));
+    }
+  gsize total = 0;
+  for (guint i = 0; i < N; i++)
+    total += mb_manifest_memory (first->pdata[i]) * 2;  /* shared with the store */
+  g_test_message ("%u manifests, %" G_GSIZE_FORMAT " bytes in memory", (guint) N, total);
+  g_assert_cmpuint (total, >, (gsize) 32 << 20);
+  /* the last is kept, the first was let go */
+  g_autoptr (MbManifest) last = mb_store_get_manifest (s, "wide-7");
+  g_assert_true (last == first->pdata[N - 1]);
+  g_autoptr (MbManifest) again0 = mb_store_get_manifest (s, "wide-0");
+  g_assert_true (again0 != first->pdata[0]);
+  g_assert_cmpuint (mb_manifest_n_holders (again0, 0), ==, HOLDERS);
 }
 
 /* At most 65,536 chunks of manifests are kept: the least recently read or
@@ -840,7 +907,10 @@ main (int argc, char **argv)
        test_corrupt_manifest_is_null_with_a_warning_and_moved_aside);
   ADD ("manifest-reads-are-kept-until-the-file-changes",
        test_manifest_reads_are_kept_until_the_file_changes);
+  ADD ("manifest-that-is-not-a-regular-file-is-null-at-once",
+       test_manifest_that_is_not_a_regular_file_is_null_at_once);
   ADD ("kept-manifests-are-bounded", test_kept_manifests_are_bounded);
+  ADD ("kept-manifests-are-bounded-in-memory", test_kept_manifests_are_bounded_in_memory);
   ADD ("reopen-finds-what-was-stored-with-exact-counters",
        test_reopen_finds_what_was_stored_with_exact_counters);
   ADD ("listings-are-sorted-and-skip-foreign-files", test_listings_are_sorted_and_skip_foreign_files);
