@@ -7,7 +7,10 @@
  * by dial-back the address they are known by.  Every ping_interval each
  * member is pinged; a member that misses ping_misses answers in a row is
  * taken as crashed by our own failure detector and removed with repair (the
- * survivors restore R copies).
+ * survivors restore R copies).  A late answer is no miss when bytes came
+ * from the member since the ping went out (any frame, or part of one: on a
+ * saturated link a 256 KiB frame and the pong behind it can take longer
+ * than a ping period; a stopped process or a dead host sends nothing).
  *
  * A member taken for crashed may be alive behind a partition, taking us
  * for crashed too: then neither side would ever speak to the other again.
@@ -202,7 +205,16 @@ ping_round (gpointer data)
   g_hash_table_remove_all (app->pings);
   g_ptr_array_sort (late, cmp_members);
   for (guint i = 0; i < late->len; i++)
-    missed (app, late->pdata[i]);
+    {
+      /* Bytes came from it since those pings went out (a frame that is
+       * slow to come whole on a busy link, the pong behind it): alive. */
+      MbNodeId node = mb_transport_node (app->transport, late->pdata[i]);
+      if (app->round_at > 0 && mb_transport_node_heard_at (app->transport, node) > app->round_at)
+        g_hash_table_remove (app->misses, late->pdata[i]);
+      else
+        missed (app, late->pdata[i]);
+    }
+  app->round_at = g_get_monotonic_time ();
   MbRing *view = mb_ringpeer_view (app->rp);
   const MbHost *th = mb_transport_host (app->transport);
   for (guint i = 0; i < mb_ring_n_members (view); i++)

@@ -201,6 +201,7 @@ mbi_peer_http_status (MbPeerApp *app, SoupServerMessage *msg)
   add_uint (b, "frames_sent", ts.frames_out);
   add_uint (b, "writes", ts.writes);
   add_uint (b, "frames_received", ts.frames_in);
+  add_uint (b, "reads", ts.reads);
   add_uint (b, "connections_open", ts.connections_open);
   json_builder_end_object (b);
 
@@ -263,6 +264,8 @@ mbi_peer_http_metrics (MbPeerApp *app, SoupServerMessage *msg)
           "Frames decoded, handshakes included.", ts.frames_in);
   metric (s, "minibit_wire_writes_total", "counter",
           "Write calls that wrote something (small frames go together).", ts.writes);
+  metric (s, "minibit_wire_reads_total", "counter",
+          "Read calls that read something (up to 128 KiB each).", ts.reads);
   metric (s, "minibit_wire_connections_open", "gauge", "Wire connections open now, both ways.",
           ts.connections_open);
   family (s, "minibit_wire_connections_total", "counter",

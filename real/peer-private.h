@@ -96,6 +96,7 @@ struct _MbPeerApp {
   GHashTable *pings;       /* req -> member (outstanding) */
   GHashTable *lost;        /* members taken for crashed, not since back nor left: probed */
   guint rounds;            /* ping rounds so far */
+  gint64 round_at;         /* monotonic µs: when the last round's pings went out */
   GPtrArray *to_drop;      /* lost members whose connection the idle drop_idle drops */
   guint drop_idle;
   guint announce_source;   /* re-announces to the tracker */

@@ -139,6 +139,7 @@ mbi_transport_conn_close (MbConn *c)
   c->timer_kind = MB_TIMER_NONE;
   mbi_transport_source_clear (&c->frame_timer);
   mbi_transport_source_clear (&c->stall_timer);
+  mbi_transport_source_clear (&c->read_src);
   t->unfinished_bytes -= c->unfinished;
   c->unfinished = 0;
   /* Its unfinished frame goes now, not when the last pending operation
@@ -766,50 +767,76 @@ mb_conn_on_eof (MbConn *c)
   mbi_transport_conn_drop (c, FALSE, FALSE, "end of stream");
 }
 
-static void mb_conn_read (MbConn *c);
-
-static void
-mb_conn_on_read (GObject *src, GAsyncResult *res, gpointer data)
+/* The socket is readable (or hung up, or failed): reads without blocking
+ * into rbuf and handles the frames, again while the kernel has more (up to
+ * reads_per_turn reads); the source stays while the connection reads. */
+static gboolean
+mb_conn_on_readable (GSocket *sock, GIOCondition cond, gpointer data)
 {
   MbConn *c = data;
-  GError *error = NULL;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (src), res, &error);
-  c->reading = FALSE;
-  if (c->t != NULL)
+  (void) cond;
+  guint turns = c->t != NULL ? MAX (c->t->cfg.reads_per_turn, 1u) : 0;
+  for (guint k = 0; k < turns; k++)
     {
-      if (n < 0)
+      if (c->t == NULL)
+        return G_SOURCE_REMOVE;  /* closed: the close cleared the source */
+      if (c->paused)
+        break;
+      GError *error = NULL;
+      gssize n = g_socket_receive_with_blocking (sock, (gchar *) c->rbuf, MB_READ_CHUNK, FALSE,
+                                                 NULL, &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         {
-          gchar *why = g_strdup_printf ("read failed: %s", error->message);
-          mbi_transport_conn_drop (c, FALSE, FALSE, why);
-          g_free (why);
+          g_error_free (error);
+          return G_SOURCE_CONTINUE;
         }
-      else if (n == 0)
-        mb_conn_on_eof (c);
-      else
+      if (n <= 0)
         {
-          c->t->stats.bytes_in += (guint64) n;
-          if (mb_conn_take (c, (gsize) n) && !c->paused)
-            mb_conn_read (c);
+          mbi_transport_source_clear (&c->read_src);
+          if (n < 0)
+            {
+              gchar *why = g_strdup_printf ("read failed: %s", error->message);
+              mbi_transport_conn_drop (c, FALSE, FALSE, why);
+              g_free (why);
+              g_error_free (error);
+            }
+          else
+            mb_conn_on_eof (c);
+          return G_SOURCE_REMOVE;
         }
+      c->t->stats.bytes_in += (guint64) n;
+      c->t->stats.reads++;
+      c->heard_at = g_get_monotonic_time ();
+      if (!mb_conn_take (c, (gsize) n))
+        return G_SOURCE_REMOVE;
     }
-  g_clear_error (&error);
-  mbi_transport_conn_unref (c);
+  if (c->t != NULL && c->paused)
+    {
+      mbi_transport_source_clear (&c->read_src);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
 }
 
+/* Reading on: a source on the socket, kept until the connection pauses or
+ * closes (no operation per read). */
 static void
 mb_conn_read (MbConn *c)
 {
-  c->reading = TRUE;
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (c->sc)),
-                             c->rbuf, MB_READ_CHUNK, G_PRIORITY_DEFAULT, c->cancel,
-                             mb_conn_on_read, mbi_transport_conn_ref (c));
+  if (c->read_src != NULL)
+    return;
+  GSocket *sock = g_socket_connection_get_socket (c->sc);
+  c->read_src = g_socket_create_source (sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (c->read_src, G_SOURCE_FUNC (mb_conn_on_readable),
+                         mbi_transport_conn_ref (c), mbi_transport_conn_unref);
+  g_source_attach (c->read_src, c->t->context);
 }
 
 void
 mbi_transport_conn_resume (MbConn *c)
 {
   c->paused = FALSE;
-  if (c->t != NULL && mb_conn_process (c) && !c->paused && !c->reading)
+  if (c->t != NULL && mb_conn_process (c) && !c->paused)
     mb_conn_read (c);
 }
 

@@ -158,7 +158,6 @@ struct _MbConn {
   struct _MbFrameMac *tx, *rx;  /* with a secret, once the nonces are known */
   GQueue ctl;           /* GBytes * DIALBACK frames, written before the queue */
   gboolean paused;      /* reading stopped (VERIFY) */
-  gboolean reading;     /* a read is in flight */
   gboolean hello_sent;
   gboolean deliver;     /* frames go to the receive callback */
   gboolean finishing;   /* write the queue, then shut our side down */
@@ -193,6 +192,8 @@ struct _MbConn {
   GSource *frame_timer; /* the unfinished frame's deadline */
   gsize unfinished;     /* decoder bytes counted in t->unfinished_bytes */
   guint8 *rbuf;
+  GSource *read_src;    /* while reading: the socket's readable source */
+  gint64 heard_at;      /* monotonic µs: the last read that got bytes, or 0 */
 };
 
 struct _MbTransport {

@@ -37,6 +37,7 @@ mb_transport_config_init (MbTransportConfig *cfg)
   cfg->min_drain_queue = 4u << 20;
   cfg->notsent_lowat = 128u << 10;
   cfg->uplink_stuck_ms = 100;
+  cfg->reads_per_turn = 8;
   cfg->keepalive_s = 30;
   cfg->advertise_addr = NULL;
   cfg->secret = NULL;
@@ -717,6 +718,14 @@ mb_transport_node_connected (MbTransport *t, MbNodeId id)
   g_return_val_if_fail (t != NULL, FALSE);
   MbTNode *node = mb_node_get (t, id);
   return node != NULL && node->conn != NULL;
+}
+
+gint64
+mb_transport_node_heard_at (MbTransport *t, MbNodeId id)
+{
+  g_return_val_if_fail (t != NULL, 0);
+  MbTNode *node = mb_node_get (t, id);
+  return node != NULL && node->conn != NULL ? node->conn->heard_at : 0;
 }
 
 gsize

@@ -188,6 +188,10 @@ typedef struct {
   guint uplink_stuck_ms;     /* a connection writing with no progress this long is stuck:
                                 up to 1 MiB of its unsent bytes leave the uplink backlog
                                 the core sees (transport-uplink.c); 100 (0: never) */
+  guint reads_per_turn;      /* reads of a readable connection per main-loop turn
+                                (the kernel may have more after each: a busy
+                                connection is read without a poll per read, and
+                                does not starve the others); 8, at least 1 */
   guint keepalive_s;         /* TCP keepalive of every wire socket: probes after this
                                 many seconds of silence, then every keepalive_s / 3, and
                                 TCP_USER_TIMEOUT = 2 x keepalive_s (data unacknowledged
@@ -217,6 +221,7 @@ typedef struct {
   guint64 bytes_out;          /* bytes written */
   guint64 writes;             /* write calls that wrote something (small
                                  frames queued together go in one) */
+  guint64 reads;              /* read calls that read something */
   guint connections_open;     /* connections now open, both ways */
   guint64 connections_accepted;
   guint64 connections_dialled;  /* connects that succeeded */
@@ -290,6 +295,10 @@ gboolean mb_transport_node_is_client (MbTransport *t, MbNodeId id);
 const char *mb_transport_node_name (MbTransport *t, MbNodeId node);
 /* TRUE if the node has an established connection. */
 gboolean mb_transport_node_connected (MbTransport *t, MbNodeId node);
+/* When bytes last came from node's connection (monotonic µs, frames whole
+ * or not), 0 if none came on it or it has none: a peer sending a frame
+ * slowly is alive, though no frame of it is whole yet. */
+gint64 mb_transport_node_heard_at (MbTransport *t, MbNodeId node);
 /* Bytes queued for the node (on its connection or waiting for one). */
 gsize mb_transport_node_queued (MbTransport *t, MbNodeId node);
 

@@ -5,7 +5,8 @@
  * Invariants: every wait has a deadline; a child gets SIGKILL if this
  * process dies (PR_SET_PDEATHSIG); mb_cluster_free kills and reaps every
  * child still running and removes the cluster's directory (kept only when
- * the test failed and MINIBIT_E2E_KEEP is set), whatever state the test
+ * the test failed and MINIBIT_E2E_KEEP is set, or always when it is
+ * "always"), whatever state the test
  * left the cluster in.
  */
 #include "e2e-fixture.h"
@@ -380,7 +381,8 @@ mb_cluster_free (Cluster *c, gboolean dump)
       g_free (p->host);
     }
   mb_proc_kill (c->tracker);
-  if (c->root != NULL && dump && g_getenv ("MINIBIT_E2E_KEEP") != NULL)
+  const char *keep = g_getenv ("MINIBIT_E2E_KEEP");
+  if (c->root != NULL && keep != NULL && (dump || g_strcmp0 (keep, "always") == 0))
     g_test_message ("MINIBIT_E2E_KEEP is set: %s is left in place", c->root);
   else if (c->root != NULL)
     mb_rm_rf (c->root);

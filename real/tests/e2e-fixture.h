@@ -19,7 +19,7 @@
  * prints the tail of each process's log (stdout and stderr go to a file in
  * its directory) when the test failed, SIGKILLs every child still running
  * and removes the temporary directory (kept if the test failed and
- * MINIBIT_E2E_KEEP is set).  Children also get SIGKILL if this process dies
+ * MINIBIT_E2E_KEEP is set; always if it is "always").  Children also get SIGKILL if this process dies
  * (PR_SET_PDEATHSIG).
  */
 #pragma once

@@ -67,6 +67,9 @@
  *                                  is dropped (warning, slow_drains, not
  *                                  write_stalls), its bytes leave the
  *                                  count; MINIBIT_WIRE_MIN_DRAIN_RATE
+ *  /transport-uplink/heard-at      B's heard_at for A moves with each read
+ *                                  of a frame that is not whole yet, and
+ *                                  only then
  *
  * The tests before these check the accounting of unsent bytes itself:
  * they run with drain_window_ms = 0 (every unsent byte counts).
@@ -294,6 +297,8 @@ pair_new3 (const MbTransportConfig *cfg_a, const MbTransportConfig *cfg_b, guint
   cfg.hello_timeout_ms = 5000;
   cfg.connect_timeout_ms = 2000;
   cfg.drain_window_ms = 0;
+  /* One read per iteration of B's context: b_trickle's pace is in reads. */
+  cfg.reads_per_turn = 1;
   MbTransportConfig ca = cfg_a != NULL ? *cfg_a : cfg;
   ca.uplink_stuck_ms = stuck_ms;
   GError *error = NULL;
@@ -675,6 +680,36 @@ b_rcvbuf (Pair *p, int bytes)
     }
   g_array_unref (socks);
   g_assert_cmpuint (n, ==, 1);
+}
+
+/* B reads A's 1 MiB frames slowly (b_trickle: one read per 100 ms, 64 KiB
+ * receive buffer): no frame is whole for a second and more, yet B's
+ * heard_at for A moves with each read (the ring's failure detector counts
+ * that as an answer); it stands still while B reads nothing. */
+static void
+test_heard_at (void)
+{
+  Pair *p = pair_new (NULL);
+  b_rcvbuf (p, 64 << 10);
+  MbNodeId b_to_a = mb_transport_node (p->b, mb_transport_listen_addr (p->a));
+  gint64 h0 = mb_transport_node_heard_at (p->b, b_to_a);
+  g_assert_cmpint (h0, >, 0);  /* the first ping came */
+  guint64 out0 = 0;
+  a_fill_with (p, FRAME_DATA, FALSE, &out0);
+  b_trickle (p, TRUE);
+  mb_test_spin (350);
+  gint64 h1 = mb_transport_node_heard_at (p->b, b_to_a);
+  g_assert_cmpint (h1, >, h0);
+  mb_test_spin (300);
+  gint64 h2 = mb_transport_node_heard_at (p->b, b_to_a);
+  g_assert_cmpint (h2, >, h1);
+  g_assert_cmpuint (p->b_frames, ==, 0);  /* no frame whole yet */
+  b_trickle (p, FALSE);
+  gint64 h3 = mb_transport_node_heard_at (p->b, b_to_a);
+  mb_test_spin (300);
+  g_assert_cmpint (mb_transport_node_heard_at (p->b, b_to_a), ==, h3);
+  g_assert_cmpint (mb_transport_node_heard_at (p->b, MB_NODE_NONE), ==, 0);
+  pair_free (p);
 }
 
 static void
@@ -1064,5 +1099,6 @@ main (int argc, char **argv)
   g_test_add_func ("/transport-uplink/non-reader", test_non_reader);
   g_test_add_func ("/transport-uplink/trickle-reader", test_trickle_reader);
   g_test_add_func ("/transport-uplink/min-drain", test_min_drain);
+  g_test_add_func ("/transport-uplink/heard-at", test_heard_at);
   return g_test_run ();
 }
