@@ -14,9 +14,11 @@
 #include "transport-private.h"
 #include "wire-auth.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define MB_READ_CHUNK (128 * 1024) /* a 256 KiB chunk frame in 3 reads */
 #define MB_WRITE_BATCH (256 * 1024)
@@ -768,37 +770,38 @@ mb_conn_on_eof (MbConn *c)
 }
 
 /* The socket is readable (or hung up, or failed): reads without blocking
- * into rbuf and handles the frames, again while the kernel has more (up to
- * reads_per_turn reads); the source stays while the connection reads. */
+ * into rbuf and handles the frames, again while the last read filled rbuf
+ * (the kernel may have more; up to reads_per_turn reads); a read that
+ * fills less ends the turn without a read that would only say EAGAIN.
+ * The source stays while the connection reads.  recv(2) itself: GSocket's
+ * nonblocking receive builds a GError for every EAGAIN. */
 static gboolean
 mb_conn_on_readable (GSocket *sock, GIOCondition cond, gpointer data)
 {
   MbConn *c = data;
   (void) cond;
   guint turns = c->t != NULL ? MAX (c->t->cfg.reads_per_turn, 1u) : 0;
+  int fd = g_socket_get_fd (sock);
   for (guint k = 0; k < turns; k++)
     {
       if (c->t == NULL)
         return G_SOURCE_REMOVE;  /* closed: the close cleared the source */
       if (c->paused)
         break;
-      GError *error = NULL;
-      gssize n = g_socket_receive_with_blocking (sock, (gchar *) c->rbuf, MB_READ_CHUNK, FALSE,
-                                                 NULL, &error);
-      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        {
-          g_error_free (error);
-          return G_SOURCE_CONTINUE;
-        }
+      gssize n = recv (fd, c->rbuf, MB_READ_CHUNK, 0);  /* GSocket's fds are nonblocking */
+      int err = errno;
+      if (n < 0 && err == EINTR)
+        continue;
+      if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK))
+        return G_SOURCE_CONTINUE;
       if (n <= 0)
         {
           mbi_transport_source_clear (&c->read_src);
           if (n < 0)
             {
-              gchar *why = g_strdup_printf ("read failed: %s", error->message);
+              gchar *why = g_strdup_printf ("read failed: %s", g_strerror (err));
               mbi_transport_conn_drop (c, FALSE, FALSE, why);
               g_free (why);
-              g_error_free (error);
             }
           else
             mb_conn_on_eof (c);
@@ -809,6 +812,8 @@ mb_conn_on_readable (GSocket *sock, GIOCondition cond, gpointer data)
       c->heard_at = g_get_monotonic_time ();
       if (!mb_conn_take (c, (gsize) n))
         return G_SOURCE_REMOVE;
+      if ((gsize) n < MB_READ_CHUNK)
+        break;  /* the kernel had no more then */
     }
   if (c->t != NULL && c->paused)
     {
