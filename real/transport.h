@@ -23,7 +23,8 @@
  *    fails within about 2 x keepalive_s and the disconnect callback runs; a
  *    peer whose host answers but whose process does not (stopped, hung) is
  *    the core's business (core/swarm: request timeouts; core/ring: pings).
- *  - receive: async reads feed an MbDecoder; each decoded message goes to the
+ *  - receive: a source on each socket; reads (recv, up to reads_per_turn
+ *    per main-loop turn) feed an MbDecoder; each decoded message goes to the
  *    receive callback as (user, from node, msg); the transport frees msg after.
  *  - disconnect: host->disconnect (self, node) writes what is queued (if a
  *    connect is under way, once it succeeds), shuts our side down and closes
