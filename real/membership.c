@@ -8,9 +8,14 @@
  * member is pinged; a member that misses ping_misses answers in a row is
  * taken as crashed by our own failure detector and removed with repair (the
  * survivors restore R copies).  A late answer is no miss when bytes came
- * from the member since the ping went out (any frame, or part of one: on a
- * saturated link a 256 KiB frame and the pong behind it can take longer
- * than a ping period; a stopped process or a dead host sends nothing).
+ * from the member since the ping went out, on its authenticated connection
+ * (any frame, or part of one: on a saturated link a 256 KiB frame and the
+ * pong behind it can take longer than a ping period).  A dead host sends
+ * nothing; a stopped or hung process only what its kernel had queued (at
+ * most about notsent_lowat, 128 KiB, plus what was in flight), so its
+ * verdict comes that much later.  A partial frame's bytes count before its
+ * MAC is checked: a forger on the path can delay a verdict by at most the
+ * transport's frame timeout (30 s), when the frame is dropped.
  *
  * A member taken for crashed may be alive behind a partition, taking us
  * for crashed too: then neither side would ever speak to the other again.

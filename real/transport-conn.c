@@ -809,7 +809,11 @@ mb_conn_on_readable (GSocket *sock, GIOCondition cond, gpointer data)
         }
       c->t->stats.bytes_in += (guint64) n;
       c->t->stats.reads++;
-      c->heard_at = g_get_monotonic_time ();
+      /* Signs of life count from a peer that proved itself (its PROOF
+       * checked): before that, anything that accepts at its address could
+       * keep a dead member in the ring by trickling bytes. */
+      if (c->stage == MB_STAGE_OPEN && !c->probe)
+        c->heard_at = g_get_monotonic_time ();
       if (!mb_conn_take (c, (gsize) n))
         return G_SOURCE_REMOVE;
       if ((gsize) n < MB_READ_CHUNK)

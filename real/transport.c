@@ -41,6 +41,7 @@ mb_transport_config_init (MbTransportConfig *cfg)
   cfg->keepalive_s = 30;
   cfg->advertise_addr = NULL;
   cfg->secret = NULL;
+  cfg->client = FALSE;
 }
 
 /* A millisecond setting from the environment: TRUE and *ms set (or left
@@ -725,7 +726,9 @@ mb_transport_node_heard_at (MbTransport *t, MbNodeId id)
 {
   g_return_val_if_fail (t != NULL, 0);
   MbTNode *node = mb_node_get (t, id);
-  return node != NULL && node->conn != NULL ? node->conn->heard_at : 0;
+  if (node == NULL || node->conn == NULL || node->conn->stage != MB_STAGE_OPEN)
+    return 0;
+  return node->conn->heard_at;
 }
 
 gsize

@@ -296,9 +296,10 @@ gboolean mb_transport_node_is_client (MbTransport *t, MbNodeId id);
 const char *mb_transport_node_name (MbTransport *t, MbNodeId node);
 /* TRUE if the node has an established connection. */
 gboolean mb_transport_node_connected (MbTransport *t, MbNodeId node);
-/* When bytes last came from node's connection (monotonic µs, frames whole
- * or not), 0 if none came on it or it has none: a peer sending a frame
- * slowly is alive, though no frame of it is whole yet. */
+/* When bytes last came from node's connection after its handshake
+ * (monotonic µs, frames whole or not), 0 if none came then or it has no
+ * open connection: a peer sending a frame slowly is alive, though no frame
+ * of it is whole yet.  Bytes before the peer's proof do not count. */
 gint64 mb_transport_node_heard_at (MbTransport *t, MbNodeId node);
 /* Bytes queued for the node (on its connection or waiting for one). */
 gsize mb_transport_node_queued (MbTransport *t, MbNodeId node);

@@ -523,6 +523,59 @@ test_max_connections (void)
   mb_test_drain ();
 }
 
+/* A stranger at a node's address (it accepts, sends no HELLO, trickles
+ * bytes): those bytes are read but are no sign of life (heard_at stays 0),
+ * or anything answering at a dead member's address could keep it in the
+ * ring (membership.c counts bytes heard as an answer to its pings). */
+static void
+on_stranger_accepted (GObject *src, GAsyncResult *res, gpointer data)
+{
+  *(GSocketConnection **) data
+      = g_socket_listener_accept_finish (G_SOCKET_LISTENER (src), res, NULL, NULL);
+}
+
+static void
+test_stranger_not_heard (void)
+{
+  Side *a = side_new ("a", NULL);
+  GError *error = NULL;
+  GSocketListener *l = g_socket_listener_new ();
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *want = g_inet_socket_address_new (lo, 0);
+  GSocketAddress *got = NULL;
+  g_assert_true (g_socket_listener_add_address (l, want, G_SOCKET_TYPE_STREAM,
+                                                G_SOCKET_PROTOCOL_TCP, NULL, &got, &error));
+  g_assert_no_error (error);
+  guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (got));
+  GSocketConnection *raw = NULL;
+  g_socket_listener_accept_async (l, NULL, on_stranger_accepted, &raw);
+  gchar *addr = g_strdup_printf ("127.0.0.1:%u", port);
+  MbNodeId node = mb_transport_node (a->t, addr);
+  side_ping (a, node, 1);  /* a dials it */
+  WAIT_FOR (raw != NULL, WAIT_MS);
+  guint64 in0 = side_stats (a).bytes_in;
+  const guint8 start[] = { 0, 0, 1, 0, MB_MSG_HELLO };  /* a frame's first bytes */
+  GOutputStream *os = g_io_stream_get_output_stream (G_IO_STREAM (raw));
+  for (guint i = 0; i < sizeof start; i++)
+    {
+      g_assert_true (g_output_stream_write_all (os, start + i, 1, NULL, NULL, &error));
+      g_assert_no_error (error);
+      mb_test_spin (100);
+    }
+  WAIT_FOR (side_stats (a).bytes_in >= in0 + sizeof start, WAIT_MS);  /* they were read */
+  g_assert_cmpint (mb_transport_node_heard_at (a->t, node), ==, 0);
+  g_io_stream_close (G_IO_STREAM (raw), NULL, NULL);
+  g_object_unref (raw);
+  g_socket_listener_close (l);
+  g_object_unref (l);
+  g_object_unref (got);
+  g_object_unref (want);
+  g_object_unref (lo);
+  g_free (addr);
+  side_free (a);
+  mb_test_drain ();
+}
+
 /* Sending to ourselves or to an unknown id is refused, not fatal. */
 static void
 test_bad_destinations (void)
@@ -646,6 +699,7 @@ main (int argc, char **argv)
   g_test_add_func ("/transport/keepalive", test_keepalive);
   g_test_add_func ("/transport/unreachable", test_unreachable);
   g_test_add_func ("/transport/garbage", test_garbage);
+  g_test_add_func ("/transport/stranger-not-heard", test_stranger_not_heard);
   g_test_add_func ("/transport/race", test_race);
   g_test_add_func ("/transport/disconnect", test_disconnect);
   g_test_add_func ("/transport/peer-closes", test_peer_closes);
