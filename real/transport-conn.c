@@ -712,6 +712,7 @@ mb_conn_handle (MbConn *c, const MbMessage *msg)
       g_free (why);
       return FALSE;
     }
+  c->heard_at = g_get_monotonic_time ();  /* also frames read while it was verified */
   if (c->deliver && c->node != NULL && t->recv != NULL)
     t->recv (t->user, c->node->id, msg);
   return c->t != NULL;
@@ -809,13 +810,14 @@ mb_conn_on_readable (GSocket *sock, GIOCondition cond, gpointer data)
         }
       c->t->stats.bytes_in += (guint64) n;
       c->t->stats.reads++;
-      /* Signs of life count from a peer that proved itself (its PROOF
-       * checked): before that, anything that accepts at its address could
-       * keep a dead member in the ring by trickling bytes. */
-      if (c->stage == MB_STAGE_OPEN && !c->probe)
-        c->heard_at = g_get_monotonic_time ();
       if (!mb_conn_take (c, (gsize) n))
         return G_SOURCE_REMOVE;
+      /* Signs of life count from a peer that proved itself (its PROOF
+       * checked, in this read or before): before that, anything that
+       * accepts at its address could keep a dead member in the ring by
+       * trickling bytes. */
+      if (c->stage == MB_STAGE_OPEN && !c->probe)
+        c->heard_at = g_get_monotonic_time ();
       if ((gsize) n < MB_READ_CHUNK)
         break;  /* the kernel had no more then */
     }
