@@ -193,8 +193,8 @@ struct _MbConn {
   gsize unfinished;     /* decoder bytes counted in t->unfinished_bytes */
   guint8 *rbuf;
   GSource *read_src;    /* while reading: the socket's readable source */
-  gint64 heard_at;      /* monotonic µs: the last read that got bytes once open
-                           (the peer's proof checked), or 0 */
+  gint64 heard_at;      /* monotonic µs: the last read that got bytes, or frame
+                           delivered, once open (the peer's proof checked), or 0 */
 };
 
 struct _MbTransport {
