@@ -6,8 +6,14 @@
  *    each link is a FIFO; departure and completion times are whole
  *    microseconds (mb_net_tx_time rounds up);
  *  - every in-flight message is one live record in `flights` with exactly
- *    one pending scheduler event (arrival or delivery); the record is freed
- *    before the deliver/drop callback runs, so callbacks may send;
+ *    one pending scheduler event (arrival or delivery), or, with one event
+ *    per message (no faults, mb_net_set_faults), none while it waits in its
+ *    receiver's downlink queue behind the head (event MB_NET_WAITING); the
+ *    record is freed before the deliver/drop callback runs, so callbacks
+ *    may send;
+ *  - one event per message: a node's queue holds exactly the flights landed
+ *    on its rank for it and not yet delivered; its head's key is the least
+ *    of them (mb_net_check_downlinks checks both);
  *  - a node's epoch grows by one on every crash; a message carries its
  *    sender's epoch and its send time; what one rank reads of another's
  *    nodes is only their crash and restart times (crash_rec, up_at: atomic,
@@ -51,11 +57,12 @@ typedef enum {
   MB_DROP_CUT,
 } MbDropCause;
 
-/* Two cache lines: what other ranks read (the links' rates, crash and
+/* Three cache lines: what other ranks read (the links' rates, crash and
  * up times, region, partition, epoch) in the first, what the node's own rank
- * writes at every send and delivery in the second, and the array 64-byte
- * aligned (mb_net_add_node), so that neighbouring nodes, which run on
- * different ranks (node i on rank i mod K), never share a line. */
+ * writes at its sends (the uplink) in the second, and at its arrivals and
+ * deliveries (the downlink) in the third; the array is 64-byte aligned
+ * (mb_net_add_node), so that neighbouring nodes, which run on different
+ * ranks (node i on rank i mod K), never share a line. */
 typedef struct {
   /* read by every rank */
   guint64 up_bps;
@@ -67,14 +74,29 @@ typedef struct {
   guint32 partition;
   guint32 epoch;
   gboolean up;
-  /* written by its own rank */
+  /* its uplink: written by its own rank at its sends */
   _Alignas (64) guint64 up_free;
-  guint64 down_free;
-  MbNetNodeStats stats;
   guint64 sends;      /* its mb_net_send calls: numbers its loss draws */
+  guint64 bytes_up;
+  guint64 busy_up;
+  guint64 msgs_up;
+  /* its downlink: written by its own rank at arrivals and deliveries */
+  _Alignas (64) guint64 down_free; /* two events per message: when the last
+                                      arrived message's delivery ends; one
+                                      (mb_net_set_faults): the last delivered's */
+  guint64 bytes_down;
+  guint64 msgs_down;
+  guint64 dl_bps;     /* down_bps, here for the one-event downlink */
+  guint32 dl_head;    /* one event per message: the flight whose delivery is
+                         scheduled, or MB_FLIGHT_NIL, and its key ... */
+  guint32 dl_head_from;
+  guint64 dl_head_arrive;
+  struct _MbDlWait *dl_wait; /* ... and the binary heap of those waiting */
+  guint32 dl_len;
+  guint32 dl_cap;
 } MbNetNode;
 
-G_STATIC_ASSERT (sizeof (MbNetNode) == 128);
+G_STATIC_ASSERT (sizeof (MbNetNode) == 192);
 
 #define MB_NET_NEVER G_MAXUINT64
 #define MB_NET_TIME_MASK ((G_GUINT64_CONSTANT (1) << 48) - 1)
@@ -82,13 +104,30 @@ G_STATIC_ASSERT (sizeof (MbNetNode) == 128);
 typedef struct {
   gpointer payload;
   guint64 size;
-  MbEventId event;  /* MB_EVENT_NONE when the record is free */
+  MbEventId event;  /* MB_EVENT_NONE when the record is free, MB_NET_WAITING
+                       while it waits in its receiver's downlink queue */
   guint64 sent;     /* the send time */
+  guint64 arrive;   /* its arrival: the time of its scheduler key ... */
+  guint64 seq;      /* ... and the sender's number in it (the key's `who` is
+                       (to + 1) << 32 | (from + 1)) */
   guint32 from;
   guint32 to;
   guint32 from_epoch;
-  guint32 next_free;
+  guint32 next_free;  /* free: the next free record */
 } MbFlight;
+
+/* A flight waiting in its receiver's downlink queue: its arrival key (the
+ * receiver's part left out) and its record. */
+typedef struct _MbDlWait {
+  guint64 arrive;
+  guint64 seq;
+  guint32 from;
+  guint32 flight;
+} MbDlWait;
+
+/* A flight's event while it waits in its receiver's downlink queue (ids
+ * count up from 1: never this one). */
+#define MB_NET_WAITING G_MAXUINT64
 
 /* A message on its way to another rank's node (in the sender's outbox). */
 typedef struct {
@@ -127,6 +166,7 @@ struct _MbNet {
   guint64 overhead_ppm;    /* mb_net_set_overhead: link bytes per message byte beyond it */
   guint64 link_queue;      /* mb_net_set_link_queue: bytes ahead of every message */
   guint64 lat_min;
+  gboolean no_faults;      /* mb_net_set_faults (FALSE): one event per message */
 
   MbLatencyModel model;
   guint64 lat_lo;
@@ -231,7 +271,8 @@ mb_net_drop_all_in_flight (MbNet *net)
           MbFlight *f = &rk->flights[i];
           if (f->event == MB_EVENT_NONE)
             continue;
-          mb_sched_cancel (rk->sched, f->event);
+          if (f->event != MB_NET_WAITING)
+            mb_sched_cancel (rk->sched, f->event);
           f->event = MB_EVENT_NONE;
           net->cb.drop (net->cb.ctx, f->from, f->to, f->payload);
         }
@@ -268,6 +309,8 @@ mb_net_free (MbNet *net)
     }
   g_free (net->ranks);
   g_free (net->matrix);
+  for (guint32 v = 0; v < net->n_nodes; v++)
+    g_free (net->nodes[v].dl_wait);
   free (net->nodes); /* aligned_alloc */
   g_free (net);
 }
@@ -317,6 +360,8 @@ mb_net_add_node (MbNet *net, guint64 upload_bps, guint64 download_bps, guint reg
   n->up = TRUE;
   n->down_at = MB_NET_NEVER;
   n->up_at = MB_NET_NEVER;
+  n->dl_bps = download_bps;
+  n->dl_head = MB_FLIGHT_NIL;
   return net->n_nodes++;
 }
 
@@ -354,8 +399,12 @@ void
 mb_net_set_node_rates (MbNet *net, guint32 node, guint64 upload_bps, guint64 download_bps)
 {
   MbNetNode *n = mb_net_node (net, node);
+  /* one event per message: a queued flight's delivery time was set with the
+   * rate of when it became the head */
+  g_return_if_fail (!net->no_faults || download_bps == n->down_bps);
   n->up_bps = upload_bps;
   n->down_bps = download_bps;
+  n->dl_bps = download_bps;
 }
 
 /* ---- latency -------------------------------------------------------------- */
@@ -475,10 +524,35 @@ mb_net_link_key (guint32 a, guint32 b)
   return (gint64) (((guint64) MIN (a, b) << 32) | MAX (a, b));
 }
 
+/* One event per message was promised no faults: breaking it is a bug of
+ * the caller (its outputs would not be the model's), so the run stops. */
+static void
+mb_net_fault_check (const MbNet *net, const char *what)
+{
+  if (G_UNLIKELY (net->no_faults))
+    g_error ("net: %s, but mb_net_set_faults (FALSE) said there would be none", what);
+}
+
+void
+mb_net_set_faults (MbNet *net, gboolean possible)
+{
+  for (guint r = 0; r < net->n_ranks; r++)
+    g_return_if_fail (net->ranks[r].stats.sent == 0);
+  net->no_faults = !possible;
+}
+
+gboolean
+mb_net_faults (const MbNet *net)
+{
+  return !net->no_faults;
+}
+
 void
 mb_net_set_node_up (MbNet *net, guint32 node, gboolean up)
 {
   MbNetNode *n = mb_net_node (net, node);
+  if (!up)
+    mb_net_fault_check (net, "a node crashed");
   if (n->up == !!up)
     return;
   n->up = !!up;
@@ -494,7 +568,7 @@ mb_net_set_node_up (MbNet *net, guint32 node, gboolean up)
   n->epoch++;  /* every message to or from the old incarnation is now stale */
   if (n->up_free > now)
     {
-      n->stats.busy_up -= n->up_free - now;  /* the queued tail never went out */
+      n->busy_up -= n->up_free - now;  /* the queued tail never went out */
       n->up_free = now;
     }
   n->down_free = MIN (n->down_free, now);
@@ -546,6 +620,7 @@ mb_net_set_link_up (MbNet *net, guint32 a, guint32 b, gboolean up)
   guint n = GPOINTER_TO_UINT (count);
   if (!up)
     {
+      mb_net_fault_check (net, "a link went down");
       g_hash_table_insert (net->links_down, g_memdup2 (&key, sizeof key),
                            GUINT_TO_POINTER (n + 1));
       return;
@@ -582,6 +657,7 @@ void
 mb_net_schedule_link_fault (MbNet *net, guint32 a, guint32 b, guint64 from_us, guint64 until_us)
 {
   g_return_if_fail (from_us <= until_us);
+  mb_net_fault_check (net, "a link fault was scheduled");
   guint64 pair = (guint64) mb_net_link_key (a, b);
   MbEventId down = mb_sched_at_node (net->gsched, from_us, MB_SCHED_GLOBAL, mb_net_on_link_down,
                                      net, pair);
@@ -597,6 +673,8 @@ void
 mb_net_set_partition (MbNet *net, guint32 node, guint32 partition)
 {
   g_assert (node < net->n_nodes);
+  if (partition != 0)
+    mb_net_fault_check (net, "a partition was made");
   net->nodes[node].partition = partition;
 }
 
@@ -735,8 +813,21 @@ mb_net_prefetch_delivery (gpointer a, guint64 b, guint depth)
   const MbFlight *f = mb_net_prefetch_flight (rk, b, depth);
   if (f == NULL)
     return;
+  const MbNetNode *d = &net->nodes[f->to];
   if (depth == 1)
-    MB_PREFETCH (&net->nodes[f->to]);
+    {
+      MB_PREFETCH (d);
+      if (net->no_faults)
+        MB_PREFETCH (&d->down_free); /* its downlink's line */
+    }
+  else if (net->no_faults && d->dl_head == (guint32) b && d->dl_len > 0)
+    {
+      /* the flight that starts when this one is delivered */
+      if (depth == 2)
+        MB_PREFETCH (d->dl_wait);
+      else if (depth == 3)
+        MB_PREFETCH (&rk->flights[d->dl_wait[0].flight]);
+    }
   if (net->cb.prefetch != NULL)
     net->cb.prefetch (net->cb.ctx, f->from, f->to, f->payload, depth - 1);
 }
@@ -761,11 +852,20 @@ mb_net_deliver (MbNetRank *rk, guint32 i)
   MbNet *net = rk->net;
   MbFlight f = mb_net_flight_release (rk, i);
   MbNetNode *dst = &net->nodes[f.to];
-  dst->stats.bytes_down += f.size;
-  dst->stats.msgs_down++;
+  dst->bytes_down += f.size;
+  dst->msgs_down++;
   rk->stats.delivered++;
   rk->stats.bytes_delivered += f.size;
   net->cb.deliver (net->cb.ctx, f.from, f.to, f.payload, mb_sched_now (rk->sched));
+}
+
+/* The key of flight i's delivery at `at`: its arrival key with that time
+ * (so its place among same-time events depends on no number the receiver
+ * drew, and one event per message or two give the same order). */
+static inline MbSchedKey
+mb_net_delivery_key (const MbFlight *f, guint64 at)
+{
+  return (MbSchedKey) { at, ((guint64) f->to + 1) << 32 | ((guint64) f->from + 1), f->seq };
 }
 
 static void
@@ -779,7 +879,148 @@ mb_net_on_arrival (MbSched *sched, gpointer a, guint64 b)
   MbNetNode *dst = &rk->net->nodes[f->to];
   guint64 now = mb_sched_now (sched);
   dst->down_free = MAX (now, dst->down_free) + mb_net_tx_time (f->size, dst->down_bps);
-  f->event = mb_sched_at_node (sched, dst->down_free, f->to, mb_net_on_delivery, rk, i);
+  MbSchedKey key = mb_net_delivery_key (f, dst->down_free);
+  f->event = mb_sched_at_key (sched, &key, mb_net_on_delivery, rk, i);
+}
+
+/* ---- one event per message: each downlink a queue -------------------------
+ * Without faults (mb_net_set_faults) nothing drops a message once sent, so
+ * its arrival need not be an event: a flight lands in its receiver's queue
+ * (at its send, or when its rank takes it in, always before it arrives),
+ * ordered by its arrival key; the queue's first, the head, has its delivery
+ * scheduled at max(arrive, the last delivery's end) + tx, the time the
+ * arrival event would have given it, since every message arriving before
+ * it has been delivered and none arriving after it goes first.  A flight
+ * landing with an earlier key than the head's takes its place (the head has
+ * not started: it starts at or after its arrival, later than the new one's,
+ * and nothing lands after it arrives).  The rest wait in a binary heap of
+ * their keys, an array per node (their records are not touched until they
+ * start). */
+
+static inline gboolean
+mb_net_key_before (guint64 a_arrive, guint32 a_from, guint64 a_seq, guint64 b_arrive,
+                   guint32 b_from, guint64 b_seq)
+{
+  if (a_arrive != b_arrive)
+    return a_arrive < b_arrive;
+  if (a_from != b_from)
+    return a_from < b_from;
+  return a_seq < b_seq;
+}
+
+static inline gboolean
+mb_net_arrives_before (const MbFlight *a, const MbFlight *b)
+{
+  return mb_net_key_before (a->arrive, a->from, a->seq, b->arrive, b->from, b->seq);
+}
+
+static inline gboolean
+mb_net_wait_before (const MbDlWait *a, const MbDlWait *b)
+{
+  return mb_net_key_before (a->arrive, a->from, a->seq, b->arrive, b->from, b->seq);
+}
+
+static void
+mb_net_wait_push (MbNetNode *d, const MbFlight *f, guint32 i)
+{
+  if (d->dl_len == d->dl_cap)
+    {
+      d->dl_cap = d->dl_cap ? d->dl_cap * 2 : 8;
+      d->dl_wait = g_renew (MbDlWait, d->dl_wait, d->dl_cap);
+    }
+  MbDlWait e = { f->arrive, f->seq, f->from, i };
+  MbDlWait *h = d->dl_wait;
+  guint32 k = d->dl_len++;
+  while (k > 0)
+    {
+      guint32 up = (k - 1) / 2;
+      if (!mb_net_wait_before (&e, &h[up]))
+        break;
+      h[k] = h[up];
+      k = up;
+    }
+  h[k] = e;
+}
+
+/* Takes the earliest waiting flight out; returns its record. */
+static guint32
+mb_net_wait_pop (MbNetNode *d)
+{
+  MbDlWait *h = d->dl_wait;
+  guint32 top = h[0].flight;
+  MbDlWait last = h[--d->dl_len];
+  guint32 n = d->dl_len, k = 0;
+  for (;;)
+    {
+      guint32 c = 2 * k + 1;
+      if (c >= n)
+        break;
+      if (c + 1 < n && mb_net_wait_before (&h[c + 1], &h[c]))
+        c++;
+      if (!mb_net_wait_before (&h[c], &last))
+        break;
+      h[k] = h[c];
+      k = c;
+    }
+  if (n > 0)
+    h[k] = last;
+  return top;
+}
+
+/* Makes flight i its receiver's head: schedules its delivery. */
+static void
+mb_net_dl_start (MbNetRank *rk, MbNetNode *dst, guint32 i)
+{
+  MbFlight *f = &rk->flights[i];
+  dst->dl_head = i;
+  dst->dl_head_from = f->from;
+  dst->dl_head_arrive = f->arrive;
+  guint64 done = MAX (f->arrive, dst->down_free) + mb_net_tx_time (f->size, dst->dl_bps);
+  MbSchedKey key = mb_net_delivery_key (f, done);
+  f->event = mb_sched_at_key (rk->sched, &key, mb_net_on_delivery, rk, i);
+}
+
+/* Flight i has landed on its receiver's rank (not yet arrived). */
+static void
+mb_net_dl_land (MbNetRank *rk, guint32 i)
+{
+  MbFlight *fl = rk->flights;
+  MbNetNode *dst = &rk->net->nodes[fl[i].to];
+  guint32 h = dst->dl_head;
+  if (h == MB_FLIGHT_NIL)
+    {
+      mb_net_dl_start (rk, dst, i);
+      return;
+    }
+  /* the head's key is kept in its node but for the sender's number, read
+   * only on a tie */
+  gboolean before = fl[i].arrive != dst->dl_head_arrive ? fl[i].arrive < dst->dl_head_arrive
+                    : fl[i].from != dst->dl_head_from ? fl[i].from < dst->dl_head_from
+                    : fl[i].seq < fl[h].seq;
+  if (before)
+    {
+      mb_sched_cancel (rk->sched, fl[h].event);
+      fl[h].event = MB_NET_WAITING;
+      mb_net_wait_push (dst, &fl[h], h);
+      mb_net_dl_start (rk, dst, i);
+      return;
+    }
+  fl[i].event = MB_NET_WAITING;
+  mb_net_wait_push (dst, &fl[i], i);
+}
+
+/* The head of node `to` is being delivered now: the next one starts. */
+static void
+mb_net_dl_next (MbNetRank *rk, guint32 to, guint64 now)
+{
+  MbNetNode *dst = &rk->net->nodes[to];
+  dst->down_free = now;
+  if (dst->dl_len == 0)
+    {
+      dst->dl_head = MB_FLIGHT_NIL;
+      return;
+    }
+  mb_net_dl_start (rk, dst, mb_net_wait_pop (dst));
 }
 
 /* Delivers flight i unless it may no longer proceed (checked as at its
@@ -792,9 +1033,17 @@ mb_net_check_deliver (MbNetRank *rk, guint32 i, gboolean at_arrival)
 }
 
 static void
-mb_net_on_delivery (MbSched *sched G_GNUC_UNUSED, gpointer a, guint64 b)
+mb_net_on_delivery (MbSched *sched, gpointer a, guint64 b)
 {
-  mb_net_check_deliver (a, (guint32) b, FALSE);
+  MbNetRank *rk = a;
+  if (!rk->net->no_faults)
+    {
+      mb_net_check_deliver (rk, (guint32) b, FALSE);
+      return;
+    }
+  /* one event per message: nothing can have dropped it */
+  mb_net_dl_next (rk, rk->flights[b].to, mb_sched_now (sched));
+  mb_net_deliver (rk, (guint32) b);
 }
 
 /* An unlimited downlink delivers at arrival: one event instead of two. */
@@ -821,9 +1070,9 @@ mb_net_uplink_charge (MbNetNode *src, guint64 now, guint64 size)
   guint64 depart = MAX (now, src->up_free) + tx;
   if (src->up_bps != 0)
     src->up_free = depart;
-  src->stats.busy_up += tx;
-  src->stats.bytes_up += size;
-  src->stats.msgs_up++;
+  src->busy_up += tx;
+  src->bytes_up += size;
+  src->msgs_up++;
   return depart;
 }
 
@@ -854,12 +1103,19 @@ mb_net_land (MbNetRank *rk, const MbSchedKey *key, gpointer payload, guint64 siz
   f->from = from;
   f->to = to;
   f->from_epoch = from_epoch;
+  f->arrive = key->time;
+  f->seq = key->seq;
   f->next_free = MB_FLIGHT_NIL;
+  rk->stats.in_flight++;
+  if (rk->net->no_faults && rk->net->nodes[to].dl_bps != 0)
+    {
+      mb_net_dl_land (rk, i);
+      return;
+    }
   f->event = mb_sched_at_key (rk->sched, key,
                               rk->net->nodes[to].down_bps == 0 ? mb_net_on_arrival_delivery
                                                                : mb_net_on_arrival,
                               rk, i);
-  rk->stats.in_flight++;
 }
 
 gboolean
@@ -874,10 +1130,15 @@ mb_net_send (MbNet *net, guint32 from, guint32 to, gpointer payload, guint64 siz
   rk->stats.sent++;
   rk->stats.bytes_sent += size;
   guint64 n = src->sends++;
-  if (!src->up || mb_net_seen_down (net, to, now))
-    return mb_net_drop_now (net, rk, from, to, payload, MB_DROP_NODE_DOWN);
-  if (mb_net_path_cut (net, from, to))
-    return mb_net_drop_now (net, rk, from, to, payload, MB_DROP_CUT);
+  /* without faults (mb_net_set_faults) every node is up and every path
+   * open: the receiver's shared line is not read */
+  if (!net->no_faults)
+    {
+      if (!src->up || mb_net_seen_down (net, to, now))
+        return mb_net_drop_now (net, rk, from, to, payload, MB_DROP_NODE_DOWN);
+      if (mb_net_path_cut (net, from, to))
+        return mb_net_drop_now (net, rk, from, to, payload, MB_DROP_CUT);
+    }
   guint64 depart = mb_net_uplink_charge (src, now, size);
   if (mb_net_lost (net, from, n))
     return mb_net_drop_now (net, rk, from, to, payload, MB_DROP_LOSS);
@@ -932,6 +1193,78 @@ mb_net_take_inbox (MbNet *net, guint rank)
         }
       g_array_set_size (box, 0);
     }
+}
+
+/* ---- the downlink queues' checker ------------------------------------------ */
+
+gboolean
+mb_net_check_downlinks (const MbNet *net, GString *why)
+{
+  guint64 queued = 0, due = 0;
+  for (guint32 v = 0; v < net->n_nodes; v++)
+    {
+      const MbNetNode *d = &net->nodes[v];
+      const MbNetRank *rk = &net->ranks[mb_net_rank_of (net, v)];
+      if (d->dl_head == MB_FLIGHT_NIL)
+        {
+          if (d->dl_len != 0)
+            {
+              g_string_append_printf (why, "node %u has flights waiting but no head", v);
+              return FALSE;
+            }
+          continue;
+        }
+      if (!net->no_faults)
+        {
+          g_string_append_printf (why, "node %u has a downlink queue with faults possible", v);
+          return FALSE;
+        }
+      const MbFlight *h = &rk->flights[d->dl_head];
+      if (d->dl_head >= rk->n_flights || h->to != v || h->event == MB_EVENT_NONE
+          || h->event == MB_NET_WAITING)
+        {
+          g_string_append_printf (why, "node %u's head, flight %u, is not a scheduled flight to it",
+                                  v, d->dl_head);
+          return FALSE;
+        }
+      queued += 1 + d->dl_len;
+      for (guint32 k = 0; k < d->dl_len; k++)
+        {
+          const MbDlWait *e = &d->dl_wait[k];
+          const MbFlight *f = &rk->flights[e->flight];
+          if (e->flight >= rk->n_flights || f->event != MB_NET_WAITING || f->to != v
+              || f->arrive != e->arrive || f->from != e->from || f->seq != e->seq)
+            {
+              g_string_append_printf (why, "node %u's queue entry %u is not its waiting flight %u",
+                                      v, k, e->flight);
+              return FALSE;
+            }
+          if (mb_net_arrives_before (f, h)
+              || (k > 0 && mb_net_wait_before (e, &d->dl_wait[(k - 1) / 2])))
+            {
+              g_string_append_printf (why, "node %u's queue: flight %u (arrival %" G_GUINT64_FORMAT
+                                      " us) is behind one arriving later", v, e->flight, f->arrive);
+              return FALSE;
+            }
+        }
+    }
+  for (guint r = 0; r < net->n_ranks; r++)
+    {
+      const MbNetRank *rk = &net->ranks[r];
+      for (guint32 i = 0; i < rk->n_flights; i++)
+        if (rk->flights[i].event == MB_NET_WAITING)
+          due++;
+        else if (net->no_faults && rk->flights[i].event != MB_EVENT_NONE
+                 && net->nodes[rk->flights[i].to].down_bps != 0)
+          due++; /* a head */
+    }
+  if (queued != due)
+    {
+      g_string_append_printf (why, "the queues hold %" G_GUINT64_FORMAT " flights, %"
+                              G_GUINT64_FORMAT " are waiting or due", queued, due);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* ---- queries -------------------------------------------------------------- */
@@ -990,7 +1323,12 @@ mb_net_get_stats (const MbNet *net, MbNetStats *out)
 void
 mb_net_get_node_stats (const MbNet *net, guint32 node, MbNetNodeStats *out)
 {
-  *out = mb_net_node (net, node)->stats;
+  const MbNetNode *n = mb_net_node (net, node);
+  out->bytes_up = n->bytes_up;
+  out->bytes_down = n->bytes_down;
+  out->busy_up = n->busy_up;
+  out->msgs_up = n->msgs_up;
+  out->msgs_down = n->msgs_down;
 }
 
 void
@@ -1000,6 +1338,9 @@ mb_net_heap_bytes (const MbNet *net, gsize (*payload_bytes) (gconstpointer paylo
   *records += mb_memsize (net, sizeof *net)
               + mb_memsize (net->nodes, net->cap_nodes * sizeof (MbNetNode))
               + mb_memsize (net->ranks, net->n_ranks * sizeof (MbNetRank));
+  for (guint32 v = 0; v < net->n_nodes; v++)
+    if (net->nodes[v].dl_wait)
+      *records += mb_memsize (net->nodes[v].dl_wait, net->nodes[v].dl_cap * sizeof (MbDlWait));
   for (guint r = 0; r < net->n_ranks; r++)
     {
       const MbNetRank *rk = &net->ranks[r];
@@ -1132,5 +1473,10 @@ void
 mb_net_dist_set_node_stats (MbNet *net, guint32 node, const MbNetNodeStats *st)
 {
   g_assert (node < net->n_nodes);
-  net->nodes[node].stats = *st;
+  MbNetNode *n = &net->nodes[node];
+  n->bytes_up = st->bytes_up;
+  n->bytes_down = st->bytes_down;
+  n->busy_up = st->busy_up;
+  n->msgs_up = st->msgs_up;
+  n->msgs_down = st->msgs_down;
 }

@@ -10,7 +10,17 @@
  *   done    = max(arrive, B.down_free) + tx(size, B.download); B.down_free = done
  * and is then handed to the driver's deliver callback at `done`.
  * tx(size, bps) = ceil(size * 8 * 1e6 / bps) microseconds (0 if unlimited),
- * see mb_net_tx_time.  The downlink is served in order of arrival.
+ * see mb_net_tx_time.  The downlink is served in order of arrival (of the
+ * arrival events' keys: time, sender, the sender's number), and a delivery
+ * is an event with its message's arrival key at time `done`.
+ *
+ * Events.  A message takes two scheduler events (arrival, then delivery
+ * after the downlink; one if the downlink is unlimited), or, once the
+ * driver has said no fault can happen (mb_net_set_faults: no crash, link
+ * fault or partition), one: its delivery, computed when it reaches the head
+ * of its receiver's queue.  Both give the same deliveries at the same times
+ * in the same order (test_net checks it; MINIBIT_NET_EVENTS=2 makes
+ * minibit-sim use two to compare).
  *
  * A message is dropped (the drop callback frees its payload) when:
  *  - the loss draw says so (decided at send, after the uplink has been
@@ -158,6 +168,18 @@ void mb_net_set_link_queue (MbNet *net, guint64 bytes);
  * scheduler's now.  Returns FALSE if it was dropped at once (the drop
  * callback has already run). */
 gboolean mb_net_send (MbNet *net, guint32 from, guint32 to, gpointer payload, guint64 size);
+
+/* Whether faults (crashes, link faults, partitions) may happen (default
+ * TRUE).  FALSE lets each message take one event instead of two; a fault
+ * after it is a bug of the caller and aborts the run.  Only before the first
+ * send. */
+void mb_net_set_faults (MbNet *net, gboolean possible);
+gboolean mb_net_faults (const MbNet *net);
+/* The checker of the one-event downlinks: every node's queue (its head and
+ * the pairing heap behind it) is well ordered, holds only flights to it,
+ * and all queues hold exactly the flights waiting or due for delivery.
+ * FALSE, with why appended, if not.  Walks every flight: for tests. */
+gboolean mb_net_check_downlinks (const MbNet *net, GString *why);
 
 /* Faults, meant to be called from scheduled events. */
 /* Down = crashed: queued and in-flight messages to or from it are dropped,
