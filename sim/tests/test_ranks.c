@@ -151,6 +151,60 @@ test_ranks_checker_catches_a_foreign_touch (void)
   g_test_trap_assert_stderr ("*rank 0 touched node 1, which belongs to rank 1*");
 }
 
+/* The CSVs with summary.csv's `events` column taken out (the one figure
+ * that counts scheduler events). */
+static gchar *
+without_events_column (const gchar *all)
+{
+  g_auto (GStrv) lines = g_strsplit (all, "\n", -1);
+  gint col = -1;
+  guint summary_lines = 0; /* header and row still to come */
+  GString *out = g_string_new (NULL);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_equal (lines[i], "== summary.csv"))
+        {
+          summary_lines = 2;
+          g_string_append_printf (out, "%s\n", lines[i]);
+          continue;
+        }
+      g_auto (GStrv) f = g_strsplit (lines[i], ",", -1);
+      if (summary_lines == 2)
+        for (guint k = 0; f[k] != NULL; k++)
+          if (g_str_equal (f[k], "events"))
+            col = (gint) k;
+      for (guint k = 0; f[k] != NULL; k++)
+        if (!(summary_lines > 0 && (gint) k == col))
+          g_string_append_printf (out, "%s%s", k > 0 ? "," : "", f[k]);
+      g_string_append_c (out, '\n');
+      if (summary_lines > 0)
+        summary_lines--;
+    }
+  g_assert_cmpint (col, >=, 0);
+  return g_string_free (out, FALSE);
+}
+
+/* No fault in the scenario: one event per message (net.h); the same CSVs as
+ * two (MINIBIT_NET_EVENTS=2) but for the event count, on 1 and 2 ranks. */
+static void
+test_ranks_one_event_per_message_same_bytes (void)
+{
+  const char *const o[] = { "peers.leechers.count=40", "file.size=4MiB", NULL };
+  g_autoptr (MbScenario) sc = load ("flash-crowd.ini", o);
+  guint64 e1, e2, e_two;
+  g_autofree gchar *one = run_csvs (sc, 1, &e1);
+  g_autofree gchar *one_r2 = run_csvs (sc, 2, &e2);
+  g_setenv ("MINIBIT_NET_EVENTS", "2", TRUE);
+  g_autofree gchar *two = run_csvs (sc, 1, &e_two);
+  g_unsetenv ("MINIBIT_NET_EVENTS");
+  g_assert_cmpstr (one_r2, ==, one);
+  g_assert_cmpuint (e2, ==, e1);
+  g_assert_cmpuint (e1, <, e_two * 6 / 10);
+  g_assert_cmpstr (one, !=, two); /* the events column */
+  g_autofree gchar *a = without_events_column (one), *b = without_events_column (two);
+  g_assert_cmpstr (a, ==, b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -159,6 +213,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ranks/churn-with-crashes-same-bytes",
                    test_ranks_churn_with_crashes_same_bytes);
   g_test_add_func ("/ranks/fairness-same-bytes", test_ranks_fairness_same_bytes);
+  g_test_add_func ("/ranks/one-event-per-message-same-bytes",
+                   test_ranks_one_event_per_message_same_bytes);
   g_test_add_func ("/ranks/refuses-the-ring", test_ranks_refuses_the_ring);
   g_test_add_func ("/ranks/refuses-no-lookahead", test_ranks_refuses_no_lookahead);
   g_test_add_func ("/ranks/checker-catches-a-foreign-touch",
