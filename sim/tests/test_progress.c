@@ -97,7 +97,9 @@ test_progress_by_work_before_anyone_completes (void)
 static void
 test_progress_by_time_with_stop_duration (void)
 {
-  const char *const o[] = { "peers.leechers.count=40", "scenario.stop=duration",
+  /* at least 3 progress calls (one per 65,536 events): 100 leechers, since a
+   * message takes one event when no fault can happen (40 gave 2) */
+  const char *const o[] = { "peers.leechers.count=100", "scenario.stop=duration",
                             "scenario.duration=100s", NULL };
   g_autoptr (MbScenario) sc = load (o);
   g_autoptr (GError) err = NULL;
