@@ -95,8 +95,12 @@ configure_network (MbNet *net, const MbNetworkConfig *nc)
 static gboolean
 scenario_faults_possible (const MbScenario *sc)
 {
-  if (g_strcmp0 (g_getenv ("MINIBIT_NET_EVENTS"), "2") == 0)
+  const char *events = g_getenv ("MINIBIT_NET_EVENTS");
+  if (g_strcmp0 (events, "2") == 0)
     return TRUE;
+  if (events != NULL && g_strcmp0 (events, "1") != 0)
+    g_warning ("MINIBIT_NET_EVENTS=%s: give 1 (one event per message where no fault can "
+               "happen, the default) or 2 (two always); taking 1", events);
   for (guint i = 0; i < sc->n_events; i++)
     if (sc->events[i].action == MB_ACTION_CRASH || sc->events[i].action == MB_ACTION_PARTITION)
       return TRUE;

@@ -1221,10 +1221,11 @@ mb_net_check_downlinks (const MbNet *net, GString *why)
         }
       const MbFlight *h = &rk->flights[d->dl_head];
       if (d->dl_head >= rk->n_flights || h->to != v || h->event == MB_EVENT_NONE
-          || h->event == MB_NET_WAITING)
+          || h->event == MB_NET_WAITING || h->arrive != d->dl_head_arrive
+          || h->from != d->dl_head_from)
         {
-          g_string_append_printf (why, "node %u's head, flight %u, is not a scheduled flight to it",
-                                  v, d->dl_head);
+          g_string_append_printf (why, "node %u's head, flight %u, is not a scheduled flight to "
+                                  "it with the key its node keeps", v, d->dl_head);
           return FALSE;
         }
       queued += 1 + d->dl_len;
