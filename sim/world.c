@@ -144,6 +144,10 @@ mbi_world_cover_reached (MbWorld *w, guint64 at)
 static void
 cover_update (MbWorld *w, MbSimNode *n)
 {
+  guint32 stamp = mb_peer_have_stamp (n->peer);
+  if (stamp == n->cover_stamp)
+    return; /* nothing gained or lost since the last look */
+  n->cover_stamp = stamp;
   const MbBitfield *have = mb_peer_have (n->peer, mb_manifest_name (w->file));
   MbBitfield **seen = (MbBitfield **) &w->cover_seen->pdata[n->id - 1];
   if (have == NULL || mb_bitfield_count (have) == (*seen ? mb_bitfield_count (*seen) : 0))
@@ -791,6 +795,7 @@ mb_world_join (MbWorld *w, guint cls, MbStrategy strategy, guint64 upload_bps,
   pcfg.strategy = strategy;
   pcfg.virtual_content = TRUE;
   g_autofree gchar *name = g_strdup_printf ("peer%u", n->id);
+  n->cover_stamp = G_MAXUINT32; /* cover_update looks at its first call */
   n->peer = mb_peer_new (&w->host, n->id, name, n->addr, 0, &pcfg, n->store,
                          rand_for (w->cfg.seed, n->id));
   mb_peer_set_unchoke_observer (n->peer, node_unchokes, n);

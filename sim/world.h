@@ -57,12 +57,13 @@ typedef struct {
   MbEventId timer;
   guint64 timer_at;
   guint64 completed_us;    /* MB_TIME_NEVER until complete */
-  MbWorld *world;
+  guint32 cover_stamp;     /* the peer's have stamp cover_update last saw */
   MbNodeId id;
   gboolean online;
   MbLeaveKind leave;
   guint cls;               /* peer class index (caller's) */
   MbStore *store;
+  MbWorld *world;
   guint64 upload_bps, download_bps;
   guint64 joined_us;
   guint64 left_us;         /* MB_TIME_NEVER while online */

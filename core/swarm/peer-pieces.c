@@ -488,6 +488,7 @@ mbi_swarm_piece_lost (Swarm *sw, guint32 piece)
   if (!mb_bitfield_test (sw->have, piece))
     return;
   mb_bitfield_clear (sw->have, piece);
+  sw->peer->have_stamp++;
   sw->stats.pieces = mb_bitfield_count (sw->have);
   if (!sw->lost)
     sw->lost = mb_bitfield_new (sw->n_pieces);
@@ -521,6 +522,7 @@ mbi_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now)
 {
   if (!mb_bitfield_set (sw->have, piece))
     return;
+  sw->peer->have_stamp++;
   sw->stats.pieces = mb_bitfield_count (sw->have);
   /* The loop below reads every conn and its bitfield: start all those
    * cache misses at once rather than one after another. */

@@ -219,6 +219,7 @@ struct _MbPeer {
   guint n_swarms;          /* swarms->len */
   guint n_completed;       /* swarms whose stats.completed_at is set */
   gboolean left;
+  guint32 have_stamp;      /* changes whenever some swarm's `have` does */
   /* the rest */
   MbPeerConfig cfg;
   gchar *name;

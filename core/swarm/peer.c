@@ -529,6 +529,7 @@ mbi_peer_swarm_create (MbPeer *p, const MbManifest *m, const char *file, guint64
   for (guint i = 0; i < sw->n_pieces; i++)
     if (mb_store_has_chunk (p->store, mb_manifest_chunk_id (m, i)))
       mb_bitfield_set (sw->have, i);
+  p->have_stamp++;
   sw->stats.pieces = mb_bitfield_count (sw->have);
   if (mb_bitfield_is_complete (sw->have))
     mbi_swarm_mark_complete (sw, now);
@@ -972,6 +973,12 @@ mb_peer_connected_nodes (const MbPeer *p, GArray *out)
             g_array_append_val (out, node);
         }
     }
+}
+
+guint32
+mb_peer_have_stamp (const MbPeer *p)
+{
+  return p->have_stamp;
 }
 
 guint
