@@ -31,9 +31,14 @@ test_wire_two_peers_file_moves_and_verifies (void)
 {
   MbPeerConfig cfg = config ();
   Fx *fx = fx_new (2, 1, 1 << 20, 64 * 1024, &cfg, 7);
-  fx_start_all (fx);
+  fx_start_all (fx); /* joins the swarm: its pieces, none for the leecher */
+  guint32 seed_stamp = mb_peer_have_stamp (fx->peers[1]);
+  guint32 leech_stamp = mb_peer_have_stamp (fx->peers[2]);
   fx_run (fx, 600 * SEC, fx_all_complete);
   g_assert_true (fx_all_complete (fx));
+  /* the have stamp moves once per piece gained, and only then */
+  g_assert_cmpuint (mb_peer_have_stamp (fx->peers[2]) - leech_stamp, ==, 16);
+  g_assert_cmpuint (mb_peer_have_stamp (fx->peers[1]), ==, seed_stamp);
   MbPeerStats leech = stats_of (fx, 2), seed = stats_of (fx, 1);
   g_assert_cmpuint (leech.pieces, ==, 16);
   g_assert_cmpuint (leech.bytes_down, >=, 1 << 20);
