@@ -219,7 +219,8 @@ struct _MbPeer {
   guint n_swarms;          /* swarms->len */
   guint n_completed;       /* swarms whose stats.completed_at is set */
   gboolean left;
-  guint32 have_stamp;      /* changes whenever some swarm's `have` does */
+  guint32 have_stamp;      /* changes whenever some swarm's `have` does,
+                              and at each swarm joined */
   /* the rest */
   MbPeerConfig cfg;
   gchar *name;

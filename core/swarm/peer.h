@@ -238,8 +238,8 @@ void mb_peer_connected_nodes (const MbPeer *p, GArray *out);
 guint mb_peer_n_completed (const MbPeer *p);
 guint64 mb_peer_completed_at (const MbPeer *p, const char *file);
 gboolean mb_peer_has_piece (const MbPeer *p, const char *file, guint piece);
-/* A number that changes whenever a piece is gained or lost in any swarm (a
- * cheap test before mb_peer_have; it wraps). */
+/* A number that changes whenever a piece is gained or lost in any swarm, or
+ * a swarm is joined (a cheap test before mb_peer_have; it wraps). */
 guint32 mb_peer_have_stamp (const MbPeer *p);
 /* The pieces had, or NULL if not in that swarm (owned by the peer). */
 const MbBitfield *mb_peer_have (const MbPeer *p, const char *file);
