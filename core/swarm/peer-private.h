@@ -165,6 +165,8 @@ struct _Swarm {
   MbManifest *manifest;
   guint64 next_announce;   /* read after every call (next_expiry) */
   guint64 last_tracker_ask;
+  guint32 conn_hint;       /* where mbi_swarm_conn found a connection last: a
+                              cache (checked before use), no state */
   /* the rest */
   gchar *file;
   guint32 piece_size;

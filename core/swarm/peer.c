@@ -219,13 +219,22 @@ mbi_swarm_msg (Swarm *sw, MbMsgType type)
 
 /* ---- connections ---- */
 
+/* A message's connection is looked up several times (by the simulator's
+ * prefetch hints at several depths, then by its handler), so where it was
+ * found last is tried first. */
 Conn *
 mbi_swarm_conn (Swarm *sw, MbNodeId node)
 {
   const MbNodeId *nodes = sw->conn_nodes;
-  for (guint i = 0, n = sw->n_conns; i < n; i++)
+  guint n = sw->n_conns, h = sw->conn_hint;
+  if (h < n && nodes[h] == node)
+    return sw->conns[h];
+  for (guint i = 0; i < n; i++)
     if (nodes[i] == node)
-      return sw->conns[i];
+      {
+        sw->conn_hint = i;
+        return sw->conns[i];
+      }
   return NULL;
 }
 
