@@ -57,17 +57,22 @@ peers_size (const MbMessage *msg)
 static gsize
 payload_size (const MbMessage *msg)
 {
+  const guint32 u32s = MB_F_REQ | MB_F_CODE | MB_F_PIECE | MB_F_OFFSET | MB_F_LENGTH | MB_F_COUNT
+                       | MB_F_SWARM;
   guint32 f = mb_message_fields (msg->type);
-  gsize n = 0;
-  for (guint32 bit = MB_F_REQ; bit <= MB_F_COUNT; bit <<= 1)
-    n += (f & bit) ? 4 : 0;
-  n += (f & MB_F_SWARM) ? 4 : 0;
+  guint32 b = (f & 0x3fu) | ((f & MB_F_SWARM) ? 0x40u : 0u); /* the u32 fields, in 7 bits */
+  b = b - ((b >> 1) & 0x55u);
+  b = (b & 0x33u) + ((b >> 2) & 0x33u);
+  gsize n = 4 * (gsize) ((b + (b >> 4)) & 0x0fu);
+  if (f & MB_F_DATA)
+    n += 4 + msg_data_len (msg);
+  if ((f & ~(u32s | MB_F_DATA)) == 0)
+    return n; /* the swarm's messages: nothing more to measure */
   if (f & MB_F_FILE) n += 2 + str_len (msg->file);
   if (f & MB_F_NAME) n += 2 + str_len (msg->name);
   if (f & MB_F_ADDR) n += 2 + str_len (msg->addr);
   if (f & MB_F_CHUNK_ID) n += 2 + str_len (msg->chunk_id);
   if (f & MB_F_TEXT) n += 2 + str_len (msg->text);
-  if (f & MB_F_DATA) n += 4 + msg_data_len (msg);
   if (f & MB_F_MANIFEST)
     n += 4 + (msg->manifest ? mb_manifest_encoded_size (msg->manifest) : 0);
   if (f & MB_F_PEERS) n += peers_size (msg);

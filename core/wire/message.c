@@ -244,15 +244,24 @@ mb_message_free (MbMessage *msg)
 {
   if (msg == NULL)
     return;
-  g_free (msg->file);
-  g_free (msg->name);
-  g_free (msg->addr);
-  g_free (msg->chunk_id);
-  g_free (msg->text);
-  g_clear_pointer (&msg->data, g_bytes_unref);
-  g_clear_pointer (&msg->manifest, mb_manifest_unref);
-  peers_free (msg->peers, msg->n_peers);
-  g_free (msg->indices);
+  /* Most messages (have, request, piece) own none of these: test before
+   * calling out. */
+  if (msg->file || msg->name || msg->addr || msg->chunk_id || msg->text)
+    {
+      g_free (msg->file);
+      g_free (msg->name);
+      g_free (msg->addr);
+      g_free (msg->chunk_id);
+      g_free (msg->text);
+    }
+  if (msg->data)
+    g_bytes_unref (msg->data);
+  if (msg->manifest)
+    mb_manifest_unref (msg->manifest);
+  if (msg->peers)
+    peers_free (msg->peers, msg->n_peers);
+  if (msg->indices)
+    g_free (msg->indices);
   msg_release (msg);
 }
 
