@@ -241,8 +241,9 @@ mb_net_new_ranked (MbSched *gsched, MbSched *const *scheds, guint n_ranks, guint
               rk->out_min[k][d] = G_MAXUINT64;
             }
         }
-      mb_sched_set_prefetch (scheds[r], mb_net_on_arrival, mb_net_prefetch_arrival);
+      /* the delivery first: the scheduler tries the first hook first */
       mb_sched_set_prefetch (scheds[r], mb_net_on_delivery, mb_net_prefetch_delivery);
+      mb_sched_set_prefetch (scheds[r], mb_net_on_arrival, mb_net_prefetch_arrival);
       mb_sched_set_prefetch (scheds[r], mb_net_on_arrival_delivery, mb_net_prefetch_delivery);
     }
   net->cb = *callbacks;
@@ -813,20 +814,23 @@ mb_net_prefetch_delivery (gpointer a, guint64 b, guint depth)
   const MbFlight *f = mb_net_prefetch_flight (rk, b, depth);
   if (f == NULL)
     return;
-  const MbNetNode *d = &net->nodes[f->to];
-  if (depth == 1)
+  if (depth <= 3)
     {
-      MB_PREFETCH (d);
-      if (net->no_faults)
-        MB_PREFETCH (&d->down_free); /* its downlink's line */
-    }
-  else if (net->no_faults && d->dl_head == (guint32) b && d->dl_len > 0)
-    {
-      /* the flight that starts when this one is delivered */
-      if (depth == 2)
-        MB_PREFETCH (d->dl_wait);
-      else if (depth == 3)
-        MB_PREFETCH (&rk->flights[d->dl_wait[0].flight]);
+      const MbNetNode *d = &net->nodes[f->to];
+      if (depth == 1)
+        {
+          MB_PREFETCH (d);
+          if (net->no_faults)
+            MB_PREFETCH (&d->down_free); /* its downlink's line */
+        }
+      else if (net->no_faults && d->dl_head == (guint32) b && d->dl_len > 0)
+        {
+          /* the flight that starts when this one is delivered */
+          if (depth == 2)
+            MB_PREFETCH (d->dl_wait);
+          else
+            MB_PREFETCH (&rk->flights[d->dl_wait[0].flight]);
+        }
     }
   if (net->cb.prefetch != NULL)
     net->cb.prefetch (net->cb.ctx, f->from, f->to, f->payload, depth - 1);

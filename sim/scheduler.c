@@ -478,21 +478,24 @@ mb_sched_front (MbSched *s, guint64 limit_tick)
 static void
 mb_sched_prefetch_ahead (const MbSched *s)
 {
-  for (guint32 j = MB_SCHED_PREFETCH_DEPTHS; j >= 1; j--)
+  const MbRec *top = s->cur + s->cur_len;
+  for (guint32 j = MIN (MB_SCHED_PREFETCH_DEPTHS, s->cur_len / MB_PREFETCH_STRIDE); j >= 1; j--)
     {
-      guint32 d = j * MB_PREFETCH_STRIDE;
-      if (d > s->cur_len)
-        continue;
-      const MbRec *r = &s->cur[s->cur_len - d];
+      const MbRec *r = top - j * MB_PREFETCH_STRIDE;
       const MbSlot *sl = &s->slots[r->slot];
       if (sl->gen != r->gen)
         continue;
-      for (guint k = 0; k < s->n_hooks; k++)
-        if (s->hook_fn[k] == sl->fn)
-          {
-            s->hook_pf[k] (sl->a, sl->b, MB_SCHED_PREFETCH_DEPTHS - j);
-            break;
-          }
+      MbEventFn fn = sl->fn;
+      guint depth = MB_SCHED_PREFETCH_DEPTHS - j;
+      if (fn == s->hook_fn[0]) /* most events are the first hook's */
+        s->hook_pf[0] (sl->a, sl->b, depth);
+      else
+        for (guint k = 1; k < s->n_hooks; k++)
+          if (s->hook_fn[k] == fn)
+            {
+              s->hook_pf[k] (sl->a, sl->b, depth);
+              break;
+            }
     }
 }
 
