@@ -158,6 +158,12 @@ mb_bitfield_to_wire (const MbBitfield *bf, guint8 *out)
   memcpy (out, bf->bits, mb_bitfield_wire_len (bf->n_bits));
 }
 
+const guint8 *
+mb_bitfield_bytes (const MbBitfield *bf)
+{
+  return bf->bits;
+}
+
 GBytes *
 mb_bitfield_to_bytes (const MbBitfield *bf)
 {

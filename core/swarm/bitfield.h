@@ -40,6 +40,9 @@ gboolean mb_bitfield_wants_from (const MbBitfield *bf, const MbBitfield *other);
 
 gsize mb_bitfield_wire_len (guint n_bits);
 void mb_bitfield_to_wire (const MbBitfield *bf, guint8 *out);
+/* The bits in place, in wire order (mb_bitfield_wire_len bytes, spare bits
+ * zero); valid until bf is changed or freed. */
+const guint8 *mb_bitfield_bytes (const MbBitfield *bf);
 GBytes *mb_bitfield_to_bytes (const MbBitfield *bf);
 MbBitfield *mb_bitfield_from_wire (guint n_bits, const guint8 *data, gsize len,
                                    GError **error);

@@ -2,8 +2,7 @@
  * rarest first, endgame.
  *
  * A pure function of (input, rand).  Each call is O(n_pieces) with small
- * constants: the three bitfields are copied once into byte arrays (on the
- * stack for files of up to MB_PICKER_STACK_BYTES * 8 pieces) and scanned a
+ * constants: the three bitfields are read in place as bytes and scanned a
  * byte at a time, so bytes with no candidate piece cost one AND.
  * Invariants:
  *  - a returned piece is always one the remote has and we do not;
@@ -19,16 +18,14 @@
 
 #include <string.h>
 
-#define MB_PICKER_STACK_BYTES 512
-
-/* The input's bitfields as plain bytes (BEP 3 order; spare bits zero). */
+/* The input's bitfields as plain bytes (BEP 3 order; spare bits zero),
+ * read in place; `started` NULL reads as all zero. */
 typedef struct {
   gsize len;
   const guint8 *have;
   const guint8 *remote;
   const guint8 *started;
   guint8 *heap;
-  guint8 stack[3 * MB_PICKER_STACK_BYTES];
 } MbPickBits;
 
 static gboolean
@@ -46,19 +43,13 @@ static void
 mb_picker_bits_load (MbPickBits *b, const MbPickInput *in)
 {
   b->len = mb_bitfield_wire_len (mb_bitfield_size (in->have));
-  guint8 *buf = b->stack;
   b->heap = NULL;
-  if (b->len > MB_PICKER_STACK_BYTES)
-    buf = b->heap = g_malloc (3 * b->len);
-  mb_bitfield_to_wire (in->have, buf);
-  mb_bitfield_to_wire (in->remote, buf + b->len);
+  b->have = mb_bitfield_bytes (in->have);
+  b->remote = mb_bitfield_bytes (in->remote);
   if (in->started != NULL)
-    mb_bitfield_to_wire (in->started, buf + 2 * b->len);
+    b->started = mb_bitfield_bytes (in->started);
   else
-    memset (buf + 2 * b->len, 0, b->len);
-  b->have = buf;
-  b->remote = buf + b->len;
-  b->started = buf + 2 * b->len;
+    b->started = b->heap = g_malloc0 (MAX (b->len, 1));
 }
 
 static void
@@ -93,6 +84,15 @@ mb_picker_piece (gsize k, guint bit)
   return (guint) (k * 8 + bit);
 }
 
+/* The first set bit of a nonzero byte (0 = high bit = its lowest piece):
+ * loops over a byte's pieces go in increasing index (the picks and their
+ * random draws depend on that order). */
+static inline guint
+mb_picker_first_bit (guint8 byte)
+{
+  return (guint) __builtin_clz ((unsigned int) byte) - (8 * sizeof (unsigned int) - 8);
+}
+
 static inline gboolean
 mb_picker_bit (guint8 byte, guint bit)
 {
@@ -111,10 +111,10 @@ mb_picker_pick_priority (const MbPickInput *in, const MbPickBits *b)
       guint8 m = b->remote[k] & b->started[k] & (guint8) ~b->have[k];
       if (m == 0)
         continue;
-      for (guint bit = 0; bit < 8; bit++)
+      while (m != 0)
         {
-          if (!mb_picker_bit (m, bit))
-            continue;
+          guint bit = mb_picker_first_bit (m);
+          m &= (guint8) ~(0x80u >> bit);
           guint i = mb_picker_piece (k, bit);
           if (mb_picker_unrequested (in, i) == 0)
             continue;
@@ -177,10 +177,10 @@ mb_picker_pick_rarest (const MbPickInput *in, const MbPickBits *b, GRand *rand)
       guint8 m = mb_picker_fresh (b, k);
       if (m == 0)
         continue;
-      for (guint bit = 0; bit < 8; bit++)
+      while (m != 0)
         {
-          if (!mb_picker_bit (m, bit))
-            continue;
+          guint bit = mb_picker_first_bit (m);
+          m &= (guint8) ~(0x80u >> bit);
           guint i = mb_picker_piece (k, bit);
           guint a = mb_picker_availability (in, i);
           if (a < best_avail)
