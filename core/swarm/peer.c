@@ -435,11 +435,13 @@ mb_peer_prefetch (const MbPeer *p, MbNodeId from, const MbMessage *msg, guint de
       MB_PREFETCH (line + 64);
       return;
     case 1:
-      MB_PREFETCH (sw->conn_nodes);
-      MB_PREFETCH (sw->conns);
+      /* every line of both arrays: the next depth searches the first and
+       * reads the second where the connection is, anywhere */
+      for (guint i = 0; i < sw->n_conns; i += 16)
+        MB_PREFETCH (sw->conn_nodes + i);
+      for (guint i = 0; i < sw->n_conns; i += 8)
+        MB_PREFETCH (sw->conns + i);
       MB_PREFETCH (sw->have);
-      if (sw->n_conns > 16)
-        MB_PREFETCH (sw->conn_nodes + 16);
       return;
     default:
       break;
