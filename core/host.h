@@ -56,6 +56,9 @@ typedef struct {
    * node's upload rate; real: unknown).  May be NULL (unknown): the core
    * then sizes its send limit from the rate it measures. */
   guint64 (*uplink_rate) (gpointer ctx, MbNodeId self);
+  /* A hint, for speed only: `self` is about to send to `to` (the simulator
+   * starts loading the receiver's downlink from memory).  May be NULL. */
+  void (*prefetch_send) (gpointer ctx, MbNodeId self, MbNodeId to);
 } MbHost;
 
 static inline void

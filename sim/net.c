@@ -832,6 +832,20 @@ mb_net_prefetch_delivery (gpointer a, guint64 b, guint depth)
             MB_PREFETCH (&rk->flights[d->dl_wait[0].flight]);
         }
     }
+  else if (f->size > MB_NET_PREFETCH_SMALL && net->no_faults && (depth == 4 || depth == 6)
+           && mb_net_rank_of (net, f->from) == rk->index)
+    {
+      /* A block's receiver answers its sender (the next request): warm the
+       * sender's downlink, where that request will land. */
+      const MbNetNode *s = &net->nodes[f->from];
+      if (depth == 4)
+        MB_PREFETCH (&s->down_free);
+      else if (s->dl_len > 0)
+        {
+          MB_PREFETCH (&s->dl_wait[s->dl_len]);
+          MB_PREFETCH (&s->dl_wait[(s->dl_len - 1) / 2]);
+        }
+    }
   if (net->cb.prefetch != NULL)
     net->cb.prefetch (net->cb.ctx, f->from, f->to, f->payload, depth - 1);
 }
@@ -1064,6 +1078,13 @@ mb_net_drop_now (MbNet *net, MbNetRank *rk, guint32 from, guint32 to, gpointer p
   mb_net_count_drop (rk, cause);
   net->cb.drop (net->cb.ctx, from, to, payload);
   return FALSE;
+}
+
+void
+mb_net_prefetch_send (const MbNet *net, guint32 from, guint32 to)
+{
+  if (to < net->n_nodes && net->no_faults && mb_net_rank_of (net, to) == mb_net_rank_of (net, from))
+    MB_PREFETCH (&net->nodes[to].down_free);
 }
 
 /* Puts `size` bytes on the sender's uplink; returns the departure time. */

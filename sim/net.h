@@ -168,6 +168,9 @@ void mb_net_set_link_queue (MbNet *net, guint64 bytes);
  * scheduler's now.  Returns FALSE if it was dropped at once (the drop
  * callback has already run). */
 gboolean mb_net_send (MbNet *net, guint32 from, guint32 to, gpointer payload, guint64 size);
+/* A hint, for speed only: `from` is about to send to `to`; starts loading
+ * the receiver's downlink (when it is on from's rank) from memory. */
+void mb_net_prefetch_send (const MbNet *net, guint32 from, guint32 to);
 
 /* Whether faults (crashes, link faults, partitions) may happen (default
  * TRUE).  FALSE lets each message take one event instead of two; a fault

@@ -403,6 +403,13 @@ host_uplink_notify (gpointer ctx, MbNodeId self, guint64 low)
 }
 
 static void
+host_prefetch_send (gpointer ctx, MbNodeId self, MbNodeId to)
+{
+  MbWorld *w = ctx;
+  mb_net_prefetch_send (w->net, self, to);
+}
+
+static void
 host_disconnect (gpointer ctx, MbNodeId self, MbNodeId peer)
 {
   MbWorld *w = ctx;
@@ -522,6 +529,7 @@ mb_world_new_ranked (MbSched *gsched, MbSched *const *scheds, guint n_ranks,
   w->host.uplink_backlog = host_uplink_backlog;
   w->host.uplink_notify = host_uplink_notify;
   w->host.uplink_rate = host_uplink_rate;
+  w->host.prefetch_send = host_prefetch_send;
   for (guint r = 0; r < n_ranks; r++)
     mb_sched_set_prefetch (scheds[r], on_uplink_ready, prefetch_uplink_ready);
   w->nodes = g_ptr_array_new ();

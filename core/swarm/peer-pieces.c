@@ -527,9 +527,15 @@ mbi_swarm_piece_done (Swarm *sw, guint32 piece, guint64 now)
   /* The loop below reads every conn and its bitfield: start all those
    * cache misses at once rather than one after another. */
   mbi_swarm_prefetch_conns (sw);
+  const MbHost *host = sw->peer->host;
   for (guint i = 0; i < sw->n_conns; i++)
-    if (sw->conns[i]->remote)
-      MB_PREFETCH (sw->conns[i]->remote);
+    {
+      const Conn *c = sw->conns[i];
+      if (c->remote)
+        MB_PREFETCH (c->remote);
+      if (host->prefetch_send != NULL && c->established)
+        host->prefetch_send (host->ctx, sw->peer->self, c->node); /* the HAVEs below */
+    }
   for (guint i = 0; i < sw->n_conns; i++)
     {
       Conn *c = sw->conns[i];
