@@ -99,6 +99,58 @@ mb_picker_bit (guint8 byte, guint bit)
   return (byte >> (7 - bit)) & 1;
 }
 
+/* The two classes of candidate pieces, a byte of the bitfields at a time. */
+typedef enum {
+  MB_PICK_STARTED, /* the remote has it, we do not, and started it */
+  MB_PICK_FRESH,   /* the remote has it, we neither have nor started it */
+} MbPickClass;
+
+static inline guint8
+mb_picker_byte (const MbPickBits *b, MbPickClass cls, gsize k)
+{
+  guint8 m = b->remote[k] & (guint8) ~b->have[k];
+  return cls == MB_PICK_STARTED ? m & b->started[k] : m & (guint8) ~b->started[k];
+}
+
+static inline guint64
+mb_picker_word (const guint8 *p)
+{
+  guint64 w;
+  memcpy (&w, p, sizeof w);
+  return w;
+}
+
+/* The first byte at or after k with a candidate of class cls, or b->len:
+ * an 8-byte word without one costs one test (most of a swarm's bitfield is
+ * no candidate for a given pick). */
+static inline gsize
+mb_picker_next_byte (const MbPickBits *b, MbPickClass cls, gsize k)
+{
+  while (k < b->len)
+    {
+      if (k % 8 == 0 && k + 8 <= b->len)
+        {
+          guint64 m = mb_picker_word (b->remote + k) & ~mb_picker_word (b->have + k);
+          guint64 s = mb_picker_word (b->started + k);
+          m &= cls == MB_PICK_STARTED ? s : ~s;
+          if (m == 0)
+            {
+              k += 8;
+              continue;
+            }
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+          return k + (gsize) __builtin_ctzll (m) / 8;
+#else
+          return k + (gsize) __builtin_clzll (m) / 8;
+#endif
+        }
+      if (mb_picker_byte (b, cls, k) != 0)
+        return k;
+      k++;
+    }
+  return b->len;
+}
+
 /* 1. A started piece the remote has with unrequested blocks: fewest missing,
  * ties to the lowest index. */
 static gint
@@ -106,11 +158,10 @@ mb_picker_pick_priority (const MbPickInput *in, const MbPickBits *b)
 {
   gint best = -1;
   guint best_missing = G_MAXUINT;
-  for (gsize k = 0; k < b->len; k++)
+  for (gsize k = mb_picker_next_byte (b, MB_PICK_STARTED, 0); k < b->len;
+       k = mb_picker_next_byte (b, MB_PICK_STARTED, k + 1))
     {
-      guint8 m = b->remote[k] & b->started[k] & (guint8) ~b->have[k];
-      if (m == 0)
-        continue;
+      guint8 m = mb_picker_byte (b, MB_PICK_STARTED, k);
       while (m != 0)
         {
           guint bit = mb_picker_first_bit (m);
@@ -172,11 +223,10 @@ mb_picker_pick_rarest (const MbPickInput *in, const MbPickBits *b, GRand *rand)
   gint best = -1;
   guint best_avail = G_MAXUINT;
   guint ties = 0;
-  for (gsize k = 0; k < b->len; k++)
+  for (gsize k = mb_picker_next_byte (b, MB_PICK_FRESH, 0); k < b->len;
+       k = mb_picker_next_byte (b, MB_PICK_FRESH, k + 1))
     {
-      guint8 m = mb_picker_fresh (b, k);
-      if (m == 0)
-        continue;
+      guint8 m = mb_picker_byte (b, MB_PICK_FRESH, k);
       while (m != 0)
         {
           guint bit = mb_picker_first_bit (m);
