@@ -151,6 +151,33 @@ mb_picker_next_byte (const MbPickBits *b, MbPickClass cls, gsize k)
   return b->len;
 }
 
+/* The candidate pieces of a class in increasing index (the picks and their
+ * random draws depend on that order): start from { 0 }; -1 at the end. */
+typedef struct {
+  gsize next; /* the next byte to look at */
+  gsize k;    /* the byte being walked */
+  guint8 m;   /* its candidates not yet returned */
+} MbPickIter;
+
+static inline gint
+mb_picker_iter_next (const MbPickBits *b, MbPickClass cls, MbPickIter *it)
+{
+  while (it->m == 0)
+    {
+      it->k = mb_picker_next_byte (b, cls, it->next);
+      if (it->k >= b->len)
+        {
+          it->next = b->len;
+          return -1;
+        }
+      it->m = mb_picker_byte (b, cls, it->k);
+      it->next = it->k + 1;
+    }
+  guint bit = mb_picker_first_bit (it->m);
+  it->m &= (guint8) ~(0x80u >> bit);
+  return (gint) mb_picker_piece (it->k, bit);
+}
+
 /* 1. A started piece the remote has with unrequested blocks: fewest missing,
  * ties to the lowest index. */
 static gint
@@ -158,23 +185,16 @@ mb_picker_pick_priority (const MbPickInput *in, const MbPickBits *b)
 {
   gint best = -1;
   guint best_missing = G_MAXUINT;
-  for (gsize k = mb_picker_next_byte (b, MB_PICK_STARTED, 0); k < b->len;
-       k = mb_picker_next_byte (b, MB_PICK_STARTED, k + 1))
+  MbPickIter it = { 0 };
+  for (gint i; (i = mb_picker_iter_next (b, MB_PICK_STARTED, &it)) >= 0;)
     {
-      guint8 m = mb_picker_byte (b, MB_PICK_STARTED, k);
-      while (m != 0)
+      if (mb_picker_unrequested (in, (guint) i) == 0)
+        continue;
+      guint miss = mb_picker_missing (in, (guint) i);
+      if (miss < best_missing)
         {
-          guint bit = mb_picker_first_bit (m);
-          m &= (guint8) ~(0x80u >> bit);
-          guint i = mb_picker_piece (k, bit);
-          if (mb_picker_unrequested (in, i) == 0)
-            continue;
-          guint miss = mb_picker_missing (in, i);
-          if (miss < best_missing)
-            {
-              best = (gint) i;
-              best_missing = miss;
-            }
+          best = i;
+          best_missing = miss;
         }
     }
   return best;
@@ -223,28 +243,21 @@ mb_picker_pick_rarest (const MbPickInput *in, const MbPickBits *b, GRand *rand)
   gint best = -1;
   guint best_avail = G_MAXUINT;
   guint ties = 0;
-  for (gsize k = mb_picker_next_byte (b, MB_PICK_FRESH, 0); k < b->len;
-       k = mb_picker_next_byte (b, MB_PICK_FRESH, k + 1))
+  MbPickIter it = { 0 };
+  for (gint i; (i = mb_picker_iter_next (b, MB_PICK_FRESH, &it)) >= 0;)
     {
-      guint8 m = mb_picker_byte (b, MB_PICK_FRESH, k);
-      while (m != 0)
+      guint a = mb_picker_availability (in, (guint) i);
+      if (a < best_avail)
         {
-          guint bit = mb_picker_first_bit (m);
-          m &= (guint8) ~(0x80u >> bit);
-          guint i = mb_picker_piece (k, bit);
-          guint a = mb_picker_availability (in, i);
-          if (a < best_avail)
-            {
-              best = (gint) i;
-              best_avail = a;
-              ties = 1;
-            }
-          else if (a == best_avail)
-            {
-              ties++;
-              if (g_rand_int_range (rand, 0, (gint32) ties) == 0)
-                best = (gint) i;
-            }
+          best = i;
+          best_avail = a;
+          ties = 1;
+        }
+      else if (a == best_avail)
+        {
+          ties++;
+          if (g_rand_int_range (rand, 0, (gint32) ties) == 0)
+            best = i;
         }
     }
   return best;
