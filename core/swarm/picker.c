@@ -2,8 +2,9 @@
  * rarest first, endgame.
  *
  * A pure function of (input, rand).  Each call is O(n_pieces) with small
- * constants: the three bitfields are read in place as bytes and scanned a
- * byte at a time, so bytes with no candidate piece cost one AND.
+ * constants: the three bitfields are read in place and their candidate
+ * pieces walked in increasing index by one iterator (mb_picker_iter_next),
+ * which passes over 8 bytes without a candidate in one test.
  * Invariants:
  *  - a returned piece is always one the remote has and we do not;
  *  - strict priority and random/rarest first never pick the same class:
@@ -200,37 +201,22 @@ mb_picker_pick_priority (const MbPickInput *in, const MbPickBits *b)
   return best;
 }
 
-/* Pieces the remote has that we neither have nor started. */
-static inline guint8
-mb_picker_fresh (const MbPickBits *b, gsize k)
-{
-  return b->remote[k] & (guint8) ~b->have[k] & (guint8) ~b->started[k];
-}
-
 /* 2. Uniformly among fresh pieces: count them, draw one rank, find it
  * (a single draw per call). */
 static gint
 mb_picker_pick_random (const MbPickBits *b, GRand *rand)
 {
   guint total = 0;
-  for (gsize k = 0; k < b->len; k++)
-    {
-      guint8 m = mb_picker_fresh (b, k);
-      for (; m; m &= (guint8) (m - 1))
-        total++;
-    }
+  MbPickIter it = { 0 };
+  while (mb_picker_iter_next (b, MB_PICK_FRESH, &it) >= 0)
+    total++;
   if (total == 0)
     return -1;
   guint r = (guint) g_rand_int_range (rand, 0, (gint32) total);
-  for (gsize k = 0; k < b->len; k++)
-    {
-      guint8 m = mb_picker_fresh (b, k);
-      if (m == 0)
-        continue;
-      for (guint bit = 0; bit < 8; bit++)
-        if (mb_picker_bit (m, bit) && r-- == 0)
-          return (gint) mb_picker_piece (k, bit);
-    }
+  it = (MbPickIter) { 0 };
+  for (gint i; (i = mb_picker_iter_next (b, MB_PICK_FRESH, &it)) >= 0;)
+    if (r-- == 0)
+      return i;
   g_assert_not_reached ();
   return -1;
 }
@@ -339,31 +325,23 @@ mb_picker_pick_fewest_missing (const MbPickInput *in, const MbPickBits *b,
   gint best = -1;
   guint best_missing = G_MAXUINT;
   guint ties = 0;
-  for (gsize k = 0; k < b->len; k++)
+  MbPickIter it = { 0 };
+  for (gint i; (i = mb_picker_iter_next (b, MB_PICK_STARTED, &it)) >= 0;)
     {
-      guint8 m = b->remote[k] & b->started[k] & (guint8) ~b->have[k];
-      if (m == 0)
+      guint miss = mb_picker_missing (in, (guint) i);
+      if (miss == 0)
         continue;
-      for (guint bit = 0; bit < 8; bit++)
+      if (miss < best_missing)
         {
-          if (!mb_picker_bit (m, bit))
-            continue;
-          guint i = mb_picker_piece (k, bit);
-          guint miss = mb_picker_missing (in, i);
-          if (miss == 0)
-            continue;
-          if (miss < best_missing)
-            {
-              best = (gint) i;
-              best_missing = miss;
-              ties = 1;
-            }
-          else if (miss == best_missing)
-            {
-              ties++;
-              if (g_rand_int_range (rand, 0, (gint32) ties) == 0)
-                best = (gint) i;
-            }
+          best = i;
+          best_missing = miss;
+          ties = 1;
+        }
+      else if (miss == best_missing)
+        {
+          ties++;
+          if (g_rand_int_range (rand, 0, (gint32) ties) == 0)
+            best = i;
         }
     }
   return best;
