@@ -221,6 +221,24 @@ mb_picker_pick_random (const MbPickBits *b, GRand *rand)
   return -1;
 }
 
+/* One candidate's value v in a least-value pick with ties broken uniformly
+ * at random by reservoir sampling (the k-th tie replaces the choice with
+ * probability 1/k): TRUE when the candidate becomes the choice. */
+static inline gboolean
+mb_picker_least_take (guint v, guint *best_v, guint *ties, GRand *rand)
+{
+  if (v < *best_v)
+    {
+      *best_v = v;
+      *ties = 1;
+      return TRUE;
+    }
+  if (v != *best_v)
+    return FALSE;
+  (*ties)++;
+  return g_rand_int_range (rand, 0, (gint32) *ties) == 0;
+}
+
 /* 3. The fresh piece with the lowest availability; ties uniformly at random
  * by reservoir sampling (the k-th tie replaces the choice with prob. 1/k). */
 static gint
@@ -231,21 +249,8 @@ mb_picker_pick_rarest (const MbPickInput *in, const MbPickBits *b, GRand *rand)
   guint ties = 0;
   MbPickIter it = { 0 };
   for (gint i; (i = mb_picker_iter_next (b, MB_PICK_FRESH, &it)) >= 0;)
-    {
-      guint a = mb_picker_availability (in, (guint) i);
-      if (a < best_avail)
-        {
-          best = i;
-          best_avail = a;
-          ties = 1;
-        }
-      else if (a == best_avail)
-        {
-          ties++;
-          if (g_rand_int_range (rand, 0, (gint32) ties) == 0)
-            best = i;
-        }
-    }
+    if (mb_picker_least_take (mb_picker_availability (in, (guint) i), &best_avail, &ties, rand))
+      best = i;
   return best;
 }
 
@@ -329,20 +334,8 @@ mb_picker_pick_fewest_missing (const MbPickInput *in, const MbPickBits *b,
   for (gint i; (i = mb_picker_iter_next (b, MB_PICK_STARTED, &it)) >= 0;)
     {
       guint miss = mb_picker_missing (in, (guint) i);
-      if (miss == 0)
-        continue;
-      if (miss < best_missing)
-        {
-          best = i;
-          best_missing = miss;
-          ties = 1;
-        }
-      else if (miss == best_missing)
-        {
-          ties++;
-          if (g_rand_int_range (rand, 0, (gint32) ties) == 0)
-            best = i;
-        }
+      if (miss != 0 && mb_picker_least_take (miss, &best_missing, &ties, rand))
+        best = i;
     }
   return best;
 }
